@@ -1,0 +1,497 @@
+#!/usr/bin/env bash
+# compare-sqlx.sh: wall-time comparison of `lockstep up` against `sqlx migrate run`
+# (sqlx-cli 0.9), plus the latency of `lockstep status --json` on a large history.
+#
+# Part 1 (target: lockstep <= 1.2x sqlx). A generated 33-migration reversible set
+#   (create tables, add columns, indexes, PL/pgSQL trigger functions; each with a
+#   matching .down.sql) is applied to a fresh, empty database by each tool, ROUNDS
+#   times, alternating which tool goes first. Reports the median wall time per tool
+#   and the ratio lockstep/sqlx. Each run is checked to have recorded all 33 rows
+#   in _sqlx_migrations, so a tool that does nothing cannot win.
+# Part 2 (target: < 150 ms). `lockstep status --json` on a directory of 10,000
+#   tiny simple migrations whose 10,000 rows are already in _sqlx_migrations with
+#   their real SHA-384 checksums (sqlx itself confirms they count as applied).
+#   Median of STATUS_RUNS runs after one warm-up run.
+#
+# Run from anywhere:   benches/compare-sqlx.sh
+# What it does for you:
+#   - installs sqlx-cli 0.9 with `cargo install` if `sqlx` 0.9 is not on PATH;
+#   - builds lockstep with `cargo build --release` (target/release/lockstep);
+#   - uses $DATABASE_URL if set (it needs CREATE DATABASE rights there; it creates and
+#     drops databases named lsbench_*), otherwise starts a throwaway PostgreSQL on a
+#     free 127.0.0.1 port (as user `nobody` when run as root), removed on exit.
+# Knobs (environment):
+#   ROUNDS=5              part-1 rounds            STATUS_RUNS=10        part-2 runs
+#   STATUS_MIGRATIONS=10000                        RUN_TIMEOUT=300       seconds per tool run
+#   TARGET_RATIO=1.2      STATUS_TARGET_MS=150     PARTS=up,status       which parts to run
+#   LOCKSTEP_BIN=path     use this binary, skip the build
+#   SQLX_BIN=path         use this sqlx-cli binary
+#   PG_BINDIR=dir         PostgreSQL server binaries for the throwaway server
+#   PG_OPTS='-c fsync=off'  extra server options for the throwaway server (default: none;
+#                         commit fsyncs dominate both tools' times on slow or shared disks)
+# Uses hyperfine for the timing when it is installed, `date +%s%N` otherwise.
+# Exit status: 0 all targets met; 1 a target missed; 2 setup failure or a tool failed.
+
+set -euo pipefail
+
+ROUNDS=${ROUNDS:-5}
+STATUS_RUNS=${STATUS_RUNS:-10}
+STATUS_MIGRATIONS=${STATUS_MIGRATIONS:-10000}
+RUN_TIMEOUT=${RUN_TIMEOUT:-300}
+TARGET_RATIO=${TARGET_RATIO:-1.2}
+STATUS_TARGET_MS=${STATUS_TARGET_MS:-150}
+PARTS=${PARTS:-up,status}
+UP_MIGRATIONS=33
+[[ $ROUNDS =~ ^[1-9][0-9]*$ && $STATUS_RUNS =~ ^[1-9][0-9]*$ ]] \
+    || { echo "ROUNDS and STATUS_RUNS must be positive integers" >&2; exit 2; }
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/lockstep-bench.XXXXXX")
+PG_DIR=""
+PG_USER_CMD=()
+ADMIN_URL=""
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 2; }
+has() { command -v "$1" >/dev/null 2>&1; }
+part_enabled() { [[ ",$PARTS," == *",$1,"* ]]; }
+
+# ---------------------------------------------------------------- cleanup
+# shellcheck disable=SC2317  # invoked through the EXIT trap
+cleanup() {
+    local rc=$?
+    set +e
+    if [[ -n $ADMIN_URL && -z $PG_DIR ]]; then
+        # Databases this run created on a server we do not own.
+        local db
+        for db in $(psql -X -At -d "$ADMIN_URL" -c \
+                "SELECT datname FROM pg_database WHERE datname LIKE 'lsbench\_$$\_%'" 2>/dev/null); do
+            psql -X -q -d "$ADMIN_URL" -c "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1
+        done
+    fi
+    if [[ -n $PG_DIR ]]; then
+        "${PG_USER_CMD[@]}" "$PG_BINDIR/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop >/dev/null 2>&1
+        rm -rf "$PG_DIR"
+    fi
+    rm -rf "$WORK"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------- helpers
+# Replace the database name of a postgres:// URL, keeping user, host and ?params.
+url_with_db() {
+    local url=$1 db=$2 query=""
+    if [[ $url == *\?* ]]; then query="?${url#*\?}"; url=${url%%\?*}; fi
+    local scheme=${url%%://*} rest=${url#*://}
+    local authority=${rest%%/*}
+    printf '%s://%s/%s%s' "$scheme" "$authority" "$db" "$query"
+}
+
+# Fresh empty database; sets DB_URL.
+fresh_db() {
+    local name=$1
+    psql -X -q -v ON_ERROR_STOP=1 -d "$ADMIN_URL" -c "SET client_min_messages = warning" \
+        -c "DROP DATABASE IF EXISTS \"$name\"" -c "CREATE DATABASE \"$name\"" >/dev/null \
+        || die "could not create database $name"
+    DB_URL=$(url_with_db "$ADMIN_URL" "$name")
+}
+
+drop_db() {
+    psql -X -q -d "$ADMIN_URL" -c "DROP DATABASE IF EXISTS \"$1\"" >/dev/null 2>&1 || true
+}
+
+median() { # numbers on stdin, one per line
+    sort -n | awk '{ v[NR] = $1 } END {
+        if (NR == 0) { print "nan"; exit }
+        if (NR % 2) printf "%.1f\n", v[(NR + 1) / 2];
+        else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+now_ns() { date +%s%N; }
+
+# time_cmd OUTFILE CMD...: runs CMD once (stdin from /dev/null, output to OUTFILE.out/.err),
+# prints the wall time in ms. Returns CMD's exit status.
+time_cmd() {
+    local out=$1; shift
+    local rc=0
+    if [[ $USE_HYPERFINE == 1 ]]; then
+        # -N: no intermediate shell; one run, so the caller controls ordering.
+        hyperfine -N --runs 1 --show-output --export-csv "$out.csv" \
+            --command-name run -- "$(printf '%q ' timeout "$RUN_TIMEOUT" "$@")" \
+            >"$out.out" 2>"$out.err" </dev/null || rc=$?
+        if [[ $rc -ne 0 ]]; then return "$rc"; fi
+        # CSV: command,mean,stddev,median,user,system,min,max (seconds)
+        awk -F, 'NR == 2 { printf "%.1f\n", $2 * 1000 }' "$out.csv"
+    else
+        local t0 t1
+        t0=$(now_ns)
+        timeout "$RUN_TIMEOUT" "$@" >"$out.out" 2>"$out.err" </dev/null || rc=$?
+        t1=$(now_ns)
+        if [[ $rc -ne 0 ]]; then return "$rc"; fi
+        awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", (b - a) / 1e6 }'
+    fi
+}
+
+show_failure() { # message outfile-prefix
+    printf '[bench] ERROR: %s. Its output:\n' "$1" >&2
+    sed 's/^/    | /' "$2.out" "$2.err" 2>/dev/null | tail -n 40 >&2
+}
+
+# ---------------------------------------------------------------- tools
+USE_HYPERFINE=0
+if has hyperfine; then USE_HYPERFINE=1; fi
+
+# apt-get install for root on Debian-like systems, when something basic is missing.
+apt_install() {
+    if [[ $(id -u) == 0 ]] && has apt-get; then
+        log "installing $* with apt-get"
+        apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+    else
+        return 1
+    fi
+}
+
+has psql || apt_install postgresql-client || true
+has psql || die "psql is required (install the PostgreSQL client)"
+has sha384sum || die "sha384sum (coreutils) is required"
+has cargo || [[ -n ${LOCKSTEP_BIN:-} && -n ${SQLX_BIN:-} ]] || die "cargo is required (https://rustup.rs)"
+
+is_sqlx_09() { "$1" --version 2>/dev/null | grep -Eq '^sqlx-cli 0\.9\.'; }
+
+if [[ -n ${SQLX_BIN:-} ]]; then
+    SQLX=$SQLX_BIN
+elif has sqlx && is_sqlx_09 sqlx; then
+    SQLX=$(command -v sqlx)
+elif [[ -x $HOME/.cargo/bin/sqlx ]] && is_sqlx_09 "$HOME/.cargo/bin/sqlx"; then
+    SQLX=$HOME/.cargo/bin/sqlx
+else
+    # shellcheck disable=SC2054  # "postgres,rustls" is one argument
+    install_args=(install sqlx-cli --version '^0.9' --no-default-features
+                  --features postgres,rustls --locked)
+    if has sqlx; then
+        # A different sqlx-cli is installed: leave it alone, install 0.9 privately.
+        root=$REPO/target/bench-tools
+        log "sqlx on PATH is '$(sqlx --version 2>&1 | head -n1)'; installing sqlx-cli 0.9 into $root"
+        cargo "${install_args[@]}" --root "$root" >&2 || die "cargo install sqlx-cli failed"
+        SQLX=$root/bin/sqlx
+    else
+        log "sqlx not found; installing sqlx-cli 0.9 (takes a few minutes)"
+        cargo "${install_args[@]}" >&2 || die "cargo install sqlx-cli failed"
+        SQLX=$(command -v sqlx || echo "$HOME/.cargo/bin/sqlx")
+    fi
+fi
+is_sqlx_09 "$SQLX" || die "$SQLX is not sqlx-cli 0.9 ($("$SQLX" --version 2>&1 | head -n1))"
+
+# lockstep: a build or start-up failure does not stop the sqlx half; the script
+# still reports what it measured and exits 2 at the end.
+LOCKSTEP_ERROR=""
+if [[ -n ${LOCKSTEP_BIN:-} ]]; then
+    LOCKSTEP=$LOCKSTEP_BIN
+else
+    log "building lockstep (cargo build --release)"
+    if (cd "$REPO" && cargo build --release >&2); then
+        target_dir=$(cd "$REPO" && cargo metadata --format-version 1 --no-deps 2>/dev/null \
+            | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+        LOCKSTEP=${target_dir:-$REPO/target}/release/lockstep
+    else
+        LOCKSTEP=""
+        LOCKSTEP_ERROR="cargo build --release failed (see the compiler output above)"
+    fi
+fi
+if [[ -z $LOCKSTEP_ERROR ]]; then
+    if [[ ! -x $LOCKSTEP ]]; then
+        LOCKSTEP_ERROR="lockstep binary not found or not executable: $LOCKSTEP"
+    elif ! "$LOCKSTEP" --help >"$WORK/lockstep-help" 2>&1 </dev/null; then
+        LOCKSTEP_ERROR="'$LOCKSTEP --help' failed: $(head -c 300 "$WORK/lockstep-help")"
+    fi
+fi
+if [[ -n $LOCKSTEP_ERROR ]]; then
+    log "ERROR: $LOCKSTEP_ERROR"
+    log "continuing with the sqlx half only; the comparison will be incomplete"
+fi
+
+# ---------------------------------------------------------------- database
+find_pg_bindir() {
+    if [[ -n ${PG_BINDIR:-} ]]; then echo "$PG_BINDIR"; return; fi
+    if has pg_config && [[ -x $(pg_config --bindir)/initdb ]]; then pg_config --bindir; return; fi
+    local d
+    # shellcheck disable=SC2012  # fixed, well-formed paths
+    for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+        [[ -x $d/initdb ]] && { echo "$d"; return; }
+    done
+    return 1
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+if [[ -n ${DATABASE_URL:-} ]]; then
+    ADMIN_URL=$(url_with_db "$DATABASE_URL" postgres)
+    psql -X -q -d "$ADMIN_URL" -c 'SELECT 1' >/dev/null \
+        || die "cannot connect to the 'postgres' database of \$DATABASE_URL"
+    log "using the server of \$DATABASE_URL"
+else
+    PG_BINDIR=$(find_pg_bindir) || { apt_install postgresql && PG_BINDIR=$(find_pg_bindir); } \
+        || die "no PostgreSQL server found: set DATABASE_URL, PG_BINDIR, or install postgresql"
+    PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/lockstep-bench-pg.XXXXXX")
+    if [[ $(id -u) == 0 ]]; then
+        # PostgreSQL refuses to run as root.
+        chown nobody "$PG_DIR"
+        has runuser || die "running as root needs runuser (util-linux) to start PostgreSQL as nobody"
+        PG_USER_CMD=(runuser -u nobody --)
+    else
+        PG_USER_CMD=(env)
+    fi
+    "${PG_USER_CMD[@]}" "$PG_BINDIR/initdb" -D "$PG_DIR/data" -U postgres --auth=trust \
+        --no-sync >"$PG_DIR/initdb.log" 2>&1 || { cat "$PG_DIR/initdb.log" >&2; die "initdb failed"; }
+    started=0
+    for attempt in 1 2 3; do
+        port=$((20000 + RANDOM % 20000))
+        while port_in_use "$port"; do port=$((port + 1)); done
+        log "starting a throwaway PostgreSQL ($PG_BINDIR) on 127.0.0.1:$port"
+        if "${PG_USER_CMD[@]}" "$PG_BINDIR/pg_ctl" -D "$PG_DIR/data" -w -l "$PG_DIR/log" \
+                -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 ${PG_OPTS:-}" start >/dev/null; then
+            started=1; break
+        fi
+        log "PostgreSQL did not start (attempt $attempt); server log:"; tail -n 5 "$PG_DIR/log" >&2
+    done
+    [[ $started == 1 ]] || die "PostgreSQL did not start"
+    ADMIN_URL="postgres://postgres@127.0.0.1:$port/postgres"
+fi
+SERVER_VERSION=$(psql -X -At -d "$ADMIN_URL" -c 'SHOW server_version')
+
+# ---------------------------------------------------------------- part 1 data
+# 33 reversible migrations: 11 tables x (create table; add columns + index; trigger function).
+gen_up_set() {
+    local dir=$1 i=0 k e prev
+    local entities=(accounts projects documents comments tags attachments invoices payments
+                    webhooks audit_events api_keys)
+    mkdir -p "$dir"
+    for k in "${!entities[@]}"; do
+        e=${entities[$k]}
+        prev=${entities[$((k > 0 ? k - 1 : 0))]}
+        # 1. create table (each table after the first references the previous one)
+        i=$((i + 1)); local v=$((20260301100000 + i))
+        {
+            echo "-- Create $e."
+            echo "CREATE TABLE $e ("
+            echo "    id          bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+            ((k > 0)) && echo "    parent_id   bigint REFERENCES $prev (id),"
+            echo "    name        text        NOT NULL,"
+            echo "    created_at  timestamptz NOT NULL DEFAULT now(),"
+            echo "    updated_at  timestamptz NOT NULL DEFAULT now()"
+            echo ");"
+        } >"$dir/${v}_create_${e}.up.sql"
+        echo "DROP TABLE $e;" >"$dir/${v}_create_${e}.down.sql"
+        # 2. add columns with constant defaults, and an index
+        i=$((i + 1)); v=$((20260301100000 + i))
+        cat >"$dir/${v}_add_${e}_status.up.sql" <<SQL
+-- Lifecycle status and free-form metadata; constant defaults, no rewrite.
+ALTER TABLE $e
+    ADD COLUMN status text NOT NULL DEFAULT 'active',
+    ADD COLUMN metadata jsonb NOT NULL DEFAULT '{}';
+CREATE INDEX ${e}_status_idx ON $e (status, created_at);
+COMMENT ON COLUMN $e.status IS 'active; suspended; deleted';
+SQL
+        cat >"$dir/${v}_add_${e}_status.down.sql" <<SQL
+DROP INDEX ${e}_status_idx;
+ALTER TABLE $e DROP COLUMN metadata, DROP COLUMN status;
+SQL
+        # 3. updated_at trigger function
+        i=$((i + 1)); v=$((20260301100000 + i))
+        cat >"$dir/${v}_touch_${e}.up.sql" <<SQL
+CREATE FUNCTION ${e}_touch() RETURNS trigger LANGUAGE plpgsql AS \$\$
+BEGIN
+    NEW.updated_at := now();
+    RETURN NEW;
+END;
+\$\$;
+CREATE TRIGGER ${e}_touch BEFORE UPDATE ON $e
+    FOR EACH ROW EXECUTE FUNCTION ${e}_touch();
+SQL
+        cat >"$dir/${v}_touch_${e}.down.sql" <<SQL
+DROP TRIGGER ${e}_touch ON $e;
+DROP FUNCTION ${e}_touch();
+SQL
+    done
+    [[ $i == "$UP_MIGRATIONS" ]] || die "generated $i migrations, expected $UP_MIGRATIONS"
+}
+
+applied_count() { # url
+    psql -X -At -d "$1" -c "SELECT count(*) FROM _sqlx_migrations WHERE success" 2>/dev/null || echo 0
+}
+
+# ---------------------------------------------------------------- part 1
+UP_STATUS=skipped; UP_LINE=""; UP_ERROR=""
+SQLX_TIMES=(); LS_TIMES=(); PAIR_RATIOS=()
+run_up_tool() { # tool round -> sets RUN_MS; returns non-zero if the tool failed
+    local tool=$1 round=$2 db rc=0 n
+    db="lsbench_$$_${round}_${tool}"
+    fresh_db "$db"
+    RUN_MS=""
+    if [[ $tool == sqlx ]]; then
+        RUN_MS=$(time_cmd "$WORK/run-$db" "$SQLX" migrate run --source "$UP_DIR" --database-url "$DB_URL") || rc=$?
+    else
+        RUN_MS=$(time_cmd "$WORK/run-$db" "$LOCKSTEP" up --source "$UP_DIR" --database-url "$DB_URL") || rc=$?
+    fi
+    if [[ $rc -ne 0 ]]; then
+        show_failure "$tool (round $round) failed with exit status $rc" "$WORK/run-$db"
+        drop_db "$db"; return 1
+    fi
+    n=$(applied_count "$DB_URL")
+    drop_db "$db"
+    if [[ $n != "$UP_MIGRATIONS" ]]; then
+        show_failure "$tool (round $round) exited 0 but _sqlx_migrations has $n of $UP_MIGRATIONS rows" \
+            "$WORK/run-$db"
+        return 1
+    fi
+}
+
+if part_enabled up; then
+    UP_DIR=$WORK/up-migrations
+    gen_up_set "$UP_DIR"
+    log "part 1: $UP_MIGRATIONS migrations, $ROUNDS rounds, timer: $([[ $USE_HYPERFINE == 1 ]] && echo hyperfine || echo 'date +%s%N')"
+    # Warm-up (untimed): page cache, dynamic loader, server catalog caches.
+    run_up_tool sqlx warm || die "sqlx migrate run failed on the generated set"
+    if [[ -z $LOCKSTEP_ERROR ]]; then
+        run_up_tool lockstep warm || UP_ERROR="lockstep up failed (output above)"
+    fi
+    printf '%-6s %-9s %10s %12s\n' round first sqlx_ms lockstep_ms
+    for ((r = 1; r <= ROUNDS; r++)); do
+        if ((r % 2)); then order=(sqlx lockstep); else order=(lockstep sqlx); fi
+        s_ms="-"; l_ms="-"
+        for tool in "${order[@]}"; do
+            if [[ $tool == sqlx ]]; then
+                run_up_tool sqlx "$r" || die "sqlx migrate run failed"
+                s_ms=$RUN_MS; SQLX_TIMES+=("$s_ms")
+            elif [[ -z $LOCKSTEP_ERROR && -z $UP_ERROR ]]; then
+                if run_up_tool lockstep "$r"; then
+                    l_ms=$RUN_MS; LS_TIMES+=("$l_ms")
+                else
+                    UP_ERROR="lockstep up failed (output above)"
+                fi
+            fi
+        done
+        printf '%-6s %-9s %10s %12s\n' "$r" "${order[0]}" "$s_ms" "$l_ms"
+        if [[ $s_ms != - && $l_ms != - ]]; then
+            PAIR_RATIOS+=("$(awk -v a="$l_ms" -v b="$s_ms" 'BEGIN { printf "%.3f", a / b }')")
+        fi
+    done
+    SQLX_MED=$(printf '%s\n' "${SQLX_TIMES[@]}" | median)
+    UP_ERROR=${LOCKSTEP_ERROR:-$UP_ERROR}
+    if [[ -z $UP_ERROR && ${#LS_TIMES[@]} -gt 0 ]]; then
+        LS_MED=$(printf '%s\n' "${LS_TIMES[@]}" | median)
+        RATIO=$(awk -v a="$LS_MED" -v b="$SQLX_MED" 'BEGIN { printf "%.3f", a / b }')
+        if awk -v r="$RATIO" -v t="$TARGET_RATIO" 'BEGIN { exit !(r <= t) }'; then UP_STATUS=PASS; else UP_STATUS=FAIL; fi
+        PAIR_MED=$(printf '%s\n' "${PAIR_RATIOS[@]}" | sort -n | awk '{ v[NR] = $1 } END {
+            printf "%.3f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+        UP_LINE="up: sqlx median ${SQLX_MED} ms, lockstep median ${LS_MED} ms, ratio ${RATIO} (target <= ${TARGET_RATIO}): ${UP_STATUS}"
+        UP_LINE+=$'\n'"    (median of the per-round lockstep/sqlx ratios, less sensitive to drift: ${PAIR_MED})"
+    else
+        UP_STATUS=ERROR
+        UP_LINE="up: sqlx median ${SQLX_MED} ms, lockstep: not measured (${UP_ERROR})"
+    fi
+fi
+
+# ---------------------------------------------------------------- part 2
+STATUS_STATUS=skipped; STATUS_LINE=""; STATUS_ERROR=""
+if part_enabled status; then
+    S_DIR=$WORK/status-migrations
+    mkdir -p "$S_DIR"
+    log "part 2: generating $STATUS_MIGRATIONS simple migrations and their _sqlx_migrations rows"
+    # Simple (non-reversible) migrations, versions 1..N zero-padded, e.g. 00042_step_00042.sql
+    awk -v n="$STATUS_MIGRATIONS" -v d="$S_DIR" 'BEGIN {
+        for (i = 1; i <= n; i++) {
+            f = sprintf("%s/%05d_step_%05d.sql", d, i, i)
+            printf "SELECT %d;\n", i > f
+            close(f)
+        } }'
+    # COPY rows: version, description ("step 00042"), success, checksum (bytea hex), execution_time (ns)
+    (cd "$S_DIR" && sha384sum -- *.sql) | awk '{
+        file = $2; sub(/^\*/, "", file)
+        split(file, p, "_"); v = p[1] + 0
+        desc = file; sub(/^[0-9]+_/, "", desc); sub(/\.sql$/, "", desc); gsub(/_/, " ", desc)
+        printf "%d\t%s\tt\t\\\\x%s\t%d\n", v, desc, $1, 1000000 + v }' >"$WORK/history.tsv"
+    [[ $(wc -l <"$WORK/history.tsv") == "$STATUS_MIGRATIONS" ]] || die "checksum generation failed"
+    fresh_db "lsbench_$$_status"
+    S_URL=$DB_URL
+    # Same definition sqlx 0.9 creates (sqlx-postgres migrate.rs).
+    psql -X -q -v ON_ERROR_STOP=1 -d "$S_URL" >/dev/null <<SQL || die "could not load _sqlx_migrations"
+CREATE TABLE _sqlx_migrations (
+    version BIGINT PRIMARY KEY,
+    description TEXT NOT NULL,
+    installed_on TIMESTAMPTZ NOT NULL DEFAULT now(),
+    success BOOLEAN NOT NULL,
+    checksum BYTEA NOT NULL,
+    execution_time BIGINT NOT NULL
+);
+\copy _sqlx_migrations (version, description, success, checksum, execution_time) FROM '$WORK/history.tsv'
+ANALYZE _sqlx_migrations;
+SQL
+    # Sanity: sqlx must agree every migration is applied with a matching checksum
+    # (it refuses with "previously applied but has been modified" otherwise).
+    "$SQLX" migrate run --source "$S_DIR" --database-url "$S_URL" >"$WORK/sqlx-check.out" 2>&1 \
+        || { cat "$WORK/sqlx-check.out" >&2; die "sqlx rejected the generated history"; }
+    [[ $(applied_count "$S_URL") == "$STATUS_MIGRATIONS" ]] || die "unexpected _sqlx_migrations row count"
+
+    if [[ -n $LOCKSTEP_ERROR ]]; then
+        STATUS_STATUS=ERROR
+        STATUS_LINE="status --json: not measured (${LOCKSTEP_ERROR})"
+    else
+        log "part 2: lockstep status --json, 1 warm-up + $STATUS_RUNS runs"
+        ST_TIMES=()
+        status_cmd=("$LOCKSTEP" status --json --source "$S_DIR" --database-url "$S_URL")
+        # Warm-up, untimed and run directly, so its stdout can be checked for output.
+        rc=0
+        timeout "$RUN_TIMEOUT" "${status_cmd[@]}" >"$WORK/status-0.out" 2>"$WORK/status-0.err" </dev/null || rc=$?
+        if [[ $rc -ne 0 ]]; then
+            show_failure "lockstep status --json failed with exit status $rc" "$WORK/status-0"
+            STATUS_ERROR="lockstep status --json failed (output above)"
+        elif [[ ! -s $WORK/status-0.out ]]; then
+            show_failure "lockstep status --json exited 0 but printed nothing on stdout" "$WORK/status-0"
+            STATUS_ERROR="lockstep status --json printed nothing"
+        fi
+        for ((r = 1; r <= STATUS_RUNS && ${#STATUS_ERROR} == 0; r++)); do
+            rc=0
+            ms=$(time_cmd "$WORK/status-$r" "${status_cmd[@]}") || rc=$?
+            if [[ $rc -ne 0 ]]; then
+                show_failure "lockstep status --json failed with exit status $rc" "$WORK/status-$r"
+                STATUS_ERROR="lockstep status --json failed (output above)"
+            else
+                ST_TIMES+=("$ms")
+            fi
+        done
+        if [[ -z $STATUS_ERROR ]]; then
+            ST_MED=$(printf '%s\n' "${ST_TIMES[@]}" | median)
+            if awk -v m="$ST_MED" -v t="$STATUS_TARGET_MS" 'BEGIN { exit !(m < t) }'; then STATUS_STATUS=PASS; else STATUS_STATUS=FAIL; fi
+            STATUS_LINE="status --json on $STATUS_MIGRATIONS migrations: median ${ST_MED} ms over $STATUS_RUNS runs (target < ${STATUS_TARGET_MS} ms): ${STATUS_STATUS}"
+        else
+            STATUS_STATUS=ERROR
+            STATUS_LINE="status --json: not measured (${STATUS_ERROR})"
+        fi
+    fi
+    drop_db "lsbench_$$_status"
+fi
+
+# ---------------------------------------------------------------- report
+echo
+echo "== lockstep vs sqlx-cli =="
+echo "server:   PostgreSQL $SERVER_VERSION"
+echo "sqlx:     $("$SQLX" --version 2>&1 | head -n1) ($SQLX)"
+if [[ -n ${LOCKSTEP:-} && -x ${LOCKSTEP:-/nonexistent} ]]; then
+    v=$("$LOCKSTEP" --version 2>/dev/null </dev/null | head -n1 || true)
+    echo "lockstep: ${v:-version unknown} ($LOCKSTEP)"
+else
+    echo "lockstep: unavailable"
+fi
+echo "timer:    $([[ $USE_HYPERFINE == 1 ]] && echo hyperfine || echo 'date +%s%N'); cores: $(nproc 2>/dev/null || echo '?')"
+[[ -n $UP_LINE ]] && echo "$UP_LINE"
+[[ -n $STATUS_LINE ]] && echo "$STATUS_LINE"
+
+if [[ $UP_STATUS == ERROR || $STATUS_STATUS == ERROR ]]; then
+    echo "ERROR: lockstep could not be measured: ${LOCKSTEP_ERROR:-${UP_ERROR:-$STATUS_ERROR}}" >&2
+    exit 2
+fi
+if [[ $UP_STATUS == FAIL || $STATUS_STATUS == FAIL ]]; then exit 1; fi
+exit 0

@@ -1,0 +1,3 @@
+DROP FUNCTION conversation_transcript(bigint);
+DROP TABLE conversation_turns;
+DROP TABLE conversations;

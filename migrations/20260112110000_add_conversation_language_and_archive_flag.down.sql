@@ -1,0 +1,3 @@
+ALTER TABLE conversations
+    DROP COLUMN archived,
+    DROP COLUMN language;

@@ -1,0 +1,2 @@
+ALTER TABLE conversation_turns DROP CONSTRAINT conversation_turns_token_count_check;
+ALTER TABLE conversation_turns DROP CONSTRAINT conversation_turns_conversation_id_fkey;

@@ -1,0 +1,1 @@
+ALTER TABLE conversations ALTER COLUMN template_id DROP NOT NULL;

@@ -1,0 +1,1 @@
+ALTER TABLE conversation_turns ALTER COLUMN token_count TYPE integer;

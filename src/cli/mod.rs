@@ -1,0 +1,165 @@
+//! The command-line interface: subcommands and their output. A thin layer over the engine.
+
+mod demo;
+mod migrate;
+mod new;
+mod output;
+mod status;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use color_eyre::eyre::{Result, WrapErr};
+
+use crate::config::{Config, parse_duration};
+use crate::db::{Database, configured_url, start_sandbox};
+use crate::runner::RunOptions;
+use crate::source::{self, MigrationSet};
+
+/// Exit code when `status --check` finds something pending, drifted, missing or failed.
+pub const EXIT_NEEDS_ATTENTION: u8 = 3;
+/// Exit code when a run was interrupted with Ctrl-C.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Review and run sqlx migrations on PostgreSQL safely.
+#[derive(Debug, Parser)]
+#[command(name = "lockstep", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// Options every subcommand takes.
+#[derive(Debug, Args)]
+struct Global {
+    /// Database URL (default: DATABASE_URL, then .env, then lockstep.toml; with none, a throwaway
+    /// PostgreSQL of lockstep's own).
+    #[arg(long, global = true, value_name = "URL")]
+    database_url: Option<String>,
+    /// The migrations directory (default: sqlx.toml `[migrate] migrations-dir`, else ./migrations).
+    #[arg(long, global = true, value_name = "DIR")]
+    source: Option<PathBuf>,
+    /// The project directory holding sqlx.toml, lockstep.toml and .env.
+    #[arg(long, global = true, value_name = "DIR", default_value = ".")]
+    project: PathBuf,
+    /// `lock_timeout` for the migration session, e.g. 2s or 500ms.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    lock_timeout: Option<std::time::Duration>,
+    /// `statement_timeout` for the migration session, e.g. 5min.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    statement_timeout: Option<std::time::Duration>,
+    /// How long to wait for another migration run's lock before giving up (default 30s).
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    lock_wait: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show applied, pending, drifted, missing and failed migrations (read-only).
+    Status(status::StatusArgs),
+    /// Apply pending migrations.
+    Up(migrate::UpArgs),
+    /// Revert applied migrations (the last one by default).
+    Down(migrate::DownArgs),
+    /// Revert the last applied migration and apply it again.
+    Redo(migrate::RedoArgs),
+    /// Create a new migration in the migrations directory.
+    New(new::NewArgs),
+    /// Run the demo migration set on a throwaway PostgreSQL.
+    Demo(demo::DemoArgs),
+}
+
+/// What every command works with: the configuration and the migrations.
+struct Project {
+    config: Config,
+    migrations_dir: PathBuf,
+    database_url: Option<String>,
+}
+
+impl Project {
+    fn load(global: &Global) -> Result<Project> {
+        let mut config = Config::load(&global.project)?;
+        if global.lock_timeout.is_some() {
+            config.lock_timeout = global.lock_timeout;
+        }
+        if global.statement_timeout.is_some() {
+            config.statement_timeout = global.statement_timeout;
+        }
+        if let Some(wait) = global.lock_wait {
+            config.lock_wait = wait;
+        }
+        let migrations_dir = match &global.source {
+            Some(dir) => dir.clone(),
+            None => global.project.join(&config.migrations_dir),
+        };
+        Ok(Project {
+            database_url: global.database_url.clone(),
+            migrations_dir,
+            config,
+        })
+    }
+
+    fn migrations(&self) -> Result<MigrationSet> {
+        Ok(source::load(
+            &self.migrations_dir,
+            &self.config.source_options(),
+        )?)
+    }
+
+    fn run_options(&self) -> RunOptions {
+        RunOptions::from_config(&self.config)
+    }
+
+    /// The configured database, or a sandbox (announced on stderr) when none is configured.
+    async fn database(&self, project_dir: &Path, quiet: bool) -> Result<Database> {
+        match configured_url(
+            self.database_url.as_deref(),
+            project_dir,
+            self.config.database_url.as_deref(),
+        ) {
+            Some((url, source)) => Ok(Database::at(url, source)),
+            None => {
+                if !quiet {
+                    eprintln!(
+                        "No database configured (--database-url, DATABASE_URL, .env): starting a \
+                         throwaway PostgreSQL; it is deleted when lockstep exits."
+                    );
+                }
+                let db = start_sandbox("lockstep")
+                    .await
+                    .wrap_err("starting the sandbox PostgreSQL")?;
+                Ok(db)
+            }
+        }
+    }
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    let project = Project::load(&cli.global)?;
+    let dir = cli.global.project.clone();
+    match cli.command {
+        Some(Command::Status(args)) => status::run(&project, &dir, args).await,
+        Some(Command::Up(args)) => migrate::up(&project, &dir, args).await,
+        Some(Command::Down(args)) => migrate::down(&project, &dir, args).await,
+        Some(Command::Redo(args)) => migrate::redo(&project, &dir, args).await,
+        Some(Command::New(args)) => new::run(&project, args),
+        Some(Command::Demo(args)) => demo::run(&project, args).await,
+        None => demo::run(&project, demo::DemoArgs::default()).await,
+    }
+}
+
+/// Prints an error and its causes for a person: `error: ...` then one `caused by:` line each.
+pub fn print_error(report: &color_eyre::eyre::Report) {
+    let style = output::red().bold();
+    let mut chain = report.chain();
+    if let Some(first) = chain.next() {
+        anstream::eprintln!("{style}error{style:#}: {first}");
+    }
+    for cause in chain {
+        anstream::eprintln!("  caused by: {cause}");
+    }
+}

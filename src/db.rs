@@ -1,0 +1,271 @@
+//! Which database lockstep talks to, and connecting to it.
+//!
+//! The URL comes from `--database-url`, then `DATABASE_URL`, then a `.env` file, then
+//! `lockstep.toml`; with none, lockstep starts its own throwaway PostgreSQL ([`crate::sandbox`]).
+//! A URL is never shown with its password: use [`redact`].
+
+use std::path::Path;
+use std::str::FromStr;
+
+use serde::Serialize;
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{ConnectOptions, Connection};
+
+use crate::sandbox::{Sandbox, SandboxError};
+
+/// Where the database URL came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UrlSource {
+    /// `--database-url`.
+    Flag,
+    /// The `DATABASE_URL` environment variable.
+    Environment,
+    /// `DATABASE_URL` in a `.env` file.
+    DotEnv,
+    /// `database-url` in `lockstep.toml`.
+    ConfigFile,
+    /// lockstep's own throwaway server.
+    Sandbox,
+}
+
+/// The database in use, and the sandbox server behind it when there is one.
+#[derive(Debug)]
+pub struct Database {
+    url: String,
+    /// Where the URL came from.
+    pub source: UrlSource,
+    /// The throwaway server, stopped and deleted when this is dropped.
+    pub sandbox: Option<Sandbox>,
+}
+
+impl Database {
+    /// A database at a known URL.
+    pub fn at(url: impl Into<String>, source: UrlSource) -> Database {
+        Database {
+            url: url.into(),
+            source,
+            sandbox: None,
+        }
+    }
+
+    /// The URL, with its password. Never print it: use [`Database::display_url`].
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The URL with the password redacted, for every output and error.
+    pub fn display_url(&self) -> String {
+        redact(&self.url)
+    }
+
+    /// Whether this is lockstep's own throwaway server.
+    pub fn is_sandbox(&self) -> bool {
+        self.sandbox.is_some()
+    }
+
+    /// Opens one connection with the given `application_name`.
+    pub async fn connect(&self, application_name: &str) -> Result<PgConnection, DbError> {
+        connect(&self.url, application_name).await
+    }
+}
+
+/// Why lockstep could not reach a database.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The URL does not parse.
+    #[error("the database URL {url} is not valid: {message}")]
+    BadUrl {
+        /// The redacted URL.
+        url: String,
+        /// Why.
+        message: String,
+    },
+    /// Connecting failed.
+    #[error("cannot connect to {url}: {source}")]
+    Connect {
+        /// The redacted URL.
+        url: String,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The sandbox did not start.
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    /// A query failed.
+    #[error("{context}: {source}")]
+    Query {
+        /// What was being done.
+        context: String,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+}
+
+/// Connects to `url` with the given `application_name`.
+pub async fn connect(url: &str, application_name: &str) -> Result<PgConnection, DbError> {
+    let options = PgConnectOptions::from_str(url).map_err(|e| DbError::BadUrl {
+        url: redact(url),
+        message: scrub(&e.to_string(), url),
+    })?;
+    let options = options
+        .application_name(application_name)
+        .log_statements(log::LevelFilter::Off);
+    PgConnection::connect_with(&options)
+        .await
+        .map_err(|source| DbError::Connect {
+            url: redact(url),
+            source,
+        })
+}
+
+/// Finds the database URL (flag, environment, `.env` in `dir`, config file), or `None`.
+pub fn configured_url(
+    flag: Option<&str>,
+    dir: &Path,
+    config_url: Option<&str>,
+) -> Option<(String, UrlSource)> {
+    if let Some(url) = flag.filter(|u| !u.is_empty()) {
+        return Some((url.to_string(), UrlSource::Flag));
+    }
+    if let Ok(url) = std::env::var("DATABASE_URL")
+        && !url.is_empty()
+    {
+        return Some((url, UrlSource::Environment));
+    }
+    if let Ok(iter) = dotenvy::from_path_iter(dir.join(".env")) {
+        for (key, value) in iter.flatten() {
+            if key == "DATABASE_URL" && !value.is_empty() {
+                return Some((value, UrlSource::DotEnv));
+            }
+        }
+    }
+    config_url.map(|u| (u.to_string(), UrlSource::ConfigFile))
+}
+
+/// Starts a sandbox and creates `database` in it. Blocking: call it off any UI thread.
+pub async fn start_sandbox(database: &str) -> Result<Database, DbError> {
+    let sandbox = tokio::task::spawn_blocking(Sandbox::start)
+        .await
+        .map_err(|e| SandboxError::Io {
+            context: "starting the sandbox".into(),
+            source: std::io::Error::other(e.to_string()),
+        })??;
+    create_database(&sandbox.url(), database).await?;
+    let url = sandbox.url_for(database);
+    Ok(Database {
+        url,
+        source: UrlSource::Sandbox,
+        sandbox: Some(sandbox),
+    })
+}
+
+/// Creates a database (from `template0`) through the server at `admin_url`.
+pub async fn create_database(admin_url: &str, name: &str) -> Result<(), DbError> {
+    let mut conn = connect(admin_url, "lockstep:admin").await?;
+    let sql = format!(
+        "CREATE DATABASE \"{}\" TEMPLATE template0",
+        name.replace('"', "\"\"")
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&mut conn)
+        .await
+        .map_err(|source| DbError::Query {
+            context: format!("creating database {name}"),
+            source,
+        })?;
+    let _ = conn.close().await;
+    Ok(())
+}
+
+/// The URL with any password replaced by `***` (also in `password=` query parameters).
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            let pairs: Vec<(String, String)> = parsed
+                .query_pairs()
+                .map(|(k, v)| {
+                    let v = if k.eq_ignore_ascii_case("password") {
+                        "***".to_string()
+                    } else {
+                        v.into_owned()
+                    };
+                    (k.into_owned(), v)
+                })
+                .collect();
+            if pairs
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("password"))
+            {
+                parsed.query_pairs_mut().clear().extend_pairs(pairs);
+            }
+            parsed.to_string()
+        }
+        // Not a URL we can parse: show only its scheme rather than risk printing a secret.
+        Err(_) => match url.split_once("://") {
+            Some((scheme, _)) => format!("{scheme}://<unparsable URL hidden>"),
+            None => "<unparsable URL hidden>".into(),
+        },
+    }
+}
+
+/// Removes the password of `url` from a message (driver errors may quote the URL).
+pub fn scrub(message: &str, url: &str) -> String {
+    match url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.password().map(str::to_string))
+    {
+        Some(password) if !password.is_empty() => message.replace(&password, "***"),
+        _ => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords_everywhere() {
+        assert_eq!(
+            redact("postgres://app:s3cret@db.example.com:5432/prod"),
+            "postgres://app:***@db.example.com:5432/prod"
+        );
+        let q = redact("postgres://db/prod?user=app&password=s3cret&sslmode=require");
+        assert!(
+            !q.contains("s3cret") && q.contains("sslmode=require"),
+            "{q}"
+        );
+        assert_eq!(
+            redact("postgres://app@localhost/dev"),
+            "postgres://app@localhost/dev"
+        );
+        assert_eq!(
+            redact("postgres://a:b@[bad"),
+            "postgres://<unparsable URL hidden>"
+        );
+        assert_eq!(redact("not a url s3cret"), "<unparsable URL hidden>");
+        assert_eq!(
+            scrub(
+                "failed for postgres://app:s3cret@h/db",
+                "postgres://app:s3cret@h/db"
+            ),
+            "failed for postgres://app:***@h/db"
+        );
+    }
+
+    #[test]
+    fn the_flag_wins_over_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let got = configured_url(
+            Some("postgres://flag/db"),
+            dir.path(),
+            Some("postgres://cfg/db"),
+        );
+        assert_eq!(got, Some(("postgres://flag/db".into(), UrlSource::Flag)));
+    }
+}

@@ -1,0 +1,22 @@
+//! lockstep: review and run sqlx migrations on PostgreSQL safely.
+//!
+//! The engine is a library that knows nothing of the terminal: migration files ([`source`]), the
+//! history table ([`history`]), what is applied and pending ([`status`]), statement splitting
+//! ([`sql`]), the runner ([`runner`]), database connections ([`db`]) and a throwaway PostgreSQL of
+//! its own ([`sandbox`]). The CLI ([`cli`]) is a thin layer on top.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod history;
+pub mod runner;
+pub mod sandbox;
+pub mod source;
+pub mod sql;
+pub mod status;
+pub mod testing;
+
+/// Serializes bytes as lowercase hex (checksums in JSON output).
+pub fn serde_hex<S: serde::Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&hex::encode(bytes))
+}

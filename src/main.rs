@@ -1,0 +1,35 @@
+//! The `lockstep` binary: parses the command line and hands it to [`lockstep::cli`].
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    // Installed first, so a panic anywhere prints a full report (and, once the dashboard owns the
+    // terminal, restores it before printing).
+    if let Err(e) = color_eyre::install() {
+        eprintln!("warning: could not install the error reporter: {e}");
+    }
+    let cli = lockstep::cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .worker_threads(2)
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(lockstep::cli::run(cli));
+    // Close connections before any sandbox server owned by the command is gone.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    match result {
+        Ok(code) => code,
+        Err(report) => {
+            lockstep::cli::print_error(&report);
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! The exact SQL a run would send, bookkeeping included, for `--dry-run`.
+
+use std::fmt::Write;
+
+use super::plan::{Direction, Plan};
+use crate::history::HistoryTable;
+
+/// Renders `plan` as the SQL lockstep would send, in order: the advisory lock, the history table,
+/// each migration's statements inside its transaction (or not), the history rows, the unlock.
+pub fn render_dry_run(
+    plan: &Plan,
+    table: &HistoryTable,
+    lock_key: i64,
+    table_exists: bool,
+) -> String {
+    let mut out = String::new();
+    if plan.is_empty() {
+        out.push_str("-- nothing to do\n");
+        return out;
+    }
+    let _ = writeln!(out, "-- lockstep dry run: nothing below has been executed");
+    let _ = writeln!(
+        out,
+        "SELECT pg_try_advisory_lock({lock_key}); -- polled until free"
+    );
+    if !table_exists && plan.steps.iter().any(|s| s.direction == Direction::Apply) {
+        let _ = writeln!(out, "{};", table.create_sql());
+    }
+    for step in &plan.steps {
+        let verb = match step.direction {
+            Direction::Apply => "apply",
+            Direction::Revert => "revert",
+        };
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "-- {verb} {} {} ({}; {} statement{}) from {}",
+            step.version,
+            step.description,
+            if step.in_transaction {
+                "in one transaction"
+            } else {
+                "NO TRANSACTION: a failure leaves earlier statements applied and no history row"
+            },
+            step.statements.len(),
+            if step.statements.len() == 1 { "" } else { "s" },
+            step.file.path.display(),
+        );
+        let _ = writeln!(
+            out,
+            "SET application_name = 'lockstep:{verb}:{}';",
+            step.version
+        );
+        if step.in_transaction {
+            out.push_str("BEGIN;\n");
+        }
+        for statement in &step.statements {
+            let _ = writeln!(
+                out,
+                "-- statement {} (line {})",
+                statement.index + 1,
+                statement.start.line
+            );
+            let _ = writeln!(out, "{};", statement.text);
+        }
+        match step.direction {
+            Direction::Apply => {
+                let _ = writeln!(
+                    out,
+                    "{};",
+                    table
+                        .insert_sql()
+                        .replace("$1", &step.version.to_string())
+                        .replace("$2", &quote_literal(&step.description))
+                        .replace("$3", &format!("'\\x{}'", hex::encode(&step.checksum)))
+                );
+            }
+            Direction::Revert => {
+                let _ = writeln!(
+                    out,
+                    "{};",
+                    table.delete_sql().replace("$1", &step.version.to_string())
+                );
+            }
+        }
+        if step.in_transaction {
+            out.push_str("COMMIT;\n");
+        }
+        if step.direction == Direction::Apply {
+            let _ = writeln!(
+                out,
+                "{}; -- the measured nanoseconds",
+                table
+                    .update_time_sql()
+                    .replace("$1", "<elapsed>")
+                    .replace("$2", &step.version.to_string())
+            );
+        }
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "SELECT pg_advisory_unlock({lock_key});");
+    out
+}
+
+fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}

@@ -1,0 +1,179 @@
+//! What a run reports while it runs: a stream of events for the CLI or the dashboard.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::plan::Direction;
+
+/// Where events go. Sending never blocks; a closed receiver is ignored.
+pub type EventSink = tokio::sync::mpsc::UnboundedSender<RunEvent>;
+
+/// The session holding the migration advisory lock.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LockHolder {
+    /// Its backend pid.
+    pub pid: i32,
+    /// Its `application_name`.
+    pub application_name: Option<String>,
+    /// Its user.
+    pub user: Option<String>,
+    /// Its state (`active`, `idle`, `idle in transaction`, ...).
+    pub state: Option<String>,
+    /// Its current or last query (shortened).
+    pub query: Option<String>,
+    /// Seconds since its session started.
+    pub session_age_secs: Option<f64>,
+}
+
+impl std::fmt::Display for LockHolder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "pid {}", self.pid)?;
+        if let Some(app) = self.application_name.as_deref().filter(|a| !a.is_empty()) {
+            write!(f, " ({app})")?;
+        }
+        if let Some(user) = &self.user {
+            write!(f, " user {user}")?;
+        }
+        if let Some(state) = &self.state {
+            write!(f, ", {state}")?;
+        }
+        if let Some(age) = self.session_age_secs {
+            write!(f, ", connected {age:.0}s")?;
+        }
+        if let Some(query) = self.query.as_deref().filter(|q| !q.is_empty()) {
+            write!(f, ", query: {query}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a migration failed, with its place in the file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    /// The failing statement's index, or `None` when the bookkeeping (or `BEGIN`/`COMMIT`) failed.
+    pub statement: Option<usize>,
+    /// The 1-based line in the file where the error is (the statement's start, or the error
+    /// position within it when the server gives one).
+    pub line: Option<usize>,
+    /// The 1-based column of the error position, when the server gives one.
+    pub column: Option<usize>,
+    /// SQLSTATE, e.g. `42P01`.
+    pub sqlstate: Option<String>,
+    /// The server's message.
+    pub message: String,
+    /// The server's DETAIL.
+    pub detail: Option<String>,
+    /// The server's HINT.
+    pub hint: Option<String>,
+    /// Whether the migration ran in a transaction (rolled back on failure).
+    pub in_transaction: bool,
+    /// Whether it ran outside a transaction and some statements completed, which stay applied.
+    pub partial: bool,
+    /// The statements that completed (and, when `partial`, remain applied).
+    pub completed: Vec<usize>,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.statement, self.line) {
+            (Some(i), Some(line)) => write!(f, "statement {} (line {line})", i + 1)?,
+            (Some(i), None) => write!(f, "statement {}", i + 1)?,
+            (None, _) => write!(f, "bookkeeping")?,
+        }
+        if let Some(column) = self.column {
+            write!(f, ", column {column}")?;
+        }
+        write!(f, ": {}", self.message)?;
+        if let Some(code) = &self.sqlstate {
+            write!(f, " (SQLSTATE {code})")?;
+        }
+        if let Some(detail) = &self.detail {
+            write!(f, "\n  detail: {detail}")?;
+        }
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One thing that happened during a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "event")]
+pub enum RunEvent {
+    /// The migration connection is open.
+    Connected {
+        /// Its backend pid (for monitoring and cancelling).
+        backend_pid: i32,
+        /// `server_version` of the server.
+        server_version: String,
+    },
+    /// The migration advisory lock is held by someone else; still polling.
+    LockWaiting {
+        /// Who holds it, when visible.
+        holder: Option<LockHolder>,
+        /// How long lockstep has waited so far.
+        waited: Duration,
+        /// How long it will wait in all.
+        limit: Duration,
+    },
+    /// The migration advisory lock is ours.
+    LockAcquired {
+        /// How long it took.
+        waited: Duration,
+    },
+    /// A migration starts.
+    MigrationStarted {
+        /// Its version.
+        version: i64,
+        /// Its description.
+        description: String,
+        /// Apply or revert.
+        direction: Direction,
+        /// Whether it runs in a transaction.
+        in_transaction: bool,
+        /// How many statements it has.
+        statements: usize,
+    },
+    /// A statement starts.
+    StatementStarted {
+        /// The migration.
+        version: i64,
+        /// The statement's index.
+        index: usize,
+        /// Its first line in the file.
+        line: usize,
+        /// Its text.
+        text: String,
+    },
+    /// A statement completed.
+    StatementFinished {
+        /// The migration.
+        version: i64,
+        /// The statement's index.
+        index: usize,
+        /// How long it ran.
+        elapsed: Duration,
+        /// Rows affected, as the server reports them.
+        rows_affected: u64,
+    },
+    /// A migration completed and is recorded.
+    MigrationFinished {
+        /// Its version.
+        version: i64,
+        /// Apply or revert.
+        direction: Direction,
+        /// How long it took, bookkeeping included.
+        elapsed: Duration,
+    },
+    /// A migration failed; the run stops.
+    MigrationFailed {
+        /// Its version.
+        version: i64,
+        /// Apply or revert.
+        direction: Direction,
+        /// What failed and where.
+        failure: Failure,
+    },
+}

@@ -1,0 +1,264 @@
+//! Deciding what an operation will run: which migrations, in which direction, in which order.
+
+use serde::Serialize;
+
+use crate::source::{MigrationFile, MigrationSet};
+use crate::sql::{Statement, split_statements};
+use crate::status::{State, Status};
+
+/// What the user asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "operation")]
+pub enum Operation {
+    /// Apply pending migrations, all or up to and including `to`.
+    Up {
+        /// The last version to apply.
+        to: Option<i64>,
+    },
+    /// Revert the last `steps` applied migrations.
+    DownSteps {
+        /// How many.
+        steps: usize,
+    },
+    /// Revert every applied migration newer than `to` (`0` reverts all).
+    DownTo {
+        /// The version to end at.
+        to: i64,
+    },
+    /// Revert the last applied migration and apply it again.
+    Redo,
+}
+
+/// Apply or revert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Run the UP file and record the version.
+    Apply,
+    /// Run the DOWN file and delete the record.
+    Revert,
+}
+
+/// One migration to run in one direction.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    /// Apply or revert.
+    pub direction: Direction,
+    /// The version.
+    pub version: i64,
+    /// The description recorded in the history table.
+    pub description: String,
+    /// The file that runs (UP for apply, DOWN for revert).
+    pub file: MigrationFile,
+    /// The checksum recorded on apply (the UP file's).
+    #[serde(serialize_with = "crate::serde_hex")]
+    pub checksum: Vec<u8>,
+    /// The file's statements, in order.
+    pub statements: Vec<Statement>,
+    /// Whether the step runs inside one transaction (no `-- no-transaction`).
+    pub in_transaction: bool,
+}
+
+/// Everything an operation will run, in order.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// The operation planned.
+    pub operation: Operation,
+    /// The steps, in the order they run.
+    pub steps: Vec<Step>,
+    /// Out-of-order versions the plan applies (sqlx applies them silently; lockstep says so).
+    pub out_of_order: Vec<i64>,
+}
+
+impl Plan {
+    /// Whether there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// `(direction, version)` of each step: what a confirmation promised.
+    pub fn signature(&self) -> Vec<(Direction, i64)> {
+        self.steps
+            .iter()
+            .map(|s| (s.direction, s.version))
+            .collect()
+    }
+}
+
+/// Why an operation cannot be planned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// The migrations directory has errors.
+    #[error("the migrations directory has problems; fix them first:\n{}", .0.join("\n"))]
+    BadFiles(Vec<String>),
+    /// A version is recorded as failed.
+    #[error(
+        "migration {0} is recorded as failed (success = false) and may be partially applied; \
+         repair the database by hand, then delete its row from the history table"
+    )]
+    Dirty(i64),
+    /// An applied migration's file changed.
+    #[error(
+        "migration {0} was applied but its file has changed since (checksums differ; see \
+         `lockstep status`); restore the file as it was applied — sqlx refuses to run on too"
+    )]
+    ChecksumMismatch(i64),
+    /// An applied migration's file is gone.
+    #[error(
+        "migration {0} is applied but its file is missing; restore the file, or pass \
+         --ignore-missing to go on without it"
+    )]
+    Missing(i64),
+    /// `--to` names a version with no file.
+    #[error("there is no migration with version {0} in the migrations directory")]
+    UnknownVersion(i64),
+    /// A migration to revert has no DOWN file.
+    #[error(
+        "migration {0} cannot be reverted: it is a simple migration (no .down.sql). Write a new \
+         migration that undoes it instead"
+    )]
+    NotReversible(i64),
+    /// A migration to revert has no file at all.
+    #[error("migration {0} cannot be reverted: its files are missing")]
+    RevertMissing(i64),
+    /// Nothing applied to revert or redo.
+    #[error("no applied migration to {0}")]
+    NothingApplied(&'static str),
+}
+
+/// Plans `operation` on the current `status` of `set`.
+pub fn plan(
+    operation: Operation,
+    set: &MigrationSet,
+    status: &Status,
+    ignore_missing: bool,
+) -> Result<Plan, PlanError> {
+    if set.has_errors() {
+        return Err(PlanError::BadFiles(
+            set.errors().map(|p| p.to_string()).collect(),
+        ));
+    }
+    if let Some(dirty) = status.in_state(State::Failed).next() {
+        return Err(PlanError::Dirty(dirty.version));
+    }
+    let mut out_of_order = Vec::new();
+    let steps = match operation {
+        Operation::Up { to } => {
+            check_applied_intact(status, ignore_missing)?;
+            if let Some(to) = to
+                && set.get(to).is_none()
+            {
+                return Err(PlanError::UnknownVersion(to));
+            }
+            status
+                .pending()
+                .filter(|v| to.is_none_or(|to| v.version <= to))
+                .filter_map(|v| {
+                    if v.state == State::OutOfOrder {
+                        out_of_order.push(v.version);
+                    }
+                    v.migration.as_ref().map(apply_step)
+                })
+                .collect()
+        }
+        Operation::DownSteps { steps } => {
+            let targets: Vec<_> = status.recorded().rev().take(steps).collect();
+            if targets.is_empty() && steps > 0 {
+                return Err(PlanError::NothingApplied("revert"));
+            }
+            targets
+                .into_iter()
+                .map(|v| revert_step(v.version, v.migration.as_ref()))
+                .collect::<Result<_, _>>()?
+        }
+        Operation::DownTo { to } => {
+            if to != 0 && set.get(to).is_none() && !status.recorded().any(|v| v.version == to) {
+                return Err(PlanError::UnknownVersion(to));
+            }
+            status
+                .recorded()
+                .rev()
+                .filter(|v| v.version > to)
+                .map(|v| revert_step(v.version, v.migration.as_ref()))
+                .collect::<Result<_, _>>()?
+        }
+        Operation::Redo => {
+            let last = status
+                .recorded()
+                .next_back()
+                .ok_or(PlanError::NothingApplied("redo"))?;
+            // Redo of an edited migration is the usual development loop: it reverts with the
+            // current DOWN and applies the current UP, so a checksum mismatch is no obstacle.
+            let migration = last
+                .migration
+                .as_ref()
+                .ok_or(PlanError::RevertMissing(last.version))?;
+            vec![
+                revert_step(last.version, Some(migration))?,
+                apply_step(migration),
+            ]
+        }
+    };
+    Ok(Plan {
+        operation,
+        steps,
+        out_of_order,
+    })
+}
+
+fn check_applied_intact(status: &Status, ignore_missing: bool) -> Result<(), PlanError> {
+    if let Some(v) = status.in_state(State::ChecksumMismatch).next() {
+        return Err(PlanError::ChecksumMismatch(v.version));
+    }
+    if !ignore_missing && let Some(v) = status.in_state(State::Missing).next() {
+        return Err(PlanError::Missing(v.version));
+    }
+    Ok(())
+}
+
+fn apply_step(migration: &crate::source::Migration) -> Step {
+    step(
+        Direction::Apply,
+        migration.version,
+        &migration.description,
+        &migration.up,
+        migration.checksum(),
+    )
+}
+
+fn revert_step(
+    version: i64,
+    migration: Option<&crate::source::Migration>,
+) -> Result<Step, PlanError> {
+    let migration = migration.ok_or(PlanError::RevertMissing(version))?;
+    let down = migration
+        .down
+        .as_ref()
+        .ok_or(PlanError::NotReversible(version))?;
+    Ok(step(
+        Direction::Revert,
+        version,
+        &migration.description,
+        down,
+        migration.checksum(),
+    ))
+}
+
+fn step(
+    direction: Direction,
+    version: i64,
+    description: &str,
+    file: &MigrationFile,
+    checksum: &[u8],
+) -> Step {
+    let (statements, _) = split_statements(&file.sql);
+    Step {
+        direction,
+        version,
+        description: description.to_string(),
+        file: file.clone(),
+        checksum: checksum.to_vec(),
+        statements,
+        in_transaction: !file.no_transaction,
+    }
+}

@@ -1,0 +1,427 @@
+//! Discovering and reading migration files in sqlx's layout.
+//!
+//! The directory is read flat, as sqlx reads it. Everything sqlx would do silently (skip a file,
+//! take two files with one version, pair nothing with an `.up.sql`) is reported here as a
+//! [`Problem`] naming the file, so nothing is hidden from the reviewer.
+
+mod checksum;
+mod filename;
+mod new;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+pub use checksum::checksum;
+pub use filename::{FileKind, ParsedName, parse_file_name};
+pub use new::{NewMigration, Versioning, create_migration};
+
+/// The first bytes that make sqlx run a file outside a transaction.
+pub const NO_TRANSACTION_MARKER: &str = "-- no-transaction";
+
+/// One `.sql` file of a migration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MigrationFile {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Its whole text, as read.
+    #[serde(skip)]
+    pub sql: String,
+    /// sqlx's checksum of the text (SHA-384, 48 bytes).
+    #[serde(serialize_with = "crate::serde_hex")]
+    pub checksum: Vec<u8>,
+    /// Whether the text starts with `-- no-transaction`, so it runs outside a transaction.
+    pub no_transaction: bool,
+}
+
+/// A migration: one version with its UP file and, when reversible, its DOWN file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Migration {
+    /// The version (the integer prefix of the file name).
+    pub version: i64,
+    /// The description from the file name, `_` turned into spaces.
+    pub description: String,
+    /// The file that applies it (`.sql` or `.up.sql`).
+    pub up: MigrationFile,
+    /// The file that reverts it (`.down.sql`), if reversible.
+    pub down: Option<MigrationFile>,
+}
+
+impl Migration {
+    /// Whether the migration has a DOWN file.
+    pub fn is_reversible(&self) -> bool {
+        self.down.is_some()
+    }
+
+    /// The checksum sqlx stores for this migration (the UP file's).
+    pub fn checksum(&self) -> &[u8] {
+        &self.up.checksum
+    }
+}
+
+/// How bad a problem with the files is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Listed for information: sqlx silently skips the file.
+    Ignored,
+    /// Worth fixing, but lockstep (and sqlx) can still run.
+    Warning,
+    /// lockstep refuses to run migrations until it is fixed.
+    Error,
+}
+
+/// Something wrong with a file in the migrations directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// How bad it is.
+    pub severity: Severity,
+    /// The file concerned.
+    pub path: PathBuf,
+    /// 1-based line, when the problem has one.
+    pub line: Option<usize>,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let label = match self.severity {
+            Severity::Ignored => "ignored",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        };
+        match self.line {
+            Some(line) => write!(
+                f,
+                "{label}: {}:{line}: {}",
+                self.path.display(),
+                self.message
+            ),
+            None => write!(f, "{label}: {}: {}", self.path.display(), self.message),
+        }
+    }
+}
+
+/// How to read the directory (from `sqlx.toml`).
+#[derive(Debug, Clone, Default)]
+pub struct SourceOptions {
+    /// Characters left out of the checksum (`[migrate] ignored-chars`).
+    pub ignored_chars: Vec<char>,
+}
+
+/// Everything found in a migrations directory.
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrationSet {
+    /// The directory read.
+    pub dir: PathBuf,
+    /// The migrations, sorted by version.
+    pub migrations: Vec<Migration>,
+    /// Problems found, errors first.
+    pub problems: Vec<Problem>,
+}
+
+impl MigrationSet {
+    /// Whether any problem is an error.
+    pub fn has_errors(&self) -> bool {
+        self.problems.iter().any(|p| p.severity == Severity::Error)
+    }
+
+    /// The error-level problems.
+    pub fn errors(&self) -> impl Iterator<Item = &Problem> {
+        self.problems
+            .iter()
+            .filter(|p| p.severity == Severity::Error)
+    }
+
+    /// The migration with this version.
+    pub fn get(&self, version: i64) -> Option<&Migration> {
+        self.migrations
+            .binary_search_by_key(&version, |m| m.version)
+            .ok()
+            .map(|i| &self.migrations[i])
+    }
+}
+
+/// Why the directory could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The directory is missing or unreadable.
+    #[error(
+        "cannot read the migrations directory {path}: {source}\n\
+         create it with `lockstep new <description>`, or name another with --source or \
+         `[migrate] migrations-dir` in sqlx.toml"
+    )]
+    Dir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Reads every migration in `dir` (flat, following symlinks, as sqlx does).
+pub fn load(dir: &Path, options: &SourceOptions) -> Result<MigrationSet, SourceError> {
+    let dir_err = |source| SourceError::Dir {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let entries = std::fs::read_dir(dir).map_err(dir_err)?;
+    let mut problems = Vec::new();
+    // version → (simple, up, down) files with their descriptions
+    let mut slots: BTreeMap<i64, Vec<(FileKind, String, MigrationFile)>> = BTreeMap::new();
+
+    let mut paths: Vec<PathBuf> = entries
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(dir_err)?;
+    paths.sort();
+    for path in paths {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let problem = |severity, message: String| Problem {
+            severity,
+            path: path.clone(),
+            line: None,
+            message,
+        };
+        let is_file = std::fs::metadata(&path).map(|m| m.is_file());
+        match is_file {
+            Ok(true) => {}
+            Ok(false) => {
+                problems.push(problem(
+                    Severity::Ignored,
+                    "a directory: sqlx reads the migrations directory flat and skips it".into(),
+                ));
+                continue;
+            }
+            Err(e) => {
+                problems.push(problem(
+                    Severity::Error,
+                    format!("cannot read it ({e}); a broken symlink? Fix or remove it"),
+                ));
+                continue;
+            }
+        }
+        let (version, description, kind) = match parse_file_name(&name) {
+            ParsedName::Migration {
+                version,
+                description,
+                kind,
+            } => (version, description, kind),
+            ParsedName::Ignored(reason) => {
+                problems.push(problem(
+                    Severity::Ignored,
+                    format!(
+                        "not a migration ({reason}); sqlx skips it silently. \
+                         Migration files are named <version>_<description>.sql, .up.sql or .down.sql"
+                    ),
+                ));
+                continue;
+            }
+            ParsedName::BadVersion(prefix) => {
+                problems.push(problem(
+                    Severity::Error,
+                    format!(
+                        "the version `{prefix}` is not an integer (a 64-bit signed integer is \
+                         expected, e.g. `20240101120000_add_users.sql` or `0001_setup.sql`); \
+                         sqlx refuses the whole directory. Rename the file"
+                    ),
+                ));
+                continue;
+            }
+        };
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                problems.push(problem(Severity::Error, format!("cannot read it: {e}")));
+                continue;
+            }
+        };
+        let sql = match String::from_utf8(bytes) {
+            Ok(sql) => sql,
+            Err(e) => {
+                let valid = e.utf8_error().valid_up_to();
+                let bytes = e.as_bytes();
+                let line = bytes[..valid].iter().filter(|&&b| b == b'\n').count() + 1;
+                problems.push(Problem {
+                    line: Some(line),
+                    ..problem(
+                        Severity::Error,
+                        format!(
+                            "not valid UTF-8 (byte {valid} is 0x{:02x}); sqlx cannot read it. \
+                             Re-save the file as UTF-8",
+                            bytes[valid]
+                        ),
+                    )
+                });
+                continue;
+            }
+        };
+        check_text(&path, &sql, &mut problems);
+        let file = MigrationFile {
+            checksum: checksum(&sql, &options.ignored_chars),
+            no_transaction: sql.starts_with(NO_TRANSACTION_MARKER),
+            path: path.clone(),
+            sql,
+        };
+        slots
+            .entry(version)
+            .or_default()
+            .push((kind, description, file));
+    }
+
+    let mut migrations = Vec::new();
+    for (version, files) in slots {
+        if let Some(migration) = pair_files(version, files, &mut problems) {
+            migrations.push(migration);
+        }
+    }
+    problems.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.path.cmp(&b.path)));
+    Ok(MigrationSet {
+        dir: dir.to_path_buf(),
+        migrations,
+        problems,
+    })
+}
+
+/// Warnings about a file's text: empty files and a `-- no-transaction` marker sqlx will not see.
+fn check_text(path: &Path, sql: &str, problems: &mut Vec<Problem>) {
+    let (statements, _) = crate::sql::split_statements(sql);
+    if sql.trim().is_empty() {
+        problems.push(Problem {
+            severity: Severity::Warning,
+            path: path.to_path_buf(),
+            line: None,
+            message: "the file is empty; it runs as a no-op and is recorded as applied. \
+                      Write the migration, or put an SQL comment in it if a no-op is intended"
+                .into(),
+        });
+    } else if statements.is_empty() && new::is_template(sql) {
+        problems.push(Problem {
+            severity: Severity::Warning,
+            path: path.to_path_buf(),
+            line: None,
+            message: "the file is still the template from `new`; it runs as a no-op and is \
+                      recorded as applied. Write the migration"
+                .into(),
+        });
+    }
+    if !sql.starts_with(NO_TRANSACTION_MARKER)
+        && let Some((line_no, _)) = sql
+            .lines()
+            .enumerate()
+            .find(|(_, line)| line.trim_start_matches('\u{feff}').trim() == NO_TRANSACTION_MARKER)
+    {
+        problems.push(Problem {
+            severity: Severity::Warning,
+            path: path.to_path_buf(),
+            line: Some(line_no + 1),
+            message: "`-- no-transaction` only counts as the file's very first bytes; here sqlx \
+                      ignores it and runs the file in a transaction. Move it to the first line \
+                      (no blank line, comment or byte-order mark before it)"
+                .into(),
+        });
+    }
+}
+
+/// Turns the files of one version into a migration, reporting duplicates and unpaired halves.
+fn pair_files(
+    version: i64,
+    files: Vec<(FileKind, String, MigrationFile)>,
+    problems: &mut Vec<Problem>,
+) -> Option<Migration> {
+    let mut simple = Vec::new();
+    let mut up = Vec::new();
+    let mut down = Vec::new();
+    for (kind, description, file) in files {
+        match kind {
+            FileKind::Simple => simple.push((description, file)),
+            FileKind::Up => up.push((description, file)),
+            FileKind::Down => down.push((description, file)),
+        }
+    }
+    let total = simple.len() + up.len() + down.len();
+    let duplicate =
+        simple.len() > 1 || up.len() > 1 || down.len() > 1 || (!simple.is_empty() && total > 1);
+    if duplicate {
+        let all: Vec<&MigrationFile> = simple
+            .iter()
+            .chain(&up)
+            .chain(&down)
+            .map(|(_, f)| f)
+            .collect();
+        let names: Vec<String> = all
+            .iter()
+            .map(|f| {
+                f.path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            })
+            .collect();
+        for file in all {
+            problems.push(Problem {
+                severity: Severity::Error,
+                path: file.path.clone(),
+                line: None,
+                message: format!(
+                    "version {version} is used by more than one migration ({}); sqlx does not \
+                     notice and would run them in an arbitrary order. Give each migration its own \
+                     version",
+                    names.join(", ")
+                ),
+            });
+        }
+        return None;
+    }
+    if let Some((description, file)) = simple.pop() {
+        return Some(Migration {
+            version,
+            description,
+            up: file,
+            down: None,
+        });
+    }
+    match (up.pop(), down.pop()) {
+        (Some((description, up)), Some((_, down))) => Some(Migration {
+            version,
+            description,
+            up,
+            down: Some(down),
+        }),
+        (Some((description, up)), None) => {
+            problems.push(Problem {
+                severity: Severity::Error,
+                path: up.path.clone(),
+                line: None,
+                message: format!(
+                    "no matching `.down.sql` for this `.up.sql` (version {version}); sqlx cannot \
+                     revert it. Add {version}_{}.down.sql, or rename this file to \
+                     {version}_{}.sql to make it a simple migration",
+                    description.replace(' ', "_"),
+                    description.replace(' ', "_"),
+                ),
+            });
+            None
+        }
+        (None, Some((description, down))) => {
+            problems.push(Problem {
+                severity: Severity::Error,
+                path: down.path.clone(),
+                line: None,
+                message: format!(
+                    "a `.down.sql` with no `.up.sql` (version {version}); sqlx never applies it. \
+                     Add {version}_{}.up.sql or remove this file",
+                    description.replace(' ', "_")
+                ),
+            });
+            None
+        }
+        (None, None) => None,
+    }
+}

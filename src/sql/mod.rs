@@ -1,0 +1,8 @@
+//! SQL text as PostgreSQL reads it: statements with exact spans, split by a real PostgreSQL parser
+//! (squawk's), and byte-offset to line/column mapping.
+
+mod line_index;
+mod split;
+
+pub use line_index::{LineCol, LineIndex};
+pub use split::{Statement, SyntaxProblem, split_statements};

@@ -1,0 +1,243 @@
+//! The `lockstep` binary: status, up, down, redo, new, dry runs, JSON, exit codes, redaction.
+
+use assert_cmd::Command;
+use lockstep::testing::fresh_database;
+
+use crate::common::*;
+
+fn lockstep(url: &str, dir: &Dir) -> Command {
+    let mut cmd = Command::cargo_bin("lockstep").unwrap();
+    cmd.arg("--database-url")
+        .arg(url)
+        .arg("--source")
+        .arg(&dir.path);
+    cmd.env_remove("DATABASE_URL");
+    cmd
+}
+
+fn json(output: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(output)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(output)))
+}
+
+#[tokio::test]
+async fn status_json_and_check_exit_codes() {
+    let db = fresh_database().await;
+    let dir = three();
+    let out = lockstep(db.url(), &dir)
+        .args(["status", "--json", "--check"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "pending migrations fail --check"
+    );
+    let doc = json(&out.stdout);
+    assert_eq!(doc["history_table_exists"], false);
+    assert_eq!(doc["summary"]["pending"], 3);
+    assert_eq!(doc["versions"][0]["state"], "pending");
+    assert_eq!(doc["versions"][0]["reversible"], true);
+    assert!(!exists(&db, "_sqlx_migrations").await);
+
+    lockstep(db.url(), &dir).arg("up").assert().success();
+    let out = lockstep(db.url(), &dir)
+        .args(["status", "--json", "--check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let doc = json(&out.stdout);
+    assert_eq!(doc["summary"]["applied"], 3);
+    assert_eq!(
+        doc["versions"][2]["file_checksum"],
+        doc["versions"][2]["applied_checksum"]
+    );
+
+    let human = lockstep(db.url(), &dir).arg("status").output().unwrap();
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(text.contains("3 applied, 0 pending"), "{text}");
+}
+
+#[tokio::test]
+async fn dry_run_prints_the_exact_sql_and_runs_nothing() {
+    let db = fresh_database().await;
+    let dir = three();
+    let out = lockstep(db.url(), &dir)
+        .args(["up", "--to", "1", "--dry-run"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let sql = String::from_utf8(out.stdout).unwrap();
+    let checksum = hex::encode(dir.set().get(1).unwrap().checksum());
+    for expected in [
+        "SELECT pg_try_advisory_lock(",
+        "CREATE TABLE IF NOT EXISTS _sqlx_migrations",
+        "in one transaction",
+        "BEGIN;\n",
+        "CREATE TABLE widgets (id bigserial PRIMARY KEY, name text NOT NULL);\n",
+        &format!("VALUES ( 1, 'create widgets', TRUE, '\\x{checksum}', -1 );"),
+        "COMMIT;\n",
+        "UPDATE _sqlx_migrations SET execution_time = <elapsed> WHERE version = 1;",
+        "SELECT pg_advisory_unlock(",
+    ] {
+        assert!(sql.contains(expected), "missing {expected:?} in:\n{sql}");
+    }
+    assert!(!sql.contains("add color"), "--to 1 stops at 1");
+    assert!(
+        !exists(&db, "_sqlx_migrations").await,
+        "a dry run writes nothing"
+    );
+    assert!(!exists(&db, "widgets").await);
+
+    lockstep(db.url(), &dir).arg("up").assert().success();
+    let out = lockstep(db.url(), &dir)
+        .args(["down", "--dry-run"])
+        .output()
+        .unwrap();
+    let sql = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        sql.contains(
+            "DROP INDEX widgets_name;\nDELETE FROM _sqlx_migrations WHERE version = 3;\nCOMMIT;"
+        ),
+        "{sql}"
+    );
+    assert_eq!(versions(&db).await, vec![1, 2, 3]);
+}
+
+#[tokio::test]
+async fn up_down_redo_with_json_events() {
+    let db = fresh_database().await;
+    let dir = three();
+    let out = lockstep(db.url(), &dir)
+        .args(["up", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| json(l.as_bytes()))
+        .collect();
+    let finished = events
+        .iter()
+        .filter(|e| e["event"] == "statement_finished")
+        .count();
+    assert_eq!(finished, 5);
+    assert_eq!(events.last().unwrap()["event"], "summary");
+
+    lockstep(db.url(), &dir)
+        .args(["down", "--steps", "2"])
+        .assert()
+        .success();
+    assert_eq!(versions(&db).await, vec![1]);
+    lockstep(db.url(), &dir).arg("redo").assert().success();
+    assert_eq!(versions(&db).await, vec![1]);
+    lockstep(db.url(), &dir)
+        .args(["down", "--to", "0"])
+        .assert()
+        .success();
+    assert!(versions(&db).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_run_exits_non_zero_and_names_the_line() {
+    let db = fresh_database().await;
+    let dir = Dir::with(&[(
+        "1_bad.sql",
+        "CREATE TABLE a (id int);\nCREATE TABLE a (id int);\n",
+    )]);
+    let out = lockstep(db.url(), &dir).arg("up").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("statement 2 (line 2)") && err.contains("42P07"),
+        "{err}"
+    );
+}
+
+#[test]
+fn new_writes_sqlx_files_with_inferred_versions() {
+    let dir = Dir::with(&[
+        ("0001_first.up.sql", "SELECT 1;"),
+        ("0001_first.down.sql", "SELECT 1;"),
+        ("0002_second.up.sql", "SELECT 1;"),
+        ("0002_second.down.sql", "SELECT 1;"),
+    ]);
+    let mut cmd = Command::cargo_bin("lockstep").unwrap();
+    cmd.args(["--source"])
+        .arg(&dir.path)
+        .args(["new", "add", "users", "table"])
+        .assert()
+        .success();
+    assert!(dir.path.join("0003_add_users_table.up.sql").exists());
+    let down = std::fs::read_to_string(dir.path.join("0003_add_users_table.down.sql")).unwrap();
+    assert_eq!(down, "-- Add down migration script here\n");
+    let mut cmd = Command::cargo_bin("lockstep").unwrap();
+    cmd.args(["--source"])
+        .arg(&dir.path)
+        .args(["new", "--simple", "--timestamp", "seed"])
+        .assert()
+        .success();
+    let names: Vec<String> = std::fs::read_dir(&dir.path)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .any(|n| n.len() == "20261122000000_seed.sql".len() && n.ends_with("_seed.sql")),
+        "{names:?}"
+    );
+    let mut cmd = Command::cargo_bin("lockstep").unwrap();
+    let out = cmd
+        .args(["--source"])
+        .arg(&dir.path)
+        .args(["new", "bad/name"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be part of a file name"));
+}
+
+#[test]
+fn the_password_is_never_printed() {
+    let dir = three();
+    let out = lockstep("postgres://app:s3cretpw@127.0.0.1:1/prod", &dir)
+        .arg("status")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!all.contains("s3cretpw"), "{all}");
+    assert!(all.contains("postgres://app:***@127.0.0.1:1/prod"), "{all}");
+}
+
+#[test]
+fn with_no_database_configured_it_starts_its_own() {
+    let dir = three();
+    let project = tempfile::tempdir().unwrap();
+    let out = Command::cargo_bin("lockstep")
+        .unwrap()
+        .current_dir(project.path())
+        .env_remove("DATABASE_URL")
+        .args(["--source"])
+        .arg(&dir.path)
+        .args(["up"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("throwaway PostgreSQL"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 applied"));
+}

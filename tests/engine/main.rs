@@ -1,0 +1,10 @@
+//! Engine tests against a real PostgreSQL: `DATABASE_URL` when set, else a sandbox per process.
+
+mod apply_revert;
+mod bad_input;
+mod cli;
+mod common;
+mod concurrency;
+mod drift;
+mod failures;
+mod sqlx_interop;

@@ -1,0 +1,56 @@
+//! Interoperability with sqlx's own `Migrator`, both ways.
+
+use lockstep::runner::Operation;
+use lockstep::status::State;
+use lockstep::testing::fresh_database;
+use sqlx::migrate::Migrator;
+
+use crate::common::*;
+
+#[tokio::test]
+async fn after_lockstep_applies_sqlx_sees_nothing_to_do() {
+    let db = fresh_database().await;
+    let dir = three();
+    up(&db, &dir).await;
+    let before = rows(&db).await;
+    let migrator = Migrator::new(dir.path.clone()).await.unwrap();
+    let mut c = conn(&db).await;
+    // run() fails with VersionMismatch on any checksum difference, and would insert rows if
+    // anything looked pending.
+    migrator
+        .run(&mut c)
+        .await
+        .expect("sqlx accepts lockstep's history");
+    assert_eq!(rows(&db).await, before, "sqlx applied nothing");
+
+    // sqlx can revert what lockstep applied.
+    migrator.undo(&mut c, 1).await.unwrap();
+    assert_eq!(versions(&db).await, vec![1]);
+    assert!(!exists(&db, "widgets_name").await);
+}
+
+#[tokio::test]
+async fn after_sqlx_applies_lockstep_sees_everything_applied() {
+    let db = fresh_database().await;
+    let dir = three();
+    let migrator = Migrator::new(dir.path.clone()).await.unwrap();
+    let mut c = conn(&db).await;
+    migrator.run_to(2, &mut c).await.unwrap();
+
+    let status = status(&db, &dir).await;
+    let states: Vec<State> = status.versions.iter().map(|v| v.state).collect();
+    assert_eq!(states, vec![State::Applied, State::Applied, State::Pending]);
+
+    let summary = up(&db, &dir).await;
+    assert_eq!(
+        summary.completed.iter().map(|c| c.1).collect::<Vec<_>>(),
+        vec![3]
+    );
+    run(&db, &dir, Operation::DownTo { to: 1 }).await.unwrap();
+    assert_eq!(versions(&db).await, vec![1]);
+    migrator
+        .run(&mut c)
+        .await
+        .expect("and sqlx picks up after lockstep");
+    assert_eq!(versions(&db).await, vec![1, 2, 3]);
+}

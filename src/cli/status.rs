@@ -8,7 +8,7 @@ use anstream::println;
 use chrono::Local;
 use clap::Args;
 use color_eyre::eyre::Result;
-use serde_json::json;
+use serde::Serialize;
 
 use super::output::{bold, dim, execution_time, red, state_style, yellow};
 use super::{EXIT_NEEDS_ATTENTION, Project};
@@ -35,10 +35,11 @@ pub(super) async fn run(project: &Project, dir: &Path, args: StatusArgs) -> Resu
     let table = project.run_options().table;
     let status = read_status(&db, &set, &table).await?;
     if args.json {
-        let document = json_document(&db, table.name(), &set, &status);
-        let mut out = std::io::stdout().lock();
+        let document = StatusJson::new(&db, table.name(), &set, &status);
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         serde_json::to_writer_pretty(&mut out, &document)?;
         writeln!(out)?;
+        out.flush()?;
     } else {
         print_human(&db, table.name(), &set, &status);
     }
@@ -51,53 +52,109 @@ pub(super) async fn run(project: &Project, dir: &Path, args: StatusArgs) -> Resu
 }
 
 /// The `status --json` document.
-pub(super) fn json_document(
-    db: &Database,
-    table: &str,
-    set: &MigrationSet,
-    status: &Status,
-) -> serde_json::Value {
-    let versions: Vec<serde_json::Value> = status
-        .versions
-        .iter()
-        .map(|v| {
-            let m = v.migration.as_ref();
-            let a = v.applied.as_ref();
-            json!({
-                "version": v.version,
-                "description": v.description,
-                "state": v.state,
-                "reversible": m.map(|m| m.is_reversible()),
-                "no_transaction": m.map(|m| m.up.no_transaction),
-                "up_file": m.map(|m| m.up.path.display().to_string()),
-                "down_file": m.and_then(|m| m.down.as_ref()).map(|d| d.path.display().to_string()),
-                "file_checksum": m.map(|m| hex::encode(m.checksum())),
-                "applied_checksum": a.map(|a| hex::encode(&a.checksum)),
-                "installed_on": a.map(|a| a.installed_on.to_rfc3339()),
-                "execution_time_ns": a.map(|a| a.execution_time),
-                "success": a.map(|a| a.success),
-            })
-        })
-        .collect();
-    let count = |state: State| status.in_state(state).count();
-    json!({
-        "database": db.display_url(),
-        "sandbox": db.is_sandbox(),
-        "history_table": table,
-        "history_table_exists": status.history_table_exists,
-        "migrations_dir": set.dir.display().to_string(),
-        "summary": {
-            "applied": count(State::Applied),
-            "pending": count(State::Pending),
-            "out_of_order": count(State::OutOfOrder),
-            "checksum_mismatch": count(State::ChecksumMismatch),
-            "missing": count(State::Missing),
-            "failed": count(State::Failed),
-            "needs_attention": status.needs_attention() || set.has_errors(),
-        },
-        "versions": versions,
-        "problems": set.problems,
-    })
+#[derive(Serialize)]
+pub(super) struct StatusJson<'a> {
+    database: String,
+    sandbox: bool,
+    history_table: &'a str,
+    history_table_exists: bool,
+    migrations_dir: &'a Path,
+    summary: SummaryJson,
+    versions: Vec<VersionJson<'a>>,
+    problems: &'a [crate::source::Problem],
+}
+
+#[derive(Serialize)]
+struct SummaryJson {
+    applied: usize,
+    pending: usize,
+    out_of_order: usize,
+    checksum_mismatch: usize,
+    missing: usize,
+    failed: usize,
+    needs_attention: bool,
+}
+
+#[derive(Serialize)]
+struct VersionJson<'a> {
+    version: i64,
+    description: &'a str,
+    state: State,
+    reversible: Option<bool>,
+    no_transaction: Option<bool>,
+    up_file: Option<&'a Path>,
+    down_file: Option<&'a Path>,
+    file_checksum: Option<Hex<'a>>,
+    applied_checksum: Option<Hex<'a>>,
+    installed_on: Option<chrono::DateTime<chrono::Utc>>,
+    execution_time_ns: Option<i64>,
+    success: Option<bool>,
+}
+
+/// Bytes serialized as lowercase hex without an intermediate string.
+struct Hex<'a>(&'a [u8]);
+
+impl Serialize for Hex<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // SHA-384 checksums are 48 bytes: encode on the stack.
+        let mut buffer = [0u8; 128];
+        if let Some(out) = buffer.get_mut(..self.0.len() * 2)
+            && hex::encode_to_slice(self.0, out).is_ok()
+        {
+            return serializer.serialize_str(std::str::from_utf8(out).unwrap_or_default());
+        }
+        serializer.serialize_str(&hex::encode(self.0))
+    }
+}
+
+impl<'a> StatusJson<'a> {
+    pub(super) fn new(
+        db: &Database,
+        table: &'a str,
+        set: &'a MigrationSet,
+        status: &'a Status,
+    ) -> StatusJson<'a> {
+        let count = |state: State| status.in_state(state).count();
+        StatusJson {
+            database: db.display_url(),
+            sandbox: db.is_sandbox(),
+            history_table: table,
+            history_table_exists: status.history_table_exists,
+            migrations_dir: &set.dir,
+            summary: SummaryJson {
+                applied: count(State::Applied),
+                pending: count(State::Pending),
+                out_of_order: count(State::OutOfOrder),
+                checksum_mismatch: count(State::ChecksumMismatch),
+                missing: count(State::Missing),
+                failed: count(State::Failed),
+                needs_attention: status.needs_attention() || set.has_errors(),
+            },
+            versions: status
+                .versions
+                .iter()
+                .map(|v| {
+                    let m = v.migration.as_ref();
+                    let a = v.applied.as_ref();
+                    VersionJson {
+                        version: v.version,
+                        description: &v.description,
+                        state: v.state,
+                        reversible: m.map(|m| m.is_reversible()),
+                        no_transaction: m.map(|m| m.up.no_transaction),
+                        up_file: m.map(|m| m.up.path.as_path()),
+                        down_file: m.and_then(|m| m.down.as_ref()).map(|d| d.path.as_path()),
+                        file_checksum: m.map(|m| Hex(m.checksum())),
+                        applied_checksum: a.map(|a| Hex(&a.checksum)),
+                        installed_on: a.map(|a| a.installed_on),
+                        execution_time_ns: a.map(|a| a.execution_time),
+                        success: a.map(|a| a.success),
+                    }
+                })
+                .collect(),
+            problems: &set.problems,
+        }
+    }
 }
 
 fn print_human(db: &Database, table: &str, set: &MigrationSet, status: &Status) {

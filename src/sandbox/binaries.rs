@@ -22,17 +22,20 @@ impl PgBinaries {
         self.bin_dir.join("postgres")
     }
 
-    /// Finds the server binaries: `LOCKSTEP_PG_BIN` first, then `PATH`, then the usual install
+    /// Finds the server binaries: `LOCKSTEP_PG_BIN` alone when set, else `PATH`, then the usual install
     /// prefixes (Debian/Ubuntu `/usr/lib/postgresql/<major>/bin`, RHEL `/usr/pgsql-<major>/bin`,
     /// Homebrew, `/usr/local/pgsql/bin`), newest major first.
     pub fn locate() -> Result<PgBinaries, SandboxError> {
         let mut searched = Vec::new();
         if let Some(dir) = std::env::var_os("LOCKSTEP_PG_BIN") {
+            // An explicit choice: use it or say it is wrong, never fall back silently.
             let dir = PathBuf::from(dir);
             if has_server(&dir) {
                 return Ok(PgBinaries { bin_dir: dir });
             }
-            searched.push(dir);
+            return Err(SandboxError::BinariesNotFound {
+                searched: vec![dir],
+            });
         }
         if let Some(path) = std::env::var_os("PATH") {
             for dir in std::env::split_paths(&path) {

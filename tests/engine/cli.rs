@@ -241,3 +241,55 @@ fn with_no_database_configured_it_starts_its_own() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("throwaway PostgreSQL"));
     assert!(String::from_utf8_lossy(&out.stdout).contains("3 applied"));
 }
+
+#[tokio::test]
+async fn the_database_comes_from_dotenv_and_settings_from_the_config_files() {
+    let db = fresh_database().await;
+    let project = tempfile::tempdir().unwrap();
+    let dir = three();
+    std::fs::write(
+        project.path().join(".env"),
+        format!("OTHER=1\nDATABASE_URL={}\n", db.url()),
+    )
+    .unwrap();
+    std::fs::write(
+        project.path().join("sqlx.toml"),
+        format!(
+            "[migrate]\nmigrations-dir = {:?}\ntable-name = \"custom_history\"\n",
+            dir.path.display().to_string()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        project.path().join("lockstep.toml"),
+        "lock-timeout = \"750ms\"\n",
+    )
+    .unwrap();
+    let mut cmd = Command::cargo_bin("lockstep").unwrap();
+    cmd.current_dir(project.path())
+        .env_remove("DATABASE_URL")
+        .args(["up", "--to", "1"])
+        .assert()
+        .success();
+    assert!(exists(&db, "custom_history").await);
+    assert!(!exists(&db, "_sqlx_migrations").await);
+
+    std::fs::write(
+        project.path().join("lockstep.toml"),
+        "lock-timeout = \"soon\"\n",
+    )
+    .unwrap();
+    let mut cmd = Command::cargo_bin("lockstep").unwrap();
+    let out = cmd
+        .current_dir(project.path())
+        .env_remove("DATABASE_URL")
+        .arg("status")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("lockstep.toml") && err.contains("lock-timeout"),
+        "{err}"
+    );
+}

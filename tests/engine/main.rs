@@ -7,4 +7,5 @@ mod common;
 mod concurrency;
 mod drift;
 mod failures;
+mod sandbox;
 mod sqlx_interop;

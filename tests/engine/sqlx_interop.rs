@@ -54,3 +54,33 @@ async fn after_sqlx_applies_lockstep_sees_everything_applied() {
         .expect("and sqlx picks up after lockstep");
     assert_eq!(versions(&db).await, vec![1, 2, 3]);
 }
+
+#[tokio::test]
+async fn a_schema_qualified_table_from_sqlx_toml_is_shared_with_sqlx() {
+    let db = fresh_database().await;
+    let dir = three();
+    let mut opts = options();
+    opts.table = lockstep::history::HistoryTable::new("ops._migrations");
+    opts.create_schemas = vec!["ops".into()];
+    run_with(&db, &dir, Operation::Up { to: Some(2) }, opts)
+        .await
+        .0
+        .unwrap();
+    assert!(exists(&db, "ops._migrations").await);
+    assert!(!exists(&db, "_sqlx_migrations").await);
+
+    let mut migrator = Migrator::new(dir.path.clone()).await.unwrap();
+    migrator.dangerous_set_table_name("ops._migrations");
+    let mut c = conn(&db).await;
+    migrator.run(&mut c).await.unwrap();
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM ops._migrations ORDER BY version")
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
+    assert_eq!(
+        applied,
+        vec![1, 2, 3],
+        "sqlx applied only the one lockstep had not"
+    );
+}

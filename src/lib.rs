@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod format;
 pub mod history;
 pub mod runner;
 pub mod sandbox;
@@ -15,6 +16,7 @@ pub mod source;
 pub mod sql;
 pub mod status;
 pub mod testing;
+pub mod tui;
 
 /// Serializes bytes as lowercase hex (checksums in JSON output).
 pub fn serde_hex<S: serde::Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {

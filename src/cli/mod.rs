@@ -54,6 +54,9 @@ struct Global {
     /// How long to wait for another migration run's lock before giving up (default 30s).
     #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
     lock_wait: Option<std::time::Duration>,
+    /// Disable everything that writes (for reviewing production in the dashboard).
+    #[arg(long, global = true)]
+    read_only: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -148,8 +151,43 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Redo(args)) => migrate::redo(&project, &dir, args).await,
         Some(Command::New(args)) => new::run(&project, args),
         Some(Command::Demo(args)) => demo::run(&project, args).await,
-        None => demo::run(&project, demo::DemoArgs::default()).await,
+        None => dashboard(&project, &dir, cli.global.read_only).await,
     }
+}
+
+/// `lockstep` with no subcommand: the dashboard on the configured database, or on a sandbox with
+/// the demo set.
+async fn dashboard(project: &Project, dir: &Path, read_only: bool) -> Result<ExitCode> {
+    let configured = configured_url(
+        project.database_url.as_deref(),
+        dir,
+        project.config.database_url.as_deref(),
+    );
+    let demo_files =
+        tempfile::tempdir().wrap_err("creating a directory for the demo migrations")?;
+    let (db, migrations_dir) = match configured {
+        Some((url, source)) => (Database::at(url, source), project.migrations_dir.clone()),
+        None => {
+            eprintln!(
+                "No database configured: starting a throwaway PostgreSQL with the demo migrations…"
+            );
+            let db = start_sandbox("lockstep_demo")
+                .await
+                .wrap_err("starting the sandbox PostgreSQL")?;
+            let demo_dir = demo_files.path().join("migrations");
+            demo::write_demo_migrations(&demo_dir).wrap_err("writing the demo migrations")?;
+            (db, demo_dir)
+        }
+    };
+    crate::tui::run(crate::tui::Dashboard {
+        db,
+        dir: migrations_dir,
+        source_options: project.config.source_options(),
+        options: project.run_options(),
+        read_only,
+    })
+    .await?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Prints an error and its causes for a person: `error: ...` then one `caused by:` line each.

@@ -1,0 +1,258 @@
+//! The terminal dashboard: a thin layer over the engine.
+//!
+//! One event enum ([`app::Event`]), one channel into the UI loop. Terminal input, the status
+//! poller, highlighting jobs and the migration run are background tasks that report back as
+//! events; the loop applies them to [`app::App`] and draws every frame from that state. No database
+//! call happens on the UI loop.
+
+pub mod app;
+pub mod highlight;
+pub mod view;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use color_eyre::eyre::Result;
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event as TermEvent, EventStream};
+use futures_util::StreamExt;
+use tokio::sync::{Notify, mpsc};
+
+use crate::db::Database;
+use crate::runner::{RunOptions, Runner, advisory_key, lock_holder, read_status};
+use crate::source::{self, MigrationSet, SourceOptions};
+use app::{App, Effect, Event};
+
+/// What the dashboard works on.
+pub struct Dashboard {
+    /// The database.
+    pub db: Database,
+    /// The migrations directory.
+    pub dir: std::path::PathBuf,
+    /// How to read it.
+    pub source_options: SourceOptions,
+    /// How runs behave.
+    pub options: RunOptions,
+    /// Disable everything that writes.
+    pub read_only: bool,
+}
+
+/// Whether a URL points at this machine.
+pub fn is_local(url: &str) -> bool {
+    match url::Url::parse(url) {
+        Ok(parsed) => {
+            matches!(
+                parsed.host_str(),
+                None | Some("")
+                    | Some("localhost")
+                    | Some("127.0.0.1")
+                    | Some("[::1]")
+                    | Some("::1")
+            ) || parsed.host_str().is_some_and(|h| h.starts_with('/'))
+        }
+        Err(_) => false,
+    }
+}
+
+/// Runs the dashboard until the user quits. The terminal is restored on return and on panic.
+pub async fn run(dashboard: Dashboard) -> Result<()> {
+    let set = source::load(&dashboard.dir, &dashboard.source_options)?;
+    let db = Arc::new(dashboard.db);
+    let remote = !(db.is_sandbox() || is_local(db.url()));
+    let mut app = App::new(
+        set,
+        db.display_url(),
+        db.is_sandbox(),
+        remote,
+        dashboard.read_only,
+    );
+    let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
+
+    let refresh = Arc::new(Notify::new());
+    let running = Arc::new(AtomicBool::new(false));
+    spawn_input(tx.clone());
+    spawn_status_poller(
+        db.clone(),
+        dashboard.dir.clone(),
+        dashboard.source_options.clone(),
+        dashboard.options.clone(),
+        refresh.clone(),
+        tx.clone(),
+    );
+    spawn_ticker(running.clone(), tx.clone());
+
+    let mut terminal = ratatui::init();
+    let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture);
+    let result = async {
+        loop {
+            terminal.draw(|frame| view::draw(frame, &app))?;
+            let Some(event) = rx.recv().await else {
+                return Ok(());
+            };
+            let mut effects = app.handle(event);
+            while let Ok(event) = rx.try_recv() {
+                effects.extend(app.handle(event));
+            }
+            for effect in effects {
+                match effect {
+                    Effect::Quit => return Ok(()),
+                    Effect::RefreshStatus => refresh.notify_one(),
+                    Effect::Highlight { key, text } => {
+                        let tx = tx.clone();
+                        tokio::task::spawn_blocking(move || {
+                            let lines = highlight::highlight_sql(&text);
+                            let _ = tx.send(Event::Highlighted { key, lines });
+                        });
+                    }
+                    Effect::Run {
+                        operation,
+                        expected,
+                    } => {
+                        running.store(true, Ordering::SeqCst);
+                        spawn_run(
+                            db.clone(),
+                            app.set.clone(),
+                            dashboard.options.clone(),
+                            operation,
+                            expected,
+                            running.clone(),
+                            tx.clone(),
+                        );
+                    }
+                    Effect::Cancel { pid } => {
+                        let db = db.clone();
+                        tokio::spawn(async move {
+                            if let Ok(mut conn) = db.connect("lockstep:cancel").await {
+                                let _ = sqlx::query("SELECT pg_cancel_backend($1)")
+                                    .bind(pid)
+                                    .execute(&mut conn)
+                                    .await;
+                            }
+                        });
+                    }
+                }
+            }
+        }
+    }
+    .await;
+    let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
+    ratatui::restore();
+    result
+}
+
+fn spawn_input(tx: mpsc::UnboundedSender<Event>) {
+    tokio::spawn(async move {
+        let mut events = EventStream::new();
+        while let Some(Ok(event)) = events.next().await {
+            let event = match event {
+                TermEvent::Key(key) if key.kind == crossterm::event::KeyEventKind::Press => {
+                    Event::Key(key)
+                }
+                TermEvent::Mouse(mouse) => Event::Mouse(mouse),
+                TermEvent::Resize(_, _) => Event::Resize,
+                _ => continue,
+            };
+            if tx.send(event).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+/// Ticks ten times a second only while a migration runs (live timers); idle otherwise.
+fn spawn_ticker(running: Arc<AtomicBool>, tx: mpsc::UnboundedSender<Event>) {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            interval.tick().await;
+            if running.load(Ordering::SeqCst) && tx.send(Event::Tick).is_err() {
+                return;
+            }
+            if !running.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(400)).await;
+            }
+        }
+    });
+}
+
+/// Reads files and status on start, every five seconds and on request, each time on a fresh
+/// connection (so a lost connection shows as an error and recovers by itself).
+fn spawn_status_poller(
+    db: Arc<Database>,
+    dir: std::path::PathBuf,
+    source_options: SourceOptions,
+    options: RunOptions,
+    refresh: Arc<Notify>,
+    tx: mpsc::UnboundedSender<Event>,
+) {
+    tokio::spawn(async move {
+        let mut told_version = false;
+        loop {
+            let result: Result<(MigrationSet, crate::status::Status), String> = async {
+                let set = source::load(&dir, &source_options).map_err(|e| e.to_string())?;
+                let status = read_status(&db, &set, &options.table)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok((set, status))
+            }
+            .await;
+            if let Ok(mut conn) = db.connect("lockstep:monitor").await {
+                let info: Result<(String, String), _> = sqlx::query_as(
+                    "SELECT current_database()::text, current_setting('server_version')",
+                )
+                .fetch_one(&mut conn)
+                .await;
+                if let Ok((database, version)) = info {
+                    if !told_version {
+                        told_version = tx.send(Event::ServerVersion(version)).is_ok();
+                    }
+                    if let Ok(holder) = lock_holder(&mut conn, advisory_key(&database)).await {
+                        let _ = tx.send(Event::LockHolder(holder));
+                    }
+                }
+            }
+            if tx.send(Event::Status(result)).is_err() {
+                return;
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(5), refresh.notified()).await;
+        }
+    });
+}
+
+fn spawn_run(
+    db: Arc<Database>,
+    set: MigrationSet,
+    options: RunOptions,
+    operation: crate::runner::Operation,
+    expected: Vec<(crate::runner::Direction, i64)>,
+    running: Arc<AtomicBool>,
+    tx: mpsc::UnboundedSender<Event>,
+) {
+    tokio::spawn(async move {
+        let (events_tx, mut events_rx) = mpsc::unbounded_channel();
+        let forward_tx = tx.clone();
+        let forwarder = tokio::spawn(async move {
+            while let Some(event) = events_rx.recv().await {
+                let _ = forward_tx.send(Event::Run(event));
+            }
+        });
+        let result = async {
+            let mut runner = Runner::connect(&db, options, events_tx).await?;
+            let result = runner.run_checked(operation, &set, Some(&expected)).await;
+            runner.close().await;
+            result
+        }
+        .await;
+        let _ = forwarder.await;
+        running.store(false, Ordering::SeqCst);
+        let done = match result {
+            Ok(summary) => Ok(format!(
+                "done: {} step(s) in {}",
+                summary.completed.len(),
+                crate::format::human_duration(summary.elapsed)
+            )),
+            Err(e) => Err(e.to_string()),
+        };
+        let _ = tx.send(Event::RunDone(done));
+    });
+}

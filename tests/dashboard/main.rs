@@ -1,0 +1,6 @@
+//! Dashboard tests: screens drawn on ratatui's TestBackend (insta snapshots, times and pids
+//! redacted, colours asserted), the reducer driven by keys, and the real binary in a
+//! pseudo-terminal against a real PostgreSQL.
+
+mod pty;
+mod screens;

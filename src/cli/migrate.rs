@@ -237,10 +237,7 @@ async fn print_events(mut rx: mpsc::UnboundedReceiver<RunEvent>, json: bool) {
                 in_transaction,
                 statements,
             } => {
-                let verb = match direction {
-                    Direction::Apply => "apply",
-                    Direction::Revert => "revert",
-                };
+                let verb = direction.verb();
                 println!(
                     "{b}{verb} {version}{b:#} {description} {d}({}, {statements} statement{}){d:#}",
                     if in_transaction {

@@ -27,10 +27,7 @@ pub fn render_dry_run(
         let _ = writeln!(out, "{};", table.create_sql());
     }
     for step in &plan.steps {
-        let verb = match step.direction {
-            Direction::Apply => "apply",
-            Direction::Revert => "revert",
-        };
+        let verb = step.direction.verb();
         let _ = writeln!(out);
         let _ = writeln!(
             out,

@@ -19,10 +19,7 @@ pub(super) async fn run_step(
     events: &EventSink,
 ) -> Result<Duration, RunError> {
     let started = Instant::now();
-    let role = match step.direction {
-        Direction::Apply => "apply",
-        Direction::Revert => "revert",
-    };
+    let role = step.direction.verb();
     simple(
         conn,
         &format!("SET application_name = 'lockstep:{role}:{}'", step.version),

@@ -88,7 +88,7 @@ pub enum RunError {
         } else {
             "\nthe transaction was rolled back: nothing of it remains".to_string()
         },
-        verb = match direction { Direction::Apply => "apply", Direction::Revert => "revert" }
+        verb = direction.verb()
     )]
     Migration {
         /// The version.

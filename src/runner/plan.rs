@@ -39,6 +39,16 @@ pub enum Direction {
     Revert,
 }
 
+impl Direction {
+    /// `apply` or `revert`.
+    pub fn verb(self) -> &'static str {
+        match self {
+            Direction::Apply => "apply",
+            Direction::Revert => "revert",
+        }
+    }
+}
+
 /// One migration to run in one direction.
 #[derive(Debug, Clone, Serialize)]
 pub struct Step {

@@ -7,6 +7,7 @@ use std::time::Instant;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::text::Line;
 
+use super::editor::{Editor, EditorOutcome};
 use crate::runner::{Direction, Failure, LockHolder, Operation, RunEvent, plan};
 use crate::source::MigrationSet;
 use crate::status::{Status, VersionStatus};
@@ -39,6 +40,8 @@ pub enum Event {
     Run(RunEvent),
     /// The run ended.
     RunDone(Result<String, String>),
+    /// New migration files were written (or why not).
+    Saved(Result<Vec<std::path::PathBuf>, String>),
 }
 
 /// A side effect for the event loop.
@@ -64,6 +67,15 @@ pub enum Effect {
     Cancel {
         /// The migration session's backend pid.
         pid: i32,
+    },
+    /// Write a new reversible migration.
+    SaveMigration {
+        /// Its description.
+        description: String,
+        /// The UP body.
+        up: String,
+        /// The DOWN body.
+        down: String,
     },
     /// Leave.
     Quit,
@@ -125,6 +137,8 @@ pub enum Overlay {
     Filter,
     /// The `:` command line.
     Command(String),
+    /// The new-migration editor ([`App::editor`]).
+    NewMigration,
 }
 
 /// One line of the run log.
@@ -220,6 +234,8 @@ pub struct App {
     pub message: Option<String>,
     /// Log scroll from the bottom.
     pub log_scroll: u16,
+    /// The new-migration editor, while open.
+    pub editor: Option<Editor>,
 }
 
 impl App {
@@ -254,6 +270,7 @@ impl App {
             failure: None,
             message: None,
             log_scroll: 0,
+            editor: None,
         }
     }
 
@@ -337,6 +354,22 @@ impl App {
                 Vec::new()
             }
             Event::Run(event) => self.run_event(event),
+            Event::Saved(Ok(paths)) => {
+                self.editor = None;
+                self.overlay = Overlay::None;
+                let names: Vec<String> = paths
+                    .iter()
+                    .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                    .collect();
+                self.message = Some(format!("created {}", names.join(", ")));
+                vec![Effect::RefreshStatus]
+            }
+            Event::Saved(Err(error)) => {
+                if let Some(editor) = self.editor.as_mut() {
+                    editor.error = Some(error);
+                }
+                Vec::new()
+            }
             Event::RunDone(result) => {
                 self.running = None;
                 match result {
@@ -398,10 +431,7 @@ impl App {
                 running.version = Some(version);
                 running.done = 0;
                 running.total = statements;
-                let verb = match direction {
-                    Direction::Apply => "apply",
-                    Direction::Revert => "revert",
-                };
+                let verb = direction.verb();
                 let tx = if in_transaction {
                     "in a transaction"
                 } else {
@@ -523,6 +553,32 @@ impl App {
                 }
                 return Vec::new();
             }
+            Overlay::NewMigration => {
+                let Some(editor) = self.editor.as_mut() else {
+                    self.overlay = Overlay::None;
+                    return Vec::new();
+                };
+                return match editor.key(key) {
+                    EditorOutcome::Editing => Vec::new(),
+                    EditorOutcome::Cancelled => {
+                        self.editor = None;
+                        self.overlay = Overlay::None;
+                        self.message = Some("new migration discarded".into());
+                        Vec::new()
+                    }
+                    EditorOutcome::Save {
+                        description,
+                        up,
+                        down,
+                    } => {
+                        vec![Effect::SaveMigration {
+                            description,
+                            up,
+                            down,
+                        }]
+                    }
+                };
+            }
             Overlay::None => {}
         }
         match key.code {
@@ -555,8 +611,11 @@ impl App {
             KeyCode::Char('B') => return self.propose(Operation::DownSteps { steps: 1 }),
             KeyCode::Char('r') => return self.propose(Operation::Redo),
             KeyCode::Char('n') => {
-                self.message =
-                    Some("new migrations: use `lockstep new <description>` for now".into());
+                if self.read_only {
+                    return self.say("read-only: creating migrations is disabled".into());
+                }
+                self.editor = Some(Editor::new());
+                self.overlay = Overlay::NewMigration;
             }
             _ => self.navigate(key.code),
         }
@@ -711,10 +770,7 @@ impl App {
         }
         let mut lines = Vec::new();
         for step in &plan.steps {
-            let verb = match step.direction {
-                Direction::Apply => "apply",
-                Direction::Revert => "revert",
-            };
+            let verb = step.direction.verb();
             lines.push(format!(
                 "{verb} {} {} — {}, {} statements",
                 step.version,

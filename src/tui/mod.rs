@@ -6,6 +6,7 @@
 //! call happens on the UI loop.
 
 pub mod app;
+pub mod editor;
 pub mod highlight;
 pub mod view;
 
@@ -119,6 +120,20 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
                             tx.clone(),
                         );
                     }
+                    Effect::SaveMigration {
+                        description,
+                        up,
+                        down,
+                    } => {
+                        let tx = tx.clone();
+                        let dir = dashboard.dir.clone();
+                        let source_options = dashboard.source_options.clone();
+                        tokio::task::spawn_blocking(move || {
+                            let saved =
+                                save_migration(&dir, &source_options, description, up, down);
+                            let _ = tx.send(Event::Saved(saved));
+                        });
+                    }
                     Effect::Cancel { pid } => {
                         let db = db.clone();
                         tokio::spawn(async move {
@@ -138,6 +153,36 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
     let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
     result
+}
+
+/// Writes a reversible migration with the editor's bodies, versioned as sqlx would.
+fn save_migration(
+    dir: &std::path::Path,
+    source_options: &SourceOptions,
+    description: String,
+    up: String,
+    down: String,
+) -> Result<Vec<std::path::PathBuf>, String> {
+    let set = if dir.exists() {
+        source::load(dir, source_options).map_err(|e| e.to_string())?
+    } else {
+        MigrationSet {
+            dir: dir.to_path_buf(),
+            migrations: Vec::new(),
+            problems: Vec::new(),
+        }
+    };
+    source::create_migration(
+        &set,
+        &source::NewMigration {
+            description,
+            reversible: Some(true),
+            versioning: None,
+            bodies: Some((up, down)),
+        },
+        chrono::Utc::now(),
+    )
+    .map_err(|e| e.to_string())
 }
 
 fn spawn_input(tx: mpsc::UnboundedSender<Event>) {

@@ -66,6 +66,11 @@ pub fn draw(frame: &mut Frame, app: &App) {
             "The running statement is cancelled first; its transaction rolls back.",
             Color::Yellow,
         ),
+        Overlay::NewMigration => {
+            if let Some(editor) = &app.editor {
+                draw_editor(frame, editor, area);
+            }
+        }
         Overlay::None | Overlay::Filter | Overlay::Command(_) => {}
     }
 }
@@ -417,7 +422,7 @@ fn draw_hints(frame: &mut Frame, app: &App, area: Rect) {
             let keys = match app.focus {
                 Focus::Migrations if app.read_only => "j/k move · u/d UP/DOWN · / filter",
                 Focus::Migrations => {
-                    "j/k move · a apply to · b roll back to · A all · B last · r redo · u/d UP/DOWN · / filter · : command"
+                    "j/k move · a apply to · b roll back to · A all · B last · r redo · n new · u/d UP/DOWN · / filter · : cmd"
                 }
                 Focus::Preview => "j/k scroll · PgUp/PgDn · u/d UP/DOWN",
                 Focus::Run => "j/k scroll log",
@@ -461,6 +466,7 @@ fn draw_help(frame: &mut Frame, area: Rect) {
         ("B", "roll back the last applied migration"),
         ("r", "redo: revert the last one and apply it again"),
         ("c", "cancel the running statement (asks first)"),
+        ("n", "new migration: description, UP and DOWN; Ctrl-S saves"),
         ("/", "filter migrations by version or description"),
         (
             ":",
@@ -555,6 +561,40 @@ fn draw_confirm(frame: &mut Frame, app: &App, confirm: &super::app::Confirm, are
         }
     };
     frame.render_widget(Paragraph::new(footer), parts[2]);
+}
+
+fn draw_editor(frame: &mut Frame, editor: &super::editor::Editor, area: Rect) {
+    let rect = centered(
+        area,
+        area.width.saturating_sub(4),
+        area.height.saturating_sub(2),
+    );
+    frame.render_widget(Clear, rect);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(Style::default().fg(Color::Cyan))
+        .title(" New migration (reversible) ");
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    let rows = Layout::vertical([
+        Constraint::Length(3),
+        Constraint::Min(3),
+        Constraint::Length(1),
+    ])
+    .split(inner);
+    let bodies =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).split(rows[1]);
+    frame.render_widget(&editor.description, rows[0]);
+    frame.render_widget(&editor.up, bodies[0]);
+    frame.render_widget(&editor.down, bodies[1]);
+    let footer = match &editor.error {
+        Some(error) => Line::styled(error.clone(), Style::default().fg(Color::Red)),
+        None => Line::styled(
+            "Tab next field · Ctrl-S save as sqlx files · Esc discard",
+            Style::default().fg(Color::DarkGray),
+        ),
+    };
+    frame.render_widget(Paragraph::new(footer), rows[2]);
 }
 
 fn draw_question(frame: &mut Frame, area: Rect, title: &str, body: &str, color: Color) {

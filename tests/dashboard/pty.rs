@@ -133,6 +133,23 @@ async fn apply_and_roll_back_through_the_keys() {
     );
     assert!(versions(&db).await.is_empty());
 
+    // A new migration through the editor, saved as sqlx files and listed.
+    screen.keys("n");
+    screen.wait_for("New migration");
+    screen.keys("add tags\t");
+    screen.keys("CREATE TABLE tags (id int);\t");
+    screen.keys("DROP TABLE tags;");
+    screen.keys("\x13"); // Ctrl-S
+    screen.wait_for("0 applied, 3 pending");
+    assert!(
+        migrations.join("3_add_tags.up.sql").exists()
+            || std::fs::read_dir(&migrations).unwrap().any(|e| e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with("_add_tags.up.sql"))
+    );
+
     screen.keys("q");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

@@ -500,3 +500,46 @@ fn tiny_terminals_never_panic() {
     key(&mut app, KeyCode::Char('?'));
     render(&app, 12, 5);
 }
+
+#[test]
+fn the_new_migration_editor_saves_description_up_and_down() {
+    let mut app = clean_app();
+    key(&mut app, KeyCode::Char('n'));
+    assert_eq!(app.overlay, Overlay::NewMigration);
+    for c in "add tags".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    key(&mut app, KeyCode::Tab);
+    for c in "CREATE TABLE tags (id int);".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    key(&mut app, KeyCode::Tab);
+    for c in "DROP TABLE tags;".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    let terminal = render(&app, 120, 24);
+    snapshot("new_migration_editor", &terminal);
+    let effects = feed(
+        &mut app,
+        Event::Key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL)),
+    );
+    assert_eq!(
+        effects,
+        vec![Effect::SaveMigration {
+            description: "add tags".into(),
+            up: "-- Add up migration script here\nCREATE TABLE tags (id int);\n".into(),
+            down: "-- Add down migration script here\nDROP TABLE tags;\n".into(),
+        }]
+    );
+    feed(
+        &mut app,
+        Event::Saved(Ok(vec![PathBuf::from("migrations/9_add_tags.up.sql")])),
+    );
+    assert_eq!(app.overlay, Overlay::None);
+    assert!(
+        app.message
+            .as_deref()
+            .unwrap()
+            .contains("9_add_tags.up.sql")
+    );
+}

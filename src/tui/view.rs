@@ -234,20 +234,29 @@ fn draw_preview(frame: &mut Frame, app: &App, area: Rect) {
         .as_ref()
         .filter(|(version, _)| *version == v.version)
         .and_then(|(_, f)| f.line);
-    let plain: Vec<Line<'static>>;
-    let lines = match app.highlighted.get(&file.checksum) {
-        Some(lines) => lines,
-        None => {
-            plain = file.sql.lines().map(|l| Line::raw(l.to_string())).collect();
-            &plain
-        }
+    // Only the visible lines are built: a 1 MB migration costs no more per frame than a small one.
+    let skip = app.preview_scroll as usize;
+    let height = area.height as usize;
+    let (total, visible): (usize, Vec<Line>) = match app.highlighted.get(&file.checksum) {
+        Some(lines) => (
+            lines.len(),
+            lines.iter().skip(skip).take(height).cloned().collect(),
+        ),
+        None => (
+            file.sql.lines().count(),
+            file.sql
+                .lines()
+                .skip(skip)
+                .take(height)
+                .map(|l| Line::raw(l.to_string()))
+                .collect(),
+        ),
     };
-    let width = lines.len().max(1).to_string().len();
-    let numbered: Vec<Line> = lines
-        .iter()
+    let width = total.max(1).to_string().len();
+    let numbered: Vec<Line> = visible
+        .into_iter()
         .enumerate()
-        .skip(app.preview_scroll as usize)
-        .take(area.height as usize)
+        .map(|(i, line)| (i + skip, line))
         .map(|(i, line)| {
             let failing = failing_line == Some(i + 1);
             let gutter_style = if failing {
@@ -256,7 +265,7 @@ fn draw_preview(frame: &mut Frame, app: &App, area: Rect) {
                 Style::default().fg(Color::DarkGray)
             };
             let mut spans = vec![Span::styled(format!("{:>width$} ", i + 1), gutter_style)];
-            spans.extend(line.spans.iter().cloned());
+            spans.extend(line.spans);
             let line = Line::from(spans);
             if failing {
                 line.style(Style::default().bg(Color::Rgb(80, 20, 20)))

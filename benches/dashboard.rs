@@ -1,0 +1,218 @@
+//! Dashboard speed: first frame with 10,000 migrations and a 1 MB migration selected (target
+//! < 200 ms), redraw after a key press (target < 16 ms), and idle CPU of the real binary (target
+//! near 0%). Uses DATABASE_URL, or a throwaway PostgreSQL.
+//!
+//! Run: `cargo bench --bench dashboard`
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use lockstep::history::{self, HistoryTable};
+use lockstep::runner::read_status;
+use lockstep::source;
+use lockstep::tui::app::{App, Event};
+use lockstep::tui::{highlight, view};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+const MIGRATIONS: usize = 10_000;
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn p99(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[(v.len() * 99 / 100).min(v.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+fn key(code: KeyCode) -> Event {
+    Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn main() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    std::fs::create_dir(&dir).unwrap();
+    for i in 1..=MIGRATIONS {
+        std::fs::write(dir.join(format!("{i}_m{i}.sql")), format!("SELECT {i};\n")).unwrap();
+    }
+    let mut big = String::from("CREATE TABLE big (id int, note text);\n");
+    let mut n = 0;
+    while big.len() < 1_000_000 {
+        n += 1;
+        big.push_str(&format!(
+            "INSERT INTO big (id, note) VALUES ({n}, 'row {n}: some text; with a semicolon');\n"
+        ));
+    }
+    std::fs::write(dir.join(format!("{}_big.sql", MIGRATIONS + 1)), &big).unwrap();
+
+    let (db, table) = runtime.block_on(async {
+        let db = lockstep::testing::fresh_database().await;
+        let table = HistoryTable::new("_sqlx_migrations");
+        let set = source::load(&dir, &Default::default()).unwrap();
+        let mut conn = db.connect("bench").await.unwrap();
+        history::ensure(&mut conn, &table, &[]).await.unwrap();
+        let applied = &set.migrations[..MIGRATIONS];
+        let versions: Vec<i64> = applied.iter().map(|m| m.version).collect();
+        let descriptions: Vec<String> = applied.iter().map(|m| m.description.clone()).collect();
+        let checksums: Vec<Vec<u8>> = applied.iter().map(|m| m.checksum().to_vec()).collect();
+        sqlx::query("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) SELECT v, d, TRUE, c, 1000 FROM unnest($1::bigint[], $2::text[], $3::bytea[]) AS t(v, d, c)")
+            .bind(versions)
+            .bind(descriptions)
+            .bind(checksums)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        (db, table)
+    });
+
+    // 1. First frame, as the binary starts: files read, App built, frame drawn ("loading"), then
+    //    the status read and the full frame with the 1 MB migration selected.
+    let mut first_loading = Vec::new();
+    let mut first_full = Vec::new();
+    for _ in 0..7 {
+        let started = Instant::now();
+        let set = source::load(&dir, &Default::default()).unwrap();
+        let mut app = App::new(set.clone(), db.display_url(), true, false, false);
+        let mut terminal = Terminal::new(TestBackend::new(200, 60)).unwrap();
+        terminal.draw(|f| view::draw(f, &app)).unwrap();
+        first_loading.push(started.elapsed());
+        let status = runtime.block_on(read_status(&db, &set, &table)).unwrap();
+        app.handle(Event::Status(Ok((set, status))));
+        app.handle(key(KeyCode::Char('G')));
+        terminal.draw(|f| view::draw(f, &app)).unwrap();
+        assert!(terminal.backend().to_string().contains("CREATE TABLE big"));
+        first_full.push(started.elapsed());
+    }
+
+    // 2. Redraw after a key press, with the 1 MB migration highlighted and selected.
+    let set = source::load(&dir, &Default::default()).unwrap();
+    let status = runtime.block_on(read_status(&db, &set, &table)).unwrap();
+    let mut app = App::new(set.clone(), db.display_url(), true, false, false);
+    app.handle(Event::Status(Ok((set, status))));
+    let effects = app.handle(key(KeyCode::Char('G')));
+    let highlight_started = Instant::now();
+    for effect in effects {
+        if let lockstep::tui::app::Effect::Highlight { key, text } = effect {
+            app.handle(Event::Highlighted {
+                key,
+                lines: highlight::highlight_sql(&text),
+            });
+        }
+    }
+    let highlight_time = highlight_started.elapsed();
+    let mut terminal = Terminal::new(TestBackend::new(200, 60)).unwrap();
+    let mut list_keys = Vec::new();
+    let mut scroll_keys = Vec::new();
+    for i in 0..400 {
+        let code = if i % 2 == 0 {
+            KeyCode::Char('k')
+        } else {
+            KeyCode::Char('j')
+        };
+        let started = Instant::now();
+        app.handle(key(code));
+        terminal.draw(|f| view::draw(f, &app)).unwrap();
+        list_keys.push(started.elapsed());
+    }
+    app.handle(key(KeyCode::Char('2')));
+    for i in 0..400 {
+        let code = if i < 200 {
+            KeyCode::PageDown
+        } else {
+            KeyCode::PageUp
+        };
+        let started = Instant::now();
+        app.handle(key(code));
+        terminal.draw(|f| view::draw(f, &app)).unwrap();
+        scroll_keys.push(started.elapsed());
+    }
+
+    // 3. Idle CPU of the real binary in a pseudo-terminal.
+    let idle = idle_cpu(db.url(), &dir);
+
+    println!(
+        "dashboard benchmark: {MIGRATIONS} applied migrations + one 1 MB migration ({} lines)",
+        big.lines().count()
+    );
+    println!(
+        "first frame (files read, drawn while the status loads): median {} (target < 200 ms)",
+        ms(median(first_loading))
+    );
+    println!(
+        "first full frame (status read, 1 MB migration selected): median {} (target < 200 ms)",
+        ms(median(first_full))
+    );
+    println!(
+        "highlighting the 1 MB migration (background task): {}",
+        ms(highlight_time)
+    );
+    println!(
+        "key press → redraw, list: median {}, p99 {} (target < 16 ms)",
+        ms(median(list_keys.clone())),
+        ms(p99(list_keys))
+    );
+    println!(
+        "key press → redraw, 1 MB preview scroll: median {}, p99 {} (target < 16 ms)",
+        ms(median(scroll_keys.clone())),
+        ms(p99(scroll_keys))
+    );
+    println!("idle CPU of the running dashboard over 10 s: {idle:.2}% (target near 0%)");
+}
+
+fn idle_cpu(url: &str, dir: &std::path::Path) -> f64 {
+    use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+    let pty = native_pty_system()
+        .openpty(PtySize {
+            rows: 50,
+            cols: 160,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .unwrap();
+    let bin = std::env::var("LOCKSTEP_BIN").unwrap_or_else(|_| {
+        let target = std::env::var("CARGO_TARGET_DIR")
+            .unwrap_or_else(|_| format!("{}/target", env!("CARGO_MANIFEST_DIR")));
+        format!("{target}/release/lockstep")
+    });
+    let mut cmd = CommandBuilder::new(&bin);
+    cmd.args(["--database-url", url, "--source"]);
+    cmd.arg(dir);
+    cmd.env("TERM", "xterm-256color");
+    let mut child = pty
+        .slave
+        .spawn_command(cmd)
+        .unwrap_or_else(|e| panic!("starting {bin}: {e} (build it with cargo build --release)"));
+    let mut reader = pty.master.try_clone_reader().unwrap();
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 65536];
+        while matches!(reader.read(&mut buffer), Ok(n) if n > 0) {}
+    });
+    let pid = child.process_id().unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(10));
+    let after = cpu_ticks(pid);
+    let _ = child.kill();
+    let ticks_per_second = 100.0;
+    (after - before) as f64 / ticks_per_second / 10.0 * 100.0
+}
+
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}

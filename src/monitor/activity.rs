@@ -124,11 +124,13 @@ pub(crate) fn activity_columns(server_version_num: i32) -> String {
     )
 }
 
-/// The activity query: every session but the monitor's own, longest-running transactions first.
+/// The activity query: every session of this database (and the background processes, which have
+/// none) but the monitor's own, longest-running transactions first.
 pub(crate) fn activity_sql(server_version_num: i32) -> String {
     format!(
         "/* lockstep */ SELECT a.pid, {} FROM pg_stat_activity a \
          WHERE a.pid <> pg_backend_pid() \
+           AND (a.datname = current_database() OR a.datname IS NULL) \
          ORDER BY a.xact_start NULLS LAST, a.query_start NULLS LAST, a.pid",
         activity_columns(server_version_num)
     )

@@ -1,6 +1,7 @@
-//! Who waits on whom: one row per session waiting for a heavyweight lock, with the pids blocking
-//! it (`pg_blocking_pids`, called for waiters only, because it takes the lock manager's shared
-//! state exclusively for a moment), when the wait started and what lock it waits for.
+//! Who waits on whom: one row per session of this database waiting for a heavyweight lock, with
+//! the pids blocking it (`pg_blocking_pids`, called for waiters only, because it takes the lock
+//! manager's shared state exclusively for a moment), when the wait started and what lock it waits
+//! for.
 
 use serde::Serialize;
 use sqlx::Row;
@@ -69,6 +70,7 @@ WITH waiters AS MATERIALIZED (
                AS blocked_by
     FROM pg_stat_activity a
     WHERE a.wait_event_type = 'Lock' AND a.pid <> pg_backend_pid()
+      AND a.datname = current_database()
 ), requested AS MATERIALIZED (
     SELECT DISTINCT ON (l.pid) l.pid, l.locktype, l.mode,
            CASE WHEN l.database = (SELECT oid FROM pg_database WHERE datname = current_database())

@@ -18,7 +18,7 @@
 //! - [`Monitor::sessions_blocking_tables`]: what an apply would queue behind.
 //! - [`Monitor::migration_lock`]: who holds sqlx's advisory lock.
 //! - [`Monitor::cancel`] / [`Monitor::terminate`].
-//! - [`Monitor::refresh_all`]: one [`Snapshot`] of everything.
+//! - [`Monitor::refresh_all`]: one [`Snapshot`] of everything; [`Poller`] runs it on a cadence.
 
 pub mod activity;
 pub mod advisory;
@@ -28,6 +28,7 @@ pub mod edges;
 pub mod error;
 pub mod forest;
 pub mod format;
+pub mod poller;
 pub mod render;
 pub mod session_locks;
 pub mod sizes;
@@ -48,6 +49,7 @@ pub use control::Signal;
 pub use edges::{LockEdge, WaitedLock};
 pub use error::{MonitorError, Refusal};
 pub use forest::{LockTreeNode, Placeholder, build_forest, find_in_forest, forest_len};
+pub use poller::{PollState, Poller, PollerConfig};
 pub use render::render_forest;
 pub use session_locks::{HeldLock, RelatedSession, SessionLocks};
 pub use sizes::{SizeColumn, TableSize, sort_sizes};
@@ -201,8 +203,9 @@ impl Monitor {
             .map_err(classify("reading table sizes"))
     }
 
-    /// Every session but the monitor's own (idle ones included; filter with [`Session::is_idle`]),
-    /// oldest transaction first. Sessions idle in a transaction for at least
+    /// Every session of this database, and the background processes (no database), but the
+    /// monitor's own (idle ones included; filter with [`Session::is_idle`]), oldest transaction
+    /// first. Sessions idle in a transaction for at least
     /// `min_idle_in_tx_age` are flagged `idle_in_transaction_too_long`.
     pub async fn activity(
         &mut self,
@@ -218,8 +221,8 @@ impl Monitor {
             .map_err(classify("reading activity"))
     }
 
-    /// One edge per session waiting on a lock: whom it waits on, since when, and for what. Build
-    /// the tree with [`build_forest`].
+    /// One edge per session of this database waiting on a lock: whom it waits on, since when,
+    /// and for what. Build the tree with [`build_forest`].
     pub async fn lock_edges(&mut self) -> Result<Vec<LockEdge>, MonitorError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(self.queries.edges.as_str()))
             .fetch_all(&mut self.conn)

@@ -100,6 +100,7 @@ WITH me AS MATERIALIZED (
     SELECT a.pid, pg_blocking_pids(a.pid) AS blocked_by
     FROM pg_stat_activity a
     WHERE a.wait_event_type = 'Lock' AND a.pid <> $1 AND a.pid <> pg_backend_pid()
+      AND a.datname = current_database()
 ), related AS (
     SELECT 'self' AS relation, $1::int AS pid
     UNION ALL

@@ -69,6 +69,20 @@ impl TableSize {
         self.total_bytes.unwrap_or(self.estimated_heap_bytes)
     }
 
+    /// The figures a finding shows next to a table name: `1.2 GB, 8.1M rows` (`~` marks catalog
+    /// estimates of a locked table; `? rows` when never analyzed).
+    pub fn summary(&self) -> String {
+        let size = match self.total_bytes {
+            Some(bytes) => super::format::human_bytes(bytes),
+            None => format!("~{}", super::format::human_bytes(self.estimated_heap_bytes)),
+        };
+        let rows = self
+            .estimated_rows
+            .map(super::format::human_count)
+            .unwrap_or_else(|| "?".into());
+        format!("{size}, {rows} rows")
+    }
+
     /// Whether `name` (`table` or `schema.table`, unquoted) names this table.
     pub fn is_named(&self, name: &str) -> bool {
         match name.split_once('.') {
@@ -79,13 +93,17 @@ impl TableSize {
 
     pub(crate) fn from_row(row: &PgRow, server_version_num: i32) -> Result<TableSize, sqlx::Error> {
         let reltuples: f64 = row.try_get("reltuples")?;
+        // Total = heap with its TOAST (`pg_table_size`) + indexes, added here rather than calling
+        // `pg_total_relation_size`, which would open every relation a second time.
+        let table_bytes: Option<i64> = row.try_get("table_bytes")?;
+        let index_bytes: Option<i64> = row.try_get("index_bytes")?;
         Ok(TableSize {
             schema: row.try_get("schema")?,
             name: row.try_get("name")?,
             kind: row.try_get("kind")?,
-            total_bytes: row.try_get("total_bytes")?,
+            total_bytes: table_bytes.zip(index_bytes).map(|(t, i)| t + i),
             heap_bytes: row.try_get("heap_bytes")?,
-            index_bytes: row.try_get("index_bytes")?,
+            index_bytes,
             toast_bytes: row.try_get("toast_bytes")?,
             estimated_heap_bytes: row.try_get("estimated_heap_bytes")?,
             estimated_rows: estimated_rows(reltuples, server_version_num),
@@ -139,7 +157,7 @@ WITH RECURSIVE ae AS (
 )
 SELECT n.nspname::text AS schema, c.relname::text AS name, c.relkind::text AS kind,
        (k.relid IS NOT NULL) AS exclusively_locked,
-       CASE WHEN k.relid IS NULL THEN pg_total_relation_size(c.oid) END AS total_bytes,
+       CASE WHEN k.relid IS NULL THEN pg_table_size(c.oid) END AS table_bytes,
        CASE WHEN k.relid IS NULL THEN pg_relation_size(c.oid, 'main') END AS heap_bytes,
        CASE WHEN k.relid IS NULL THEN pg_indexes_size(c.oid) END AS index_bytes,
        CASE WHEN k.relid IS NOT NULL THEN NULL
@@ -359,6 +377,14 @@ mod tests {
         assert_eq!(estimated_rows(-1.0, 150004), None);
         assert_eq!(estimated_rows(-1.0, 130010), Some(0));
         assert_eq!(estimated_rows(8_100_000.0, 160000), Some(8_100_000));
+    }
+
+    #[test]
+    fn summarises_for_findings() {
+        let r = row("conversations", Some(1_288_490_189), 0, Some(8_100_000));
+        assert_eq!(r.summary(), "1.2 GB, 8.1M rows");
+        let locked = row("conversations", None, 8192, None);
+        assert_eq!(locked.summary(), "~8.0 KB, ? rows");
     }
 
     #[test]

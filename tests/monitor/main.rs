@@ -6,5 +6,6 @@ mod cli;
 mod common;
 mod control;
 mod locks;
+mod poller;
 mod queries;
 mod sizes;

@@ -119,3 +119,32 @@ async fn the_monitor_session_is_labelled_and_marks_its_queries() {
         .unwrap();
     assert!(seen.is_lockstep);
 }
+
+#[tokio::test]
+async fn sessions_of_other_databases_are_left_out() {
+    let ours = fresh_database().await;
+    let theirs = fresh_database().await;
+    exec(&theirs, "CREATE TABLE t (id int)").await;
+    let mut holder = session(&theirs, "elsewhere-holder").await;
+    holder
+        .run("BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
+        .await;
+    let (waiter, _w) = session(&theirs, "elsewhere-waiter")
+        .await
+        .spawn("SELECT * FROM t");
+    wait_until_blocked(&theirs, waiter, 1).await;
+    let mine = session(&ours, "here").await;
+
+    let mut monitor = monitor(&ours).await;
+    let activity = monitor.activity(Duration::ZERO).await.unwrap();
+    assert!(activity.iter().any(|s| s.pid == mine.pid));
+    assert!(
+        activity
+            .iter()
+            .all(|s| s.pid != holder.pid && s.pid != waiter)
+    );
+    assert!(monitor.lock_edges().await.unwrap().is_empty());
+    // The other database's own monitor sees them.
+    let mut there = crate::common::monitor(&theirs).await;
+    assert_eq!(there.lock_edges().await.unwrap()[0].pid, waiter);
+}

@@ -1,7 +1,8 @@
 //! One monitor refresh against a busy database: 2,000 tables (every tenth with rows, a second
 //! index and TOASTed values) and 200 sessions (idle, idle in a transaction holding locks, active,
 //! and waiting in lock chains). Prints the median and p95 of 20 refreshes for the full refresh
-//! (sizes + activity + lock forest) and for the per-tick refresh (activity + lock forest).
+//! (sizes + activity + lock forest), the per-tick refresh (activity + lock forest), sizes alone,
+//! a lock sample of one waiting session, and the apply dialog's blockers of 20 tables.
 //!
 //! Run: `cargo bench --bench monitor_refresh` (uses `DATABASE_URL`, else a sandbox; the sandbox
 //! allows 300 connections).
@@ -157,7 +158,15 @@ async fn bench() {
         first.forest.len()
     );
 
+    let followed = first
+        .edges
+        .first()
+        .map(|e| e.pid)
+        .expect("a waiter to follow");
+    let touched: Vec<String> = (1..=20).map(|i| format!("bench_{i}")).collect();
     let mut full_samples = Vec::new();
+    let mut lock_samples = Vec::new();
+    let mut blocker_samples = Vec::new();
     let mut tick_samples = Vec::new();
     let mut sizes_samples = Vec::new();
     for _ in 0..REFRESHES {
@@ -170,11 +179,22 @@ async fn bench() {
         let t = Instant::now();
         monitor.sizes().await.expect("sizes");
         sizes_samples.push(t.elapsed());
+        let t = Instant::now();
+        monitor.session_locks(followed).await.expect("lock sample");
+        lock_samples.push(t.elapsed());
+        let t = Instant::now();
+        monitor
+            .sessions_blocking_tables(&touched, Duration::from_secs(1))
+            .await
+            .expect("blockers");
+        blocker_samples.push(t.elapsed());
     }
     println!("{REFRESHES} refreshes each:");
     summary("full refresh (sizes + activity + locks)", full_samples);
     summary("tick refresh (activity + locks)", tick_samples);
     summary("sizes alone", sizes_samples);
+    summary("lock sample of one waiter (session_locks)", lock_samples);
+    summary("sessions blocking 20 tables", blocker_samples);
     for task in tasks {
         task.abort();
     }

@@ -2,14 +2,16 @@
 //!
 //! The engine is a library that knows nothing of the terminal: migration files ([`source`]), the
 //! history table ([`history`]), what is applied and pending ([`status`]), statement splitting
-//! ([`sql`]), the runner ([`runner`]), database connections ([`db`]) and a throwaway PostgreSQL of
-//! its own ([`sandbox`]). The CLI ([`cli`]) is a thin layer on top.
+//! ([`sql`]), the runner ([`runner`]), database connections ([`db`]), a throwaway PostgreSQL of
+//! its own ([`sandbox`]), and the database monitor behind the inspection panes ([`monitor`]). The
+//! CLI ([`cli`]) is a thin layer on top.
 
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod format;
 pub mod history;
+pub mod monitor;
 pub mod runner;
 pub mod sandbox;
 pub mod source;

@@ -1,6 +1,7 @@
 //! The command-line interface: subcommands and their output. A thin layer over the engine.
 
 mod demo;
+mod inspect;
 mod migrate;
 mod new;
 mod output;
@@ -73,6 +74,8 @@ enum Command {
     New(new::NewArgs),
     /// Run the demo migration set on a throwaway PostgreSQL.
     Demo(demo::DemoArgs),
+    /// Show table sizes, the lock tree or session activity of the database.
+    Inspect(inspect::InspectArgs),
 }
 
 /// What every command works with: the configuration and the migrations.
@@ -151,6 +154,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Redo(args)) => migrate::redo(&project, &dir, args).await,
         Some(Command::New(args)) => new::run(&project, args),
         Some(Command::Demo(args)) => demo::run(&project, args).await,
+        Some(Command::Inspect(args)) => inspect::run(&project, &dir, args).await,
         None => dashboard(&project, &dir, cli.global.read_only).await,
     }
 }

@@ -1,0 +1,372 @@
+//! The database monitoring engine behind the Activity, Locks and Sizes panes and
+//! `lockstep inspect`.
+//!
+//! A [`Monitor`] owns exactly one dedicated connection (`application_name = 'lockstep:monitor'`,
+//! `lock_timeout = 100ms`, `statement_timeout = 2s`); every query it sends starts with
+//! `/* lockstep */` and leaves out its own backend (`pid <> pg_backend_pid()`). Its methods take
+//! `&mut self`, so two polls can never be in flight on it: a poller that awaits each refresh
+//! before starting the next coalesces ticks by construction.
+//!
+//! A query that hits the lock or statement timeout returns [`MonitorError::Stale`]: keep the last
+//! good data, show its age, and retry on the next tick. Monitor errors never touch the apply
+//! session.
+//!
+//! - [`Monitor::sizes`]: per-table sizes, guarded against ACCESS EXCLUSIVE locks ([`sizes`]).
+//! - [`Monitor::activity`]: sessions from `pg_stat_activity` ([`activity`]).
+//! - [`Monitor::lock_edges`] + [`build_forest`] + [`render_forest`]: who blocks whom.
+//! - [`Monitor::session_locks`]: a lock sample of the running migration.
+//! - [`Monitor::sessions_blocking_tables`]: what an apply would queue behind.
+//! - [`Monitor::migration_lock`]: who holds sqlx's advisory lock.
+//! - [`Monitor::cancel`] / [`Monitor::terminate`].
+//! - [`Monitor::refresh_all`]: one [`Snapshot`] of everything; [`Poller`] runs it on a cadence.
+
+pub mod activity;
+pub mod advisory;
+pub mod blockers;
+pub mod control;
+pub mod edges;
+pub mod error;
+pub mod forest;
+pub mod format;
+pub mod poller;
+pub mod render;
+pub mod session_locks;
+pub mod sizes;
+mod snapshot;
+
+#[cfg(test)]
+mod forest_tests;
+
+use std::time::Duration;
+
+use sqlx::Connection;
+use sqlx::postgres::PgConnection;
+
+pub use activity::Session;
+pub use advisory::{MIGRATION_LOCK_LABEL, MigrationLock};
+pub use blockers::TableBlocker;
+pub use control::Signal;
+pub use edges::{LockEdge, WaitedLock};
+pub use error::{MonitorError, Refusal};
+pub use forest::{LockTreeNode, Placeholder, build_forest, find_in_forest, forest_len};
+pub use poller::{PollState, Poller, PollerConfig};
+pub use render::render_forest;
+pub use session_locks::{HeldLock, RelatedSession, SessionLocks};
+pub use sizes::{SizeColumn, TableSize, sort_sizes};
+pub use snapshot::{RefreshOptions, Snapshot};
+
+use crate::db::Database;
+use error::classify;
+
+/// The monitoring connection's `application_name`.
+pub const APPLICATION_NAME: &str = "lockstep:monitor";
+/// The monitoring connection's `lock_timeout`.
+pub const LOCK_TIMEOUT: &str = "100ms";
+/// The monitoring connection's `statement_timeout`.
+pub const STATEMENT_TIMEOUT: &str = "2s";
+/// The default age from which an idle-in-transaction session stands out.
+pub const DEFAULT_IDLE_THRESHOLD: Duration = Duration::from_secs(10);
+
+/// The SQL of every query, chosen once per connection by `server_version_num`.
+struct Queries {
+    activity: String,
+    edges: String,
+    sizes: String,
+    sizes_named: String,
+    related: String,
+    blockers: String,
+    advisory_waiters: String,
+}
+
+impl Queries {
+    fn for_version(server_version_num: i32) -> Queries {
+        let columns = activity::activity_columns(server_version_num);
+        Queries {
+            activity: activity::activity_sql(server_version_num),
+            edges: edges::edges_sql(server_version_num),
+            sizes: sizes::sizes_sql(false),
+            sizes_named: sizes::sizes_sql(true),
+            related: session_locks::related_sql(&columns),
+            blockers: blockers::blockers_sql(&columns),
+            advisory_waiters: advisory::waiters_sql(&columns),
+        }
+    }
+}
+
+/// The one monitoring connection and the queries it runs. See the [module docs](self).
+pub struct Monitor {
+    conn: PgConnection,
+    backend_pid: i32,
+    server_version_num: i32,
+    database: String,
+    idle_threshold: Duration,
+    queries: Queries,
+}
+
+impl std::fmt::Debug for Monitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Monitor")
+            .field("backend_pid", &self.backend_pid)
+            .field("server_version_num", &self.server_version_num)
+            .field("database", &self.database)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Monitor {
+    /// Opens the monitoring connection to `db` and applies its settings.
+    pub async fn connect(db: &Database) -> Result<Monitor, MonitorError> {
+        let conn = db.connect(APPLICATION_NAME).await?;
+        Monitor::with_connection(conn).await
+    }
+
+    /// Turns an open connection into the monitor's: sets `application_name`, `lock_timeout` and
+    /// `statement_timeout`, and reads the backend pid, database and server version once.
+    pub async fn with_connection(mut conn: PgConnection) -> Result<Monitor, MonitorError> {
+        let settings = format!(
+            "/* lockstep */ SET application_name = '{APPLICATION_NAME}'; \
+             SET lock_timeout = '{LOCK_TIMEOUT}'; SET statement_timeout = '{STATEMENT_TIMEOUT}'"
+        );
+        sqlx::raw_sql(sqlx::AssertSqlSafe(settings))
+            .execute(&mut conn)
+            .await
+            .map_err(classify("configuring the monitoring connection"))?;
+        let (backend_pid, database, server_version_num): (i32, String, i32) = sqlx::query_as(
+            "/* lockstep */ SELECT pg_backend_pid(), current_database()::text, \
+             current_setting('server_version_num')::int",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .map_err(classify("reading the monitoring session"))?;
+        Ok(Monitor {
+            conn,
+            backend_pid,
+            server_version_num,
+            database,
+            idle_threshold: DEFAULT_IDLE_THRESHOLD,
+            queries: Queries::for_version(server_version_num),
+        })
+    }
+
+    /// The monitor's own backend pid (never listed by its queries).
+    pub fn backend_pid(&self) -> i32 {
+        self.backend_pid
+    }
+
+    /// `server_version_num`, e.g. `150004`.
+    pub fn server_version_num(&self) -> i32 {
+        self.server_version_num
+    }
+
+    /// The database name.
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    /// The idle-in-transaction threshold used by methods other than [`Monitor::activity`].
+    pub fn idle_threshold(&self) -> Duration {
+        self.idle_threshold
+    }
+
+    /// Sets the idle-in-transaction threshold used by methods other than [`Monitor::activity`].
+    pub fn set_idle_threshold(&mut self, threshold: Duration) {
+        self.idle_threshold = threshold;
+    }
+
+    /// Every table's sizes; tables with an ACCESS EXCLUSIVE lock held or queued show catalog
+    /// estimates and `exclusively_locked = true` instead of waiting. Ordered by schema, name.
+    pub async fn sizes(&mut self) -> Result<Vec<TableSize>, MonitorError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(self.queries.sizes.as_str()))
+            .fetch_all(&mut self.conn)
+            .await
+            .map_err(classify("reading table sizes"))?;
+        let version = self.server_version_num;
+        rows.iter()
+            .map(|row| TableSize::from_row(row, version))
+            .collect::<Result<_, _>>()
+            .map_err(classify("reading table sizes"))
+    }
+
+    /// The sizes of a few named tables (`table` or `schema.table`; missing ones are left out),
+    /// e.g. for "blocks writes on conversations (1.2 GB, 8.1M rows)". Same lock guard as
+    /// [`Monitor::sizes`].
+    pub async fn sizes_for(&mut self, tables: &[String]) -> Result<Vec<TableSize>, MonitorError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(self.queries.sizes_named.as_str()))
+            .bind(tables)
+            .fetch_all(&mut self.conn)
+            .await
+            .map_err(classify("reading table sizes"))?;
+        let version = self.server_version_num;
+        rows.iter()
+            .map(|row| TableSize::from_row(row, version))
+            .collect::<Result<_, _>>()
+            .map_err(classify("reading table sizes"))
+    }
+
+    /// Every session of this database, and the background processes (no database), but the
+    /// monitor's own (idle ones included; filter with [`Session::is_idle`]), oldest transaction
+    /// first. Sessions idle in a transaction for at least
+    /// `min_idle_in_tx_age` are flagged `idle_in_transaction_too_long`.
+    pub async fn activity(
+        &mut self,
+        min_idle_in_tx_age: Duration,
+    ) -> Result<Vec<Session>, MonitorError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(self.queries.activity.as_str()))
+            .fetch_all(&mut self.conn)
+            .await
+            .map_err(classify("reading activity"))?;
+        rows.iter()
+            .map(|row| Session::from_row(row, min_idle_in_tx_age))
+            .collect::<Result<_, _>>()
+            .map_err(classify("reading activity"))
+    }
+
+    /// One edge per session of this database waiting on a lock: whom it waits on, since when,
+    /// and for what. Build the tree with [`build_forest`].
+    pub async fn lock_edges(&mut self) -> Result<Vec<LockEdge>, MonitorError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(self.queries.edges.as_str()))
+            .fetch_all(&mut self.conn)
+            .await
+            .map_err(classify("reading lock waits"))?;
+        rows.iter()
+            .map(LockEdge::from_row)
+            .collect::<Result<_, _>>()
+            .map_err(classify("reading lock waits"))
+    }
+
+    /// A lock sample of `pid` (the running migration's backend): the locks it holds and
+    /// requests, whom it waits on (with their query, state and transaction age) and who is
+    /// queued behind it. Two queries.
+    pub async fn session_locks(&mut self, pid: i32) -> Result<SessionLocks, MonitorError> {
+        let lock_rows = sqlx::query(session_locks::LOCKS_SQL)
+            .bind(pid)
+            .fetch_all(&mut self.conn)
+            .await
+            .map_err(classify("reading the session's locks"))?;
+        let locks = session_locks::locks_from_rows(&lock_rows)
+            .map_err(classify("reading the session's locks"))?;
+        let related_rows = sqlx::query(sqlx::AssertSqlSafe(self.queries.related.as_str()))
+            .bind(pid)
+            .fetch_all(&mut self.conn)
+            .await
+            .map_err(classify("reading the session's waits"))?;
+        let mut sample = SessionLocks {
+            pid,
+            session: None,
+            locks,
+            waits_on: Vec::new(),
+            waited_on_by: Vec::new(),
+        };
+        for row in &related_rows {
+            let (relation, related) = session_locks::related_from_row(row, self.idle_threshold)
+                .map_err(classify("reading the session's waits"))?;
+            match relation.as_str() {
+                "self" => sample.session = related.session,
+                "waits_on" => sample.waits_on.push(related),
+                _ => sample.waited_on_by.push(related),
+            }
+        }
+        Ok(sample)
+    }
+
+    /// Long-running (transaction older than `min_age`) and idle-in-transaction sessions that
+    /// hold or wait for a lock on one of `tables` (or their indexes or TOAST tables): what a
+    /// migration touching them would queue behind. Tables that do not exist are skipped.
+    pub async fn sessions_blocking_tables(
+        &mut self,
+        tables: &[String],
+        min_age: Duration,
+    ) -> Result<Vec<TableBlocker>, MonitorError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(self.queries.blockers.as_str()))
+            .bind(tables)
+            .bind(min_age.as_secs_f64())
+            .fetch_all(&mut self.conn)
+            .await
+            .map_err(classify("reading sessions holding locks on the tables"))?;
+        let threshold = self.idle_threshold;
+        rows.iter()
+            .map(|row| TableBlocker::from_row(row, threshold))
+            .collect::<Result<_, _>>()
+            .map_err(classify("reading sessions holding locks on the tables"))
+    }
+
+    /// sqlx's migration advisory lock for this database ([`crate::runner::advisory_key`]): its
+    /// holder and waiters, labelled "migration lock (sqlx)".
+    pub async fn migration_lock(&mut self) -> Result<MigrationLock, MonitorError> {
+        let key = crate::runner::advisory_key(&self.database);
+        self.advisory_lock(key).await
+    }
+
+    /// Any bigint advisory lock `key`: its holder (via [`crate::runner::lock_holder`]) and
+    /// waiters.
+    pub async fn advisory_lock(&mut self, key: i64) -> Result<MigrationLock, MonitorError> {
+        let holder = crate::runner::lock_holder(&mut self.conn, key)
+            .await
+            .map_err(classify("reading the migration lock"))?
+            .filter(|h| h.pid != self.backend_pid);
+        let rows = sqlx::query(sqlx::AssertSqlSafe(self.queries.advisory_waiters.as_str()))
+            .bind(key >> 32)
+            .bind(key & 0xffff_ffff)
+            .fetch_all(&mut self.conn)
+            .await
+            .map_err(classify("reading the migration lock"))?;
+        let threshold = self.idle_threshold;
+        let waiters = rows
+            .iter()
+            .map(|row| Session::from_row(row, threshold))
+            .collect::<Result<_, _>>()
+            .map_err(classify("reading the migration lock"))?;
+        Ok(MigrationLock {
+            label: MIGRATION_LOCK_LABEL,
+            key,
+            holder,
+            waiters,
+        })
+    }
+
+    /// Cancels `pid`'s running query (`pg_cancel_backend`). Refuses the monitor's own session,
+    /// background processes and idle sessions.
+    pub async fn cancel(&mut self, pid: i32) -> Result<(), MonitorError> {
+        self.signal(Signal::Cancel, pid).await
+    }
+
+    /// Ends `pid`'s session (`pg_terminate_backend`). Refuses the monitor's own session and
+    /// background processes. Ask for a second confirmation before calling this.
+    pub async fn terminate(&mut self, pid: i32) -> Result<(), MonitorError> {
+        self.signal(Signal::Terminate, pid).await
+    }
+
+    /// Sends `signal` to `pid` after the guards.
+    pub async fn signal(&mut self, signal: Signal, pid: i32) -> Result<(), MonitorError> {
+        let target: Option<(Option<String>, Option<String>)> = sqlx::query_as(control::TARGET_SQL)
+            .bind(pid)
+            .fetch_optional(&mut self.conn)
+            .await
+            .map_err(classify("looking up the session"))?;
+        control::check(signal, pid, self.backend_pid, target)?;
+        let signalled: bool = sqlx::query_scalar(signal.sql())
+            .bind(pid)
+            .fetch_one(&mut self.conn)
+            .await
+            .map_err(classify("signalling the session"))?;
+        if signalled {
+            Ok(())
+        } else {
+            Err(MonitorError::NotSignalled(pid))
+        }
+    }
+
+    /// One refresh: activity, lock edges and forest, and sizes when asked. The reads run one
+    /// after the other on the one connection.
+    pub async fn refresh_all(
+        &mut self,
+        options: &RefreshOptions,
+    ) -> Result<Snapshot, MonitorError> {
+        snapshot::refresh(self, options).await
+    }
+
+    /// Closes the connection cleanly.
+    pub async fn close(self) {
+        let _ = self.conn.close().await;
+    }
+}

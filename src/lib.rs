@@ -6,6 +6,7 @@
 //! its own ([`sandbox`]), and the database monitor behind the inspection panes ([`monitor`]). The
 //! CLI ([`cli`]) is a thin layer on top.
 
+pub mod analysis;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -18,6 +19,7 @@ pub mod source;
 pub mod sql;
 pub mod status;
 pub mod testing;
+pub mod trace;
 pub mod tui;
 
 /// Serializes bytes as lowercase hex (checksums in JSON output).

@@ -5,4 +5,6 @@ mod line_index;
 mod split;
 
 pub use line_index::{LineCol, LineIndex};
-pub use split::{Statement, SyntaxProblem, split_statements};
+pub use split::{
+    Statement, SyntaxProblem, split_parsed, split_statements, split_tree, syntax_problems,
+};

@@ -8,7 +8,7 @@
 use std::ops::Range;
 
 use serde::Serialize;
-use squawk_syntax::{SourceFile, SyntaxKind};
+use squawk_syntax::{Parse, SourceFile, SyntaxKind, SyntaxNode};
 
 use super::{LineCol, LineIndex};
 
@@ -38,8 +38,19 @@ pub struct SyntaxProblem {
 
 /// Splits `text` into statements and reports syntax errors. Comment-only text gives no statements.
 pub fn split_statements(text: &str) -> (Vec<Statement>, Vec<SyntaxProblem>) {
-    let parse = SourceFile::parse(text);
-    let root = parse.syntax_node();
+    split_parsed(text, &SourceFile::parse(text))
+}
+
+/// Like [`split_statements`], for a text the caller has already parsed (so the tree can be reused).
+pub fn split_parsed(text: &str, parse: &Parse<SourceFile>) -> (Vec<Statement>, Vec<SyntaxProblem>) {
+    (
+        split_tree(text, &parse.syntax_node()),
+        syntax_problems(text, parse),
+    )
+}
+
+/// The statements of an already parsed text (its root node), without the syntax errors.
+pub fn split_tree(text: &str, root: &SyntaxNode) -> Vec<Statement> {
     let index = LineIndex::new(text);
 
     let mut statements = Vec::new();
@@ -97,8 +108,13 @@ pub fn split_statements(text: &str) -> (Vec<Statement>, Vec<SyntaxProblem>) {
     if let Some(stmt) = current {
         push(stmt, &mut statements);
     }
+    statements
+}
 
-    let problems = parse
+/// The syntax errors of an already parsed text.
+pub fn syntax_problems(text: &str, parse: &Parse<SourceFile>) -> Vec<SyntaxProblem> {
+    let index = LineIndex::new(text);
+    parse
         .errors()
         .into_iter()
         .map(|error| {
@@ -109,8 +125,7 @@ pub fn split_statements(text: &str) -> (Vec<Statement>, Vec<SyntaxProblem>) {
                 span,
             }
         })
-        .collect();
-    (statements, problems)
+        .collect()
 }
 
 fn to_range(range: rowan::TextRange) -> Range<usize> {

@@ -1,0 +1,157 @@
+//! Whether `ALTER COLUMN … TYPE` rewrites the table: binary-coercible changes (varchar widening,
+//! varchar → text, dropping or raising a length or precision limit, cidr → inet) are free
+//! (reference catalogue row 15). The verdict needs the old type, which the migration text alone
+//! does not show: callers can pass known column types in the context.
+
+use super::model::at_least;
+
+/// The verdict on a type change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TypeChange {
+    /// Binary-coercible: metadata only.
+    Free,
+    /// Every row is rewritten (and the indexes rebuilt).
+    Rewrite,
+    /// Free or not depending on the old type, which is unknown.
+    Unknown,
+}
+
+/// A type split into its canonical base name and its numeric modifiers.
+fn parse(ty: &str) -> (String, Vec<u32>) {
+    let ty = ty.trim().to_ascii_lowercase();
+    let (base, args) = match ty.split_once('(') {
+        Some((base, rest)) => (
+            base.trim().to_string(),
+            rest.trim_end_matches(')').to_string(),
+        ),
+        None => (ty.clone(), String::new()),
+    };
+    let base = match base.trim_start_matches("pg_catalog.") {
+        "character varying" | "varchar" => "varchar",
+        "int" | "integer" | "int4" => "int4",
+        "bigint" | "int8" => "int8",
+        "smallint" | "int2" => "int2",
+        "timestamp with time zone" | "timestamptz" => "timestamptz",
+        "timestamp without time zone" | "timestamp" => "timestamp",
+        "decimal" | "numeric" => "numeric",
+        "bit varying" | "varbit" => "varbit",
+        "bool" | "boolean" => "bool",
+        "character" | "char" | "bpchar" => "bpchar",
+        other => other,
+    }
+    .to_string();
+    let args = args
+        .split(',')
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    (base, args)
+}
+
+/// Types that can change to `new_type` without a rewrite from *some* old type.
+pub(crate) fn maybe_binary_coercible(new_type: &str) -> bool {
+    let (base, _) = parse(new_type);
+    matches!(
+        base.as_str(),
+        "text" | "varchar" | "numeric" | "inet" | "varbit" | "citext" | "timestamptz" | "timestamp"
+    )
+}
+
+/// Classifies a change to `new_type` from `old_type` (when known). `plain` is false when the
+/// statement has a USING expression or a COLLATE clause (treated as rewriting).
+pub(crate) fn classify(
+    old_type: Option<&str>,
+    new_type: &str,
+    plain: bool,
+    pg_version: u32,
+) -> TypeChange {
+    if !plain {
+        return TypeChange::Rewrite;
+    }
+    let Some(old_type) = old_type else {
+        return if maybe_binary_coercible(new_type) {
+            TypeChange::Unknown
+        } else {
+            TypeChange::Rewrite
+        };
+    };
+    let (old, old_args) = parse(old_type);
+    let (new, new_args) = parse(new_type);
+    let free = match (old.as_str(), new.as_str()) {
+        _ if old == new && old_args == new_args => true,
+        ("varchar", "varchar") | ("varbit", "varbit") | ("bpchar", "bpchar") => {
+            // Widening or dropping the limit.
+            match (old_args.first(), new_args.first()) {
+                (_, None) => true,
+                (Some(o), Some(n)) => n >= o,
+                (None, Some(_)) => false,
+            }
+        }
+        ("varchar", "text") | ("text", "varchar") if new_args.is_empty() => true,
+        ("varchar", "text") => true,
+        ("numeric", "numeric") => match (old_args.as_slice(), new_args.as_slice()) {
+            (_, []) => true,
+            ([op, os], [np, ns]) => ns == os && np >= op,
+            ([op], [np]) => np >= op,
+            _ => false,
+        },
+        ("cidr", "inet") => true,
+        ("timestamp", "timestamptz") | ("timestamptz", "timestamp") if at_least(pg_version, 12) => {
+            // Free only when the session TimeZone is UTC.
+            return TypeChange::Unknown;
+        }
+        _ => false,
+    };
+    if free {
+        TypeChange::Free
+    } else {
+        TypeChange::Rewrite
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_old_types_decide() {
+        assert_eq!(
+            classify(Some("varchar(50)"), "varchar(100)", true, 15),
+            TypeChange::Free
+        );
+        assert_eq!(
+            classify(Some("character varying(50)"), "text", true, 15),
+            TypeChange::Free
+        );
+        assert_eq!(
+            classify(Some("varchar(50)"), "varchar(10)", true, 15),
+            TypeChange::Rewrite
+        );
+        assert_eq!(
+            classify(Some("int"), "bigint", true, 15),
+            TypeChange::Rewrite
+        );
+        assert_eq!(
+            classify(Some("numeric(10,2)"), "numeric(12,2)", true, 15),
+            TypeChange::Free
+        );
+        assert_eq!(
+            classify(Some("numeric(10,2)"), "numeric(12,3)", true, 15),
+            TypeChange::Rewrite
+        );
+        assert_eq!(classify(Some("cidr"), "inet", true, 15), TypeChange::Free);
+        assert_eq!(
+            classify(Some("timestamp"), "timestamptz", true, 15),
+            TypeChange::Unknown
+        );
+        assert_eq!(
+            classify(Some("timestamp"), "timestamptz", true, 11),
+            TypeChange::Rewrite
+        );
+        assert_eq!(
+            classify(Some("varchar(5)"), "varchar(50)", false, 15),
+            TypeChange::Rewrite
+        );
+        assert_eq!(classify(None, "varchar(50)", true, 15), TypeChange::Unknown);
+        assert_eq!(classify(None, "bigint", true, 15), TypeChange::Rewrite);
+    }
+}

@@ -1,0 +1,763 @@
+//! Reading one statement's syntax tree into what it does: the actions (each a lock-model shape on a
+//! relation, with the details rules need), transaction control, session settings, and the
+//! relations it creates.
+
+mod alter_table;
+
+use std::ops::Range;
+
+use squawk_syntax::{SyntaxKind, SyntaxNode};
+
+use super::locks::LockMode;
+use super::model::Shape;
+use super::syntax::*;
+use SyntaxKind as K;
+
+/// One thing a statement does to one relation.
+#[derive(Debug, Clone)]
+pub(crate) struct Action {
+    /// The lock-model row.
+    pub shape: Shape,
+    /// The relation (or type, or index) it applies to, folded.
+    pub relation: String,
+    /// Where in the file the action is written (findings point here).
+    pub span: Range<usize>,
+    /// Rule-specific details.
+    pub detail: Detail,
+    /// A lock mode written in the statement (LOCK TABLE … IN … MODE).
+    pub mode_override: Option<LockMode>,
+}
+
+/// How a column default behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DefaultKind {
+    /// No default.
+    None,
+    /// A constant or stable expression.
+    NonVolatile,
+    /// A call to a function known to be volatile, or one lockstep does not know.
+    Volatile,
+}
+
+/// Details rules read.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum Detail {
+    /// Nothing more.
+    #[default]
+    None,
+    /// CREATE INDEX.
+    CreateIndex {
+        /// Where ` CONCURRENTLY` would be inserted.
+        insert_at: usize,
+    },
+    /// DROP INDEX, REINDEX, DETACH PARTITION: where ` CONCURRENTLY` would go.
+    Concurrently {
+        /// Insert offset.
+        insert_at: usize,
+    },
+    /// ADD COLUMN.
+    AddColumn {
+        /// Column name.
+        column: String,
+        /// NOT NULL given.
+        not_null: bool,
+        /// Default behaviour.
+        default: DefaultKind,
+        /// Why it rewrites, when it does regardless of the default.
+        rewrite_reason: Option<&'static str>,
+    },
+    /// A CHECK / UNIQUE / PK / EXCLUDE / FK constraint being added.
+    Constraint {
+        /// Its name, if written.
+        name: Option<String>,
+        /// `NOT VALID` given.
+        not_valid: bool,
+        /// Where ` NOT VALID` would be appended.
+        insert_at: usize,
+        /// For a `CHECK (c IS NOT NULL)`: the column.
+        not_null_column: Option<String>,
+        /// For an FK: the referenced table.
+        referenced: Option<String>,
+        /// Part of an ADD COLUMN (not an ADD CONSTRAINT).
+        inline: bool,
+        /// A PRIMARY KEY.
+        primary_key: bool,
+    },
+    /// VALIDATE CONSTRAINT.
+    Validate {
+        /// Constraint name.
+        name: String,
+    },
+    /// DROP CONSTRAINT.
+    DropConstraint {
+        /// Constraint name.
+        name: String,
+    },
+    /// ALTER COLUMN TYPE.
+    SetType {
+        /// Column.
+        column: String,
+        /// The new type as written.
+        new_type: String,
+        /// No USING expression and no COLLATE clause.
+        plain: bool,
+    },
+    /// Column-level action naming a column.
+    Column {
+        /// Column.
+        column: String,
+    },
+    /// A rename.
+    Rename {
+        /// What is renamed: "column", "table", "constraint", "index".
+        what: &'static str,
+        /// Old name.
+        from: String,
+        /// New name.
+        to: String,
+    },
+    /// TRUNCATE.
+    Truncate {
+        /// CASCADE given.
+        cascade: bool,
+    },
+    /// ALTER TYPE … ADD VALUE.
+    EnumValue {
+        /// BEFORE/AFTER given.
+        ordered: bool,
+    },
+}
+
+/// Transaction control and session settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Control {
+    /// BEGIN / START TRANSACTION.
+    Begin,
+    /// COMMIT / END (and COMMIT PREPARED).
+    Commit,
+    /// ROLLBACK / ABORT.
+    Rollback,
+    /// SET [LOCAL] param = value (value None for DEFAULT).
+    Set {
+        /// Parameter name, folded.
+        param: String,
+        /// Value text; None means DEFAULT.
+        value: Option<String>,
+        /// SET LOCAL / set_config(…, true).
+        local: bool,
+    },
+    /// RESET param (None: RESET ALL).
+    Reset {
+        /// Parameter name, folded; None for ALL.
+        param: Option<String>,
+    },
+}
+
+/// Everything a statement does, as far as the analyser cares.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Described {
+    /// The statement's kind, for messages (`CREATE INDEX`, `ALTER TABLE`…).
+    pub kind: &'static str,
+    /// Lock-taking actions.
+    pub actions: Vec<Action>,
+    /// Transaction control and settings.
+    pub control: Vec<Control>,
+    /// Why the statement cannot run inside a transaction block, if it cannot.
+    pub no_transaction_block: Option<&'static str>,
+    /// Relations (tables, indexes, views) it creates.
+    pub creates: Vec<String>,
+    /// Indexes it creates, with their tables.
+    pub indexes: Vec<(String, String)>,
+    /// For CREATE/DROP statements outside a transaction: whether `IF [NOT] EXISTS` is written, and
+    /// where it would go.
+    pub robustness: Option<(bool, usize)>,
+    /// Data-changing statement (backfill).
+    pub is_dml: bool,
+    /// An UNIQUE/PK/EXCLUDE/FK constraint names seen, with their table (for VALIDATE / DROP).
+    pub constraints: Vec<(String, String, ConstraintKind)>,
+}
+
+/// The kind of a named constraint the analyser remembers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ConstraintKind {
+    /// A foreign key to the table.
+    ForeignKey(String),
+    /// A CHECK proving `column IS NOT NULL`.
+    NotNullCheck(String),
+    /// Anything else.
+    Other,
+}
+
+/// Describes one top-level statement node.
+pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
+    let mut d = Described {
+        kind: "statement",
+        ..Described::default()
+    };
+    match node.kind() {
+        K::CREATE_INDEX => create_index(node, &mut d),
+        K::DROP_INDEX => drop_index(node, &mut d),
+        K::REINDEX => reindex(node, &mut d),
+        K::ALTER_TABLE => alter_table::alter_table(node, pg_version, &mut d),
+        K::ALTER_INDEX => alter_index(node, &mut d),
+        K::CREATE_TABLE => create_table(node, &mut d),
+        K::CREATE_VIEW if child(node, K::OR_REPLACE).is_some() => {
+            // The view may exist: replacing it locks it; it is not known to be new.
+            d.kind = "CREATE OR REPLACE VIEW";
+            if let Some(view) = child_any(node, &[K::VIEW, K::PATH]).map(|n| name_text(&n)) {
+                push(&mut d, Shape::ReplaceView, view, span(node));
+            }
+        }
+        K::CREATE_POLICY | K::ALTER_POLICY | K::DROP_POLICY => {
+            d.kind = "POLICY";
+            if let Some(rel) = child(node, K::ON_TABLE).and_then(|n| relation_in(&n)) {
+                push(&mut d, Shape::Policy, rel, span(node));
+            }
+        }
+        K::CREATE_RULE => {
+            d.kind = "CREATE RULE";
+            if let Some(rel) = child(node, K::RULE_ON).and_then(|n| {
+                n.children()
+                    .find(|c| {
+                        matches!(
+                            c.kind(),
+                            K::RELATION_NAME_REF | K::TABLE_NAME_REF | K::PATH_REF
+                        )
+                    })
+                    .map(|c| name_text(&c))
+            }) {
+                push(&mut d, Shape::CreateRule, rel, span(node));
+            }
+        }
+        K::CREATE_TABLE_AS | K::SELECT_INTO | K::CREATE_MATERIALIZED_VIEW | K::CREATE_VIEW => {
+            d.kind = "CREATE";
+            let created = child_any(node, &[K::TABLE_NAME, K::VIEW, K::PATH])
+                .map(|n| name_text(&n))
+                .or_else(|| descendant(node, K::INTO_CLAUSE).and_then(|n| relation_in(&n)));
+            if let Some(name) = created {
+                d.creates.push(name);
+            }
+            if node.kind() != K::CREATE_VIEW {
+                d.robustness = Some((
+                    child(node, K::IF_NOT_EXISTS).is_some() || node.kind() == K::SELECT_INTO,
+                    0,
+                ));
+            }
+        }
+        K::DROP_TABLE | K::DROP_MATERIALIZED_VIEW | K::DROP_VIEW => {
+            d.kind = "DROP TABLE";
+            for target in node
+                .children()
+                .filter(|c| matches!(c.kind(), K::TABLE_NAME_REF | K::VIEW_REF | K::PATH_REF))
+            {
+                push(&mut d, Shape::DropTable, name_text(&target), span(node));
+            }
+            d.robustness = Some((child(node, K::IF_EXISTS).is_some(), 0));
+        }
+        K::TRUNCATE => {
+            d.kind = "TRUNCATE";
+            let cascade = child(node, K::CASCADE).is_some();
+            if let Some(list) = child(node, K::TABLE_LIST) {
+                for rel in list.children() {
+                    let name = relation_in(&rel).unwrap_or_default();
+                    d.actions.push(Action {
+                        shape: Shape::Truncate,
+                        relation: name,
+                        span: span(node),
+                        detail: Detail::Truncate { cascade },
+                        mode_override: None,
+                    });
+                }
+            }
+            d.is_dml = true;
+        }
+        K::CREATE_TRIGGER => {
+            d.kind = "CREATE TRIGGER";
+            if let Some(rel) = child(node, K::ON_RELATION).and_then(|n| relation_in(&n)) {
+                push(&mut d, Shape::CreateTrigger, rel, span(node));
+            }
+        }
+        K::DROP_TRIGGER => {
+            d.kind = "DROP TRIGGER";
+            if let Some(rel) = child(node, K::ON_RELATION).and_then(|n| relation_in(&n)) {
+                push(&mut d, Shape::DropTrigger, rel, span(node));
+            }
+            d.robustness = Some((child(node, K::IF_EXISTS).is_some(), 0));
+        }
+        K::VACUUM => vacuum(node, &mut d),
+        K::CLUSTER => {
+            d.kind = "CLUSTER";
+            if let Some(rel) = child(node, K::TABLE_NAME_REF).map(|n| name_text(&n)) {
+                push(&mut d, Shape::Cluster, rel, span(node));
+            }
+        }
+        K::ANALYZE => {
+            d.kind = "ANALYZE";
+            for rel in node
+                .descendants()
+                .filter(|n| n.kind() == K::TABLE_AND_COLUMNS)
+            {
+                if let Some(name) = relation_in(&rel) {
+                    push(&mut d, Shape::Analyze, name, span(node));
+                }
+            }
+        }
+        K::REFRESH => {
+            d.kind = "REFRESH MATERIALIZED VIEW";
+            let shape = if has_token(node, K::CONCURRENTLY_KW) {
+                Shape::RefreshMatviewConcurrently
+            } else {
+                Shape::RefreshMatview
+            };
+            if let Some(rel) = child(node, K::VIEW_REF).map(|n| name_text(&n)) {
+                push(&mut d, shape, rel, span(node));
+            }
+        }
+        K::ALTER_TYPE => {
+            d.kind = "ALTER TYPE";
+            let ty = child(node, K::TYPE_NAME_REF)
+                .map(|n| name_text(&n))
+                .unwrap_or_default();
+            if let Some(add) = child_any(node, &[K::ADD_VALUE, K::RENAME_VALUE]) {
+                let ordered = add.kind() == K::RENAME_VALUE
+                    || child_any(&add, &[K::BEFORE_VALUE, K::AFTER_VALUE]).is_some();
+                d.actions.push(Action {
+                    shape: Shape::EnumAddValue,
+                    relation: ty,
+                    span: span(&add),
+                    detail: Detail::EnumValue { ordered },
+                    mode_override: None,
+                });
+                if add.kind() == K::ADD_VALUE && !super::model::at_least(pg_version, 12) {
+                    d.no_transaction_block = Some("ALTER TYPE … ADD VALUE (before PostgreSQL 12)");
+                }
+            }
+        }
+        K::COMMENT_ON => {
+            d.kind = "COMMENT ON";
+            // Only COMMENT ON TABLE/COLUMN take a lock on a table we can name.
+            let object = node.children().next();
+            if let Some(obj) = object
+                && obj
+                    .children_with_tokens()
+                    .any(|t| t.kind() == K::TABLE_KW || t.kind() == K::COLUMN_KW)
+                && let Some(rel) = relation_in(&obj)
+            {
+                let rel = if obj.children_with_tokens().any(|t| t.kind() == K::COLUMN_KW) {
+                    rel.rsplit_once('.')
+                        .map(|(t, _)| t.to_string())
+                        .unwrap_or(rel)
+                } else {
+                    rel
+                };
+                push(&mut d, Shape::Comment, rel, span(node));
+            }
+        }
+        K::CREATE_STATISTICS => {
+            d.kind = "CREATE STATISTICS";
+            if let Some(rel) = node
+                .descendants()
+                .find(|n| matches!(n.kind(), K::FROM_TABLE | K::TABLE_NAME_REF))
+                .and_then(|n| relation_in(&n))
+            {
+                push(&mut d, Shape::Comment, rel, span(node));
+            }
+        }
+        K::LOCK => lock_table(node, &mut d),
+        K::CREATE_DOMAIN => {
+            d.kind = "CREATE DOMAIN";
+            if let Some(check) = child(node, K::CHECK_CONSTRAINT) {
+                let name = child(node, K::DOMAIN)
+                    .map(|n| name_text(&n))
+                    .unwrap_or_default();
+                d.actions.push(Action {
+                    shape: Shape::DomainAddConstraint,
+                    relation: name,
+                    span: span(&check),
+                    detail: Detail::None,
+                    mode_override: None,
+                });
+                // A new domain has no columns yet: no lock worth reporting, but the rule fires.
+            }
+        }
+        K::ALTER_DOMAIN => {
+            d.kind = "ALTER DOMAIN";
+            if let Some(add) = child(node, K::ADD_CONSTRAINT) {
+                let name = child(node, K::DOMAIN_REF)
+                    .map(|n| name_text(&n))
+                    .unwrap_or_default();
+                let not_valid = has_descendant(&add, &[K::NOT_VALID]);
+                d.actions.push(Action {
+                    shape: Shape::DomainAddConstraint,
+                    relation: name,
+                    span: span(&add),
+                    detail: Detail::Constraint {
+                        name: None,
+                        not_valid,
+                        insert_at: span(&add).end,
+                        not_null_column: None,
+                        referenced: None,
+                        inline: false,
+                        primary_key: false,
+                    },
+                    mode_override: None,
+                });
+            }
+        }
+        K::BEGIN => {
+            d.kind = "BEGIN";
+            d.control.push(Control::Begin);
+        }
+        K::COMMIT_TRANSACTION | K::COMMIT_PREPARED | K::PREPARE_TRANSACTION => {
+            d.kind = "COMMIT";
+            d.control.push(Control::Commit);
+        }
+        K::ROLLBACK_TRANSACTION | K::ROLLBACK_PREPARED => {
+            d.kind = "ROLLBACK";
+            d.control.push(Control::Rollback);
+        }
+        K::SET => set(node, &mut d),
+        K::RESET => {
+            d.kind = "RESET";
+            let param = child(node, K::CONFIG_PARAMETER_REF).map(|n| name_text(&n));
+            d.control.push(Control::Reset { param });
+        }
+        K::INSERT | K::UPDATE | K::DELETE | K::MERGE => {
+            d.kind = "DML";
+            d.is_dml = true;
+            let target = node
+                .children()
+                .find(|n| {
+                    matches!(
+                        n.kind(),
+                        K::RELATION_NAME | K::RELATION_NAME_REF | K::TABLE_RELATION_NAME
+                    )
+                })
+                .and_then(|n| relation_in(&n))
+                .or_else(|| relation_in(node));
+            if let Some(rel) = target {
+                push(&mut d, Shape::Dml, rel, span(node));
+            }
+            set_config_calls(node, &mut d);
+        }
+        K::SELECT | K::COMPOUND_SELECT | K::PAREN_SELECT | K::VALUES => {
+            d.kind = "SELECT";
+            set_config_calls(node, &mut d);
+        }
+        K::CREATE_DATABASE | K::DROP_DATABASE => {
+            d.kind = "DATABASE";
+            d.no_transaction_block = Some("CREATE/DROP DATABASE");
+        }
+        K::CREATE_TABLESPACE | K::DROP_TABLESPACE => {
+            d.kind = "TABLESPACE";
+            d.no_transaction_block = Some("CREATE/DROP TABLESPACE");
+        }
+        K::ALTER_SYSTEM => {
+            d.kind = "ALTER SYSTEM";
+            d.no_transaction_block = Some("ALTER SYSTEM");
+        }
+        K::CREATE_SCHEMA | K::CREATE_SEQUENCE | K::CREATE_TYPE | K::CREATE_EXTENSION => {
+            d.kind = "CREATE";
+            d.robustness = Some((child(node, K::IF_NOT_EXISTS).is_some(), 0));
+        }
+        K::DROP_SCHEMA
+        | K::DROP_SEQUENCE
+        | K::DROP_TYPE
+        | K::DROP_EXTENSION
+        | K::DROP_DOMAIN
+        | K::DROP_FUNCTION => {
+            d.kind = "DROP";
+            d.robustness = Some((child(node, K::IF_EXISTS).is_some(), 0));
+        }
+        _ => {}
+    }
+    d
+}
+
+fn push(d: &mut Described, shape: Shape, relation: String, span: Range<usize>) {
+    d.actions.push(Action {
+        shape,
+        relation,
+        span,
+        detail: Detail::None,
+        mode_override: None,
+    });
+}
+
+fn create_index(node: &SyntaxNode, d: &mut Described) {
+    d.kind = "CREATE INDEX";
+    let concurrently = has_token(node, K::CONCURRENTLY_KW);
+    let insert_at = token(node, K::INDEX_KW)
+        .map(|t| token_span(&t).end)
+        .unwrap_or(0);
+    let Some(rel) = child(node, K::TABLE_RELATION_NAME).and_then(|n| relation_in(&n)) else {
+        return;
+    };
+    if let Some(name) = child(node, K::INDEX).map(|n| name_text(&n)) {
+        d.creates.push(name.clone());
+        d.indexes.push((name, rel.clone()));
+    }
+    d.actions.push(Action {
+        shape: if concurrently {
+            Shape::CreateIndexConcurrently
+        } else {
+            Shape::CreateIndex
+        },
+        relation: rel,
+        span: span(node),
+        detail: Detail::CreateIndex { insert_at },
+        mode_override: None,
+    });
+    if concurrently {
+        d.no_transaction_block = Some("CREATE INDEX CONCURRENTLY");
+    }
+    let if_not_exists_at = insert_at
+        + token(node, K::CONCURRENTLY_KW)
+            .map(|t| token_span(&t).end - insert_at)
+            .unwrap_or(0);
+    d.robustness = Some((child(node, K::IF_NOT_EXISTS).is_some(), if_not_exists_at));
+}
+
+fn drop_index(node: &SyntaxNode, d: &mut Described) {
+    d.kind = "DROP INDEX";
+    let concurrently = has_token(node, K::CONCURRENTLY_KW);
+    // DROP INDEX CONCURRENTLY takes one index and no CASCADE: no mechanical fix otherwise.
+    let single = children(node, K::INDEX_REF).count() == 1 && child(node, K::CASCADE).is_none();
+    let insert_at = token(node, K::INDEX_KW)
+        .filter(|_| single)
+        .map(|t| token_span(&t).end)
+        .unwrap_or(0);
+    for index in children(node, K::INDEX_REF) {
+        d.actions.push(Action {
+            shape: if concurrently {
+                Shape::DropIndexConcurrently
+            } else {
+                Shape::DropIndex
+            },
+            relation: name_text(&index),
+            span: span(node),
+            detail: Detail::Concurrently { insert_at },
+            mode_override: None,
+        });
+    }
+    if concurrently {
+        d.no_transaction_block = Some("DROP INDEX CONCURRENTLY");
+    }
+    let if_exists_at = token(node, K::CONCURRENTLY_KW)
+        .map(|t| token_span(&t).end)
+        .unwrap_or(insert_at);
+    d.robustness = Some((child(node, K::IF_EXISTS).is_some(), if_exists_at));
+}
+
+fn reindex(node: &SyntaxNode, d: &mut Described) {
+    d.kind = "REINDEX";
+    let Some(target) = node.children().find(|n| {
+        matches!(
+            n.kind(),
+            K::REINDEX_TARGET_TABLE
+                | K::REINDEX_TARGET_INDEX
+                | K::REINDEX_TARGET_SCHEMA
+                | K::REINDEX_TARGET_DATABASE
+                | K::REINDEX_TARGET_SYSTEM
+        )
+    }) else {
+        return;
+    };
+    let concurrently = has_token(&target, K::CONCURRENTLY_KW)
+        || child(node, K::REINDEX_OPTION_LIST)
+            .is_some_and(|opts| squashed_text(&opts).contains("concurrently"));
+    if concurrently {
+        d.no_transaction_block = Some("REINDEX CONCURRENTLY");
+    }
+    if target.kind() != K::REINDEX_TARGET_INDEX && target.kind() != K::REINDEX_TARGET_TABLE {
+        // REINDEX SCHEMA/DATABASE/SYSTEM cannot run in a transaction block.
+        d.no_transaction_block = Some("REINDEX SCHEMA/DATABASE/SYSTEM");
+        return;
+    }
+    let insert_at = target
+        .children_with_tokens()
+        .filter_map(|e| e.into_token())
+        .find(|t| matches!(t.kind(), K::TABLE_KW | K::INDEX_KW))
+        .map(|t| token_span(&t).end)
+        .unwrap_or(span(&target).start);
+    let Some(rel) = relation_in(&target) else {
+        return;
+    };
+    let detail = Detail::Concurrently { insert_at };
+    let is_table = target.kind() == K::REINDEX_TARGET_TABLE;
+    let mut add = |shape: Shape, relation: String| {
+        d.actions.push(Action {
+            shape,
+            relation,
+            span: span(node),
+            detail: detail.clone(),
+            mode_override: None,
+        })
+    };
+    match (concurrently, is_table) {
+        (true, _) => add(Shape::ReindexConcurrently, rel),
+        (false, true) => {
+            add(Shape::Reindex, rel.clone());
+            add(Shape::ReindexIndexes, rel);
+        }
+        (false, false) => add(Shape::ReindexIndexes, rel),
+    }
+}
+
+fn vacuum(node: &SyntaxNode, d: &mut Described) {
+    d.kind = "VACUUM";
+    let full = has_token(node, K::FULL_KW)
+        || child(node, K::VACUUM_OPTION_LIST).is_some_and(|opts| {
+            opts.children()
+                .filter(|o| o.kind() == K::VACUUM_OPTION)
+                .any(|o| {
+                    let text = squashed_text(&o);
+                    text == "full"
+                        || text.starts_with("full ")
+                            && !text.ends_with("false")
+                            && !text.ends_with("off")
+                })
+        });
+    d.no_transaction_block = Some(if full { "VACUUM FULL" } else { "VACUUM" });
+    let shape = if full {
+        Shape::VacuumFull
+    } else {
+        Shape::Vacuum
+    };
+    for rel in node
+        .descendants()
+        .filter(|n| n.kind() == K::TABLE_AND_COLUMNS)
+    {
+        if let Some(name) = relation_in(&rel) {
+            push(d, shape, name, span(node));
+        }
+    }
+}
+
+fn lock_table(node: &SyntaxNode, d: &mut Described) {
+    d.kind = "LOCK TABLE";
+    let mode = child(node, K::LOCK_MODE_CLAUSE)
+        .and_then(|c| c.children().next())
+        .map(|m| match m.kind() {
+            K::ACCESS_SHARE => LockMode::AccessShare,
+            K::ROW_SHARE => LockMode::RowShare,
+            K::ROW_EXCLUSIVE => LockMode::RowExclusive,
+            K::SHARE_UPDATE_EXCLUSIVE => LockMode::ShareUpdateExclusive,
+            K::SHARE => LockMode::Share,
+            K::SHARE_ROW_EXCLUSIVE => LockMode::ShareRowExclusive,
+            K::EXCLUSIVE => LockMode::Exclusive,
+            _ => LockMode::AccessExclusive,
+        })
+        .unwrap_or(LockMode::AccessExclusive);
+    if let Some(list) = child(node, K::RELATION_LIST) {
+        for rel in list.children() {
+            if let Some(name) = relation_in(&rel) {
+                d.actions.push(Action {
+                    shape: Shape::LockTable,
+                    relation: name,
+                    span: span(node),
+                    detail: Detail::None,
+                    mode_override: Some(mode),
+                });
+            }
+        }
+    }
+}
+
+fn set(node: &SyntaxNode, d: &mut Described) {
+    d.kind = "SET";
+    let local = descendant(node, K::LOCAL_SCOPE).is_some();
+    let Some(config) = descendant(node, K::SET_CONFIG) else {
+        return;
+    };
+    let param = child(&config, K::CONFIG_PARAMETER_REF)
+        .map(|n| name_text(&n))
+        .unwrap_or_default();
+    let value = config
+        .children()
+        .find(|n| n.kind() != K::CONFIG_PARAMETER_REF)
+        .map(|v| {
+            v.children()
+                .next()
+                .map(|inner| squashed_text(&inner))
+                .unwrap_or_else(|| squashed_text(&v))
+        })
+        .map(|v| v.trim_matches('\'').to_string())
+        .filter(|v| v != "default");
+    d.control.push(Control::Set {
+        param,
+        value,
+        local,
+    });
+}
+
+/// `set_config('lock_timeout', '2s', is_local)` calls anywhere in the statement.
+fn set_config_calls(node: &SyntaxNode, d: &mut Described) {
+    for call in node.descendants().filter(|n| n.kind() == K::CALL_EXPR) {
+        let Some(name) = call.children().next().map(|n| name_text(&n)) else {
+            continue;
+        };
+        if name != "set_config" && name != "pg_catalog.set_config" {
+            continue;
+        }
+        let args: Vec<String> = call
+            .descendants()
+            .filter(|n| n.kind() == K::ARG_LIST)
+            .take(1)
+            .flat_map(|list| list.children().collect::<Vec<_>>())
+            .map(|arg| squashed_text(&arg))
+            .collect();
+        if let [param, value, local] = args.as_slice() {
+            d.control.push(Control::Set {
+                param: param.trim_matches('\'').to_string(),
+                value: Some(value.trim_matches('\'').to_string()),
+                local: local == "true" || local == "'t'" || local == "'true'",
+            });
+        }
+    }
+}
+
+fn create_table(node: &SyntaxNode, d: &mut Described) {
+    d.kind = "CREATE TABLE";
+    let Some(name) = child(node, K::TABLE_NAME).map(|n| name_text(&n)) else {
+        return;
+    };
+    d.robustness = Some((child(node, K::IF_NOT_EXISTS).is_some(), 0));
+    push(d, Shape::CreateTable, name.clone(), span(node));
+    d.creates.push(name.clone());
+    if let Some(parent) = child(node, K::PARTITION_OF).and_then(|n| relation_in(&n)) {
+        push(d, Shape::PartitionParentOfNewTable, parent, span(node));
+    }
+    for fk in node.descendants().filter(|n| {
+        matches!(
+            n.kind(),
+            K::FOREIGN_KEY_CONSTRAINT | K::REFERENCES_CONSTRAINT
+        )
+    }) {
+        if let Some(referenced) = child(&fk, K::TABLE_NAME_REF).map(|n| name_text(&n))
+            && referenced != name
+        {
+            push(d, Shape::ForeignKeyReferenced, referenced, span(&fk));
+        }
+    }
+}
+
+fn alter_index(node: &SyntaxNode, d: &mut Described) {
+    d.kind = "ALTER INDEX";
+    let Some(index) = child(node, K::INDEX_REF).map(|n| name_text(&n)) else {
+        return;
+    };
+    if let Some(rename) = node.children().find(|n| n.kind() == K::INDEX_RENAME_TO) {
+        d.actions.push(Action {
+            shape: Shape::RenameIndex,
+            relation: index.clone(),
+            span: span(&rename),
+            detail: Detail::Rename {
+                what: "index",
+                from: index,
+                to: relation_in(&rename).unwrap_or_default(),
+            },
+            mode_override: None,
+        });
+    }
+}

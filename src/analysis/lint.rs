@@ -1,0 +1,196 @@
+//! Linting a set of migration files of one run: per-file transaction mode, the "new tables"
+//! chain across files, and a stable order.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::engine::{Prepared, Prior, analyze, prepare, run_after};
+use super::types::{Analysis, AnalysisContext, Severity};
+
+/// Options for [`lint_files`].
+#[derive(Debug, Clone, Serialize)]
+pub struct LintOptions {
+    /// Target server major version (see [`AnalysisContext::pg_version`]).
+    pub pg_version: u32,
+    /// Whether the runner wraps each file in a transaction unless it opts out (sqlx: yes).
+    pub runner_wraps_in_transaction: bool,
+    /// lockstep sets `lock_timeout` for its session.
+    pub session_lock_timeout: bool,
+    /// lockstep sets `statement_timeout` for its session.
+    pub session_statement_timeout: bool,
+    /// Relations known to be new before the first file (rarely needed).
+    pub new_tables: BTreeSet<String>,
+    /// Known column types, keyed `table.column` (see [`AnalysisContext::column_types`]).
+    pub column_types: BTreeMap<String, String>,
+}
+
+impl Default for LintOptions {
+    fn default() -> Self {
+        LintOptions {
+            pg_version: 15,
+            runner_wraps_in_transaction: true,
+            session_lock_timeout: false,
+            session_statement_timeout: false,
+            new_tables: BTreeSet::new(),
+            column_types: BTreeMap::new(),
+        }
+    }
+}
+
+/// One linted file.
+#[derive(Debug, Clone, Serialize)]
+pub struct LintedFile {
+    /// The path as given.
+    pub path: PathBuf,
+    /// The file text (renderers quote it).
+    #[serde(skip)]
+    pub text: String,
+    /// The file starts with `-- no-transaction`.
+    pub no_transaction: bool,
+    /// A `.down.sql` file.
+    pub is_down: bool,
+    /// The analysis.
+    pub analysis: Analysis,
+}
+
+/// The result of linting a run's files.
+#[derive(Debug, Clone, Serialize)]
+pub struct LintReport {
+    /// Files in run order.
+    pub files: Vec<LintedFile>,
+}
+
+impl LintReport {
+    /// Counts of remaining findings by severity: (errors, warnings, infos).
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let mut counts = (0, 0, 0);
+        for finding in self.files.iter().flat_map(|f| &f.analysis.findings) {
+            match finding.severity {
+                Severity::Error => counts.0 += 1,
+                Severity::Warning => counts.1 += 1,
+                Severity::Info => counts.2 += 1,
+            }
+        }
+        counts
+    }
+
+    /// Whether any error-level finding remains.
+    pub fn has_errors(&self) -> bool {
+        self.files.iter().any(|f| f.analysis.has_errors())
+    }
+}
+
+/// sqlx's marker: a migration whose text starts with it runs outside a transaction.
+pub const NO_TRANSACTION_MARKER: &str = "-- no-transaction";
+
+/// Whether a file is a down migration (`….down.sql`).
+pub fn is_down_file(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.ends_with(".down.sql"))
+}
+
+/// The numeric version prefix of a migration file name (`20240101120000_add_x.sql` → 20240101120000).
+fn version_of(path: &Path) -> Option<u128> {
+    let name = path.file_name()?.to_str()?;
+    let digits: String = name.chars().take_while(|c| c.is_ascii_digit()).collect();
+    digits.parse().ok()
+}
+
+/// Lints migration files as one run: sorted by version (up before down), each analysed with its
+/// own transaction mode, and the relations created by earlier *up* files treated as new.
+pub fn lint_files(files: &[(PathBuf, String)], opts: &LintOptions) -> LintReport {
+    let mut order: Vec<&(PathBuf, String)> = files.iter().collect();
+    order.sort_by(|(a, _), (b, _)| {
+        (version_of(a), is_down_file(a), a).cmp(&(version_of(b), is_down_file(b), b))
+    });
+    let texts: Vec<&str> = order.iter().map(|(_, text)| text.as_str()).collect();
+    let mut prepared = prepare_all(&texts, opts.pg_version).into_iter();
+    let mut prior = Prior {
+        new_tables: opts.new_tables.clone(),
+        ..Prior::default()
+    };
+    // One context for the run; only the transaction mode changes per file.
+    let mut ctx = AnalysisContext {
+        pg_version: opts.pg_version,
+        in_transaction: opts.runner_wraps_in_transaction,
+        new_tables: BTreeSet::new(),
+        session_lock_timeout: opts.session_lock_timeout,
+        session_statement_timeout: opts.session_statement_timeout,
+        constraints: BTreeMap::new(),
+        index_tables: BTreeMap::new(),
+        column_types: opts.column_types.clone(),
+    };
+    let mut out = Vec::with_capacity(order.len());
+    for (path, text) in order {
+        let no_transaction = text.starts_with(NO_TRANSACTION_MARKER);
+        let is_down = is_down_file(path);
+        ctx.in_transaction = opts.runner_wraps_in_transaction && !no_transaction;
+        let analysis = match prepared.next() {
+            Some(p) => run_after(&p, text, &ctx, &prior),
+            None => analyze(text, &ctx),
+        };
+        if !is_down {
+            prior.absorb(&analysis);
+        }
+        out.push(LintedFile {
+            path: path.clone(),
+            text: text.clone(),
+            no_transaction,
+            is_down,
+            analysis,
+        });
+    }
+    LintReport { files: out }
+}
+
+/// Below this many bytes in total, parsing on one thread is faster than starting more.
+const PARALLEL_THRESHOLD: usize = 64 * 1024;
+
+/// Parses and describes every text, on as many threads as the machine has (largest files first),
+/// keeping the input order in the result.
+fn prepare_all(texts: &[&str], pg_version: u32) -> Vec<Prepared> {
+    let total: usize = texts.iter().map(|t| t.len()).sum();
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(texts.len());
+    if threads <= 1 || total < PARALLEL_THRESHOLD {
+        return texts.iter().map(|t| prepare(t, pg_version)).collect();
+    }
+    let mut queue: Vec<usize> = (0..texts.len()).collect();
+    queue.sort_by_key(|&i| std::cmp::Reverse(texts[i].len()));
+    let next = AtomicUsize::new(0);
+    let mut slots: Vec<Option<Prepared>> = texts.iter().map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let k = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&i) = queue.get(k) else { break };
+                        done.push((i, prepare(texts[i], pg_version)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        for worker in workers {
+            if let Ok(done) = worker.join() {
+                for (i, p) in done {
+                    slots[i] = Some(p);
+                }
+            }
+        }
+    });
+    slots
+        .into_iter()
+        .zip(texts)
+        .map(|(slot, text)| slot.unwrap_or_else(|| prepare(text, pg_version)))
+        .collect()
+}

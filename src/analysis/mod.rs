@@ -1,0 +1,33 @@
+//! Migration safety analysis: what each statement locks, blocks and rewrites, and the findings a
+//! reviewer needs (reference: `shared/reference/postgres-locks.md`).
+//!
+//! Pure: text in, [`Analysis`] out. No I/O, no terminal. The lock facts come from the lock model
+//! table in [`model`] and the conflict matrix in [`locks`]; the rules in [`rules`] read them.
+//!
+//! ```
+//! use lockstep::analysis::{analyze, AnalysisContext};
+//! let analysis = analyze("CREATE INDEX ix ON users (email);", &AnalysisContext::default());
+//! assert!(analysis.findings.iter().any(|f| f.rule == "require-concurrent-index"));
+//! assert_eq!(analysis.statements[0].locks[0].mode, lockstep::analysis::LockMode::Share);
+//! ```
+
+#![warn(missing_docs)]
+
+mod coercion;
+mod describe;
+mod engine;
+mod ignore;
+pub mod lint;
+pub mod locks;
+pub mod model;
+pub mod render;
+pub mod rules;
+mod session;
+mod syntax;
+mod types;
+
+pub use engine::analyze;
+pub use lint::{LintOptions, LintReport, LintedFile, lint_files};
+pub use locks::LockMode;
+pub use model::{Cost, Shape, Target};
+pub use types::*;

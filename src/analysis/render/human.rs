@@ -1,0 +1,113 @@
+//! rustc-style output: the finding, the source line with `^^^^` under the span, and notes.
+
+use std::fmt::Write;
+
+use crate::analysis::{Finding, LintReport, LintedFile, Severity};
+use crate::sql::LineIndex;
+
+/// Renders the report for a terminal (no colour codes).
+pub fn human(report: &LintReport) -> String {
+    let mut out = String::new();
+    for file in &report.files {
+        if file.analysis.findings.is_empty() {
+            continue;
+        }
+        let lines = LineIndex::new(&file.text);
+        for finding in &file.analysis.findings {
+            render_finding(&mut out, file, &lines, finding);
+        }
+    }
+    let (errors, warnings, infos) = report.counts();
+    let suppressed: usize = report
+        .files
+        .iter()
+        .map(|f| f.analysis.suppressed.len())
+        .sum();
+    let _ = writeln!(
+        out,
+        "{} file(s) checked: {errors} error(s), {warnings} warning(s), {infos} note(s){}",
+        report.files.len(),
+        if suppressed > 0 {
+            format!(", {suppressed} suppressed by ignore comments")
+        } else {
+            String::new()
+        }
+    );
+    out
+}
+
+/// The text of a 1-based line, without its line break.
+fn line_text<'t>(text: &'t str, lines: &LineIndex, line: usize) -> &'t str {
+    let Some(start) = lines.line_start(line) else {
+        return "";
+    };
+    let rest = text.get(start..).unwrap_or("");
+    let line = rest.split('\n').next().unwrap_or("");
+    line.strip_suffix('\r').unwrap_or(line)
+}
+
+fn render_finding(out: &mut String, file: &LintedFile, lines: &LineIndex, f: &Finding) {
+    let level = match f.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info => "note",
+    };
+    let line_no = f.start.line.to_string();
+    let gutter = " ".repeat(line_no.len());
+    let _ = writeln!(out, "{level}[{}]: {}", f.rule, f.message);
+    let _ = writeln!(
+        out,
+        "{gutter}--> {}:{}:{}",
+        file.path.display(),
+        f.start.line,
+        f.start.column
+    );
+    let _ = writeln!(out, "{gutter} |");
+    let source_line = line_text(&file.text, lines, f.start.line);
+    let shown: String = source_line.replace('\t', " ");
+    let _ = writeln!(out, "{line_no} | {shown}");
+    let line_chars = shown.chars().count();
+    let start_col = f.start.column.saturating_sub(1).min(line_chars);
+    let end_col = if f.end.line == f.start.line {
+        f.end.column.saturating_sub(1).min(line_chars)
+    } else {
+        line_chars
+    };
+    let width = end_col.saturating_sub(start_col).max(1);
+    let more = if f.end.line > f.start.line {
+        format!(" (continues to line {})", f.end.line)
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        out,
+        "{gutter} | {}{}{more}",
+        " ".repeat(start_col),
+        "^".repeat(width)
+    );
+    let mut notes = vec![format!("= {}", f.axis.label())];
+    if let (Some(table), Some(lock)) = (&f.table, f.lock) {
+        notes[0].push_str(&format!(
+            " · {lock} on \"{table}\" · {}",
+            lock.blocking_summary()
+        ));
+        // The statement's lock badge for that table: how long the work under the lock takes.
+        let fact = f
+            .statement_index
+            .and_then(|i| file.analysis.statements.get(i))
+            .and_then(|s| s.locks.iter().find(|l| &l.relation == table));
+        if let Some(fact) = fact {
+            notes[0].push_str(&format!(" · {}", fact.duration.describe()));
+        }
+    }
+    if let Some(help) = &f.safe_alternative {
+        notes.push(format!("= help: {help}"));
+    }
+    if let Some(fix) = &f.fix {
+        notes.push(format!("= fix available: {}", fix.description));
+    }
+    for note in notes {
+        let _ = writeln!(out, "{gutter} {note}");
+    }
+    out.push('\n');
+}

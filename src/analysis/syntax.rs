@@ -1,0 +1,128 @@
+//! Small helpers over squawk's lossless syntax tree: children by kind, names, spans.
+
+use std::ops::Range;
+
+use squawk_syntax::{SyntaxKind, SyntaxNode, SyntaxToken};
+
+/// The byte range of a node.
+pub(crate) fn span(node: &SyntaxNode) -> Range<usize> {
+    let range = node.text_range();
+    usize::from(range.start())..usize::from(range.end())
+}
+
+/// The byte range of a token.
+pub(crate) fn token_span(token: &SyntaxToken) -> Range<usize> {
+    let range = token.text_range();
+    usize::from(range.start())..usize::from(range.end())
+}
+
+/// The first direct child node of a kind.
+pub(crate) fn child(node: &SyntaxNode, kind: SyntaxKind) -> Option<SyntaxNode> {
+    node.children().find(|c| c.kind() == kind)
+}
+
+/// The first direct child node of any of the kinds.
+pub(crate) fn child_any(node: &SyntaxNode, kinds: &[SyntaxKind]) -> Option<SyntaxNode> {
+    node.children().find(|c| kinds.contains(&c.kind()))
+}
+
+/// The direct child nodes of a kind.
+pub(crate) fn children(node: &SyntaxNode, kind: SyntaxKind) -> impl Iterator<Item = SyntaxNode> {
+    node.children().filter(move |c| c.kind() == kind)
+}
+
+/// The first direct child token of a kind.
+pub(crate) fn token(node: &SyntaxNode, kind: SyntaxKind) -> Option<SyntaxToken> {
+    node.children_with_tokens()
+        .filter_map(|e| e.into_token())
+        .find(|t| t.kind() == kind)
+}
+
+/// Whether the node has a direct child token of a kind.
+pub(crate) fn has_token(node: &SyntaxNode, kind: SyntaxKind) -> bool {
+    token(node, kind).is_some()
+}
+
+/// The first descendant node (the node itself included) of a kind.
+pub(crate) fn descendant(node: &SyntaxNode, kind: SyntaxKind) -> Option<SyntaxNode> {
+    node.descendants().find(|c| c.kind() == kind)
+}
+
+/// Whether any descendant node (the node itself included) has one of the kinds.
+pub(crate) fn has_descendant(node: &SyntaxNode, kinds: &[SyntaxKind]) -> bool {
+    node.descendants().any(|c| kinds.contains(&c.kind()))
+}
+
+/// One identifier as PostgreSQL folds it: unquoted names lower-cased, quoted names verbatim.
+pub(crate) fn fold_ident(text: &str) -> String {
+    match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        Some(inner) => inner.replace("\"\"", "\""),
+        None => text.to_lowercase(),
+    }
+}
+
+/// The dotted name a node spells (e.g. a `PATH_REF`), folded, with a leading `public.` removed so
+/// `public.t` and `t` compare equal.
+pub(crate) fn name_text(node: &SyntaxNode) -> String {
+    let mut out = String::new();
+    for tok in node
+        .descendants_with_tokens()
+        .filter_map(|e| e.into_token())
+    {
+        let kind = tok.kind();
+        if kind.is_trivia() {
+            continue;
+        }
+        if kind == SyntaxKind::DOT {
+            out.push('.');
+        } else if kind == SyntaxKind::STRING {
+            out.push_str(tok.text().trim_matches('\''));
+        } else {
+            out.push_str(&fold_ident(tok.text()));
+        }
+    }
+    normalize_relation(&out)
+}
+
+/// Removes a leading `public.` from a folded relation name.
+pub(crate) fn normalize_relation(name: &str) -> String {
+    name.strip_prefix("public.").unwrap_or(name).to_string()
+}
+
+/// The relation a node names: its first `TABLE_NAME_REF`, `RELATION_NAME_REF`, `TABLE_NAME`,
+/// `INDEX_REF`, `VIEW_REF` or `PATH_REF` descendant.
+pub(crate) fn relation_in(node: &SyntaxNode) -> Option<String> {
+    use SyntaxKind::*;
+    let found = node.descendants().find(|n| {
+        matches!(
+            n.kind(),
+            TABLE_NAME_REF
+                | RELATION_NAME_REF
+                | TABLE_NAME
+                | INDEX_REF
+                | VIEW_REF
+                | PATH_REF
+                | PATH
+        )
+    })?;
+    let name = name_text(&found);
+    (!name.is_empty()).then_some(name)
+}
+
+/// A type or expression's text with whitespace collapsed and lower-cased, for comparisons.
+pub(crate) fn squashed_text(node: &SyntaxNode) -> String {
+    let mut out = String::new();
+    for tok in node
+        .descendants_with_tokens()
+        .filter_map(|e| e.into_token())
+    {
+        if tok.kind().is_trivia() {
+            if !out.ends_with(' ') && !out.is_empty() {
+                out.push(' ');
+            }
+            continue;
+        }
+        out.push_str(&tok.text().to_lowercase());
+    }
+    out.trim().to_string()
+}

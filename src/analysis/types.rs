@@ -1,0 +1,302 @@
+//! The analyser's public data types (all serde-serialisable for JSON output).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+
+use serde::Serialize;
+
+use super::locks::LockMode;
+use super::model::{Shape, Target};
+use crate::sql::{LineCol, SyntaxProblem};
+
+/// What the analyser knows about the migration's surroundings.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnalysisContext {
+    /// Target server major version (`15`); 9.x is written `90`–`96` (`95` = 9.5).
+    pub pg_version: u32,
+    /// Whether the runner wraps the whole file in one transaction (sqlx does unless the file starts
+    /// with `-- no-transaction`).
+    pub in_transaction: bool,
+    /// Relations created by earlier pending migrations of the same run: not production hazards.
+    pub new_tables: BTreeSet<String>,
+    /// lockstep (or the role) sets `lock_timeout` for the session.
+    pub session_lock_timeout: bool,
+    /// lockstep (or the role) sets `statement_timeout` for the session.
+    pub session_statement_timeout: bool,
+    /// Named constraints known from earlier migrations of the run.
+    pub constraints: BTreeMap<String, KnownConstraint>,
+    /// Indexes known from earlier migrations of the run, with their tables (so `DROP INDEX`
+    /// can name the table it locks).
+    pub index_tables: BTreeMap<String, String>,
+    /// Known column types, keyed `table.column` (folded, no `public.`), e.g. from the connected
+    /// database: they decide whether `ALTER COLUMN … TYPE` is binary-coercible.
+    pub column_types: BTreeMap<String, String>,
+}
+
+impl Default for AnalysisContext {
+    fn default() -> Self {
+        AnalysisContext {
+            pg_version: 15,
+            in_transaction: true,
+            new_tables: BTreeSet::new(),
+            session_lock_timeout: false,
+            session_statement_timeout: false,
+            constraints: BTreeMap::new(),
+            index_tables: BTreeMap::new(),
+            column_types: BTreeMap::new(),
+        }
+    }
+}
+
+/// A named constraint the analyser has seen being added.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KnownConstraint {
+    /// The table it is on.
+    pub table: String,
+    /// A foreign key's referenced table.
+    pub references: Option<String>,
+    /// For `CHECK (c IS NOT NULL)`: the column it proves non-null.
+    pub proves_not_null: Option<String>,
+    /// Whether it is validated (added without NOT VALID, or VALIDATEd since).
+    pub validated: bool,
+}
+
+/// How serious a finding is. Only [`Severity::Error`] makes `lockstep lint` fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing.
+    Info,
+    /// Probably wrong; review it.
+    Warning,
+    /// Will hurt production or fail: fix or suppress.
+    Error,
+}
+
+impl Severity {
+    /// `error`, `warning` or `info`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// Which kind of damage a finding is about. Lock hazards and backward compatibility are kept
+/// apart (squawk #937): a fix for one can break the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Axis {
+    /// Blocks production now: locks, scans, rewrites, lock windows, timeouts.
+    LockHazard,
+    /// Breaks running application code: drops, renames, required columns.
+    Compatibility,
+    /// The migration fails or is not applied as written: transaction shape, statements that cannot
+    /// run in a transaction block, non-idempotent statements, syntax errors, bad ignore comments.
+    Robustness,
+}
+
+impl Axis {
+    /// A short label: `lock`, `compat` or `robustness`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Axis::LockHazard => "blocks production",
+            Axis::Compatibility => "breaks running code",
+            Axis::Robustness => "migration robustness",
+        }
+    }
+}
+
+/// One lock a statement takes, with its consequences, computed from the lock model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LockFact {
+    /// The relation (or type) locked, folded, without a `public.` prefix.
+    pub relation: String,
+    /// What kind of object is locked.
+    pub target: Target,
+    /// The strongest mode the statement takes on it.
+    pub mode: LockMode,
+    /// The lock-model row (the strongest action on this relation).
+    pub shape: Shape,
+    /// The command as written in the lock model.
+    pub command: &'static str,
+    /// Whether the lock blocks plain SELECT.
+    pub blocks_reads: bool,
+    /// Whether the lock blocks INSERT/UPDATE/DELETE.
+    pub blocks_writes: bool,
+    /// Whether the statement reads the whole table under the lock.
+    pub scan: bool,
+    /// Whether the statement rewrites the table (new `relfilenode`).
+    pub rewrite: bool,
+    /// How long the lock is likely held by the statement itself (it is then held to COMMIT).
+    pub duration: LikelyDuration,
+    /// Created earlier in this migration or run: invisible to production, not a hazard.
+    pub new_relation: bool,
+}
+
+/// How long a statement's work under its lock is likely to take, from its cost in the lock model.
+/// (Waiting for the lock comes on top: it depends on the other sessions, not on the statement.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LikelyDuration {
+    /// Metadata only: milliseconds once the lock is granted.
+    Brief,
+    /// A full read of the table: grows with its size.
+    TableScan,
+    /// A full copy of the table and a rebuild of its indexes: the longest.
+    TableRewrite,
+}
+
+impl LikelyDuration {
+    /// The duration class of a statement that scans and/or rewrites.
+    pub fn of(scan: bool, rewrite: bool) -> LikelyDuration {
+        match (scan, rewrite) {
+            (_, true) => LikelyDuration::TableRewrite,
+            (true, false) => LikelyDuration::TableScan,
+            (false, false) => LikelyDuration::Brief,
+        }
+    }
+
+    /// In words, for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            LikelyDuration::Brief => "brief (metadata only)",
+            LikelyDuration::TableScan => "grows with the table size (full scan)",
+            LikelyDuration::TableRewrite => "grows with the table and index sizes (full rewrite)",
+        }
+    }
+}
+
+/// A lock still held when a statement starts (taken by an earlier statement of the transaction).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeldLock {
+    /// Index of the statement that took it.
+    pub since_statement: usize,
+    /// The lock.
+    #[serde(flatten)]
+    pub lock: LockFact,
+}
+
+/// One statement with its lock facts.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnalyzedStatement {
+    /// Position in the file, from 0.
+    pub index: usize,
+    /// Byte range in the file (without the semicolon).
+    pub span: Range<usize>,
+    /// Where it starts.
+    pub start: LineCol,
+    /// Where it ends.
+    pub end: LineCol,
+    /// The statement text.
+    pub text: String,
+    /// The statement kind (`CREATE INDEX`, `ALTER TABLE`…).
+    pub kind: &'static str,
+    /// The locks it takes.
+    pub locks: Vec<LockFact>,
+    /// Locks taken by earlier statements of the same transaction, still held (the lock window).
+    pub held_before: Vec<HeldLock>,
+    /// Whether it runs inside a transaction block.
+    pub in_transaction: bool,
+    /// Whether `lock_timeout` is in effect when it runs.
+    pub lock_timeout: bool,
+    /// Whether `statement_timeout` is in effect when it runs.
+    pub statement_timeout: bool,
+    /// Why it cannot run inside a transaction block, if it cannot.
+    pub requires_no_transaction: Option<&'static str>,
+}
+
+/// A text replacement: `span` of the original file becomes `replacement`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TextEdit {
+    /// Byte range to replace (empty for an insertion).
+    pub span: Range<usize>,
+    /// The new text.
+    pub replacement: String,
+}
+
+/// A mechanical fix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fix {
+    /// What the fix does and what is left to do by hand.
+    pub description: String,
+    /// The edits, non-overlapping, in file order.
+    pub edits: Vec<TextEdit>,
+}
+
+impl Fix {
+    /// Applies the edits to `text` (the text the analysis ran on).
+    pub fn apply(&self, text: &str) -> String {
+        let mut edits = self.edits.clone();
+        edits.sort_by_key(|e| std::cmp::Reverse(e.span.start));
+        let mut out = text.to_string();
+        for edit in edits {
+            if edit.span.end <= out.len()
+                && out.is_char_boundary(edit.span.start)
+                && out.is_char_boundary(edit.span.end)
+            {
+                out.replace_range(edit.span.clone(), &edit.replacement);
+            }
+        }
+        out
+    }
+}
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Stable kebab-case rule name.
+    pub rule: &'static str,
+    /// Severity.
+    pub severity: Severity,
+    /// Lock hazard, compatibility or robustness.
+    pub axis: Axis,
+    /// The statement it is about (None for file-level findings such as syntax errors).
+    pub statement_index: Option<usize>,
+    /// Byte range in the file.
+    pub span: Range<usize>,
+    /// Where it starts.
+    pub start: LineCol,
+    /// Where it ends.
+    pub end: LineCol,
+    /// The table concerned.
+    pub table: Option<String>,
+    /// The lock concerned.
+    pub lock: Option<LockMode>,
+    /// What is wrong, naming the table and the lock.
+    pub message: String,
+    /// The safe way to do it.
+    pub safe_alternative: Option<String>,
+    /// A mechanical fix, when there is one.
+    pub fix: Option<Fix>,
+}
+
+/// The analysis of one migration file.
+#[derive(Debug, Clone, Serialize)]
+pub struct Analysis {
+    /// The statements, in order.
+    pub statements: Vec<AnalyzedStatement>,
+    /// Findings left after ignore comments, in file order.
+    pub findings: Vec<Finding>,
+    /// Findings an ignore comment suppressed.
+    pub suppressed: Vec<Finding>,
+    /// Syntax errors (each also reported as a `syntax-error` finding).
+    pub syntax_errors: Vec<SyntaxProblem>,
+    /// Relations (tables, indexes, views) this file creates.
+    pub tables_created: BTreeSet<String>,
+    /// Named constraints this file added or changed (for chaining the next file).
+    pub constraints: BTreeMap<String, KnownConstraint>,
+    /// Named constraints this file dropped.
+    pub constraints_dropped: BTreeSet<String>,
+    /// Indexes this file created, with their tables.
+    pub index_tables: BTreeMap<String, String>,
+}
+
+impl Analysis {
+    /// Whether any error-level finding remains.
+    pub fn has_errors(&self) -> bool {
+        self.findings.iter().any(|f| f.severity == Severity::Error)
+    }
+}

@@ -1,0 +1,368 @@
+//! Ground truth from PostgreSQL itself: run fixture statements on a real server inside a
+//! transaction, read `pg_locks` for the session and `pg_class.relfilenode` after each one, and
+//! compare with what the analyser predicts.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use lockstep::analysis::{AnalysisContext, LockMode, Target, analyze};
+use lockstep::sandbox::Sandbox;
+use lockstep::trace::{TraceOptions, trace, trace_autocommit};
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
+
+static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
+static DATABASES: AtomicUsize = AtomicUsize::new(0);
+
+/// The server to test against: `DATABASE_URL`, else one sandbox per test process.
+fn server_url(database: Option<&str>) -> String {
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        return match database {
+            Some(db) => {
+                let mut parsed = url::Url::parse(&url).expect("DATABASE_URL is a URL");
+                parsed.set_path(&format!("/{db}"));
+                parsed.to_string()
+            }
+            None => url,
+        };
+    }
+    let sandbox = SANDBOX.get_or_init(|| {
+        Sandbox::start().unwrap_or_else(|e| {
+            panic!(
+                "the ground-truth tests need PostgreSQL: install the server binaries (initdb, postgres) \
+                 or set DATABASE_URL to a database the tests may create databases in.\n{e}"
+            )
+        })
+    });
+    match database {
+        Some(db) => sandbox.url_for(db),
+        None => sandbox.url(),
+    }
+}
+
+/// A fresh database for one test, with `setup` applied (committed).
+async fn fresh_database(setup: &str) -> PgConnection {
+    let name = format!(
+        "lockstep_gt_{}_{}",
+        std::process::id(),
+        DATABASES.fetch_add(1, Ordering::SeqCst)
+    );
+    let mut admin = PgConnection::connect(&server_url(None))
+        .await
+        .expect("connect to the server");
+    sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("create a test database");
+    let mut conn = PgConnection::connect(&server_url(Some(&name)))
+        .await
+        .expect("connect to the test database");
+    sqlx::raw_sql(AssertSqlSafe(setup.to_string()))
+        .execute(&mut conn)
+        .await
+        .expect("apply the setup");
+    conn
+}
+
+async fn server_major(conn: &mut PgConnection) -> u32 {
+    let num: String = sqlx::query_scalar("SHOW server_version_num")
+        .fetch_one(&mut *conn)
+        .await
+        .expect("server version");
+    num.parse::<u32>()
+        .map(lockstep::analysis::model::version_from_server_num)
+        .unwrap_or(15)
+}
+
+const SETUP: &str = "
+CREATE TABLE users (id int PRIMARY KEY, email text, name varchar(50), n int);
+CREATE TABLE orders (id int PRIMARY KEY, user_id int, amount int, note varchar(20));
+CREATE INDEX orders_amount ON orders (amount);
+INSERT INTO users SELECT g, 'u' || g, 'n', g FROM generate_series(1, 50) g;
+INSERT INTO orders SELECT g, g, g, 'x' FROM generate_series(1, 50) g;
+CREATE MATERIALIZED VIEW user_count AS SELECT count(*) AS n FROM users;
+CREATE TYPE mood AS ENUM ('ok');
+CREATE TABLE p (id int, k int) PARTITION BY LIST (k);
+CREATE TABLE p1 PARTITION OF p FOR VALUES IN (1);
+CREATE TABLE p2 (id int, k int);
+CREATE TABLE parents (id int PRIMARY KEY);
+CREATE TABLE kids (id int, parent_id int);
+ALTER TABLE kids ADD CONSTRAINT kids_parent_fk FOREIGN KEY (parent_id) REFERENCES parents (id) NOT VALID;
+CREATE VIEW recent AS SELECT id FROM orders;
+CREATE FUNCTION noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+";
+
+/// Groups of statements, each group traced in its own (rolled back) transaction.
+const GROUPS: &[&[&str]] = &[
+    &["CREATE INDEX ix1 ON users (email)"],
+    &[
+        "ALTER TABLE users ADD COLUMN c1 int",
+        "ALTER TABLE users ADD COLUMN c2 uuid DEFAULT gen_random_uuid()",
+        "ALTER TABLE users ADD COLUMN c3 int NOT NULL DEFAULT 0",
+        "ALTER TABLE users ALTER COLUMN n TYPE bigint",
+        "ALTER TABLE users ALTER COLUMN name TYPE varchar(100)",
+        "ALTER TABLE users ALTER COLUMN email TYPE text",
+    ],
+    &["ALTER TABLE orders ADD CONSTRAINT fk FOREIGN KEY (user_id) REFERENCES users (id)"],
+    &[
+        "ALTER TABLE orders ADD CONSTRAINT fk FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID",
+        "ALTER TABLE orders VALIDATE CONSTRAINT fk",
+    ],
+    &[
+        "ALTER TABLE orders ADD CONSTRAINT pos CHECK (amount > 0) NOT VALID",
+        "ALTER TABLE orders VALIDATE CONSTRAINT pos",
+    ],
+    &["ALTER TABLE orders ALTER COLUMN amount SET NOT NULL"],
+    &["ALTER TABLE orders ADD CONSTRAINT orders_user_key UNIQUE (user_id)"],
+    &["CREATE TRIGGER trg BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION noop()"],
+    &["ALTER TABLE orders DISABLE TRIGGER ALL"],
+    &["TRUNCATE orders"],
+    &["REINDEX TABLE orders"],
+    &["LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE"],
+    &["LOCK TABLE users"],
+    &["REFRESH MATERIALIZED VIEW user_count"],
+    &["ALTER TABLE p ATTACH PARTITION p2 FOR VALUES IN (2)"],
+    &["ALTER TABLE p DETACH PARTITION p1"],
+    &["COMMENT ON TABLE users IS 'people'"],
+    &["ALTER TABLE users SET (fillfactor = 70)"],
+    &["ALTER TABLE users ALTER COLUMN email SET STATISTICS 100"],
+    &["ALTER TABLE users RENAME COLUMN email TO mail"],
+    &["ALTER TABLE users DROP COLUMN n"],
+    &["CLUSTER orders USING orders_pkey"],
+    &["UPDATE users SET n = n + 1 WHERE id = 1"],
+    &["ALTER TABLE users SET UNLOGGED"],
+    &["CREATE TABLE child (id int, user_id int REFERENCES users (id))"],
+    &["ALTER TYPE mood ADD VALUE 'meh'"],
+    &["ALTER TABLE kids VALIDATE CONSTRAINT kids_parent_fk"],
+    &["ALTER TABLE kids DROP CONSTRAINT kids_parent_fk"],
+    &["DROP TABLE kids"],
+    &["DROP INDEX orders_amount"],
+    &["ALTER TABLE orders ALTER COLUMN note TYPE varchar(10)"],
+    &["ALTER TABLE orders ALTER COLUMN note TYPE varchar(200)"],
+    &["ALTER TABLE users ALTER COLUMN n TYPE numeric"],
+    &["CREATE POLICY own ON users FOR SELECT USING (true)"],
+    &["CREATE RULE no_insert AS ON INSERT TO orders DO INSTEAD NOTHING"],
+    &["CREATE OR REPLACE VIEW recent AS SELECT id FROM orders"],
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn predicted_locks_and_rewrites_match_the_server() {
+    let mut conn = fresh_database(SETUP).await;
+    let major = server_major(&mut conn).await;
+    let mut failures = Vec::new();
+    let mut compared = 0;
+    let setup = analyze(SETUP, &AnalysisContext::default());
+    // Column types as the dashboard would read them from the connected database.
+    let column_types: std::collections::BTreeMap<String, String> = sqlx::query_as::<_, (String, String)>(
+        "SELECT c.relname::text || '.' || a.attname::text, format_type(a.atttypid, a.atttypmod) \
+         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = 'public' AND a.attnum > 0 AND NOT a.attisdropped",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("column types")
+    .into_iter()
+    .collect();
+    for group in GROUPS {
+        let statements: Vec<String> = group.iter().map(|s| s.to_string()).collect();
+        let traced = trace(&mut conn, &statements, &TraceOptions::default())
+            .await
+            .expect("trace");
+        assert!(!traced.committed);
+        let text: String = group.iter().map(|s| format!("{s};\n")).collect();
+        // The setup's constraints are known, as if it were an earlier migration of the run.
+        let context = AnalysisContext {
+            pg_version: major,
+            constraints: setup.constraints.clone(),
+            index_tables: setup.index_tables.clone(),
+            column_types: column_types.clone(),
+            ..AnalysisContext::default()
+        };
+        let analysis = analyze(&text, &context);
+        assert_eq!(analysis.statements.len(), group.len(), "{text}");
+        let mut held: BTreeMap<String, Vec<LockMode>> = BTreeMap::new();
+        for (stmt, observed) in analysis.statements.iter().zip(&traced.statements) {
+            if let Some(error) = &observed.error {
+                failures.push(format!("{}: the server refused it: {error}", stmt.text));
+                break;
+            }
+            // Tables and materialized views the analyser predicts locks on (pre-existing only).
+            let predicted: BTreeMap<String, (LockMode, bool)> = stmt
+                .locks
+                .iter()
+                .filter(|l| l.target == Target::Table && !l.new_relation)
+                .map(|l| (l.relation.clone(), (l.mode, l.rewrite)))
+                .collect();
+            let seen = observed.strongest_by_relation(&["r", "p", "m", "v"]);
+            for (relation, (mode, rewrite)) in &predicted {
+                compared += 1;
+                let already = held.get(relation).is_some_and(|modes| modes.contains(mode));
+                match seen.get(relation) {
+                    Some(server) if server == mode => {}
+                    Some(server) if already && server < mode => {}
+                    None if already => {}
+                    other => failures.push(format!(
+                        "{}: predicted {mode:?} on {relation}, server took {other:?}",
+                        stmt.text
+                    )),
+                }
+                let rewritten = observed.rewritten.contains(relation);
+                if rewritten != *rewrite {
+                    failures.push(format!(
+                        "{}: predicted rewrite={rewrite} of {relation}, server rewrote={rewritten}",
+                        stmt.text
+                    ));
+                }
+            }
+            for (relation, mode) in &seen {
+                // ACCESS SHARE from reading other tables (a view's query) conflicts with nothing
+                // but ACCESS EXCLUSIVE; the statement text does not name them.
+                if !predicted.contains_key(relation) && *mode != LockMode::AccessShare {
+                    failures.push(format!(
+                        "{}: the server took {mode:?} on {relation}, not predicted",
+                        stmt.text
+                    ));
+                }
+            }
+            // Object locks (enum types) are predicted as type-object locks, not table locks.
+            for fact in stmt.locks.iter().filter(|l| l.target == Target::TypeObject) {
+                compared += 1;
+                let found = observed.new_locks.iter().any(|l| {
+                    l.locktype == "object"
+                        && l.lock_mode == Some(fact.mode)
+                        && l.object
+                            .as_deref()
+                            .is_some_and(|o| o.ends_with(&fact.relation))
+                });
+                if !found {
+                    failures.push(format!(
+                        "{}: predicted an object lock {:?} on type {}, server: {:?}",
+                        stmt.text, fact.mode, fact.relation, observed.new_locks
+                    ));
+                }
+            }
+            for (relation, mode) in seen {
+                held.entry(relation).or_default().push(mode);
+            }
+        }
+    }
+    assert!(compared >= 30, "only {compared} predictions compared");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn the_tracer_sees_locks_rewrites_and_errors_and_rolls_back() {
+    let mut conn = fresh_database("CREATE TABLE t (id int); INSERT INTO t VALUES (1);").await;
+    let statements = vec![
+        "SET LOCAL lock_timeout = '3s'".to_string(),
+        "ALTER TABLE t ALTER COLUMN id TYPE bigint".to_string(),
+        "CREATE TABLE fresh (id int)".to_string(),
+        "SELECT * FROM no_such_table".to_string(),
+        "SELECT 1".to_string(),
+    ];
+    let traced = trace(&mut conn, &statements, &TraceOptions::default())
+        .await
+        .expect("trace");
+    assert_eq!(traced.statements.len(), 4, "stops at the failing statement");
+    assert_eq!(traced.statements[1].lock_timeout, "3s");
+    assert_eq!(traced.statements[1].rewritten, vec!["t".to_string()]);
+    let strongest = traced.statements[1].strongest_by_relation(&["r"]);
+    assert_eq!(strongest.get("t"), Some(&LockMode::AccessExclusive));
+    assert!(
+        traced.statements[2]
+            .new_locks
+            .iter()
+            .all(|l| l.relation.as_deref() != Some("fresh")),
+        "objects created in the transaction are not reported"
+    );
+    assert!(traced.statements[3].error.is_some());
+    // Rolled back: the type change did not stick.
+    let ty: String = sqlx::query_scalar(
+        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'id'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("read the column type");
+    assert_eq!(ty, "integer");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrently_statements_are_traced_outside_a_transaction() {
+    let setup = "CREATE TABLE t (id int, a int); INSERT INTO t SELECT g, g FROM generate_series(1, 1000) g;";
+    let mut conn = fresh_database(setup).await;
+    let database: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(&mut conn)
+        .await
+        .expect("database name");
+    let mut monitor = PgConnection::connect(&server_url(Some(&database)))
+        .await
+        .expect("monitor connection");
+    // A session holding SHARE makes CREATE INDEX CONCURRENTLY wait for its SHARE UPDATE EXCLUSIVE,
+    // so the monitor sees the request however fast the machine is.
+    let mut blocker = PgConnection::connect(&server_url(Some(&database)))
+        .await
+        .expect("blocker connection");
+    sqlx::raw_sql(AssertSqlSafe(
+        "BEGIN; LOCK TABLE t IN SHARE MODE;".to_string(),
+    ))
+    .execute(&mut blocker)
+    .await
+    .expect("hold SHARE");
+    let release = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        sqlx::raw_sql(AssertSqlSafe("COMMIT".to_string()))
+            .execute(&mut blocker)
+            .await
+            .expect("release");
+    });
+    let statements = vec![
+        "CREATE INDEX CONCURRENTLY t_a ON t (a)".to_string(),
+        "VACUUM FULL t".to_string(),
+    ];
+    let traced = trace_autocommit(
+        &mut conn,
+        &mut monitor,
+        &statements,
+        std::time::Duration::from_millis(5),
+    )
+    .await
+    .expect("trace");
+    release.await.expect("blocker task");
+    let cic = &traced.statements[0];
+    assert!(cic.error.is_none(), "{:?}", cic.error);
+    assert!(
+        cic.new_locks
+            .iter()
+            .any(|l| l.relation.as_deref() == Some("t")
+                && l.lock_mode == Some(LockMode::ShareUpdateExclusive)),
+        "{:?}",
+        cic.new_locks
+    );
+    assert!(cic.duration_ms >= 300.0, "it waited for the blocker");
+    assert_eq!(
+        traced.statements[1].rewritten,
+        vec!["t".to_string()],
+        "VACUUM FULL rewrites"
+    );
+    // The analyser agrees, and the same statements inside trace() fail as predicted.
+    let analysis = analyze(
+        "CREATE INDEX CONCURRENTLY t_a2 ON t (a);",
+        &AnalysisContext {
+            in_transaction: false,
+            ..AnalysisContext::default()
+        },
+    );
+    assert_eq!(
+        analysis.statements[0].locks[0].mode,
+        LockMode::ShareUpdateExclusive
+    );
+    let inside = trace(
+        &mut conn,
+        &["CREATE INDEX CONCURRENTLY t_a3 ON t (a)".to_string()],
+        &TraceOptions::default(),
+    )
+    .await
+    .expect("trace");
+    let error = inside.statements[0].error.clone().unwrap_or_default();
+    assert!(error.contains("transaction block"), "{error}");
+}

@@ -1,0 +1,242 @@
+//! Renderers and lint_files: rustc-style human text, gcc lines, JSON, exit codes, file chaining.
+
+use std::path::PathBuf;
+
+use lockstep::analysis::{LintOptions, lint_files, render};
+
+fn files(list: &[(&str, &str)]) -> Vec<(PathBuf, String)> {
+    list.iter()
+        .map(|(p, t)| (PathBuf::from(p), t.to_string()))
+        .collect()
+}
+
+#[test]
+fn human_output_points_at_the_line() {
+    let report = lint_files(
+        &files(&[(
+            "m/0002_idx.sql",
+            "-- add an index\nCREATE INDEX ix ON users (email);\n",
+        )]),
+        &LintOptions::default(),
+    );
+    let text = render::human(&report);
+    assert!(text.contains("error[require-concurrent-index]"), "{text}");
+    assert!(text.contains("--> m/0002_idx.sql:2:1"), "{text}");
+    assert!(
+        text.contains("2 | CREATE INDEX ix ON users (email);"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  | ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^"),
+        "{text}"
+    );
+    assert!(text.contains("= help: CREATE INDEX CONCURRENTLY"), "{text}");
+    assert_eq!(render::exit_code(&report), 1);
+}
+
+#[test]
+fn gcc_output_is_one_line_per_finding() {
+    let report = lint_files(
+        &files(&[(
+            "a.sql",
+            "SET lock_timeout = '1s';\nALTER TABLE t DROP COLUMN c;",
+        )]),
+        &LintOptions::default(),
+    );
+    let text = render::gcc(&report);
+    assert_eq!(
+        text.trim(),
+        "a.sql:2:15: warning: DROP COLUMN \"c\" breaks application versions (and ORM column caches) that still use \"t\".\"c\"; it briefly takes an ACCESS EXCLUSIVE lock on \"t\" (blocks reads and writes) [drop-column]"
+    );
+    assert_eq!(render::exit_code(&report), 0, "warnings alone do not fail");
+}
+
+#[test]
+fn json_is_a_stable_document() {
+    let report = lint_files(
+        &files(&[("a.sql", "CREATE INDEX ix ON users (email);")]),
+        &LintOptions::default(),
+    );
+    let value: serde_json::Value =
+        serde_json::from_str(&render::json(&report)).expect("valid JSON");
+    assert_eq!(value["format"], 1);
+    assert_eq!(value["summary"]["errors"], 1);
+    let finding = &value["files"][0]["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["rule"] == "require-concurrent-index")
+        .cloned()
+        .expect("finding");
+    assert_eq!(finding["severity"], "error");
+    assert_eq!(finding["axis"], "lock-hazard");
+    assert_eq!(finding["lock"], "Share");
+    assert_eq!(finding["start"]["line"], 1);
+    assert_eq!(finding["span"]["start"], 0);
+    let lock = &value["files"][0]["statements"][0]["locks"][0];
+    assert_eq!(lock["relation"], "users");
+    assert_eq!(lock["blocks_writes"], true);
+    assert_eq!(lock["blocks_reads"], false);
+    assert_eq!(lock["scan"], true);
+}
+
+#[test]
+fn tables_from_earlier_files_are_new_but_down_files_do_not_add_any() {
+    let report = lint_files(
+        &files(&[
+            ("m/0002_index.sql", "CREATE INDEX ix ON widgets (name);"),
+            (
+                "m/0001_create.sql",
+                "CREATE TABLE widgets (id int, name text);",
+            ),
+            ("m/0001_create.down.sql", "DROP TABLE widgets;"),
+            ("m/0003_other.down.sql", "CREATE TABLE gadgets (id int);"),
+            ("m/0004_gadgets.sql", "CREATE INDEX g ON gadgets (id);"),
+        ]),
+        &LintOptions::default(),
+    );
+    let order: Vec<String> = report
+        .files
+        .iter()
+        .map(|f| f.path.display().to_string())
+        .collect();
+    assert_eq!(
+        order,
+        vec![
+            "m/0001_create.sql",
+            "m/0001_create.down.sql",
+            "m/0002_index.sql",
+            "m/0003_other.down.sql",
+            "m/0004_gadgets.sql"
+        ]
+    );
+    let index = &report.files[2];
+    assert!(
+        index.analysis.findings.is_empty(),
+        "{:?}",
+        index.analysis.findings
+    );
+    let gadgets = &report.files[4];
+    assert!(
+        gadgets
+            .analysis
+            .findings
+            .iter()
+            .any(|f| f.rule == "require-concurrent-index")
+    );
+    assert!(report.files[1].is_down);
+}
+
+#[test]
+fn no_transaction_marker_switches_the_transaction_off() {
+    let report = lint_files(
+        &files(&[
+            (
+                "1_a.sql",
+                "-- no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS ix ON t (a);",
+            ),
+            ("2_b.sql", "CREATE INDEX CONCURRENTLY ix2 ON t (b);"),
+            (
+                "3_c.sql",
+                "\n-- no-transaction\nCREATE INDEX CONCURRENTLY ix3 ON t (c);",
+            ),
+        ]),
+        &LintOptions::default(),
+    );
+    let rules = |i: usize| -> Vec<&str> {
+        report.files[i]
+            .analysis
+            .findings
+            .iter()
+            .map(|f| f.rule)
+            .collect()
+    };
+    assert!(report.files[0].no_transaction);
+    assert!(
+        !rules(0).contains(&"not-in-transaction-block"),
+        "{:?}",
+        rules(0)
+    );
+    assert!(rules(1).contains(&"not-in-transaction-block"));
+    assert!(
+        !report.files[2].no_transaction,
+        "sqlx only honours the marker at the very start"
+    );
+    assert!(rules(2).contains(&"not-in-transaction-block"));
+}
+
+#[test]
+fn fixes_are_mechanical_edits() {
+    let text = "CREATE INDEX ix ON users (email);";
+    let report = lint_files(&files(&[("1_a.sql", text)]), &LintOptions::default());
+    let fix = report.files[0]
+        .analysis
+        .findings
+        .iter()
+        .find(|f| f.rule == "require-concurrent-index")
+        .and_then(|f| f.fix.clone())
+        .expect("fix");
+    assert_eq!(
+        fix.apply(text),
+        "-- no-transaction\nCREATE INDEX CONCURRENTLY ix ON users (email);"
+    );
+    let text = "ALTER TABLE orders ADD CONSTRAINT fk FOREIGN KEY (u) REFERENCES users (id);";
+    let report = lint_files(&files(&[("1_a.sql", text)]), &LintOptions::default());
+    let fix = report.files[0]
+        .analysis
+        .findings
+        .iter()
+        .find(|f| f.rule == "foreign-key-needs-not-valid")
+        .and_then(|f| f.fix.clone())
+        .expect("fix");
+    assert_eq!(
+        fix.apply(text),
+        "ALTER TABLE orders ADD CONSTRAINT fk FOREIGN KEY (u) REFERENCES users (id) NOT VALID;"
+    );
+    assert!(fix.description.contains("VALIDATE CONSTRAINT fk"));
+    // The fixed text no longer trips the rule.
+    let again = lint_files(
+        &files(&[("1_a.sql", &fix.apply(text))]),
+        &LintOptions::default(),
+    );
+    assert!(
+        !again.files[0]
+            .analysis
+            .findings
+            .iter()
+            .any(|f| f.rule == "foreign-key-needs-not-valid")
+    );
+}
+
+#[test]
+fn explain_lists_rules_and_resolves_squawk_names() {
+    let all = render::explain(None).expect("list");
+    assert!(
+        all.contains("require-concurrent-index")
+            && all.contains("squawk: require-concurrent-index-creation")
+    );
+    let one = render::explain(Some("ban-drop-column")).expect("alias resolves");
+    assert!(one.starts_with("drop-column"), "{one}");
+    assert!(render::explain(Some("nope")).is_none());
+}
+
+#[test]
+fn validate_in_the_same_transaction_is_moved_out() {
+    let text = "ALTER TABLE t ADD CONSTRAINT pos CHECK (a > 0) NOT VALID;\nALTER TABLE t VALIDATE CONSTRAINT pos;\nSELECT 1;\n";
+    let report = lint_files(&files(&[("1_a.sql", text)]), &LintOptions::default());
+    let fix = report.files[0]
+        .analysis
+        .findings
+        .iter()
+        .find(|f| f.rule == "validate-in-same-transaction")
+        .and_then(|f| f.fix.clone())
+        .expect("fix");
+    assert_eq!(
+        fix.apply(text),
+        "ALTER TABLE t ADD CONSTRAINT pos CHECK (a > 0) NOT VALID;\nSELECT 1;\n"
+    );
+    assert!(
+        fix.description
+            .contains("ALTER TABLE t VALIDATE CONSTRAINT pos;")
+    );
+}

@@ -54,16 +54,9 @@ pub fn human_age(secs: f64) -> String {
     }
 }
 
-/// Text on one line (whitespace collapsed), cut to `max` characters with `…`.
-pub fn shorten(text: &str, max: usize) -> String {
-    let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if collapsed.chars().count() > max {
-        let cut: String = collapsed.chars().take(max.saturating_sub(1)).collect();
-        format!("{cut}…")
-    } else {
-        collapsed
-    }
-}
+/// Text on one line (whitespace collapsed), cut to `max` characters with `…`: the shared
+/// [`crate::format::one_line`].
+pub use crate::format::one_line as shorten;
 
 #[cfg(test)]
 mod tests {

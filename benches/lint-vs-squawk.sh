@@ -6,8 +6,8 @@
 #
 # Without a directory it generates a corpus: 300 small migrations (~2 KB each) and one 1 MB file.
 # Three pairings: JSON vs JSON, gcc vs gcc, and each tool's default human output (lockstep human vs
-# squawk tty). lockstep is run as `target/release/lockstep lint FILES --format F` when the CLI has a
-# `lint` subcommand, else as the `lint` example binary (same library code path: lint_files + render).
+# squawk tty). lockstep is run as `target/release/lockstep lint --pg-version 15 FILES --format F`
+# (--pg-version, so no database is consulted).
 # squawk-cli is installed from PyPI (`pip install squawk-cli`) when missing; its real binary is used
 # (not a pyenv shim) so interpreter start-up is not counted against it.
 set -euo pipefail
@@ -29,12 +29,8 @@ fi
 echo "squawk: $SQUAWK ($("$SQUAWK" --version))"
 
 # --- lockstep -------------------------------------------------------------------------------
-(cd "$ROOT" && cargo build --release --quiet --bin lockstep --example lint)
-if "$TARGET/release/lockstep" lint --help 2>/dev/null | grep -qi "usage"; then
-    LOCKSTEP=("$TARGET/release/lockstep" lint)
-else
-    LOCKSTEP=("$TARGET/release/examples/lint")
-fi
+(cd "$ROOT" && cargo build --release --quiet --bin lockstep)
+LOCKSTEP=(env -u DATABASE_URL "$TARGET/release/lockstep" lint --pg-version 15)
 echo "lockstep: ${LOCKSTEP[*]}"
 
 # --- corpus ---------------------------------------------------------------------------------

@@ -121,6 +121,18 @@ pub async fn connect(url: &str, application_name: &str) -> Result<PgConnection, 
         })
 }
 
+/// `server_version_num` of the server behind `conn` (`150004` for 15.4, `90624` for 9.6.24).
+pub async fn server_version_num(conn: &mut PgConnection) -> Result<u32, DbError> {
+    let text: String = sqlx::query_scalar("SELECT current_setting('server_version_num')")
+        .fetch_one(conn)
+        .await
+        .map_err(|source| DbError::Query {
+            context: "reading server_version_num".into(),
+            source,
+        })?;
+    Ok(text.trim().parse().unwrap_or(0))
+}
+
 /// Finds the database URL (flag, environment, `.env` in `dir`, config file), or `None`.
 pub fn configured_url(
     flag: Option<&str>,

@@ -2,6 +2,8 @@
 //! new-table exemptions, ignore comments, transaction shapes, fixes, renderers, lint_files, a
 //! property test, and the ground truth from a real PostgreSQL.
 
+#[path = "analysis/cli.rs"]
+mod cli;
 #[path = "analysis/common.rs"]
 mod common;
 #[path = "analysis/fixtures.rs"]

@@ -28,6 +28,23 @@ pub struct LintOptions {
     pub column_types: BTreeMap<String, String>,
 }
 
+impl LintOptions {
+    /// Options for files that lockstep will run on a server of `pg_version`, with the session
+    /// timeouts lockstep sets itself (they count as set, as if each migration began with `SET`).
+    pub fn for_session(
+        pg_version: u32,
+        session_lock_timeout: bool,
+        session_statement_timeout: bool,
+    ) -> LintOptions {
+        LintOptions {
+            pg_version,
+            session_lock_timeout,
+            session_statement_timeout,
+            ..LintOptions::default()
+        }
+    }
+}
+
 impl Default for LintOptions {
     fn default() -> Self {
         LintOptions {
@@ -60,6 +77,8 @@ pub struct LintedFile {
 /// The result of linting a run's files.
 #[derive(Debug, Clone, Serialize)]
 pub struct LintReport {
+    /// The server major version the files were analysed for.
+    pub pg_version: u32,
     /// Files in run order.
     pub files: Vec<LintedFile>,
 }
@@ -145,7 +164,10 @@ pub fn lint_files(files: &[(PathBuf, String)], opts: &LintOptions) -> LintReport
             analysis,
         });
     }
-    LintReport { files: out }
+    LintReport {
+        pg_version: opts.pg_version,
+        files: out,
+    }
 }
 
 /// Below this many bytes in total, parsing on one thread is faster than starting more.

@@ -219,6 +219,33 @@ pub const fn version_key(pg_version: u32) -> u32 {
     }
 }
 
+/// A `pg_version` as people write it: `15`, `9.6`.
+pub fn version_label(pg_version: u32) -> String {
+    match pg_version {
+        0..=9 => format!("{pg_version}.0"),
+        90..=99 => format!("{}.{}", pg_version / 10, pg_version % 10),
+        _ => pg_version.to_string(),
+    }
+}
+
+/// Reads a version as people write it (`15`, `9.6`, `96`, `16.2`) into a `pg_version`.
+pub fn parse_version(text: &str) -> Result<u32, String> {
+    let bad =
+        || format!("`{text}` is not a PostgreSQL version: write the major version, e.g. 15 or 9.6");
+    let mut parts = text.trim().split('.');
+    let major: u32 = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+    let minor: Option<u32> = match parts.next() {
+        Some(p) => Some(p.parse().map_err(|_| bad())?),
+        None => None,
+    };
+    match (major, minor) {
+        (9, Some(minor @ 0..=6)) => Ok(90 + minor),
+        (90..=96, None) => Ok(major),
+        (10..=40, _) => Ok(major),
+        _ => Err(bad()),
+    }
+}
+
 /// The `pg_version` for a server's `server_version_num` (`150004` → `15`, `90605` → `96`).
 pub const fn version_from_server_num(server_version_num: u32) -> u32 {
     if server_version_num >= 100_000 {

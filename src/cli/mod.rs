@@ -2,6 +2,7 @@
 
 mod demo;
 mod inspect;
+mod lint;
 mod migrate;
 mod new;
 mod output;
@@ -76,6 +77,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Show table sizes, the lock tree or session activity of the database.
     Inspect(inspect::InspectArgs),
+    /// Check migrations for locks that block production and changes that break running code.
+    Lint(lint::LintArgs),
 }
 
 /// What every command works with: the configuration and the migrations.
@@ -155,6 +158,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::New(args)) => new::run(&project, args),
         Some(Command::Demo(args)) => demo::run(&project, args).await,
         Some(Command::Inspect(args)) => inspect::run(&project, &dir, args).await,
+        Some(Command::Lint(args)) => lint::run(&project, &dir, args).await,
         None => dashboard(&project, &dir, cli.global.read_only).await,
     }
 }

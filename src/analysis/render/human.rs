@@ -25,8 +25,9 @@ pub fn human(report: &LintReport) -> String {
         .sum();
     let _ = writeln!(
         out,
-        "{} file(s) checked: {errors} error(s), {warnings} warning(s), {infos} note(s){}",
+        "{} file(s) checked for PostgreSQL {}: {errors} error(s), {warnings} warning(s), {infos} note(s){}",
         report.files.len(),
+        crate::analysis::model::version_label(report.pg_version),
         if suppressed > 0 {
             format!(", {suppressed} suppressed by ignore comments")
         } else {

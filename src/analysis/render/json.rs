@@ -12,6 +12,7 @@ pub const JSON_FORMAT_VERSION: u32 = 1;
 #[derive(Serialize)]
 struct Document<'a> {
     format: u32,
+    pg_version: u32,
     files: Vec<FileDoc<'a>>,
     summary: Summary,
 }
@@ -45,6 +46,7 @@ fn document(report: &LintReport) -> Document<'_> {
         .sum();
     Document {
         format: JSON_FORMAT_VERSION,
+        pg_version: report.pg_version,
         files: report
             .files
             .iter()

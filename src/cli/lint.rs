@@ -1,0 +1,227 @@
+//! `lockstep lint`: the safety analysis of migration files, for people (rustc style), editors
+//! (gcc one-liners) and scripts (JSON).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use color_eyre::eyre::{Result, WrapErr, eyre};
+use sqlx::postgres::PgConnection;
+
+use super::{Project, print_error};
+use crate::analysis::model::{parse_version, version_from_server_num, version_label};
+use crate::analysis::{LintOptions, lint_files, render};
+use crate::db::{Database, configured_url, server_version_num};
+use crate::history;
+use crate::source::Severity;
+use crate::status::Status;
+
+/// Exit code when lint could not run at all (unreadable path, unreachable database).
+const EXIT_CANNOT_LINT: u8 = 2;
+/// How long lint waits for the database before going on without it.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The server version analysed for when neither flag, server nor config names one.
+const DEFAULT_PG_VERSION: u32 = 15;
+
+/// Options of `lockstep lint`.
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Migration files or directories of them (default: the pending migrations of the
+    /// migrations directory; all of them when no database is configured).
+    paths: Vec<PathBuf>,
+    /// Output: rustc-style text, gcc-style one line per finding, or one JSON document.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// The PostgreSQL version to analyse for, e.g. 16 or 9.6 (default: the configured server's,
+    /// else `pg-version` in lockstep.toml, else 15).
+    #[arg(long, value_name = "VERSION", value_parser = parse_version)]
+    pg_version: Option<u32>,
+    /// List every rule with its severity and squawk name, or explain one rule, and exit.
+    #[arg(long, value_name = "RULE", num_args = 0..=1, default_missing_value = "")]
+    explain: Option<String>,
+}
+
+/// The output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+    Gcc,
+}
+
+pub(super) async fn run(project: &Project, dir: &Path, args: LintArgs) -> Result<ExitCode> {
+    if let Some(rule) = &args.explain {
+        let rule = Some(rule.as_str()).filter(|r| !r.is_empty());
+        return Ok(match render::explain(rule) {
+            Some(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!(
+                    "error: there is no rule `{}`; `lockstep lint --explain` lists them",
+                    rule.unwrap_or_default()
+                );
+                ExitCode::from(EXIT_CANNOT_LINT)
+            }
+        });
+    }
+    match lint(project, dir, &args).await {
+        Ok(code) => Ok(code),
+        Err(report) => {
+            print_error(&report);
+            Ok(ExitCode::from(EXIT_CANNOT_LINT))
+        }
+    }
+}
+
+async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode> {
+    let db = configured_url(
+        project.database_url.as_deref(),
+        dir,
+        project.config.database_url.as_deref(),
+    )
+    .map(|(url, source)| Database::at(url, source));
+    let files = if args.paths.is_empty() {
+        pending_files(project, db.as_ref()).await?
+    } else {
+        read_paths(&args.paths)?
+    };
+    let pg_version = match args.pg_version {
+        Some(version) => version,
+        None => server_version(db.as_ref())
+            .await
+            .or(project.config.pg_version)
+            .unwrap_or(DEFAULT_PG_VERSION),
+    };
+    let options = LintOptions::for_session(
+        pg_version,
+        project.config.lock_timeout.is_some(),
+        project.config.statement_timeout.is_some(),
+    );
+    let report = lint_files(&files, &options);
+    let text = match args.format {
+        Format::Human => render::human(&report),
+        Format::Json => render::json(&report) + "\n",
+        Format::Gcc => render::gcc(&report),
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(if report.has_errors() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The pending migrations' UP files: against the configured database, or all of them without one.
+async fn pending_files(project: &Project, db: Option<&Database>) -> Result<Vec<(PathBuf, String)>> {
+    let set = project.migrations()?;
+    for problem in &set.problems {
+        if problem.severity == Severity::Error {
+            eprintln!("warning: {problem}");
+        }
+    }
+    let status = match db {
+        Some(db) => {
+            let mut conn = connect(db).await?;
+            let rows = history::read(&mut conn, &project.run_options().table)
+                .await
+                .wrap_err_with(|| format!("reading the history table of {}", db.display_url()))?;
+            let _ = sqlx::Connection::close(conn).await;
+            Status::build(&set, rows.as_deref())
+        }
+        None => {
+            eprintln!(
+                "note: no database configured (--database-url, DATABASE_URL, .env): linting all \
+                 {} migrations of {} as pending",
+                set.migrations.len(),
+                set.dir.display()
+            );
+            Status::build(&set, None)
+        }
+    };
+    Ok(status
+        .pending()
+        .filter_map(|v| v.migration.as_ref())
+        .map(|m| (m.up.path.clone(), m.up.sql.clone()))
+        .collect())
+}
+
+/// The files named on the command line; a directory stands for the `.sql` files in it.
+fn read_paths(paths: &[PathBuf]) -> Result<Vec<(PathBuf, String)>> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut inside: Vec<PathBuf> = std::fs::read_dir(path)
+                .wrap_err_with(|| format!("cannot list {}", path.display()))?
+                .filter_map(|entry| entry.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "sql"))
+                .collect();
+            inside.sort();
+            for file in inside {
+                files.push(read(&file)?);
+            }
+        } else {
+            files.push(read(path)?);
+        }
+    }
+    Ok(files)
+}
+
+fn read(path: &Path) -> Result<(PathBuf, String)> {
+    let bytes = std::fs::read(path).wrap_err_with(|| {
+        format!(
+            "cannot read {}: check the path (lint takes migration files or directories)",
+            path.display()
+        )
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        eyre!(
+            "{} is not UTF-8 text (first bad byte at offset {}): save it as UTF-8",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })?;
+    Ok((path.to_path_buf(), text))
+}
+
+/// The configured server's major version, or `None` (with a warning) when it cannot be reached.
+async fn server_version(db: Option<&Database>) -> Option<u32> {
+    let db = db?;
+    let version = match connect(db).await {
+        Ok(mut conn) => {
+            let version = server_version_num(&mut conn).await;
+            let _ = sqlx::Connection::close(conn).await;
+            version.map_err(|e| eyre!(e))
+        }
+        Err(e) => Err(e),
+    };
+    match version {
+        Ok(num) if num > 0 => Some(version_from_server_num(num)),
+        Ok(_) => None,
+        Err(e) => {
+            eprintln!(
+                "warning: cannot read the server version ({e}); analysing for the configured \
+                 `pg-version` or PostgreSQL {} (set --pg-version to choose)",
+                version_label(DEFAULT_PG_VERSION)
+            );
+            None
+        }
+    }
+}
+
+/// One connection for lint, given up after [`CONNECT_TIMEOUT`].
+async fn connect(db: &Database) -> Result<PgConnection> {
+    match tokio::time::timeout(CONNECT_TIMEOUT, db.connect("lockstep:lint")).await {
+        Ok(conn) => Ok(conn?),
+        Err(_) => Err(eyre!(
+            "no answer from {} within {} s",
+            db.display_url(),
+            CONNECT_TIMEOUT.as_secs()
+        )),
+    }
+}

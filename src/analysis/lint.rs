@@ -123,6 +123,16 @@ fn version_of(path: &Path) -> Option<u128> {
 /// Lints migration files as one run: sorted by version (up before down), each analysed with its
 /// own transaction mode, and the relations created by earlier *up* files treated as new.
 pub fn lint_files(files: &[(PathBuf, String)], opts: &LintOptions) -> LintReport {
+    lint(files, opts, true)
+}
+
+/// Lints migration files each on its own (no "new tables" carried from one to the next): for
+/// migrations already applied, or DOWN files, whose surroundings are the database as it is.
+pub fn lint_each(files: &[(PathBuf, String)], opts: &LintOptions) -> LintReport {
+    lint(files, opts, false)
+}
+
+fn lint(files: &[(PathBuf, String)], opts: &LintOptions, chain: bool) -> LintReport {
     let mut order: Vec<&(PathBuf, String)> = files.iter().collect();
     order.sort_by(|(a, _), (b, _)| {
         (version_of(a), is_down_file(a), a).cmp(&(version_of(b), is_down_file(b), b))
@@ -153,7 +163,7 @@ pub fn lint_files(files: &[(PathBuf, String)], opts: &LintOptions) -> LintReport
             Some(p) => run_after(&p, text, &ctx, &prior),
             None => analyze(text, &ctx),
         };
-        if !is_down {
+        if chain && !is_down {
             prior.absorb(&analysis);
         }
         out.push(LintedFile {

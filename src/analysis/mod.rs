@@ -19,6 +19,7 @@ mod engine;
 mod ignore;
 pub mod lint;
 pub mod locks;
+pub mod migrations;
 pub mod model;
 pub mod render;
 pub mod rules;
@@ -27,7 +28,7 @@ mod syntax;
 mod types;
 
 pub use engine::analyze;
-pub use lint::{LintOptions, LintReport, LintedFile, lint_files};
+pub use lint::{LintOptions, LintReport, LintedFile, lint_each, lint_files};
 pub use locks::LockMode;
 pub use model::{Cost, Shape, Target};
 pub use types::*;

@@ -1,13 +1,19 @@
 //! The dashboard's state and how every event changes it. Pure: no terminal, no database. Side
 //! effects are returned as [`Effect`]s for the event loop to carry out.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 use std::time::Instant;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::text::Line;
 
 use super::editor::{Editor, EditorOutcome};
+use super::preview::{PreviewRow, build_rows, row_of_finding};
+use crate::analysis::migrations::FileAnalysis;
+use crate::analysis::{Analysis, Severity};
+use crate::monitor::{SessionLocks, TableBlocker};
 use crate::runner::{Direction, Failure, LockHolder, Operation, RunEvent, plan};
 use crate::source::MigrationSet;
 use crate::status::{Status, VersionStatus};
@@ -19,14 +25,30 @@ pub enum Event {
     Key(KeyEvent),
     /// A mouse event.
     Mouse(MouseEvent),
-    /// The terminal was resized.
-    Resize,
+    /// The terminal's size (at start and on every resize): columns, rows.
+    Resize(u16, u16),
     /// Time passed (live timers).
     Tick,
     /// Freshly read files and status (or why reading failed).
     Status(Result<(MigrationSet, Status), String>),
-    /// The server's version, once connected.
-    ServerVersion(String),
+    /// The server's version, once connected: `server_version` and `server_version_num`.
+    ServerVersion {
+        /// As the server writes it (`15.4`).
+        version: String,
+        /// `server_version_num` (`150004`).
+        num: u32,
+    },
+    /// Analyses of migration files, for the analysis generation `generation`.
+    Analyzed {
+        /// The generation they were asked for (older ones are dropped).
+        generation: u64,
+        /// The files.
+        files: Vec<FileAnalysis>,
+    },
+    /// A lock sample of the running migration's session.
+    LockSample(Arc<SessionLocks>),
+    /// Sessions holding locks on the tables of the plan being confirmed.
+    Blockers(Result<Vec<TableBlocker>, String>),
     /// Who holds the migration advisory lock, polled.
     LockHolder(Option<LockHolder>),
     /// Highlighted lines for a file.
@@ -49,6 +71,15 @@ pub enum Event {
 pub enum Effect {
     /// Read the status again.
     RefreshStatus,
+    /// Analyse the migration files ([`App::set`]) off the UI thread.
+    Analyze {
+        /// The generation, returned with the results.
+        generation: u64,
+        /// The server version to analyse for.
+        pg_version: u32,
+        /// The pending versions (analysed as one run).
+        pending: BTreeSet<i64>,
+    },
     /// Highlight a file's text off the UI thread.
     Highlight {
         /// The file's checksum.
@@ -67,6 +98,11 @@ pub enum Effect {
     Cancel {
         /// The migration session's backend pid.
         pid: i32,
+    },
+    /// Look up the sessions holding locks on tables a confirmed plan touches.
+    FindBlockers {
+        /// The tables.
+        tables: Vec<String>,
     },
     /// Write a new reversible migration.
     SaveMigration {
@@ -93,7 +129,7 @@ pub enum Focus {
 }
 
 /// Which file the preview shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Side {
     /// The UP file.
     Up,
@@ -114,6 +150,13 @@ pub struct Confirm {
     pub lines: Vec<String>,
     /// When set, the user must type this to confirm.
     pub challenge: Option<String>,
+    /// Why the confirmation must be typed.
+    pub challenge_reason: Option<String>,
+    /// The tables the plan locks (that exist before it runs), for the blockers check.
+    pub tables: Vec<String>,
+    /// Sessions the migration would queue behind: `None` while being looked up, `Err` if the
+    /// lookup failed.
+    pub blockers: Option<Result<Vec<TableBlocker>, String>>,
     /// What the user typed so far.
     pub typed: String,
     /// Whether the confirm button (not Cancel) is focused.
@@ -186,6 +229,8 @@ pub struct Running {
     pub total: usize,
     /// Who holds the migration lock while we wait for it.
     pub waiting_on: Option<Option<LockHolder>>,
+    /// The latest lock sample of the migration session.
+    pub sample: Option<Arc<SessionLocks>>,
 }
 
 /// The dashboard state.
@@ -200,8 +245,10 @@ pub struct App {
     pub read_only: bool,
     /// `server_version`.
     pub server_version: Option<String>,
+    /// The terminal size (columns, rows), for layout-dependent state (mouse, scrolling).
+    pub size: (u16, u16),
     /// The migration files.
-    pub set: MigrationSet,
+    pub set: Arc<MigrationSet>,
     /// The latest status.
     pub status: Option<Status>,
     /// The latest status error (shown in the status bar; the loop retries).
@@ -236,6 +283,42 @@ pub struct App {
     pub log_scroll: u16,
     /// The new-migration editor, while open.
     pub editor: Option<Editor>,
+    /// Indices into the status' versions of the rows shown, after the filter.
+    visible_idx: Vec<usize>,
+    /// The index among them of the first version not recorded in the database.
+    first_pending_idx: Option<usize>,
+    /// The first list row on screen.
+    pub list_offset: usize,
+    /// The server's major version for the analysis (15 until the server says).
+    pub pg_version: u32,
+    /// Bumped whenever the files, what is pending or the server version change.
+    analysis_generation: u64,
+    /// The generation last asked for.
+    analysis_requested: u64,
+    /// A fingerprint of the files and what is pending, to notice changes.
+    analysis_fingerprint: u64,
+    /// The generation the stored analyses belong to.
+    analyses_generation: u64,
+    /// Analyses by version and side.
+    pub analyses: HashMap<(i64, Side), Arc<Analysis>>,
+    /// The preview's rows, and what they were built for.
+    pub preview_rows: Vec<PreviewRow>,
+    preview_key: Option<PreviewKey>,
+    /// Scroll of the confirmation dialog's body.
+    pub confirm_scroll: u16,
+    /// Table sizes as notes ("1.2 GB, 8.1M rows"), by table name, from the monitor.
+    pub table_notes: HashMap<String, String>,
+}
+
+/// What the preview rows were built for.
+#[derive(Debug, Clone, PartialEq)]
+struct PreviewKey {
+    version: i64,
+    side: Side,
+    checksum: Vec<u8>,
+    analysed: bool,
+    analyses_generation: u64,
+    width: usize,
 }
 
 impl App {
@@ -253,7 +336,8 @@ impl App {
             remote,
             read_only,
             server_version: None,
-            set,
+            size: (120, 40),
+            set: Arc::new(set),
             status: None,
             status_error: None,
             lock_holder: None,
@@ -271,29 +355,121 @@ impl App {
             message: None,
             log_scroll: 0,
             editor: None,
+            visible_idx: Vec::new(),
+            first_pending_idx: None,
+            list_offset: 0,
+            pg_version: 15,
+            analysis_generation: 0,
+            analysis_requested: 0,
+            analysis_fingerprint: 0,
+            analyses_generation: 0,
+            analyses: HashMap::new(),
+            preview_rows: Vec::new(),
+            preview_key: None,
+            confirm_scroll: 0,
+            table_notes: HashMap::new(),
         }
     }
 
     /// The versions shown, after the filter.
     pub fn visible(&self) -> Vec<&VersionStatus> {
+        (0..self.visible_len())
+            .filter_map(|i| self.visible_at(i))
+            .collect()
+    }
+
+    /// How many versions are shown.
+    pub fn visible_len(&self) -> usize {
+        self.visible_idx.len()
+    }
+
+    /// The `i`-th version shown.
+    pub fn visible_at(&self, i: usize) -> Option<&VersionStatus> {
+        let status = self.status.as_ref()?;
+        status.versions.get(*self.visible_idx.get(i)?)
+    }
+
+    /// Recomputes the shown versions after the status or the filter changed.
+    fn refresh_visible(&mut self) {
         let Some(status) = &self.status else {
-            return Vec::new();
+            self.visible_idx.clear();
+            return;
         };
         let filter = self.filter.to_lowercase();
-        status
+        self.visible_idx = status
             .versions
             .iter()
-            .filter(|v| {
+            .enumerate()
+            .filter(|(_, v)| {
                 filter.is_empty()
                     || v.description.to_lowercase().contains(&filter)
                     || v.version.to_string().contains(&filter)
             })
-            .collect()
+            .map(|(i, _)| i)
+            .collect();
+        self.first_pending_idx = self
+            .visible_idx
+            .iter()
+            .position(|&i| !status.versions[i].state.is_recorded());
+    }
+
+    /// The list rows: each shown version, with a "pending" separator row before the first
+    /// pending one. Returns the row of shown version `i`.
+    pub fn list_row_of(&self, i: usize) -> usize {
+        match self.first_pending() {
+            Some(p) if p > 0 && i >= p => i + 1,
+            _ => i,
+        }
+    }
+
+    /// The shown version at list row `row`, or `None` for the separator.
+    pub fn version_at_row(&self, row: usize) -> Option<usize> {
+        let i = match self.first_pending() {
+            Some(p) if p > 0 && row == p => return None,
+            Some(p) if p > 0 && row > p => row - 1,
+            _ => row,
+        };
+        (i < self.visible_len()).then_some(i)
+    }
+
+    /// How many list rows there are (versions plus the separator).
+    pub fn list_rows(&self) -> usize {
+        self.list_row_of(self.visible_len())
+    }
+
+    /// The index among the shown versions of the first one not recorded in the database.
+    pub fn first_pending(&self) -> Option<usize> {
+        self.first_pending_idx
     }
 
     /// The selected version.
     pub fn selected_version(&self) -> Option<&VersionStatus> {
-        self.visible().get(self.selected).copied()
+        self.visible_at(self.selected)
+    }
+
+    /// The analysis of a version's UP or DOWN file, when done.
+    pub fn analysis(&self, version: i64, side: Side) -> Option<&Arc<Analysis>> {
+        self.analyses.get(&(version, side))
+    }
+
+    /// The size of a table as a note ("1.2 GB, 8.1M rows"), when the monitor has read it.
+    pub fn table_note(&self, table: &str) -> Option<&str> {
+        let bare = table.strip_prefix("public.").unwrap_or(table);
+        self.table_notes.get(bare).map(String::as_str)
+    }
+
+    /// Counts of findings (errors, warnings, infos) of a version's UP file.
+    pub fn finding_counts(&self, version: i64) -> Option<(usize, usize, usize)> {
+        let analysis = self.analysis(version, Side::Up)?;
+        let mut counts = (0, 0, 0);
+        for finding in &analysis.findings {
+            match finding.severity {
+                Severity::Error => counts.0 += 1,
+                Severity::Warning => counts.1 += 1,
+                Severity::Info => counts.2 += 1,
+            }
+        }
+        Some(counts)
     }
 
     /// The file the preview shows, with its text.
@@ -305,8 +481,104 @@ impl App {
         }
     }
 
-    /// Effects needed for what is on screen now (highlighting the previewed file).
+    /// Effects needed for what is on screen now (analysing the files, highlighting the previewed
+    /// file), and the derived state brought up to date (list window, preview rows).
     pub fn wanted(&mut self) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if self.status.is_some() && self.analysis_requested != self.analysis_generation {
+            self.analysis_requested = self.analysis_generation;
+            let pending = self
+                .status
+                .as_ref()
+                .map(|s| s.pending().map(|v| v.version).collect())
+                .unwrap_or_default();
+            effects.push(Effect::Analyze {
+                generation: self.analysis_generation,
+                pg_version: self.pg_version,
+                pending,
+            });
+        }
+        self.scroll_list_to_selection();
+        self.refresh_preview_rows();
+        effects.extend(self.wanted_highlight());
+        effects
+    }
+
+    /// Keeps the selected row inside the list window.
+    fn scroll_list_to_selection(&mut self) {
+        let height = super::view::layout(self.size).list_height();
+        let row = self.list_row_of(self.selected);
+        if row < self.list_offset {
+            self.list_offset = row;
+        } else if height > 0 && row >= self.list_offset + height {
+            self.list_offset = row + 1 - height;
+        }
+        let max_offset = self.list_rows().saturating_sub(height.max(1));
+        self.list_offset = self.list_offset.min(max_offset);
+    }
+
+    /// Rebuilds the preview rows when the file, its analysis or the width changed.
+    fn refresh_preview_rows(&mut self) {
+        let Some(v) = self.selected_version() else {
+            self.preview_rows.clear();
+            self.preview_key = None;
+            return;
+        };
+        let version = v.version;
+        let Some(file) = self.preview_file() else {
+            self.preview_rows.clear();
+            self.preview_key = None;
+            return;
+        };
+        let analysis = self.analysis(version, self.side).cloned();
+        let width = super::view::layout(self.size).preview_text_width(&file.sql);
+        let key = PreviewKey {
+            version,
+            side: self.side,
+            checksum: file.checksum.clone(),
+            analysed: analysis.is_some(),
+            analyses_generation: self.analyses_generation,
+            width,
+        };
+        if self.preview_key.as_ref() == Some(&key) {
+            return;
+        }
+        let lines = file.sql.lines().count();
+        self.preview_rows = build_rows(lines, analysis.as_deref(), width);
+        self.preview_key = Some(key);
+    }
+
+    /// Scrolls the preview to the next (or previous) finding of the previewed file.
+    fn jump_to_finding(&mut self, forward: bool) {
+        let Some(v) = self.selected_version() else {
+            return;
+        };
+        let Some(analysis) = self.analysis(v.version, self.side).cloned() else {
+            self.message = Some("the analysis is not ready yet".into());
+            return;
+        };
+        let current = self.preview_scroll as usize + FINDING_CONTEXT;
+        let mut rows: Vec<usize> = (0..analysis.findings.len())
+            .filter_map(|i| row_of_finding(&self.preview_rows, &analysis, i))
+            .collect();
+        rows.sort_unstable();
+        rows.dedup();
+        let target = if forward {
+            rows.iter().find(|&&r| r > current).or(rows.first())
+        } else {
+            rows.iter().rev().find(|&&r| r < current).or(rows.last())
+        };
+        match target {
+            Some(&row) => {
+                self.preview_scroll = row.saturating_sub(FINDING_CONTEXT) as u16;
+                self.focus = Focus::Preview;
+            }
+            None => self.message = Some("no findings in this file".into()),
+        }
+    }
+
+    /// Highlighting for the previewed file, unless done or under way.
+    fn wanted_highlight(&mut self) -> Vec<Effect> {
         let Some(file) = self.preview_file() else {
             return Vec::new();
         };
@@ -328,20 +600,62 @@ impl App {
         let mut effects = match event {
             Event::Key(key) => self.key(key),
             Event::Mouse(mouse) => self.mouse(mouse),
-            Event::Resize | Event::Tick => Vec::new(),
+            Event::Resize(columns, rows) => {
+                self.size = (columns, rows);
+                Vec::new()
+            }
+            Event::Tick => Vec::new(),
             Event::Status(Ok((set, status))) => {
-                self.set = set;
+                let print = fingerprint(&set, &status);
+                if print != self.analysis_fingerprint {
+                    self.analysis_fingerprint = print;
+                    self.analysis_generation += 1;
+                }
+                self.set = Arc::new(set);
                 self.status = Some(status);
                 self.status_error = None;
+                self.refresh_visible();
                 self.clamp();
+                Vec::new()
+            }
+            Event::Analyzed { generation, files } => {
+                if generation == self.analysis_generation {
+                    if generation != self.analyses_generation {
+                        self.analyses.clear();
+                        self.analyses_generation = generation;
+                    }
+                    for file in files {
+                        let side = if file.down { Side::Down } else { Side::Up };
+                        self.analyses
+                            .insert((file.version, side), Arc::new(file.analysis));
+                    }
+                    self.preview_key = None;
+                }
+                Vec::new()
+            }
+            Event::Blockers(found) => {
+                if let Overlay::Confirm(confirm) = &mut self.overlay {
+                    confirm.blockers = Some(found);
+                }
+                Vec::new()
+            }
+            Event::LockSample(sample) => {
+                if let Some(running) = self.running.as_mut() {
+                    running.sample = Some(sample);
+                }
                 Vec::new()
             }
             Event::Status(Err(error)) => {
                 self.status_error = Some(error);
                 Vec::new()
             }
-            Event::ServerVersion(version) => {
+            Event::ServerVersion { version, num } => {
                 self.server_version = Some(version);
+                let major = crate::analysis::model::version_from_server_num(num);
+                if num > 0 && major != self.pg_version {
+                    self.pg_version = major;
+                    self.analysis_generation += 1;
+                }
                 Vec::new()
             }
             Event::LockHolder(holder) => {
@@ -390,7 +704,7 @@ impl App {
     }
 
     fn clamp(&mut self) {
-        let len = self.visible().len();
+        let len = self.visible_len();
         if self.selected >= len {
             self.selected = len.saturating_sub(1);
         }
@@ -532,6 +846,7 @@ impl App {
                     _ => {}
                 }
                 self.selected = 0;
+                self.refresh_visible();
                 return Vec::new();
             }
             Overlay::Command(mut line) => {
@@ -591,6 +906,8 @@ impl App {
             KeyCode::Char('1') => self.focus = Focus::Migrations,
             KeyCode::Char('2') => self.focus = Focus::Preview,
             KeyCode::Char('3') => self.focus = Focus::Run,
+            KeyCode::Char(']') => self.jump_to_finding(true),
+            KeyCode::Char('[') => self.jump_to_finding(false),
             KeyCode::Char('u') => self.set_side(Side::Up),
             KeyCode::Char('d') => self.set_side(Side::Down),
             KeyCode::Char('c') => {
@@ -625,7 +942,7 @@ impl App {
     fn navigate(&mut self, code: KeyCode) {
         match self.focus {
             Focus::Migrations => {
-                let len = self.visible().len();
+                let len = self.visible_len();
                 let before = self.selected;
                 match code {
                     KeyCode::Down | KeyCode::Char('j') => {
@@ -648,12 +965,21 @@ impl App {
             }
             Focus::Preview => match code {
                 KeyCode::Down | KeyCode::Char('j') => {
-                    self.preview_scroll = self.preview_scroll.saturating_add(1)
+                    let last = self.preview_rows.len().saturating_sub(1) as u16;
+                    self.preview_scroll = self.preview_scroll.saturating_add(1).min(last)
                 }
                 KeyCode::Up | KeyCode::Char('k') => {
                     self.preview_scroll = self.preview_scroll.saturating_sub(1)
                 }
-                KeyCode::PageDown => self.preview_scroll = self.preview_scroll.saturating_add(20),
+                KeyCode::PageDown => {
+                    let last = self.preview_rows.len().saturating_sub(1) as u16;
+                    self.preview_scroll = self.preview_scroll.saturating_add(20).min(last)
+                }
+                KeyCode::End | KeyCode::Char('G') => {
+                    let height = super::view::layout(self.size).preview_height();
+                    self.preview_scroll =
+                        self.preview_rows.len().saturating_sub(height.max(1)) as u16
+                }
                 KeyCode::PageUp => self.preview_scroll = self.preview_scroll.saturating_sub(20),
                 KeyCode::Home | KeyCode::Char('g') => self.preview_scroll = 0,
                 _ => {}
@@ -671,9 +997,46 @@ impl App {
     }
 
     fn mouse(&mut self, mouse: MouseEvent) -> Vec<Effect> {
+        if self.overlay != Overlay::None {
+            return Vec::new();
+        }
+        let areas = super::view::layout(self.size);
+        let at = ratatui::layout::Position::new(mouse.column, mouse.row);
+        let under = [
+            (areas.migrations, Focus::Migrations),
+            (areas.preview, Focus::Preview),
+            (areas.run, Focus::Run),
+        ]
+        .into_iter()
+        .find(|(rect, _)| rect.contains(at));
+        let Some((rect, pane)) = under else {
+            return Vec::new();
+        };
         match mouse.kind {
-            MouseEventKind::ScrollDown => self.navigate(KeyCode::Down),
-            MouseEventKind::ScrollUp => self.navigate(KeyCode::Up),
+            MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
+                // The wheel scrolls the pane under the pointer, without moving the focus.
+                let focus = std::mem::replace(&mut self.focus, pane);
+                let code = if mouse.kind == MouseEventKind::ScrollDown {
+                    KeyCode::Down
+                } else {
+                    KeyCode::Up
+                };
+                self.navigate(code);
+                self.focus = focus;
+            }
+            MouseEventKind::Down(crossterm::event::MouseButton::Left) => {
+                self.focus = pane;
+                let inside = mouse.row.checked_sub(rect.y + 1).map(usize::from);
+                if pane == Focus::Migrations
+                    && let Some(row) = inside
+                    && row < areas.list_height()
+                    && let Some(i) = self.version_at_row(self.list_offset + row)
+                    && i != self.selected
+                {
+                    self.selected = i;
+                    self.preview_scroll = 0;
+                }
+            }
             _ => {}
         }
         Vec::new()
@@ -798,6 +1161,8 @@ impl App {
                 }
             });
         }
+        let (findings, errors, tables) = self.plan_findings(&plan.steps);
+        lines.extend(findings);
         let last = plan.steps.last().map(|s| s.version).unwrap_or_default();
         let title = match operation {
             Operation::Up { .. } => {
@@ -808,16 +1173,77 @@ impl App {
             }
             Operation::Redo => format!("Redo {last} (revert, then apply)?"),
         };
+        let challenge_reason = match (errors, self.remote) {
+            (0, false) => None,
+            (0, true) => Some("this database is not the sandbox or on this machine".to_string()),
+            (n, _) => Some(format!("the plan has {n} error-level finding(s)")),
+        };
+        self.confirm_scroll = 0;
         self.overlay = Overlay::Confirm(Box::new(Confirm {
             operation,
             title,
             expected: plan.signature(),
             lines,
-            challenge: self.remote.then(|| last.to_string()),
+            challenge: challenge_reason.as_ref().map(|_| last.to_string()),
+            challenge_reason,
+            blockers: None,
+            tables: tables.clone(),
             typed: String::new(),
             on_confirm: false,
         }));
-        Vec::new()
+        if tables.is_empty() {
+            return Vec::new();
+        }
+        vec![Effect::FindBlockers { tables }]
+    }
+
+    /// The findings of the files a plan runs, as dialog lines; how many are errors; and the
+    /// existing tables the plan locks.
+    fn plan_findings(&self, steps: &[crate::runner::Step]) -> (Vec<String>, usize, Vec<String>) {
+        let mut lines = Vec::new();
+        let mut errors = 0;
+        let mut tables: Vec<String> = Vec::new();
+        let mut missing = 0;
+        for step in steps {
+            let side = match step.direction {
+                Direction::Apply => Side::Up,
+                Direction::Revert => Side::Down,
+            };
+            let Some(analysis) = self.analysis(step.version, side) else {
+                missing += 1;
+                continue;
+            };
+            for statement in &analysis.statements {
+                for lock in statement.locks.iter().filter(|l| !l.new_relation) {
+                    if !tables.contains(&lock.relation) {
+                        tables.push(lock.relation.clone());
+                    }
+                }
+            }
+            for f in &analysis.findings {
+                if f.severity == Severity::Error {
+                    errors += 1;
+                }
+                lines.push(format!(
+                    "  {} {} line {}: [{}] {}",
+                    super::preview::glyph(f.severity),
+                    step.version,
+                    f.start.line,
+                    f.rule,
+                    crate::format::one_line(&f.message, 90)
+                ));
+            }
+        }
+        let mut out = vec![String::new()];
+        out.push(match (lines.len(), missing) {
+            (0, 0) => "Findings: none".to_string(),
+            (n, 0) => format!("Findings: {n} ({errors} error-level)"),
+            (n, m) => {
+                format!("Findings: {n} ({errors} error-level); {m} file(s) still being analysed")
+            }
+        });
+        out.extend(lines);
+        (out, errors, tables)
     }
 
     fn confirm_key(&mut self, mut confirm: Confirm, key: KeyEvent) -> Vec<Effect> {
@@ -833,6 +1259,7 @@ impl App {
                 done: 0,
                 total: 0,
                 waiting_on: None,
+                sample: None,
             });
             app.focus = Focus::Run;
             vec![Effect::Run {
@@ -841,6 +1268,14 @@ impl App {
             }]
         };
         match (&confirm.challenge, key.code) {
+            (_, KeyCode::Down) | (None, KeyCode::Char('j')) => {
+                self.confirm_scroll = self.confirm_scroll.saturating_add(1)
+            }
+            (_, KeyCode::Up) | (None, KeyCode::Char('k')) => {
+                self.confirm_scroll = self.confirm_scroll.saturating_sub(1)
+            }
+            (_, KeyCode::PageDown) => self.confirm_scroll = self.confirm_scroll.saturating_add(10),
+            (_, KeyCode::PageUp) => self.confirm_scroll = self.confirm_scroll.saturating_sub(10),
             (_, KeyCode::Esc) => {
                 self.overlay = Overlay::None;
                 self.message = Some("cancelled".into());
@@ -878,6 +1313,27 @@ impl App {
         self.overlay = Overlay::Confirm(Box::new(confirm));
         Vec::new()
     }
+}
+
+/// Lines of source shown above a finding the preview jumps to.
+const FINDING_CONTEXT: usize = 2;
+
+/// A fingerprint of the files and of what is pending: a change means analysing again.
+fn fingerprint(set: &MigrationSet, status: &Status) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for migration in &set.migrations {
+        migration.version.hash(&mut hasher);
+        migration.up.checksum.hash(&mut hasher);
+        migration
+            .down
+            .as_ref()
+            .map(|d| &d.checksum)
+            .hash(&mut hasher);
+    }
+    for v in status.pending() {
+        v.version.hash(&mut hasher);
+    }
+    hasher.finish()
 }
 
 fn next_focus(focus: Focus, forward: bool) -> Focus {

@@ -8,6 +8,7 @@
 pub mod app;
 pub mod editor;
 pub mod highlight;
+pub mod preview;
 pub mod view;
 
 use std::sync::Arc;
@@ -19,8 +20,11 @@ use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event as TermEve
 use futures_util::StreamExt;
 use tokio::sync::{Notify, mpsc};
 
+use crate::analysis::LintOptions;
+use crate::analysis::migrations::{analyze_pending, analyze_rest};
 use crate::db::Database;
-use crate::runner::{RunOptions, Runner, advisory_key, lock_holder, read_status};
+use crate::monitor::Monitor;
+use crate::runner::{RunEvent, RunOptions, Runner, advisory_key, lock_holder, read_status};
 use crate::source::{self, MigrationSet, SourceOptions};
 use app::{App, Effect, Event};
 
@@ -84,6 +88,9 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
 
     let mut terminal = ratatui::init();
     let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture);
+    if let Ok(size) = terminal.size() {
+        app.handle(Event::Resize(size.width, size.height));
+    }
     let result = async {
         loop {
             terminal.draw(|frame| view::draw(frame, &app))?;
@@ -98,6 +105,45 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
                 match effect {
                     Effect::Quit => return Ok(()),
                     Effect::RefreshStatus => refresh.notify_one(),
+                    Effect::FindBlockers { tables } => {
+                        let db = db.clone();
+                        let tx = tx.clone();
+                        tokio::spawn(async move {
+                            let found = async {
+                                let mut monitor =
+                                    Monitor::connect(&db).await.map_err(|e| e.to_string())?;
+                                let found = monitor
+                                    .sessions_blocking_tables(&tables, BLOCKER_MIN_AGE)
+                                    .await
+                                    .map_err(|e| e.to_string());
+                                monitor.close().await;
+                                found
+                            }
+                            .await;
+                            let _ = tx.send(Event::Blockers(found));
+                        });
+                    }
+                    Effect::Analyze {
+                        generation,
+                        pg_version,
+                        pending,
+                    } => {
+                        let set = app.set.clone();
+                        let options = LintOptions::for_session(
+                            pg_version,
+                            dashboard.options.lock_timeout.is_some(),
+                            dashboard.options.statement_timeout.is_some(),
+                        );
+                        let tx = tx.clone();
+                        tokio::task::spawn_blocking(move || {
+                            // Pending first: they are what the user is about to run.
+                            let files = analyze_pending(&set, &pending, &options);
+                            if tx.send(Event::Analyzed { generation, files }).is_ok() {
+                                let files = analyze_rest(&set, &pending, &options);
+                                let _ = tx.send(Event::Analyzed { generation, files });
+                            }
+                        });
+                    }
                     Effect::Highlight { key, text } => {
                         let tx = tx.clone();
                         tokio::task::spawn_blocking(move || {
@@ -194,7 +240,7 @@ fn spawn_input(tx: mpsc::UnboundedSender<Event>) {
                     Event::Key(key)
                 }
                 TermEvent::Mouse(mouse) => Event::Mouse(mouse),
-                TermEvent::Resize(_, _) => Event::Resize,
+                TermEvent::Resize(columns, rows) => Event::Resize(columns, rows),
                 _ => continue,
             };
             if tx.send(event).is_err() {
@@ -242,14 +288,16 @@ fn spawn_status_poller(
             }
             .await;
             if let Ok(mut conn) = db.connect("lockstep:monitor").await {
-                let info: Result<(String, String), _> = sqlx::query_as(
-                    "SELECT current_database()::text, current_setting('server_version')",
+                let info: Result<(String, String, String), _> = sqlx::query_as(
+                    "SELECT current_database()::text, current_setting('server_version'), \
+                     current_setting('server_version_num')",
                 )
                 .fetch_one(&mut conn)
                 .await;
-                if let Ok((database, version)) = info {
+                if let Ok((database, version, num)) = info {
                     if !told_version {
-                        told_version = tx.send(Event::ServerVersion(version)).is_ok();
+                        let num = num.trim().parse().unwrap_or(0);
+                        told_version = tx.send(Event::ServerVersion { version, num }).is_ok();
                     }
                     if let Ok(holder) = lock_holder(&mut conn, advisory_key(&database)).await {
                         let _ = tx.send(Event::LockHolder(holder));
@@ -266,7 +314,7 @@ fn spawn_status_poller(
 
 fn spawn_run(
     db: Arc<Database>,
-    set: MigrationSet,
+    set: Arc<MigrationSet>,
     options: RunOptions,
     operation: crate::runner::Operation,
     expected: Vec<(crate::runner::Direction, i64)>,
@@ -276,9 +324,21 @@ fn spawn_run(
     tokio::spawn(async move {
         let (events_tx, mut events_rx) = mpsc::unbounded_channel();
         let forward_tx = tx.clone();
+        let sampler_db = db.clone();
         let forwarder = tokio::spawn(async move {
+            let mut sampler: Option<tokio::task::JoinHandle<()>> = None;
             while let Some(event) = events_rx.recv().await {
+                if let RunEvent::Connected { backend_pid, .. } = &event {
+                    sampler = Some(spawn_lock_sampler(
+                        sampler_db.clone(),
+                        *backend_pid,
+                        forward_tx.clone(),
+                    ));
+                }
                 let _ = forward_tx.send(Event::Run(event));
+            }
+            if let Some(sampler) = sampler {
+                sampler.abort();
             }
         });
         let result = async {
@@ -300,4 +360,35 @@ fn spawn_run(
         };
         let _ = tx.send(Event::RunDone(done));
     });
+}
+
+/// From what transaction age a session holding a lock on a table the plan touches is listed in
+/// the confirmation (idle-in-transaction sessions are always listed).
+const BLOCKER_MIN_AGE: Duration = Duration::from_secs(5);
+
+/// How often the running migration's locks are sampled.
+const LOCK_SAMPLE_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Samples the migration session's locks (held, waited for, on whom, who queues behind) several
+/// times a second on a monitoring connection of its own, until aborted when the run ends.
+fn spawn_lock_sampler(
+    db: Arc<Database>,
+    pid: i32,
+    tx: mpsc::UnboundedSender<Event>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let Ok(mut monitor) = Monitor::connect(&db).await else {
+            return;
+        };
+        let mut interval = tokio::time::interval(LOCK_SAMPLE_INTERVAL);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            interval.tick().await;
+            if let Ok(sample) = monitor.session_locks(pid).await
+                && tx.send(Event::LockSample(Arc::new(sample))).is_err()
+            {
+                return;
+            }
+        }
+    })
 }

@@ -10,6 +10,8 @@ use ratatui::widgets::{
 };
 
 use super::app::{App, Focus, LogKind, Overlay, Side};
+use super::preview::{NoteKind, PreviewRow, Underline, glyph};
+use crate::analysis::{Finding, Severity};
 use crate::format::human_duration as human;
 use crate::status::State;
 
@@ -27,12 +29,54 @@ pub fn state_look(state: State) -> (&'static str, Color) {
     }
 }
 
-/// Draws the whole screen.
-pub fn draw(frame: &mut Frame, app: &App) {
-    let area = frame.area();
-    if area.width < 20 || area.height < 6 {
-        frame.render_widget(Paragraph::new("lockstep: terminal too small"), area);
-        return;
+/// Where each pane goes on a screen of a given size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Areas {
+    /// The migrations list.
+    pub migrations: Rect,
+    /// The SQL preview.
+    pub preview: Rect,
+    /// The run pane.
+    pub run: Rect,
+    /// The status bar.
+    pub status: Rect,
+    /// The key hints.
+    pub hints: Rect,
+}
+
+/// Columns reserved left of the preview's text for the mark and the line number.
+const PREVIEW_GUTTER: u16 = 8;
+
+impl Areas {
+    /// Rows of the migrations list inside its border.
+    pub fn list_height(&self) -> usize {
+        self.migrations.height.saturating_sub(2) as usize
+    }
+
+    /// Columns for the preview's text and notes.
+    pub fn preview_text_width(&self, _text: &str) -> usize {
+        self.preview.width.saturating_sub(2 + PREVIEW_GUTTER) as usize
+    }
+
+    /// Rows of the preview inside its border.
+    pub fn preview_height(&self) -> usize {
+        self.preview.height.saturating_sub(2) as usize
+    }
+}
+
+/// Whether a screen is too small to draw the panes.
+fn too_small(area: Rect) -> bool {
+    area.width < 20 || area.height < 6
+}
+
+/// The layout of a screen of `(columns, rows)` (all empty when it is too small).
+pub fn layout(size: (u16, u16)) -> Areas {
+    layout_in(Rect::new(0, 0, size.0, size.1))
+}
+
+fn layout_in(area: Rect) -> Areas {
+    if too_small(area) {
+        return Areas::default();
     }
     let rows = Layout::vertical([
         Constraint::Min(3),
@@ -44,11 +88,28 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Layout::horizontal([Constraint::Percentage(42), Constraint::Percentage(58)]).split(rows[0]);
     let right = Layout::vertical([Constraint::Percentage(62), Constraint::Percentage(38)])
         .split(columns[1]);
-    draw_migrations(frame, app, columns[0]);
-    draw_preview(frame, app, right[0]);
-    draw_run(frame, app, right[1]);
-    draw_status_bar(frame, app, rows[1]);
-    draw_hints(frame, app, rows[2]);
+    Areas {
+        migrations: columns[0],
+        preview: right[0],
+        run: right[1],
+        status: rows[1],
+        hints: rows[2],
+    }
+}
+
+/// Draws the whole screen.
+pub fn draw(frame: &mut Frame, app: &App) {
+    let area = frame.area();
+    if too_small(area) {
+        frame.render_widget(Paragraph::new("lockstep: terminal too small"), area);
+        return;
+    }
+    let areas = layout_in(area);
+    draw_migrations(frame, app, areas.migrations);
+    draw_preview(frame, app, areas.preview);
+    draw_run(frame, app, areas.run);
+    draw_status_bar(frame, app, areas.status);
+    draw_hints(frame, app, areas.hints);
     match &app.overlay {
         Overlay::Help => draw_help(frame, area),
         Overlay::Confirm(confirm) => draw_confirm(frame, app, confirm, area),
@@ -88,61 +149,31 @@ fn pane(title: String, focused: bool) -> Block<'static> {
 }
 
 fn draw_migrations(frame: &mut Frame, app: &App, area: Rect) {
-    let visible = app.visible();
-    let version_width = visible
-        .iter()
+    let height = area.height.saturating_sub(2) as usize;
+    let dim = Style::default().fg(Color::DarkGray);
+    let first_row = app.list_offset;
+    let last_row = (first_row + height).min(app.list_rows());
+    let version_width = (first_row..last_row)
+        .filter_map(|row| app.version_at_row(row).and_then(|i| app.visible_at(i)))
         .map(|v| v.version.to_string().len())
         .max()
         .unwrap_or(1) as u16;
-    let dim = Style::default().fg(Color::DarkGray);
-    let mut rows = Vec::new();
+    let mut rows = Vec::with_capacity(height);
     let mut selected_row = None;
-    let mut shown_pending = false;
-    for (i, v) in visible.iter().enumerate() {
-        if !v.state.is_recorded() && !shown_pending {
-            shown_pending = true;
-            if i > 0 {
-                rows.push(Row::new(vec![
-                    Cell::from(""),
-                    Cell::from(""),
-                    Cell::from("── pending ──").style(dim),
-                ]));
-            }
-        }
+    for row in first_row..last_row {
+        let Some(i) = app.version_at_row(row) else {
+            rows.push(Row::new(vec![
+                Cell::from(""),
+                Cell::from(""),
+                Cell::from("── pending ──").style(dim),
+            ]));
+            continue;
+        };
+        let Some(v) = app.visible_at(i) else { continue };
         if i == app.selected {
             selected_row = Some(rows.len());
         }
-        let (glyph, color) = state_look(v.state);
-        let running = app.running.as_ref().and_then(|r| r.version) == Some(v.version);
-        let glyph = if running { "▶" } else { glyph };
-        let mut description = vec![Span::raw(v.description.clone())];
-        if v.migration.as_ref().is_some_and(|m| m.up.no_transaction) {
-            description.push(Span::styled(" no-tx", Style::default().fg(Color::Yellow)));
-        }
-        if !matches!(v.state, State::Applied | State::Pending) {
-            description.push(Span::styled(
-                format!(" · {}", v.state.label()),
-                Style::default().fg(color),
-            ));
-        }
-        let (when, took) = match &v.applied {
-            Some(applied) => (
-                applied
-                    .installed_on
-                    .with_timezone(&Local)
-                    .format("%m-%d %H:%M")
-                    .to_string(),
-                crate::format::execution_time(applied.execution_time),
-            ),
-            None => (String::new(), String::new()),
-        };
-        rows.push(Row::new(vec![
-            Cell::from(glyph).style(Style::default().fg(color).add_modifier(Modifier::BOLD)),
-            Cell::from(v.version.to_string()).style(Style::default().fg(color)),
-            Cell::from(Line::from(description)),
-            Cell::from(when).style(dim),
-            Cell::from(Line::from(took).right_aligned()).style(dim),
-        ]));
+        rows.push(migration_row(app, v, dim));
     }
     let counts = app
         .status
@@ -159,6 +190,7 @@ fn draw_migrations(frame: &mut Frame, app: &App, area: Rect) {
             Constraint::Length(1),
             Constraint::Length(version_width),
             Constraint::Fill(1),
+            Constraint::Length(7),
             Constraint::Length(11),
             Constraint::Length(9),
         ],
@@ -172,6 +204,65 @@ fn draw_migrations(frame: &mut Frame, app: &App, area: Rect) {
     .highlight_symbol("›");
     let mut state = TableState::default().with_selected(selected_row);
     frame.render_stateful_widget(table, area, &mut state);
+}
+
+/// One version's row: glyph, version, description and flags, findings, applied time, duration.
+fn migration_row<'a>(app: &App, v: &crate::status::VersionStatus, dim: Style) -> Row<'a> {
+    let (glyph, color) = state_look(v.state);
+    let running = app.running.as_ref().and_then(|r| r.version) == Some(v.version);
+    let glyph = if running { "▶" } else { glyph };
+    let mut description = vec![Span::raw(v.description.clone())];
+    if v.migration.as_ref().is_some_and(|m| m.up.no_transaction) {
+        description.push(Span::styled(" no-tx", Style::default().fg(Color::Yellow)));
+    }
+    if !matches!(v.state, State::Applied | State::Pending) {
+        description.push(Span::styled(
+            format!(" · {}", v.state.label()),
+            Style::default().fg(color),
+        ));
+    }
+    let findings = match app.finding_counts(v.version) {
+        Some((errors, warnings, _)) => {
+            let mut spans = Vec::new();
+            if errors > 0 {
+                spans.push(Span::styled(
+                    format!("✗{errors}"),
+                    Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+                ));
+            }
+            if warnings > 0 {
+                if !spans.is_empty() {
+                    spans.push(Span::raw(" "));
+                }
+                spans.push(Span::styled(
+                    format!("▲{warnings}"),
+                    Style::default().fg(Color::Yellow),
+                ));
+            }
+            Line::from(spans)
+        }
+        None if v.migration.is_some() => Line::styled("…", dim),
+        None => Line::raw(""),
+    };
+    let (when, took) = match &v.applied {
+        Some(applied) => (
+            applied
+                .installed_on
+                .with_timezone(&Local)
+                .format("%m-%d %H:%M")
+                .to_string(),
+            crate::format::execution_time(applied.execution_time),
+        ),
+        None => (String::new(), String::new()),
+    };
+    Row::new(vec![
+        Cell::from(glyph).style(Style::default().fg(color).add_modifier(Modifier::BOLD)),
+        Cell::from(v.version.to_string()).style(Style::default().fg(color)),
+        Cell::from(Line::from(description)),
+        Cell::from(findings),
+        Cell::from(when).style(dim),
+        Cell::from(Line::from(took).right_aligned()).style(dim),
+    ])
 }
 
 fn draw_preview(frame: &mut Frame, app: &App, area: Rect) {
@@ -234,50 +325,284 @@ fn draw_preview(frame: &mut Frame, app: &App, area: Rect) {
         .as_ref()
         .filter(|(version, _)| *version == v.version)
         .and_then(|(_, f)| f.line);
-    // Only the visible lines are built: a 1 MB migration costs no more per frame than a small one.
-    let skip = app.preview_scroll as usize;
-    let height = area.height as usize;
-    let (total, visible): (usize, Vec<Line>) = match app.highlighted.get(&file.checksum) {
-        Some(lines) => (
-            lines.len(),
-            lines.iter().skip(skip).take(height).cloned().collect(),
+    let analysis = app.analysis(v.version, app.side);
+    let title = match analysis {
+        Some(a) if a.findings.is_empty() => format!("{title}· no findings "),
+        Some(a) => format!(
+            "{title}· {} finding(s), ] next [ previous ",
+            a.findings.len()
         ),
-        None => (
-            file.sql.lines().count(),
-            file.sql
-                .lines()
-                .skip(skip)
-                .take(height)
-                .map(|l| Line::raw(l.to_string()))
-                .collect(),
-        ),
+        None => format!("{title}· analysing… "),
     };
-    let width = total.max(1).to_string().len();
-    let numbered: Vec<Line> = visible
-        .into_iter()
-        .enumerate()
-        .map(|(i, line)| (i + skip, line))
-        .map(|(i, line)| {
-            let failing = failing_line == Some(i + 1);
-            let gutter_style = if failing {
-                Style::default().fg(Color::White).bg(Color::Red)
-            } else {
-                Style::default().fg(Color::DarkGray)
-            };
-            let mut spans = vec![Span::styled(format!("{:>width$} ", i + 1), gutter_style)];
-            spans.extend(line.spans);
-            let line = Line::from(spans);
-            if failing {
-                line.style(Style::default().bg(Color::Rgb(80, 20, 20)))
-            } else {
-                line
-            }
+    let block = pane(title, app.focus == Focus::Preview);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    // Only the rows on screen are built: a 1 MB migration costs no more per frame than a small one.
+    let skip = app.preview_scroll as usize;
+    let height = inner.height as usize;
+    let shown = app.preview_rows.iter().skip(skip).take(height);
+    let code_lines: Vec<usize> = shown
+        .clone()
+        .filter_map(|r| match r {
+            PreviewRow::Code { line, .. } => Some(*line),
+            PreviewRow::Note { .. } => None,
         })
         .collect();
-    frame.render_widget(
-        Paragraph::new(numbered).block(pane(title, app.focus == Focus::Preview)),
-        area,
-    );
+    let source = source_lines(app, file, &code_lines);
+    let total = app
+        .preview_rows
+        .iter()
+        .rev()
+        .find_map(|r| match r {
+            PreviewRow::Code { line, .. } => Some(*line + 1),
+            PreviewRow::Note { .. } => None,
+        })
+        .unwrap_or(1);
+    let width = total.to_string().len();
+    let mut lines: Vec<Line> = Vec::with_capacity(height);
+    for row in shown {
+        match row {
+            PreviewRow::Code {
+                line,
+                mark,
+                underlines,
+            } => {
+                let failing = failing_line == Some(line + 1);
+                let number_style = if failing {
+                    Style::default().fg(Color::White).bg(Color::Red)
+                } else {
+                    Style::default().fg(Color::DarkGray)
+                };
+                let mark = match mark {
+                    Some(severity) => Span::styled(
+                        glyph(*severity),
+                        Style::default()
+                            .fg(severity_color(*severity))
+                            .add_modifier(Modifier::BOLD),
+                    ),
+                    None => Span::raw(" "),
+                };
+                let text = source
+                    .get(line)
+                    .cloned()
+                    .unwrap_or_else(|| Line::raw(String::new()));
+                let mut spans = vec![
+                    mark,
+                    Span::styled(format!("{:>width$} ", line + 1), number_style),
+                ];
+                spans.extend(underline(text, underlines).spans);
+                let line = Line::from(spans);
+                lines.push(if failing {
+                    line.style(Style::default().bg(Color::Rgb(80, 20, 20)))
+                } else {
+                    line
+                });
+            }
+            PreviewRow::Note {
+                finding,
+                kind,
+                text,
+            } => {
+                let Some(f) = analysis.and_then(|a| a.findings.get(*finding)) else {
+                    continue;
+                };
+                let color = severity_color(f.severity);
+                let mut spans = vec![Span::styled(
+                    format!("{:>w$}│ ", "", w = width + 1),
+                    Style::default().fg(color),
+                )];
+                match kind {
+                    NoteKind::Message { first: true } => {
+                        spans.push(Span::styled(
+                            text.clone(),
+                            Style::default().fg(color).add_modifier(Modifier::BOLD),
+                        ));
+                    }
+                    NoteKind::Message { first: false } => {
+                        spans.push(Span::styled(text.clone(), Style::default().fg(color)));
+                    }
+                    NoteKind::Badges => {
+                        if let Some(a) = analysis {
+                            spans.extend(badges(app, a, f));
+                        }
+                    }
+                    NoteKind::Help => {
+                        spans.push(Span::styled(
+                            text.clone(),
+                            Style::default().fg(Color::Green),
+                        ));
+                    }
+                }
+                lines.push(Line::from(spans));
+            }
+        }
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// The source lines `wanted` (0-based) of the previewed file: highlighted when ready, else plain.
+fn source_lines(
+    app: &App,
+    file: &crate::source::MigrationFile,
+    wanted: &[usize],
+) -> std::collections::HashMap<usize, Line<'static>> {
+    let mut out = std::collections::HashMap::with_capacity(wanted.len());
+    let (Some(&first), Some(&last)) = (wanted.iter().min(), wanted.iter().max()) else {
+        return out;
+    };
+    match app.highlighted.get(&file.checksum) {
+        Some(lines) => {
+            for &i in wanted {
+                if let Some(line) = lines.get(i) {
+                    out.insert(i, line.clone());
+                }
+            }
+        }
+        None => {
+            for (i, text) in file
+                .sql
+                .lines()
+                .enumerate()
+                .skip(first)
+                .take(last + 1 - first)
+            {
+                out.insert(i, Line::raw(text.to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// The colour of a severity.
+pub fn severity_color(severity: Severity) -> Color {
+    match severity {
+        Severity::Error => Color::Red,
+        Severity::Warning => Color::Yellow,
+        Severity::Info => Color::Cyan,
+    }
+}
+
+/// `line` with the character ranges in `underlines` underlined in their severity's colour.
+fn underline(line: Line<'static>, underlines: &[Underline]) -> Line<'static> {
+    if underlines.is_empty() {
+        return line;
+    }
+    let covering = |column: usize| {
+        underlines
+            .iter()
+            .filter(|u| u.from <= column && column < u.to)
+            .map(|u| u.severity)
+            .max()
+    };
+    let mut spans: Vec<Span<'static>> = Vec::new();
+    let mut column = 0;
+    for span in line.spans {
+        let mut piece = String::new();
+        let mut piece_mark = None;
+        for ch in span.content.chars() {
+            let mark = covering(column);
+            if mark != piece_mark && !piece.is_empty() {
+                spans.push(marked(std::mem::take(&mut piece), span.style, piece_mark));
+            }
+            piece_mark = mark;
+            piece.push(ch);
+            column += 1;
+        }
+        if !piece.is_empty() {
+            spans.push(marked(piece, span.style, piece_mark));
+        }
+    }
+    Line::from(spans).style(line.style)
+}
+
+fn marked(text: String, style: Style, mark: Option<Severity>) -> Span<'static> {
+    match mark {
+        Some(severity) => Span::styled(
+            text,
+            style
+                .add_modifier(Modifier::UNDERLINED)
+                .underline_color(severity_color(severity)),
+        ),
+        None => Span::styled(text, style),
+    }
+}
+
+/// The lock badges of a finding's statement: mode and table, what it blocks, scan or rewrite,
+/// the table's size when known, and the locks still held from earlier statements.
+fn badges(app: &App, analysis: &crate::analysis::Analysis, f: &Finding) -> Vec<Span<'static>> {
+    let mut spans = Vec::new();
+    let Some(statement) = f.statement_index.and_then(|i| analysis.statements.get(i)) else {
+        spans.push(Span::styled(
+            f.axis.label(),
+            Style::default().fg(Color::DarkGray),
+        ));
+        return spans;
+    };
+    let badge = |text: String, color: Color| {
+        Span::styled(
+            format!(" {text} "),
+            Style::default().fg(Color::Black).bg(color),
+        )
+    };
+    for lock in statement
+        .locks
+        .iter()
+        .filter(|l| f.table.as_deref().is_none_or(|t| t == l.relation))
+        .take(3)
+    {
+        let color = if lock.blocks_reads {
+            Color::Red
+        } else if lock.blocks_writes {
+            Color::Yellow
+        } else {
+            Color::Gray
+        };
+        spans.push(badge(
+            format!("{} on {}", lock.mode.sql_name(), lock.relation),
+            color,
+        ));
+        spans.push(Span::raw(" "));
+        let blocks = match (lock.blocks_reads, lock.blocks_writes) {
+            (true, _) => Some(("blocks reads+writes", Color::Red)),
+            (false, true) => Some(("blocks writes", Color::Yellow)),
+            _ => None,
+        };
+        if let Some((text, color)) = blocks {
+            spans.push(Span::styled(format!("{text} "), Style::default().fg(color)));
+        }
+        if lock.rewrite {
+            spans.push(Span::styled("rewrite ", Style::default().fg(Color::Red)));
+        } else if lock.scan {
+            spans.push(Span::styled("scan ", Style::default().fg(Color::Yellow)));
+        }
+        if lock.new_relation {
+            spans.push(Span::styled(
+                "new table ",
+                Style::default().fg(Color::DarkGray),
+            ));
+        } else if let Some(size) = app.table_note(&lock.relation) {
+            spans.push(Span::styled(
+                format!("({size}) "),
+                Style::default().fg(Color::Magenta),
+            ));
+        }
+    }
+    if !statement.held_before.is_empty() {
+        spans.push(Span::styled(
+            format!(
+                "+{} lock(s) held since earlier statements",
+                statement.held_before.len()
+            ),
+            Style::default().fg(Color::DarkGray),
+        ));
+    }
+    if spans.is_empty() {
+        spans.push(Span::styled(
+            f.axis.label(),
+            Style::default().fg(Color::DarkGray),
+        ));
+    }
+    spans
 }
 
 fn draw_run(frame: &mut Frame, app: &App, area: Rect) {
@@ -286,12 +611,19 @@ fn draw_run(frame: &mut Frame, app: &App, area: Rect) {
     frame.render_widget(block, area);
     let mut log_area = inner;
     if let Some(running) = &app.running {
+        let sample = running
+            .sample
+            .as_deref()
+            .map(lock_sample_lines)
+            .unwrap_or_default();
         let parts = Layout::vertical([
             Constraint::Length(1),
             Constraint::Length(1),
+            Constraint::Length(sample.len() as u16),
             Constraint::Min(0),
         ])
         .split(inner);
+        frame.render_widget(Paragraph::new(sample), parts[2]);
         let status = match (&running.waiting_on, &running.statement) {
             (Some(holder), _) => Line::styled(
                 format!(
@@ -333,7 +665,7 @@ fn draw_run(frame: &mut Frame, app: &App, area: Rect) {
                 .label(format!("{}/{} statements", running.done, running.total)),
             parts[1],
         );
-        log_area = parts[2];
+        log_area = parts[3];
     }
     let height = log_area.height as usize;
     let end = app.log.len().saturating_sub(app.log_scroll as usize);
@@ -362,6 +694,76 @@ fn draw_run(frame: &mut Frame, app: &App, area: Rect) {
         Paragraph::new(lines).wrap(Wrap { trim: false })
     };
     frame.render_widget(paragraph, log_area);
+}
+
+/// What a lock sample of the migration session says: the locks it holds, what it waits for and
+/// on whom (with that session's state, age and query), and how many sessions queue behind it.
+pub fn lock_sample_lines(sample: &crate::monitor::SessionLocks) -> Vec<Line<'static>> {
+    let mode = |m: &str| {
+        crate::analysis::LockMode::from_pg_name(m)
+            .map(|l| l.sql_name().to_string())
+            .unwrap_or_else(|| m.to_string())
+    };
+    let mut lines = Vec::new();
+    let mut held: Vec<String> = sample
+        .locks
+        .iter()
+        .filter(|l| l.granted)
+        .filter_map(|l| Some(format!("{} on {}", mode(&l.mode), l.relation.as_ref()?)))
+        .collect();
+    held.dedup();
+    if !held.is_empty() {
+        lines.push(Line::from(vec![
+            Span::styled("holds ", Style::default().fg(Color::DarkGray)),
+            Span::raw(held.join(", ")),
+        ]));
+    }
+    for wanted in sample.waiting_for() {
+        let what = match (&wanted.relation, &wanted.transaction_id) {
+            (Some(relation), _) => format!("{} on {relation}", mode(&wanted.mode)),
+            (None, Some(xid)) => format!("{} (transaction {xid})", mode(&wanted.mode)),
+            (None, None) => format!("{} ({})", mode(&wanted.mode), wanted.locktype),
+        };
+        lines.push(Line::styled(
+            format!("⏳ waits for {what}"),
+            Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+        ));
+    }
+    for blocker in &sample.waits_on {
+        let text = match &blocker.session {
+            Some(session) => {
+                let state = session.state.as_deref().unwrap_or("?");
+                let age = session
+                    .xact_age_secs
+                    .map(|s| format!(", transaction {}", crate::monitor::format::human_age(s)))
+                    .unwrap_or_default();
+                lines.push(Line::styled(
+                    format!(
+                        "   held by pid {} ({}, {state}{age}):",
+                        blocker.pid,
+                        session.user.as_deref().unwrap_or("?"),
+                    ),
+                    Style::default().fg(Color::Red),
+                ));
+                format!(
+                    "     {}",
+                    one_line(session.query.as_deref().unwrap_or(""), 70)
+                )
+            }
+            None => format!("   held by pid {}", blocker.pid),
+        };
+        lines.push(Line::styled(text, Style::default().fg(Color::Red)));
+    }
+    if sample.queued_behind() > 0 {
+        lines.push(Line::styled(
+            format!(
+                "{} session(s) queued behind the migration",
+                sample.queued_behind()
+            ),
+            Style::default().fg(Color::Yellow),
+        ));
+    }
+    lines
 }
 
 /// `mm:ss.sss`.
@@ -433,7 +835,7 @@ fn draw_hints(frame: &mut Frame, app: &App, area: Rect) {
                 Focus::Migrations => {
                     "j/k move · a apply to · b roll back to · A all · B last · r redo · n new · u/d UP/DOWN · / filter · : cmd"
                 }
-                Focus::Preview => "j/k scroll · PgUp/PgDn · u/d UP/DOWN",
+                Focus::Preview => "j/k scroll · ] [ next/previous finding · u/d UP/DOWN",
                 Focus::Run => "j/k scroll log",
             };
             let cancel = if app.running.is_some() {
@@ -469,6 +871,10 @@ fn draw_help(frame: &mut Frame, area: Rect) {
         ),
         ("Tab / Shift-Tab, 1 2 3", "focus migrations, preview, run"),
         ("u / d", "preview the UP / DOWN file"),
+        (
+            "] / [",
+            "jump to the next / previous finding in the preview",
+        ),
         ("a", "apply pending migrations up to the selected one"),
         ("A", "apply everything pending"),
         ("b", "roll back down to (and including) the selected one"),
@@ -482,7 +888,10 @@ fn draw_help(frame: &mut Frame, area: Rect) {
             "command: :up, :up V, :to V, :down N, :down-to V, :redo, :q",
         ),
         ("R", "re-read the status"),
-        ("mouse wheel", "scroll"),
+        (
+            "mouse",
+            "click a pane to focus it, a migration to select it; wheel scrolls",
+        ),
         ("? / F1", "this help"),
         ("q, Ctrl-c", "quit (asks while a migration runs)"),
     ];
@@ -538,13 +947,42 @@ fn draw_confirm(frame: &mut Frame, app: &App, confirm: &super::app::Confirm, are
         ])),
         parts[0],
     );
-    let body: Vec<Line> = confirm.lines.iter().map(|l| Line::raw(l.clone())).collect();
-    frame.render_widget(Paragraph::new(body), parts[1]);
+    let mut body: Vec<Line> = confirm
+        .lines
+        .iter()
+        .map(|l| {
+            let style = if l.starts_with("  ✗") {
+                Style::default().fg(Color::Red)
+            } else if l.starts_with("  ▲") {
+                Style::default().fg(Color::Yellow)
+            } else {
+                Style::default()
+            };
+            Line::styled(l.clone(), style)
+        })
+        .collect();
+    body.extend(blocker_lines(confirm));
+    let height = parts[1].height as usize;
+    let scroll = (app.confirm_scroll as usize).min(body.len().saturating_sub(height));
+    let more_below = body.len().saturating_sub(scroll + height);
+    let mut shown: Vec<Line> = body.into_iter().skip(scroll).take(height).collect();
+    if more_below > 0 && !shown.is_empty() {
+        shown.pop();
+        shown.push(Line::styled(
+            format!("… {} more line(s): ↓/PgDn to scroll", more_below + 1),
+            Style::default().fg(Color::Cyan),
+        ));
+    }
+    frame.render_widget(Paragraph::new(shown), parts[1]);
     let footer = match &confirm.challenge {
         Some(challenge) => Line::from(vec![
-            Span::raw(format!(
-                "Type {challenge} and press Enter to run · Esc cancels: "
-            )),
+            Span::styled(
+                format!(
+                    "{}: type {challenge} and press Enter to run · Esc cancels: ",
+                    confirm.challenge_reason.as_deref().unwrap_or("confirm")
+                ),
+                Style::default().fg(Color::Red),
+            ),
             Span::styled(
                 format!("{}█", confirm.typed),
                 Style::default().fg(Color::Yellow),
@@ -570,6 +1008,65 @@ fn draw_confirm(frame: &mut Frame, app: &App, confirm: &super::app::Confirm, are
         }
     };
     frame.render_widget(Paragraph::new(footer), parts[2]);
+}
+
+/// The confirmation's list of sessions the migration would queue behind.
+fn blocker_lines(confirm: &super::app::Confirm) -> Vec<Line<'static>> {
+    if confirm.tables.is_empty() {
+        return Vec::new();
+    }
+    let mut lines = vec![Line::raw("")];
+    match &confirm.blockers {
+        None => lines.push(Line::styled(
+            "Looking for sessions holding locks on the tables…",
+            Style::default().fg(Color::DarkGray),
+        )),
+        Some(Err(error)) => lines.push(Line::styled(
+            format!("Could not check for sessions holding locks: {error}"),
+            Style::default().fg(Color::Yellow),
+        )),
+        Some(Ok(found)) if found.is_empty() => lines.push(Line::styled(
+            format!(
+                "No long-running or idle-in-transaction session holds a lock on {}",
+                confirm.tables.join(", ")
+            ),
+            Style::default().fg(Color::Green),
+        )),
+        Some(Ok(found)) => {
+            lines.push(Line::styled(
+                format!(
+                    "The migration will queue behind {} session(s):",
+                    found.len()
+                ),
+                Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+            ));
+            for b in found {
+                let s = &b.session;
+                let age = s
+                    .xact_age_secs
+                    .map(crate::monitor::format::human_age)
+                    .unwrap_or_default();
+                lines.push(Line::styled(
+                    format!(
+                        "  pid {} {} ({}, transaction {age}) {} {} on {}: {}",
+                        s.pid,
+                        s.user.as_deref().unwrap_or("?"),
+                        s.state.as_deref().unwrap_or("?"),
+                        if b.granted { "holds" } else { "waits for" },
+                        b.mode,
+                        b.table,
+                        one_line(s.query.as_deref().unwrap_or(""), 50)
+                    ),
+                    Style::default().fg(if s.is_idle_in_transaction() {
+                        Color::Red
+                    } else {
+                        Color::Yellow
+                    }),
+                ));
+            }
+        }
+    }
+    lines
 }
 
 fn draw_editor(frame: &mut Frame, editor: &super::editor::Editor, area: Rect) {

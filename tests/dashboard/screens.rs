@@ -4,6 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use lockstep::analysis::LintOptions;
+use lockstep::analysis::migrations::{analyze_pending, analyze_rest};
 use lockstep::history::AppliedRow;
 use lockstep::runner::{Direction, Failure, LockHolder, Operation, RunEvent};
 use lockstep::source::{Migration, MigrationFile, MigrationSet, checksum};
@@ -126,7 +128,13 @@ fn app() -> App {
         false,
     );
     feed(&mut app, Event::Status(Ok((set, status))));
-    feed(&mut app, Event::ServerVersion("15.18".into()));
+    feed(
+        &mut app,
+        Event::ServerVersion {
+            version: "15.18".into(),
+            num: 150018,
+        },
+    );
     app
 }
 
@@ -142,6 +150,20 @@ fn feed(app: &mut App, event: Event) -> Vec<Effect> {
                     lines: highlight::highlight_sql(&text),
                 }));
             }
+            Effect::Analyze {
+                generation,
+                pg_version,
+                pending,
+            } => {
+                let options = LintOptions::for_session(pg_version, false, false);
+                let set = app.set.clone();
+                for files in [
+                    analyze_pending(&set, &pending, &options),
+                    analyze_rest(&set, &pending, &options),
+                ] {
+                    effects.extend(app.handle(Event::Analyzed { generation, files }));
+                }
+            }
             other => others.push(other),
         }
     }
@@ -152,7 +174,9 @@ fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
     feed(app, Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
 }
 
-fn render(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
+/// Draws `app` on a `width` × `height` screen (telling it the size first, as the loop does).
+fn render(app: &mut App, width: u16, height: u16) -> Terminal<TestBackend> {
+    feed(app, Event::Resize(width, height));
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal.draw(|f| view::draw(f, app)).unwrap();
     terminal
@@ -184,8 +208,8 @@ fn cell_fg(terminal: &Terminal<TestBackend>, text: &str) -> Color {
 
 #[test]
 fn the_list_shows_every_state_with_its_colour() {
-    let app = app();
-    let terminal = render(&app, 140, 30);
+    let mut app = app();
+    let terminal = render(&mut app, 140, 30);
     snapshot("list_every_state", &terminal);
     assert_eq!(cell_fg(&terminal, "✗"), Color::Red, "failed is red");
     assert_eq!(cell_fg(&terminal, "≠"), Color::Red, "drift is red");
@@ -202,7 +226,7 @@ fn the_preview_is_highlighted_with_line_numbers_and_toggles_to_down() {
     let mut app = app();
     key(&mut app, KeyCode::Char('G'));
     key(&mut app, KeyCode::Char('k'));
-    let terminal = render(&app, 140, 30);
+    let terminal = render(&mut app, 140, 30);
     snapshot("preview_up", &terminal);
     assert_ne!(
         cell_fg(&terminal, "CREATE TABLE orders"),
@@ -210,7 +234,7 @@ fn the_preview_is_highlighted_with_line_numbers_and_toggles_to_down() {
         "SQL is highlighted"
     );
     key(&mut app, KeyCode::Char('d'));
-    let terminal = render(&app, 140, 30);
+    let terminal = render(&mut app, 140, 30);
     let screen = terminal.backend().to_string();
     assert!(screen.contains("DROP TABLE orders;"), "{screen}");
     assert!(screen.contains("2 DOWN 7 add orders"));
@@ -241,9 +265,19 @@ fn the_confirmation_shows_what_runs_and_defaults_to_cancel() {
     let mut app = clean_app();
     key(&mut app, KeyCode::Char('G'));
     let effects = key(&mut app, KeyCode::Char('a'));
-    assert!(effects.is_empty(), "nothing runs before confirming");
+    assert!(
+        !effects.iter().any(|e| matches!(e, Effect::Run { .. })),
+        "nothing runs before confirming"
+    );
+    // The dialog asks who holds locks on the existing tables the plan touches.
+    assert_eq!(
+        effects,
+        vec![Effect::FindBlockers {
+            tables: vec!["users".to_string()]
+        }]
+    );
     assert!(matches!(app.overlay, Overlay::Confirm(_)));
-    let terminal = render(&app, 140, 34);
+    let terminal = render(&mut app, 140, 34);
     snapshot("confirm_apply", &terminal);
     // Enter on the default button cancels; `a` again does not confirm.
     assert!(key(&mut app, KeyCode::Enter).is_empty());
@@ -357,7 +391,7 @@ fn running_app() -> App {
 #[test]
 fn a_run_in_progress_shows_the_statement_timer_and_progress() {
     let mut app = running_app();
-    let terminal = render(&app, 140, 30);
+    let terminal = render(&mut app, 140, 30);
     snapshot("run_in_progress", &terminal);
     let screen = terminal.backend().to_string();
     assert!(screen.contains("stmt 2 line 5"), "{screen}");
@@ -400,7 +434,7 @@ fn a_failure_highlights_the_failing_line() {
         )),
     );
     key(&mut app, KeyCode::Char('1'));
-    let terminal = render(&app, 140, 30);
+    let terminal = render(&mut app, 140, 30);
     snapshot("run_failed", &terminal);
     let buffer = terminal.backend().buffer();
     let screen = terminal.backend().to_string();
@@ -423,7 +457,7 @@ fn a_failure_highlights_the_failing_line() {
 fn the_help_lists_every_key() {
     let mut app = app();
     key(&mut app, KeyCode::Char('?'));
-    let terminal = render(&app, 120, 30);
+    let terminal = render(&mut app, 120, 30);
     snapshot("help", &terminal);
     key(&mut app, KeyCode::Char('x'));
     assert_eq!(app.overlay, Overlay::None, "any key closes the help");
@@ -449,7 +483,7 @@ fn a_lock_holder_and_a_lost_connection_show_in_the_status_bar() {
             "cannot connect to postgres://app:***@localhost/app_dev".into(),
         )),
     );
-    let screen = render(&app, 160, 30).backend().to_string();
+    let screen = render(&mut app, 160, 30).backend().to_string();
     assert!(screen.contains("migration lock (sqlx): pid 77"), "{screen}");
     assert!(screen.contains("cannot connect") && screen.contains("retrying"));
     assert!(app.status.is_some(), "the last good status stays on screen");
@@ -495,10 +529,10 @@ fn filter_command_line_and_read_only() {
 fn tiny_terminals_never_panic() {
     let mut app = running_app();
     for (w, h) in [(1, 1), (10, 3), (20, 6), (30, 8), (45, 12)] {
-        render(&app, w, h);
+        render(&mut app, w, h);
     }
     key(&mut app, KeyCode::Char('?'));
-    render(&app, 12, 5);
+    render(&mut app, 12, 5);
 }
 
 #[test]
@@ -517,7 +551,7 @@ fn the_new_migration_editor_saves_description_up_and_down() {
     for c in "DROP TABLE tags;".chars() {
         key(&mut app, KeyCode::Char(c));
     }
-    let terminal = render(&app, 120, 24);
+    let terminal = render(&mut app, 120, 24);
     snapshot("new_migration_editor", &terminal);
     let effects = feed(
         &mut app,
@@ -542,4 +576,294 @@ fn the_new_migration_editor_saves_description_up_and_down() {
             .unwrap()
             .contains("9_add_tags.up.sql")
     );
+}
+
+/// Applied 1 (users); pending 9, an index build on the existing users table (error-level).
+fn index_app(remote: bool) -> App {
+    let (mut set, _) = every_state();
+    set.migrations.truncate(1);
+    set.migrations.push(migration(
+        9,
+        "index users by email",
+        "-- builds the index\nCREATE INDEX users_email_idx\n    ON users (email);\nSELECT 1;\n",
+        Some("DROP INDEX users_email_idx;\n"),
+    ));
+    let status = Status::build(&set, Some(&[row(&set.migrations[0], true, false)]));
+    let mut app = App::new(
+        set.clone(),
+        "postgres://lockstep@127.0.0.1:5/x".into(),
+        true,
+        remote,
+        false,
+    );
+    feed(&mut app, Event::Status(Ok((set, status))));
+    app
+}
+
+#[test]
+fn findings_show_in_the_gutter_underlined_with_badges_and_counts() {
+    let mut app = index_app(false);
+    key(&mut app, KeyCode::Char('G'));
+    let terminal = render(&mut app, 150, 32);
+    snapshot("preview_with_findings", &terminal);
+    let screen = terminal.backend().to_string();
+    assert!(
+        screen.contains("[require-concurrent-index]"),
+        "the message is inline: {screen}"
+    );
+    assert!(
+        screen.contains(" SHARE on users "),
+        "the lock badge: {screen}"
+    );
+    assert!(screen.contains("blocks writes"), "{screen}");
+    assert!(screen.contains("✗1"), "the list counts errors: {screen}");
+    // The gutter mark, the message and the list count of a blocking finding are red.
+    assert_eq!(cell_fg(&terminal, "✗2 "), Color::Red);
+    assert_eq!(
+        cell_fg(&terminal, "✗ error [require-concurrent-index]"),
+        Color::Red
+    );
+    assert_eq!(cell_fg(&terminal, "✗1"), Color::Red);
+    // The offending statement is underlined, the comment above it is not.
+    let buffer = terminal.backend().buffer();
+    let (x, y) = find(&terminal, "CREATE INDEX users_email_idx");
+    assert!(
+        buffer[(x, y)]
+            .modifier
+            .contains(ratatui::style::Modifier::UNDERLINED)
+    );
+    assert_eq!(buffer[(x, y)].underline_color, Color::Red);
+    let (x, y) = find(&terminal, "-- builds the index");
+    assert!(
+        !buffer[(x, y)]
+            .modifier
+            .contains(ratatui::style::Modifier::UNDERLINED)
+    );
+}
+
+/// The position of `text` on screen.
+fn find(terminal: &Terminal<TestBackend>, text: &str) -> (u16, u16) {
+    let buffer = terminal.backend().buffer();
+    for y in 0..buffer.area.height {
+        let line: String = (0..buffer.area.width)
+            .map(|x| buffer[(x, y)].symbol().to_string())
+            .collect();
+        if let Some(byte) = line.find(text) {
+            return (line[..byte].chars().count() as u16, y);
+        }
+    }
+    panic!("{text:?} is not on screen");
+}
+
+#[test]
+fn jumping_between_findings_scrolls_the_preview() {
+    let (mut set, _) = every_state();
+    set.migrations.truncate(1);
+    let mut up = String::new();
+    for i in 0..60 {
+        up.push_str(&format!("SELECT {i};\n"));
+    }
+    up.push_str("CREATE INDEX far_away ON users (email);\n");
+    set.migrations
+        .push(migration(9, "far finding", &up, Some("SELECT 1;\n")));
+    let status = Status::build(&set, Some(&[row(&set.migrations[0], true, false)]));
+    let mut app = App::new(set.clone(), "x".into(), true, false, false);
+    feed(&mut app, Event::Status(Ok((set, status))));
+    render(&mut app, 120, 30);
+    key(&mut app, KeyCode::Char('G'));
+    assert_eq!(app.preview_scroll, 0);
+    key(&mut app, KeyCode::Char(']'));
+    assert_eq!(app.preview_scroll, 58, "two lines of context above line 61");
+    let screen = render(&mut app, 120, 30).backend().to_string();
+    assert!(screen.contains("CREATE INDEX far_away"), "{screen}");
+}
+
+#[test]
+fn error_findings_require_typing_the_version() {
+    let mut app = index_app(false);
+    key(&mut app, KeyCode::Char('G'));
+    key(&mut app, KeyCode::Char('a'));
+    let Overlay::Confirm(confirm) = &app.overlay else {
+        panic!("no confirmation")
+    };
+    assert_eq!(confirm.challenge.as_deref(), Some("9"));
+    assert!(
+        confirm
+            .challenge_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("error-level")),
+        "{confirm:?}"
+    );
+    assert!(
+        key(&mut app, KeyCode::Char('y')).is_empty(),
+        "y does not confirm"
+    );
+    key(&mut app, KeyCode::Backspace);
+    key(&mut app, KeyCode::Char('9'));
+    let effects = key(&mut app, KeyCode::Enter);
+    assert!(
+        matches!(effects.as_slice(), [Effect::Run { .. }]),
+        "{effects:?}"
+    );
+}
+
+fn session(pid: i32, state: &str, query: &str) -> lockstep::monitor::Session {
+    lockstep::monitor::Session {
+        pid,
+        datname: Some("app".into()),
+        user: Some("alice".into()),
+        application_name: Some("psql".into()),
+        client: None,
+        backend_type: Some("client backend".into()),
+        state: Some(state.into()),
+        wait_event_type: None,
+        wait_event: None,
+        backend_age_secs: Some(600.0),
+        xact_age_secs: Some(125.0),
+        query_age_secs: Some(125.0),
+        state_age_secs: Some(120.0),
+        leader_pid: None,
+        query: Some(query.into()),
+        is_lockstep: false,
+        idle_in_transaction_too_long: state == "idle in transaction",
+    }
+}
+
+#[test]
+fn the_confirmation_lists_sessions_the_migration_would_queue_behind() {
+    let mut app = index_app(false);
+    key(&mut app, KeyCode::Char('G'));
+    let effects = key(&mut app, KeyCode::Char('a'));
+    assert_eq!(
+        effects,
+        vec![Effect::FindBlockers {
+            tables: vec!["users".to_string()]
+        }]
+    );
+    feed(
+        &mut app,
+        Event::Blockers(Ok(vec![lockstep::monitor::TableBlocker {
+            table: "users".into(),
+            mode: "AccessShareLock".into(),
+            granted: true,
+            session: session(777, "idle in transaction", "SELECT * FROM users"),
+        }])),
+    );
+    let terminal = render(&mut app, 150, 34);
+    snapshot("confirm_with_blockers", &terminal);
+    let screen = terminal.backend().to_string();
+    assert!(screen.contains("queue behind 1 session"), "{screen}");
+    assert!(
+        screen.contains("pid 777 alice (idle in transaction"),
+        "{screen}"
+    );
+    assert_eq!(cell_fg(&terminal, "pid 777"), Color::Red);
+}
+
+#[test]
+fn a_long_plan_scrolls_in_the_confirmation() {
+    let (mut set, _) = every_state();
+    set.migrations.truncate(1);
+    let up: String = (0..80).map(|i| format!("SELECT {i};\n")).collect();
+    set.migrations.push(migration(9, "long", &up, None));
+    let status = Status::build(&set, Some(&[row(&set.migrations[0], true, false)]));
+    let mut app = App::new(set.clone(), "x".into(), true, false, false);
+    feed(&mut app, Event::Status(Ok((set, status))));
+    key(&mut app, KeyCode::Char('G'));
+    key(&mut app, KeyCode::Char('a'));
+    let screen = render(&mut app, 120, 30).backend().to_string();
+    assert!(
+        screen.contains("more line(s): ↓/PgDn to scroll"),
+        "{screen}"
+    );
+    assert!(!screen.contains("SELECT 79"));
+    key(&mut app, KeyCode::PageDown);
+    for _ in 0..10 {
+        key(&mut app, KeyCode::PageDown);
+    }
+    let screen = render(&mut app, 120, 30).backend().to_string();
+    assert!(screen.contains("SELECT 79"), "{screen}");
+    assert!(
+        matches!(app.overlay, Overlay::Confirm(_)),
+        "scrolling keeps it open"
+    );
+}
+
+#[test]
+fn clicking_selects_a_migration_and_focuses_its_pane() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let mut app = app();
+    render(&mut app, 140, 30);
+    let click = |column, row| {
+        Event::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column,
+            row,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    // Screen row 1 is version 1; the separator is on screen row 4.
+    feed(&mut app, click(5, 2));
+    assert_eq!(app.selected_version().unwrap().version, 2);
+    feed(&mut app, click(5, 4));
+    assert_eq!(
+        app.selected_version().unwrap().version,
+        2,
+        "the separator selects nothing"
+    );
+    feed(&mut app, click(5, 5));
+    assert_eq!(app.selected_version().unwrap().version, 4);
+    feed(&mut app, click(100, 5));
+    assert_eq!(app.focus, lockstep::tui::app::Focus::Preview);
+}
+
+#[test]
+fn lock_samples_show_what_the_migration_holds_and_waits_for() {
+    use lockstep::monitor::{HeldLock, RelatedSession, SessionLocks};
+    let mut app = running_app();
+    let lock = |mode: &str, granted: bool, relation: &str| HeldLock {
+        locktype: "relation".into(),
+        mode: mode.into(),
+        granted,
+        relation: Some(relation.into()),
+        advisory_key: None,
+        transaction_id: None,
+    };
+    feed(
+        &mut app,
+        Event::LockSample(std::sync::Arc::new(SessionLocks {
+            pid: 4242,
+            session: None,
+            locks: vec![
+                lock("ShareRowExclusiveLock", true, "orders"),
+                lock("AccessShareLock", false, "users"),
+            ],
+            waits_on: vec![RelatedSession {
+                pid: 777,
+                session: Some(session(777, "idle in transaction", "LOCK TABLE users")),
+            }],
+            waited_on_by: vec![RelatedSession {
+                pid: 778,
+                session: None,
+            }],
+        })),
+    );
+    let terminal = render(&mut app, 140, 34);
+    snapshot("run_waiting_on_a_lock", &terminal);
+    let screen = terminal.backend().to_string();
+    assert!(
+        screen.contains("holds SHARE ROW EXCLUSIVE on orders"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("⏳ waits for ACCESS SHARE on users"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("held by pid 777 (alice, idle in transaction"),
+        "{screen}"
+    );
+    assert!(screen.contains("LOCK TABLE users"));
+    assert!(screen.contains("1 session(s) queued behind the migration"));
+    assert_eq!(cell_fg(&terminal, "waits for ACCESS"), Color::Red);
 }

@@ -142,6 +142,29 @@ pub async fn read(
     Ok(Some(rows))
 }
 
+/// A digest of every row (version, success, execution time, checksum), computed on the server:
+/// when it is unchanged, [`read`] would return the same rows. `None` when the table does not
+/// exist. Never writes.
+pub async fn fingerprint(
+    conn: &mut PgConnection,
+    table: &HistoryTable,
+) -> Result<Option<String>, HistoryError> {
+    if !exists(conn, table).await? {
+        return Ok(None);
+    }
+    let sql = format!(
+        "SELECT count(*)::text || ':' || coalesce(md5(string_agg(version::text || ':' || \
+         success::text || ':' || execution_time::text || ':' || encode(checksum, 'hex'), ',' \
+         ORDER BY version)), '') FROM {}",
+        table.name
+    );
+    let digest: String = sqlx::query_scalar(AssertSqlSafe(sql))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(HistoryError::new(table, "reading the history table's digest"))?;
+    Ok(Some(digest))
+}
+
 /// Creates the configured schemas and the table if missing, as sqlx does before applying.
 pub async fn ensure(
     conn: &mut PgConnection,

@@ -206,6 +206,30 @@ pub fn load(dir: &Path, options: &SourceOptions) -> Result<MigrationSet, SourceE
     })
 }
 
+/// A cheap fingerprint of the directory's entries (names, sizes, modification times): when it is
+/// unchanged, [`load`] would read the same migrations. `None` when the directory cannot be read.
+pub fn fingerprint(dir: &Path) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut entries: Vec<(std::ffi::OsString, u64, Option<std::time::SystemTime>)> =
+        std::fs::read_dir(dir)
+            .ok()?
+            .filter_map(|e| e.ok())
+            .map(|e| {
+                // Follows symlinks, as `load` does.
+                let meta = std::fs::metadata(e.path()).ok();
+                (
+                    e.file_name(),
+                    meta.as_ref().map_or(0, |m| m.len()),
+                    meta.and_then(|m| m.modified().ok()),
+                )
+            })
+            .collect();
+    entries.sort();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    entries.hash(&mut hasher);
+    Some(hasher.finish())
+}
+
 /// What one directory entry turned out to be.
 struct Scanned {
     file: Option<(i64, FileKind, String, MigrationFile)>,

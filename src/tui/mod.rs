@@ -24,7 +24,8 @@ use crate::analysis::LintOptions;
 use crate::analysis::migrations::{analyze_pending, analyze_rest};
 use crate::db::Database;
 use crate::monitor::Monitor;
-use crate::runner::{RunEvent, RunOptions, Runner, advisory_key, lock_holder, read_status};
+use crate::history;
+use crate::runner::{RunEvent, RunOptions, Runner, advisory_key, lock_holder};
 use crate::source::{self, MigrationSet, SourceOptions};
 use app::{App, Effect, Event};
 
@@ -266,8 +267,10 @@ fn spawn_ticker(running: Arc<AtomicBool>, tx: mpsc::UnboundedSender<Event>) {
     });
 }
 
-/// Reads files and status on start, every five seconds and on request, each time on a fresh
-/// connection (so a lost connection shows as an error and recovers by itself).
+/// Reads files and status on start, every five seconds and on request. Idle costs little: the
+/// files are read again only when the directory changed, the history only when its digest
+/// changed, on one connection kept open (and opened again after an error, which is shown in the
+/// status bar meanwhile).
 fn spawn_status_poller(
     db: Arc<Database>,
     dir: std::path::PathBuf,
@@ -277,37 +280,82 @@ fn spawn_status_poller(
     tx: mpsc::UnboundedSender<Event>,
 ) {
     tokio::spawn(async move {
-        let mut told_version = false;
+        let mut conn: Option<sqlx::PgConnection> = None;
+        let mut set: Option<MigrationSet> = None;
+        let mut files_print = None;
+        let mut history_print: Option<Option<String>> = None;
+        let mut database = None;
+        let mut forced = true;
         loop {
-            let result: Result<(MigrationSet, crate::status::Status), String> = async {
-                let set = source::load(&dir, &source_options).map_err(|e| e.to_string())?;
-                let status = read_status(&db, &set, &options.table)
+            let print = source::fingerprint(&dir);
+            let files_changed = forced || set.is_none() || print != files_print;
+            let result: Result<Option<(MigrationSet, crate::status::Status)>, String> = async {
+                if files_changed {
+                    set = Some(source::load(&dir, &source_options).map_err(|e| e.to_string())?);
+                    files_print = print;
+                }
+                if conn.is_none() {
+                    let mut fresh = db
+                        .connect("lockstep:status")
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let info: (String, String, String) = sqlx::query_as(
+                        "SELECT current_database()::text, current_setting('server_version'), \
+                         current_setting('server_version_num')",
+                    )
+                    .fetch_one(&mut fresh)
                     .await
                     .map_err(|e| e.to_string())?;
-                Ok((set, status))
+                    let (name, version, num) = info;
+                    let num = num.trim().parse().unwrap_or(0);
+                    let _ = tx.send(Event::ServerVersion { version, num });
+                    database = Some(name);
+                    conn = Some(fresh);
+                }
+                let Some(c) = conn.as_mut() else {
+                    return Ok(None);
+                };
+                if let Some(name) = &database {
+                    let holder = lock_holder(c, advisory_key(name))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let _ = tx.send(Event::LockHolder(holder));
+                }
+                let digest = history::fingerprint(c, &options.table)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if !files_changed && history_print.as_ref() == Some(&digest) {
+                    return Ok(None);
+                }
+                let rows = history::read(c, &options.table)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                history_print = Some(digest);
+                let Some(set) = set.clone() else {
+                    return Ok(None);
+                };
+                let status = crate::status::Status::build(&set, rows.as_deref());
+                Ok(Some((set, status)))
             }
             .await;
-            if let Ok(mut conn) = db.connect("lockstep:monitor").await {
-                let info: Result<(String, String, String), _> = sqlx::query_as(
-                    "SELECT current_database()::text, current_setting('server_version'), \
-                     current_setting('server_version_num')",
-                )
-                .fetch_one(&mut conn)
-                .await;
-                if let Ok((database, version, num)) = info {
-                    if !told_version {
-                        let num = num.trim().parse().unwrap_or(0);
-                        told_version = tx.send(Event::ServerVersion { version, num }).is_ok();
-                    }
-                    if let Ok(holder) = lock_holder(&mut conn, advisory_key(&database)).await {
-                        let _ = tx.send(Event::LockHolder(holder));
-                    }
+            let event = match result {
+                Ok(Some(fresh)) => Some(Event::Status(Ok(fresh))),
+                Ok(None) => None,
+                Err(error) => {
+                    // Start over on a new connection next time, and read everything again.
+                    conn = None;
+                    history_print = None;
+                    Some(Event::Status(Err(error)))
                 }
-            }
-            if tx.send(Event::Status(result)).is_err() {
+            };
+            if let Some(event) = event
+                && tx.send(event).is_err()
+            {
                 return;
             }
-            let _ = tokio::time::timeout(Duration::from_secs(5), refresh.notified()).await;
+            forced = tokio::time::timeout(Duration::from_secs(5), refresh.notified())
+                .await
+                .is_ok();
         }
     });
 }

@@ -1,5 +1,7 @@
 //! The real binary in a pseudo-terminal against a real PostgreSQL: apply a migration through the
-//! keys, roll it back, and check both the screen and `_sqlx_migrations`.
+//! keys, roll it back, and check both the screen and `_sqlx_migrations`; and a real lock scenario:
+//! another session holds a lock the migration needs, the screen shows whom it waits on, and `c`
+//! cancels it.
 
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
@@ -43,7 +45,7 @@ impl Screen {
     /// Confirms the open dialog: `y`, or the typed version where the dialog asks for it.
     fn confirm(&mut self, version: &str) {
         let text = self.wait_for("Run");
-        if text.contains("Type ") {
+        if text.contains(&format!("type {version} and press Enter")) {
             self.keys(version);
             self.keys("\r");
         } else {
@@ -79,38 +81,7 @@ async fn apply_and_roll_back_through_the_keys() {
     )
     .unwrap();
 
-    let pty = native_pty_system()
-        .openpty(PtySize {
-            rows: 40,
-            cols: 140,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .unwrap();
-    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_lockstep"));
-    cmd.args(["--database-url", db.url(), "--source"]);
-    cmd.arg(&migrations);
-    cmd.env("TERM", "xterm-256color");
-    cmd.env_remove("DATABASE_URL");
-    let mut child = pty.slave.spawn_command(cmd).unwrap();
-    drop(pty.slave);
-    let parser = Arc::new(Mutex::new(vt100::Parser::new(40, 140, 0)));
-    let mut reader = pty.master.try_clone_reader().unwrap();
-    let feed = parser.clone();
-    std::thread::spawn(move || {
-        let mut buffer = [0u8; 8192];
-        while let Ok(n) = reader.read(&mut buffer) {
-            if n == 0 {
-                break;
-            }
-            feed.lock().unwrap().process(&buffer[..n]);
-        }
-    });
-    let mut screen = Screen {
-        parser,
-        writer: pty.master.take_writer().unwrap(),
-    };
-
+    let (mut screen, mut child) = start(db.url(), &migrations);
     screen.wait_for("0 applied, 2 pending");
     // Apply only the first migration: it is selected, `a` applies up to it.
     screen.keys("a");
@@ -150,6 +121,51 @@ async fn apply_and_roll_back_through_the_keys() {
                 .ends_with("_add_tags.up.sql"))
     );
 
+    quit(&mut screen, &mut child);
+}
+
+/// Starts the dashboard on `url` and `migrations` in a 140×40 pseudo-terminal.
+fn start(
+    url: &str,
+    migrations: &std::path::Path,
+) -> (Screen, Box<dyn portable_pty::Child + Send + Sync>) {
+    let pty = native_pty_system()
+        .openpty(PtySize {
+            rows: 40,
+            cols: 140,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .unwrap();
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_lockstep"));
+    cmd.args(["--database-url", url, "--source"]);
+    cmd.arg(&migrations);
+    cmd.env("TERM", "xterm-256color");
+    cmd.env_remove("DATABASE_URL");
+    let child = pty.slave.spawn_command(cmd).unwrap();
+    drop(pty.slave);
+    let parser = Arc::new(Mutex::new(vt100::Parser::new(40, 140, 0)));
+    let mut reader = pty.master.try_clone_reader().unwrap();
+    let feed = parser.clone();
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 8192];
+        while let Ok(n) = reader.read(&mut buffer) {
+            if n == 0 {
+                break;
+            }
+            feed.lock().unwrap().process(&buffer[..n]);
+        }
+    });
+    let mut screen = Screen {
+        parser,
+        writer: pty.master.take_writer().unwrap(),
+    };
+
+    (screen, child)
+}
+
+/// Quits with `q` and checks that the process ends successfully.
+fn quit(screen: &mut Screen, child: &mut Box<dyn portable_pty::Child + Send + Sync>) {
     screen.keys("q");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -160,6 +176,75 @@ async fn apply_and_roll_back_through_the_keys() {
         assert!(Instant::now() < deadline, "q quits");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_migration_waiting_on_a_lock_shows_the_holder_and_cancels() {
+    let db = fresh_database().await;
+    let mut setup = db.connect("test").await.unwrap();
+    sqlx::raw_sql("CREATE TABLE notes (id int)")
+        .execute(&mut setup)
+        .await
+        .unwrap();
+    // Another session reads the table in a transaction it leaves open: it holds ACCESS SHARE.
+    let mut holder = db.connect("holder").await.unwrap();
+    sqlx::raw_sql("BEGIN; SELECT 'the-lock-holder' FROM notes;")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let migrations = dir.path().join("migrations");
+    std::fs::create_dir(&migrations).unwrap();
+    std::fs::write(
+        migrations.join("1_add_body.up.sql"),
+        "ALTER TABLE notes ADD COLUMN body text;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        migrations.join("1_add_body.down.sql"),
+        "ALTER TABLE notes DROP COLUMN body;\n",
+    )
+    .unwrap();
+    let (mut screen, mut child) = start(db.url(), &migrations);
+    screen.wait_for("0 applied, 1 pending");
+    screen.wait_for("▲"); // analysed: the list shows the finding count
+    screen.keys("a");
+    // The dialog names the session the migration will queue behind.
+    let dialog = screen.wait_for("will queue behind 1 session");
+    assert!(dialog.contains("idle in transaction"), "{dialog}");
+    assert!(dialog.contains("AccessShareLock on notes"), "{dialog}");
+    screen.confirm("1");
+
+    // The run pane shows what the migration waits for and on whom, with that session's query.
+    let text = screen.wait_for("waits for ACCESS EXCLUSIVE on notes");
+    let text = if text.contains("the-lock-holder") {
+        text
+    } else {
+        screen.wait_for("the-lock-holder")
+    };
+    assert!(text.contains("held by pid"), "{text}");
+    // Keys still work while it waits.
+    screen.keys("?");
+    screen.wait_for("Keys — any key closes");
+    screen.keys(" ");
+
+    screen.keys("c");
+    screen.wait_for("Cancel the running statement?");
+    screen.keys("y");
+    let text = screen.wait_for("canceling statement due to user request");
+    assert!(text.contains("0 applied, 1 pending"), "{text}");
+    assert!(versions(&db).await.is_empty(), "nothing recorded");
+    let body: Option<String> = sqlx::query_scalar(
+        "SELECT column_name::text FROM information_schema.columns \
+         WHERE table_name = 'notes' AND column_name = 'body'",
+    )
+    .fetch_optional(&mut setup)
+    .await
+    .unwrap();
+    assert_eq!(body, None, "the ALTER rolled back");
+    sqlx::raw_sql("ROLLBACK").execute(&mut holder).await.unwrap();
+    quit(&mut screen, &mut child);
 }
 
 async fn versions(db: &lockstep::db::Database) -> Vec<i64> {

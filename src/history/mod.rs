@@ -161,7 +161,10 @@ pub async fn fingerprint(
     let digest: String = sqlx::query_scalar(AssertSqlSafe(sql))
         .fetch_one(&mut *conn)
         .await
-        .map_err(HistoryError::new(table, "reading the history table's digest"))?;
+        .map_err(HistoryError::new(
+            table,
+            "reading the history table's digest",
+        ))?;
     Ok(Some(digest))
 }
 

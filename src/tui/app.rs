@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::text::Line;
+use ratatui_textarea::TextArea;
 
 use super::editor::{Editor, EditorOutcome};
 use super::preview::{PreviewRow, build_rows, row_of_finding};
@@ -267,6 +268,8 @@ pub struct App {
     pub overlay: Overlay,
     /// The `/` filter.
     pub filter: String,
+    /// The filter's input line while it is being edited.
+    pub filter_input: Option<TextArea<'static>>,
     /// Highlighted files, by checksum.
     pub highlighted: HashMap<Vec<u8>, Vec<Line<'static>>>,
     /// Files being highlighted.
@@ -347,6 +350,7 @@ impl App {
             preview_scroll: 0,
             overlay: Overlay::None,
             filter: String::new(),
+            filter_input: None,
             highlighted: HashMap::new(),
             pending_highlight: Vec::new(),
             running: None,
@@ -836,14 +840,18 @@ impl App {
                 match key.code {
                     KeyCode::Esc => {
                         self.filter.clear();
+                        self.filter_input = None;
                         self.overlay = Overlay::None;
                     }
-                    KeyCode::Enter => self.overlay = Overlay::None,
-                    KeyCode::Backspace => {
-                        self.filter.pop();
+                    KeyCode::Enter => {
+                        self.filter_input = None;
+                        self.overlay = Overlay::None;
                     }
-                    KeyCode::Char(c) => self.filter.push(c),
-                    _ => {}
+                    _ => {
+                        let input = self.filter_input.get_or_insert_with(TextArea::default);
+                        input.input(key);
+                        self.filter = input.lines().concat();
+                    }
                 }
                 self.selected = 0;
                 self.refresh_visible();
@@ -899,7 +907,13 @@ impl App {
         match key.code {
             KeyCode::Char('q') => return self.request_quit(),
             KeyCode::Char('?') | KeyCode::F(1) => self.overlay = Overlay::Help,
-            KeyCode::Char('/') => self.overlay = Overlay::Filter,
+            KeyCode::Char('/') => {
+                let mut input = TextArea::new(vec![self.filter.clone()]);
+                input.move_cursor(ratatui_textarea::CursorMove::End);
+                input.set_cursor_line_style(ratatui::style::Style::default());
+                self.filter_input = Some(input);
+                self.overlay = Overlay::Filter;
+            }
             KeyCode::Char(':') => self.overlay = Overlay::Command(String::new()),
             KeyCode::Tab => self.focus = next_focus(self.focus, true),
             KeyCode::BackTab => self.focus = next_focus(self.focus, false),
@@ -931,7 +945,10 @@ impl App {
                 if self.read_only {
                     return self.say("read-only: creating migrations is disabled".into());
                 }
-                self.editor = Some(Editor::new());
+                let mut editor = Editor::new();
+                editor.pg_version = self.pg_version;
+                editor.analyse();
+                self.editor = Some(editor);
                 self.overlay = Overlay::NewMigration;
             }
             _ => self.navigate(key.code),

@@ -5,6 +5,8 @@ use ratatui::style::{Color, Style};
 use ratatui::widgets::{Block, Borders};
 use ratatui_textarea::{CursorMove, TextArea};
 
+use crate::analysis::{AnalysisContext, Severity, analyze};
+
 /// Which field has the keyboard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
@@ -46,7 +48,27 @@ pub struct Editor {
     pub field: Field,
     /// Why the last save was refused.
     pub error: Option<String>,
+    /// The server version the bodies are analysed for.
+    pub pg_version: u32,
+    /// The findings of the UP and DOWN bodies as typed: severity, line, `[rule] message`.
+    pub findings: Vec<EditorFinding>,
 }
+
+/// A finding in a body being edited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EditorFinding {
+    /// How serious.
+    pub severity: Severity,
+    /// In the DOWN body (else UP).
+    pub down: bool,
+    /// Its line in the body.
+    pub line: usize,
+    /// `[rule] message`.
+    pub text: String,
+}
+
+/// Bodies larger than this are not analysed on every key (they are when saved and listed).
+const LIVE_ANALYSIS_LIMIT: usize = 64 * 1024;
 
 impl Editor {
     /// An editor pre-filled from sqlx's templates.
@@ -70,8 +92,11 @@ impl Editor {
             down,
             field: Field::Description,
             error: None,
+            pg_version: 15,
+            findings: Vec::new(),
         };
         editor.restyle();
+        editor.analyse();
         editor
     }
 
@@ -113,12 +138,39 @@ impl Editor {
                     Field::Up => &mut self.up,
                     Field::Down => &mut self.down,
                 };
-                area.input(key);
+                if area.input(key) && self.field != Field::Description {
+                    self.analyse();
+                }
                 self.error = None;
             }
         }
         self.restyle();
         EditorOutcome::Editing
+    }
+
+    /// Analyses both bodies as the new migration would run (in a transaction unless it starts with
+    /// `-- no-transaction`), for the findings shown under the editor.
+    pub fn analyse(&mut self) {
+        let mut findings = Vec::new();
+        for (down, text) in [(false, self.up_text()), (true, self.down_text())] {
+            if text.len() > LIVE_ANALYSIS_LIMIT {
+                continue;
+            }
+            let ctx = AnalysisContext {
+                pg_version: self.pg_version,
+                in_transaction: !text.starts_with(crate::source::NO_TRANSACTION_MARKER),
+                ..AnalysisContext::default()
+            };
+            for f in analyze(&text, &ctx).findings {
+                findings.push(EditorFinding {
+                    severity: f.severity,
+                    down,
+                    line: f.start.line,
+                    text: format!("[{}] {}", f.rule, f.message),
+                });
+            }
+        }
+        self.findings = findings;
     }
 
     fn restyle(&mut self) {

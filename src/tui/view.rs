@@ -823,6 +823,24 @@ fn draw_status_bar(frame: &mut Frame, app: &App, area: Rect) {
 }
 
 fn draw_hints(frame: &mut Frame, app: &App, area: Rect) {
+    if let (Overlay::Filter, Some(input)) = (&app.overlay, &app.filter_input) {
+        let parts = Layout::horizontal([
+            Constraint::Length(1),
+            Constraint::Min(10),
+            Constraint::Length(26),
+        ])
+        .split(area);
+        frame.render_widget(Paragraph::new("/"), parts[0]);
+        frame.render_widget(input, parts[1]);
+        frame.render_widget(
+            Paragraph::new(Line::styled(
+                "  Enter keep · Esc clear",
+                Style::default().fg(Color::DarkGray),
+            )),
+            parts[2],
+        );
+        return;
+    }
     let line = match &app.overlay {
         Overlay::Filter => format!("/{}█  Enter keep · Esc clear", app.filter),
         Overlay::Command(text) => {
@@ -1082,9 +1100,30 @@ fn draw_editor(frame: &mut Frame, editor: &super::editor::Editor, area: Rect) {
         .title(" New migration (reversible) ");
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
+    let findings: Vec<Line> = editor
+        .findings
+        .iter()
+        .take(5)
+        .map(|f| {
+            Line::styled(
+                one_line(
+                    &format!(
+                        "{} {} line {}: {}",
+                        glyph(f.severity),
+                        if f.down { "DOWN" } else { "UP" },
+                        f.line,
+                        f.text
+                    ),
+                    rect.width.saturating_sub(4) as usize,
+                ),
+                Style::default().fg(severity_color(f.severity)),
+            )
+        })
+        .collect();
     let rows = Layout::vertical([
         Constraint::Length(3),
         Constraint::Min(3),
+        Constraint::Length(findings.len() as u16),
         Constraint::Length(1),
     ])
     .split(inner);
@@ -1093,14 +1132,22 @@ fn draw_editor(frame: &mut Frame, editor: &super::editor::Editor, area: Rect) {
     frame.render_widget(&editor.description, rows[0]);
     frame.render_widget(&editor.up, bodies[0]);
     frame.render_widget(&editor.down, bodies[1]);
+    frame.render_widget(Paragraph::new(findings), rows[2]);
     let footer = match &editor.error {
         Some(error) => Line::styled(error.clone(), Style::default().fg(Color::Red)),
+        None if editor.findings.len() > 5 => Line::styled(
+            format!(
+                "{} more finding(s) · Tab next field · Ctrl-S save as sqlx files · Esc discard",
+                editor.findings.len() - 5
+            ),
+            Style::default().fg(Color::DarkGray),
+        ),
         None => Line::styled(
-            "Tab next field · Ctrl-S save as sqlx files · Esc discard",
+            "analysed as you type · Tab next field · Ctrl-S save as sqlx files · Esc discard",
             Style::default().fg(Color::DarkGray),
         ),
     };
-    frame.render_widget(Paragraph::new(footer), rows[2]);
+    frame.render_widget(Paragraph::new(footer), rows[3]);
 }
 
 fn draw_question(frame: &mut Frame, area: Rect, title: &str, body: &str, color: Color) {

@@ -243,7 +243,10 @@ async fn a_migration_waiting_on_a_lock_shows_the_holder_and_cancels() {
     .await
     .unwrap();
     assert_eq!(body, None, "the ALTER rolled back");
-    sqlx::raw_sql("ROLLBACK").execute(&mut holder).await.unwrap();
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut holder)
+        .await
+        .unwrap();
     quit(&mut screen, &mut child);
 }
 

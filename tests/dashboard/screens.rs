@@ -493,9 +493,15 @@ fn a_lock_holder_and_a_lost_connection_show_in_the_status_bar() {
 fn filter_command_line_and_read_only() {
     let mut app = app();
     key(&mut app, KeyCode::Char('/'));
-    for c in "order".chars() {
+    for c in "orderz".chars() {
         key(&mut app, KeyCode::Char(c));
     }
+    key(&mut app, KeyCode::Backspace);
+    let screen = render(&mut app, 120, 30).backend().to_string();
+    assert!(
+        screen.contains("/order "),
+        "the filter line is edited in place: {screen}"
+    );
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.visible().len(), 1);
     assert_eq!(app.selected_version().unwrap().version, 7);
@@ -866,4 +872,30 @@ fn lock_samples_show_what_the_migration_holds_and_waits_for() {
     assert!(screen.contains("LOCK TABLE users"));
     assert!(screen.contains("1 session(s) queued behind the migration"));
     assert_eq!(cell_fg(&terminal, "waits for ACCESS"), Color::Red);
+}
+
+#[test]
+fn the_new_migration_editor_analyses_as_you_type() {
+    let mut app = clean_app();
+    key(&mut app, KeyCode::Char('n'));
+    key(&mut app, KeyCode::Tab); // to UP
+    for c in "CREATE INDEX ix ON users (email);".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    let editor = app.editor.as_ref().unwrap();
+    assert!(
+        editor
+            .findings
+            .iter()
+            .any(|f| !f.down && f.line == 2 && f.text.starts_with("[require-concurrent-index]")),
+        "{:?}",
+        editor.findings
+    );
+    let terminal = render(&mut app, 140, 34);
+    let screen = terminal.backend().to_string();
+    assert!(
+        screen.contains("✗ UP line 2: [require-concurrent-index]"),
+        "{screen}"
+    );
+    assert_eq!(cell_fg(&terminal, "✗ UP line 2"), Color::Red);
 }

@@ -139,7 +139,7 @@ fn start(
         .unwrap();
     let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_lockstep"));
     cmd.args(["--database-url", url, "--source"]);
-    cmd.arg(&migrations);
+    cmd.arg(migrations);
     cmd.env("TERM", "xterm-256color");
     cmd.env_remove("DATABASE_URL");
     let child = pty.slave.spawn_command(cmd).unwrap();
@@ -156,7 +156,7 @@ fn start(
             feed.lock().unwrap().process(&buffer[..n]);
         }
     });
-    let mut screen = Screen {
+    let screen = Screen {
         parser,
         writer: pty.master.take_writer().unwrap(),
     };

@@ -36,6 +36,19 @@ impl Screen {
         }
     }
 
+    /// Waits until the screen no longer shows `needle` (bounded).
+    fn wait_until_gone(&self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.text().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {needle:?} to go; screen:\n{}",
+                self.text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn keys(&mut self, keys: &str) {
         self.writer.write_all(keys.as_bytes()).unwrap();
         self.writer.flush().unwrap();
@@ -120,6 +133,21 @@ async fn apply_and_roll_back_through_the_keys() {
                 .to_string_lossy()
                 .ends_with("_add_tags.up.sql"))
     );
+
+    // Losing the connection shows in the status bar, and the dashboard reconnects by itself.
+    let mut admin = db.connect("test").await.unwrap();
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = 'lockstep:status'",
+    )
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    screen.keys("R");
+    screen.wait_for("⚠");
+    screen.keys("R");
+    screen.wait_until_gone("⚠");
+    screen.wait_for("0 applied, 3 pending");
 
     quit(&mut screen, &mut child);
 }

@@ -2,17 +2,24 @@
 //! connection, publishes the latest state on a `watch` channel, keeps the last good data when a
 //! poll times out, and runs cancel/terminate requests between polls.
 //!
-//! A poll is awaited before the next tick is considered, and ticks missed meanwhile are skipped,
-//! so two polls are never in flight.
+//! A poll is awaited before the next tick is considered, ticks missed meanwhile are skipped, and
+//! requests queued during a poll coalesce into one, so two polls are never in flight. The cadence
+//! can change while it runs ([`Poller::set_interval`]: [`INTERVAL_RUNNING`] while a migration
+//! runs, [`INTERVAL_IDLE`] otherwise) and can be paused ([`Poller::pause`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
-use tokio::time::MissedTickBehavior;
+use tokio::time::{Interval, MissedTickBehavior};
 
 use super::{Monitor, MonitorError, RefreshOptions, SessionLocks, Signal, Snapshot};
+
+/// The time between polls while a migration runs.
+pub const INTERVAL_RUNNING: Duration = Duration::from_secs(1);
+/// The time between polls otherwise.
+pub const INTERVAL_IDLE: Duration = Duration::from_secs(2);
 
 /// How the poller refreshes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,7 +37,7 @@ pub struct PollerConfig {
 impl Default for PollerConfig {
     fn default() -> PollerConfig {
         PollerConfig {
-            interval: Duration::from_secs(2),
+            interval: INTERVAL_IDLE,
             sizes_every: 5,
             idle_threshold: super::DEFAULT_IDLE_THRESHOLD,
             follow: None,
@@ -59,6 +66,8 @@ enum Command {
     Signal(Signal, i32, oneshot::Sender<Result<(), MonitorError>>),
     Follow(Option<i32>),
     RefreshNow,
+    Interval(Duration),
+    Pause(bool),
 }
 
 /// A running poller. Dropping it stops the task; [`Poller::stop`] also gives the monitor back.
@@ -121,6 +130,19 @@ impl Poller {
         let _ = self.commands.send(Command::RefreshNow);
     }
 
+    /// Changes the time between polls from now on (see [`INTERVAL_RUNNING`] and
+    /// [`INTERVAL_IDLE`]); the next poll comes one new interval after the last one.
+    pub fn set_interval(&self, interval: Duration) {
+        let _ = self.commands.send(Command::Interval(interval));
+    }
+
+    /// Pauses (`true`) or resumes (`false`) the cadence. A paused poller does not poll, except
+    /// once for each [`Poller::refresh_now`]; resuming polls at once. Cancel and terminate
+    /// requests are served either way.
+    pub fn pause(&self, paused: bool) {
+        let _ = self.commands.send(Command::Pause(paused));
+    }
+
     /// Stops polling and gives the monitor back.
     pub async fn stop(self) -> Option<Monitor> {
         drop(self.commands);
@@ -128,31 +150,62 @@ impl Poller {
     }
 }
 
-async fn run(
-    mut monitor: Monitor,
-    mut config: PollerConfig,
-    state_tx: watch::Sender<PollState>,
-    mut commands: mpsc::UnboundedReceiver<Command>,
-) -> Monitor {
-    let mut ticker = tokio::time::interval(config.interval);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    let mut state = PollState::default();
-    loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            command = commands.recv() => match command {
-                None => return monitor,
-                Some(Command::Signal(signal, pid, reply)) => {
-                    let _ = reply.send(monitor.signal(signal, pid).await);
-                    continue;
+/// What the loop does next; a later, larger value wins when commands queue up, so a burst of
+/// refresh requests makes one poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Next {
+    /// Nothing to poll for.
+    Wait,
+    /// The cadence is due (skipped while paused).
+    Tick,
+    /// An explicit request: refresh now, or resume.
+    Now,
+    /// The poller was dropped or stopped.
+    Stop,
+}
+
+/// The poller task's own state.
+struct Task {
+    monitor: Monitor,
+    config: PollerConfig,
+    ticker: Interval,
+    paused: bool,
+    state: PollState,
+}
+
+impl Task {
+    /// Serves one command.
+    async fn handle(&mut self, command: Option<Command>) -> Next {
+        match command {
+            None => Next::Stop,
+            Some(Command::Signal(signal, pid, reply)) => {
+                let _ = reply.send(self.monitor.signal(signal, pid).await);
+                Next::Wait
+            }
+            Some(Command::Follow(pid)) => {
+                self.config.follow = pid;
+                Next::Wait
+            }
+            Some(Command::RefreshNow) => Next::Now,
+            Some(Command::Interval(interval)) => {
+                if interval != self.config.interval && !interval.is_zero() {
+                    self.config.interval = interval;
+                    self.ticker = ticker(interval);
                 }
-                Some(Command::Follow(pid)) => {
-                    config.follow = pid;
-                    continue;
-                }
-                Some(Command::RefreshNow) => {}
-            },
+                Next::Wait
+            }
+            Some(Command::Pause(paused)) => {
+                let resumed = self.paused && !paused;
+                self.paused = paused;
+                if resumed { Next::Now } else { Next::Wait }
+            }
         }
+    }
+
+    /// One poll: refresh, sample the followed pid, keep the last good data on failure.
+    async fn poll(&mut self) {
+        let state = &mut self.state;
+        let config = &self.config;
         let with_sizes = state
             .polls
             .is_multiple_of(u64::from(config.sizes_every.max(1)))
@@ -162,9 +215,9 @@ async fn run(
             idle_threshold: config.idle_threshold,
         };
         state.polls += 1;
-        let result = monitor.refresh_all(&options).await;
+        let result = self.monitor.refresh_all(&options).await;
         let sample = match (config.follow, &result) {
-            (Some(pid), Ok(_)) => Some(monitor.session_locks(pid).await),
+            (Some(pid), Ok(_)) => Some(self.monitor.session_locks(pid).await),
             _ => None,
         };
         match result {
@@ -190,8 +243,53 @@ async fn run(
                 state.error = Some(e.to_string());
             }
         }
-        if state_tx.send(state.clone()).is_err() {
-            return monitor;
+        // The next tick comes a whole interval after this poll, whatever triggered it.
+        self.ticker.reset();
+    }
+}
+
+/// A cadence of `interval` whose first tick is one interval away; missed ticks are skipped.
+fn ticker(interval: Duration) -> Interval {
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    ticker
+}
+
+async fn run(
+    monitor: Monitor,
+    config: PollerConfig,
+    state_tx: watch::Sender<PollState>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+) -> Monitor {
+    let mut task = Task {
+        ticker: ticker(config.interval.max(Duration::from_millis(1))),
+        monitor,
+        config,
+        paused: false,
+        state: PollState::default(),
+    };
+    // The first poll runs at once.
+    let mut next = Next::Now;
+    loop {
+        // Serve whatever queued up meanwhile, so requests made during a poll coalesce.
+        while let Ok(command) = commands.try_recv() {
+            next = next.max(task.handle(Some(command)).await);
         }
+        match next {
+            Next::Stop => return task.monitor,
+            Next::Wait => {}
+            Next::Tick if task.paused => {}
+            Next::Tick | Next::Now => {
+                task.poll().await;
+                if state_tx.send(task.state.clone()).is_err() {
+                    return task.monitor;
+                }
+            }
+        }
+        let paused = task.paused;
+        next = tokio::select! {
+            _ = task.ticker.tick(), if !paused => Next::Tick,
+            command = commands.recv() => task.handle(command).await,
+        };
     }
 }

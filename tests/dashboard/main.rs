@@ -2,5 +2,6 @@
 //! redacted, colours asserted), the reducer driven by keys, and the real binary in a
 //! pseudo-terminal against a real PostgreSQL.
 
+mod inspect;
 mod pty;
 mod screens;

@@ -1,0 +1,79 @@
+//! The Activity tab: every session that is not idle (oldest transaction first), with its state,
+//! ages, wait event and query. Sessions idle in a transaction past the threshold are red and
+//! bold (a migration would queue behind them); sessions waiting on a lock are yellow.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::Span;
+use ratatui::widgets::{Cell, Row, Table, TableState};
+
+use super::text::{age, who};
+use super::{SELECTED, empty};
+use crate::format::one_line;
+use crate::monitor::Session;
+
+/// The sessions the tab lists: those with a state other than `idle` (so no background process
+/// without a state either), in the monitor's order.
+pub fn rows(sessions: &[Session]) -> Vec<&Session> {
+    sessions
+        .iter()
+        .filter(|s| s.state.is_some() && !s.is_idle())
+        .collect()
+}
+
+/// How a session's row stands out.
+pub fn row_style(session: &Session) -> Style {
+    if session.idle_in_transaction_too_long {
+        Style::default().fg(Color::Red).add_modifier(Modifier::BOLD)
+    } else if session.is_waiting_on_lock() {
+        Style::default().fg(Color::Yellow)
+    } else {
+        Style::default()
+    }
+}
+
+/// Draws the sessions into `area`, the row at `selected` highlighted.
+pub fn draw(frame: &mut Frame, area: Rect, sessions: &[&Session], selected: Option<usize>) {
+    if sessions.is_empty() {
+        return empty(frame, area, "no running session");
+    }
+    let bold = Style::default().add_modifier(Modifier::BOLD);
+    let header = Row::new(
+        [
+            "PID", "SESSION", "STATE", "XACT", "IN STATE", "WAIT", "QUERY",
+        ]
+        .map(|h| Cell::from(Span::styled(h, bold))),
+    );
+    let body = sessions.iter().map(|s| {
+        let wait = match (&s.wait_event_type, &s.wait_event) {
+            (Some(kind), Some(event)) => format!("{kind}:{event}"),
+            _ => String::new(),
+        };
+        Row::new([
+            s.pid.to_string(),
+            who(s),
+            s.state.clone().unwrap_or_default(),
+            age(s.xact_age_secs),
+            age(s.state_age_secs),
+            wait,
+            one_line(s.query.as_deref().unwrap_or(""), 200),
+        ])
+        .style(row_style(s))
+    });
+    let widths = [
+        Constraint::Length(7),
+        Constraint::Length(30),
+        Constraint::Length(19),
+        Constraint::Length(7),
+        Constraint::Length(8),
+        Constraint::Length(18),
+        Constraint::Min(10),
+    ];
+    let table = Table::new(body, widths)
+        .header(header)
+        .column_spacing(1)
+        .row_highlight_style(SELECTED);
+    let mut state = TableState::default().with_selected(selected);
+    frame.render_stateful_widget(table, area, &mut state);
+}

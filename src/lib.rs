@@ -22,12 +22,6 @@ pub mod testing;
 pub mod trace;
 pub mod tui;
 
-/// The dashboard's Sizes, Locks and Activity panes (`src/tui/inspect/`). Declared here until the
-/// dashboard wires it in as `tui::inspect` (move this declaration into `src/tui/mod.rs` as
-/// `pub mod inspect;`).
-#[path = "tui/inspect/mod.rs"]
-pub mod inspect;
-
 /// Serializes bytes as lowercase hex (checksums in JSON output).
 pub fn serde_hex<S: serde::Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&hex::encode(bytes))

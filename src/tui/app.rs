@@ -11,10 +11,11 @@ use ratatui::text::Line;
 use ratatui_textarea::TextArea;
 
 use super::editor::{Editor, EditorOutcome};
+use super::inspect::{Inspect, InspectAction, Tab, size_note};
 use super::preview::{PreviewRow, build_rows, row_of_finding};
 use crate::analysis::migrations::FileAnalysis;
 use crate::analysis::{Analysis, Severity};
-use crate::monitor::{SessionLocks, TableBlocker};
+use crate::monitor::{PollState, SessionLocks, Signal, TableBlocker};
 use crate::runner::{Direction, Failure, LockHolder, Operation, RunEvent, plan};
 use crate::source::MigrationSet;
 use crate::status::{Status, VersionStatus};
@@ -50,6 +51,17 @@ pub enum Event {
     LockSample(Arc<SessionLocks>),
     /// Sessions holding locks on the tables of the plan being confirmed.
     Blockers(Result<Vec<TableBlocker>, String>),
+    /// The monitor's latest poll (sizes, locks, activity).
+    Monitor(PollState),
+    /// A cancel or terminate from the inspection panes was carried out (or refused).
+    Signalled {
+        /// Which.
+        signal: Signal,
+        /// The session.
+        pid: i32,
+        /// What happened.
+        outcome: Result<(), String>,
+    },
     /// Who holds the migration advisory lock, polled.
     LockHolder(Option<LockHolder>),
     /// Highlighted lines for a file.
@@ -100,6 +112,17 @@ pub enum Effect {
         /// The migration session's backend pid.
         pid: i32,
     },
+    /// Cancel or terminate a session from the inspection panes (confirmed there).
+    Signal {
+        /// Which.
+        signal: Signal,
+        /// The session.
+        pid: i32,
+    },
+    /// Pause or resume the monitor's polling.
+    PauseMonitor(bool),
+    /// Poll the monitor now.
+    RefreshMonitor,
     /// Look up the sessions holding locks on tables a confirmed plan touches.
     FindBlockers {
         /// The tables.
@@ -127,6 +150,8 @@ pub enum Focus {
     Preview,
     /// The run log.
     Run,
+    /// The inspection panes (sizes, locks, activity), in the run pane's place.
+    Inspect,
 }
 
 /// Which file the preview shows.
@@ -309,8 +334,10 @@ pub struct App {
     preview_key: Option<PreviewKey>,
     /// Scroll of the confirmation dialog's body.
     pub confirm_scroll: u16,
-    /// Table sizes as notes ("1.2 GB, 8.1M rows"), by table name, from the monitor.
-    pub table_notes: HashMap<String, String>,
+    /// The inspection panes' state.
+    pub inspect: Inspect,
+    /// The bottom-right pane shows the inspection panes (else the run pane).
+    bottom_inspect: bool,
 }
 
 /// What the preview rows were built for.
@@ -371,7 +398,8 @@ impl App {
             preview_rows: Vec::new(),
             preview_key: None,
             confirm_scroll: 0,
-            table_notes: HashMap::new(),
+            inspect: Inspect::new(),
+            bottom_inspect: false,
         }
     }
 
@@ -457,9 +485,8 @@ impl App {
     }
 
     /// The size of a table as a note ("1.2 GB, 8.1M rows"), when the monitor has read it.
-    pub fn table_note(&self, table: &str) -> Option<&str> {
-        let bare = table.strip_prefix("public.").unwrap_or(table);
-        self.table_notes.get(bare).map(String::as_str)
+    pub fn table_note(&self, table: &str) -> Option<String> {
+        self.inspect.table_size(table).map(size_note)
     }
 
     /// Counts of findings (errors, warnings, infos) of a version's UP file.
@@ -641,6 +668,18 @@ impl App {
                 if let Overlay::Confirm(confirm) = &mut self.overlay {
                     confirm.blockers = Some(found);
                 }
+                Vec::new()
+            }
+            Event::Monitor(state) => {
+                self.inspect.update(state);
+                Vec::new()
+            }
+            Event::Signalled {
+                signal,
+                pid,
+                outcome,
+            } => {
+                self.inspect.signalled(signal, pid, outcome);
                 Vec::new()
             }
             Event::LockSample(sample) => {
@@ -904,6 +943,20 @@ impl App {
             }
             Overlay::None => {}
         }
+        if self.focus == Focus::Inspect || self.inspect.has_overlay() {
+            match self.inspect.key(key) {
+                InspectAction::Ignored => {}
+                InspectAction::Handled => return Vec::new(),
+                InspectAction::Signal { signal, pid } => {
+                    if self.read_only {
+                        return self.say(format!("read-only: cannot {} sessions", signal.verb()));
+                    }
+                    return vec![Effect::Signal { signal, pid }];
+                }
+                InspectAction::Pause(paused) => return vec![Effect::PauseMonitor(paused)],
+                InspectAction::RefreshNow => return vec![Effect::RefreshMonitor],
+            }
+        }
         match key.code {
             KeyCode::Char('q') => return self.request_quit(),
             KeyCode::Char('?') | KeyCode::F(1) => self.overlay = Overlay::Help,
@@ -915,11 +968,17 @@ impl App {
                 self.overlay = Overlay::Filter;
             }
             KeyCode::Char(':') => self.overlay = Overlay::Command(String::new()),
-            KeyCode::Tab => self.focus = next_focus(self.focus, true),
-            KeyCode::BackTab => self.focus = next_focus(self.focus, false),
+            KeyCode::Tab => self.focus = next_focus(self.focus, self.bottom_focus(), true),
+            KeyCode::BackTab => self.focus = next_focus(self.focus, self.bottom_focus(), false),
             KeyCode::Char('1') => self.focus = Focus::Migrations,
             KeyCode::Char('2') => self.focus = Focus::Preview,
-            KeyCode::Char('3') => self.focus = Focus::Run,
+            KeyCode::Char('3') => {
+                self.bottom_inspect = false;
+                self.focus = Focus::Run;
+            }
+            KeyCode::Char('4') => self.show_inspect(Tab::Sizes),
+            KeyCode::Char('5') => self.show_inspect(Tab::Locks),
+            KeyCode::Char('6') => self.show_inspect(Tab::Activity),
             KeyCode::Char(']') => self.jump_to_finding(true),
             KeyCode::Char('[') => self.jump_to_finding(false),
             KeyCode::Char('u') => self.set_side(Side::Up),
@@ -1001,6 +1060,7 @@ impl App {
                 KeyCode::Home | KeyCode::Char('g') => self.preview_scroll = 0,
                 _ => {}
             },
+            Focus::Inspect => {}
             Focus::Run => match code {
                 KeyCode::Up | KeyCode::Char('k') => {
                     self.log_scroll = self.log_scroll.saturating_add(1)
@@ -1022,7 +1082,7 @@ impl App {
         let under = [
             (areas.migrations, Focus::Migrations),
             (areas.preview, Focus::Preview),
-            (areas.run, Focus::Run),
+            (areas.run, self.bottom_focus()),
         ]
         .into_iter()
         .find(|(rect, _)| rect.contains(at));
@@ -1032,14 +1092,18 @@ impl App {
         match mouse.kind {
             MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
                 // The wheel scrolls the pane under the pointer, without moving the focus.
-                let focus = std::mem::replace(&mut self.focus, pane);
                 let code = if mouse.kind == MouseEventKind::ScrollDown {
                     KeyCode::Down
                 } else {
                     KeyCode::Up
                 };
-                self.navigate(code);
-                self.focus = focus;
+                if pane == Focus::Inspect {
+                    self.inspect.key(KeyEvent::new(code, KeyModifiers::NONE));
+                } else {
+                    let focus = std::mem::replace(&mut self.focus, pane);
+                    self.navigate(code);
+                    self.focus = focus;
+                }
             }
             MouseEventKind::Down(crossterm::event::MouseButton::Left) => {
                 self.focus = pane;
@@ -1057,6 +1121,26 @@ impl App {
             _ => {}
         }
         Vec::new()
+    }
+
+    fn show_inspect(&mut self, tab: Tab) {
+        self.inspect.set_tab(tab);
+        self.bottom_inspect = true;
+        self.focus = Focus::Inspect;
+    }
+
+    /// Whether the bottom-right pane shows the inspection panes (else the run pane).
+    pub fn shows_inspect(&self) -> bool {
+        self.bottom_inspect
+    }
+
+    /// The focus of the bottom-right pane, whichever it shows.
+    fn bottom_focus(&self) -> Focus {
+        if self.bottom_inspect {
+            Focus::Inspect
+        } else {
+            Focus::Run
+        }
     }
 
     fn set_side(&mut self, side: Side) {
@@ -1279,6 +1363,7 @@ impl App {
                 sample: None,
             });
             app.focus = Focus::Run;
+            app.bottom_inspect = false;
             vec![Effect::Run {
                 operation: confirm.operation,
                 expected: confirm.expected,
@@ -1353,8 +1438,8 @@ fn fingerprint(set: &MigrationSet, status: &Status) -> u64 {
     hasher.finish()
 }
 
-fn next_focus(focus: Focus, forward: bool) -> Focus {
-    let order = [Focus::Migrations, Focus::Preview, Focus::Run];
+fn next_focus(focus: Focus, bottom: Focus, forward: bool) -> Focus {
+    let order = [Focus::Migrations, Focus::Preview, bottom];
     let i = order.iter().position(|f| *f == focus).unwrap_or(0);
     let next = if forward { (i + 1) % 3 } else { (i + 2) % 3 };
     order[next]

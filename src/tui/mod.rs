@@ -8,6 +8,7 @@
 pub mod app;
 pub mod editor;
 pub mod highlight;
+pub mod inspect;
 pub mod preview;
 pub mod view;
 
@@ -24,7 +25,8 @@ use crate::analysis::LintOptions;
 use crate::analysis::migrations::{analyze_pending, analyze_rest};
 use crate::db::Database;
 use crate::history;
-use crate::monitor::Monitor;
+use crate::monitor::poller::{INTERVAL_IDLE, INTERVAL_RUNNING};
+use crate::monitor::{Monitor, Poller, PollerConfig, Signal};
 use crate::runner::{RunEvent, RunOptions, Runner, advisory_key, lock_holder};
 use crate::source::{self, MigrationSet, SourceOptions};
 use app::{App, Effect, Event};
@@ -86,6 +88,7 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
         tx.clone(),
     );
     spawn_ticker(running.clone(), tx.clone());
+    let poller = spawn_monitor(db.clone(), tx.clone());
 
     let mut terminal = ratatui::init();
     let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture);
@@ -98,6 +101,9 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
             let Some(event) = rx.recv().await else {
                 return Ok(());
             };
+            if matches!(event, Event::RunDone(_)) {
+                with_poller(&poller, |p| p.set_interval(INTERVAL_IDLE));
+            }
             let mut effects = app.handle(event);
             while let Ok(event) = rx.try_recv() {
                 effects.extend(app.handle(event));
@@ -106,6 +112,27 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
                 match effect {
                     Effect::Quit => return Ok(()),
                     Effect::RefreshStatus => refresh.notify_one(),
+                    Effect::PauseMonitor(paused) => with_poller(&poller, |p| p.pause(paused)),
+                    Effect::RefreshMonitor => with_poller(&poller, |p| p.refresh_now()),
+                    Effect::Signal { signal, pid } => {
+                        let current = poller.lock().ok().and_then(|p| p.clone());
+                        let tx = tx.clone();
+                        tokio::spawn(async move {
+                            let outcome = match current {
+                                Some(p) => match signal {
+                                    Signal::Cancel => p.cancel(pid).await,
+                                    Signal::Terminate => p.terminate(pid).await,
+                                }
+                                .map_err(|e| e.to_string()),
+                                None => Err("the monitoring connection is not up".to_string()),
+                            };
+                            let _ = tx.send(Event::Signalled {
+                                signal,
+                                pid,
+                                outcome,
+                            });
+                        });
+                    }
                     Effect::FindBlockers { tables } => {
                         let db = db.clone();
                         let tx = tx.clone();
@@ -157,6 +184,7 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
                         expected,
                     } => {
                         running.store(true, Ordering::SeqCst);
+                        with_poller(&poller, |p| p.set_interval(INTERVAL_RUNNING));
                         spawn_run(
                             db.clone(),
                             app.set.clone(),
@@ -439,4 +467,64 @@ fn spawn_lock_sampler(
             }
         }
     })
+}
+
+/// The monitor's poller, once connected (replaced after the connection is lost).
+type SharedPoller = Arc<std::sync::Mutex<Option<Arc<Poller>>>>;
+
+/// Runs `f` on the poller when there is one.
+fn with_poller(poller: &SharedPoller, f: impl FnOnce(&Poller)) {
+    if let Some(p) = poller.lock().ok().and_then(|p| p.clone()) {
+        f(&p);
+    }
+}
+
+/// Polls that fail in a row (other than timeouts) before the monitor connects again.
+const MONITOR_FAILURES_BEFORE_RECONNECT: u32 = 3;
+
+/// Connects the monitor (retrying every few seconds), runs its poller and forwards every poll to
+/// the UI; after repeated failures it drops the connection and starts over.
+fn spawn_monitor(db: Arc<Database>, tx: mpsc::UnboundedSender<Event>) -> SharedPoller {
+    let shared: SharedPoller = Arc::new(std::sync::Mutex::new(None));
+    let slot = shared.clone();
+    tokio::spawn(async move {
+        loop {
+            let monitor = match Monitor::connect(&db).await {
+                Ok(monitor) => monitor,
+                Err(e) => {
+                    let _ = tx.send(Event::Monitor(crate::monitor::PollState {
+                        error: Some(e.to_string()),
+                        ..Default::default()
+                    }));
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    continue;
+                }
+            };
+            let poller = Arc::new(Poller::spawn(monitor, PollerConfig::default()));
+            let mut updates = poller.subscribe();
+            if let Ok(mut slot) = slot.lock() {
+                *slot = Some(poller.clone());
+            }
+            let mut failures = 0;
+            while updates.changed().await.is_ok() {
+                let state = updates.borrow_and_update().clone();
+                failures = match (&state.error, state.stale) {
+                    (Some(_), false) => failures + 1,
+                    _ => 0,
+                };
+                if tx.send(Event::Monitor(state)).is_err() {
+                    return;
+                }
+                if failures >= MONITOR_FAILURES_BEFORE_RECONNECT {
+                    break;
+                }
+            }
+            if let Ok(mut slot) = slot.lock() {
+                *slot = None;
+            }
+            drop(poller);
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    });
+    shared
 }

@@ -107,7 +107,11 @@ pub fn draw(frame: &mut Frame, app: &App) {
     let areas = layout_in(area);
     draw_migrations(frame, app, areas.migrations);
     draw_preview(frame, app, areas.preview);
-    draw_run(frame, app, areas.run);
+    if app.shows_inspect() {
+        super::inspect::draw(frame, areas.run, &app.inspect, app.focus == Focus::Inspect);
+    } else {
+        draw_run(frame, app, areas.run);
+    }
     draw_status_bar(frame, app, areas.status);
     draw_hints(frame, app, areas.hints);
     match &app.overlay {
@@ -606,7 +610,10 @@ fn badges(app: &App, analysis: &crate::analysis::Analysis, f: &Finding) -> Vec<S
 }
 
 fn draw_run(frame: &mut Frame, app: &App, area: Rect) {
-    let block = pane(" 3 Run ".into(), app.focus == Focus::Run);
+    let block = pane(
+        " 3 Run │ 4 Sizes · 5 Locks · 6 Activity ".into(),
+        app.focus == Focus::Run,
+    );
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let mut log_area = inner;
@@ -848,13 +855,18 @@ fn draw_hints(frame: &mut Frame, app: &App, area: Rect) {
         }
         _ => {
             let common = "Tab pane · ? help · q quit";
+            let inspect_keys;
             let keys = match app.focus {
                 Focus::Migrations if app.read_only => "j/k move · u/d UP/DOWN · / filter",
                 Focus::Migrations => {
                     "j/k move · a apply to · b roll back to · A all · B last · r redo · n new · u/d UP/DOWN · / filter · : cmd"
                 }
                 Focus::Preview => "j/k scroll · ] [ next/previous finding · u/d UP/DOWN",
-                Focus::Run => "j/k scroll log",
+                Focus::Run => "j/k scroll log · 4 5 6 sizes, locks, activity",
+                Focus::Inspect => {
+                    inspect_keys = app.inspect.hints();
+                    inspect_keys.as_str()
+                }
             };
             let cancel = if app.running.is_some() {
                 " · c cancel"
@@ -888,6 +900,18 @@ fn draw_help(frame: &mut Frame, area: Rect) {
             "move / scroll in the focused pane",
         ),
         ("Tab / Shift-Tab, 1 2 3", "focus migrations, preview, run"),
+        (
+            "4 5 6",
+            "sizes, locks, activity (in the run pane's place; 3 goes back)",
+        ),
+        (
+            "  s / S, p, R",
+            "sizes: sort column / reverse; pause refreshing; refresh now",
+        ),
+        (
+            "  x / X",
+            "locks, activity: cancel / terminate a session (asks; X twice)",
+        ),
         ("u / d", "preview the UP / DOWN file"),
         (
             "] / [",
@@ -922,7 +946,7 @@ fn draw_help(frame: &mut Frame, area: Rect) {
             ])
         })
         .collect();
-    let rect = centered(area, 90, rows.len() as u16 + 2);
+    let rect = centered(area, 100, rows.len() as u16 + 2);
     frame.render_widget(Clear, rect);
     frame.render_widget(
         Paragraph::new(lines).block(

@@ -7,10 +7,10 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use lockstep::inspect::{Inspect, InspectAction, Tab, draw, size_note};
 use lockstep::monitor::{
     LockEdge, PollState, Session, Signal, SizeColumn, Snapshot, TableSize, WaitedLock, build_forest,
 };
+use lockstep::tui::inspect::{Inspect, InspectAction, Tab, draw, size_note};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::{Color, Modifier};

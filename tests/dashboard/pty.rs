@@ -257,6 +257,14 @@ async fn a_migration_waiting_on_a_lock_shows_the_holder_and_cancels() {
     screen.wait_for("Keys — any key closes");
     screen.keys(" ");
 
+    // The Locks pane shows the same from the server's side: the holder at the root, the
+    // migration (labelled as lockstep's) waiting under it.
+    screen.keys("5");
+    let tree = screen.wait_for("(lockstep)");
+    assert!(tree.contains("holder"), "{tree}");
+    screen.keys("3");
+    screen.wait_for("3 Run");
+
     screen.keys("c");
     screen.wait_for("Cancel the running statement?");
     screen.keys("y");

@@ -899,3 +899,101 @@ fn the_new_migration_editor_analyses_as_you_type() {
     );
     assert_eq!(cell_fg(&terminal, "✗ UP line 2"), Color::Red);
 }
+
+fn users_size() -> lockstep::monitor::TableSize {
+    lockstep::monitor::TableSize {
+        schema: "public".into(),
+        name: "users".into(),
+        kind: "r".into(),
+        total_bytes: Some(1_288_490_189),
+        heap_bytes: Some(900_000_000),
+        index_bytes: Some(300_000_000),
+        toast_bytes: Some(88_490_189),
+        estimated_heap_bytes: 900_000_000,
+        estimated_rows: Some(8_100_000),
+        n_live_tup: Some(8_100_000),
+        n_dead_tup: Some(1_000),
+        last_vacuum: None,
+        last_autovacuum: None,
+        last_analyze: None,
+        last_autoanalyze: None,
+        exclusively_locked: false,
+    }
+}
+
+fn monitor_state(activity: Vec<lockstep::monitor::Session>) -> lockstep::monitor::PollState {
+    lockstep::monitor::PollState {
+        snapshot: Some(std::sync::Arc::new(lockstep::monitor::Snapshot {
+            taken_at: chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap(),
+            elapsed_ms: 3.0,
+            sizes: Some(vec![users_size()]),
+            activity,
+            edges: vec![],
+            forest: vec![],
+        })),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn findings_name_the_size_of_the_table_they_block() {
+    let mut app = index_app(false);
+    feed(&mut app, Event::Monitor(monitor_state(vec![])));
+    key(&mut app, KeyCode::Char('G'));
+    let screen = render(&mut app, 150, 32).backend().to_string();
+    let note = lockstep::tui::inspect::size_note(&users_size());
+    assert!(note.contains("8.1M rows"), "{note}");
+    assert!(
+        screen.contains(&format!(" SHARE on users  blocks writes scan ({note})")),
+        "{screen}"
+    );
+}
+
+#[test]
+fn the_inspection_panes_replace_the_run_pane_and_signal_through_the_poller() {
+    let mut app = clean_app();
+    let idle = session(777, "idle in transaction", "SELECT * FROM users");
+    feed(&mut app, Event::Monitor(monitor_state(vec![idle.clone()])));
+    key(&mut app, KeyCode::Char('4'));
+    let screen = render(&mut app, 140, 34).backend().to_string();
+    assert!(screen.contains("users"), "the sizes pane: {screen}");
+    assert!(!screen.contains("no run yet"), "{screen}");
+    key(&mut app, KeyCode::Char('6'));
+    let screen = render(&mut app, 140, 34).backend().to_string();
+    assert!(
+        screen.contains("777") && screen.contains("idle in transac"),
+        "activity: {screen}"
+    );
+    // Cancel the selected session: the pane asks, then the loop signals through the poller.
+    key(&mut app, KeyCode::Char('x'));
+    let effects = key(&mut app, KeyCode::Char('y'));
+    assert_eq!(
+        effects,
+        vec![Effect::Signal {
+            signal: lockstep::monitor::Signal::Cancel,
+            pid: 777
+        }]
+    );
+    // `p` pauses the poller; `3` brings the run pane back.
+    assert_eq!(
+        key(&mut app, KeyCode::Char('p')),
+        vec![Effect::PauseMonitor(true)]
+    );
+    key(&mut app, KeyCode::Char('3'));
+    let screen = render(&mut app, 140, 34).backend().to_string();
+    assert!(screen.contains("no run yet"), "{screen}");
+
+    let (set, _) = every_state();
+    let mut ro = App::new(set.clone(), "x".into(), false, false, true);
+    feed(
+        &mut ro,
+        Event::Status(Ok((set.clone(), Status::build(&set, None)))),
+    );
+    feed(&mut ro, Event::Monitor(monitor_state(vec![idle])));
+    key(&mut ro, KeyCode::Char('6'));
+    key(&mut ro, KeyCode::Char('x'));
+    assert!(
+        key(&mut ro, KeyCode::Char('y')).is_empty(),
+        "read-only never signals"
+    );
+}

@@ -34,7 +34,142 @@ pub(crate) struct Prepared {
 /// would overflow a normal thread stack and abort the process. Anything larger than a tiny text is
 /// therefore parsed on a thread whose stack grows with the text.
 pub(crate) fn prepare(text: &str, pg_version: u32) -> Prepared {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if text.len() >= CHUNKED_THRESHOLD
+        && threads > 1
+        && let Some(prepared) = prepare_in_pieces(text, pg_version, threads)
+    {
+        return prepared;
+    }
     on_deep_stack(text.len(), || prepare_here(text, pg_version))
+}
+
+/// Texts at least this big are parsed in pieces, one per core.
+const CHUNKED_THRESHOLD: usize = 256 * 1024;
+
+/// Parses a large text in `pieces` parts on as many threads, each part cut at the end of a line
+/// that ends a statement (`;`). Each part is parsed as a copy of the whole text with everything
+/// outside it blanked (newlines kept), so every offset, line and column is the same as in the
+/// whole text. `None` when no cut is found or a part does not parse cleanly (a cut inside a
+/// function body or a comment, or a real syntax error): the caller then parses the whole text.
+pub(crate) fn prepare_in_pieces(text: &str, pg_version: u32, pieces: usize) -> Option<Prepared> {
+    let cuts = cut_points(text, pieces)?;
+    let ranges: Vec<std::ops::Range<usize>> = cuts.windows(2).map(|w| w[0]..w[1]).collect();
+    let blanked: Vec<String> = ranges
+        .iter()
+        .map(|r| blank_outside(text, r))
+        .collect::<Option<_>>()?;
+    let parts: Vec<Prepared> = std::thread::scope(|scope| {
+        let handles: Vec<_> = blanked
+            .iter()
+            .map(|part| {
+                scope.spawn(move || on_deep_stack(part.len(), || prepare_here(part, pg_version)))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().ok())
+            .collect::<Option<Vec<_>>>()
+    })?;
+    if parts.iter().any(|p| !p.syntax_errors.is_empty()) {
+        return None;
+    }
+    let mut merged = Prepared {
+        statements: Vec::new(),
+        syntax_errors: Vec::new(),
+        described: Vec::new(),
+        directives: Directives::default(),
+        lines: LineIndex::new(text),
+    };
+    for part in parts {
+        let offset = merged.statements.len();
+        merged
+            .statements
+            .extend(part.statements.into_iter().map(|mut s| {
+                s.index += offset;
+                s
+            }));
+        merged.described.extend(part.described);
+        merged.directives.absorb(part.directives);
+    }
+    Some(merged)
+}
+
+/// Where to cut `text` into about `pieces` parts: offsets from 0 to `text.len()`, each cut at the
+/// start of a line that follows a top-level `;` (found with the lexer, so never inside a string,
+/// a dollar-quoted body, a comment, parentheses or a `BEGIN ATOMIC … END` body).
+fn cut_points(text: &str, pieces: usize) -> Option<Vec<usize>> {
+    use squawk_lexer::TokenKind;
+    let mut safe_ends: Vec<usize> = Vec::new();
+    let (mut depth, mut atomic, mut cases) = (0usize, 0usize, 0usize);
+    let mut previous_word: Option<&str> = None;
+    let mut offset = 0;
+    let mut after_semicolon = false;
+    for token in squawk_lexer::tokenize(text) {
+        let end = offset + token.len as usize;
+        let piece = text.get(offset..end).unwrap_or("");
+        match token.kind {
+            TokenKind::OpenParen => depth += 1,
+            TokenKind::CloseParen => depth = depth.saturating_sub(1),
+            TokenKind::Semi => after_semicolon = depth == 0 && atomic == 0,
+            TokenKind::Whitespace => {
+                if after_semicolon && let Some(newline) = piece.find('\n') {
+                    safe_ends.push(offset + newline + 1);
+                    after_semicolon = false;
+                }
+            }
+            TokenKind::Ident => {
+                let word = piece;
+                if word.eq_ignore_ascii_case("atomic")
+                    && previous_word.is_some_and(|w| w.eq_ignore_ascii_case("begin"))
+                {
+                    atomic += 1;
+                } else if atomic > 0 && word.eq_ignore_ascii_case("case") {
+                    cases += 1;
+                } else if atomic > 0 && word.eq_ignore_ascii_case("end") {
+                    if cases > 0 {
+                        cases -= 1;
+                    } else {
+                        atomic -= 1;
+                    }
+                }
+                previous_word = Some(word);
+                after_semicolon = false;
+            }
+            TokenKind::LineComment | TokenKind::BlockComment { .. } => {}
+            _ => after_semicolon = false,
+        }
+        if !matches!(token.kind, TokenKind::Ident | TokenKind::Whitespace) {
+            previous_word = None;
+        }
+        offset = end;
+    }
+    let mut cuts = vec![0];
+    for i in 1..pieces {
+        let target = text.len() * i / pieces;
+        let at = safe_ends.partition_point(|&e| e < target);
+        match safe_ends.get(at) {
+            Some(&cut) if cut > cuts[cuts.len() - 1] && cut < text.len() => cuts.push(cut),
+            _ => {}
+        }
+    }
+    if cuts.len() < 2 {
+        return None;
+    }
+    cuts.push(text.len());
+    Some(cuts)
+}
+
+/// `text` with every byte outside `keep` made a space, except line breaks.
+fn blank_outside(text: &str, keep: &std::ops::Range<usize>) -> Option<String> {
+    let mut bytes = text.as_bytes().to_vec();
+    for (i, b) in bytes.iter_mut().enumerate() {
+        if !keep.contains(&i) && *b != b'\n' {
+            *b = b' ';
+        }
+    }
+    // Whole lines are blanked (cuts are at line starts), so the result stays UTF-8.
+    String::from_utf8(bytes).ok()
 }
 
 /// Texts up to this many bytes cannot nest deeply enough to need a bigger stack.
@@ -325,4 +460,73 @@ fn merge(mut parts: Vec<Described>) -> Described {
         out.is_dml |= p.is_dml;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn analysis_json(prepared: &Prepared, text: &str) -> serde_json::Value {
+        let ctx = AnalysisContext::default();
+        serde_json::to_value(run(prepared, text, &ctx)).unwrap()
+    }
+
+    /// A text whose statements span lines, with comments, ignore directives, a function body
+    /// with `;` at line ends, a `BEGIN ATOMIC` body, multi-byte characters and a transaction.
+    fn mixed(copies: usize) -> String {
+        let block = "-- squawk-ignore require-concurrent-index-creation\n\
+            CREATE INDEX ix_{i} ON users (email);\n\
+            ALTER TABLE orders\n    ADD COLUMN c{i} int DEFAULT 0;\n\
+            /* a comment; with a semicolon */\n\
+            CREATE FUNCTION f{i}() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n  NEW.note := 'é;';\n  RETURN NEW;\nEND;\n$$;\n\
+            CREATE FUNCTION g{i}() RETURNS int LANGUAGE sql BEGIN ATOMIC\n  SELECT 1;\n  SELECT 2;\nEND;\n\
+            UPDATE orders SET note = 'ünïcödé; text' WHERE id = {i};\n\
+            -- lockstep-ignore-file missing-statement-timeout\n";
+        (0..copies)
+            .map(|i| block.replace("{i}", &i.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn parsing_in_pieces_gives_the_same_analysis() {
+        let text = mixed(40);
+        let whole = prepare_here(&text, 15);
+        for pieces in [2, 3, 7] {
+            let parts = prepare_in_pieces(&text, 15, pieces).expect("cut points exist");
+            assert_eq!(parts.statements.len(), whole.statements.len());
+            assert_eq!(
+                analysis_json(&parts, &text),
+                analysis_json(&whole, &text),
+                "{pieces} pieces"
+            );
+        }
+    }
+
+    #[test]
+    fn cuts_skip_bodies_and_a_syntax_error_falls_back_to_one_piece() {
+        // One big function body whose lines all end with `;`: the only cut is after it.
+        let mut text =
+            String::from("CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$\nBEGIN\n");
+        for i in 0..200 {
+            text.push_str(&format!("  PERFORM {i};\n"));
+        }
+        text.push_str("END;\n$$;\nSELECT 1;\n");
+        let cuts = cut_points(&text, 2).expect("a cut after the function");
+        assert_eq!(&text[cuts[1]..], "SELECT 1;\n");
+        let parts = prepare_in_pieces(&text, 15, 2).expect("both pieces parse");
+        assert_eq!(
+            analysis_json(&parts, &text),
+            analysis_json(&prepare_here(&text, 15), &text)
+        );
+        let atomic = "CREATE FUNCTION g() RETURNS int LANGUAGE sql BEGIN ATOMIC\n  SELECT CASE WHEN true THEN 1 END;\n  SELECT 2;\nEND;\n";
+        assert_eq!(
+            cut_points(atomic, 2),
+            None,
+            "no cut inside BEGIN ATOMIC"
+        );
+        let broken = format!("{}SELEC 1;\n{}", mixed(5), mixed(5));
+        assert!(prepare_in_pieces(&broken, 15, 2).is_none());
+        // The public entry point still reports the error in either case.
+        assert!(!prepare(&broken, 15).syntax_errors.is_empty());
+    }
 }

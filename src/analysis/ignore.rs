@@ -37,6 +37,16 @@ pub(crate) struct Directives {
     pub unknown: Vec<(Range<usize>, String)>,
 }
 
+impl Directives {
+    /// Adds the directives of another part of the same file.
+    pub(crate) fn absorb(&mut self, other: Directives) {
+        self.file_all |= other.file_all;
+        self.file_rules.extend(other.file_rules);
+        self.next.extend(other.next);
+        self.unknown.extend(other.unknown);
+    }
+}
+
 /// Splits a comment's text into a directive, if it is one: `(file_wide, names)`.
 fn directive(comment: &str) -> Option<(bool, Vec<&str>)> {
     let body = if let Some(rest) = comment.strip_prefix("--") {

@@ -519,11 +519,7 @@ mod tests {
             analysis_json(&prepare_here(&text, 15), &text)
         );
         let atomic = "CREATE FUNCTION g() RETURNS int LANGUAGE sql BEGIN ATOMIC\n  SELECT CASE WHEN true THEN 1 END;\n  SELECT 2;\nEND;\n";
-        assert_eq!(
-            cut_points(atomic, 2),
-            None,
-            "no cut inside BEGIN ATOMIC"
-        );
+        assert_eq!(cut_points(atomic, 2), None, "no cut inside BEGIN ATOMIC");
         let broken = format!("{}SELEC 1;\n{}", mixed(5), mixed(5));
         assert!(prepare_in_pieces(&broken, 15, 2).is_none());
         // The public entry point still reports the error in either case.

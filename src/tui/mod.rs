@@ -296,7 +296,8 @@ fn spawn_ticker(running: Arc<AtomicBool>, tx: mpsc::UnboundedSender<Event>) {
 }
 
 /// Reads files and status on start, every five seconds and on request. Idle costs little: the
-/// files are read again only when the directory changed, the history only when its digest
+/// files are read again only when the directory changed (the OS tells, through inotify and the
+/// like; where it cannot, the directory listing is compared), the history only when its digest
 /// changed, on one connection kept open (and opened again after an error, which is shown in the
 /// status bar meanwhile).
 fn spawn_status_poller(
@@ -307,7 +308,10 @@ fn spawn_status_poller(
     refresh: Arc<Notify>,
     tx: mpsc::UnboundedSender<Event>,
 ) {
+    let dirty = Arc::new(AtomicBool::new(true));
+    let watcher = watch_dir(&dir, dirty.clone(), refresh.clone());
     tokio::spawn(async move {
+        let _watcher = watcher;
         let mut conn: Option<sqlx::PgConnection> = None;
         let mut set: Option<MigrationSet> = None;
         let mut files_print = None;
@@ -315,8 +319,15 @@ fn spawn_status_poller(
         let mut database = None;
         let mut forced = true;
         loop {
-            let print = source::fingerprint(&dir);
-            let files_changed = forced || set.is_none() || print != files_print;
+            let print = if _watcher.is_some() {
+                None
+            } else {
+                source::fingerprint(&dir)
+            };
+            let files_changed = dirty.swap(false, Ordering::SeqCst)
+                || forced
+                || set.is_none()
+                || print != files_print;
             let result: Result<Option<(MigrationSet, crate::status::Status)>, String> = async {
                 if files_changed {
                     set = Some(source::load(&dir, &source_options).map_err(|e| e.to_string())?);
@@ -527,4 +538,25 @@ fn spawn_monitor(db: Arc<Database>, tx: mpsc::UnboundedSender<Event>) -> SharedP
         }
     });
     shared
+}
+
+/// Watches the migrations directory: a change marks the files `dirty` and wakes the status
+/// poller. `None` when the OS cannot watch it (the poller then compares directory listings).
+fn watch_dir(
+    dir: &std::path::Path,
+    dirty: Arc<AtomicBool>,
+    wake: Arc<Notify>,
+) -> Option<notify::RecommendedWatcher> {
+    use notify::Watcher;
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if event.is_ok_and(|e| !e.kind.is_access()) {
+            dirty.store(true, Ordering::SeqCst);
+            wake.notify_one();
+        }
+    })
+    .ok()?;
+    watcher
+        .watch(dir, notify::RecursiveMode::NonRecursive)
+        .ok()?;
+    Some(watcher)
 }

@@ -134,6 +134,19 @@ async fn apply_and_roll_back_through_the_keys() {
                 .ends_with("_add_tags.up.sql"))
     );
 
+    // A file written by another program shows up by itself (the directory is watched).
+    std::fs::write(
+        migrations.join("4_add_color.up.sql"),
+        "ALTER TABLE notes ADD COLUMN color text;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        migrations.join("4_add_color.down.sql"),
+        "ALTER TABLE notes DROP COLUMN color;\n",
+    )
+    .unwrap();
+    screen.wait_for("0 applied, 4 pending");
+
     // Losing the connection shows in the status bar, and the dashboard reconnects by itself.
     let mut admin = db.connect("test").await.unwrap();
     sqlx::query(
@@ -147,7 +160,7 @@ async fn apply_and_roll_back_through_the_keys() {
     screen.wait_for("⚠");
     screen.keys("R");
     screen.wait_until_gone("⚠");
-    screen.wait_for("0 applied, 3 pending");
+    screen.wait_for("0 applied, 4 pending");
 
     quit(&mut screen, &mut child);
 }

@@ -164,6 +164,9 @@ fn draw_migrations(frame: &mut Frame, app: &App, area: Rect) {
         .unwrap_or(1) as u16;
     let mut rows = Vec::with_capacity(height);
     let mut selected_row = None;
+    // Columns only as wide as the rows on screen need, so descriptions get the rest.
+    let mut any_applied = false;
+    let mut findings_width = 0;
     for row in first_row..last_row {
         let Some(i) = app.version_at_row(row) else {
             rows.push(Row::new(vec![
@@ -177,6 +180,8 @@ fn draw_migrations(frame: &mut Frame, app: &App, area: Rect) {
         if i == app.selected {
             selected_row = Some(rows.len());
         }
+        any_applied |= v.applied.is_some();
+        findings_width = findings_width.max(findings_cell(app, v, dim).width());
         rows.push(migration_row(app, v, dim));
     }
     let counts = app
@@ -194,9 +199,9 @@ fn draw_migrations(frame: &mut Frame, app: &App, area: Rect) {
             Constraint::Length(1),
             Constraint::Length(version_width),
             Constraint::Fill(1),
-            Constraint::Length(7),
-            Constraint::Length(11),
-            Constraint::Length(9),
+            Constraint::Length(findings_width as u16),
+            Constraint::Length(if any_applied { 11 } else { 0 }),
+            Constraint::Length(if any_applied { 9 } else { 0 }),
         ],
     )
     .block(pane(title, app.focus == Focus::Migrations))
@@ -210,22 +215,9 @@ fn draw_migrations(frame: &mut Frame, app: &App, area: Rect) {
     frame.render_stateful_widget(table, area, &mut state);
 }
 
-/// One version's row: glyph, version, description and flags, findings, applied time, duration.
-fn migration_row<'a>(app: &App, v: &crate::status::VersionStatus, dim: Style) -> Row<'a> {
-    let (glyph, color) = state_look(v.state);
-    let running = app.running.as_ref().and_then(|r| r.version) == Some(v.version);
-    let glyph = if running { "▶" } else { glyph };
-    let mut description = vec![Span::raw(v.description.clone())];
-    if v.migration.as_ref().is_some_and(|m| m.up.no_transaction) {
-        description.push(Span::styled(" no-tx", Style::default().fg(Color::Yellow)));
-    }
-    if !matches!(v.state, State::Applied | State::Pending) {
-        description.push(Span::styled(
-            format!(" · {}", v.state.label()),
-            Style::default().fg(color),
-        ));
-    }
-    let findings = match app.finding_counts(v.version) {
+/// The findings of a version's UP file: ✗ errors and ▲ warnings, `…` while analysing.
+fn findings_cell(app: &App, v: &crate::status::VersionStatus, dim: Style) -> Line<'static> {
+    match app.finding_counts(v.version) {
         Some((errors, warnings, _)) => {
             let mut spans = Vec::new();
             if errors > 0 {
@@ -247,7 +239,25 @@ fn migration_row<'a>(app: &App, v: &crate::status::VersionStatus, dim: Style) ->
         }
         None if v.migration.is_some() => Line::styled("…", dim),
         None => Line::raw(""),
-    };
+    }
+}
+
+/// One version's row: glyph, version, description and flags, findings, applied time, duration.
+fn migration_row<'a>(app: &App, v: &crate::status::VersionStatus, dim: Style) -> Row<'a> {
+    let (glyph, color) = state_look(v.state);
+    let running = app.running.as_ref().and_then(|r| r.version) == Some(v.version);
+    let glyph = if running { "▶" } else { glyph };
+    let mut description = vec![Span::raw(v.description.clone())];
+    if v.migration.as_ref().is_some_and(|m| m.up.no_transaction) {
+        description.push(Span::styled(" no-tx", Style::default().fg(Color::Yellow)));
+    }
+    if !matches!(v.state, State::Applied | State::Pending) {
+        description.push(Span::styled(
+            format!(" · {}", v.state.label()),
+            Style::default().fg(color),
+        ));
+    }
+    let findings = findings_cell(app, v, dim);
     let (when, took) = match &v.applied {
         Some(applied) => (
             applied

@@ -103,11 +103,12 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
     );
     let report = lint_files(&files, &options);
     let text = match args.format {
-        Format::Human => render::human(&report),
+        // Written through anstream below: the colours go when stdout is not a terminal.
+        Format::Human => render::human_colored(&report),
         Format::Json => render::json(&report) + "\n",
         Format::Gcc => render::gcc(&report),
     };
-    let mut out = std::io::stdout().lock();
+    let mut out = anstream::stdout().lock();
     out.write_all(text.as_bytes())?;
     out.flush()?;
     let code = if report.has_errors() {

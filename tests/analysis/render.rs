@@ -32,6 +32,21 @@ fn human_output_points_at_the_line() {
     );
     assert!(text.contains("= help: CREATE INDEX CONCURRENTLY"), "{text}");
     assert_eq!(render::exit_code(&report), 1);
+    // The coloured form is the same text with ANSI styles: the error and its carets in red.
+    let colored = render::human_colored(&report);
+    assert!(
+        colored.contains("\x1b[1m\x1b[31merror[require-concurrent-index]")
+            || colored.contains("\x1b[31m\x1b[1merror[require-concurrent-index]")
+            || colored.contains("\x1b[1;31merror[require-concurrent-index]"),
+        "{colored:?}"
+    );
+    let mut stripped = Vec::new();
+    {
+        use std::io::Write;
+        let mut plain = anstream::StripStream::new(&mut stripped);
+        plain.write_all(colored.as_bytes()).unwrap();
+    }
+    assert_eq!(String::from_utf8(stripped).unwrap(), text);
 }
 
 #[test]

@@ -2,11 +2,53 @@
 
 use std::fmt::Write;
 
+use anstyle::{AnsiColor, Style};
+
 use crate::analysis::{Finding, LintReport, LintedFile, Severity};
 use crate::sql::LineIndex;
 
-/// Renders the report for a terminal (no colour codes).
+/// Renders the report as plain text.
 pub fn human(report: &LintReport) -> String {
+    render(report, Paint::Plain)
+}
+
+/// Renders the report with ANSI colours (severities, the `-->` gutter and the carets), as rustc
+/// does. Write it through `anstream`, which strips them when the output is not a terminal.
+pub fn human_colored(report: &LintReport) -> String {
+    render(report, Paint::Ansi)
+}
+
+/// Whether to colour the output.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Paint {
+    Plain,
+    Ansi,
+}
+
+impl Paint {
+    /// `text` in `style` (or as is when plain).
+    fn paint(self, style: Style, text: &str) -> String {
+        match self {
+            Paint::Plain => text.to_string(),
+            Paint::Ansi => format!("{style}{text}{style:#}"),
+        }
+    }
+}
+
+fn severity_style(severity: Severity) -> Style {
+    let color = match severity {
+        Severity::Error => AnsiColor::Red,
+        Severity::Warning => AnsiColor::Yellow,
+        Severity::Info => AnsiColor::Cyan,
+    };
+    Style::new().fg_color(Some(color.into())).bold()
+}
+
+fn gutter_style() -> Style {
+    Style::new().fg_color(Some(AnsiColor::Blue.into())).bold()
+}
+
+fn render(report: &LintReport, paint: Paint) -> String {
     let mut out = String::new();
     for file in &report.files {
         if file.analysis.findings.is_empty() {
@@ -14,7 +56,7 @@ pub fn human(report: &LintReport) -> String {
         }
         let lines = LineIndex::new(&file.text);
         for finding in &file.analysis.findings {
-            render_finding(&mut out, file, &lines, finding);
+            render_finding(&mut out, file, &lines, finding, paint);
         }
     }
     let (errors, warnings, infos) = report.counts();
@@ -47,7 +89,13 @@ fn line_text<'t>(text: &'t str, lines: &LineIndex, line: usize) -> &'t str {
     line.strip_suffix('\r').unwrap_or(line)
 }
 
-fn render_finding(out: &mut String, file: &LintedFile, lines: &LineIndex, f: &Finding) {
+fn render_finding(
+    out: &mut String,
+    file: &LintedFile,
+    lines: &LineIndex,
+    f: &Finding,
+    paint: Paint,
+) {
     let level = match f.severity {
         Severity::Error => "error",
         Severity::Warning => "warning",
@@ -55,18 +103,30 @@ fn render_finding(out: &mut String, file: &LintedFile, lines: &LineIndex, f: &Fi
     };
     let line_no = f.start.line.to_string();
     let gutter = " ".repeat(line_no.len());
-    let _ = writeln!(out, "{level}[{}]: {}", f.rule, f.message);
+    let severity = severity_style(f.severity);
+    let bar = paint.paint(gutter_style(), "|");
     let _ = writeln!(
         out,
-        "{gutter}--> {}:{}:{}",
+        "{}{}",
+        paint.paint(severity, &format!("{level}[{}]", f.rule)),
+        paint.paint(Style::new().bold(), &format!(": {}", f.message))
+    );
+    let _ = writeln!(
+        out,
+        "{gutter}{} {}:{}:{}",
+        paint.paint(gutter_style(), "-->"),
         file.path.display(),
         f.start.line,
         f.start.column
     );
-    let _ = writeln!(out, "{gutter} |");
+    let _ = writeln!(out, "{gutter} {bar}");
     let source_line = line_text(&file.text, lines, f.start.line);
     let shown: String = source_line.replace('\t', " ");
-    let _ = writeln!(out, "{line_no} | {shown}");
+    let _ = writeln!(
+        out,
+        "{} {bar} {shown}",
+        paint.paint(gutter_style(), &line_no)
+    );
     let line_chars = shown.chars().count();
     let start_col = f.start.column.saturating_sub(1).min(line_chars);
     let end_col = if f.end.line == f.start.line {
@@ -82,9 +142,9 @@ fn render_finding(out: &mut String, file: &LintedFile, lines: &LineIndex, f: &Fi
     };
     let _ = writeln!(
         out,
-        "{gutter} | {}{}{more}",
+        "{gutter} {bar} {}{}{more}",
         " ".repeat(start_col),
-        "^".repeat(width)
+        paint.paint(severity, &"^".repeat(width))
     );
     let mut notes = vec![format!("= {}", f.axis.label())];
     if let (Some(table), Some(lock)) = (&f.table, f.lock) {
@@ -108,7 +168,7 @@ fn render_finding(out: &mut String, file: &LintedFile, lines: &LineIndex, f: &Fi
         notes.push(format!("= fix available: {}", fix.description));
     }
     for note in notes {
-        let _ = writeln!(out, "{gutter} {note}");
+        let _ = writeln!(out, "{gutter} {}", paint.paint(gutter_style(), &note));
     }
     out.push('\n');
 }

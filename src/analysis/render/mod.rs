@@ -6,7 +6,7 @@ mod human;
 mod json;
 
 pub use gcc::gcc;
-pub use human::human;
+pub use human::{human, human_colored};
 pub use json::{JSON_FORMAT_VERSION, json, json_value};
 
 use std::fmt::Write;

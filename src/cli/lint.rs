@@ -1,7 +1,7 @@
 //! `lockstep lint`: the safety analysis of migration files, for people (rustc style), editors
 //! (gcc one-liners) and scripts (JSON).
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -103,8 +103,9 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
     );
     let report = lint_files(&files, &options);
     let text = match args.format {
-        // Written through anstream below: the colours go when stdout is not a terminal.
-        Format::Human => render::human_colored(&report),
+        // Coloured only for a terminal; anstream below still honours NO_COLOR.
+        Format::Human if std::io::stdout().is_terminal() => render::human_colored(&report),
+        Format::Human => render::human(&report),
         Format::Json => render::json(&report) + "\n",
         Format::Gcc => render::gcc(&report),
     };

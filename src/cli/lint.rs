@@ -135,7 +135,10 @@ async fn pending_files(project: &Project, db: Option<&Database>) -> Result<Vec<(
     }
     let status = match db {
         Some(db) => {
-            let mut conn = connect(db).await?;
+            let mut conn = connect(db).await.wrap_err(
+                "finding the pending migrations needs the database; to lint files without it, \
+                 name them: `lockstep lint migrations/`",
+            )?;
             let rows = history::read(&mut conn, &project.run_options().table)
                 .await
                 .wrap_err_with(|| format!("reading the history table of {}", db.display_url()))?;

@@ -14,7 +14,7 @@ use super::{Project, print_error};
 use crate::analysis::model::{parse_version, version_from_server_num, version_label};
 use crate::analysis::{LintOptions, lint_files, render};
 use crate::db::{Database, configured_url, server_version_num};
-use crate::history;
+use crate::runner::read_status;
 use crate::source::Severity;
 use crate::status::Status;
 
@@ -134,17 +134,12 @@ async fn pending_files(project: &Project, db: Option<&Database>) -> Result<Vec<(
         }
     }
     let status = match db {
-        Some(db) => {
-            let mut conn = connect(db).await.wrap_err(
+        Some(db) => within(db, read_status(db, &set, &project.run_options().table))
+            .await
+            .wrap_err(
                 "finding the pending migrations needs the database; to lint files without it, \
                  name them: `lockstep lint migrations/`",
-            )?;
-            let rows = history::read(&mut conn, &project.run_options().table)
-                .await
-                .wrap_err_with(|| format!("reading the history table of {}", db.display_url()))?;
-            let _ = sqlx::Connection::close(conn).await;
-            Status::build(&set, rows.as_deref())
-        }
+            )?,
         None => {
             eprintln!(
                 "note: no database configured (--database-url, DATABASE_URL, .env): linting all \
@@ -227,8 +222,16 @@ async fn server_version(db: Option<&Database>) -> Option<u32> {
 
 /// One connection for lint, given up after [`CONNECT_TIMEOUT`].
 async fn connect(db: &Database) -> Result<PgConnection> {
-    match tokio::time::timeout(CONNECT_TIMEOUT, db.connect("lockstep:lint")).await {
-        Ok(conn) => Ok(conn?),
+    within(db, db.connect("lockstep:lint")).await
+}
+
+/// `work` on `db`, given up after [`CONNECT_TIMEOUT`].
+async fn within<T, E>(db: &Database, work: impl Future<Output = Result<T, E>>) -> Result<T>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    match tokio::time::timeout(CONNECT_TIMEOUT, work).await {
+        Ok(result) => Ok(result?),
         Err(_) => Err(eyre!(
             "no answer from {} within {} s",
             db.display_url(),

@@ -12,7 +12,7 @@ use ratatui_textarea::TextArea;
 
 use super::editor::{Editor, EditorOutcome};
 use super::inspect::{Inspect, InspectAction, Tab, size_note};
-use super::preview::{PreviewRow, build_rows, row_of_finding};
+use super::preview::{PreviewRow, build_rows, finding_rows};
 use crate::analysis::migrations::FileAnalysis;
 use crate::analysis::{Analysis, Severity};
 use crate::monitor::{PollState, SessionLocks, Signal, TableBlocker};
@@ -584,16 +584,12 @@ impl App {
         let Some(v) = self.selected_version() else {
             return;
         };
-        let Some(analysis) = self.analysis(v.version, self.side).cloned() else {
+        if self.analysis(v.version, self.side).is_none() {
             self.message = Some("the analysis is not ready yet".into());
             return;
-        };
+        }
         let current = self.preview_scroll as usize + FINDING_CONTEXT;
-        let mut rows: Vec<usize> = (0..analysis.findings.len())
-            .filter_map(|i| row_of_finding(&self.preview_rows, &analysis, i))
-            .collect();
-        rows.sort_unstable();
-        rows.dedup();
+        let rows = finding_rows(&self.preview_rows);
         let target = if forward {
             rows.iter().find(|&&r| r > current).or(rows.first())
         } else {
@@ -660,7 +656,6 @@ impl App {
                         self.analyses
                             .insert((file.version, side), Arc::new(file.analysis));
                     }
-                    self.preview_key = None;
                 }
                 Vec::new()
             }

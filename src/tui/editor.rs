@@ -67,8 +67,9 @@ pub struct EditorFinding {
     pub text: String,
 }
 
-/// Bodies larger than this are not analysed on every key (they are when saved and listed).
-const LIVE_ANALYSIS_LIMIT: usize = 64 * 1024;
+/// Bodies larger than this are not analysed on every key (they are when saved and listed): the
+/// analysis runs on the UI thread, and this much takes a few milliseconds.
+const LIVE_ANALYSIS_LIMIT: usize = 16 * 1024;
 
 impl Editor {
     /// An editor pre-filled from sqlx's templates.

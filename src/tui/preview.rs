@@ -207,11 +207,13 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     pieces
 }
 
-/// The row index at which finding `index`'s first source line is shown.
-pub fn row_of_finding(rows: &[PreviewRow], analysis: &Analysis, index: usize) -> Option<usize> {
-    let line = analysis.findings.get(index)?.start.line.saturating_sub(1);
+/// The rows of the source lines where findings start (those with a gutter mark), in order.
+pub fn finding_rows(rows: &[PreviewRow]) -> Vec<usize> {
     rows.iter()
-        .position(|r| matches!(r, PreviewRow::Code { line: l, .. } if *l == line))
+        .enumerate()
+        .filter(|(_, r)| matches!(r, PreviewRow::Code { mark: Some(_), .. }))
+        .map(|(i, _)| i)
+        .collect()
 }
 
 #[cfg(test)]
@@ -246,11 +248,6 @@ mod tests {
             rows.last(),
             Some(PreviewRow::Code { line: 2, .. })
         ));
-        let index = analysis
-            .findings
-            .iter()
-            .position(|f| f.rule == "require-concurrent-index")
-            .unwrap();
-        assert_eq!(row_of_finding(&rows, &analysis, index), Some(0));
+        assert_eq!(finding_rows(&rows), vec![0]);
     }
 }

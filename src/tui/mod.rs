@@ -330,7 +330,12 @@ fn spawn_status_poller(
                 || print != files_print;
             let result: Result<Option<(MigrationSet, crate::status::Status)>, String> = async {
                 if files_changed {
-                    set = Some(source::load(&dir, &source_options).map_err(|e| e.to_string())?);
+                    // Reading and hashing thousands of files blocks: not on a runtime worker.
+                    let (dir, options) = (dir.clone(), source_options.clone());
+                    let loaded = tokio::task::spawn_blocking(move || source::load(&dir, &options))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    set = Some(loaded.map_err(|e| e.to_string())?);
                     files_print = print;
                 }
                 if conn.is_none() {

@@ -181,8 +181,9 @@ fn draw_migrations(frame: &mut Frame, app: &App, area: Rect) {
             selected_row = Some(rows.len());
         }
         any_applied |= v.applied.is_some();
-        findings_width = findings_width.max(findings_cell(app, v, dim).width());
-        rows.push(migration_row(app, v, dim));
+        let findings = findings_cell(app, v, dim);
+        findings_width = findings_width.max(findings.width());
+        rows.push(migration_row(app, v, findings, dim));
     }
     let counts = app
         .status
@@ -243,7 +244,12 @@ fn findings_cell(app: &App, v: &crate::status::VersionStatus, dim: Style) -> Lin
 }
 
 /// One version's row: glyph, version, description and flags, findings, applied time, duration.
-fn migration_row<'a>(app: &App, v: &crate::status::VersionStatus, dim: Style) -> Row<'a> {
+fn migration_row<'a>(
+    app: &App,
+    v: &crate::status::VersionStatus,
+    findings: Line<'static>,
+    dim: Style,
+) -> Row<'a> {
     let (glyph, color) = state_look(v.state);
     let running = app.running.as_ref().and_then(|r| r.version) == Some(v.version);
     let glyph = if running { "▶" } else { glyph };
@@ -257,7 +263,6 @@ fn migration_row<'a>(app: &App, v: &crate::status::VersionStatus, dim: Style) ->
             Style::default().fg(color),
         ));
     }
-    let findings = findings_cell(app, v, dim);
     let (when, took) = match &v.applied {
         Some(applied) => (
             applied

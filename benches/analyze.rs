@@ -7,6 +7,10 @@ use std::time::{Duration, Instant};
 
 use lockstep::analysis::{AnalysisContext, LintOptions, analyze, lint_files};
 
+// The allocator the `lockstep` binary uses.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const STATEMENTS: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS t{i} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());",
     "CREATE INDEX idx_{i} ON users (email, created_at) WHERE deleted_at IS NULL;",

@@ -4,6 +4,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc: the parser and the analysis allocate many small nodes; it makes `lint` about 12%
+/// faster than the system allocator (`benches/lint-vs-squawk.sh`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // Installed first, so a panic anywhere prints a full report (and, once the dashboard owns the
     // terminal, restores it before printing).

@@ -44,6 +44,28 @@ pub(crate) fn prepare(text: &str, pg_version: u32) -> Prepared {
     on_deep_stack(text.len(), || prepare_here(text, pg_version))
 }
 
+/// [`prepare`] on a thread started with [`stack_size_for`]`(WORKER_TEXT)`: texts that fit that
+/// stack are parsed right here instead of on a thread of their own.
+pub(crate) fn prepare_on_worker(text: &str, pg_version: u32) -> Prepared {
+    if text.len() <= WORKER_TEXT {
+        prepare_here(text, pg_version)
+    } else {
+        prepare(text, pg_version)
+    }
+}
+
+/// The largest text a thread started with `stack_size_for(WORKER_TEXT)` parses itself (below
+/// [`CHUNKED_THRESHOLD`], so such texts are never parsed in pieces).
+pub(crate) const WORKER_TEXT: usize = CHUNKED_THRESHOLD - 1;
+
+/// A thread stack big enough to parse a text of `len` bytes nested to the hilt (about 1 KiB of
+/// parser stack per byte, and never more than 8 GiB of address space).
+pub(crate) fn stack_size_for(len: usize) -> usize {
+    (16usize << 20)
+        .saturating_add(len.saturating_mul(1024))
+        .min(8usize << 30)
+}
+
 /// Texts at least this big are parsed in pieces, one per core.
 const CHUNKED_THRESHOLD: usize = 256 * 1024;
 
@@ -175,16 +197,13 @@ fn blank_outside(text: &str, keep: &std::ops::Range<usize>) -> Option<String> {
 /// Texts up to this many bytes cannot nest deeply enough to need a bigger stack.
 const SMALL_TEXT: usize = 1024;
 
-/// Runs `f` on a thread with a stack big enough for a text of `len` bytes nested to the hilt
-/// (about 1 KiB of parser stack per byte), or right here for tiny texts or when no such thread
-/// can be started.
+/// Runs `f` on a thread with a stack big enough for a text of `len` bytes
+/// ([`stack_size_for`]), or right here for tiny texts or when no such thread can be started.
 pub(crate) fn on_deep_stack<T: Send>(len: usize, f: impl Fn() -> T + Sync) -> T {
     if len <= SMALL_TEXT {
         return f();
     }
-    let size = (16usize << 20)
-        .saturating_add(len.saturating_mul(1024))
-        .min(8usize << 30);
+    let size = stack_size_for(len);
     std::thread::scope(|scope| {
         match std::thread::Builder::new()
             .name("lockstep-parse".to_string())
@@ -215,11 +234,7 @@ fn prepare_here(text: &str, pg_version: u32) -> Prepared {
     let syntax_errors_and_rest = std::thread::scope(|scope| {
         let errors = std::thread::Builder::new()
             .name("lockstep-errors".to_string())
-            .stack_size(
-                (16usize << 20)
-                    .saturating_add(text.len().saturating_mul(1024))
-                    .min(8usize << 30),
-            )
+            .stack_size(stack_size_for(text.len()))
             .spawn_scoped(scope, errors_of);
         let described = describe_all(text, &parse, pg_version);
         let syntax_errors = match errors {

@@ -3,12 +3,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 use serde::Serialize;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use super::engine::{Prepared, Prior, analyze, prepare, run_after};
+use super::engine::{
+    Prepared, Prior, WORKER_TEXT, prepare, prepare_on_worker, run_after, stack_size_for,
+};
 use super::types::{Analysis, AnalysisContext, Severity};
 
 /// Options for [`lint_files`].
@@ -138,7 +140,6 @@ fn lint(files: &[(PathBuf, String)], opts: &LintOptions, chain: bool) -> LintRep
         (version_of(a), is_down_file(a), a).cmp(&(version_of(b), is_down_file(b), b))
     });
     let texts: Vec<&str> = order.iter().map(|(_, text)| text.as_str()).collect();
-    let mut prepared = prepare_all(&texts, opts.pg_version).into_iter();
     let mut prior = Prior {
         new_tables: opts.new_tables.clone(),
         ..Prior::default()
@@ -155,14 +156,13 @@ fn lint(files: &[(PathBuf, String)], opts: &LintOptions, chain: bool) -> LintRep
         column_types: opts.column_types.clone(),
     };
     let mut out = Vec::with_capacity(order.len());
-    for (path, text) in order {
+    // The rules run here, file after file in run order, while later files are still parsing.
+    prepare_in_order(&texts, opts.pg_version, |i, prepared| {
+        let (path, text) = order[i];
         let no_transaction = text.starts_with(NO_TRANSACTION_MARKER);
         let is_down = is_down_file(path);
         ctx.in_transaction = opts.runner_wraps_in_transaction && !no_transaction;
-        let analysis = match prepared.next() {
-            Some(p) => run_after(&p, text, &ctx, &prior),
-            None => analyze(text, &ctx),
-        };
+        let analysis = run_after(&prepared, text, &ctx, &prior);
         if chain && !is_down {
             prior.absorb(&analysis);
         }
@@ -173,7 +173,7 @@ fn lint(files: &[(PathBuf, String)], opts: &LintOptions, chain: bool) -> LintRep
             is_down,
             analysis,
         });
-    }
+    });
     LintReport {
         pg_version: opts.pg_version,
         files: out,
@@ -183,46 +183,66 @@ fn lint(files: &[(PathBuf, String)], opts: &LintOptions, chain: bool) -> LintRep
 /// Below this many bytes in total, parsing on one thread is faster than starting more.
 const PARALLEL_THRESHOLD: usize = 64 * 1024;
 
-/// Parses and describes every text, on as many threads as the machine has (largest files first),
-/// keeping the input order in the result.
-fn prepare_all(texts: &[&str], pg_version: u32) -> Vec<Prepared> {
+/// Parses and describes every text on as many worker threads as the machine has (largest files
+/// first), and hands each result to `each` on the calling thread in input order, as soon as it and
+/// all before it are ready.
+fn prepare_in_order(texts: &[&str], pg_version: u32, mut each: impl FnMut(usize, Prepared)) {
     let total: usize = texts.iter().map(|t| t.len()).sum();
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .min(texts.len());
     if threads <= 1 || total < PARALLEL_THRESHOLD {
-        return texts.iter().map(|t| prepare(t, pg_version)).collect();
+        for (i, text) in texts.iter().enumerate() {
+            each(i, prepare(text, pg_version));
+        }
+        return;
     }
     let mut queue: Vec<usize> = (0..texts.len()).collect();
     queue.sort_by_key(|&i| std::cmp::Reverse(texts[i].len()));
     let next = AtomicUsize::new(0);
-    let mut slots: Vec<Option<Prepared>> = texts.iter().map(|_| None).collect();
+    let mut ready: Vec<Option<Prepared>> = texts.iter().map(|_| None).collect();
+    let mut handed = 0;
     std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let k = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(&i) = queue.get(k) else { break };
-                        done.push((i, prepare(texts[i], pg_version)));
+        let (sender, results) = mpsc::channel::<(usize, Prepared)>();
+        let mut workers = Vec::with_capacity(threads);
+        for _ in 0..threads {
+            let sender = sender.clone();
+            let (queue, next) = (&queue, &next);
+            let worker = move || {
+                while let Some(&i) = queue.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    if sender
+                        .send((i, prepare_on_worker(texts[i], pg_version)))
+                        .is_err()
+                    {
+                        break;
                     }
-                    done
-                })
-            })
-            .collect();
-        for worker in workers {
-            if let Ok(done) = worker.join() {
-                for (i, p) in done {
-                    slots[i] = Some(p);
                 }
+            };
+            // A worker that cannot start leaves its share to the others (or to the loop below).
+            workers.extend(
+                std::thread::Builder::new()
+                    .name("lockstep-lint".to_string())
+                    .stack_size(stack_size_for(WORKER_TEXT))
+                    .spawn_scoped(scope, worker),
+            );
+        }
+        drop(sender);
+        for (i, prepared) in results {
+            ready[i] = Some(prepared);
+            while let Some(prepared) = ready.get_mut(handed).and_then(Option::take) {
+                each(handed, prepared);
+                handed += 1;
             }
         }
+        // Joined here, so a worker's panic is not re-raised by the scope.
+        for worker in workers {
+            let _ = worker.join();
+        }
     });
-    slots
-        .into_iter()
-        .zip(texts)
-        .map(|(slot, text)| slot.unwrap_or_else(|| prepare(text, pg_version)))
-        .collect()
+    // Texts whose worker died (or never started) are prepared here.
+    for (i, text) in texts.iter().enumerate().skip(handed) {
+        let prepared = ready[i].take().unwrap_or_else(|| prepare(text, pg_version));
+        each(i, prepared);
+    }
 }

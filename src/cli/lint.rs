@@ -102,14 +102,19 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
         project.config.statement_timeout.is_some(),
     );
     let report = lint_files(&files, &options);
+    let colored = args.format == Format::Human && std::io::stdout().is_terminal();
     let text = match args.format {
-        // Coloured only for a terminal; anstream below still honours NO_COLOR.
-        Format::Human if std::io::stdout().is_terminal() => render::human_colored(&report),
+        Format::Human if colored => render::human_colored(&report),
         Format::Human => render::human(&report),
         Format::Json => render::json(&report) + "\n",
         Format::Gcc => render::gcc(&report),
     };
-    let mut out = anstream::stdout().lock();
+    // anstream honours NO_COLOR (stripping the colours); plain text has no escapes to strip.
+    let mut out: Box<dyn Write> = if colored {
+        Box::new(anstream::stdout().lock())
+    } else {
+        Box::new(std::io::stdout().lock())
+    };
     out.write_all(text.as_bytes())?;
     out.flush()?;
     let code = if report.has_errors() {

@@ -143,6 +143,56 @@ fn tables_from_earlier_files_are_new_but_down_files_do_not_add_any() {
 }
 
 #[test]
+fn a_run_big_enough_to_parse_in_parallel_keeps_the_order_and_the_chain() {
+    // Over the size at which files are parsed on several threads (largest first), and one file
+    // big enough to be parsed in pieces: the results still come in version order, and each file
+    // sees the tables created by the files before it.
+    let filler = "UPDATE ledger SET note = 'padding; not a split' WHERE id = 1;\n".repeat(40);
+    let mut list: Vec<(String, String)> = (1..=60)
+        .rev()
+        .map(|k| {
+            let text = format!(
+                "{filler}CREATE TABLE t{k} (id int);\nCREATE INDEX ix{k} ON t{prev} (id);\n",
+                prev = k - 1
+            );
+            (format!("m/{k:04}_step.sql"), text)
+        })
+        .collect();
+    let big = "UPDATE ledger SET note = 'x' WHERE id = 2;\n".repeat(8_000)
+        + "CREATE INDEX big_ix ON t60 (id);\nCREATE INDEX late_ix ON t61 (id);\n";
+    list.push(("m/0061_big.sql".to_string(), big));
+    let pairs: Vec<(&str, &str)> = list.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+    let report = lint_files(&files(&pairs), &LintOptions::default());
+    let order: Vec<String> = report
+        .files
+        .iter()
+        .map(|f| f.path.display().to_string())
+        .collect();
+    let mut expected: Vec<String> = (1..=60).map(|k| format!("m/{k:04}_step.sql")).collect();
+    expected.push("m/0061_big.sql".to_string());
+    assert_eq!(order, expected);
+    let index_findings = |file: &lockstep::analysis::LintedFile| {
+        file.analysis
+            .findings
+            .iter()
+            .filter(|f| f.rule == "require-concurrent-index")
+            .map(|f| f.table.clone().unwrap_or_default())
+            .collect::<Vec<_>>()
+    };
+    // t0 exists before the run; every other indexed table was created by an earlier file.
+    assert_eq!(index_findings(&report.files[0]), vec!["t0"]);
+    for file in &report.files[1..60] {
+        assert_eq!(
+            index_findings(file),
+            Vec::<String>::new(),
+            "{}",
+            file.path.display()
+        );
+    }
+    assert_eq!(index_findings(&report.files[60]), vec!["t61"]);
+}
+
+#[test]
 fn no_transaction_marker_switches_the_transaction_off() {
     let report = lint_files(
         &files(&[

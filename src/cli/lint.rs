@@ -103,19 +103,22 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
     );
     let report = lint_files(&files, &options);
     let colored = args.format == Format::Human && std::io::stdout().is_terminal();
-    let text = match args.format {
-        Format::Human if colored => render::human_colored(&report),
-        Format::Human => render::human(&report),
-        Format::Json => render::json(&report) + "\n",
-        Format::Gcc => render::gcc(&report),
-    };
     // anstream honours NO_COLOR (stripping the colours); plain text has no escapes to strip.
-    let mut out: Box<dyn Write> = if colored {
+    let out: Box<dyn Write> = if colored {
         Box::new(anstream::stdout().lock())
     } else {
         Box::new(std::io::stdout().lock())
     };
-    out.write_all(text.as_bytes())?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
+    match args.format {
+        Format::Human if colored => out.write_all(render::human_colored(&report).as_bytes())?,
+        Format::Human => out.write_all(render::human(&report).as_bytes())?,
+        Format::Json => {
+            render::write_json(&report, &mut out)?;
+            out.write_all(b"\n")?;
+        }
+        Format::Gcc => out.write_all(render::gcc(&report).as_bytes())?,
+    }
     out.flush()?;
     let code = if report.has_errors() {
         ExitCode::FAILURE
@@ -125,7 +128,6 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
     // The process ends now: leave the (possibly very large) report to the OS instead of
     // freeing it piece by piece.
     std::mem::forget(report);
-    std::mem::forget(text);
     std::mem::forget(files);
     Ok(code)
 }

@@ -74,6 +74,10 @@ fn json_is_a_stable_document() {
     );
     let value: serde_json::Value =
         serde_json::from_str(&render::json(&report)).expect("valid JSON");
+    // The streaming writer (what `lockstep lint --format json` uses) writes the same text.
+    let mut streamed = Vec::new();
+    render::write_json(&report, &mut streamed).unwrap();
+    assert_eq!(String::from_utf8(streamed).unwrap(), render::json(&report));
     assert_eq!(value["format"], 1);
     assert_eq!(value["summary"]["errors"], 1);
     let finding = &value["files"][0]["findings"]

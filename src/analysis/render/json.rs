@@ -84,3 +84,9 @@ pub fn json_value(report: &LintReport) -> Value {
 pub fn json(report: &LintReport) -> String {
     serde_json::to_string(&document(report)).unwrap_or_else(|_| "{}".to_string())
 }
+
+/// Writes the report as [`json`] does, straight to `out` (no copy of a large document in
+/// memory).
+pub fn write_json(report: &LintReport, out: impl std::io::Write) -> std::io::Result<()> {
+    serde_json::to_writer(out, &document(report)).map_err(std::io::Error::from)
+}

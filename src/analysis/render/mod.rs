@@ -7,7 +7,7 @@ mod json;
 
 pub use gcc::gcc;
 pub use human::{human, human_colored};
-pub use json::{JSON_FORMAT_VERSION, json, json_value};
+pub use json::{JSON_FORMAT_VERSION, json, json_value, write_json};
 
 use std::fmt::Write;
 

@@ -70,24 +70,31 @@ BYTES=$(cat "${FILES[@]}" | wc -c)
 echo "corpus: ${#FILES[@]} files, $BYTES bytes in $DIR"
 
 # --- timing ---------------------------------------------------------------------------------
-# Prints "best median" in milliseconds of RUNS runs of the command (output discarded).
-measure() {
-    local samples=()
-    for _ in $(seq "$RUNS"); do
-        local t0 t1
-        t0=$(date +%s%N)
-        "$@" >/dev/null 2>&1 || true
-        t1=$(date +%s%N)
-        samples+=($(((t1 - t0) / 1000000)))
-    done
-    printf '%s\n' "${samples[@]}" | sort -n | awk '{a[NR]=$1} END {print a[1], a[int((NR+1)/2)]}'
+# Milliseconds one run of the command takes (output discarded).
+once() {
+    local t0 t1
+    t0=$(date +%s%N)
+    "$@" >/dev/null 2>&1 || true
+    t1=$(date +%s%N)
+    echo $(((t1 - t0) / 1000000))
+}
+
+# "best median" of a list of milliseconds.
+stats() {
+    printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[1], a[int((NR+1)/2)]}'
 }
 
 # The same output style on both sides: JSON, gcc one-liners, and each tool's default human output.
+# The two tools' runs alternate, so a slow spell of a shared machine hits both alike.
 for pair in "json json" "gcc gcc" "human tty"; do
     read -r ours theirs <<<"$pair"
-    read -r L_BEST L_MED < <(measure "${LOCKSTEP[@]}" --format "$ours" "${FILES[@]}")
-    read -r S_BEST S_MED < <(measure "$SQUAWK" --reporter "$theirs" "${FILES[@]}")
+    L=() S=()
+    for _ in $(seq "$RUNS"); do
+        L+=("$(once "${LOCKSTEP[@]}" --format "$ours" "${FILES[@]}")")
+        S+=("$(once "$SQUAWK" --reporter "$theirs" "${FILES[@]}")")
+    done
+    read -r L_BEST L_MED < <(stats "${L[@]}")
+    read -r S_BEST S_MED < <(stats "${S[@]}")
     echo "== lockstep --format $ours vs squawk --reporter $theirs"
     echo "   lockstep: best ${L_BEST} ms, median ${L_MED} ms"
     echo "   squawk:   best ${S_BEST} ms, median ${S_MED} ms"

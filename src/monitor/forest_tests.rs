@@ -187,7 +187,7 @@ fn renders_branches() {
     let text = render_forest(&forest);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 4, "{text}");
-    assert!(lines[0].starts_with("pid 1  app (app1)"), "{text}");
+    assert!(lines[0].starts_with("pid 1  app · app1"), "{text}");
     assert!(lines[0].contains("blocks 3"), "{text}");
     assert!(lines[1].starts_with("├─ pid 2"), "{text}");
     assert!(

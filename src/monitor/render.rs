@@ -1,6 +1,7 @@
 //! Text rendering of the lock forest, one line per session, with `├─` / `└─` branches.
 
 use super::activity::Session;
+use super::edges::WaitedLock;
 use super::forest::{LockTreeNode, Placeholder};
 use super::format::{human_age, shorten};
 
@@ -37,26 +38,10 @@ pub fn node_line(node: &LockTreeNode) -> String {
         None => {}
     }
     if let Some(session) = &node.session {
-        parts.push(who(session));
-        let state = if session.is_waiting_on_lock() {
-            "waiting".to_string()
-        } else {
-            session.state.clone().unwrap_or_else(|| "-".into())
-        };
-        parts.push(state);
-        if let (Some(kind), Some(event)) = (&session.wait_event_type, &session.wait_event) {
-            parts.push(format!("{kind}:{event}"));
-        }
+        parts.extend(session_parts(session));
     }
     if let Some(lock) = &node.waiting_for {
-        let mode = lock.mode.as_deref().unwrap_or("lock");
-        match &lock.relation {
-            Some(relation) => parts.push(format!("wants {mode} on {relation}")),
-            None => parts.push(format!(
-                "wants {mode} ({})",
-                lock.locktype.as_deref().unwrap_or("?")
-            )),
-        }
+        parts.push(wants(lock));
     }
     if let Some(age) = node.wait_age_secs {
         parts.push(format!("waiting {}", human_age(age)));
@@ -83,19 +68,44 @@ pub fn node_line(node: &LockTreeNode) -> String {
     parts.join("  ")
 }
 
-/// `[lockstep:apply]` for lockstep's own sessions, else `user@application`.
-fn who(session: &Session) -> String {
+/// Who a session is: `alice · psql`, the backend type for background processes, and
+/// `(lockstep) lockstep:apply:…` for lockstep's own sessions.
+pub fn who(session: &Session) -> String {
     let app = session
         .application_name
         .as_deref()
         .filter(|a| !a.is_empty());
     if session.is_lockstep {
-        return format!("[{}]", app.unwrap_or("lockstep"));
+        return format!("(lockstep) {}", app.unwrap_or("lockstep"));
     }
-    match (session.user.as_deref(), app) {
-        (Some(user), Some(app)) => format!("{user} ({app})"),
-        (Some(user), None) => user.to_string(),
-        (None, Some(app)) => format!("({app})"),
-        (None, None) => session.backend_type.clone().unwrap_or_else(|| "-".into()),
+    let parts: Vec<&str> = session.user.as_deref().into_iter().chain(app).collect();
+    if !parts.is_empty() {
+        parts.join(" · ")
+    } else {
+        session.backend_type.clone().unwrap_or_else(|| "-".into())
+    }
+}
+
+/// Who a session is, its state (`waiting` when it waits on a lock) and its wait event.
+pub fn session_parts(session: &Session) -> Vec<String> {
+    let mut parts = vec![who(session)];
+    parts.push(if session.is_waiting_on_lock() {
+        "waiting".to_string()
+    } else {
+        session.state.clone().unwrap_or_else(|| "-".into())
+    });
+    if let (Some(kind), Some(event)) = (&session.wait_event_type, &session.wait_event) {
+        parts.push(format!("{kind}:{event}"));
+    }
+    parts
+}
+
+/// The lock a session waits for: `wants AccessExclusiveLock on users`, or the lock type when it
+/// is not on a relation.
+pub fn wants(lock: &WaitedLock) -> String {
+    let mode = lock.mode.as_deref().unwrap_or("lock");
+    match &lock.relation {
+        Some(relation) => format!("wants {mode} on {relation}"),
+        None => format!("wants {mode} ({})", lock.locktype.as_deref().unwrap_or("?")),
     }
 }

@@ -8,10 +8,11 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Span;
 use ratatui::widgets::{Cell, Row, Table, TableState};
 
-use super::text::{age, who};
+use super::text::age;
 use super::{SELECTED, empty};
 use crate::format::one_line;
 use crate::monitor::Session;
+use crate::monitor::render::who;
 
 /// The sessions the tab lists: those with a state other than `idle` (so no background process
 /// without a state either), in the monitor's order.

@@ -10,8 +10,9 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
-use super::text::{centered, who};
+use super::text::centered;
 use crate::format::one_line;
+use crate::monitor::render::who;
 use crate::monitor::{Placeholder, Session, Signal};
 
 /// The session a signal would go to.

@@ -11,9 +11,10 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{List, ListItem, ListState};
 
-use super::text::{age, who};
+use super::text::age;
 use super::{SELECTED, empty};
 use crate::format::one_line;
+use crate::monitor::render::{session_parts, wants};
 use crate::monitor::{LockTreeNode, Placeholder};
 
 /// The key that keeps the cursor on a line across polls: (the pid it is shown under, its pid).
@@ -140,26 +141,10 @@ fn line<'a>(tree: &TreeLine) -> Line<'a> {
     match (node.placeholder, &node.session) {
         (Some(Placeholder::PreparedTransaction), _) => parts.push("prepared transaction".into()),
         (Some(Placeholder::Gone), _) | (None, None) => parts.push("(session ended)".into()),
-        (None, Some(session)) => {
-            parts.push(who(session));
-            parts.push(if session.is_waiting_on_lock() {
-                "waiting".into()
-            } else {
-                session.state.clone().unwrap_or_else(|| "-".into())
-            });
-            if let (Some(kind), Some(event)) = (&session.wait_event_type, &session.wait_event) {
-                parts.push(format!("{kind}:{event}"));
-            }
-        }
+        (None, Some(session)) => parts.extend(session_parts(session)),
     }
     if let Some(lock) = &node.waiting_for {
-        let mode = lock.mode.as_deref().unwrap_or("lock");
-        let on = lock
-            .relation
-            .clone()
-            .or_else(|| lock.locktype.clone())
-            .unwrap_or_else(|| "?".into());
-        parts.push(format!("wants {mode} on {on}"));
+        parts.push(wants(lock));
     }
     if node.wait_age_secs.is_some() {
         parts.push(format!("waited {}", age(node.wait_age_secs)));

@@ -754,16 +754,11 @@ pub fn lock_sample_lines(sample: &crate::monitor::SessionLocks) -> Vec<Line<'sta
     for blocker in &sample.waits_on {
         let text = match &blocker.session {
             Some(session) => {
-                let state = session.state.as_deref().unwrap_or("?");
-                let age = session
-                    .xact_age_secs
-                    .map(|s| format!(", transaction {}", crate::monitor::format::human_age(s)))
-                    .unwrap_or_default();
                 lines.push(Line::styled(
                     format!(
-                        "   held by pid {} ({}, {state}{age}):",
+                        "   held by pid {} ({}):",
                         blocker.pid,
-                        session.user.as_deref().unwrap_or("?"),
+                        session_brief(session)
                     ),
                     Style::default().fg(Color::Red),
                 ));
@@ -786,6 +781,22 @@ pub fn lock_sample_lines(sample: &crate::monitor::SessionLocks) -> Vec<Line<'sta
         ));
     }
     lines
+}
+
+/// A session in a few words: who, its state and how old its transaction is.
+fn session_brief(session: &crate::monitor::Session) -> String {
+    let mut brief = format!(
+        "{}, {}",
+        crate::monitor::render::who(session),
+        session.state.as_deref().unwrap_or("?")
+    );
+    if let Some(age) = session.xact_age_secs {
+        brief.push_str(&format!(
+            ", transaction {}",
+            crate::monitor::format::human_age(age)
+        ));
+    }
+    brief
 }
 
 /// `mm:ss.sss`.
@@ -1099,19 +1110,14 @@ fn blocker_lines(confirm: &super::app::Confirm) -> Vec<Line<'static>> {
             ));
             for b in found {
                 let s = &b.session;
-                let age = s
-                    .xact_age_secs
-                    .map(crate::monitor::format::human_age)
-                    .unwrap_or_default();
                 lines.push(Line::styled(
                     format!(
-                        "  pid {} {} ({}, transaction {age}) {} {} on {}: {}",
+                        "  pid {} {} {} on {} ({}): {}",
                         s.pid,
-                        s.user.as_deref().unwrap_or("?"),
-                        s.state.as_deref().unwrap_or("?"),
                         if b.granted { "holds" } else { "waits for" },
                         b.mode,
                         b.table,
+                        session_brief(s),
                         one_line(s.query.as_deref().unwrap_or(""), 50)
                     ),
                     Style::default().fg(if s.is_idle_in_transaction() {

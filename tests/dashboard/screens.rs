@@ -760,7 +760,8 @@ fn the_confirmation_lists_sessions_the_migration_would_queue_behind() {
     let screen = terminal.backend().to_string();
     assert!(screen.contains("queue behind 1 session"), "{screen}");
     assert!(
-        screen.contains("pid 777 alice (idle in transaction"),
+        screen
+            .contains("pid 777 holds AccessShareLock on users (alice · psql, idle in transaction"),
         "{screen}"
     );
     assert_eq!(cell_fg(&terminal, "pid 777"), Color::Red);
@@ -866,7 +867,7 @@ fn lock_samples_show_what_the_migration_holds_and_waits_for() {
         "{screen}"
     );
     assert!(
-        screen.contains("held by pid 777 (alice, idle in transaction"),
+        screen.contains("held by pid 777 (alice · psql, idle in transaction"),
         "{screen}"
     );
     assert!(screen.contains("LOCK TABLE users"));

@@ -10,7 +10,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKi
 use ratatui::text::Line;
 use ratatui_textarea::TextArea;
 
-use super::editor::{Editor, EditorOutcome};
+use super::editor::{Draft, Editor, EditorFinding, EditorOutcome};
 use super::inspect::{Inspect, InspectAction, Tab, size_note};
 use super::preview::{PreviewRow, build_rows, finding_rows};
 use crate::analysis::migrations::FileAnalysis;
@@ -64,6 +64,13 @@ pub enum Event {
     },
     /// Who holds the migration advisory lock, polled.
     LockHolder(Option<LockHolder>),
+    /// Findings of the new-migration editor's draft `generation`.
+    DraftAnalyzed {
+        /// The draft they are for (older ones are dropped).
+        generation: u64,
+        /// The findings.
+        findings: Vec<EditorFinding>,
+    },
     /// Highlighted lines for a file.
     Highlighted {
         /// The file's checksum (the cache key: an edited file is highlighted again).
@@ -92,6 +99,13 @@ pub enum Effect {
         pg_version: u32,
         /// The pending versions (analysed as one run).
         pending: BTreeSet<i64>,
+    },
+    /// Analyse the new-migration editor's bodies off the UI thread.
+    AnalyzeDraft {
+        /// The bodies.
+        draft: Draft,
+        /// The server version to analyse for.
+        pg_version: u32,
     },
     /// Highlight a file's text off the UI thread.
     Highlight {
@@ -700,6 +714,15 @@ impl App {
                 self.lock_holder = holder;
                 Vec::new()
             }
+            Event::DraftAnalyzed {
+                generation,
+                findings,
+            } => {
+                if let Some(editor) = self.editor.as_mut() {
+                    editor.analysed(generation, findings);
+                }
+                Vec::new()
+            }
             Event::Highlighted { key, lines } => {
                 self.pending_highlight.retain(|p| p != &key);
                 self.highlighted.insert(key, lines);
@@ -917,6 +940,10 @@ impl App {
                 };
                 return match editor.key(key) {
                     EditorOutcome::Editing => Vec::new(),
+                    EditorOutcome::Changed => vec![Effect::AnalyzeDraft {
+                        draft: editor.draft(),
+                        pg_version: self.pg_version,
+                    }],
                     EditorOutcome::Cancelled => {
                         self.editor = None;
                         self.overlay = Overlay::None;
@@ -1000,10 +1027,13 @@ impl App {
                     return self.say("read-only: creating migrations is disabled".into());
                 }
                 let mut editor = Editor::new();
-                editor.pg_version = self.pg_version;
-                editor.analyse();
+                let draft = editor.draft();
                 self.editor = Some(editor);
                 self.overlay = Overlay::NewMigration;
+                return vec![Effect::AnalyzeDraft {
+                    draft,
+                    pg_version: self.pg_version,
+                }];
             }
             _ => self.navigate(key.code),
         }

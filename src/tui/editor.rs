@@ -5,7 +5,9 @@ use ratatui::style::{Color, Style};
 use ratatui::widgets::{Block, Borders};
 use ratatui_textarea::{CursorMove, TextArea};
 
-use crate::analysis::{AnalysisContext, Severity, analyze};
+use std::path::PathBuf;
+
+use crate::analysis::{LintOptions, Severity, lint_each};
 
 /// Which field has the keyboard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +25,8 @@ pub enum Field {
 pub enum EditorOutcome {
     /// Still editing.
     Editing,
+    /// Still editing, and the UP or DOWN body changed: analyse [`Editor::draft`] again.
+    Changed,
     /// The user gave up.
     Cancelled,
     /// Save these files.
@@ -48,10 +52,21 @@ pub struct Editor {
     pub field: Field,
     /// Why the last save was refused.
     pub error: Option<String>,
-    /// The server version the bodies are analysed for.
-    pub pg_version: u32,
     /// The findings of the UP and DOWN bodies as typed: severity, line, `[rule] message`.
     pub findings: Vec<EditorFinding>,
+    /// The last draft handed out for analysis (older results are dropped).
+    generation: u64,
+}
+
+/// The bodies as typed, to be analysed off the UI thread ([`analyse_draft`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draft {
+    /// Which draft (the editor keeps only the latest one's findings).
+    pub generation: u64,
+    /// The UP body.
+    pub up: String,
+    /// The DOWN body.
+    pub down: String,
 }
 
 /// A finding in a body being edited.
@@ -67,9 +82,9 @@ pub struct EditorFinding {
     pub text: String,
 }
 
-/// Bodies larger than this are not analysed on every key (they are when saved and listed): the
-/// analysis runs on the UI thread, and this much takes a few milliseconds.
-const LIVE_ANALYSIS_LIMIT: usize = 16 * 1024;
+/// Bodies larger than this are not analysed on every key (they are when saved and listed), so
+/// typing into a huge body does not queue an analysis of it per key.
+const LIVE_ANALYSIS_LIMIT: usize = 64 * 1024;
 
 impl Editor {
     /// An editor pre-filled from sqlx's templates.
@@ -93,11 +108,10 @@ impl Editor {
             down,
             field: Field::Description,
             error: None,
-            pg_version: 15,
             findings: Vec::new(),
+            generation: 0,
         };
         editor.restyle();
-        editor.analyse();
         editor
     }
 
@@ -139,39 +153,35 @@ impl Editor {
                     Field::Up => &mut self.up,
                     Field::Down => &mut self.down,
                 };
-                if area.input(key) && self.field != Field::Description {
-                    self.analyse();
-                }
+                let changed = area.input(key) && self.field != Field::Description;
                 self.error = None;
+                self.restyle();
+                return if changed {
+                    EditorOutcome::Changed
+                } else {
+                    EditorOutcome::Editing
+                };
             }
         }
         self.restyle();
         EditorOutcome::Editing
     }
 
-    /// Analyses both bodies as the new migration would run (in a transaction unless it starts with
-    /// `-- no-transaction`), for the findings shown under the editor.
-    pub fn analyse(&mut self) {
-        let mut findings = Vec::new();
-        for (down, text) in [(false, self.up_text()), (true, self.down_text())] {
-            if text.len() > LIVE_ANALYSIS_LIMIT {
-                continue;
-            }
-            let ctx = AnalysisContext {
-                pg_version: self.pg_version,
-                in_transaction: !text.starts_with(crate::source::NO_TRANSACTION_MARKER),
-                ..AnalysisContext::default()
-            };
-            for f in analyze(&text, &ctx).findings {
-                findings.push(EditorFinding {
-                    severity: f.severity,
-                    down,
-                    line: f.start.line,
-                    text: format!("[{}] {}", f.rule, f.message),
-                });
-            }
+    /// The bodies as they are now, to analyse; findings of earlier drafts are dropped from now on.
+    pub fn draft(&mut self) -> Draft {
+        self.generation += 1;
+        Draft {
+            generation: self.generation,
+            up: self.up_text(),
+            down: self.down_text(),
         }
-        self.findings = findings;
+    }
+
+    /// Shows the findings of draft `generation`, unless a newer draft was handed out since.
+    pub fn analysed(&mut self, generation: u64, findings: Vec<EditorFinding>) {
+        if generation == self.generation {
+            self.findings = findings;
+        }
     }
 
     fn restyle(&mut self) {
@@ -213,4 +223,31 @@ fn next(field: Field, forward: bool) -> Field {
         (Field::Up, true) | (Field::Description, false) => Field::Down,
         (Field::Down, true) | (Field::Up, false) => Field::Description,
     }
+}
+
+/// Analyses a draft's bodies as lockstep would run the new migration (each body on its own, in a
+/// transaction unless it starts with `-- no-transaction`), for the findings under the editor.
+/// Runs off the UI thread.
+pub fn analyse_draft(draft: &Draft, options: &LintOptions) -> Vec<EditorFinding> {
+    let files: Vec<(PathBuf, String)> = [("new.up.sql", &draft.up), ("new.down.sql", &draft.down)]
+        .into_iter()
+        .filter(|(_, text)| text.len() <= LIVE_ANALYSIS_LIMIT)
+        .map(|(name, text)| (PathBuf::from(name), text.clone()))
+        .collect();
+    lint_each(&files, options)
+        .files
+        .into_iter()
+        .flat_map(|file| {
+            let down = file.is_down;
+            file.analysis
+                .findings
+                .into_iter()
+                .map(move |f| EditorFinding {
+                    severity: f.severity,
+                    down,
+                    line: f.start.line,
+                    text: format!("[{}] {}", f.rule, f.message),
+                })
+        })
+        .collect()
 }

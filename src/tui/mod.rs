@@ -172,6 +172,21 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
                             }
                         });
                     }
+                    Effect::AnalyzeDraft { draft, pg_version } => {
+                        let options = LintOptions::for_session(
+                            pg_version,
+                            dashboard.options.lock_timeout.is_some(),
+                            dashboard.options.statement_timeout.is_some(),
+                        );
+                        let tx = tx.clone();
+                        tokio::task::spawn_blocking(move || {
+                            let findings = editor::analyse_draft(&draft, &options);
+                            let _ = tx.send(Event::DraftAnalyzed {
+                                generation: draft.generation,
+                                findings,
+                            });
+                        });
+                    }
                     Effect::Highlight { key, text } => {
                         let tx = tx.clone();
                         tokio::task::spawn_blocking(move || {

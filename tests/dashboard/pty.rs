@@ -123,6 +123,8 @@ async fn apply_and_roll_back_through_the_keys() {
     screen.keys("add tags\t");
     screen.keys("CREATE TABLE tags (id int);\t");
     screen.keys("DROP TABLE tags;");
+    // The bodies are analysed in the background as they are typed.
+    screen.wait_for("DOWN line 2: [drop-table]");
     screen.keys("\x13"); // Ctrl-S
     screen.wait_for("0 applied, 3 pending");
     assert!(

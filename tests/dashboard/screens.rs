@@ -11,7 +11,7 @@ use lockstep::runner::{Direction, Failure, LockHolder, Operation, RunEvent};
 use lockstep::source::{Migration, MigrationFile, MigrationSet, checksum};
 use lockstep::status::Status;
 use lockstep::tui::app::{App, Effect, Event, Overlay};
-use lockstep::tui::{highlight, view};
+use lockstep::tui::{editor, highlight, view};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
@@ -163,6 +163,13 @@ fn feed(app: &mut App, event: Event) -> Vec<Effect> {
                 ] {
                     effects.extend(app.handle(Event::Analyzed { generation, files }));
                 }
+            }
+            Effect::AnalyzeDraft { draft, pg_version } => {
+                let options = LintOptions::for_session(pg_version, false, false);
+                effects.extend(app.handle(Event::DraftAnalyzed {
+                    generation: draft.generation,
+                    findings: editor::analyse_draft(&draft, &options),
+                }));
             }
             other => others.push(other),
         }

@@ -45,6 +45,15 @@ pub struct Dashboard {
     pub read_only: bool,
 }
 
+/// How to analyse for a server of `pg_version`, with the session timeouts lockstep runs with.
+fn lint_options(run: &RunOptions, pg_version: u32) -> LintOptions {
+    LintOptions::for_session(
+        pg_version,
+        run.lock_timeout.is_some(),
+        run.statement_timeout.is_some(),
+    )
+}
+
 /// Whether a URL points at this machine.
 pub fn is_local(url: &str) -> bool {
     match url::Url::parse(url) {
@@ -157,11 +166,7 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
                         pending,
                     } => {
                         let set = app.set.clone();
-                        let options = LintOptions::for_session(
-                            pg_version,
-                            dashboard.options.lock_timeout.is_some(),
-                            dashboard.options.statement_timeout.is_some(),
-                        );
+                        let options = lint_options(&dashboard.options, pg_version);
                         let tx = tx.clone();
                         tokio::task::spawn_blocking(move || {
                             // Pending first: they are what the user is about to run.
@@ -173,11 +178,7 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
                         });
                     }
                     Effect::AnalyzeDraft { draft, pg_version } => {
-                        let options = LintOptions::for_session(
-                            pg_version,
-                            dashboard.options.lock_timeout.is_some(),
-                            dashboard.options.statement_timeout.is_some(),
-                        );
+                        let options = lint_options(&dashboard.options, pg_version);
                         let tx = tx.clone();
                         tokio::task::spawn_blocking(move || {
                             let findings = editor::analyse_draft(&draft, &options);

@@ -11,6 +11,13 @@ use serde::Deserialize;
 
 use crate::source::{SourceOptions, Versioning};
 
+/// `lock_timeout` for the migration session unless configured: long enough for a lock that is
+/// free within moments, short enough that the sessions queueing behind a waiting ALTER are not
+/// stalled for long. `--lock-timeout 0` turns it off.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(3);
+/// How often a migration that gave up on a lock runs again, unless configured.
+pub const DEFAULT_RETRIES: u32 = 3;
+
 /// The history table sqlx uses unless `[migrate] table-name` says otherwise.
 pub const DEFAULT_TABLE: &str = "_sqlx_migrations";
 
@@ -29,8 +36,13 @@ pub struct Config {
     pub default_reversible: Option<bool>,
     /// `[migrate.defaults] migration-versioning`.
     pub default_versioning: Option<Versioning>,
-    /// `lock_timeout` for the migration session (`lockstep.toml` `lock-timeout`).
+    /// `lock_timeout` for the migration session (`lockstep.toml` `lock-timeout`; default
+    /// [`DEFAULT_LOCK_TIMEOUT`], `None` when set to 0).
     pub lock_timeout: Option<Duration>,
+    /// How often a migration that gave up on a lock runs again (`retries`).
+    pub retries: u32,
+    /// How long connecting may take (`connect-timeout`).
+    pub connect_timeout: Duration,
     /// `statement_timeout` for the migration session (`lockstep.toml` `statement-timeout`).
     pub statement_timeout: Option<Duration>,
     /// How long to poll for the migration advisory lock before giving up (`lock-wait`).
@@ -50,7 +62,9 @@ impl Default for Config {
             ignored_chars: Vec::new(),
             default_reversible: None,
             default_versioning: None,
-            lock_timeout: None,
+            lock_timeout: Some(DEFAULT_LOCK_TIMEOUT),
+            retries: DEFAULT_RETRIES,
+            connect_timeout: crate::db::DEFAULT_CONNECT_TIMEOUT,
             statement_timeout: None,
             lock_wait: Duration::from_secs(30),
             database_url: None,
@@ -149,8 +163,17 @@ impl Config {
                     })
                     .transpose()
             };
-        self.lock_timeout = duration("lock-timeout", file.lock_timeout)?;
-        self.statement_timeout = duration("statement-timeout", file.statement_timeout)?;
+        if file.lock_timeout.is_some() {
+            self.lock_timeout = duration("lock-timeout", file.lock_timeout)?.filter(|t| !t.is_zero());
+        }
+        self.statement_timeout =
+            duration("statement-timeout", file.statement_timeout)?.filter(|t| !t.is_zero());
+        if let Some(timeout) = duration("connect-timeout", file.connect_timeout)? {
+            self.connect_timeout = timeout;
+        }
+        if let Some(retries) = file.retries {
+            self.retries = retries;
+        }
         if let Some(wait) = duration("lock-wait", file.lock_wait)? {
             self.lock_wait = wait;
         }
@@ -274,6 +297,8 @@ struct LockstepToml {
     lock_timeout: Option<String>,
     statement_timeout: Option<String>,
     lock_wait: Option<String>,
+    connect_timeout: Option<String>,
+    retries: Option<u32>,
     pg_version: Option<u32>,
 }
 

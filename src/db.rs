@@ -6,6 +6,7 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::time::Duration;
 
 use serde::Serialize;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
@@ -37,7 +38,12 @@ pub struct Database {
     pub source: UrlSource,
     /// The throwaway server, stopped and deleted when this is dropped.
     pub sandbox: Option<Sandbox>,
+    /// How long a connection attempt may take before it fails.
+    pub connect_timeout: Duration,
 }
+
+/// How long connecting may take unless configured otherwise (`--connect-timeout`).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Database {
     /// A database at a known URL.
@@ -46,6 +52,24 @@ impl Database {
             url: url.into(),
             source,
             sandbox: None,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        }
+    }
+
+    /// The same database with another connect timeout.
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Database {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The same database without owning its sandbox: for tasks that open connections of their
+    /// own (cancelling, watching a run) while the original keeps the server alive.
+    pub fn detached(&self) -> Database {
+        Database {
+            url: self.url.clone(),
+            source: self.source,
+            sandbox: None,
+            connect_timeout: self.connect_timeout,
         }
     }
 
@@ -66,7 +90,7 @@ impl Database {
 
     /// Opens one connection with the given `application_name`.
     pub async fn connect(&self, application_name: &str) -> Result<PgConnection, DbError> {
-        connect(&self.url, application_name).await
+        connect_within(&self.url, application_name, self.connect_timeout).await
     }
 }
 
@@ -82,30 +106,63 @@ pub enum DbError {
         message: String,
     },
     /// Connecting failed.
-    #[error("cannot connect to {url}: {source}")]
+    #[error("cannot connect to {url}: {}", describe(error))]
     Connect {
         /// The redacted URL.
         url: String,
-        /// The driver's error.
-        #[source]
-        source: sqlx::Error,
+        /// The driver's error (described in the message, not chained: its Display adds a line
+        /// of PostgreSQL's C source).
+        error: sqlx::Error,
+    },
+    /// The server accepted the connection but did not answer in time.
+    #[error(
+        "cannot connect to {url}: no answer within {}s; check the host and port (a pooler or \
+         proxy that accepts but never answers?), or raise --connect-timeout",
+        after.as_secs_f64()
+    )]
+    ConnectTimeout {
+        /// The redacted URL.
+        url: String,
+        /// How long lockstep waited.
+        after: Duration,
     },
     /// The sandbox did not start.
     #[error(transparent)]
     Sandbox(#[from] SandboxError),
     /// A query failed.
-    #[error("{context}: {source}")]
+    #[error("{context}: {}", describe(error))]
     Query {
         /// What was being done.
         context: String,
         /// The driver's error.
-        #[source]
-        source: sqlx::Error,
+        error: sqlx::Error,
     },
 }
 
-/// Connects to `url` with the given `application_name`.
+/// A driver error for a person: the server's message and SQLSTATE, without sqlx's
+/// "at line N" suffix (a line of PostgreSQL's C source, which users read as a line of their file).
+pub fn describe(error: &sqlx::Error) -> String {
+    match error.as_database_error() {
+        Some(db) => match db.code() {
+            Some(code) => format!("{} (SQLSTATE {code})", db.message()),
+            None => db.message().to_string(),
+        },
+        None => error.to_string(),
+    }
+}
+
+/// Connects to `url` with the given `application_name`, giving up after
+/// [`DEFAULT_CONNECT_TIMEOUT`].
 pub async fn connect(url: &str, application_name: &str) -> Result<PgConnection, DbError> {
+    connect_within(url, application_name, DEFAULT_CONNECT_TIMEOUT).await
+}
+
+/// Connects to `url` with the given `application_name`, giving up after `timeout`.
+pub async fn connect_within(
+    url: &str,
+    application_name: &str,
+    timeout: Duration,
+) -> Result<PgConnection, DbError> {
     let options = PgConnectOptions::from_str(url).map_err(|e| DbError::BadUrl {
         url: redact(url),
         message: scrub(&e.to_string(), url),
@@ -113,12 +170,16 @@ pub async fn connect(url: &str, application_name: &str) -> Result<PgConnection, 
     let options = options
         .application_name(application_name)
         .log_statements(log::LevelFilter::Off);
-    PgConnection::connect_with(&options)
-        .await
-        .map_err(|source| DbError::Connect {
+    match tokio::time::timeout(timeout, PgConnection::connect_with(&options)).await {
+        Ok(connected) => connected.map_err(|error| DbError::Connect {
             url: redact(url),
-            source,
-        })
+            error,
+        }),
+        Err(_) => Err(DbError::ConnectTimeout {
+            url: redact(url),
+            after: timeout,
+        }),
+    }
 }
 
 /// `server_version_num` of the server behind `conn` (`150004` for 15.4, `90624` for 9.6.24).
@@ -126,9 +187,9 @@ pub async fn server_version_num(conn: &mut PgConnection) -> Result<u32, DbError>
     let text: String = sqlx::query_scalar("SELECT current_setting('server_version_num')")
         .fetch_one(conn)
         .await
-        .map_err(|source| DbError::Query {
+        .map_err(|error| DbError::Query {
             context: "reading server_version_num".into(),
-            source,
+            error,
         })?;
     Ok(text.trim().parse().unwrap_or(0))
 }
@@ -171,6 +232,7 @@ pub async fn start_sandbox(database: &str) -> Result<Database, DbError> {
         url,
         source: UrlSource::Sandbox,
         sandbox: Some(sandbox),
+        connect_timeout: DEFAULT_CONNECT_TIMEOUT,
     })
 }
 
@@ -184,9 +246,9 @@ pub async fn create_database(admin_url: &str, name: &str) -> Result<(), DbError>
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
         .execute(&mut conn)
         .await
-        .map_err(|source| DbError::Query {
+        .map_err(|error| DbError::Query {
             context: format!("creating database {name}"),
-            source,
+            error,
         })?;
     let _ = conn.close().await;
     Ok(())

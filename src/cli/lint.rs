@@ -83,7 +83,9 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
         dir,
         project.config.database_url.as_deref(),
     )
-    .map(|(url, source)| Database::at(url, source));
+    .map(|(url, source)| {
+        Database::at(url, source).with_connect_timeout(project.config.connect_timeout)
+    });
     let files = if args.paths.is_empty() {
         pending_files(project, db.as_ref()).await?
     } else {

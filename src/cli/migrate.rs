@@ -14,7 +14,7 @@ use super::{EXIT_INTERRUPTED, Project};
 use crate::db::Database;
 use crate::history;
 use crate::runner::{
-    Direction, Operation, RunEvent, RunOptions, Runner, advisory_key, plan, render_dry_run,
+    Operation, RunEvent, RunOptions, RunTally, Runner, advisory_key, plan, render_dry_run,
 };
 use crate::source::MigrationSet;
 use crate::status::Status;
@@ -120,8 +120,10 @@ async fn dry_run(
     ))
 }
 
-/// Runs `operation`, printing events as they come. Ctrl-C cancels the running statement on the
-/// server (so the transaction rolls back cleanly); a second Ctrl-C exits at once.
+/// Runs `operation`, printing events as they come. The first Ctrl-C (or SIGTERM) interrupts the
+/// run: the statement in flight is cancelled on the server, a transactional migration rolls
+/// back, nothing new starts, and lockstep exits 130 after saying what was applied. A second one
+/// quits at once.
 pub(super) async fn run_streamed(
     db: &Database,
     set: &MigrationSet,
@@ -129,10 +131,15 @@ pub(super) async fn run_streamed(
     operation: Operation,
     json: bool,
 ) -> Result<ExitCode> {
+    let mut interrupts = Interrupts::listen().wrap_err("listening for Ctrl-C and SIGTERM")?;
     let (tx, rx) = mpsc::unbounded_channel();
     let printer = tokio::spawn(print_events(rx, json));
-    let mut runner = Runner::connect(db, options, tx).await?;
-    let pid = runner.backend_pid();
+    let started = std::time::Instant::now();
+    let mut runner = tokio::select! {
+        runner = Runner::connect(db, options, tx) => runner?,
+        _ = interrupts.next() => return Ok(ExitCode::from(EXIT_INTERRUPTED)),
+    };
+    let cancel = runner.cancel_token();
     let run = async move {
         let result = runner.run(operation, set).await;
         runner.close().await;
@@ -142,74 +149,113 @@ pub(super) async fn run_streamed(
     let mut interrupted = false;
     let result = tokio::select! {
         result = &mut run => result,
-        _ = tokio::signal::ctrl_c() => {
+        _ = interrupts.next() => {
             interrupted = true;
-            eprintln!("interrupted: cancelling the running statement (backend pid {pid}); Ctrl-C again to quit at once");
-            cancel_backend(db, pid).await;
+            cancel.cancel();
+            eprintln!(
+                "interrupted: stopping the run (the running statement is cancelled, its \
+                 transaction rolls back); Ctrl-C again to quit at once"
+            );
             tokio::select! {
                 result = &mut run => result,
-                _ = tokio::signal::ctrl_c() => return Ok(ExitCode::from(EXIT_INTERRUPTED)),
+                _ = interrupts.next() => return Ok(ExitCode::from(EXIT_INTERRUPTED)),
             }
         }
     };
-    let _ = printer.await;
-    let summary = result.wrap_err(match operation {
-        Operation::Up { .. } => "lockstep up failed",
-        Operation::DownSteps { .. } | Operation::DownTo { .. } => "lockstep down failed",
-        Operation::Redo => "lockstep redo failed",
-    })?;
-    if interrupted {
-        return Ok(ExitCode::from(EXIT_INTERRUPTED));
-    }
+    let tally = printer.await.unwrap_or_default();
+    let interrupted = interrupted || result.as_ref().is_err_and(|e| e.is_interrupted());
+    let elapsed = started.elapsed();
     if json {
         let line = serde_json::json!({
             "event": "summary",
-            "completed": summary.completed.iter().map(|(direction, version, elapsed)| serde_json::json!({
+            "ok": result.is_ok(),
+            "interrupted": interrupted,
+            "applied": tally.applied,
+            "reverted": tally.reverted,
+            "retries": tally.retries,
+            "failed": tally.failed,
+            "stopped": tally.interrupted,
+            "completed": result.as_ref().map(|summary| summary.completed.iter().map(|(direction, version, elapsed)| serde_json::json!({
                 "direction": direction,
                 "version": version,
                 "elapsed_ms": elapsed.as_secs_f64() * 1e3,
-            })).collect::<Vec<_>>(),
-            "elapsed_ms": summary.elapsed.as_secs_f64() * 1e3,
+            })).collect::<Vec<_>>()).unwrap_or_default(),
+            "elapsed_ms": elapsed.as_secs_f64() * 1e3,
         });
         println!("{line}");
-    } else if summary.completed.is_empty() {
+    }
+    let summary = match result {
+        Ok(summary) => summary,
+        Err(error) if interrupted => {
+            if !json {
+                let y = yellow();
+                eprintln!("{y}{}{y:#}", tally.summary(elapsed, true));
+            }
+            let _ = error;
+            return Ok(ExitCode::from(EXIT_INTERRUPTED));
+        }
+        Err(error) => {
+            if !json {
+                let r = red();
+                eprintln!("{r}{}{r:#}", tally.summary(elapsed, false));
+            }
+            return Err(error).wrap_err(match operation {
+                Operation::Up { .. } => "lockstep up failed",
+                Operation::DownSteps { .. } | Operation::DownTo { .. } => "lockstep down failed",
+                Operation::Redo => "lockstep redo failed",
+            });
+        }
+    };
+    if interrupted {
+        // The interrupt came after the last migration had already committed.
+        if !json {
+            eprintln!("{}", tally.summary(summary.elapsed, true));
+        }
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    }
+    if json {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if summary.completed.is_empty() {
         println!("nothing to do: the database is up to date");
     } else {
-        let applied = summary
-            .completed
-            .iter()
-            .filter(|(d, _, _)| *d == Direction::Apply)
-            .count();
-        let reverted = summary.completed.len() - applied;
         let g = green();
-        println!(
-            "{g}done{g:#}: {applied} applied, {reverted} reverted in {}",
-            human_duration(summary.elapsed)
-        );
+        println!("{g}{}{g:#}", tally.summary(summary.elapsed, false));
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Cancels the migration session's running statement from a second connection.
-async fn cancel_backend(db: &Database, pid: i32) {
-    match db.connect("lockstep:cancel").await {
-        Ok(mut conn) => {
-            if let Err(e) = sqlx::query("SELECT pg_cancel_backend($1)")
-                .bind(pid)
-                .execute(&mut conn)
-                .await
-            {
-                eprintln!("could not cancel backend {pid}: {e}");
-            }
+/// Ctrl-C and SIGTERM, listened for from the start of a run (so an early one is not lost).
+struct Interrupts {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Interrupts {
+    fn listen() -> std::io::Result<Interrupts> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Interrupts {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+        })
+    }
+
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
         }
-        Err(e) => eprintln!("could not connect to cancel backend {pid}: {e}"),
     }
 }
 
-async fn print_events(mut rx: mpsc::UnboundedReceiver<RunEvent>, json: bool) {
+/// Prints events as they come (or as JSON lines) and returns the run's tally.
+async fn print_events(mut rx: mpsc::UnboundedReceiver<RunEvent>, json: bool) -> RunTally {
+    let mut tally = RunTally::default();
     let mut last_holder = None;
+    let mut last_wait: Option<(String, std::time::Duration)> = None;
     let mut statement_text = String::new();
     while let Some(event) = rx.recv().await {
+        tally.record(&event);
         if json {
             if let Ok(line) = serde_json::to_string(&event) {
                 println!("{line}");
@@ -220,12 +266,16 @@ async fn print_events(mut rx: mpsc::UnboundedReceiver<RunEvent>, json: bool) {
         match event {
             RunEvent::Connected { .. } | RunEvent::LockAcquired { .. } => {}
             RunEvent::LockWaiting { holder, limit, .. } => {
-                let who = holder.as_ref().map(|h| h.to_string());
+                let who = holder.as_ref().map(|h| (h.pid, h.state.clone()));
                 if who != last_holder {
                     eprintln!(
                         "{y}waiting up to {} for the migration lock, held by {}{y:#}",
                         human_duration(limit),
-                        who.as_deref().unwrap_or("another session")
+                        holder
+                            .as_ref()
+                            .map(ToString::to_string)
+                            .as_deref()
+                            .unwrap_or("another session")
                     );
                     last_holder = who;
                 }
@@ -248,7 +298,33 @@ async fn print_events(mut rx: mpsc::UnboundedReceiver<RunEvent>, json: bool) {
                     if statements == 1 { "" } else { "s" }
                 );
             }
-            RunEvent::StatementStarted { text, .. } => statement_text = text,
+            RunEvent::StatementStarted { text, .. } => {
+                statement_text = text;
+                last_wait = None;
+            }
+            RunEvent::StatementWaiting {
+                index, waited, wait, ..
+            } => {
+                let lines = crate::monitor::render::wait_lines(&wait, None);
+                let key = lines.join("\n");
+                let due = match &last_wait {
+                    Some((previous, at)) => {
+                        *previous != key || waited.saturating_sub(*at) >= WAIT_REPRINT
+                    }
+                    None => true,
+                };
+                if due {
+                    eprintln!(
+                        "  {y}⏳ statement {} {}{y:#}",
+                        index + 1,
+                        crate::monitor::render::wait_lines(&wait, Some(waited))[0]
+                    );
+                    for line in &lines[1..] {
+                        eprintln!("     {y}{line}{y:#}");
+                    }
+                    last_wait = Some((key, waited));
+                }
+            }
             RunEvent::StatementFinished { index, elapsed, .. } => {
                 println!(
                     "  {d}{:>3}{d:#}  {:<70} {:>10}",
@@ -260,6 +336,32 @@ async fn print_events(mut rx: mpsc::UnboundedReceiver<RunEvent>, json: bool) {
             RunEvent::MigrationFinished { elapsed, .. } => {
                 println!("  {d}done in {}{d:#}", human_duration(elapsed));
             }
+            RunEvent::Retrying {
+                attempt,
+                retries,
+                delay,
+                failure,
+                ..
+            } => {
+                eprintln!(
+                    "  {y}gave up on a lock at {failure}\n  rolled back; retry {attempt} of {retries} in {}{y:#}",
+                    human_duration(delay)
+                );
+            }
+            RunEvent::MigrationInterrupted {
+                version,
+                direction,
+                in_transaction,
+                completed,
+            } => {
+                let stopped = crate::runner::Stopped {
+                    version,
+                    direction,
+                    rolled_back: in_transaction,
+                    completed_statements: completed,
+                };
+                println!("  {r}interrupted: {}{r:#}", stopped.describe());
+            }
             RunEvent::MigrationFailed { failure, .. } => {
                 if failure.statement.is_some() {
                     println!("  {r}failed: {}{r:#}", one_line(&statement_text, 100));
@@ -267,4 +369,8 @@ async fn print_events(mut rx: mpsc::UnboundedReceiver<RunEvent>, json: bool) {
             }
         }
     }
+    tally
 }
+
+/// How often an unchanged lock wait is printed again.
+const WAIT_REPRINT: std::time::Duration = std::time::Duration::from_secs(5);

@@ -47,9 +47,15 @@ struct Global {
     /// The project directory holding sqlx.toml, lockstep.toml and .env.
     #[arg(long, global = true, value_name = "DIR", default_value = ".")]
     project: PathBuf,
-    /// `lock_timeout` for the migration session, e.g. 2s or 500ms.
+    /// `lock_timeout` for the migration session, e.g. 2s or 500ms (default 3s; 0 turns it off).
     #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
     lock_timeout: Option<std::time::Duration>,
+    /// How often a migration that hit the lock timeout runs again from its start (default 3).
+    #[arg(long, global = true, value_name = "N")]
+    retries: Option<u32>,
+    /// How long connecting to the database may take (default 10s).
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    connect_timeout: Option<std::time::Duration>,
     /// `statement_timeout` for the migration session, e.g. 5min.
     #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
     statement_timeout: Option<std::time::Duration>,
@@ -91,11 +97,17 @@ struct Project {
 impl Project {
     fn load(global: &Global) -> Result<Project> {
         let mut config = Config::load(&global.project)?;
-        if global.lock_timeout.is_some() {
-            config.lock_timeout = global.lock_timeout;
+        if let Some(timeout) = global.lock_timeout {
+            config.lock_timeout = (!timeout.is_zero()).then_some(timeout);
         }
-        if global.statement_timeout.is_some() {
-            config.statement_timeout = global.statement_timeout;
+        if let Some(timeout) = global.statement_timeout {
+            config.statement_timeout = (!timeout.is_zero()).then_some(timeout);
+        }
+        if let Some(retries) = global.retries {
+            config.retries = retries;
+        }
+        if let Some(timeout) = global.connect_timeout {
+            config.connect_timeout = timeout;
         }
         if let Some(wait) = global.lock_wait {
             config.lock_wait = wait;
@@ -129,7 +141,8 @@ impl Project {
             project_dir,
             self.config.database_url.as_deref(),
         ) {
-            Some((url, source)) => Ok(Database::at(url, source)),
+            Some((url, source)) => Ok(Database::at(url, source)
+                .with_connect_timeout(self.config.connect_timeout)),
             None => {
                 if !quiet {
                     eprintln!(
@@ -174,7 +187,10 @@ async fn dashboard(project: &Project, dir: &Path, read_only: bool) -> Result<Exi
     let demo_files =
         tempfile::tempdir().wrap_err("creating a directory for the demo migrations")?;
     let (db, migrations_dir) = match configured {
-        Some((url, source)) => (Database::at(url, source), project.migrations_dir.clone()),
+        Some((url, source)) => (
+            Database::at(url, source).with_connect_timeout(project.config.connect_timeout),
+            project.migrations_dir.clone(),
+        ),
         None => {
             eprintln!(
                 "No database configured: starting a throwaway PostgreSQL with the demo migrations…"

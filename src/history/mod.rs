@@ -77,12 +77,11 @@ impl HistoryTable {
 
 /// A history-table query failed.
 #[derive(Debug, thiserror::Error)]
-#[error("{context} (history table {table}): {source}")]
+#[error("{context} (history table {table}): {}", crate::db::describe(error))]
 pub struct HistoryError {
     context: &'static str,
     table: String,
-    #[source]
-    source: sqlx::Error,
+    error: sqlx::Error,
 }
 
 impl HistoryError {
@@ -91,10 +90,10 @@ impl HistoryError {
         context: &'static str,
     ) -> impl FnOnce(sqlx::Error) -> HistoryError {
         let table = table.name.clone();
-        move |source| HistoryError {
+        move |error| HistoryError {
             context,
             table,
-            source,
+            error,
         }
     }
 }

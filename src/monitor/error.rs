@@ -26,13 +26,12 @@ pub enum MonitorError {
         sqlstate: String,
     },
     /// A query failed for another reason.
-    #[error("{what}: {source}")]
+    #[error("{what}: {}", crate::db::describe(error))]
     Query {
         /// What was being read.
         what: &'static str,
         /// The driver's error.
-        #[source]
-        source: sqlx::Error,
+        error: sqlx::Error,
     },
     /// A cancel or terminate request was refused before anything was sent to the server.
     #[error("refusing to {action} pid {pid}: {reason}")]
@@ -92,6 +91,9 @@ pub(crate) fn classify(what: &'static str) -> impl FnOnce(sqlx::Error) -> Monito
                 sqlstate: code.into_owned(),
             };
         }
-        MonitorError::Query { what, source }
+        MonitorError::Query {
+            what,
+            error: source,
+        }
     }
 }

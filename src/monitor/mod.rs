@@ -51,7 +51,7 @@ pub use error::{MonitorError, Refusal};
 pub use forest::{LockTreeNode, Placeholder, build_forest, find_in_forest, forest_len};
 pub use poller::{PollState, Poller, PollerConfig};
 pub use render::render_forest;
-pub use session_locks::{HeldLock, RelatedSession, SessionLocks};
+pub use session_locks::{HeldLock, LockWait, RelatedSession, SessionLocks};
 pub use sizes::{SizeColumn, TableSize, sort_sizes};
 pub use snapshot::{RefreshOptions, Snapshot};
 

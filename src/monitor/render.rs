@@ -2,6 +2,7 @@
 
 use super::activity::Session;
 use super::edges::WaitedLock;
+use super::session_locks::{HeldLock, LockWait, RelatedSession};
 use super::forest::{LockTreeNode, Placeholder};
 use super::format::{human_age, shorten};
 
@@ -108,4 +109,79 @@ pub fn wants(lock: &WaitedLock) -> String {
         Some(relation) => format!("wants {mode} on {relation}"),
         None => format!("wants {mode} ({})", lock.locktype.as_deref().unwrap_or("?")),
     }
+}
+
+/// A lock mode in PostgreSQL's SQL spelling (`ACCESS EXCLUSIVE`) from its `pg_locks` name
+/// (`AccessExclusiveLock`); other names (`ExclusiveLock` on a transaction id) as they are.
+pub fn sql_mode(pg_name: &str) -> String {
+    crate::analysis::LockMode::from_pg_name(pg_name)
+        .map(|mode| mode.sql_name().to_string())
+        .unwrap_or_else(|| pg_name.to_string())
+}
+
+/// What a lock is and what it is on: `ACCESS EXCLUSIVE on users`, `ShareLock (transaction 731)`.
+pub fn lock_target(lock: &HeldLock) -> String {
+    let mode = sql_mode(&lock.mode);
+    match (&lock.relation, &lock.transaction_id) {
+        (Some(relation), _) => format!("{mode} on {relation}"),
+        (None, Some(xid)) => format!("{mode} (transaction {xid})"),
+        (None, None) => format!("{mode} ({})", lock.locktype),
+    }
+}
+
+/// A session in a few words: who, its state and how old its transaction is.
+pub fn session_brief(session: &Session) -> String {
+    let mut brief = format!(
+        "{}, {}",
+        who(session),
+        session.state.as_deref().unwrap_or("?")
+    );
+    if let Some(age) = session.xact_age_secs {
+        brief.push_str(&format!(", transaction {}", human_age(age)));
+    }
+    brief
+}
+
+/// A blocking session: `pid 4711 (alice · psql, idle in transaction, transaction 2m05s)`.
+pub fn blocker_brief(blocker: &RelatedSession) -> String {
+    match &blocker.session {
+        Some(session) => format!("pid {} ({})", blocker.pid, session_brief(session)),
+        None if blocker.pid == 0 => "a prepared transaction".to_string(),
+        None => format!("pid {} (session ended)", blocker.pid),
+    }
+}
+
+/// What a waiting statement waits for, on whom and who queues behind it, one line each:
+/// `waits 2.1s for ACCESS EXCLUSIVE on users`, `held by pid 4711 (…): SELECT …`,
+/// `3 sessions queued behind it`. Shared by the CLI's run log and the dashboard's run pane.
+pub fn wait_lines(wait: &LockWait, waited: Option<std::time::Duration>) -> Vec<String> {
+    let what: Vec<String> = wait.waiting_for.iter().map(lock_target).collect();
+    let what = if what.is_empty() {
+        "a lock".to_string()
+    } else {
+        what.join(", ")
+    };
+    let mut lines = vec![match waited {
+        Some(waited) => format!("waits {} for {what}", human_age(waited.as_secs_f64())),
+        None => format!("waits for {what}"),
+    }];
+    for blocker in &wait.blockers {
+        let query = blocker
+            .session
+            .as_ref()
+            .and_then(|s| s.query.as_deref())
+            .filter(|q| !q.is_empty());
+        lines.push(match query {
+            Some(query) => format!("held by {}: {}", blocker_brief(blocker), shorten(query, 100)),
+            None => format!("held by {}", blocker_brief(blocker)),
+        });
+    }
+    if wait.queued_behind > 0 {
+        lines.push(format!(
+            "{} session{} queued behind it",
+            wait.queued_behind,
+            if wait.queued_behind == 1 { "" } else { "s" }
+        ));
+    }
+    lines
 }

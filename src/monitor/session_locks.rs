@@ -134,3 +134,31 @@ pub(crate) fn related_from_row(
 pub(crate) fn locks_from_rows(rows: &[PgRow]) -> Result<Vec<HeldLock>, sqlx::Error> {
     rows.iter().map(HeldLock::from_row).collect()
 }
+
+/// What a waiting session waits for and on whom: the part of a [`SessionLocks`] sample that
+/// explains a stall. Reported by a run while one of its statements waits, and named in a
+/// lock-timeout failure.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LockWait {
+    /// The locks requested and not granted.
+    pub waiting_for: Vec<HeldLock>,
+    /// The sessions it waits on, with their query, state and transaction age.
+    pub blockers: Vec<RelatedSession>,
+    /// How many sessions are queued behind it.
+    pub queued_behind: usize,
+}
+
+impl SessionLocks {
+    /// What the session waits for, when it waits on a lock.
+    pub fn wait(&self) -> Option<LockWait> {
+        let waiting_for: Vec<HeldLock> = self.waiting_for().cloned().collect();
+        if waiting_for.is_empty() && self.waits_on.is_empty() {
+            return None;
+        }
+        Some(LockWait {
+            waiting_for,
+            blockers: self.waits_on.clone(),
+            queued_behind: self.queued_behind(),
+        })
+    }
+}

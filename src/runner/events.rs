@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::plan::Direction;
+use crate::monitor::LockWait;
 
 /// Where events go. Sending never blocks; a closed receiver is ignored.
 pub type EventSink = tokio::sync::mpsc::UnboundedSender<RunEvent>;
@@ -49,7 +50,7 @@ impl std::fmt::Display for LockHolder {
 }
 
 /// Why a migration failed, with its place in the file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Failure {
     /// The failing statement's index, or `None` when the bookkeeping (or `BEGIN`/`COMMIT`) failed.
     pub statement: Option<usize>,
@@ -72,6 +73,20 @@ pub struct Failure {
     pub partial: bool,
     /// The statements that completed (and, when `partial`, remain applied).
     pub completed: Vec<usize>,
+    /// What the statement was waiting for, and on whom, when it was last looked at (set when it
+    /// waited longer than the grace period, e.g. before a lock timeout).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked_by: Option<LockWait>,
+}
+
+/// SQLSTATE `55P03`: `lock_timeout` expired (lock_not_available).
+pub const LOCK_NOT_AVAILABLE: &str = "55P03";
+
+impl Failure {
+    /// Whether the statement gave up waiting for a lock (`lock_timeout`): worth a retry.
+    pub fn is_lock_timeout(&self) -> bool {
+        self.sqlstate.as_deref() == Some(LOCK_NOT_AVAILABLE)
+    }
 }
 
 impl std::fmt::Display for Failure {
@@ -93,6 +108,11 @@ impl std::fmt::Display for Failure {
         }
         if let Some(hint) = &self.hint {
             write!(f, "\n  hint: {hint}")?;
+        }
+        if let Some(wait) = &self.blocked_by {
+            for line in crate::monitor::render::wait_lines(wait, None) {
+                write!(f, "\n  {line}")?;
+            }
         }
         Ok(())
     }
@@ -166,6 +186,46 @@ pub enum RunEvent {
         direction: Direction,
         /// How long it took, bookkeeping included.
         elapsed: Duration,
+    },
+    /// A statement has been waiting for a lock longer than the grace period (reported again
+    /// about twice a second while it waits).
+    StatementWaiting {
+        /// The migration.
+        version: i64,
+        /// The statement's index.
+        index: usize,
+        /// How long the statement has run so far.
+        waited: Duration,
+        /// What it waits for and on whom.
+        wait: LockWait,
+    },
+    /// A migration gave up on a lock (`lock_timeout`), rolled back, and will run again from its
+    /// start after `delay`.
+    Retrying {
+        /// The migration.
+        version: i64,
+        /// Apply or revert.
+        direction: Direction,
+        /// Which retry this is (1-based).
+        attempt: u32,
+        /// How many retries are allowed in all.
+        retries: u32,
+        /// How long lockstep waits before it.
+        delay: Duration,
+        /// What failed.
+        failure: Failure,
+    },
+    /// The run was interrupted (Ctrl-C, SIGTERM, the dashboard's cancel) while this migration
+    /// ran; a transactional one was rolled back.
+    MigrationInterrupted {
+        /// Its version.
+        version: i64,
+        /// Apply or revert.
+        direction: Direction,
+        /// Whether it ran in a transaction (and so was rolled back).
+        in_transaction: bool,
+        /// The statements that completed (outside a transaction they stay applied).
+        completed: Vec<usize>,
     },
     /// A migration failed; the run stops.
     MigrationFailed {

@@ -4,30 +4,61 @@ use std::time::{Duration, Instant};
 
 use sqlx::AssertSqlSafe;
 use sqlx::postgres::{PgConnection, PgDatabaseError, PgErrorPosition};
+use tokio_util::sync::CancellationToken;
 
 use super::RunError;
 use super::events::{EventSink, Failure, RunEvent};
 use super::plan::{Direction, Step};
+use super::watch::Watch;
 use crate::history::HistoryTable;
+use crate::monitor::LockWait;
 use crate::sql::{LineIndex, Statement};
 
-/// Runs `step` and records it; returns how long it took, bookkeeping included.
-pub(super) async fn run_step(
-    conn: &mut PgConnection,
-    table: &HistoryTable,
-    step: &Step,
-    events: &EventSink,
-) -> Result<Duration, RunError> {
+/// What a step runs with: the migration connection, where events go, the run's cancel token and
+/// the watcher on a second connection.
+pub(super) struct Exec<'a> {
+    pub conn: &'a mut PgConnection,
+    pub table: &'a HistoryTable,
+    pub events: &'a EventSink,
+    pub cancel: &'a CancellationToken,
+    pub watch: &'a mut Watch,
+}
+
+/// Why a step did not complete. Nothing is reported yet: the caller decides whether to retry.
+pub(super) enum StepError {
+    /// A statement or the bookkeeping failed (a transaction was rolled back).
+    Failed(Failure),
+    /// The run was interrupted (a transaction was rolled back); the statements that completed.
+    Interrupted(Vec<usize>),
+    /// A session setting failed before the migration started.
+    Setup(RunError),
+}
+
+/// Runs `step` and records it; returns how long it took, bookkeeping included. Before each
+/// statement and before the bookkeeping the cancel token is checked: once it fires, nothing
+/// new starts.
+pub(super) async fn run_step(exec: &mut Exec<'_>, step: &Step) -> Result<Duration, StepError> {
     let started = Instant::now();
+    let Exec {
+        conn,
+        table,
+        events,
+        cancel,
+        watch,
+    } = exec;
+    let (conn, table, events, cancel, watch): (&mut PgConnection, _, _, _, &mut Watch) =
+        (conn, *table, *events, *cancel, watch);
     let role = step.direction.verb();
     simple(
         conn,
         &format!("SET application_name = 'lockstep:{role}:{}'", step.version),
     )
     .await
-    .map_err(|source| RunError::Query {
-        context: "setting application_name".into(),
-        source,
+    .map_err(|source| {
+        StepError::Setup(RunError::Query {
+            context: "setting application_name".into(),
+            source,
+        })
     })?;
     let _ = events.send(RunEvent::MigrationStarted {
         version: step.version,
@@ -40,6 +71,8 @@ pub(super) async fn run_step(
         conn,
         step,
         events,
+        cancel,
+        watch,
         completed: Vec::new(),
     };
     if step.in_transaction {
@@ -49,6 +82,7 @@ pub(super) async fn run_step(
     for statement in &step.statements {
         run.statement(statement).await?;
     }
+    run.stop_if_cancelled().await?;
     let (version, description, checksum) = (
         step.version,
         step.description.clone(),
@@ -96,9 +130,11 @@ pub(super) async fn run_step(
             .bind(step.version)
             .execute(&mut *run.conn)
             .await
-            .map_err(|source| RunError::Query {
-                context: format!("recording the execution time of {}", step.version),
-                source,
+            .map_err(|source| {
+                StepError::Setup(RunError::Query {
+                    context: format!("recording the execution time of {}", step.version),
+                    source,
+                })
             })?;
     }
     let _ = events.send(RunEvent::MigrationFinished {
@@ -122,11 +158,25 @@ struct StepRun<'a> {
     conn: &'a mut PgConnection,
     step: &'a Step,
     events: &'a EventSink,
+    cancel: &'a CancellationToken,
+    watch: &'a mut Watch,
     completed: Vec<usize>,
 }
 
 impl StepRun<'_> {
-    async fn statement(&mut self, statement: &Statement) -> Result<(), RunError> {
+    /// Stops (rolling back a transaction) when the run has been interrupted.
+    async fn stop_if_cancelled(&mut self) -> Result<(), StepError> {
+        if !self.cancel.is_cancelled() {
+            return Ok(());
+        }
+        if self.step.in_transaction {
+            let _ = simple(self.conn, "ROLLBACK").await;
+        }
+        Err(StepError::Interrupted(self.completed.clone()))
+    }
+
+    async fn statement(&mut self, statement: &Statement) -> Result<(), StepError> {
+        self.stop_if_cancelled().await?;
         let step = self.step;
         let _ = self.events.send(RunEvent::StatementStarted {
             version: step.version,
@@ -135,10 +185,34 @@ impl StepRun<'_> {
             text: statement.text.clone(),
         });
         let started = Instant::now();
-        match sqlx::raw_sql(AssertSqlSafe(statement.text.clone()))
-            .execute(&mut *self.conn)
-            .await
-        {
+        let events = self.events;
+        let (version, index) = (step.version, statement.index);
+        let watched = self
+            .watch
+            .supervise(
+                sqlx::raw_sql(AssertSqlSafe(statement.text.as_str())).execute(&mut *self.conn),
+                self.cancel,
+                |waited, wait| {
+                    let _ = events.send(RunEvent::StatementWaiting {
+                        version,
+                        index,
+                        waited,
+                        wait: wait.clone(),
+                    });
+                },
+            )
+            .await;
+        match watched.output {
+            Ok(_) if watched.interrupted => {
+                self.completed.push(statement.index);
+                self.stop_if_cancelled().await.map(|_| ())
+            }
+            Err(_) if watched.interrupted => {
+                if step.in_transaction {
+                    let _ = simple(self.conn, "ROLLBACK").await;
+                }
+                Err(StepError::Interrupted(self.completed.clone()))
+            }
             Ok(result) => {
                 let _ = self.events.send(RunEvent::StatementFinished {
                     version: step.version,
@@ -149,38 +223,34 @@ impl StepRun<'_> {
                 self.completed.push(statement.index);
                 Ok(())
             }
-            Err(error) => Err(self.fail(error, Some(statement)).await),
+            Err(error) => Err(self.fail(error, Some(statement), watched.last_wait).await),
         }
     }
 
     async fn bookkeeping(
         &mut self,
         work: impl for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, Result<(), sqlx::Error>>,
-    ) -> Result<(), RunError> {
+    ) -> Result<(), StepError> {
         match work(&mut *self.conn).await {
             Ok(()) => Ok(()),
-            Err(error) => Err(self.fail(error, None).await),
+            Err(error) => Err(self.fail(error, None, None).await),
         }
     }
 
-    /// Rolls back (when in a transaction), reports the failure and turns it into an error.
-    async fn fail(&mut self, error: sqlx::Error, statement: Option<&Statement>) -> RunError {
+    /// Rolls back (when in a transaction) and describes the failure.
+    async fn fail(
+        &mut self,
+        error: sqlx::Error,
+        statement: Option<&Statement>,
+        blocked_by: Option<LockWait>,
+    ) -> StepError {
         let step = self.step;
         if step.in_transaction {
             let _ = simple(self.conn, "ROLLBACK").await;
         }
-        let failure = describe(&error, statement, step, &self.completed);
-        let _ = self.events.send(RunEvent::MigrationFailed {
-            version: step.version,
-            direction: step.direction,
-            failure: failure.clone(),
-        });
-        RunError::Migration {
-            version: step.version,
-            description: step.description.clone(),
-            direction: step.direction,
-            failure,
-        }
+        let mut failure = describe(&error, statement, step, &self.completed);
+        failure.blocked_by = blocked_by;
+        StepError::Failed(failure)
     }
 }
 
@@ -223,5 +293,6 @@ fn describe(
         in_transaction: step.in_transaction,
         partial: !step.in_transaction && !completed.is_empty(),
         completed: completed.to_vec(),
+        blocked_by: None,
     }
 }

@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use sqlx::postgres::PgConnection;
+use tokio_util::sync::CancellationToken;
 
 use super::events::{EventSink, LockHolder, RunEvent};
 
@@ -31,21 +32,34 @@ pub enum LockError {
         /// How long lockstep waited.
         waited: Duration,
     },
+    /// The run was interrupted while waiting.
+    #[error("interrupted while waiting for the migration lock")]
+    Interrupted,
     /// A query failed.
-    #[error("taking the migration lock: {0}")]
-    Query(#[from] sqlx::Error),
+    #[error("taking the migration lock: {}", crate::db::describe(.0))]
+    Query(sqlx::Error),
 }
 
-/// Polls `pg_try_advisory_lock(key)` every 200 ms until it succeeds or `wait` passes, reporting
-/// who holds it while waiting.
+impl From<sqlx::Error> for LockError {
+    fn from(error: sqlx::Error) -> LockError {
+        LockError::Query(error)
+    }
+}
+
+/// Polls `pg_try_advisory_lock(key)` every 200 ms until it succeeds, `wait` passes or `cancel`
+/// fires, reporting who holds it while waiting.
 pub async fn acquire(
     conn: &mut PgConnection,
     key: i64,
     wait: Duration,
     events: &EventSink,
+    cancel: &CancellationToken,
 ) -> Result<(), LockError> {
     let started = Instant::now();
     loop {
+        if cancel.is_cancelled() {
+            return Err(LockError::Interrupted);
+        }
         let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
             .bind(key)
             .fetch_one(&mut *conn)
@@ -70,7 +84,10 @@ pub async fn acquire(
             waited,
             limit: wait,
         });
-        tokio::time::sleep(Duration::from_millis(200).min(wait - waited)).await;
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(200).min(wait - waited)) => {}
+            _ = cancel.cancelled() => return Err(LockError::Interrupted),
+        }
     }
 }
 

@@ -11,17 +11,22 @@ mod events;
 mod execute;
 mod lock;
 mod plan;
+mod tally;
+mod watch;
 
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use sqlx::Connection;
 use sqlx::postgres::PgConnection;
+use tokio_util::sync::CancellationToken;
 
 pub use dry_run::render_dry_run;
-pub use events::{EventSink, Failure, LockHolder, RunEvent};
+pub use events::{EventSink, Failure, LOCK_NOT_AVAILABLE, LockHolder, RunEvent};
+pub use tally::{RunTally, Stopped};
+pub use watch::WAIT_GRACE;
 pub use lock::{LockError, advisory_key, holder as lock_holder};
-pub use plan::{Direction, Operation, Plan, PlanError, Step, plan};
+pub use plan::{Direction, Operation, Plan, PlanError, Prepared, Step, plan, plan_prepared};
 
 use crate::config::{Config, pg_duration};
 use crate::db::{Database, DbError};
@@ -42,8 +47,16 @@ pub struct RunOptions {
     pub statement_timeout: Option<Duration>,
     /// How long to poll for the advisory lock.
     pub lock_wait: Duration,
+    /// How often a migration that gave up on a lock (`lock_timeout`) runs again from its start.
+    pub retries: u32,
     /// Apply even though applied migrations' files are missing.
     pub ignore_missing: bool,
+}
+
+/// How long lockstep waits before the `attempt`-th retry (1-based): 0.5 s, 1 s, 2 s, … up to 10 s.
+pub fn retry_delay(attempt: u32) -> Duration {
+    let doubled = Duration::from_millis(500).saturating_mul(1 << attempt.saturating_sub(1).min(5));
+    doubled.min(Duration::from_secs(10))
 }
 
 impl RunOptions {
@@ -55,6 +68,7 @@ impl RunOptions {
             lock_timeout: config.lock_timeout,
             statement_timeout: config.statement_timeout,
             lock_wait: config.lock_wait,
+            retries: config.retries,
             ignore_missing: false,
         }
     }
@@ -100,15 +114,54 @@ pub enum RunError {
         /// What failed.
         failure: Failure,
     },
+    /// The run was interrupted (Ctrl-C, SIGTERM, the dashboard's cancel): nothing new started
+    /// after that.
+    #[error("{}", interrupted_text(*during, completed))]
+    Interrupted {
+        /// The migration that was running, if one was, and whether it ran in a transaction.
+        during: Option<(Direction, i64, bool)>,
+        /// Its statements that completed (outside a transaction they stay applied).
+        completed: Vec<usize>,
+    },
     /// A session setting or other query failed.
-    #[error("{context}: {source}")]
+    #[error("{context}: {}", crate::db::describe(source))]
     Query {
         /// What was being done.
         context: String,
         /// The driver's error.
-        #[source]
         source: sqlx::Error,
     },
+}
+
+fn interrupted_text(during: Option<(Direction, i64, bool)>, completed: &[usize]) -> String {
+    match during {
+        None => "interrupted before any migration started".to_string(),
+        Some((direction, version, true)) => format!(
+            "interrupted: migration {version} was rolled back (its {} did not happen)",
+            match direction {
+                Direction::Apply => "apply",
+                Direction::Revert => "revert",
+            }
+        ),
+        Some((_, version, false)) if completed.is_empty() => format!(
+            "interrupted: migration {version} (-- no-transaction) stopped before its first statement completed"
+        ),
+        Some((_, version, false)) => format!(
+            "interrupted: migration {version} ran outside a transaction (-- no-transaction): \
+             statements {} stayed applied",
+            completed.iter().map(|i| (i + 1).to_string()).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+impl RunError {
+    /// Whether the run stopped because it was interrupted.
+    pub fn is_interrupted(&self) -> bool {
+        matches!(
+            self,
+            RunError::Interrupted { .. } | RunError::Lock(LockError::Interrupted)
+        )
+    }
 }
 
 /// What a completed run did.
@@ -127,6 +180,8 @@ pub struct Runner {
     events: EventSink,
     key: i64,
     backend_pid: i32,
+    cancel: CancellationToken,
+    watch: watch::Watch,
 }
 
 impl Runner {
@@ -166,13 +221,29 @@ impl Runner {
             backend_pid,
             server_version,
         });
+        let watch = watch::Watch::new(db.detached(), backend_pid, options.lock_timeout);
         Ok(Runner {
             conn,
             key: lock::advisory_key(&database),
             options,
             events,
             backend_pid,
+            cancel: CancellationToken::new(),
+            watch,
         })
+    }
+
+    /// Uses `cancel` as this runner's cancel token (see [`Runner::cancel_token`]).
+    pub fn cancelled_by(mut self, cancel: CancellationToken) -> Runner {
+        self.cancel = cancel;
+        self
+    }
+
+    /// The token that interrupts this runner's runs: once cancelled, the statement in flight is
+    /// cancelled on the server, a transactional migration rolls back, no new statement or
+    /// migration starts, and a wait for the migration lock ends.
+    pub fn cancel_token(&self) -> CancellationToken {
+        self.cancel.clone()
     }
 
     /// The migration session's backend pid (to monitor or cancel it from another connection).
@@ -199,14 +270,19 @@ impl Runner {
         expected: Option<&[(Direction, i64)]>,
     ) -> Result<RunSummary, RunError> {
         let started = Instant::now();
+        // Parse and split outside the lock: a large file must not keep other runs waiting.
+        let mut prepared = self.prepare(operation, set).await;
         lock::acquire(
             &mut self.conn,
             self.key,
             self.options.lock_wait,
             &self.events,
+            &self.cancel,
         )
         .await?;
-        let result = self.run_locked(operation, set, expected, started).await;
+        let result = self
+            .run_locked(operation, set, expected, started, &mut prepared)
+            .await;
         let released = lock::release(&mut self.conn, self.key).await;
         let summary = result?;
         released.map_err(|source| RunError::Query {
@@ -216,17 +292,37 @@ impl Runner {
         Ok(summary)
     }
 
+    /// Plans without the lock (the history may still change) to split the files that will
+    /// probably run; planning under the lock takes their statements from here.
+    async fn prepare(&mut self, operation: Operation, set: &MigrationSet) -> Prepared {
+        let mut prepared = Prepared::default();
+        if let Ok(rows) = history::read(&mut self.conn, &self.options.table).await {
+            let status = Status::build(set, rows.as_deref());
+            if let Ok(plan) = plan(operation, set, &status, self.options.ignore_missing) {
+                prepared.keep(plan);
+            }
+        }
+        prepared
+    }
+
     async fn run_locked(
         &mut self,
         operation: Operation,
         set: &MigrationSet,
         expected: Option<&[(Direction, i64)]>,
         started: Instant,
+        prepared: &mut Prepared,
     ) -> Result<RunSummary, RunError> {
         let table = self.options.table.clone();
         let rows = history::read(&mut self.conn, &table).await?;
         let status = Status::build(set, rows.as_deref());
-        let plan = plan(operation, set, &status, self.options.ignore_missing)?;
+        let plan = plan_prepared(
+            operation,
+            set,
+            &status,
+            self.options.ignore_missing,
+            prepared,
+        )?;
         if let Some(expected) = expected
             && plan.signature() != expected
         {
@@ -239,7 +335,13 @@ impl Runner {
         }
         let mut completed = Vec::new();
         for step in &plan.steps {
-            let elapsed = execute::run_step(&mut self.conn, &table, step, &self.events).await?;
+            if self.cancel.is_cancelled() {
+                return Err(RunError::Interrupted {
+                    during: None,
+                    completed: Vec::new(),
+                });
+            }
+            let elapsed = self.run_with_retries(step, &table).await?;
             completed.push((step.direction, step.version, elapsed));
         }
         Ok(RunSummary {
@@ -248,8 +350,78 @@ impl Runner {
         })
     }
 
-    /// Closes the connection cleanly.
+    /// Runs one step; a transactional migration that gave up on a lock runs again from its
+    /// start, up to `retries` times with a growing delay.
+    async fn run_with_retries(
+        &mut self,
+        step: &Step,
+        table: &HistoryTable,
+    ) -> Result<Duration, RunError> {
+        let retries = self.options.retries;
+        let mut attempt = 0;
+        loop {
+            let mut exec = execute::Exec {
+                conn: &mut self.conn,
+                table,
+                events: &self.events,
+                cancel: &self.cancel,
+                watch: &mut self.watch,
+            };
+            let failure = match execute::run_step(&mut exec, step).await {
+                Ok(elapsed) => return Ok(elapsed),
+                Err(execute::StepError::Setup(error)) => return Err(error),
+                Err(execute::StepError::Interrupted(completed)) => {
+                    let _ = self.events.send(RunEvent::MigrationInterrupted {
+                        version: step.version,
+                        direction: step.direction,
+                        in_transaction: step.in_transaction,
+                        completed: completed.clone(),
+                    });
+                    return Err(RunError::Interrupted {
+                        during: Some((step.direction, step.version, step.in_transaction)),
+                        completed,
+                    });
+                }
+                Err(execute::StepError::Failed(failure)) => failure,
+            };
+            if failure.is_lock_timeout() && step.in_transaction && attempt < retries {
+                attempt += 1;
+                let delay = retry_delay(attempt);
+                let _ = self.events.send(RunEvent::Retrying {
+                    version: step.version,
+                    direction: step.direction,
+                    attempt,
+                    retries,
+                    delay,
+                    failure,
+                });
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => continue,
+                    _ = self.cancel.cancelled() => {
+                        return Err(RunError::Interrupted {
+                            during: Some((step.direction, step.version, true)),
+                            completed: Vec::new(),
+                        });
+                    }
+                }
+            }
+            let _ = self.events.send(RunEvent::MigrationFailed {
+                version: step.version,
+                direction: step.direction,
+                failure: failure.clone(),
+            });
+            return Err(RunError::Migration {
+                version: step.version,
+                description: step.description.clone(),
+                direction: step.direction,
+                failure,
+            });
+        }
+    }
+
+    /// Closes the connections cleanly.
     pub async fn close(self) {
+        self.watch.close().await;
         let _ = self.conn.close().await;
     }
 }

@@ -1,5 +1,8 @@
 //! Deciding what an operation will run: which migrations, in which direction, in which order.
 
+use std::collections::HashMap;
+use std::path::PathBuf;
+
 use serde::Serialize;
 
 use crate::source::{MigrationFile, MigrationSet};
@@ -136,6 +139,28 @@ pub enum PlanError {
     NothingApplied(&'static str),
 }
 
+/// Statements already split, by file: planning again (under the migration lock) takes them
+/// from here instead of parsing the files a second time.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    statements: HashMap<PathBuf, Vec<Statement>>,
+}
+
+impl Prepared {
+    /// Keeps the statements of every step of `plan`.
+    pub fn keep(&mut self, plan: Plan) {
+        for step in plan.steps {
+            self.statements.insert(step.file.path, step.statements);
+        }
+    }
+
+    fn split(&mut self, file: &MigrationFile) -> Vec<Statement> {
+        self.statements
+            .remove(&file.path)
+            .unwrap_or_else(|| split_statements(&file.sql).0)
+    }
+}
+
 /// Plans `operation` on the current `status` of `set`.
 pub fn plan(
     operation: Operation,
@@ -143,6 +168,24 @@ pub fn plan(
     status: &Status,
     ignore_missing: bool,
 ) -> Result<Plan, PlanError> {
+    plan_prepared(
+        operation,
+        set,
+        status,
+        ignore_missing,
+        &mut Prepared::default(),
+    )
+}
+
+/// Like [`plan`], taking the statements of files split earlier from `prepared`.
+pub fn plan_prepared(
+    operation: Operation,
+    set: &MigrationSet,
+    status: &Status,
+    ignore_missing: bool,
+    prepared: &mut Prepared,
+) -> Result<Plan, PlanError> {
+
     if set.has_errors() {
         return Err(PlanError::BadFiles(
             set.errors().map(|p| p.to_string()).collect(),
@@ -167,7 +210,7 @@ pub fn plan(
                     if v.state == State::OutOfOrder {
                         out_of_order.push(v.version);
                     }
-                    v.migration.as_ref().map(apply_step)
+                    v.migration.as_ref().map(|m| apply_step(m, prepared))
                 })
                 .collect()
         }
@@ -178,7 +221,7 @@ pub fn plan(
             }
             targets
                 .into_iter()
-                .map(|v| revert_step(v.version, v.migration.as_ref()))
+                .map(|v| revert_step(v.version, v.migration.as_ref(), prepared))
                 .collect::<Result<_, _>>()?
         }
         Operation::DownTo { to } => {
@@ -189,7 +232,7 @@ pub fn plan(
                 .recorded()
                 .rev()
                 .filter(|v| v.version > to)
-                .map(|v| revert_step(v.version, v.migration.as_ref()))
+                .map(|v| revert_step(v.version, v.migration.as_ref(), prepared))
                 .collect::<Result<_, _>>()?
         }
         Operation::Redo => {
@@ -204,8 +247,8 @@ pub fn plan(
                 .as_ref()
                 .ok_or(PlanError::RevertMissing(last.version))?;
             vec![
-                revert_step(last.version, Some(migration))?,
-                apply_step(migration),
+                revert_step(last.version, Some(migration), prepared)?,
+                apply_step(migration, prepared),
             ]
         }
     };
@@ -226,19 +269,21 @@ fn check_applied_intact(status: &Status, ignore_missing: bool) -> Result<(), Pla
     Ok(())
 }
 
-fn apply_step(migration: &crate::source::Migration) -> Step {
+fn apply_step(migration: &crate::source::Migration, prepared: &mut Prepared) -> Step {
     step(
         Direction::Apply,
         migration.version,
         &migration.description,
         &migration.up,
         migration.checksum(),
+        prepared,
     )
 }
 
 fn revert_step(
     version: i64,
     migration: Option<&crate::source::Migration>,
+    prepared: &mut Prepared,
 ) -> Result<Step, PlanError> {
     let migration = migration.ok_or(PlanError::RevertMissing(version))?;
     let down = migration
@@ -251,6 +296,7 @@ fn revert_step(
         &migration.description,
         down,
         migration.checksum(),
+        prepared,
     ))
 }
 
@@ -260,8 +306,9 @@ fn step(
     description: &str,
     file: &MigrationFile,
     checksum: &[u8],
+    prepared: &mut Prepared,
 ) -> Step {
-    let (statements, _) = split_statements(&file.sql);
+    let statements = prepared.split(file);
     Step {
         direction,
         version,

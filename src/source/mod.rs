@@ -335,6 +335,18 @@ fn scan(path: &Path, file_type: Option<std::fs::FileType>, options: &SourceOptio
             return out;
         }
     };
+    if let Some(at) = sql.find('\0') {
+        let place = crate::sql::LineIndex::new(&sql).line_col(&sql, at);
+        out.problems.push(problem(
+            Severity::Error,
+            Some(place.line),
+            format!(
+                "contains a NUL byte at line {}, column {}; PostgreSQL cannot receive it and sqlx \
+                 refuses the file. Remove it (a binary paste or a UTF-16 file?)",
+                place.line, place.column
+            ),
+        ));
+    }
     check_text(path, &sql, &mut out.problems);
     let file = MigrationFile {
         checksum: checksum(&sql, &options.ignored_chars),

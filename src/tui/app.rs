@@ -121,11 +121,9 @@ pub enum Effect {
         /// The plan the user confirmed: the run refuses to start if it changed.
         expected: Vec<(Direction, i64)>,
     },
-    /// Cancel the running statement (`pg_cancel_backend`).
-    Cancel {
-        /// The migration session's backend pid.
-        pid: i32,
-    },
+    /// Interrupt the run: the statement in flight is cancelled on the server, a transactional
+    /// migration rolls back, and nothing new starts.
+    CancelRun,
     /// Cancel or terminate a session from the inspection panes (confirmed there).
     Signal {
         /// Which.
@@ -854,6 +852,41 @@ impl App {
                 self.push_log(LogKind::Error, format!("  {version} failed at {failure}"));
                 self.failure = Some((version, failure));
             }
+            // The run pane shows the live lock samples instead.
+            RunEvent::StatementWaiting { .. } => {}
+            RunEvent::Retrying {
+                version,
+                attempt,
+                retries,
+                delay,
+                failure,
+                ..
+            } => {
+                running.statement = None;
+                running.done = 0;
+                self.push_log(
+                    LogKind::Waiting,
+                    format!(
+                        "  {version} gave up on a lock at {failure}; rolled back, retry {attempt} of {retries} in {}",
+                        crate::format::human_duration(delay)
+                    ),
+                );
+            }
+            RunEvent::MigrationInterrupted {
+                version,
+                direction,
+                in_transaction,
+                completed,
+            } => {
+                running.statement = None;
+                let stopped = crate::runner::Stopped {
+                    version,
+                    direction,
+                    rolled_back: in_transaction,
+                    completed_statements: completed,
+                };
+                self.push_log(LogKind::Error, format!("  interrupted: {}", stopped.describe()));
+            }
         }
         Vec::new()
     }
@@ -870,14 +903,12 @@ impl App {
             Overlay::Confirm(confirm) => return self.confirm_key(*confirm, key),
             Overlay::ConfirmCancel => {
                 self.overlay = Overlay::None;
-                if key.code == KeyCode::Char('y')
-                    && let Some(pid) = self.running.as_ref().and_then(|r| r.backend_pid)
-                {
+                if key.code == KeyCode::Char('y') && self.running.is_some() {
                     self.push_log(
                         LogKind::Info,
-                        format!("cancelling the running statement (pid {pid})"),
+                        "interrupting the run: the running statement is cancelled, its transaction rolls back, nothing new starts".into(),
                     );
-                    return vec![Effect::Cancel { pid }];
+                    return vec![Effect::CancelRun];
                 }
                 return Vec::new();
             }
@@ -885,8 +916,8 @@ impl App {
                 self.overlay = Overlay::None;
                 if key.code == KeyCode::Char('y') {
                     let mut effects = Vec::new();
-                    if let Some(pid) = self.running.as_ref().and_then(|r| r.backend_pid) {
-                        effects.push(Effect::Cancel { pid });
+                    if self.running.is_some() {
+                        effects.push(Effect::CancelRun);
                     }
                     effects.push(Effect::Quit);
                     return effects;

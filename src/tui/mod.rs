@@ -20,6 +20,7 @@ use color_eyre::eyre::Result;
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event as TermEvent, EventStream};
 use futures_util::StreamExt;
 use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
 
 use crate::analysis::LintOptions;
 use crate::analysis::migrations::{analyze_pending, analyze_rest};
@@ -87,6 +88,7 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
 
     let refresh = Arc::new(Notify::new());
     let running = Arc::new(AtomicBool::new(false));
+    let mut run_cancel: Option<CancellationToken> = None;
     spawn_input(tx.clone());
     spawn_status_poller(
         db.clone(),
@@ -201,12 +203,15 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
                     } => {
                         running.store(true, Ordering::SeqCst);
                         with_poller(&poller, |p| p.set_interval(INTERVAL_RUNNING));
+                        let cancel = CancellationToken::new();
+                        run_cancel = Some(cancel.clone());
                         spawn_run(
                             db.clone(),
                             app.set.clone(),
                             dashboard.options.clone(),
                             operation,
                             expected,
+                            cancel,
                             running.clone(),
                             tx.clone(),
                         );
@@ -225,16 +230,10 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
                             let _ = tx.send(Event::Saved(saved));
                         });
                     }
-                    Effect::Cancel { pid } => {
-                        let db = db.clone();
-                        tokio::spawn(async move {
-                            if let Ok(mut conn) = db.connect("lockstep:cancel").await {
-                                let _ = sqlx::query("SELECT pg_cancel_backend($1)")
-                                    .bind(pid)
-                                    .execute(&mut conn)
-                                    .await;
-                            }
-                        });
+                    Effect::CancelRun => {
+                        if let Some(cancel) = &run_cancel {
+                            cancel.cancel();
+                        }
                     }
                 }
             }
@@ -426,6 +425,7 @@ fn spawn_run(
     options: RunOptions,
     operation: crate::runner::Operation,
     expected: Vec<(crate::runner::Direction, i64)>,
+    cancel: CancellationToken,
     running: Arc<AtomicBool>,
     tx: mpsc::UnboundedSender<Event>,
 ) {
@@ -450,7 +450,9 @@ fn spawn_run(
             }
         });
         let result = async {
-            let mut runner = Runner::connect(&db, options, events_tx).await?;
+            let mut runner = Runner::connect(&db, options, events_tx)
+                .await?
+                .cancelled_by(cancel);
             let result = runner.run_checked(operation, &set, Some(&expected)).await;
             runner.close().await;
             result

@@ -721,17 +721,13 @@ fn draw_run(frame: &mut Frame, app: &App, area: Rect) {
 /// What a lock sample of the migration session says: the locks it holds, what it waits for and
 /// on whom (with that session's state, age and query), and how many sessions queue behind it.
 pub fn lock_sample_lines(sample: &crate::monitor::SessionLocks) -> Vec<Line<'static>> {
-    let mode = |m: &str| {
-        crate::analysis::LockMode::from_pg_name(m)
-            .map(|l| l.sql_name().to_string())
-            .unwrap_or_else(|| m.to_string())
-    };
+    use crate::monitor::render::{lock_target, wait_lines};
     let mut lines = Vec::new();
     let mut held: Vec<String> = sample
         .locks
         .iter()
-        .filter(|l| l.granted)
-        .filter_map(|l| Some(format!("{} on {}", mode(&l.mode), l.relation.as_ref()?)))
+        .filter(|l| l.granted && l.relation.is_some())
+        .map(lock_target)
         .collect();
     held.dedup();
     if !held.is_empty() {
@@ -740,64 +736,27 @@ pub fn lock_sample_lines(sample: &crate::monitor::SessionLocks) -> Vec<Line<'sta
             Span::raw(held.join(", ")),
         ]));
     }
-    for wanted in sample.waiting_for() {
-        let what = match (&wanted.relation, &wanted.transaction_id) {
-            (Some(relation), _) => format!("{} on {relation}", mode(&wanted.mode)),
-            (None, Some(xid)) => format!("{} (transaction {xid})", mode(&wanted.mode)),
-            (None, None) => format!("{} ({})", mode(&wanted.mode), wanted.locktype),
-        };
+    if let Some(wait) = sample.wait() {
+        for (i, text) in wait_lines(&wait, None).into_iter().enumerate() {
+            let queued = wait.queued_behind > 0 && text.ends_with("queued behind it");
+            lines.push(match (i, queued) {
+                (0, _) => Line::styled(
+                    format!("⏳ {text}"),
+                    Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+                ),
+                (_, true) => Line::styled(text, Style::default().fg(Color::Yellow)),
+                _ => Line::styled(format!("   {text}"), Style::default().fg(Color::Red)),
+            });
+        }
+    } else if sample.queued_behind() > 0 {
         lines.push(Line::styled(
-            format!("⏳ waits for {what}"),
-            Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
-        ));
-    }
-    for blocker in &sample.waits_on {
-        let text = match &blocker.session {
-            Some(session) => {
-                lines.push(Line::styled(
-                    format!(
-                        "   held by pid {} ({}):",
-                        blocker.pid,
-                        session_brief(session)
-                    ),
-                    Style::default().fg(Color::Red),
-                ));
-                format!(
-                    "     {}",
-                    one_line(session.query.as_deref().unwrap_or(""), 70)
-                )
-            }
-            None => format!("   held by pid {}", blocker.pid),
-        };
-        lines.push(Line::styled(text, Style::default().fg(Color::Red)));
-    }
-    if sample.queued_behind() > 0 {
-        lines.push(Line::styled(
-            format!(
-                "{} session(s) queued behind the migration",
-                sample.queued_behind()
-            ),
+            format!("{} session(s) queued behind the migration", sample.queued_behind()),
             Style::default().fg(Color::Yellow),
         ));
     }
     lines
 }
 
-/// A session in a few words: who, its state and how old its transaction is.
-fn session_brief(session: &crate::monitor::Session) -> String {
-    let mut brief = format!(
-        "{}, {}",
-        crate::monitor::render::who(session),
-        session.state.as_deref().unwrap_or("?")
-    );
-    if let Some(age) = session.xact_age_secs {
-        brief.push_str(&format!(
-            ", transaction {}",
-            crate::monitor::format::human_age(age)
-        ));
-    }
-    brief
-}
 
 /// `mm:ss.sss`.
 pub fn clock(elapsed: std::time::Duration) -> String {
@@ -1117,7 +1076,7 @@ fn blocker_lines(confirm: &super::app::Confirm) -> Vec<Line<'static>> {
                         if b.granted { "holds" } else { "waits for" },
                         b.mode,
                         b.table,
-                        session_brief(s),
+                        crate::monitor::render::session_brief(s),
                         one_line(s.query.as_deref().unwrap_or(""), 50)
                     ),
                     Style::default().fg(if s.is_idle_in_transaction() {

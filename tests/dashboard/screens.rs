@@ -408,7 +408,7 @@ fn a_run_in_progress_shows_the_statement_timer_and_progress() {
     assert_eq!(app.overlay, Overlay::ConfirmCancel);
     assert_eq!(
         key(&mut app, KeyCode::Char('y')),
-        vec![Effect::Cancel { pid: 4242 }]
+        vec![Effect::CancelRun]
     );
 }
 
@@ -431,6 +431,7 @@ fn a_failure_highlights_the_failing_line() {
                 in_transaction: true,
                 partial: false,
                 completed: vec![0],
+                blocked_by: None,
             },
         }),
     );

@@ -75,6 +75,7 @@ pub fn options() -> RunOptions {
         lock_timeout: None,
         statement_timeout: None,
         lock_wait: Duration::from_secs(30),
+        retries: 0,
         ignore_missing: false,
     }
 }

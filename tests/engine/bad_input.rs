@@ -167,3 +167,27 @@ async fn runs_refuse_while_files_have_errors() {
     assert!(lines[0].contains("2_a.up.sql"), "{lines:?}");
     assert!(!exists(&db, "ok").await, "nothing ran");
 }
+
+#[tokio::test]
+async fn a_nul_byte_is_refused_before_anything_runs_with_its_line_and_column() {
+    let db = fresh_database().await;
+    let dir = Dir::with(&[
+        ("1_ok.sql", "CREATE TABLE ok (id int);"),
+        (
+            "2_nul.sql",
+            "CREATE TABLE t (id int);\n-- a comment with a \0 in it\nSELECT 1;\n",
+        ),
+    ]);
+    let err = run(&db, &dir, Operation::Up { to: None })
+        .await
+        .unwrap_err();
+    let RunError::Plan(PlanError::BadFiles(lines)) = &err else {
+        panic!("{err}");
+    };
+    assert!(lines[0].contains("2_nul.sql"), "{lines:?}");
+    assert!(
+        lines[0].contains("NUL byte at line 2, column 21"),
+        "{lines:?}"
+    );
+    assert!(!exists(&db, "ok").await, "nothing ran");
+}

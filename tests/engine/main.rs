@@ -7,5 +7,7 @@ mod common;
 mod concurrency;
 mod drift;
 mod failures;
+mod interrupt;
+mod process;
 mod sandbox;
 mod sqlx_interop;

@@ -24,6 +24,8 @@
 #   ROUNDS=5              part-1 rounds            STATUS_RUNS=10        part-2 runs
 #   STATUS_MIGRATIONS=10000                        RUN_TIMEOUT=300       seconds per tool run
 #   TARGET_RATIO=1.2      STATUS_TARGET_MS=150     PARTS=up,status       which parts to run
+#   UP_SOURCE=dir         part 1 on this migrations directory (e.g. a real project's) instead
+#                         of the generated set
 #   LOCKSTEP_BIN=path     use this binary, skip the build
 #   SQLX_BIN=path         use this sqlx-cli binary
 #   PG_BINDIR=dir         PostgreSQL server binaries for the throwaway server
@@ -349,8 +351,14 @@ run_up_tool() { # tool round -> sets RUN_MS; returns non-zero if the tool failed
 }
 
 if part_enabled up; then
-    UP_DIR=$WORK/up-migrations
-    gen_up_set "$UP_DIR"
+    if [[ -n ${UP_SOURCE:-} ]]; then
+        # A real project's migrations instead of the generated set.
+        UP_DIR=$UP_SOURCE
+        UP_MIGRATIONS=$(find "$UP_DIR" -maxdepth 1 -name '*.sql' ! -name '*.down.sql' | wc -l)
+    else
+        UP_DIR=$WORK/up-migrations
+        gen_up_set "$UP_DIR"
+    fi
     log "part 1: $UP_MIGRATIONS migrations, $ROUNDS rounds, timer: $([[ $USE_HYPERFINE == 1 ]] && echo hyperfine || echo 'date +%s%N')"
     # Warm-up (untimed): page cache, dynamic loader, server catalog caches.
     run_up_tool sqlx warm || die "sqlx migrate run failed on the generated set"

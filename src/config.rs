@@ -164,7 +164,8 @@ impl Config {
                     .transpose()
             };
         if file.lock_timeout.is_some() {
-            self.lock_timeout = duration("lock-timeout", file.lock_timeout)?.filter(|t| !t.is_zero());
+            self.lock_timeout =
+                duration("lock-timeout", file.lock_timeout)?.filter(|t| !t.is_zero());
         }
         self.statement_timeout =
             duration("statement-timeout", file.statement_timeout)?.filter(|t| !t.is_zero());

@@ -303,7 +303,10 @@ async fn print_events(mut rx: mpsc::UnboundedReceiver<RunEvent>, json: bool) -> 
                 last_wait = None;
             }
             RunEvent::StatementWaiting {
-                index, waited, wait, ..
+                index,
+                waited,
+                wait,
+                ..
             } => {
                 let lines = crate::monitor::render::wait_lines(&wait, None);
                 let key = lines.join("\n");

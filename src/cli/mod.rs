@@ -141,8 +141,9 @@ impl Project {
             project_dir,
             self.config.database_url.as_deref(),
         ) {
-            Some((url, source)) => Ok(Database::at(url, source)
-                .with_connect_timeout(self.config.connect_timeout)),
+            Some((url, source)) => {
+                Ok(Database::at(url, source).with_connect_timeout(self.config.connect_timeout))
+            }
             None => {
                 if !quiet {
                     eprintln!(

@@ -2,9 +2,9 @@
 
 use super::activity::Session;
 use super::edges::WaitedLock;
-use super::session_locks::{HeldLock, LockWait, RelatedSession};
 use super::forest::{LockTreeNode, Placeholder};
 use super::format::{human_age, shorten};
+use super::session_locks::{HeldLock, LockWait, RelatedSession};
 
 /// Renders a forest: each root at the left margin, its waiters indented below it.
 pub fn render_forest(forest: &[LockTreeNode]) -> String {
@@ -152,8 +152,8 @@ pub fn blocker_brief(blocker: &RelatedSession) -> String {
 }
 
 /// What a waiting statement waits for, on whom and who queues behind it, one line each:
-/// `waits 2.1s for ACCESS EXCLUSIVE on users`, `held by pid 4711 (…): SELECT …`,
-/// `3 sessions queued behind it`. Shared by the CLI's run log and the dashboard's run pane.
+/// `waits 2.1s for ACCESS EXCLUSIVE on users`, `held by pid 4711 (…):`, its query indented on the
+/// next line, `3 sessions queued behind it`. Shared by the CLI's run log and the dashboard's run pane.
 pub fn wait_lines(wait: &LockWait, waited: Option<std::time::Duration>) -> Vec<String> {
     let what: Vec<String> = wait.waiting_for.iter().map(lock_target).collect();
     let what = if what.is_empty() {
@@ -171,10 +171,13 @@ pub fn wait_lines(wait: &LockWait, waited: Option<std::time::Duration>) -> Vec<S
             .as_ref()
             .and_then(|s| s.query.as_deref())
             .filter(|q| !q.is_empty());
-        lines.push(match query {
-            Some(query) => format!("held by {}: {}", blocker_brief(blocker), shorten(query, 100)),
-            None => format!("held by {}", blocker_brief(blocker)),
-        });
+        match query {
+            Some(query) => {
+                lines.push(format!("held by {}:", blocker_brief(blocker)));
+                lines.push(format!("  {}", shorten(query, 100)));
+            }
+            None => lines.push(format!("held by {}", blocker_brief(blocker))),
+        }
     }
     if wait.queued_behind > 0 {
         lines.push(format!(

@@ -23,10 +23,10 @@ use tokio_util::sync::CancellationToken;
 
 pub use dry_run::render_dry_run;
 pub use events::{EventSink, Failure, LOCK_NOT_AVAILABLE, LockHolder, RunEvent};
-pub use tally::{RunTally, Stopped};
-pub use watch::WAIT_GRACE;
 pub use lock::{LockError, advisory_key, holder as lock_holder};
 pub use plan::{Direction, Operation, Plan, PlanError, Prepared, Step, plan, plan_prepared};
+pub use tally::{RunTally, Stopped};
+pub use watch::WAIT_GRACE;
 
 use crate::config::{Config, pg_duration};
 use crate::db::{Database, DbError};
@@ -149,7 +149,11 @@ fn interrupted_text(during: Option<(Direction, i64, bool)>, completed: &[usize])
         Some((_, version, false)) => format!(
             "interrupted: migration {version} ran outside a transaction (-- no-transaction): \
              statements {} stayed applied",
-            completed.iter().map(|i| (i + 1).to_string()).collect::<Vec<_>>().join(", ")
+            completed
+                .iter()
+                .map(|i| (i + 1).to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }

@@ -185,7 +185,6 @@ pub fn plan_prepared(
     ignore_missing: bool,
     prepared: &mut Prepared,
 ) -> Result<Plan, PlanError> {
-
     if set.has_errors() {
         return Err(PlanError::BadFiles(
             set.errors().map(|p| p.to_string()).collect(),

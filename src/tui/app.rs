@@ -885,7 +885,10 @@ impl App {
                     rolled_back: in_transaction,
                     completed_statements: completed,
                 };
-                self.push_log(LogKind::Error, format!("  interrupted: {}", stopped.describe()));
+                self.push_log(
+                    LogKind::Error,
+                    format!("  interrupted: {}", stopped.describe()),
+                );
             }
         }
         Vec::new()

@@ -433,9 +433,12 @@ fn spawn_run(
         let (events_tx, mut events_rx) = mpsc::unbounded_channel();
         let forward_tx = tx.clone();
         let sampler_db = db.clone();
+        let started = std::time::Instant::now();
         let forwarder = tokio::spawn(async move {
             let mut sampler: Option<tokio::task::JoinHandle<()>> = None;
+            let mut tally = crate::runner::RunTally::default();
             while let Some(event) = events_rx.recv().await {
+                tally.record(&event);
                 if let RunEvent::Connected { backend_pid, .. } = &event {
                     sampler = Some(spawn_lock_sampler(
                         sampler_db.clone(),
@@ -448,6 +451,7 @@ fn spawn_run(
             if let Some(sampler) = sampler {
                 sampler.abort();
             }
+            tally
         });
         let result = async {
             let mut runner = Runner::connect(&db, options, events_tx)
@@ -458,14 +462,11 @@ fn spawn_run(
             result
         }
         .await;
-        let _ = forwarder.await;
+        let tally = forwarder.await.unwrap_or_default();
         running.store(false, Ordering::SeqCst);
         let done = match result {
-            Ok(summary) => Ok(format!(
-                "done: {} step(s) in {}",
-                summary.completed.len(),
-                crate::format::human_duration(summary.elapsed)
-            )),
+            Ok(summary) => Ok(tally.summary(summary.elapsed, false)),
+            Err(e) if e.is_interrupted() => Err(tally.summary(started.elapsed(), true)),
             Err(e) => Err(e.to_string()),
         };
         let _ = tx.send(Event::RunDone(done));

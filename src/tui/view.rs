@@ -750,13 +750,15 @@ pub fn lock_sample_lines(sample: &crate::monitor::SessionLocks) -> Vec<Line<'sta
         }
     } else if sample.queued_behind() > 0 {
         lines.push(Line::styled(
-            format!("{} session(s) queued behind the migration", sample.queued_behind()),
+            format!(
+                "{} session(s) queued behind the migration",
+                sample.queued_behind()
+            ),
             Style::default().fg(Color::Yellow),
         ));
     }
     lines
 }
-
 
 /// `mm:ss.sss`.
 pub fn clock(elapsed: std::time::Duration) -> String {

@@ -115,11 +115,17 @@ fn session_timeouts_set_by_lockstep_count_as_set() {
             .unwrap();
         rules_of(&json(&out.stdout))
     };
-    let bare = rules(&[]);
+    // lockstep's default lock_timeout (3s) counts as set; turned off, the rule fires.
+    let bare = rules(&["--lock-timeout", "0"]);
     assert!(bare.iter().any(|r| r == "missing-lock-timeout"), "{bare:?}");
     assert!(
         bare.iter().any(|r| r == "missing-statement-timeout"),
         "{bare:?}"
+    );
+    let default = rules(&[]);
+    assert!(
+        !default.iter().any(|r| r == "missing-lock-timeout"),
+        "{default:?}"
     );
     let with_lock = rules(&["--lock-timeout", "2s"]);
     assert!(

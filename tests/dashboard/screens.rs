@@ -406,10 +406,7 @@ fn a_run_in_progress_shows_the_statement_timer_and_progress() {
     // Keys still work while it runs, and c asks before cancelling.
     key(&mut app, KeyCode::Char('c'));
     assert_eq!(app.overlay, Overlay::ConfirmCancel);
-    assert_eq!(
-        key(&mut app, KeyCode::Char('y')),
-        vec![Effect::CancelRun]
-    );
+    assert_eq!(key(&mut app, KeyCode::Char('y')), vec![Effect::CancelRun]);
 }
 
 #[test]
@@ -879,7 +876,7 @@ fn lock_samples_show_what_the_migration_holds_and_waits_for() {
         "{screen}"
     );
     assert!(screen.contains("LOCK TABLE users"));
-    assert!(screen.contains("1 session(s) queued behind the migration"));
+    assert!(screen.contains("1 session queued behind it"));
     assert_eq!(cell_fg(&terminal, "waits for ACCESS"), Color::Red);
 }
 

@@ -52,12 +52,18 @@ async fn ctrl_c_between_short_statements_stops_before_the_next_migration() {
     let dir = short(300);
     let mut run = Running::start(db.url(), &dir, &["up"]);
     assert!(
-        wait_until(Duration::from_secs(60), || async { history_len(&db).await >= 3 }).await,
+        wait_until(Duration::from_secs(60), || async {
+            history_len(&db).await >= 3
+        })
+        .await,
         "lockstep applied nothing: {}",
         run.stderr()
     );
     run.signal(Signal::SIGINT);
-    assert_eq!(run.exit_code(Duration::from_secs(20)).await, EXIT_INTERRUPTED);
+    assert_eq!(
+        run.exit_code(Duration::from_secs(20)).await,
+        EXIT_INTERRUPTED
+    );
     let applied = versions(&db).await;
     assert!(
         applied.len() < 300,
@@ -105,7 +111,10 @@ async fn ctrl_c_ends_the_wait_for_the_migration_lock() {
     run.wait_for_output("for the migration lock, held by", Duration::from_secs(30))
         .await;
     run.signal(Signal::SIGINT);
-    assert_eq!(run.exit_code(Duration::from_secs(10)).await, EXIT_INTERRUPTED);
+    assert_eq!(
+        run.exit_code(Duration::from_secs(10)).await,
+        EXIT_INTERRUPTED
+    );
     sqlx::query("SELECT pg_advisory_unlock_all()")
         .execute(&mut holder)
         .await
@@ -148,7 +157,10 @@ async fn ctrl_c_during_a_long_statement_cancels_it_on_the_server() {
         run.stderr()
     );
     run.signal(Signal::SIGINT);
-    assert_eq!(run.exit_code(Duration::from_secs(10)).await, EXIT_INTERRUPTED);
+    assert_eq!(
+        run.exit_code(Duration::from_secs(10)).await,
+        EXIT_INTERRUPTED
+    );
     assert_eq!(versions(&db).await, vec![1]);
     assert!(
         !exists(&db, "second").await,
@@ -210,7 +222,10 @@ async fn a_statement_waiting_on_a_lock_names_its_blocker_and_sigterm_stops_it() 
     assert!(stderr.contains("idle in transaction"), "{stderr}");
     assert!(stderr.contains("SELECT count(*) FROM widgets"), "{stderr}");
     run.signal(Signal::SIGTERM);
-    assert_eq!(run.exit_code(Duration::from_secs(10)).await, EXIT_INTERRUPTED);
+    assert_eq!(
+        run.exit_code(Duration::from_secs(10)).await,
+        EXIT_INTERRUPTED
+    );
     assert_eq!(versions(&db).await, vec![1]);
     assert_eq!(
         scalar_i64(
@@ -363,7 +378,13 @@ async fn the_runners_cancel_token_interrupts_a_running_statement() {
         "pg_sleep was cancelled"
     );
     assert!(
-        matches!(result, Err(RunError::Interrupted { during: Some((_, 1, true)), .. })),
+        matches!(
+            result,
+            Err(RunError::Interrupted {
+                during: Some((_, 1, true)),
+                ..
+            })
+        ),
         "{result:?}"
     );
     let events: Vec<RunEvent> = std::iter::from_fn(|| rx.try_recv().ok()).collect();

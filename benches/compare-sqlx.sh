@@ -8,6 +8,8 @@
 #   times, alternating which tool goes first. Reports the median wall time per tool
 #   and the ratio lockstep/sqlx. Each run is checked to have recorded all 33 rows
 #   in _sqlx_migrations, so a tool that does nothing cannot win.
+# Part 3 (target: lockstep peak RSS <= 2x sqlx's). One MEMORY_MB migration of multi-row
+#   INSERTs applied by each tool; maximum resident set size from /usr/bin/time.
 # Part 2 (target: < 150 ms). `lockstep status --json` on a directory of 10,000
 #   tiny simple migrations whose 10,000 rows are already in _sqlx_migrations with
 #   their real SHA-384 checksums (sqlx itself confirms they count as applied).
@@ -23,7 +25,8 @@
 # Knobs (environment):
 #   ROUNDS=5              part-1 rounds            STATUS_RUNS=10        part-2 runs
 #   STATUS_MIGRATIONS=10000                        RUN_TIMEOUT=300       seconds per tool run
-#   TARGET_RATIO=1.2      STATUS_TARGET_MS=150     PARTS=up,status       which parts to run
+#   TARGET_RATIO=1.2      STATUS_TARGET_MS=150     PARTS=up,status,memory which parts to run
+#   MEMORY_MB=50          MEMORY_TARGET_RATIO=2.0  part 3: the large migration, peak RSS target
 #   UP_SOURCE=dir         part 1 on this migrations directory (e.g. a real project's) instead
 #                         of the generated set
 #   LOCKSTEP_BIN=path     use this binary, skip the build
@@ -42,7 +45,9 @@ STATUS_MIGRATIONS=${STATUS_MIGRATIONS:-10000}
 RUN_TIMEOUT=${RUN_TIMEOUT:-300}
 TARGET_RATIO=${TARGET_RATIO:-1.2}
 STATUS_TARGET_MS=${STATUS_TARGET_MS:-150}
-PARTS=${PARTS:-up,status}
+PARTS=${PARTS:-up,status,memory}
+MEMORY_MB=${MEMORY_MB:-50}
+MEMORY_TARGET_RATIO=${MEMORY_TARGET_RATIO:-2.0}
 UP_MIGRATIONS=33
 [[ $ROUNDS =~ ^[1-9][0-9]*$ && $STATUS_RUNS =~ ^[1-9][0-9]*$ ]] \
     || { echo "ROUNDS and STATUS_RUNS must be positive integers" >&2; exit 2; }
@@ -482,6 +487,56 @@ SQL
     drop_db "lsbench_$$_status"
 fi
 
+# ---------------------------------------------------------------- part 3
+# Peak memory (maximum resident set size, /usr/bin/time) of applying one large migration:
+# MEMORY_MB of multi-row INSERTs (1,000 rows per statement), each tool on a fresh database.
+MEMORY_STATUS=skipped; MEMORY_LINE=""
+if part_enabled memory; then
+    [[ -x /usr/bin/time ]] || die "part 3 needs GNU time (/usr/bin/time; Debian: apt-get install time)"
+    M_DIR=$WORK/memory-migrations
+    mkdir -p "$M_DIR"
+    log "part 3: generating a ${MEMORY_MB} MB migration"
+    awk -v mb="$MEMORY_MB" 'BEGIN {
+        print "CREATE TABLE big (id bigint PRIMARY KEY, payload text NOT NULL);"
+        target = mb * 1024 * 1024; size = 0; id = 0
+        while (size < target) {
+            line = "INSERT INTO big (id, payload) VALUES"
+            for (r = 0; r < 1000; r++) {
+                id++
+                row = sprintf("%s\n  (%d, '\''payload %d: lorem ipsum dolor sit amet, consectetur adipiscing elit'\'')", (r ? "," : ""), id, id)
+                line = line row
+            }
+            line = line ";"
+            print line
+            size += length(line) + 1
+        } }' >"$M_DIR/20260401000000_big_seed.sql"
+    M_BYTES=$(stat -c %s "$M_DIR/20260401000000_big_seed.sql")
+    peak_kb() { # tool -> prints max RSS in KB
+        local tool=$1 db="lsbench_$$_mem_$1" rc=0
+        fresh_db "$db"
+        if [[ $tool == sqlx ]]; then
+            /usr/bin/time -f '%M' -o "$WORK/mem-$tool" timeout "$RUN_TIMEOUT" \
+                "$SQLX" migrate run --source "$M_DIR" --database-url "$DB_URL" >"$WORK/mem-$tool.out" 2>&1 || rc=$?
+        else
+            /usr/bin/time -f '%M' -o "$WORK/mem-$tool" timeout "$RUN_TIMEOUT" \
+                "$LOCKSTEP" up --source "$M_DIR" --database-url "$DB_URL" >"$WORK/mem-$tool.out" 2>&1 || rc=$?
+        fi
+        [[ $rc == 0 && $(applied_count "$DB_URL") == 1 ]] \
+            || { show_failure "$tool failed on the ${MEMORY_MB} MB migration (rc $rc)" "$WORK/mem-$tool"; drop_db "$db"; return 1; }
+        drop_db "$db"
+        tail -n1 "$WORK/mem-$tool"
+    }
+    S_KB=$(peak_kb sqlx) || die "sqlx migrate run failed on the large migration"
+    if L_KB=$(peak_kb lockstep); then
+        M_RATIO=$(awk -v a="$L_KB" -v b="$S_KB" 'BEGIN { printf "%.2f", a / b }')
+        if awk -v r="$M_RATIO" -v t="$MEMORY_TARGET_RATIO" 'BEGIN { exit !(r <= t) }'; then MEMORY_STATUS=PASS; else MEMORY_STATUS=FAIL; fi
+        MEMORY_LINE="memory, one $((M_BYTES / 1048576)) MB migration: sqlx peak RSS $((S_KB / 1024)) MB, lockstep $((L_KB / 1024)) MB, ratio ${M_RATIO} (target <= ${MEMORY_TARGET_RATIO}): ${MEMORY_STATUS}"
+    else
+        MEMORY_STATUS=ERROR
+        MEMORY_LINE="memory: lockstep failed on the large migration (output above)"
+    fi
+fi
+
 # ---------------------------------------------------------------- report
 echo
 echo "== lockstep vs sqlx-cli =="
@@ -496,7 +551,13 @@ fi
 echo "timer:    $([[ $USE_HYPERFINE == 1 ]] && echo hyperfine || echo 'date +%s%N'); cores: $(nproc 2>/dev/null || echo '?')"
 [[ -n $UP_LINE ]] && echo "$UP_LINE"
 [[ -n $STATUS_LINE ]] && echo "$STATUS_LINE"
+[[ -n $MEMORY_LINE ]] && echo "$MEMORY_LINE"
 
+if [[ $MEMORY_STATUS == ERROR ]]; then
+    echo "ERROR: lockstep could not be measured on the large migration" >&2
+    exit 2
+fi
+if [[ $MEMORY_STATUS == FAIL ]]; then exit 1; fi
 if [[ $UP_STATUS == ERROR || $STATUS_STATUS == ERROR ]]; then
     echo "ERROR: lockstep could not be measured: ${LOCKSTEP_ERROR:-${UP_ERROR:-$STATUS_ERROR}}" >&2
     exit 2

@@ -75,7 +75,7 @@ const CHUNKED_THRESHOLD: usize = 256 * 1024;
 /// whole text. `None` when no cut is found or a part does not parse cleanly (a cut inside a
 /// function body or a comment, or a real syntax error): the caller then parses the whole text.
 pub(crate) fn prepare_in_pieces(text: &str, pg_version: u32, pieces: usize) -> Option<Prepared> {
-    let cuts = cut_points(text, pieces)?;
+    let cuts = crate::sql::statement_cuts(text, pieces)?;
     let ranges: Vec<std::ops::Range<usize>> = cuts.windows(2).map(|w| w[0]..w[1]).collect();
     let blanked: Vec<String> = ranges
         .iter()
@@ -115,71 +115,6 @@ pub(crate) fn prepare_in_pieces(text: &str, pg_version: u32, pieces: usize) -> O
         merged.directives.absorb(part.directives);
     }
     Some(merged)
-}
-
-/// Where to cut `text` into about `pieces` parts: offsets from 0 to `text.len()`, each cut at the
-/// start of a line that follows a top-level `;` (found with the lexer, so never inside a string,
-/// a dollar-quoted body, a comment, parentheses or a `BEGIN ATOMIC … END` body).
-fn cut_points(text: &str, pieces: usize) -> Option<Vec<usize>> {
-    use squawk_lexer::TokenKind;
-    let mut safe_ends: Vec<usize> = Vec::new();
-    let (mut depth, mut atomic, mut cases) = (0usize, 0usize, 0usize);
-    let mut previous_word: Option<&str> = None;
-    let mut offset = 0;
-    let mut after_semicolon = false;
-    for token in squawk_lexer::tokenize(text) {
-        let end = offset + token.len as usize;
-        let piece = text.get(offset..end).unwrap_or("");
-        match token.kind {
-            TokenKind::OpenParen => depth += 1,
-            TokenKind::CloseParen => depth = depth.saturating_sub(1),
-            TokenKind::Semi => after_semicolon = depth == 0 && atomic == 0,
-            TokenKind::Whitespace => {
-                if after_semicolon && let Some(newline) = piece.find('\n') {
-                    safe_ends.push(offset + newline + 1);
-                    after_semicolon = false;
-                }
-            }
-            TokenKind::Ident => {
-                let word = piece;
-                if word.eq_ignore_ascii_case("atomic")
-                    && previous_word.is_some_and(|w| w.eq_ignore_ascii_case("begin"))
-                {
-                    atomic += 1;
-                } else if atomic > 0 && word.eq_ignore_ascii_case("case") {
-                    cases += 1;
-                } else if atomic > 0 && word.eq_ignore_ascii_case("end") {
-                    if cases > 0 {
-                        cases -= 1;
-                    } else {
-                        atomic -= 1;
-                    }
-                }
-                previous_word = Some(word);
-                after_semicolon = false;
-            }
-            TokenKind::LineComment | TokenKind::BlockComment { .. } => {}
-            _ => after_semicolon = false,
-        }
-        if !matches!(token.kind, TokenKind::Ident | TokenKind::Whitespace) {
-            previous_word = None;
-        }
-        offset = end;
-    }
-    let mut cuts = vec![0];
-    for i in 1..pieces {
-        let target = text.len() * i / pieces;
-        let at = safe_ends.partition_point(|&e| e < target);
-        match safe_ends.get(at) {
-            Some(&cut) if cut > cuts[cuts.len() - 1] && cut < text.len() => cuts.push(cut),
-            _ => {}
-        }
-    }
-    if cuts.len() < 2 {
-        return None;
-    }
-    cuts.push(text.len());
-    Some(cuts)
 }
 
 /// `text` with every byte outside `keep` made a space, except line breaks.
@@ -526,7 +461,7 @@ mod tests {
             text.push_str(&format!("  PERFORM {i};\n"));
         }
         text.push_str("END;\n$$;\nSELECT 1;\n");
-        let cuts = cut_points(&text, 2).expect("a cut after the function");
+        let cuts = crate::sql::statement_cuts(&text, 2).expect("a cut after the function");
         assert_eq!(&text[cuts[1]..], "SELECT 1;\n");
         let parts = prepare_in_pieces(&text, 15, 2).expect("both pieces parse");
         assert_eq!(
@@ -534,7 +469,11 @@ mod tests {
             analysis_json(&prepare_here(&text, 15), &text)
         );
         let atomic = "CREATE FUNCTION g() RETURNS int LANGUAGE sql BEGIN ATOMIC\n  SELECT CASE WHEN true THEN 1 END;\n  SELECT 2;\nEND;\n";
-        assert_eq!(cut_points(atomic, 2), None, "no cut inside BEGIN ATOMIC");
+        assert_eq!(
+            crate::sql::statement_cuts(atomic, 2),
+            None,
+            "no cut inside BEGIN ATOMIC"
+        );
         let broken = format!("{}SELEC 1;\n{}", mixed(5), mixed(5));
         assert!(prepare_in_pieces(&broken, 15, 2).is_none());
         // The public entry point still reports the error in either case.

@@ -1,9 +1,11 @@
 //! SQL text as PostgreSQL reads it: statements with exact spans, split by a real PostgreSQL parser
 //! (squawk's), and byte-offset to line/column mapping.
 
+mod cuts;
 mod line_index;
 mod split;
 
+pub use cuts::statement_cuts;
 pub use line_index::{LineCol, LineIndex};
 pub use split::{
     Statement, SyntaxProblem, split_parsed, split_statements, split_tree, syntax_problems,

@@ -36,9 +36,48 @@ pub struct SyntaxProblem {
     pub start: LineCol,
 }
 
+/// Texts from this size on are split a piece at a time, so that the parse tree of one piece, not
+/// of the whole text, is in memory at once (a whole tree takes several times the text's size).
+const SPLIT_IN_PIECES_FROM: usize = 4 << 20;
+/// About how big each piece is.
+const PIECE_BYTES: usize = 1 << 20;
+
 /// Splits `text` into statements and reports syntax errors. Comment-only text gives no statements.
 pub fn split_statements(text: &str) -> (Vec<Statement>, Vec<SyntaxProblem>) {
+    if text.len() >= SPLIT_IN_PIECES_FROM
+        && let Some(statements) = split_in_pieces(text)
+    {
+        return (statements, Vec::new());
+    }
     split_parsed(text, &SourceFile::parse(text))
+}
+
+/// Splits a large text piece by piece, cut after top-level statement ends; `None` when it cannot
+/// be cut or a piece has a syntax error (the caller then parses it whole, to report the error
+/// as the whole text sees it).
+fn split_in_pieces(text: &str) -> Option<Vec<Statement>> {
+    let cuts = super::statement_cuts(text, text.len().div_ceil(PIECE_BYTES))?;
+    let index = LineIndex::new(text);
+    let mut statements: Vec<Statement> = Vec::new();
+    for piece in cuts.windows(2) {
+        let (from, to) = (piece[0], piece[1]);
+        let parse = SourceFile::parse(&text[from..to]);
+        if !parse.errors().is_empty() {
+            return None;
+        }
+        let first = statements.len();
+        statements.extend(
+            split_tree(&text[from..to], &parse.syntax_node())
+                .into_iter()
+                .map(|mut statement| {
+                    statement.index += first;
+                    statement.span = statement.span.start + from..statement.span.end + from;
+                    statement.start = index.line_col(text, statement.span.start);
+                    statement
+                }),
+        );
+    }
+    Some(statements)
 }
 
 /// Like [`split_statements`], for a text the caller has already parsed (so the tree can be reused).

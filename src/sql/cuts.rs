@@ -1,0 +1,67 @@
+//! Where a large SQL text can be cut into pieces that parse on their own: after top-level
+//! statement ends, found with squawk's lexer.
+
+/// Where to cut `text` into about `pieces` parts: offsets from 0 to `text.len()`, each cut at the
+/// start of a line that follows a top-level `;` (found with the lexer, so never inside a string,
+/// a dollar-quoted body, a comment, parentheses or a `BEGIN ATOMIC … END` body).
+pub fn statement_cuts(text: &str, pieces: usize) -> Option<Vec<usize>> {
+    use squawk_lexer::TokenKind;
+    let mut safe_ends: Vec<usize> = Vec::new();
+    let (mut depth, mut atomic, mut cases) = (0usize, 0usize, 0usize);
+    let mut previous_word: Option<&str> = None;
+    let mut offset = 0;
+    let mut after_semicolon = false;
+    for token in squawk_lexer::tokenize(text) {
+        let end = offset + token.len as usize;
+        let piece = text.get(offset..end).unwrap_or("");
+        match token.kind {
+            TokenKind::OpenParen => depth += 1,
+            TokenKind::CloseParen => depth = depth.saturating_sub(1),
+            TokenKind::Semi => after_semicolon = depth == 0 && atomic == 0,
+            TokenKind::Whitespace => {
+                if after_semicolon && let Some(newline) = piece.find('\n') {
+                    safe_ends.push(offset + newline + 1);
+                    after_semicolon = false;
+                }
+            }
+            TokenKind::Ident => {
+                let word = piece;
+                if word.eq_ignore_ascii_case("atomic")
+                    && previous_word.is_some_and(|w| w.eq_ignore_ascii_case("begin"))
+                {
+                    atomic += 1;
+                } else if atomic > 0 && word.eq_ignore_ascii_case("case") {
+                    cases += 1;
+                } else if atomic > 0 && word.eq_ignore_ascii_case("end") {
+                    if cases > 0 {
+                        cases -= 1;
+                    } else {
+                        atomic -= 1;
+                    }
+                }
+                previous_word = Some(word);
+                after_semicolon = false;
+            }
+            TokenKind::LineComment | TokenKind::BlockComment { .. } => {}
+            _ => after_semicolon = false,
+        }
+        if !matches!(token.kind, TokenKind::Ident | TokenKind::Whitespace) {
+            previous_word = None;
+        }
+        offset = end;
+    }
+    let mut cuts = vec![0];
+    for i in 1..pieces {
+        let target = text.len() * i / pieces;
+        let at = safe_ends.partition_point(|&e| e < target);
+        match safe_ends.get(at) {
+            Some(&cut) if cut > cuts[cuts.len() - 1] && cut < text.len() => cuts.push(cut),
+            _ => {}
+        }
+    }
+    if cuts.len() < 2 {
+        return None;
+    }
+    cuts.push(text.len());
+    Some(cuts)
+}

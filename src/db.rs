@@ -30,7 +30,6 @@ pub enum UrlSource {
 }
 
 /// The database in use, and the sandbox server behind it when there is one.
-#[derive(Debug)]
 pub struct Database {
     url: String,
     /// Where the URL came from.
@@ -67,6 +66,16 @@ impl Database {
     /// Opens one connection with the given `application_name`.
     pub async fn connect(&self, application_name: &str) -> Result<PgConnection, DbError> {
         connect(&self.url, application_name).await
+    }
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("url", &self.display_url())
+            .field("source", &self.source)
+            .field("sandbox", &self.sandbox)
+            .finish()
     }
 }
 

@@ -187,7 +187,9 @@ fn idle_cpu(url: &str, dir: &std::path::Path) -> f64 {
         format!("{target}/release/lockstep")
     });
     let mut cmd = CommandBuilder::new(&bin);
-    cmd.args(["--database-url", url, "--source"]);
+    // In the environment, not on the command line, where other accounts could read the password.
+    cmd.env("DATABASE_URL", url);
+    cmd.arg("--source");
     cmd.arg(dir);
     cmd.env("TERM", "xterm-256color");
     let mut child = pty

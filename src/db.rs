@@ -31,7 +31,6 @@ pub enum UrlSource {
 }
 
 /// The database in use, and the sandbox server behind it when there is one.
-#[derive(Debug)]
 pub struct Database {
     url: String,
     /// Where the URL came from.
@@ -91,6 +90,16 @@ impl Database {
     /// Opens one connection with the given `application_name`.
     pub async fn connect(&self, application_name: &str) -> Result<PgConnection, DbError> {
         connect_within(&self.url, application_name, self.connect_timeout).await
+    }
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("url", &self.display_url())
+            .field("source", &self.source)
+            .field("sandbox", &self.sandbox)
+            .finish()
     }
 }
 

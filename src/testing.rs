@@ -13,7 +13,8 @@ static SANDBOX: OnceLock<Result<Sandbox, String>> = OnceLock::new();
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// The URL of a server's maintenance database: `DATABASE_URL`, or the process's sandbox (started
-/// on first use, stopped when the process exits).
+/// on first use, stopped when the process exits). The sandbox's URL carries its password: hand it
+/// to a child process in its environment (`DATABASE_URL`), never on its command line.
 ///
 /// # Panics
 /// When neither works, with a message saying what to install.

@@ -14,6 +14,9 @@ use crate::source;
 
 include!(concat!(env!("OUT_DIR"), "/demo_migrations.rs"));
 
+/// The database `lockstep demo` creates in its sandbox.
+const DEMO_DATABASE: &str = "lockstep_demo";
+
 /// Options of `lockstep demo`.
 #[derive(Debug, Args, Default)]
 pub struct DemoArgs {
@@ -41,7 +44,7 @@ pub(super) async fn run(project: &Project, args: DemoArgs) -> Result<ExitCode> {
          (a conversation-generation platform) statement by statement.\n",
         set.migrations.len()
     );
-    let db = start_sandbox("lockstep_demo")
+    let db = start_sandbox(DEMO_DATABASE)
         .await
         .wrap_err("starting the sandbox PostgreSQL")?;
     let options = project.run_options();
@@ -60,12 +63,20 @@ pub(super) async fn run(project: &Project, args: DemoArgs) -> Result<ExitCode> {
         status.versions.len(),
         db.display_url()
     );
-    if args.keep {
-        let port = db.sandbox.as_ref().map(|s| s.port()).unwrap_or_default();
+    if let Some(sandbox) = db.sandbox.as_ref().filter(|_| args.keep) {
+        let url_file = sandbox
+            .write_url_file(DEMO_DATABASE)
+            .wrap_err("writing the sandbox's connection file")?;
         println!(
-            "the sandbox stays up until Ctrl-C:\n  psql -h 127.0.0.1 -p {port} -U lockstep lockstep_demo\n  \
-             lockstep status --database-url {} --source {}",
-            db.display_url(),
+            "the sandbox stays up until Ctrl-C. Only its superuser `lockstep` gets in, with a \
+             password made for this run; these files hold it, are readable only by you and are \
+             deleted when the sandbox stops:\n  \
+             PGPASSFILE={} psql -h 127.0.0.1 -p {} -U lockstep {}\n  \
+             DATABASE_URL=\"$(cat {})\" lockstep status --source {}",
+            sandbox.passfile().display(),
+            sandbox.port(),
+            DEMO_DATABASE,
+            url_file.display(),
             dir.display()
         );
         tokio::signal::ctrl_c().await?;

@@ -1,18 +1,28 @@
 //! A throwaway PostgreSQL cluster of lockstep's own, started from the local server binaries.
 //!
 //! The cluster lives in a private temporary directory, listens on `127.0.0.1` on a free port (and on a
-//! unix socket in the same directory), trusts local connections, and runs with durability turned off
-//! for speed. It is stopped and deleted when the [`Sandbox`] is dropped. If lockstep dies without
-//! running its destructors, the server is signalled by the kernel (`PR_SET_PDEATHSIG`) and the
-//! directory is removed by the next sandbox that starts.
+//! unix socket in the same directory), and runs with durability turned off for speed. It is stopped
+//! and deleted when the [`Sandbox`] is dropped. If lockstep dies without running its destructors, the
+//! server is signalled by the kernel (`PR_SET_PDEATHSIG`) and the directory is removed by the next
+//! sandbox that starts.
+//!
+//! Only lockstep gets in: the one role, superuser `lockstep`, has a random password made at start
+//! and every connection must give it (SCRAM-SHA-256, over TCP and the socket alike). The password
+//! reaches `initdb` through a 0600 file removed right after, never a command line. The directory is
+//! 0700 and the socket 0700, both owned by the server's account; lockstep's connection files in it
+//! ([`Sandbox::passfile`], [`Sandbox::write_url_file`]) are 0600 and owned by lockstep's account.
 //!
 //! PostgreSQL refuses to run as root: when lockstep runs as root, the server runs as an unprivileged
-//! user (`nobody`, or `LOCKSTEP_SANDBOX_USER`).
+//! user (`nobody`, or `LOCKSTEP_SANDBOX_USER`); root still reaches the directory, no other account
+//! does.
 
 mod binaries;
 mod process;
 
+use std::fmt;
 use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,6 +33,10 @@ pub use binaries::PgBinaries;
 pub const SANDBOX_USER: &str = "lockstep";
 const DIR_PREFIX: &str = "lockstep-sandbox-";
 const OWNER_FILE: &str = "owner.pid";
+/// Holds the password for `initdb --pwfile`, and only while `initdb` runs.
+const INITDB_PASSWORD_FILE: &str = "initdb.pw";
+const PASSFILE: &str = "pgpass";
+const URL_FILE: &str = "database-url";
 
 /// Why the sandbox could not start.
 #[derive(Debug, thiserror::Error)]
@@ -80,11 +94,34 @@ fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> SandboxE
     move |source| SandboxError::Io { context, source }
 }
 
+/// The superuser's password: random for each sandbox, and shown as `***` by `Debug`.
+struct Password(String);
+
+impl Password {
+    /// 192 random bits from the operating system, hex-encoded (nothing to escape in a URL or a
+    /// passfile).
+    fn generate() -> Result<Password, SandboxError> {
+        let mut bytes = [0u8; 24];
+        getrandom::fill(&mut bytes).map_err(|e| SandboxError::Io {
+            context: "generating the sandbox password".into(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        Ok(Password(hex::encode(bytes)))
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
 /// A running throwaway PostgreSQL cluster.
 #[derive(Debug)]
 pub struct Sandbox {
     dir: PathBuf,
     port: u16,
+    password: Password,
     server: Option<Child>,
     binaries: PgBinaries,
 }
@@ -107,12 +144,16 @@ impl Sandbox {
                 base.display()
             )))?
             .keep();
+        // From here on, dropping `sandbox` deletes the directory.
         let mut sandbox = Sandbox {
             dir,
             port: 0,
+            password: Password::generate()?,
             server: None,
             binaries,
         };
+        fs::set_permissions(&sandbox.dir, fs::Permissions::from_mode(0o700))
+            .map_err(io_err("making the sandbox directory private"))?;
         fs::write(sandbox.dir.join(OWNER_FILE), std::process::id().to_string())
             .map_err(io_err("writing the sandbox owner file"))?;
         run_as.give(&sandbox.dir)?;
@@ -120,7 +161,10 @@ impl Sandbox {
         let mut last_error = None;
         for _ in 0..5 {
             match sandbox.start_server(&run_as) {
-                Ok(()) => return Ok(sandbox),
+                Ok(()) => {
+                    sandbox.write_passfile()?;
+                    return Ok(sandbox);
+                }
                 // Another process may grab the free port between our probe and the bind: retry.
                 Err(e) => last_error = Some(e),
             }
@@ -128,17 +172,36 @@ impl Sandbox {
         Err(last_error.expect("at least one attempt was made"))
     }
 
-    /// A connection URL for the given database on this server.
+    /// A connection URL for the given database on this server, with the password: never print it
+    /// (use [`crate::db::redact`]) nor put it on a command line.
     pub fn url_for(&self, database: &str) -> String {
         format!(
-            "postgres://{SANDBOX_USER}@127.0.0.1:{}/{database}",
-            self.port
+            "postgres://{SANDBOX_USER}:{}@127.0.0.1:{}/{database}",
+            self.password.0, self.port
         )
     }
 
-    /// A connection URL for the `postgres` maintenance database.
+    /// A connection URL for the `postgres` maintenance database, with the password.
     pub fn url(&self) -> String {
         self.url_for("postgres")
+    }
+
+    /// A libpq password file (`PGPASSFILE`) for this server, readable only by lockstep's account
+    /// and deleted with the sandbox: `PGPASSFILE=<it> psql -h 127.0.0.1 -p <port> -U lockstep`.
+    pub fn passfile(&self) -> PathBuf {
+        self.dir.join(PASSFILE)
+    }
+
+    /// Writes the full URL of `database` (password included) to a file readable only by lockstep's
+    /// account and deleted with the sandbox, for other programs (`DATABASE_URL="$(cat <it>)"`);
+    /// returns its path. A second call replaces the first one's file.
+    pub fn write_url_file(&self, database: &str) -> Result<PathBuf, SandboxError> {
+        let path = self.dir.join(URL_FILE);
+        remove_if_present(&path).map_err(io_err("replacing the sandbox URL file"))?;
+        create_private(&path)
+            .and_then(|mut file| writeln!(file, "{}", self.url_for(database)))
+            .map_err(io_err("writing the sandbox URL file"))?;
+        Ok(path)
     }
 
     /// The TCP port the server listens on (on 127.0.0.1).
@@ -165,19 +228,16 @@ impl Sandbox {
     }
 
     fn init_cluster(&self, run_as: &process::RunAs) -> Result<(), SandboxError> {
-        let mut cmd = Command::new(self.binaries.initdb());
-        cmd.arg("-D")
-            .arg(self.data_dir())
-            .args(["-U", SANDBOX_USER, "--auth=trust", "--no-sync"])
-            .args(["-E", "UTF8", "--locale=C"])
-            .current_dir(&self.dir)
-            .env_remove("PGDATA")
-            .stdin(Stdio::null());
-        run_as.apply(&mut cmd);
-        let output = cmd.output().map_err(io_err(format!(
-            "running {}",
-            self.binaries.initdb().display()
-        )))?;
+        // initdb reads the password from a file only it can read, removed as soon as it is done.
+        let pwfile = self.dir.join(INITDB_PASSWORD_FILE);
+        let output = create_private(&pwfile)
+            .and_then(|mut file| file.write_all(self.password.0.as_bytes()).map(|()| file))
+            .map_err(io_err("writing the sandbox password file"))
+            .and_then(|file| run_as.give_file(&file, &pwfile))
+            .and_then(|()| self.run_initdb(run_as, &pwfile));
+        let removed = fs::remove_file(&pwfile);
+        let output = output?;
+        removed.map_err(io_err("removing the sandbox password file"))?;
         if !output.status.success() {
             return Err(SandboxError::InitDb {
                 status: output.status.to_string(),
@@ -191,10 +251,34 @@ impl Sandbox {
         Ok(())
     }
 
+    fn run_initdb(
+        &self,
+        run_as: &process::RunAs,
+        pwfile: &Path,
+    ) -> Result<std::process::Output, SandboxError> {
+        let mut cmd = Command::new(self.binaries.initdb());
+        cmd.arg("-D")
+            .arg(self.data_dir())
+            .args(["-U", SANDBOX_USER, "--auth=scram-sha-256", "--pwfile"])
+            .arg(pwfile)
+            .args(["--no-sync", "-E", "UTF8", "--locale=C"])
+            .current_dir(&self.dir)
+            .env_remove("PGDATA")
+            .stdin(Stdio::null());
+        run_as.apply(&mut cmd);
+        cmd.output().map_err(io_err(format!(
+            "running {}",
+            self.binaries.initdb().display()
+        )))
+    }
+
     fn start_server(&mut self, run_as: &process::RunAs) -> Result<(), SandboxError> {
         self.port = free_port()?;
-        let log = fs::File::create(self.log_path()).map_err(io_err("creating the server log"))?;
-        run_as.give(&self.log_path())?;
+        // A new file each attempt: as root the directory belongs to the server's account.
+        let log = remove_if_present(&self.log_path())
+            .and_then(|()| create_private(&self.log_path()))
+            .map_err(io_err("creating the server log"))?;
+        run_as.give_file(&log, &self.log_path())?;
         let mut cmd = Command::new(self.binaries.postgres());
         cmd.arg("-D")
             .arg(self.data_dir())
@@ -203,6 +287,7 @@ impl Sandbox {
             .arg("-k")
             .arg(&self.dir)
             .args(["-c", "listen_addresses=127.0.0.1"])
+            .args(["-c", "unix_socket_permissions=0700"])
             .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
             .args(["-c", "full_page_writes=off", "-c", "max_connections=300"])
             .args([
@@ -250,6 +335,15 @@ impl Sandbox {
         }
     }
 
+    fn write_passfile(&self) -> Result<(), SandboxError> {
+        // Any host: 127.0.0.1 and the socket directory both reach this server.
+        create_private(&self.passfile())
+            .and_then(|mut file| {
+                writeln!(file, "*:{}:*:{SANDBOX_USER}:{}", self.port, self.password.0)
+            })
+            .map_err(io_err("writing the sandbox passfile"))
+    }
+
     fn start_error(&self, reason: String) -> SandboxError {
         let log = fs::read_to_string(self.log_path()).unwrap_or_default();
         let tail: Vec<&str> = log.lines().rev().take(20).collect();
@@ -282,6 +376,23 @@ impl Drop for Sandbox {
     fn drop(&mut self) {
         self.stop_server();
         let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Creates a new file only its owner can read or write. Refuses an existing file or symlink (as
+/// root the directory belongs to the server's account, which could plant one).
+fn create_private(path: &Path) -> std::io::Result<fs::File> {
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+}
+
+fn remove_if_present(path: &Path) -> std::io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
     }
 }
 

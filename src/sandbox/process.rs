@@ -1,5 +1,6 @@
 //! Process plumbing for the sandbox: running as an unprivileged user, dying with lockstep, stopping.
 
+use std::fs::File;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command};
@@ -8,7 +9,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
-use nix::unistd::{Pid, User, chown};
+use nix::unistd::{Gid, Pid, Uid, User, chown, fchown};
 
 use super::SandboxError;
 
@@ -31,17 +32,28 @@ impl RunAs {
         }
     }
 
-    /// Hands a file or directory over to the server's user.
+    /// Hands a directory over to the server's user (before that user can touch what is in it).
     pub(super) fn give(&self, path: &Path) -> Result<(), SandboxError> {
+        self.give_with(path, |uid, gid| chown(path, uid, gid))
+    }
+
+    /// Hands an open file over to the server's user: by its descriptor, so that a symlink put in
+    /// its place in the server's directory is never followed.
+    pub(super) fn give_file(&self, file: &File, path: &Path) -> Result<(), SandboxError> {
+        self.give_with(path, |uid, gid| fchown(file, uid, gid))
+    }
+
+    fn give_with(
+        &self,
+        path: &Path,
+        change: impl FnOnce(Option<Uid>, Option<Gid>) -> nix::Result<()>,
+    ) -> Result<(), SandboxError> {
         if let Some((uid, gid)) = self.ids {
-            chown(
-                path,
-                Some(nix::unistd::Uid::from_raw(uid)),
-                Some(nix::unistd::Gid::from_raw(gid)),
-            )
-            .map_err(|e| SandboxError::Io {
-                context: format!("handing {} to the sandbox user", path.display()),
-                source: e.into(),
+            change(Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid))).map_err(|e| {
+                SandboxError::Io {
+                    context: format!("handing {} to the sandbox user", path.display()),
+                    source: e.into(),
+                }
             })?;
         }
         Ok(())

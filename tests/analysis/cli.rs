@@ -187,7 +187,7 @@ async fn with_a_database_it_lints_what_is_pending_for_its_version() {
     ]);
     let with_db = |args: &[&str]| {
         let mut cmd = lockstep(dir.path());
-        cmd.arg("--database-url").arg(db.url()).args(args);
+        cmd.env("DATABASE_URL", db.url()).args(args);
         cmd.output().unwrap()
     };
     let before = with_db(&["lint", "--format", "json"]);

@@ -7,8 +7,8 @@ use crate::common::*;
 
 fn inspect(url: &str) -> Command {
     let mut cmd = Command::cargo_bin("lockstep").unwrap();
-    cmd.arg("--database-url").arg(url).arg("inspect");
-    cmd.env_remove("DATABASE_URL");
+    // In the environment, not on the command line, where other accounts could read the password.
+    cmd.env("DATABASE_URL", url).arg("inspect");
     cmd
 }
 

@@ -20,15 +20,14 @@ pub struct Running {
 }
 
 impl Running {
-    /// Starts `lockstep --database-url URL --source DIR ARGS…` (DATABASE_URL removed).
+    /// Starts `lockstep --source DIR ARGS…` with `DATABASE_URL=URL` (in the environment, so a
+    /// password is not on its command line).
     pub fn start(url: &str, dir: &Dir, args: &[&str]) -> Running {
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("lockstep"))
-            .arg("--database-url")
-            .arg(url)
             .arg("--source")
             .arg(&dir.path)
             .args(args)
-            .env_remove("DATABASE_URL")
+            .env("DATABASE_URL", url)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -18,6 +18,7 @@ pub mod sandbox;
 pub mod source;
 pub mod sql;
 pub mod status;
+pub mod text;
 pub mod testing;
 pub mod trace;
 pub mod tui;

@@ -9,7 +9,7 @@ use clap::Args;
 use color_eyre::eyre::{Result, WrapErr};
 use tokio::sync::mpsc;
 
-use super::output::{bold, dim, green, human_duration, one_line, red, yellow};
+use super::output::{bold, dim, green, human_duration, one_line, red, show, show_padded, yellow};
 use super::{EXIT_INTERRUPTED, Project};
 use crate::db::Database;
 use crate::history;
@@ -92,7 +92,7 @@ async fn execute(
     let mut options = project.run_options();
     options.ignore_missing = flags.ignore_missing;
     if flags.dry_run {
-        print!("{}", dry_run(&db, &set, &options, operation).await?);
+        anstream::print!("{}", show(&dry_run(&db, &set, &options, operation).await?));
         return Ok(ExitCode::SUCCESS);
     }
     run_streamed(&db, &set, options, operation, flags.json).await
@@ -211,7 +211,7 @@ async fn print_events(mut rx: mpsc::UnboundedReceiver<RunEvent>, json: bool) {
     let mut statement_text = String::new();
     while let Some(event) = rx.recv().await {
         if json {
-            if let Ok(line) = serde_json::to_string(&event) {
+            if let Ok(line) = crate::text::json::to_string(&event) {
                 println!("{line}");
             }
             continue;
@@ -225,7 +225,7 @@ async fn print_events(mut rx: mpsc::UnboundedReceiver<RunEvent>, json: bool) {
                     eprintln!(
                         "{y}waiting up to {} for the migration lock, held by {}{y:#}",
                         human_duration(limit),
-                        who.as_deref().unwrap_or("another session")
+                        show(who.as_deref().unwrap_or("another session"))
                     );
                     last_holder = who;
                 }
@@ -239,7 +239,8 @@ async fn print_events(mut rx: mpsc::UnboundedReceiver<RunEvent>, json: bool) {
             } => {
                 let verb = direction.verb();
                 println!(
-                    "{b}{verb} {version}{b:#} {description} {d}({}, {statements} statement{}){d:#}",
+                    "{b}{verb} {version}{b:#} {} {d}({}, {statements} statement{}){d:#}",
+                    show(&description),
                     if in_transaction {
                         "in a transaction"
                     } else {
@@ -251,9 +252,9 @@ async fn print_events(mut rx: mpsc::UnboundedReceiver<RunEvent>, json: bool) {
             RunEvent::StatementStarted { text, .. } => statement_text = text,
             RunEvent::StatementFinished { index, elapsed, .. } => {
                 println!(
-                    "  {d}{:>3}{d:#}  {:<70} {:>10}",
+                    "  {d}{:>3}{d:#}  {} {:>10}",
                     index + 1,
-                    one_line(&statement_text, 70),
+                    show_padded(&one_line(&statement_text, 70), 70),
                     human_duration(elapsed)
                 );
             }
@@ -262,7 +263,7 @@ async fn print_events(mut rx: mpsc::UnboundedReceiver<RunEvent>, json: bool) {
             }
             RunEvent::MigrationFailed { failure, .. } => {
                 if failure.statement.is_some() {
-                    println!("  {r}failed: {}{r:#}", one_line(&statement_text, 100));
+                    println!("  {r}failed: {}{r:#}", show(&one_line(&statement_text, 100)));
                 }
             }
         }

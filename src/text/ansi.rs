@@ -18,6 +18,12 @@ pub fn marker_style() -> Style {
 /// `text` with every hidden character replaced by its marker in [`marker_style`] (borrowed when
 /// there is nothing to replace).
 pub fn styled(text: &str) -> Cow<'_, str> {
+    styled_in(text, Style::new())
+}
+
+/// [`styled`] for text printed in `outer`: `outer` is ended before each marker and started again
+/// after it.
+pub fn styled_in(text: &str, outer: Style) -> Cow<'_, str> {
     if is_clean(text) {
         return Cow::Borrowed(text);
     }
@@ -27,7 +33,7 @@ pub fn styled(text: &str) -> Cow<'_, str> {
         match segment {
             Segment::Text(piece) => out.push_str(piece),
             Segment::Marker(m) => {
-                out.push_str(&format!("{style}{}{style:#}", m.text));
+                out.push_str(&format!("{outer:#}{style}{}{style:#}{outer}", m.text));
             }
         }
     }

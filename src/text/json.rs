@@ -55,6 +55,9 @@ impl<W: Write> Escaper<W> {
     }
 
     fn write_text(&mut self, text: &str) -> std::io::Result<()> {
+        if text.bytes().all(|b| b < 0x7f) {
+            return self.inner.write_all(text.as_bytes());
+        }
         let mut start = 0;
         for (i, c) in text.char_indices() {
             if Hidden::of(c).is_some() {

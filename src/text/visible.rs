@@ -286,6 +286,11 @@ pub fn visible_len(c: char) -> usize {
     }
 }
 
+/// How many characters `text` takes once visible (hidden characters as wide as their markers).
+pub fn width(text: &str) -> usize {
+    text.chars().map(visible_len).sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

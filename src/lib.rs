@@ -18,8 +18,8 @@ pub mod sandbox;
 pub mod source;
 pub mod sql;
 pub mod status;
-pub mod text;
 pub mod testing;
+pub mod text;
 pub mod trace;
 pub mod tui;
 

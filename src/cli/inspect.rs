@@ -14,13 +14,13 @@ use serde::Serialize;
 
 use super::Project;
 use super::output::{bold, dim, red, show, show_in, yellow};
-use crate::text::visible::width as visible_width;
 use crate::config::parse_duration;
 use crate::monitor::format::{human_age, human_bytes, human_count, shorten};
 use crate::monitor::{
     DEFAULT_IDLE_THRESHOLD, LockEdge, LockTreeNode, MigrationLock, Monitor, Session, SizeColumn,
     TableSize, build_forest, render_forest, sort_sizes,
 };
+use crate::text::visible::width as visible_width;
 
 /// Which pane to print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -9,7 +9,9 @@ use clap::Args;
 use color_eyre::eyre::{Result, WrapErr};
 use tokio::sync::mpsc;
 
-use super::output::{bold, dim, green, human_duration, one_line, red, show, show_padded, yellow};
+use super::output::{
+    bold, dim, green, human_duration, one_line, red, show, show_in, show_padded, yellow,
+};
 use super::{EXIT_INTERRUPTED, Project};
 use crate::db::Database;
 use crate::history;
@@ -225,7 +227,7 @@ async fn print_events(mut rx: mpsc::UnboundedReceiver<RunEvent>, json: bool) {
                     eprintln!(
                         "{y}waiting up to {} for the migration lock, held by {}{y:#}",
                         human_duration(limit),
-                        show(who.as_deref().unwrap_or("another session"))
+                        show_in(who.as_deref().unwrap_or("another session"), y)
                     );
                     last_holder = who;
                 }
@@ -263,7 +265,10 @@ async fn print_events(mut rx: mpsc::UnboundedReceiver<RunEvent>, json: bool) {
             }
             RunEvent::MigrationFailed { failure, .. } => {
                 if failure.statement.is_some() {
-                    println!("  {r}failed: {}{r:#}", show(&one_line(&statement_text, 100)));
+                    println!(
+                        "  {r}failed: {}{r:#}",
+                        show_in(&one_line(&statement_text, 100), r)
+                    );
                 }
             }
         }

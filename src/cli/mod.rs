@@ -204,7 +204,10 @@ pub fn print_error(report: &color_eyre::eyre::Report) {
     let style = output::red().bold();
     let mut chain = report.chain();
     if let Some(first) = chain.next() {
-        anstream::eprintln!("{style}error{style:#}: {}", output::show(&first.to_string()));
+        anstream::eprintln!(
+            "{style}error{style:#}: {}",
+            output::show(&first.to_string())
+        );
     }
     for cause in chain {
         anstream::eprintln!("  caused by: {}", output::show(&cause.to_string()));

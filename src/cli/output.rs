@@ -11,7 +11,11 @@ pub use crate::text::ansi::{styled as show, styled_in as show_in};
 /// [`show`], padded with spaces to `width` columns as the markers show (for table columns).
 pub fn show_padded(text: &str, width: usize) -> String {
     let columns = crate::text::visible::width(text);
-    format!("{}{}", show(text), " ".repeat(width.saturating_sub(columns)))
+    format!(
+        "{}{}",
+        show(text),
+        " ".repeat(width.saturating_sub(columns))
+    )
 }
 
 /// The glyph and colour of a state.

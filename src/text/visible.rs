@@ -44,10 +44,19 @@ impl Hidden {
             '\t' | '\n' | ' ' => None,
             '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' => Some(Hidden::Control),
             _ if c.is_ascii() => None,
-            '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}'
+            '\u{061c}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{202a}'..='\u{202e}'
             | '\u{2066}'..='\u{2069}' => Some(Hidden::Bidi),
-            '\u{a0}' | '\u{1680}' | '\u{2000}'..='\u{200a}' | '\u{2028}' | '\u{2029}'
-            | '\u{202f}' | '\u{205f}' | '\u{3000}' => Some(Hidden::Space),
+            '\u{a0}'
+            | '\u{1680}'
+            | '\u{2000}'..='\u{200a}'
+            | '\u{2028}'
+            | '\u{2029}'
+            | '\u{202f}'
+            | '\u{205f}'
+            | '\u{3000}' => Some(Hidden::Space),
             _ if default_ignorable(c) => Some(Hidden::Invisible),
             _ => None,
         }
@@ -236,29 +245,27 @@ pub fn is_clean(text: &str) -> bool {
 pub fn segments(text: &str) -> impl Iterator<Item = Segment<'_>> {
     let mut hidden = hidden_chars(text).peekable();
     let mut at = 0;
-    std::iter::from_fn(move || {
-        match hidden.peek().copied() {
-            Some((offset, ch, kind)) if offset == at => {
-                hidden.next();
-                at += ch.len_utf8();
-                Some(Segment::Marker(Marker {
-                    ch,
-                    kind,
-                    text: marker(ch),
-                }))
-            }
-            Some((offset, _, _)) => {
-                let piece = &text[at..offset];
-                at = offset;
-                Some(Segment::Text(piece))
-            }
-            None if at < text.len() => {
-                let piece = &text[at..];
-                at = text.len();
-                Some(Segment::Text(piece))
-            }
-            None => None,
+    std::iter::from_fn(move || match hidden.peek().copied() {
+        Some((offset, ch, kind)) if offset == at => {
+            hidden.next();
+            at += ch.len_utf8();
+            Some(Segment::Marker(Marker {
+                ch,
+                kind,
+                text: marker(ch),
+            }))
         }
+        Some((offset, _, _)) => {
+            let piece = &text[at..offset];
+            at = offset;
+            Some(Segment::Text(piece))
+        }
+        None if at < text.len() => {
+            let piece = &text[at..];
+            at = text.len();
+            Some(Segment::Text(piece))
+        }
+        None => None,
     })
 }
 
@@ -325,10 +332,7 @@ mod tests {
             })
             .collect();
         use Hidden::*;
-        assert_eq!(
-            kinds,
-            [Control, Control, Control, Bidi, Invisible, Control]
-        );
+        assert_eq!(kinds, [Control, Control, Control, Bidi, Invisible, Control]);
         // The pieces put back together are the text.
         let rebuilt: String = segments(text)
             .map(|s| match s {

@@ -151,10 +151,7 @@ fn render_finding(
     let columns = |range: std::ops::Range<usize>| -> usize {
         chars[range].iter().map(|&c| visible_len(c)).sum()
     };
-    let (start_col, width) = (
-        columns(0..start_col),
-        columns(start_col..end_col).max(1),
-    );
+    let (start_col, width) = (columns(0..start_col), columns(start_col..end_col).max(1));
     let more = if f.end.line > f.start.line {
         format!(" (continues to line {})", f.end.line)
     } else {

@@ -58,9 +58,7 @@ impl Place {
             Place::Identifier => {
                 "in an identifier: PostgreSQL reads it as part of the name, so the name is not the one you see"
             }
-            Place::Elsewhere => {
-                "outside any literal or comment: PostgreSQL rejects or misreads it"
-            }
+            Place::Elsewhere => "outside any literal or comment: PostgreSQL rejects or misreads it",
         }
     }
 
@@ -225,8 +223,10 @@ fn mixed_script(text: &str, span: Range<usize>) -> Option<Draft> {
             odd.join(", ")
         ),
     );
-    draft.safe_alternative =
-        Some(format!("spell the name in one script ({})", main.full_name()));
+    draft.safe_alternative = Some(format!(
+        "spell the name in one script ({})",
+        main.full_name()
+    ));
     Some(draft)
 }
 

@@ -62,13 +62,21 @@ impl Place {
         }
     }
 
-    fn help(self) -> &'static str {
+    fn help(self, c: char) -> String {
         match self {
             Place::StringLiteral | Place::DollarQuoted => {
-                "remove it, or spell it as an escape a reviewer can read: E'\\u202E', U&'\\202E' or chr(8238)"
+                let code = u32::from(c);
+                let escape = if code <= 0xffff {
+                    format!("U&'\\{code:04X}'")
+                } else {
+                    format!("U&'\\+{code:06X}'")
+                };
+                format!(
+                    "remove it, or spell it as an escape a reviewer can read: {escape} or chr({code})"
+                )
             }
-            Place::Identifier => "remove it and name the object with visible characters",
-            Place::Comment | Place::Elsewhere => "remove it",
+            Place::Identifier => "remove it and name the object with visible characters".into(),
+            Place::Comment | Place::Elsewhere => "remove it".into(),
         }
     }
 }
@@ -138,27 +146,24 @@ fn hidden_draft(run: &[(usize, char, Hidden)], place: Place) -> Draft {
     if names.len() > SHOWN {
         list.push_str(&format!(" and {} more", names.len() - SHOWN));
     }
-    let kinds = {
-        let mut kinds: Vec<Hidden> = run.iter().map(|h| h.2).collect();
+    let what = if run.len() == 1 {
+        format!("{} {list}", first.2.describe())
+    } else {
+        let mut kinds: Vec<&str> = run.iter().map(|h| h.2.describe()).collect();
         kinds.sort();
         kinds.dedup();
-        kinds
-            .iter()
-            .map(|k| k.describe())
-            .collect::<Vec<_>>()
-            .join(" and ")
-    };
-    let count = if run.len() > 1 {
-        format!("{} characters: ", run.len())
-    } else {
-        String::new()
+        format!(
+            "{} hidden characters ({}): {list}",
+            run.len(),
+            kinds.join(", ")
+        )
     };
     let mut draft = Draft::new(
         "hidden-character",
         span.clone(),
-        format!("{kinds} {count}{list} {}", place.phrase()),
+        format!("{what} {}", place.phrase()),
     );
-    draft.safe_alternative = Some(place.help().to_string());
+    draft.safe_alternative = Some(place.help(first.1));
     // An odd space in a literal or a comment changes what a reader sees, not what runs.
     let only_spaces = run.iter().all(|h| h.2 == Hidden::Space);
     if only_spaces && place != Place::Identifier && place != Place::Elsewhere {
@@ -261,7 +266,9 @@ mod tests {
         let found = rules("SELECT '\u{202e}\u{2066}\u{1b}x';");
         assert_eq!(found.len(), 1);
         assert!(
-            found[0].2.contains("3 characters: U+202E"),
+            found[0]
+                .2
+                .contains("3 hidden characters (bidirectional control, control character): U+202E"),
             "{}",
             found[0].2
         );

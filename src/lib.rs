@@ -3,8 +3,9 @@
 //! The engine is a library that knows nothing of the terminal: migration files ([`source`]), the
 //! history table ([`history`]), what is applied and pending ([`status`]), statement splitting
 //! ([`sql`]), the runner ([`runner`]), database connections ([`db`]), a throwaway PostgreSQL of
-//! its own ([`sandbox`]), and the database monitor behind the inspection panes ([`monitor`]). The
-//! CLI ([`cli`]) is a thin layer on top.
+//! its own ([`sandbox`]), the database monitor behind the inspection panes ([`monitor`]), and the
+//! visible form of hidden characters in migration and database text ([`text`]). The CLI ([`cli`])
+//! is a thin layer on top.
 
 pub mod analysis;
 pub mod cli;

@@ -237,7 +237,7 @@ pub fn hidden_chars(text: &str) -> impl Iterator<Item = (usize, char, Hidden)> +
 pub fn is_clean(text: &str) -> bool {
     let quick = text
         .bytes()
-        .all(|b| (b >= 0x20 && b < 0x7f) || b == b'\t' || b == b'\n');
+        .all(|b| (0x20..0x7f).contains(&b) || b == b'\t' || b == b'\n');
     quick || hidden_chars(text).next().is_none()
 }
 

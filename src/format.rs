@@ -26,15 +26,41 @@ pub fn execution_time(nanos: i64) -> String {
     }
 }
 
-/// A statement on one line, whitespace collapsed, shortened to `max` characters.
+/// A statement on one line, whitespace collapsed, shortened to `max` characters once visible.
+///
+/// Only spaces, tabs and line ends collapse: a hidden character (a lone carriage return, a
+/// no-break space, an escape…) stays in the text, counted as wide as its visible marker
+/// ([`crate::text::visible`]), so the caller can show it instead of a silent space.
 pub fn one_line(text: &str, max: usize) -> String {
-    let collapsed: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if collapsed.chars().count() > max {
-        let cut: String = collapsed.chars().take(max.saturating_sub(1)).collect();
-        format!("{cut}…")
-    } else {
-        collapsed
+    use crate::text::visible::visible_len;
+    let mut collapsed = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let mut space = false;
+    while let Some(c) = chars.next() {
+        if matches!(c, ' ' | '\t' | '\n') || (c == '\r' && chars.peek() == Some(&'\n')) {
+            space = !collapsed.is_empty();
+            continue;
+        }
+        if space {
+            collapsed.push(' ');
+            space = false;
+        }
+        collapsed.push(c);
     }
+    if collapsed.chars().map(visible_len).sum::<usize>() <= max {
+        return collapsed;
+    }
+    let mut out = String::new();
+    let mut width = 0;
+    for c in collapsed.chars() {
+        width += visible_len(c);
+        if width > max.saturating_sub(1) {
+            break;
+        }
+        out.push(c);
+    }
+    out.push('…');
+    out
 }
 
 #[cfg(test)]
@@ -49,5 +75,10 @@ mod tests {
         assert_eq!(human_duration(Duration::from_secs(185)), "3 min 5 s");
         assert_eq!(execution_time(-1), "unknown");
         assert_eq!(one_line("CREATE   TABLE\n  x (a int)", 12), "CREATE TABL…");
+        assert_eq!(one_line("CREATE TABLE x", 14), "CREATE TABLE x");
+        assert_eq!(one_line("a\r\nb\rc\u{a0}d", 20), "a b\rc\u{a0}d");
+        // A marker counts as wide as it shows: `\u{202E}` is 8 columns.
+        assert_eq!(one_line("ab\u{202e}cdefgh", 10), "ab…");
+        assert_eq!(one_line("ab\u{202e}cdefgh", 11), "ab\u{202e}…");
     }
 }

@@ -3,8 +3,9 @@
 //! The engine is a library that knows nothing of the terminal: migration files ([`source`]), the
 //! history table ([`history`]), what is applied and pending ([`status`]), statement splitting
 //! ([`sql`]), the runner ([`runner`]), database connections ([`db`]), a throwaway PostgreSQL of
-//! its own ([`sandbox`]), and the database monitor behind the inspection panes ([`monitor`]). The
-//! CLI ([`cli`]) is a thin layer on top.
+//! its own ([`sandbox`]), the database monitor behind the inspection panes ([`monitor`]), and the
+//! visible form of hidden characters in migration and database text ([`text`]). The CLI ([`cli`])
+//! is a thin layer on top.
 
 pub mod analysis;
 pub mod cli;
@@ -19,6 +20,7 @@ pub mod source;
 pub mod sql;
 pub mod status;
 pub mod testing;
+pub mod text;
 pub mod trace;
 pub mod tui;
 

@@ -10,6 +10,8 @@ mod common;
 mod fixtures;
 #[path = "analysis/ground_truth.rs"]
 mod ground_truth;
+#[path = "analysis/integrity.rs"]
+mod integrity;
 #[path = "analysis/model.rs"]
 mod model;
 #[path = "analysis/properties.rs"]

@@ -26,6 +26,8 @@ pub(crate) struct Prepared {
     described: Vec<Described>,
     directives: Directives,
     lines: LineIndex,
+    /// Review-integrity findings (hidden characters, mixed scripts): they need the text only.
+    integrity: Vec<Draft>,
 }
 
 /// Parses and describes `text` for a server of version `pg_version`.
@@ -102,6 +104,7 @@ pub(crate) fn prepare_in_pieces(text: &str, pg_version: u32, pieces: usize) -> O
         described: Vec::new(),
         directives: Directives::default(),
         lines: LineIndex::new(text),
+        integrity: Vec::new(),
     };
     for part in parts {
         let offset = merged.statements.len();
@@ -113,6 +116,7 @@ pub(crate) fn prepare_in_pieces(text: &str, pg_version: u32, pieces: usize) -> O
             }));
         merged.described.extend(part.described);
         merged.directives.absorb(part.directives);
+        merged.integrity.extend(part.integrity);
     }
     Some(merged)
 }
@@ -219,6 +223,7 @@ fn describe_all(text: &str, parse: &Parse<SourceFile>, pg_version: u32) -> Prepa
         described,
         directives,
         lines,
+        integrity: rules::review_integrity(text),
     }
 }
 
@@ -277,6 +282,7 @@ pub(crate) fn run_after(
         described,
         directives,
         lines,
+        integrity,
     } = prepared;
     let mut state = State::new(ctx, prior);
     let mut drafts: Vec<(Option<usize>, Draft)> = Vec::new();
@@ -302,6 +308,14 @@ pub(crate) fn run_after(
                 "BEGIN without a matching COMMIT: the transaction stays open to the end of the migration and its work is rolled back when the connection closes".to_string(),
             ),
         ));
+    }
+    for draft in integrity {
+        let at = statements.partition_point(|s| s.span.end <= draft.span.start);
+        let index = statements
+            .get(at)
+            .filter(|s| s.span.start <= draft.span.start)
+            .map(|s| s.index);
+        drafts.push((index, draft.clone()));
     }
     for problem in syntax_errors {
         drafts.push((

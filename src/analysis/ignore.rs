@@ -10,7 +10,7 @@ use squawk_syntax::{SyntaxKind, SyntaxNode, SyntaxToken};
 
 use super::rules::resolve;
 use super::syntax::token_span;
-use super::types::Finding;
+use super::types::{Axis, Finding};
 use crate::sql::{LineIndex, Statement};
 
 /// A per-statement directive.
@@ -155,25 +155,26 @@ pub(crate) fn apply_ignores(
         }
         by_line.entry(d.line).or_default().push(i);
     }
-    let covers = |i: &usize, rule: &str| {
-        directives.next[*i]
-            .rules
-            .as_ref()
-            .is_none_or(|r| r.contains(rule))
+    // A blanket directive (no rule named) does not cover review-integrity findings: hiding a
+    // hidden character takes naming its rule.
+    let covers = |i: &usize, finding: &Finding| match &directives.next[*i].rules {
+        Some(rules) => rules.contains(finding.rule),
+        None => finding.axis != Axis::ReviewIntegrity,
     };
     let mut kept = Vec::new();
     let mut suppressed = Vec::new();
     for finding in findings {
         // Bad ignore comments cannot be ignored away by themselves.
         let ignorable = finding.rule != "unknown-rule-in-ignore";
-        let by_file = directives.file_all || directives.file_rules.contains(finding.rule);
+        let by_file = (directives.file_all && finding.axis != Axis::ReviewIntegrity)
+            || directives.file_rules.contains(finding.rule);
         let by_next = finding
             .statement_index
             .and_then(|i| by_statement.get(&i))
-            .is_some_and(|ds| ds.iter().any(|d| covers(d, finding.rule)))
+            .is_some_and(|ds| ds.iter().any(|d| covers(d, &finding)))
             || by_line
                 .get(&finding.start.line)
-                .is_some_and(|ds| ds.iter().any(|d| covers(d, finding.rule)));
+                .is_some_and(|ds| ds.iter().any(|d| covers(d, &finding)));
         if ignorable && (by_file || by_next) {
             suppressed.push(finding);
         } else {

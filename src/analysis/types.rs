@@ -96,15 +96,20 @@ pub enum Axis {
     /// The migration fails or is not applied as written: transaction shape, statements that cannot
     /// run in a transaction block, non-idempotent statements, syntax errors, bad ignore comments.
     Robustness,
+    /// The text reads differently from how PostgreSQL parses it: hidden control, bidirectional
+    /// and invisible characters, identifiers that mix scripts ("Trojan Source").
+    ReviewIntegrity,
 }
 
 impl Axis {
-    /// A short label: `lock`, `compat` or `robustness`.
+    /// A short label: `blocks production`, `breaks running code`, `migration robustness` or
+    /// `review integrity`.
     pub fn label(self) -> &'static str {
         match self {
             Axis::LockHazard => "blocks production",
             Axis::Compatibility => "breaks running code",
             Axis::Robustness => "migration robustness",
+            Axis::ReviewIntegrity => "review integrity",
         }
     }
 }
@@ -251,7 +256,7 @@ pub struct Finding {
     pub rule: &'static str,
     /// Severity.
     pub severity: Severity,
-    /// Lock hazard, compatibility or robustness.
+    /// Lock hazard, compatibility, robustness or review integrity.
     pub axis: Axis,
     /// The statement it is about (None for file-level findings such as syntax errors).
     pub statement_index: Option<usize>,

@@ -13,13 +13,14 @@ use color_eyre::eyre::{Result, WrapErr};
 use serde::Serialize;
 
 use super::Project;
-use super::output::{bold, dim, red, yellow};
+use super::output::{bold, dim, red, show, show_in, yellow};
 use crate::config::parse_duration;
 use crate::monitor::format::{human_age, human_bytes, human_count, shorten};
 use crate::monitor::{
     DEFAULT_IDLE_THRESHOLD, LockEdge, LockTreeNode, MigrationLock, Monitor, Session, SizeColumn,
     TableSize, build_forest, render_forest, sort_sizes,
 };
+use crate::text::visible::width as visible_width;
 
 /// Which pane to print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -142,19 +143,20 @@ struct ActivityJson {
 
 fn print_json(document: &impl Serialize) -> Result<()> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    serde_json::to_writer_pretty(&mut out, document)?;
+    crate::text::json::to_writer_pretty(&mut out, document)?;
     writeln!(out)?;
     out.flush()?;
     Ok(())
 }
 
-/// Left-aligns cells into columns (widths from the longest cell, counted in characters).
+/// Left-aligns cells into columns (widths from the longest cell, counted in characters as they
+/// show: a hidden character as wide as its marker).
 fn columns(rows: &[Vec<String>], right_aligned: &[bool]) -> Vec<String> {
     let count = rows.first().map_or(0, Vec::len);
     let widths: Vec<usize> = (0..count)
         .map(|i| {
             rows.iter()
-                .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
+                .map(|r| r.get(i).map_or(0, |c| visible_width(c)))
                 .max()
                 .unwrap_or(0)
         })
@@ -165,7 +167,7 @@ fn columns(rows: &[Vec<String>], right_aligned: &[bool]) -> Vec<String> {
                 .iter()
                 .enumerate()
                 .map(|(i, cell)| {
-                    let pad = widths[i].saturating_sub(cell.chars().count());
+                    let pad = widths[i].saturating_sub(visible_width(cell));
                     let last = i + 1 == row.len();
                     if right_aligned.get(i).copied().unwrap_or(false) {
                         format!("{}{cell}", " ".repeat(pad))
@@ -252,11 +254,11 @@ fn print_sizes(tables: &[TableSize]) {
     for (i, line) in columns(&rows, &right).iter().enumerate() {
         let line = line.trim_end();
         if i == 0 {
-            println!("{b}{line}{b:#}");
+            println!("{b}{}{b:#}", show_in(line, b));
         } else if tables[i - 1].exclusively_locked {
-            println!("{r}{line}{r:#}");
+            println!("{r}{}{r:#}", show_in(line, r));
         } else {
-            println!("{line}");
+            println!("{}", show(line));
         }
     }
     let locked = tables.iter().filter(|t| t.exclusively_locked).count();
@@ -276,7 +278,7 @@ fn print_sizes(tables: &[TableSize]) {
 
 fn print_locks(migration_lock: &MigrationLock, forest: &[LockTreeNode]) {
     let b = bold();
-    println!("{b}{migration_lock}{b:#}");
+    println!("{b}{}{b:#}", show_in(&migration_lock.to_string(), b));
     println!();
     if forest.is_empty() {
         println!("no session is waiting for a lock");
@@ -286,9 +288,9 @@ fn print_locks(migration_lock: &MigrationLock, forest: &[LockTreeNode]) {
     let y = yellow();
     for line in text.lines() {
         if line.contains(" waiting ") {
-            println!("{y}{line}{y:#}");
+            println!("{y}{}{y:#}", show_in(line, y));
         } else {
-            println!("{line}");
+            println!("{}", show(line));
         }
     }
 }
@@ -344,13 +346,13 @@ fn print_activity(sessions: &[Session], threshold: Duration) {
     let (b, y, d) = (bold(), yellow(), dim());
     for (i, line) in columns(&rows, &right).iter().enumerate() {
         if i == 0 {
-            println!("{b}{line}{b:#}");
+            println!("{b}{}{b:#}", show_in(line, b));
         } else if sessions[i - 1].idle_in_transaction_too_long {
-            println!("{y}{line}{y:#}");
+            println!("{y}{}{y:#}", show_in(line, y));
         } else if sessions[i - 1].is_lockstep {
-            println!("{d}{line}{d:#}");
+            println!("{d}{}{d:#}", show_in(line, d));
         } else {
-            println!("{line}");
+            println!("{}", show(line));
         }
     }
     let stuck = sessions

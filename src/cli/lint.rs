@@ -139,7 +139,7 @@ async fn pending_files(project: &Project, db: Option<&Database>) -> Result<Vec<(
     let set = project.migrations()?;
     for problem in &set.problems {
         if problem.severity == Severity::Error {
-            eprintln!("warning: {problem}");
+            anstream::eprintln!("warning: {}", super::output::show(&problem.to_string()));
         }
     }
     let status = match db {

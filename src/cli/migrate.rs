@@ -9,7 +9,9 @@ use clap::Args;
 use color_eyre::eyre::{Result, WrapErr};
 use tokio::sync::mpsc;
 
-use super::output::{bold, dim, green, human_duration, one_line, red, yellow};
+use super::output::{
+    bold, dim, green, human_duration, one_line, red, show, show_in, show_padded, yellow,
+};
 use super::{EXIT_INTERRUPTED, Project};
 use crate::db::Database;
 use crate::history;
@@ -92,7 +94,7 @@ async fn execute(
     let mut options = project.run_options();
     options.ignore_missing = flags.ignore_missing;
     if flags.dry_run {
-        print!("{}", dry_run(&db, &set, &options, operation).await?);
+        anstream::print!("{}", show(&dry_run(&db, &set, &options, operation).await?));
         return Ok(ExitCode::SUCCESS);
     }
     run_streamed(&db, &set, options, operation, flags.json).await
@@ -257,7 +259,7 @@ async fn print_events(mut rx: mpsc::UnboundedReceiver<RunEvent>, json: bool) -> 
     while let Some(event) = rx.recv().await {
         tally.record(&event);
         if json {
-            if let Ok(line) = serde_json::to_string(&event) {
+            if let Ok(line) = crate::text::json::to_string(&event) {
                 println!("{line}");
             }
             continue;
@@ -271,11 +273,14 @@ async fn print_events(mut rx: mpsc::UnboundedReceiver<RunEvent>, json: bool) -> 
                     eprintln!(
                         "{y}waiting up to {} for the migration lock, held by {}{y:#}",
                         human_duration(limit),
-                        holder
-                            .as_ref()
-                            .map(ToString::to_string)
-                            .as_deref()
-                            .unwrap_or("another session")
+                        show_in(
+                            holder
+                                .as_ref()
+                                .map(ToString::to_string)
+                                .as_deref()
+                                .unwrap_or("another session"),
+                            y
+                        )
                     );
                     last_holder = who;
                 }
@@ -289,7 +294,8 @@ async fn print_events(mut rx: mpsc::UnboundedReceiver<RunEvent>, json: bool) -> 
             } => {
                 let verb = direction.verb();
                 println!(
-                    "{b}{verb} {version}{b:#} {description} {d}({}, {statements} statement{}){d:#}",
+                    "{b}{verb} {version}{b:#} {} {d}({}, {statements} statement{}){d:#}",
+                    show(&description),
                     if in_transaction {
                         "in a transaction"
                     } else {
@@ -320,19 +326,22 @@ async fn print_events(mut rx: mpsc::UnboundedReceiver<RunEvent>, json: bool) -> 
                     eprintln!(
                         "  {y}⏳ statement {} {}{y:#}",
                         index + 1,
-                        crate::monitor::render::wait_lines(&wait, Some(waited))[0]
+                        show_in(
+                            &crate::monitor::render::wait_lines(&wait, Some(waited))[0],
+                            y
+                        )
                     );
                     for line in &lines[1..] {
-                        eprintln!("     {y}{line}{y:#}");
+                        eprintln!("     {y}{}{y:#}", show_in(line, y));
                     }
                     last_wait = Some((key, waited));
                 }
             }
             RunEvent::StatementFinished { index, elapsed, .. } => {
                 println!(
-                    "  {d}{:>3}{d:#}  {:<70} {:>10}",
+                    "  {d}{:>3}{d:#}  {} {:>10}",
                     index + 1,
-                    one_line(&statement_text, 70),
+                    show_padded(&one_line(&statement_text, 70), 70),
                     human_duration(elapsed)
                 );
             }
@@ -347,7 +356,8 @@ async fn print_events(mut rx: mpsc::UnboundedReceiver<RunEvent>, json: bool) -> 
                 ..
             } => {
                 eprintln!(
-                    "  {y}gave up on a lock at {failure}\n  rolled back; retry {attempt} of {retries} in {}{y:#}",
+                    "  {y}gave up on a lock at {}\n  rolled back; retry {attempt} of {retries} in {}{y:#}",
+                    show_in(&failure.to_string(), y),
                     human_duration(delay)
                 );
             }
@@ -367,7 +377,10 @@ async fn print_events(mut rx: mpsc::UnboundedReceiver<RunEvent>, json: bool) -> 
             }
             RunEvent::MigrationFailed { failure, .. } => {
                 if failure.statement.is_some() {
-                    println!("  {r}failed: {}{r:#}", one_line(&statement_text, 100));
+                    println!(
+                        "  {r}failed: {}{r:#}",
+                        show_in(&one_line(&statement_text, 100), r)
+                    );
                 }
             }
         }

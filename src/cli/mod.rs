@@ -216,13 +216,17 @@ async fn dashboard(project: &Project, dir: &Path, read_only: bool) -> Result<Exi
 }
 
 /// Prints an error and its causes for a person: `error: ...` then one `caused by:` line each.
+/// Server messages and file names in them may hold hidden characters: they are shown as markers.
 pub fn print_error(report: &color_eyre::eyre::Report) {
     let style = output::red().bold();
     let mut chain = report.chain();
     if let Some(first) = chain.next() {
-        anstream::eprintln!("{style}error{style:#}: {first}");
+        anstream::eprintln!(
+            "{style}error{style:#}: {}",
+            output::show(&first.to_string())
+        );
     }
     for cause in chain {
-        anstream::eprintln!("  caused by: {cause}");
+        anstream::eprintln!("  caused by: {}", output::show(&cause.to_string()));
     }
 }

@@ -61,7 +61,10 @@ pub(super) fn run(project: &Project, args: NewArgs) -> Result<ExitCode> {
     )
     .wrap_err("lockstep new failed")?;
     for path in written {
-        println!("created {}", path.display());
+        println!(
+            "created {}",
+            super::output::show(&path.display().to_string())
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

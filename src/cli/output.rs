@@ -6,6 +6,18 @@ pub use crate::format::{execution_time, human_duration, one_line};
 
 use crate::status::State;
 
+pub use crate::text::ansi::{styled as show, styled_in as show_in};
+
+/// [`show`], padded with spaces to `width` columns as the markers show (for table columns).
+pub fn show_padded(text: &str, width: usize) -> String {
+    let columns = crate::text::visible::width(text);
+    format!(
+        "{}{}",
+        show(text),
+        " ".repeat(width.saturating_sub(columns))
+    )
+}
+
 /// The glyph and colour of a state.
 pub fn state_style(state: State) -> (&'static str, Style) {
     let color = |c: AnsiColor| Style::new().fg_color(Some(c.into()));

@@ -10,7 +10,7 @@ use clap::Args;
 use color_eyre::eyre::Result;
 use serde::Serialize;
 
-use super::output::{bold, dim, execution_time, red, state_style, yellow};
+use super::output::{bold, dim, execution_time, red, show, show_in, state_style, yellow};
 use super::{EXIT_NEEDS_ATTENTION, Project};
 use crate::db::Database;
 use crate::runner::read_status;
@@ -37,7 +37,7 @@ pub(super) async fn run(project: &Project, dir: &Path, args: StatusArgs) -> Resu
     if args.json {
         let document = StatusJson::new(&db, table.name(), &set, &status);
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        serde_json::to_writer_pretty(&mut out, &document)?;
+        crate::text::json::to_writer_pretty(&mut out, &document)?;
         writeln!(out)?;
         out.flush()?;
     } else {
@@ -177,7 +177,7 @@ fn print_human(db: &Database, table: &str, set: &MigrationSet, status: &Status) 
             " (does not exist yet: nothing applied)"
         }
     );
-    println!("{b}files{b:#}     {}", set.dir.display());
+    println!("{b}files{b:#}     {}", show(&set.dir.display().to_string()));
     println!();
     if status.versions.is_empty() {
         println!("no migrations yet: create one with `lockstep new <description>`");
@@ -211,7 +211,7 @@ fn print_human(db: &Database, table: &str, set: &MigrationSet, status: &Status) 
         println!(
             "{style}{glyph} {:<16}{style:#} {}{kind}  {style}{}{style:#}{when}",
             v.version,
-            v.description,
+            show(&v.description),
             v.state.label()
         );
         if v.state == State::ChecksumMismatch {
@@ -237,7 +237,7 @@ fn print_human(db: &Database, table: &str, set: &MigrationSet, status: &Status) 
                 Severity::Warning => yellow(),
                 Severity::Ignored => dim(),
             };
-            println!("{style}{problem}{style:#}");
+            println!("{style}{}{style:#}", show_in(&problem.to_string(), style));
         }
     }
     let count = |state: State| status.in_state(state).count();

@@ -11,6 +11,7 @@ pub mod highlight;
 pub mod inspect;
 pub mod preview;
 pub mod view;
+pub mod visible;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -11,6 +11,7 @@ use ratatui::widgets::{
 
 use super::app::{App, Focus, LogKind, Overlay, Side};
 use super::preview::{NoteKind, PreviewRow, Underline, glyph};
+use super::visible::{self, visible_line, visible_lines};
 use crate::analysis::{Finding, Severity};
 use crate::format::human_duration as human;
 use crate::status::State;
@@ -149,7 +150,7 @@ fn pane(title: String, focused: bool) -> Block<'static> {
     Block::default()
         .borders(Borders::ALL)
         .border_style(style)
-        .title(title)
+        .title(visible::line(&title, Style::default()))
 }
 
 fn draw_migrations(frame: &mut Frame, app: &App, area: Rect) {
@@ -253,7 +254,7 @@ fn migration_row<'a>(
     let (glyph, color) = state_look(v.state);
     let running = app.running.as_ref().and_then(|r| r.version) == Some(v.version);
     let glyph = if running { "▶" } else { glyph };
-    let mut description = vec![Span::raw(v.description.clone())];
+    let mut description = visible::spans(&v.description, Style::default());
     if v.migration.as_ref().is_some_and(|m| m.up.no_transaction) {
         description.push(Span::styled(" no-tx", Style::default().fg(Color::Yellow)));
     }
@@ -456,7 +457,8 @@ fn draw_preview(frame: &mut Frame, app: &App, area: Rect) {
             }
         }
     }
-    frame.render_widget(Paragraph::new(lines), inner);
+    // Markers go in after the underlines, which count source characters.
+    frame.render_widget(Paragraph::new(visible_lines(lines)), inner);
 }
 
 /// The source lines `wanted` (0-based) of the previewed file: highlighted when ready, else plain.
@@ -674,7 +676,7 @@ fn draw_run(frame: &mut Frame, app: &App, area: Rect) {
             ]),
             (None, None) => Line::raw(format!("starting… {}", clock(running.started.elapsed()))),
         };
-        frame.render_widget(Paragraph::new(status), parts[0]);
+        frame.render_widget(Paragraph::new(visible_line(status)), parts[0]);
         let ratio = if running.total == 0 {
             0.0
         } else {
@@ -703,7 +705,7 @@ fn draw_run(frame: &mut Frame, app: &App, area: Rect) {
                 LogKind::Error => Style::default().fg(Color::Red),
                 LogKind::Info => Style::default().fg(Color::DarkGray),
             };
-            Line::styled(entry.text.clone(), style)
+            visible::line(&entry.text, style)
         })
         .collect();
     let empty = app.log.is_empty() && app.running.is_none();
@@ -757,7 +759,7 @@ pub fn lock_sample_lines(sample: &crate::monitor::SessionLocks) -> Vec<Line<'sta
             Style::default().fg(Color::Yellow),
         ));
     }
-    lines
+    visible_lines(lines)
 }
 
 /// `mm:ss.sss`.
@@ -811,7 +813,8 @@ fn draw_status_bar(frame: &mut Frame, app: &App, area: Rect) {
         ));
     }
     frame.render_widget(
-        Paragraph::new(Line::from(spans)).style(Style::default().bg(Color::Rgb(30, 30, 30))),
+        Paragraph::new(visible_line(Line::from(spans)))
+            .style(Style::default().bg(Color::Rgb(30, 30, 30))),
         area,
     );
 }
@@ -955,7 +958,10 @@ fn draw_confirm(frame: &mut Frame, app: &App, confirm: &super::app::Confirm, are
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(Style::default().fg(Color::Yellow))
-        .title(format!(" {} ", confirm.title));
+        .title(visible::line(
+            &format!(" {} ", confirm.title),
+            Style::default(),
+        ));
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
     let parts = Layout::vertical([
@@ -987,10 +993,10 @@ fn draw_confirm(frame: &mut Frame, app: &App, confirm: &super::app::Confirm, are
             } else {
                 Style::default()
             };
-            Line::styled(l.clone(), style)
+            visible::line(l, style)
         })
         .collect();
-    body.extend(blocker_lines(confirm));
+    body.extend(visible_lines(blocker_lines(confirm)));
     let height = parts[1].height as usize;
     let scroll = (app.confirm_scroll as usize).min(body.len().saturating_sub(height));
     let more_below = body.len().saturating_sub(scroll + height);
@@ -1111,8 +1117,8 @@ fn draw_editor(frame: &mut Frame, editor: &super::editor::Editor, area: Rect) {
         .iter()
         .take(5)
         .map(|f| {
-            Line::styled(
-                one_line(
+            visible::line(
+                &one_line(
                     &format!(
                         "{} {} line {}: {}",
                         glyph(f.severity),
@@ -1135,12 +1141,12 @@ fn draw_editor(frame: &mut Frame, editor: &super::editor::Editor, area: Rect) {
     .split(inner);
     let bodies =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).split(rows[1]);
-    frame.render_widget(&editor.description, rows[0]);
-    frame.render_widget(&editor.up, bodies[0]);
-    frame.render_widget(&editor.down, bodies[1]);
+    visible::draw_text_area(frame, &editor.description, rows[0]);
+    visible::draw_text_area(frame, &editor.up, bodies[0]);
+    visible::draw_text_area(frame, &editor.down, bodies[1]);
     frame.render_widget(Paragraph::new(findings), rows[2]);
     let footer = match &editor.error {
-        Some(error) => Line::styled(error.clone(), Style::default().fg(Color::Red)),
+        Some(error) => visible::line(error, Style::default().fg(Color::Red)),
         None if editor.findings.len() > 5 => Line::styled(
             format!(
                 "{} more finding(s) · Tab next field · Ctrl-S save as sqlx files · Esc discard",
@@ -1161,7 +1167,7 @@ fn draw_question(frame: &mut Frame, area: Rect, title: &str, body: &str, color: 
     frame.render_widget(Clear, rect);
     frame.render_widget(
         Paragraph::new(vec![
-            Line::raw(body.to_string()),
+            visible::line(body, Style::default()),
             Line::raw(""),
             Line::styled("y yes · any other key no", Style::default().fg(color)),
         ])

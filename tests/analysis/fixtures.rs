@@ -637,6 +637,27 @@ const CASES: &[Case] = &[
         &[],
     ),
     case("CREATE VIEW v AS SELECT 1;", &[], &["missing-lock-timeout"]),
+    // review integrity
+    case(
+        "INSERT INTO t VALUES ('\u{1b}[8m');\nDROP TABLE important;",
+        &["hidden-character"],
+        &[],
+    ),
+    case(
+        "SELECT 'access' /* \u{202e} \u{2066} */;",
+        &["hidden-character"],
+        &[],
+    ),
+    case(
+        "SELECT 'plain é ünïcödé', \"données\";\r\n",
+        &[],
+        &["hidden-character", "mixed-script-identifier"],
+    ),
+    case(
+        "SELECT * FROM p\u{430}yments;",
+        &["mixed-script-identifier"],
+        &["hidden-character"],
+    ),
 ];
 
 #[test]

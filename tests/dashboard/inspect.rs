@@ -65,7 +65,7 @@ fn tables() -> Vec<TableSize> {
     ]
 }
 
-fn session(pid: i32, app: &str, state: &str, query: &str) -> Session {
+pub(super) fn session(pid: i32, app: &str, state: &str, query: &str) -> Session {
     Session {
         pid,
         datname: Some("shop".into()),
@@ -87,7 +87,7 @@ fn session(pid: i32, app: &str, state: &str, query: &str) -> Session {
     }
 }
 
-fn waiting(mut s: Session) -> Session {
+pub(super) fn waiting(mut s: Session) -> Session {
     s.wait_event_type = Some("Lock".into());
     s.wait_event = Some("relation".into());
     s
@@ -106,7 +106,7 @@ fn idle_in_tx(pid: i32, idle_secs: f64) -> Session {
     s
 }
 
-fn edge(pid: i32, blocked_by: &[i32], mode: &str, relation: &str, age: f64) -> LockEdge {
+pub(super) fn edge(pid: i32, blocked_by: &[i32], mode: &str, relation: &str, age: f64) -> LockEdge {
     LockEdge {
         pid,
         blocked_by: blocked_by.to_vec(),
@@ -162,7 +162,7 @@ fn lock_scenario() -> (Vec<LockEdge>, Vec<Session>) {
     (edges, activity)
 }
 
-fn poll_state(
+pub(super) fn poll_state(
     sizes: Option<Vec<TableSize>>,
     edges: Vec<LockEdge>,
     activity: Vec<Session>,
@@ -197,7 +197,7 @@ fn press(inspect: &mut Inspect, code: KeyCode) -> InspectAction {
     inspect.key(KeyEvent::new(code, KeyModifiers::NONE))
 }
 
-fn render(inspect: &Inspect, width: u16, height: u16) -> Terminal<TestBackend> {
+pub(super) fn render(inspect: &Inspect, width: u16, height: u16) -> Terminal<TestBackend> {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("a test terminal");
     terminal
         .draw(|f| draw(f, f.area(), inspect, true))
@@ -237,7 +237,7 @@ fn look(terminal: &Terminal<TestBackend>, text: &str) -> (Color, bool) {
     panic!("{text:?} is not on screen");
 }
 
-fn screen_text(terminal: &Terminal<TestBackend>) -> String {
+pub(super) fn screen_text(terminal: &Terminal<TestBackend>) -> String {
     let buffer = terminal.backend().buffer();
     (0..buffer.area.height)
         .map(|y| {

@@ -13,6 +13,8 @@ use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 struct Screen {
     parser: Arc<Mutex<vt100::Parser>>,
     writer: Box<dyn Write + Send>,
+    /// Every byte the dashboard wrote to the terminal.
+    raw: Arc<Mutex<Vec<u8>>>,
 }
 
 impl Screen {
@@ -177,10 +179,20 @@ fn start(
     url: &str,
     migrations: &std::path::Path,
 ) -> (Screen, Box<dyn portable_pty::Child + Send + Sync>) {
+    start_sized(url, migrations, 140, 40)
+}
+
+/// Starts the dashboard in a `cols`×`rows` pseudo-terminal.
+fn start_sized(
+    url: &str,
+    migrations: &std::path::Path,
+    cols: u16,
+    rows: u16,
+) -> (Screen, Box<dyn portable_pty::Child + Send + Sync>) {
     let pty = native_pty_system()
         .openpty(PtySize {
-            rows: 40,
-            cols: 140,
+            rows,
+            cols,
             pixel_width: 0,
             pixel_height: 0,
         })
@@ -193,21 +205,25 @@ fn start(
     cmd.env("TERM", "xterm-256color");
     let child = pty.slave.spawn_command(cmd).unwrap();
     drop(pty.slave);
-    let parser = Arc::new(Mutex::new(vt100::Parser::new(40, 140, 0)));
+    let parser = Arc::new(Mutex::new(vt100::Parser::new(rows, cols, 0)));
     let mut reader = pty.master.try_clone_reader().unwrap();
     let feed = parser.clone();
+    let raw = Arc::new(Mutex::new(Vec::new()));
+    let record = raw.clone();
     std::thread::spawn(move || {
         let mut buffer = [0u8; 8192];
         while let Ok(n) = reader.read(&mut buffer) {
             if n == 0 {
                 break;
             }
+            record.lock().unwrap().extend_from_slice(&buffer[..n]);
             feed.lock().unwrap().process(&buffer[..n]);
         }
     });
     let screen = Screen {
         parser,
         writer: pty.master.take_writer().unwrap(),
+        raw,
     };
 
     (screen, child)
@@ -310,6 +326,62 @@ async fn a_migration_waiting_on_a_lock_shows_the_holder_and_cancels() {
         .execute(&mut holder)
         .await
         .unwrap();
+    quit(&mut screen, &mut child);
+}
+
+/// Another session's query holds escape sequences (OSC 52 writing the clipboard, cursor movement,
+/// concealed text), a bidirectional override and a C1 control: the Locks pane shows them as
+/// markers, and none of them reaches the terminal raw.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sessions_query_cannot_paint_the_terminal() {
+    const QUERY: &str =
+        "SELECT '\u{1b}]52;c;ZXZpbA==\u{7}\u{1b}[5A\u{1b}[8m\u{202e}\u{9b}2J' FROM notes";
+    let db = fresh_database().await;
+    let mut setup = db.connect("test").await.unwrap();
+    sqlx::raw_sql("CREATE TABLE notes (id int)")
+        .execute(&mut setup)
+        .await
+        .unwrap();
+    let mut holder = db.connect("holder").await.unwrap();
+    sqlx::raw_sql("BEGIN").execute(&mut holder).await.unwrap();
+    sqlx::raw_sql(QUERY).execute(&mut holder).await.unwrap();
+    // A second session queues behind it, so the lock tree has both.
+    let mut conn = db.connect("waiter").await.unwrap();
+    let waiter = tokio::spawn(async move {
+        sqlx::raw_sql("ALTER TABLE notes ADD COLUMN body text")
+            .execute(&mut conn)
+            .await
+    });
+
+    let dir = tempfile::tempdir().unwrap();
+    let migrations = dir.path().join("migrations");
+    std::fs::create_dir(&migrations).unwrap();
+    // Wide enough for the whole query in the Locks pane.
+    let (mut screen, mut child) = start_sized(db.url(), &migrations, 320, 30);
+    screen.wait_for("0 applied, 0 pending");
+    screen.keys("5");
+    let tree = screen.wait_for("SELECT '␛]52;c;ZXZpbA==␇␛[5A␛[8m\\u{202E}\\u{9B}2J'");
+    assert!(tree.contains("holder"), "{tree}");
+    assert!(tree.contains("waiter"), "{tree}");
+    let raw = screen.raw.lock().unwrap().clone();
+    for sequence in [
+        "\u{1b}]52".as_bytes(),
+        b"\x1b[5A",
+        b"\x1b[8m",
+        "\u{202e}".as_bytes(),
+        "\u{9b}".as_bytes(),
+        b"\x07",
+    ] {
+        assert!(
+            !raw.windows(sequence.len()).any(|w| w == sequence),
+            "{sequence:?} reached the terminal raw"
+        );
+    }
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    waiter.await.unwrap().unwrap();
     quit(&mut screen, &mut child);
 }
 

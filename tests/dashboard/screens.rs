@@ -25,7 +25,12 @@ fn file(name: &str, sql: &str, no_tx: bool) -> MigrationFile {
     }
 }
 
-fn migration(version: i64, description: &str, up: &str, down: Option<&str>) -> Migration {
+pub(super) fn migration(
+    version: i64,
+    description: &str,
+    up: &str,
+    down: Option<&str>,
+) -> Migration {
     let stem = format!("{version}_{}", description.replace(' ', "_"));
     Migration {
         version,
@@ -39,7 +44,7 @@ fn migration(version: i64, description: &str, up: &str, down: Option<&str>) -> M
     }
 }
 
-fn row(m: &Migration, success: bool, drift: bool) -> AppliedRow {
+pub(super) fn row(m: &Migration, success: bool, drift: bool) -> AppliedRow {
     AppliedRow {
         version: m.version,
         description: m.description.clone(),
@@ -55,7 +60,7 @@ fn row(m: &Migration, success: bool, drift: bool) -> AppliedRow {
 }
 
 /// A set with every state: applied, drifted, missing, failed, out of order, pending.
-fn every_state() -> (MigrationSet, Status) {
+pub(super) fn every_state() -> (MigrationSet, Status) {
     let ms = vec![
         migration(
             1,
@@ -139,7 +144,7 @@ fn app() -> App {
 }
 
 /// Applies an event and carries out the highlighting effects synchronously, as the loop would.
-fn feed(app: &mut App, event: Event) -> Vec<Effect> {
+pub(super) fn feed(app: &mut App, event: Event) -> Vec<Effect> {
     let mut effects = app.handle(event);
     let mut others = Vec::new();
     while let Some(effect) = effects.pop() {
@@ -177,12 +182,12 @@ fn feed(app: &mut App, event: Event) -> Vec<Effect> {
     others
 }
 
-fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
+pub(super) fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
     feed(app, Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
 }
 
 /// Draws `app` on a `width` × `height` screen (telling it the size first, as the loop does).
-fn render(app: &mut App, width: u16, height: u16) -> Terminal<TestBackend> {
+pub(super) fn render(app: &mut App, width: u16, height: u16) -> Terminal<TestBackend> {
     feed(app, Event::Resize(width, height));
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal.draw(|f| view::draw(f, app)).unwrap();
@@ -351,7 +356,7 @@ fn a_remote_database_asks_to_type_the_version() {
     );
 }
 
-fn running_app() -> App {
+pub(super) fn running_app() -> App {
     let mut app = clean_app();
     key(&mut app, KeyCode::Char('G'));
     key(&mut app, KeyCode::Char('a'));
@@ -653,7 +658,7 @@ fn findings_show_in_the_gutter_underlined_with_badges_and_counts() {
 }
 
 /// The position of `text` on screen.
-fn find(terminal: &Terminal<TestBackend>, text: &str) -> (u16, u16) {
+pub(super) fn find(terminal: &Terminal<TestBackend>, text: &str) -> (u16, u16) {
     let buffer = terminal.backend().buffer();
     for y in 0..buffer.area.height {
         let line: String = (0..buffer.area.width)

@@ -7,6 +7,7 @@ mod common;
 mod concurrency;
 mod drift;
 mod failures;
+mod hidden;
 mod interrupt;
 mod process;
 mod sandbox;

@@ -1,8 +1,10 @@
-//! `path:line:col: error|warning|note: message [rule]`, one finding per line.
+//! `path:line:col: error|warning|note: message [rule]`, one finding per line (hidden characters
+//! shown as markers).
 
 use std::fmt::Write;
 
 use crate::analysis::{LintReport, Severity};
+use crate::text::visible;
 
 /// Renders every remaining finding as a gcc-style line.
 pub fn gcc(report: &LintReport) -> String {
@@ -14,11 +16,11 @@ pub fn gcc(report: &LintReport) -> String {
                 Severity::Warning => "warning",
                 Severity::Info => "note",
             };
-            let message = f.message.replace('\n', " ");
+            let message = visible(&f.message).replace('\n', " ");
             let _ = writeln!(
                 out,
                 "{}:{}:{}: {level}: {message} [{}]",
-                file.path.display(),
+                visible(&file.path.display().to_string()),
                 f.start.line,
                 f.start.column,
                 f.rule

@@ -6,6 +6,8 @@ use anstyle::{AnsiColor, Style};
 
 use crate::analysis::{Finding, LintReport, LintedFile, Severity};
 use crate::sql::LineIndex;
+use crate::text::ansi::{styled, styled_in};
+use crate::text::visible::{visible, visible_len};
 
 /// Renders the report as plain text.
 pub fn human(report: &LintReport) -> String {
@@ -26,11 +28,20 @@ enum Paint {
 }
 
 impl Paint {
-    /// `text` in `style` (or as is when plain).
+    /// `text` in `style` (or as is when plain), hidden characters shown as markers.
     fn paint(self, style: Style, text: &str) -> String {
         match self {
-            Paint::Plain => text.to_string(),
-            Paint::Ansi => format!("{style}{text}{style:#}"),
+            Paint::Plain => visible(text).into_owned(),
+            // A marker ends the surrounding style: start it again after each one.
+            Paint::Ansi => format!("{style}{}{style:#}", styled_in(text, style)),
+        }
+    }
+
+    /// Text from the file or the database, hidden characters shown as markers.
+    fn show(self, text: &str) -> String {
+        match self {
+            Paint::Plain => visible(text).into_owned(),
+            Paint::Ansi => styled(text).into_owned(),
         }
     }
 }
@@ -115,7 +126,7 @@ fn render_finding(
         out,
         "{gutter}{} {}:{}:{}",
         paint.paint(gutter_style(), "-->"),
-        file.path.display(),
+        paint.show(&file.path.display().to_string()),
         f.start.line,
         f.start.column
     );
@@ -124,17 +135,23 @@ fn render_finding(
     let shown: String = source_line.replace('\t', " ");
     let _ = writeln!(
         out,
-        "{} {bar} {shown}",
-        paint.paint(gutter_style(), &line_no)
+        "{} {bar} {}",
+        paint.paint(gutter_style(), &line_no),
+        paint.show(&shown)
     );
-    let line_chars = shown.chars().count();
-    let start_col = f.start.column.saturating_sub(1).min(line_chars);
+    // Columns on screen: a hidden character takes as many as its marker.
+    let chars: Vec<char> = shown.chars().collect();
+    let start_col = f.start.column.saturating_sub(1).min(chars.len());
     let end_col = if f.end.line == f.start.line {
-        f.end.column.saturating_sub(1).min(line_chars)
+        f.end.column.saturating_sub(1).min(chars.len())
     } else {
-        line_chars
+        chars.len()
+    }
+    .max(start_col);
+    let columns = |range: std::ops::Range<usize>| -> usize {
+        chars[range].iter().map(|&c| visible_len(c)).sum()
     };
-    let width = end_col.saturating_sub(start_col).max(1);
+    let (start_col, width) = (columns(0..start_col), columns(start_col..end_col).max(1));
     let more = if f.end.line > f.start.line {
         format!(" (continues to line {})", f.end.line)
     } else {

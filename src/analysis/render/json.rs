@@ -80,13 +80,14 @@ pub fn json_value(report: &LintReport) -> Value {
     serde_json::to_value(document(report)).unwrap_or(Value::Null)
 }
 
-/// The report as compact JSON text (one line).
+/// The report as compact JSON text (one line). Texts are exact; hidden characters (controls,
+/// bidirectional and invisible characters) are `\u` escapes, so none reaches a terminal raw.
 pub fn json(report: &LintReport) -> String {
-    serde_json::to_string(&document(report)).unwrap_or_else(|_| "{}".to_string())
+    crate::text::json::to_string(&document(report)).unwrap_or_else(|_| "{}".to_string())
 }
 
 /// Writes the report as [`json`] does, straight to `out` (no copy of a large document in
 /// memory).
 pub fn write_json(report: &LintReport, out: impl std::io::Write) -> std::io::Result<()> {
-    serde_json::to_writer(out, &document(report)).map_err(std::io::Error::from)
+    crate::text::json::to_writer(out, &document(report)).map_err(std::io::Error::from)
 }

@@ -39,7 +39,9 @@ const fn rule(
     }
 }
 
-use Axis::{Compatibility as Compat, LockHazard as Lock, Robustness as Robust};
+use Axis::{
+    Compatibility as Compat, LockHazard as Lock, ReviewIntegrity as Review, Robustness as Robust,
+};
 use Severity::{Error, Info, Warning};
 
 /// All rules.
@@ -332,6 +334,22 @@ pub const RULES: &[RuleInfo] = &[
         Robust,
         &["unused-ignore"],
         "An ignore comment names a rule lockstep does not know",
+    ),
+    rule(
+        "hidden-character",
+        &[],
+        Error,
+        Review,
+        &[],
+        "A control, bidirectional or invisible character (in code, a string literal or a comment) makes the SQL read differently from how PostgreSQL parses it",
+    ),
+    rule(
+        "mixed-script-identifier",
+        &[],
+        Info,
+        Review,
+        &[],
+        "An identifier mixes scripts (a Cyrillic а in a Latin name): it can pass for another name",
     ),
     rule(
         "syntax-error",

@@ -13,6 +13,7 @@ use super::{SELECTED, empty};
 use crate::format::one_line;
 use crate::monitor::Session;
 use crate::monitor::render::who;
+use crate::tui::visible;
 
 /// The sessions the tab lists: those with a state other than `idle` (so no background process
 /// without a state either), in the monitor's order.
@@ -51,15 +52,18 @@ pub fn draw(frame: &mut Frame, area: Rect, sessions: &[&Session], selected: Opti
             (Some(kind), Some(event)) => format!("{kind}:{event}"),
             _ => String::new(),
         };
-        Row::new([
-            s.pid.to_string(),
-            who(s),
-            s.state.clone().unwrap_or_default(),
-            age(s.xact_age_secs),
-            age(s.state_age_secs),
-            wait,
-            one_line(s.query.as_deref().unwrap_or(""), 200),
-        ])
+        Row::new(
+            [
+                s.pid.to_string(),
+                who(s),
+                s.state.clone().unwrap_or_default(),
+                age(s.xact_age_secs),
+                age(s.state_age_secs),
+                wait,
+                one_line(s.query.as_deref().unwrap_or(""), 200),
+            ]
+            .map(|text| Cell::from(visible::line(&text, Style::default()))),
+        )
         .style(row_style(s))
     });
     let widths = [

@@ -14,6 +14,7 @@ use super::text::centered;
 use crate::format::one_line;
 use crate::monitor::render::who;
 use crate::monitor::{Placeholder, Session, Signal};
+use crate::tui::visible::visible_lines;
 
 /// The session a signal would go to.
 #[derive(Debug, Clone, PartialEq)]
@@ -164,15 +165,17 @@ impl Confirm {
         let rect = centered(area, area.width.saturating_sub(4).min(72), height);
         frame.render_widget(Clear, rect);
         frame.render_widget(
-            Paragraph::new(lines).wrap(Wrap { trim: true }).block(
-                Block::default()
-                    .borders(Borders::ALL)
-                    .border_style(Style::default().fg(color).add_modifier(Modifier::BOLD))
-                    .title(Span::styled(
-                        format!(" {title} "),
-                        Style::default().fg(color),
-                    )),
-            ),
+            Paragraph::new(visible_lines(lines))
+                .wrap(Wrap { trim: true })
+                .block(
+                    Block::default()
+                        .borders(Borders::ALL)
+                        .border_style(Style::default().fg(color).add_modifier(Modifier::BOLD))
+                        .title(Span::styled(
+                            format!(" {title} "),
+                            Style::default().fg(color),
+                        )),
+                ),
             rect,
         );
     }

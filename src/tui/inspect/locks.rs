@@ -16,6 +16,7 @@ use super::{SELECTED, empty};
 use crate::format::one_line;
 use crate::monitor::render::{session_parts, wants};
 use crate::monitor::{LockTreeNode, Placeholder};
+use crate::tui::visible::visible_line;
 
 /// The key that keeps the cursor on a line across polls: (the pid it is shown under, its pid).
 pub type LineKey = (Option<i32>, i32);
@@ -122,7 +123,7 @@ fn line<'a>(tree: &TreeLine) -> Line<'a> {
             .map(|b| format!(" (also waits here; listed under pid {b})"))
             .unwrap_or_default();
         spans.push(Span::styled(under, dim));
-        return Line::from(spans);
+        return visible_line(Line::from(spans));
     }
     let blocks = node.descendants.max(node.directly_blocks);
     if blocks > 0 {
@@ -164,7 +165,7 @@ fn line<'a>(tree: &TreeLine) -> Line<'a> {
     {
         spans.push(Span::styled(format!("  — {}", one_line(query, 60)), dim));
     }
-    Line::from(spans)
+    visible_line(Line::from(spans))
 }
 
 /// Draws the tree into `area`, the line at `selected` highlighted.

@@ -416,7 +416,10 @@ pub fn draw(frame: &mut Frame, area: Rect, inspect: &Inspect, focused: bool) {
         .borders(Borders::ALL)
         .border_style(border)
         .title_top(inspect.tabs_title())
-        .title_top(Line::from(inspect.status(Instant::now())).right_aligned());
+        .title_top(
+            crate::tui::visible::visible_line(Line::from(inspect.status(Instant::now())))
+                .right_aligned(),
+        );
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let notice_height = u16::from(inspect.notice.is_some() && inner.height > 1);
@@ -444,8 +447,8 @@ pub fn draw(frame: &mut Frame, area: Rect, inspect: &Inspect, focused: bool) {
     }
     if let Some(text) = &inspect.notice {
         frame.render_widget(
-            Paragraph::new(Line::styled(
-                text.clone(),
+            Paragraph::new(crate::tui::visible::line(
+                text,
                 Style::default().fg(Color::Yellow),
             )),
             notice,

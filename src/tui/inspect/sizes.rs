@@ -302,7 +302,10 @@ fn row<'a>(t: &TableSize, largest: i64, taken_at: DateTime<Utc>) -> Row<'a> {
         bar(fraction, usize::from(BAR_WIDTH)),
         Style::default().fg(Color::Blue),
     ));
-    let mut cells = vec![Cell::from(label(t))];
+    let mut cells = vec![Cell::from(crate::tui::visible::line(
+        &label(t),
+        Style::default(),
+    ))];
     if t.exclusively_locked {
         cells.extend([
             Cell::from(format!("~{}", human_bytes(t.estimated_heap_bytes))),

@@ -21,6 +21,7 @@ pub mod status;
 pub mod testing;
 pub mod trace;
 pub mod tui;
+pub mod unfinished;
 
 /// Serializes bytes as lowercase hex (checksums in JSON output).
 pub fn serde_hex<S: serde::Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {

@@ -206,7 +206,8 @@ async fn cancel_backend(db: &Database, pid: i32) {
     }
 }
 
-async fn print_events(mut rx: mpsc::UnboundedReceiver<RunEvent>, json: bool) {
+/// Prints a run's events as they come: for people, or as JSON lines.
+pub(super) async fn print_events(mut rx: mpsc::UnboundedReceiver<RunEvent>, json: bool) {
     let mut last_holder = None;
     let mut statement_text = String::new();
     while let Some(event) = rx.recv().await {

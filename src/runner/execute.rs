@@ -1,4 +1,5 @@
-//! Running one step: its statements one by one, then sqlx's bookkeeping.
+//! Running one step: its statements one by one, in the transactions and with the history-row
+//! writes its [`script`] says.
 
 use std::time::{Duration, Instant};
 
@@ -7,7 +8,8 @@ use sqlx::postgres::{PgConnection, PgDatabaseError, PgErrorPosition};
 
 use super::RunError;
 use super::events::{EventSink, Failure, RunEvent};
-use super::plan::{Direction, Step};
+use super::plan::Step;
+use super::script::{Op, RowWrite, script};
 use crate::history::HistoryTable;
 use crate::sql::{LineIndex, Statement};
 
@@ -38,75 +40,47 @@ pub(super) async fn run_step(
     });
     let mut run = StepRun {
         conn,
+        table,
         step,
         events,
         completed: Vec::new(),
+        committed: 0,
+        open: false,
+        row_written: None,
+        unfinished: false,
     };
-    if step.in_transaction {
-        run.bookkeeping(|conn| Box::pin(simple(conn, "BEGIN")))
-            .await?;
-    }
-    for statement in &step.statements {
-        run.statement(statement).await?;
-    }
-    let (version, description, checksum) = (
-        step.version,
-        step.description.clone(),
-        step.checksum.clone(),
-    );
-    match step.direction {
-        Direction::Apply => {
-            let sql = table.insert_sql();
-            run.bookkeeping(move |conn| {
-                Box::pin(async move {
-                    sqlx::query(AssertSqlSafe(sql))
-                        .bind(version)
-                        .bind(description)
-                        .bind(checksum)
-                        .execute(conn)
-                        .await
-                        .map(|_| ())
-                })
-            })
-            .await?;
+    for op in script(step) {
+        match op {
+            Op::Segment(_) => {}
+            Op::Begin => run.begin().await?,
+            Op::Statement(index) => run.statement(&step.statements[index]).await?,
+            Op::Row(write) => run.row(write).await?,
+            Op::Commit => run.commit().await?,
+            Op::RecordTime => {
+                // As sqlx: outside the transaction, so -1 stays if the process dies right here.
+                sqlx::query(AssertSqlSafe(table.update_time_sql()))
+                    .bind(nanos(started.elapsed()))
+                    .bind(step.version)
+                    .execute(&mut *run.conn)
+                    .await
+                    .map_err(|source| RunError::Query {
+                        context: format!("recording the execution time of {}", step.version),
+                        source,
+                    })?;
+            }
         }
-        Direction::Revert => {
-            let sql = table.delete_sql();
-            run.bookkeeping(move |conn| {
-                Box::pin(async move {
-                    sqlx::query(AssertSqlSafe(sql))
-                        .bind(version)
-                        .execute(conn)
-                        .await
-                        .map(|_| ())
-                })
-            })
-            .await?;
-        }
-    }
-    if step.in_transaction {
-        run.bookkeeping(|conn| Box::pin(simple(conn, "COMMIT")))
-            .await?;
     }
     let elapsed = started.elapsed();
-    if step.direction == Direction::Apply {
-        // As sqlx: outside the transaction, so -1 stays if the process dies right here.
-        sqlx::query(AssertSqlSafe(table.update_time_sql()))
-            .bind(i64::try_from(elapsed.as_nanos()).unwrap_or(i64::MAX))
-            .bind(step.version)
-            .execute(&mut *run.conn)
-            .await
-            .map_err(|source| RunError::Query {
-                context: format!("recording the execution time of {}", step.version),
-                source,
-            })?;
-    }
     let _ = events.send(RunEvent::MigrationFinished {
         version: step.version,
         direction: step.direction,
         elapsed,
     });
     Ok(elapsed)
+}
+
+fn nanos(elapsed: Duration) -> i64 {
+    i64::try_from(elapsed.as_nanos()).unwrap_or(i64::MAX)
 }
 
 async fn simple(conn: &mut PgConnection, sql: &str) -> Result<(), sqlx::Error> {
@@ -120,9 +94,19 @@ type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 
 
 struct StepRun<'a> {
     conn: &'a mut PgConnection,
+    table: &'a HistoryTable,
     step: &'a Step,
     events: &'a EventSink,
+    /// The statements that completed, committed or not.
     completed: Vec<usize>,
+    /// How many of the first statements are committed.
+    committed: usize,
+    /// Whether a transaction lockstep opened is open.
+    open: bool,
+    /// The row write of the open transaction, until it commits.
+    row_written: Option<RowWrite>,
+    /// Whether the committed row says the migration is unfinished (`success = false`).
+    unfinished: bool,
 }
 
 impl StepRun<'_> {
@@ -147,10 +131,74 @@ impl StepRun<'_> {
                     rows_affected: result.rows_affected(),
                 });
                 self.completed.push(statement.index);
+                if !self.open {
+                    self.committed = statement.index + 1;
+                }
                 Ok(())
             }
             Err(error) => Err(self.fail(error, Some(statement)).await),
         }
+    }
+
+    async fn begin(&mut self) -> Result<(), RunError> {
+        self.bookkeeping(|conn| Box::pin(simple(conn, "BEGIN")))
+            .await?;
+        self.open = true;
+        Ok(())
+    }
+
+    async fn commit(&mut self) -> Result<(), RunError> {
+        self.bookkeeping(|conn| Box::pin(simple(conn, "COMMIT")))
+            .await?;
+        self.open = false;
+        self.committed = self.completed.last().map_or(self.committed, |i| i + 1);
+        if let Some(write) = self.row_written.take() {
+            self.unfinished = write.leaves_unfinished();
+        }
+        Ok(())
+    }
+
+    /// Writes the history row as `write` says.
+    async fn row(&mut self, write: RowWrite) -> Result<(), RunError> {
+        let (table, step) = (self.table, self.step);
+        let (version, description, checksum) = (
+            step.version,
+            step.description.clone(),
+            step.checksum.clone(),
+        );
+        let mark = |progress: crate::history::Progress| progress.encode();
+        self.bookkeeping(move |conn| {
+            let query = match write {
+                RowWrite::Insert => sqlx::query(AssertSqlSafe(table.insert_sql()))
+                    .bind(version)
+                    .bind(description)
+                    .bind(checksum),
+                RowWrite::InsertUnfinished(progress) => {
+                    sqlx::query(AssertSqlSafe(table.insert_unfinished_sql()))
+                        .bind(version)
+                        .bind(description)
+                        .bind(checksum)
+                        .bind(mark(progress))
+                }
+                RowWrite::Unfinished(progress) => sqlx::query(AssertSqlSafe(table.mark_sql()))
+                    .bind(false)
+                    .bind(mark(progress))
+                    .bind(version),
+                RowWrite::Finished => sqlx::query(AssertSqlSafe(table.mark_sql()))
+                    .bind(true)
+                    .bind(-1_i64)
+                    .bind(version),
+                RowWrite::Delete => sqlx::query(AssertSqlSafe(table.delete_sql())).bind(version),
+            };
+            Box::pin(async move { query.execute(conn).await.map(|_| ()) })
+        })
+        .await?;
+        if self.open {
+            self.row_written = Some(write);
+        } else {
+            self.unfinished = write.leaves_unfinished();
+        }
+        Ok(())
     }
 
     async fn bookkeeping(
@@ -163,13 +211,20 @@ impl StepRun<'_> {
         }
     }
 
-    /// Rolls back (when in a transaction), reports the failure and turns it into an error.
+    /// Rolls back the open transaction, reports the failure and turns it into an error.
     async fn fail(&mut self, error: sqlx::Error, statement: Option<&Statement>) -> RunError {
         let step = self.step;
-        if step.in_transaction {
+        if self.open {
             let _ = simple(self.conn, "ROLLBACK").await;
+            self.open = false;
+            self.row_written = None;
         }
-        let failure = describe(&error, statement, step, &self.completed);
+        let completed = if step.in_transaction {
+            self.completed.clone()
+        } else {
+            (0..self.committed).collect()
+        };
+        let failure = describe(&error, statement, step, &completed, self.unfinished);
         let _ = self.events.send(RunEvent::MigrationFailed {
             version: step.version,
             direction: step.direction,
@@ -184,12 +239,16 @@ impl StepRun<'_> {
     }
 }
 
+/// SQLSTATE `25001`: "… cannot run inside a transaction block".
+const ACTIVE_SQL_TRANSACTION: &str = "25001";
+
 /// Turns a driver error into a [`Failure`] with the file line and column of the error.
 fn describe(
     error: &sqlx::Error,
     statement: Option<&Statement>,
     step: &Step,
     completed: &[usize],
+    unfinished: bool,
 ) -> Failure {
     let db_error = error.as_database_error();
     let pg = db_error.and_then(|e| e.try_downcast_ref::<PgDatabaseError>());
@@ -210,18 +269,33 @@ fn describe(
         line = Some(at.line);
         column = Some(at.column);
     }
+    let sqlstate = db_error.and_then(|e| e.code()).map(|c| c.into_owned());
+    let mut hint = pg.and_then(|e| e.hint()).map(str::to_string);
+    let grouped = statement.is_some_and(|s| {
+        step.segments
+            .iter()
+            .any(|g| g.is_transaction() && g.statements.contains(&s.index))
+    });
+    if !step.in_transaction && grouped && sqlstate.as_deref() == Some(ACTIVE_SQL_TRANSACTION) {
+        hint.get_or_insert_with(|| {
+            "lockstep ran this statement in one transaction with its neighbours because it did \
+             not recognise it as one that cannot run in a transaction block (nothing of that \
+             transaction stayed applied); please report the statement to lockstep"
+                .to_string()
+        });
+    }
     Failure {
         statement: statement.map(|s| s.index),
         line,
         column,
-        sqlstate: db_error.and_then(|e| e.code()).map(|c| c.into_owned()),
+        sqlstate,
         message: db_error
             .map(|e| e.message().to_string())
             .unwrap_or_else(|| error.to_string()),
         detail: pg.and_then(|e| e.detail()).map(str::to_string),
-        hint: pg.and_then(|e| e.hint()).map(str::to_string),
+        hint,
         in_transaction: step.in_transaction,
-        partial: !step.in_transaction && !completed.is_empty(),
+        partial: unfinished,
         completed: completed.to_vec(),
     }
 }

@@ -11,6 +11,8 @@ mod events;
 mod execute;
 mod lock;
 mod plan;
+mod resolve;
+mod script;
 
 use std::time::{Duration, Instant};
 
@@ -22,6 +24,7 @@ pub use dry_run::render_dry_run;
 pub use events::{EventSink, Failure, LockHolder, RunEvent};
 pub use lock::{LockError, advisory_key, holder as lock_holder};
 pub use plan::{Direction, Operation, Plan, PlanError, Step, plan};
+pub use resolve::{Resolution, Resolved};
 
 use crate::config::{Config, pg_duration};
 use crate::db::{Database, DbError};
@@ -77,17 +80,8 @@ pub enum RunError {
     History(#[from] HistoryError),
     /// A migration failed.
     #[error(
-        "migration {version} ({description}) failed to {verb} at {failure}{}",
-        if !failure.in_transaction {
-            format!(
-                "\nit ran outside a transaction (-- no-transaction): statements {} stayed applied \
-                 and no history row was written; repair by hand before running again",
-                if failure.completed.is_empty() { "none".to_string() }
-                else { failure.completed.iter().map(|i| (i + 1).to_string()).collect::<Vec<_>>().join(", ") }
-            )
-        } else {
-            "\nthe transaction was rolled back: nothing of it remains".to_string()
-        },
+        "migration {version} ({description}) failed to {verb} at {failure}\n{}",
+        failure_outcome(*version, *direction, failure),
         verb = direction.verb()
     )]
     Migration {
@@ -109,6 +103,35 @@ pub enum RunError {
         #[source]
         source: sqlx::Error,
     },
+}
+
+/// What a failed migration left behind, for [`RunError::Migration`]'s message.
+fn failure_outcome(version: i64, direction: Direction, failure: &Failure) -> String {
+    let stayed = match failure.completed.as_slice() {
+        [] => "no statement of it stayed applied".to_string(),
+        [one] => format!("statement {} stayed applied", one + 1),
+        [first, .., last] => format!("statements {}–{} stayed applied", first + 1, last + 1),
+    };
+    if failure.in_transaction {
+        "the transaction was rolled back: nothing of it remains".to_string()
+    } else if failure.partial {
+        let (verb, state) = match direction {
+            Direction::Apply => ("applied", "partially applied"),
+            Direction::Revert => ("reverted", "partially reverted"),
+        };
+        format!(
+            "it runs outside a transaction (-- no-transaction): {stayed}, and its history row \
+             records it as {state} (success = false), so no run goes past it. `lockstep status` \
+             shows what is known; finish or undo the rest by hand, then run `lockstep resolve \
+             {version} --applied` or `lockstep resolve {version} --rolled-back` (whether the \
+             migration is now {verb} in full or not at all)"
+        )
+    } else {
+        format!(
+            "it runs outside a transaction (-- no-transaction), but it failed in its first \
+             segment: {stayed} and its history row is unchanged; fix it and run again"
+        )
+    }
 }
 
 /// What a completed run did.
@@ -199,6 +222,17 @@ impl Runner {
         expected: Option<&[(Direction, i64)]>,
     ) -> Result<RunSummary, RunError> {
         let started = Instant::now();
+        self.under_lock(async |runner: &mut Runner| {
+            runner.run_locked(operation, set, expected, started).await
+        })
+        .await
+    }
+
+    /// Takes the migration lock, does `work`, and releases the lock, also when `work` fails.
+    async fn under_lock<T>(
+        &mut self,
+        work: impl AsyncFnOnce(&mut Runner) -> Result<T, RunError>,
+    ) -> Result<T, RunError> {
         lock::acquire(
             &mut self.conn,
             self.key,
@@ -206,14 +240,14 @@ impl Runner {
             &self.events,
         )
         .await?;
-        let result = self.run_locked(operation, set, expected, started).await;
+        let result = work(self).await;
         let released = lock::release(&mut self.conn, self.key).await;
-        let summary = result?;
+        let value = result?;
         released.map_err(|source| RunError::Query {
             context: "releasing the migration lock".into(),
             source,
         })?;
-        Ok(summary)
+        Ok(value)
     }
 
     async fn run_locked(
@@ -262,6 +296,13 @@ pub async fn read_status(
 ) -> Result<Status, RunError> {
     let mut conn = db.connect("lockstep:status").await?;
     let rows = history::read(&mut conn, table).await?;
+    let mut status = Status::build(set, rows.as_deref());
+    crate::unfinished::read_server_facts(&mut conn, &mut status)
+        .await
+        .map_err(|source| RunError::Query {
+            context: "reading the indexes an unfinished migration left".into(),
+            source,
+        })?;
     let _ = conn.close().await;
-    Ok(Status::build(set, rows.as_deref()))
+    Ok(status)
 }

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::analysis::{Segment, segment};
 use crate::source::{MigrationFile, MigrationSet};
 use crate::sql::{Statement, split_statements};
 use crate::status::{State, Status};
@@ -67,6 +68,9 @@ pub struct Step {
     pub statements: Vec<Statement>,
     /// Whether the step runs inside one transaction (no `-- no-transaction`).
     pub in_transaction: bool,
+    /// The segments its statements run in: one transaction segment holding every statement
+    /// when `in_transaction`, else as [`crate::analysis::segment`] groups them.
+    pub segments: Vec<Segment>,
 }
 
 /// Everything an operation will run, in order.
@@ -101,10 +105,12 @@ pub enum PlanError {
     /// The migrations directory has errors.
     #[error("the migrations directory has problems; fix them first:\n{}", .0.join("\n"))]
     BadFiles(Vec<String>),
-    /// A version is recorded as failed.
+    /// A version is recorded as partially applied or failed (`success = false`).
     #[error(
-        "migration {0} is recorded as failed (success = false) and may be partially applied; \
-         repair the database by hand, then delete its row from the history table"
+        "migration {0} is recorded as partially applied (success = false in the history table): \
+         a run of it did not finish, and sqlx refuses to run past it too. `lockstep status` shows \
+         what is known; finish or undo it by hand, then run `lockstep resolve {0} --applied` or \
+         `lockstep resolve {0} --rolled-back`"
     )]
     Dirty(i64),
     /// An applied migration's file changed.
@@ -134,6 +140,17 @@ pub enum PlanError {
     /// Nothing applied to revert or redo.
     #[error("no applied migration to {0}")]
     NothingApplied(&'static str),
+    /// `resolve` names a version that is not recorded as partially applied or failed.
+    #[error(
+        "migration {version} is {state}, not partially applied: there is nothing to resolve \
+         (`lockstep status` shows every version's state)"
+    )]
+    NothingToResolve {
+        /// The version.
+        version: i64,
+        /// Its state, as a label.
+        state: &'static str,
+    },
 }
 
 /// Plans `operation` on the current `status` of `set`.
@@ -148,7 +165,7 @@ pub fn plan(
             set.errors().map(|p| p.to_string()).collect(),
         ));
     }
-    if let Some(dirty) = status.in_state(State::Failed).next() {
+    if let Some(dirty) = status.versions.iter().find(|v| v.state.is_unfinished()) {
         return Err(PlanError::Dirty(dirty.version));
     }
     let mut out_of_order = Vec::new();
@@ -254,14 +271,24 @@ fn revert_step(
     ))
 }
 
-fn step(
+pub(super) fn step(
     direction: Direction,
     version: i64,
     description: &str,
     file: &MigrationFile,
     checksum: &[u8],
 ) -> Step {
-    let (statements, _) = split_statements(&file.sql);
+    let (statements, segments) = if file.no_transaction {
+        let segmented = segment(&file.sql);
+        (segmented.statements, segmented.segments)
+    } else {
+        let (statements, _) = split_statements(&file.sql);
+        let all = Segment {
+            statements: 0..statements.len(),
+            alone: None,
+        };
+        (statements, vec![all])
+    };
     Step {
         direction,
         version,
@@ -270,5 +297,6 @@ fn step(
         checksum: checksum.to_vec(),
         statements,
         in_transaction: !file.no_transaction,
+        segments,
     }
 }

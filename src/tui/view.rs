@@ -26,6 +26,7 @@ pub fn state_look(state: State) -> (&'static str, Color) {
         State::ChecksumMismatch => ("≠", Color::Red),
         State::Missing => ("?", Color::Magenta),
         State::Failed => ("✗", Color::Red),
+        State::Partial => ("◐", Color::Red),
     }
 }
 
@@ -259,7 +260,7 @@ fn migration_row<'a>(
     }
     if !matches!(v.state, State::Applied | State::Pending) {
         description.push(Span::styled(
-            format!(" · {}", v.state.label()),
+            format!(" · {}", v.label()),
             Style::default().fg(color),
         ));
     }

@@ -12,6 +12,7 @@ use sqlx::postgres::PgConnection;
 use crate::analysis::{ConcurrentIndex, segment};
 use crate::format::one_line;
 use crate::history::{AppliedRow, Progress};
+use crate::runner::{LockHolder, advisory_key, lock_holder};
 use crate::source::Migration;
 
 /// What is known about an unfinished run.
@@ -30,6 +31,9 @@ pub struct Unfinished {
     /// INVALID indexes on the relations the file names (left by a `CONCURRENTLY` build or drop
     /// that did not finish), read from the server: `(index, table)`.
     pub invalid_indexes: Vec<(String, String)>,
+    /// The session holding the migration lock, read from the server: a run that is still going
+    /// (after a client crashes, its server session finishes the statement it was running first).
+    pub lock_holder: Option<LockHolder>,
     /// Relations the file names, and the index the segment the run stopped in builds or drops.
     #[serde(skip)]
     lookup: Lookup,
@@ -105,6 +109,7 @@ impl Unfinished {
             segments: Vec::new(),
             file_changed: false,
             invalid_indexes: Vec::new(),
+            lock_holder: None,
             lookup: Lookup::default(),
         };
         let (Some(file), Some(committed)) = (file, progress.committed()) else {
@@ -223,6 +228,13 @@ impl Unfinished {
                  committed; its file is missing"
             )),
         }
+        if let Some(holder) = &self.lock_holder {
+            out.push(format!(
+                "the migration lock is held by {holder}: a run is still going (after a crash, \
+                 its server session first finishes the statement it was running); wait for it \
+                 to end before acting"
+            ));
+        }
         if self.file_changed {
             out.push(
                 "the file changed since that run: the segments below may not match what ran"
@@ -260,17 +272,26 @@ impl Unfinished {
     }
 }
 
-/// Reads the server's facts ([`Unfinished::read_server`]) for every unfinished version of
-/// `status`.
+/// Reads the server's facts ([`Unfinished::read_server`], and who holds the migration lock) for
+/// every unfinished version of `status`. Read-only.
 pub async fn read_server_facts(
     conn: &mut PgConnection,
     status: &mut crate::status::Status,
 ) -> Result<(), sqlx::Error> {
-    for unfinished in status
+    let mut holder = None;
+    for (i, unfinished) in status
         .versions
         .iter_mut()
         .filter_map(|v| v.unfinished.as_mut())
+        .enumerate()
     {
+        if i == 0 {
+            let database: String = sqlx::query_scalar("SELECT current_database()::text")
+                .fetch_one(&mut *conn)
+                .await?;
+            holder = lock_holder(conn, advisory_key(&database)).await?;
+        }
+        unfinished.lock_holder = holder.clone();
         unfinished.read_server(conn).await?;
     }
     Ok(())

@@ -394,7 +394,10 @@ fn spawn_status_poller(
                 let Some(set) = set.clone() else {
                     return Ok(None);
                 };
-                let status = crate::status::Status::build(&set, rows.as_deref());
+                let mut status = crate::status::Status::build(&set, rows.as_deref());
+                crate::unfinished::read_server_facts(c, &mut status)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 Ok(Some((set, status)))
             }
             .await;

@@ -5,21 +5,6 @@ use lockstep::testing::fresh_database;
 
 use crate::common::*;
 
-fn lockstep(url: &str, dir: &Dir) -> Command {
-    let mut cmd = Command::cargo_bin("lockstep").unwrap();
-    cmd.arg("--database-url")
-        .arg(url)
-        .arg("--source")
-        .arg(&dir.path);
-    cmd.env_remove("DATABASE_URL");
-    cmd
-}
-
-fn json(output: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(output)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(output)))
-}
-
 #[tokio::test]
 async fn status_json_and_check_exit_codes() {
     let db = fresh_database().await;

@@ -12,6 +12,23 @@ use sqlx::Connection;
 use sqlx::postgres::PgConnection;
 use tempfile::TempDir;
 
+/// The `lockstep` binary on `url` with the migrations of `dir` (and no `DATABASE_URL`).
+pub fn lockstep(url: &str, dir: &Dir) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("lockstep").unwrap();
+    cmd.arg("--database-url")
+        .arg(url)
+        .arg("--source")
+        .arg(&dir.path);
+    cmd.env_remove("DATABASE_URL");
+    cmd
+}
+
+/// Parses a JSON document, or panics showing the text.
+pub fn json(output: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(output)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(output)))
+}
+
 /// A temporary migrations directory.
 pub struct Dir {
     _tmp: TempDir,

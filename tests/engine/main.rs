@@ -7,5 +7,6 @@ mod common;
 mod concurrency;
 mod drift;
 mod failures;
+mod no_transaction;
 mod sandbox;
 mod sqlx_interop;

@@ -13,7 +13,6 @@ use super::Project;
 use super::migrate::print_events;
 use super::output::green;
 use crate::runner::{Resolution, Runner};
-use crate::status::State;
 
 /// Options of `lockstep resolve`.
 #[derive(Debug, Args)]
@@ -48,31 +47,20 @@ pub(super) async fn run(project: &Project, dir: &Path, args: ResolveArgs) -> Res
     runner.close().await;
     let _ = printer.await;
     let resolved = result.wrap_err("lockstep resolve failed")?;
-    let was = match crate::history::Progress::decode(resolved.previous.execution_time) {
-        crate::history::Progress::Reverting { .. } => "partially reverted",
-        crate::history::Progress::Applying { .. } => State::Partial.label(),
-        crate::history::Progress::Unknown => State::Failed.label(),
-    };
     if args.json {
         let line = serde_json::json!({
             "event": "resolved",
             "version": resolved.version,
             "resolution": resolved.resolution,
-            "was": was,
+            "was": resolved.was(),
             "previous": resolved.previous,
         });
         println!("{line}");
     } else {
         let g = green();
-        println!(
-            "{g}resolved{g:#} {} {} (was {was}): {}",
-            resolved.version,
-            resolved.previous.description,
-            match resolved.resolution {
-                Resolution::Applied => "recorded as applied (success = true)",
-                Resolution::RolledBack => "its history row is deleted; it is pending again",
-            }
-        );
+        let summary = resolved.summary();
+        let rest = summary.strip_prefix("resolved").unwrap_or(&summary);
+        println!("{g}resolved{g:#}{rest}");
     }
     Ok(ExitCode::SUCCESS)
 }

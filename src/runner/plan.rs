@@ -107,7 +107,7 @@ pub enum PlanError {
     BadFiles(Vec<String>),
     /// A version is recorded as partially applied or failed (`success = false`).
     #[error(
-        "migration {0} is recorded as partially applied (success = false in the history table): \
+        "migration {0} is recorded as partially applied or failed (success = false in the history table): \
          a run of it did not finish, and sqlx refuses to run past it too. `lockstep status` shows \
          what is known; finish or undo it by hand, then run `lockstep resolve {0} --applied` or \
          `lockstep resolve {0} --rolled-back`"

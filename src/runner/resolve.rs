@@ -5,7 +5,8 @@ use serde::Serialize;
 use sqlx::AssertSqlSafe;
 
 use super::{PlanError, RunError, Runner};
-use crate::history::{self, AppliedRow};
+use crate::history::{self, AppliedRow, Progress};
+use crate::status::State;
 
 /// What the database holds of the migration now, as the user states it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -26,6 +27,31 @@ pub struct Resolved {
     pub resolution: Resolution,
     /// Its row before.
     pub previous: AppliedRow,
+}
+
+impl Resolved {
+    /// What the row said before: `partially applied`, `partially reverted` or `failed`.
+    pub fn was(&self) -> &'static str {
+        match Progress::decode(self.previous.execution_time) {
+            Progress::Applying { .. } => State::Partial.label(),
+            Progress::Reverting { .. } => "partially reverted",
+            Progress::Unknown => State::Failed.label(),
+        }
+    }
+
+    /// One line for people.
+    pub fn summary(&self) -> String {
+        format!(
+            "resolved {} {} (was {}): {}",
+            self.version,
+            self.previous.description,
+            self.was(),
+            match self.resolution {
+                Resolution::Applied => "recorded as applied (success = true)",
+                Resolution::RolledBack => "its history row is deleted; it is pending again",
+            }
+        )
+    }
 }
 
 impl Runner {

@@ -10,6 +10,7 @@ pub mod editor;
 pub mod highlight;
 pub mod inspect;
 pub mod preview;
+pub mod resolve;
 pub mod view;
 
 use std::sync::Arc;
@@ -223,6 +224,25 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
                             let saved =
                                 save_migration(&dir, &source_options, description, up, down);
                             let _ = tx.send(Event::Saved(saved));
+                        });
+                    }
+                    Effect::Resolve {
+                        version,
+                        resolution,
+                    } => {
+                        let (db, options, tx) = (db.clone(), dashboard.options.clone(), tx.clone());
+                        tokio::spawn(async move {
+                            let result = async {
+                                let (events, _) = mpsc::unbounded_channel();
+                                let mut runner = Runner::connect(&db, options, events).await?;
+                                let resolved = runner.resolve(version, resolution).await;
+                                runner.close().await;
+                                resolved
+                            }
+                            .await;
+                            let _ = tx.send(Event::Resolved(
+                                result.map(|r| r.summary()).map_err(|e| e.to_string()),
+                            ));
                         });
                     }
                     Effect::Cancel { pid } => {

@@ -137,6 +137,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
                 draw_editor(frame, editor, area);
             }
         }
+        Overlay::Resolve(dialog) => dialog.draw(frame, area),
         Overlay::None | Overlay::Filter | Overlay::Command(_) => {}
     }
 }
@@ -950,6 +951,10 @@ fn draw_help(frame: &mut Frame, area: Rect) {
         ("B", "roll back the last applied migration"),
         ("r", "redo: revert the last one and apply it again"),
         ("c", "cancel the running statement (asks first)"),
+        (
+            "m",
+            "resolve a partially applied migration (shows what is known; asks)",
+        ),
         ("n", "new migration: description, UP and DOWN; Ctrl-S saves"),
         ("/", "filter migrations by version or description"),
         (

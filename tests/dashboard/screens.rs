@@ -120,6 +120,11 @@ fn every_state() -> (MigrationSet, Status) {
 
 fn app() -> App {
     let (set, status) = every_state();
+    app_on(set, status)
+}
+
+/// The dashboard on `set` and `status`, as the status poller and the server report them.
+fn app_on(set: MigrationSet, status: Status) -> App {
     let mut app = App::new(
         set.clone(),
         "postgres://app:***@localhost:5432/app_dev".into(),
@@ -1018,15 +1023,7 @@ fn partial_app() -> App {
         },
     ];
     let status = Status::build(&set, Some(&rows));
-    let mut app = App::new(
-        set.clone(),
-        "postgres://app:***@localhost:5432/app_dev".into(),
-        false,
-        false,
-        false,
-    );
-    feed(&mut app, Event::Status(Ok((set, status))));
-    app
+    app_on(set, status)
 }
 
 #[test]

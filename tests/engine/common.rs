@@ -118,6 +118,14 @@ pub async fn run(db: &Database, dir: &Dir, operation: Operation) -> Result<RunSu
     run_with(db, dir, operation, options()).await.0
 }
 
+/// The failure of a migration, from a run's error (panics on any other error).
+pub fn failure(err: &RunError) -> &lockstep::runner::Failure {
+    match err {
+        RunError::Migration { failure, .. } => failure,
+        other => panic!("expected a migration failure, got {other}"),
+    }
+}
+
 pub async fn up(db: &Database, dir: &Dir) -> RunSummary {
     run(db, dir, Operation::Up { to: None }).await.expect("up")
 }

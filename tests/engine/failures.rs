@@ -76,9 +76,7 @@ async fn a_failing_no_transaction_migration_is_recorded_as_partial() {
     let err = run(&db, &dir, Operation::Up { to: None })
         .await
         .unwrap_err();
-    let RunError::Migration { failure, .. } = &err else {
-        panic!("{err}");
-    };
+    let failure = failure(&err);
     assert!(!failure.in_transaction && failure.partial);
     assert_eq!(failure.completed, vec![0]);
     assert_eq!(failure.statement, Some(1));
@@ -133,9 +131,7 @@ async fn lock_timeout_fails_a_blocked_migration_instead_of_queueing() {
     .await
     .expect("with lock_timeout the migration must not queue behind the lock");
     let err = result.unwrap_err();
-    let RunError::Migration { failure, .. } = &err else {
-        panic!("{err}");
-    };
+    let failure = failure(&err);
     assert_eq!(
         failure.sqlstate.as_deref(),
         Some("55P03"),

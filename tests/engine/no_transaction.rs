@@ -155,9 +155,7 @@ async fn a_failure_rolls_back_its_group_and_keeps_what_committed_before() {
     let err = run(&db, &dir, Operation::Up { to: None })
         .await
         .unwrap_err();
-    let RunError::Migration { failure, .. } = &err else {
-        panic!("{err}");
-    };
+    let failure = failure(&err);
     assert_eq!(failure.statement, Some(3));
     assert!(failure.partial);
     assert_eq!(failure.completed, vec![0, 1], "statement 3 was rolled back");
@@ -204,9 +202,7 @@ async fn a_no_transaction_file_of_transactional_statements_is_atomic() {
     let err = run(&db, &dir, Operation::Up { to: None })
         .await
         .unwrap_err();
-    let RunError::Migration { failure, .. } = &err else {
-        panic!("{err}");
-    };
+    let failure = failure(&err);
     assert!(!failure.partial && failure.completed.is_empty());
     assert!(
         err.to_string().contains("its history row is unchanged"),

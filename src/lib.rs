@@ -1,7 +1,8 @@
 //! lockstep: review and run sqlx migrations on PostgreSQL safely.
 //!
 //! The engine is a library that knows nothing of the terminal: migration files ([`source`]), the
-//! history table ([`history`]), what is applied and pending ([`status`]), statement splitting
+//! history table ([`history`]), what is applied and pending ([`status`]) and what an unfinished
+//! `-- no-transaction` run left ([`unfinished`]), statement splitting
 //! ([`sql`]), the runner ([`runner`]), database connections ([`db`]), a throwaway PostgreSQL of
 //! its own ([`sandbox`]), and the database monitor behind the inspection panes ([`monitor`]). The
 //! CLI ([`cli`]) is a thin layer on top.

@@ -36,15 +36,20 @@ pub fn render_dry_run(
             "-- {verb} {} {} ({}; {} statement{}) from {}",
             step.version,
             step.description,
-            if step.in_transaction {
-                "in one transaction".to_string()
-            } else {
-                format!(
-                    "NO TRANSACTION: {} segment{}; until the last commits, the history row says \
-                     success = FALSE",
-                    step.segments.len(),
-                    if step.segments.len() == 1 { "" } else { "s" }
-                )
+            match step.segments.as_slice() {
+                _ if step.in_transaction => "in one transaction".to_string(),
+                [] => "-- no-transaction, no statements".to_string(),
+                [one] if one.is_transaction() => {
+                    "-- no-transaction, but every statement may run in a transaction: one \
+                     transaction, as sqlx runs it"
+                        .to_string()
+                }
+                segments => format!(
+                    "NO TRANSACTION: {} segment{}; the history row says success = FALSE until \
+                     the last one commits",
+                    segments.len(),
+                    if segments.len() == 1 { "" } else { "s" }
+                ),
             },
             step.statements.len(),
             if step.statements.len() == 1 { "" } else { "s" },

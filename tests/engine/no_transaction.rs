@@ -556,10 +556,16 @@ async fn resolve_refuses_what_is_not_partial_and_waits_for_the_migration_lock() 
 #[tokio::test]
 async fn dry_run_shows_the_segments_and_the_unfinished_row() {
     let db = fresh_database().await;
-    let dir = Dir::with(&[(
-        "1_mixed.sql",
-        "-- no-transaction\nCREATE TABLE m (id int);\nCREATE INDEX CONCURRENTLY m_id ON m (id);\n",
-    )]);
+    let dir = Dir::with(&[
+        (
+            "1_mixed.sql",
+            "-- no-transaction\nCREATE TABLE m (id int);\nCREATE INDEX CONCURRENTLY m_id ON m (id);\n",
+        ),
+        (
+            "2_atomic.sql",
+            "-- no-transaction\nINSERT INTO m VALUES (1);\nANALYZE m;\n",
+        ),
+    ]);
     let out = lockstep(db.url(), &dir)
         .args(["up", "--dry-run"])
         .output()
@@ -571,6 +577,8 @@ async fn dry_run_shows_the_segments_and_the_unfinished_row() {
         "VALUES ( 1, 'mixed', FALSE, '\\x",
         ", -3 );\nCOMMIT;\n-- segment 2: runs alone (CREATE INDEX CONCURRENTLY)\n",
         "CREATE INDEX CONCURRENTLY m_id ON m (id);\nUPDATE _sqlx_migrations SET success = TRUE, execution_time = -1 WHERE version = 1;\n",
+        "every statement may run in a transaction: one transaction, as sqlx runs it",
+        "ANALYZE m;\nINSERT INTO _sqlx_migrations ( version, description, success, checksum, execution_time ) VALUES ( 2, 'atomic', TRUE, '\\x",
     ] {
         assert!(sql.contains(expected), "missing {expected:?} in:\n{sql}");
     }

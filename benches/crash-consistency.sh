@@ -19,8 +19,15 @@
 #
 #   benches/crash-consistency.sh                      # release build, 30 trials
 #   LOCKSTEP=target/debug/lockstep TRIALS=10 benches/crash-consistency.sh
+#   SET=no-tx BOUNDARIES=1 benches/crash-consistency.sh   # a kill at every statement boundary
 #
-# Env: LOCKSTEP (binary; default: cargo build --release), TRIALS (30), PORT (55433), BASE_URL,
+# SET=no-tx uses a small set instead of the 200 (7 migrations, 4 `-- no-transaction` of every
+# shape sqlx can run too: CREATE INDEX CONCURRENTLY, a multi-statement body, DROP INDEX
+# CONCURRENTLY, CREATE UNIQUE INDEX CONCURRENTLY), so that a boundary sweep is short and most of
+# its kills land in or around a no-transaction migration. Any other harness variable (BOUNDARIES,
+# STRIDE, SOURCE, SEED, KILL_SPREAD, ...) is passed through.
+#
+# Env: LOCKSTEP (binary; default: cargo build --release), TRIALS (30), SET, PORT (55433), BASE_URL,
 # RELIABILITY_DIR (../shared/tools/reliability), OUT (a fresh /tmp directory), SEED,
 # BUDGET_SECONDS (1800: no trial starts later).
 set -euo pipefail
@@ -54,6 +61,29 @@ if [ -z "${BASE_URL:-}" ]; then
 fi
 
 # A debug build runs the set in ~12 s instead of ~4 s: let all trials start.
+if [ "${SET:-}" = no-tx ]; then
+    set_dir=$OUT/no-tx-set
+    mkdir -p "$set_dir"
+    w() { printf '%s\n' "$2" >"$set_dir/$1"; }
+    w 1_items.sql "CREATE TABLE items (id bigint PRIMARY KEY, kind text NOT NULL, n int NOT NULL);
+INSERT INTO items SELECT g, 'k' || (g % 50), g % 7 FROM generate_series(1, 100000) AS g;"
+    w 2_items_kind.sql "-- no-transaction
+CREATE INDEX CONCURRENTLY items_kind ON items (kind);"
+    w 3_multi.sql "-- no-transaction
+INSERT INTO items SELECT g, 'm', 0 FROM generate_series(100001, 120000) AS g;
+UPDATE items SET n = n + 1 WHERE id % 3 = 0;
+ALTER TABLE items ADD COLUMN note text;"
+    w 4_backfill.sql "UPDATE items SET note = 'x' WHERE id % 5 = 0;
+CREATE TABLE audit (id bigserial PRIMARY KEY, what text);
+INSERT INTO audit (what) SELECT 'a' || g FROM generate_series(1, 1000) AS g;"
+    w 5_drop_kind.sql "-- no-transaction
+DROP INDEX CONCURRENTLY items_kind;"
+    w 6_items_id_n.sql "-- no-transaction
+CREATE UNIQUE INDEX CONCURRENTLY items_id_n ON items (id, n);"
+    w 7_c7.sql "ALTER TABLE items ADD COLUMN c7 int DEFAULT 7;"
+    export SOURCE=$set_dir
+fi
+
 export KEEP_DBS=1 REL_WORK_DIR=$OUT/work QUIET=${QUIET:-0} BUDGET_SECONDS=${BUDGET_SECONDS:-1800}
 echo "lockstep: $LOCKSTEP; outputs in $OUT" >&2
 # The harness's run id is its process id: the crashed databases are rel_crash_<pid>_<trial>.

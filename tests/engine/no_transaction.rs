@@ -2,7 +2,7 @@
 //! alone, a `success = false` row until the last segment commits, what `status` knows of a run
 //! that stopped (also when the process is killed), and `resolve` both ways.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use lockstep::analysis::Segment;
@@ -31,23 +31,21 @@ async fn wait_for(c: &mut PgConnection, what: &str, sql: &str) {
     }
 }
 
-/// Starts `lockstep up` on `url` as a separate process.
-fn spawn_up(url: &str, dir: &Dir) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_lockstep"))
+/// Runs `lockstep up` as a separate process and kills it with SIGKILL once `condition` (a
+/// boolean query) holds.
+async fn kill_up_when(db: &lockstep::db::Database, dir: &Dir, what: &str, condition: &str) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lockstep"))
         .env_remove("DATABASE_URL")
         .arg("--database-url")
-        .arg(url)
+        .arg(db.url())
         .arg("--source")
         .arg(&dir.path)
         .arg("up")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap()
-}
-
-/// Kills the runner with SIGKILL.
-fn kill(child: &mut Child) {
+        .unwrap();
+    wait_for(&mut conn(db).await, what, condition).await;
     child.kill().unwrap();
     child.wait().unwrap();
 }
@@ -61,6 +59,14 @@ async fn wait_session_gone(c: &mut PgConnection) {
         "SELECT NOT EXISTS (SELECT FROM pg_stat_activity WHERE application_name LIKE 'lockstep:apply%')",
     )
     .await;
+}
+
+/// Runs `lockstep` with `args` and checks it exits 1 with `message` in its error output.
+fn fails_with(db: &lockstep::db::Database, dir: &Dir, args: &[&str], message: &str) {
+    let out = lockstep(db.url(), dir).args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+    assert!(stderr.contains(message), "{args:?}: {stderr}");
 }
 
 fn outcomes(status: &lockstep::status::Status, i: usize) -> Vec<Outcome> {
@@ -231,15 +237,14 @@ async fn killed_between_segments_it_shows_as_partial_up_refuses_and_resolve_roll
         .execute(&mut c)
         .await
         .unwrap();
-    let mut child = spawn_up(db.url(), &dir);
-    wait_for(
-        &mut c,
+    kill_up_when(
+        &db,
+        &dir,
         "the third segment waits for the test's advisory lock",
         "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE application_name = 'lockstep:apply:2' \
          AND wait_event_type = 'Lock' AND wait_event = 'advisory')",
     )
     .await;
-    kill(&mut child);
     // The orphaned session takes the lock, finishes its statement, then sees the client gone and
     // rolls the segment's transaction back.
     sqlx::query("SELECT pg_advisory_unlock(4242)")
@@ -336,15 +341,14 @@ async fn killed_in_a_concurrent_build_status_tells_whether_it_completed_and_reso
         .await
         .unwrap();
     let mut c = conn(&db).await;
-    let mut child = spawn_up(db.url(), &dir);
-    wait_for(
-        &mut c,
+    kill_up_when(
+        &db,
+        &dir,
         "the concurrent build waits for the writer",
         "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE application_name = 'lockstep:apply:2' \
          AND wait_event = 'virtualxid')",
     )
     .await;
-    kill(&mut child);
 
     // While the orphaned session still builds, status says so and sees the INVALID index.
     let during = status(&db, &dir).await;
@@ -482,25 +486,17 @@ async fn resolve_refuses_what_is_not_partial_and_waits_for_the_migration_lock() 
     let db = fresh_database().await;
     let dir = three();
     run(&db, &dir, Operation::Up { to: Some(2) }).await.unwrap();
-    let out = lockstep(db.url(), &dir)
-        .args(["resolve", "2", "--applied"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("is applied (success = true), not partially applied"),
-        "{stderr}"
+    fails_with(
+        &db,
+        &dir,
+        &["resolve", "2", "--applied"],
+        "is applied (success = true), not partially applied",
     );
-    let out = lockstep(db.url(), &dir)
-        .args(["resolve", "3", "--rolled-back"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("not recorded in the history table"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    fails_with(
+        &db,
+        &dir,
+        &["resolve", "3", "--rolled-back"],
+        "not recorded in the history table",
     );
     for args in [
         &["resolve", "2"][..],
@@ -530,15 +526,11 @@ async fn resolve_refuses_what_is_not_partial_and_waits_for_the_migration_lock() 
         .execute(&mut c)
         .await
         .unwrap();
-    let out = lockstep(db.url(), &dir)
-        .args(["--lock-wait", "300ms", "resolve", "3", "--rolled-back"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("migration lock"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    fails_with(
+        &db,
+        &dir,
+        &["--lock-wait", "300ms", "resolve", "3", "--rolled-back"],
+        "migration lock",
     );
     assert_eq!(versions(&db).await, vec![1, 2, 3], "nothing changed");
     sqlx::query("SELECT pg_advisory_unlock($1)")

@@ -1,7 +1,8 @@
 //! lockstep: review and run sqlx migrations on PostgreSQL safely.
 //!
 //! The engine is a library that knows nothing of the terminal: migration files ([`source`]), the
-//! history table ([`history`]), what is applied and pending ([`status`]), statement splitting
+//! history table ([`history`]), what is applied and pending ([`status`]) and what an unfinished
+//! `-- no-transaction` run left ([`unfinished`]), statement splitting
 //! ([`sql`]), the runner ([`runner`]), database connections ([`db`]), a throwaway PostgreSQL of
 //! its own ([`sandbox`]), the database monitor behind the inspection panes ([`monitor`]), and the
 //! visible form of hidden characters in migration and database text ([`text`]). The CLI ([`cli`])
@@ -23,6 +24,7 @@ pub mod testing;
 pub mod text;
 pub mod trace;
 pub mod tui;
+pub mod unfinished;
 
 /// Serializes bytes as lowercase hex (checksums in JSON output).
 pub fn serde_hex<S: serde::Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {

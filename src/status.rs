@@ -2,8 +2,9 @@
 
 use serde::Serialize;
 
-use crate::history::AppliedRow;
+use crate::history::{AppliedRow, Progress};
 use crate::source::{Migration, MigrationSet};
+use crate::unfinished::Unfinished;
 
 /// The state of one version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -20,11 +21,20 @@ pub enum State {
     ChecksumMismatch,
     /// Applied, but its file is gone.
     Missing,
-    /// Recorded with `success = false`: a partially applied migration that needs repair.
+    /// Recorded with `success = false`, but not by a lockstep run: failed, maybe partially
+    /// applied; needs repair.
     Failed,
+    /// Recorded with `success = false` by a `-- no-transaction` run of lockstep's that did not
+    /// finish: partially applied (or reverted). [`VersionStatus::unfinished`] says how far it got.
+    Partial,
 }
 
 impl State {
+    /// Whether the row says `success = false` (sqlx's "dirty" state: no run goes past it).
+    pub fn is_unfinished(self) -> bool {
+        matches!(self, State::Failed | State::Partial)
+    }
+
     /// Whether this state should fail `status --check`.
     pub fn needs_attention(self) -> bool {
         !matches!(self, State::Applied)
@@ -34,7 +44,11 @@ impl State {
     pub fn is_recorded(self) -> bool {
         matches!(
             self,
-            State::Applied | State::ChecksumMismatch | State::Missing | State::Failed
+            State::Applied
+                | State::ChecksumMismatch
+                | State::Missing
+                | State::Failed
+                | State::Partial
         )
     }
 
@@ -47,6 +61,7 @@ impl State {
             State::ChecksumMismatch => "applied (different checksum)",
             State::Missing => "applied (file missing)",
             State::Failed => "failed",
+            State::Partial => "partially applied",
         }
     }
 }
@@ -64,9 +79,19 @@ pub struct VersionStatus {
     pub migration: Option<Migration>,
     /// The history row, if recorded.
     pub applied: Option<AppliedRow>,
+    /// For a row with `success = false`: what is known of the run that left it.
+    pub unfinished: Option<Unfinished>,
 }
 
 impl VersionStatus {
+    /// A short human label: the state's, or "partially reverted" for a revert that stopped.
+    pub fn label(&self) -> &'static str {
+        match self.unfinished.as_ref().map(|u| u.progress) {
+            Some(Progress::Reverting { .. }) => "partially reverted",
+            _ => self.state.label(),
+        }
+    }
+
     /// The checksum of the local file, if any.
     pub fn file_checksum(&self) -> Option<&[u8]> {
         self.migration.as_ref().map(|m| m.checksum())
@@ -102,7 +127,7 @@ impl Status {
                     version: file.version,
                     description: file.description.clone(),
                     state: if !row.success {
-                        State::Failed
+                        unfinished_state(row)
                     } else if row.checksum != file.checksum() {
                         State::ChecksumMismatch
                     } else {
@@ -110,6 +135,7 @@ impl Status {
                     },
                     migration: Some(file.clone()),
                     applied: Some(row.clone()),
+                    unfinished: (!row.success).then(|| Unfinished::build(row, Some(file))),
                 },
                 (Some(file), None) => VersionStatus {
                     version: file.version,
@@ -121,6 +147,7 @@ impl Status {
                     },
                     migration: Some(file.clone()),
                     applied: None,
+                    unfinished: None,
                 },
                 (None, Some(row)) => VersionStatus {
                     version: row.version,
@@ -128,10 +155,11 @@ impl Status {
                     state: if row.success {
                         State::Missing
                     } else {
-                        State::Failed
+                        unfinished_state(row)
                     },
                     migration: None,
                     applied: Some(row.clone()),
+                    unfinished: (!row.success).then(|| Unfinished::build(row, None)),
                 },
                 (None, None) => break,
             };
@@ -166,6 +194,14 @@ impl Status {
     }
 }
 
+/// A `success = false` row is partial when a lockstep run marked it, else failed.
+fn unfinished_state(row: &AppliedRow) -> State {
+    match Progress::decode(row.execution_time) {
+        Progress::Unknown => State::Failed,
+        _ => State::Partial,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +233,10 @@ mod tests {
         }
     }
 
+    fn lockstep_mark() -> i64 {
+        Progress::Applying { committed: 0 }.encode()
+    }
+
     #[test]
     fn every_state_is_recognised() {
         let set = MigrationSet {
@@ -214,8 +254,15 @@ mod tests {
             row(1, "a", true),
             row(2, "b", true),
             row(4, "d", true),
-            row(5, "e", false),
+            AppliedRow {
+                execution_time: lockstep_mark(),
+                ..row(5, "e", false)
+            },
             row(6, "f", true),
+            AppliedRow {
+                execution_time: 1_000,
+                ..row(7, "g", false)
+            },
         ];
         let status = Status::build(&set, Some(&rows));
         let states: Vec<(i64, State)> = status
@@ -230,16 +277,18 @@ mod tests {
                 (2, State::ChecksumMismatch),
                 (3, State::OutOfOrder),
                 (4, State::Missing),
-                (5, State::Failed),
+                (5, State::Partial),
                 (6, State::Missing),
-                (7, State::Pending),
+                (7, State::Failed),
             ]
         );
         assert!(status.needs_attention());
         assert_eq!(
             status.pending().map(|v| v.version).collect::<Vec<_>>(),
-            vec![3, 7]
+            vec![3]
         );
+        assert!(status.versions[4].unfinished.is_some());
+        assert!(status.versions[0].unfinished.is_none());
     }
 
     #[test]

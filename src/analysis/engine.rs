@@ -198,24 +198,7 @@ fn describe_all(text: &str, parse: &Parse<SourceFile>, pg_version: u32) -> Prepa
     let statements = split_tree(text, &root);
     let syntax_errors = Vec::new();
     let lines = LineIndex::new(text);
-    let nodes: Vec<SyntaxNode> = root.children().collect();
-    let mut node_at = 0;
-    let mut described = Vec::with_capacity(statements.len());
-    for stmt in &statements {
-        // The statement's nodes: those starting inside its span.
-        let mut parts: Vec<Described> = Vec::new();
-        while let Some(node) = nodes.get(node_at) {
-            let start = usize::from(node.text_range().start());
-            if start >= stmt.span.end {
-                break;
-            }
-            if start >= stmt.span.start {
-                parts.push(describe(node, pg_version));
-            }
-            node_at += 1;
-        }
-        described.push(merge(parts));
-    }
+    let described = describe_statements(&root, &statements, pg_version);
     let directives = parse_directives(&root, text, &lines);
     Prepared {
         statements,
@@ -224,6 +207,42 @@ fn describe_all(text: &str, parse: &Parse<SourceFile>, pg_version: u32) -> Prepa
         directives,
         lines,
         integrity: rules::review_integrity(text),
+    }
+}
+
+/// Describes each of `statements` (split from the tree under `root`) from its top-level nodes.
+pub(crate) fn describe_statements(
+    root: &SyntaxNode,
+    statements: &[Statement],
+    pg_version: u32,
+) -> Vec<Described> {
+    let mut parts: Vec<Vec<Described>> = vec![Vec::new(); statements.len()];
+    for_statement_nodes(root, statements, |index, node| {
+        parts[index].push(describe(node, pg_version))
+    });
+    parts.into_iter().map(merge).collect()
+}
+
+/// Calls `each` with every top-level node under `root` and the index of the statement among
+/// `statements` (split from that tree) it belongs to: the nodes starting inside a statement's span
+/// (a statement with a syntax error may span several).
+pub(crate) fn for_statement_nodes(
+    root: &SyntaxNode,
+    statements: &[Statement],
+    mut each: impl FnMut(usize, &SyntaxNode),
+) {
+    let mut nodes = root.children().peekable();
+    for stmt in statements {
+        while let Some(node) = nodes.peek() {
+            let start = usize::from(node.text_range().start());
+            if start >= stmt.span.end {
+                break;
+            }
+            if start >= stmt.span.start {
+                each(stmt.index, node);
+            }
+            nodes.next();
+        }
     }
 }
 

@@ -250,8 +250,11 @@ impl Interrupts {
     }
 }
 
-/// Prints events as they come (or as JSON lines) and returns the run's tally.
-async fn print_events(mut rx: mpsc::UnboundedReceiver<RunEvent>, json: bool) -> RunTally {
+/// Prints a run's events as they come (for people, or as JSON lines) and returns its tally.
+pub(super) async fn print_events(
+    mut rx: mpsc::UnboundedReceiver<RunEvent>,
+    json: bool,
+) -> RunTally {
     let mut tally = RunTally::default();
     let mut last_holder = None;
     let mut last_wait: Option<(String, std::time::Duration)> = None;

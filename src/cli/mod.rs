@@ -6,6 +6,7 @@ mod lint;
 mod migrate;
 mod new;
 mod output;
+mod resolve;
 mod status;
 
 use std::path::{Path, PathBuf};
@@ -77,6 +78,9 @@ enum Command {
     Down(migrate::DownArgs),
     /// Revert the last applied migration and apply it again.
     Redo(migrate::RedoArgs),
+    /// Record a partially applied migration as applied, or remove its row, once it has been
+    /// finished or undone by hand.
+    Resolve(resolve::ResolveArgs),
     /// Create a new migration in the migrations directory.
     New(new::NewArgs),
     /// Run the demo migration set on a throwaway PostgreSQL.
@@ -169,6 +173,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Up(args)) => migrate::up(&project, &dir, args).await,
         Some(Command::Down(args)) => migrate::down(&project, &dir, args).await,
         Some(Command::Redo(args)) => migrate::redo(&project, &dir, args).await,
+        Some(Command::Resolve(args)) => resolve::run(&project, &dir, args).await,
         Some(Command::New(args)) => new::run(&project, args),
         Some(Command::Demo(args)) => demo::run(&project, args).await,
         Some(Command::Inspect(args)) => inspect::run(&project, &dir, args).await,

@@ -28,6 +28,7 @@ pub fn state_style(state: State) -> (&'static str, Style) {
         State::ChecksumMismatch => ("≠", color(AnsiColor::Red)),
         State::Missing => ("?", color(AnsiColor::Magenta)),
         State::Failed => ("✗", color(AnsiColor::Red).bold()),
+        State::Partial => ("◐", color(AnsiColor::Red).bold()),
     }
 }
 

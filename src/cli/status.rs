@@ -23,8 +23,8 @@ pub struct StatusArgs {
     /// Print JSON for scripts.
     #[arg(long)]
     json: bool,
-    /// Exit with code 3 when anything is pending, drifted, missing or failed (or a file has an
-    /// error).
+    /// Exit with code 3 when anything is pending, drifted, missing, failed or partially applied
+    /// (or a file has an error).
     #[arg(long)]
     check: bool,
 }
@@ -72,6 +72,7 @@ struct SummaryJson {
     checksum_mismatch: usize,
     missing: usize,
     failed: usize,
+    partial: usize,
     needs_attention: bool,
 }
 
@@ -89,6 +90,8 @@ struct VersionJson<'a> {
     installed_on: Option<chrono::DateTime<chrono::Utc>>,
     execution_time_ns: Option<i64>,
     success: Option<bool>,
+    /// For `success = false`: what is known of the run that left it.
+    unfinished: Option<&'a crate::unfinished::Unfinished>,
 }
 
 /// Bytes serialized as lowercase hex without an intermediate string.
@@ -128,6 +131,7 @@ impl<'a> StatusJson<'a> {
                 checksum_mismatch: count(State::ChecksumMismatch),
                 missing: count(State::Missing),
                 failed: count(State::Failed),
+                partial: count(State::Partial),
                 needs_attention: status.needs_attention() || set.has_errors(),
             },
             versions: status
@@ -149,6 +153,7 @@ impl<'a> StatusJson<'a> {
                         installed_on: a.map(|a| a.installed_on),
                         execution_time_ns: a.map(|a| a.execution_time),
                         success: a.map(|a| a.success),
+                        unfinished: v.unfinished.as_ref(),
                     }
                 })
                 .collect(),
@@ -212,8 +217,14 @@ fn print_human(db: &Database, table: &str, set: &MigrationSet, status: &Status) 
             "{style}{glyph} {:<16}{style:#} {}{kind}  {style}{}{style:#}{when}",
             v.version,
             show(&v.description),
-            v.state.label()
+            v.label()
         );
+        if let Some(unfinished) = &v.unfinished {
+            let r = red();
+            for line in unfinished.lines(v.version) {
+                println!("    {r}{line}{r:#}");
+            }
+        }
         if v.state == State::ChecksumMismatch {
             let r = red();
             println!(
@@ -243,13 +254,14 @@ fn print_human(db: &Database, table: &str, set: &MigrationSet, status: &Status) 
     let count = |state: State| status.in_state(state).count();
     println!();
     println!(
-        "{} applied, {} pending{}{}{}{}",
+        "{} applied, {} pending{}{}{}{}{}",
         count(State::Applied),
         count(State::Pending) + count(State::OutOfOrder),
         plural(count(State::OutOfOrder), "out of order"),
         plural(count(State::ChecksumMismatch), "with a different checksum"),
         plural(count(State::Missing), "with the file missing"),
         plural(count(State::Failed), "failed"),
+        plural(count(State::Partial), "partially applied"),
     );
 }
 

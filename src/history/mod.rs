@@ -9,6 +9,10 @@ use serde::Serialize;
 use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, Row};
 
+mod progress;
+
+pub use progress::Progress;
+
 /// One row of the history table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AppliedRow {
@@ -57,6 +61,25 @@ impl HistoryTable {
     pub fn insert_sql(&self) -> String {
         format!(
             "INSERT INTO {} ( version, description, success, checksum, execution_time ) VALUES ( $1, $2, TRUE, $3, -1 )",
+            self.name
+        )
+    }
+
+    /// The row lockstep writes before a `-- no-transaction` migration that commits in several
+    /// steps (`$1` version, `$2` description, `$3` checksum, `$4` the [`Progress`] mark): sqlx's
+    /// row with `success = FALSE`, so a run that stops midway stays visible.
+    pub fn insert_unfinished_sql(&self) -> String {
+        format!(
+            "INSERT INTO {} ( version, description, success, checksum, execution_time ) VALUES ( $1, $2, FALSE, $3, $4 )",
+            self.name
+        )
+    }
+
+    /// Sets a row's `success` and `execution_time` (`$1` success, `$2` execution time or
+    /// [`Progress`] mark, `$3` version).
+    pub fn mark_sql(&self) -> String {
+        format!(
+            "UPDATE {} SET success = $1, execution_time = $2 WHERE version = $3",
             self.name
         )
     }

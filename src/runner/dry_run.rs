@@ -3,10 +3,12 @@
 use std::fmt::Write;
 
 use super::plan::{Direction, Plan};
+use super::script::{Op, RowWrite, script};
 use crate::history::HistoryTable;
 
 /// Renders `plan` as the SQL lockstep would send, in order: the advisory lock, the history table,
-/// each migration's statements inside its transaction (or not), the history rows, the unlock.
+/// each migration's statements inside its transaction (or, for `-- no-transaction`, its
+/// segments), the history-row writes, the unlock.
 pub fn render_dry_run(
     plan: &Plan,
     table: &HistoryTable,
@@ -34,10 +36,20 @@ pub fn render_dry_run(
             "-- {verb} {} {} ({}; {} statement{}) from {}",
             step.version,
             step.description,
-            if step.in_transaction {
-                "in one transaction"
-            } else {
-                "NO TRANSACTION: a failure leaves earlier statements applied and no history row"
+            match step.segments.as_slice() {
+                _ if step.in_transaction => "in one transaction".to_string(),
+                [] => "-- no-transaction, no statements".to_string(),
+                [one] if one.is_transaction() => {
+                    "-- no-transaction, but every statement may run in a transaction: one \
+                     transaction, as sqlx runs it"
+                        .to_string()
+                }
+                segments => format!(
+                    "NO TRANSACTION: {} segment{}; the history row says success = FALSE until \
+                     the last one commits",
+                    segments.len(),
+                    if segments.len() == 1 { "" } else { "s" }
+                ),
             },
             step.statements.len(),
             if step.statements.len() == 1 { "" } else { "s" },
@@ -48,50 +60,70 @@ pub fn render_dry_run(
             "SET application_name = 'lockstep:{verb}:{}';",
             step.version
         );
-        if step.in_transaction {
-            out.push_str("BEGIN;\n");
-        }
-        for statement in &step.statements {
-            let _ = writeln!(
-                out,
-                "-- statement {} (line {})",
-                statement.index + 1,
-                statement.start.line
-            );
-            let _ = writeln!(out, "{};", statement.text);
-        }
-        match step.direction {
-            Direction::Apply => {
-                let _ = writeln!(
-                    out,
-                    "{};",
-                    table
-                        .insert_sql()
-                        .replace("$1", &step.version.to_string())
-                        .replace("$2", &quote_literal(&step.description))
-                        .replace("$3", &format!("'\\x{}'", hex::encode(&step.checksum)))
-                );
+        let version = step.version.to_string();
+        for op in script(step) {
+            match op {
+                Op::Segment(i) => {
+                    let segment = &step.segments[i];
+                    let _ = writeln!(
+                        out,
+                        "-- segment {}: {}",
+                        i + 1,
+                        match segment.alone {
+                            Some(why) => format!("runs alone ({why})"),
+                            None => "one transaction".to_string(),
+                        }
+                    );
+                }
+                Op::Begin => out.push_str("BEGIN;\n"),
+                Op::Commit => out.push_str("COMMIT;\n"),
+                Op::Statement(index) => {
+                    let statement = &step.statements[index];
+                    let _ = writeln!(
+                        out,
+                        "-- statement {} (line {})",
+                        statement.index + 1,
+                        statement.start.line
+                    );
+                    let _ = writeln!(out, "{};", statement.text);
+                }
+                Op::Row(write) => {
+                    let sql = match write {
+                        RowWrite::Insert => table.insert_sql(),
+                        RowWrite::InsertUnfinished(progress) => table
+                            .insert_unfinished_sql()
+                            .replace("$4", &progress.encode().to_string()),
+                        RowWrite::Unfinished(progress) => table
+                            .mark_sql()
+                            .replace("$1", "FALSE")
+                            .replace("$2", &progress.encode().to_string())
+                            .replace("$3", &version),
+                        RowWrite::Finished => table
+                            .mark_sql()
+                            .replace("$1", "TRUE")
+                            .replace("$2", "-1")
+                            .replace("$3", &version),
+                        RowWrite::Delete => table.delete_sql(),
+                    };
+                    let _ = writeln!(
+                        out,
+                        "{};",
+                        sql.replace("$1", &version)
+                            .replace("$2", &quote_literal(&step.description))
+                            .replace("$3", &format!("'\\x{}'", hex::encode(&step.checksum)))
+                    );
+                }
+                Op::RecordTime => {
+                    let _ = writeln!(
+                        out,
+                        "{}; -- the measured nanoseconds",
+                        table
+                            .update_time_sql()
+                            .replace("$1", "<elapsed>")
+                            .replace("$2", &version)
+                    );
+                }
             }
-            Direction::Revert => {
-                let _ = writeln!(
-                    out,
-                    "{};",
-                    table.delete_sql().replace("$1", &step.version.to_string())
-                );
-            }
-        }
-        if step.in_transaction {
-            out.push_str("COMMIT;\n");
-        }
-        if step.direction == Direction::Apply {
-            let _ = writeln!(
-                out,
-                "{}; -- the measured nanoseconds",
-                table
-                    .update_time_sql()
-                    .replace("$1", "<elapsed>")
-                    .replace("$2", &step.version.to_string())
-            );
         }
     }
     let _ = writeln!(out);

@@ -67,11 +67,13 @@ pub struct Failure {
     pub detail: Option<String>,
     /// The server's HINT.
     pub hint: Option<String>,
-    /// Whether the migration ran in a transaction (rolled back on failure).
+    /// Whether the migration ran in one transaction (rolled back on failure).
     pub in_transaction: bool,
-    /// Whether it ran outside a transaction and some statements completed, which stay applied.
+    /// Whether it ran outside one transaction (`-- no-transaction`) and its history row is left
+    /// saying `success = false`: recorded as partially applied (or reverted).
     pub partial: bool,
-    /// The statements that completed (and, when `partial`, remain applied).
+    /// In a transaction, the statements that completed before the failure (rolled back with it);
+    /// outside one, the statements that are committed and stay applied.
     pub completed: Vec<usize>,
     /// What the statement was waiting for, and on whom, when it was last looked at (set when it
     /// waited longer than the grace period, e.g. before a lock timeout).

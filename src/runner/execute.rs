@@ -1,4 +1,8 @@
-//! Running one step: its statements one by one, then sqlx's bookkeeping.
+//! Running one step: its statements one by one, in the transactions and with the history-row
+//! writes its [`script`] says. Before every statement, `BEGIN` and `COMMIT` the run's cancel token
+//! is checked; each statement is watched from a second connection ([`Watch`]), which names what it
+//! waits for and cancels it on the server when the run is interrupted. A transaction that gave up
+//! on a lock (`lock_timeout`) has been rolled back whole, so it runs again from its `BEGIN`.
 
 use std::time::{Duration, Instant};
 
@@ -8,49 +12,42 @@ use tokio_util::sync::CancellationToken;
 
 use super::RunError;
 use super::events::{EventSink, Failure, RunEvent};
-use super::plan::{Direction, Step};
+use super::plan::Step;
+use super::retry_delay;
+use super::script::{Op, RowWrite, script};
 use super::watch::Watch;
 use crate::history::HistoryTable;
 use crate::monitor::LockWait;
 use crate::sql::{LineIndex, Statement};
 
-/// What a step runs with: the migration connection, where events go, the run's cancel token and
-/// the watcher on a second connection.
+/// What a step runs with: the migration connection, where events go, the run's cancel token, the
+/// watcher on a second connection and how often a transaction may run again after a lock timeout.
 pub(super) struct Exec<'a> {
     pub conn: &'a mut PgConnection,
     pub table: &'a HistoryTable,
     pub events: &'a EventSink,
     pub cancel: &'a CancellationToken,
     pub watch: &'a mut Watch,
+    pub retries: u32,
 }
 
-/// Why a step did not complete. Nothing is reported yet: the caller decides whether to retry.
+/// Why a step did not complete. Failures are not reported yet: the caller does.
 pub(super) enum StepError {
-    /// A statement or the bookkeeping failed (a transaction was rolled back).
+    /// A statement or the bookkeeping failed (an open transaction was rolled back).
     Failed(Failure),
-    /// The run was interrupted (a transaction was rolled back); the statements that completed.
+    /// The run was interrupted (an open transaction was rolled back); the statements that stayed
+    /// applied (outside a transaction) or completed before the rollback.
     Interrupted(Vec<usize>),
-    /// A session setting failed before the migration started.
+    /// A session setting or the execution-time update failed.
     Setup(RunError),
 }
 
-/// Runs `step` and records it; returns how long it took, bookkeeping included. Before each
-/// statement and before the bookkeeping the cancel token is checked: once it fires, nothing
-/// new starts.
+/// Runs `step` and records it; returns how long it took, bookkeeping included.
 pub(super) async fn run_step(exec: &mut Exec<'_>, step: &Step) -> Result<Duration, StepError> {
     let started = Instant::now();
-    let Exec {
-        conn,
-        table,
-        events,
-        cancel,
-        watch,
-    } = exec;
-    let (conn, table, events, cancel, watch): (&mut PgConnection, _, _, _, &mut Watch) =
-        (conn, *table, *events, *cancel, watch);
     let role = step.direction.verb();
     simple(
-        conn,
+        exec.conn,
         &format!("SET application_name = 'lockstep:{role}:{}'", step.version),
     )
     .await
@@ -60,89 +57,100 @@ pub(super) async fn run_step(exec: &mut Exec<'_>, step: &Step) -> Result<Duratio
             source,
         })
     })?;
-    let _ = events.send(RunEvent::MigrationStarted {
+    let _ = exec.events.send(RunEvent::MigrationStarted {
         version: step.version,
         description: step.description.clone(),
         direction: step.direction,
         in_transaction: step.in_transaction,
         statements: step.statements.len(),
     });
+    let (table, events, cancel, retries) = (exec.table, exec.events, exec.cancel, exec.retries);
     let mut run = StepRun {
-        conn,
+        conn: &mut *exec.conn,
+        table,
         step,
         events,
         cancel,
-        watch,
+        watch: &mut *exec.watch,
         completed: Vec::new(),
+        committed: 0,
+        open: false,
+        row_written: None,
+        unfinished: false,
     };
-    if step.in_transaction {
-        run.bookkeeping(|conn| Box::pin(simple(conn, "BEGIN")))
-            .await?;
-    }
-    for statement in &step.statements {
-        run.statement(statement).await?;
-    }
-    run.stop_if_cancelled().await?;
-    let (version, description, checksum) = (
-        step.version,
-        step.description.clone(),
-        step.checksum.clone(),
-    );
-    match step.direction {
-        Direction::Apply => {
-            let sql = table.insert_sql();
-            run.bookkeeping(move |conn| {
-                Box::pin(async move {
-                    sqlx::query(AssertSqlSafe(sql))
-                        .bind(version)
-                        .bind(description)
-                        .bind(checksum)
-                        .execute(conn)
-                        .await
-                        .map(|_| ())
-                })
-            })
-            .await?;
+    let ops = script(step);
+    let (mut at, mut transaction_start, mut attempt) = (0, 0, 0);
+    while at < ops.len() {
+        let in_transaction = run.open;
+        let done = match ops[at] {
+            Op::Segment(_) => Ok(()),
+            Op::Begin => {
+                transaction_start = at;
+                match run.stop_if_cancelled().await {
+                    Ok(()) => run.begin().await,
+                    Err(e) => Err(e),
+                }
+            }
+            Op::Statement(index) => run.statement(&step.statements[index]).await,
+            Op::Row(write) => run.row(write).await,
+            Op::Commit => match run.stop_if_cancelled().await {
+                Ok(()) => run.commit().await,
+                Err(e) => Err(e),
+            },
+            Op::RecordTime => {
+                // As sqlx: outside the transaction, so -1 stays if the process dies right here.
+                sqlx::query(AssertSqlSafe(table.update_time_sql()))
+                    .bind(nanos(started.elapsed()))
+                    .bind(step.version)
+                    .execute(&mut *run.conn)
+                    .await
+                    .map(|_| ())
+                    .map_err(|source| {
+                        StepError::Setup(RunError::Query {
+                            context: format!("recording the execution time of {}", step.version),
+                            source,
+                        })
+                    })
+            }
+        };
+        match done {
+            Ok(()) => at += 1,
+            Err(StepError::Failed(failure))
+                if in_transaction && failure.is_lock_timeout() && attempt < retries =>
+            {
+                // The transaction was rolled back whole: run it again from its BEGIN.
+                attempt += 1;
+                let delay = retry_delay(attempt);
+                let _ = events.send(RunEvent::Retrying {
+                    version: step.version,
+                    direction: step.direction,
+                    attempt,
+                    retries,
+                    delay,
+                    failure,
+                });
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = cancel.cancelled() => return Err(StepError::Interrupted(run.stayed())),
+                }
+                let committed = run.committed;
+                run.completed.retain(|&i| i < committed);
+                at = transaction_start;
+            }
+            Err(error) => return Err(error),
         }
-        Direction::Revert => {
-            let sql = table.delete_sql();
-            run.bookkeeping(move |conn| {
-                Box::pin(async move {
-                    sqlx::query(AssertSqlSafe(sql))
-                        .bind(version)
-                        .execute(conn)
-                        .await
-                        .map(|_| ())
-                })
-            })
-            .await?;
-        }
-    }
-    if step.in_transaction {
-        run.bookkeeping(|conn| Box::pin(simple(conn, "COMMIT")))
-            .await?;
     }
     let elapsed = started.elapsed();
-    if step.direction == Direction::Apply {
-        // As sqlx: outside the transaction, so -1 stays if the process dies right here.
-        sqlx::query(AssertSqlSafe(table.update_time_sql()))
-            .bind(i64::try_from(elapsed.as_nanos()).unwrap_or(i64::MAX))
-            .bind(step.version)
-            .execute(&mut *run.conn)
-            .await
-            .map_err(|source| {
-                StepError::Setup(RunError::Query {
-                    context: format!("recording the execution time of {}", step.version),
-                    source,
-                })
-            })?;
-    }
     let _ = events.send(RunEvent::MigrationFinished {
         version: step.version,
         direction: step.direction,
         elapsed,
     });
     Ok(elapsed)
+}
+
+fn nanos(elapsed: Duration) -> i64 {
+    i64::try_from(elapsed.as_nanos()).unwrap_or(i64::MAX)
 }
 
 async fn simple(conn: &mut PgConnection, sql: &str) -> Result<(), sqlx::Error> {
@@ -156,23 +164,51 @@ type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 
 
 struct StepRun<'a> {
     conn: &'a mut PgConnection,
+    table: &'a HistoryTable,
     step: &'a Step,
     events: &'a EventSink,
     cancel: &'a CancellationToken,
     watch: &'a mut Watch,
+    /// The statements that completed, committed or not.
     completed: Vec<usize>,
+    /// How many of the first statements are committed.
+    committed: usize,
+    /// Whether a transaction lockstep opened is open.
+    open: bool,
+    /// The row write of the open transaction, until it commits.
+    row_written: Option<RowWrite>,
+    /// Whether the committed row says the migration is unfinished (`success = false`).
+    unfinished: bool,
 }
 
 impl StepRun<'_> {
-    /// Stops (rolling back a transaction) when the run has been interrupted.
+    /// The statements that stay applied when the step stops now (after a rollback): all that
+    /// completed in a migration that runs in one transaction (reported as rolled back), the
+    /// committed ones otherwise.
+    fn stayed(&self) -> Vec<usize> {
+        if self.step.in_transaction {
+            self.completed.clone()
+        } else {
+            (0..self.committed).collect()
+        }
+    }
+
+    /// Rolls back the open transaction.
+    async fn roll_back(&mut self) {
+        if self.open {
+            let _ = simple(self.conn, "ROLLBACK").await;
+            self.open = false;
+            self.row_written = None;
+        }
+    }
+
+    /// Stops (rolling back an open transaction) when the run has been interrupted.
     async fn stop_if_cancelled(&mut self) -> Result<(), StepError> {
         if !self.cancel.is_cancelled() {
             return Ok(());
         }
-        if self.step.in_transaction {
-            let _ = simple(self.conn, "ROLLBACK").await;
-        }
-        Err(StepError::Interrupted(self.completed.clone()))
+        self.roll_back().await;
+        Err(StepError::Interrupted(self.stayed()))
     }
 
     async fn statement(&mut self, statement: &Statement) -> Result<(), StepError> {
@@ -203,16 +239,6 @@ impl StepRun<'_> {
             )
             .await;
         match watched.output {
-            Ok(_) if watched.interrupted => {
-                self.completed.push(statement.index);
-                self.stop_if_cancelled().await.map(|_| ())
-            }
-            Err(_) if watched.interrupted => {
-                if step.in_transaction {
-                    let _ = simple(self.conn, "ROLLBACK").await;
-                }
-                Err(StepError::Interrupted(self.completed.clone()))
-            }
             Ok(result) => {
                 let _ = self.events.send(RunEvent::StatementFinished {
                     version: step.version,
@@ -221,10 +247,78 @@ impl StepRun<'_> {
                     rows_affected: result.rows_affected(),
                 });
                 self.completed.push(statement.index);
-                Ok(())
+                if !self.open {
+                    self.committed = statement.index + 1;
+                }
+                // Interrupted while it ran, too late to cancel it: stop before the next.
+                self.stop_if_cancelled().await
+            }
+            Err(_) if watched.interrupted => {
+                self.roll_back().await;
+                Err(StepError::Interrupted(self.stayed()))
             }
             Err(error) => Err(self.fail(error, Some(statement), watched.last_wait).await),
         }
+    }
+
+    async fn begin(&mut self) -> Result<(), StepError> {
+        self.bookkeeping(|conn| Box::pin(simple(conn, "BEGIN")))
+            .await?;
+        self.open = true;
+        Ok(())
+    }
+
+    async fn commit(&mut self) -> Result<(), StepError> {
+        self.bookkeeping(|conn| Box::pin(simple(conn, "COMMIT")))
+            .await?;
+        self.open = false;
+        self.committed = self.completed.last().map_or(self.committed, |i| i + 1);
+        if let Some(write) = self.row_written.take() {
+            self.unfinished = write.leaves_unfinished();
+        }
+        Ok(())
+    }
+    /// Writes the history row as `write` says.
+    async fn row(&mut self, write: RowWrite) -> Result<(), StepError> {
+        let (table, step) = (self.table, self.step);
+        let (version, description, checksum) = (
+            step.version,
+            step.description.clone(),
+            step.checksum.clone(),
+        );
+        let mark = |progress: crate::history::Progress| progress.encode();
+        self.bookkeeping(move |conn| {
+            let query = match write {
+                RowWrite::Insert => sqlx::query(AssertSqlSafe(table.insert_sql()))
+                    .bind(version)
+                    .bind(description)
+                    .bind(checksum),
+                RowWrite::InsertUnfinished(progress) => {
+                    sqlx::query(AssertSqlSafe(table.insert_unfinished_sql()))
+                        .bind(version)
+                        .bind(description)
+                        .bind(checksum)
+                        .bind(mark(progress))
+                }
+                RowWrite::Unfinished(progress) => sqlx::query(AssertSqlSafe(table.mark_sql()))
+                    .bind(false)
+                    .bind(mark(progress))
+                    .bind(version),
+                RowWrite::Finished => sqlx::query(AssertSqlSafe(table.mark_sql()))
+                    .bind(true)
+                    .bind(-1_i64)
+                    .bind(version),
+                RowWrite::Delete => sqlx::query(AssertSqlSafe(table.delete_sql())).bind(version),
+            };
+            Box::pin(async move { query.execute(conn).await.map(|_| ()) })
+        })
+        .await?;
+        if self.open {
+            self.row_written = Some(write);
+        } else {
+            self.unfinished = write.leaves_unfinished();
+        }
+        Ok(())
     }
 
     async fn bookkeeping(
@@ -237,22 +331,28 @@ impl StepRun<'_> {
         }
     }
 
-    /// Rolls back (when in a transaction) and describes the failure.
+    /// Rolls back the open transaction and describes the failure (the caller reports it).
     async fn fail(
         &mut self,
         error: sqlx::Error,
         statement: Option<&Statement>,
         blocked_by: Option<LockWait>,
     ) -> StepError {
-        let step = self.step;
-        if step.in_transaction {
-            let _ = simple(self.conn, "ROLLBACK").await;
-        }
-        let mut failure = describe(&error, statement, step, &self.completed);
+        self.roll_back().await;
+        let mut failure = describe(
+            &error,
+            statement,
+            self.step,
+            &self.stayed(),
+            self.unfinished,
+        );
         failure.blocked_by = blocked_by;
         StepError::Failed(failure)
     }
 }
+
+/// SQLSTATE `25001`: "… cannot run inside a transaction block".
+const ACTIVE_SQL_TRANSACTION: &str = "25001";
 
 /// Turns a driver error into a [`Failure`] with the file line and column of the error.
 fn describe(
@@ -260,6 +360,7 @@ fn describe(
     statement: Option<&Statement>,
     step: &Step,
     completed: &[usize],
+    unfinished: bool,
 ) -> Failure {
     let db_error = error.as_database_error();
     let pg = db_error.and_then(|e| e.try_downcast_ref::<PgDatabaseError>());
@@ -280,18 +381,33 @@ fn describe(
         line = Some(at.line);
         column = Some(at.column);
     }
+    let sqlstate = db_error.and_then(|e| e.code()).map(|c| c.into_owned());
+    let mut hint = pg.and_then(|e| e.hint()).map(str::to_string);
+    let grouped = statement.is_some_and(|s| {
+        step.segments
+            .iter()
+            .any(|g| g.is_transaction() && g.statements.contains(&s.index))
+    });
+    if !step.in_transaction && grouped && sqlstate.as_deref() == Some(ACTIVE_SQL_TRANSACTION) {
+        hint.get_or_insert_with(|| {
+            "lockstep ran this statement in one transaction with its neighbours because it did \
+             not recognise it as one that cannot run in a transaction block (nothing of that \
+             transaction stayed applied); please report the statement to lockstep"
+                .to_string()
+        });
+    }
     Failure {
         statement: statement.map(|s| s.index),
         line,
         column,
-        sqlstate: db_error.and_then(|e| e.code()).map(|c| c.into_owned()),
+        sqlstate,
         message: db_error
             .map(|e| e.message().to_string())
             .unwrap_or_else(|| error.to_string()),
         detail: pg.and_then(|e| e.detail()).map(str::to_string),
-        hint: pg.and_then(|e| e.hint()).map(str::to_string),
+        hint,
         in_transaction: step.in_transaction,
-        partial: !step.in_transaction && !completed.is_empty(),
+        partial: unfinished,
         completed: completed.to_vec(),
         blocked_by: None,
     }

@@ -11,6 +11,8 @@ mod events;
 mod execute;
 mod lock;
 mod plan;
+mod resolve;
+mod script;
 mod tally;
 mod watch;
 
@@ -25,6 +27,7 @@ pub use dry_run::render_dry_run;
 pub use events::{EventSink, Failure, LOCK_NOT_AVAILABLE, LockHolder, RunEvent};
 pub use lock::{LockError, advisory_key, holder as lock_holder};
 pub use plan::{Direction, Operation, Plan, PlanError, Prepared, Step, plan, plan_prepared};
+pub use resolve::{Resolution, Resolved};
 pub use tally::{RunTally, Stopped};
 pub use watch::WAIT_GRACE;
 
@@ -91,17 +94,8 @@ pub enum RunError {
     History(#[from] HistoryError),
     /// A migration failed.
     #[error(
-        "migration {version} ({description}) failed to {verb} at {failure}{}",
-        if !failure.in_transaction {
-            format!(
-                "\nit ran outside a transaction (-- no-transaction): statements {} stayed applied \
-                 and no history row was written; repair by hand before running again",
-                if failure.completed.is_empty() { "none".to_string() }
-                else { failure.completed.iter().map(|i| (i + 1).to_string()).collect::<Vec<_>>().join(", ") }
-            )
-        } else {
-            "\nthe transaction was rolled back: nothing of it remains".to_string()
-        },
+        "migration {version} ({description}) failed to {verb} at {failure}\n{}",
+        failure_outcome(*version, *direction, failure),
         verb = direction.verb()
     )]
     Migration {
@@ -164,6 +158,35 @@ impl RunError {
         matches!(
             self,
             RunError::Interrupted { .. } | RunError::Lock(LockError::Interrupted)
+        )
+    }
+}
+
+/// What a failed migration left behind, for [`RunError::Migration`]'s message.
+fn failure_outcome(version: i64, direction: Direction, failure: &Failure) -> String {
+    let stayed = match failure.completed.as_slice() {
+        [] => "no statement of it stayed applied".to_string(),
+        [one] => format!("statement {} stayed applied", one + 1),
+        [first, .., last] => format!("statements {}–{} stayed applied", first + 1, last + 1),
+    };
+    if failure.in_transaction {
+        "the transaction was rolled back: nothing of it remains".to_string()
+    } else if failure.partial {
+        let (verb, state) = match direction {
+            Direction::Apply => ("applied", "partially applied"),
+            Direction::Revert => ("reverted", "partially reverted"),
+        };
+        format!(
+            "it runs outside a transaction (-- no-transaction): {stayed}, and its history row \
+             records it as {state} (success = false), so no run goes past it. `lockstep status` \
+             shows what is known; finish or undo the rest by hand, then run `lockstep resolve \
+             {version} --applied` or `lockstep resolve {version} --rolled-back` (whether the \
+             migration is now {verb} in full or not at all)"
+        )
+    } else {
+        format!(
+            "it runs outside a transaction (-- no-transaction), but it failed in its first \
+             segment: {stayed} and its history row is unchanged; fix it and run again"
         )
     }
 }
@@ -276,6 +299,19 @@ impl Runner {
         let started = Instant::now();
         // Parse and split outside the lock: a large file must not keep other runs waiting.
         let mut prepared = self.prepare(operation, set).await;
+        self.under_lock(async |runner: &mut Runner| {
+            runner
+                .run_locked(operation, set, expected, started, &mut prepared)
+                .await
+        })
+        .await
+    }
+
+    /// Takes the migration lock, does `work`, and releases the lock, also when `work` fails.
+    async fn under_lock<T>(
+        &mut self,
+        work: impl AsyncFnOnce(&mut Runner) -> Result<T, RunError>,
+    ) -> Result<T, RunError> {
         lock::acquire(
             &mut self.conn,
             self.key,
@@ -284,16 +320,14 @@ impl Runner {
             &self.cancel,
         )
         .await?;
-        let result = self
-            .run_locked(operation, set, expected, started, &mut prepared)
-            .await;
+        let result = work(self).await;
         let released = lock::release(&mut self.conn, self.key).await;
-        let summary = result?;
+        let value = result?;
         released.map_err(|source| RunError::Query {
             context: "releasing the migration lock".into(),
             source,
         })?;
-        Ok(summary)
+        Ok(value)
     }
 
     /// Plans without the lock (the history may still change) to split the files that will
@@ -345,7 +379,7 @@ impl Runner {
                     completed: Vec::new(),
                 });
             }
-            let elapsed = self.run_with_retries(step, &table).await?;
+            let elapsed = self.run_one(step, &table).await?;
             completed.push((step.direction, step.version, elapsed));
         }
         Ok(RunSummary {
@@ -354,72 +388,45 @@ impl Runner {
         })
     }
 
-    /// Runs one step; a transactional migration that gave up on a lock runs again from its
-    /// start, up to `retries` times with a growing delay.
-    async fn run_with_retries(
-        &mut self,
-        step: &Step,
-        table: &HistoryTable,
-    ) -> Result<Duration, RunError> {
-        let retries = self.options.retries;
-        let mut attempt = 0;
-        loop {
-            let mut exec = execute::Exec {
-                conn: &mut self.conn,
-                table,
-                events: &self.events,
-                cancel: &self.cancel,
-                watch: &mut self.watch,
-            };
-            let failure = match execute::run_step(&mut exec, step).await {
-                Ok(elapsed) => return Ok(elapsed),
-                Err(execute::StepError::Setup(error)) => return Err(error),
-                Err(execute::StepError::Interrupted(completed)) => {
-                    let _ = self.events.send(RunEvent::MigrationInterrupted {
-                        version: step.version,
-                        direction: step.direction,
-                        in_transaction: step.in_transaction,
-                        completed: completed.clone(),
-                    });
-                    return Err(RunError::Interrupted {
-                        during: Some((step.direction, step.version, step.in_transaction)),
-                        completed,
-                    });
-                }
-                Err(execute::StepError::Failed(failure)) => failure,
-            };
-            if failure.is_lock_timeout() && step.in_transaction && attempt < retries {
-                attempt += 1;
-                let delay = retry_delay(attempt);
-                let _ = self.events.send(RunEvent::Retrying {
+    /// Runs one step (a transaction that gave up on a lock runs again, up to `retries` times)
+    /// and reports how it stopped when it did not complete.
+    async fn run_one(&mut self, step: &Step, table: &HistoryTable) -> Result<Duration, RunError> {
+        let mut exec = execute::Exec {
+            conn: &mut self.conn,
+            table,
+            events: &self.events,
+            cancel: &self.cancel,
+            watch: &mut self.watch,
+            retries: self.options.retries,
+        };
+        match execute::run_step(&mut exec, step).await {
+            Ok(elapsed) => Ok(elapsed),
+            Err(execute::StepError::Setup(error)) => Err(error),
+            Err(execute::StepError::Interrupted(completed)) => {
+                let _ = self.events.send(RunEvent::MigrationInterrupted {
                     version: step.version,
                     direction: step.direction,
-                    attempt,
-                    retries,
-                    delay,
-                    failure,
+                    in_transaction: step.in_transaction,
+                    completed: completed.clone(),
                 });
-                tokio::select! {
-                    _ = tokio::time::sleep(delay) => continue,
-                    _ = self.cancel.cancelled() => {
-                        return Err(RunError::Interrupted {
-                            during: Some((step.direction, step.version, true)),
-                            completed: Vec::new(),
-                        });
-                    }
-                }
+                Err(RunError::Interrupted {
+                    during: Some((step.direction, step.version, step.in_transaction)),
+                    completed,
+                })
             }
-            let _ = self.events.send(RunEvent::MigrationFailed {
-                version: step.version,
-                direction: step.direction,
-                failure: failure.clone(),
-            });
-            return Err(RunError::Migration {
-                version: step.version,
-                description: step.description.clone(),
-                direction: step.direction,
-                failure,
-            });
+            Err(execute::StepError::Failed(failure)) => {
+                let _ = self.events.send(RunEvent::MigrationFailed {
+                    version: step.version,
+                    direction: step.direction,
+                    failure: failure.clone(),
+                });
+                Err(RunError::Migration {
+                    version: step.version,
+                    description: step.description.clone(),
+                    direction: step.direction,
+                    failure,
+                })
+            }
         }
     }
 
@@ -438,6 +445,13 @@ pub async fn read_status(
 ) -> Result<Status, RunError> {
     let mut conn = db.connect("lockstep:status").await?;
     let rows = history::read(&mut conn, table).await?;
+    let mut status = Status::build(set, rows.as_deref());
+    crate::unfinished::read_server_facts(&mut conn, &mut status)
+        .await
+        .map_err(|source| RunError::Query {
+            context: "reading the indexes an unfinished migration left".into(),
+            source,
+        })?;
     let _ = conn.close().await;
-    Ok(Status::build(set, rows.as_deref()))
+    Ok(status)
 }

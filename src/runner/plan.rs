@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::analysis::{Segment, segment};
 use crate::source::{MigrationFile, MigrationSet};
 use crate::sql::{Statement, split_statements};
 use crate::status::{State, Status};
@@ -70,6 +71,9 @@ pub struct Step {
     pub statements: Vec<Statement>,
     /// Whether the step runs inside one transaction (no `-- no-transaction`).
     pub in_transaction: bool,
+    /// The segments its statements run in: one transaction segment holding every statement
+    /// when `in_transaction`, else as [`crate::analysis::segment`] groups them.
+    pub segments: Vec<Segment>,
 }
 
 /// Everything an operation will run, in order.
@@ -104,10 +108,12 @@ pub enum PlanError {
     /// The migrations directory has errors.
     #[error("the migrations directory has problems; fix them first:\n{}", .0.join("\n"))]
     BadFiles(Vec<String>),
-    /// A version is recorded as failed.
+    /// A version is recorded as partially applied or failed (`success = false`).
     #[error(
-        "migration {0} is recorded as failed (success = false) and may be partially applied; \
-         repair the database by hand, then delete its row from the history table"
+        "migration {0} is recorded as partially applied or failed (success = false in the history table): \
+         a run of it did not finish, and sqlx refuses to run past it too. `lockstep status` shows \
+         what is known; finish or undo it by hand, then run `lockstep resolve {0} --applied` or \
+         `lockstep resolve {0} --rolled-back`"
     )]
     Dirty(i64),
     /// An applied migration's file changed.
@@ -137,27 +143,51 @@ pub enum PlanError {
     /// Nothing applied to revert or redo.
     #[error("no applied migration to {0}")]
     NothingApplied(&'static str),
+    /// `resolve` names a version that is not recorded as partially applied or failed.
+    #[error(
+        "migration {version} is {state}, not partially applied: there is nothing to resolve \
+         (`lockstep status` shows every version's state)"
+    )]
+    NothingToResolve {
+        /// The version.
+        version: i64,
+        /// Its state, as a label.
+        state: &'static str,
+    },
 }
 
 /// Statements already split, by file: planning again (under the migration lock) takes them
 /// from here instead of parsing the files a second time.
 #[derive(Debug, Default)]
 pub struct Prepared {
-    statements: HashMap<PathBuf, Vec<Statement>>,
+    statements: HashMap<PathBuf, (Vec<Statement>, Vec<Segment>)>,
 }
 
 impl Prepared {
-    /// Keeps the statements of every step of `plan`.
+    /// Keeps the statements (and segments) of every step of `plan`.
     pub fn keep(&mut self, plan: Plan) {
         for step in plan.steps {
-            self.statements.insert(step.file.path, step.statements);
+            self.statements
+                .insert(step.file.path, (step.statements, step.segments));
         }
     }
 
-    fn split(&mut self, file: &MigrationFile) -> Vec<Statement> {
-        self.statements
-            .remove(&file.path)
-            .unwrap_or_else(|| split_statements(&file.sql).0)
+    /// The statements of `file` and how they run: taken from what was kept, or split now. A
+    /// `-- no-transaction` file is cut into segments; any other is one.
+    fn split(&mut self, file: &MigrationFile) -> (Vec<Statement>, Vec<Segment>) {
+        if let Some(kept) = self.statements.remove(&file.path) {
+            return kept;
+        }
+        if file.no_transaction {
+            let segmented = segment(&file.sql);
+            return (segmented.statements, segmented.segments);
+        }
+        let (statements, _) = split_statements(&file.sql);
+        let all = Segment {
+            statements: 0..statements.len(),
+            alone: None,
+        };
+        (statements, vec![all])
     }
 }
 
@@ -190,7 +220,7 @@ pub fn plan_prepared(
             set.errors().map(|p| p.to_string()).collect(),
         ));
     }
-    if let Some(dirty) = status.in_state(State::Failed).next() {
+    if let Some(dirty) = status.versions.iter().find(|v| v.state.is_unfinished()) {
         return Err(PlanError::Dirty(dirty.version));
     }
     let mut out_of_order = Vec::new();
@@ -299,7 +329,7 @@ fn revert_step(
     ))
 }
 
-fn step(
+pub(super) fn step(
     direction: Direction,
     version: i64,
     description: &str,
@@ -307,7 +337,7 @@ fn step(
     checksum: &[u8],
     prepared: &mut Prepared,
 ) -> Step {
-    let statements = prepared.split(file);
+    let (statements, segments) = prepared.split(file);
     Step {
         direction,
         version,
@@ -316,5 +346,6 @@ fn step(
         checksum: checksum.to_vec(),
         statements,
         in_transaction: !file.no_transaction,
+        segments,
     }
 }

@@ -13,10 +13,11 @@ use ratatui_textarea::TextArea;
 use super::editor::{Draft, Editor, EditorFinding, EditorOutcome};
 use super::inspect::{Inspect, InspectAction, Tab, size_note};
 use super::preview::{PreviewRow, build_rows, finding_rows};
+use super::resolve::{ResolveDialog, ResolveStep};
 use crate::analysis::migrations::FileAnalysis;
 use crate::analysis::{Analysis, Severity};
 use crate::monitor::{PollState, SessionLocks, Signal, TableBlocker};
-use crate::runner::{Direction, Failure, LockHolder, Operation, RunEvent, plan};
+use crate::runner::{Direction, Failure, LockHolder, Operation, Resolution, RunEvent, plan};
 use crate::source::MigrationSet;
 use crate::status::{Status, VersionStatus};
 
@@ -82,6 +83,8 @@ pub enum Event {
     Run(RunEvent),
     /// The run ended.
     RunDone(Result<String, String>),
+    /// A resolve ended: what it did, or why not.
+    Resolved(Result<String, String>),
     /// New migration files were written (or why not).
     Saved(Result<Vec<std::path::PathBuf>, String>),
 }
@@ -120,6 +123,13 @@ pub enum Effect {
         operation: Operation,
         /// The plan the user confirmed: the run refuses to start if it changed.
         expected: Vec<(Direction, i64)>,
+    },
+    /// Resolve a partially applied migration (as `lockstep resolve`).
+    Resolve {
+        /// The version.
+        version: i64,
+        /// Applied, or rolled back.
+        resolution: Resolution,
     },
     /// Interrupt the run: the statement in flight is cancelled on the server, a transactional
     /// migration rolls back, and nothing new starts.
@@ -220,6 +230,8 @@ pub enum Overlay {
     Command(String),
     /// The new-migration editor ([`App::editor`]).
     NewMigration,
+    /// Resolving a partially applied migration.
+    Resolve(Box<ResolveDialog>),
 }
 
 /// One line of the run log.
@@ -743,6 +755,15 @@ impl App {
                 }
                 Vec::new()
             }
+            Event::Resolved(result) => {
+                let (kind, text) = match result {
+                    Ok(text) => (LogKind::Ok, text),
+                    Err(error) => (LogKind::Error, error),
+                };
+                self.message = Some(first_line(&text));
+                self.push_log(kind, text);
+                vec![Effect::RefreshStatus]
+            }
             Event::RunDone(result) => {
                 self.running = None;
                 match result {
@@ -988,6 +1009,20 @@ impl App {
                     }
                 };
             }
+            Overlay::Resolve(dialog) => {
+                self.overlay = Overlay::None;
+                match dialog.key(key) {
+                    ResolveStep::Open(dialog) => self.overlay = Overlay::Resolve(Box::new(dialog)),
+                    ResolveStep::Cancelled => self.message = Some("cancelled".into()),
+                    ResolveStep::Resolve(version, resolution) => {
+                        return vec![Effect::Resolve {
+                            version,
+                            resolution,
+                        }];
+                    }
+                }
+                return Vec::new();
+            }
             Overlay::None => {}
         }
         if self.focus == Focus::Inspect || self.inspect.has_overlay() {
@@ -1047,6 +1082,7 @@ impl App {
             KeyCode::Char('A') => return self.propose(Operation::Up { to: None }),
             KeyCode::Char('B') => return self.propose(Operation::DownSteps { steps: 1 }),
             KeyCode::Char('r') => return self.propose(Operation::Redo),
+            KeyCode::Char('m') => return self.propose_resolve(),
             KeyCode::Char('n') => {
                 if self.read_only {
                     return self.say("read-only: creating migrations is disabled".into());
@@ -1262,6 +1298,31 @@ impl App {
             }
         };
         self.propose(operation)
+    }
+
+    /// Opens the resolve dialog for the selected migration, or says why not.
+    fn propose_resolve(&mut self) -> Vec<Effect> {
+        if self.read_only {
+            return self.say("read-only: resolving is disabled".into());
+        }
+        if self.running.is_some() {
+            return self.say("a migration is running; wait for it or cancel it with c".into());
+        }
+        let Some(v) = self.selected_version() else {
+            return Vec::new();
+        };
+        match ResolveDialog::open(v) {
+            Some(dialog) => self.overlay = Overlay::Resolve(Box::new(dialog)),
+            None => {
+                let message = format!(
+                    "m resolves a partially applied migration; {} is {}",
+                    v.version,
+                    v.label()
+                );
+                return self.say(message);
+            }
+        }
+        Vec::new()
     }
 
     /// Opens the confirmation for `operation`, or says why it cannot run.

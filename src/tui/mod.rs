@@ -10,6 +10,7 @@ pub mod editor;
 pub mod highlight;
 pub mod inspect;
 pub mod preview;
+pub mod resolve;
 pub mod view;
 pub mod visible;
 
@@ -238,6 +239,25 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
                             cancel.cancel();
                         }
                     }
+                    Effect::Resolve {
+                        version,
+                        resolution,
+                    } => {
+                        let (db, options, tx) = (db.clone(), dashboard.options.clone(), tx.clone());
+                        tokio::spawn(async move {
+                            let result = async {
+                                let (events, _) = mpsc::unbounded_channel();
+                                let mut runner = Runner::connect(&db, options, events).await?;
+                                let resolved = runner.resolve(version, resolution).await;
+                                runner.close().await;
+                                resolved
+                            }
+                            .await;
+                            let _ = tx.send(Event::Resolved(
+                                result.map(|r| r.summary()).map_err(|e| e.to_string()),
+                            ));
+                        });
+                    }
                 }
             }
         }
@@ -396,7 +416,10 @@ fn spawn_status_poller(
                 let Some(set) = set.clone() else {
                     return Ok(None);
                 };
-                let status = crate::status::Status::build(&set, rows.as_deref());
+                let mut status = crate::status::Status::build(&set, rows.as_deref());
+                crate::unfinished::read_server_facts(c, &mut status)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 Ok(Some((set, status)))
             }
             .await;

@@ -27,6 +27,7 @@ pub fn state_look(state: State) -> (&'static str, Color) {
         State::ChecksumMismatch => ("≠", Color::Red),
         State::Missing => ("?", Color::Magenta),
         State::Failed => ("✗", Color::Red),
+        State::Partial => ("◐", Color::Red),
     }
 }
 
@@ -137,6 +138,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
                 draw_editor(frame, editor, area);
             }
         }
+        Overlay::Resolve(dialog) => dialog.draw(frame, area),
         Overlay::None | Overlay::Filter | Overlay::Command(_) => {}
     }
 }
@@ -260,7 +262,7 @@ fn migration_row<'a>(
     }
     if !matches!(v.state, State::Applied | State::Pending) {
         description.push(Span::styled(
-            format!(" · {}", v.state.label()),
+            format!(" · {}", v.label()),
             Style::default().fg(color),
         ));
     }
@@ -913,6 +915,10 @@ fn draw_help(frame: &mut Frame, area: Rect) {
         ("B", "roll back the last applied migration"),
         ("r", "redo: revert the last one and apply it again"),
         ("c", "cancel the running statement (asks first)"),
+        (
+            "m",
+            "resolve a partially applied migration (shows what is known; asks)",
+        ),
         ("n", "new migration: description, UP and DOWN; Ctrl-S saves"),
         ("/", "filter migrations by version or description"),
         (

@@ -6,8 +6,8 @@ use std::time::Duration;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use lockstep::analysis::LintOptions;
 use lockstep::analysis::migrations::{analyze_pending, analyze_rest};
-use lockstep::history::AppliedRow;
-use lockstep::runner::{Direction, Failure, LockHolder, Operation, RunEvent};
+use lockstep::history::{AppliedRow, Progress};
+use lockstep::runner::{Direction, Failure, LockHolder, Operation, Resolution, RunEvent};
 use lockstep::source::{Migration, MigrationFile, MigrationSet, checksum};
 use lockstep::status::Status;
 use lockstep::tui::app::{App, Effect, Event, Overlay};
@@ -125,6 +125,11 @@ pub(super) fn every_state() -> (MigrationSet, Status) {
 
 fn app() -> App {
     let (set, status) = every_state();
+    app_on(set, status)
+}
+
+/// The dashboard on `set` and `status`, as the status poller and the server report them.
+fn app_on(set: MigrationSet, status: Status) -> App {
     let mut app = App::new(
         set.clone(),
         "postgres://app:***@localhost:5432/app_dev".into(),
@@ -535,7 +540,7 @@ fn filter_command_line_and_read_only() {
         app.message
             .as_deref()
             .unwrap()
-            .contains("recorded as failed"),
+            .contains("recorded as partially applied or failed"),
         "{:?}",
         app.message
     );
@@ -1007,4 +1012,73 @@ fn the_inspection_panes_replace_the_run_pane_and_signal_through_the_poller() {
         key(&mut ro, KeyCode::Char('y')).is_empty(),
         "read-only never signals"
     );
+}
+
+/// The every-state set with only 1 applied and 2 (a CONCURRENTLY build) left unfinished by a
+/// lockstep run that stopped before its statement committed.
+fn partial_app() -> App {
+    let (set, _) = every_state();
+    let rows = vec![
+        row(&set.migrations[0], true, false),
+        AppliedRow {
+            execution_time: Progress::Applying { committed: 0 }.encode(),
+            ..row(&set.migrations[1], false, false)
+        },
+    ];
+    let status = Status::build(&set, Some(&rows));
+    app_on(set, status)
+}
+
+#[test]
+fn a_partial_migration_is_resolved_behind_a_typed_confirmation() {
+    let mut app = partial_app();
+    assert!(key(&mut app, KeyCode::Char('m')).is_empty());
+    assert!(
+        app.message.as_deref().unwrap().contains("1 is applied"),
+        "{:?}",
+        app.message
+    );
+    key(&mut app, KeyCode::Down);
+    assert_eq!(app.selected_version().unwrap().version, 2);
+    let screen = render(&mut app, 120, 30).backend().to_string();
+    assert!(screen.contains("partially applied"), "{screen}");
+
+    key(&mut app, KeyCode::Char('m'));
+    assert!(matches!(app.overlay, Overlay::Resolve(_)));
+    snapshot("resolve_partial", &render(&mut app, 120, 30));
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.overlay, Overlay::None);
+
+    key(&mut app, KeyCode::Char('m'));
+    assert!(key(&mut app, KeyCode::Char('a')).is_empty());
+    key(&mut app, KeyCode::Char('3'));
+    assert!(
+        key(&mut app, KeyCode::Enter).is_empty(),
+        "the wrong version does not confirm"
+    );
+    key(&mut app, KeyCode::Backspace);
+    key(&mut app, KeyCode::Char('2'));
+    assert_eq!(
+        key(&mut app, KeyCode::Enter),
+        vec![Effect::Resolve {
+            version: 2,
+            resolution: Resolution::Applied
+        }]
+    );
+    assert_eq!(app.overlay, Overlay::None);
+    let effects = feed(
+        &mut app,
+        Event::Resolved(Ok(
+            "resolved 2 add email index (was partially applied): …".into()
+        )),
+    );
+    assert!(effects.contains(&Effect::RefreshStatus));
+    assert!(app.message.as_deref().unwrap().starts_with("resolved 2"));
+
+    let (set, status) = (app.set.as_ref().clone(), app.status.clone().unwrap());
+    let mut ro = App::new(set.clone(), "x".into(), false, false, true);
+    feed(&mut ro, Event::Status(Ok((set, status))));
+    key(&mut ro, KeyCode::Down);
+    assert!(key(&mut ro, KeyCode::Char('m')).is_empty());
+    assert_eq!(ro.overlay, Overlay::None, "read-only: no resolving");
 }

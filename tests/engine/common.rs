@@ -12,6 +12,20 @@ use sqlx::Connection;
 use sqlx::postgres::PgConnection;
 use tempfile::TempDir;
 
+/// The `lockstep` binary on `url` with the migrations of `dir` (and no `DATABASE_URL`).
+pub fn lockstep(url: &str, dir: &Dir) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("lockstep").unwrap();
+    // In the environment, not on the command line, where other accounts could read the password.
+    cmd.env("DATABASE_URL", url).arg("--source").arg(&dir.path);
+    cmd
+}
+
+/// Parses a JSON document, or panics showing the text.
+pub fn json(output: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(output)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(output)))
+}
+
 /// A temporary migrations directory.
 pub struct Dir {
     _tmp: TempDir,
@@ -100,6 +114,14 @@ pub async fn run_with(
 
 pub async fn run(db: &Database, dir: &Dir, operation: Operation) -> Result<RunSummary, RunError> {
     run_with(db, dir, operation, options()).await.0
+}
+
+/// The failure of a migration, from a run's error (panics on any other error).
+pub fn failure(err: &RunError) -> &lockstep::runner::Failure {
+    match err {
+        RunError::Migration { failure, .. } => failure,
+        other => panic!("expected a migration failure, got {other}"),
+    }
 }
 
 pub async fn up(db: &Database, dir: &Dir) -> RunSummary {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use lockstep::runner::{Operation, RunError, RunEvent};
+use lockstep::runner::{Operation, PlanError, RunError, RunEvent};
 use lockstep::status::State;
 use lockstep::testing::fresh_database;
 
@@ -64,7 +64,7 @@ async fn a_failing_statement_rolls_back_the_whole_migration() {
 }
 
 #[tokio::test]
-async fn a_failing_no_transaction_migration_is_reported_as_partial() {
+async fn a_failing_no_transaction_migration_is_recorded_as_partial() {
     let db = fresh_database().await;
     let dir = Dir::with(&[
         ("1_table.sql", "CREATE TABLE t (a int);"),
@@ -76,21 +76,35 @@ async fn a_failing_no_transaction_migration_is_reported_as_partial() {
     let err = run(&db, &dir, Operation::Up { to: None })
         .await
         .unwrap_err();
-    let RunError::Migration { failure, .. } = &err else {
-        panic!("{err}");
-    };
+    let failure = failure(&err);
     assert!(!failure.in_transaction && failure.partial);
     assert_eq!(failure.completed, vec![0]);
     assert_eq!(failure.statement, Some(1));
     assert_eq!(failure.line, Some(3));
     let text = err.to_string();
-    assert!(text.contains("statements 1 stayed applied"), "{text}");
+    assert!(text.contains("statement 1 stayed applied"), "{text}");
+    assert!(text.contains("lockstep resolve 2 --applied"), "{text}");
     assert!(
         exists(&db, "t_a").await,
         "the first index stays: CONCURRENTLY ran for real"
     );
-    assert_eq!(versions(&db).await, vec![1], "no history row, as sqlx");
-    assert_eq!(status(&db, &dir).await.versions[1].state, State::Pending);
+    let recorded = rows(&db).await;
+    assert_eq!(recorded.len(), 2, "the unfinished migration has its row");
+    assert!(
+        !recorded[1].success,
+        "recorded as unfinished, as sqlx's dirty state"
+    );
+    let status = status(&db, &dir).await;
+    assert_eq!(status.versions[1].state, State::Partial);
+    let unfinished = status.versions[1].unfinished.as_ref().unwrap();
+    assert_eq!(unfinished.progress.committed(), Some(1));
+    let err = run(&db, &dir, Operation::Up { to: None })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, RunError::Plan(PlanError::Dirty(2))),
+        "up refuses to run past it: {err}"
+    );
 }
 
 #[tokio::test]
@@ -117,9 +131,7 @@ async fn lock_timeout_fails_a_blocked_migration_instead_of_queueing() {
     .await
     .expect("with lock_timeout the migration must not queue behind the lock");
     let err = result.unwrap_err();
-    let RunError::Migration { failure, .. } = &err else {
-        panic!("{err}");
-    };
+    let failure = failure(&err);
     assert_eq!(
         failure.sqlstate.as_deref(),
         Some("55P03"),

@@ -1,8 +1,9 @@
 //! Interoperability with sqlx's own `Migrator`, both ways.
 
-use lockstep::runner::Operation;
+use lockstep::runner::{Operation, Resolution, Runner};
 use lockstep::status::State;
 use lockstep::testing::fresh_database;
+use sqlx::Connection;
 use sqlx::migrate::Migrator;
 
 use crate::common::*;
@@ -83,4 +84,48 @@ async fn a_schema_qualified_table_from_sqlx_toml_is_shared_with_sqlx() {
         vec![1, 2, 3],
         "sqlx applied only the one lockstep had not"
     );
+}
+
+#[tokio::test]
+async fn sqlx_refuses_to_run_past_a_partial_migration_until_it_is_resolved() {
+    let db = fresh_database().await;
+    let dir = Dir::with(&[
+        ("1_table.sql", "CREATE TABLE t (a int);"),
+        (
+            "2_indexes.sql",
+            "-- no-transaction\nCREATE INDEX CONCURRENTLY t_a ON t (a);\nCREATE INDEX CONCURRENTLY t_b ON t (b);\n",
+        ),
+        ("3_more.sql", "CREATE TABLE u (a int);"),
+    ]);
+    run(&db, &dir, Operation::Up { to: None })
+        .await
+        .expect_err("the second index names a missing column");
+    let migrator = Migrator::new(dir.path.clone()).await.unwrap();
+    let mut c = conn(&db).await;
+    let err = migrator.run(&mut c).await.unwrap_err();
+    assert!(
+        matches!(err, sqlx::migrate::MigrateError::Dirty(2)),
+        "sqlx sees lockstep's unfinished row as dirty: {err}"
+    );
+    assert!(!exists(&db, "u").await, "and applies nothing after it");
+    // sqlx returns Dirty without releasing its advisory lock: only closing the connection does.
+    c.close().await.unwrap();
+    let mut c = conn(&db).await;
+
+    // Finished by hand, then resolved: sqlx runs on.
+    sqlx::raw_sql("ALTER TABLE t ADD COLUMN b int; CREATE INDEX t_b ON t (b);")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut runner = Runner::connect(&db, options(), tx).await.unwrap();
+    let resolved = runner.resolve(2, Resolution::Applied).await.unwrap();
+    runner.close().await;
+    assert!(!resolved.previous.success);
+    migrator
+        .run(&mut c)
+        .await
+        .expect("sqlx accepts the resolved row");
+    assert!(exists(&db, "u").await);
+    assert_eq!(versions(&db).await, vec![1, 2, 3]);
 }

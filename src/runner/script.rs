@@ -1,0 +1,221 @@
+//! What a step sends, in order: its statements, the transactions around them and the history-row
+//! writes. The run ([`super::execute`]) and the dry run both follow this script.
+//!
+//! A migration in one transaction is sqlx's sequence: `BEGIN`, the statements, the row (`INSERT`
+//! with `success = TRUE`, or the `DELETE` on revert), `COMMIT`, then the execution time. A
+//! `-- no-transaction` migration runs in [`Segment`]s: each transaction segment is `BEGIN`, its
+//! statements, the row, `COMMIT`; a statement that cannot run in a transaction runs alone, and the
+//! row is written after it. Until the last segment the row says `success = FALSE` with the
+//! [`Progress`] so far (on apply it is inserted so; on revert the applied row is marked so), so a
+//! run that stops midway is recorded. One that commits in one segment (a single transaction
+//! segment) is atomic and writes the row as sqlx does.
+
+use super::plan::{Direction, Step};
+use crate::analysis::Segment;
+use crate::history::Progress;
+
+/// One thing a step sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// A `-- no-transaction` migration's segment starts (nothing is sent).
+    Segment(usize),
+    /// `BEGIN`.
+    Begin,
+    /// The statement with this index.
+    Statement(usize),
+    /// A write of the migration's history row.
+    Row(RowWrite),
+    /// `COMMIT`.
+    Commit,
+    /// sqlx's update of the execution time, after the commit.
+    RecordTime,
+}
+
+/// A write of the migration's history row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowWrite {
+    /// sqlx's `INSERT … success = TRUE, execution_time = -1`.
+    Insert,
+    /// `INSERT … success = FALSE` with the progress so far.
+    InsertUnfinished(Progress),
+    /// `UPDATE … success = FALSE` with the progress so far.
+    Unfinished(Progress),
+    /// `UPDATE … success = TRUE, execution_time = -1`: the last segment of an apply is committed.
+    Finished,
+    /// sqlx's `DELETE`.
+    Delete,
+}
+
+impl RowWrite {
+    /// Whether the row it leaves says the migration is unfinished.
+    pub fn leaves_unfinished(self) -> bool {
+        matches!(
+            self,
+            RowWrite::InsertUnfinished(_) | RowWrite::Unfinished(_)
+        )
+    }
+}
+
+/// The script of `step`.
+pub fn script(step: &Step) -> Vec<Op> {
+    let apply = step.direction == Direction::Apply;
+    let progress = |committed: usize| match step.direction {
+        Direction::Apply => Progress::Applying { committed },
+        Direction::Revert => Progress::Reverting { committed },
+    };
+    // Whether the row has been written (apply) or marked unfinished (revert) yet.
+    let mut written = false;
+    let unfinished = |written: bool, committed: usize| {
+        if apply && !written {
+            RowWrite::InsertUnfinished(progress(committed))
+        } else {
+            RowWrite::Unfinished(progress(committed))
+        }
+    };
+    let finished = |written: bool| match (apply, written) {
+        (true, false) => RowWrite::Insert,
+        (true, true) => RowWrite::Finished,
+        (false, _) => RowWrite::Delete,
+    };
+    let mut ops = Vec::new();
+    if step.segments.is_empty() {
+        ops.push(Op::Row(finished(false)));
+    }
+    let last = step.segments.len().saturating_sub(1);
+    for (i, Segment { statements, alone }) in step.segments.iter().enumerate() {
+        if !step.in_transaction {
+            ops.push(Op::Segment(i));
+        }
+        if alone.is_some() && !written {
+            ops.push(Op::Row(unfinished(false, statements.start)));
+            written = true;
+        }
+        let row = if i == last {
+            finished(written)
+        } else {
+            unfinished(written, statements.end)
+        };
+        if alone.is_some() {
+            ops.extend(statements.clone().map(Op::Statement));
+            ops.push(Op::Row(row));
+        } else {
+            ops.push(Op::Begin);
+            ops.extend(statements.clone().map(Op::Statement));
+            ops.push(Op::Row(row));
+            ops.push(Op::Commit);
+        }
+        written = true;
+    }
+    if apply {
+        ops.push(Op::RecordTime);
+    }
+    ops
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::MigrationFile;
+    use Op::*;
+    use RowWrite::*;
+    use std::path::PathBuf;
+
+    fn step(direction: Direction, sql: &str, in_transaction: bool) -> Step {
+        let file = MigrationFile {
+            path: PathBuf::from("1_m.sql"),
+            sql: sql.into(),
+            checksum: vec![],
+            no_transaction: !in_transaction,
+        };
+        super::super::plan::step(direction, 1, "m", &file, &[], &mut Default::default())
+    }
+
+    #[test]
+    fn one_transaction_is_sqlx_sequence() {
+        let s = step(Direction::Apply, "SELECT 1; SELECT 2;", true);
+        assert_eq!(
+            script(&s),
+            vec![
+                Begin,
+                Statement(0),
+                Statement(1),
+                Row(Insert),
+                Commit,
+                RecordTime
+            ]
+        );
+        let s = step(Direction::Revert, "SELECT 1;", true);
+        assert_eq!(script(&s), vec![Begin, Statement(0), Row(Delete), Commit]);
+    }
+
+    #[test]
+    fn a_no_transaction_file_of_transactional_statements_is_one_atomic_transaction() {
+        let s = step(Direction::Apply, "SELECT 1; SELECT 2;", false);
+        assert_eq!(
+            script(&s),
+            vec![
+                Segment(0),
+                Begin,
+                Statement(0),
+                Statement(1),
+                Row(Insert),
+                Commit,
+                RecordTime
+            ]
+        );
+    }
+
+    #[test]
+    fn segments_record_their_progress() {
+        let sql = "CREATE INDEX CONCURRENTLY a ON t (x);\nSELECT 1;\nSELECT 2;\nVACUUM t;";
+        let applying = |committed| Progress::Applying { committed };
+        assert_eq!(
+            script(&step(Direction::Apply, sql, false)),
+            vec![
+                Segment(0),
+                Row(InsertUnfinished(applying(0))),
+                Statement(0),
+                Row(Unfinished(applying(1))),
+                Segment(1),
+                Begin,
+                Statement(1),
+                Statement(2),
+                Row(Unfinished(applying(3))),
+                Commit,
+                Segment(2),
+                Statement(3),
+                Row(Finished),
+                RecordTime
+            ]
+        );
+        let sql = "SELECT 1;\nDROP INDEX CONCURRENTLY a;\nSELECT 2;";
+        let reverting = |committed| Progress::Reverting { committed };
+        assert_eq!(
+            script(&step(Direction::Revert, sql, false)),
+            vec![
+                Segment(0),
+                Begin,
+                Statement(0),
+                Row(Unfinished(reverting(1))),
+                Commit,
+                Segment(1),
+                Statement(1),
+                Row(Unfinished(reverting(2))),
+                Segment(2),
+                Begin,
+                Statement(2),
+                Row(Delete),
+                Commit
+            ]
+        );
+    }
+
+    #[test]
+    fn an_empty_file_still_records_its_row() {
+        assert_eq!(
+            script(&step(Direction::Apply, "-- nothing", false)),
+            vec![Row(Insert), RecordTime]
+        );
+        assert_eq!(script(&step(Direction::Apply, "", true)).len(), 4);
+    }
+}

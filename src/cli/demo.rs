@@ -7,7 +7,7 @@ use clap::Args;
 use color_eyre::eyre::{Result, WrapErr};
 
 use super::Project;
-use super::migrate::run_streamed;
+use super::migrate::{Interrupts, run_streamed};
 use crate::db::start_sandbox;
 use crate::runner::{Operation, read_status};
 use crate::source;
@@ -64,6 +64,8 @@ pub(super) async fn run(project: &Project, args: DemoArgs) -> Result<ExitCode> {
         db.display_url()
     );
     if let Some(sandbox) = db.sandbox.as_ref().filter(|_| args.keep) {
+        // Listening before saying so: a Ctrl-C right after the message is not lost.
+        let mut interrupts = Interrupts::listen().wrap_err("listening for Ctrl-C and SIGTERM")?;
         let url_file = sandbox
             .write_url_file(DEMO_DATABASE)
             .wrap_err("writing the sandbox's connection file")?;
@@ -79,7 +81,7 @@ pub(super) async fn run(project: &Project, args: DemoArgs) -> Result<ExitCode> {
             url_file.display(),
             dir.display()
         );
-        tokio::signal::ctrl_c().await?;
+        interrupts.next().await;
     }
     Ok(code)
 }

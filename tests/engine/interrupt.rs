@@ -433,3 +433,43 @@ async fn connection_errors_show_the_servers_message_without_a_source_line() {
     assert!(stderr.contains("SQLSTATE 3D000"), "{stderr}");
     assert!(!stderr.contains(" at line "), "{stderr}");
 }
+
+#[tokio::test]
+async fn a_no_transaction_migration_retries_only_the_transaction_that_gave_up() {
+    let db = fresh_database().await;
+    let dir = Dir::with(&[
+        ("1_widgets.sql", "CREATE TABLE widgets (id int);\n"),
+        (
+            "2_notx.sql",
+            "-- no-transaction\nCREATE TABLE audit (n int);\nVACUUM audit;\n\
+             INSERT INTO audit VALUES (1);\nALTER TABLE widgets ADD COLUMN color text;\n",
+        ),
+    ]);
+    Running::start(db.url(), &dir, &["up", "--to", "1"])
+        .exit_code(Duration::from_secs(30))
+        .await;
+    let (mut reader, _) = reader_in_transaction(&db).await;
+    let mut run = Running::start(
+        db.url(),
+        &dir,
+        &["up", "--json", "--lock-timeout", "300ms", "--retries", "20"],
+    );
+    run.wait_for_output("\"event\":\"retrying\"", Duration::from_secs(30))
+        .await;
+    sqlx::raw_sql("COMMIT").execute(&mut reader).await.unwrap();
+    assert_eq!(run.exit_code(Duration::from_secs(60)).await, 0);
+    assert_eq!(versions(&db).await, vec![1, 2]);
+    assert_eq!(
+        scalar_i64(&db, "SELECT count(*) FROM audit").await,
+        1,
+        "the committed segments ran once; the retried transaction's INSERT once"
+    );
+    assert_eq!(
+        scalar_i64(
+            &db,
+            "SELECT count(*) FROM _sqlx_migrations WHERE version = 2 AND success"
+        )
+        .await,
+        1
+    );
+}

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod format;
+pub mod health;
 pub mod history;
 pub mod monitor;
 pub mod runner;

@@ -54,6 +54,7 @@ pub(super) async fn run(project: &Project, args: DemoArgs) -> Result<ExitCode> {
         options.clone(),
         Operation::Up { to: None },
         false,
+        true,
     )
     .await?;
     let status = read_status(&db, &set, &options.table).await?;

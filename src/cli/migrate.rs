@@ -14,6 +14,7 @@ use super::output::{
 };
 use super::{EXIT_INTERRUPTED, Project};
 use crate::db::Database;
+use crate::health;
 use crate::history;
 use crate::runner::{
     Operation, RunEvent, RunOptions, RunTally, Runner, Stopped, advisory_key, plan, render_dry_run,
@@ -33,6 +34,9 @@ pub struct RunFlags {
     /// Go on although applied migrations' files are missing.
     #[arg(long)]
     ignore_missing: bool,
+    /// Skip the health check after the run (see `lockstep check`).
+    #[arg(long)]
+    no_check: bool,
 }
 
 /// Options of `lockstep up`.
@@ -97,7 +101,7 @@ async fn execute(
         anstream::print!("{}", show(&dry_run(&db, &set, &options, operation).await?));
         return Ok(ExitCode::SUCCESS);
     }
-    run_streamed(&db, &set, options, operation, flags.json).await
+    run_streamed(&db, &set, options, operation, flags.json, !flags.no_check).await
 }
 
 /// Plans without the lock and renders the SQL that would run.
@@ -132,15 +136,23 @@ pub(super) async fn run_streamed(
     options: RunOptions,
     operation: Operation,
     json: bool,
+    check: bool,
 ) -> Result<ExitCode> {
     let mut interrupts = Interrupts::listen().wrap_err("listening for Ctrl-C and SIGTERM")?;
     let (tx, rx) = mpsc::unbounded_channel();
     let printer = tokio::spawn(print_events(rx, json));
     let started = std::time::Instant::now();
-    let mut runner = tokio::select! {
-        runner = Runner::connect(db, options, tx) => runner?,
+    // The health check's baseline is taken while the migration connection opens.
+    let (baseline, runner) = tokio::select! {
+        both = async {
+            tokio::join!(
+                async { if check { health::baseline(db).await.ok() } else { None } },
+                Runner::connect(db, options, tx)
+            )
+        } => both,
         _ = interrupts.next() => return Ok(ExitCode::from(EXIT_INTERRUPTED)),
     };
+    let mut runner = runner?;
     let cancel = runner.cancel_token();
     let run = async move {
         let result = runner.run(operation, set).await;
@@ -167,6 +179,11 @@ pub(super) async fn run_streamed(
     let tally = printer.await.unwrap_or_default();
     let interrupted = interrupted || result.as_ref().is_err_and(|e| e.is_interrupted());
     let elapsed = started.elapsed();
+    if let Some(baseline) = baseline
+        .filter(|_| !interrupted && !(tally.applied.is_empty() && tally.reverted.is_empty()))
+    {
+        after_run_check(db, &baseline, json).await;
+    }
     if json {
         let line = serde_json::json!({
             "event": "summary",
@@ -225,6 +242,26 @@ pub(super) async fn run_streamed(
         println!("{g}{}{g:#}", tally.summary(summary.elapsed, false));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The health check after a run that changed something: printed when something needs action
+/// (always, as a `health` event, in JSON). A check that cannot run is said, never fatal.
+async fn after_run_check(db: &Database, baseline: &health::Baseline, json: bool) {
+    match health::check(db, Some(baseline), health::IDLE_IN_TRANSACTION_ALERT).await {
+        Ok(report) if json => {
+            let line = serde_json::json!({ "event": "health", "report": report });
+            println!("{line}");
+        }
+        Ok(report) if report.needs_action() => {
+            let y = yellow();
+            eprintln!(
+                "{y}health check after the run:{y:#}\n{}",
+                show(report.render().trim_end())
+            );
+        }
+        Ok(_) => {}
+        Err(error) => eprintln!("the health check after the run could not run: {error}"),
+    }
 }
 
 /// Ctrl-C and SIGTERM, listened for from the start of a run (so an early one is not lost).

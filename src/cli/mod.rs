@@ -1,5 +1,6 @@
 //! The command-line interface: subcommands and their output. A thin layer over the engine.
 
+mod check;
 mod demo;
 mod inspect;
 mod lint;
@@ -85,6 +86,9 @@ enum Command {
     New(new::NewArgs),
     /// Run the demo migration set on a throwaway PostgreSQL.
     Demo(demo::DemoArgs),
+    /// Look for what a migration may have left behind: invalid indexes, unvalidated
+    /// constraints, sequences near their maximum, stale statistics, stuck sessions.
+    Check(check::CheckArgs),
     /// Show table sizes, the lock tree or session activity of the database.
     Inspect(inspect::InspectArgs),
     /// Check migrations for locks that block production and changes that break running code.
@@ -177,6 +181,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::New(args)) => new::run(&project, args),
         Some(Command::Demo(args)) => demo::run(&project, args).await,
         Some(Command::Inspect(args)) => inspect::run(&project, &dir, args).await,
+        Some(Command::Check(args)) => check::run(&project, &dir, args).await,
         Some(Command::Lint(args)) => lint::run(&project, &dir, args).await,
         None => dashboard(&project, &dir, cli.global.read_only).await,
     }

@@ -7,6 +7,7 @@ mod common;
 mod concurrency;
 mod drift;
 mod failures;
+mod health;
 mod hidden;
 mod interrupt;
 mod no_transaction;

@@ -179,9 +179,7 @@ pub(super) async fn run_streamed(
     let tally = printer.await.unwrap_or_default();
     let interrupted = interrupted || result.as_ref().is_err_and(|e| e.is_interrupted());
     let elapsed = started.elapsed();
-    if let Some(baseline) = baseline
-        .filter(|_| !interrupted && !(tally.applied.is_empty() && tally.reverted.is_empty()))
-    {
+    if let Some(baseline) = baseline.filter(|_| !interrupted && tally.changed_something()) {
         after_run_check(db, &baseline, json).await;
     }
     if json {

@@ -251,14 +251,7 @@ pub async fn check(
         }
     }
 
-    let sessions: Vec<(
-        i32,
-        Option<String>,
-        Option<String>,
-        String,
-        f64,
-        Option<String>,
-    )> = sqlx::query_as(SESSIONS_SQL)
+    let sessions: Vec<SessionRow> = sqlx::query_as(SESSIONS_SQL)
         .bind(idle_after.as_secs_f64())
         .bind(since.map(|b| b.started))
         .fetch_all(&mut conn)
@@ -369,6 +362,16 @@ const SEQUENCES_SQL: &str = concat!(
 const STATISTICS_SQL: &str = "/* lockstep */ SELECT s.relid::regclass::text, c.relfilenode::int8, \
             s.n_live_tup, greatest(s.last_analyze, s.last_autoanalyze) \
      FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid ORDER BY 1";
+
+/// pid, user, application, state (`waiting` for a lock wait), transaction age, query.
+type SessionRow = (
+    i32,
+    Option<String>,
+    Option<String>,
+    String,
+    f64,
+    Option<String>,
+);
 
 /// Sessions of this database waiting on a lock, or idle in a transaction for longer than `$1`
 /// seconds (after a run: whose transaction began after `$2`, the run's start, or that wait).

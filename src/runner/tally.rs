@@ -54,6 +54,11 @@ impl RunTally {
         }
     }
 
+    /// Whether a migration was applied or reverted.
+    pub fn changed_something(&self) -> bool {
+        !(self.applied.is_empty() && self.reverted.is_empty())
+    }
+
     /// The whole account of events.
     pub fn of<'a>(events: impl IntoIterator<Item = &'a RunEvent>) -> RunTally {
         let mut tally = RunTally::default();

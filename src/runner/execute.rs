@@ -45,18 +45,26 @@ pub(super) enum StepError {
 /// Runs `step` and records it; returns how long it took, bookkeeping included.
 pub(super) async fn run_step(exec: &mut Exec<'_>, step: &Step) -> Result<Duration, StepError> {
     let started = Instant::now();
-    let role = step.direction.verb();
-    simple(
-        exec.conn,
-        &format!("SET application_name = 'lockstep:{role}:{}'", step.version),
-    )
-    .await
-    .map_err(|source| {
-        StepError::Setup(RunError::Query {
-            context: "setting application_name".into(),
-            source,
-        })
-    })?;
+    // The session is named after the migration; when the step opens with a transaction, in the
+    // same round trip as its BEGIN.
+    let ops = script(step);
+    let naming = format!(
+        "SET application_name = 'lockstep:{}:{}'",
+        step.direction.verb(),
+        step.version
+    );
+    let naming_begin = ops
+        .iter()
+        .position(|op| !matches!(op, Op::Segment(_)))
+        .filter(|&first| ops[first] == Op::Begin);
+    if naming_begin.is_none() {
+        simple(exec.conn, &naming).await.map_err(|source| {
+            StepError::Setup(RunError::Query {
+                context: "setting application_name".into(),
+                source,
+            })
+        })?;
+    }
     let _ = exec.events.send(RunEvent::MigrationStarted {
         version: step.version,
         description: step.description.clone(),
@@ -78,7 +86,6 @@ pub(super) async fn run_step(exec: &mut Exec<'_>, step: &Step) -> Result<Duratio
         row_written: None,
         unfinished: false,
     };
-    let ops = script(step);
     let (mut at, mut transaction_start, mut attempt) = (0, 0, 0);
     while at < ops.len() {
         let in_transaction = run.open;
@@ -86,8 +93,10 @@ pub(super) async fn run_step(exec: &mut Exec<'_>, step: &Step) -> Result<Duratio
             Op::Segment(_) => Ok(()),
             Op::Begin => {
                 transaction_start = at;
+                // A retry sends this BEGIN again, and the naming with it: the rollback undid it.
+                let naming = (naming_begin == Some(at)).then_some(naming.as_str());
                 match run.stop_if_cancelled().await {
-                    Ok(()) => run.begin().await,
+                    Ok(()) => run.begin(naming).await,
                     Err(e) => Err(e),
                 }
             }
@@ -261,8 +270,13 @@ impl StepRun<'_> {
         }
     }
 
-    async fn begin(&mut self) -> Result<(), StepError> {
-        self.bookkeeping(|conn| Box::pin(simple(conn, "BEGIN")))
+    /// `BEGIN`, after `naming` (a `SET application_name`) in the same round trip when given.
+    async fn begin(&mut self, naming: Option<&str>) -> Result<(), StepError> {
+        let sql = match naming {
+            Some(naming) => format!("{naming}; BEGIN"),
+            None => "BEGIN".to_string(),
+        };
+        self.bookkeeping(move |conn| Box::pin(async move { simple(conn, &sql).await }))
             .await?;
         self.open = true;
         Ok(())

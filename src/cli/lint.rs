@@ -1,5 +1,5 @@
 //! `lockstep lint`: the safety analysis of migration files, for people (rustc style), editors
-//! (gcc one-liners) and scripts (JSON).
+//! (gcc one-liners), scripts (JSON), code scanning (SARIF) and GitHub Actions (annotations).
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -31,7 +31,8 @@ pub struct LintArgs {
     /// Migration files or directories of them (default: the pending migrations of the
     /// migrations directory; all of them when no database is configured).
     paths: Vec<PathBuf>,
-    /// Output: rustc-style text, gcc-style one line per finding, or one JSON document.
+    /// Output: rustc-style text, gcc-style one line per finding, one JSON document, a SARIF 2.1.0
+    /// log, or GitHub Actions annotations.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
     /// The PostgreSQL version to analyse for, e.g. 16 or 9.6 (default: the configured server's,
@@ -49,6 +50,8 @@ enum Format {
     Human,
     Json,
     Gcc,
+    Sarif,
+    Github,
 }
 
 pub(super) async fn run(project: &Project, dir: &Path, args: LintArgs) -> Result<ExitCode> {
@@ -120,8 +123,18 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
             out.write_all(b"\n")?;
         }
         Format::Gcc => out.write_all(render::gcc(&report).as_bytes())?,
+        Format::Sarif => {
+            render::write_sarif(&report, &mut out)?;
+            out.write_all(b"\n")?;
+        }
+        Format::Github => out.write_all(render::github(&report).as_bytes())?,
     }
     out.flush()?;
+    drop(out);
+    if args.format == Format::Sarif {
+        // stdout is one SARIF document: the summary line goes beside it.
+        eprintln!("{}", render::summary_line(&report));
+    }
     let code = if report.has_errors() {
         ExitCode::FAILURE
     } else {

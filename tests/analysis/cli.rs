@@ -243,3 +243,52 @@ fn unreadable_paths_and_unknown_rules_exit_2() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn sarif_and_github_formats_keep_the_summary_and_exit_code() {
+    let dir = project(&[("1_index.sql", INDEX_AND_DEFAULT)]);
+    let sarif = lockstep(dir.path())
+        .args(["lint", "--format", "sarif", "migrations"])
+        .output()
+        .unwrap();
+    assert_eq!(sarif.status.code(), Some(1));
+    let log = json(&sarif.stdout);
+    assert_eq!(log["version"], "2.1.0");
+    assert_eq!(
+        log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "migrations/1_index.sql"
+    );
+    let stderr = String::from_utf8_lossy(&sarif.stderr);
+    assert!(
+        stderr.contains("1 file(s) checked for PostgreSQL 15"),
+        "{stderr}"
+    );
+
+    let github = lockstep(dir.path())
+        .args(["lint", "--format", "github", "migrations"])
+        .output()
+        .unwrap();
+    assert_eq!(github.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&github.stdout);
+    assert!(
+        text.starts_with("::error file=migrations/1_index.sql,line=1,col=1,"),
+        "{text}"
+    );
+    assert!(
+        text.trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("1 file(s) checked"),
+        "{text}"
+    );
+
+    let clean = project(&[("1_ok.sql", "CREATE TABLE t (id int);\n")]);
+    for format in ["sarif", "github"] {
+        let out = lockstep(clean.path())
+            .args(["lint", "--format", format, "migrations"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{format}");
+    }
+}

@@ -1,13 +1,17 @@
-//! Output formats for a [`LintReport`]: rustc-style human text, gcc-style lines
-//! and a stable JSON document.
+//! Output formats for a [`LintReport`]: rustc-style human text, gcc-style lines, a stable JSON
+//! document, SARIF 2.1.0 and GitHub Actions workflow commands.
 
 mod gcc;
+mod github;
 mod human;
 mod json;
+mod sarif;
 
 pub use gcc::gcc;
+pub use github::{escape_data, escape_property, github};
 pub use human::{human, human_colored};
 pub use json::{JSON_FORMAT_VERSION, json, json_value, write_json};
+pub use sarif::{SARIF_SCHEMA, sarif_value, write_sarif};
 
 use std::fmt::Write;
 
@@ -17,6 +21,26 @@ use super::rules::{RULES, lookup};
 /// The process exit code for a report: 1 when an error-level finding remains, else 0.
 pub fn exit_code(report: &LintReport) -> i32 {
     i32::from(report.has_errors())
+}
+
+/// The last line of human and GitHub output: files checked, the server version, counts.
+pub fn summary_line(report: &LintReport) -> String {
+    let (errors, warnings, infos) = report.counts();
+    let suppressed: usize = report
+        .files
+        .iter()
+        .map(|f| f.analysis.suppressed.len())
+        .sum();
+    format!(
+        "{} file(s) checked for PostgreSQL {}: {errors} error(s), {warnings} warning(s), {infos} note(s){}",
+        report.files.len(),
+        super::model::version_label(report.pg_version),
+        if suppressed > 0 {
+            format!(", {suppressed} suppressed by ignore comments")
+        } else {
+            String::new()
+        }
+    )
 }
 
 /// The rule list for `lockstep lint --explain`, or one rule's description (None when unknown).

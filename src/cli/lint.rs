@@ -57,19 +57,21 @@ enum Format {
 pub(super) async fn run(project: &Project, dir: &Path, args: LintArgs) -> Result<ExitCode> {
     if let Some(rule) = &args.explain {
         let rule = Some(rule.as_str()).filter(|r| !r.is_empty());
-        return Ok(match render::explain(rule) {
-            Some(text) => {
-                print!("{text}");
-                ExitCode::SUCCESS
-            }
-            None => {
-                eprintln!(
-                    "error: there is no rule `{}`; `lockstep lint --explain` lists them",
-                    rule.unwrap_or_default()
-                );
-                ExitCode::from(EXIT_CANNOT_LINT)
-            }
-        });
+        return Ok(
+            match render::explain_with(rule, &project.config.lint.policy) {
+                Some(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                None => {
+                    eprintln!(
+                        "error: there is no rule `{}`; `lockstep lint --explain` lists them",
+                        rule.unwrap_or_default()
+                    );
+                    ExitCode::from(EXIT_CANNOT_LINT)
+                }
+            },
+        );
     }
     match lint(project, dir, &args).await {
         Ok(code) => Ok(code),
@@ -101,12 +103,16 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
             .or(project.config.pg_version)
             .unwrap_or(DEFAULT_PG_VERSION),
     };
-    let options = LintOptions::for_session(
+    let mut options = LintOptions::for_session(
         pg_version,
         project.config.lock_timeout.is_some(),
         project.config.statement_timeout.is_some(),
     );
-    let report = lint_files(&files, &options);
+    if let Some(wraps) = project.config.lint.assume_in_transaction {
+        options.runner_wraps_in_transaction = wraps;
+    }
+    let mut report = lint_files(&files, &options);
+    project.config.lint.policy.apply(&mut report);
     let colored = args.format == Format::Human && std::io::stdout().is_terminal();
     // anstream honours NO_COLOR (stripping the colours); plain text has no escapes to strip.
     let out: Box<dyn Write> = if colored {
@@ -115,6 +121,14 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
         Box::new(std::io::stdout().lock())
     };
     let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
+    if let Some(note) = project.config.lint.squawk_note() {
+        // The first line of the output; beside a JSON or SARIF document, on stderr.
+        if matches!(args.format, Format::Json | Format::Sarif) {
+            anstream::eprintln!("{}", super::output::show(&note));
+        } else {
+            writeln!(out, "{}", crate::text::visible(&note))?;
+        }
+    }
     match args.format {
         Format::Human if colored => out.write_all(render::human_colored(&report).as_bytes())?,
         Format::Human => out.write_all(render::human(&report).as_bytes())?,

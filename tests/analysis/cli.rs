@@ -292,3 +292,167 @@ fn sarif_and_github_formats_keep_the_summary_and_exit_code() {
         assert_eq!(out.status.code(), Some(0), "{format}");
     }
 }
+
+#[test]
+fn lint_section_disables_and_changes_severities_with_squawk_names() {
+    let dir = project(&[("1_index.sql", INDEX_AND_DEFAULT)]);
+    // squawk's name for the rule, an error turned into a warning: nothing fails any more.
+    std::fs::write(
+        dir.path().join("lockstep.toml"),
+        "[lint]\ndisable = [\"missing-statement-timeout\"]\n\
+         severity = { \"require-concurrent-index-creation\" = \"warning\" }\npg-version = \"10\"\n",
+    )
+    .unwrap();
+    // A .squawk.toml beside a [lint] section is not read.
+    std::fs::write(
+        dir.path().join(".squawk.toml"),
+        "excluded_rules = [\"require-concurrent-index-creation\"]\n",
+    )
+    .unwrap();
+    let out = lockstep(dir.path())
+        .args(["lint", "--format", "json", "migrations"])
+        .output()
+        .unwrap();
+    let doc = json(&out.stdout);
+    let rules = rules_of(&doc);
+    assert!(
+        rules.contains(&"require-concurrent-index".to_string()),
+        "{rules:?}"
+    );
+    assert!(
+        !rules.contains(&"missing-statement-timeout".to_string()),
+        "{rules:?}"
+    );
+    assert_eq!(doc["pg_version"], 10, "[lint] pg-version");
+    // Before 11 any default rewrites: still an error, so the exit code is 1.
+    assert_eq!(out.status.code(), Some(1), "{doc}");
+    let finding = doc["files"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "require-concurrent-index")
+        .unwrap()
+        .clone();
+    assert_eq!(finding["severity"], "warning");
+    // The flag still wins over the configuration.
+    let flagged = lockstep(dir.path())
+        .args([
+            "lint",
+            "--format",
+            "json",
+            "--pg-version",
+            "15",
+            "migrations",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(json(&flagged.stdout)["pg_version"], 15);
+    assert_eq!(flagged.status.code(), Some(0), "only warnings remain on 15");
+
+    let explain = lockstep(dir.path())
+        .args(["lint", "--explain"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&explain.stdout);
+    let line = |rule: &str| {
+        let lines: Vec<&str> = text.lines().collect();
+        let i = lines
+            .iter()
+            .position(|l| l.starts_with(&format!("{rule} ")))
+            .unwrap();
+        format!("{}\n{}", lines[i], lines[i + 1])
+    };
+    let index = line("require-concurrent-index");
+    assert!(
+        index.contains(" warning ") && index.contains("from lockstep.toml (default error)"),
+        "{index}"
+    );
+    let timeout = line("missing-statement-timeout");
+    assert!(timeout.contains(" off "), "{timeout}");
+    let drop = line("drop-column");
+    assert!(
+        drop.contains(" warning ") && drop.contains(" default;"),
+        "{drop}"
+    );
+}
+
+#[test]
+fn unknown_rules_in_configuration_name_the_file_and_line() {
+    let dir = project(&[("1_index.sql", INDEX_AND_DEFAULT)]);
+    // Each configuration is refused (exit 2) with the file, line and column of the bad name.
+    let refused = |file: &str, text: &str, expected: &str| {
+        for other in ["lockstep.toml", ".squawk.toml"] {
+            let _ = std::fs::remove_file(dir.path().join(other));
+        }
+        std::fs::write(dir.path().join(file), text).unwrap();
+        let out = lockstep(dir.path())
+            .args(["lint", "migrations"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+    };
+    refused(
+        "lockstep.toml",
+        "lock-timeout = \"2s\"\n[lint]\ndisable = [\n  \"drop-column\",\n  \"no-such-rule\",\n]\n",
+        "lockstep.toml: line 5, column 3: there is no rule `no-such-rule`",
+    );
+    refused(
+        "lockstep.toml",
+        "[lint.severity]\ndrop-column = \"fatal\"\n",
+        "line 2, column 15: severity `fatal`",
+    );
+    refused(
+        ".squawk.toml",
+        "excluded_rules = [\"ban-drop-column\", \"prefer-big-int\"]\n",
+        ".squawk.toml: line 1, column 38: there is no rule `prefer-big-int`",
+    );
+}
+
+#[test]
+fn squawk_configuration_is_read_when_there_is_no_lint_section() {
+    let dir = project(&[("1_index.sql", INDEX_AND_DEFAULT)]);
+    std::fs::write(
+        dir.path().join(".squawk.toml"),
+        "excluded_rules = [\"require-concurrent-index-creation\", \"require-timeout-settings\"]\n\
+         pg_version = \"10.0\"\nassume_in_transaction = true\n\
+         [upload_to_github]\nfail_on_violations = true\n",
+    )
+    .unwrap();
+    let out = lockstep(dir.path())
+        .args(["lint", "migrations"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first = text.lines().next().unwrap();
+    assert!(
+        first.starts_with("note: using squawk's configuration")
+            && first.contains(".squawk.toml")
+            && first.contains("missing-lock-timeout")
+            && first.contains("pg_version 10"),
+        "{text}"
+    );
+    assert!(!text.contains("[require-concurrent-index]"), "{text}");
+    assert!(!text.contains("missing-lock-timeout]"), "{text}");
+    // pg_version 10: a default still rewrites the table.
+    assert!(text.contains("error[volatile-default-rewrite]"), "{text}");
+    assert!(text.contains("checked for PostgreSQL 10"), "{text}");
+    assert_eq!(out.status.code(), Some(1));
+    // In JSON the note goes to stderr, so stdout stays one document.
+    let out = lockstep(dir.path())
+        .args(["lint", "--format", "json", "migrations"])
+        .output()
+        .unwrap();
+    assert_eq!(json(&out.stdout)["pg_version"], 10);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("note: using squawk's configuration"));
+    let explain = lockstep(dir.path())
+        .args(["lint", "--explain", "require-concurrent-index"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&explain.stdout);
+    assert!(
+        text.contains(" off ") && text.contains("from .squawk.toml (default error)"),
+        "{text}"
+    );
+}

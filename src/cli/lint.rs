@@ -12,11 +12,13 @@ use sqlx::postgres::PgConnection;
 
 use super::{Project, print_error};
 use crate::analysis::model::{parse_version, version_from_server_num, version_label};
-use crate::analysis::{LintOptions, lint_files, render};
+use crate::analysis::{LintOptions, lint_each, lint_files, render};
 use crate::db::{Database, configured_url, server_version_num};
 use crate::runner::read_status;
 use crate::source::Severity;
 use crate::status::Status;
+
+mod changed;
 
 /// Exit code when lint could not run at all (unreadable path, unreachable database).
 const EXIT_CANNOT_LINT: u8 = 2;
@@ -39,6 +41,11 @@ pub struct LintArgs {
     /// else `pg-version` in lockstep.toml, else 15).
     #[arg(long, value_name = "VERSION", value_parser = parse_version)]
     pg_version: Option<u32>,
+    /// Lint only the migration files added or modified since this git ref (from its merge base
+    /// with HEAD to the working tree); an edited migration that was already at the ref is itself
+    /// an error.
+    #[arg(long, value_name = "REF", conflicts_with = "paths")]
+    changed_since: Option<String>,
     /// List every rule with its severity and squawk name, or explain one rule, and exit.
     #[arg(long, value_name = "RULE", num_args = 0..=1, default_missing_value = "")]
     explain: Option<String>,
@@ -91,7 +98,18 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
     .map(|(url, source)| {
         Database::at(url, source).with_connect_timeout(project.config.connect_timeout)
     });
-    let files = if args.paths.is_empty() {
+    let mut changes = None;
+    let files = if let Some(reference) = &args.changed_since {
+        let changed = changed::changed_since(
+            dir,
+            &project.migrations_dir,
+            reference,
+            &project.config.ignored_chars,
+        )?;
+        let files = changed.added.clone();
+        changes = Some((reference, changed));
+        files
+    } else if args.paths.is_empty() {
         pending_files(project, db.as_ref()).await?
     } else {
         read_paths(&args.paths)?
@@ -112,6 +130,15 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
         options.runner_wraps_in_transaction = wraps;
     }
     let mut report = lint_files(&files, &options);
+    if let Some((reference, changed)) = &changes {
+        // The added migrations are one deploy (lint_files chains them); an edited one was
+        // deployed already, so it is linted on its own.
+        report
+            .files
+            .extend(lint_each(&changed.modified, &options).files);
+        changed::sort_by_version(&mut report);
+        changed::report_edited(&mut report, &changed.edited, reference);
+    }
     project.config.lint.policy.apply(&mut report);
     let colored = args.format == Format::Human && std::io::stdout().is_terminal();
     // anstream honours NO_COLOR (stripping the colours); plain text has no escapes to strip.

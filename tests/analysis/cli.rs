@@ -29,6 +29,15 @@ fn json(output: &[u8]) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(output)))
 }
 
+fn paths_of(doc: &serde_json::Value) -> Vec<&str> {
+    doc["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect()
+}
+
 fn rules_of(doc: &serde_json::Value) -> Vec<String> {
     doc["files"]
         .as_array()
@@ -159,12 +168,7 @@ fn without_a_database_every_migration_is_pending() {
         .output()
         .unwrap();
     let doc = json(&out.stdout);
-    let paths: Vec<&str> = doc["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["path"].as_str().unwrap())
-        .collect();
+    let paths = paths_of(&doc);
     assert_eq!(paths.len(), 2, "up files only: {paths:?}");
     assert!(paths[0].ends_with("1_create.up.sql") && paths[1].ends_with("2_index.up.sql"));
     // The table is created by an earlier pending migration, so indexing it blocks nobody.
@@ -455,4 +459,114 @@ fn squawk_configuration_is_read_when_there_is_no_lint_section() {
         text.contains(" off ") && text.contains("from .squawk.toml (default error)"),
         "{text}"
     );
+}
+
+/// `git` in `dir`, with an identity of its own; panics with git's message when it fails.
+fn git(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn changed_since_lints_only_what_the_branch_changed() {
+    let dir = project(&[
+        ("1_users.sql", "CREATE TABLE users (id int, email text);\n"),
+        (
+            "2_orders.sql",
+            "CREATE TABLE orders (id int);\nCREATE INDEX o ON orders (id);\n",
+        ),
+        ("3_old.sql", "ALTER TABLE orders ADD COLUMN note text;\n"),
+    ]);
+    git(dir.path(), &["init", "-q", "-b", "main"]);
+    git(dir.path(), &["add", "."]);
+    git(dir.path(), &["commit", "-q", "-m", "base"]);
+    git(dir.path(), &["checkout", "-q", "-b", "feature"]);
+    let migrations = dir.path().join("migrations");
+    // Added on the branch: an index on a table from an earlier migration (not new: applied).
+    std::fs::write(
+        migrations.join("4_index.sql"),
+        "CREATE INDEX users_email ON users (email);\n",
+    )
+    .unwrap();
+    // An applied migration edited.
+    std::fs::write(
+        migrations.join("3_old.sql"),
+        "ALTER TABLE orders ADD COLUMN note varchar(10);\n",
+    )
+    .unwrap();
+    git(dir.path(), &["add", "."]);
+    git(dir.path(), &["commit", "-q", "-m", "branch"]);
+    // Not committed yet, but on the branch all the same.
+    std::fs::write(
+        migrations.join("10_drop.sql"),
+        "ALTER TABLE users DROP COLUMN email;\n",
+    )
+    .unwrap();
+
+    let out = lockstep(dir.path())
+        .args(["lint", "--format", "json", "--changed-since", "main"])
+        .output()
+        .unwrap();
+    let doc = json(&out.stdout);
+    let paths = paths_of(&doc);
+    assert_eq!(
+        paths,
+        vec![
+            "./migrations/3_old.sql",
+            "./migrations/4_index.sql",
+            "./migrations/10_drop.sql"
+        ],
+        "only the changed files, in version order: {doc}"
+    );
+    let rules_in = |i: usize| -> Vec<String> {
+        doc["files"][i]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["rule"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(rules_in(0)[0], "modified-applied-migration", "{doc}");
+    let edited = &doc["files"][0]["findings"][0];
+    assert_eq!(edited["severity"], "error");
+    assert!(
+        edited["message"]
+            .as_str()
+            .unwrap()
+            .contains("already at main"),
+        "{edited}"
+    );
+    assert!(
+        rules_in(1).contains(&"require-concurrent-index".to_string()),
+        "{doc}"
+    );
+    assert!(rules_in(2).contains(&"drop-column".to_string()), "{doc}");
+    assert_eq!(out.status.code(), Some(1));
+
+    // Since the branch's own commit only the uncommitted file is new; nothing was edited.
+    let out = lockstep(dir.path())
+        .args(["lint", "--format", "json", "--changed-since", "HEAD"])
+        .output()
+        .unwrap();
+    let doc = json(&out.stdout);
+    assert_eq!(doc["files"].as_array().unwrap().len(), 1, "{doc}");
+    assert_eq!(out.status.code(), Some(0), "a warning alone: {doc}");
+
+    // A ref git does not know: exit 2 and what to do.
+    let out = lockstep(dir.path())
+        .args(["lint", "--changed-since", "no-such-branch"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("fetch-depth: 0"), "{stderr}");
 }

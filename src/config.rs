@@ -11,6 +11,10 @@ use serde::Deserialize;
 
 use crate::source::{SourceOptions, Versioning};
 
+mod lint;
+
+pub use lint::LintConfig;
+
 /// `lock_timeout` for the migration session unless configured: long enough for a lock that is
 /// free within moments, short enough that the sessions queueing behind a waiting ALTER are not
 /// stalled for long. `--lock-timeout 0` turns it off.
@@ -51,6 +55,8 @@ pub struct Config {
     pub database_url: Option<String>,
     /// The PostgreSQL major version to analyse for when not connected (`pg-version`).
     pub pg_version: Option<u32>,
+    /// Rule configuration: `[lint]` of `lockstep.toml`, else `.squawk.toml`.
+    pub lint: LintConfig,
 }
 
 impl Default for Config {
@@ -69,6 +75,7 @@ impl Default for Config {
             lock_wait: Duration::from_secs(30),
             database_url: None,
             pg_version: None,
+            lint: LintConfig::default(),
         }
     }
 }
@@ -90,9 +97,21 @@ impl Config {
             config.apply_sqlx(file, &sqlx)?;
         }
         let own = dir.join("lockstep.toml");
+        let mut has_lint = false;
         if let Some(text) = read_optional(&own)? {
-            let file: LockstepToml = parse(&own, &text)?;
+            let mut file: LockstepToml = parse(&own, &text)?;
+            if let Some(section) = file.lint.take() {
+                has_lint = true;
+                config.lint = lint::from_lockstep(&own, &text, section)?;
+            }
             config.apply_lockstep(file, &own)?;
+        }
+        if !has_lint && let Some(squawk) = lint::from_squawk(dir)? {
+            config.lint = squawk;
+        }
+        // `[lint] pg-version` (or squawk's `pg_version`) wins over the top-level key.
+        if let Some(version) = config.lint.pg_version {
+            config.pg_version = Some(version);
         }
         Ok(config)
     }
@@ -301,6 +320,7 @@ struct LockstepToml {
     connect_timeout: Option<String>,
     retries: Option<u32>,
     pg_version: Option<u32>,
+    lint: Option<lint::LintToml>,
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ pub mod lint;
 pub mod locks;
 pub mod migrations;
 pub mod model;
+pub mod policy;
 pub mod render;
 pub mod rules;
 mod segments;

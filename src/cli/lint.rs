@@ -1,5 +1,5 @@
 //! `lockstep lint`: the safety analysis of migration files, for people (rustc style), editors
-//! (gcc one-liners) and scripts (JSON).
+//! (gcc one-liners), scripts (JSON), code scanning (SARIF) and GitHub Actions (annotations).
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -12,11 +12,13 @@ use sqlx::postgres::PgConnection;
 
 use super::{Project, print_error};
 use crate::analysis::model::{parse_version, version_from_server_num, version_label};
-use crate::analysis::{LintOptions, lint_files, render};
+use crate::analysis::{LintOptions, lint_each, lint_files, render};
 use crate::db::{Database, configured_url, server_version_num};
 use crate::runner::read_status;
 use crate::source::Severity;
 use crate::status::Status;
+
+mod changed;
 
 /// Exit code when lint could not run at all (unreadable path, unreachable database).
 const EXIT_CANNOT_LINT: u8 = 2;
@@ -31,13 +33,19 @@ pub struct LintArgs {
     /// Migration files or directories of them (default: the pending migrations of the
     /// migrations directory; all of them when no database is configured).
     paths: Vec<PathBuf>,
-    /// Output: rustc-style text, gcc-style one line per finding, or one JSON document.
+    /// Output: rustc-style text, gcc-style one line per finding, one JSON document, a SARIF 2.1.0
+    /// log, or GitHub Actions annotations.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
     /// The PostgreSQL version to analyse for, e.g. 16 or 9.6 (default: the configured server's,
     /// else `pg-version` in lockstep.toml, else 15).
     #[arg(long, value_name = "VERSION", value_parser = parse_version)]
     pg_version: Option<u32>,
+    /// Lint only the migration files added or modified since this git ref (from its merge base
+    /// with HEAD to the working tree); an edited migration that was already at the ref is itself
+    /// an error.
+    #[arg(long, value_name = "REF", conflicts_with = "paths")]
+    changed_since: Option<String>,
     /// List every rule with its severity and squawk name, or explain one rule, and exit.
     #[arg(long, value_name = "RULE", num_args = 0..=1, default_missing_value = "")]
     explain: Option<String>,
@@ -49,24 +57,28 @@ enum Format {
     Human,
     Json,
     Gcc,
+    Sarif,
+    Github,
 }
 
 pub(super) async fn run(project: &Project, dir: &Path, args: LintArgs) -> Result<ExitCode> {
     if let Some(rule) = &args.explain {
         let rule = Some(rule.as_str()).filter(|r| !r.is_empty());
-        return Ok(match render::explain(rule) {
-            Some(text) => {
-                print!("{text}");
-                ExitCode::SUCCESS
-            }
-            None => {
-                eprintln!(
-                    "error: there is no rule `{}`; `lockstep lint --explain` lists them",
-                    rule.unwrap_or_default()
-                );
-                ExitCode::from(EXIT_CANNOT_LINT)
-            }
-        });
+        return Ok(
+            match render::explain_with(rule, &project.config.lint.policy) {
+                Some(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                None => {
+                    eprintln!(
+                        "error: there is no rule `{}`; `lockstep lint --explain` lists them",
+                        rule.unwrap_or_default()
+                    );
+                    ExitCode::from(EXIT_CANNOT_LINT)
+                }
+            },
+        );
     }
     match lint(project, dir, &args).await {
         Ok(code) => Ok(code),
@@ -86,7 +98,18 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
     .map(|(url, source)| {
         Database::at(url, source).with_connect_timeout(project.config.connect_timeout)
     });
-    let files = if args.paths.is_empty() {
+    let mut changes = None;
+    let files = if let Some(reference) = &args.changed_since {
+        let changed = changed::changed_since(
+            dir,
+            &project.migrations_dir,
+            reference,
+            &project.config.ignored_chars,
+        )?;
+        let files = changed.added.clone();
+        changes = Some((reference, changed));
+        files
+    } else if args.paths.is_empty() {
         pending_files(project, db.as_ref()).await?
     } else {
         read_paths(&args.paths)?
@@ -98,12 +121,25 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
             .or(project.config.pg_version)
             .unwrap_or(DEFAULT_PG_VERSION),
     };
-    let options = LintOptions::for_session(
+    let mut options = LintOptions::for_session(
         pg_version,
         project.config.lock_timeout.is_some(),
         project.config.statement_timeout.is_some(),
     );
-    let report = lint_files(&files, &options);
+    if let Some(wraps) = project.config.lint.assume_in_transaction {
+        options.runner_wraps_in_transaction = wraps;
+    }
+    let mut report = lint_files(&files, &options);
+    if let Some((reference, changed)) = &changes {
+        // The added migrations are one deploy (lint_files chains them); an edited one was
+        // deployed already, so it is linted on its own.
+        report
+            .files
+            .extend(lint_each(&changed.modified, &options).files);
+        changed::sort_by_version(&mut report);
+        changed::report_edited(&mut report, &changed.edited, reference);
+    }
+    project.config.lint.policy.apply(&mut report);
     let colored = args.format == Format::Human && std::io::stdout().is_terminal();
     // anstream honours NO_COLOR (stripping the colours); plain text has no escapes to strip.
     let out: Box<dyn Write> = if colored {
@@ -112,6 +148,14 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
         Box::new(std::io::stdout().lock())
     };
     let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
+    if let Some(note) = project.config.lint.squawk_note() {
+        // The first line of the output; beside a JSON or SARIF document, on stderr.
+        if matches!(args.format, Format::Json | Format::Sarif) {
+            anstream::eprintln!("{}", super::output::show(&note));
+        } else {
+            writeln!(out, "{}", crate::text::visible(&note))?;
+        }
+    }
     match args.format {
         Format::Human if colored => out.write_all(render::human_colored(&report).as_bytes())?,
         Format::Human => out.write_all(render::human(&report).as_bytes())?,
@@ -120,8 +164,18 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
             out.write_all(b"\n")?;
         }
         Format::Gcc => out.write_all(render::gcc(&report).as_bytes())?,
+        Format::Sarif => {
+            render::write_sarif(&report, &mut out)?;
+            out.write_all(b"\n")?;
+        }
+        Format::Github => out.write_all(render::github(&report).as_bytes())?,
     }
     out.flush()?;
+    drop(out);
+    if args.format == Format::Sarif {
+        // stdout is one SARIF document: the summary line goes beside it.
+        eprintln!("{}", render::summary_line(&report));
+    }
     let code = if report.has_errors() {
         ExitCode::FAILURE
     } else {

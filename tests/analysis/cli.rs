@@ -29,6 +29,15 @@ fn json(output: &[u8]) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(output)))
 }
 
+fn paths_of(doc: &serde_json::Value) -> Vec<&str> {
+    doc["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect()
+}
+
 fn rules_of(doc: &serde_json::Value) -> Vec<String> {
     doc["files"]
         .as_array()
@@ -159,12 +168,7 @@ fn without_a_database_every_migration_is_pending() {
         .output()
         .unwrap();
     let doc = json(&out.stdout);
-    let paths: Vec<&str> = doc["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["path"].as_str().unwrap())
-        .collect();
+    let paths = paths_of(&doc);
     assert_eq!(paths.len(), 2, "up files only: {paths:?}");
     assert!(paths[0].ends_with("1_create.up.sql") && paths[1].ends_with("2_index.up.sql"));
     // The table is created by an earlier pending migration, so indexing it blocks nobody.
@@ -242,4 +246,327 @@ fn unreadable_paths_and_unknown_rules_exit_2() {
         .args(["lint", "--explain", "no-such-rule"])
         .assert()
         .code(2);
+}
+
+#[test]
+fn sarif_and_github_formats_keep_the_summary_and_exit_code() {
+    let dir = project(&[("1_index.sql", INDEX_AND_DEFAULT)]);
+    let sarif = lockstep(dir.path())
+        .args(["lint", "--format", "sarif", "migrations"])
+        .output()
+        .unwrap();
+    assert_eq!(sarif.status.code(), Some(1));
+    let log = json(&sarif.stdout);
+    assert_eq!(log["version"], "2.1.0");
+    assert_eq!(
+        log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "migrations/1_index.sql"
+    );
+    let stderr = String::from_utf8_lossy(&sarif.stderr);
+    assert!(
+        stderr.contains("1 file(s) checked for PostgreSQL 15"),
+        "{stderr}"
+    );
+
+    let github = lockstep(dir.path())
+        .args(["lint", "--format", "github", "migrations"])
+        .output()
+        .unwrap();
+    assert_eq!(github.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&github.stdout);
+    assert!(
+        text.starts_with("::error file=migrations/1_index.sql,line=1,col=1,"),
+        "{text}"
+    );
+    assert!(
+        text.trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("1 file(s) checked"),
+        "{text}"
+    );
+
+    let clean = project(&[("1_ok.sql", "CREATE TABLE t (id int);\n")]);
+    for format in ["sarif", "github"] {
+        let out = lockstep(clean.path())
+            .args(["lint", "--format", format, "migrations"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{format}");
+    }
+}
+
+#[test]
+fn lint_section_disables_and_changes_severities_with_squawk_names() {
+    let dir = project(&[("1_index.sql", INDEX_AND_DEFAULT)]);
+    // squawk's name for the rule, an error turned into a warning: nothing fails any more.
+    std::fs::write(
+        dir.path().join("lockstep.toml"),
+        "[lint]\ndisable = [\"missing-statement-timeout\"]\n\
+         severity = { \"require-concurrent-index-creation\" = \"warning\" }\npg-version = \"10\"\n",
+    )
+    .unwrap();
+    // A .squawk.toml beside a [lint] section is not read.
+    std::fs::write(
+        dir.path().join(".squawk.toml"),
+        "excluded_rules = [\"require-concurrent-index-creation\"]\n",
+    )
+    .unwrap();
+    let out = lockstep(dir.path())
+        .args(["lint", "--format", "json", "migrations"])
+        .output()
+        .unwrap();
+    let doc = json(&out.stdout);
+    let rules = rules_of(&doc);
+    assert!(
+        rules.contains(&"require-concurrent-index".to_string()),
+        "{rules:?}"
+    );
+    assert!(
+        !rules.contains(&"missing-statement-timeout".to_string()),
+        "{rules:?}"
+    );
+    assert_eq!(doc["pg_version"], 10, "[lint] pg-version");
+    // Before 11 any default rewrites: still an error, so the exit code is 1.
+    assert_eq!(out.status.code(), Some(1), "{doc}");
+    let finding = doc["files"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "require-concurrent-index")
+        .unwrap()
+        .clone();
+    assert_eq!(finding["severity"], "warning");
+    // The flag still wins over the configuration.
+    let flagged = lockstep(dir.path())
+        .args([
+            "lint",
+            "--format",
+            "json",
+            "--pg-version",
+            "15",
+            "migrations",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(json(&flagged.stdout)["pg_version"], 15);
+    assert_eq!(flagged.status.code(), Some(0), "only warnings remain on 15");
+
+    let explain = lockstep(dir.path())
+        .args(["lint", "--explain"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&explain.stdout);
+    let line = |rule: &str| {
+        let lines: Vec<&str> = text.lines().collect();
+        let i = lines
+            .iter()
+            .position(|l| l.starts_with(&format!("{rule} ")))
+            .unwrap();
+        format!("{}\n{}", lines[i], lines[i + 1])
+    };
+    let index = line("require-concurrent-index");
+    assert!(
+        index.contains(" warning ") && index.contains("from lockstep.toml (default error)"),
+        "{index}"
+    );
+    let timeout = line("missing-statement-timeout");
+    assert!(timeout.contains(" off "), "{timeout}");
+    let drop = line("drop-column");
+    assert!(
+        drop.contains(" warning ") && drop.contains(" default;"),
+        "{drop}"
+    );
+}
+
+#[test]
+fn unknown_rules_in_configuration_name_the_file_and_line() {
+    let dir = project(&[("1_index.sql", INDEX_AND_DEFAULT)]);
+    // Each configuration is refused (exit 2) with the file, line and column of the bad name.
+    let refused = |file: &str, text: &str, expected: &str| {
+        for other in ["lockstep.toml", ".squawk.toml"] {
+            let _ = std::fs::remove_file(dir.path().join(other));
+        }
+        std::fs::write(dir.path().join(file), text).unwrap();
+        let out = lockstep(dir.path())
+            .args(["lint", "migrations"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+    };
+    refused(
+        "lockstep.toml",
+        "lock-timeout = \"2s\"\n[lint]\ndisable = [\n  \"drop-column\",\n  \"no-such-rule\",\n]\n",
+        "lockstep.toml: line 5, column 3: there is no rule `no-such-rule`",
+    );
+    refused(
+        "lockstep.toml",
+        "[lint.severity]\ndrop-column = \"fatal\"\n",
+        "line 2, column 15: severity `fatal`",
+    );
+    refused(
+        ".squawk.toml",
+        "excluded_rules = [\"ban-drop-column\", \"prefer-big-int\"]\n",
+        ".squawk.toml: line 1, column 38: there is no rule `prefer-big-int`",
+    );
+}
+
+#[test]
+fn squawk_configuration_is_read_when_there_is_no_lint_section() {
+    let dir = project(&[("1_index.sql", INDEX_AND_DEFAULT)]);
+    std::fs::write(
+        dir.path().join(".squawk.toml"),
+        "excluded_rules = [\"require-concurrent-index-creation\", \"require-timeout-settings\"]\n\
+         pg_version = \"10.0\"\nassume_in_transaction = true\n\
+         [upload_to_github]\nfail_on_violations = true\n",
+    )
+    .unwrap();
+    let out = lockstep(dir.path())
+        .args(["lint", "migrations"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first = text.lines().next().unwrap();
+    assert!(
+        first.starts_with("note: using squawk's configuration")
+            && first.contains(".squawk.toml")
+            && first.contains("missing-lock-timeout")
+            && first.contains("pg_version 10"),
+        "{text}"
+    );
+    assert!(!text.contains("[require-concurrent-index]"), "{text}");
+    assert!(!text.contains("missing-lock-timeout]"), "{text}");
+    // pg_version 10: a default still rewrites the table.
+    assert!(text.contains("error[volatile-default-rewrite]"), "{text}");
+    assert!(text.contains("checked for PostgreSQL 10"), "{text}");
+    assert_eq!(out.status.code(), Some(1));
+    // In JSON the note goes to stderr, so stdout stays one document.
+    let out = lockstep(dir.path())
+        .args(["lint", "--format", "json", "migrations"])
+        .output()
+        .unwrap();
+    assert_eq!(json(&out.stdout)["pg_version"], 10);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("note: using squawk's configuration"));
+    let explain = lockstep(dir.path())
+        .args(["lint", "--explain", "require-concurrent-index"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&explain.stdout);
+    assert!(
+        text.contains(" off ") && text.contains("from .squawk.toml (default error)"),
+        "{text}"
+    );
+}
+
+/// `git` in `dir`, with an identity of its own; panics with git's message when it fails.
+fn git(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn changed_since_lints_only_what_the_branch_changed() {
+    let dir = project(&[
+        ("1_users.sql", "CREATE TABLE users (id int, email text);\n"),
+        (
+            "2_orders.sql",
+            "CREATE TABLE orders (id int);\nCREATE INDEX o ON orders (id);\n",
+        ),
+        ("3_old.sql", "ALTER TABLE orders ADD COLUMN note text;\n"),
+    ]);
+    git(dir.path(), &["init", "-q", "-b", "main"]);
+    git(dir.path(), &["add", "."]);
+    git(dir.path(), &["commit", "-q", "-m", "base"]);
+    git(dir.path(), &["checkout", "-q", "-b", "feature"]);
+    let migrations = dir.path().join("migrations");
+    // Added on the branch: an index on a table from an earlier migration (not new: applied).
+    std::fs::write(
+        migrations.join("4_index.sql"),
+        "CREATE INDEX users_email ON users (email);\n",
+    )
+    .unwrap();
+    // An applied migration edited.
+    std::fs::write(
+        migrations.join("3_old.sql"),
+        "ALTER TABLE orders ADD COLUMN note varchar(10);\n",
+    )
+    .unwrap();
+    git(dir.path(), &["add", "."]);
+    git(dir.path(), &["commit", "-q", "-m", "branch"]);
+    // Not committed yet, but on the branch all the same.
+    std::fs::write(
+        migrations.join("10_drop.sql"),
+        "ALTER TABLE users DROP COLUMN email;\n",
+    )
+    .unwrap();
+
+    let out = lockstep(dir.path())
+        .args(["lint", "--format", "json", "--changed-since", "main"])
+        .output()
+        .unwrap();
+    let doc = json(&out.stdout);
+    let paths = paths_of(&doc);
+    assert_eq!(
+        paths,
+        vec![
+            "./migrations/3_old.sql",
+            "./migrations/4_index.sql",
+            "./migrations/10_drop.sql"
+        ],
+        "only the changed files, in version order: {doc}"
+    );
+    let rules_in = |i: usize| -> Vec<String> {
+        doc["files"][i]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["rule"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(rules_in(0)[0], "modified-applied-migration", "{doc}");
+    let edited = &doc["files"][0]["findings"][0];
+    assert_eq!(edited["severity"], "error");
+    assert!(
+        edited["message"]
+            .as_str()
+            .unwrap()
+            .contains("already at main"),
+        "{edited}"
+    );
+    assert!(
+        rules_in(1).contains(&"require-concurrent-index".to_string()),
+        "{doc}"
+    );
+    assert!(rules_in(2).contains(&"drop-column".to_string()), "{doc}");
+    assert_eq!(out.status.code(), Some(1));
+
+    // Since the branch's own commit only the uncommitted file is new; nothing was edited.
+    let out = lockstep(dir.path())
+        .args(["lint", "--format", "json", "--changed-since", "HEAD"])
+        .output()
+        .unwrap();
+    let doc = json(&out.stdout);
+    assert_eq!(doc["files"].as_array().unwrap().len(), 1, "{doc}");
+    assert_eq!(out.status.code(), Some(0), "a warning alone: {doc}");
+
+    // A ref git does not know: exit 2 and what to do.
+    let out = lockstep(dir.path())
+        .args(["lint", "--changed-since", "no-such-branch"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("fetch-depth: 0"), "{stderr}");
 }

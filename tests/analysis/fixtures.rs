@@ -693,6 +693,8 @@ fn every_registered_rule_has_a_firing_fixture() {
         .iter()
         .map(|r| r.name)
         .filter(|name| !fired.contains(name) && *name != "unknown-rule-in-ignore")
+        // Fires on a git history, not on SQL: `cli::changed_since_lints_only_what_the_branch_changed`.
+        .filter(|name| *name != "modified-applied-migration")
         .collect();
     assert!(
         missing.is_empty(),

@@ -309,3 +309,146 @@ fn validate_in_the_same_transaction_is_moved_out() {
             .contains("ALTER TABLE t VALIDATE CONSTRAINT pos;")
     );
 }
+
+/// The published SARIF 2.1.0 schema (OASIS, errata 01), vendored from the SARIF specification's
+/// repository.
+const SARIF_SCHEMA: &str = include_str!("../sarif/sarif-schema-2.1.0.json");
+
+#[test]
+fn sarif_validates_against_the_published_schema() {
+    let report = lint_files(
+        &files(&[
+            (
+                "m/0001 create.sql",
+                "CREATE TABLE t (id int);\nALTER TABLE t ADD CONSTRAINT c CHECK (id > 0);\n",
+            ),
+            (
+                "m/0002_index.sql",
+                "-- builds the index\nCREATE INDEX ix ON users (email);\nALTER TABLE users ADD CONSTRAINT fk FOREIGN KEY (o) REFERENCES orgs (id);\nCREATE INDEX iy ON \"us\u{202e}ers\" (email);\n",
+            ),
+        ]),
+        &LintOptions::default(),
+    );
+    let mut out = Vec::new();
+    render::write_sarif(&report, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.contains("\\u202e") && !text.contains('\u{202e}'),
+        "hidden characters are escaped: {text}"
+    );
+    let log: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(SARIF_SCHEMA).unwrap();
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("the schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(&log)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}\n{text}");
+    // A deliberately broken log fails, so the validator really checks.
+    let mut broken = log.clone();
+    broken["runs"][0]["results"][0]["level"] = "fatal".into();
+    assert!(!validator.is_valid(&broken));
+
+    let run = &log["runs"][0];
+    assert_eq!(log["version"], "2.1.0");
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    let rule = rules
+        .iter()
+        .find(|r| r["id"] == "require-concurrent-index")
+        .unwrap();
+    assert!(
+        rule["shortDescription"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("CONCURRENTLY")
+    );
+    assert!(rule["fullDescription"]["text"].as_str().is_some());
+    assert!(
+        rule["help"]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Safe alternative: CREATE INDEX CONCURRENTLY")
+    );
+    assert_eq!(rule["defaultConfiguration"]["level"], "error");
+    let results = run["results"].as_array().unwrap();
+    let index = results
+        .iter()
+        .find(|r| r["ruleId"] == "require-concurrent-index")
+        .unwrap();
+    assert_eq!(index["level"], "error");
+    assert_eq!(
+        rules[index["ruleIndex"].as_u64().unwrap() as usize]["id"],
+        "require-concurrent-index"
+    );
+    let region = &index["locations"][0]["physicalLocation"]["region"];
+    assert_eq!(
+        index["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "m/0002_index.sql"
+    );
+    assert_eq!(region["startLine"], 2);
+    assert_eq!(region["startColumn"], 1);
+    assert_eq!(region["endLine"], 2);
+    assert_eq!(
+        region["endColumn"], 34,
+        "SARIF's end column is the one after the region"
+    );
+    // A fix is a SARIF fix: byte regions of the file replaced by new text.
+    let fixed = results
+        .iter()
+        .find(|r| r["ruleId"] == "foreign-key-needs-not-valid")
+        .unwrap();
+    let change = &fixed["fixes"][0]["artifactChanges"][0];
+    assert_eq!(change["artifactLocation"]["uri"], "m/0002_index.sql");
+    assert!(
+        !change["replacements"].as_array().unwrap().is_empty(),
+        "{fixed}"
+    );
+    // A space in a path is percent-encoded in the URI.
+    assert!(
+        run["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["location"]["uri"] == "m/0001%20create.sql")
+    );
+}
+
+#[test]
+fn github_annotations_escape_what_the_runner_would_read() {
+    assert_eq!(
+        render::escape_data("50% done\r\nnext: a, b"),
+        "50%25 done%0D%0Anext: a, b"
+    );
+    assert_eq!(render::escape_property("dir:a,b%\nc"), "dir%3Aa%2Cb%25%0Ac");
+    let report = lint_files(
+        &files(&[(
+            "m/1_a,b:c%.sql",
+            "CREATE INDEX ix ON users (email);\nALTER TABLE t DROP COLUMN c;",
+        )]),
+        &LintOptions::for_session(15, true, true),
+    );
+    let text = render::github(&report);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines.len(),
+        3,
+        "one command per finding, then the summary: {text}"
+    );
+    assert!(
+        lines[0].starts_with(
+            "::error file=m/1_a%2Cb%3Ac%25.sql,line=1,col=1,endLine=1,endColumn=34,title=lockstep require-concurrent-index (blocks production)::CREATE INDEX"
+        ),
+        "{text}"
+    );
+    // The safe alternative follows on an escaped new line; nothing breaks the command's line.
+    assert!(lines[0].contains("%0ASafe alternative: "), "{text}");
+    assert!(
+        lines[1].starts_with("::warning file=m/1_a%2Cb%3Ac%25.sql,line=2,col=15,endLine=2,endColumn=28,title=lockstep drop-column (breaks running code)::"),
+        "{text}"
+    );
+    assert_eq!(lines[2], render::summary_line(&report));
+    assert!(lines[2].contains("1 error(s), 1 warning(s)"), "{text}");
+}

@@ -70,23 +70,8 @@ fn render(report: &LintReport, paint: Paint) -> String {
             render_finding(&mut out, file, &lines, finding, paint);
         }
     }
-    let (errors, warnings, infos) = report.counts();
-    let suppressed: usize = report
-        .files
-        .iter()
-        .map(|f| f.analysis.suppressed.len())
-        .sum();
-    let _ = writeln!(
-        out,
-        "{} file(s) checked for PostgreSQL {}: {errors} error(s), {warnings} warning(s), {infos} note(s){}",
-        report.files.len(),
-        crate::analysis::model::version_label(report.pg_version),
-        if suppressed > 0 {
-            format!(", {suppressed} suppressed by ignore comments")
-        } else {
-            String::new()
-        }
-    );
+    out.push_str(&super::summary_line(report));
+    out.push('\n');
     out
 }
 

@@ -1,26 +1,58 @@
-//! Output formats for a [`LintReport`]: rustc-style human text, gcc-style lines
-//! and a stable JSON document.
+//! Output formats for a [`LintReport`]: rustc-style human text, gcc-style lines, a stable JSON
+//! document, SARIF 2.1.0 and GitHub Actions workflow commands.
 
 mod gcc;
+mod github;
 mod human;
 mod json;
+mod sarif;
 
 pub use gcc::gcc;
+pub use github::{escape_data, escape_property, github};
 pub use human::{human, human_colored};
 pub use json::{JSON_FORMAT_VERSION, json, json_value, write_json};
+pub use sarif::{SARIF_SCHEMA, sarif_value, write_sarif};
 
 use std::fmt::Write;
 
-use super::LintReport;
+use super::policy::{Origin, RulePolicy};
 use super::rules::{RULES, lookup};
+use super::{LintReport, Severity};
 
 /// The process exit code for a report: 1 when an error-level finding remains, else 0.
 pub fn exit_code(report: &LintReport) -> i32 {
     i32::from(report.has_errors())
 }
 
-/// The rule list for `lockstep lint --explain`, or one rule's description (None when unknown).
+/// The last line of human and GitHub output: files checked, the server version, counts.
+pub fn summary_line(report: &LintReport) -> String {
+    let (errors, warnings, infos) = report.counts();
+    let suppressed: usize = report
+        .files
+        .iter()
+        .map(|f| f.analysis.suppressed.len())
+        .sum();
+    format!(
+        "{} file(s) checked for PostgreSQL {}: {errors} error(s), {warnings} warning(s), {infos} note(s){}",
+        report.files.len(),
+        super::model::version_label(report.pg_version),
+        if suppressed > 0 {
+            format!(", {suppressed} suppressed by ignore comments")
+        } else {
+            String::new()
+        }
+    )
+}
+
+/// The rule list for `lockstep lint --explain`, or one rule's description (None when unknown),
+/// with lockstep's default severities.
 pub fn explain(rule: Option<&str>) -> Option<String> {
+    explain_with(rule, &RulePolicy::default())
+}
+
+/// As [`explain`], with each rule's effective severity under `policy` (`off` when configuration
+/// turns it off) and where it comes from.
+pub fn explain_with(rule: Option<&str>, policy: &RulePolicy) -> Option<String> {
     let mut out = String::new();
     let rules: Vec<_> = match rule {
         Some(name) => {
@@ -33,31 +65,43 @@ pub fn explain(rule: Option<&str>) -> Option<String> {
         None => RULES.iter().collect(),
     };
     for r in rules {
+        let setting = policy.effective(r.name);
+        let severity = setting
+            .and_then(|s| s.severity)
+            .map_or("off", Severity::as_str);
+        let origin = setting.map_or(Origin::Default, |s| s.origin);
         let rows: Vec<String> = r.catalogue.iter().map(|n| format!("#{n}")).collect();
         let _ = writeln!(
             out,
             "{:<32} {:<8} {:<20} {}",
             r.name,
-            r.severity.as_str(),
+            severity,
             r.axis.label(),
             r.summary
         );
-        if !r.squawk.is_empty() || !rows.is_empty() {
-            let _ = writeln!(
-                out,
-                "{:<32} catalogue {}{}",
-                "",
-                if rows.is_empty() {
-                    "-".to_string()
-                } else {
-                    rows.join(", ")
-                },
-                if r.squawk.is_empty() {
-                    String::new()
-                } else {
-                    format!("; squawk: {}", r.squawk.join(", "))
-                }
-            );
+        let _ = writeln!(
+            out,
+            "{:<32} {}; catalogue {}{}",
+            "",
+            match origin {
+                Origin::Default => "default".to_string(),
+                other => format!("from {} (default {})", other.label(), r.severity.as_str()),
+            },
+            if rows.is_empty() {
+                "-".to_string()
+            } else {
+                rows.join(", ")
+            },
+            if r.squawk.is_empty() {
+                String::new()
+            } else {
+                format!("; squawk: {}", r.squawk.join(", "))
+            }
+        );
+        if rule.is_some()
+            && let Some(help) = super::rules::safe_alternative(r.name)
+        {
+            let _ = writeln!(out, "{:<32} safe alternative: {help}", "");
         }
     }
     Some(out)

@@ -352,6 +352,14 @@ pub const RULES: &[RuleInfo] = &[
         "An identifier mixes scripts (a Cyrillic а in a Latin name): it can pass for another name",
     ),
     rule(
+        "modified-applied-migration",
+        &[],
+        Error,
+        Robust,
+        &[],
+        "A migration already applied (present at the base ref) was edited: its checksum no longer matches the database's",
+    ),
+    rule(
         "syntax-error",
         &[],
         Error,

@@ -1,0 +1,90 @@
+//! A project's rule policy: rules turned off and severities changed by configuration
+//! (`lockstep.toml` `[lint]`, or squawk's `.squawk.toml`), applied to a finished report.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::rules::{RULES, lookup};
+use super::{LintReport, Severity};
+
+/// Where a rule's effective setting comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Origin {
+    /// lockstep's default.
+    Default,
+    /// `[lint]` of `lockstep.toml`.
+    LockstepToml,
+    /// `excluded_rules` of `.squawk.toml`.
+    SquawkToml,
+}
+
+impl Origin {
+    /// `default`, `lockstep.toml` or `.squawk.toml`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Origin::Default => "default",
+            Origin::LockstepToml => "lockstep.toml",
+            Origin::SquawkToml => ".squawk.toml",
+        }
+    }
+}
+
+/// What configuration says about one rule: `None` turns it off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Setting {
+    /// The severity its findings get, or `None` when the rule is off.
+    pub severity: Option<Severity>,
+    /// Where that comes from.
+    pub origin: Origin,
+}
+
+/// The rules configuration changes; every other rule keeps its default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RulePolicy {
+    /// Settings by lockstep rule name.
+    pub rules: BTreeMap<&'static str, Setting>,
+}
+
+impl RulePolicy {
+    /// Sets a rule (by its lockstep name) off (`None`) or to a severity.
+    pub fn set(&mut self, rule: &'static str, severity: Option<Severity>, origin: Origin) {
+        self.rules.insert(rule, Setting { severity, origin });
+    }
+
+    /// A rule's effective setting (its default unless configured); `None` for an unknown rule.
+    pub fn effective(&self, rule: &str) -> Option<Setting> {
+        let info = lookup(rule)?;
+        Some(self.rules.get(info.name).copied().unwrap_or(Setting {
+            severity: Some(info.severity),
+            origin: Origin::Default,
+        }))
+    }
+
+    /// Drops the findings of rules that are off and gives the others their configured severity.
+    pub fn apply(&self, report: &mut LintReport) {
+        if self.rules.is_empty() {
+            return;
+        }
+        for file in &mut report.files {
+            file.analysis.findings.retain_mut(|finding| {
+                match self.rules.get(finding.rule).map(|s| s.severity) {
+                    None => true,
+                    Some(None) => false,
+                    Some(Some(severity)) => {
+                        finding.severity = severity;
+                        true
+                    }
+                }
+            });
+        }
+    }
+
+    /// Every rule with its effective setting, in registry order.
+    pub fn all(&self) -> impl Iterator<Item = (&'static str, Setting)> + '_ {
+        RULES
+            .iter()
+            .filter_map(|r| self.effective(r.name).map(|s| (r.name, s)))
+    }
+}

@@ -22,6 +22,9 @@ pub(super) struct Exec<'a> {
     pub events: &'a EventSink,
     pub cancel: &'a CancellationToken,
     pub watch: &'a mut Watch,
+    /// The step's transaction is open already, with its settings and lock (`--pooled`, see
+    /// `pooled.rs`): no session-level `SET`, no `BEGIN`.
+    pub begun: bool,
 }
 
 /// Why a step did not complete. Nothing is reported yet: the caller decides whether to retry.
@@ -45,21 +48,24 @@ pub(super) async fn run_step(exec: &mut Exec<'_>, step: &Step) -> Result<Duratio
         events,
         cancel,
         watch,
+        begun,
     } = exec;
-    let (conn, table, events, cancel, watch): (&mut PgConnection, _, _, _, &mut Watch) =
-        (conn, *table, *events, *cancel, watch);
+    let (conn, table, events, cancel, watch, begun): (&mut PgConnection, _, _, _, &mut Watch, _) =
+        (conn, *table, *events, *cancel, watch, *begun);
     let role = step.direction.verb();
-    simple(
-        conn,
-        &format!("SET application_name = 'lockstep:{role}:{}'", step.version),
-    )
-    .await
-    .map_err(|source| {
-        StepError::Setup(RunError::Query {
-            context: "setting application_name".into(),
-            source,
-        })
-    })?;
+    if !begun {
+        simple(
+            conn,
+            &format!("SET application_name = 'lockstep:{role}:{}'", step.version),
+        )
+        .await
+        .map_err(|source| {
+            StepError::Setup(RunError::Query {
+                context: "setting application_name".into(),
+                source,
+            })
+        })?;
+    }
     let _ = events.send(RunEvent::MigrationStarted {
         version: step.version,
         description: step.description.clone(),
@@ -75,7 +81,7 @@ pub(super) async fn run_step(exec: &mut Exec<'_>, step: &Step) -> Result<Duratio
         watch,
         completed: Vec::new(),
     };
-    if step.in_transaction {
+    if step.in_transaction && !begun {
         run.bookkeeping(|conn| Box::pin(simple(conn, "BEGIN")))
             .await?;
     }
@@ -97,6 +103,7 @@ pub(super) async fn run_step(exec: &mut Exec<'_>, step: &Step) -> Result<Duratio
                         .bind(version)
                         .bind(description)
                         .bind(checksum)
+                        .persistent(false)
                         .execute(conn)
                         .await
                         .map(|_| ())
@@ -110,6 +117,7 @@ pub(super) async fn run_step(exec: &mut Exec<'_>, step: &Step) -> Result<Duratio
                 Box::pin(async move {
                     sqlx::query(AssertSqlSafe(sql))
                         .bind(version)
+                        .persistent(false)
                         .execute(conn)
                         .await
                         .map(|_| ())
@@ -125,10 +133,8 @@ pub(super) async fn run_step(exec: &mut Exec<'_>, step: &Step) -> Result<Duratio
     let elapsed = started.elapsed();
     if step.direction == Direction::Apply {
         // As sqlx: outside the transaction, so -1 stays if the process dies right here.
-        sqlx::query(AssertSqlSafe(table.update_time_sql()))
-            .bind(i64::try_from(elapsed.as_nanos()).unwrap_or(i64::MAX))
-            .bind(step.version)
-            .execute(&mut *run.conn)
+        let nanos = i64::try_from(elapsed.as_nanos()).unwrap_or(i64::MAX);
+        crate::history::record_execution_time(run.conn, table, step.version, nanos)
             .await
             .map_err(|source| {
                 StepError::Setup(RunError::Query {

@@ -51,6 +51,12 @@ impl Watch {
         }
     }
 
+    /// Watches `pid` from now on: behind a transaction pooler (`--pooled`) each migration's
+    /// transaction may run on another server backend.
+    pub fn follow(&mut self, pid: i32) {
+        self.pid = pid;
+    }
+
     /// Runs `work` (a query on the migration connection) to its end. While it runs: when
     /// `cancel` fires, the query is cancelled on the server (`pg_cancel_backend`) and `work`
     /// is still awaited, so the connection stays usable; from the grace period on, the

@@ -5,18 +5,6 @@ use lockstep::testing::fresh_database;
 
 use crate::common::*;
 
-fn lockstep(url: &str, dir: &Dir) -> Command {
-    let mut cmd = Command::cargo_bin("lockstep").unwrap();
-    // In the environment, not on the command line, where other accounts could read the password.
-    cmd.env("DATABASE_URL", url).arg("--source").arg(&dir.path);
-    cmd
-}
-
-fn json(output: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(output)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(output)))
-}
-
 #[tokio::test]
 async fn status_json_and_check_exit_codes() {
     let db = fresh_database().await;

@@ -12,6 +12,20 @@ use sqlx::Connection;
 use sqlx::postgres::PgConnection;
 use tempfile::TempDir;
 
+/// The `lockstep` binary on `url` and `dir`.
+pub fn lockstep(url: &str, dir: &Dir) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("lockstep").unwrap();
+    // In the environment, not on the command line, where other accounts could read the password.
+    cmd.env("DATABASE_URL", url).arg("--source").arg(&dir.path);
+    cmd
+}
+
+/// One JSON document from a command's output.
+pub fn json(output: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(output)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(output)))
+}
+
 /// A temporary migrations directory.
 pub struct Dir {
     _tmp: TempDir,
@@ -77,6 +91,7 @@ pub fn options() -> RunOptions {
         lock_wait: Duration::from_secs(30),
         retries: 0,
         ignore_missing: false,
+        pooled: false,
     }
 }
 

@@ -9,6 +9,7 @@ mod drift;
 mod failures;
 mod hidden;
 mod interrupt;
+mod pooler;
 mod process;
 mod sandbox;
 mod sqlx_interop;

@@ -15,7 +15,7 @@ use super::output::{
 use super::{EXIT_INTERRUPTED, Project};
 use crate::db::Database;
 use crate::runner::{
-    Operation, RunEvent, RunOptions, RunTally, Runner, advisory_key, plan, read_history,
+    Operation, RunEvent, RunOptions, RunTally, Runner, Stopped, advisory_key, plan, read_history,
     render_dry_run,
 };
 use crate::source::MigrationSet;
@@ -377,19 +377,10 @@ async fn print_events(mut rx: mpsc::UnboundedReceiver<RunEvent>, json: bool) -> 
                     human_duration(delay)
                 );
             }
-            RunEvent::MigrationInterrupted {
-                version,
-                direction,
-                in_transaction,
-                completed,
-            } => {
-                let stopped = crate::runner::Stopped {
-                    version,
-                    direction,
-                    rolled_back: in_transaction,
-                    completed_statements: completed,
-                };
-                println!("  {r}interrupted: {}{r:#}", stopped.describe());
+            RunEvent::MigrationInterrupted { .. } => {
+                if let Some(stopped) = Stopped::from_event(&event) {
+                    println!("  {r}interrupted: {}{r:#}", stopped.describe());
+                }
             }
             RunEvent::MigrationFailed { failure, .. } => {
                 if failure.statement.is_some() {

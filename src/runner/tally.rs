@@ -48,31 +48,8 @@ impl RunTally {
                 Direction::Revert => self.reverted.push(*version),
             },
             RunEvent::Retrying { .. } => self.retries += 1,
-            RunEvent::MigrationFailed {
-                version,
-                direction,
-                failure,
-            } => {
-                self.failed = Some(Stopped {
-                    version: *version,
-                    direction: *direction,
-                    rolled_back: failure.in_transaction,
-                    completed_statements: failure.completed.clone(),
-                })
-            }
-            RunEvent::MigrationInterrupted {
-                version,
-                direction,
-                in_transaction,
-                completed,
-            } => {
-                self.interrupted = Some(Stopped {
-                    version: *version,
-                    direction: *direction,
-                    rolled_back: *in_transaction,
-                    completed_statements: completed.clone(),
-                })
-            }
+            RunEvent::MigrationFailed { .. } => self.failed = Stopped::from_event(event),
+            RunEvent::MigrationInterrupted { .. } => self.interrupted = Stopped::from_event(event),
             _ => {}
         }
     }
@@ -119,6 +96,34 @@ impl RunTally {
 }
 
 impl Stopped {
+    /// The migration an event says stopped part-way: a failure or an interruption.
+    pub fn from_event(event: &RunEvent) -> Option<Stopped> {
+        match event {
+            RunEvent::MigrationFailed {
+                version,
+                direction,
+                failure,
+            } => Some(Stopped {
+                version: *version,
+                direction: *direction,
+                rolled_back: failure.in_transaction,
+                completed_statements: failure.completed.clone(),
+            }),
+            RunEvent::MigrationInterrupted {
+                version,
+                direction,
+                in_transaction,
+                completed,
+            } => Some(Stopped {
+                version: *version,
+                direction: *direction,
+                rolled_back: *in_transaction,
+                completed_statements: completed.clone(),
+            }),
+            _ => None,
+        }
+    }
+
     /// `migration 4 rolled back` or `migration 4 (-- no-transaction) partially applied: statements
     /// 1, 2 stayed applied`.
     pub fn describe(&self) -> String {

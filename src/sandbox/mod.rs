@@ -437,11 +437,12 @@ fn remove_stale(base: &Path) {
         if process::is_alive(owner) {
             continue;
         }
-        if let Some(server) = fs::read_to_string(dir.join("data").join("postmaster.pid"))
+        let data = dir.join("data");
+        if let Some(server) = fs::read_to_string(data.join("postmaster.pid"))
             .ok()
             .and_then(|s| s.lines().next().and_then(|l| l.trim().parse::<i32>().ok()))
         {
-            process::kill_server(server);
+            process::kill_server(server, &data);
         }
         let _ = fs::remove_dir_all(&dir);
     }

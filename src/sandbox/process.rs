@@ -1,6 +1,7 @@
 //! Process plumbing for the sandbox: running as an unprivileged user, dying with lockstep, stopping.
 
 use std::fs::File;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command};
@@ -157,13 +158,50 @@ pub(super) fn is_alive(pid: i32) -> bool {
     )
 }
 
-/// Immediate shutdown of a leftover server.
-pub(super) fn kill_server(pid: i32) {
+/// Immediate shutdown of a leftover server, when `pid` really is a PostgreSQL server of
+/// `data_dir`. The pid comes from `postmaster.pid` in a directory the server's account can
+/// write, so it is not trusted: only a process whose command line is `postgres … -D data_dir`
+/// is signalled.
+pub(super) fn kill_server(pid: i32, data_dir: &std::path::Path) {
+    if !is_server_of(pid, data_dir) {
+        return;
+    }
     let pid = Pid::from_raw(pid);
     if kill(pid, Signal::SIGQUIT).is_ok() {
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline && is_alive(pid.as_raw()) {
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+/// Whether `pid` runs `postgres` (or `postmaster`) with `-D data_dir`, from `/proc/<pid>/cmdline`.
+fn is_server_of(pid: i32, data_dir: &std::path::Path) -> bool {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+    let program = args
+        .first()
+        .map(|a| std::path::Path::new(std::ffi::OsStr::from_bytes(a)));
+    let is_postgres = program
+        .and_then(|p| p.file_name())
+        .is_some_and(|name| name == "postgres" || name == "postmaster");
+    let data = data_dir.as_os_str().as_bytes();
+    is_postgres && args.windows(2).any(|w| w[0] == b"-D" && w[1] == data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_postgres_server_of_that_directory_is_recognised() {
+        // This test process is no PostgreSQL server, whatever postmaster.pid says.
+        assert!(!is_server_of(
+            std::process::id() as i32,
+            Path::new("/tmp/lockstep-sandbox-x/data")
+        ));
+        assert!(!is_server_of(-1, Path::new("/tmp")));
     }
 }

@@ -887,23 +887,14 @@ impl App {
                     ),
                 );
             }
-            RunEvent::MigrationInterrupted {
-                version,
-                direction,
-                in_transaction,
-                completed,
-            } => {
+            RunEvent::MigrationInterrupted { .. } => {
                 running.statement = None;
-                let stopped = crate::runner::Stopped {
-                    version,
-                    direction,
-                    rolled_back: in_transaction,
-                    completed_statements: completed,
-                };
-                self.push_log(
-                    LogKind::Error,
-                    format!("  interrupted: {}", stopped.describe()),
-                );
+                if let Some(stopped) = crate::runner::Stopped::from_event(&event) {
+                    self.push_log(
+                        LogKind::Error,
+                        format!("  interrupted: {}", stopped.describe()),
+                    );
+                }
             }
         }
         Vec::new()

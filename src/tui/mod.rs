@@ -210,9 +210,11 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
                             db.clone(),
                             app.set.clone(),
                             dashboard.options.clone(),
-                            operation,
-                            expected,
-                            cancel,
+                            RunJob {
+                                operation,
+                                expected,
+                                cancel,
+                            },
                             running.clone(),
                             tx.clone(),
                         );
@@ -431,16 +433,29 @@ fn spawn_status_poller(
     });
 }
 
+/// A run the user confirmed.
+struct RunJob {
+    /// What to run.
+    operation: crate::runner::Operation,
+    /// The plan the dialog showed: the run refuses to start if it changed.
+    expected: Vec<(crate::runner::Direction, i64)>,
+    /// Interrupts the run (`c`).
+    cancel: CancellationToken,
+}
+
 fn spawn_run(
     db: Arc<Database>,
     set: Arc<MigrationSet>,
     options: RunOptions,
-    operation: crate::runner::Operation,
-    expected: Vec<(crate::runner::Direction, i64)>,
-    cancel: CancellationToken,
+    job: RunJob,
     running: Arc<AtomicBool>,
     tx: mpsc::UnboundedSender<Event>,
 ) {
+    let RunJob {
+        operation,
+        expected,
+        cancel,
+    } = job;
     tokio::spawn(async move {
         let (events_tx, mut events_rx) = mpsc::unbounded_channel();
         let forward_tx = tx.clone();

@@ -347,6 +347,26 @@ async fn status_and_inspect_through_a_transaction_pooler_with_concurrent_clients
             .assert()
             .success();
     }
+    // lint with a database: the server's version and the pending files, read through it.
+    dir.write("4_more.sql", "CREATE TABLE more_widgets (id int);");
+    let out = lockstep(pooled.url(), &dir)
+        .args(["lint", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc = json(&out.stdout);
+    let server_major = scalar_i64(
+        &direct,
+        "SELECT current_setting('server_version_num')::int8 / 10000",
+    )
+    .await;
+    assert_eq!(doc["pg_version"], server_major);
+    assert_eq!(doc["files"].as_array().map(Vec::len), Some(1), "{doc}");
 }
 
 #[tokio::test]

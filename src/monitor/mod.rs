@@ -402,6 +402,28 @@ impl Monitor {
         self.signal(Signal::Cancel, pid).await
     }
 
+    /// Cancels `pid`'s running query only while its session carries `application_name`:
+    /// behind a transaction pooler a backend serves another client once the transaction that
+    /// was looked at ends. Whether a cancel was sent.
+    pub async fn cancel_owned(
+        &mut self,
+        pid: i32,
+        application_name: &str,
+    ) -> Result<bool, MonitorError> {
+        let rows = self
+            .rows(
+                "cancelling the session",
+                sqlx::query(control::CANCEL_OWNED_SQL)
+                    .bind(pid)
+                    .bind(application_name),
+            )
+            .await?;
+        Ok(rows
+            .first()
+            .and_then(|row| sqlx::Row::try_get::<bool, _>(row, 0).ok())
+            .unwrap_or(false))
+    }
+
     /// Ends `pid`'s session (`pg_terminate_backend`). Refuses the monitor's own session and
     /// background processes. Ask for a second confirmation before calling this.
     pub async fn terminate(&mut self, pid: i32) -> Result<(), MonitorError> {

@@ -70,7 +70,7 @@ impl Runner {
     ) -> Result<bool, RunError> {
         let application_name = format!("lockstep:{}:{}", step.direction.verb(), step.version);
         let pid = self.begin_locked(&application_name).await?;
-        self.watch.follow(pid);
+        self.watch.follow(pid, &application_name);
         let checked = match history::read(&mut self.conn, table).await {
             Ok(rows) => still_to_do(step, rows.as_deref().unwrap_or_default()).map_err(Into::into),
             Err(error) => Err(error.into()),

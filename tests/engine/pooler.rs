@@ -24,6 +24,46 @@ fn pooled_options() -> RunOptions {
     }
 }
 
+/// A fresh test database, PgBouncer with `config` in front of the test server (stopped when
+/// dropped), and the database reached through it.
+async fn behind(config: PgBouncerConfig) -> (Database, PgBouncer, Database) {
+    let direct = fresh_database().await;
+    let bouncer = PgBouncer::start(config);
+    let pooled = bouncer.database(&direct);
+    (direct, bouncer, pooled)
+}
+
+/// Transaction pooling with one server connection: whatever a client leaves on it, or holds,
+/// the next one meets.
+fn one_server_connection() -> PgBouncerConfig {
+    PgBouncerConfig {
+        pool_size: 1,
+        ..PgBouncerConfig::mode("transaction")
+    }
+}
+
+/// A `--pooled` `up` of `dir` on `db` in a task of its own: its cancel token, its events as they
+/// come, and its end.
+async fn spawn_pooled_up(
+    db: &Database,
+    dir: &Dir,
+) -> (
+    tokio_util::sync::CancellationToken,
+    tokio::sync::mpsc::UnboundedReceiver<RunEvent>,
+    tokio::task::JoinHandle<Result<lockstep::runner::RunSummary, RunError>>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut runner = Runner::connect(db, pooled_options(), tx).await.unwrap();
+    let cancel = runner.cancel_token();
+    let set = dir.set();
+    let run = tokio::spawn(async move {
+        let result = runner.run(Operation::Up { to: None }, &set).await;
+        runner.close().await;
+        result
+    });
+    (cancel, rx, run)
+}
+
 async fn pooling_of(db: &Database) -> Pooling {
     let mut conn = db.connect("lockstep-test").await.expect("connect");
     let pooling = db.pooling(&mut conn).await.expect("pooling");
@@ -106,9 +146,7 @@ async fn transaction_pooling_is_detected_and_named() {
 
 #[tokio::test]
 async fn statement_pooling_is_detected_and_refused_even_with_pooled() {
-    let direct = fresh_database().await;
-    let bouncer = PgBouncer::start(PgBouncerConfig::mode("statement"));
-    let pooled = bouncer.database(&direct);
+    let (_direct, _bouncer, pooled) = behind(PgBouncerConfig::mode("statement")).await;
     let pooling = pooling_of(&pooled).await;
     assert_eq!(pooling.mode, PoolMode::Statement, "{pooling:?}");
     assert_eq!(pooling.pooler.as_deref(), Some("PgBouncer"), "{pooling:?}");
@@ -122,9 +160,7 @@ async fn statement_pooling_is_detected_and_refused_even_with_pooled() {
 
 #[tokio::test]
 async fn up_down_redo_through_a_transaction_pooler_are_refused_unless_pooled() {
-    let direct = fresh_database().await;
-    let bouncer = PgBouncer::start(PgBouncerConfig::mode("transaction"));
-    let pooled = bouncer.database(&direct);
+    let (direct, _bouncer, pooled) = behind(PgBouncerConfig::mode("transaction")).await;
     let dir = three();
 
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
@@ -193,9 +229,7 @@ async fn up_down_redo_through_a_transaction_pooler_are_refused_unless_pooled() {
 
 #[tokio::test]
 async fn pooled_refuses_no_transaction_migrations_before_running_anything() {
-    let direct = fresh_database().await;
-    let bouncer = PgBouncer::start(PgBouncerConfig::mode("transaction"));
-    let pooled = bouncer.database(&direct);
+    let (direct, _bouncer, pooled) = behind(PgBouncerConfig::mode("transaction")).await;
     let dir = Dir::with(&[
         ("1_table.sql", "CREATE TABLE t (id int);"),
         (
@@ -372,12 +406,7 @@ async fn status_and_inspect_through_a_transaction_pooler_with_concurrent_clients
 #[tokio::test]
 async fn nothing_of_lockstep_stays_on_the_poolers_server_connection() {
     // One server connection: whatever a client leaves on it, the next one finds.
-    let direct = fresh_database().await;
-    let bouncer = PgBouncer::start(PgBouncerConfig {
-        pool_size: 1,
-        ..PgBouncerConfig::mode("transaction")
-    });
-    let pooled = bouncer.database(&direct);
+    let (_direct, _bouncer, pooled) = behind(one_server_connection()).await;
     let dir = three();
     let options = RunOptions {
         statement_timeout: Some(Duration::from_secs(60)),
@@ -419,9 +448,7 @@ async fn nothing_of_lockstep_stays_on_the_poolers_server_connection() {
 
 #[tokio::test]
 async fn session_pooling_is_safe_and_behaves_like_a_direct_connection() {
-    let direct = fresh_database().await;
-    let bouncer = PgBouncer::start(PgBouncerConfig::mode("session"));
-    let pooled = bouncer.database(&direct);
+    let (direct, _bouncer, pooled) = behind(PgBouncerConfig::mode("session")).await;
     let pooling = pooling_of(&pooled).await;
     assert_eq!(pooling.mode, PoolMode::Session, "{pooling:?}");
     assert_eq!(pooling.pooler.as_deref(), Some("PgBouncer"), "{pooling:?}");
@@ -550,4 +577,117 @@ async fn a_blocker_behind_the_pooler_is_named_as_a_pooler_connection() {
     waiter.close().await.unwrap();
     holder.close().await.unwrap();
     monitor.close().await;
+}
+
+#[tokio::test]
+async fn a_pooled_run_waits_for_sqlx_s_session_lock_and_an_interrupt_leaves_nothing_open() {
+    let (direct, _bouncer, pooled) = behind(PgBouncerConfig::mode("transaction")).await;
+    let dir = three();
+
+    // sqlx's Migrator holds its session-level lock on a direct connection.
+    let mut migrator = conn(&direct).await;
+    let database = direct.names().0;
+    let key = lockstep::runner::advisory_key(&database);
+    let holder_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut migrator)
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(key)
+        .execute(&mut migrator)
+        .await
+        .unwrap();
+
+    let (cancel, mut rx, run) = spawn_pooled_up(&pooled, &dir).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let event = tokio::time::timeout_at(deadline.into(), rx.recv())
+            .await
+            .expect("the run reports its wait")
+            .expect("events");
+        if let RunEvent::LockWaiting {
+            holder: Some(holder),
+            ..
+        } = event
+        {
+            assert_eq!(holder.pid, holder_pid, "sqlx's lock blocks --pooled too");
+            break;
+        }
+    }
+    cancel.cancel();
+    let result = run.await.unwrap();
+    assert!(
+        result.as_ref().is_err_and(RunError::is_interrupted),
+        "{result:?}"
+    );
+    let open = scalar_i64(
+        &direct,
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'lockstep:%' \
+         AND state LIKE 'idle in transaction%'",
+    )
+    .await;
+    assert_eq!(open, 0, "the interrupted wait rolled its transaction back");
+    assert_eq!(advisory_locks(&direct).await, 1, "only sqlx's own lock");
+    assert!(!exists(&direct, "_sqlx_migrations").await);
+
+    // Once sqlx lets go, a --pooled run applies everything.
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(key)
+        .execute(&mut migrator)
+        .await
+        .unwrap();
+    run_with(&pooled, &dir, Operation::Up { to: None }, pooled_options())
+        .await
+        .0
+        .unwrap();
+    assert_eq!(versions(&direct).await, vec![1, 2, 3]);
+    migrator.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_long_statement_under_pooled_is_watched_without_blocking_on_a_full_pool() {
+    // One server connection, held by the migration's transaction: the watcher's looks cannot
+    // get one until the migration ends, and must not hold the migration up meanwhile.
+    let (direct, _bouncer, pooled) = behind(one_server_connection()).await;
+    let dir = Dir::with(&[(
+        "1_slow.sql",
+        "SELECT pg_sleep(2);\nCREATE TABLE t (id int);",
+    )]);
+    let started = Instant::now();
+    let (result, _) = run_with(&pooled, &dir, Operation::Up { to: None }, pooled_options()).await;
+    result.unwrap();
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert_eq!(versions(&direct).await, vec![1]);
+}
+
+#[tokio::test]
+async fn an_interrupted_pooled_statement_is_cancelled_on_its_own_backend() {
+    let (direct, _bouncer, pooled) = behind(PgBouncerConfig::mode("transaction")).await;
+    let dir = Dir::with(&[(
+        "1_slow.sql",
+        "CREATE TABLE t (id int);\nSELECT pg_sleep(60);",
+    )]);
+    let started = Instant::now();
+    let (cancel, mut rx, run) = spawn_pooled_up(&pooled, &dir).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !matches!(
+        tokio::time::timeout_at(deadline.into(), rx.recv()).await,
+        Ok(Some(RunEvent::StatementStarted { index: 1, .. }))
+    ) {
+        assert!(Instant::now() < deadline, "the sleep starts");
+    }
+    cancel.cancel();
+    let result = run.await.unwrap();
+    assert!(
+        result.as_ref().is_err_and(RunError::is_interrupted),
+        "{result:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the sleep was cancelled on the server, not waited out: {:?}",
+        started.elapsed()
+    );
+    assert!(!exists(&direct, "t").await, "rolled back");
+    assert_eq!(advisory_locks(&direct).await, 0);
 }

@@ -6,12 +6,14 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Connection};
 
+use crate::pooler::Pooling;
 use crate::sandbox::{Sandbox, SandboxError};
 
 /// Where the database URL came from.
@@ -39,6 +41,9 @@ pub struct Database {
     pub sandbox: Option<Sandbox>,
     /// How long a connection attempt may take before it fails.
     pub connect_timeout: Duration,
+    /// What sits between lockstep and the server, once checked ([`Database::pooling`]); shared
+    /// with the [`Database::detached`] copies.
+    pooling: Arc<tokio::sync::OnceCell<Pooling>>,
 }
 
 /// How long connecting may take unless configured otherwise (`--connect-timeout`).
@@ -52,6 +57,7 @@ impl Database {
             source,
             sandbox: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            pooling: Arc::default(),
         }
     }
 
@@ -69,6 +75,7 @@ impl Database {
             source: self.source,
             sandbox: None,
             connect_timeout: self.connect_timeout,
+            pooling: self.pooling.clone(),
         }
     }
 
@@ -90,6 +97,52 @@ impl Database {
     /// Opens one connection with the given `application_name`.
     pub async fn connect(&self, application_name: &str) -> Result<PgConnection, DbError> {
         connect_within(&self.url, application_name, self.connect_timeout).await
+    }
+
+    /// Opens one connection to another database of the same server (or pooler), with the same
+    /// credentials, giving up after `timeout`.
+    pub async fn connect_to(
+        &self,
+        database: &str,
+        application_name: &str,
+        timeout: Duration,
+    ) -> Result<PgConnection, DbError> {
+        let options = connect_options(&self.url, application_name)?.database(database);
+        connect_with(&options, &self.url, timeout).await
+    }
+
+    /// The port the URL names (PostgreSQL's default 5432 when it names none), if it parses.
+    pub fn url_port(&self) -> Option<u16> {
+        PgConnectOptions::from_str(&self.url)
+            .ok()
+            .map(|o| o.get_port())
+    }
+
+    /// The database and user the URL names (the database defaults to the user, as libpq does).
+    pub fn names(&self) -> (String, String) {
+        match PgConnectOptions::from_str(&self.url) {
+            Ok(options) => {
+                let user = options.get_username().to_string();
+                let database = options.get_database().unwrap_or(&user).to_string();
+                (database, user)
+            }
+            Err(_) => (String::new(), String::new()),
+        }
+    }
+
+    /// What sits between lockstep and the server (a pooler, how it pools), checked on `conn` the
+    /// first time ([`crate::pooler::detect`]) and remembered for this database and its detached
+    /// copies.
+    pub async fn pooling(&self, conn: &mut PgConnection) -> Result<Pooling, DbError> {
+        self.pooling
+            .get_or_try_init(|| crate::pooler::detect(self, conn))
+            .await
+            .cloned()
+    }
+
+    /// [`Database::pooling`] when it has been checked already.
+    pub fn known_pooling(&self) -> Option<&Pooling> {
+        self.pooling.get()
     }
 }
 
@@ -172,14 +225,30 @@ pub async fn connect_within(
     application_name: &str,
     timeout: Duration,
 ) -> Result<PgConnection, DbError> {
+    let options = connect_options(url, application_name)?;
+    connect_with(&options, url, timeout).await
+}
+
+/// lockstep's options for every connection: no `extra_float_digits` in the startup packet
+/// (PgBouncer refuses startup parameters it does not know unless told to ignore them; lockstep
+/// reads floats in binary), statements never logged.
+fn connect_options(url: &str, application_name: &str) -> Result<PgConnectOptions, DbError> {
     let options = PgConnectOptions::from_str(url).map_err(|e| DbError::BadUrl {
         url: redact(url),
         message: scrub(&e.to_string(), url),
     })?;
-    let options = options
+    Ok(options
         .application_name(application_name)
-        .log_statements(log::LevelFilter::Off);
-    match tokio::time::timeout(timeout, PgConnection::connect_with(&options)).await {
+        .extra_float_digits(None)
+        .log_statements(log::LevelFilter::Off))
+}
+
+async fn connect_with(
+    options: &PgConnectOptions,
+    url: &str,
+    timeout: Duration,
+) -> Result<PgConnection, DbError> {
+    match tokio::time::timeout(timeout, PgConnection::connect_with(options)).await {
         Ok(connected) => connected.map_err(|error| DbError::Connect {
             url: redact(url),
             error,
@@ -193,9 +262,10 @@ pub async fn connect_within(
 
 /// `server_version_num` of the server behind `conn` (`150004` for 15.4, `90624` for 9.6.24).
 pub async fn server_version_num(conn: &mut PgConnection) -> Result<u32, DbError> {
-    let text: String = sqlx::query_scalar("SELECT current_setting('server_version_num')")
+    let text: String = sqlx::raw_sql("SELECT current_setting('server_version_num')")
         .fetch_one(conn)
         .await
+        .and_then(|row| sqlx::Row::try_get(&row, 0))
         .map_err(|error| DbError::Query {
             context: "reading server_version_num".into(),
             error,
@@ -242,6 +312,7 @@ pub async fn start_sandbox(database: &str) -> Result<Database, DbError> {
         source: UrlSource::Sandbox,
         sandbox: Some(sandbox),
         connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        pooling: Arc::default(),
     })
 }
 

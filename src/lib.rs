@@ -3,8 +3,9 @@
 //! The engine is a library that knows nothing of the terminal: migration files ([`source`]), the
 //! history table ([`history`]), what is applied and pending ([`status`]) and what an unfinished
 //! `-- no-transaction` run left ([`unfinished`]), statement splitting
-//! ([`sql`]), the runner ([`runner`]), database connections ([`db`]), a throwaway PostgreSQL of
-//! its own ([`sandbox`]), the database monitor behind the inspection panes ([`monitor`]), and the
+//! ([`sql`]), the runner ([`runner`]), database connections ([`db`]) and the poolers between
+//! lockstep and the server ([`pooler`]), a throwaway PostgreSQL of its own ([`sandbox`]), the
+//! database monitor behind the inspection panes ([`monitor`]), and the
 //! visible form of hidden characters in migration and database text ([`text`]). The CLI ([`cli`])
 //! is a thin layer on top.
 
@@ -16,6 +17,7 @@ pub mod format;
 pub mod health;
 pub mod history;
 pub mod monitor;
+pub mod pooler;
 pub mod runner;
 pub mod sandbox;
 pub mod source;

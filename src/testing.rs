@@ -1,7 +1,10 @@
 //! Databases for tests and benchmarks: a fresh database per caller, on the server named by
 //! `DATABASE_URL` or, when it is unset, on one sandbox per process.
 //!
-//! A missing PostgreSQL is a failure with instructions, never a skip.
+//! A missing PostgreSQL is a failure with instructions, never a skip. [`pgbouncer`] puts
+//! PgBouncer in front of that server.
+
+pub mod pgbouncer;
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -289,7 +289,7 @@ pub async fn read_server_facts(
             let database: String = sqlx::query_scalar("SELECT current_database()::text")
                 .fetch_one(&mut *conn)
                 .await?;
-            holder = lock_holder(conn, advisory_key(&database)).await?;
+            holder = lock_holder(conn, advisory_key(&database), None).await?;
         }
         unfinished.lock_holder = holder.clone();
         unfinished.read_server(conn).await?;

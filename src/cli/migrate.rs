@@ -15,9 +15,9 @@ use super::output::{
 use super::{EXIT_INTERRUPTED, Project};
 use crate::db::Database;
 use crate::health;
-use crate::history;
 use crate::runner::{
-    Operation, RunEvent, RunOptions, RunTally, Runner, Stopped, advisory_key, plan, render_dry_run,
+    Operation, RunEvent, RunOptions, RunTally, Runner, Stopped, advisory_key, plan, read_history,
+    render_dry_run,
 };
 use crate::source::MigrationSet;
 use crate::status::Status;
@@ -112,10 +112,11 @@ async fn dry_run(
     operation: Operation,
 ) -> Result<String> {
     let mut conn = db.connect("lockstep:dry-run").await?;
-    let rows = history::read(&mut conn, &options.table).await?;
-    let database: String = sqlx::query_scalar("SELECT current_database()::text")
+    let rows = read_history(&mut conn, &options.table).await?;
+    let row = sqlx::raw_sql("SELECT current_database()::text")
         .fetch_one(&mut conn)
         .await?;
+    let database: String = sqlx::Row::try_get(&row, 0)?;
     let status = Status::build(set, rows.as_deref());
     let plan = plan(operation, set, &status, options.ignore_missing)?;
     Ok(render_dry_run(
@@ -123,6 +124,7 @@ async fn dry_run(
         &options.table,
         advisory_key(&database),
         rows.is_some(),
+        options.pooled.then_some(options),
     ))
 }
 
@@ -306,7 +308,21 @@ pub(super) async fn print_events(
         }
         let (b, d, r, y) = (bold(), dim(), red(), yellow());
         match event {
-            RunEvent::Connected { .. } | RunEvent::LockAcquired { .. } => {}
+            RunEvent::Connected { pooling, .. } => {
+                if !pooling.keeps_sessions() {
+                    eprintln!(
+                        "{d}connected {}; --pooled: each migration takes the migration lock in \
+                         its own transaction{d:#}",
+                        pooling.summary()
+                    );
+                }
+            }
+            RunEvent::LockAcquired { .. } => {}
+            RunEvent::MigrationSkipped {
+                version, reason, ..
+            } => {
+                println!("{d}skip {version}: {}{d:#}", show(&reason));
+            }
             RunEvent::LockWaiting { holder, limit, .. } => {
                 let who = holder.as_ref().map(|h| (h.pid, h.state.clone()));
                 if who != last_holder {

@@ -67,6 +67,11 @@ struct Global {
     /// Disable everything that writes (for reviewing production in the dashboard).
     #[arg(long, global = true)]
     read_only: bool,
+    /// Run migrations through a transaction pooler (PgBouncer's pool_mode = transaction): the
+    /// migration lock is taken inside each migration's transaction, the history read again
+    /// under it, the timeouts set with SET LOCAL; -- no-transaction migrations are refused.
+    #[arg(long, global = true)]
+    pooled: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -100,6 +105,7 @@ struct Project {
     config: Config,
     migrations_dir: PathBuf,
     database_url: Option<String>,
+    pooled: bool,
 }
 
 impl Project {
@@ -128,6 +134,7 @@ impl Project {
             database_url: global.database_url.clone(),
             migrations_dir,
             config,
+            pooled: global.pooled,
         })
     }
 
@@ -139,7 +146,10 @@ impl Project {
     }
 
     fn run_options(&self) -> RunOptions {
-        RunOptions::from_config(&self.config)
+        RunOptions {
+            pooled: self.pooled,
+            ..RunOptions::from_config(&self.config)
+        }
     }
 
     /// The configured database, or a sandbox (announced on stderr) when none is configured.

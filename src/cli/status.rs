@@ -13,7 +13,9 @@ use serde::Serialize;
 use super::output::{bold, dim, execution_time, red, show, show_in, state_style, yellow};
 use super::{EXIT_NEEDS_ATTENTION, Project};
 use crate::db::Database;
-use crate::runner::read_status;
+use crate::history::HistoryTable;
+use crate::pooler::Pooling;
+use crate::runner::read_history;
 use crate::source::{MigrationSet, Severity};
 use crate::status::{State, Status};
 
@@ -33,15 +35,16 @@ pub(super) async fn run(project: &Project, dir: &Path, args: StatusArgs) -> Resu
     let set = project.migrations()?;
     let db = project.database(dir, args.json).await?;
     let table = project.run_options().table;
-    let status = read_status(&db, &set, &table).await?;
+    let (status, pooling) = read_status_and_pooling(&db, &set, &table).await?;
     if args.json {
-        let document = StatusJson::new(&db, table.name(), &set, &status);
+        let mut document = StatusJson::new(&db, table.name(), &set, &status);
+        document.connection = Some(&pooling);
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         crate::text::json::to_writer_pretty(&mut out, &document)?;
         writeln!(out)?;
         out.flush()?;
     } else {
-        print_human(&db, table.name(), &set, &status);
+        print_human(&db, &pooling, table.name(), &set, &status);
     }
     let attention = status.needs_attention() || set.has_errors();
     Ok(if args.check && attention {
@@ -51,11 +54,27 @@ pub(super) async fn run(project: &Project, dir: &Path, args: StatusArgs) -> Resu
     })
 }
 
+/// The status and what sits between lockstep and the server, on one connection.
+async fn read_status_and_pooling(
+    db: &Database,
+    set: &MigrationSet,
+    table: &HistoryTable,
+) -> Result<(Status, Pooling)> {
+    let mut conn = db.connect("lockstep:status").await?;
+    let pooling = db.pooling(&mut conn).await?;
+    let rows = read_history(&mut conn, table).await?;
+    let _ = sqlx::Connection::close(conn).await;
+    Ok((Status::build(set, rows.as_deref()), pooling))
+}
+
 /// The `status --json` document.
 #[derive(Serialize)]
 pub(super) struct StatusJson<'a> {
     database: String,
     sandbox: bool,
+    /// What sits between lockstep and the server (a pooler and its mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    connection: Option<&'a Pooling>,
     history_table: &'a str,
     history_table_exists: bool,
     migrations_dir: &'a Path,
@@ -121,6 +140,7 @@ impl<'a> StatusJson<'a> {
         StatusJson {
             database: db.display_url(),
             sandbox: db.is_sandbox(),
+            connection: None,
             history_table: table,
             history_table_exists: status.history_table_exists,
             migrations_dir: &set.dir,
@@ -162,7 +182,7 @@ impl<'a> StatusJson<'a> {
     }
 }
 
-fn print_human(db: &Database, table: &str, set: &MigrationSet, status: &Status) {
+fn print_human(db: &Database, pooling: &Pooling, table: &str, set: &MigrationSet, status: &Status) {
     let b = bold();
     let d = dim();
     println!(
@@ -173,6 +193,19 @@ fn print_human(db: &Database, table: &str, set: &MigrationSet, status: &Status) 
         } else {
             ""
         }
+    );
+    let style = if pooling.keeps_sessions() {
+        anstyle::Style::new()
+    } else {
+        yellow()
+    };
+    println!(
+        "{b}pooler{b:#}    {style}{}{}{style:#}",
+        pooling.describe(),
+        pooling
+            .consequence()
+            .map(|c| format!(": {c}"))
+            .unwrap_or_default()
     );
     println!(
         "{b}history{b:#}   {table}{}",

@@ -1,7 +1,8 @@
 //! The history table (`_sqlx_migrations`), read and written exactly as sqlx does.
 //!
 //! Reading never creates the table: [`read`] checks for it first and reports `None` when it is
-//! absent. Writing ([`ensure`], [`insert_sql`], ...) uses sqlx's own statements, so lockstep and
+//! absent. Queries prepare no named statement; behind a transaction pooler run them inside a
+//! transaction ([`crate::pooler::pinned`]). Writing ([`ensure`], [`insert_sql`], ...) uses sqlx's own statements, so lockstep and
 //! sqlx's `Migrator` can take turns on the same database.
 
 use chrono::{DateTime, Utc};
@@ -125,6 +126,7 @@ impl HistoryError {
 pub async fn exists(conn: &mut PgConnection, table: &HistoryTable) -> Result<bool, HistoryError> {
     let found: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text")
         .bind(&table.name)
+        .persistent(false)
         .fetch_one(&mut *conn)
         .await
         .map_err(HistoryError::new(table, "looking for the history table"))?;
@@ -144,6 +146,7 @@ pub async fn read(
         table.name
     );
     let rows = sqlx::query(AssertSqlSafe(sql))
+        .persistent(false)
         .fetch_all(&mut *conn)
         .await
         .map_err(HistoryError::new(table, "reading the history table"))?;
@@ -181,6 +184,7 @@ pub async fn fingerprint(
         table.name
     );
     let digest: String = sqlx::query_scalar(AssertSqlSafe(sql))
+        .persistent(false)
         .fetch_one(&mut *conn)
         .await
         .map_err(HistoryError::new(
@@ -188,6 +192,25 @@ pub async fn fingerprint(
             "reading the history table's digest",
         ))?;
     Ok(Some(digest))
+}
+
+/// Records how long applied migration `version` took (sqlx's [`HistoryTable::update_time_sql`],
+/// after the commit). The two numbers are written into the statement, which goes in one
+/// simple-protocol message: nothing is prepared, so it is safe outside a transaction behind any
+/// pooler.
+pub async fn record_execution_time(
+    conn: &mut PgConnection,
+    table: &HistoryTable,
+    version: i64,
+    nanos: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "UPDATE {} SET execution_time = {nanos} WHERE version = {version}",
+        table.name
+    )))
+    .execute(conn)
+    .await
+    .map(|_| ())
 }
 
 /// Creates the configured schemas and the table if missing, as sqlx does before applying.

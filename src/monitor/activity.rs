@@ -45,6 +45,10 @@ pub struct Session {
     pub query: Option<String>,
     /// Whether `application_name` starts with `lockstep` (one of lockstep's own sessions).
     pub is_lockstep: bool,
+    /// Whether it comes from the pooler lockstep goes through (its client address is the
+    /// pooler's): the application name is the pooler's last client's, the real client is hidden.
+    #[serde(default)]
+    pub via_pooler: bool,
     /// Whether it is idle in a transaction for at least the threshold: what a migration queues
     /// behind.
     pub idle_in_transaction_too_long: bool,
@@ -85,6 +89,7 @@ impl Session {
                 .as_deref()
                 .is_some_and(|a| a.starts_with("lockstep")),
             application_name,
+            via_pooler: row.try_get("via_pooler")?,
             client: row.try_get("client_addr")?,
             backend_type: row.try_get("backend_type")?,
             idle_in_transaction_too_long: idle_in_tx
@@ -104,12 +109,20 @@ impl Session {
 
 /// The `pg_stat_activity` columns every session-returning query selects from alias `a` (all but
 /// `pid`, which the caller selects so that it survives a LEFT JOIN). Ages are computed from
-/// `clock_timestamp()` on the server, so client clock skew does not matter.
-pub(crate) fn activity_columns(server_version_num: i32) -> String {
+/// `clock_timestamp()` on the server, so client clock skew does not matter. Sessions whose client
+/// address is `pooler_address` (the pooler lockstep goes through) come out `via_pooler`.
+pub(crate) fn activity_columns(server_version_num: i32, pooler_address: Option<&str>) -> String {
     let leader = if server_version_num >= 130000 {
         "a.leader_pid"
     } else {
         "NULL::int"
+    };
+    let via_pooler = match pooler_address {
+        Some(address) => format!(
+            "coalesce(host(a.client_addr) = '{}', false)",
+            address.replace('\'', "''")
+        ),
+        None => "false".to_string(),
     };
     format!(
         r"a.datname::text AS datname, a.usename::text AS usename, a.application_name,
@@ -119,19 +132,19 @@ pub(crate) fn activity_columns(server_version_num: i32) -> String {
           extract(epoch FROM clock_timestamp() - a.xact_start)::float8 AS xact_age_secs,
           extract(epoch FROM clock_timestamp() - a.query_start)::float8 AS query_age_secs,
           extract(epoch FROM clock_timestamp() - a.state_change)::float8 AS state_age_secs,
-          {leader} AS leader_pid,
+          {leader} AS leader_pid, {via_pooler} AS via_pooler,
           regexp_replace(a.query, '\s+', ' ', 'g') AS query"
     )
 }
 
-/// The activity query: every session of this database (and the background processes, which have
-/// none) but the monitor's own, longest-running transactions first.
-pub(crate) fn activity_sql(server_version_num: i32) -> String {
+/// The activity query over [`activity_columns`]: every session of this database (and the
+/// background processes, which have none) but the monitor's own, longest-running transactions
+/// first.
+pub(crate) fn activity_sql(activity_columns: &str) -> String {
     format!(
-        "/* lockstep */ SELECT a.pid, {} FROM pg_stat_activity a \
+        "/* lockstep */ SELECT a.pid, {activity_columns} FROM pg_stat_activity a \
          WHERE a.pid <> pg_backend_pid() \
            AND (a.datname = current_database() OR a.datname IS NULL) \
-         ORDER BY a.xact_start NULLS LAST, a.query_start NULLS LAST, a.pid",
-        activity_columns(server_version_num)
+         ORDER BY a.xact_start NULLS LAST, a.query_start NULLS LAST, a.pid"
     )
 }

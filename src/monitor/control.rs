@@ -36,6 +36,11 @@ impl Signal {
 pub(crate) const TARGET_SQL: &str =
     "/* lockstep */ SELECT datname::text, state FROM pg_stat_activity WHERE pid = $1";
 
+/// Cancels `$1`'s query while it carries `application_name = $2` (one statement: the check and
+/// the signal see the same session), never the monitor's own.
+pub(crate) const CANCEL_OWNED_SQL: &str = "/* lockstep */ SELECT pg_cancel_backend(pid) \
+     FROM pg_stat_activity WHERE pid = $1 AND application_name = $2 AND pid <> pg_backend_pid()";
+
 /// Applies the guards to a target (`None` when it has no activity row).
 pub(crate) fn check(
     signal: Signal,

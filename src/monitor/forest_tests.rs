@@ -23,6 +23,7 @@ fn session(pid: i32, xact_age: f64) -> Session {
         leader_pid: None,
         query: Some(format!("SELECT {pid}")),
         is_lockstep: false,
+        via_pooler: false,
         idle_in_transaction_too_long: false,
     }
 }

@@ -1,11 +1,15 @@
 //! The database monitoring engine behind the Activity, Locks and Sizes panes and
 //! `lockstep inspect`.
 //!
-//! A [`Monitor`] owns exactly one dedicated connection (`application_name = 'lockstep:monitor'`,
-//! `lock_timeout = 100ms`, `statement_timeout = 2s`); every query it sends starts with
-//! `/* lockstep */` and leaves out its own backend (`pid <> pg_backend_pid()`). Its methods take
+//! A [`Monitor`] owns exactly one dedicated connection (`application_name = 'lockstep:monitor'`);
+//! every read runs in a transaction of its own with `SET LOCAL lock_timeout = 100ms` and
+//! `statement_timeout = 2s` (nothing is left on the session, no statement is prepared: it works
+//! through a transaction pooler, see [`crate::pooler`]); every query it sends starts with
+//! `/* lockstep */` (but the `COMMIT` that ends each read) and leaves out its own backend
+//! (`pid <> pg_backend_pid()`). Its methods take
 //! `&mut self`, so two polls can never be in flight on it: a poller that awaits each refresh
-//! before starting the next coalesces ticks by construction.
+//! before starting the next coalesces ticks by construction. Sessions that come from the pooler
+//! lockstep goes through are marked [`Session::via_pooler`].
 //!
 //! A query that hits the lock or statement timeout returns [`MonitorError::Stale`]: keep the last
 //! good data, show its age, and retry on the next tick. Monitor errors never touch the apply
@@ -40,7 +44,8 @@ mod forest_tests;
 use std::time::Duration;
 
 use sqlx::Connection;
-use sqlx::postgres::PgConnection;
+use sqlx::postgres::{PgArguments, PgConnection, PgRow, Postgres};
+use sqlx::query::Query;
 
 pub use activity::Session;
 pub use advisory::{MIGRATION_LOCK_LABEL, MigrationLock};
@@ -56,6 +61,7 @@ pub use sizes::{SizeColumn, TableSize, sort_sizes};
 pub use snapshot::{RefreshOptions, Snapshot};
 
 use crate::db::Database;
+use crate::pooler::{pinned, set_local};
 use error::classify;
 
 /// The monitoring connection's `application_name`.
@@ -79,10 +85,10 @@ struct Queries {
 }
 
 impl Queries {
-    fn for_version(server_version_num: i32) -> Queries {
-        let columns = activity::activity_columns(server_version_num);
+    fn for_version(server_version_num: i32, pooler_address: Option<&str>) -> Queries {
+        let columns = activity::activity_columns(server_version_num, pooler_address);
         Queries {
-            activity: activity::activity_sql(server_version_num),
+            activity: activity::activity_sql(&columns),
             edges: edges::edges_sql(server_version_num),
             sizes: sizes::sizes_sql(false),
             sizes_named: sizes::sizes_sql(true),
@@ -101,6 +107,9 @@ pub struct Monitor {
     database: String,
     idle_threshold: Duration,
     queries: Queries,
+    /// The `SET LOCAL`s every read's transaction starts with.
+    settings: String,
+    pooler_address: Option<String>,
 }
 
 impl std::fmt::Debug for Monitor {
@@ -114,38 +123,85 @@ impl std::fmt::Debug for Monitor {
 }
 
 impl Monitor {
-    /// Opens the monitoring connection to `db` and applies its settings.
+    /// Opens the monitoring connection to `db` (checking once per database what pooler, if any,
+    /// sits in between, to mark the sessions that come from it).
     pub async fn connect(db: &Database) -> Result<Monitor, MonitorError> {
-        let conn = db.connect(APPLICATION_NAME).await?;
-        Monitor::with_connection(conn).await
+        let mut conn = db.connect(APPLICATION_NAME).await?;
+        let pooler_address = match db.known_pooling() {
+            Some(pooling) => pooling.pooler_address.clone(),
+            None => db
+                .pooling(&mut conn)
+                .await
+                .ok()
+                .and_then(|p| p.pooler_address),
+        };
+        Monitor::setup(conn, pooler_address).await
     }
 
-    /// Turns an open connection into the monitor's: sets `application_name`, `lock_timeout` and
-    /// `statement_timeout`, and reads the backend pid, database and server version once.
-    pub async fn with_connection(mut conn: PgConnection) -> Result<Monitor, MonitorError> {
+    /// Turns an open connection into the monitor's and reads the backend pid, database and
+    /// server version once.
+    pub async fn with_connection(conn: PgConnection) -> Result<Monitor, MonitorError> {
+        Monitor::setup(conn, None).await
+    }
+
+    async fn setup(
+        mut conn: PgConnection,
+        pooler_address: Option<String>,
+    ) -> Result<Monitor, MonitorError> {
         let settings = format!(
-            "/* lockstep */ SET application_name = '{APPLICATION_NAME}'; \
-             SET lock_timeout = '{LOCK_TIMEOUT}'; SET statement_timeout = '{STATEMENT_TIMEOUT}'"
+            "/* lockstep */ {}",
+            set_local([
+                ("application_name", Some(APPLICATION_NAME.to_string())),
+                ("lock_timeout", Some(LOCK_TIMEOUT.to_string())),
+                ("statement_timeout", Some(STATEMENT_TIMEOUT.to_string())),
+            ])
         );
-        sqlx::raw_sql(sqlx::AssertSqlSafe(settings))
-            .execute(&mut conn)
-            .await
-            .map_err(classify("configuring the monitoring connection"))?;
-        let (backend_pid, database, server_version_num): (i32, String, i32) = sqlx::query_as(
+        let row = sqlx::raw_sql(
             "/* lockstep */ SELECT pg_backend_pid(), current_database()::text, \
              current_setting('server_version_num')::int",
         )
         .fetch_one(&mut conn)
         .await
         .map_err(classify("reading the monitoring session"))?;
+        let read = |row: &PgRow| -> Result<(i32, String, i32), sqlx::Error> {
+            use sqlx::Row;
+            Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
+        };
+        let (backend_pid, database, server_version_num) =
+            read(&row).map_err(classify("reading the monitoring session"))?;
         Ok(Monitor {
             conn,
             backend_pid,
             server_version_num,
             database,
             idle_threshold: DEFAULT_IDLE_THRESHOLD,
-            queries: Queries::for_version(server_version_num),
+            queries: Queries::for_version(server_version_num, pooler_address.as_deref()),
+            settings,
+            pooler_address,
         })
+    }
+
+    /// Runs `query` in a transaction of its own with the monitor's settings.
+    async fn rows(
+        &mut self,
+        what: &'static str,
+        query: Query<'_, Postgres, PgArguments>,
+    ) -> Result<Vec<PgRow>, MonitorError> {
+        let mut tx = pinned(&mut self.conn, &self.settings)
+            .await
+            .map_err(classify(what))?;
+        let rows = query
+            .persistent(false)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(classify(what))?;
+        tx.commit().await.map_err(classify(what))?;
+        Ok(rows)
+    }
+
+    /// The address of the pooler lockstep goes through, as the server sees it, when there is one.
+    pub fn pooler_address(&self) -> Option<&str> {
+        self.pooler_address.as_deref()
     }
 
     /// The monitor's own backend pid (never listed by its queries).
@@ -176,10 +232,10 @@ impl Monitor {
     /// Every table's sizes; tables with an ACCESS EXCLUSIVE lock held or queued show catalog
     /// estimates and `exclusively_locked = true` instead of waiting. Ordered by schema, name.
     pub async fn sizes(&mut self) -> Result<Vec<TableSize>, MonitorError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(self.queries.sizes.as_str()))
-            .fetch_all(&mut self.conn)
-            .await
-            .map_err(classify("reading table sizes"))?;
+        let sql = self.queries.sizes.clone();
+        let rows = self
+            .rows("reading table sizes", sqlx::query(sqlx::AssertSqlSafe(sql)))
+            .await?;
         let version = self.server_version_num;
         rows.iter()
             .map(|row| TableSize::from_row(row, version))
@@ -191,11 +247,13 @@ impl Monitor {
     /// e.g. for "blocks writes on conversations (1.2 GB, 8.1M rows)". Same lock guard as
     /// [`Monitor::sizes`].
     pub async fn sizes_for(&mut self, tables: &[String]) -> Result<Vec<TableSize>, MonitorError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(self.queries.sizes_named.as_str()))
-            .bind(tables)
-            .fetch_all(&mut self.conn)
-            .await
-            .map_err(classify("reading table sizes"))?;
+        let sql = self.queries.sizes_named.clone();
+        let rows = self
+            .rows(
+                "reading table sizes",
+                sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tables),
+            )
+            .await?;
         let version = self.server_version_num;
         rows.iter()
             .map(|row| TableSize::from_row(row, version))
@@ -211,10 +269,10 @@ impl Monitor {
         &mut self,
         min_idle_in_tx_age: Duration,
     ) -> Result<Vec<Session>, MonitorError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(self.queries.activity.as_str()))
-            .fetch_all(&mut self.conn)
-            .await
-            .map_err(classify("reading activity"))?;
+        let sql = self.queries.activity.clone();
+        let rows = self
+            .rows("reading activity", sqlx::query(sqlx::AssertSqlSafe(sql)))
+            .await?;
         rows.iter()
             .map(|row| Session::from_row(row, min_idle_in_tx_age))
             .collect::<Result<_, _>>()
@@ -224,10 +282,10 @@ impl Monitor {
     /// One edge per session of this database waiting on a lock: whom it waits on, since when,
     /// and for what. Build the tree with [`build_forest`].
     pub async fn lock_edges(&mut self) -> Result<Vec<LockEdge>, MonitorError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(self.queries.edges.as_str()))
-            .fetch_all(&mut self.conn)
-            .await
-            .map_err(classify("reading lock waits"))?;
+        let sql = self.queries.edges.clone();
+        let rows = self
+            .rows("reading lock waits", sqlx::query(sqlx::AssertSqlSafe(sql)))
+            .await?;
         rows.iter()
             .map(LockEdge::from_row)
             .collect::<Result<_, _>>()
@@ -238,18 +296,21 @@ impl Monitor {
     /// requests, whom it waits on (with their query, state and transaction age) and who is
     /// queued behind it. Two queries.
     pub async fn session_locks(&mut self, pid: i32) -> Result<SessionLocks, MonitorError> {
-        let lock_rows = sqlx::query(session_locks::LOCKS_SQL)
-            .bind(pid)
-            .fetch_all(&mut self.conn)
-            .await
-            .map_err(classify("reading the session's locks"))?;
+        let lock_rows = self
+            .rows(
+                "reading the session's locks",
+                sqlx::query(session_locks::LOCKS_SQL).bind(pid),
+            )
+            .await?;
         let locks = session_locks::locks_from_rows(&lock_rows)
             .map_err(classify("reading the session's locks"))?;
-        let related_rows = sqlx::query(sqlx::AssertSqlSafe(self.queries.related.as_str()))
-            .bind(pid)
-            .fetch_all(&mut self.conn)
-            .await
-            .map_err(classify("reading the session's waits"))?;
+        let sql = self.queries.related.clone();
+        let related_rows = self
+            .rows(
+                "reading the session's waits",
+                sqlx::query(sqlx::AssertSqlSafe(sql)).bind(pid),
+            )
+            .await?;
         let mut sample = SessionLocks {
             pid,
             session: None,
@@ -277,12 +338,15 @@ impl Monitor {
         tables: &[String],
         min_age: Duration,
     ) -> Result<Vec<TableBlocker>, MonitorError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(self.queries.blockers.as_str()))
-            .bind(tables)
-            .bind(min_age.as_secs_f64())
-            .fetch_all(&mut self.conn)
-            .await
-            .map_err(classify("reading sessions holding locks on the tables"))?;
+        let sql = self.queries.blockers.clone();
+        let rows = self
+            .rows(
+                "reading sessions holding locks on the tables",
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(tables)
+                    .bind(min_age.as_secs_f64()),
+            )
+            .await?;
         let threshold = self.idle_threshold;
         rows.iter()
             .map(|row| TableBlocker::from_row(row, threshold))
@@ -300,16 +364,24 @@ impl Monitor {
     /// Any bigint advisory lock `key`: its holder (via [`crate::runner::lock_holder`]) and
     /// waiters.
     pub async fn advisory_lock(&mut self, key: i64) -> Result<MigrationLock, MonitorError> {
-        let holder = crate::runner::lock_holder(&mut self.conn, key)
+        let what = "reading the migration lock";
+        let mut tx = pinned(&mut self.conn, &self.settings)
             .await
-            .map_err(classify("reading the migration lock"))?
+            .map_err(classify(what))?;
+        let holder = crate::runner::lock_holder(&mut tx, key, self.pooler_address.as_deref())
+            .await
+            .map_err(classify(what))?
             .filter(|h| h.pid != self.backend_pid);
-        let rows = sqlx::query(sqlx::AssertSqlSafe(self.queries.advisory_waiters.as_str()))
-            .bind(key >> 32)
-            .bind(key & 0xffff_ffff)
-            .fetch_all(&mut self.conn)
-            .await
-            .map_err(classify("reading the migration lock"))?;
+        tx.commit().await.map_err(classify(what))?;
+        let sql = self.queries.advisory_waiters.clone();
+        let rows = self
+            .rows(
+                what,
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(key >> 32)
+                    .bind(key & 0xffff_ffff),
+            )
+            .await?;
         let threshold = self.idle_threshold;
         let waiters = rows
             .iter()
@@ -330,23 +402,59 @@ impl Monitor {
         self.signal(Signal::Cancel, pid).await
     }
 
+    /// Cancels `pid`'s running query only while its session carries `application_name`:
+    /// behind a transaction pooler a backend serves another client once the transaction that
+    /// was looked at ends. Whether a cancel was sent.
+    pub async fn cancel_owned(
+        &mut self,
+        pid: i32,
+        application_name: &str,
+    ) -> Result<bool, MonitorError> {
+        let rows = self
+            .rows(
+                "cancelling the session",
+                sqlx::query(control::CANCEL_OWNED_SQL)
+                    .bind(pid)
+                    .bind(application_name),
+            )
+            .await?;
+        Ok(rows
+            .first()
+            .and_then(|row| sqlx::Row::try_get::<bool, _>(row, 0).ok())
+            .unwrap_or(false))
+    }
+
     /// Ends `pid`'s session (`pg_terminate_backend`). Refuses the monitor's own session and
     /// background processes. Ask for a second confirmation before calling this.
     pub async fn terminate(&mut self, pid: i32) -> Result<(), MonitorError> {
         self.signal(Signal::Terminate, pid).await
     }
 
-    /// Sends `signal` to `pid` after the guards.
+    /// Sends `signal` to `pid` after the guards (behind a transaction pooler, "the monitor's own
+    /// session" is the backend its transaction runs on now).
     pub async fn signal(&mut self, signal: Signal, pid: i32) -> Result<(), MonitorError> {
-        let target: Option<(Option<String>, Option<String>)> = sqlx::query_as(control::TARGET_SQL)
-            .bind(pid)
-            .fetch_optional(&mut self.conn)
+        let mut tx = pinned(&mut self.conn, &self.settings)
             .await
             .map_err(classify("looking up the session"))?;
-        control::check(signal, pid, self.backend_pid, target)?;
+        let own_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .persistent(false)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(classify("looking up the session"))?;
+        let target: Option<(Option<String>, Option<String>)> = sqlx::query_as(control::TARGET_SQL)
+            .bind(pid)
+            .persistent(false)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(classify("looking up the session"))?;
+        control::check(signal, pid, own_pid, target)?;
         let signalled: bool = sqlx::query_scalar(signal.sql())
             .bind(pid)
-            .fetch_one(&mut self.conn)
+            .persistent(false)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(classify("signalling the session"))?;
+        tx.commit()
             .await
             .map_err(classify("signalling the session"))?;
         if signalled {

@@ -69,22 +69,35 @@ pub fn node_line(node: &LockTreeNode) -> String {
     parts.join("  ")
 }
 
-/// Who a session is: `alice · psql`, the backend type for background processes, and
-/// `(lockstep) lockstep:apply:…` for lockstep's own sessions.
+/// Who a session is: `alice · psql`, the backend type for background processes,
+/// `(lockstep) lockstep:apply:…` for lockstep's own sessions, and `… via pooler 10.0.0.5` for a
+/// connection from the pooler lockstep goes through (its real client is hidden behind it).
 pub fn who(session: &Session) -> String {
     let app = session
         .application_name
         .as_deref()
         .filter(|a| !a.is_empty());
-    if session.is_lockstep {
-        return format!("(lockstep) {}", app.unwrap_or("lockstep"));
-    }
-    let parts: Vec<&str> = session.user.as_deref().into_iter().chain(app).collect();
-    if !parts.is_empty() {
-        parts.join(" · ")
+    let who = if session.is_lockstep {
+        format!("(lockstep) {}", app.unwrap_or("lockstep"))
     } else {
-        session.backend_type.clone().unwrap_or_else(|| "-".into())
+        let parts: Vec<&str> = session.user.as_deref().into_iter().chain(app).collect();
+        if !parts.is_empty() {
+            parts.join(" · ")
+        } else {
+            session.backend_type.clone().unwrap_or_else(|| "-".into())
+        }
+    };
+    if session.via_pooler {
+        format!("{who} {}", via_pooler(session.client.as_deref()))
+    } else {
+        who
     }
+}
+
+/// How a pooler connection is named: `via pooler 10.0.0.5` (the server sees the pooler's
+/// address; the client behind it is not visible).
+pub fn via_pooler(client: Option<&str>) -> String {
+    format!("via pooler {}", client.unwrap_or("(local socket)"))
 }
 
 /// Who a session is, its state (`waiting` when it waits on a lock) and its wait event.

@@ -19,6 +19,13 @@ pub struct LockHolder {
     pub application_name: Option<String>,
     /// Its user.
     pub user: Option<String>,
+    /// Its client address (`None` over a Unix socket).
+    #[serde(default)]
+    pub client: Option<String>,
+    /// Whether it is a connection from the pooler lockstep goes through: its client address is
+    /// the pooler's, the real client is hidden behind it.
+    #[serde(default)]
+    pub via_pooler: bool,
     /// Its state (`active`, `idle`, `idle in transaction`, ...).
     pub state: Option<String>,
     /// Its current or last query (shortened).
@@ -35,6 +42,13 @@ impl std::fmt::Display for LockHolder {
         }
         if let Some(user) = &self.user {
             write!(f, " user {user}")?;
+        }
+        if self.via_pooler {
+            write!(
+                f,
+                " {}",
+                crate::monitor::render::via_pooler(self.client.as_deref())
+            )?;
         }
         if let Some(state) = &self.state {
             write!(f, ", {state}")?;
@@ -126,10 +140,13 @@ impl std::fmt::Display for Failure {
 pub enum RunEvent {
     /// The migration connection is open.
     Connected {
-        /// Its backend pid (for monitoring and cancelling).
+        /// Its backend pid (for monitoring and cancelling; behind a transaction pooler, the
+        /// backend of its first transaction only: see [`RunEvent::LockAcquired`]).
         backend_pid: i32,
         /// `server_version` of the server.
         server_version: String,
+        /// What sits between lockstep and the server.
+        pooling: crate::pooler::Pooling,
     },
     /// The migration advisory lock is held by someone else; still polling.
     LockWaiting {
@@ -140,10 +157,13 @@ pub enum RunEvent {
         /// How long it will wait in all.
         limit: Duration,
     },
-    /// The migration advisory lock is ours.
+    /// The migration advisory lock is ours (under `--pooled`: for one migration's transaction).
     LockAcquired {
         /// How long it took.
         waited: Duration,
+        /// The server backend that holds it and runs the migrations under it (under `--pooled`,
+        /// it may change from one migration to the next).
+        backend_pid: i32,
     },
     /// A migration starts.
     MigrationStarted {
@@ -228,6 +248,16 @@ pub enum RunEvent {
         in_transaction: bool,
         /// The statements that completed (outside a transaction they stay applied).
         completed: Vec<usize>,
+    },
+    /// Under `--pooled`: a planned migration was found already done (applied, or reverted) when
+    /// its transaction got the lock and read the history again: another run did it.
+    MigrationSkipped {
+        /// Its version.
+        version: i64,
+        /// Apply or revert.
+        direction: Direction,
+        /// Why, for a person.
+        reason: String,
     },
     /// A migration failed; the run stops.
     MigrationFailed {

@@ -29,6 +29,9 @@ pub(super) struct Exec<'a> {
     pub cancel: &'a CancellationToken,
     pub watch: &'a mut Watch,
     pub retries: u32,
+    /// The step's transaction is open already, with its settings and lock (`--pooled`, see
+    /// `pooled.rs`): no session-level `SET`, no `BEGIN`.
+    pub begun: bool,
 }
 
 /// Why a step did not complete. Failures are not reported yet: the caller does.
@@ -53,11 +56,15 @@ pub(super) async fn run_step(exec: &mut Exec<'_>, step: &Step) -> Result<Duratio
         step.direction.verb(),
         step.version
     );
-    let naming_begin = ops
-        .iter()
-        .position(|op| !matches!(op, Op::Segment(_)))
-        .filter(|&first| ops[first] == Op::Begin);
-    if naming_begin.is_none() {
+    let first = ops.iter().position(|op| !matches!(op, Op::Segment(_)));
+    let opens_with_begin = first.filter(|&first| ops[first] == Op::Begin);
+    // Under --pooled the step's transaction is open already, named with SET LOCAL.
+    let (naming_begin, begun_at) = if exec.begun {
+        (None, opens_with_begin)
+    } else {
+        (opens_with_begin, None)
+    };
+    if naming_begin.is_none() && !exec.begun {
         simple(exec.conn, &naming).await.map_err(|source| {
             StepError::Setup(RunError::Query {
                 context: "setting application_name".into(),
@@ -96,6 +103,10 @@ pub(super) async fn run_step(exec: &mut Exec<'_>, step: &Step) -> Result<Duratio
                 // A retry sends this BEGIN again, and the naming with it: the rollback undid it.
                 let naming = (naming_begin == Some(at)).then_some(naming.as_str());
                 match run.stop_if_cancelled().await {
+                    Ok(()) if begun_at == Some(at) => {
+                        run.open = true;
+                        Ok(())
+                    }
                     Ok(()) => run.begin(naming).await,
                     Err(e) => Err(e),
                 }

@@ -1,4 +1,6 @@
-//! sqlx's migration advisory lock, taken with `pg_try_advisory_lock` and polled, never blocking.
+//! sqlx's migration advisory lock, taken with `pg_try_advisory_lock` and polled, never blocking;
+//! under `--pooled`, the transaction-level `pg_try_advisory_xact_lock` on the same key, taken
+//! inside each migration's transaction (it conflicts with sqlx's session-level lock all the same).
 
 use std::time::{Duration, Instant};
 
@@ -46,31 +48,55 @@ impl From<sqlx::Error> for LockError {
     }
 }
 
-/// Polls `pg_try_advisory_lock(key)` every 200 ms until it succeeds, `wait` passes or `cancel`
-/// fires, reporting who holds it while waiting.
+/// How long the lock is held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Until released (`pg_try_advisory_lock`): the whole run, on a connection that keeps its
+    /// server session.
+    Session,
+    /// Until the transaction ends (`pg_try_advisory_xact_lock`): one migration, under `--pooled`.
+    Transaction,
+}
+
+impl Scope {
+    fn try_sql(self) -> &'static str {
+        match self {
+            Scope::Session => "SELECT pg_try_advisory_lock($1), pg_backend_pid()",
+            Scope::Transaction => "SELECT pg_try_advisory_xact_lock($1), pg_backend_pid()",
+        }
+    }
+}
+
+/// Polls for the lock every 200 ms until it is ours, `wait` passes or `cancel` fires, reporting
+/// who holds it while waiting (sessions from `pooler_address` marked as pooler connections).
+/// Returns the backend pid that holds it now.
 pub async fn acquire(
     conn: &mut PgConnection,
+    scope: Scope,
     key: i64,
     wait: Duration,
     events: &EventSink,
     cancel: &CancellationToken,
-) -> Result<(), LockError> {
+    pooler_address: Option<&str>,
+) -> Result<i32, LockError> {
     let started = Instant::now();
     loop {
         if cancel.is_cancelled() {
             return Err(LockError::Interrupted);
         }
-        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        let (got, backend_pid): (bool, i32) = sqlx::query_as(scope.try_sql())
             .bind(key)
+            .persistent(false)
             .fetch_one(&mut *conn)
             .await?;
         if got {
             let _ = events.send(RunEvent::LockAcquired {
                 waited: started.elapsed(),
+                backend_pid,
             });
-            return Ok(());
+            return Ok(backend_pid);
         }
-        let holder = holder(conn, key).await?;
+        let holder = holder(conn, key, pooler_address).await?;
         let waited = started.elapsed();
         if waited >= wait {
             return Err(LockError::Busy {
@@ -91,9 +117,10 @@ pub async fn acquire(
     }
 }
 
-/// pid, application_name, user, state, query, session age in seconds.
+/// pid, application_name, user, client address, state, query, session age in seconds.
 type HolderRow = (
     i32,
+    Option<String>,
     Option<String>,
     Option<String>,
     Option<String>,
@@ -105,16 +132,24 @@ type HolderRow = (
 pub async fn release(conn: &mut PgConnection, key: i64) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT pg_advisory_unlock($1)")
         .bind(key)
+        .persistent(false)
         .execute(&mut *conn)
         .await?;
     Ok(())
 }
 
-/// The session holding the advisory lock `key` in this database, if any. A bigint key shows in
-/// `pg_locks` as its high half in `classid`, its low half in `objid`, with `objsubid = 1`.
-pub async fn holder(conn: &mut PgConnection, key: i64) -> Result<Option<LockHolder>, sqlx::Error> {
+/// The session holding the advisory lock `key` in this database, if any; when it comes from
+/// `pooler_address` (the pooler lockstep goes through) it is marked as a pooler connection. A
+/// bigint key shows in `pg_locks` as its high half in `classid`, its low half in `objid`, with
+/// `objsubid = 1`.
+pub async fn holder(
+    conn: &mut PgConnection,
+    key: i64,
+    pooler_address: Option<&str>,
+) -> Result<Option<LockHolder>, sqlx::Error> {
     let row: Option<HolderRow> = sqlx::query_as(
-        "/* lockstep */ SELECT l.pid, a.application_name, a.usename::text, a.state, \
+        "/* lockstep */ SELECT l.pid, a.application_name, a.usename::text, \
+                    host(a.client_addr), a.state, \
                     left(regexp_replace(a.query, '\\s+', ' ', 'g'), 200), \
                     extract(epoch FROM clock_timestamp() - a.backend_start)::float8 \
              FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid \
@@ -125,13 +160,16 @@ pub async fn holder(conn: &mut PgConnection, key: i64) -> Result<Option<LockHold
     )
     .bind(key >> 32)
     .bind(key & 0xffff_ffff)
+    .persistent(false)
     .fetch_optional(&mut *conn)
     .await?;
     Ok(row.map(
-        |(pid, application_name, user, state, query, session_age_secs)| LockHolder {
+        |(pid, application_name, user, client, state, query, session_age_secs)| LockHolder {
             pid,
             application_name,
             user,
+            via_pooler: client.is_some() && client.as_deref() == pooler_address,
+            client,
             state,
             query,
             session_age_secs,

@@ -11,6 +11,7 @@ mod events;
 mod execute;
 mod lock;
 mod plan;
+mod pooled;
 mod resolve;
 mod script;
 mod tally;
@@ -34,6 +35,7 @@ pub use watch::WAIT_GRACE;
 use crate::config::{Config, pg_duration};
 use crate::db::{Database, DbError};
 use crate::history::{self, HistoryError, HistoryTable};
+use crate::pooler::{Pooling, pinned};
 use crate::source::MigrationSet;
 use crate::status::Status;
 
@@ -54,6 +56,11 @@ pub struct RunOptions {
     pub retries: u32,
     /// Apply even though applied migrations' files are missing.
     pub ignore_missing: bool,
+    /// Run safely behind a transaction pooler (`--pooled`): the migration lock is taken with
+    /// `pg_try_advisory_xact_lock` inside each migration's transaction, which reads the history
+    /// again under it and skips a migration another run has done meanwhile; the timeouts and
+    /// `application_name` are `SET LOCAL`; `-- no-transaction` migrations are refused.
+    pub pooled: bool,
 }
 
 /// How long lockstep waits before the `attempt`-th retry (1-based): 0.5 s, 1 s, 2 s, … up to 10 s.
@@ -63,6 +70,15 @@ pub fn retry_delay(attempt: u32) -> Duration {
 }
 
 impl RunOptions {
+    /// The `SET LOCAL`s a `--pooled` migration's transaction starts with.
+    pub fn transaction_settings(&self, application_name: &str) -> String {
+        crate::pooler::set_local([
+            ("lock_timeout", self.lock_timeout.map(pg_duration)),
+            ("statement_timeout", self.statement_timeout.map(pg_duration)),
+            ("application_name", Some(application_name.to_string())),
+        ])
+    }
+
     /// Options from the project configuration.
     pub fn from_config(config: &Config) -> RunOptions {
         RunOptions {
@@ -73,6 +89,7 @@ impl RunOptions {
             lock_wait: config.lock_wait,
             retries: config.retries,
             ignore_missing: false,
+            pooled: false,
         }
     }
 }
@@ -117,6 +134,9 @@ pub enum RunError {
         /// Its statements that completed (outside a transaction they stay applied).
         completed: Vec<usize>,
     },
+    /// Behind a pooler, the run cannot go on (see [`Pooling::refusal`]).
+    #[error("{0}")]
+    Pooling(String),
     /// A session setting or other query failed.
     #[error("{context}: {}", crate::db::describe(source))]
     Query {
@@ -209,25 +229,39 @@ pub struct Runner {
     backend_pid: i32,
     cancel: CancellationToken,
     watch: watch::Watch,
+    pooling: Pooling,
 }
 
 impl Runner {
-    /// Opens the migration connection (`application_name = lockstep:apply`), applies the session
-    /// timeouts and reports [`RunEvent::Connected`].
+    /// Opens the migration connection (`application_name = lockstep:apply`), checks what sits
+    /// between lockstep and the server ([`Database::pooling`]) and refuses a transaction pooler
+    /// unless [`RunOptions::pooled`], applies the session timeouts (under `pooled` each
+    /// migration's transaction sets them) and reports [`RunEvent::Connected`].
     pub async fn connect(
         db: &Database,
         options: RunOptions,
         events: EventSink,
     ) -> Result<Runner, RunError> {
         let mut conn = db.connect("lockstep:apply").await?;
+        let pooling = db.pooling(&mut conn).await?;
+        let refusal = if options.pooled {
+            pooling.pooled_refusal()
+        } else {
+            pooling.refusal()
+        };
+        if let Some(refusal) = refusal {
+            let _ = conn.close().await;
+            return Err(RunError::Pooling(refusal));
+        }
         let query_err = |context: &str| {
             let context = context.to_string();
             move |source| RunError::Query { context, source }
         };
-        for (name, value) in [
+        let timeouts = [
             ("lock_timeout", options.lock_timeout),
             ("statement_timeout", options.statement_timeout),
-        ] {
+        ];
+        for (name, value) in timeouts.into_iter().filter(|_| !options.pooled) {
             if let Some(value) = value {
                 sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
                     "SET {name} = '{}'",
@@ -238,15 +272,22 @@ impl Runner {
                 .map_err(query_err(&format!("setting {name}")))?;
             }
         }
-        let (backend_pid, database, server_version): (i32, String, String) = sqlx::query_as(
+        let row = sqlx::raw_sql(
             "SELECT pg_backend_pid(), current_database()::text, current_setting('server_version')",
         )
         .fetch_one(&mut conn)
         .await
         .map_err(query_err("reading the session"))?;
+        let read = |row: &sqlx::postgres::PgRow| -> Result<(i32, String, String), sqlx::Error> {
+            use sqlx::Row;
+            Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
+        };
+        let (backend_pid, database, server_version) =
+            read(&row).map_err(query_err("reading the session"))?;
         let _ = events.send(RunEvent::Connected {
             backend_pid,
             server_version,
+            pooling: pooling.clone(),
         });
         let watch = watch::Watch::new(db.detached(), backend_pid, options.lock_timeout);
         Ok(Runner {
@@ -257,6 +298,7 @@ impl Runner {
             backend_pid,
             cancel: CancellationToken::new(),
             watch,
+            pooling,
         })
     }
 
@@ -297,6 +339,9 @@ impl Runner {
         expected: Option<&[(Direction, i64)]>,
     ) -> Result<RunSummary, RunError> {
         let started = Instant::now();
+        if self.options.pooled {
+            return self.run_pooled(operation, set, expected, started).await;
+        }
         // Parse and split outside the lock: a large file must not keep other runs waiting.
         let mut prepared = self.prepare(operation, set).await;
         self.under_lock(async |runner: &mut Runner| {
@@ -314,10 +359,12 @@ impl Runner {
     ) -> Result<T, RunError> {
         lock::acquire(
             &mut self.conn,
+            lock::Scope::Session,
             self.key,
             self.options.lock_wait,
             &self.events,
             &self.cancel,
+            self.pooling.pooler_address.as_deref(),
         )
         .await?;
         let result = work(self).await;
@@ -334,7 +381,7 @@ impl Runner {
     /// probably run; planning under the lock takes their statements from here.
     async fn prepare(&mut self, operation: Operation, set: &MigrationSet) -> Prepared {
         let mut prepared = Prepared::default();
-        if let Ok(rows) = history::read(&mut self.conn, &self.options.table).await {
+        if let Ok(rows) = read_history(&mut self.conn, &self.options.table).await {
             let status = Status::build(set, rows.as_deref());
             if let Ok(plan) = plan(operation, set, &status, self.options.ignore_missing) {
                 prepared.keep(plan);
@@ -361,16 +408,20 @@ impl Runner {
             self.options.ignore_missing,
             prepared,
         )?;
-        if let Some(expected) = expected
-            && plan.signature() != expected
-        {
-            return Err(RunError::Plan(PlanError::BadFiles(vec![
-                "the database changed since the plan was confirmed; review it again".into(),
-            ])));
-        }
+        check_expected(&plan, expected)?;
         if plan.steps.iter().any(|s| s.direction == Direction::Apply) && rows.is_none() {
             history::ensure(&mut self.conn, &table, &self.options.create_schemas).await?;
         }
+        self.run_steps(&plan, &table, started).await
+    }
+
+    /// Runs the steps of `plan` in order, stopping at the first failure or interrupt.
+    async fn run_steps(
+        &mut self,
+        plan: &Plan,
+        table: &HistoryTable,
+        started: Instant,
+    ) -> Result<RunSummary, RunError> {
         let mut completed = Vec::new();
         for step in &plan.steps {
             if self.cancel.is_cancelled() {
@@ -379,8 +430,9 @@ impl Runner {
                     completed: Vec::new(),
                 });
             }
-            let elapsed = self.run_one(step, &table).await?;
-            completed.push((step.direction, step.version, elapsed));
+            if let Some(elapsed) = self.run_one(step, &table).await? {
+                completed.push((step.direction, step.version, elapsed));
+            }
         }
         Ok(RunSummary {
             completed,
@@ -388,45 +440,80 @@ impl Runner {
         })
     }
 
-    /// Runs one step (a transaction that gave up on a lock runs again, up to `retries` times)
-    /// and reports how it stopped when it did not complete.
-    async fn run_one(&mut self, step: &Step, table: &HistoryTable) -> Result<Duration, RunError> {
-        let mut exec = execute::Exec {
-            conn: &mut self.conn,
-            table,
-            events: &self.events,
-            cancel: &self.cancel,
-            watch: &mut self.watch,
-            retries: self.options.retries,
-        };
-        match execute::run_step(&mut exec, step).await {
-            Ok(elapsed) => Ok(elapsed),
-            Err(execute::StepError::Setup(error)) => Err(error),
-            Err(execute::StepError::Interrupted(completed)) => {
-                let _ = self.events.send(RunEvent::MigrationInterrupted {
-                    version: step.version,
-                    direction: step.direction,
-                    in_transaction: step.in_transaction,
-                    completed: completed.clone(),
-                });
-                Err(RunError::Interrupted {
-                    during: Some((step.direction, step.version, step.in_transaction)),
-                    completed,
-                })
+    /// Runs one step and reports how it stopped when it did not complete. A transaction that
+    /// gave up on a lock runs again, up to `retries` times: inside the step, or, under
+    /// `--pooled`, from the pooled BEGIN that takes the transaction-level lock again. `None`
+    /// when, under `--pooled`, another run had done it.
+    async fn run_one(
+        &mut self,
+        step: &Step,
+        table: &HistoryTable,
+    ) -> Result<Option<Duration>, RunError> {
+        let pooled = self.options.pooled;
+        let retries = self.options.retries;
+        let mut attempt = 0;
+        loop {
+            if pooled && !self.begin_pooled_step(step, table).await? {
+                return Ok(None);
             }
-            Err(execute::StepError::Failed(failure)) => {
-                let _ = self.events.send(RunEvent::MigrationFailed {
+            let mut exec = execute::Exec {
+                conn: &mut self.conn,
+                table,
+                events: &self.events,
+                cancel: &self.cancel,
+                watch: &mut self.watch,
+                retries: if pooled { 0 } else { retries },
+                begun: pooled,
+            };
+            let failure = match execute::run_step(&mut exec, step).await {
+                Ok(elapsed) => return Ok(Some(elapsed)),
+                Err(execute::StepError::Setup(error)) => return Err(error),
+                Err(execute::StepError::Interrupted(completed)) => {
+                    let _ = self.events.send(RunEvent::MigrationInterrupted {
+                        version: step.version,
+                        direction: step.direction,
+                        in_transaction: step.in_transaction,
+                        completed: completed.clone(),
+                    });
+                    return Err(RunError::Interrupted {
+                        during: Some((step.direction, step.version, step.in_transaction)),
+                        completed,
+                    });
+                }
+                Err(execute::StepError::Failed(failure)) => failure,
+            };
+            if pooled && failure.is_lock_timeout() && attempt < retries {
+                attempt += 1;
+                let delay = retry_delay(attempt);
+                let _ = self.events.send(RunEvent::Retrying {
                     version: step.version,
                     direction: step.direction,
-                    failure: failure.clone(),
-                });
-                Err(RunError::Migration {
-                    version: step.version,
-                    description: step.description.clone(),
-                    direction: step.direction,
+                    attempt,
+                    retries,
+                    delay,
                     failure,
-                })
+                });
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => continue,
+                    _ = self.cancel.cancelled() => {
+                        return Err(RunError::Interrupted {
+                            during: Some((step.direction, step.version, true)),
+                            completed: Vec::new(),
+                        });
+                    }
+                }
             }
+            let _ = self.events.send(RunEvent::MigrationFailed {
+                version: step.version,
+                direction: step.direction,
+                failure: failure.clone(),
+            });
+            return Err(RunError::Migration {
+                version: step.version,
+                description: step.description.clone(),
+                direction: step.direction,
+                failure,
+            });
         }
     }
 
@@ -437,6 +524,16 @@ impl Runner {
     }
 }
 
+/// Refuses a plan that differs from what a confirmation showed (`expected`).
+fn check_expected(plan: &Plan, expected: Option<&[(Direction, i64)]>) -> Result<(), PlanError> {
+    match expected {
+        Some(expected) if plan.signature() != expected => Err(PlanError::BadFiles(vec![
+            "the database changed since the plan was confirmed; review it again".into(),
+        ])),
+        _ => Ok(()),
+    }
+}
+
 /// Reads the status of `set` on `db` without writing anything (the history table is not created).
 pub async fn read_status(
     db: &Database,
@@ -444,7 +541,7 @@ pub async fn read_status(
     table: &HistoryTable,
 ) -> Result<Status, RunError> {
     let mut conn = db.connect("lockstep:status").await?;
-    let rows = history::read(&mut conn, table).await?;
+    let rows = read_history(&mut conn, table).await?;
     let mut status = Status::build(set, rows.as_deref());
     crate::unfinished::read_server_facts(&mut conn, &mut status)
         .await
@@ -454,4 +551,22 @@ pub async fn read_status(
         })?;
     let _ = conn.close().await;
     Ok(status)
+}
+
+/// Reads the history in a read-only transaction of its own: one consistent read, on one server
+/// backend even behind a transaction pooler.
+pub async fn read_history(
+    conn: &mut PgConnection,
+    table: &HistoryTable,
+) -> Result<Option<Vec<history::AppliedRow>>, RunError> {
+    let query_err = |source| RunError::Query {
+        context: "reading the history table".into(),
+        source,
+    };
+    let mut tx = pinned(conn, "SET TRANSACTION READ ONLY;")
+        .await
+        .map_err(query_err)?;
+    let rows = history::read(&mut tx, table).await?;
+    tx.commit().await.map_err(query_err)?;
+    Ok(rows)
 }

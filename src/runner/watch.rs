@@ -1,10 +1,17 @@
 //! Watching the migration session from a second connection while one of its statements runs:
 //! what it waits for and on whom (reported after a short grace period), and cancelling it on the
 //! server when the run is interrupted.
+//!
+//! The second connection belongs to a task of its own that carries out each look and cancel to
+//! its end: the statement is polled all the while. Behind a transaction pooler with every server
+//! connection taken (by the migration's own transaction, say), a look waits for one; it must not
+//! hold up the migration meanwhile, nor be dropped half-way with a transaction open on the
+//! pooler.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::db::Database;
@@ -15,13 +22,26 @@ pub const WAIT_GRACE: Duration = Duration::from_millis(500);
 /// How often a waiting statement is looked at again.
 const WAIT_SAMPLE_EVERY: Duration = Duration::from_millis(500);
 
-/// The second connection: opened the first time a statement runs longer than the grace period
-/// or the run is interrupted, then kept for the run.
-pub(super) struct Watch {
-    db: Database,
+/// The backend watched, and the `application_name` it must still carry to be the migration's
+/// (under `--pooled` a backend serves other clients once the migration's transaction ends).
+#[derive(Debug, Clone)]
+struct Target {
     pid: i32,
+    owner: Option<String>,
+}
+
+enum Request {
+    Look(Target, oneshot::Sender<Option<LockWait>>),
+    Cancel(Target),
+    Close(oneshot::Sender<()>),
+}
+
+/// The second connection's task (connected the first time a statement runs longer than the
+/// grace period or the run is interrupted, then kept for the run) and what it watches.
+pub(super) struct Watch {
+    target: Target,
     grace: Duration,
-    monitor: Option<Monitor>,
+    requests: mpsc::UnboundedSender<Request>,
 }
 
 /// What watching a statement saw.
@@ -43,12 +63,22 @@ impl Watch {
             Some(timeout) => WAIT_GRACE.min(timeout / 2),
             None => WAIT_GRACE,
         };
+        let (requests, inbox) = mpsc::unbounded_channel();
+        tokio::spawn(serve(db, inbox));
         Watch {
-            db,
-            pid,
+            target: Target { pid, owner: None },
             grace,
-            monitor: None,
+            requests,
         }
+    }
+
+    /// Watches `pid` from now on, while it carries `application_name`: under `--pooled` each
+    /// migration's transaction may run on another server backend.
+    pub fn follow(&mut self, pid: i32, application_name: &str) {
+        self.target = Target {
+            pid,
+            owner: Some(application_name.to_string()),
+        };
     }
 
     /// Runs `work` (a query on the migration connection) to its end. While it runs: when
@@ -64,6 +94,7 @@ impl Watch {
         let started = Instant::now();
         tokio::pin!(work);
         let mut next_look = tokio::time::Instant::now() + self.grace;
+        let mut look: Option<oneshot::Receiver<Option<LockWait>>> = None;
         let mut last_wait = None;
         let mut interrupted = false;
         loop {
@@ -74,49 +105,89 @@ impl Watch {
                 }
                 _ = cancel.cancelled(), if !interrupted => {
                     interrupted = true;
-                    self.cancel_on_server().await;
+                    self.cancel_on_server();
                 }
-                _ = tokio::time::sleep_until(next_look) => {
-                    next_look += WAIT_SAMPLE_EVERY;
-                    if let Some(wait) = self.look().await {
+                seen = async { look.as_mut().expect("a look is pending").await },
+                    if look.is_some() =>
+                {
+                    look = None;
+                    if let Ok(Some(wait)) = seen {
                         on_wait(started.elapsed(), &wait);
                         last_wait = Some(wait);
+                    }
+                }
+                _ = tokio::time::sleep_until(next_look), if look.is_none() => {
+                    next_look = tokio::time::Instant::now() + WAIT_SAMPLE_EVERY;
+                    let (reply, seen) = oneshot::channel();
+                    if self.requests.send(Request::Look(self.target.clone(), reply)).is_ok() {
+                        look = Some(seen);
                     }
                 }
             }
         }
     }
 
-    /// Cancels the migration session's running query. Failing to (the query ended meanwhile,
-    /// the connection cannot be opened) is not an error: the run stops before its next
-    /// statement either way.
-    pub async fn cancel_on_server(&mut self) {
-        let pid = self.pid;
-        if let Some(monitor) = self.monitor().await {
-            let _ = monitor.cancel(pid).await;
-        }
+    /// Asks for the migration session's running query to be cancelled. Failing to (the query
+    /// ended meanwhile, the connection cannot be opened) is not an error: the run stops before
+    /// its next statement either way.
+    pub fn cancel_on_server(&mut self) {
+        let _ = self.requests.send(Request::Cancel(self.target.clone()));
     }
 
-    async fn look(&mut self) -> Option<LockWait> {
-        let pid = self.pid;
-        let monitor = self.monitor().await?;
-        match monitor.session_locks(pid).await {
-            Ok(sample) => sample.wait(),
-            Err(_) => None,
-        }
-    }
-
-    async fn monitor(&mut self) -> Option<&mut Monitor> {
-        if self.monitor.is_none() {
-            self.monitor = Monitor::connect(&self.db).await.ok();
-        }
-        self.monitor.as_mut()
-    }
-
-    /// Closes the second connection, if it was opened.
+    /// Closes the second connection, if it was opened, once what was asked of it is done.
     pub async fn close(self) {
-        if let Some(monitor) = self.monitor {
-            monitor.close().await;
+        let (reply, done) = oneshot::channel();
+        if self.requests.send(Request::Close(reply)).is_ok() {
+            let _ = done.await;
         }
+    }
+}
+
+/// The task that owns the second connection: each request is carried out to its end.
+async fn serve(db: Database, mut inbox: mpsc::UnboundedReceiver<Request>) {
+    let mut monitor: Option<Monitor> = None;
+    while let Some(request) = inbox.recv().await {
+        match request {
+            Request::Look(target, reply) => {
+                let wait = match connected(&db, &mut monitor).await {
+                    Some(m) => match m.session_locks(target.pid).await {
+                        // Behind a pooler the backend may serve someone else by now.
+                        Ok(sample) if owned(&target, sample.session.as_ref()) => sample.wait(),
+                        _ => None,
+                    },
+                    None => None,
+                };
+                let _ = reply.send(wait);
+            }
+            Request::Cancel(target) => {
+                if let Some(m) = connected(&db, &mut monitor).await {
+                    let _ = match &target.owner {
+                        Some(owner) => m.cancel_owned(target.pid, owner).await.map(|_| ()),
+                        None => m.cancel(target.pid).await,
+                    };
+                }
+            }
+            Request::Close(reply) => {
+                if let Some(monitor) = monitor.take() {
+                    monitor.close().await;
+                }
+                let _ = reply.send(());
+                return;
+            }
+        }
+    }
+}
+
+async fn connected<'m>(db: &Database, monitor: &'m mut Option<Monitor>) -> Option<&'m mut Monitor> {
+    if monitor.is_none() {
+        *monitor = Monitor::connect(db).await.ok();
+    }
+    monitor.as_mut()
+}
+
+fn owned(target: &Target, session: Option<&crate::monitor::Session>) -> bool {
+    match &target.owner {
+        None => true,
+        Some(owner) => session.and_then(|s| s.application_name.as_deref()) == Some(owner.as_str()),
     }
 }

@@ -17,7 +17,7 @@
 //! does.
 
 mod binaries;
-mod process;
+pub(crate) mod process;
 
 use std::fmt;
 use std::fs;
@@ -396,7 +396,8 @@ fn remove_if_present(path: &Path) -> std::io::Result<()> {
     }
 }
 
-fn free_port() -> Result<u16, SandboxError> {
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+pub(crate) fn free_port() -> Result<u16, SandboxError> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")
         .map_err(io_err("finding a free port on 127.0.0.1"))?;
     let port = listener

@@ -15,12 +15,12 @@ use nix::unistd::{Gid, Pid, Uid, User, chown, fchown};
 use super::SandboxError;
 
 /// The user the server processes run as: the current one, or an unprivileged one when root.
-pub(super) struct RunAs {
+pub(crate) struct RunAs {
     ids: Option<(u32, u32)>,
 }
 
 impl RunAs {
-    pub(super) fn for_current_user() -> Result<RunAs, SandboxError> {
+    pub(crate) fn for_current_user() -> Result<RunAs, SandboxError> {
         if !nix::unistd::geteuid().is_root() {
             return Ok(RunAs { ids: None });
         }
@@ -34,13 +34,13 @@ impl RunAs {
     }
 
     /// Hands a directory over to the server's user (before that user can touch what is in it).
-    pub(super) fn give(&self, path: &Path) -> Result<(), SandboxError> {
+    pub(crate) fn give(&self, path: &Path) -> Result<(), SandboxError> {
         self.give_with(path, |uid, gid| chown(path, uid, gid))
     }
 
     /// Hands an open file over to the server's user: by its descriptor, so that a symlink put in
     /// its place in the server's directory is never followed.
-    pub(super) fn give_file(&self, file: &File, path: &Path) -> Result<(), SandboxError> {
+    pub(crate) fn give_file(&self, file: &File, path: &Path) -> Result<(), SandboxError> {
         self.give_with(path, |uid, gid| fchown(file, uid, gid))
     }
 
@@ -61,7 +61,7 @@ impl RunAs {
     }
 
     /// Makes the command run as the server's user.
-    pub(super) fn apply(&self, cmd: &mut Command) {
+    pub(crate) fn apply(&self, cmd: &mut Command) {
         if let Some((uid, gid)) = self.ids {
             cmd.uid(uid).gid(gid);
             // The unprivileged user cannot read root's home; keep the server's environment neutral.
@@ -72,7 +72,7 @@ impl RunAs {
 
 /// Asks the kernel to send the server SIGQUIT (immediate shutdown) if the thread that started it
 /// goes away, so a killed lockstep never leaves a server running.
-pub(super) fn die_with_parent(cmd: &mut Command) {
+pub(crate) fn die_with_parent(cmd: &mut Command) {
     // SAFETY: the closure only calls async-signal-safe prctl(2) between fork and exec.
     unsafe {
         cmd.pre_exec(|| {
@@ -85,7 +85,7 @@ type SpawnRequest = (Command, mpsc::Sender<std::io::Result<Child>>);
 
 /// Spawns the command from a thread that lives as long as the process. The parent-death signal is
 /// tied to the spawning *thread*, and runtime worker threads come and go.
-pub(super) fn spawn_from_keeper(cmd: Command) -> std::io::Result<Child> {
+pub(crate) fn spawn_from_keeper(cmd: Command) -> std::io::Result<Child> {
     static KEEPER: OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
     let keeper = KEEPER.get_or_init(|| {
         let (tx, rx) = mpsc::channel::<SpawnRequest>();

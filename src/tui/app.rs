@@ -65,6 +65,8 @@ pub enum Event {
     },
     /// Who holds the migration advisory lock, polled.
     LockHolder(Option<LockHolder>),
+    /// What sits between lockstep and the server, once checked.
+    Pooling(crate::pooler::Pooling),
     /// Findings of the new-migration editor's draft `generation`.
     DraftAnalyzed {
         /// The draft they are for (older ones are dropped).
@@ -305,6 +307,8 @@ pub struct App {
     pub status_error: Option<String>,
     /// Who holds the migration lock.
     pub lock_holder: Option<LockHolder>,
+    /// What sits between lockstep and the server, once checked.
+    pub pooling: Option<crate::pooler::Pooling>,
     /// The selected row among the visible versions.
     pub selected: usize,
     /// The focused pane.
@@ -395,6 +399,7 @@ impl App {
             status: None,
             status_error: None,
             lock_holder: None,
+            pooling: None,
             selected: 0,
             focus: Focus::Migrations,
             side: Side::Up,
@@ -724,6 +729,10 @@ impl App {
                 self.lock_holder = holder;
                 Vec::new()
             }
+            Event::Pooling(pooling) => {
+                self.pooling = Some(pooling);
+                Vec::new()
+            }
             Event::DraftAnalyzed {
                 generation,
                 findings,
@@ -814,7 +823,13 @@ impl App {
                     );
                 }
             }
-            RunEvent::LockAcquired { .. } => running.waiting_on = None,
+            RunEvent::LockAcquired { backend_pid, .. } => {
+                running.waiting_on = None;
+                running.backend_pid = Some(backend_pid);
+            }
+            RunEvent::MigrationSkipped {
+                version, reason, ..
+            } => self.push_log(LogKind::Ok, format!("  skip {version}: {reason}")),
             RunEvent::MigrationStarted {
                 version,
                 description,

@@ -381,45 +381,58 @@ fn spawn_status_poller(
                         .connect("lockstep:status")
                         .await
                         .map_err(|e| e.to_string())?;
-                    let info: (String, String, String) = sqlx::query_as(
+                    let pooling = db.pooling(&mut fresh).await.map_err(|e| e.to_string())?;
+                    let row = sqlx::raw_sql(
                         "SELECT current_database()::text, current_setting('server_version'), \
                          current_setting('server_version_num')",
                     )
                     .fetch_one(&mut fresh)
                     .await
                     .map_err(|e| e.to_string())?;
-                    let (name, version, num) = info;
+                    let info =
+                        |i| sqlx::Row::try_get::<String, _>(&row, i).map_err(|e| e.to_string());
+                    let (name, version, num) = (info(0)?, info(1)?, info(2)?);
                     let num = num.trim().parse().unwrap_or(0);
                     let _ = tx.send(Event::ServerVersion { version, num });
+                    let _ = tx.send(Event::Pooling(pooling));
                     database = Some(name);
                     conn = Some(fresh);
                 }
                 let Some(c) = conn.as_mut() else {
                     return Ok(None);
                 };
+                // One transaction: one server backend even behind a transaction pooler.
+                let mut c = crate::pooler::pinned(c, "SET TRANSACTION READ ONLY;")
+                    .await
+                    .map_err(|e| e.to_string())?;
                 if let Some(name) = &database {
-                    let holder = lock_holder(c, advisory_key(name))
+                    let pooler = db.known_pooling().and_then(|p| p.pooler_address.as_deref());
+                    let holder = lock_holder(&mut c, advisory_key(name), pooler)
                         .await
                         .map_err(|e| e.to_string())?;
                     let _ = tx.send(Event::LockHolder(holder));
                 }
-                let digest = history::fingerprint(c, &options.table)
+                let digest = history::fingerprint(&mut c, &options.table)
                     .await
                     .map_err(|e| e.to_string())?;
                 if !files_changed && history_print.as_ref() == Some(&digest) {
+                    c.commit().await.map_err(|e| e.to_string())?;
                     return Ok(None);
                 }
-                let rows = history::read(c, &options.table)
+                let rows = history::read(&mut c, &options.table)
                     .await
                     .map_err(|e| e.to_string())?;
-                history_print = Some(digest);
                 let Some(set) = set.clone() else {
+                    c.commit().await.map_err(|e| e.to_string())?;
+                    history_print = Some(digest);
                     return Ok(None);
                 };
                 let mut status = crate::status::Status::build(&set, rows.as_deref());
-                crate::unfinished::read_server_facts(c, &mut status)
+                crate::unfinished::read_server_facts(&mut c, &mut status)
                     .await
                     .map_err(|e| e.to_string())?;
+                c.commit().await.map_err(|e| e.to_string())?;
+                history_print = Some(digest);
                 Ok(Some((set, status)))
             }
             .await;
@@ -474,20 +487,25 @@ fn spawn_run(
         let sampler_db = db.clone();
         let started = std::time::Instant::now();
         let forwarder = tokio::spawn(async move {
-            let mut sampler: Option<tokio::task::JoinHandle<()>> = None;
+            let mut sampler: Option<(i32, tokio::task::JoinHandle<()>)> = None;
             let mut tally = crate::runner::RunTally::default();
             while let Some(event) = events_rx.recv().await {
                 tally.record(&event);
-                if let RunEvent::Connected { backend_pid, .. } = &event {
-                    sampler = Some(spawn_lock_sampler(
-                        sampler_db.clone(),
-                        *backend_pid,
-                        forward_tx.clone(),
-                    ));
+                // Under --pooled each migration's lock names the backend it runs on.
+                if let RunEvent::Connected { backend_pid, .. }
+                | RunEvent::LockAcquired { backend_pid, .. } = &event
+                    && sampler.as_ref().is_none_or(|(pid, _)| pid != backend_pid)
+                {
+                    if let Some((_, old)) = sampler.take() {
+                        old.abort();
+                    }
+                    let task =
+                        spawn_lock_sampler(sampler_db.clone(), *backend_pid, forward_tx.clone());
+                    sampler = Some((*backend_pid, task));
                 }
                 let _ = forward_tx.send(Event::Run(event));
             }
-            if let Some(sampler) = sampler {
+            if let Some((_, sampler)) = sampler {
                 sampler.abort();
             }
             tally

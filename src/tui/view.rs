@@ -797,9 +797,34 @@ fn draw_status_bar(frame: &mut Frame, app: &App, area: Rect) {
                 .add_modifier(Modifier::BOLD),
         ));
     }
-    if let Some(holder) = &app.lock_holder {
+    if let Some(short) = app.pooling.as_ref().and_then(|p| {
+        p.short().map(|short| {
+            (
+                short,
+                if p.keeps_sessions() {
+                    Color::Gray
+                } else {
+                    Color::Yellow
+                },
+            )
+        })
+    }) {
         spans.push(Span::styled(
-            format!("  migration lock (sqlx): pid {}", holder.pid),
+            format!("  {}", short.0),
+            Style::default().fg(short.1),
+        ));
+    }
+    if let Some(holder) = &app.lock_holder {
+        let via = if holder.via_pooler {
+            format!(
+                " {}",
+                crate::monitor::render::via_pooler(holder.client.as_deref())
+            )
+        } else {
+            String::new()
+        };
+        spans.push(Span::styled(
+            format!("  migration lock (sqlx): pid {}{via}", holder.pid),
             Style::default().fg(Color::Yellow),
         ));
     }

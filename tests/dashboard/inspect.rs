@@ -83,6 +83,7 @@ pub(super) fn session(pid: i32, app: &str, state: &str, query: &str) -> Session 
         leader_pid: None,
         query: Some(query.into()),
         is_lockstep: app.starts_with("lockstep"),
+        via_pooler: false,
         idle_in_transaction_too_long: false,
     }
 }

@@ -179,15 +179,16 @@ fn start(
     url: &str,
     migrations: &std::path::Path,
 ) -> (Screen, Box<dyn portable_pty::Child + Send + Sync>) {
-    start_sized(url, migrations, 140, 40)
+    start_sized(url, migrations, 140, 40, &[])
 }
 
-/// Starts the dashboard in a `cols`×`rows` pseudo-terminal.
+/// Starts the dashboard in a `cols`×`rows` pseudo-terminal, with `args` on its command line.
 fn start_sized(
     url: &str,
     migrations: &std::path::Path,
     cols: u16,
     rows: u16,
+    args: &[&str],
 ) -> (Screen, Box<dyn portable_pty::Child + Send + Sync>) {
     let pty = native_pty_system()
         .openpty(PtySize {
@@ -202,6 +203,7 @@ fn start_sized(
     cmd.env("DATABASE_URL", url);
     cmd.arg("--source");
     cmd.arg(migrations);
+    cmd.args(args);
     cmd.env("TERM", "xterm-256color");
     let child = pty.slave.spawn_command(cmd).unwrap();
     drop(pty.slave);
@@ -357,7 +359,7 @@ async fn a_sessions_query_cannot_paint_the_terminal() {
     let migrations = dir.path().join("migrations");
     std::fs::create_dir(&migrations).unwrap();
     // Wide enough for the whole query in the Locks pane.
-    let (mut screen, mut child) = start_sized(db.url(), &migrations, 320, 30);
+    let (mut screen, mut child) = start_sized(db.url(), &migrations, 320, 30, &[]);
     screen.wait_for("0 applied, 0 pending");
     screen.keys("5");
     let tree = screen.wait_for("SELECT '␛]52;c;ZXZpbA==␇␛[5A␛[8m\\u{202E}\\u{9B}2J'");
@@ -382,6 +384,54 @@ async fn a_sessions_query_cannot_paint_the_terminal() {
         .await
         .unwrap();
     waiter.await.unwrap().unwrap();
+    quit(&mut screen, &mut child);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn through_a_transaction_pooler_it_polls_refuses_and_applies_with_pooled() {
+    use lockstep::testing::pgbouncer::{PgBouncer, PgBouncerConfig};
+    let db = fresh_database().await;
+    let bouncer = PgBouncer::start(PgBouncerConfig::mode("transaction"));
+    let pooled = bouncer.url_for(&db.names().0);
+    let dir = tempfile::tempdir().unwrap();
+    let migrations = dir.path().join("migrations");
+    std::fs::create_dir(&migrations).unwrap();
+    std::fs::write(
+        migrations.join("1_create_notes.sql"),
+        "CREATE TABLE notes (id int);\n",
+    )
+    .unwrap();
+
+    // Without --pooled: the status polls through the pooler, the status bar names it, and
+    // applying is refused with the reason.
+    let (mut screen, mut child) = start(&pooled, &migrations);
+    let first = screen.wait_for("0 applied, 1 pending");
+    let first = if first.contains("transaction pooling") {
+        first
+    } else {
+        screen.wait_for("transaction pooling")
+    };
+    assert!(first.contains("PgBouncer · transaction pooling"), "{first}");
+    screen.keys("a");
+    screen.confirm("1");
+    let refused = screen.wait_for("--pooled");
+    assert!(refused.contains("transaction pooling"), "{refused}");
+    let mut conn = db.connect("test").await.unwrap();
+    let history: Option<String> =
+        sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(history, None, "nothing ran");
+    quit(&mut screen, &mut child);
+
+    // With --pooled it applies.
+    let (mut screen, mut child) = start_sized(&pooled, &migrations, 140, 40, &["--pooled"]);
+    screen.wait_for("0 applied, 1 pending");
+    screen.keys("a");
+    screen.confirm("1");
+    screen.wait_for("1 applied, 0 pending");
+    assert_eq!(versions(&db).await, vec![1]);
     quit(&mut screen, &mut child);
 }
 

@@ -370,9 +370,11 @@ pub(super) fn running_app() -> App {
         RunEvent::Connected {
             backend_pid: 4242,
             server_version: "15.18".into(),
+            pooling: lockstep::pooler::Pooling::direct(vec![]),
         },
         RunEvent::LockAcquired {
             waited: Duration::from_millis(1),
+            backend_pid: 4242,
         },
         RunEvent::MigrationStarted {
             version: 7,
@@ -487,6 +489,8 @@ fn a_lock_holder_and_a_lost_connection_show_in_the_status_bar() {
             pid: 77,
             application_name: Some("deployer".into()),
             user: None,
+            client: None,
+            via_pooler: false,
             state: None,
             query: None,
             session_age_secs: None,
@@ -502,6 +506,49 @@ fn a_lock_holder_and_a_lost_connection_show_in_the_status_bar() {
     assert!(screen.contains("migration lock (sqlx): pid 77"), "{screen}");
     assert!(screen.contains("cannot connect") && screen.contains("retrying"));
     assert!(app.status.is_some(), "the last good status stays on screen");
+}
+
+#[test]
+fn a_transaction_pooler_and_a_lock_held_through_it_show_in_the_status_bar() {
+    let mut app = app();
+    feed(
+        &mut app,
+        Event::Pooling(lockstep::pooler::Pooling {
+            pooler: Some("PgBouncer 1.18.0".into()),
+            mode: lockstep::pooler::PoolMode::Transaction,
+            mode_from: lockstep::pooler::ModeSource::Console,
+            pooler_address: Some("10.0.0.5".into()),
+            evidence: vec![],
+        }),
+    );
+    feed(
+        &mut app,
+        Event::LockHolder(Some(LockHolder {
+            pid: 77,
+            application_name: Some("deployer".into()),
+            user: None,
+            client: Some("10.0.0.5".into()),
+            via_pooler: true,
+            state: None,
+            query: None,
+            session_age_secs: None,
+        })),
+    );
+    let terminal = render(&mut app, 160, 30);
+    let screen = terminal.backend().to_string();
+    assert!(
+        screen.contains("PgBouncer 1.18.0 · transaction pooling"),
+        "{screen}"
+    );
+    assert_eq!(
+        cell_fg(&terminal, "PgBouncer 1.18.0"),
+        Color::Yellow,
+        "a pooler without sessions stands out"
+    );
+    assert!(
+        screen.contains("migration lock (sqlx): pid 77 via pooler 10.0.0.5"),
+        "{screen}"
+    );
 }
 
 #[test]
@@ -746,6 +793,7 @@ fn session(pid: i32, state: &str, query: &str) -> lockstep::monitor::Session {
         leader_pid: None,
         query: Some(query.into()),
         is_lockstep: false,
+        via_pooler: false,
         idle_in_transaction_too_long: state == "idle in transaction",
     }
 }

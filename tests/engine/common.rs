@@ -91,6 +91,7 @@ pub fn options() -> RunOptions {
         lock_wait: Duration::from_secs(30),
         retries: 0,
         ignore_missing: false,
+        pooled: false,
     }
 }
 

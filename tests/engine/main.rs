@@ -11,6 +11,7 @@ mod health;
 mod hidden;
 mod interrupt;
 mod no_transaction;
+mod pooler;
 mod process;
 mod sandbox;
 mod sqlx_interop;

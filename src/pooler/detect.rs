@@ -1,0 +1,185 @@
+//! Finding out what sits between lockstep and the server, from the server backends lockstep's
+//! transactions run on and from PgBouncer's own answers.
+
+use sqlx::Connection;
+use sqlx::Row;
+use sqlx::postgres::PgConnection;
+
+use super::pgbouncer::{self, Console};
+use super::{ModeSource, PoolMode, Pooling};
+use crate::db::{Database, DbError};
+
+/// What the server says about the backend a statement ran on.
+struct Backend {
+    pid: i32,
+    /// The server's `port` setting.
+    port: Option<u16>,
+    /// The client address the server sees (`None` over a Unix socket).
+    client_addr: Option<String>,
+}
+
+/// Finds out whether `conn` (a connection to `db`) goes through a pooler, and how it pools:
+///
+/// 1. the backend pid of one transaction on `conn`;
+/// 2. a second connection opens a transaction and reads its backend pid: the same pid means two
+///    clients share one backend (transaction pooling); a refused `BEGIN` with PgBouncer's
+///    "transaction blocks not allowed" means statement pooling;
+/// 3. while that transaction stays open, a second transaction on `conn`: another pid means
+///    consecutive transactions move between backends (transaction pooling);
+/// 4. when any of that points at a pooler, or the server listens on another port than the one
+///    lockstep connected to, PgBouncer's admin console (database `pgbouncer`, same credentials)
+///    is asked for its version and the pool's mode (`SHOW POOLS`); its refusal ("not allowed")
+///    is PgBouncer's own answer too.
+///
+/// Every query here uses the simple protocol (no statement is prepared, nothing relies on the
+/// backend staying the same).
+pub async fn detect(db: &Database, conn: &mut PgConnection) -> Result<Pooling, DbError> {
+    let first = backend(conn).await.map_err(query_error)?;
+    let mut evidence = Vec::new();
+    let mut per_transaction = false;
+    let mut statement_refused = false;
+    match db.connect("lockstep:pooler-check").await {
+        Ok(mut second) => {
+            match sqlx::raw_sql("BEGIN; SELECT pg_backend_pid()")
+                .fetch_all(&mut second)
+                .await
+            {
+                Ok(rows) => {
+                    let other: i32 = rows
+                        .first()
+                        .map(|row| row.try_get(0))
+                        .transpose()
+                        .map_err(query_error)?
+                        .unwrap_or(0);
+                    if other == first.pid {
+                        per_transaction = true;
+                        evidence.push(format!(
+                            "two connections open at once were served by the same server \
+                             backend (pid {other})"
+                        ));
+                    } else {
+                        let again = backend(conn).await.map_err(query_error)?;
+                        if again.pid != first.pid {
+                            per_transaction = true;
+                            evidence.push(format!(
+                                "consecutive transactions on one connection ran on different \
+                                 server backends (pid {} then {})",
+                                first.pid, again.pid
+                            ));
+                        } else {
+                            evidence.push(format!(
+                                "consecutive transactions on one connection stayed on server \
+                                 backend {}, and a second connection got its own ({other})",
+                                first.pid
+                            ));
+                        }
+                    }
+                    let _ = sqlx::raw_sql("ROLLBACK").execute(&mut second).await;
+                }
+                Err(error) if pgbouncer::is_statement_pooling_refusal(&error) => {
+                    statement_refused = true;
+                    evidence.push(format!(
+                        "BEGIN was refused: {}",
+                        crate::db::describe(&error)
+                    ));
+                }
+                Err(error) => return Err(query_error(error)),
+            }
+            let _ = second.close().await;
+        }
+        Err(error) => {
+            // One connection is enough to see transactions move between backends.
+            let again = backend(conn).await.map_err(query_error)?;
+            per_transaction = again.pid != first.pid;
+            evidence.push(format!(
+                "a second connection could not be opened ({error}); consecutive transactions ran \
+                 on backends {} and {}",
+                first.pid, again.pid
+            ));
+        }
+    }
+    let url_port = db.url_port();
+    let port_differs = match (url_port, first.port) {
+        (Some(ours), Some(theirs)) if ours != theirs => {
+            evidence.push(format!(
+                "lockstep connected to port {ours}, the server listens on port {theirs}"
+            ));
+            true
+        }
+        _ => false,
+    };
+    let console = if per_transaction || statement_refused || port_differs {
+        Some(pgbouncer::ask_console(db).await)
+    } else {
+        None
+    };
+    let (mut pooler, console_mode) = match console {
+        Some(Console::Answered { version, mode }) => {
+            evidence.push(format!(
+                "PgBouncer's console answered: {version}, pool mode {}",
+                mode.map(PoolMode::name).unwrap_or("not listed")
+            ));
+            (Some(version), mode)
+        }
+        Some(Console::Refused(message)) => {
+            evidence.push(format!(
+                "PgBouncer refused its console to this user: {message}"
+            ));
+            (Some("PgBouncer".to_string()), None)
+        }
+        Some(Console::NotPgBouncer(message)) => {
+            evidence.push(format!("no PgBouncer console: {message}"));
+            (None, None)
+        }
+        None => (None, None),
+    };
+    if statement_refused && pooler.is_none() {
+        pooler = Some("PgBouncer".to_string());
+    }
+    let (mode, mode_from) = if statement_refused {
+        (PoolMode::Statement, ModeSource::Behaviour)
+    } else if per_transaction {
+        match console_mode {
+            Some(mode @ (PoolMode::Transaction | PoolMode::Statement)) => {
+                (mode, ModeSource::Console)
+            }
+            _ => (PoolMode::Transaction, ModeSource::Behaviour),
+        }
+    } else if let Some(mode) = console_mode {
+        (mode, ModeSource::Console)
+    } else if pooler.is_some() {
+        (PoolMode::Session, ModeSource::Behaviour)
+    } else {
+        return Ok(Pooling::direct(evidence));
+    };
+    Ok(Pooling {
+        pooler: Some(pooler.unwrap_or_else(|| "a connection pooler".to_string())),
+        mode,
+        mode_from,
+        pooler_address: first.client_addr,
+        evidence,
+    })
+}
+
+/// The backend of one (simple-protocol, so single-message) transaction.
+async fn backend(conn: &mut PgConnection) -> Result<Backend, sqlx::Error> {
+    let row = sqlx::raw_sql(
+        "/* lockstep */ SELECT pg_backend_pid(), current_setting('port'), \
+         host(inet_client_addr())",
+    )
+    .fetch_one(conn)
+    .await?;
+    let port: Option<String> = row.try_get(1)?;
+    Ok(Backend {
+        pid: row.try_get(0)?,
+        port: port.and_then(|p| p.trim().parse().ok()),
+        client_addr: row.try_get(2)?,
+    })
+}
+
+fn query_error(error: sqlx::Error) -> DbError {
+    DbError::Query {
+        context: "checking for a connection pooler".into(),
+        error,
+    }
+}

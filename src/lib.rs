@@ -16,6 +16,7 @@ pub mod history;
 pub mod monitor;
 pub mod runner;
 pub mod sandbox;
+pub mod schema;
 pub mod source;
 pub mod sql;
 pub mod status;

@@ -12,7 +12,8 @@ use sqlx::postgres::PgConnection;
 
 use super::{Project, print_error};
 use crate::analysis::model::{parse_version, version_from_server_num, version_label};
-use crate::analysis::{LintOptions, lint_files, render};
+use crate::analysis::lint::Chain;
+use crate::analysis::{Catalog, LintOptions, lint_files, render};
 use crate::db::{Database, configured_url, server_version_num};
 use crate::runner::read_status;
 use crate::source::Severity;
@@ -38,9 +39,28 @@ pub struct LintArgs {
     /// else `pg-version` in lockstep.toml, else 15).
     #[arg(long, value_name = "VERSION", value_parser = parse_version)]
     pg_version: Option<u32>,
+    /// Treat the migrations with a version below V as applied in production already and the rest
+    /// as one deploy: what a migration of the deploy creates is new (empty) for the later ones.
+    /// Without it, each named migration meets everything before it as pre-existing; the pending
+    /// migrations of a configured database are one deploy.
+    #[arg(long, value_name = "V")]
+    assume_applied_before: Option<u128>,
+    /// The tool that runs the migrations, for its transaction handling: sqlx and diesel wrap each
+    /// migration in a transaction (unless `-- no-transaction`, or diesel's `metadata.toml` says
+    /// `run_in_transaction = false`); golang-migrate does not.
+    #[arg(long, value_enum, default_value_t = Runner::Sqlx)]
+    runner: Runner,
     /// List every rule with its severity and squawk name, or explain one rule, and exit.
     #[arg(long, value_name = "RULE", num_args = 0..=1, default_missing_value = "")]
     explain: Option<String>,
+}
+
+/// The migration tools whose transaction handling lint knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Runner {
+    Sqlx,
+    Diesel,
+    GolangMigrate,
 }
 
 /// The output formats.
@@ -86,11 +106,13 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
     .map(|(url, source)| {
         Database::at(url, source).with_connect_timeout(project.config.connect_timeout)
     });
-    let files = if args.paths.is_empty() {
+    let (files, live) = if args.paths.is_empty() {
         pending_files(project, db.as_ref()).await?
     } else {
-        read_paths(&args.paths)?
+        (read_paths(&args.paths)?, None)
     };
+    // All the migrations, or whole directories of them: the history starts from an empty database.
+    let whole_history = args.paths.iter().all(|p| p.is_dir());
     let pg_version = match args.pg_version {
         Some(version) => version,
         None => server_version(db.as_ref())
@@ -98,11 +120,26 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
             .or(project.config.pg_version)
             .unwrap_or(DEFAULT_PG_VERSION),
     };
-    let options = LintOptions::for_session(
+    let mut options = LintOptions::for_session(
         pg_version,
         project.config.lock_timeout.is_some(),
         project.config.statement_timeout.is_some(),
     );
+    options.runner_wraps_in_transaction = args.runner != Runner::GolangMigrate;
+    options.chain = match args.assume_applied_before {
+        Some(first) => Chain::Run {
+            applied_before: Some(first),
+        },
+        None if live.is_some() => Chain::Run {
+            applied_before: None,
+        },
+        None => Chain::History,
+    };
+    options.catalog = match live {
+        Some(catalog) => catalog,
+        None if whole_history => Catalog::empty_database(),
+        None => Catalog::default(),
+    };
     let report = lint_files(&files, &options);
     let colored = args.format == Format::Human && std::io::stdout().is_terminal();
     // anstream honours NO_COLOR (stripping the colours); plain text has no escapes to strip.
@@ -134,8 +171,12 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
     Ok(code)
 }
 
-/// The pending migrations' UP files: against the configured database, or all of them without one.
-async fn pending_files(project: &Project, db: Option<&Database>) -> Result<Vec<(PathBuf, String)>> {
+/// The pending migrations' UP files: against the configured database (with its schema), or all
+/// of them without one.
+async fn pending_files(
+    project: &Project,
+    db: Option<&Database>,
+) -> Result<(Vec<(PathBuf, String)>, Option<Catalog>)> {
     let set = project.migrations()?;
     for problem in &set.problems {
         if problem.severity == Severity::Error {
@@ -159,11 +200,26 @@ async fn pending_files(project: &Project, db: Option<&Database>) -> Result<Vec<(
             Status::build(&set, None)
         }
     };
-    Ok(status
+    let catalog = match db {
+        Some(db) => Some(live_catalog(db).await?),
+        None => None,
+    };
+    let files = status
         .pending()
         .filter_map(|v| v.migration.as_ref())
         .map(|m| (m.up.path.clone(), m.up.sql.clone()))
-        .collect())
+        .collect();
+    Ok((files, catalog))
+}
+
+/// The configured database's schema, which the pending migrations meet.
+async fn live_catalog(db: &Database) -> Result<Catalog> {
+    let mut conn = connect(db).await?;
+    let catalog = within(db, crate::schema::read_catalog(&mut conn))
+        .await
+        .wrap_err("reading the database's schema for the analysis")?;
+    let _ = sqlx::Connection::close(conn).await;
+    Ok(catalog)
 }
 
 /// The files named on the command line; a directory stands for the `.sql` files in it.
@@ -171,10 +227,18 @@ fn read_paths(paths: &[PathBuf]) -> Result<Vec<(PathBuf, String)>> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
+            // sqlx and golang-migrate keep `.sql` files in the directory, diesel an `up.sql`
+            // in a directory per migration.
             let mut inside: Vec<PathBuf> = std::fs::read_dir(path)
                 .wrap_err_with(|| format!("cannot list {}", path.display()))?
                 .filter_map(|entry| entry.ok().map(|e| e.path()))
-                .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "sql"))
+                .filter_map(|p| {
+                    if p.is_dir() {
+                        Some(p.join("up.sql")).filter(|up| up.is_file())
+                    } else {
+                        Some(p).filter(|p| p.extension().is_some_and(|e| e == "sql"))
+                    }
+                })
                 .collect();
             inside.sort();
             for file in inside {

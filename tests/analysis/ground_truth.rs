@@ -151,18 +151,22 @@ async fn predicted_locks_and_rewrites_match_the_server() {
     let major = server_major(&mut conn).await;
     let mut failures = Vec::new();
     let mut compared = 0;
-    let setup = analyze(SETUP, &AnalysisContext::default());
-    // Column types as the dashboard would read them from the connected database.
-    let column_types: std::collections::BTreeMap<String, String> = sqlx::query_as::<_, (String, String)>(
-        "SELECT c.relname::text || '.' || a.attname::text, format_type(a.atttypid, a.atttypmod) \
-         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE n.nspname = 'public' AND a.attnum > 0 AND NOT a.attisdropped",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .expect("column types")
-    .into_iter()
-    .collect();
+    // The schema as lint reads it from the connected database: columns and types, indexes,
+    // constraints, views.
+    let catalog = lockstep::schema::read_catalog(&mut conn)
+        .await
+        .expect("read the catalogue");
+    assert_eq!(catalog.indexes.get("orders_amount").map(String::as_str), Some("orders"));
+    assert_eq!(
+        catalog.relations["users"].columns.get("name").map(String::as_str),
+        Some("character varying(50)")
+    );
+    assert!(catalog.relations["recent"].is_view());
+    assert!(catalog.relations["recent"].reads.contains("orders"));
+    assert_eq!(
+        catalog.constraints["kids_parent_fk"].references.as_deref(),
+        Some("parents")
+    );
     for group in GROUPS {
         let statements: Vec<String> = group.iter().map(|s| s.to_string()).collect();
         let traced = trace(&mut conn, &statements, &TraceOptions::default())
@@ -170,12 +174,9 @@ async fn predicted_locks_and_rewrites_match_the_server() {
             .expect("trace");
         assert!(!traced.committed);
         let text: String = group.iter().map(|s| format!("{s};\n")).collect();
-        // The setup's constraints are known, as if it were an earlier migration of the run.
         let context = AnalysisContext {
             pg_version: major,
-            constraints: setup.constraints.clone(),
-            index_tables: setup.index_tables.clone(),
-            column_types: column_types.clone(),
+            catalog: catalog.clone(),
             ..AnalysisContext::default()
         };
         let analysis = analyze(&text, &context);

@@ -79,6 +79,8 @@ pub(crate) struct State<'a> {
     added_in_tx: BTreeSet<String>,
     /// The lock window of the current transaction has been reported (once per transaction).
     window_reported: bool,
+    /// Views locked in the current transaction (a view may be dropped by the time it matters).
+    locked_views: BTreeSet<String>,
     /// The index the previous statement dropped with `DROP INDEX CONCURRENTLY IF EXISTS`.
     dropped_concurrently: Option<String>,
     /// The file has one lock-taking statement only.
@@ -108,15 +110,35 @@ impl<'a> State<'a> {
             schema: Schema::new(catalog),
             added_in_tx: BTreeSet::new(),
             window_reported: false,
+            locked_views: BTreeSet::new(),
             dropped_concurrently: None,
             lone_statement: false,
         }
     }
 
     /// The referenced-table effects of known foreign keys touched by a statement.
-    fn known_foreign_key_effects(&self, actions: &[(&Action, bool)]) -> Vec<(Shape, String)> {
+    fn known_foreign_key_effects(
+        &self,
+        d: &Described,
+        actions: &[(&Action, bool)],
+    ) -> Vec<(Shape, String)> {
         let mut out = Vec::new();
+        let cascade = d
+            .effects
+            .iter()
+            .any(|e| matches!(e, Effect::Drop { cascade: true, .. }));
         for (a, _) in actions {
+            if cascade && matches!(a.shape, Shape::DropTable | Shape::DropView) {
+                // DROP … CASCADE drops the views built on it too.
+                for (dependent, kind) in self.schema.dependents(&a.relation) {
+                    let shape = if kind == RelationKind::View {
+                        Shape::DropView
+                    } else {
+                        Shape::DropTable
+                    };
+                    out.push((shape, dependent));
+                }
+            }
             match (&a.shape, &a.detail) {
                 (_, Detail::Validate { name }) => {
                     if let Some(r) = self.schema.constraint(name).and_then(|c| c.references.clone()) {
@@ -147,7 +169,8 @@ impl<'a> State<'a> {
 
     /// Whether a relation is known to be a view (no storage: its lock blocks only queries on it).
     fn is_view(&self, relation: &str) -> bool {
-        self.schema.relation(relation).is_some_and(Relation::is_view)
+        self.locked_views.contains(relation)
+            || self.schema.relation(relation).is_some_and(Relation::is_view)
     }
 
     /// The statement's actions that run, each with whether it is a no-op (`IF NOT EXISTS` on an
@@ -247,6 +270,7 @@ impl<'a> State<'a> {
         self.local_statement = None;
         self.added_in_tx.clear();
         self.window_reported = false;
+        self.locked_views.clear();
     }
 
     fn is_new(&self, relation: &str) -> bool {
@@ -508,7 +532,7 @@ impl<'a> State<'a> {
 
         // Foreign keys seen earlier in the run: VALIDATE takes ROW SHARE on the referenced table;
         // dropping the key (DROP CONSTRAINT, DROP TABLE) takes ACCESS EXCLUSIVE on it.
-        for (shape, referenced) in self.known_foreign_key_effects(&actions) {
+        for (shape, referenced) in self.known_foreign_key_effects(d, &actions) {
             if locks
                 .iter()
                 .any(|l| l.relation == referenced && l.target == Target::Table)
@@ -690,6 +714,8 @@ impl<'a> State<'a> {
                     && h.lock.target == Target::Table
                     && !h.lock.new_relation
                     && !self.is_view(&h.lock.relation)
+                    // A dropped relation is gone at COMMIT: what reads it breaks either way.
+                    && !matches!(h.lock.shape, Shape::DropTable | Shape::DropView)
                     && self
                         .schema
                         .relation(&h.lock.relation)
@@ -724,6 +750,11 @@ impl<'a> State<'a> {
             }
         }
 
+        for lock in &locks {
+            if self.is_view(&lock.relation) {
+                self.locked_views.insert(lock.relation.clone());
+            }
+        }
         self.apply_effects(d, &actions, in_tx);
         // Locks taken now are held until the transaction ends.
         let in_tx_after = self.in_tx();

@@ -197,7 +197,10 @@ impl<'a> Schema<'a> {
 
     /// The type of `table.column`, when known.
     pub(crate) fn column_type(&self, table: &str, column: &str) -> Option<&str> {
-        self.relation(table)?.columns.get(column).map(String::as_str)
+        self.relation(table)?
+            .columns
+            .get(column)
+            .map(String::as_str)
     }
 
     pub(crate) fn set_relation(&mut self, name: &str, relation: Option<Relation>) {
@@ -225,7 +228,9 @@ impl<'a> Schema<'a> {
     }
 
     pub(crate) fn set_constraint(&mut self, name: &str, constraint: Option<KnownConstraint>) {
-        self.changes.constraints.insert(name.to_string(), constraint);
+        self.changes
+            .constraints
+            .insert(name.to_string(), constraint);
     }
 
     /// Renames a relation, moving its indexes and constraints along.

@@ -8,10 +8,10 @@ use std::sync::mpsc;
 
 use serde::Serialize;
 
+use super::catalog::Catalog;
 use super::engine::{
     Prepared, Prior, WORKER_TEXT, prepare, prepare_on_worker, run_after, stack_size_for,
 };
-use super::catalog::Catalog;
 use super::types::{Analysis, AnalysisContext, Severity};
 
 /// Options for [`lint_files`].

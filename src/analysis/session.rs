@@ -141,12 +141,20 @@ impl<'a> State<'a> {
             }
             match (&a.shape, &a.detail) {
                 (_, Detail::Validate { name }) => {
-                    if let Some(r) = self.schema.constraint(name).and_then(|c| c.references.clone()) {
+                    if let Some(r) = self
+                        .schema
+                        .constraint(name)
+                        .and_then(|c| c.references.clone())
+                    {
                         out.push((Shape::ValidateForeignKeyReferenced, r));
                     }
                 }
                 (_, Detail::DropConstraint { name }) => {
-                    if let Some(r) = self.schema.constraint(name).and_then(|c| c.references.clone()) {
+                    if let Some(r) = self
+                        .schema
+                        .constraint(name)
+                        .and_then(|c| c.references.clone())
+                    {
                         out.push((Shape::DropForeignKeyReferenced, r));
                     }
                 }
@@ -170,7 +178,10 @@ impl<'a> State<'a> {
     /// Whether a relation is known to be a view (no storage: its lock blocks only queries on it).
     fn is_view(&self, relation: &str) -> bool {
         self.locked_views.contains(relation)
-            || self.schema.relation(relation).is_some_and(Relation::is_view)
+            || self
+                .schema
+                .relation(relation)
+                .is_some_and(Relation::is_view)
     }
 
     /// The statement's actions that run, each with whether it is a no-op (`IF NOT EXISTS` on an
@@ -735,7 +746,11 @@ impl<'a> State<'a> {
                         held.lock.relation,
                         held.since_statement + 1,
                         held.lock.command,
-                        if held.lock.mode.blocks_reads() { "reads and writes" } else { "writes" },
+                        if held.lock.mode.blocks_reads() {
+                            "reads and writes"
+                        } else {
+                            "writes"
+                        },
                         held.lock.relation
                     ),
                 );
@@ -885,10 +900,15 @@ impl<'a> State<'a> {
     fn apply_effects(&mut self, d: &Described, actions: &[(&Action, bool)], in_tx: bool) {
         if actions.is_empty()
             && (d.only_if_exists.is_some()
-                || d
-                    .effects
-                    .iter()
-                    .any(|e| matches!(e, Effect::Create { if_not_exists: true, .. })))
+                || d.effects.iter().any(|e| {
+                    matches!(
+                        e,
+                        Effect::Create {
+                            if_not_exists: true,
+                            ..
+                        }
+                    )
+                }))
         {
             // ALTER TABLE IF EXISTS on nothing, CREATE … IF NOT EXISTS on something: no change.
             return;

@@ -11,8 +11,8 @@ use color_eyre::eyre::{Result, WrapErr, eyre};
 use sqlx::postgres::PgConnection;
 
 use super::{Project, print_error};
-use crate::analysis::model::{parse_version, version_from_server_num, version_label};
 use crate::analysis::lint::Chain;
+use crate::analysis::model::{parse_version, version_from_server_num, version_label};
 use crate::analysis::{Catalog, LintOptions, lint_files, render};
 use crate::db::{Database, configured_url, server_version_num};
 use crate::runner::read_status;

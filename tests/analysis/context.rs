@@ -88,7 +88,10 @@ fn column_types_from_earlier_migrations_decide_type_changes() {
         "ALTER TABLE users ADD COLUMN note varchar(10);\nALTER TABLE users ALTER COLUMN note TYPE varchar(30);",
     ]);
     assert!(!rules(&out[1]).contains(&"column-type-rewrite"), "widening");
-    assert!(!rules(&out[2]).contains(&"column-type-rewrite"), "varchar → text");
+    assert!(
+        !rules(&out[2]).contains(&"column-type-rewrite"),
+        "varchar → text"
+    );
     assert!(rules(&out[3]).contains(&"column-type-rewrite"));
     assert!(out[3].has_errors(), "int → bigint rewrites");
     assert!(out[3].statements[0].locks[0].rewrite);

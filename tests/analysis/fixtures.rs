@@ -840,8 +840,10 @@ fn binary_coercible_type_changes_are_not_errors() {
     // Known old types decide.
     let mut known = ctx(15, true);
     let mut t = lockstep::analysis::Relation::of(lockstep::analysis::RelationKind::Table);
-    t.columns.insert("name".to_string(), "varchar(50)".to_string());
-    t.columns.insert("code".to_string(), "varchar(50)".to_string());
+    t.columns
+        .insert("name".to_string(), "varchar(50)".to_string());
+    t.columns
+        .insert("code".to_string(), "varchar(50)".to_string());
     known.catalog.relations.insert("t".to_string(), t);
     let widen = analyze("ALTER TABLE t ALTER COLUMN name TYPE varchar(200);", &known);
     assert!(

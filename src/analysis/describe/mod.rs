@@ -687,7 +687,9 @@ fn drop_index(node: &SyntaxNode, d: &mut Described) {
         .unwrap_or(0);
     d.effects.push(Effect::Drop {
         kind: DropKind::Index,
-        names: children(node, K::INDEX_REF).map(|i| name_text(&i)).collect(),
+        names: children(node, K::INDEX_REF)
+            .map(|i| name_text(&i))
+            .collect(),
         if_exists: child(node, K::IF_EXISTS).is_some(),
         cascade: child(node, K::CASCADE).is_some(),
     });
@@ -994,11 +996,19 @@ fn table_constraint(
                 return;
             };
             if referenced != table {
-                push(d, Shape::ForeignKeyReferenced, referenced.clone(), span(constraint));
+                push(
+                    d,
+                    Shape::ForeignKeyReferenced,
+                    referenced.clone(),
+                    span(constraint),
+                );
             }
             let name = written.unwrap_or_else(|| format!("{bare}_{}_fkey", columns.join("_")));
-            d.constraints
-                .push((name, table.to_string(), ConstraintKind::ForeignKey(referenced)));
+            d.constraints.push((
+                name,
+                table.to_string(),
+                ConstraintKind::ForeignKey(referenced),
+            ));
         }
         _ => {}
     }

@@ -75,6 +75,7 @@ pub async fn read_catalog(conn: &mut PgConnection) -> Result<Catalog, sqlx::Erro
             KnownConstraint {
                 table,
                 references,
+                columns: Vec::new(),
                 proves_not_null: None,
                 validated,
             },

@@ -158,6 +158,18 @@ impl<'a> State<'a> {
                         out.push((Shape::DropForeignKeyReferenced, r));
                     }
                 }
+                (_, Detail::SetType { column, .. }) => {
+                    // A foreign key on the column is dropped and re-created with the new type.
+                    for c in self.schema.constraints() {
+                        if c.table == a.relation
+                            && c.columns.contains(column)
+                            && let Some(r) = &c.references
+                            && *r != a.relation
+                        {
+                            out.push((Shape::DropForeignKeyReferenced, r.clone()));
+                        }
+                    }
+                }
                 (Shape::DropTable, _) => {
                     for c in self.schema.constraints() {
                         if c.table == a.relation
@@ -1000,16 +1012,17 @@ impl<'a> State<'a> {
             let validated = !d.actions.iter().any(|a| {
                 matches!(&a.detail, Detail::Constraint { name: Some(n), not_valid: true, .. } if n == name)
             });
-            let (references, proves_not_null) = match kind {
-                ConstraintKind::ForeignKey(r) => (Some(r.clone()), None),
-                ConstraintKind::NotNullCheck(c) => (None, Some(c.clone())),
-                ConstraintKind::Other => (None, None),
+            let (references, columns, proves_not_null) = match kind {
+                ConstraintKind::ForeignKey(r, columns) => (Some(r.clone()), columns.clone(), None),
+                ConstraintKind::NotNullCheck(c) => (None, Vec::new(), Some(c.clone())),
+                ConstraintKind::Other => (None, Vec::new(), None),
             };
             self.schema.set_constraint(
                 name,
                 Some(KnownConstraint {
                     table: table.clone(),
                     references,
+                    columns,
                     proves_not_null,
                     validated,
                 }),

@@ -49,6 +49,8 @@ pub struct KnownConstraint {
     pub table: String,
     /// A foreign key's referenced table.
     pub references: Option<String>,
+    /// A foreign key's own (referencing) columns, when known.
+    pub columns: Vec<String>,
     /// For `CHECK (c IS NOT NULL)`: the column it proves non-null.
     pub proves_not_null: Option<String>,
     /// Whether it is validated (added without NOT VALID, or VALIDATEd since).

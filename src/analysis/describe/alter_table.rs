@@ -457,7 +457,11 @@ fn add_constraint(
             let referenced = child(constraint, K::TABLE_NAME_REF)
                 .map(|n| name_text(&n))
                 .unwrap_or_default();
-            kind = ConstraintKind::ForeignKey(referenced.clone());
+            let columns = match inline_column {
+                Some(column) => vec![column.to_string()],
+                None => super::constraint_columns(constraint),
+            };
+            kind = ConstraintKind::ForeignKey(referenced.clone(), columns);
             if let Detail::Constraint { referenced: r, .. } = &mut detail {
                 *r = Some(referenced.clone());
             }
@@ -495,8 +499,10 @@ fn add_constraint(
         _ => return,
     };
     let bare = table.rsplit('.').next().unwrap_or(table);
-    let name = name.or_else(|| match (&kind, inline_column) {
-        (ConstraintKind::ForeignKey(_), Some(column)) => Some(format!("{bare}_{column}_fkey")),
+    let name = name.or_else(|| match &kind {
+        ConstraintKind::ForeignKey(_, columns) if !columns.is_empty() => {
+            Some(format!("{bare}_{}_fkey", columns.join("_")))
+        }
         _ => None,
     });
     if matches!(shape, Shape::AddIndexConstraint)

@@ -294,8 +294,8 @@ pub(crate) struct Described {
 /// The kind of a named constraint the analyser remembers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ConstraintKind {
-    /// A foreign key to the table.
-    ForeignKey(String),
+    /// A foreign key to the table, on these columns of its own table.
+    ForeignKey(String, Vec<String>),
     /// A CHECK proving `column IS NOT NULL`.
     NotNullCheck(String),
     /// Anything else.
@@ -952,22 +952,7 @@ fn table_constraint(
         .map(|n| name_text(&n));
     let columns: Vec<String> = match column {
         Some(c) => vec![c.to_string()],
-        // The first column list: a foreign key's own columns, a key's indexed columns.
-        None => constraint
-            .descendants()
-            .find(|n| {
-                matches!(
-                    n.kind(),
-                    K::FOREIGN_KEY_COLUMN_LIST | K::CONSTRAINT_COLUMN_REF_LIST
-                )
-            })
-            .map(|list| {
-                list.descendants()
-                    .filter(|n| n.kind() == K::COLUMN_NAME_REF)
-                    .map(|n| name_text(&n))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        None => constraint_columns(constraint),
     };
     let schema = table.rsplit_once('.').map(|(s, _)| format!("{s}."));
     let qualified = |n: String| match &schema {
@@ -1007,11 +992,30 @@ fn table_constraint(
             d.constraints.push((
                 name,
                 table.to_string(),
-                ConstraintKind::ForeignKey(referenced),
+                ConstraintKind::ForeignKey(referenced, columns),
             ));
         }
         _ => {}
     }
+}
+
+/// A table constraint's own columns: a foreign key's referencing columns, a key's indexed ones.
+pub(crate) fn constraint_columns(constraint: &SyntaxNode) -> Vec<String> {
+    constraint
+        .descendants()
+        .find(|n| {
+            matches!(
+                n.kind(),
+                K::FOREIGN_KEY_COLUMN_LIST | K::CONSTRAINT_COLUMN_REF_LIST
+            )
+        })
+        .map(|list| {
+            list.descendants()
+                .filter(|n| n.kind() == K::COLUMN_NAME_REF)
+                .map(|n| name_text(&n))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// A DO block: the statements of its PL/pgSQL body run now, so they lock what they would lock at

@@ -129,8 +129,11 @@ def score(name: str, oracle: Path, files: list[dict], with_timeouts: bool) -> di
     hit = set(flagged)
     tp = hit & dang
     per_rule_fp: Counter = Counter()
-    for k in hit - dang:
+    fp_examples: list[str] = []
+    for k in sorted(hit - dang):
         per_rule_fp.update(flagged[k])
+        fp_examples.append(f"{k[0]}:{stmts[k]['start_line']} {sorted(flagged[k])} {stmts[k]['text_head'][:80]}")
+    missed_examples = [f"{k[0]}:{stmts[k]['start_line']} {stmts[k]['text_head'][:80]}" for k in sorted(dang - hit)]
     missed = Counter(stmts[k]["kind"].split("[")[0] + "[" + ",".join(stmts[k]["subcommands"][:1]) + "]" for k in dang - hit)
 
     pairs = agree = 0
@@ -162,6 +165,8 @@ def score(name: str, oracle: Path, files: list[dict], with_timeouts: bool) -> di
         "precision": len(tp) / len(hit) if hit else None,
         "recall": len(tp) / len(dang) if dang else None,
         "false_positive_rules": dict(per_rule_fp.most_common()),
+        "false_positive_examples": fp_examples[:20],
+        "missed_examples": missed_examples[:20],
         "missed_by_kind": dict(missed.most_common(12)),
         "mode_pairs": pairs,
         "mode_agree": agree,
@@ -218,6 +223,8 @@ def main():
         for r in results:
             print(f"\n{r['corpus']}: false positives by rule {r['false_positive_rules']}")
             print(f"{r['corpus']}: missed by kind {r['missed_by_kind']}")
+            for e in r["false_positive_examples"] + r["missed_examples"]:
+                print(f"  {e}")
             print(f"{r['corpus']}: mode disagreements {json.dumps(r['mode_disagreements'], indent=1)}")
     if a.json:
         a.json.write_text(json.dumps({"corpora": results, "total": tot}, indent=1))

@@ -57,25 +57,27 @@ pub async fn read_catalog(conn: &mut PgConnection) -> Result<Catalog, sqlx::Erro
     .fetch_all(&mut *conn)
     .await?;
     catalog.indexes.extend(indexes);
-    let constraints: Vec<(String, String, Option<String>, bool)> =
+    let constraints: Vec<(String, String, Option<String>, bool, Vec<String>)> =
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT co.conname::text, {QUALIFIED}, \
                     (SELECT CASE WHEN rn.nspname = 'public' THEN r.relname::text ELSE rn.nspname || '.' || r.relname END \
                      FROM pg_class r JOIN pg_namespace rn ON rn.oid = r.relnamespace WHERE r.oid = co.confrelid), \
-                    co.convalidated \
+                    co.convalidated, \
+                    ARRAY(SELECT a.attname::text FROM unnest(co.conkey) k \
+                          JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = k) \
              FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE co.contype IN ('c', 'f', 'p', 'u', 'x') AND {user}"
         )))
         .fetch_all(&mut *conn)
         .await?;
-    for (name, table, references, validated) in constraints {
+    for (name, table, references, validated, columns) in constraints {
         catalog.constraints.insert(
             name,
             KnownConstraint {
                 table,
                 references,
-                columns: Vec::new(),
+                columns,
                 proves_not_null: None,
                 validated,
             },

@@ -401,6 +401,7 @@ fn merge(mut parts: Vec<Described>) -> Described {
         out.no_transaction_block = out.no_transaction_block.or(p.no_transaction_block);
         out.is_dml |= p.is_dml;
         out.bulk |= p.bulk;
+        out.dml_columns = out.dml_columns.or(p.dml_columns);
     }
     out
 }

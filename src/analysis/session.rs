@@ -158,6 +158,21 @@ impl<'a> State<'a> {
                         out.push((Shape::DropForeignKeyReferenced, r));
                     }
                 }
+                (Shape::Dml, _) if d.dml_columns.is_some() => {
+                    // The foreign-key check of a written row: SELECT … FOR KEY SHARE on the
+                    // referenced table (an UPDATE checks only when it sets a key column).
+                    let written = d.dml_columns.as_deref().unwrap_or_default();
+                    for c in self.schema.constraints() {
+                        if c.table == a.relation
+                            && let Some(r) = &c.references
+                            && *r != a.relation
+                            && (written.is_empty() || c.columns.iter().any(|k| written.contains(k)))
+                            && !out.iter().any(|(_, o)| o == r)
+                        {
+                            out.push((Shape::SelectForUpdate, r.clone()));
+                        }
+                    }
+                }
                 (_, Detail::SetType { column, .. }) => {
                     // A foreign key on the column is dropped and re-created with the new type.
                     for c in self.schema.constraints() {
@@ -556,14 +571,21 @@ impl<'a> State<'a> {
         // Foreign keys seen earlier in the run: VALIDATE takes ROW SHARE on the referenced table;
         // dropping the key (DROP CONSTRAINT, DROP TABLE) takes ACCESS EXCLUSIVE on it.
         for (shape, referenced) in self.known_foreign_key_effects(d, &actions) {
-            if locks
-                .iter()
-                .any(|l| l.relation == referenced && l.target == Target::Table)
-            {
-                continue;
-            }
             let row = lookup(shape);
             let mode = row.lock_at(self.ctx.pg_version);
+            if let Some(existing) = locks
+                .iter_mut()
+                .find(|l| l.relation == referenced && l.target == Target::Table)
+            {
+                if mode > existing.mode {
+                    existing.mode = mode;
+                    existing.shape = shape;
+                    existing.command = row.command;
+                    existing.blocks_reads = mode.blocks_reads();
+                    existing.blocks_writes = mode.blocks_writes();
+                }
+                continue;
+            }
             locks.push(LockFact {
                 new_relation: self.is_new(&referenced),
                 relation: referenced,
@@ -727,10 +749,15 @@ impl<'a> State<'a> {
                 .find(|l| on_existing(l) && (l.scan || l.rewrite))
                 .map(|l| (if l.rewrite { "rewrites" } else { "scans" }, l))
                 .or_else(|| {
+                    let verb = match d.kind {
+                        "DML" => "changes rows of",
+                        "SELECT" => "reads",
+                        _ => "runs code on",
+                    };
                     locks
                         .iter()
                         .find(|l| d.bulk && on_existing(l))
-                        .map(|l| ("works on", l))
+                        .map(|l| (verb, l))
                 });
             let held = held_before.iter().find(|h| {
                 matches!(h.lock.mode, LockMode::AccessExclusive | LockMode::Share)
@@ -751,8 +778,12 @@ impl<'a> State<'a> {
                     "lock-held-across-statements",
                     span.clone(),
                     format!(
-                        "this {} {verb} \"{}\" while the {} lock on \"{}\" taken by statement {} ({}) is still held (locks are held until COMMIT): {} of \"{}\" stay blocked for as long as it runs",
-                        d.kind,
+                        "this statement ({}) {verb} \"{}\" while the {} lock on \"{}\" taken by statement {} ({}) is still held (locks are held until COMMIT): {} of \"{}\" stay blocked for as long as it runs",
+                        if d.kind == "DML" {
+                            "INSERT/UPDATE/DELETE"
+                        } else {
+                            d.kind
+                        },
                         worked.relation,
                         held.lock.mode,
                         held.lock.relation,

@@ -161,6 +161,12 @@ const GROUPS: &[&[&str]] = &[
     &["CREATE TABLE grandkids (id int, kid_parent int REFERENCES parents (id))"],
     &["DROP TABLE IF EXISTS no_such_table"],
     &["DROP INDEX IF EXISTS no_such_index"],
+    // The foreign-key check of an INSERT; a type change that rebuilds a foreign key.
+    &[
+        "INSERT INTO parents VALUES (1)",
+        "INSERT INTO kids (id, parent_id) VALUES (1, 1)",
+    ],
+    &["ALTER TABLE kids ALTER COLUMN parent_id TYPE bigint"],
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]

@@ -289,6 +289,9 @@ pub(crate) struct Described {
     /// The statement calls functions or runs a bulk change (INSERT … SELECT, UPDATE, DELETE):
     /// work that takes time while earlier locks are held.
     pub bulk: bool,
+    /// For an INSERT (empty: every column) or an UPDATE (the columns it sets): the columns whose
+    /// foreign keys are checked.
+    pub dml_columns: Option<Vec<String>>,
 }
 
 /// The kind of a named constraint the analyser remembers.
@@ -582,6 +585,21 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
                 push(&mut d, Shape::Dml, rel.clone(), span(node));
             }
             reads::push_reads(node, target.as_deref(), &mut d);
+            d.dml_columns = match node.kind() {
+                K::INSERT => Some(Vec::new()),
+                K::UPDATE => Some(
+                    child(node, K::SET_CLAUSE)
+                        .map(|set| {
+                            set.descendants()
+                                .filter(|n| n.kind() == K::COLUMN_TARGET)
+                                .filter_map(|t| t.first_child().map(|c| name_text(&c)))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                )
+                .filter(|columns: &Vec<String>| !columns.is_empty()),
+                _ => None,
+            };
             // INSERT … VALUES writes the rows it lists; the others may touch the whole table.
             d.bulk = node.kind() != K::INSERT || child(node, K::VALUES).is_none();
             set_config_calls(node, &mut d);
@@ -646,7 +664,13 @@ fn create_index(node: &SyntaxNode, d: &mut Described) {
     let Some(rel) = child(node, K::TABLE_RELATION_NAME).and_then(|n| relation_in(&n)) else {
         return;
     };
-    if let Some(name) = child(node, K::INDEX).map(|n| name_text(&n)) {
+    if let Some(mut name) = child(node, K::INDEX).map(|n| name_text(&n)) {
+        // An index lives in its table's schema.
+        if let Some((schema, _)) = rel.rsplit_once('.')
+            && !name.contains('.')
+        {
+            name = format!("{schema}.{name}");
+        }
         d.creates.push(name.clone());
         d.indexes.push((name.clone(), rel.clone()));
         d.effects.push(Effect::CreateIndex {

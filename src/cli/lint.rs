@@ -1,6 +1,7 @@
 //! `lockstep lint`: the safety analysis of migration files, for people (rustc style), editors
 //! (gcc one-liners) and scripts (JSON).
 
+use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,7 +12,7 @@ use color_eyre::eyre::{Result, WrapErr, eyre};
 use sqlx::postgres::PgConnection;
 
 use super::{Project, print_error};
-use crate::analysis::lint::Chain;
+use crate::analysis::lint::{Chain, is_down_file, version_of};
 use crate::analysis::model::{parse_version, version_from_server_num, version_label};
 use crate::analysis::{Catalog, LintOptions, lint_files, render};
 use crate::db::{Database, configured_url, server_version_num};
@@ -106,13 +107,13 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
     .map(|(url, source)| {
         Database::at(url, source).with_connect_timeout(project.config.connect_timeout)
     });
-    let (files, live) = if args.paths.is_empty() {
-        pending_files(project, db.as_ref()).await?
+    let (files, live, named, whole_history) = if args.paths.is_empty() {
+        let (files, live) = pending_files(project, db.as_ref()).await?;
+        (files, live, None, true)
     } else {
-        (read_paths(&args.paths)?, None)
+        let read = read_paths(&args.paths)?;
+        (read.files, None, Some(read.named), read.whole_history)
     };
-    // All the migrations, or whole directories of them: the history starts from an empty database.
-    let whole_history = args.paths.iter().all(|p| p.is_dir());
     let pg_version = match args.pg_version {
         Some(version) => version,
         None => server_version(db.as_ref())
@@ -140,7 +141,11 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
         None if whole_history => Catalog::empty_database(),
         None => Catalog::default(),
     };
-    let report = lint_files(&files, &options);
+    let mut report = lint_files(&files, &options);
+    // The migrations before a named file were its history: not reported.
+    if let Some(named) = &named {
+        report.files.retain(|f| named.contains(&f.path));
+    }
     let colored = args.format == Format::Human && std::io::stdout().is_terminal();
     // anstream honours NO_COLOR (stripping the colours); plain text has no escapes to strip.
     let out: Box<dyn Write> = if colored {
@@ -222,33 +227,85 @@ async fn live_catalog(db: &Database) -> Result<Catalog> {
     Ok(catalog)
 }
 
-/// The files named on the command line; a directory stands for the `.sql` files in it.
-fn read_paths(paths: &[PathBuf]) -> Result<Vec<(PathBuf, String)>> {
-    let mut files = Vec::new();
+/// The files named on the command line (a directory stands for the migrations in it), and the
+/// earlier migrations beside a named file, which it meets as its history.
+struct NamedFiles {
+    /// Every file to analyse, history included.
+    files: Vec<(PathBuf, String)>,
+    /// The files to report on (the others are history only).
+    named: HashSet<PathBuf>,
+    /// Whether the history starts from the first migration (each named file's directory holds
+    /// other migrations, so the file is not linted on its own).
+    whole_history: bool,
+}
+
+/// The migration files of a directory: sqlx and golang-migrate keep `.sql` files in it, diesel an
+/// `up.sql` in a directory per migration.
+fn migrations_in(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut inside: Vec<PathBuf> = std::fs::read_dir(dir)
+        .wrap_err_with(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter_map(|p| {
+            if p.is_dir() {
+                Some(p.join("up.sql")).filter(|up| up.is_file())
+            } else {
+                Some(p).filter(|p| p.extension().is_some_and(|e| e == "sql"))
+            }
+        })
+        .collect();
+    inside.sort();
+    Ok(inside)
+}
+
+fn read_paths(paths: &[PathBuf]) -> Result<NamedFiles> {
+    let mut named: Vec<PathBuf> = Vec::new();
+    let mut history: Vec<PathBuf> = Vec::new();
+    let mut whole_history = true;
     for path in paths {
         if path.is_dir() {
-            // sqlx and golang-migrate keep `.sql` files in the directory, diesel an `up.sql`
-            // in a directory per migration.
-            let mut inside: Vec<PathBuf> = std::fs::read_dir(path)
-                .wrap_err_with(|| format!("cannot list {}", path.display()))?
-                .filter_map(|entry| entry.ok().map(|e| e.path()))
-                .filter_map(|p| {
-                    if p.is_dir() {
-                        Some(p.join("up.sql")).filter(|up| up.is_file())
-                    } else {
-                        Some(p).filter(|p| p.extension().is_some_and(|e| e == "sql"))
-                    }
-                })
-                .collect();
-            inside.sort();
-            for file in inside {
-                files.push(read(&file)?);
-            }
+            named.extend(migrations_in(path)?);
+            continue;
+        }
+        named.push(path.clone());
+        // The UP migrations before it in its directory: the schema it meets.
+        let dir = match path.parent() {
+            Some(d) if d.as_os_str().is_empty() => Path::new("."),
+            Some(d) => d,
+            None => Path::new("."),
+        };
+        let dir = if is_diesel_up(path) {
+            dir.parent().unwrap_or(Path::new("."))
         } else {
+            dir
+        };
+        let siblings = migrations_in(dir).unwrap_or_default();
+        let version = version_of(path);
+        let earlier: Vec<PathBuf> = siblings
+            .iter()
+            .filter(|p| !is_down_file(p) && **p != *path)
+            .filter(|p| matches!((version_of(p), version), (Some(a), Some(b)) if a < b))
+            .cloned()
+            .collect();
+        whole_history &= version.is_some() && siblings.iter().any(|p| p != path);
+        history.extend(earlier);
+    }
+    let named_set: HashSet<PathBuf> = named.iter().cloned().collect();
+    let mut files = Vec::with_capacity(named.len() + history.len());
+    let mut seen: HashSet<PathBuf> = HashSet::new();
+    for path in named.iter().chain(&history) {
+        if seen.insert(path.clone()) {
             files.push(read(path)?);
         }
     }
-    Ok(files)
+    Ok(NamedFiles {
+        files,
+        named: named_set,
+        whole_history,
+    })
+}
+
+fn is_diesel_up(path: &Path) -> bool {
+    path.file_name().and_then(|n| n.to_str()) == Some("up.sql")
 }
 
 fn read(path: &Path) -> Result<(PathBuf, String)> {

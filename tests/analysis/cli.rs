@@ -324,3 +324,45 @@ fn unreadable_paths_and_unknown_rules_exit_2() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn a_named_file_meets_the_migrations_before_it() {
+    let dir = project(&[
+        (
+            "1_create.sql",
+            "CREATE TABLE widgets (id int, name varchar(20));\n",
+        ),
+        (
+            "2_change.sql",
+            "CREATE INDEX ix ON widgets (id);\nDROP TABLE IF EXISTS ghost;\nALTER TABLE widgets ALTER COLUMN name TYPE varchar(40);\n",
+        ),
+        ("3_later.sql", "DROP TABLE widgets;\n"),
+    ]);
+    let out = lockstep(dir.path())
+        .args(["lint", "--format", "json", "migrations/2_change.sql"])
+        .output()
+        .unwrap();
+    let doc = json(&out.stdout);
+    let paths: Vec<&str> = doc["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        vec!["migrations/2_change.sql"],
+        "history is not reported"
+    );
+    let rules = rules_of(&doc);
+    assert!(
+        rules.iter().any(|r| r == "require-concurrent-index"),
+        "{rules:?}"
+    );
+    // ghost was never created; name was varchar(20): widening it is free.
+    assert!(!rules.iter().any(|r| r == "drop-table"), "{rules:?}");
+    assert!(
+        !rules.iter().any(|r| r == "column-type-rewrite"),
+        "{rules:?}"
+    );
+}

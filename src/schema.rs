@@ -10,6 +10,9 @@ use crate::analysis::{Catalog, KnownConstraint, Relation, RelationKind};
 const QUALIFIED: &str =
     "CASE WHEN n.nspname = 'public' THEN c.relname::text ELSE n.nspname || '.' || c.relname END";
 
+/// A constraint's name, table, referenced table, whether it is validated, and its columns.
+type ConstraintRow = (String, String, Option<String>, bool, Vec<String>);
+
 /// Reads the user relations, columns, indexes, constraints and view dependencies.
 pub async fn read_catalog(conn: &mut PgConnection) -> Result<Catalog, sqlx::Error> {
     let user = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast' \
@@ -57,7 +60,7 @@ pub async fn read_catalog(conn: &mut PgConnection) -> Result<Catalog, sqlx::Erro
     .fetch_all(&mut *conn)
     .await?;
     catalog.indexes.extend(indexes);
-    let constraints: Vec<(String, String, Option<String>, bool, Vec<String>)> =
+    let constraints: Vec<ConstraintRow> =
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT co.conname::text, {QUALIFIED}, \
                     (SELECT CASE WHEN rn.nspname = 'public' THEN r.relname::text ELSE rn.nspname || '.' || r.relname END \

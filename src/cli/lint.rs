@@ -1,7 +1,7 @@
 //! `lockstep lint`: the safety analysis of migration files, for people (rustc style), editors
 //! (gcc one-liners) and scripts (JSON).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -259,15 +259,15 @@ fn migrations_in(dir: &Path) -> Result<Vec<PathBuf>> {
 
 fn read_paths(paths: &[PathBuf]) -> Result<NamedFiles> {
     let mut named: Vec<PathBuf> = Vec::new();
-    let mut history: Vec<PathBuf> = Vec::new();
     let mut whole_history = true;
+    // Per directory of a named file: the latest named version in it.
+    let mut latest: HashMap<PathBuf, Option<u128>> = HashMap::new();
     for path in paths {
         if path.is_dir() {
             named.extend(migrations_in(path)?);
             continue;
         }
         named.push(path.clone());
-        // The UP migrations before it in its directory: the schema it meets.
         let dir = match path.parent() {
             Some(d) if d.as_os_str().is_empty() => Path::new("."),
             Some(d) => d,
@@ -278,24 +278,30 @@ fn read_paths(paths: &[PathBuf]) -> Result<NamedFiles> {
         } else {
             dir
         };
-        let siblings = migrations_in(dir).unwrap_or_default();
         let version = version_of(path);
-        let earlier: Vec<PathBuf> = siblings
-            .iter()
-            .filter(|p| !is_down_file(p) && **p != *path)
-            .filter(|p| matches!((version_of(p), version), (Some(a), Some(b)) if a < b))
-            .cloned()
-            .collect();
-        whole_history &= version.is_some() && siblings.iter().any(|p| p != path);
-        history.extend(earlier);
+        whole_history &= version.is_some();
+        let slot = latest.entry(dir.to_path_buf()).or_insert(version);
+        *slot = (*slot).max(version);
+    }
+    let mut history: Vec<PathBuf> = Vec::new();
+    for (dir, version) in &latest {
+        // The UP migrations before the named ones in their directory: the schema they meet.
+        let siblings = migrations_in(dir).unwrap_or_default();
+        whole_history &= siblings.len() > 1;
+        history.extend(
+            siblings
+                .into_iter()
+                .filter(|p| !is_down_file(p))
+                .filter(|p| matches!((version_of(p), version), (Some(a), Some(b)) if a < *b)),
+        );
     }
     let named_set: HashSet<PathBuf> = named.iter().cloned().collect();
     let mut files = Vec::with_capacity(named.len() + history.len());
-    let mut seen: HashSet<PathBuf> = HashSet::new();
-    for path in named.iter().chain(&history) {
-        if seen.insert(path.clone()) {
-            files.push(read(path)?);
-        }
+    for path in &named {
+        files.push(read(path)?);
+    }
+    for path in history.iter().filter(|p| !named_set.contains(*p)) {
+        files.push(read(path)?);
     }
     Ok(NamedFiles {
         files,

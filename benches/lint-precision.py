@@ -12,8 +12,8 @@ directory, the way a reviewer runs it; `--each` lints every file on its own inst
 - recall: of the *dangerous* statements (SHARE or stronger on a pre-existing table — relkind r, p or
   m — or a rewrite of one), the share a lock-hazard finding points at;
 - precision: of the statements a lock-hazard finding points at, the share that are dangerous
-  (lock-hazard = lockstep's `lock-hazard` axis without the two timeout rules, which say nothing
-  about the statement's own lock);
+  (lock-hazard = lockstep's `lock-hazard` axis; `--without-timeouts` leaves out the two timeout
+  rules; lint runs with `--lock-timeout 0`, a session that sets none, unless told otherwise);
 - lock modes: of every (statement, pre-existing table) pair the server locked, read locks included,
   the share where lockstep's predicted mode is the same; and how many modes lockstep predicts on a
   table the server did not lock at all.
@@ -109,6 +109,7 @@ def score(name: str, oracle: Path, files: list[dict], with_timeouts: bool) -> di
     dang = {k for k, r in stmts.items() if dangerous(r)}
     flagged: dict[tuple, set[str]] = defaultdict(set)
     predicted: dict[tuple, dict[str, str]] = defaultdict(dict)
+    new_in: dict[tuple, set[str]] = defaultdict(set)
     for f in files:
         mig = Path(f["path"]).name
         for finding in f["findings"]:
@@ -125,6 +126,8 @@ def score(name: str, oracle: Path, files: list[dict], with_timeouts: bool) -> di
                     for lock in s["locks"]:
                         if lock["target"] == "table":
                             predicted[(mig, r["stmt_index"])][lock["relation"]] = MODES[lock["mode"]]
+                            if lock["new_relation"]:
+                                new_in[(mig, r["stmt_index"])].add(lock["relation"])
                     break
     hit = set(flagged)
     tp = hit & dang
@@ -153,9 +156,9 @@ def score(name: str, oracle: Path, files: list[dict], with_timeouts: bool) -> di
                 agree += 1
             else:
                 wrong[f"{r['kind'].split('[')[0]}: server {mode}, lockstep {guess.get(rel, 'none')}"] += 1
-        # Predictions on a relation the server did not lock: counted only for relations the oracle
-        # knows as pre-existing somewhere in the corpus (a new table is not locked by definition).
-        extra += sum(1 for rel in guess if rel not in seen and rel in KNOWN[name])
+        # Predictions on a pre-existing relation the server did not lock (lockstep's own "new"
+        # relations left out, and only relations the oracle saw as pre-existing somewhere).
+        extra += sum(1 for rel in guess if rel not in seen and rel in KNOWN[name] and rel not in new_in[k])
     return {
         "corpus": name,
         "statements": len(stmts),
@@ -192,7 +195,7 @@ def main():
     ap.add_argument("--each", action="store_true", help="lint every file on its own (no directory context)")
     ap.add_argument("--pg-version", default="15")
     ap.add_argument("--lock-timeout", default="0", help="lockstep's session lock_timeout (default 0: none set, as with most runners)")
-    ap.add_argument("--with-timeouts", action="store_true", help="count missing-lock-timeout / missing-statement-timeout as lock-hazard findings")
+    ap.add_argument("--without-timeouts", action="store_true", help="leave missing-lock-timeout / missing-statement-timeout out of the lock-hazard findings")
     ap.add_argument("--json", type=Path, help="write the full result here")
     ap.add_argument("--details", action="store_true", help="print false positives, misses and mode disagreements")
     a = ap.parse_args()
@@ -204,7 +207,7 @@ def main():
             relation_name(l["relation"]) for line in open(oracle) for l in json.loads(line)["locks"] if l["relkind"] in TABLES
         }
         files = lint(a.lockstep, Path(folder), a.each, a.pg_version, a.lock_timeout)
-        results.append(score(name, oracle, files, a.with_timeouts))
+        results.append(score(name, oracle, files, not a.without_timeouts))
     tot = {k: sum(r[k] for r in results) for k in ("statements", "dangerous", "flagged", "true_positives", "mode_pairs", "mode_agree", "mode_extra_predictions")}
     tot["corpus"] = "all"
     tot["precision"] = tot["true_positives"] / tot["flagged"] if tot["flagged"] else None

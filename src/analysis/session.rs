@@ -851,7 +851,34 @@ impl<'a> State<'a> {
             statement_timeout: self.statement_timeout(),
             requires_no_transaction: d.no_transaction_block,
         };
+        self.weigh_by_rows(&mut out);
         (analysed, out)
+    }
+
+    /// A lock hazard on a table the database says is empty (its row estimate is 0) weighs one
+    /// severity level less: the scan or rewrite is over at once.
+    fn weigh_by_rows(&self, drafts: &mut [Draft]) {
+        for draft in drafts {
+            let Some(info) = rules::lookup(draft.rule) else {
+                continue;
+            };
+            let empty = draft
+                .table
+                .as_deref()
+                .and_then(|t| self.schema.relation(t))
+                .is_some_and(|r| r.rows == Some(0));
+            if !empty || info.axis != Axis::LockHazard {
+                continue;
+            }
+            draft.severity = Some(match draft.severity.unwrap_or(info.severity) {
+                Severity::Error => Severity::Warning,
+                _ => Severity::Info,
+            });
+            draft.message.push_str(&format!(
+                " (\"{}\" is empty in the database: over at once)",
+                draft.table.as_deref().unwrap_or_default()
+            ));
+        }
     }
 
     fn check_ctx(&self, in_tx: bool, runner_transaction: bool) -> CheckCtx {

@@ -258,3 +258,47 @@ fn the_lock_window_is_reported_once_per_transaction_naming_the_earlier_statement
     // The badge stays: every later statement knows the lock is held.
     assert_eq!(out[1].statements[2].held_before.len(), 1);
 }
+
+#[test]
+fn the_database_catalogue_wins_and_an_empty_table_weighs_less() {
+    use lockstep::analysis::{AnalysisContext, Relation, RelationKind, Severity, analyze};
+    let mut catalog = Catalog::empty_database();
+    let mut users = Relation::of(RelationKind::Table);
+    users.rows = Some(0);
+    users
+        .columns
+        .insert("name".to_string(), "character varying(50)".to_string());
+    catalog.relations.insert("users".to_string(), users);
+    let mut orders = Relation::of(RelationKind::Table);
+    orders.rows = Some(1_000_000);
+    catalog.relations.insert("orders".to_string(), orders);
+    catalog
+        .indexes
+        .insert("orders_amount".to_string(), "orders".to_string());
+    let ctx = AnalysisContext {
+        catalog,
+        ..AnalysisContext::default()
+    };
+    let analysis = analyze(
+        "CREATE INDEX a ON users (name);\nCREATE INDEX b ON orders (amount);\nALTER TABLE users ALTER COLUMN name TYPE text;\nDROP TABLE IF EXISTS ghost;\nDROP INDEX orders_amount;",
+        &ctx,
+    );
+    let severity = |line: usize| {
+        analysis
+            .findings
+            .iter()
+            .find(|f| f.rule == "require-concurrent-index" && f.start.line == line)
+            .map(|f| f.severity)
+    };
+    assert_eq!(severity(1), Some(Severity::Warning), "users is empty");
+    assert_eq!(severity(2), Some(Severity::Error));
+    let rules: Vec<&str> = analysis.findings.iter().map(|f| f.rule).collect();
+    assert!(!rules.contains(&"column-type-rewrite"), "{rules:?}");
+    assert!(!rules.contains(&"drop-table"), "{rules:?}");
+    assert!(
+        analysis.statements[4]
+            .locks
+            .iter()
+            .any(|l| l.relation == "orders" && l.mode == LockMode::AccessExclusive)
+    );
+}

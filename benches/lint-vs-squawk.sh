@@ -98,5 +98,24 @@ for pair in "json json" "gcc gcc" "human tty"; do
     echo "== lockstep --format $ours vs squawk --reporter $theirs"
     echo "   lockstep: best ${L_BEST} ms, median ${L_MED} ms"
     echo "   squawk:   best ${S_BEST} ms, median ${S_MED} ms"
-    awk -v l="$L_MED" -v s="$S_MED" 'BEGIN { if (l > 0) printf "   speed-up (median): %.1fx (target: at least 3x)\n", s / l }'
+    awk -v l="$L_MED" -v s="$S_MED" 'BEGIN { if (l > 0) printf "   speed-up (median): %.1fx (target: at least 2x)\n", s / l }'
 done
+
+# --- peak memory ----------------------------------------------------------------------------
+# Maximum resident set size of one run each (GNU time's %M, in KiB), JSON output.
+peak() {
+    local f
+    f="$(mktemp)"
+    /usr/bin/time -f '%M' -o "$f" "$@" >/dev/null 2>&1 || true
+    tail -1 "$f"
+    rm -f "$f"
+}
+if [[ -x /usr/bin/time ]]; then
+    L_KB="$(peak "${LOCKSTEP[@]}" --format json "${FILES[@]}")"
+    S_KB="$(peak "$SQUAWK" --reporter json "${FILES[@]}")"
+    echo "== peak memory (JSON output)"
+    echo "   lockstep: ${L_KB} KiB, squawk: ${S_KB} KiB"
+    awk -v l="$L_KB" -v s="$S_KB" 'BEGIN { if (s > 0) printf "   lockstep / squawk: %.2fx (target: at most 2x)\n", l / s }'
+else
+    echo "== peak memory: /usr/bin/time (GNU time) is not installed; skipped"
+fi

@@ -20,6 +20,7 @@ pub mod monitor;
 pub mod pooler;
 pub mod runner;
 pub mod sandbox;
+pub mod schema;
 pub mod source;
 pub mod sql;
 pub mod status;

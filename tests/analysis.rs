@@ -6,6 +6,8 @@
 mod cli;
 #[path = "analysis/common.rs"]
 mod common;
+#[path = "analysis/context.rs"]
+mod context;
 #[path = "analysis/fixtures.rs"]
 mod fixtures;
 #[path = "analysis/ground_truth.rs"]

@@ -1,10 +1,11 @@
 //! The analysis pass: statements in file order, with the transaction, the lock window, the
 //! session timeouts and the "what is new" set tracked across them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use squawk_syntax::{Parse, SourceFile, SyntaxNode};
 
+use super::catalog::Catalog;
 use super::describe::{Described, describe};
 use super::ignore::{Directives, apply_ignores, parse_directives};
 use super::rules::{self, Draft};
@@ -36,8 +37,9 @@ pub(crate) struct Prepared {
 /// would overflow a normal thread stack and abort the process. Anything larger than a tiny text is
 /// therefore parsed on a thread whose stack grows with the text.
 pub(crate) fn prepare(text: &str, pg_version: u32) -> Prepared {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // (Asking for the core count reads cgroup files: only for texts big enough to split.)
     if text.len() >= CHUNKED_THRESHOLD
+        && let threads = std::thread::available_parallelism().map_or(1, |n| n.get())
         && threads > 1
         && let Some(prepared) = prepare_in_pieces(text, pg_version, threads)
     {
@@ -248,52 +250,38 @@ pub(crate) fn for_statement_nodes(
 
 /// Runs the rules over a prepared text in its context.
 pub(crate) fn run(prepared: &Prepared, text: &str, ctx: &AnalysisContext) -> Analysis {
-    let prior = Prior {
-        new_tables: ctx.new_tables.clone(),
-        constraints: ctx.constraints.clone(),
-        index_tables: ctx.index_tables.clone(),
-    };
-    run_after(prepared, text, ctx, &prior)
+    run_after(prepared, text, ctx, &ctx.new_tables, &ctx.catalog)
 }
 
-/// What earlier files of the run left behind (kept outside [`AnalysisContext`] so a long run is
-/// not cloned for every file).
+/// What earlier files left behind for the next one.
 #[derive(Debug, Default)]
 pub(crate) struct Prior {
-    /// Relations created by earlier files.
+    /// Relations created by earlier files of the same run (new and empty for the next file).
     pub new_tables: BTreeSet<String>,
-    /// Constraints known from earlier files.
-    pub constraints: BTreeMap<String, KnownConstraint>,
-    /// Indexes known from earlier files, with their tables.
-    pub index_tables: BTreeMap<String, String>,
+    /// The schema the next file meets.
+    pub catalog: Catalog,
 }
 
 impl Prior {
-    /// Adds what a file created, changed and dropped.
-    pub(crate) fn absorb(&mut self, analysis: &Analysis) {
-        self.new_tables
-            .extend(analysis.tables_created.iter().cloned());
-        for (name, c) in &analysis.constraints {
-            self.constraints.insert(name.clone(), c.clone());
+    /// Adds what a file changed in the schema; with `same_run`, what it created is new for the
+    /// files after it (they run right after it, before production sees it).
+    pub(crate) fn absorb(&mut self, analysis: &Analysis, same_run: bool) {
+        if same_run {
+            self.new_tables
+                .extend(analysis.tables_created.iter().cloned());
         }
-        for name in &analysis.constraints_dropped {
-            self.constraints.remove(name);
-        }
-        self.index_tables.extend(
-            analysis
-                .index_tables
-                .iter()
-                .map(|(i, t)| (i.clone(), t.clone())),
-        );
+        self.catalog.apply(&analysis.schema_changes);
     }
 }
 
-/// Runs the rules with the earlier files' state in `prior` (and `ctx`'s own sets ignored).
+/// Runs the rules on a file that meets the schema `catalog`, after the earlier files of its run
+/// created `new_tables` (`ctx`'s own catalog and new tables are ignored).
 pub(crate) fn run_after(
     prepared: &Prepared,
     text: &str,
     ctx: &AnalysisContext,
-    prior: &Prior,
+    new_tables: &BTreeSet<String>,
+    catalog: &Catalog,
 ) -> Analysis {
     let Prepared {
         statements,
@@ -303,7 +291,8 @@ pub(crate) fn run_after(
         lines,
         integrity,
     } = prepared;
-    let mut state = State::new(ctx, prior);
+    let mut state = State::new(ctx, new_tables, catalog);
+    state.lone_statement = described.iter().filter(|d| !d.actions.is_empty()).count() == 1;
     let mut drafts: Vec<(Option<usize>, Draft)> = Vec::new();
     let mut analyzed = Vec::with_capacity(statements.len());
     for (stmt, d) in statements.iter().zip(described) {
@@ -386,18 +375,7 @@ pub(crate) fn run_after(
         suppressed,
         syntax_errors: syntax_errors.clone(),
         tables_created: state.created,
-        constraints: state
-            .constraints
-            .iter()
-            .filter_map(|(name, c)| Some((name.clone(), c.clone()?)))
-            .collect(),
-        index_tables: state.indexes.clone(),
-        constraints_dropped: state
-            .constraints
-            .iter()
-            .filter(|(_, c)| c.is_none())
-            .map(|(name, _)| name.clone())
-            .collect(),
+        schema_changes: state.schema.changes,
     }
 }
 
@@ -439,8 +417,11 @@ fn merge(mut parts: Vec<Described>) -> Described {
         out.creates.extend(p.creates);
         out.indexes.extend(p.indexes);
         out.constraints.extend(p.constraints);
+        out.effects.extend(p.effects);
         out.no_transaction_block = out.no_transaction_block.or(p.no_transaction_block);
         out.is_dml |= p.is_dml;
+        out.bulk |= p.bulk;
+        out.dml_columns = out.dml_columns.or(p.dml_columns);
     }
     out
 }

@@ -1,13 +1,14 @@
 //! Linting a set of migration files of one run: per-file transaction mode, the "new tables"
 //! chain across files, and a stable order.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use serde::Serialize;
 
+use super::catalog::Catalog;
 use super::engine::{
     Prepared, Prior, WORKER_TEXT, prepare, prepare_on_worker, run_after, stack_size_for,
 };
@@ -26,8 +27,28 @@ pub struct LintOptions {
     pub session_statement_timeout: bool,
     /// Relations known to be new before the first file (rarely needed).
     pub new_tables: BTreeSet<String>,
-    /// Known column types, keyed `table.column` (see [`AnalysisContext::column_types`]).
-    pub column_types: BTreeMap<String, String>,
+    /// The schema the first file meets (empty: nothing known; or read from the database).
+    pub catalog: Catalog,
+    /// How the files relate to each other.
+    pub chain: Chain,
+}
+
+/// How the files of one lint relate to each other. Either way each file meets the schema the
+/// files before it produced (the schema model is replayed from file to file); what differs is
+/// whether what they created is new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Chain {
+    /// The earlier files are applied already (production has run them for a while): what they
+    /// created is pre-existing, and only what a file creates itself is new to it.
+    History,
+    /// The files are applied together in one run: what an earlier file of the run created is
+    /// new (empty, not yet used by production) for the later ones. Files whose version is below
+    /// `applied_before` count as applied already (as in [`Chain::History`]).
+    Run {
+        /// The first version of the run (`None`: every file is part of it).
+        applied_before: Option<u128>,
+    },
 }
 
 impl LintOptions {
@@ -55,7 +76,10 @@ impl Default for LintOptions {
             session_lock_timeout: false,
             session_statement_timeout: false,
             new_tables: BTreeSet::new(),
-            column_types: BTreeMap::new(),
+            catalog: Catalog::default(),
+            chain: Chain::Run {
+                applied_before: None,
+            },
         }
     }
 }
@@ -108,30 +132,61 @@ impl LintReport {
 /// sqlx's marker: a migration whose text starts with it runs outside a transaction.
 pub const NO_TRANSACTION_MARKER: &str = "-- no-transaction";
 
-/// Whether a file is a down migration (`….down.sql`).
+/// Whether a file is a down migration (`….down.sql`, diesel's `down.sql`).
 pub fn is_down_file(path: &Path) -> bool {
     path.file_name()
         .and_then(|n| n.to_str())
-        .is_some_and(|n| n.ends_with(".down.sql"))
+        .is_some_and(|n| n.ends_with(".down.sql") || n == "down.sql")
 }
 
-/// The numeric version prefix of a migration file name (`20240101120000_add_x.sql` → 20240101120000).
-fn version_of(path: &Path) -> Option<u128> {
+/// The numeric version prefix of a migration file name (`20240101120000_add_x.sql` →
+/// 20240101120000); for diesel's `2024-01-01-120000_add_x/up.sql`, of its directory, dashes
+/// removed.
+pub fn version_of(path: &Path) -> Option<u128> {
     let name = path.file_name()?.to_str()?;
-    let digits: String = name.chars().take_while(|c| c.is_ascii_digit()).collect();
+    let name = if matches!(name, "up.sql" | "down.sql") {
+        path.parent()?.file_name()?.to_str()?
+    } else {
+        name
+    };
+    let digits: String = name
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '-')
+        .filter(|c| c.is_ascii_digit())
+        .collect();
     digits.parse().ok()
 }
 
-/// Lints migration files as one run: sorted by version (up before down), each analysed with its
-/// own transaction mode, and the relations created by earlier *up* files treated as new.
+/// Lints migration files in order: sorted by version (up before down), each analysed with its
+/// own transaction mode, against the schema the earlier *up* files produced, and with what they
+/// created new or pre-existing as [`LintOptions::chain`] says.
 pub fn lint_files(files: &[(PathBuf, String)], opts: &LintOptions) -> LintReport {
     lint(files, opts, true)
 }
 
-/// Lints migration files each on its own (no "new tables" carried from one to the next): for
-/// migrations already applied, or DOWN files, whose surroundings are the database as it is.
+/// Lints migration files each on its own, against [`LintOptions::catalog`] only: for migrations
+/// already applied, or DOWN files, whose surroundings are the database as it is.
 pub fn lint_each(files: &[(PathBuf, String)], opts: &LintOptions) -> LintReport {
     lint(files, opts, false)
+}
+
+/// What a `-- no-transaction`-like setting of the file's migration tool says: diesel's
+/// `metadata.toml` beside an `up.sql` with `run_in_transaction = false`.
+fn tool_runs_outside_transaction(path: &Path) -> bool {
+    if path.file_name().and_then(|n| n.to_str()) != Some("up.sql") {
+        return false;
+    }
+    let Some(metadata) = path
+        .parent()
+        .and_then(|dir| std::fs::read_to_string(dir.join("metadata.toml")).ok())
+    else {
+        return false;
+    };
+    metadata
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|t| t.get("run_in_transaction").and_then(|v| v.as_bool()))
+        == Some(false)
 }
 
 fn lint(files: &[(PathBuf, String)], opts: &LintOptions, chain: bool) -> LintReport {
@@ -142,7 +197,7 @@ fn lint(files: &[(PathBuf, String)], opts: &LintOptions, chain: bool) -> LintRep
     let texts: Vec<&str> = order.iter().map(|(_, text)| text.as_str()).collect();
     let mut prior = Prior {
         new_tables: opts.new_tables.clone(),
-        ..Prior::default()
+        catalog: opts.catalog.clone(),
     };
     // One context for the run; only the transaction mode changes per file.
     let mut ctx = AnalysisContext {
@@ -151,20 +206,29 @@ fn lint(files: &[(PathBuf, String)], opts: &LintOptions, chain: bool) -> LintRep
         new_tables: BTreeSet::new(),
         session_lock_timeout: opts.session_lock_timeout,
         session_statement_timeout: opts.session_statement_timeout,
-        constraints: BTreeMap::new(),
-        index_tables: BTreeMap::new(),
-        column_types: opts.column_types.clone(),
+        catalog: Catalog::default(),
     };
     let mut out = Vec::with_capacity(order.len());
     // The rules run here, file after file in run order, while later files are still parsing.
     prepare_in_order(&texts, opts.pg_version, |i, prepared| {
         let (path, text) = order[i];
-        let no_transaction = text.starts_with(NO_TRANSACTION_MARKER);
+        let no_transaction =
+            text.starts_with(NO_TRANSACTION_MARKER) || tool_runs_outside_transaction(path);
         let is_down = is_down_file(path);
         ctx.in_transaction = opts.runner_wraps_in_transaction && !no_transaction;
-        let analysis = run_after(&prepared, text, &ctx, &prior);
+        let analysis = if chain {
+            run_after(&prepared, text, &ctx, &prior.new_tables, &prior.catalog)
+        } else {
+            run_after(&prepared, text, &ctx, &opts.new_tables, &opts.catalog)
+        };
         if chain && !is_down {
-            prior.absorb(&analysis);
+            let same_run = match opts.chain {
+                Chain::History => false,
+                Chain::Run { applied_before } => {
+                    applied_before.is_none_or(|first| version_of(path).is_some_and(|v| v >= first))
+                }
+            };
+            prior.absorb(&analysis, same_run);
         }
         out.push(LintedFile {
             path: path.clone(),

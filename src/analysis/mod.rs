@@ -13,6 +13,7 @@
 
 #![warn(missing_docs)]
 
+pub mod catalog;
 mod coercion;
 mod describe;
 mod engine;
@@ -29,6 +30,7 @@ mod session;
 mod syntax;
 mod types;
 
+pub use catalog::{Catalog, Relation, RelationKind, SchemaChanges};
 pub use engine::analyze;
 pub use lint::{LintOptions, LintReport, LintedFile, lint_each, lint_files};
 pub use locks::LockMode;

@@ -133,7 +133,7 @@ pub enum Shape {
     DetachPartition,
     /// `DETACH PARTITION … CONCURRENTLY`.
     DetachPartitionConcurrently,
-    /// `DROP TABLE` / `DROP MATERIALIZED VIEW` / `DROP VIEW`.
+    /// `DROP TABLE` / `DROP MATERIALIZED VIEW`.
     DropTable,
     /// `TRUNCATE`.
     Truncate,
@@ -170,6 +170,8 @@ pub enum Shape {
     CreateRule,
     /// `CREATE OR REPLACE VIEW` on the view.
     ReplaceView,
+    /// `DROP VIEW` (a view has no storage: the lock is on the view only).
+    DropView,
 }
 
 /// One row of the lock model.
@@ -361,6 +363,7 @@ pub const LOCK_MODEL: &[ShapeRow] = &[
     row(S::Policy, "CREATE/ALTER/DROP POLICY", AccessExclusive, Free, Table),
     row(S::CreateRule, "CREATE RULE", AccessExclusive, Free, Table),
     row(S::ReplaceView, "CREATE OR REPLACE VIEW", AccessExclusive, Free, Table),
+    row(S::DropView, "DROP VIEW", AccessExclusive, Free, Table),
 ];
 
 /// The lock-model row of a shape.
@@ -384,7 +387,7 @@ mod tests {
         for (i, row) in LOCK_MODEL.iter().enumerate() {
             assert_eq!(row.shape as usize, i, "{:?}", row.shape);
         }
-        assert_eq!(LOCK_MODEL.len(), Shape::ReplaceView as usize + 1);
+        assert_eq!(LOCK_MODEL.len(), Shape::DropView as usize + 1);
     }
 
     #[test]

@@ -1,11 +1,11 @@
 //! The per-statement pass: the transaction (the runner's wrapper, explicit BEGIN/COMMIT), the
 //! lock window, the session timeouts, what is new, and the rules that need that state.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
+use super::catalog::{Catalog, Relation, RelationKind, Schema};
 use super::coercion::{TypeChange, classify};
-use super::describe::{Action, ConstraintKind, Control, Described, Detail};
-use super::engine::Prior;
+use super::describe::{Action, ConstraintKind, Control, Described, Detail, DropKind, Effect};
 use super::locks::LockMode;
 use super::model::{Cost, Shape, Target, lookup};
 use super::rules::{self, ActionFacts, CheckCtx, Draft, a_lock, no_transaction_edit};
@@ -72,22 +72,29 @@ pub(crate) struct State<'a> {
     base_new: &'a BTreeSet<String>,
     /// Relations this file created so far.
     new: BTreeSet<String>,
-    /// Constraints known before this file.
-    base_constraints: &'a BTreeMap<String, KnownConstraint>,
     pub(crate) created: BTreeSet<String>,
-    /// Indexes known before this file.
-    base_indexes: &'a BTreeMap<String, String>,
-    /// Indexes this file created.
-    pub(crate) indexes: BTreeMap<String, String>,
-    /// Constraints this file added, changed (Some) or dropped (None).
-    pub(crate) constraints: BTreeMap<String, Option<KnownConstraint>>,
+    /// The schema as this file has left it so far.
+    pub(crate) schema: Schema<'a>,
     /// Constraints added in the current transaction.
     added_in_tx: BTreeSet<String>,
+    /// The lock window of the current transaction has been reported (once per transaction).
+    window_reported: bool,
+    /// Views locked in the current transaction (a view may be dropped by the time it matters).
+    locked_views: BTreeSet<String>,
+    /// The index the previous statement dropped with `DROP INDEX CONCURRENTLY IF EXISTS`.
+    dropped_concurrently: Option<String>,
+    /// The file has one lock-taking statement only.
+    pub(crate) lone_statement: bool,
 }
 
 impl<'a> State<'a> {
-    /// The state at the start of a file.
-    pub(crate) fn new(ctx: &'a AnalysisContext, prior: &'a Prior) -> State<'a> {
+    /// The state at the start of a file that meets `catalog`, after earlier files of its run
+    /// created `base_new`.
+    pub(crate) fn new(
+        ctx: &'a AnalysisContext,
+        base_new: &'a BTreeSet<String>,
+        catalog: &'a Catalog,
+    ) -> State<'a> {
         State {
             ctx,
             runner_tx: ctx.in_transaction,
@@ -97,45 +104,93 @@ impl<'a> State<'a> {
             session_statement: ctx.session_statement_timeout,
             local_lock: None,
             local_statement: None,
-            base_new: &prior.new_tables,
+            base_new,
             new: BTreeSet::new(),
-            base_constraints: &prior.constraints,
-            base_indexes: &prior.index_tables,
-            indexes: BTreeMap::new(),
             created: BTreeSet::new(),
-            constraints: BTreeMap::new(),
+            schema: Schema::new(catalog),
             added_in_tx: BTreeSet::new(),
-        }
-    }
-
-    /// A named constraint as known at this point: this file's changes over the earlier files'.
-    fn constraint(&self, name: &str) -> Option<&KnownConstraint> {
-        match self.constraints.get(name) {
-            Some(changed) => changed.as_ref(),
-            None => self.base_constraints.get(name),
+            window_reported: false,
+            locked_views: BTreeSet::new(),
+            dropped_concurrently: None,
+            lone_statement: false,
         }
     }
 
     /// The referenced-table effects of known foreign keys touched by a statement.
-    fn known_foreign_key_effects(&self, d: &Described) -> Vec<(Shape, String)> {
+    fn known_foreign_key_effects(
+        &self,
+        d: &Described,
+        actions: &[(&Action, bool)],
+    ) -> Vec<(Shape, String)> {
         let mut out = Vec::new();
-        for a in &d.actions {
+        let cascade = d
+            .effects
+            .iter()
+            .any(|e| matches!(e, Effect::Drop { cascade: true, .. }));
+        for (a, _) in actions {
+            if cascade && matches!(a.shape, Shape::DropTable | Shape::DropView) {
+                // DROP … CASCADE drops the views built on it too.
+                for (dependent, kind) in self.schema.dependents(&a.relation) {
+                    let shape = if kind == RelationKind::View {
+                        Shape::DropView
+                    } else {
+                        Shape::DropTable
+                    };
+                    out.push((shape, dependent));
+                }
+            }
             match (&a.shape, &a.detail) {
                 (_, Detail::Validate { name }) => {
-                    if let Some(r) = self.constraint(name).and_then(|c| c.references.clone()) {
+                    if let Some(r) = self
+                        .schema
+                        .constraint(name)
+                        .and_then(|c| c.references.clone())
+                    {
                         out.push((Shape::ValidateForeignKeyReferenced, r));
                     }
                 }
                 (_, Detail::DropConstraint { name }) => {
-                    if let Some(r) = self.constraint(name).and_then(|c| c.references.clone()) {
+                    if let Some(r) = self
+                        .schema
+                        .constraint(name)
+                        .and_then(|c| c.references.clone())
+                    {
                         out.push((Shape::DropForeignKeyReferenced, r));
                     }
                 }
-                (Shape::DropTable, _) => {
-                    for c in self.known_constraints() {
+                (Shape::Dml, _) if d.dml_columns.is_some() => {
+                    // The foreign-key check of a written row: SELECT … FOR KEY SHARE on the
+                    // referenced table (an UPDATE checks only when it sets a key column).
+                    let written = d.dml_columns.as_deref().unwrap_or_default();
+                    for c in self.schema.constraints() {
                         if c.table == a.relation
                             && let Some(r) = &c.references
                             && *r != a.relation
+                            && (written.is_empty() || c.columns.iter().any(|k| written.contains(k)))
+                            && !out.iter().any(|(_, o)| o == r)
+                        {
+                            out.push((Shape::SelectForUpdate, r.clone()));
+                        }
+                    }
+                }
+                (_, Detail::SetType { column, .. }) => {
+                    // A foreign key on the column is dropped and re-created with the new type.
+                    for c in self.schema.constraints() {
+                        if c.table == a.relation
+                            && c.columns.contains(column)
+                            && let Some(r) = &c.references
+                            && *r != a.relation
+                        {
+                            out.push((Shape::DropForeignKeyReferenced, r.clone()));
+                        }
+                    }
+                }
+                (Shape::DropTable, _) => {
+                    for c in self.schema.constraints() {
+                        if c.table == a.relation
+                            && let Some(r) = &c.references
+                            && *r != a.relation
+                            && !out.iter().any(|(_, o)| o == r)
                         {
                             out.push((Shape::DropForeignKeyReferenced, r.clone()));
                         }
@@ -147,14 +202,90 @@ impl<'a> State<'a> {
         out
     }
 
-    /// Every constraint known at this point.
-    fn known_constraints(&self) -> impl Iterator<Item = &KnownConstraint> {
-        self.constraints.values().flatten().chain(
-            self.base_constraints
-                .iter()
-                .filter(|(name, _)| !self.constraints.contains_key(*name))
-                .map(|(_, c)| c),
-        )
+    /// Whether a relation is known to be a view (no storage: its lock blocks only queries on it).
+    fn is_view(&self, relation: &str) -> bool {
+        self.locked_views.contains(relation)
+            || self
+                .schema
+                .relation(relation)
+                .is_some_and(Relation::is_view)
+    }
+
+    /// The statement's actions that run, each with whether it is a no-op (`IF NOT EXISTS` on an
+    /// object that exists: it still takes its lock, but builds, scans and adds nothing). Actions
+    /// on objects an `IF EXISTS` does not find, and statements an `IF NOT EXISTS` finds done
+    /// already, take no lock at all.
+    fn live_actions<'d>(&self, d: &'d Described) -> Vec<(&'d Action, bool)> {
+        if let Some(table) = &d.only_if_exists
+            && self.schema.relation_exists(table) == Some(false)
+        {
+            return Vec::new();
+        }
+        let mut absent: BTreeSet<&str> = BTreeSet::new();
+        let mut no_op_tables: BTreeSet<&str> = BTreeSet::new();
+        let mut present_columns: Vec<(&str, &str)> = Vec::new();
+        for effect in &d.effects {
+            match effect {
+                Effect::Drop {
+                    kind,
+                    names,
+                    if_exists: true,
+                    ..
+                } => {
+                    for name in names {
+                        let exists = if *kind == DropKind::Index {
+                            self.schema.index_exists(name)
+                        } else {
+                            self.schema.relation_exists(name)
+                        };
+                        if exists == Some(false) {
+                            absent.insert(name);
+                        }
+                    }
+                }
+                Effect::Create {
+                    name,
+                    if_not_exists: true,
+                    ..
+                } if self.schema.relation_exists(name) == Some(true) => return Vec::new(),
+                Effect::CreateIndex {
+                    name,
+                    table,
+                    if_not_exists: true,
+                } if self.schema.index_exists(name) == Some(true) => {
+                    no_op_tables.insert(table);
+                }
+                Effect::AddColumn {
+                    table,
+                    column,
+                    if_not_exists: true,
+                    ..
+                } if self
+                    .schema
+                    .relation(table)
+                    .is_some_and(|r| r.columns.contains_key(column)) =>
+                {
+                    present_columns.push((table, column));
+                }
+                _ => {}
+            }
+        }
+        d.actions
+            .iter()
+            .filter(|a| !absent.contains(a.relation.as_str()))
+            .map(|a| {
+                let no_op = match (&a.shape, &a.detail) {
+                    (Shape::CreateIndex | Shape::CreateIndexConcurrently, _) => {
+                        no_op_tables.contains(a.relation.as_str())
+                    }
+                    (_, Detail::AddColumn { column, .. }) => present_columns
+                        .iter()
+                        .any(|(t, c)| *t == a.relation && *c == column),
+                    _ => false,
+                };
+                (a, no_op)
+            })
+            .collect()
     }
 
     fn in_tx(&self) -> bool {
@@ -176,10 +307,22 @@ impl<'a> State<'a> {
         self.local_lock = None;
         self.local_statement = None;
         self.added_in_tx.clear();
+        self.window_reported = false;
+        self.locked_views.clear();
     }
 
     fn is_new(&self, relation: &str) -> bool {
         self.new.contains(relation) || self.base_new.contains(relation)
+    }
+
+    /// Whether an action's relation is new (for an index: or its table).
+    fn action_on_new(&self, a: &Action) -> bool {
+        self.is_new(&a.relation)
+            || (lookup(a.shape).target == Target::Index
+                && self
+                    .schema
+                    .index_table(&a.relation)
+                    .is_some_and(|t| self.is_new(t)))
     }
 
     /// For ALTER COLUMN TYPE: the verdict, using the column's known type if any.
@@ -192,15 +335,11 @@ impl<'a> State<'a> {
         else {
             return None;
         };
-        let old = self
-            .ctx
-            .column_types
-            .get(&format!("{}.{column}", a.relation))
-            .map(String::as_str);
+        let old = self.schema.column_type(&a.relation, column);
         Some(classify(old, new_type, *plain, self.ctx.pg_version))
     }
 
-    fn facts(&self, a: &Action) -> ActionFacts {
+    fn facts(&self, a: &Action, no_op: bool) -> ActionFacts {
         let row = lookup(a.shape);
         let mut cost = row.cost_at(self.ctx.pg_version);
         if let Some(change) = self.type_change(a) {
@@ -209,10 +348,13 @@ impl<'a> State<'a> {
                 TypeChange::Free | TypeChange::Unknown => Cost::None,
             };
         }
+        if no_op {
+            cost = Cost::None;
+        }
         ActionFacts {
             mode: a.mode_override.unwrap_or(row.lock_at(self.ctx.pg_version)),
             cost,
-            new_relation: self.is_new(&a.relation),
+            new_relation: self.action_on_new(a),
         }
     }
 
@@ -330,7 +472,13 @@ impl<'a> State<'a> {
         }
 
         // Outside a transaction a failed migration is re-run over its own half-applied work.
-        if !in_tx && let Some((false, insert_at)) = d.robustness {
+        let concurrent_build = d
+            .actions
+            .iter()
+            .find(|a| a.shape == Shape::CreateIndexConcurrently);
+        if !in_tx && let Some(build) = concurrent_build {
+            out.extend(self.concurrent_build_robustness(d, build, span, text));
+        } else if !in_tx && let Some((false, insert_at)) = d.robustness {
             let (words, verb) = if d.kind.starts_with("DROP") {
                 (" IF EXISTS", "DROP")
             } else {
@@ -358,15 +506,25 @@ impl<'a> State<'a> {
             }
             out.push(draft);
         }
+        self.dropped_concurrently = d.effects.iter().find_map(|e| match e {
+            Effect::Drop {
+                kind: DropKind::Index,
+                names,
+                if_exists: true,
+                ..
+            } if d.no_transaction_block.is_some() => names.first().cloned(),
+            _ => None,
+        });
+        let actions = self.live_actions(d);
 
         // Lock facts, merged per relation (the strongest mode and the most work).
         let mut locks: Vec<LockFact> = Vec::new();
-        for a in &d.actions {
+        for &(a, no_op) in &actions {
             if a.relation.is_empty() || (a.shape == Shape::DomainAddConstraint) {
                 continue;
             }
             let row = lookup(a.shape);
-            let f = self.facts(a);
+            let f = self.facts(a, no_op);
             let target = row.target;
             let type_object = target == Target::TypeObject;
             let fact = LockFact {
@@ -412,15 +570,22 @@ impl<'a> State<'a> {
 
         // Foreign keys seen earlier in the run: VALIDATE takes ROW SHARE on the referenced table;
         // dropping the key (DROP CONSTRAINT, DROP TABLE) takes ACCESS EXCLUSIVE on it.
-        for (shape, referenced) in self.known_foreign_key_effects(d) {
-            if locks
-                .iter()
-                .any(|l| l.relation == referenced && l.target == Target::Table)
-            {
-                continue;
-            }
+        for (shape, referenced) in self.known_foreign_key_effects(d, &actions) {
             let row = lookup(shape);
             let mode = row.lock_at(self.ctx.pg_version);
+            if let Some(existing) = locks
+                .iter_mut()
+                .find(|l| l.relation == referenced && l.target == Target::Table)
+            {
+                if mode > existing.mode {
+                    existing.mode = mode;
+                    existing.shape = shape;
+                    existing.command = row.command;
+                    existing.blocks_reads = mode.blocks_reads();
+                    existing.blocks_writes = mode.blocks_writes();
+                }
+                continue;
+            }
             locks.push(LockFact {
                 new_relation: self.is_new(&referenced),
                 relation: referenced,
@@ -437,19 +602,14 @@ impl<'a> State<'a> {
         }
 
         // An index statement also locks the index's table, when the index is known.
-        for a in &d.actions {
+        for &(a, no_op) in &actions {
             if lookup(a.shape).target != Target::Index {
                 continue;
             }
-            let Some(table) = self
-                .indexes
-                .get(&a.relation)
-                .or_else(|| self.base_indexes.get(&a.relation))
-                .cloned()
-            else {
+            let Some(table) = self.schema.index_table(&a.relation).map(str::to_string) else {
                 continue;
             };
-            let f = self.facts(a);
+            let f = self.facts(a, no_op);
             if locks
                 .iter()
                 .any(|l| l.relation == table && l.target == Target::Table)
@@ -473,12 +633,18 @@ impl<'a> State<'a> {
         }
 
         // Per-action rules.
-        for a in &d.actions {
-            let f = self.facts(a);
+        for &(a, no_op) in &actions {
+            if no_op {
+                continue;
+            }
+            let f = self.facts(a, no_op);
             let mut ctx = self.check_ctx(in_tx, runner_transaction);
+            if lookup(a.shape).target == Target::Index {
+                ctx.index_table = self.schema.index_table(&a.relation).map(str::to_string);
+            }
             if let (Shape::SetNotNull, Detail::Column { column }) = (&a.shape, &a.detail) {
                 ctx.not_null_proven = super::model::at_least(self.ctx.pg_version, 12)
-                    && self.known_constraints().any(|c| {
+                    && self.schema.constraints().any(|c| {
                         c.table == a.relation
                             && c.validated
                             && c.proves_not_null.as_deref() == Some(column.as_str())
@@ -493,6 +659,9 @@ impl<'a> State<'a> {
                 if draft.rule == "validate-in-same-transaction" && d.actions.len() == 1 {
                     draft.fix = Some(move_statement_fix(text, span));
                 }
+                if matches!(draft.rule, "drop-table" | "drop-view") {
+                    draft.message.push_str(&self.cascade_note(d, &a.relation));
+                }
             }
             out.extend(drafts);
         }
@@ -500,7 +669,12 @@ impl<'a> State<'a> {
         // Lock timeout: a blocking lock on an existing relation requested without lock_timeout.
         let dangerous: Vec<&LockFact> = locks
             .iter()
-            .filter(|l| !l.new_relation && l.target != Target::TypeObject && l.mode.is_dangerous())
+            .filter(|l| {
+                !l.new_relation
+                    && l.target != Target::TypeObject
+                    && l.mode.is_dangerous()
+                    && !self.is_view(&l.relation)
+            })
             .collect();
         if let Some(first) = dangerous.first() {
             if !self.lock_timeout() {
@@ -563,88 +737,83 @@ impl<'a> State<'a> {
             }
         }
 
-        // Lock window: more work while an ACCESS EXCLUSIVE from an earlier statement is held.
-        // "More work" = a scan, a rewrite, a backfill, or a blocking lock on another existing table.
-        let does_work = d.is_dml
-            || locks
+        // Lock window: once per transaction, the first statement that does real work (scans,
+        // rewrites, a bulk change, a function call) on a pre-existing table while an earlier
+        // statement's ACCESS EXCLUSIVE or SHARE lock on a pre-existing table is still held.
+        if in_tx && !self.window_reported {
+            let on_existing = |l: &LockFact| {
+                !l.new_relation && l.target == Target::Table && !self.is_view(&l.relation)
+            };
+            let work = locks
                 .iter()
-                .any(|l| !l.new_relation && (l.scan || l.rewrite));
-        let other_table = |held: &HeldLock| {
-            locks.iter().any(|l| {
-                !l.new_relation
-                    && l.mode.is_dangerous()
-                    && l.relation != held.lock.relation
-                    && l.target != Target::TypeObject
-            })
-        };
-        if in_tx
-            && let Some(held) = held_before.iter().find(|h| {
-                !h.lock.new_relation
-                    && h.lock.mode == LockMode::AccessExclusive
-                    && h.lock.target != Target::TypeObject
-                    && (does_work || other_table(h))
-            })
-        {
-            let mut draft = Draft::new(
-                "lock-held-across-statements",
-                span.clone(),
-                format!(
-                    "the {} lock on \"{}\" taken by statement {} is still held while this statement runs (locks are held until COMMIT): reads and writes of \"{}\" stay blocked for longer",
-                    held.lock.mode,
-                    held.lock.relation,
+                .find(|l| on_existing(l) && (l.scan || l.rewrite))
+                .map(|l| (if l.rewrite { "rewrites" } else { "scans" }, l))
+                .or_else(|| {
+                    let verb = match d.kind {
+                        "DML" => "changes rows of",
+                        "SELECT" => "reads",
+                        _ => "runs code on",
+                    };
+                    locks
+                        .iter()
+                        .find(|l| d.bulk && on_existing(l))
+                        .map(|l| (verb, l))
+                });
+            let held = held_before.iter().find(|h| {
+                matches!(h.lock.mode, LockMode::AccessExclusive | LockMode::Share)
+                    && h.lock.target == Target::Table
+                    && !h.lock.new_relation
+                    && !self.is_view(&h.lock.relation)
+                    // A dropped relation is gone at COMMIT: what reads it breaks either way.
+                    && !matches!(h.lock.shape, Shape::DropTable | Shape::DropView)
+                    && self
+                        .schema
+                        .relation(&h.lock.relation)
+                        .and_then(|r| r.rows)
+                        != Some(0)
+            });
+            if let (Some((verb, worked)), Some(held)) = (work, held) {
+                self.window_reported = true;
+                let mut draft = Draft::new(
+                    "lock-held-across-statements",
+                    span.clone(),
+                    format!(
+                        "this statement ({}) {verb} \"{}\" while the {} lock on \"{}\" taken by statement {} ({}) is still held (locks are held until COMMIT): {} of \"{}\" stay blocked for as long as it runs",
+                        if d.kind == "DML" {
+                            "INSERT/UPDATE/DELETE"
+                        } else {
+                            d.kind
+                        },
+                        worked.relation,
+                        held.lock.mode,
+                        held.lock.relation,
+                        held.since_statement + 1,
+                        held.lock.command,
+                        if held.lock.mode.blocks_reads() {
+                            "reads and writes"
+                        } else {
+                            "writes"
+                        },
+                        held.lock.relation
+                    ),
+                );
+                draft.table = Some(held.lock.relation.clone());
+                draft.lock = Some(held.lock.mode);
+                draft.safe_alternative = Some(format!(
+                    "run this work in its own migration (or before statement {}), so the lock on \"{}\" is held only briefly",
                     held.since_statement + 1,
                     held.lock.relation
-                ),
-            );
-            draft.table = Some(held.lock.relation.clone());
-            draft.lock = Some(held.lock.mode);
-            draft.safe_alternative = Some(
-                "put the statement that takes ACCESS EXCLUSIVE last in its transaction, or in its own migration".to_string(),
-            );
-            out.push(draft);
+                ));
+                out.push(draft);
+            }
         }
 
-        // Remember what this statement creates and the constraints it adds / validates.
-        for (index, table) in &d.indexes {
-            self.indexes.insert(index.clone(), table.clone());
-        }
-        for name in &d.creates {
-            self.new.insert(name.clone());
-            self.created.insert(name.clone());
-        }
-        for (name, table, kind) in &d.constraints {
-            let validated = !d.actions.iter().any(|a| {
-                matches!(&a.detail, Detail::Constraint { name: Some(n), not_valid: true, .. } if n == name)
-            });
-            let (references, proves_not_null) = match kind {
-                ConstraintKind::ForeignKey(r) => (Some(r.clone()), None),
-                ConstraintKind::NotNullCheck(c) => (None, Some(c.clone())),
-                ConstraintKind::Other => (None, None),
-            };
-            self.constraints.insert(
-                name.clone(),
-                Some(KnownConstraint {
-                    table: table.clone(),
-                    references,
-                    proves_not_null,
-                    validated,
-                }),
-            );
-            if in_tx {
-                self.added_in_tx.insert(name.clone());
+        for lock in &locks {
+            if self.is_view(&lock.relation) {
+                self.locked_views.insert(lock.relation.clone());
             }
         }
-        for a in &d.actions {
-            if let Detail::Validate { name } = &a.detail
-                && let Some(mut c) = self.constraint(name).cloned()
-            {
-                c.validated = true;
-                self.constraints.insert(name.clone(), Some(c));
-            }
-            if let Detail::DropConstraint { name } = &a.detail {
-                self.constraints.insert(name.clone(), None);
-            }
-        }
+        self.apply_effects(d, &actions, in_tx);
         // Locks taken now are held until the transaction ends.
         let in_tx_after = self.in_tx();
         if in_tx && in_tx_after {
@@ -682,7 +851,34 @@ impl<'a> State<'a> {
             statement_timeout: self.statement_timeout(),
             requires_no_transaction: d.no_transaction_block,
         };
+        self.weigh_by_rows(&mut out);
         (analysed, out)
+    }
+
+    /// A lock hazard on a table the database says is empty (its row estimate is 0) weighs one
+    /// severity level less: the scan or rewrite is over at once.
+    fn weigh_by_rows(&self, drafts: &mut [Draft]) {
+        for draft in drafts {
+            let Some(info) = rules::lookup(draft.rule) else {
+                continue;
+            };
+            let empty = draft
+                .table
+                .as_deref()
+                .and_then(|t| self.schema.relation(t))
+                .is_some_and(|r| r.rows == Some(0));
+            if !empty || info.axis != Axis::LockHazard {
+                continue;
+            }
+            draft.severity = Some(match draft.severity.unwrap_or(info.severity) {
+                Severity::Error => Severity::Warning,
+                _ => Severity::Info,
+            });
+            draft.message.push_str(&format!(
+                " (\"{}\" is empty in the database: over at once)",
+                draft.table.as_deref().unwrap_or_default()
+            ));
+        }
     }
 
     fn check_ctx(&self, in_tx: bool, runner_transaction: bool) -> CheckCtx {
@@ -693,6 +889,216 @@ impl<'a> State<'a> {
             not_null_proven: false,
             added_in_same_transaction: false,
             type_change: None,
+            index_table: None,
+        }
+    }
+
+    /// `CREATE INDEX CONCURRENTLY` outside a transaction: a failed build leaves an INVALID index
+    /// behind, so the re-run fails on it — or, with `IF NOT EXISTS`, silently keeps it. The
+    /// robust form drops a leftover first. A build alone in its migration needs nothing: a failure
+    /// is seen and handled by hand.
+    fn concurrent_build_robustness(
+        &self,
+        d: &Described,
+        build: &Action,
+        span: &std::ops::Range<usize>,
+        text: &str,
+    ) -> Option<Draft> {
+        let index = d.effects.iter().find_map(|e| match e {
+            Effect::CreateIndex { name, .. } => Some(name.clone()),
+            _ => None,
+        })?;
+        if self.lone_statement || self.dropped_concurrently.as_deref() == Some(index.as_str()) {
+            return None;
+        }
+        let if_not_exists = matches!(d.robustness, Some((true, _)));
+        let mut draft = Draft::new(
+            "prefer-robust-statements",
+            span.clone(),
+            format!(
+                "CREATE INDEX CONCURRENTLY \"{index}\" outside a transaction: if the build fails it leaves an INVALID index \"{index}\" behind{}",
+                if if_not_exists {
+                    ", and re-running the migration silently keeps it (IF NOT EXISTS skips the build)"
+                } else {
+                    ", and re-running the migration fails here"
+                }
+            ),
+        );
+        draft.table = Some(build.relation.clone());
+        draft.safe_alternative = Some(format!(
+            "drop a leftover first: `DROP INDEX CONCURRENTLY IF EXISTS {index};` before it (or check pg_index.indisvalid); IF NOT EXISTS is not enough"
+        ));
+        let line_start = text[..span.start.min(text.len())]
+            .rfind('\n')
+            .map(|i| i + 1)
+            .unwrap_or(0);
+        draft.fix = Some(Fix {
+            description: format!("drop a leftover INVALID \"{index}\" before building it"),
+            edits: vec![TextEdit {
+                span: line_start..line_start,
+                replacement: format!("DROP INDEX CONCURRENTLY IF EXISTS {index};\n"),
+            }],
+        });
+        Some(draft)
+    }
+
+    /// For a DROP … CASCADE: the views and materialized views it drops along.
+    fn cascade_note(&self, d: &Described, relation: &str) -> String {
+        let cascade = d
+            .effects
+            .iter()
+            .any(|e| matches!(e, Effect::Drop { cascade: true, .. }));
+        if !cascade {
+            return String::new();
+        }
+        let dependents = self.schema.dependents(relation);
+        if dependents.is_empty() {
+            return String::new();
+        }
+        let list: Vec<String> = dependents
+            .iter()
+            .map(|(name, kind)| match kind {
+                RelationKind::MaterializedView => format!("materialized view \"{name}\""),
+                RelationKind::View => format!("view \"{name}\""),
+                _ => format!("\"{name}\""),
+            })
+            .collect();
+        format!("; CASCADE also drops {}", list.join(", "))
+    }
+
+    /// Replays what a statement changes in the schema model.
+    fn apply_effects(&mut self, d: &Described, actions: &[(&Action, bool)], in_tx: bool) {
+        if actions.is_empty()
+            && (d.only_if_exists.is_some()
+                || d.effects.iter().any(|e| {
+                    matches!(
+                        e,
+                        Effect::Create {
+                            if_not_exists: true,
+                            ..
+                        }
+                    )
+                }))
+        {
+            // ALTER TABLE IF EXISTS on nothing, CREATE … IF NOT EXISTS on something: no change.
+            return;
+        }
+        for name in &d.creates {
+            self.new.insert(name.clone());
+            self.created.insert(name.clone());
+        }
+        for effect in &d.effects {
+            match effect {
+                Effect::Create {
+                    name,
+                    kind,
+                    columns,
+                    reads,
+                    ..
+                } => {
+                    let relation = Relation {
+                        kind: Some(*kind),
+                        columns: columns.iter().cloned().collect(),
+                        reads: reads.clone(),
+                        rows: None,
+                    };
+                    self.schema.set_relation(name, Some(relation));
+                }
+                Effect::CreateIndex {
+                    name,
+                    table,
+                    if_not_exists,
+                } => {
+                    if !(*if_not_exists && self.schema.index_exists(name) == Some(true)) {
+                        self.schema.set_index(name, Some(table.clone()));
+                    }
+                }
+                Effect::Drop {
+                    kind,
+                    names,
+                    cascade,
+                    ..
+                } => {
+                    for name in names {
+                        if *kind == DropKind::Index {
+                            self.schema.set_index(name, None);
+                            continue;
+                        }
+                        if *cascade {
+                            for (dependent, _) in self.schema.dependents(name) {
+                                self.schema.drop_relation(&dependent);
+                            }
+                        }
+                        self.schema.drop_relation(name);
+                    }
+                }
+                Effect::AddColumn {
+                    table, column, ty, ..
+                } => {
+                    let relation = self.schema.relation_mut(table);
+                    relation
+                        .columns
+                        .entry(column.clone())
+                        .or_insert_with(|| ty.clone());
+                }
+                Effect::DropColumn { table, column } => {
+                    self.schema.relation_mut(table).columns.remove(column);
+                }
+                Effect::SetType { table, column, ty } => {
+                    self.schema
+                        .relation_mut(table)
+                        .columns
+                        .insert(column.clone(), ty.clone());
+                }
+                Effect::RenameColumn { table, from, to } => {
+                    let relation = self.schema.relation_mut(table);
+                    if let Some(ty) = relation.columns.remove(from) {
+                        relation.columns.insert(to.clone(), ty);
+                    }
+                }
+                Effect::RenameRelation { from, to } => self.schema.rename_relation(from, to),
+                Effect::RenameIndex { from, to } => {
+                    if let Some(table) = self.schema.index_table(from).map(str::to_string) {
+                        self.schema.set_index(from, None);
+                        self.schema.set_index(to, Some(table));
+                    }
+                }
+                Effect::Unseen => self.schema.changes.unseen = true,
+            }
+        }
+        for (name, table, kind) in &d.constraints {
+            let validated = !d.actions.iter().any(|a| {
+                matches!(&a.detail, Detail::Constraint { name: Some(n), not_valid: true, .. } if n == name)
+            });
+            let (references, columns, proves_not_null) = match kind {
+                ConstraintKind::ForeignKey(r, columns) => (Some(r.clone()), columns.clone(), None),
+                ConstraintKind::NotNullCheck(c) => (None, Vec::new(), Some(c.clone())),
+                ConstraintKind::Other => (None, Vec::new(), None),
+            };
+            self.schema.set_constraint(
+                name,
+                Some(KnownConstraint {
+                    table: table.clone(),
+                    references,
+                    columns,
+                    proves_not_null,
+                    validated,
+                }),
+            );
+            if in_tx {
+                self.added_in_tx.insert(name.clone());
+            }
+        }
+        for (a, _) in actions {
+            if let Detail::Validate { name } = &a.detail
+                && let Some(mut c) = self.schema.constraint(name).cloned()
+            {
+                c.validated = true;
+                self.schema.set_constraint(name, Some(c));
+            }
+            if let Detail::DropConstraint { name } = &a.detail {
+                self.schema.set_constraint(name, None);
+            }
         }
     }
 }

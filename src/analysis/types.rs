@@ -1,10 +1,11 @@
 //! The analyser's public data types (all serde-serialisable for JSON output).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::ops::Range;
 
 use serde::Serialize;
 
+use super::catalog::{Catalog, SchemaChanges};
 use super::locks::LockMode;
 use super::model::{Shape, Target};
 use crate::sql::{LineCol, SyntaxProblem};
@@ -23,14 +24,9 @@ pub struct AnalysisContext {
     pub session_lock_timeout: bool,
     /// lockstep (or the role) sets `statement_timeout` for the session.
     pub session_statement_timeout: bool,
-    /// Named constraints known from earlier migrations of the run.
-    pub constraints: BTreeMap<String, KnownConstraint>,
-    /// Indexes known from earlier migrations of the run, with their tables (so `DROP INDEX`
-    /// can name the table it locks).
-    pub index_tables: BTreeMap<String, String>,
-    /// Known column types, keyed `table.column` (folded, no `public.`), e.g. from the connected
-    /// database: they decide whether `ALTER COLUMN … TYPE` is binary-coercible.
-    pub column_types: BTreeMap<String, String>,
+    /// The schema the migration meets: relations, columns and types, indexes, constraints, views
+    /// (replayed from earlier migrations, or read from the database).
+    pub catalog: Catalog,
 }
 
 impl Default for AnalysisContext {
@@ -41,9 +37,7 @@ impl Default for AnalysisContext {
             new_tables: BTreeSet::new(),
             session_lock_timeout: false,
             session_statement_timeout: false,
-            constraints: BTreeMap::new(),
-            index_tables: BTreeMap::new(),
-            column_types: BTreeMap::new(),
+            catalog: Catalog::default(),
         }
     }
 }
@@ -55,6 +49,8 @@ pub struct KnownConstraint {
     pub table: String,
     /// A foreign key's referenced table.
     pub references: Option<String>,
+    /// A foreign key's own (referencing) columns, when known.
+    pub columns: Vec<String>,
     /// For `CHECK (c IS NOT NULL)`: the column it proves non-null.
     pub proves_not_null: Option<String>,
     /// Whether it is validated (added without NOT VALID, or VALIDATEd since).
@@ -291,12 +287,9 @@ pub struct Analysis {
     pub syntax_errors: Vec<SyntaxProblem>,
     /// Relations (tables, indexes, views) this file creates.
     pub tables_created: BTreeSet<String>,
-    /// Named constraints this file added or changed (for chaining the next file).
-    pub constraints: BTreeMap<String, KnownConstraint>,
-    /// Named constraints this file dropped.
-    pub constraints_dropped: BTreeSet<String>,
-    /// Indexes this file created, with their tables.
-    pub index_tables: BTreeMap<String, String>,
+    /// What this file changed in the schema model (for the files after it).
+    #[serde(skip)]
+    pub schema_changes: SchemaChanges,
 }
 
 impl Analysis {

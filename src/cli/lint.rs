@@ -1,6 +1,7 @@
 //! `lockstep lint`: the safety analysis of migration files, for people (rustc style), editors
 //! (gcc one-liners), scripts (JSON), code scanning (SARIF) and GitHub Actions (annotations).
 
+use std::collections::{HashMap, HashSet};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,8 +12,9 @@ use color_eyre::eyre::{Result, WrapErr, eyre};
 use sqlx::postgres::PgConnection;
 
 use super::{Project, print_error};
+use crate::analysis::lint::{Chain, is_down_file, version_of};
 use crate::analysis::model::{parse_version, version_from_server_num, version_label};
-use crate::analysis::{LintOptions, lint_each, lint_files, render};
+use crate::analysis::{Catalog, LintOptions, lint_each, lint_files, render};
 use crate::db::{Database, configured_url, server_version_num};
 use crate::runner::read_status;
 use crate::source::Severity;
@@ -46,9 +48,28 @@ pub struct LintArgs {
     /// an error.
     #[arg(long, value_name = "REF", conflicts_with = "paths")]
     changed_since: Option<String>,
+    /// Treat the migrations with a version below V as applied in production already and the rest
+    /// as one deploy: what a migration of the deploy creates is new (empty) for the later ones.
+    /// Without it, each named migration meets everything before it as pre-existing; the pending
+    /// migrations of a configured database are one deploy.
+    #[arg(long, value_name = "V")]
+    assume_applied_before: Option<u128>,
+    /// The tool that runs the migrations, for its transaction handling: sqlx and diesel wrap each
+    /// migration in a transaction (unless `-- no-transaction`, or diesel's `metadata.toml` says
+    /// `run_in_transaction = false`); golang-migrate does not.
+    #[arg(long, value_enum, default_value_t = Runner::Sqlx)]
+    runner: Runner,
     /// List every rule with its severity and squawk name, or explain one rule, and exit.
     #[arg(long, value_name = "RULE", num_args = 0..=1, default_missing_value = "")]
     explain: Option<String>,
+}
+
+/// The migration tools whose transaction handling lint knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Runner {
+    Sqlx,
+    Diesel,
+    GolangMigrate,
 }
 
 /// The output formats.
@@ -99,7 +120,7 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
         Database::at(url, source).with_connect_timeout(project.config.connect_timeout)
     });
     let mut changes = None;
-    let files = if let Some(reference) = &args.changed_since {
+    let (files, live, named, whole_history) = if let Some(reference) = &args.changed_since {
         let changed = changed::changed_since(
             dir,
             &project.migrations_dir,
@@ -108,11 +129,13 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
         )?;
         let files = changed.added.clone();
         changes = Some((reference, changed));
-        files
+        (files, None, None, false)
     } else if args.paths.is_empty() {
-        pending_files(project, db.as_ref()).await?
+        let (files, live) = pending_files(project, db.as_ref()).await?;
+        (files, live, None, true)
     } else {
-        read_paths(&args.paths)?
+        let read = read_paths(&args.paths)?;
+        (read.files, None, Some(read.named), read.whole_history)
     };
     let pg_version = match args.pg_version {
         Some(version) => version,
@@ -126,10 +149,32 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
         project.config.lock_timeout.is_some(),
         project.config.statement_timeout.is_some(),
     );
-    if let Some(wraps) = project.config.lint.assume_in_transaction {
+    options.runner_wraps_in_transaction = args.runner != Runner::GolangMigrate;
+    // squawk's `assume_in_transaction` stands for the runner when none other is named.
+    if args.runner == Runner::Sqlx
+        && let Some(wraps) = project.config.lint.assume_in_transaction
+    {
         options.runner_wraps_in_transaction = wraps;
     }
+    options.chain = match args.assume_applied_before {
+        Some(first) => Chain::Run {
+            applied_before: Some(first),
+        },
+        None if live.is_some() => Chain::Run {
+            applied_before: None,
+        },
+        None => Chain::History,
+    };
+    options.catalog = match live {
+        Some(catalog) => catalog,
+        None if whole_history => Catalog::empty_database(),
+        None => Catalog::default(),
+    };
     let mut report = lint_files(&files, &options);
+    // The migrations before a named file were its history: not reported.
+    if let Some(named) = &named {
+        report.files.retain(|f| named.contains(&f.path));
+    }
     if let Some((reference, changed)) = &changes {
         // The added migrations are one deploy (lint_files chains them); an edited one was
         // deployed already, so it is linted on its own.
@@ -188,8 +233,12 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
     Ok(code)
 }
 
-/// The pending migrations' UP files: against the configured database, or all of them without one.
-async fn pending_files(project: &Project, db: Option<&Database>) -> Result<Vec<(PathBuf, String)>> {
+/// The pending migrations' UP files: against the configured database (with its schema), or all
+/// of them without one.
+async fn pending_files(
+    project: &Project,
+    db: Option<&Database>,
+) -> Result<(Vec<(PathBuf, String)>, Option<Catalog>)> {
     let set = project.migrations()?;
     for problem in &set.problems {
         if problem.severity == Severity::Error {
@@ -213,32 +262,113 @@ async fn pending_files(project: &Project, db: Option<&Database>) -> Result<Vec<(
             Status::build(&set, None)
         }
     };
-    Ok(status
+    let catalog = match db {
+        Some(db) => Some(live_catalog(db).await?),
+        None => None,
+    };
+    let files = status
         .pending()
         .filter_map(|v| v.migration.as_ref())
         .map(|m| (m.up.path.clone(), m.up.sql.clone()))
-        .collect())
+        .collect();
+    Ok((files, catalog))
 }
 
-/// The files named on the command line; a directory stands for the `.sql` files in it.
-fn read_paths(paths: &[PathBuf]) -> Result<Vec<(PathBuf, String)>> {
-    let mut files = Vec::new();
+/// The configured database's schema, which the pending migrations meet.
+async fn live_catalog(db: &Database) -> Result<Catalog> {
+    let mut conn = connect(db).await?;
+    let catalog = within(db, crate::schema::read_catalog(&mut conn))
+        .await
+        .wrap_err("reading the database's schema for the analysis")?;
+    let _ = sqlx::Connection::close(conn).await;
+    Ok(catalog)
+}
+
+/// The files named on the command line (a directory stands for the migrations in it), and the
+/// earlier migrations beside a named file, which it meets as its history.
+struct NamedFiles {
+    /// Every file to analyse, history included.
+    files: Vec<(PathBuf, String)>,
+    /// The files to report on (the others are history only).
+    named: HashSet<PathBuf>,
+    /// Whether the history starts from the first migration (each named file's directory holds
+    /// other migrations, so the file is not linted on its own).
+    whole_history: bool,
+}
+
+/// The migration files of a directory: sqlx and golang-migrate keep `.sql` files in it, diesel an
+/// `up.sql` in a directory per migration.
+fn migrations_in(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut inside: Vec<PathBuf> = std::fs::read_dir(dir)
+        .wrap_err_with(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter_map(|p| {
+            if p.is_dir() {
+                Some(p.join("up.sql")).filter(|up| up.is_file())
+            } else {
+                Some(p).filter(|p| p.extension().is_some_and(|e| e == "sql"))
+            }
+        })
+        .collect();
+    inside.sort();
+    Ok(inside)
+}
+
+fn read_paths(paths: &[PathBuf]) -> Result<NamedFiles> {
+    let mut named: Vec<PathBuf> = Vec::new();
+    let mut whole_history = true;
+    // Per directory of a named file: the latest named version in it.
+    let mut latest: HashMap<PathBuf, Option<u128>> = HashMap::new();
     for path in paths {
         if path.is_dir() {
-            let mut inside: Vec<PathBuf> = std::fs::read_dir(path)
-                .wrap_err_with(|| format!("cannot list {}", path.display()))?
-                .filter_map(|entry| entry.ok().map(|e| e.path()))
-                .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "sql"))
-                .collect();
-            inside.sort();
-            for file in inside {
-                files.push(read(&file)?);
-            }
-        } else {
-            files.push(read(path)?);
+            named.extend(migrations_in(path)?);
+            continue;
         }
+        named.push(path.clone());
+        let dir = match path.parent() {
+            Some(d) if d.as_os_str().is_empty() => Path::new("."),
+            Some(d) => d,
+            None => Path::new("."),
+        };
+        let dir = if is_diesel_up(path) {
+            dir.parent().unwrap_or(Path::new("."))
+        } else {
+            dir
+        };
+        let version = version_of(path);
+        whole_history &= version.is_some();
+        let slot = latest.entry(dir.to_path_buf()).or_insert(version);
+        *slot = (*slot).max(version);
     }
-    Ok(files)
+    let mut history: Vec<PathBuf> = Vec::new();
+    for (dir, version) in &latest {
+        // The UP migrations before the named ones in their directory: the schema they meet.
+        let siblings = migrations_in(dir).unwrap_or_default();
+        whole_history &= siblings.len() > 1;
+        history.extend(
+            siblings
+                .into_iter()
+                .filter(|p| !is_down_file(p))
+                .filter(|p| matches!((version_of(p), version), (Some(a), Some(b)) if a < *b)),
+        );
+    }
+    let named_set: HashSet<PathBuf> = named.iter().cloned().collect();
+    let mut files = Vec::with_capacity(named.len() + history.len());
+    for path in &named {
+        files.push(read(path)?);
+    }
+    for path in history.iter().filter(|p| !named_set.contains(*p)) {
+        files.push(read(path)?);
+    }
+    Ok(NamedFiles {
+        files,
+        named: named_set,
+        whole_history,
+    })
+}
+
+fn is_diesel_up(path: &Path) -> bool {
+    path.file_name().and_then(|n| n.to_str()) == Some("up.sql")
 }
 
 fn read(path: &Path) -> Result<(PathBuf, String)> {

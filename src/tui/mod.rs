@@ -171,14 +171,27 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
                     } => {
                         let set = app.set.clone();
                         let options = lint_options(&dashboard.options, pg_version);
+                        let db = db.clone();
                         let tx = tx.clone();
-                        tokio::task::spawn_blocking(move || {
-                            // Pending first: they are what the user is about to run.
-                            let files = analyze_pending(&set, &pending, &options);
-                            if tx.send(Event::Analyzed { generation, files }).is_ok() {
-                                let files = analyze_rest(&set, &pending, &options);
-                                let _ = tx.send(Event::Analyzed { generation, files });
+                        tokio::spawn(async move {
+                            // The pending migrations meet the database's own schema; without it
+                            // (an unreachable database) the replay of the files alone.
+                            let mut pending_options = options.clone();
+                            if let Ok(mut conn) = db.connect("lockstep:analyze").await {
+                                if let Ok(catalog) = crate::schema::read_catalog(&mut conn).await {
+                                    pending_options.catalog = catalog;
+                                }
+                                let _ = sqlx::Connection::close(conn).await;
                             }
+                            let _ = tokio::task::spawn_blocking(move || {
+                                // Pending first: they are what the user is about to run.
+                                let files = analyze_pending(&set, &pending, &pending_options);
+                                if tx.send(Event::Analyzed { generation, files }).is_ok() {
+                                    let files = analyze_rest(&set, &pending, &options);
+                                    let _ = tx.send(Event::Analyzed { generation, files });
+                                }
+                            })
+                            .await;
                         });
                     }
                     Effect::AnalyzeDraft { draft, pg_version } => {

@@ -168,18 +168,104 @@ fn without_a_database_every_migration_is_pending() {
         .output()
         .unwrap();
     let doc = json(&out.stdout);
-    let paths = paths_of(&doc);
+    let paths: Vec<&str> = doc["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
     assert_eq!(paths.len(), 2, "up files only: {paths:?}");
     assert!(paths[0].ends_with("1_create.up.sql") && paths[1].ends_with("2_index.up.sql"));
-    // The table is created by an earlier pending migration, so indexing it blocks nobody.
+    // Each migration meets the schema of the ones before it: by the time 2 runs in production,
+    // widgets has been there (and filling up) since 1.
     assert!(
         rules_of(&doc)
             .iter()
-            .all(|r| r != "require-concurrent-index")
+            .any(|r| r == "require-concurrent-index"),
+        "{:?}",
+        rules_of(&doc)
     );
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("linting all 2 migrations"), "{stderr}");
+    // CI says production has nothing yet: both run in one deploy, so widgets is new and empty.
+    let deploy = lockstep(dir.path())
+        .args(["lint", "--format", "json", "--assume-applied-before", "1"])
+        .output()
+        .unwrap();
+    assert!(
+        rules_of(&json(&deploy.stdout))
+            .iter()
+            .all(|r| r != "require-concurrent-index")
+    );
+    assert_eq!(deploy.status.code(), Some(0));
+    // Production has 1: 2 is the deploy, and widgets pre-exists.
+    let after_one = lockstep(dir.path())
+        .args(["lint", "--format", "json", "--assume-applied-before", "2"])
+        .output()
+        .unwrap();
+    assert!(
+        rules_of(&json(&after_one.stdout))
+            .iter()
+            .any(|r| r == "require-concurrent-index")
+    );
+}
+
+#[test]
+fn other_tools_transaction_settings_are_known() {
+    // diesel: a migration directory with `metadata.toml` saying `run_in_transaction = false`.
+    let tmp = tempfile::tempdir().unwrap();
+    let migrations = tmp.path().join("migrations");
+    let dir = migrations.join("2024-01-01-000000_index");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("up.sql"),
+        "CREATE INDEX CONCURRENTLY ix ON users (email);\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("down.sql"), "DROP INDEX ix;\n").unwrap();
+    let lint = |extra: &[&str]| {
+        let out = lockstep(tmp.path())
+            .args(["lint", "--format", "json", "migrations"])
+            .args(extra)
+            .output()
+            .unwrap();
+        json(&out.stdout)
+    };
+    let plain = lint(&[]);
+    assert_eq!(plain["files"].as_array().unwrap().len(), 1, "{plain}");
+    assert!(
+        rules_of(&plain)
+            .iter()
+            .any(|r| r == "not-in-transaction-block"),
+        "diesel wraps by default: {plain}"
+    );
+    std::fs::write(dir.join("metadata.toml"), "run_in_transaction = false\n").unwrap();
+    let rules = rules_of(&lint(&[]));
+    assert!(
+        !rules.iter().any(|r| r == "not-in-transaction-block"),
+        "{rules:?}"
+    );
+
+    // golang-migrate runs each file as it is: its own BEGIN/COMMIT is no nesting.
+    let go = project(&[(
+        "1_add.up.sql",
+        "BEGIN;\nSET LOCAL lock_timeout = '1s';\nALTER TABLE t ADD COLUMN c int;\nCOMMIT;\n",
+    )]);
+    let rules = |extra: &[&str]| {
+        let out = lockstep(go.path())
+            .args(["lint", "--format", "json", "migrations"])
+            .args(extra)
+            .output()
+            .unwrap();
+        rules_of(&json(&out.stdout))
+    };
+    assert!(rules(&[]).iter().any(|r| r == "transaction-nesting"));
+    let golang = rules(&["--runner", "golang-migrate"]);
+    assert!(
+        !golang.iter().any(|r| r == "transaction-nesting"),
+        "{golang:?}"
+    );
 }
 
 #[tokio::test]
@@ -246,6 +332,48 @@ fn unreadable_paths_and_unknown_rules_exit_2() {
         .args(["lint", "--explain", "no-such-rule"])
         .assert()
         .code(2);
+}
+
+#[test]
+fn a_named_file_meets_the_migrations_before_it() {
+    let dir = project(&[
+        (
+            "1_create.sql",
+            "CREATE TABLE widgets (id int, name varchar(20));\n",
+        ),
+        (
+            "2_change.sql",
+            "CREATE INDEX ix ON widgets (id);\nDROP TABLE IF EXISTS ghost;\nALTER TABLE widgets ALTER COLUMN name TYPE varchar(40);\n",
+        ),
+        ("3_later.sql", "DROP TABLE widgets;\n"),
+    ]);
+    let out = lockstep(dir.path())
+        .args(["lint", "--format", "json", "migrations/2_change.sql"])
+        .output()
+        .unwrap();
+    let doc = json(&out.stdout);
+    let paths: Vec<&str> = doc["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        vec!["migrations/2_change.sql"],
+        "history is not reported"
+    );
+    let rules = rules_of(&doc);
+    assert!(
+        rules.iter().any(|r| r == "require-concurrent-index"),
+        "{rules:?}"
+    );
+    // ghost was never created; name was varchar(20): widening it is free.
+    assert!(!rules.iter().any(|r| r == "drop-table"), "{rules:?}");
+    assert!(
+        !rules.iter().any(|r| r == "column-type-rewrite"),
+        "{rules:?}"
+    );
 }
 
 #[test]

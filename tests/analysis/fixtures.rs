@@ -68,6 +68,23 @@ const CASES: &[Case] = &[
         &["require-concurrent-index"],
         &[],
     ),
+    // A concurrent build: IF NOT EXISTS keeps an INVALID leftover; DROP … IF EXISTS first is
+    // robust; a build alone in its migration needs nothing.
+    no_tx(
+        "CREATE INDEX CONCURRENTLY ix ON users (email);",
+        &[],
+        &["prefer-robust-statements"],
+    ),
+    no_tx(
+        "SET lock_timeout = '1s';\nCREATE INDEX CONCURRENTLY IF NOT EXISTS ix ON users (email);\nCREATE INDEX CONCURRENTLY IF NOT EXISTS ix2 ON users (name);",
+        &["prefer-robust-statements"],
+        &[],
+    ),
+    no_tx(
+        "DROP INDEX CONCURRENTLY IF EXISTS ix;\nCREATE INDEX CONCURRENTLY ix ON users (email);\nDROP INDEX CONCURRENTLY IF EXISTS ix2;\nCREATE INDEX CONCURRENTLY ix2 ON users (name);",
+        &[],
+        &["prefer-robust-statements"],
+    ),
     no_tx(
         "CREATE INDEX CONCURRENTLY IF NOT EXISTS ix ON users (email);",
         &[],
@@ -454,10 +471,36 @@ const CASES: &[Case] = &[
         &["lock-held-across-statements"],
         &[],
     ),
+    // Brief statements one after the other: the lock window is a badge, not a warning.
     case(
         "SET lock_timeout = '1s';\nALTER TABLE a ADD COLUMN c int;\nALTER TABLE b ADD COLUMN c int;",
+        &[],
+        &["lock-held-across-statements"],
+    ),
+    case(
+        "SET lock_timeout = '1s';\nALTER TABLE a ADD COLUMN c int;\nINSERT INTO a (c) VALUES (1);",
+        &[],
+        &["lock-held-across-statements"],
+    ),
+    case(
+        "SET lock_timeout = '1s';\nSET statement_timeout = '1min';\nALTER TABLE a ADD COLUMN c int;\nCREATE INDEX ix ON b (x);",
+        &["lock-held-across-statements", "require-concurrent-index"],
+        &[],
+    ),
+    case(
+        "SET lock_timeout = '1s';\nALTER TABLE a ADD COLUMN c int;\nINSERT INTO a (c) SELECT x FROM b;",
         &["lock-held-across-statements"],
         &[],
+    ),
+    case(
+        "SET lock_timeout = '1s';\nCREATE TABLE fresh (id int);\nUPDATE fresh SET id = 1;",
+        &[],
+        &["lock-held-across-statements"],
+    ),
+    case(
+        "SET lock_timeout = '1s';\nALTER TABLE a ADD COLUMN c int;\nSELECT backfill_a();",
+        &[],
+        &["lock-held-across-statements"],
     ),
     no_tx(
         "SET lock_timeout = '1s';\nALTER TABLE a ADD COLUMN IF NOT EXISTS c int;\nUPDATE a SET c = 1;",
@@ -528,6 +571,33 @@ const CASES: &[Case] = &[
     // 27 / 28 / 32 / 33. compatibility
     case("ALTER TABLE t DROP COLUMN legacy;", &["drop-column"], &[]),
     case("DROP TABLE legacy;", &["drop-table"], &[]),
+    case("DROP VIEW legacy_view;", &["drop-view"], &["drop-table"]),
+    case(
+        "DROP MATERIALIZED VIEW stats;",
+        &["drop-table"],
+        &["drop-view"],
+    ),
+    case(
+        "CREATE VIEW v AS SELECT 1;\nDROP VIEW v;",
+        &[],
+        &["drop-view", "drop-table"],
+    ),
+    // Read locks, function bodies and DO blocks do not warn by themselves.
+    case(
+        "CREATE VIEW v AS SELECT u.id FROM users u JOIN orders o ON o.user_id = u.id;",
+        &[],
+        &["missing-lock-timeout"],
+    ),
+    case(
+        "CREATE FUNCTION n() RETURNS bigint LANGUAGE sql AS $$ SELECT count(*) FROM users $$;",
+        &[],
+        &["missing-lock-timeout"],
+    ),
+    case(
+        "DO $$ BEGIN ALTER TABLE users ADD COLUMN c int; END $$;",
+        &["missing-lock-timeout"],
+        &[],
+    ),
     case(
         "CREATE TABLE tmp (id int);\nDROP TABLE tmp;",
         &[],
@@ -771,12 +841,12 @@ fn binary_coercible_type_changes_are_not_errors() {
     assert!(hard.has_errors());
     // Known old types decide.
     let mut known = ctx(15, true);
-    known
-        .column_types
-        .insert("t.name".to_string(), "varchar(50)".to_string());
-    known
-        .column_types
-        .insert("t.code".to_string(), "varchar(50)".to_string());
+    let mut t = lockstep::analysis::Relation::of(lockstep::analysis::RelationKind::Table);
+    t.columns
+        .insert("name".to_string(), "varchar(50)".to_string());
+    t.columns
+        .insert("code".to_string(), "varchar(50)".to_string());
+    known.catalog.relations.insert("t".to_string(), t);
     let widen = analyze("ALTER TABLE t ALTER COLUMN name TYPE varchar(200);", &known);
     assert!(
         !rules(&widen).contains(&"column-type-rewrite"),

@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use squawk_syntax::{SyntaxKind, SyntaxNode};
 
-use super::{Action, ConstraintKind, DefaultKind, Described, Detail};
+use super::{Action, ConstraintKind, DefaultKind, Described, Detail, Effect};
 use crate::analysis::model::{Shape, at_least};
 use crate::analysis::syntax::*;
 use SyntaxKind as K;
@@ -30,6 +30,9 @@ pub(super) fn alter_table(node: &SyntaxNode, pg_version: u32, d: &mut Described)
     let Some(table) = child(node, K::TABLE_RELATION_NAME).and_then(|n| relation_in(&n)) else {
         return;
     };
+    if child(node, K::IF_EXISTS).is_some() {
+        d.only_if_exists = Some(table.clone());
+    }
     for action in node.children() {
         let action_span = span(&action);
         let simple = |shape: Shape| Action {
@@ -45,6 +48,10 @@ pub(super) fn alter_table(node: &SyntaxNode, pg_version: u32, d: &mut Described)
                 let column = child(&action, K::COLUMN_NAME_REF)
                     .map(|n| name_text(&n))
                     .unwrap_or_default();
+                d.effects.push(Effect::DropColumn {
+                    table: table.clone(),
+                    column: column.clone(),
+                });
                 d.actions.push(Action {
                     detail: Detail::Column { column },
                     ..simple(Shape::DropColumn)
@@ -53,7 +60,7 @@ pub(super) fn alter_table(node: &SyntaxNode, pg_version: u32, d: &mut Described)
             K::ALTER_COLUMN => alter_column(&action, &table, d),
             K::ADD_CONSTRAINT => {
                 if let Some(constraint) = action.children().next() {
-                    add_constraint(&constraint, &table, false, d);
+                    add_constraint(&constraint, &table, None, d);
                 }
             }
             K::VALIDATE_CONSTRAINT => {
@@ -82,6 +89,11 @@ pub(super) fn alter_table(node: &SyntaxNode, pg_version: u32, d: &mut Described)
                 let to = child(&action, K::COLUMN_NAME)
                     .map(|n| name_text(&n))
                     .unwrap_or_default();
+                d.effects.push(Effect::RenameColumn {
+                    table: table.clone(),
+                    from: from.clone(),
+                    to: to.clone(),
+                });
                 d.actions.push(Action {
                     detail: Detail::Rename {
                         what: "column",
@@ -92,7 +104,17 @@ pub(super) fn alter_table(node: &SyntaxNode, pg_version: u32, d: &mut Described)
                 });
             }
             K::TABLE_RENAME_TO => {
-                let to = relation_in(&action).unwrap_or_default();
+                let mut to = relation_in(&action).unwrap_or_default();
+                // RENAME TO keeps the schema.
+                if let Some((schema, _)) = table.rsplit_once('.')
+                    && !to.contains('.')
+                {
+                    to = format!("{schema}.{to}");
+                }
+                d.effects.push(Effect::RenameRelation {
+                    from: table.clone(),
+                    to: to.clone(),
+                });
                 d.actions.push(Action {
                     detail: Detail::Rename {
                         what: "table",
@@ -263,7 +285,7 @@ const SERIAL_TYPES: &[&str] = &[
     "serial8",
 ];
 
-fn column_type_text(node: &SyntaxNode) -> Option<String> {
+pub(super) fn column_type_text(node: &SyntaxNode) -> Option<String> {
     node.children()
         .find(|n| {
             matches!(
@@ -322,7 +344,7 @@ fn add_column(action: &SyntaxNode, table: &str, pg_version: u32, d: &mut Describ
                 if constraint.kind() == K::PRIMARY_KEY_CONSTRAINT {
                     not_null = true;
                 }
-                add_constraint(&constraint, table, true, d);
+                add_constraint(&constraint, table, Some(&column), d);
             }
             _ => {}
         }
@@ -348,7 +370,7 @@ fn add_column(action: &SyntaxNode, table: &str, pg_version: u32, d: &mut Describ
             relation: table.to_string(),
             span: span(action),
             detail: Detail::AddColumn {
-                column,
+                column: column.clone(),
                 not_null,
                 default,
                 rewrite_reason,
@@ -356,6 +378,12 @@ fn add_column(action: &SyntaxNode, table: &str, pg_version: u32, d: &mut Describ
             mode_override: None,
         },
     );
+    d.effects.push(Effect::AddColumn {
+        table: table.to_string(),
+        column,
+        ty,
+        if_not_exists: child(action, K::IF_NOT_EXISTS).is_some(),
+    });
     let if_not_exists_at = token(action, K::COLUMN_KW)
         .or_else(|| token(action, K::ADD_KW))
         .map(|t| token_span(&t).end)
@@ -383,7 +411,13 @@ fn not_null_check_column(check: &SyntaxNode) -> Option<String> {
     (!column.contains(' ')).then(|| fold_ident(column))
 }
 
-fn add_constraint(constraint: &SyntaxNode, table: &str, inline: bool, d: &mut Described) {
+fn add_constraint(
+    constraint: &SyntaxNode,
+    table: &str,
+    inline_column: Option<&str>,
+    d: &mut Described,
+) {
+    let inline = inline_column.is_some();
     let name = child(constraint, K::CONSTRAINT_NAME_CLAUSE)
         .and_then(|c| child(&c, K::CONSTRAINT_NAME))
         .map(|n| name_text(&n));
@@ -423,7 +457,11 @@ fn add_constraint(constraint: &SyntaxNode, table: &str, inline: bool, d: &mut De
             let referenced = child(constraint, K::TABLE_NAME_REF)
                 .map(|n| name_text(&n))
                 .unwrap_or_default();
-            kind = ConstraintKind::ForeignKey(referenced.clone());
+            let columns = match inline_column {
+                Some(column) => vec![column.to_string()],
+                None => super::constraint_columns(constraint),
+            };
+            kind = ConstraintKind::ForeignKey(referenced.clone(), columns);
             if let Detail::Constraint { referenced: r, .. } = &mut detail {
                 *r = Some(referenced.clone());
             }
@@ -460,6 +498,24 @@ fn add_constraint(constraint: &SyntaxNode, table: &str, inline: bool, d: &mut De
         }
         _ => return,
     };
+    let bare = table.rsplit('.').next().unwrap_or(table);
+    let name = name.or_else(|| match &kind {
+        ConstraintKind::ForeignKey(_, columns) if !columns.is_empty() => {
+            Some(format!("{bare}_{}_fkey", columns.join("_")))
+        }
+        _ => None,
+    });
+    if matches!(shape, Shape::AddIndexConstraint)
+        && let Some(index) = name.clone().or_else(|| {
+            (constraint.kind() == K::PRIMARY_KEY_CONSTRAINT).then(|| format!("{bare}_pkey"))
+        })
+    {
+        d.effects.push(Effect::CreateIndex {
+            name: index,
+            table: table.to_string(),
+            if_not_exists: false,
+        });
+    }
     if let Some(name) = name {
         d.constraints.push((name, table.to_string(), kind));
     }
@@ -505,6 +561,11 @@ fn alter_column(action: &SyntaxNode, table: &str, d: &mut Described) {
             let new_type = column_type_text(&option).unwrap_or_default();
             let has_using = child(&option, K::USING_EXPR).is_some();
             let has_collate = child(&option, K::COLLATE).is_some();
+            d.effects.push(Effect::SetType {
+                table: table.to_string(),
+                column: column.clone(),
+                ty: new_type.clone(),
+            });
             detail = Detail::SetType {
                 column,
                 new_type,

@@ -3,11 +3,14 @@
 //! relations it creates.
 
 mod alter_table;
+mod reads;
 
 use std::ops::Range;
 
+use squawk_syntax::ast::{self, AstNode};
 use squawk_syntax::{SyntaxKind, SyntaxNode};
 
+use super::catalog::RelationKind;
 use super::locks::LockMode;
 use super::model::Shape;
 use super::syntax::*;
@@ -153,6 +156,110 @@ pub(crate) enum Control {
     },
 }
 
+/// A change a statement makes to the schema model (replayed so later statements and files know
+/// what exists, with which columns and types).
+#[derive(Debug, Clone)]
+pub(crate) enum Effect {
+    /// CREATE TABLE / VIEW / MATERIALIZED VIEW / TABLE AS (or CREATE OR REPLACE VIEW).
+    Create {
+        /// Its name.
+        name: String,
+        /// What it is.
+        kind: RelationKind,
+        /// Columns with their types as written.
+        columns: Vec<(String, String)>,
+        /// For a view: what its query reads.
+        reads: std::collections::BTreeSet<String>,
+        /// `IF NOT EXISTS` written.
+        if_not_exists: bool,
+    },
+    /// CREATE INDEX (or the index of a PRIMARY KEY / UNIQUE constraint).
+    CreateIndex {
+        /// Index name.
+        name: String,
+        /// Its table.
+        table: String,
+        /// `IF NOT EXISTS` written.
+        if_not_exists: bool,
+    },
+    /// DROP TABLE / VIEW / MATERIALIZED VIEW / INDEX.
+    Drop {
+        /// What the statement says it drops.
+        kind: DropKind,
+        /// The names.
+        names: Vec<String>,
+        /// `IF EXISTS` written.
+        if_exists: bool,
+        /// `CASCADE` written.
+        cascade: bool,
+    },
+    /// ALTER TABLE … ADD COLUMN.
+    AddColumn {
+        /// Table.
+        table: String,
+        /// Column.
+        column: String,
+        /// Type as written.
+        ty: String,
+        /// `IF NOT EXISTS` written.
+        if_not_exists: bool,
+    },
+    /// ALTER TABLE … DROP COLUMN.
+    DropColumn {
+        /// Table.
+        table: String,
+        /// Column.
+        column: String,
+    },
+    /// ALTER COLUMN … TYPE.
+    SetType {
+        /// Table.
+        table: String,
+        /// Column.
+        column: String,
+        /// New type as written.
+        ty: String,
+    },
+    /// RENAME COLUMN.
+    RenameColumn {
+        /// Table.
+        table: String,
+        /// Old name.
+        from: String,
+        /// New name.
+        to: String,
+    },
+    /// ALTER TABLE/VIEW … RENAME TO.
+    RenameRelation {
+        /// Old name.
+        from: String,
+        /// New name.
+        to: String,
+    },
+    /// ALTER INDEX … RENAME TO.
+    RenameIndex {
+        /// Old name.
+        from: String,
+        /// New name.
+        to: String,
+    },
+    /// Dynamic SQL (`EXECUTE` in a DO block): the model cannot follow what it does.
+    Unseen,
+}
+
+/// What a DROP statement names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DropKind {
+    /// DROP TABLE.
+    Table,
+    /// DROP VIEW.
+    View,
+    /// DROP MATERIALIZED VIEW.
+    MaterializedView,
+    /// DROP INDEX.
+    Index,
+}
+
 /// Everything a statement does, as far as the analyser cares.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Described {
@@ -175,13 +282,23 @@ pub(crate) struct Described {
     pub is_dml: bool,
     /// An UNIQUE/PK/EXCLUDE/FK constraint names seen, with their table (for VALIDATE / DROP).
     pub constraints: Vec<(String, String, ConstraintKind)>,
+    /// Changes to the schema model.
+    pub effects: Vec<Effect>,
+    /// `ALTER TABLE IF EXISTS t`: the statement does nothing unless `t` exists.
+    pub only_if_exists: Option<String>,
+    /// The statement calls functions or runs a bulk change (INSERT … SELECT, UPDATE, DELETE):
+    /// work that takes time while earlier locks are held.
+    pub bulk: bool,
+    /// For an INSERT (empty: every column) or an UPDATE (the columns it sets): the columns whose
+    /// foreign keys are checked.
+    pub dml_columns: Option<Vec<String>>,
 }
 
 /// The kind of a named constraint the analyser remembers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ConstraintKind {
-    /// A foreign key to the table.
-    ForeignKey(String),
+    /// A foreign key to the table, on these columns of its own table.
+    ForeignKey(String, Vec<String>),
     /// A CHECK proving `column IS NOT NULL`.
     NotNullCheck(String),
     /// Anything else.
@@ -205,7 +322,15 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
             // The view may exist: replacing it locks it; it is not known to be new.
             d.kind = "CREATE OR REPLACE VIEW";
             if let Some(view) = child_any(node, &[K::VIEW, K::PATH]).map(|n| name_text(&n)) {
-                push(&mut d, Shape::ReplaceView, view, span(node));
+                push(&mut d, Shape::ReplaceView, view.clone(), span(node));
+                reads::push_reads(node, Some(&view), &mut d);
+                d.effects.push(Effect::Create {
+                    name: view,
+                    kind: RelationKind::View,
+                    columns: Vec::new(),
+                    reads: reads::relations_read(node),
+                    if_not_exists: false,
+                });
             }
         }
         K::CREATE_POLICY | K::ALTER_POLICY | K::DROP_POLICY => {
@@ -235,6 +360,18 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
                 .map(|n| name_text(&n))
                 .or_else(|| descendant(node, K::INTO_CLAUSE).and_then(|n| relation_in(&n)));
             if let Some(name) = created {
+                reads::push_reads(node, Some(&name), &mut d);
+                d.effects.push(Effect::Create {
+                    name: name.clone(),
+                    kind: match node.kind() {
+                        K::CREATE_VIEW => RelationKind::View,
+                        K::CREATE_MATERIALIZED_VIEW => RelationKind::MaterializedView,
+                        _ => RelationKind::Table,
+                    },
+                    columns: Vec::new(),
+                    reads: reads::relations_read(node),
+                    if_not_exists: child(node, K::IF_NOT_EXISTS).is_some(),
+                });
                 d.creates.push(name);
             }
             if node.kind() != K::CREATE_VIEW {
@@ -245,14 +382,32 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
             }
         }
         K::DROP_TABLE | K::DROP_MATERIALIZED_VIEW | K::DROP_VIEW => {
-            d.kind = "DROP TABLE";
-            for target in node
+            let (kind, shape) = match node.kind() {
+                K::DROP_VIEW => (DropKind::View, Shape::DropView),
+                K::DROP_MATERIALIZED_VIEW => (DropKind::MaterializedView, Shape::DropTable),
+                _ => (DropKind::Table, Shape::DropTable),
+            };
+            d.kind = match kind {
+                DropKind::View => "DROP VIEW",
+                DropKind::MaterializedView => "DROP MATERIALIZED VIEW",
+                _ => "DROP TABLE",
+            };
+            let names: Vec<String> = node
                 .children()
                 .filter(|c| matches!(c.kind(), K::TABLE_NAME_REF | K::VIEW_REF | K::PATH_REF))
-            {
-                push(&mut d, Shape::DropTable, name_text(&target), span(node));
+                .map(|target| name_text(&target))
+                .collect();
+            for name in &names {
+                push(&mut d, shape, name.clone(), span(node));
             }
-            d.robustness = Some((child(node, K::IF_EXISTS).is_some(), 0));
+            let if_exists = child(node, K::IF_EXISTS).is_some();
+            d.effects.push(Effect::Drop {
+                kind,
+                names,
+                if_exists,
+                cascade: child(node, K::CASCADE).is_some(),
+            });
+            d.robustness = Some((if_exists, 0));
         }
         K::TRUNCATE => {
             d.kind = "TRUNCATE";
@@ -425,24 +580,40 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
         K::INSERT | K::UPDATE | K::DELETE | K::MERGE => {
             d.kind = "DML";
             d.is_dml = true;
-            let target = node
-                .children()
-                .find(|n| {
-                    matches!(
-                        n.kind(),
-                        K::RELATION_NAME | K::RELATION_NAME_REF | K::TABLE_RELATION_NAME
-                    )
-                })
-                .and_then(|n| relation_in(&n))
-                .or_else(|| relation_in(node));
-            if let Some(rel) = target {
-                push(&mut d, Shape::Dml, rel, span(node));
+            let target = reads::dml_target(node);
+            if let Some(rel) = &target {
+                push(&mut d, Shape::Dml, rel.clone(), span(node));
             }
+            reads::push_reads(node, target.as_deref(), &mut d);
+            d.dml_columns = match node.kind() {
+                K::INSERT => Some(Vec::new()),
+                K::UPDATE => Some(
+                    child(node, K::SET_CLAUSE)
+                        .map(|set| {
+                            set.descendants()
+                                .filter(|n| n.kind() == K::COLUMN_TARGET)
+                                .filter_map(|t| t.first_child().map(|c| name_text(&c)))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                )
+                .filter(|columns: &Vec<String>| !columns.is_empty()),
+                _ => None,
+            };
+            // INSERT … VALUES writes the rows it lists; the others may touch the whole table.
+            d.bulk = node.kind() != K::INSERT || child(node, K::VALUES).is_none();
             set_config_calls(node, &mut d);
         }
         K::SELECT | K::COMPOUND_SELECT | K::PAREN_SELECT | K::VALUES => {
             d.kind = "SELECT";
+            reads::push_reads(node, None, &mut d);
+            d.bulk = has_descendant(node, &[K::CALL_EXPR]);
             set_config_calls(node, &mut d);
+        }
+        K::DO => do_block(node, pg_version, &mut d),
+        K::CREATE_FUNCTION => {
+            d.kind = "CREATE FUNCTION";
+            reads::function_body(node, &mut d);
         }
         K::CREATE_DATABASE | K::DROP_DATABASE => {
             d.kind = "DATABASE";
@@ -493,9 +664,20 @@ fn create_index(node: &SyntaxNode, d: &mut Described) {
     let Some(rel) = child(node, K::TABLE_RELATION_NAME).and_then(|n| relation_in(&n)) else {
         return;
     };
-    if let Some(name) = child(node, K::INDEX).map(|n| name_text(&n)) {
+    if let Some(mut name) = child(node, K::INDEX).map(|n| name_text(&n)) {
+        // An index lives in its table's schema.
+        if let Some((schema, _)) = rel.rsplit_once('.')
+            && !name.contains('.')
+        {
+            name = format!("{schema}.{name}");
+        }
         d.creates.push(name.clone());
-        d.indexes.push((name, rel.clone()));
+        d.indexes.push((name.clone(), rel.clone()));
+        d.effects.push(Effect::CreateIndex {
+            name,
+            table: rel.clone(),
+            if_not_exists: child(node, K::IF_NOT_EXISTS).is_some(),
+        });
     }
     d.actions.push(Action {
         shape: if concurrently {
@@ -527,6 +709,14 @@ fn drop_index(node: &SyntaxNode, d: &mut Described) {
         .filter(|_| single)
         .map(|t| token_span(&t).end)
         .unwrap_or(0);
+    d.effects.push(Effect::Drop {
+        kind: DropKind::Index,
+        names: children(node, K::INDEX_REF)
+            .map(|i| name_text(&i))
+            .collect(),
+        if_exists: child(node, K::IF_EXISTS).is_some(),
+        cascade: child(node, K::CASCADE).is_some(),
+    });
     for index in children(node, K::INDEX_REF) {
         d.actions.push(Action {
             shape: if concurrently {
@@ -722,22 +912,162 @@ fn create_table(node: &SyntaxNode, d: &mut Described) {
     let Some(name) = child(node, K::TABLE_NAME).map(|n| name_text(&n)) else {
         return;
     };
-    d.robustness = Some((child(node, K::IF_NOT_EXISTS).is_some(), 0));
+    let if_not_exists = child(node, K::IF_NOT_EXISTS).is_some();
+    d.robustness = Some((if_not_exists, 0));
     push(d, Shape::CreateTable, name.clone(), span(node));
     d.creates.push(name.clone());
     if let Some(parent) = child(node, K::PARTITION_OF).and_then(|n| relation_in(&n)) {
         push(d, Shape::PartitionParentOfNewTable, parent, span(node));
     }
-    for fk in node.descendants().filter(|n| {
-        matches!(
-            n.kind(),
-            K::FOREIGN_KEY_CONSTRAINT | K::REFERENCES_CONSTRAINT
-        )
-    }) {
-        if let Some(referenced) = child(&fk, K::TABLE_NAME_REF).map(|n| name_text(&n))
-            && referenced != name
-        {
-            push(d, Shape::ForeignKeyReferenced, referenced, span(&fk));
+    let bare = name.rsplit('.').next().unwrap_or(&name).to_string();
+    let mut columns = Vec::new();
+    let args: Vec<SyntaxNode> = child(node, K::TABLE_ARG_LIST)
+        .map(|list| list.children().collect())
+        .unwrap_or_default();
+    for arg in &args {
+        let column = (arg.kind() == K::COLUMN)
+            .then(|| child(arg, K::COLUMN_NAME).map(|n| name_text(&n)))
+            .flatten();
+        if let Some(column) = &column {
+            columns.push((
+                column.clone(),
+                alter_table::column_type_text(arg).unwrap_or_default(),
+            ));
+        }
+        // The constraints written on this column or as a table constraint.
+        let constraints: Vec<SyntaxNode> = if column.is_some() {
+            arg.children().collect()
+        } else {
+            vec![arg.clone()]
+        };
+        for constraint in constraints {
+            table_constraint(&constraint, &name, &bare, column.as_deref(), d);
+        }
+    }
+    let kind = if child(node, K::PARTITION_BY).is_some() {
+        RelationKind::PartitionedTable
+    } else {
+        RelationKind::Table
+    };
+    // The Create effect comes first: the indexes and constraints below belong to the new table.
+    d.effects.insert(
+        0,
+        Effect::Create {
+            name,
+            kind,
+            columns,
+            reads: Default::default(),
+            if_not_exists,
+        },
+    );
+}
+
+/// A constraint of a new table: the index a PRIMARY KEY or UNIQUE builds, and a foreign key with
+/// the lock it takes on the referenced table, under the names PostgreSQL gives them.
+fn table_constraint(
+    constraint: &SyntaxNode,
+    table: &str,
+    bare: &str,
+    column: Option<&str>,
+    d: &mut Described,
+) {
+    let written = child(constraint, K::CONSTRAINT_NAME_CLAUSE)
+        .and_then(|c| child(&c, K::CONSTRAINT_NAME))
+        .map(|n| name_text(&n));
+    let columns: Vec<String> = match column {
+        Some(c) => vec![c.to_string()],
+        None => constraint_columns(constraint),
+    };
+    let schema = table.rsplit_once('.').map(|(s, _)| format!("{s}."));
+    let qualified = |n: String| match &schema {
+        Some(s) => format!("{s}{n}"),
+        None => n,
+    };
+    match constraint.kind() {
+        K::PRIMARY_KEY_CONSTRAINT | K::UNIQUE_CONSTRAINT => {
+            let suffix = if constraint.kind() == K::PRIMARY_KEY_CONSTRAINT {
+                "pkey".to_string()
+            } else {
+                format!("{}_key", columns.join("_"))
+            };
+            let index = written.unwrap_or_else(|| format!("{bare}_{suffix}"));
+            d.effects.push(Effect::CreateIndex {
+                name: qualified(index),
+                table: table.to_string(),
+                if_not_exists: false,
+            });
+        }
+        K::FOREIGN_KEY_CONSTRAINT | K::REFERENCES_CONSTRAINT => {
+            let Some(referenced) = child(constraint, K::TABLE_NAME_REF)
+                .or_else(|| child(constraint, K::PATH_REF))
+                .map(|n| name_text(&n))
+            else {
+                return;
+            };
+            if referenced != table {
+                push(
+                    d,
+                    Shape::ForeignKeyReferenced,
+                    referenced.clone(),
+                    span(constraint),
+                );
+            }
+            let name = written.unwrap_or_else(|| format!("{bare}_{}_fkey", columns.join("_")));
+            d.constraints.push((
+                name,
+                table.to_string(),
+                ConstraintKind::ForeignKey(referenced, columns),
+            ));
+        }
+        _ => {}
+    }
+}
+
+/// A table constraint's own columns: a foreign key's referencing columns, a key's indexed ones.
+pub(crate) fn constraint_columns(constraint: &SyntaxNode) -> Vec<String> {
+    constraint
+        .descendants()
+        .find(|n| {
+            matches!(
+                n.kind(),
+                K::FOREIGN_KEY_COLUMN_LIST | K::CONSTRAINT_COLUMN_REF_LIST
+            )
+        })
+        .map(|list| {
+            list.descendants()
+                .filter(|n| n.kind() == K::COLUMN_NAME_REF)
+                .map(|n| name_text(&n))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A DO block: the statements of its PL/pgSQL body run now, so they lock what they would lock at
+/// the top level; dynamic SQL (`EXECUTE`) hides what it does from the schema model.
+fn do_block(node: &SyntaxNode, pg_version: u32, d: &mut Described) {
+    d.kind = "DO";
+    d.bulk = true;
+    let Some(body) = ast::Do::cast(node.clone()).and_then(|block| block.plpgsql()) else {
+        return;
+    };
+    let at = span(node);
+    for inner in body.syntax().descendants() {
+        match inner.kind() {
+            K::PLPGSQL_EXEC_SQL_STMT => {
+                for statement in inner.children() {
+                    let mut part = describe(&statement, pg_version);
+                    for action in &mut part.actions {
+                        action.span = at.clone();
+                    }
+                    d.actions.append(&mut part.actions);
+                    d.effects.append(&mut part.effects);
+                    d.constraints.append(&mut part.constraints);
+                    d.creates.append(&mut part.creates);
+                    d.indexes.append(&mut part.indexes);
+                }
+            }
+            K::PLPGSQL_DYN_EXECUTE_STMT => d.effects.push(Effect::Unseen),
+            _ => {}
         }
     }
 }
@@ -748,6 +1078,10 @@ fn alter_index(node: &SyntaxNode, d: &mut Described) {
         return;
     };
     if let Some(rename) = node.children().find(|n| n.kind() == K::INDEX_RENAME_TO) {
+        d.effects.push(Effect::RenameIndex {
+            from: index.clone(),
+            to: relation_in(&rename).unwrap_or_default(),
+        });
         d.actions.push(Action {
             shape: Shape::RenameIndex,
             relation: index.clone(),

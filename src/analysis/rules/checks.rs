@@ -78,7 +78,7 @@ pub(crate) struct ActionFacts {
 }
 
 /// What a check may know about the surroundings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct CheckCtx {
     /// Target version.
     pub pg_version: u32,
@@ -92,6 +92,8 @@ pub(crate) struct CheckCtx {
     pub added_in_same_transaction: bool,
     /// For ALTER COLUMN TYPE: the verdict.
     pub type_change: Option<TypeChange>,
+    /// For an index: its table, when known.
+    pub index_table: Option<String>,
 }
 
 /// `SHARE lock on "t" (blocks writes, not reads)`.
@@ -193,11 +195,17 @@ pub(crate) fn check_action(a: &Action, f: ActionFacts, ctx: &CheckCtx) -> Vec<Dr
             Draft::new(
                 "require-concurrent-index-drop",
                 span,
-                format!(
-                    "DROP INDEX \"{rel}\" takes an {mode} lock on its table (blocks reads and writes); brief, but a queued request blocks every later query"
-                ),
+                match &ctx.index_table {
+                    Some(table) => format!(
+                        "DROP INDEX \"{rel}\" takes {} as well as on the index; brief, but a queued request blocks every later query",
+                        a_lock(mode, table)
+                    ),
+                    None => format!(
+                        "DROP INDEX \"{rel}\" takes an {mode} lock on its table (blocks reads and writes); brief, but a queued request blocks every later query"
+                    ),
+                },
             )
-            .on(rel, mode)
+            .on(ctx.index_table.as_deref().unwrap_or(rel), mode)
             .help("DROP INDEX CONCURRENTLY (one index per statement, no CASCADE) in a migration marked `-- no-transaction`")
             .fix((*insert_at > 0).then(|| concurrently_fix(ctx, *insert_at, "DROP INDEX")).flatten()),
         ),
@@ -524,10 +532,19 @@ pub(crate) fn check_action(a: &Action, f: ActionFacts, ctx: &CheckCtx) -> Vec<Dr
             Draft::new(
                 "drop-table",
                 span,
-                format!("DROP TABLE \"{rel}\" breaks code that still uses it, and takes {locked} plus the same lock on every table its foreign keys reference"),
+                format!("DROP TABLE \"{rel}\" breaks code that still uses it, and takes {locked} (and the same lock on each table its foreign keys reference, to remove their triggers)"),
             )
             .on(rel, mode)
             .help("stop using the table, deploy, drop its foreign keys, then drop it"),
+        ),
+        (Shape::DropView, _) => out.push(
+            Draft::new(
+                "drop-view",
+                span,
+                format!("DROP VIEW \"{rel}\" breaks running code that still reads it (a view has no data: no table is locked or rewritten)"),
+            )
+            .on(rel, mode)
+            .help("stop reading the view in code, deploy, then drop it in a later migration"),
         ),
         (Shape::Rename, Detail::Rename { what: "column", from, to }) => out.push(
             Draft::new(

@@ -264,6 +264,14 @@ pub const RULES: &[RuleInfo] = &[
         "DROP TABLE breaks running code and locks every referenced table",
     ),
     rule(
+        "drop-view",
+        &[],
+        Warning,
+        Compat,
+        &["ban-drop-view"],
+        "DROP VIEW breaks running code that still reads the view (and CASCADE drops the views built on it)",
+    ),
+    rule(
         "rename-column",
         &[32],
         Warning,

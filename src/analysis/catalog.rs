@@ -1,0 +1,346 @@
+//! The schema model: a lightweight catalogue (relations and their kinds, columns with types,
+//! indexes with their tables, named constraints, what each view reads) that the analysis reads to
+//! know what a migration really meets — whether `IF EXISTS` finds anything, the old type of a column
+//! whose type changes, the table of an index, whether a relation is a view.
+//!
+//! It is built by replaying earlier migrations (each file's [`SchemaChanges`] applied in order), or
+//! read from a live database (which then wins). Names are folded as PostgreSQL folds them, without
+//! a `public.` prefix, as everywhere in the analysis.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::types::KnownConstraint;
+
+/// What kind of relation a name is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RelationKind {
+    /// An ordinary table.
+    Table,
+    /// A partitioned table.
+    PartitionedTable,
+    /// A view: no storage, nothing to scan or rewrite.
+    View,
+    /// A materialized view: stored like a table.
+    MaterializedView,
+}
+
+/// One relation of the schema model.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Relation {
+    /// Its kind (`None` when only its existence is known).
+    pub kind: Option<RelationKind>,
+    /// Column types as written (`varchar(50)`, `timestamp(3)`), by folded column name.
+    pub columns: BTreeMap<String, String>,
+    /// For a view or materialized view: the relations its query reads.
+    pub reads: BTreeSet<String>,
+    /// Rows, when read from a database.
+    pub rows: Option<i64>,
+}
+
+impl Relation {
+    /// A relation of a kind, with no columns known yet.
+    pub fn of(kind: RelationKind) -> Relation {
+        Relation {
+            kind: Some(kind),
+            ..Relation::default()
+        }
+    }
+
+    /// Whether it is a view (no storage).
+    pub fn is_view(&self) -> bool {
+        self.kind == Some(RelationKind::View)
+    }
+}
+
+/// The schema model.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Catalog {
+    /// Relations by folded name.
+    pub relations: BTreeMap<String, Relation>,
+    /// Indexes with their tables.
+    pub indexes: BTreeMap<String, String>,
+    /// Named constraints.
+    pub constraints: BTreeMap<String, KnownConstraint>,
+    /// Whether the model describes the whole schema (replayed from the first migration, or read
+    /// from a database): then a relation or index it does not hold does not exist.
+    pub complete: bool,
+}
+
+impl Catalog {
+    /// An empty model of an empty database: everything that exists will be created before it is
+    /// used (the state before a project's first migration).
+    pub fn empty_database() -> Catalog {
+        Catalog {
+            complete: true,
+            ..Catalog::default()
+        }
+    }
+
+    /// Applies one file's changes.
+    pub fn apply(&mut self, changes: &SchemaChanges) {
+        for (name, relation) in &changes.relations {
+            match relation {
+                Some(r) => self.relations.insert(name.clone(), r.clone()),
+                None => self.relations.remove(name),
+            };
+        }
+        for (name, table) in &changes.indexes {
+            match table {
+                Some(t) => self.indexes.insert(name.clone(), t.clone()),
+                None => self.indexes.remove(name),
+            };
+        }
+        for (name, constraint) in &changes.constraints {
+            match constraint {
+                Some(c) => self.constraints.insert(name.clone(), c.clone()),
+                None => self.constraints.remove(name),
+            };
+        }
+        self.complete &= !changes.unseen;
+    }
+}
+
+/// What one file changed in the schema model: each entry replaces the model's (`None`: dropped).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SchemaChanges {
+    /// Relations created, changed or dropped.
+    pub relations: BTreeMap<String, Option<Relation>>,
+    /// Indexes created, moved or dropped.
+    pub indexes: BTreeMap<String, Option<String>>,
+    /// Constraints added, changed or dropped.
+    pub constraints: BTreeMap<String, Option<KnownConstraint>>,
+    /// The file changed the schema in ways the model cannot follow (dynamic SQL): from here on the
+    /// model may miss objects.
+    pub unseen: bool,
+}
+
+/// The model as one file sees it while it is analysed: the earlier state with the file's own
+/// changes on top.
+#[derive(Debug)]
+pub(crate) struct Schema<'a> {
+    base: &'a Catalog,
+    /// The file's changes so far.
+    pub(crate) changes: SchemaChanges,
+}
+
+impl<'a> Schema<'a> {
+    pub(crate) fn new(base: &'a Catalog) -> Schema<'a> {
+        Schema {
+            base,
+            changes: SchemaChanges::default(),
+        }
+    }
+
+    /// A relation as known now.
+    pub(crate) fn relation(&self, name: &str) -> Option<&Relation> {
+        match self.changes.relations.get(name) {
+            Some(changed) => changed.as_ref(),
+            None => self.base.relations.get(name),
+        }
+    }
+
+    /// Whether a relation exists: `None` when the model cannot tell.
+    pub(crate) fn relation_exists(&self, name: &str) -> Option<bool> {
+        if self.relation(name).is_some() {
+            Some(true)
+        } else if self.changes.relations.contains_key(name) || self.complete() {
+            Some(false)
+        } else {
+            None
+        }
+    }
+
+    /// Whether an index exists: `None` when the model cannot tell.
+    pub(crate) fn index_exists(&self, name: &str) -> Option<bool> {
+        if self.index_table(name).is_some() {
+            Some(true)
+        } else if self.changes.indexes.contains_key(name) || self.complete() {
+            Some(false)
+        } else {
+            None
+        }
+    }
+
+    fn complete(&self) -> bool {
+        self.base.complete && !self.changes.unseen
+    }
+
+    /// The table an index is on.
+    pub(crate) fn index_table(&self, name: &str) -> Option<&str> {
+        match self.changes.indexes.get(name) {
+            Some(changed) => changed.as_deref(),
+            None => self.base.indexes.get(name).map(String::as_str),
+        }
+    }
+
+    /// A named constraint as known now.
+    pub(crate) fn constraint(&self, name: &str) -> Option<&KnownConstraint> {
+        match self.changes.constraints.get(name) {
+            Some(changed) => changed.as_ref(),
+            None => self.base.constraints.get(name),
+        }
+    }
+
+    /// Every constraint known now.
+    pub(crate) fn constraints(&self) -> impl Iterator<Item = &KnownConstraint> {
+        self.changes.constraints.values().flatten().chain(
+            self.base
+                .constraints
+                .iter()
+                .filter(|(name, _)| !self.changes.constraints.contains_key(*name))
+                .map(|(_, c)| c),
+        )
+    }
+
+    /// The type of `table.column`, when known.
+    pub(crate) fn column_type(&self, table: &str, column: &str) -> Option<&str> {
+        self.relation(table)?
+            .columns
+            .get(column)
+            .map(String::as_str)
+    }
+
+    pub(crate) fn set_relation(&mut self, name: &str, relation: Option<Relation>) {
+        self.changes.relations.insert(name.to_string(), relation);
+    }
+
+    /// A relation to change in place (copied into the file's changes first); one that is not
+    /// known is taken to exist (the statement would fail otherwise), with nothing known about it.
+    pub(crate) fn relation_mut(&mut self, name: &str) -> &mut Relation {
+        if !self.changes.relations.contains_key(name) {
+            let current = self.base.relations.get(name).cloned().unwrap_or_default();
+            self.changes
+                .relations
+                .insert(name.to_string(), Some(current));
+        }
+        self.changes
+            .relations
+            .get_mut(name)
+            .map(|slot| slot.get_or_insert_with(Relation::default))
+            .expect("inserted above")
+    }
+
+    pub(crate) fn set_index(&mut self, name: &str, table: Option<String>) {
+        self.changes.indexes.insert(name.to_string(), table);
+    }
+
+    pub(crate) fn set_constraint(&mut self, name: &str, constraint: Option<KnownConstraint>) {
+        self.changes
+            .constraints
+            .insert(name.to_string(), constraint);
+    }
+
+    /// Renames a relation, moving its indexes and constraints along.
+    pub(crate) fn rename_relation(&mut self, from: &str, to: &str) {
+        let relation = self.relation(from).cloned().unwrap_or_default();
+        let indexes: Vec<String> = self
+            .base
+            .indexes
+            .iter()
+            .filter(|(_, t)| t.as_str() == from)
+            .map(|(i, _)| i.clone())
+            .chain(
+                self.changes
+                    .indexes
+                    .iter()
+                    .filter(|(_, t)| t.as_deref() == Some(from))
+                    .map(|(i, _)| i.clone()),
+            )
+            .collect();
+        for index in indexes {
+            if self.index_table(&index) == Some(from) {
+                self.set_index(&index, Some(to.to_string()));
+            }
+        }
+        let constraints: Vec<(String, KnownConstraint)> = self
+            .base
+            .constraints
+            .keys()
+            .chain(self.changes.constraints.keys())
+            .filter_map(|name| Some((name.clone(), self.constraint(name)?.clone())))
+            .filter(|(_, c)| c.table == from || c.references.as_deref() == Some(from))
+            .collect();
+        for (name, mut c) in constraints {
+            if c.table == from {
+                c.table = to.to_string();
+            }
+            if c.references.as_deref() == Some(from) {
+                c.references = Some(to.to_string());
+            }
+            self.set_constraint(&name, Some(c));
+        }
+        self.set_relation(from, None);
+        self.set_relation(to, Some(relation));
+    }
+
+    /// Drops a relation with its indexes and its constraints.
+    pub(crate) fn drop_relation(&mut self, name: &str) {
+        let indexes: Vec<String> = self
+            .base
+            .indexes
+            .iter()
+            .filter(|(_, t)| t.as_str() == name)
+            .map(|(i, _)| i.clone())
+            .chain(
+                self.changes
+                    .indexes
+                    .iter()
+                    .filter(|(_, t)| t.as_deref() == Some(name))
+                    .map(|(i, _)| i.clone()),
+            )
+            .collect();
+        for index in indexes {
+            self.set_index(&index, None);
+        }
+        let constraints: Vec<String> = self
+            .base
+            .constraints
+            .iter()
+            .filter(|(_, c)| c.table == name)
+            .map(|(n, _)| n.clone())
+            .chain(
+                self.changes
+                    .constraints
+                    .iter()
+                    .filter(|(_, c)| c.as_ref().is_some_and(|c| c.table == name))
+                    .map(|(n, _)| n.clone()),
+            )
+            .collect();
+        for constraint in constraints {
+            self.set_constraint(&constraint, None);
+        }
+        self.set_relation(name, None);
+    }
+
+    /// The views and materialized views that read `name`, directly or through other views (what a
+    /// `DROP … CASCADE` drops along).
+    pub(crate) fn dependents(&self, name: &str) -> Vec<(String, RelationKind)> {
+        let mut out: Vec<(String, RelationKind)> = Vec::new();
+        let mut queue = vec![name.to_string()];
+        while let Some(current) = queue.pop() {
+            let names: BTreeSet<&String> = self
+                .base
+                .relations
+                .keys()
+                .chain(self.changes.relations.keys())
+                .collect();
+            for candidate in names {
+                let Some(relation) = self.relation(candidate) else {
+                    continue;
+                };
+                if relation.reads.contains(&current)
+                    && let Some(kind) = relation.kind
+                    && !out.iter().any(|(n, _)| n == candidate)
+                    && candidate != name
+                {
+                    out.push((candidate.clone(), kind));
+                    queue.push(candidate.clone());
+                }
+            }
+        }
+        out
+    }
+}

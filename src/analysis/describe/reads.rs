@@ -1,0 +1,83 @@
+//! The relations a query reads (ACCESS SHARE) and writes (ROW EXCLUSIVE): the FROM items of a
+//! view's query, an `INSERT … SELECT`, an `UPDATE … FROM`, a subquery, and the statements of a SQL
+//! function body that PostgreSQL analyses when the function is created.
+
+use std::collections::BTreeSet;
+
+use squawk_syntax::ast::{self, AstNode};
+use squawk_syntax::{SyntaxKind, SyntaxNode};
+
+use super::{Described, push};
+use crate::analysis::model::Shape;
+use crate::analysis::syntax::*;
+use SyntaxKind as K;
+
+/// The relations named in FROM items (and JOINs, subqueries, CTE bodies) under `node`, without
+/// the names of the query's own CTEs.
+pub(crate) fn relations_read(node: &SyntaxNode) -> BTreeSet<String> {
+    let ctes: BTreeSet<String> = node
+        .descendants()
+        .filter(|n| n.kind() == K::CTE_NAME)
+        .map(|n| name_text(&n))
+        .collect();
+    node.descendants()
+        .filter(|n| n.kind() == K::RELATION_FROM_ITEM)
+        .filter_map(|n| child(&n, K::RELATION_NAME_REF).map(|r| name_text(&r)))
+        .filter(|name| !name.is_empty() && !ctes.contains(name))
+        .collect()
+}
+
+/// Adds an ACCESS SHARE action for each relation `node` reads, except `except`.
+pub(super) fn push_reads(node: &SyntaxNode, except: Option<&str>, d: &mut Described) {
+    for relation in relations_read(node) {
+        if Some(relation.as_str()) != except {
+            push(d, Shape::Select, relation, span(node));
+        }
+    }
+}
+
+/// The locks a `LANGUAGE sql` function body takes when the function is created: PostgreSQL parses
+/// and analyses each statement of it (with `check_function_bodies`, the default), which locks
+/// what the statement reads and the tables it writes.
+pub(super) fn function_body(node: &SyntaxNode, d: &mut Described) {
+    let Some(function) = ast::CreateFunction::cast(node.clone()) else {
+        return;
+    };
+    let statements: Vec<SyntaxNode> = match function.sql_body() {
+        Some(body) => body.syntax().children().collect(),
+        // BEGIN ATOMIC: the statements are part of this tree.
+        None => match node.descendants().find(|n| n.kind() == K::ATOMIC_BODY) {
+            Some(atomic) => atomic.children().collect(),
+            None => children(node, K::RETURN_STMT).collect(),
+        },
+    };
+    let at = span(node);
+    for statement in statements {
+        let target = match statement.kind() {
+            K::INSERT | K::UPDATE | K::DELETE | K::MERGE => dml_target(&statement),
+            K::SELECT | K::COMPOUND_SELECT | K::PAREN_SELECT | K::VALUES | K::RETURN_STMT => None,
+            _ => continue,
+        };
+        if let Some(target) = &target {
+            push(d, Shape::Dml, target.clone(), at.clone());
+        }
+        for relation in relations_read(&statement) {
+            if Some(&relation) != target.as_ref() {
+                push(d, Shape::Select, relation, at.clone());
+            }
+        }
+    }
+}
+
+/// The table an INSERT, UPDATE, DELETE or MERGE writes.
+pub(super) fn dml_target(node: &SyntaxNode) -> Option<String> {
+    node.children()
+        .find(|n| {
+            matches!(
+                n.kind(),
+                K::RELATION_NAME | K::RELATION_NAME_REF | K::TABLE_RELATION_NAME
+            )
+        })
+        .and_then(|n| relation_in(&n))
+        .or_else(|| relation_in(node))
+}

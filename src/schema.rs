@@ -1,0 +1,106 @@
+//! The live database's catalogue read into the analysis' schema model ([`Catalog`]): relations
+//! with their kinds, columns and estimated rows, indexes, named constraints and what each view
+//! reads. With a database connection this is the schema a pending migration really meets.
+
+use sqlx::PgConnection;
+
+use crate::analysis::{Catalog, KnownConstraint, Relation, RelationKind};
+
+/// A name as the analysis spells it: `public` left out, other schemas kept (`auth.users`).
+const QUALIFIED: &str =
+    "CASE WHEN n.nspname = 'public' THEN c.relname::text ELSE n.nspname || '.' || c.relname END";
+
+/// A constraint's name, table, referenced table, whether it is validated, and its columns.
+type ConstraintRow = (String, String, Option<String>, bool, Vec<String>);
+
+/// Reads the user relations, columns, indexes, constraints and view dependencies.
+pub async fn read_catalog(conn: &mut PgConnection) -> Result<Catalog, sqlx::Error> {
+    let user = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast' \
+                AND n.nspname !~ '^pg_temp_'";
+    let mut catalog = Catalog::empty_database();
+    let relations: Vec<(String, String, f32)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {QUALIFIED}, c.relkind::text, c.reltuples FROM pg_class c \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 'p', 'v', 'm') AND {user}"
+    )))
+    .fetch_all(&mut *conn)
+    .await?;
+    for (name, relkind, tuples) in relations {
+        let kind = match relkind.as_str() {
+            "p" => RelationKind::PartitionedTable,
+            "v" => RelationKind::View,
+            "m" => RelationKind::MaterializedView,
+            _ => RelationKind::Table,
+        };
+        let mut relation = Relation::of(kind);
+        // -1: never vacuumed or analysed, so unknown.
+        relation.rows = (tuples >= 0.0).then_some(tuples as i64);
+        catalog.relations.insert(name, relation);
+    }
+    let columns: Vec<(String, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {QUALIFIED}, a.attname::text, format_type(a.atttypid, a.atttypmod) \
+         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 'p', 'v', 'm') AND a.attnum > 0 AND NOT a.attisdropped AND {user}"
+    )))
+    .fetch_all(&mut *conn)
+    .await?;
+    for (table, column, ty) in columns {
+        if let Some(relation) = catalog.relations.get_mut(&table) {
+            relation.columns.insert(column, ty);
+        }
+    }
+    let indexes: Vec<(String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT CASE WHEN n.nspname = 'public' THEN ic.relname::text ELSE n.nspname || '.' || ic.relname END, \
+                {QUALIFIED} \
+         FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid \
+         JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE {user}"
+    )))
+    .fetch_all(&mut *conn)
+    .await?;
+    catalog.indexes.extend(indexes);
+    let constraints: Vec<ConstraintRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT co.conname::text, {QUALIFIED}, \
+                    (SELECT CASE WHEN rn.nspname = 'public' THEN r.relname::text ELSE rn.nspname || '.' || r.relname END \
+                     FROM pg_class r JOIN pg_namespace rn ON rn.oid = r.relnamespace WHERE r.oid = co.confrelid), \
+                    co.convalidated, \
+                    ARRAY(SELECT a.attname::text FROM unnest(co.conkey) k \
+                          JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = k) \
+             FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE co.contype IN ('c', 'f', 'p', 'u', 'x') AND {user}"
+        )))
+        .fetch_all(&mut *conn)
+        .await?;
+    for (name, table, references, validated, columns) in constraints {
+        catalog.constraints.insert(
+            name,
+            KnownConstraint {
+                table,
+                references,
+                columns,
+                proves_not_null: None,
+                validated,
+            },
+        );
+    }
+    let reads: Vec<(String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT DISTINCT {QUALIFIED}, \
+                CASE WHEN tn.nspname = 'public' THEN t.relname::text ELSE tn.nspname || '.' || t.relname END \
+         FROM pg_rewrite rw JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = rw.oid \
+         JOIN pg_class c ON c.oid = rw.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace \
+         JOIN pg_class t ON t.oid = d.refobjid AND d.refclassid = 'pg_class'::regclass \
+         JOIN pg_namespace tn ON tn.oid = t.relnamespace \
+         WHERE t.oid <> c.oid AND {user}"
+    )))
+    .fetch_all(&mut *conn)
+    .await?;
+    for (view, table) in reads {
+        if let Some(relation) = catalog.relations.get_mut(&view) {
+            relation.reads.insert(table);
+        }
+    }
+    Ok(catalog)
+}

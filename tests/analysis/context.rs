@@ -1,0 +1,304 @@
+//! The context a migration meets: the schema model replayed from the migrations before it (column
+//! types, IF [NOT] EXISTS, the table of an index, views and what they read), and which earlier
+//! tables are pre-existing or new.
+
+use std::path::PathBuf;
+
+use lockstep::analysis::lint::Chain;
+use lockstep::analysis::{Analysis, Catalog, LintOptions, LockMode, Target, lint_files};
+
+fn files(texts: &[&str]) -> Vec<(PathBuf, String)> {
+    texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (PathBuf::from(format!("{}_m.sql", i + 1)), t.to_string()))
+        .collect()
+}
+
+/// Lints the texts as migrations 1, 2, … of a project, from its first one, with `chain`.
+fn lint(texts: &[&str], chain: Chain) -> Vec<Analysis> {
+    let opts = LintOptions {
+        session_lock_timeout: true,
+        catalog: Catalog::empty_database(),
+        chain,
+        ..LintOptions::default()
+    };
+    lint_files(&files(texts), &opts)
+        .files
+        .into_iter()
+        .map(|f| f.analysis)
+        .collect()
+}
+
+fn history(texts: &[&str]) -> Vec<Analysis> {
+    lint(texts, Chain::History)
+}
+
+fn rules(analysis: &Analysis) -> Vec<&'static str> {
+    analysis.findings.iter().map(|f| f.rule).collect()
+}
+
+const USERS: &str = "CREATE TABLE users (id int PRIMARY KEY, name varchar(50), n int, email text);";
+
+#[test]
+fn each_migration_meets_the_tables_of_the_ones_before_it_as_pre_existing() {
+    let texts = [USERS, "CREATE INDEX users_email ON users (email);"];
+    let applied = history(&texts);
+    assert!(rules(&applied[1]).contains(&"require-concurrent-index"));
+    assert!(!applied[1].statements[0].locks[0].new_relation);
+    // In one run (a database's pending migrations), a table created earlier in the run is new.
+    let run = lint(
+        &texts,
+        Chain::Run {
+            applied_before: None,
+        },
+    );
+    assert!(rules(&run[1]).is_empty(), "{:?}", rules(&run[1]));
+    assert!(run[1].statements[0].locks[0].new_relation);
+    // Production has 1; 2 and 3 are one deploy.
+    let deploy = lint(
+        &[
+            USERS,
+            "CREATE TABLE orders (id int, user_id int);",
+            "CREATE INDEX ix ON orders (user_id);\nCREATE INDEX iy ON users (name);",
+        ],
+        Chain::Run {
+            applied_before: Some(2),
+        },
+    );
+    let third: Vec<(&str, bool)> = deploy[2]
+        .statements
+        .iter()
+        .map(|s| (s.locks[0].relation.as_str(), s.locks[0].new_relation))
+        .collect();
+    assert_eq!(third, vec![("orders", true), ("users", false)]);
+    // The same file created in the same migration is new either way.
+    let same = history(&["CREATE TABLE t (id int);\nCREATE INDEX ix ON t (id);"]);
+    assert!(rules(&same[0]).is_empty());
+}
+
+#[test]
+fn column_types_from_earlier_migrations_decide_type_changes() {
+    let out = history(&[
+        USERS,
+        "ALTER TABLE users ALTER COLUMN name TYPE varchar(100);",
+        "ALTER TABLE users ALTER COLUMN name TYPE text;",
+        "ALTER TABLE users ALTER COLUMN n TYPE bigint;",
+        "ALTER TABLE users ALTER COLUMN name TYPE varchar(20);",
+        "ALTER TABLE users ADD COLUMN note varchar(10);\nALTER TABLE users ALTER COLUMN note TYPE varchar(30);",
+    ]);
+    assert!(!rules(&out[1]).contains(&"column-type-rewrite"), "widening");
+    assert!(
+        !rules(&out[2]).contains(&"column-type-rewrite"),
+        "varchar → text"
+    );
+    assert!(rules(&out[3]).contains(&"column-type-rewrite"));
+    assert!(out[3].has_errors(), "int → bigint rewrites");
+    assert!(out[3].statements[0].locks[0].rewrite);
+    // Name was text after migration 3: text → varchar(20) rewrites.
+    assert!(out[4].has_errors(), "{:?}", out[4].findings);
+    assert!(!rules(&out[5]).contains(&"column-type-rewrite"));
+}
+
+#[test]
+fn if_exists_on_absent_objects_and_if_not_exists_on_present_ones_do_nothing() {
+    let out = history(&[
+        USERS,
+        "CREATE TABLE orgs (id int PRIMARY KEY);",
+        "DROP TABLE IF EXISTS ghost;\nDROP INDEX IF EXISTS ghost_ix;\nALTER TABLE IF EXISTS ghost ADD COLUMN c int;",
+        "CREATE TABLE IF NOT EXISTS users (id int, org int REFERENCES orgs (id));\nCREATE INDEX IF NOT EXISTS users_pkey ON users (id);",
+        "ALTER TABLE users ADD COLUMN IF NOT EXISTS email text NOT NULL;",
+        "DROP TABLE IF EXISTS users;",
+    ]);
+    for (i, analysis) in out.iter().enumerate().skip(2).take(3) {
+        assert!(
+            analysis.findings.iter().all(|f| f.rule != "drop-table"
+                && f.rule != "require-concurrent-index"
+                && f.rule != "add-required-column"),
+            "migration {}: {:?}",
+            i + 1,
+            analysis.findings
+        );
+    }
+    assert!(
+        out[2].statements.iter().all(|s| s.locks.is_empty()),
+        "nothing to drop, nothing locked"
+    );
+    assert!(
+        out[3].statements[0].locks.is_empty(),
+        "users exists: the FK to orgs is not created"
+    );
+    // The index exists: CREATE INDEX IF NOT EXISTS still takes its SHARE lock, but builds nothing.
+    let lock = &out[3].statements[1].locks[0];
+    assert_eq!((lock.mode, lock.scan), (LockMode::Share, false));
+    assert!(rules(&out[5]).contains(&"drop-table"), "users exists");
+    // A single file with nothing before it: the model cannot tell, so it assumes the worst.
+    let alone = lint_files(
+        &files(&["DROP TABLE IF EXISTS ghost;"]),
+        &LintOptions {
+            chain: Chain::History,
+            ..LintOptions::default()
+        },
+    );
+    assert!(
+        alone.files[0]
+            .analysis
+            .findings
+            .iter()
+            .any(|f| f.rule == "drop-table")
+    );
+}
+
+#[test]
+fn an_index_is_known_with_its_table() {
+    let out = history(&[
+        "CREATE TABLE t (id int, a int, CONSTRAINT t_a_key UNIQUE (a));\nCREATE INDEX t_ix ON t (a);",
+        "DROP INDEX t_ix;",
+        "ALTER INDEX t_a_key RENAME TO t_a_unique;",
+        "DROP INDEX t_a_unique;",
+        "ALTER TABLE t RENAME TO t2;",
+        "DROP INDEX t_pkey_missing_so_unknown;",
+    ]);
+    let table_lock = |a: &Analysis| {
+        a.statements[0]
+            .locks
+            .iter()
+            .find(|l| l.target == Target::Table)
+            .map(|l| (l.relation.clone(), l.mode))
+    };
+    assert_eq!(
+        table_lock(&out[1]),
+        Some(("t".to_string(), LockMode::AccessExclusive))
+    );
+    let finding = out[1]
+        .findings
+        .iter()
+        .find(|f| f.rule == "require-concurrent-index-drop")
+        .expect("fires");
+    assert_eq!(finding.table.as_deref(), Some("t"));
+    assert!(finding.message.contains("\"t\""), "{}", finding.message);
+    assert_eq!(
+        table_lock(&out[3]),
+        Some(("t".to_string(), LockMode::AccessExclusive))
+    );
+    assert_eq!(table_lock(&out[5]), None);
+}
+
+#[test]
+fn foreign_keys_lock_the_referenced_table_and_dropping_the_table_locks_it_again() {
+    let out = history(&[
+        USERS,
+        "CREATE TABLE posts (id int, user_id int REFERENCES users (id));",
+        "ALTER TABLE posts ADD CONSTRAINT posts_author FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;",
+        "DROP TABLE posts;",
+    ]);
+    let locks = |a: &Analysis| -> Vec<(String, LockMode)> {
+        a.statements[0]
+            .locks
+            .iter()
+            .map(|l| (l.relation.clone(), l.mode))
+            .collect()
+    };
+    assert!(locks(&out[1]).contains(&("users".to_string(), LockMode::ShareRowExclusive)));
+    assert!(locks(&out[2]).contains(&("users".to_string(), LockMode::ShareRowExclusive)));
+    assert!(locks(&out[3]).contains(&("users".to_string(), LockMode::AccessExclusive)));
+}
+
+#[test]
+fn views_are_not_tables_and_cascade_names_what_it_drops() {
+    let out = history(&[
+        "CREATE TABLE t (id int);\nCREATE VIEW v AS SELECT id FROM t;\nCREATE MATERIALIZED VIEW m AS SELECT id FROM v;",
+        "DROP VIEW v CASCADE;\nUPDATE t SET id = id + 1;",
+        "SELECT * FROM m;",
+    ]);
+    let rules2 = rules(&out[1]);
+    assert!(rules2.contains(&"drop-view"), "{rules2:?}");
+    assert!(!rules2.contains(&"drop-table"), "{rules2:?}");
+    assert!(
+        !rules2.contains(&"lock-held-across-statements"),
+        "the held lock is on a view: {rules2:?}"
+    );
+    let drop = out[1]
+        .findings
+        .iter()
+        .find(|f| f.rule == "drop-view")
+        .unwrap();
+    assert!(
+        drop.message.contains("materialized view \"m\""),
+        "{}",
+        drop.message
+    );
+    // The view's query reads t: creating it took ACCESS SHARE there (t was new, though).
+    let view = &out[0].statements[1];
+    assert!(
+        view.locks
+            .iter()
+            .any(|l| l.relation == "t" && l.mode == LockMode::AccessShare)
+    );
+}
+
+#[test]
+fn the_lock_window_is_reported_once_per_transaction_naming_the_earlier_statement() {
+    let out = history(&[
+        USERS,
+        "ALTER TABLE users ADD COLUMN c int;\nUPDATE users SET c = 1;\nUPDATE users SET c = 2;",
+    ]);
+    let window: Vec<_> = out[1]
+        .findings
+        .iter()
+        .filter(|f| f.rule == "lock-held-across-statements")
+        .collect();
+    assert_eq!(window.len(), 1, "{:?}", out[1].findings);
+    assert_eq!(window[0].statement_index, Some(1));
+    assert!(
+        window[0].message.contains("statement 1") && window[0].message.contains("ACCESS EXCLUSIVE"),
+        "{}",
+        window[0].message
+    );
+    // The badge stays: every later statement knows the lock is held.
+    assert_eq!(out[1].statements[2].held_before.len(), 1);
+}
+
+#[test]
+fn the_database_catalogue_wins_and_an_empty_table_weighs_less() {
+    use lockstep::analysis::{AnalysisContext, Relation, RelationKind, Severity, analyze};
+    let mut catalog = Catalog::empty_database();
+    let mut users = Relation::of(RelationKind::Table);
+    users.rows = Some(0);
+    users
+        .columns
+        .insert("name".to_string(), "character varying(50)".to_string());
+    catalog.relations.insert("users".to_string(), users);
+    let mut orders = Relation::of(RelationKind::Table);
+    orders.rows = Some(1_000_000);
+    catalog.relations.insert("orders".to_string(), orders);
+    catalog
+        .indexes
+        .insert("orders_amount".to_string(), "orders".to_string());
+    let ctx = AnalysisContext {
+        catalog,
+        ..AnalysisContext::default()
+    };
+    let analysis = analyze(
+        "CREATE INDEX a ON users (name);\nCREATE INDEX b ON orders (amount);\nALTER TABLE users ALTER COLUMN name TYPE text;\nDROP TABLE IF EXISTS ghost;\nDROP INDEX orders_amount;",
+        &ctx,
+    );
+    let severity = |line: usize| {
+        analysis
+            .findings
+            .iter()
+            .find(|f| f.rule == "require-concurrent-index" && f.start.line == line)
+            .map(|f| f.severity)
+    };
+    assert_eq!(severity(1), Some(Severity::Warning), "users is empty");
+    assert_eq!(severity(2), Some(Severity::Error));
+    let rules: Vec<&str> = analysis.findings.iter().map(|f| f.rule).collect();
+    assert!(!rules.contains(&"column-type-rewrite"), "{rules:?}");
+    assert!(!rules.contains(&"drop-table"), "{rules:?}");
+    assert!(
+        analysis.statements[4]
+            .locks
+            .iter()
+            .any(|l| l.relation == "orders" && l.mode == LockMode::AccessExclusive)
+    );
+}

@@ -430,7 +430,7 @@ impl Runner {
                     completed: Vec::new(),
                 });
             }
-            if let Some(elapsed) = self.run_one(step, &table).await? {
+            if let Some(elapsed) = self.run_one(step, table).await? {
                 completed.push((step.direction, step.version, elapsed));
             }
         }

@@ -14,6 +14,7 @@ pub mod db;
 pub mod format;
 pub mod history;
 pub mod monitor;
+pub mod rehearse;
 pub mod runner;
 pub mod sandbox;
 pub mod source;

@@ -13,7 +13,7 @@ use sqlx::postgres::PgConnection;
 use super::{Project, print_error};
 use crate::analysis::model::{parse_version, version_from_server_num, version_label};
 use crate::analysis::{LintOptions, lint_files, render};
-use crate::db::{Database, configured_url, server_version_num};
+use crate::db::{Database, server_version_num};
 use crate::runner::read_status;
 use crate::source::Severity;
 use crate::status::Status;
@@ -78,14 +78,7 @@ pub(super) async fn run(project: &Project, dir: &Path, args: LintArgs) -> Result
 }
 
 async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode> {
-    let db = configured_url(
-        project.database_url.as_deref(),
-        dir,
-        project.config.database_url.as_deref(),
-    )
-    .map(|(url, source)| {
-        Database::at(url, source).with_connect_timeout(project.config.connect_timeout)
-    });
+    let db = project.configured_database(dir);
     let files = if args.paths.is_empty() {
         pending_files(project, db.as_ref()).await?
     } else {

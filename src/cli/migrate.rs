@@ -228,13 +228,13 @@ pub(super) async fn run_streamed(
 }
 
 /// Ctrl-C and SIGTERM, listened for from the start of a run (so an early one is not lost).
-struct Interrupts {
+pub(super) struct Interrupts {
     int: tokio::signal::unix::Signal,
     term: tokio::signal::unix::Signal,
 }
 
 impl Interrupts {
-    fn listen() -> std::io::Result<Interrupts> {
+    pub(super) fn listen() -> std::io::Result<Interrupts> {
         use tokio::signal::unix::{SignalKind, signal};
         Ok(Interrupts {
             int: signal(SignalKind::interrupt())?,
@@ -242,7 +242,7 @@ impl Interrupts {
         })
     }
 
-    async fn next(&mut self) {
+    pub(super) async fn next(&mut self) {
         tokio::select! {
             _ = self.int.recv() => {}
             _ = self.term.recv() => {}

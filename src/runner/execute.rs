@@ -255,7 +255,7 @@ impl StepRun<'_> {
 }
 
 /// Turns a driver error into a [`Failure`] with the file line and column of the error.
-fn describe(
+pub(crate) fn describe(
     error: &sqlx::Error,
     statement: Option<&Statement>,
     step: &Step,

@@ -548,9 +548,15 @@ fn snapshot_sql(server_version_num: u32) -> String {
         "pg_get_expr(d.adbin, d.adrelid)"
     };
     SNAPSHOT_SQL
+        .replace("{definition}", CONSTRAINT_DEFINITION)
         .replace("{generated}", generated)
         .replace("{default}", default)
 }
+
+/// A constraint's definition without the ` NOT VALID` the server appends to one not validated
+/// (validity is a fact of its own).
+const CONSTRAINT_DEFINITION: &str = "CASE WHEN con.convalidated THEN pg_get_constraintdef(con.oid) \
+     ELSE left(pg_get_constraintdef(con.oid), -length(' NOT VALID')) END";
 
 /// One row per object: kind, owner, name, facts (a JSON object as text).
 const SNAPSHOT_SQL: &str = r#"
@@ -634,13 +640,13 @@ LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE r.relkind IN ('r', 'p', 'f')
 UNION ALL
 SELECT 'constraint', r.qname, con.conname::text,
-       jsonb_build_object('definition', pg_get_constraintdef(con.oid), 'valid', con.convalidated)::text
+       jsonb_build_object('definition', {definition}, 'valid', con.convalidated)::text
 FROM pg_constraint con JOIN rel r ON r.oid = con.conrelid
 UNION ALL
 SELECT 'domain constraint',
        CASE WHEN n.nspname = 'public' THEN t.typname::text ELSE n.nspname || '.' || t.typname END,
        con.conname::text,
-       jsonb_build_object('definition', pg_get_constraintdef(con.oid), 'valid', con.convalidated)::text
+       jsonb_build_object('definition', {definition}, 'valid', con.convalidated)::text
 FROM pg_constraint con JOIN pg_type t ON t.oid = con.contypid JOIN ns n ON n.oid = t.typnamespace
 WHERE con.contypid <> 0
 UNION ALL

@@ -10,5 +10,6 @@ mod failures;
 mod hidden;
 mod interrupt;
 mod process;
+mod rehearse;
 mod sandbox;
 mod sqlx_interop;

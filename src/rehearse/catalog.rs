@@ -169,6 +169,9 @@ pub type Facts = BTreeMap<String, Value>;
 pub struct Catalog {
     /// Every object with its facts.
     pub objects: BTreeMap<ObjectKey, Facts>,
+    /// Plain tables whose storage is not empty (they may hold rows), by name, with their quoted
+    /// schema-qualified name for queries.
+    pub nonempty: BTreeMap<String, String>,
 }
 
 impl Catalog {
@@ -515,24 +518,35 @@ fn show(value: &Value) -> String {
     }
 }
 
-/// Takes a snapshot of the schema on `conn` (a server of `server_version_num`, 10 or newer).
+/// Takes a snapshot of the schema on `conn` (a server of `server_version_num`, 10 or newer); with
+/// `sizes`, also which tables' storage is not empty ([`Catalog::nonempty`]).
 pub async fn snapshot(
     conn: &mut PgConnection,
     server_version_num: u32,
+    sizes: bool,
 ) -> Result<Catalog, sqlx::Error> {
+    let mut sql = snapshot_sql(server_version_num);
+    if sizes {
+        sql.push_str(NONEMPTY_SQL);
+    }
     let rows: Vec<(String, Option<String>, String, String)> =
-        sqlx::query_as(sqlx::AssertSqlSafe(snapshot_sql(server_version_num)))
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .fetch_all(&mut *conn)
             .await?;
     let mut objects = BTreeMap::new();
+    let mut nonempty = BTreeMap::new();
     for (kind, owner, name, facts) in rows {
+        if kind == "nonempty" {
+            nonempty.insert(name, owner.unwrap_or_default());
+            continue;
+        }
         let Some(kind) = ObjectKind::from_sql(&kind) else {
             continue;
         };
         let facts: Facts = serde_json::from_str(&facts).unwrap_or_default();
         objects.insert(ObjectKey { kind, owner, name }, facts);
     }
-    Ok(Catalog { objects })
+    Ok(Catalog { objects, nonempty })
 }
 
 /// The snapshot query for a server of `server_version_num`: generated columns exist from 12 on.
@@ -542,16 +556,26 @@ fn snapshot_sql(server_version_num: u32) -> String {
     } else {
         "NULL::text"
     };
+    // A default refers to no column: deparsed without the table (which would open it, ten times
+    // slower).
     let default = if server_version_num >= 120_000 {
-        "CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END"
+        "CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, 0) END"
     } else {
-        "pg_get_expr(d.adbin, d.adrelid)"
+        "pg_get_expr(d.adbin, 0)"
     };
     SNAPSHOT_SQL
         .replace("{definition}", CONSTRAINT_DEFINITION)
         .replace("{generated}", generated)
         .replace("{default}", default)
 }
+
+/// Added to the snapshot query: one row per plain table whose storage is not empty: `nonempty`,
+/// its quoted name, its name.
+const NONEMPTY_SQL: &str = "
+UNION ALL
+SELECT 'nonempty', format('%I.%I', r.nspname, r.relname), r.qname, '{}'
+FROM rel r WHERE r.relkind = 'r' AND pg_relation_size(r.oid) > 0
+";
 
 /// A constraint's definition without the ` NOT VALID` the server appends to one not validated
 /// (validity is a fact of its own).
@@ -715,6 +739,7 @@ mod tests {
 
     fn catalog(objects: &[(ObjectKind, Option<&str>, &str, Value)]) -> Catalog {
         Catalog {
+            nonempty: BTreeMap::new(),
             objects: objects
                 .iter()
                 .map(|(kind, owner, name, facts)| {

@@ -9,7 +9,7 @@
 //! into the scratch database without owners or privileges (the scratch server has none of the
 //! configured database's roles).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -19,6 +19,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
 
 use super::RehearseError;
+use super::catalog::{self, Catalog, ObjectKind};
 use super::libpq::ServiceFile;
 use super::report::CopySummary;
 use super::scratch::Scratch;
@@ -42,6 +43,17 @@ pub struct SourceSession {
     /// Whether the server reports the transaction read-only (always true: the session does not
     /// go on otherwise).
     pub read_only: bool,
+}
+
+/// Whether `catalog` holds nothing but what a new database has (the `public` schema, PL/pgSQL)
+/// and the history table `table`: then there is no schema to dump.
+fn holds_only_history(catalog: &Catalog, table: &HistoryTable) -> bool {
+    let history = table.name().trim_start_matches("public.").replace('"', "");
+    catalog.objects.keys().all(|key| match key.kind {
+        ObjectKind::Schema => key.name == "public",
+        ObjectKind::Extension => key.name == "plpgsql",
+        _ => key.name == history || key.owner.as_deref() == Some(history.as_str()),
+    })
 }
 
 impl SourceSession {
@@ -92,6 +104,23 @@ impl SourceSession {
             version,
             read_only: true,
         })
+    }
+
+    /// Whether the database holds a schema worth dumping: anything but the history table and what
+    /// every new database has (servers before 10 are always dumped).
+    pub async fn has_schema(&mut self, table: &HistoryTable) -> Result<bool, RehearseError> {
+        if self.version_num < 100_000 {
+            return Ok(true);
+        }
+        let catalog = catalog::snapshot(&mut self.conn, self.version_num, false)
+            .await
+            .map_err(|error| {
+                RehearseError::Db(DbError::Query {
+                    context: "reading the catalogue of the configured database".into(),
+                    error,
+                })
+            })?;
+        Ok(!holds_only_history(&catalog, table))
     }
 
     /// The history rows, `None` when the table does not exist.
@@ -148,34 +177,33 @@ pub struct CopyRequest<'a> {
     pub lock_timeout: Duration,
 }
 
-/// Copies the schema, the history rows and (with `sample_rows`) sample rows from `source` to
-/// `scratch`.
-pub async fn copy(
-    source: &mut SourceSession,
+/// The configured database's schema, dumped by `pg_dump` on the session's snapshot.
+pub struct Dump {
+    dir: tempfile::TempDir,
+    path: PathBuf,
+    started: Instant,
+}
+
+/// Dumps the schema with the `pg_dump` of `tools` (in a private temporary directory), on the
+/// snapshot of `source`, through a read-only session of its own.
+pub async fn dump(
+    source: &SourceSession,
     request: &CopyRequest<'_>,
-    scratch: &Scratch,
-) -> Result<CopySummary, RehearseError> {
+    tools: &PgBinaries,
+) -> Result<Dump, RehearseError> {
     let started = Instant::now();
-    let tools = &scratch.binaries;
     check_pg_dump(tools, source).await?;
     let dir = tempfile::Builder::new()
         .prefix("lockstep-rehearse-")
         .tempdir()
         .map_err(|e| RehearseError::Io("creating a directory for the schema dump".into(), e))?;
-    let dump = dir.path().join("schema.dump");
+    let path = dir.path().join("schema.dump");
     let from = ServiceFile::write(
         dir.path(),
         "source",
         request.db.url(),
         &[("default_transaction_read_only", "on")],
         SOURCE_APPLICATION,
-    )?;
-    let to = ServiceFile::write(
-        dir.path(),
-        "scratch",
-        scratch.url(),
-        &[],
-        "lockstep:rehearse",
     )?;
     let mut dump_cmd = tokio::process::Command::new(tools.pg_dump());
     dump_cmd
@@ -186,7 +214,7 @@ pub async fn copy(
             pg_duration(request.lock_timeout)
         ))
         .arg("--file")
-        .arg(&dump);
+        .arg(&path);
     from.apply(&mut dump_cmd);
     let output = run(dump_cmd, &tools.pg_dump()).await?;
     if !output.status.success() {
@@ -195,28 +223,23 @@ pub async fn copy(
             request.db.url(),
         )));
     }
-    let mut restore_cmd = tokio::process::Command::new(tools.pg_restore());
-    restore_cmd
-        .args([
-            "--no-owner",
-            "--no-privileges",
-            "--no-publications",
-            "--no-subscriptions",
-            "--no-security-labels",
-            "--no-tablespaces",
-        ])
-        .arg(&dump);
-    to.apply(&mut restore_cmd);
-    let output = run(restore_cmd, &tools.pg_restore()).await?;
-    let mut warnings = restore_errors(&String::from_utf8_lossy(&output.stderr));
-    if !output.status.success() && warnings.is_empty() {
-        warnings.push(format!(
-            "pg_restore failed ({}): {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        ));
-    }
-    drop(dir);
+    Ok(Dump { dir, path, started })
+}
+
+/// Restores `dump` into `scratch`, then copies the history rows and (with `sample_rows`) sample
+/// rows from `source`.
+/// With no dump (nothing but the history table to copy), only the history rows are copied.
+pub async fn copy(
+    source: &mut SourceSession,
+    request: &CopyRequest<'_>,
+    dump: Option<Dump>,
+    scratch: &Scratch,
+) -> Result<CopySummary, RehearseError> {
+    let started = dump.as_ref().map_or_else(Instant::now, |d| d.started);
+    let mut warnings = match dump {
+        Some(dump) => restore(&dump, scratch).await?,
+        None => Vec::new(),
+    };
     let mut target = scratch.connect("lockstep:rehearse:copy").await?;
     let history_rows = copy_history(source, &mut target, request).await?;
     let sample_rows = if request.sample_rows > 0 {
@@ -235,6 +258,40 @@ pub async fn copy(
         warnings,
         elapsed_ms: started.elapsed().as_secs_f64() * 1e3,
     })
+}
+
+/// `pg_restore` of `dump` into `scratch`; what it could not restore.
+async fn restore(dump: &Dump, scratch: &Scratch) -> Result<Vec<String>, RehearseError> {
+    let tools = &scratch.binaries;
+    let to = ServiceFile::write(
+        dump.dir.path(),
+        "scratch",
+        scratch.url(),
+        &[("synchronous_commit", "off")],
+        "lockstep:rehearse",
+    )?;
+    let mut restore_cmd = tokio::process::Command::new(tools.pg_restore());
+    restore_cmd
+        .args([
+            "--no-owner",
+            "--no-privileges",
+            "--no-publications",
+            "--no-subscriptions",
+            "--no-security-labels",
+            "--no-tablespaces",
+        ])
+        .arg(&dump.path);
+    to.apply(&mut restore_cmd);
+    let output = run(restore_cmd, &tools.pg_restore()).await?;
+    let mut warnings = restore_errors(&String::from_utf8_lossy(&output.stderr));
+    if !output.status.success() && warnings.is_empty() {
+        warnings.push(format!(
+            "pg_restore failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    Ok(warnings)
 }
 
 /// `pg_dump` refuses a server newer than itself: say what to install instead.

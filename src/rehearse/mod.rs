@@ -152,13 +152,53 @@ pub async fn rehearse(
         .as_ref()
         .map(|s| version_from_server_num(s.version_num))
         .or(options.pg_version);
-    let scratch = start_scratch(options, wanted, &events).await;
+    let request = db.map(|db| copy::CopyRequest {
+        db,
+        table: &options.run.table,
+        create_schemas: &options.run.create_schemas,
+        sample_rows: options.sample_rows,
+        lock_timeout: copy_lock_timeout(&options.run),
+    });
+    let tools = match scratch::locate(wanted).await {
+        Ok(tools) => tools,
+        Err(error) => {
+            if let Some(source) = source {
+                source.close().await;
+            }
+            return Err(error);
+        }
+    };
+    // pg_dump reads the configured database while the scratch server starts.
+    let dumping = async {
+        match (&mut source, &request) {
+            (Some(session), Some(request)) => match session.has_schema(request.table).await {
+                Ok(true) => Some(copy::dump(session, request, &tools).await),
+                Ok(false) => None,
+                Err(error) => Some(Err(error)),
+            },
+            _ => None,
+        }
+    };
+    let (dumped, scratch) = tokio::join!(
+        dumping,
+        start_scratch(options, wanted, tools.clone(), &events)
+    );
     let scratch = match scratch {
         Ok(scratch) => scratch,
         Err(error) => {
             if let Some(source) = source {
                 source.close().await;
             }
+            return Err(error);
+        }
+    };
+    let dump = match dumped.transpose() {
+        Ok(dump) => dump,
+        Err(error) => {
+            if let Some(source) = source {
+                source.close().await;
+            }
+            scratch.remove().await;
             return Err(error);
         }
     };
@@ -180,19 +220,12 @@ pub async fn rehearse(
         }),
     };
     let result = async {
-        let (source_info, history) = match (&mut source, db) {
-            (Some(session), Some(db)) => {
+        let (source_info, history) = match (&mut source, &request) {
+            (Some(session), Some(request)) => {
                 let _ = events.send(RehearsalEvent::Preparing {
                     what: "copying the schema to the scratch database".into(),
                 });
-                let request = copy::CopyRequest {
-                    db,
-                    table: &options.run.table,
-                    create_schemas: &options.run.create_schemas,
-                    sample_rows: options.sample_rows,
-                    lock_timeout: copy_lock_timeout(&options.run),
-                };
-                let summary = copy::copy(session, &request, &scratch).await?;
+                let summary = copy::copy(session, request, dump, &scratch).await?;
                 let history = session.history(&options.run.table).await?;
                 (Source::Copy(summary), history)
             }
@@ -252,6 +285,7 @@ fn copy_lock_timeout(run: &RunOptions) -> Duration {
 async fn start_scratch(
     options: &RehearseOptions,
     wanted: Option<u32>,
+    binaries: crate::sandbox::PgBinaries,
     events: &RehearsalSink,
 ) -> Result<scratch::Scratch, RehearseError> {
     match &options.scratch_server {
@@ -259,7 +293,7 @@ async fn start_scratch(
             let _ = events.send(RehearsalEvent::Preparing {
                 what: format!("creating a scratch database on {}", crate::db::redact(url)),
             });
-            scratch::Scratch::external(url, wanted).await
+            scratch::Scratch::external(url, binaries).await
         }
         None => {
             let _ = events.send(RehearsalEvent::Preparing {
@@ -270,7 +304,7 @@ async fn start_scratch(
                     None => "starting a throwaway PostgreSQL".into(),
                 },
             });
-            scratch::Scratch::sandbox(wanted).await
+            scratch::Scratch::sandbox(binaries).await
         }
     }
 }
@@ -285,7 +319,7 @@ async fn run_plan(
     events: &RehearsalSink,
     cancel: &CancellationToken,
 ) -> Result<(Vec<MigrationRehearsal>, usize), RehearseError> {
-    let start = session.snapshot().await?;
+    let start = session.snapshot(false).await?;
     let tables = start
         .objects
         .keys()
@@ -307,6 +341,7 @@ async fn run_plan(
         .collect();
     let mut rehearser = Rehearser {
         session,
+        all: options.all,
         set,
         missing_down,
         analyses,
@@ -326,6 +361,8 @@ const NOT_REACHED: &str = "not reached";
 
 struct Rehearser<'a> {
     session: &'a mut ScratchSession,
+    /// The whole history (`--all`): the schema after a DOWN is the one the next DOWN runs on.
+    all: bool,
     set: &'a MigrationSet,
     missing_down: &'a BTreeSet<i64>,
     analyses: HashMap<i64, Analysis>,
@@ -400,10 +437,16 @@ impl Rehearser<'_> {
                 out.push(rehearsal);
                 continue;
             }
-            let after_up = self.session.snapshot().await?;
+            let after_up = self.session.snapshot(true).await?;
             current = after_up.clone();
             let reverted = self
-                .revert(step.version, &before, &after_up, &BTreeSet::new())
+                .revert(
+                    step.version,
+                    &before,
+                    &after_up,
+                    &after_up,
+                    &BTreeSet::new(),
+                )
                 .await?;
             rehearsal.data_loss = reverted.data_loss;
             rehearsal.down = reverted.phase;
@@ -418,7 +461,7 @@ impl Rehearser<'_> {
                         ));
                         again
                     } else {
-                        let after_again = self.session.snapshot().await?;
+                        let after_again = self.session.snapshot(false).await?;
                         let differences =
                             diff(&after_up, &after_again, &after_down, Moment::AfterUpAgain);
                         current = after_again;
@@ -434,7 +477,7 @@ impl Rehearser<'_> {
                     rehearsal.up_again = Phase::not_run(reason);
                     if !step.in_transaction || rehearsal.down.outcome.is_failure() {
                         // A DOWN outside a transaction may have stopped half-way.
-                        current = self.session.snapshot().await?;
+                        current = self.session.snapshot(false).await?;
                     }
                 }
             }
@@ -471,13 +514,20 @@ impl Rehearser<'_> {
                 out.iter().for_each(|r| self.finished(r));
                 return Ok(out);
             }
-            states.push(self.session.snapshot().await?);
+            states.push(self.session.snapshot(k + 1 == steps.len()).await?);
         }
         let mut reverted = Vec::new();
         let mut leftover = BTreeSet::new();
+        let mut current = states[steps.len()].clone();
         for (k, step) in steps.iter().enumerate().rev() {
             let result = self
-                .revert(step.version, &states[k], &states[k + 1], &leftover)
+                .revert(
+                    step.version,
+                    &states[k],
+                    &states[k + 1],
+                    &current,
+                    &leftover,
+                )
                 .await?;
             out[k].data_loss = result.data_loss;
             out[k].down = result.phase;
@@ -498,10 +548,13 @@ impl Rehearser<'_> {
                 .iter()
                 .map(Difference::identity)
                 .collect();
+            if let Some(after) = result.after {
+                current = after;
+            }
             reverted.push(k);
         }
         let mut leftover = BTreeSet::new();
-        let mut before = self.session.snapshot().await?;
+        let mut before = self.session.snapshot(false).await?;
         let mut stopped: Option<String> = None;
         for k in reverted.into_iter().rev() {
             let step = &steps[k];
@@ -514,7 +567,7 @@ impl Rehearser<'_> {
                 out[k].up_again = again;
                 stopped = Some(format!("migration {} did not apply again", step.version));
             } else {
-                let after = self.session.snapshot().await?;
+                let after = self.session.snapshot(false).await?;
                 let all = diff(&states[k + 1], &after, &before, Moment::AfterUpAgain);
                 let new: Vec<Difference> = all
                     .iter()
@@ -571,13 +624,15 @@ impl Rehearser<'_> {
         Ok((result, run.statements))
     }
 
-    /// Runs the DOWN of `version`, compares the schema with `before_up`, and tells what data it
-    /// dropped. Differences in `leftover` (left by an earlier step) are not reported again.
+    /// Runs the DOWN of `version` on the schema `current`, compares the schema with `before_up`,
+    /// and tells what data it dropped. Differences in `leftover` (left by an earlier step) are not
+    /// reported again.
     async fn revert(
         &mut self,
         version: i64,
         before_up: &Catalog,
         after_up: &Catalog,
+        current: &Catalog,
         leftover: &BTreeSet<(catalog::ObjectKey, catalog::Change)>,
     ) -> Result<Reverted, RehearseError> {
         let migration = self.migration(version);
@@ -595,7 +650,7 @@ impl Rehearser<'_> {
                 });
             }
         };
-        let holding = self.session.holding().await?;
+        let holding = self.session.holding(current).await?;
         let run = self
             .session
             .run(&step, PhaseName::Down, None, self.events, self.cancel)
@@ -610,7 +665,7 @@ impl Rehearser<'_> {
                 all_differences: Vec::new(),
             });
         }
-        let after = self.session.snapshot().await?;
+        let after = self.session.snapshot(self.all).await?;
         let all = diff(before_up, &after, after_up, Moment::AfterDown);
         let new: Vec<Difference> = all
             .iter()

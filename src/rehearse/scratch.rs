@@ -31,10 +31,8 @@ pub struct Scratch {
 }
 
 impl Scratch {
-    /// Starts a sandbox of major `major` (when the machine has it; else its newest) and creates
-    /// the scratch database in it.
-    pub async fn sandbox(major: Option<u32>) -> Result<Scratch, RehearseError> {
-        let (binaries, _) = locate(major).await?;
+    /// Starts a sandbox of `binaries` and creates the scratch database in it.
+    pub async fn sandbox(binaries: PgBinaries) -> Result<Scratch, RehearseError> {
         let start = binaries.clone();
         let sandbox = tokio::task::spawn_blocking(move || Sandbox::start_with(start))
             .await
@@ -56,11 +54,8 @@ impl Scratch {
     }
 
     /// Creates a scratch database on the server at `admin_url` (a URL of any of its databases);
-    /// `pg_restore` comes from the local binaries of the major `tools_major` when there are.
-    pub async fn external(
-        admin_url: &str,
-        tools_major: Option<u32>,
-    ) -> Result<Scratch, RehearseError> {
+    /// `pg_restore` comes from `binaries`.
+    pub async fn external(admin_url: &str, binaries: PgBinaries) -> Result<Scratch, RehearseError> {
         let mut random = [0u8; 6];
         getrandom::fill(&mut random).map_err(|e| SandboxError::Io {
             context: "naming the scratch database".into(),
@@ -71,13 +66,6 @@ impl Scratch {
         create_database(admin_url, &database).await?;
         let server = Server::External {
             admin_url: admin_url.to_string(),
-        };
-        let binaries = match locate(tools_major).await {
-            Ok((binaries, _)) => binaries,
-            Err(error) => {
-                Scratch::drop_external(admin_url, &database).await;
-                return Err(error);
-            }
         };
         Scratch::finish(server, database, url, binaries).await
     }
@@ -186,7 +174,7 @@ impl Scratch {
 
 /// The binaries of `major` when the machine has them, else its newest (off the async threads:
 /// it runs `postgres --version`).
-async fn locate(major: Option<u32>) -> Result<(PgBinaries, bool), RehearseError> {
+pub async fn locate(major: Option<u32>) -> Result<PgBinaries, RehearseError> {
     tokio::task::spawn_blocking(move || match major {
         Some(major) => PgBinaries::locate_major(major),
         None => PgBinaries::locate().map(|b| (b, true)),
@@ -196,6 +184,7 @@ async fn locate(major: Option<u32>) -> Result<(PgBinaries, bool), RehearseError>
         context: "looking for the PostgreSQL binaries".into(),
         source: std::io::Error::other(e.to_string()),
     })?
+    .map(|(binaries, _)| binaries)
     .map_err(|e| RehearseError::Db(DbError::from(e)))
 }
 

@@ -79,6 +79,11 @@ impl ScratchSession {
         run: &RunOptions,
     ) -> Result<ScratchSession, RehearseError> {
         let mut conn = scratch.connect("lockstep:rehearse").await?;
+        // A throwaway database: no commit waits for its WAL to reach the disk.
+        sqlx::raw_sql("SET synchronous_commit = off")
+            .execute(&mut conn)
+            .await
+            .map_err(query_err("setting up the scratch session"))?;
         for (name, value) in [
             ("lock_timeout", run.lock_timeout),
             ("statement_timeout", run.statement_timeout),
@@ -116,9 +121,10 @@ impl ScratchSession {
         Ok(())
     }
 
-    /// A snapshot of the scratch database's schema.
-    pub async fn snapshot(&mut self) -> Result<Catalog, RehearseError> {
-        catalog::snapshot(&mut self.conn, self.version_num)
+    /// A snapshot of the scratch database's schema; with `sizes`, also which tables may hold
+    /// rows (before a DOWN: see [`ScratchSession::holding`]).
+    pub async fn snapshot(&mut self, sizes: bool) -> Result<Catalog, RehearseError> {
+        catalog::snapshot(&mut self.conn, self.version_num, sizes)
             .await
             .map_err(query_err("reading the catalogue of the scratch database"))
     }
@@ -142,42 +148,29 @@ impl ScratchSession {
         Ok(rows.into_iter().collect())
     }
 
-    /// Which tables hold rows and which of their columns hold values (read before a DOWN, to
-    /// tell what it would lose). Tables whose storage is empty are not read.
-    pub async fn holding(&mut self) -> Result<Holding, RehearseError> {
-        let candidates: Vec<(String, String, Vec<String>)> = sqlx::query_as(
-            "SELECT CASE WHEN n.nspname = 'public' THEN c.relname::text ELSE n.nspname || '.' || c.relname END, \
-                    format('%I.%I', n.nspname, c.relname), \
-                    array_agg(a.attname::text ORDER BY a.attnum) \
-             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
-             WHERE c.relkind = 'r' AND pg_relation_size(c.oid) > 0 \
-               AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
-               AND n.nspname NOT LIKE 'pg\\_toast%' \
-             GROUP BY n.nspname, c.relname, c.oid",
-        )
-        .fetch_all(&mut self.conn)
-        .await
-        .map_err(query_err("looking for tables that hold rows"))?;
-        if candidates.is_empty() {
+    /// Which tables of `catalog` (just taken) hold rows and which of their columns hold values
+    /// (read before a DOWN, to tell what it would lose). Only tables whose storage is not empty
+    /// are read; when there are none, nothing is.
+    pub async fn holding(&mut self, catalog: &Catalog) -> Result<Holding, RehearseError> {
+        if catalog.nonempty.is_empty() {
             return Ok(Holding::default());
         }
         // One query: does each table have a row, and each column a value?
-        let mut checks: Vec<(usize, Option<usize>)> = Vec::new();
+        let mut checks: Vec<(&str, Option<&str>)> = Vec::new();
         let mut parts = Vec::new();
-        for (t, (_, quoted, columns)) in candidates.iter().enumerate() {
+        for (table, quoted) in &catalog.nonempty {
             parts.push(format!(
                 "SELECT {}, EXISTS (SELECT 1 FROM ONLY {quoted})",
                 checks.len()
             ));
-            checks.push((t, None));
-            for (c, column) in columns.iter().enumerate() {
+            checks.push((table, None));
+            for (_, column) in catalog.table_columns().filter(|(t, _)| t == table) {
                 parts.push(format!(
                     "SELECT {}, EXISTS (SELECT 1 FROM ONLY {quoted} WHERE {} IS NOT NULL)",
                     checks.len(),
                     quote_ident(column)
                 ));
-                checks.push((t, Some(c)));
+                checks.push((table, Some(column)));
             }
         }
         let found: Vec<(i32, bool)> = sqlx::query_as(AssertSqlSafe(parts.join(" UNION ALL ")))
@@ -186,21 +179,19 @@ impl ScratchSession {
             .map_err(query_err("looking for tables that hold rows"))?;
         let mut holding = Holding::default();
         for (check, present) in found {
-            let Some(&(t, column)) = usize::try_from(check).ok().and_then(|i| checks.get(i)) else {
+            let Some(&(table, column)) = usize::try_from(check).ok().and_then(|i| checks.get(i))
+            else {
                 continue;
             };
             if !present {
                 continue;
             }
-            let (name, _, columns) = &candidates[t];
             match column {
-                None => {
-                    holding.tables.insert(name.clone());
-                }
-                Some(c) => {
-                    holding.columns.insert((name.clone(), columns[c].clone()));
-                }
-            }
+                None => holding.tables.insert(table.to_string()),
+                Some(column) => holding
+                    .columns
+                    .insert((table.to_string(), column.to_string())),
+            };
         }
         Ok(holding)
     }

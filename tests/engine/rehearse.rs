@@ -406,7 +406,7 @@ async fn until_no_session(admin: &mut sqlx::PgConnection, database: &str) {
 async fn catalog_of(db: &Database) -> Catalog {
     let mut c = conn(db).await;
     let version = lockstep::db::server_version_num(&mut c).await.unwrap();
-    let snapshot = catalog::snapshot(&mut c, version).await.unwrap();
+    let snapshot = catalog::snapshot(&mut c, version, true).await.unwrap();
     c.close().await.unwrap();
     snapshot
 }
@@ -702,5 +702,32 @@ async fn the_cli_rehearses_on_its_own_sandbox_with_exit_codes_and_json() {
     assert_eq!(
         doc["migrations"][1]["statements"][0]["rewritten"][0],
         "turns"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_configured_database_has_nothing_to_dump_and_every_migration_is_pending() {
+    let db = fresh_database().await;
+    let dir = three();
+    let (report, _) = run_rehearsal(Some(&db), &dir, &rehearse_options()).await;
+    let report = report.expect("rehearse");
+    let Source::Copy(copy) = &report.source else {
+        panic!("a copy: {:?}", report.source);
+    };
+    assert_eq!((copy.tables, copy.history_rows), (1, 0), "{copy:?}");
+    let verdicts: Vec<Verdict> = report.migrations.iter().map(|m| m.verdict(false)).collect();
+    assert_eq!(verdicts, vec![Verdict::RoundTrip; 3]);
+    // The seed rows and the filled column go with the DOWNs.
+    assert_eq!(report.migrations[0].data_loss.len(), 1);
+    assert!(
+        report.migrations[0].data_loss[0]
+            .message
+            .contains("widgets"),
+        "{:?}",
+        report.migrations[0].data_loss
+    );
+    assert!(
+        !exists(&db, "_sqlx_migrations").await,
+        "nothing was created"
     );
 }

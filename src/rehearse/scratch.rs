@@ -9,8 +9,8 @@ use super::RehearseError;
 use crate::db::{self, DbError, create_database, redact, server_version_num};
 use crate::sandbox::{PgBinaries, Sandbox, SandboxError};
 
-/// The name of the scratch database on a sandbox.
-const SANDBOX_DATABASE: &str = "lockstep_rehearsal";
+/// The scratch database on a sandbox.
+const SANDBOX_DATABASE: &str = "postgres";
 
 enum Server {
     Sandbox(Sandbox),
@@ -42,7 +42,7 @@ impl Scratch {
             })
             .and_then(|started| started)
             .map_err(DbError::from)?;
-        create_database(&sandbox.url(), SANDBOX_DATABASE).await?;
+        // The server is new and ours alone: its `postgres` database is as empty as a new one.
         let url = sandbox.url_for(SANDBOX_DATABASE);
         Scratch::finish(
             Server::Sandbox(sandbox),

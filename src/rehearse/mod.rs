@@ -33,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 pub use events::{PhaseName, RehearsalEvent, RehearsalSink};
 pub use report::{
     CopySummary, DataLoss, EXIT_DISAGREEMENTS, MigrationRehearsal, Outcome, Phase, RehearsalReport,
-    ScratchInfo, Source, StatementRehearsal, Verdict,
+    ScratchInfo, Source, StatementRehearsal, Timings, Verdict,
 };
 
 use crate::analysis::migrations::analyze_pending;
@@ -219,7 +219,12 @@ pub async fn rehearse(
             )
         }),
     };
+    let mut timings = Timings {
+        prepare_ms: millis(started.elapsed()),
+        ..Timings::default()
+    };
     let result = async {
+        let copying = Instant::now();
         let (source_info, history) = match (&mut source, &request) {
             (Some(session), Some(request)) => {
                 let _ = events.send(RehearsalEvent::Preparing {
@@ -239,6 +244,8 @@ pub async fn rehearse(
         let plan = plan_run(Operation::Up { to: options.to }, &set, &status, false)?;
         let mut session = ScratchSession::open(&scratch, &options.run).await?;
         session.ensure_history(&options.run.create_schemas).await?;
+        timings.copy_ms = millis(copying.elapsed());
+        let running = Instant::now();
         let outcome = run_plan(
             &mut session,
             &set,
@@ -249,6 +256,8 @@ pub async fn rehearse(
             &cancel,
         )
         .await;
+        timings.migrations_ms = millis(running.elapsed());
+        timings.snapshots_ms = millis(session.snapshot_time);
         session.close().await;
         let (migrations, tables) = outcome?;
         let source_info = match source_info {
@@ -264,7 +273,9 @@ pub async fn rehearse(
     if let Some(source) = source {
         source.close().await;
     }
+    let cleaning = Instant::now();
     scratch.remove().await;
+    timings.cleanup_ms = millis(cleaning.elapsed());
     let (source, migrations) = result?;
     Ok(RehearsalReport {
         source,
@@ -272,8 +283,13 @@ pub async fn rehearse(
         require_down: options.require_down,
         all: options.all,
         migrations,
-        elapsed_ms: started.elapsed().as_secs_f64() * 1e3,
+        elapsed_ms: millis(started.elapsed()),
+        timings,
     })
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
 }
 
 /// How long reading the configured database may wait for a lock: the session's `lock_timeout`,
@@ -388,10 +404,13 @@ impl Rehearser<'_> {
     }
 
     fn new_rehearsal(&self, step: &Step) -> MigrationRehearsal {
+        let down = self.migration(step.version).down.as_ref();
         MigrationRehearsal {
             version: step.version,
             description: step.description.clone(),
             in_transaction: step.in_transaction,
+            up_checksum: hex::encode(&step.checksum),
+            down_checksum: down.map(|file| hex::encode(&file.checksum)),
             up: Phase::not_run(NOT_REACHED),
             statements: Vec::new(),
             down: Phase::not_run(NOT_REACHED),

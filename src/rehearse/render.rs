@@ -379,11 +379,17 @@ pub fn summary(report: &RehearsalReport) -> Line {
     }
     let disagreements = report.disagreement_count();
     let losses: usize = report.migrations.iter().map(|m| m.data_loss.len()).sum();
+    let t = &report.timings;
     let mut text = format!(
-        "rehearsed {} migration{} in {}: {trips} round trip{} ✓",
+        "rehearsed {} migration{} in {} (scratch server {}, copy {}, migrations {}, cleanup {}): \
+         {trips} round trip{} ✓",
         report.migrations.len(),
         plural(report.migrations.len() as u64),
         millis(report.elapsed_ms),
+        millis(t.prepare_ms),
+        millis(t.copy_ms),
+        millis(t.migrations_ms),
+        millis(t.cleanup_ms),
         plural(trips as u64),
     );
     if irreversible > 0 {

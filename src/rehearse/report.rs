@@ -27,6 +27,24 @@ pub struct RehearsalReport {
     pub migrations: Vec<MigrationRehearsal>,
     /// Wall time of the whole rehearsal, the copy and the scratch server's start included.
     pub elapsed_ms: f64,
+    /// Where the time went.
+    pub timings: Timings,
+}
+
+/// Where a rehearsal's time went, in milliseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Timings {
+    /// Starting (or creating) the scratch database, reading the configured one and dumping its
+    /// schema (these overlap).
+    pub prepare_ms: f64,
+    /// Restoring the schema, copying history and sample rows.
+    pub copy_ms: f64,
+    /// Running the migrations (UP traced, DOWN, UP again), snapshots included.
+    pub migrations_ms: f64,
+    /// Of which taking catalogue snapshots.
+    pub snapshots_ms: f64,
+    /// Removing the scratch database or server.
+    pub cleanup_ms: f64,
 }
 
 /// Where the schema rehearsed on came from.
@@ -184,6 +202,11 @@ pub struct MigrationRehearsal {
     pub description: String,
     /// Whether its UP runs in a transaction.
     pub in_transaction: bool,
+    /// The UP file's checksum (hex) when it was rehearsed, to tell whether the files changed
+    /// since.
+    pub up_checksum: String,
+    /// The DOWN file's checksum (hex) when it was rehearsed, if there is one.
+    pub down_checksum: Option<String>,
     /// The traced UP.
     pub up: Phase,
     /// Its statements as traced (those that ran).

@@ -61,6 +61,8 @@ pub struct ScratchSession {
     table: HistoryTable,
     /// The scratch server's `server_version_num`.
     pub version_num: u32,
+    /// Time spent taking snapshots so far.
+    pub snapshot_time: Duration,
 }
 
 fn query_err(context: &'static str) -> impl FnOnce(sqlx::Error) -> RehearseError {
@@ -111,6 +113,7 @@ impl ScratchSession {
             url: scratch.url().to_string(),
             table: run.table.clone(),
             version_num: scratch.version_num,
+            snapshot_time: Duration::ZERO,
         })
     }
 
@@ -124,9 +127,12 @@ impl ScratchSession {
     /// A snapshot of the scratch database's schema; with `sizes`, also which tables may hold
     /// rows (before a DOWN: see [`ScratchSession::holding`]).
     pub async fn snapshot(&mut self, sizes: bool) -> Result<Catalog, RehearseError> {
-        catalog::snapshot(&mut self.conn, self.version_num, sizes)
+        let started = Instant::now();
+        let snapshot = catalog::snapshot(&mut self.conn, self.version_num, sizes)
             .await
-            .map_err(query_err("reading the catalogue of the scratch database"))
+            .map_err(query_err("reading the catalogue of the scratch database"));
+        self.snapshot_time += started.elapsed();
+        snapshot
     }
 
     /// Column types keyed `table.column`, for the static analysis.
@@ -277,14 +283,14 @@ impl ScratchSession {
                 continue;
             };
             let trace_err = |e: crate::trace::TraceError| RehearseError::Trace(e.to_string());
-            let locks = match watched {
-                Some(watched) => watched.map_err(trace_err)?,
-                None => tracer.new_locks(&mut self.conn).await.map_err(trace_err)?,
+            let (locks, rewritten) = match watched {
+                Some(watched) => (
+                    watched.map_err(trace_err)?,
+                    tracer.rewritten(&mut self.conn).await.map_err(trace_err)?,
+                ),
+                None => tracer.observe(&mut self.conn).await.map_err(trace_err)?,
             };
-            let rewritten: Vec<String> = tracer
-                .rewritten(&mut self.conn)
-                .await
-                .map_err(trace_err)?
+            let rewritten: Vec<String> = rewritten
                 .into_iter()
                 .filter(|relation| tracing.before.has_table(relation))
                 .collect();

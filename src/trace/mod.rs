@@ -87,10 +87,25 @@ const RELATIONS_SQL: &str = "SELECT c.oid::int8, n.nspname::text, c.relname::tex
      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
      WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'";
 
-const LOCKS_SQL: &str = "SELECT l.locktype::text, l.mode::text, l.granted, l.relation::int8, \
-       CASE WHEN l.locktype = 'object' THEN pg_describe_object(l.classid, l.objid, l.objsubid) END \
+/// The session's relation and object locks, then, with a null mode, the storage id of each
+/// relation in `$1`.
+const OBSERVE_SQL: &str = "SELECT l.locktype::text, l.mode::text, l.granted, l.relation::int8, \
+       CASE WHEN l.locktype = 'object' THEN pg_describe_object(l.classid, l.objid, l.objsubid) END, \
+       NULL::int8 \
      FROM pg_locks l \
-     WHERE l.pid = pg_backend_pid() AND l.locktype IN ('relation', 'object')";
+     WHERE l.pid = pg_backend_pid() AND l.locktype IN ('relation', 'object') \
+     UNION ALL \
+     SELECT 'filenode', NULL, NULL, c.oid::int8, NULL, c.relfilenode::int8 \
+     FROM pg_class c WHERE c.oid = ANY($1)";
+
+type ObservedRow = (
+    String,
+    Option<String>,
+    Option<bool>,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+);
 
 const LOCKS_OF_PID_SQL: &str = "SELECT l.locktype::text, l.mode::text, l.granted, l.relation::int8, \
        CASE WHEN l.locktype = 'object' THEN pg_describe_object(l.classid, l.objid, l.objsubid) END \
@@ -183,6 +198,11 @@ impl Baseline {
                 .bind(&self.oids)
                 .fetch_all(&mut *conn)
                 .await?;
+        Ok(self.changed(now))
+    }
+
+    /// The relations whose storage id differs from the last one seen (which is updated).
+    fn changed(&mut self, now: Vec<(i64, Option<i64>)>) -> Vec<String> {
         let mut rewritten = Vec::new();
         for (oid, filenode) in now {
             if let Some(before) = self.filenodes.get_mut(&oid)
@@ -194,7 +214,7 @@ impl Baseline {
                 }
             }
         }
-        Ok(rewritten)
+        rewritten
     }
 }
 
@@ -223,18 +243,31 @@ impl Tracer {
     }
 
     /// After a statement ran inside a transaction on `conn`: the locks the session holds now that
-    /// it did not hold after the earlier statements (locks persist to the end of the transaction).
-    pub async fn new_locks(
+    /// it did not hold after the earlier statements (locks persist to the end of the transaction),
+    /// and the pre-existing relations rewritten since the last call — in one round trip.
+    pub async fn observe(
         &mut self,
         conn: &mut PgConnection,
-    ) -> Result<Vec<TracedLock>, TraceError> {
-        let rows: Vec<LockRow> = sqlx::query_as(LOCKS_SQL).fetch_all(&mut *conn).await?;
-        Ok(self
+    ) -> Result<(Vec<TracedLock>, Vec<String>), TraceError> {
+        let rows: Vec<ObservedRow> = sqlx::query_as(OBSERVE_SQL)
+            .bind(&self.baseline.oids)
+            .fetch_all(&mut *conn)
+            .await?;
+        let mut locks = Vec::new();
+        let mut filenodes = Vec::new();
+        for (locktype, mode, granted, oid, object, filenode) in rows {
+            match (mode, granted) {
+                (Some(mode), Some(granted)) => locks.push((locktype, mode, granted, oid, object)),
+                _ => filenodes.extend(oid.map(|oid| (oid, filenode))),
+            }
+        }
+        let new_locks = self
             .baseline
-            .locks(rows)
+            .locks(locks)
             .into_iter()
             .filter(|lock| self.seen.insert(lock.clone()))
-            .collect())
+            .collect();
+        Ok((new_locks, self.baseline.changed(filenodes)))
     }
 
     /// The pre-existing relations rewritten (or truncated) since the last call.
@@ -312,8 +345,7 @@ pub async fn trace(
                 break;
             }
         };
-        let new_locks = tracer.new_locks(&mut tx).await?;
-        let rewritten = tracer.rewritten(&mut tx).await?;
+        let (new_locks, rewritten) = tracer.observe(&mut tx).await?;
         out.push(traced.done(new_locks, rewritten, done.rows_affected()));
     }
     let failed = out.last().is_some_and(|s| s.error.is_some());

@@ -10,6 +10,16 @@
 #   in _sqlx_migrations, so a tool that does nothing cannot win.
 # Part 3 (target: lockstep peak RSS <= 2x sqlx's). One MEMORY_MB migration of multi-row
 #   INSERTs applied by each tool; maximum resident set size from /usr/bin/time.
+# Part 4 (target: rehearsing <= 4x up). The same 33-migration set, from an empty database:
+#   `lockstep up` on a fresh database, and `lockstep rehearse --json` with a fresh, empty
+#   database configured and its scratch database on the same server (--scratch-server): each
+#   UP traced, its DOWN, the UP again, a catalogue snapshot after each. ROUNDS rounds,
+#   alternating which goes first; medians. The target compares `up`'s wall time with the
+#   rehearsal proper (the copy and the migrations, from the report's `timings`); the ratio of
+#   the whole command (creating and dropping the scratch database included: a DROP DATABASE
+#   forces a checkpoint) is reported beside it. Each rehearsal must report every round trip
+#   good. Also reported, without a target: `rehearse --all` on the same server, and `rehearse`
+#   on its own throwaway PostgreSQL (what it does by default; its start included).
 # Part 2 (target: < 150 ms). `lockstep status --json` on a directory of 10,000
 #   tiny simple migrations whose 10,000 rows are already in _sqlx_migrations with
 #   their real SHA-384 checksums (sqlx itself confirms they count as applied).
@@ -25,7 +35,8 @@
 # Knobs (environment):
 #   ROUNDS=5              part-1 rounds            STATUS_RUNS=10        part-2 runs
 #   STATUS_MIGRATIONS=10000                        RUN_TIMEOUT=300       seconds per tool run
-#   TARGET_RATIO=1.2      STATUS_TARGET_MS=150     PARTS=up,status,memory which parts to run
+#   TARGET_RATIO=1.2      STATUS_TARGET_MS=150     PARTS=up,status,memory,rehearse which parts
+#   REHEARSE_TARGET_RATIO=4                        part 4: rehearse / up
 #   MEMORY_MB=50          MEMORY_TARGET_RATIO=2.0  part 3: the large migration, peak RSS target
 #   UP_SOURCE=dir         part 1 on this migrations directory (e.g. a real project's) instead
 #                         of the generated set
@@ -45,7 +56,8 @@ STATUS_MIGRATIONS=${STATUS_MIGRATIONS:-10000}
 RUN_TIMEOUT=${RUN_TIMEOUT:-300}
 TARGET_RATIO=${TARGET_RATIO:-1.2}
 STATUS_TARGET_MS=${STATUS_TARGET_MS:-150}
-PARTS=${PARTS:-up,status,memory}
+PARTS=${PARTS:-up,status,memory,rehearse}
+REHEARSE_TARGET_RATIO=${REHEARSE_TARGET_RATIO:-4}
 MEMORY_MB=${MEMORY_MB:-50}
 MEMORY_TARGET_RATIO=${MEMORY_TARGET_RATIO:-2.0}
 UP_MIGRATIONS=33
@@ -167,7 +179,10 @@ has cargo || [[ -n ${LOCKSTEP_BIN:-} && -n ${SQLX_BIN:-} ]] || die "cargo is req
 
 is_sqlx_09() { "$1" --version 2>/dev/null | grep -Eq '^sqlx-cli 0\.9\.'; }
 
-if [[ -n ${SQLX_BIN:-} ]]; then
+SQLX=""
+if ! part_enabled up && ! part_enabled status && ! part_enabled memory; then
+    log "sqlx-cli is not needed for PARTS=$PARTS"
+elif [[ -n ${SQLX_BIN:-} ]]; then
     SQLX=$SQLX_BIN
 elif has sqlx && is_sqlx_09 sqlx; then
     SQLX=$(command -v sqlx)
@@ -189,7 +204,7 @@ else
         SQLX=$(command -v sqlx || echo "$HOME/.cargo/bin/sqlx")
     fi
 fi
-is_sqlx_09 "$SQLX" || die "$SQLX is not sqlx-cli 0.9 ($("$SQLX" --version 2>&1 | head -n1))"
+[[ -z $SQLX ]] || is_sqlx_09 "$SQLX" || die "$SQLX is not sqlx-cli 0.9 ($("$SQLX" --version 2>&1 | head -n1))"
 
 # lockstep: a build or start-up failure does not stop the sqlx half; the script
 # still reports what it measured and exits 2 at the end.
@@ -537,11 +552,97 @@ if part_enabled memory; then
     fi
 fi
 
+# ---------------------------------------------------------------- part 4
+REHEARSE_STATUS=skipped; REHEARSE_LINE=""
+# rehearse_run MODE ROUND: times one run on a fresh empty database; sets RUN_MS.
+rehearse_run() {
+    local mode=$1 round=$2 db rc=0
+    db="lsbench_$$_r${round}_${mode}"
+    fresh_db "$db"
+    RUN_MS=""
+    case $mode in
+        up) RUN_MS=$(time_cmd "$WORK/r-$db" "$LOCKSTEP" up --source "$R_DIR" --database-url "$DB_URL") || rc=$? ;;
+        same) RUN_MS=$(time_cmd "$WORK/r-$db" "$LOCKSTEP" rehearse --json --source "$R_DIR" \
+                  --database-url "$DB_URL" --scratch-server "$ADMIN_URL") || rc=$? ;;
+        all) RUN_MS=$(time_cmd "$WORK/r-$db" "$LOCKSTEP" rehearse --json --all --source "$R_DIR" \
+                  --database-url "$DB_URL" --scratch-server "$ADMIN_URL") || rc=$? ;;
+        sandbox) RUN_MS=$(time_cmd "$WORK/r-$db" env -u LOCKSTEP_SCRATCH_SERVER "$LOCKSTEP" rehearse \
+                     --json --source "$R_DIR" --database-url "$DB_URL") || rc=$? ;;
+    esac
+    drop_db "$db"
+    PROPER_MS=""
+    if [[ $mode == up ]]; then
+        [[ $rc == 0 ]] || { show_failure "lockstep up failed (rc $rc)" "$WORK/r-$db"; return 1; }
+        return 0
+    fi
+    # 3: only disagreements with the static analysis; the run still counts. Every migration's
+    # UP, DOWN and UP again must be "ok".
+    local ok
+    ok=$(grep -c '"outcome": "ok"' "$WORK/r-$db.out" || true)
+    if [[ $rc != 0 && $rc != 3 ]] || [[ $ok != $((3 * R_MIGRATIONS)) ]]; then
+        show_failure "lockstep rehearse ($mode) did not report $R_MIGRATIONS good round trips (rc $rc, $ok phases ok)" "$WORK/r-$db"
+        return 1
+    fi
+    PROPER_MS=$(awk -F'[:,]' '/"copy_ms"|"migrations_ms"/ { sum += $2 } END { printf "%.1f", sum }' "$WORK/r-$db.out")
+}
+
+if part_enabled rehearse; then
+    if [[ -n $LOCKSTEP_ERROR ]]; then
+        REHEARSE_STATUS=ERROR
+        REHEARSE_LINE="rehearse: not measured (${LOCKSTEP_ERROR})"
+    else
+        if [[ -n ${UP_SOURCE:-} ]]; then
+            R_DIR=$UP_SOURCE
+            R_MIGRATIONS=$(find "$R_DIR" -maxdepth 1 -name '*.sql' ! -name '*.down.sql' | wc -l)
+        else
+            R_DIR=$WORK/rehearse-migrations
+            gen_up_set "$R_DIR"
+            R_MIGRATIONS=$UP_MIGRATIONS
+        fi
+        log "part 4: rehearse vs up on $R_MIGRATIONS migrations, $ROUNDS rounds"
+        R_ERROR=""
+        rehearse_run up warm && rehearse_run same warm || R_ERROR="a warm-up run failed (output above)"
+        R_UP=(); R_SAME=(); R_PROPER=(); R_ALL=(); R_SANDBOX=()
+        printf '%-6s %8s %12s %10s %8s %12s\n' round up_ms rehearse_ms proper_ms all_ms sandbox_ms
+        for ((r = 1; r <= ROUNDS && ${#R_ERROR} == 0; r++)); do
+            if ((r % 2)); then order=(up same all sandbox); else order=(sandbox all same up); fi
+            declare -A ms=()
+            for mode in "${order[@]}"; do
+                rehearse_run "$mode" "$r" || { R_ERROR="lockstep $mode failed (output above)"; break; }
+                ms[$mode]=$RUN_MS
+                [[ $mode == same ]] && ms[proper]=$PROPER_MS
+            done
+            [[ -n $R_ERROR ]] && break
+            R_UP+=("${ms[up]}"); R_SAME+=("${ms[same]}"); R_PROPER+=("${ms[proper]}")
+            R_ALL+=("${ms[all]}"); R_SANDBOX+=("${ms[sandbox]}")
+            printf '%-6s %8s %12s %10s %8s %12s\n' "$r" "${ms[up]}" "${ms[same]}" "${ms[proper]}" \
+                "${ms[all]}" "${ms[sandbox]}"
+            unset ms
+        done
+        if [[ -z $R_ERROR ]]; then
+            ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+            UP_M=$(printf '%s\n' "${R_UP[@]}" | median)
+            SAME_M=$(printf '%s\n' "${R_SAME[@]}" | median)
+            PROPER_M=$(printf '%s\n' "${R_PROPER[@]}" | median)
+            ALL_M=$(printf '%s\n' "${R_ALL[@]}" | median)
+            SANDBOX_M=$(printf '%s\n' "${R_SANDBOX[@]}" | median)
+            R_RATIO=$(ratio "$PROPER_M" "$UP_M")
+            if awk -v r="$R_RATIO" -v t="$REHEARSE_TARGET_RATIO" 'BEGIN { exit !(r <= t) }'; then REHEARSE_STATUS=PASS; else REHEARSE_STATUS=FAIL; fi
+            REHEARSE_LINE="rehearse, $R_MIGRATIONS migrations from empty: up median ${UP_M} ms, rehearsing them (copy + migrations) median ${PROPER_M} ms, ratio ${R_RATIO} (target <= ${REHEARSE_TARGET_RATIO}): ${REHEARSE_STATUS}"
+            REHEARSE_LINE+=$'\n'"    whole command, scratch database created and dropped on the same server: median ${SAME_M} ms (ratio $(ratio "$SAME_M" "$UP_M"))"
+            REHEARSE_LINE+=$'\n'"    no target: rehearse --all median ${ALL_M} ms (ratio $(ratio "$ALL_M" "$UP_M")); rehearse on its own throwaway PostgreSQL median ${SANDBOX_M} ms (ratio $(ratio "$SANDBOX_M" "$UP_M"), its start included)"
+        else
+            REHEARSE_STATUS=ERROR
+            REHEARSE_LINE="rehearse: not measured (${R_ERROR})"
+        fi
+    fi
+fi
+
 # ---------------------------------------------------------------- report
 echo
 echo "== lockstep vs sqlx-cli =="
 echo "server:   PostgreSQL $SERVER_VERSION"
-echo "sqlx:     $("$SQLX" --version 2>&1 | head -n1) ($SQLX)"
+[[ -n $SQLX ]] && echo "sqlx:     $("$SQLX" --version 2>&1 | head -n1) ($SQLX)"
 if [[ -n ${LOCKSTEP:-} && -x ${LOCKSTEP:-/nonexistent} ]]; then
     v=$("$LOCKSTEP" --version 2>/dev/null </dev/null | head -n1 || true)
     echo "lockstep: ${v:-version unknown} ($LOCKSTEP)"
@@ -552,12 +653,18 @@ echo "timer:    $([[ $USE_HYPERFINE == 1 ]] && echo hyperfine || echo 'date +%s%
 [[ -n $UP_LINE ]] && echo "$UP_LINE"
 [[ -n $STATUS_LINE ]] && echo "$STATUS_LINE"
 [[ -n $MEMORY_LINE ]] && echo "$MEMORY_LINE"
+[[ -n $REHEARSE_LINE ]] && echo "$REHEARSE_LINE"
 
 if [[ $MEMORY_STATUS == ERROR ]]; then
     echo "ERROR: lockstep could not be measured on the large migration" >&2
     exit 2
 fi
 if [[ $MEMORY_STATUS == FAIL ]]; then exit 1; fi
+if [[ $REHEARSE_STATUS == ERROR ]]; then
+    echo "ERROR: lockstep rehearse could not be measured" >&2
+    exit 2
+fi
+if [[ $REHEARSE_STATUS == FAIL ]]; then exit 1; fi
 if [[ $UP_STATUS == ERROR || $STATUS_STATUS == ERROR ]]; then
     echo "ERROR: lockstep could not be measured: ${LOCKSTEP_ERROR:-${UP_ERROR:-$STATUS_ERROR}}" >&2
     exit 2

@@ -18,6 +18,7 @@ pub mod health;
 pub mod history;
 pub mod monitor;
 pub mod pooler;
+pub mod rehearse;
 pub mod runner;
 pub mod sandbox;
 pub mod schema;

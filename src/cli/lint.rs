@@ -15,7 +15,7 @@ use super::{Project, print_error};
 use crate::analysis::lint::{Chain, is_down_file, version_of};
 use crate::analysis::model::{parse_version, version_from_server_num, version_label};
 use crate::analysis::{Catalog, LintOptions, lint_each, lint_files, render};
-use crate::db::{Database, configured_url, server_version_num};
+use crate::db::{Database, server_version_num};
 use crate::runner::read_status;
 use crate::source::Severity;
 use crate::status::Status;
@@ -111,14 +111,7 @@ pub(super) async fn run(project: &Project, dir: &Path, args: LintArgs) -> Result
 }
 
 async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode> {
-    let db = configured_url(
-        project.database_url.as_deref(),
-        dir,
-        project.config.database_url.as_deref(),
-    )
-    .map(|(url, source)| {
-        Database::at(url, source).with_connect_timeout(project.config.connect_timeout)
-    });
+    let db = project.configured_database(dir);
     let mut changes = None;
     let (files, live, named, whole_history) = if let Some(reference) = &args.changed_since {
         let changed = changed::changed_since(

@@ -7,6 +7,7 @@ mod lint;
 mod migrate;
 mod new;
 mod output;
+mod rehearse;
 mod resolve;
 mod status;
 
@@ -98,6 +99,9 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Check migrations for locks that block production and changes that break running code.
     Lint(lint::LintArgs),
+    /// Run the pending migrations on a copy of the schema first: observed locks and rewrites,
+    /// and a DOWN that really undoes the UP (never writes to the configured database).
+    Rehearse(rehearse::RehearseArgs),
 }
 
 /// What every command works with: the configuration and the migrations.
@@ -152,6 +156,18 @@ impl Project {
         }
     }
 
+    /// The configured database, if one is (never a sandbox).
+    fn configured_database(&self, project_dir: &Path) -> Option<Database> {
+        configured_url(
+            self.database_url.as_deref(),
+            project_dir,
+            self.config.database_url.as_deref(),
+        )
+        .map(|(url, source)| {
+            Database::at(url, source).with_connect_timeout(self.config.connect_timeout)
+        })
+    }
+
     /// The configured database, or a sandbox (announced on stderr) when none is configured.
     async fn database(&self, project_dir: &Path, quiet: bool) -> Result<Database> {
         match configured_url(
@@ -193,6 +209,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Inspect(args)) => inspect::run(&project, &dir, args).await,
         Some(Command::Check(args)) => check::run(&project, &dir, args).await,
         Some(Command::Lint(args)) => lint::run(&project, &dir, args).await,
+        Some(Command::Rehearse(args)) => rehearse::run(&project, &dir, args).await,
         None => dashboard(&project, &dir, cli.global.read_only).await,
     }
 }

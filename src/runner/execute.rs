@@ -380,7 +380,7 @@ impl StepRun<'_> {
 const ACTIVE_SQL_TRANSACTION: &str = "25001";
 
 /// Turns a driver error into a [`Failure`] with the file line and column of the error.
-fn describe(
+pub(crate) fn describe(
     error: &sqlx::Error,
     statement: Option<&Statement>,
     step: &Step,

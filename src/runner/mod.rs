@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use dry_run::render_dry_run;
 pub use events::{EventSink, Failure, LOCK_NOT_AVAILABLE, LockHolder, RunEvent};
+pub(crate) use execute::describe as describe_failure;
 pub use lock::{LockError, advisory_key, holder as lock_holder};
 pub use plan::{Direction, Operation, Plan, PlanError, Prepared, Step, plan, plan_prepared};
 pub use resolve::{Resolution, Resolved};

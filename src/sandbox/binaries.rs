@@ -22,76 +22,143 @@ impl PgBinaries {
         self.bin_dir.join("postgres")
     }
 
+    /// Path of `pg_dump` (installed beside the server binaries).
+    pub fn pg_dump(&self) -> PathBuf {
+        self.bin_dir.join("pg_dump")
+    }
+
+    /// Path of `pg_restore` (installed beside the server binaries).
+    pub fn pg_restore(&self) -> PathBuf {
+        self.bin_dir.join("pg_restore")
+    }
+
+    /// The major version of these binaries, from `postgres --version` (`15`; 9.x as `96` for
+    /// 9.6, as [`crate::analysis::model::version_from_server_num`] writes it), or `None` when it
+    /// does not run or says something else.
+    pub fn major(&self) -> Option<u32> {
+        let output = std::process::Command::new(self.postgres())
+            .arg("--version")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .ok()?;
+        parse_major(&String::from_utf8_lossy(&output.stdout))
+    }
+
     /// Finds the server binaries: `LOCKSTEP_PG_BIN` alone when set, else `PATH`, then the usual install
     /// prefixes (Debian/Ubuntu `/usr/lib/postgresql/<major>/bin`, RHEL `/usr/pgsql-<major>/bin`,
     /// Homebrew, `/usr/local/pgsql/bin`), newest major first.
     pub fn locate() -> Result<PgBinaries, SandboxError> {
-        let mut searched = Vec::new();
-        if let Some(dir) = std::env::var_os("LOCKSTEP_PG_BIN") {
-            // An explicit choice: use it or say it is wrong, never fall back silently.
-            let dir = PathBuf::from(dir);
-            if has_server(&dir) {
-                return Ok(PgBinaries { bin_dir: dir });
-            }
-            return Err(SandboxError::BinariesNotFound {
-                searched: vec![dir],
-            });
+        let (found, searched) = candidates();
+        found
+            .into_iter()
+            .next()
+            .ok_or(SandboxError::BinariesNotFound { searched })
+    }
+
+    /// The binaries of major version `major` when the machine has them (among the places
+    /// [`PgBinaries::locate`] searches), else the ones [`PgBinaries::locate`] finds; the flag says
+    /// whether the major matched. `LOCKSTEP_PG_BIN`, when set, is used whatever its version.
+    pub fn locate_major(major: u32) -> Result<(PgBinaries, bool), SandboxError> {
+        let (found, searched) = candidates();
+        if let Some(exact) = found.iter().find(|b| b.major() == Some(major)) {
+            return Ok((exact.clone(), true));
         }
-        if let Some(path) = std::env::var_os("PATH") {
-            for dir in std::env::split_paths(&path) {
-                if has_server(&dir) {
-                    // A symlink on PATH (e.g. /usr/local/bin/initdb) points into the real install.
-                    let real = std::fs::canonicalize(dir.join("initdb"))
-                        .ok()
-                        .and_then(|p| p.parent().map(Path::to_path_buf))
-                        .filter(|d| has_server(d))
-                        .unwrap_or(dir);
-                    return Ok(PgBinaries { bin_dir: real });
-                }
-            }
+        found
+            .into_iter()
+            .next()
+            .map(|first| (first, false))
+            .ok_or(SandboxError::BinariesNotFound { searched })
+    }
+}
+
+/// Every installation of the server binaries, in the order of preference of [`PgBinaries::locate`],
+/// and the places searched.
+fn candidates() -> (Vec<PgBinaries>, Vec<PathBuf>) {
+    let mut searched = Vec::new();
+    let mut found = Vec::new();
+    if let Some(dir) = std::env::var_os("LOCKSTEP_PG_BIN") {
+        // An explicit choice: use it or say it is wrong, never fall back silently.
+        let dir = PathBuf::from(dir);
+        if has_server(&dir) {
+            found.push(PgBinaries { bin_dir: dir });
+        } else {
+            searched.push(dir);
+        }
+        return (found, searched);
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        if let Some(dir) = std::env::split_paths(&path).find(|dir| has_server(dir)) {
+            // A symlink on PATH (e.g. /usr/local/bin/initdb) points into the real install.
+            let real = std::fs::canonicalize(dir.join("initdb"))
+                .ok()
+                .and_then(|p| p.parent().map(Path::to_path_buf))
+                .filter(|d| has_server(d))
+                .unwrap_or(dir);
+            found.push(PgBinaries { bin_dir: real });
+        } else {
             searched.push(PathBuf::from("$PATH"));
         }
-        for pattern_root in [
-            "/usr/lib/postgresql",
-            "/usr/local/opt",
-            "/opt/homebrew/opt",
-            "/usr",
-        ] {
-            let Ok(entries) = std::fs::read_dir(pattern_root) else {
-                continue;
-            };
-            let mut candidates: Vec<(u32, PathBuf)> = entries
-                .filter_map(Result::ok)
-                .filter_map(|entry| {
-                    let name = entry.file_name().to_string_lossy().into_owned();
-                    let major = if pattern_root == "/usr/lib/postgresql" {
-                        name.parse::<u32>().ok()?
-                    } else if let Some(rest) = name
-                        .strip_prefix("pgsql-")
-                        .or_else(|| name.strip_prefix("postgresql@"))
-                    {
-                        rest.parse::<u32>().ok()?
-                    } else if name == "postgresql" && pattern_root != "/usr" {
-                        0
-                    } else {
-                        return None;
-                    };
-                    Some((major, entry.path().join("bin")))
-                })
-                .filter(|(_, dir)| has_server(dir))
-                .collect();
-            candidates.sort();
-            if let Some((_, dir)) = candidates.pop() {
-                return Ok(PgBinaries { bin_dir: dir });
-            }
+    }
+    for pattern_root in [
+        "/usr/lib/postgresql",
+        "/usr/local/opt",
+        "/opt/homebrew/opt",
+        "/usr",
+    ] {
+        let Ok(entries) = std::fs::read_dir(pattern_root) else {
+            continue;
+        };
+        let mut dirs: Vec<(u32, PathBuf)> = entries
+            .filter_map(Result::ok)
+            .filter_map(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let major = if pattern_root == "/usr/lib/postgresql" {
+                    name.parse::<u32>().ok()?
+                } else if let Some(rest) = name
+                    .strip_prefix("pgsql-")
+                    .or_else(|| name.strip_prefix("postgresql@"))
+                {
+                    rest.parse::<u32>().ok()?
+                } else if name == "postgresql" && pattern_root != "/usr" {
+                    0
+                } else {
+                    return None;
+                };
+                Some((major, entry.path().join("bin")))
+            })
+            .filter(|(_, dir)| has_server(dir))
+            .collect();
+        if dirs.is_empty() {
             searched.push(PathBuf::from(pattern_root));
         }
-        let local = PathBuf::from("/usr/local/pgsql/bin");
-        if has_server(&local) {
-            return Ok(PgBinaries { bin_dir: local });
-        }
+        // Newest major first.
+        dirs.sort();
+        found.extend(
+            dirs.into_iter()
+                .rev()
+                .map(|(_, bin_dir)| PgBinaries { bin_dir }),
+        );
+    }
+    let local = PathBuf::from("/usr/local/pgsql/bin");
+    if has_server(&local) {
+        found.push(PgBinaries { bin_dir: local });
+    } else {
         searched.push(local);
-        Err(SandboxError::BinariesNotFound { searched })
+    }
+    (found, searched)
+}
+
+/// The major version in `postgres --version` output: `postgres (PostgreSQL) 15.10 (Debian …)`.
+fn parse_major(text: &str) -> Option<u32> {
+    let version = text
+        .split_whitespace()
+        .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))?;
+    let mut parts = version.split(|c: char| !c.is_ascii_digit());
+    let first: u32 = parts.next()?.parse().ok()?;
+    if first >= 10 {
+        Some(first)
+    } else {
+        Some(first * 10 + parts.next().and_then(|p| p.parse().ok()).unwrap_or(0))
     }
 }
 
@@ -109,6 +176,17 @@ fn is_executable(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_major_version_of_the_binaries() {
+        assert_eq!(
+            parse_major("postgres (PostgreSQL) 15.10 (Debian 15.10-0+deb12u1)\n"),
+            Some(15)
+        );
+        assert_eq!(parse_major("postgres (PostgreSQL) 9.6.24\n"), Some(96));
+        assert_eq!(parse_major("postgres (PostgreSQL) 18beta1\n"), Some(18));
+        assert_eq!(parse_major("nothing here"), None);
+    }
 
     #[test]
     fn a_directory_without_binaries_is_not_a_server() {

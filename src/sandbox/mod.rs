@@ -130,7 +130,12 @@ impl Sandbox {
     /// Locates the binaries, creates a new cluster and starts it. Blocks until the server accepts
     /// connections (usually one to three seconds).
     pub fn start() -> Result<Sandbox, SandboxError> {
-        let binaries = PgBinaries::locate()?;
+        Sandbox::start_with(PgBinaries::locate()?)
+    }
+
+    /// Like [`Sandbox::start`], with the given server binaries (e.g. those of a major version,
+    /// [`PgBinaries::locate_major`]).
+    pub fn start_with(binaries: PgBinaries) -> Result<Sandbox, SandboxError> {
         let base = std::env::var_os("LOCKSTEP_SANDBOX_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(std::env::temp_dir);

@@ -17,6 +17,9 @@ pub use checksum::checksum;
 pub use filename::{FileKind, ParsedName, parse_file_name};
 pub use new::{NewMigration, Versioning, create_migration};
 
+/// How the problem of an `.up.sql` without its `.down.sql` begins.
+pub const MISSING_DOWN: &str = "no matching `.down.sql` for this `.up.sql`";
+
 /// The first bytes that make sqlx run a file outside a transaction.
 pub const NO_TRANSACTION_MARKER: &str = "-- no-transaction";
 
@@ -497,7 +500,7 @@ fn pair_files(
                 path: up.path.clone(),
                 line: None,
                 message: format!(
-                    "no matching `.down.sql` for this `.up.sql` (version {version}); sqlx cannot \
+                    "{MISSING_DOWN} (version {version}); sqlx cannot \
                      revert it. Add {version}_{}.down.sql, or rename this file to \
                      {version}_{}.sql to make it a simple migration",
                     description.replace(' ', "_"),

@@ -1,7 +1,7 @@
 //! Server-side lock tracing: run statements on a real PostgreSQL inside a transaction and observe,
 //! after each one, which locks the session holds (`pg_locks` for its own backend) and which tables
 //! were rewritten (`pg_class.relfilenode` changed). The transaction is rolled back unless asked
-//! otherwise. Used by the ground-truth tests and, later, to rehearse migrations.
+//! otherwise. Used by the ground-truth tests and by the rehearsal ([`crate::rehearse`]).
 //!
 //! Only objects that existed before the transaction are reported as relation locks: objects a
 //! migration creates are invisible to production (reference §8). Object locks (an enum's type
@@ -60,6 +60,8 @@ pub struct StatementTrace {
     pub rewritten: Vec<String>,
     /// Wall time of the statement.
     pub duration_ms: f64,
+    /// Rows affected, as the server reports them (`None` when it failed).
+    pub rows_affected: Option<u64>,
     /// The server's error, if it failed (later statements are then not run).
     pub error: Option<String>,
 }
@@ -85,10 +87,25 @@ const RELATIONS_SQL: &str = "SELECT c.oid::int8, n.nspname::text, c.relname::tex
      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
      WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'";
 
-const LOCKS_SQL: &str = "SELECT l.locktype::text, l.mode::text, l.granted, l.relation::int8, \
-       CASE WHEN l.locktype = 'object' THEN pg_describe_object(l.classid, l.objid, l.objsubid) END \
+/// The session's relation and object locks, then, with a null mode, the storage id of each
+/// relation in `$1`.
+const OBSERVE_SQL: &str = "SELECT l.locktype::text, l.mode::text, l.granted, l.relation::int8, \
+       CASE WHEN l.locktype = 'object' THEN pg_describe_object(l.classid, l.objid, l.objsubid) END, \
+       NULL::int8 \
      FROM pg_locks l \
-     WHERE l.pid = pg_backend_pid() AND l.locktype IN ('relation', 'object')";
+     WHERE l.pid = pg_backend_pid() AND l.locktype IN ('relation', 'object') \
+     UNION ALL \
+     SELECT 'filenode', NULL, NULL, c.oid::int8, NULL, c.relfilenode::int8 \
+     FROM pg_class c WHERE c.oid = ANY($1)";
+
+type ObservedRow = (
+    String,
+    Option<String>,
+    Option<bool>,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+);
 
 const LOCKS_OF_PID_SQL: &str = "SELECT l.locktype::text, l.mode::text, l.granted, l.relation::int8, \
        CASE WHEN l.locktype = 'object' THEN pg_describe_object(l.classid, l.objid, l.objsubid) END \
@@ -181,6 +198,11 @@ impl Baseline {
                 .bind(&self.oids)
                 .fetch_all(&mut *conn)
                 .await?;
+        Ok(self.changed(now))
+    }
+
+    /// The relations whose storage id differs from the last one seen (which is updated).
+    fn changed(&mut self, now: Vec<(i64, Option<i64>)>) -> Vec<String> {
         let mut rewritten = Vec::new();
         for (oid, filenode) in now {
             if let Some(before) = self.filenodes.get_mut(&oid)
@@ -192,8 +214,109 @@ impl Baseline {
                 }
             }
         }
-        Ok(rewritten)
+        rewritten
     }
+}
+
+/// Observes a session statement by statement: after each statement, the locks it newly holds on
+/// relations that existed when the tracer started (and object locks), and which of those relations
+/// got a new `relfilenode`. [`trace`] and [`trace_autocommit`] are built on it; a caller that runs
+/// the statements itself (the rehearsal) drives it directly.
+pub struct Tracer {
+    baseline: Baseline,
+    seen: BTreeSet<TracedLock>,
+}
+
+impl Tracer {
+    /// Reads the relations that exist now: only locks on these are reported, and only these can
+    /// be found rewritten.
+    pub async fn start(conn: &mut PgConnection) -> Result<Tracer, TraceError> {
+        Ok(Tracer {
+            baseline: Baseline::read(conn).await?,
+            seen: BTreeSet::new(),
+        })
+    }
+
+    /// Whether `relation` (schema-qualified unless in `public`) existed when the tracer started.
+    pub fn existed(&self, relation: &str) -> bool {
+        self.baseline.relations.values().any(|r| r.name == relation)
+    }
+
+    /// After a statement ran inside a transaction on `conn`: the locks the session holds now that
+    /// it did not hold after the earlier statements (locks persist to the end of the transaction),
+    /// and the pre-existing relations rewritten since the last call — in one round trip.
+    pub async fn observe(
+        &mut self,
+        conn: &mut PgConnection,
+    ) -> Result<(Vec<TracedLock>, Vec<String>), TraceError> {
+        let rows: Vec<ObservedRow> = sqlx::query_as(OBSERVE_SQL)
+            .bind(&self.baseline.oids)
+            .fetch_all(&mut *conn)
+            .await?;
+        let mut locks = Vec::new();
+        let mut filenodes = Vec::new();
+        for (locktype, mode, granted, oid, object, filenode) in rows {
+            match (mode, granted) {
+                (Some(mode), Some(granted)) => locks.push((locktype, mode, granted, oid, object)),
+                _ => filenodes.extend(oid.map(|oid| (oid, filenode))),
+            }
+        }
+        let new_locks = self
+            .baseline
+            .locks(locks)
+            .into_iter()
+            .filter(|lock| self.seen.insert(lock.clone()))
+            .collect();
+        Ok((new_locks, self.baseline.changed(filenodes)))
+    }
+
+    /// The pre-existing relations rewritten (or truncated) since the last call.
+    pub async fn rewritten(&mut self, conn: &mut PgConnection) -> Result<Vec<String>, TraceError> {
+        Ok(self.baseline.rewritten(conn).await?)
+    }
+
+    /// Runs `statement` (a future running one statement outside a transaction on the session
+    /// `pid`) while reading that session's locks from `monitor` every `poll`: locks are released
+    /// when an autocommit statement ends, so they can only be seen while it runs. Locks waited for
+    /// are reported with `granted: false`; a statement shorter than `poll` may finish unobserved.
+    pub async fn watch<T>(
+        &self,
+        monitor: &mut PgConnection,
+        pid: i32,
+        poll: Duration,
+        statement: impl std::future::Future<Output = T>,
+    ) -> (T, Result<Vec<TracedLock>, TraceError>) {
+        let done = AtomicBool::new(false);
+        let run = async {
+            let result = statement.await;
+            done.store(true, Ordering::SeqCst);
+            result
+        };
+        let watch = async {
+            let mut seen: BTreeSet<TracedLock> = BTreeSet::new();
+            let mut order = Vec::new();
+            while !done.load(Ordering::SeqCst) {
+                let rows: Vec<LockRow> = sqlx::query_as(LOCKS_OF_PID_SQL)
+                    .bind(pid)
+                    .fetch_all(&mut *monitor)
+                    .await?;
+                for lock in self.baseline.locks(rows) {
+                    if seen.insert(lock.clone()) {
+                        order.push(lock);
+                    }
+                }
+                tokio::time::sleep(poll).await;
+            }
+            Ok::<_, TraceError>(order)
+        };
+        tokio::join!(run, watch)
+    }
+}
+
+async fn current_lock_timeout(conn: &mut PgConnection) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar("SELECT current_setting('lock_timeout')")
+        .fetch_one(conn)
+        .await
 }
 
 /// Runs `statements` in one transaction on `conn`, observing locks and rewrites after each, then
@@ -204,48 +327,26 @@ pub async fn trace(
     statements: &[String],
     options: &TraceOptions,
 ) -> Result<Trace, TraceError> {
-    let mut baseline = Baseline::read(conn).await?;
+    let mut tracer = Tracer::start(conn).await?;
     let mut tx = conn.begin().await?;
-    let mut seen: BTreeSet<TracedLock> = BTreeSet::new();
     let mut out = Vec::with_capacity(statements.len());
     for (index, sql) in statements.iter().enumerate() {
-        let lock_timeout: String = sqlx::query_scalar("SELECT current_setting('lock_timeout')")
-            .fetch_one(&mut *tx)
-            .await?;
+        let lock_timeout = current_lock_timeout(&mut tx).await?;
         let started = Instant::now();
         let result = sqlx::raw_sql(AssertSqlSafe(sql.clone()))
             .execute(&mut *tx)
             .await;
         let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-        if let Err(error) = result {
-            out.push(StatementTrace {
-                index,
-                sql: sql.clone(),
-                lock_timeout,
-                new_locks: Vec::new(),
-                rewritten: Vec::new(),
-                duration_ms,
-                error: Some(error.to_string()),
-            });
-            break;
-        }
-        let rows: Vec<LockRow> = sqlx::query_as(LOCKS_SQL).fetch_all(&mut *tx).await?;
-        // Locks persist to commit: the new ones are those not seen after earlier statements.
-        let new_locks = baseline
-            .locks(rows)
-            .into_iter()
-            .filter(|lock| seen.insert(lock.clone()))
-            .collect();
-        let rewritten = baseline.rewritten(&mut tx).await?;
-        out.push(StatementTrace {
-            index,
-            sql: sql.clone(),
-            lock_timeout,
-            new_locks,
-            rewritten,
-            duration_ms,
-            error: None,
-        });
+        let traced = StatementTrace::new(index, sql, lock_timeout, duration_ms);
+        let done = match result {
+            Ok(done) => done,
+            Err(error) => {
+                out.push(traced.failed(Vec::new(), &error));
+                break;
+            }
+        };
+        let (new_locks, rewritten) = tracer.observe(&mut tx).await?;
+        out.push(traced.done(new_locks, rewritten, done.rows_affected()));
     }
     let failed = out.last().is_some_and(|s| s.error.is_some());
     let committed = options.commit && !failed;
@@ -262,76 +363,36 @@ pub async fn trace(
 
 /// Runs `statements` one by one outside any transaction on `conn`, as sqlx runs a
 /// `-- no-transaction` migration (this is how CONCURRENTLY statements are traced), watching the
-/// session's locks from `monitor` every `poll` while each statement runs: locks are released when
-/// an autocommit statement ends, so they can only be seen while it runs. Locks waited for are
-/// reported with `granted: false`. A statement shorter than `poll` may finish unobserved. The
-/// work is committed (there is no transaction to roll back).
+/// session's locks from `monitor` every `poll` while each statement runs ([`Tracer::watch`]).
+/// The work is committed (there is no transaction to roll back).
 pub async fn trace_autocommit(
     conn: &mut PgConnection,
     monitor: &mut PgConnection,
     statements: &[String],
     poll: Duration,
 ) -> Result<Trace, TraceError> {
-    let mut baseline = Baseline::read(conn).await?;
+    let mut tracer = Tracer::start(conn).await?;
     let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
         .fetch_one(&mut *conn)
         .await?;
     let mut out = Vec::with_capacity(statements.len());
     for (index, sql) in statements.iter().enumerate() {
-        let lock_timeout: String = sqlx::query_scalar("SELECT current_setting('lock_timeout')")
-            .fetch_one(&mut *conn)
-            .await?;
-        let done = AtomicBool::new(false);
+        let lock_timeout = current_lock_timeout(conn).await?;
         let started = Instant::now();
-        let run = async {
-            let result = sqlx::raw_sql(AssertSqlSafe(sql.clone()))
-                .execute(&mut *conn)
-                .await;
-            done.store(true, Ordering::SeqCst);
-            result
-        };
-        let watch = async {
-            let mut seen: BTreeSet<TracedLock> = BTreeSet::new();
-            let mut order = Vec::new();
-            while !done.load(Ordering::SeqCst) {
-                let rows: Vec<LockRow> = sqlx::query_as(LOCKS_OF_PID_SQL)
-                    .bind(pid)
-                    .fetch_all(&mut *monitor)
-                    .await?;
-                for lock in baseline.locks(rows) {
-                    if seen.insert(lock.clone()) {
-                        order.push(lock);
-                    }
-                }
-                tokio::time::sleep(poll).await;
-            }
-            Ok::<_, sqlx::Error>(order)
-        };
-        let (result, watched) = tokio::join!(run, watch);
+        let run = sqlx::raw_sql(AssertSqlSafe(sql.clone())).execute(&mut *conn);
+        let (result, watched) = tracer.watch(monitor, pid, poll, run).await;
         let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
         let new_locks = watched?;
-        if let Err(error) = result {
-            out.push(StatementTrace {
-                index,
-                sql: sql.clone(),
-                lock_timeout,
-                new_locks,
-                rewritten: Vec::new(),
-                duration_ms,
-                error: Some(error.to_string()),
-            });
-            break;
-        }
-        let rewritten = baseline.rewritten(conn).await?;
-        out.push(StatementTrace {
-            index,
-            sql: sql.clone(),
-            lock_timeout,
-            new_locks,
-            rewritten,
-            duration_ms,
-            error: None,
-        });
+        let traced = StatementTrace::new(index, sql, lock_timeout, duration_ms);
+        let done = match result {
+            Ok(done) => done,
+            Err(error) => {
+                out.push(traced.failed(new_locks, &error));
+                break;
+            }
+        };
+        let rewritten = tracer.rewritten(conn).await?;
+        out.push(traced.done(new_locks, rewritten, done.rows_affected()));
     }
     // Every statement that ran was committed on its own: there is nothing to roll back.
     Ok(Trace {
@@ -341,6 +402,41 @@ pub async fn trace_autocommit(
 }
 
 impl StatementTrace {
+    fn new(index: usize, sql: &str, lock_timeout: String, duration_ms: f64) -> StatementTrace {
+        StatementTrace {
+            index,
+            sql: sql.to_string(),
+            lock_timeout,
+            new_locks: Vec::new(),
+            rewritten: Vec::new(),
+            duration_ms,
+            rows_affected: None,
+            error: None,
+        }
+    }
+
+    fn failed(self, new_locks: Vec<TracedLock>, error: &sqlx::Error) -> StatementTrace {
+        StatementTrace {
+            new_locks,
+            error: Some(error.to_string()),
+            ..self
+        }
+    }
+
+    fn done(
+        self,
+        new_locks: Vec<TracedLock>,
+        rewritten: Vec<String>,
+        rows_affected: u64,
+    ) -> StatementTrace {
+        StatementTrace {
+            new_locks,
+            rewritten,
+            rows_affected: Some(rows_affected),
+            ..self
+        }
+    }
+
     /// The strongest new table-level lock mode on each relation of a kind in `relkinds`
     /// (e.g. `["r", "p", "m"]` for tables and materialized views).
     pub fn strongest_by_relation(&self, relkinds: &[&str]) -> BTreeMap<String, LockMode> {

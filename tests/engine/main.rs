@@ -13,5 +13,6 @@ mod interrupt;
 mod no_transaction;
 mod pooler;
 mod process;
+mod rehearse;
 mod sandbox;
 mod sqlx_interop;

@@ -1,0 +1,376 @@
+//! Observed locks and rewrites beside the static analysis's predictions, and every disagreement.
+//!
+//! Only relations that existed before the migration count: the tracer reports no others, and
+//! objects a migration creates are invisible to production. An `ACCESS SHARE` lock nobody predicted
+//! (a view's query reading a table) conflicts with nothing but `ACCESS EXCLUSIVE` and is not a
+//! disagreement.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::analysis::{AnalyzedStatement, LockMode, Target};
+use crate::trace::TracedLock;
+
+/// The relation kinds whose locks are compared: tables, partitioned tables, materialized views,
+/// views.
+const COMPARED_RELKINDS: [&str; 4] = ["r", "p", "m", "v"];
+
+/// A lock the server showed the statement taking.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct ObservedLock {
+    /// The relation, or the object (`type mood`) for an object lock.
+    pub target: String,
+    /// Whether it is an object lock (a type), not a relation lock.
+    pub object: bool,
+    /// The mode.
+    pub mode: LockMode,
+    /// Whether it was granted (a sampled lock may have been waited for).
+    pub granted: bool,
+}
+
+/// A lock the analysis predicts for the statement, on a relation that existed before the
+/// migration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PredictedLock {
+    /// The relation, or the type for an object lock.
+    pub target: String,
+    /// Whether it is an object lock (a type).
+    pub object: bool,
+    /// The mode.
+    pub mode: LockMode,
+    /// Whether the analysis predicts a rewrite of the relation.
+    pub rewrite: bool,
+}
+
+/// How the server and the analysis disagree about one statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum DisagreementKind {
+    /// The server took a stronger lock than predicted.
+    Stronger {
+        /// Predicted.
+        predicted: LockMode,
+        /// Taken.
+        observed: LockMode,
+    },
+    /// The server took a weaker lock than predicted.
+    Weaker {
+        /// Predicted.
+        predicted: LockMode,
+        /// Taken.
+        observed: LockMode,
+    },
+    /// The server took a lock the analysis did not predict.
+    NotPredicted {
+        /// Taken.
+        observed: LockMode,
+    },
+    /// The analysis predicted a lock the server did not take.
+    NotTaken {
+        /// Predicted.
+        predicted: LockMode,
+    },
+    /// The server rewrote the relation; the analysis did not predict it.
+    RewriteNotPredicted,
+    /// The analysis predicted a rewrite that did not happen.
+    RewriteAbsent,
+}
+
+/// One disagreement between the server and the static analysis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Disagreement {
+    /// The relation (or type).
+    pub target: String,
+    /// What differs.
+    #[serde(flatten)]
+    pub kind: DisagreementKind,
+    /// In words.
+    pub message: String,
+}
+
+impl Disagreement {
+    fn new(target: &str, kind: DisagreementKind) -> Disagreement {
+        let message = match &kind {
+            DisagreementKind::Stronger {
+                predicted,
+                observed,
+            } => format!(
+                "the server took {observed} on `{target}`, stronger than the predicted {predicted}"
+            ),
+            DisagreementKind::Weaker {
+                predicted,
+                observed,
+            } => format!(
+                "the server took {observed} on `{target}`, weaker than the predicted {predicted}"
+            ),
+            DisagreementKind::NotPredicted { observed } => {
+                format!(
+                    "the server took {observed} on `{target}`, which the analysis did not predict"
+                )
+            }
+            DisagreementKind::NotTaken { predicted } => format!(
+                "the analysis predicted {predicted} on `{target}`; the server took no new lock on it"
+            ),
+            DisagreementKind::RewriteNotPredicted => {
+                format!(
+                    "the server rewrote `{target}` (new relfilenode); the analysis did not predict a rewrite"
+                )
+            }
+            DisagreementKind::RewriteAbsent => format!(
+                "the analysis predicted a rewrite of `{target}`; the server did not rewrite it"
+            ),
+        };
+        Disagreement {
+            target: target.to_string(),
+            kind,
+            message,
+        }
+    }
+}
+
+/// What the server did in one statement, reduced to what is compared.
+pub struct Observation<'a> {
+    /// Relations rewritten (tables and materialized views only).
+    pub rewritten: &'a [String],
+    /// Whether the locks were sampled while the statement ran (outside a transaction), so a
+    /// short lock may have gone unseen: only what was seen is held against the analysis.
+    pub sampled: bool,
+}
+
+/// The strongest observed lock per relation (compared kinds), and object locks.
+pub fn observed_locks(locks: &[TracedLock]) -> Vec<ObservedLock> {
+    let mut strongest: BTreeMap<(bool, String), (LockMode, bool)> = BTreeMap::new();
+    for lock in locks {
+        let Some(mode) = lock.lock_mode else { continue };
+        let key = match (&lock.relation, &lock.relkind, &lock.object) {
+            (Some(relation), Some(kind), _) if COMPARED_RELKINDS.contains(&kind.as_str()) => {
+                (false, relation.clone())
+            }
+            (None, _, Some(object)) if object.starts_with("type ") => (true, object.clone()),
+            _ => continue,
+        };
+        let entry = strongest.entry(key).or_insert((mode, lock.granted));
+        if mode > entry.0 {
+            *entry = (mode, lock.granted);
+        }
+    }
+    strongest
+        .into_iter()
+        .map(|((object, target), (mode, granted))| ObservedLock {
+            target,
+            object,
+            mode,
+            granted,
+        })
+        .collect()
+}
+
+/// The analysis's locks for the statement on relations that existed before the migration (and
+/// on types), strongest per target.
+pub fn predicted_locks(
+    statement: &AnalyzedStatement,
+    existed: impl Fn(&str) -> bool,
+) -> Vec<PredictedLock> {
+    let mut out: Vec<PredictedLock> = Vec::new();
+    for fact in &statement.locks {
+        let object = match fact.target {
+            Target::Table => false,
+            Target::TypeObject => true,
+            Target::Index | Target::IndexesOf => continue,
+        };
+        if !object && !existed(&fact.relation) {
+            continue;
+        }
+        match out
+            .iter_mut()
+            .find(|p| p.object == object && p.target == fact.relation)
+        {
+            Some(previous) => {
+                previous.mode = previous.mode.max(fact.mode);
+                previous.rewrite |= fact.rewrite;
+            }
+            None => out.push(PredictedLock {
+                target: fact.relation.clone(),
+                object,
+                mode: fact.mode,
+                rewrite: fact.rewrite,
+            }),
+        }
+    }
+    out
+}
+
+/// Every disagreement of one statement. `held` carries the strongest lock per relation taken by
+/// earlier statements of the same transaction (a lock already held is not taken again), and is
+/// updated.
+pub fn disagreements(
+    predicted: &[PredictedLock],
+    observed: &[ObservedLock],
+    observation: &Observation<'_>,
+    held: &mut BTreeMap<String, LockMode>,
+) -> Vec<Disagreement> {
+    let mut out = Vec::new();
+    let seen = |target: &str, object: bool| {
+        observed
+            .iter()
+            .find(|o| o.object == object && o.target == target)
+    };
+    for prediction in predicted {
+        if prediction.object {
+            // `type mood` for the enum `mood`.
+            let found = observed.iter().any(|o| {
+                o.object && o.mode == prediction.mode && o.target.ends_with(&prediction.target)
+            });
+            if !found && !observation.sampled {
+                out.push(Disagreement::new(
+                    &prediction.target,
+                    DisagreementKind::NotTaken {
+                        predicted: prediction.mode,
+                    },
+                ));
+            }
+            continue;
+        }
+        let already = held
+            .get(&prediction.target)
+            .is_some_and(|mode| *mode >= prediction.mode);
+        match seen(&prediction.target, false).map(|o| o.mode) {
+            Some(mode) if mode == prediction.mode => {}
+            Some(mode) if mode > prediction.mode => out.push(Disagreement::new(
+                &prediction.target,
+                DisagreementKind::Stronger {
+                    predicted: prediction.mode,
+                    observed: mode,
+                },
+            )),
+            _ if already || observation.sampled => {}
+            Some(mode) => out.push(Disagreement::new(
+                &prediction.target,
+                DisagreementKind::Weaker {
+                    predicted: prediction.mode,
+                    observed: mode,
+                },
+            )),
+            None => out.push(Disagreement::new(
+                &prediction.target,
+                DisagreementKind::NotTaken {
+                    predicted: prediction.mode,
+                },
+            )),
+        }
+        let rewritten = observation.rewritten.contains(&prediction.target);
+        if prediction.rewrite && !rewritten {
+            out.push(Disagreement::new(
+                &prediction.target,
+                DisagreementKind::RewriteAbsent,
+            ));
+        }
+    }
+    for lock in observed.iter().filter(|o| !o.object) {
+        let predicted_here = predicted
+            .iter()
+            .any(|p| !p.object && p.target == lock.target);
+        if !predicted_here && lock.mode != LockMode::AccessShare {
+            out.push(Disagreement::new(
+                &lock.target,
+                DisagreementKind::NotPredicted {
+                    observed: lock.mode,
+                },
+            ));
+        }
+    }
+    for relation in observation.rewritten {
+        let predicted_rewrite = predicted
+            .iter()
+            .any(|p| !p.object && p.rewrite && &p.target == relation);
+        if !predicted_rewrite {
+            out.push(Disagreement::new(
+                relation,
+                DisagreementKind::RewriteNotPredicted,
+            ));
+        }
+    }
+    for lock in observed.iter().filter(|o| !o.object) {
+        let entry = held.entry(lock.target.clone()).or_insert(lock.mode);
+        *entry = (*entry).max(lock.mode);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lock(relation: &str, mode: LockMode) -> TracedLock {
+        TracedLock {
+            locktype: "relation".into(),
+            relation: Some(relation.into()),
+            relkind: Some("r".into()),
+            object: None,
+            mode: mode.pg_name().into(),
+            lock_mode: Some(mode),
+            granted: true,
+        }
+    }
+
+    fn predicted(target: &str, mode: LockMode, rewrite: bool) -> PredictedLock {
+        PredictedLock {
+            target: target.into(),
+            object: false,
+            mode,
+            rewrite,
+        }
+    }
+
+    #[test]
+    fn every_kind_of_disagreement_is_named() {
+        use LockMode::*;
+        let traced = [
+            lock("a", AccessExclusive),
+            lock("a", ShareUpdateExclusive),
+            lock("b", Share),
+            lock("c", RowExclusive),
+            lock("v", AccessShare),
+        ];
+        let observed = observed_locks(&traced);
+        assert_eq!(observed[0].mode, AccessExclusive, "strongest per relation");
+        let rewritten = vec!["b".to_string()];
+        let observation = Observation {
+            rewritten: &rewritten,
+            sampled: false,
+        };
+        let predictions = [
+            predicted("a", Share, true),
+            predicted("b", AccessExclusive, false),
+            predicted("d", ShareRowExclusive, false),
+        ];
+        let mut held = BTreeMap::new();
+        let found: Vec<String> = disagreements(&predictions, &observed, &observation, &mut held)
+            .into_iter()
+            .map(|d| d.message)
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                "the server took ACCESS EXCLUSIVE on `a`, stronger than the predicted SHARE",
+                "the analysis predicted a rewrite of `a`; the server did not rewrite it",
+                "the server took SHARE on `b`, weaker than the predicted ACCESS EXCLUSIVE",
+                "the analysis predicted SHARE ROW EXCLUSIVE on `d`; the server took no new lock on it",
+                "the server took ROW EXCLUSIVE on `c`, which the analysis did not predict",
+                "the server rewrote `b` (new relfilenode); the analysis did not predict a rewrite",
+            ]
+        );
+        // A lock held since an earlier statement is not taken again.
+        let again = disagreements(
+            &[predicted("a", AccessExclusive, false)],
+            &[],
+            &Observation {
+                rewritten: &[],
+                sampled: false,
+            },
+            &mut held,
+        );
+        assert!(again.is_empty(), "{again:?}");
+    }
+}

@@ -1,0 +1,465 @@
+//! A rehearsal for people: the same lines for the CLI and the dashboard, as spans of text with a
+//! tone each (the front end picks the colours, and shows hidden characters as markers). Columns
+//! are padded by visible width, markers included.
+
+use super::compare::{ObservedLock, PredictedLock};
+use super::events::{PhaseName, RehearsalEvent};
+use super::report::{
+    MigrationRehearsal, Outcome, Phase, RehearsalReport, Source, StatementRehearsal, Verdict,
+};
+use crate::format::{human_duration, one_line};
+use crate::text::visible::width;
+
+/// How a span should look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// Ordinary text.
+    Plain,
+    /// Secondary text.
+    Dim,
+    /// Headings: a migration's version and description.
+    Strong,
+    /// Success.
+    Good,
+    /// Failure.
+    Bad,
+    /// Worth a look: disagreements, data loss, not reversible.
+    Warn,
+}
+
+/// A piece of a line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Span {
+    /// Its tone.
+    pub tone: Tone,
+    /// Its text (may hold hidden characters: show them as markers).
+    pub text: String,
+}
+
+/// One line.
+pub type Line = Vec<Span>;
+
+fn span(tone: Tone, text: impl Into<String>) -> Span {
+    Span {
+        tone,
+        text: text.into(),
+    }
+}
+
+/// `text` padded with spaces to `columns` visible columns.
+fn padded(text: &str, columns: usize) -> String {
+    format!("{text}{}", " ".repeat(columns.saturating_sub(width(text))))
+}
+
+fn millis(ms: f64) -> String {
+    human_duration(std::time::Duration::from_secs_f64(ms.max(0.0) / 1e3))
+}
+
+/// What was rehearsed where: the copy, the scratch server, warnings.
+pub fn header(report: &RehearsalReport) -> Vec<Line> {
+    let mut out = Vec::new();
+    let on = format!(
+        "on {} (PostgreSQL {})",
+        report.server.server, report.server.server_version
+    );
+    match &report.source {
+        Source::Copy(copy) => {
+            let mut text = format!(
+                "Rehearsed {on}, on a copy of the schema of {} (PostgreSQL {}, read through a \
+                 read-only session): {} table{}, {} history row{}",
+                copy.database,
+                copy.server_version,
+                copy.tables,
+                plural(copy.tables as u64),
+                copy.history_rows,
+                plural(copy.history_rows),
+            );
+            if copy.sample_rows > 0 {
+                text.push_str(&format!(
+                    ", {} sample row{}",
+                    copy.sample_rows,
+                    plural(copy.sample_rows)
+                ));
+            } else {
+                text.push_str(", no data");
+            }
+            text.push_str(&format!(" (copied in {})", millis(copy.elapsed_ms)));
+            out.push(vec![span(Tone::Dim, text)]);
+            for warning in &copy.warnings {
+                out.push(vec![span(Tone::Warn, format!("⚠ copy: {warning}"))]);
+            }
+        }
+        Source::Empty => out.push(vec![span(
+            Tone::Dim,
+            format!("Rehearsed {on}, on an empty database (no database is configured)"),
+        )]),
+        Source::All => out.push(vec![span(
+            Tone::Dim,
+            format!(
+                "Rehearsed {on}: the whole history from an empty database (up all, down all in \
+                 reverse, up all)"
+            ),
+        )]),
+    }
+    if let Some(warning) = &report.server.warning {
+        out.push(vec![span(Tone::Warn, format!("⚠ {warning}"))]);
+    }
+    out
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn verdict_tone(verdict: Verdict) -> Tone {
+    match verdict {
+        Verdict::RoundTrip => Tone::Good,
+        Verdict::NotReversible => Tone::Warn,
+        Verdict::Failed => Tone::Bad,
+        Verdict::NotRun => Tone::Dim,
+    }
+}
+
+/// One phase in a few words: `up ✓ 3.1 ms`, `down ✗ 2 differences`.
+fn phase_spans(name: &str, phase: &Phase, good: &str) -> Vec<Span> {
+    let elapsed = || format!(" ({})", millis(phase.elapsed_ms));
+    match &phase.outcome {
+        Outcome::Ok => vec![
+            span(Tone::Plain, format!("{name} ")),
+            span(Tone::Good, format!("✓{good}")),
+            span(Tone::Dim, elapsed()),
+        ],
+        Outcome::Differs { differences } => vec![
+            span(Tone::Plain, format!("{name} ")),
+            span(
+                Tone::Bad,
+                format!(
+                    "✗ {} difference{}",
+                    differences.len(),
+                    plural(differences.len() as u64)
+                ),
+            ),
+            span(Tone::Dim, elapsed()),
+        ],
+        Outcome::Failed { .. } => vec![
+            span(Tone::Plain, format!("{name} ")),
+            span(Tone::Bad, "✗ failed"),
+            span(Tone::Dim, elapsed()),
+        ],
+        Outcome::NotReversible { reason } => vec![
+            span(Tone::Plain, format!("{name} ")),
+            span(Tone::Warn, format!("∅ not reversible: {reason}")),
+        ],
+        Outcome::NotRun { reason } => vec![span(Tone::Dim, format!("{name} · {reason}"))],
+    }
+}
+
+/// Width of the statement column.
+const STATEMENT_COLUMNS: usize = 58;
+/// Width of the relation column of a lock row.
+const TARGET_COLUMNS: usize = 24;
+/// Width of the observed-lock column.
+const OBSERVED_COLUMNS: usize = 40;
+
+/// A migration's block: the verdict line, the phases, a row per statement with the observed
+/// locks beside the predicted ones, then disagreements, differences, data loss and failures.
+pub fn migration(rehearsal: &MigrationRehearsal, require_down: bool) -> Vec<Line> {
+    let verdict = rehearsal.verdict(require_down);
+    let mut out = vec![vec![
+        span(verdict_tone(verdict), format!("{} ", verdict.glyph())),
+        span(
+            Tone::Strong,
+            format!("{} {}", rehearsal.version, rehearsal.description),
+        ),
+        span(
+            Tone::Dim,
+            if rehearsal.in_transaction {
+                ""
+            } else {
+                "  (no transaction)"
+            },
+        ),
+    ]];
+    let mut phases = vec![span(Tone::Plain, "    ")];
+    phases.extend(phase_spans("up", &rehearsal.up, ""));
+    phases.push(span(Tone::Dim, " · "));
+    phases.extend(phase_spans("down", &rehearsal.down, " restores the schema"));
+    phases.push(span(Tone::Dim, " · "));
+    phases.extend(phase_spans("up again", &rehearsal.up_again, " same schema"));
+    out.push(phases);
+    if !rehearsal.statements.is_empty() {
+        out.push(vec![span(
+            Tone::Dim,
+            format!(
+                "    {:>3}  {:>5}  {}{:>10}  {:>8}",
+                "#",
+                "line",
+                padded("statement", STATEMENT_COLUMNS),
+                "time",
+                "rows"
+            ),
+        )]);
+    }
+    for statement in &rehearsal.statements {
+        out.extend(statement_lines(statement));
+    }
+    for (statement, disagreement) in rehearsal.disagreements() {
+        out.push(vec![span(
+            Tone::Warn,
+            format!(
+                "    ≠ statement {} (line {}): {}",
+                statement.index + 1,
+                statement.line,
+                disagreement.message
+            ),
+        )]);
+    }
+    for (phase, name) in [
+        (&rehearsal.up, "up"),
+        (&rehearsal.down, "down"),
+        (&rehearsal.up_again, "up again"),
+    ] {
+        match &phase.outcome {
+            Outcome::Differs { differences } => {
+                for difference in differences {
+                    out.push(vec![span(
+                        Tone::Bad,
+                        format!("    ✗ {}", difference.message),
+                    )]);
+                }
+            }
+            Outcome::Failed { failure, statement } => {
+                let mut lines = failure
+                    .to_string()
+                    .lines()
+                    .map(str::to_string)
+                    .collect::<Vec<_>>();
+                if let Some(first) = lines.first_mut() {
+                    *first = format!("    ✗ {name} failed at {first}");
+                }
+                for line in lines.iter_mut().skip(1) {
+                    *line = format!("      {}", line.trim_start());
+                }
+                out.extend(lines.into_iter().map(|l| vec![span(Tone::Bad, l)]));
+                if let Some(statement) = statement {
+                    out.push(vec![span(
+                        Tone::Dim,
+                        format!("      {}", one_line(statement, 100)),
+                    )]);
+                }
+            }
+            _ => {}
+        }
+    }
+    for loss in &rehearsal.data_loss {
+        out.push(vec![span(
+            Tone::Warn,
+            format!("    ⚠ data loss: {}", loss.message),
+        )]);
+    }
+    out
+}
+
+fn statement_lines(statement: &StatementRehearsal) -> Vec<Line> {
+    let mut out = vec![vec![
+        span(
+            Tone::Dim,
+            format!("    {:>3}  {:>5}  ", statement.index + 1, statement.line),
+        ),
+        span(
+            Tone::Plain,
+            padded(
+                &one_line(&statement.text, STATEMENT_COLUMNS - 2),
+                STATEMENT_COLUMNS,
+            ),
+        ),
+        span(
+            Tone::Dim,
+            format!(
+                "{:>10}  {:>8}",
+                millis(statement.elapsed_ms),
+                statement.rows_affected
+            ),
+        ),
+    ]];
+    let mut targets: Vec<(String, bool)> = statement
+        .observed
+        .iter()
+        .map(|o| (o.target.clone(), o.object))
+        .collect();
+    for predicted in &statement.predicted {
+        let target = predicted_target(predicted);
+        if !targets
+            .iter()
+            .any(|(t, o)| *t == target && *o == predicted.object)
+        {
+            targets.push((target, predicted.object));
+        }
+    }
+    for (target, object) in targets {
+        let observed = statement
+            .observed
+            .iter()
+            .find(|o| o.object == object && o.target == target);
+        let predicted = statement
+            .predicted
+            .iter()
+            .find(|p| p.object == object && predicted_target(p) == target);
+        let rewritten = !object && statement.rewritten.contains(&target);
+        let disagrees = statement
+            .disagreements
+            .iter()
+            .any(|d| d.target == target || (object && target.ends_with(&d.target)));
+        let seen = match observed {
+            Some(lock) => observed_text(lock, rewritten, statement.sampled),
+            None if rewritten => "observed rewrite".into(),
+            None => "observed no new lock".into(),
+        };
+        let expected = match predicted {
+            Some(p) => format!(
+                "predicted {}{}",
+                p.mode,
+                if p.rewrite { ", rewrite" } else { "" }
+            ),
+            None => "not predicted".into(),
+        };
+        out.push(vec![
+            span(Tone::Plain, format!("{:>16}", "")),
+            span(Tone::Plain, padded(&target, TARGET_COLUMNS)),
+            span(
+                if disagrees { Tone::Warn } else { Tone::Plain },
+                padded(&seen, OBSERVED_COLUMNS - 2) + "  ",
+            ),
+            span(Tone::Dim, expected),
+            span(Tone::Warn, if disagrees { "  ≠" } else { "" }),
+        ]);
+    }
+    out
+}
+
+/// A predicted lock's target as the tracer names it (`type mood` for the enum `mood`).
+fn predicted_target(predicted: &PredictedLock) -> String {
+    if predicted.object {
+        format!("type {}", predicted.target)
+    } else {
+        predicted.target.clone()
+    }
+}
+
+fn observed_text(lock: &ObservedLock, rewritten: bool, sampled: bool) -> String {
+    format!(
+        "observed {}{}{}{}",
+        lock.mode,
+        if rewritten { ", rewrite" } else { "" },
+        if lock.granted { "" } else { " (waited)" },
+        if sampled { " (sampled)" } else { "" },
+    )
+}
+
+/// The last line: counts and what the exit code means.
+pub fn summary(report: &RehearsalReport) -> Line {
+    let count = |verdict: Verdict| {
+        report
+            .migrations
+            .iter()
+            .filter(|m| m.verdict(report.require_down) == verdict)
+            .count()
+    };
+    let (trips, irreversible, failed, not_run) = (
+        count(Verdict::RoundTrip),
+        count(Verdict::NotReversible),
+        count(Verdict::Failed),
+        count(Verdict::NotRun),
+    );
+    if report.migrations.is_empty() {
+        return vec![span(
+            Tone::Good,
+            "nothing to rehearse: no migration is pending".to_string(),
+        )];
+    }
+    let disagreements = report.disagreement_count();
+    let losses: usize = report.migrations.iter().map(|m| m.data_loss.len()).sum();
+    let t = &report.timings;
+    let mut text = format!(
+        "rehearsed {} migration{} in {} (scratch server {}, copy {}, migrations {}, cleanup {}): \
+         {trips} round trip{} ✓",
+        report.migrations.len(),
+        plural(report.migrations.len() as u64),
+        millis(report.elapsed_ms),
+        millis(t.prepare_ms),
+        millis(t.copy_ms),
+        millis(t.migrations_ms),
+        millis(t.cleanup_ms),
+        plural(trips as u64),
+    );
+    if irreversible > 0 {
+        text.push_str(&format!(", {irreversible} not reversible ∅"));
+    }
+    if failed > 0 {
+        text.push_str(&format!(", {failed} failed ✗"));
+    }
+    if not_run > 0 {
+        text.push_str(&format!(", {not_run} not run"));
+    }
+    text.push_str(&format!(
+        "; {disagreements} disagreement{} with the static analysis",
+        plural(disagreements as u64)
+    ));
+    if losses > 0 {
+        text.push_str(&format!(
+            "; {losses} DOWN data loss{}",
+            if losses == 1 { "" } else { "es" }
+        ));
+    }
+    let tone = match report.exit_code() {
+        0 => Tone::Good,
+        1 => Tone::Bad,
+        _ => Tone::Warn,
+    };
+    vec![span(tone, text)]
+}
+
+/// A progress line for an event, for a run pane or a terminal: `▶ 12 add users: down…`.
+pub fn progress(event: &RehearsalEvent) -> Option<Line> {
+    match event {
+        RehearsalEvent::Preparing { what } => Some(vec![span(Tone::Dim, format!("{what}…"))]),
+        RehearsalEvent::PhaseStarted {
+            version,
+            description,
+            phase,
+            statements,
+        } => Some(vec![span(
+            Tone::Plain,
+            format!(
+                "▶ {version} {description}: {}{} ({statements} statement{})",
+                phase.label(),
+                if *phase == PhaseName::Up {
+                    " (traced)"
+                } else {
+                    ""
+                },
+                plural(*statements as u64)
+            ),
+        )]),
+        RehearsalEvent::PhaseFinished { version, phase, ok } => Some(vec![span(
+            if *ok { Tone::Good } else { Tone::Bad },
+            format!(
+                "{} {version} {}",
+                if *ok { "✓" } else { "✗" },
+                phase.label()
+            ),
+        )]),
+        RehearsalEvent::StatementFinished { .. } | RehearsalEvent::MigrationRehearsed { .. } => {
+            None
+        }
+    }
+}
+
+/// Lines as plain text (no colours, hidden characters left as they are).
+pub fn plain(lines: &[Line]) -> String {
+    lines
+        .iter()
+        .map(|line| line.iter().map(|s| s.text.as_str()).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -104,6 +104,10 @@ pub fn safe_alternative(rule: &str) -> Option<&'static str> {
         }
         "mixed-script-identifier" => "Spell the identifier in one script.",
         "syntax-error" => "Fix the SQL so PostgreSQL can parse it.",
+        "drop-view" => {
+            "Deploy the code that stops reading the view first; drop it in a later migration, \
+             without CASCADE (name each dependent view so nothing goes unseen)."
+        }
         "modified-applied-migration" => {
             "Restore the applied migration as it was and put the change in a new migration."
         }

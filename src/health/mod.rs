@@ -120,12 +120,14 @@ impl Report {
     }
 }
 
-/// A connection for the check, with short timeouts so it never queues behind a migration.
+/// A connection for the check, inside one read-only transaction with short timeouts (set
+/// locally, so nothing outlives it on a pooler's server connection) so it never queues behind a
+/// migration. Every query is unnamed: nothing is prepared on the server.
 async fn connect(db: &Database) -> Result<PgConnection, DbError> {
     let mut conn = db.connect(APPLICATION_NAME).await?;
     sqlx::raw_sql(
-        "/* lockstep */ SET lock_timeout = '1s'; SET statement_timeout = '30s'; \
-         SET default_transaction_read_only = on",
+        "/* lockstep */ BEGIN READ ONLY; SET LOCAL lock_timeout = '1s'; \
+         SET LOCAL statement_timeout = '30s'",
     )
     .execute(&mut conn)
     .await
@@ -146,10 +148,11 @@ pub async fn baseline(db: &Database) -> Result<Baseline, DbError> {
     let mut conn = connect(db).await?;
     let response = response_time(&mut conn).await?;
     let rows: Vec<(String, i64)> = sqlx::query_as(TABLE_FILES_SQL)
+        .persistent(false)
         .fetch_all(&mut conn)
         .await
         .map_err(query("reading the tables' storage"))?;
-    let _ = conn.close().await;
+    finish(conn).await;
     Ok(Baseline {
         started: chrono::Utc::now(),
         relfilenodes: rows.into_iter().collect(),
@@ -170,6 +173,7 @@ pub async fn check(
     let mut items = Vec::new();
 
     let invalid: Vec<(String, String)> = sqlx::query_as(INVALID_INDEXES_SQL)
+        .persistent(false)
         .fetch_all(&mut conn)
         .await
         .map_err(query("reading invalid indexes"))?;
@@ -184,6 +188,7 @@ pub async fn check(
     }));
 
     let constraints: Vec<(String, String, String)> = sqlx::query_as(UNVALIDATED_SQL)
+        .persistent(false)
         .fetch_all(&mut conn)
         .await
         .map_err(query("reading constraints"))?;
@@ -202,6 +207,7 @@ pub async fn check(
     );
 
     let sequences: Vec<(String, String, i64, i64)> = sqlx::query_as(SEQUENCES_SQL)
+        .persistent(false)
         .bind(SEQUENCE_ALERT_SHARE)
         .fetch_all(&mut conn)
         .await
@@ -224,6 +230,7 @@ pub async fn check(
 
     let stats: Vec<(String, i64, i64, Option<chrono::DateTime<chrono::Utc>>)> =
         sqlx::query_as(STATISTICS_SQL)
+            .persistent(false)
             .fetch_all(&mut conn)
             .await
             .map_err(query("reading table statistics"))?;
@@ -252,6 +259,7 @@ pub async fn check(
     }
 
     let sessions: Vec<SessionRow> = sqlx::query_as(SESSIONS_SQL)
+        .persistent(false)
         .bind(idle_after.as_secs_f64())
         .bind(since.map(|b| b.started))
         .fetch_all(&mut conn)
@@ -291,13 +299,19 @@ pub async fn check(
             },
         });
     }
-    let _ = conn.close().await;
+    finish(conn).await;
     items.sort_by(|a, b| a.check.cmp(&b.check).then(a.object.cmp(&b.object)));
     Ok(Report {
         items,
         response_ms: response.as_secs_f64() * 1e3,
         response_before_ms: since.map(|b| b.response.as_secs_f64() * 1e3),
     })
+}
+
+/// Ends the check's transaction and closes its connection.
+async fn finish(mut conn: PgConnection) {
+    let _ = sqlx::raw_sql("COMMIT").execute(&mut conn).await;
+    let _ = conn.close().await;
 }
 
 /// The best of three `SELECT 1` round trips.

@@ -119,18 +119,19 @@ pub(super) async fn run_step(exec: &mut Exec<'_>, step: &Step) -> Result<Duratio
             },
             Op::RecordTime => {
                 // As sqlx: outside the transaction, so -1 stays if the process dies right here.
-                sqlx::query(AssertSqlSafe(table.update_time_sql()))
-                    .bind(nanos(started.elapsed()))
-                    .bind(step.version)
-                    .execute(&mut *run.conn)
-                    .await
-                    .map(|_| ())
-                    .map_err(|source| {
-                        StepError::Setup(RunError::Query {
-                            context: format!("recording the execution time of {}", step.version),
-                            source,
-                        })
+                crate::history::record_execution_time(
+                    &mut *run.conn,
+                    table,
+                    step.version,
+                    nanos(started.elapsed()),
+                )
+                .await
+                .map_err(|source| {
+                    StepError::Setup(RunError::Query {
+                        context: format!("recording the execution time of {}", step.version),
+                        source,
                     })
+                })
             }
         };
         match done {
@@ -335,7 +336,7 @@ impl StepRun<'_> {
                     .bind(version),
                 RowWrite::Delete => sqlx::query(AssertSqlSafe(table.delete_sql())).bind(version),
             };
-            Box::pin(async move { query.execute(conn).await.map(|_| ()) })
+            Box::pin(async move { query.persistent(false).execute(conn).await.map(|_| ()) })
         })
         .await?;
         if self.open {

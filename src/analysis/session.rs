@@ -162,11 +162,17 @@ impl<'a> State<'a> {
                     // The foreign-key check of a written row: SELECT … FOR KEY SHARE on the
                     // referenced table (an UPDATE checks only when it sets a key column).
                     let written = d.dml_columns.as_deref().unwrap_or_default();
-                    for c in self.schema.constraints() {
-                        if c.table == a.relation
-                            && let Some(r) = &c.references
+                    let keys: Vec<&KnownConstraint> = if written.is_empty() {
+                        self.schema.foreign_keys_of(&a.relation, None)
+                    } else {
+                        written
+                            .iter()
+                            .flat_map(|c| self.schema.foreign_keys_of(&a.relation, Some(c)))
+                            .collect()
+                    };
+                    for c in keys {
+                        if let Some(r) = &c.references
                             && *r != a.relation
-                            && (written.is_empty() || c.columns.iter().any(|k| written.contains(k)))
                             && !out.iter().any(|(_, o)| o == r)
                         {
                             out.push((Shape::SelectForUpdate, r.clone()));
@@ -175,20 +181,18 @@ impl<'a> State<'a> {
                 }
                 (_, Detail::SetType { column, .. }) => {
                     // A foreign key on the column is dropped and re-created with the new type.
-                    for c in self.schema.constraints() {
-                        if c.table == a.relation
-                            && c.columns.contains(column)
-                            && let Some(r) = &c.references
+                    for c in self.schema.foreign_keys_of(&a.relation, Some(column)) {
+                        if let Some(r) = &c.references
                             && *r != a.relation
+                            && !out.iter().any(|(_, o)| o == r)
                         {
                             out.push((Shape::DropForeignKeyReferenced, r.clone()));
                         }
                     }
                 }
                 (Shape::DropTable, _) => {
-                    for c in self.schema.constraints() {
-                        if c.table == a.relation
-                            && let Some(r) = &c.references
+                    for c in self.schema.foreign_keys_of(&a.relation, None) {
+                        if let Some(r) = &c.references
                             && *r != a.relation
                             && !out.iter().any(|(_, o)| o == r)
                         {

@@ -671,7 +671,7 @@ impl<'a> State<'a> {
         }
 
         // Lock timeout: a blocking lock on an existing relation requested without lock_timeout.
-        let dangerous: Vec<&LockFact> = locks
+        let mut dangerous: Vec<&LockFact> = locks
             .iter()
             .filter(|l| {
                 !l.new_relation
@@ -680,6 +680,8 @@ impl<'a> State<'a> {
                     && !self.is_view(&l.relation)
             })
             .collect();
+        // Name a table before an index (a DROP INDEX blocks the table's queries).
+        dangerous.sort_by_key(|l| l.target != Target::Table);
         if let Some(first) = dangerous.first() {
             if !self.lock_timeout() {
                 let mut draft = Draft::new(

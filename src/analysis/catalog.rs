@@ -7,7 +7,8 @@
 //! read from a live database (which then wins). Names are folded as PostgreSQL folds them, without
 //! a `public.` prefix, as everywhere in the analysis.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
@@ -124,6 +125,34 @@ pub(crate) struct Schema<'a> {
     base: &'a Catalog,
     /// The file's changes so far.
     pub(crate) changes: SchemaChanges,
+    /// Foreign keys by table and by column, built when first asked for.
+    foreign_keys: OnceCell<ForeignKeyIndex>,
+}
+
+/// Names of foreign-key constraints by their table and by (table, column). A name may be stale
+/// (the constraint dropped or changed since): lookups check the constraint itself.
+#[derive(Debug, Default)]
+struct ForeignKeyIndex {
+    by_table: HashMap<String, BTreeSet<String>>,
+    by_column: HashMap<(String, String), BTreeSet<String>>,
+}
+
+impl ForeignKeyIndex {
+    fn add(&mut self, name: &str, c: &KnownConstraint) {
+        if c.references.is_none() {
+            return;
+        }
+        self.by_table
+            .entry(c.table.clone())
+            .or_default()
+            .insert(name.to_string());
+        for column in &c.columns {
+            self.by_column
+                .entry((c.table.clone(), column.clone()))
+                .or_default()
+                .insert(name.to_string());
+        }
+    }
 }
 
 impl<'a> Schema<'a> {
@@ -131,7 +160,48 @@ impl<'a> Schema<'a> {
         Schema {
             base,
             changes: SchemaChanges::default(),
+            foreign_keys: OnceCell::new(),
         }
+    }
+
+    fn foreign_key_index(&self) -> &ForeignKeyIndex {
+        self.foreign_keys.get_or_init(|| {
+            let mut index = ForeignKeyIndex::default();
+            for (name, c) in &self.base.constraints {
+                index.add(name, c);
+            }
+            for (name, c) in &self.changes.constraints {
+                if let Some(c) = c {
+                    index.add(name, c);
+                }
+            }
+            index
+        })
+    }
+
+    /// The foreign keys of `table` (on `column` only, when given), as known now.
+    pub(crate) fn foreign_keys_of(
+        &self,
+        table: &str,
+        column: Option<&str>,
+    ) -> Vec<&KnownConstraint> {
+        let index = self.foreign_key_index();
+        let names = match column {
+            Some(column) => index
+                .by_column
+                .get(&(table.to_string(), column.to_string())),
+            None => index.by_table.get(table),
+        };
+        names
+            .into_iter()
+            .flatten()
+            .filter_map(|name| self.constraint(name))
+            .filter(|c| {
+                c.table == table
+                    && c.references.is_some()
+                    && column.is_none_or(|col| c.columns.iter().any(|k| k == col))
+            })
+            .collect()
     }
 
     /// A relation as known now.
@@ -228,6 +298,9 @@ impl<'a> Schema<'a> {
     }
 
     pub(crate) fn set_constraint(&mut self, name: &str, constraint: Option<KnownConstraint>) {
+        if let (Some(index), Some(c)) = (self.foreign_keys.get_mut(), &constraint) {
+            index.add(name, c);
+        }
         self.changes
             .constraints
             .insert(name.to_string(), constraint);

@@ -162,11 +162,17 @@ impl<'a> State<'a> {
                     // The foreign-key check of a written row: SELECT … FOR KEY SHARE on the
                     // referenced table (an UPDATE checks only when it sets a key column).
                     let written = d.dml_columns.as_deref().unwrap_or_default();
-                    for c in self.schema.constraints() {
-                        if c.table == a.relation
-                            && let Some(r) = &c.references
+                    let keys: Vec<&KnownConstraint> = if written.is_empty() {
+                        self.schema.foreign_keys_of(&a.relation, None)
+                    } else {
+                        written
+                            .iter()
+                            .flat_map(|c| self.schema.foreign_keys_of(&a.relation, Some(c)))
+                            .collect()
+                    };
+                    for c in keys {
+                        if let Some(r) = &c.references
                             && *r != a.relation
-                            && (written.is_empty() || c.columns.iter().any(|k| written.contains(k)))
                             && !out.iter().any(|(_, o)| o == r)
                         {
                             out.push((Shape::SelectForUpdate, r.clone()));
@@ -175,20 +181,18 @@ impl<'a> State<'a> {
                 }
                 (_, Detail::SetType { column, .. }) => {
                     // A foreign key on the column is dropped and re-created with the new type.
-                    for c in self.schema.constraints() {
-                        if c.table == a.relation
-                            && c.columns.contains(column)
-                            && let Some(r) = &c.references
+                    for c in self.schema.foreign_keys_of(&a.relation, Some(column)) {
+                        if let Some(r) = &c.references
                             && *r != a.relation
+                            && !out.iter().any(|(_, o)| o == r)
                         {
                             out.push((Shape::DropForeignKeyReferenced, r.clone()));
                         }
                     }
                 }
                 (Shape::DropTable, _) => {
-                    for c in self.schema.constraints() {
-                        if c.table == a.relation
-                            && let Some(r) = &c.references
+                    for c in self.schema.foreign_keys_of(&a.relation, None) {
+                        if let Some(r) = &c.references
                             && *r != a.relation
                             && !out.iter().any(|(_, o)| o == r)
                         {
@@ -667,7 +671,7 @@ impl<'a> State<'a> {
         }
 
         // Lock timeout: a blocking lock on an existing relation requested without lock_timeout.
-        let dangerous: Vec<&LockFact> = locks
+        let mut dangerous: Vec<&LockFact> = locks
             .iter()
             .filter(|l| {
                 !l.new_relation
@@ -676,6 +680,8 @@ impl<'a> State<'a> {
                     && !self.is_view(&l.relation)
             })
             .collect();
+        // Name a table before an index (a DROP INDEX blocks the table's queries).
+        dangerous.sort_by_key(|l| l.target != Target::Table);
         if let Some(first) = dangerous.first() {
             if !self.lock_timeout() {
                 let mut draft = Draft::new(

@@ -583,7 +583,11 @@ rehearse_run() {
         show_failure "lockstep rehearse ($mode) did not report $R_MIGRATIONS good round trips (rc $rc, $ok phases ok)" "$WORK/r-$db"
         return 1
     fi
-    PROPER_MS=$(awk -F'[:,]' '/"copy_ms"|"migrations_ms"/ { sum += $2 } END { printf "%.1f", sum }' "$WORK/r-$db.out")
+    PROPER_MS=$(awk -F'[:,]' '/"copy_ms"|"migrations_ms"/ { sum += $2; n++ } END { if (n == 2) printf "%.1f", sum }' "$WORK/r-$db.out")
+    if [[ -z $PROPER_MS ]]; then
+        show_failure "lockstep rehearse ($mode) printed no timings" "$WORK/r-$db"
+        return 1
+    fi
 }
 
 if part_enabled rehearse; then

@@ -782,7 +782,7 @@ mod tests {
                 serde_json::json!({"definition": "CHECK (n > 0)", "valid": true}),
             ),
         ]);
-        let after_up = catalog(&[
+        let created = [
             (Table, None, "turns", serde_json::json!({})),
             (Table, None, "fresh", serde_json::json!({})),
             (
@@ -797,22 +797,10 @@ mod tests {
                 "turns_idx",
                 serde_json::json!({"valid": true}),
             ),
-        ]);
-        let after_down = catalog(&[
-            (Table, None, "turns", serde_json::json!({})),
-            (Table, None, "fresh", serde_json::json!({})),
-            (
-                Column,
-                Some("fresh"),
-                "id",
-                serde_json::json!({"type": "integer"}),
-            ),
-            (
-                Index,
-                Some("turns"),
-                "turns_idx",
-                serde_json::json!({"valid": true}),
-            ),
+        ];
+        let after_up = catalog(&created);
+        let mut left = created.to_vec();
+        left.extend([
             (
                 Column,
                 Some("turns"),
@@ -832,6 +820,7 @@ mod tests {
                 serde_json::json!({"definition": "CHECK (n > 0)", "valid": false}),
             ),
         ]);
+        let after_down = catalog(&left);
         let messages: Vec<String> = diff(&before, &after_down, &after_up, Moment::AfterDown)
             .into_iter()
             .map(|d| d.message)

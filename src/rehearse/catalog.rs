@@ -175,14 +175,6 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// The tables (plain, partitioned, foreign) and materialized views, by name.
-    pub fn relations(&self) -> impl Iterator<Item = &str> {
-        self.objects
-            .keys()
-            .filter(|k| k.kind.is_relation())
-            .map(|k| k.name.as_str())
-    }
-
     /// Whether a table or materialized view of this name exists (views excluded: they hold no
     /// rows and are never rewritten).
     pub fn has_table(&self, name: &str) -> bool {

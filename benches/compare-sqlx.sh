@@ -370,15 +370,23 @@ run_up_tool() { # tool round -> sets RUN_MS; returns non-zero if the tool failed
     fi
 }
 
-if part_enabled up; then
+# migration_set SUBDIR: sets SET_DIR and SET_COUNT to UP_SOURCE (a real project's migrations)
+# or to the generated set, written to $WORK/SUBDIR.
+migration_set() {
     if [[ -n ${UP_SOURCE:-} ]]; then
-        # A real project's migrations instead of the generated set.
-        UP_DIR=$UP_SOURCE
-        UP_MIGRATIONS=$(find "$UP_DIR" -maxdepth 1 -name '*.sql' ! -name '*.down.sql' | wc -l)
+        SET_DIR=$UP_SOURCE
+        SET_COUNT=$(find "$SET_DIR" -maxdepth 1 -name '*.sql' ! -name '*.down.sql' | wc -l)
     else
-        UP_DIR=$WORK/up-migrations
-        gen_up_set "$UP_DIR"
+        SET_DIR=$WORK/$1
+        gen_up_set "$SET_DIR"
+        SET_COUNT=$UP_MIGRATIONS
     fi
+}
+
+if part_enabled up; then
+    migration_set up-migrations
+    UP_DIR=$SET_DIR
+    UP_MIGRATIONS=$SET_COUNT
     log "part 1: $UP_MIGRATIONS migrations, $ROUNDS rounds, timer: $([[ $USE_HYPERFINE == 1 ]] && echo hyperfine || echo 'date +%s%N')"
     # Warm-up (untimed): page cache, dynamic loader, server catalog caches.
     run_up_tool sqlx warm || die "sqlx migrate run failed on the generated set"
@@ -583,7 +591,11 @@ rehearse_run() {
         show_failure "lockstep rehearse ($mode) did not report $R_MIGRATIONS good round trips (rc $rc, $ok phases ok)" "$WORK/r-$db"
         return 1
     fi
-    PROPER_MS=$(awk -F'[:,]' '/"copy_ms"|"migrations_ms"/ { sum += $2 } END { printf "%.1f", sum }' "$WORK/r-$db.out")
+    PROPER_MS=$(awk -F'[:,]' '/"copy_ms"|"migrations_ms"/ { sum += $2; n++ } END { if (n == 2) printf "%.1f", sum }' "$WORK/r-$db.out")
+    if [[ -z $PROPER_MS ]]; then
+        show_failure "lockstep rehearse ($mode) printed no timings" "$WORK/r-$db"
+        return 1
+    fi
 }
 
 if part_enabled rehearse; then
@@ -591,14 +603,9 @@ if part_enabled rehearse; then
         REHEARSE_STATUS=ERROR
         REHEARSE_LINE="rehearse: not measured (${LOCKSTEP_ERROR})"
     else
-        if [[ -n ${UP_SOURCE:-} ]]; then
-            R_DIR=$UP_SOURCE
-            R_MIGRATIONS=$(find "$R_DIR" -maxdepth 1 -name '*.sql' ! -name '*.down.sql' | wc -l)
-        else
-            R_DIR=$WORK/rehearse-migrations
-            gen_up_set "$R_DIR"
-            R_MIGRATIONS=$UP_MIGRATIONS
-        fi
+        migration_set rehearse-migrations
+        R_DIR=$SET_DIR
+        R_MIGRATIONS=$SET_COUNT
         log "part 4: rehearse vs up on $R_MIGRATIONS migrations, $ROUNDS rounds"
         R_ERROR=""
         rehearse_run up warm && rehearse_run same warm || R_ERROR="a warm-up run failed (output above)"

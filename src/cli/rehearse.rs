@@ -23,7 +23,7 @@ pub struct RehearseArgs {
     /// Rehearse the pending migrations up to and including this version.
     #[arg(long, value_name = "VERSION")]
     to: Option<i64>,
-    /// Copy up to N rows of every table, for rehearsing data migrations (default: none).
+    /// Copy up to N rows of every table, for rehearsing data migrations (0: the schema only).
     #[arg(long, value_name = "N", default_value_t = 0)]
     sample_rows: u64,
     /// A migration without a DOWN (simple, missing or empty .down.sql) is a failure.
@@ -42,6 +42,7 @@ pub struct RehearseArgs {
     pg_version: Option<u32>,
     /// Create the scratch database on this server (a URL of any of its databases; lockstep
     /// creates and drops a database there) instead of a throwaway PostgreSQL of lockstep's own.
+    /// Give a URL with a password in the environment, not on the command line.
     #[arg(
         long,
         value_name = "URL",

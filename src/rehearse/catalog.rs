@@ -175,14 +175,6 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// The tables (plain, partitioned, foreign) and materialized views, by name.
-    pub fn relations(&self) -> impl Iterator<Item = &str> {
-        self.objects
-            .keys()
-            .filter(|k| k.kind.is_relation())
-            .map(|k| k.name.as_str())
-    }
-
     /// Whether a table or materialized view of this name exists (views excluded: they hold no
     /// rows and are never rewritten).
     pub fn has_table(&self, name: &str) -> bool {
@@ -582,7 +574,9 @@ FROM rel r WHERE r.relkind = 'r' AND pg_relation_size(r.oid) > 0
 const CONSTRAINT_DEFINITION: &str = "CASE WHEN con.convalidated THEN pg_get_constraintdef(con.oid) \
      ELSE left(pg_get_constraintdef(con.oid), -length(' NOT VALID')) END";
 
-/// One row per object: kind, owner, name, facts (a JSON object as text).
+/// One row per object: kind, owner, name, facts (a JSON object as text). Relations, functions and
+/// types are looked for among OIDs from 16384 on (`FirstNormalObjectId`): every object created
+/// after `initdb` has one, the server's own objects have lower ones.
 const SNAPSHOT_SQL: &str = r#"
 WITH ns AS (
     SELECT oid, nspname FROM pg_namespace
@@ -596,7 +590,7 @@ rel AS (
            c.relpersistence, c.relrowsecurity, c.relforcerowsecurity, c.reloptions, c.relispopulated,
            c.relpartbound, c.relispartition
     FROM pg_class c JOIN ns n ON n.oid = c.relnamespace
-    WHERE NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_class'::regclass AND ext.objid = c.oid)
+    WHERE c.oid >= 16384 AND NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_class'::regclass AND ext.objid = c.oid)
 )
 SELECT 'schema', NULL::text, n.nspname::text, '{}'
 FROM ns n
@@ -688,7 +682,7 @@ SELECT 'function', NULL,
            'kind', CASE p.prokind WHEN 'a' THEN 'aggregate' WHEN 'p' THEN 'procedure' WHEN 'w' THEN 'window function' ELSE 'function' END
        )::text
 FROM pg_proc p JOIN ns n ON n.oid = p.pronamespace
-WHERE NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_proc'::regclass AND ext.objid = p.oid)
+WHERE p.oid >= 16384 AND NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_proc'::regclass AND ext.objid = p.oid)
 UNION ALL
 SELECT 'trigger', r.qname, tg.tgname::text,
        jsonb_build_object(
@@ -714,7 +708,7 @@ SELECT CASE t.typtype WHEN 'e' THEN 'enum' WHEN 'd' THEN 'domain' WHEN 'r' THEN 
                 FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped))
        END::text
 FROM pg_type t JOIN ns n ON n.oid = t.typnamespace
-WHERE (t.typtype IN ('e', 'd', 'r')
+WHERE t.oid >= 16384 AND (t.typtype IN ('e', 'd', 'r')
        OR (t.typtype = 'c' AND (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c'))
   AND NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_type'::regclass AND ext.objid = t.oid)
 UNION ALL
@@ -780,7 +774,7 @@ mod tests {
                 serde_json::json!({"definition": "CHECK (n > 0)", "valid": true}),
             ),
         ]);
-        let after_up = catalog(&[
+        let created = [
             (Table, None, "turns", serde_json::json!({})),
             (Table, None, "fresh", serde_json::json!({})),
             (
@@ -795,22 +789,10 @@ mod tests {
                 "turns_idx",
                 serde_json::json!({"valid": true}),
             ),
-        ]);
-        let after_down = catalog(&[
-            (Table, None, "turns", serde_json::json!({})),
-            (Table, None, "fresh", serde_json::json!({})),
-            (
-                Column,
-                Some("fresh"),
-                "id",
-                serde_json::json!({"type": "integer"}),
-            ),
-            (
-                Index,
-                Some("turns"),
-                "turns_idx",
-                serde_json::json!({"valid": true}),
-            ),
+        ];
+        let after_up = catalog(&created);
+        let mut left = created.to_vec();
+        left.extend([
             (
                 Column,
                 Some("turns"),
@@ -830,6 +812,7 @@ mod tests {
                 serde_json::json!({"definition": "CHECK (n > 0)", "valid": false}),
             ),
         ]);
+        let after_down = catalog(&left);
         let messages: Vec<String> = diff(&before, &after_down, &after_up, Moment::AfterDown)
             .into_iter()
             .map(|d| d.message)

@@ -283,12 +283,13 @@ async fn restore(dump: &Dump, scratch: &Scratch) -> Result<Vec<String>, Rehearse
         .arg(&dump.path);
     to.apply(&mut restore_cmd);
     let output = run(restore_cmd, &tools.pg_restore()).await?;
-    let mut warnings = restore_errors(&String::from_utf8_lossy(&output.stderr));
+    let stderr = scrub(&String::from_utf8_lossy(&output.stderr), scratch.url());
+    let mut warnings = restore_errors(&stderr);
     if !output.status.success() && warnings.is_empty() {
         warnings.push(format!(
             "pg_restore failed ({}): {}",
             output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
+            stderr.trim()
         ));
     }
     Ok(warnings)
@@ -510,13 +511,4 @@ async fn pipe(
         }
     }
     sink.finish().await
-}
-
-/// `server_version_num` of the configured database, read through a read-only session (for
-/// `--all`, which copies nothing but rehearses on the same major version).
-pub async fn source_version(db: &Database) -> Result<u32, RehearseError> {
-    let mut conn = connect_read_only(db, Duration::from_secs(3)).await?;
-    let num = server_version_num(&mut conn).await?;
-    let _ = conn.close().await;
-    Ok(num)
 }

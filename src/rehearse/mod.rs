@@ -42,7 +42,7 @@ use crate::analysis::{Analysis, LintOptions};
 use crate::db::{Database, DbError};
 use crate::history::HistoryError;
 use crate::runner::{Operation, PlanError, RunOptions, Step, plan as plan_run};
-use crate::source::{Migration, MigrationSet, SourceOptions};
+use crate::source::{MigrationSet, SourceOptions};
 use crate::status::Status;
 use catalog::{Catalog, Difference, Moment, diff};
 use session::{FileRun, Holding, ScratchSession, Tracing};
@@ -101,8 +101,8 @@ pub enum RehearseError {
     #[error(transparent)]
     Service(#[from] libpq::ServiceError),
     /// Reading the session's locks failed.
-    #[error("tracing failed: {0}")]
-    Trace(String),
+    #[error(transparent)]
+    Trace(#[from] crate::trace::TraceError),
     /// A file or process operation failed.
     #[error("{0}: {1}")]
     Io(String, #[source] std::io::Error),
@@ -397,14 +397,8 @@ struct Reverted {
 }
 
 impl Rehearser<'_> {
-    fn migration(&self, version: i64) -> &Migration {
-        self.set
-            .get(version)
-            .expect("every planned version is in the set")
-    }
-
     fn new_rehearsal(&self, step: &Step) -> MigrationRehearsal {
-        let down = self.migration(step.version).down.as_ref();
+        let down = self.set.get(step.version).and_then(|m| m.down.as_ref());
         MigrationRehearsal {
             version: step.version,
             description: step.description.clone(),
@@ -654,8 +648,11 @@ impl Rehearser<'_> {
         current: &Catalog,
         leftover: &BTreeSet<(catalog::ObjectKey, catalog::Change)>,
     ) -> Result<Reverted, RehearseError> {
-        let migration = self.migration(version);
-        let step = match plan::down_step(migration, self.missing_down.contains(&version)) {
+        let step = match self.set.get(version) {
+            Some(migration) => plan::down_step(migration, self.missing_down.contains(&version)),
+            None => Err("its files are missing".to_string()),
+        };
+        let step = match step {
             Ok(step) => step,
             Err(reason) => {
                 return Ok(Reverted {

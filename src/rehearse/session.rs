@@ -1,5 +1,5 @@
 //! The rehearsal's session on the scratch database: running a migration file statement by
-//! statement (the UP traced), with sqlx's bookkeeping, catalogue snapshots, and which tables and
+//! statement (the UP traced), catalogue snapshots, and which tables and
 //! columns hold data before a DOWN.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,7 +19,7 @@ use crate::analysis::Analysis;
 use crate::config::pg_duration;
 use crate::db::DbError;
 use crate::history::HistoryTable;
-use crate::runner::{Direction, Failure, RunOptions, Step, describe_failure};
+use crate::runner::{Failure, RunOptions, Step, describe_failure};
 use crate::trace::Tracer;
 
 /// How often the locks of a statement outside a transaction are sampled.
@@ -31,7 +31,7 @@ pub struct FileRun {
     pub statements: Vec<StatementRehearsal>,
     /// What failed, with the failing statement's text.
     pub failure: Option<(Failure, Option<String>)>,
-    /// Wall time, bookkeeping included.
+    /// Wall time, `COMMIT` included.
     pub elapsed: Duration,
 }
 
@@ -191,7 +191,7 @@ impl ScratchSession {
         Ok(holding)
     }
 
-    /// Runs `step` statement by statement, then its bookkeeping, in one transaction unless
+    /// Runs `step` statement by statement, in one transaction unless
     /// `-- no-transaction`. With `tracing`, each statement's locks and rewrites are observed and
     /// compared with the analysis. A failure is returned in the [`FileRun`] (the transaction
     /// rolled back); an `Err` means the rehearsal itself cannot go on (cancelled, the scratch
@@ -212,11 +212,7 @@ impl ScratchSession {
             statements: step.statements.len(),
         });
         let mut tracer = match tracing {
-            Some(_) => Some(
-                Tracer::start(&mut self.conn)
-                    .await
-                    .map_err(|e| RehearseError::Trace(e.to_string()))?,
-            ),
+            Some(_) => Some(Tracer::start(&mut self.conn).await?),
             None => None,
         };
         if tracer.is_some() && !step.in_transaction && self.monitor.is_none() {
@@ -272,13 +268,9 @@ impl ScratchSession {
             let (Some(tracer), Some(tracing)) = (tracer.as_mut(), tracing.as_ref()) else {
                 continue;
             };
-            let trace_err = |e: crate::trace::TraceError| RehearseError::Trace(e.to_string());
             let (locks, rewritten) = match watched {
-                Some(watched) => (
-                    watched.map_err(trace_err)?,
-                    tracer.rewritten(&mut self.conn).await.map_err(trace_err)?,
-                ),
-                None => tracer.observe(&mut self.conn).await.map_err(trace_err)?,
+                Some(watched) => (watched?, tracer.rewritten(&mut self.conn).await?),
+                None => tracer.observe(&mut self.conn).await?,
             };
             let rewritten: Vec<String> = rewritten
                 .into_iter()
@@ -320,7 +312,7 @@ impl ScratchSession {
         if cancel.is_cancelled() {
             return Err(RehearseError::Cancelled);
         }
-        if let Err(error) = self.bookkeeping(step).await {
+        if let Err(error) = self.commit(step).await {
             if step.in_transaction {
                 let _ = self.simple("ROLLBACK").await;
             }
@@ -338,24 +330,9 @@ impl ScratchSession {
         })
     }
 
-    /// sqlx's history row (inserted on apply, deleted on revert), then `COMMIT`.
-    async fn bookkeeping(&mut self, step: &Step) -> Result<(), sqlx::Error> {
-        match step.direction {
-            Direction::Apply => {
-                sqlx::query(AssertSqlSafe(self.table.insert_sql()))
-                    .bind(step.version)
-                    .bind(&step.description)
-                    .bind(&step.checksum)
-                    .execute(&mut self.conn)
-                    .await?;
-            }
-            Direction::Revert => {
-                sqlx::query(AssertSqlSafe(self.table.delete_sql()))
-                    .bind(step.version)
-                    .execute(&mut self.conn)
-                    .await?;
-            }
-        }
+    /// `COMMIT` (deferred constraints are checked here). The history rows are not written: the
+    /// plan was made from the copied history, and nothing reads them after.
+    async fn commit(&mut self, step: &Step) -> Result<(), sqlx::Error> {
         if step.in_transaction {
             sqlx::raw_sql("COMMIT").execute(&mut self.conn).await?;
         }

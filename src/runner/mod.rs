@@ -444,14 +444,13 @@ pub async fn read_status(
     table: &HistoryTable,
 ) -> Result<Status, RunError> {
     let mut conn = db.connect("lockstep:status").await?;
-    let rows = history::read(&mut conn, table).await?;
-    let mut status = Status::build(set, rows.as_deref());
-    crate::unfinished::read_server_facts(&mut conn, &mut status)
-        .await
-        .map_err(|source| RunError::Query {
+    let status = crate::status::watch::read_status_on(&mut conn, set, table).await;
+    let _ = conn.close().await;
+    status.map_err(|e| match e {
+        crate::status::watch::ReadError::History(e) => RunError::History(e),
+        crate::status::watch::ReadError::Server(source) => RunError::Query {
             context: "reading the indexes an unfinished migration left".into(),
             source,
-        })?;
-    let _ = conn.close().await;
-    Ok(status)
+        },
+    })
 }

@@ -21,17 +21,17 @@ use std::time::Duration;
 use color_eyre::eyre::Result;
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event as TermEvent, EventStream};
 use futures_util::StreamExt;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::analysis::LintOptions;
 use crate::analysis::migrations::{analyze_pending, analyze_rest};
 use crate::db::Database;
-use crate::history;
 use crate::monitor::poller::{INTERVAL_IDLE, INTERVAL_RUNNING};
 use crate::monitor::{Monitor, Poller, PollerConfig, Signal};
-use crate::runner::{RunEvent, RunOptions, Runner, advisory_key, lock_holder};
+use crate::runner::{RunEvent, RunOptions, Runner};
 use crate::source::{self, MigrationSet, SourceOptions};
+use crate::status::watch::StatusWatcher;
 use app::{App, Effect, Event};
 
 /// What the dashboard works on.
@@ -88,18 +88,17 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
     );
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
 
-    let refresh = Arc::new(Notify::new());
     let running = Arc::new(AtomicBool::new(false));
     let mut run_cancel: Option<CancellationToken> = None;
     spawn_input(tx.clone());
-    spawn_status_poller(
+    let watcher = StatusWatcher::new(
         db.clone(),
         dashboard.dir.clone(),
         dashboard.source_options.clone(),
-        dashboard.options.clone(),
-        refresh.clone(),
-        tx.clone(),
+        dashboard.options.table.clone(),
     );
+    let refresh = watcher.waker();
+    spawn_status_watcher(watcher, tx.clone());
     spawn_ticker(running.clone(), tx.clone());
     let poller = spawn_monitor(db.clone(), tx.clone());
 
@@ -333,114 +332,41 @@ fn spawn_ticker(running: Arc<AtomicBool>, tx: mpsc::UnboundedSender<Event>) {
     });
 }
 
-/// Reads files and status on start, every five seconds and on request. Idle costs little: the
-/// files are read again only when the directory changed (the OS tells, through inotify and the
-/// like; where it cannot, the directory listing is compared), the history only when its digest
-/// changed, on one connection kept open (and opened again after an error, which is shown in the
-/// status bar meanwhile).
-fn spawn_status_poller(
-    db: Arc<Database>,
-    dir: std::path::PathBuf,
-    source_options: SourceOptions,
-    options: RunOptions,
-    refresh: Arc<Notify>,
-    tx: mpsc::UnboundedSender<Event>,
-) {
-    let dirty = Arc::new(AtomicBool::new(true));
-    let watcher = watch_dir(&dir, dirty.clone(), refresh.clone());
+/// How often the status watcher looks when nothing wakes it.
+const STATUS_EVERY: Duration = Duration::from_secs(5);
+
+/// Runs the engine's status watcher: a look on start, every five seconds and when woken (`R`,
+/// a finished run, a change in the directory); what changed is reported as events, and an error
+/// in the status bar (the watcher connects again on its next look).
+fn spawn_status_watcher(mut watcher: StatusWatcher, tx: mpsc::UnboundedSender<Event>) {
     tokio::spawn(async move {
-        let _watcher = watcher;
-        let mut conn: Option<sqlx::PgConnection> = None;
-        let mut set: Option<MigrationSet> = None;
-        let mut files_print = None;
-        let mut history_print: Option<Option<String>> = None;
-        let mut database = None;
         let mut forced = true;
         loop {
-            let print = if _watcher.is_some() {
-                None
-            } else {
-                source::fingerprint(&dir)
+            let events = match watcher.look(forced).await {
+                Ok(seen) => {
+                    let mut events = Vec::new();
+                    if let Some(server) = seen.server {
+                        events.push(Event::ServerVersion {
+                            version: server.version,
+                            num: server.version_num,
+                        });
+                    }
+                    if let Some(holder) = seen.lock_holder {
+                        events.push(Event::LockHolder(holder));
+                    }
+                    if let Some(fresh) = seen.status {
+                        events.push(Event::Status(Ok(fresh)));
+                    }
+                    events
+                }
+                Err(error) => vec![Event::Status(Err(error))],
             };
-            let files_changed = dirty.swap(false, Ordering::SeqCst)
-                || forced
-                || set.is_none()
-                || print != files_print;
-            let result: Result<Option<(MigrationSet, crate::status::Status)>, String> = async {
-                if files_changed {
-                    // Reading and hashing thousands of files blocks: not on a runtime worker.
-                    let (dir, options) = (dir.clone(), source_options.clone());
-                    let loaded = tokio::task::spawn_blocking(move || source::load(&dir, &options))
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    set = Some(loaded.map_err(|e| e.to_string())?);
-                    files_print = print;
+            for event in events {
+                if tx.send(event).is_err() {
+                    return;
                 }
-                if conn.is_none() {
-                    let mut fresh = db
-                        .connect("lockstep:status")
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    let info: (String, String, String) = sqlx::query_as(
-                        "SELECT current_database()::text, current_setting('server_version'), \
-                         current_setting('server_version_num')",
-                    )
-                    .fetch_one(&mut fresh)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                    let (name, version, num) = info;
-                    let num = num.trim().parse().unwrap_or(0);
-                    let _ = tx.send(Event::ServerVersion { version, num });
-                    database = Some(name);
-                    conn = Some(fresh);
-                }
-                let Some(c) = conn.as_mut() else {
-                    return Ok(None);
-                };
-                if let Some(name) = &database {
-                    let holder = lock_holder(c, advisory_key(name))
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    let _ = tx.send(Event::LockHolder(holder));
-                }
-                let digest = history::fingerprint(c, &options.table)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if !files_changed && history_print.as_ref() == Some(&digest) {
-                    return Ok(None);
-                }
-                let rows = history::read(c, &options.table)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                history_print = Some(digest);
-                let Some(set) = set.clone() else {
-                    return Ok(None);
-                };
-                let mut status = crate::status::Status::build(&set, rows.as_deref());
-                crate::unfinished::read_server_facts(c, &mut status)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                Ok(Some((set, status)))
             }
-            .await;
-            let event = match result {
-                Ok(Some(fresh)) => Some(Event::Status(Ok(fresh))),
-                Ok(None) => None,
-                Err(error) => {
-                    // Start over on a new connection next time, and read everything again.
-                    conn = None;
-                    history_print = None;
-                    Some(Event::Status(Err(error)))
-                }
-            };
-            if let Some(event) = event
-                && tx.send(event).is_err()
-            {
-                return;
-            }
-            forced = tokio::time::timeout(Duration::from_secs(5), refresh.notified())
-                .await
-                .is_ok();
+            forced = watcher.wait(STATUS_EVERY).await;
         }
     });
 }
@@ -601,25 +527,4 @@ fn spawn_monitor(db: Arc<Database>, tx: mpsc::UnboundedSender<Event>) -> SharedP
         }
     });
     shared
-}
-
-/// Watches the migrations directory: a change marks the files `dirty` and wakes the status
-/// poller. `None` when the OS cannot watch it (the poller then compares directory listings).
-fn watch_dir(
-    dir: &std::path::Path,
-    dirty: Arc<AtomicBool>,
-    wake: Arc<Notify>,
-) -> Option<notify::RecommendedWatcher> {
-    use notify::Watcher;
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok_and(|e| !e.kind.is_access()) {
-            dirty.store(true, Ordering::SeqCst);
-            wake.notify_one();
-        }
-    })
-    .ok()?;
-    watcher
-        .watch(dir, notify::RecursiveMode::NonRecursive)
-        .ok()?;
-    Some(watcher)
 }

@@ -1,0 +1,235 @@
+//! Watching what is applied and pending: the migration files, the history table and who holds
+//! the migration lock, read again only when something changed. The dashboard runs one in the
+//! background; `lockstep status` reads through the same code once ([`read_status_on`]).
+//!
+//! Idle costs little: the files are read again only when the directory changed (the OS tells,
+//! through inotify and the like; where it cannot, the directory listing is compared), the history
+//! only when its digest (computed on the server) changed, on one connection kept open and opened
+//! again after an error.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use sqlx::postgres::PgConnection;
+use tokio::sync::Notify;
+
+use super::Status;
+use crate::db::Database;
+use crate::history::{self, HistoryError, HistoryTable};
+use crate::runner::{LockHolder, advisory_key, lock_holder};
+use crate::source::{self, MigrationSet, SourceOptions};
+
+/// The server, read once per connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerInfo {
+    /// `current_database()`.
+    pub database: String,
+    /// `server_version` (`15.4`).
+    pub version: String,
+    /// `server_version_num` (`150004`).
+    pub version_num: u32,
+}
+
+/// What one look found. Every field is `None` when it did not change since the last look
+/// (`server` is `Some` after each new connection).
+#[derive(Debug, Clone, Default)]
+pub struct Observation {
+    /// The server, right after connecting.
+    pub server: Option<ServerInfo>,
+    /// Who holds sqlx's migration lock (read on every look: it changes without a trace).
+    pub lock_holder: Option<Option<LockHolder>>,
+    /// The files and the status, when either changed.
+    pub status: Option<(MigrationSet, Status)>,
+}
+
+/// Why the status could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The history table could not be read.
+    #[error(transparent)]
+    History(#[from] HistoryError),
+    /// The server's facts about an unfinished run could not be read.
+    #[error("reading the indexes an unfinished migration left: {}", crate::db::describe(.0))]
+    Server(sqlx::Error),
+}
+
+/// Reads the status of `set` on an open connection without writing anything (the history table
+/// is not created), with what the server knows of unfinished `-- no-transaction` runs.
+pub async fn read_status_on(
+    conn: &mut PgConnection,
+    set: &MigrationSet,
+    table: &HistoryTable,
+) -> Result<Status, ReadError> {
+    let rows = history::read(conn, table).await?;
+    let mut status = Status::build(set, rows.as_deref());
+    crate::unfinished::read_server_facts(conn, &mut status)
+        .await
+        .map_err(ReadError::Server)?;
+    Ok(status)
+}
+
+/// The files, the history and the lock holder of one project, watched. See the
+/// [module docs](self).
+pub struct StatusWatcher {
+    db: Arc<Database>,
+    dir: PathBuf,
+    source_options: SourceOptions,
+    table: HistoryTable,
+    conn: Option<PgConnection>,
+    database: Option<String>,
+    set: Option<MigrationSet>,
+    files_print: Option<u64>,
+    history_print: Option<Option<String>>,
+    dirty: Arc<AtomicBool>,
+    wake: Arc<Notify>,
+    _os_watch: Option<notify::RecommendedWatcher>,
+}
+
+impl StatusWatcher {
+    /// Watches `dir` (read with `source_options`) and the history `table` on `db`. Nothing is
+    /// read until the first [`StatusWatcher::look`].
+    pub fn new(
+        db: Arc<Database>,
+        dir: PathBuf,
+        source_options: SourceOptions,
+        table: HistoryTable,
+    ) -> StatusWatcher {
+        let dirty = Arc::new(AtomicBool::new(true));
+        let wake = Arc::new(Notify::new());
+        let os_watch = watch_dir(&dir, dirty.clone(), wake.clone());
+        StatusWatcher {
+            db,
+            dir,
+            source_options,
+            table,
+            conn: None,
+            database: None,
+            set: None,
+            files_print: None,
+            history_print: None,
+            dirty,
+            wake,
+            _os_watch: os_watch,
+        }
+    }
+
+    /// A handle that makes [`StatusWatcher::wait`] return at once (a forced look).
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// Waits until woken (by [`StatusWatcher::waker`] or a change in the directory) or `every`
+    /// passed; returns whether it was woken, which forces the next look to read everything.
+    pub async fn wait(&self, every: Duration) -> bool {
+        tokio::time::timeout(every, self.wake.notified())
+            .await
+            .is_ok()
+    }
+
+    /// Looks at the files, the lock holder and the history; reads the files and the history
+    /// again only when they changed, or everything when `forced`. After an error the connection
+    /// is dropped and the next look starts over.
+    pub async fn look(&mut self, forced: bool) -> Result<Observation, String> {
+        let result = self.look_inner(forced).await;
+        if result.is_err() {
+            self.conn = None;
+            self.history_print = None;
+        }
+        result
+    }
+
+    async fn look_inner(&mut self, forced: bool) -> Result<Observation, String> {
+        let mut seen = Observation::default();
+        let print = if self._os_watch.is_some() {
+            None
+        } else {
+            source::fingerprint(&self.dir)
+        };
+        let files_changed = self.dirty.swap(false, Ordering::SeqCst)
+            || forced
+            || self.set.is_none()
+            || print != self.files_print;
+        if files_changed {
+            // Reading and hashing thousands of files blocks: not on a runtime worker.
+            let (dir, options) = (self.dir.clone(), self.source_options.clone());
+            let loaded = tokio::task::spawn_blocking(move || source::load(&dir, &options))
+                .await
+                .map_err(|e| e.to_string())?;
+            self.set = Some(loaded.map_err(|e| e.to_string())?);
+            self.files_print = print;
+        }
+        if self.conn.is_none() {
+            let mut fresh = self
+                .db
+                .connect("lockstep:status")
+                .await
+                .map_err(|e| e.to_string())?;
+            let (database, version, num): (String, String, String) = sqlx::query_as(
+                "SELECT current_database()::text, current_setting('server_version'), \
+                 current_setting('server_version_num')",
+            )
+            .fetch_one(&mut fresh)
+            .await
+            .map_err(|e| e.to_string())?;
+            seen.server = Some(ServerInfo {
+                database: database.clone(),
+                version,
+                version_num: num.trim().parse().unwrap_or(0),
+            });
+            self.database = Some(database);
+            self.conn = Some(fresh);
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(seen);
+        };
+        if let Some(name) = &self.database {
+            let holder = lock_holder(conn, advisory_key(name))
+                .await
+                .map_err(|e| e.to_string())?;
+            seen.lock_holder = Some(holder);
+        }
+        let digest = history::fingerprint(conn, &self.table)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !files_changed && self.history_print.as_ref() == Some(&digest) {
+            return Ok(seen);
+        }
+        let Some(set) = self.set.clone() else {
+            return Ok(seen);
+        };
+        let status = read_status_on(conn, &set, &self.table)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.history_print = Some(digest);
+        seen.status = Some((set, status));
+        Ok(seen)
+    }
+
+    /// The migrations directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// Watches the migrations directory: a change marks the files `dirty` and wakes the watcher.
+/// `None` when the OS cannot watch it (the watcher then compares directory listings).
+fn watch_dir(
+    dir: &Path,
+    dirty: Arc<AtomicBool>,
+    wake: Arc<Notify>,
+) -> Option<notify::RecommendedWatcher> {
+    use notify::Watcher;
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if event.is_ok_and(|e| !e.kind.is_access()) {
+            dirty.store(true, Ordering::SeqCst);
+            wake.notify_one();
+        }
+    })
+    .ok()?;
+    watcher
+        .watch(dir, notify::RecursiveMode::NonRecursive)
+        .ok()?;
+    Some(watcher)
+}

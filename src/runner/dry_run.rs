@@ -2,8 +2,9 @@
 
 use std::fmt::Write;
 
-use super::plan::{Direction, Plan};
+use super::plan::{Direction, Plan, Step};
 use super::script::{Op, RowWrite, script};
+use super::text::step_heading;
 use crate::history::HistoryTable;
 
 /// Renders `plan` as the SQL lockstep would send, in order: the advisory lock, the history table,
@@ -29,105 +30,96 @@ pub fn render_dry_run(
         let _ = writeln!(out, "{};", table.create_sql());
     }
     for step in &plan.steps {
-        let verb = step.direction.verb();
         let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "-- {verb} {} {} ({}; {} statement{}) from {}",
-            step.version,
-            step.description,
-            match step.segments.as_slice() {
-                _ if step.in_transaction => "in one transaction".to_string(),
-                [] => "-- no-transaction, no statements".to_string(),
-                [one] if one.is_transaction() => {
-                    "-- no-transaction, but every statement may run in a transaction: one \
-                     transaction, as sqlx runs it"
-                        .to_string()
-                }
-                segments => format!(
-                    "NO TRANSACTION: {} segment{}; the history row says success = FALSE until \
-                     the last one commits",
-                    segments.len(),
-                    if segments.len() == 1 { "" } else { "s" }
-                ),
-            },
-            step.statements.len(),
-            if step.statements.len() == 1 { "" } else { "s" },
-            step.file.path.display(),
-        );
-        let _ = writeln!(
-            out,
-            "SET application_name = 'lockstep:{verb}:{}';",
-            step.version
-        );
-        let version = step.version.to_string();
-        for op in script(step) {
-            match op {
-                Op::Segment(i) => {
-                    let segment = &step.segments[i];
-                    let _ = writeln!(
-                        out,
-                        "-- segment {}: {}",
-                        i + 1,
-                        match segment.alone {
-                            Some(why) => format!("runs alone ({why})"),
-                            None => "one transaction".to_string(),
-                        }
-                    );
-                }
-                Op::Begin => out.push_str("BEGIN;\n"),
-                Op::Commit => out.push_str("COMMIT;\n"),
-                Op::Statement(index) => {
-                    let statement = &step.statements[index];
-                    let _ = writeln!(
-                        out,
-                        "-- statement {} (line {})",
-                        statement.index + 1,
-                        statement.start.line
-                    );
-                    let _ = writeln!(out, "{};", statement.text);
-                }
-                Op::Row(write) => {
-                    let sql = match write {
-                        RowWrite::Insert => table.insert_sql(),
-                        RowWrite::InsertUnfinished(progress) => table
-                            .insert_unfinished_sql()
-                            .replace("$4", &progress.encode().to_string()),
-                        RowWrite::Unfinished(progress) => table
-                            .mark_sql()
-                            .replace("$1", "FALSE")
-                            .replace("$2", &progress.encode().to_string())
-                            .replace("$3", &version),
-                        RowWrite::Finished => table
-                            .mark_sql()
-                            .replace("$1", "TRUE")
-                            .replace("$2", "-1")
-                            .replace("$3", &version),
-                        RowWrite::Delete => table.delete_sql(),
-                    };
-                    let _ = writeln!(
-                        out,
-                        "{};",
-                        sql.replace("$1", &version)
-                            .replace("$2", &quote_literal(&step.description))
-                            .replace("$3", &format!("'\\x{}'", hex::encode(&step.checksum)))
-                    );
-                }
-                Op::RecordTime => {
-                    let _ = writeln!(
-                        out,
-                        "{}; -- the measured nanoseconds",
-                        table
-                            .update_time_sql()
-                            .replace("$1", "<elapsed>")
-                            .replace("$2", &version)
-                    );
-                }
-            }
-        }
+        out.push_str(&render_step(step, table));
     }
     let _ = writeln!(out);
     let _ = writeln!(out, "SELECT pg_advisory_unlock({lock_key});");
+    out
+}
+
+/// The SQL one step sends, in order: its `application_name`, its statements inside its
+/// transaction (or, for `-- no-transaction`, its segments) and its history-row writes, under a
+/// comment naming it. The dry run shows it for every step; the dashboard's confirmation too.
+pub fn render_step(step: &Step, table: &HistoryTable) -> String {
+    let mut out = String::new();
+    let verb = step.direction.verb();
+    let _ = writeln!(
+        out,
+        "-- {} from {}",
+        step_heading(step),
+        step.file.path.display()
+    );
+    let _ = writeln!(
+        out,
+        "SET application_name = 'lockstep:{verb}:{}';",
+        step.version
+    );
+    let version = step.version.to_string();
+    for op in script(step) {
+        match op {
+            Op::Segment(i) => {
+                let segment = &step.segments[i];
+                let _ = writeln!(
+                    out,
+                    "-- segment {}: {}",
+                    i + 1,
+                    match segment.alone {
+                        Some(why) => format!("runs alone ({why})"),
+                        None => "one transaction".to_string(),
+                    }
+                );
+            }
+            Op::Begin => out.push_str("BEGIN;\n"),
+            Op::Commit => out.push_str("COMMIT;\n"),
+            Op::Statement(index) => {
+                let statement = &step.statements[index];
+                let _ = writeln!(
+                    out,
+                    "-- statement {} (line {})",
+                    statement.index + 1,
+                    statement.start.line
+                );
+                let _ = writeln!(out, "{};", statement.text);
+            }
+            Op::Row(write) => {
+                let sql = match write {
+                    RowWrite::Insert => table.insert_sql(),
+                    RowWrite::InsertUnfinished(progress) => table
+                        .insert_unfinished_sql()
+                        .replace("$4", &progress.encode().to_string()),
+                    RowWrite::Unfinished(progress) => table
+                        .mark_sql()
+                        .replace("$1", "FALSE")
+                        .replace("$2", &progress.encode().to_string())
+                        .replace("$3", &version),
+                    RowWrite::Finished => table
+                        .mark_sql()
+                        .replace("$1", "TRUE")
+                        .replace("$2", "-1")
+                        .replace("$3", &version),
+                    RowWrite::Delete => table.delete_sql(),
+                };
+                let _ = writeln!(
+                    out,
+                    "{};",
+                    sql.replace("$1", &version)
+                        .replace("$2", &quote_literal(&step.description))
+                        .replace("$3", &format!("'\\x{}'", hex::encode(&step.checksum)))
+                );
+            }
+            Op::RecordTime => {
+                let _ = writeln!(
+                    out,
+                    "{}; -- the measured nanoseconds",
+                    table
+                        .update_time_sql()
+                        .replace("$1", "<elapsed>")
+                        .replace("$2", &version)
+                );
+            }
+        }
+    }
     out
 }
 

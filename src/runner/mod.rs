@@ -14,6 +14,7 @@ mod plan;
 mod resolve;
 mod script;
 mod tally;
+pub mod text;
 mod watch;
 
 use std::time::{Duration, Instant};
@@ -23,7 +24,7 @@ use sqlx::Connection;
 use sqlx::postgres::PgConnection;
 use tokio_util::sync::CancellationToken;
 
-pub use dry_run::render_dry_run;
+pub use dry_run::{render_dry_run, render_step};
 pub use events::{EventSink, Failure, LOCK_NOT_AVAILABLE, LockHolder, RunEvent};
 pub use lock::{LockError, advisory_key, holder as lock_holder};
 pub use plan::{Direction, Operation, Plan, PlanError, Prepared, Step, plan, plan_prepared};

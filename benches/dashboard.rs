@@ -89,8 +89,8 @@ fn main() {
         terminal.draw(|f| view::draw(f, &app)).unwrap();
         first_loading.push(started.elapsed());
         let status = runtime.block_on(read_status(&db, &set, &table)).unwrap();
-        app.handle(Event::Status(Ok((set, status))));
-        app.handle(key(KeyCode::Char('G')));
+        app.handle(Event::Status(Ok((set, status))), Instant::now());
+        app.handle(key(KeyCode::Char('G')), Instant::now());
         terminal.draw(|f| view::draw(f, &app)).unwrap();
         assert!(terminal.backend().to_string().contains("CREATE TABLE big"));
         first_full.push(started.elapsed());
@@ -100,15 +100,18 @@ fn main() {
     let set = source::load(&dir, &Default::default()).unwrap();
     let status = runtime.block_on(read_status(&db, &set, &table)).unwrap();
     let mut app = App::new(set.clone(), db.display_url(), true, false, false);
-    app.handle(Event::Status(Ok((set, status))));
-    let effects = app.handle(key(KeyCode::Char('G')));
+    app.handle(Event::Status(Ok((set, status))), Instant::now());
+    let effects = app.handle(key(KeyCode::Char('G')), Instant::now());
     let highlight_started = Instant::now();
     for effect in effects {
         if let lockstep::tui::app::Effect::Highlight { key, text } = effect {
-            app.handle(Event::Highlighted {
-                key,
-                lines: highlight::highlight_sql(&text),
-            });
+            app.handle(
+                Event::Highlighted {
+                    key,
+                    lines: highlight::highlight_sql(&text),
+                },
+                Instant::now(),
+            );
         }
     }
     let highlight_time = highlight_started.elapsed();
@@ -122,11 +125,11 @@ fn main() {
             KeyCode::Char('j')
         };
         let started = Instant::now();
-        app.handle(key(code));
+        app.handle(key(code), Instant::now());
         terminal.draw(|f| view::draw(f, &app)).unwrap();
         list_keys.push(started.elapsed());
     }
-    app.handle(key(KeyCode::Char('2')));
+    app.handle(key(KeyCode::Char('2')), Instant::now());
     for i in 0..400 {
         let code = if i < 200 {
             KeyCode::PageDown
@@ -134,7 +137,7 @@ fn main() {
             KeyCode::PageUp
         };
         let started = Instant::now();
-        app.handle(key(code));
+        app.handle(key(code), Instant::now());
         terminal.draw(|f| view::draw(f, &app)).unwrap();
         scroll_keys.push(started.elapsed());
     }

@@ -1,22 +1,44 @@
 //! The terminal dashboard: a thin layer over the engine.
 //!
-//! One event enum ([`app::Event`]), one channel into the UI loop. Terminal input, the status
-//! poller, highlighting jobs and the migration run are background tasks that report back as
-//! events; the loop applies them to [`app::App`] and draws every frame from that state. No database
-//! call happens on the UI loop.
+//! One event enum ([`event::Event`]), one channel into the UI loop. Terminal input, the status
+//! watcher, highlighting jobs and the migration run are background tasks that report back as
+//! events; the loop applies them to [`app::App`] (a pure reducer, time coming in with each
+//! event) and draws every frame from that state. No database call happens on the UI loop.
+//!
+//! The folder has one shape: a module per component — a pane ([`list`], [`preview`], [`run`],
+//! [`inspect`]) or an overlay ([`confirm`], [`editor`], [`fix`], [`resolve`], [`question`],
+//! [`help`], [`filter`], [`command`]) — each owning its state, its keys (returning what the
+//! dashboard must do) and its drawing. Around them: [`app`] routes events and holds what is
+//! shared ([`data`]); [`layout`] says where everything goes, for the reducer and the drawing
+//! alike; [`view`] puts the frame together with the [`status_bar`]; [`keys`], [`theme`],
+//! [`visible`] and [`highlight`] are what every component uses.
 
 pub mod app;
+pub mod command;
+pub mod confirm;
+pub mod data;
 pub mod editor;
+pub mod event;
+pub mod filter;
+pub mod fix;
+pub mod help;
 pub mod highlight;
 pub mod inspect;
+pub mod keys;
+pub mod layout;
+pub mod list;
 pub mod preview;
+pub mod question;
 pub mod resolve;
+pub mod run;
+pub mod status_bar;
+pub mod theme;
 pub mod view;
 pub mod visible;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use color_eyre::eyre::Result;
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event as TermEvent, EventStream};
@@ -85,7 +107,8 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
         db.is_sandbox(),
         remote,
         dashboard.read_only,
-    );
+    )
+    .with_history_table(dashboard.options.table.clone());
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
 
     let running = Arc::new(AtomicBool::new(false));
@@ -105,7 +128,7 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
     let mut terminal = ratatui::init();
     let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture);
     if let Ok(size) = terminal.size() {
-        app.handle(Event::Resize(size.width, size.height));
+        app.handle(Event::Resize(size.width, size.height), Instant::now());
     }
     let result = async {
         loop {
@@ -116,9 +139,9 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
             if matches!(event, Event::RunDone(_)) {
                 with_poller(&poller, |p| p.set_interval(INTERVAL_IDLE));
             }
-            let mut effects = app.handle(event);
+            let mut effects = app.handle(event, Instant::now());
             while let Ok(event) = rx.try_recv() {
-                effects.extend(app.handle(event));
+                effects.extend(app.handle(event, Instant::now()));
             }
             for effect in effects {
                 match effect {
@@ -168,7 +191,7 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
                         pg_version,
                         pending,
                     } => {
-                        let set = app.set.clone();
+                        let set = app.data.set.clone();
                         let options = lint_options(&dashboard.options, pg_version);
                         let tx = tx.clone();
                         tokio::task::spawn_blocking(move || {
@@ -208,7 +231,7 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
                         run_cancel = Some(cancel.clone());
                         spawn_run(
                             db.clone(),
-                            app.set.clone(),
+                            app.data.set.clone(),
                             dashboard.options.clone(),
                             RunJob {
                                 operation,
@@ -231,6 +254,18 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
                             let saved =
                                 save_migration(&dir, &source_options, description, up, down);
                             let _ = tx.send(Event::Saved(saved));
+                        });
+                    }
+                    Effect::WriteFix(fix) => {
+                        let (tx, set) = (tx.clone(), app.data.set.clone());
+                        tokio::task::spawn_blocking(move || {
+                            let written =
+                                crate::source::fix::write_fix(&set, &fix, chrono::Utc::now())
+                                    .map(|paths| {
+                                        format!("fix written: {}", app::file_names(&paths))
+                                    })
+                                    .map_err(|e| e.to_string());
+                            let _ = tx.send(Event::Fixed(written));
                         });
                     }
                     Effect::CancelRun => {
@@ -398,7 +433,7 @@ fn spawn_run(
         let (events_tx, mut events_rx) = mpsc::unbounded_channel();
         let forward_tx = tx.clone();
         let sampler_db = db.clone();
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let forwarder = tokio::spawn(async move {
             let mut sampler: Option<tokio::task::JoinHandle<()>> = None;
             let mut tally = crate::runner::RunTally::default();
@@ -432,6 +467,8 @@ fn spawn_run(
         let done = match result {
             Ok(summary) => Ok(tally.summary(summary.elapsed, false)),
             Err(e) if e.is_interrupted() => Err(tally.summary(started.elapsed(), true)),
+            // The run log has the failure from its event: the summary says what it left.
+            Err(_) if tally.failed.is_some() => Err(tally.summary(started.elapsed(), false)),
             Err(e) => Err(e.to_string()),
         };
         let _ = tx.send(Event::RunDone(done));

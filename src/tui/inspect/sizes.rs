@@ -2,7 +2,7 @@
 //! and a red `🔒 locked` badge (catalog estimates only) for tables under an ACCESS EXCLUSIVE lock.
 
 use chrono::{DateTime, Utc};
-use crossterm::event::KeyCode;
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -107,16 +107,16 @@ impl SizesState {
     }
 
     /// Handles `s` (next sort column, in its natural direction), `S` (reverse) and movement.
-    pub fn key(&mut self, code: KeyCode) -> bool {
-        match code {
+    pub fn key(&mut self, key: &KeyEvent, page: usize) -> bool {
+        match key.code {
             KeyCode::Char('s') => {
                 self.column = next(self.column);
                 self.descending = self.column.descending_by_default();
             }
             KeyCode::Char('S') => self.descending = !self.descending,
-            other => {
+            _ => {
                 let keys = self.keys();
-                return self.selection.key(other, &keys);
+                return self.selection.key(key, &keys, page);
             }
         }
         let rows = std::mem::take(&mut self.rows);

@@ -81,7 +81,8 @@ impl Areas {
             Constraint::Length(1),
         ])
         .areas(area);
-        let list_width = (body.width * 2 / 5)
+        let share = if body.width >= WIDE { 40 } else { 45 };
+        let list_width = (body.width * share / 100)
             .max(shape.list_min)
             .min(body.width.saturating_sub(24));
         let (migrations, preview, bottom) = if body.width >= WIDE {

@@ -50,15 +50,25 @@ pub fn items(data: &Data) -> Vec<Vec<Span<'static>>> {
     items
 }
 
-/// The bar's lines: the items, then the error or the message; they wrap at `width`.
-pub fn lines(data: &Data, message: Option<&str>) -> Vec<Line<'static>> {
-    let mut spans = vec![Span::raw(" ")];
-    for (i, item) in items(data).into_iter().enumerate() {
-        if i > 0 {
-            spans.push(Span::raw("  "));
+/// The bar's lines at `width`: the items on the first (the last ones left out when they do not
+/// fit), then the error or the message — on the same line when it fits, else wrapped below.
+pub fn lines(data: &Data, message: Option<&str>, width: u16) -> Vec<Line<'static>> {
+    let width = usize::from(width);
+    let mut items = items(data);
+    let joined = |items: &[Vec<Span<'static>>]| {
+        let mut spans = vec![Span::raw(" ")];
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                spans.push(Span::raw("  "));
+            }
+            spans.extend(item.iter().cloned());
         }
-        spans.extend(item);
+        Line::from(spans)
+    };
+    while items.len() > 1 && joined(&items).width() > width {
+        items.pop();
     }
+    let mut first = joined(&items);
     let note = match (&data.status_error, message) {
         (Some(error), _) => Some(Span::styled(
             format!("⚠ {error} (retrying)"),
@@ -70,16 +80,23 @@ pub fn lines(data: &Data, message: Option<&str>) -> Vec<Line<'static>> {
         )),
         (None, None) => None,
     };
-    if let Some(note) = note {
-        spans.push(Span::raw("  "));
-        spans.push(note);
+    let Some(note) = note else {
+        return vec![super::visible::visible_line(first)];
+    };
+    if first.width() + 2 + note.width() <= width {
+        first.spans.push(Span::raw("  "));
+        first.spans.push(note);
+        return vec![super::visible::visible_line(first)];
     }
-    vec![super::visible::visible_line(Line::from(spans))]
+    vec![
+        super::visible::visible_line(first),
+        super::visible::visible_line(Line::from(vec![Span::raw(" "), note])),
+    ]
 }
 
 /// Rows the bar takes at `width` (its lines wrapped).
 pub fn rows(data: &Data, message: Option<&str>, width: u16) -> u16 {
-    wrapped_height(&lines(data, message), width).max(1) as u16
+    wrapped_height(&lines(data, message, width), width).max(1) as u16
 }
 
 /// A key hint: the key and what it does.

@@ -131,7 +131,6 @@ impl Preview {
             .collect();
         sizes.sort();
         sizes.dedup();
-        let width = width.saturating_sub(GUTTER);
         let key = RowsKey {
             version: v.version,
             side: self.side,
@@ -146,10 +145,12 @@ impl Preview {
             return;
         }
         let size_notes: HashMap<String, String> = key.sizes.iter().cloned().collect();
+        let digits = file.sql.lines().count().max(1).to_string().len();
         self.rows = build_rows(&RowInput {
             text: &file.sql,
             analysis: analysis.as_deref(),
-            width,
+            width: width.saturating_sub(GUTTER),
+            code_width: code_width(width, digits),
             sizes: &size_notes,
             problems: &key.problems,
         });
@@ -350,20 +351,18 @@ impl Preview {
                 ),
                 PreviewRow::Code {
                     line,
+                    part,
                     mark,
                     continued,
                     underlines,
                 } => {
                     let failing = failing_line == Some(line + 1);
                     let text = source.get(line).cloned().unwrap_or_default();
-                    code_row(
-                        *line,
-                        width,
-                        *mark,
-                        *continued,
-                        failing,
-                        underline(text, underlines),
-                    )
+                    let text = underline(text, underlines);
+                    let wrap_at = code_width(inner.width as usize, width);
+                    let text = slice(text, part * wrap_at, (part + 1) * wrap_at);
+                    let number = (*part == 0).then_some(*line);
+                    code_row(number, width, *mark, *continued, failing, text)
                 }
                 PreviewRow::Badges(chips) => {
                     let mut spans = vec![Span::styled(format!("{:>w$}│ ", "", w = width + 1), DIM)];
@@ -411,9 +410,36 @@ impl Preview {
     }
 }
 
-/// A source line: gutter mark (or a finding's continuation bar), line number, text.
+/// Columns for source text in a preview `width` columns wide whose line numbers take `digits`.
+fn code_width(width: usize, digits: usize) -> usize {
+    width.saturating_sub(digits + 2).max(8)
+}
+
+/// The characters `from..to` of `line`, styles kept.
+fn slice(line: Line<'static>, from: usize, to: usize) -> Line<'static> {
+    let mut spans = Vec::new();
+    let mut column = 0;
+    for span in line.spans {
+        let len = span.content.chars().count();
+        let (start, end) = (from.max(column), to.min(column + len));
+        if start < end {
+            let piece: String = span
+                .content
+                .chars()
+                .skip(start - column)
+                .take(end - start)
+                .collect();
+            spans.push(Span::styled(piece, span.style));
+        }
+        column += len;
+    }
+    Line::from(spans).style(line.style)
+}
+
+/// A source line (or a wrapped piece of one, without its number): gutter mark (or a finding's
+/// continuation bar), line number, text.
 fn code_row(
-    line: usize,
+    line: Option<usize>,
     width: usize,
     mark: Option<Severity>,
     continued: Option<Severity>,
@@ -435,10 +461,11 @@ fn code_row(
         (None, Some(severity)) => Span::styled("┆", Style::default().fg(severity_color(severity))),
         (None, None) => Span::raw(" "),
     };
-    let mut spans = vec![
-        gutter,
-        Span::styled(format!("{:>width$} ", line + 1), number_style),
-    ];
+    let number = match line {
+        Some(line) => format!("{:>width$} ", line + 1),
+        None => format!("{:>width$} ", "↪"),
+    };
+    let mut spans = vec![gutter, Span::styled(number, number_style)];
     spans.extend(text.spans);
     let line = Line::from(spans);
     if failing {

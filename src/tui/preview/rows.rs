@@ -67,11 +67,13 @@ pub struct Chip {
 pub enum PreviewRow {
     /// A problem of the file as a whole (empty, still the template), as `lockstep status` says it.
     Problem(String),
-    /// A source line (0-based), the most serious finding starting on it, the most serious one
-    /// it continues, and what to underline.
+    /// A source line (0-based), or a piece of it wrapped at the pane's edge; the most serious
+    /// finding starting on it, the most serious one it continues, and what to underline.
     Code {
         /// The line, from 0.
         line: usize,
+        /// Which piece of the line (0: its start; the rest continue it on the next rows).
+        part: usize,
         /// The gutter mark of a finding starting here.
         mark: Option<Severity>,
         /// The gutter bar of a finding that started on an earlier line.
@@ -100,6 +102,8 @@ pub struct RowInput<'a> {
     pub analysis: Option<&'a Analysis>,
     /// Columns for notes and badges.
     pub width: usize,
+    /// Columns for the source text (longer lines wrap).
+    pub code_width: usize,
     /// Size notes of the tables the statements lock (`1.2 GB, 8.1M rows`), by name.
     pub sizes: &'a HashMap<String, String>,
     /// Problems of the file.
@@ -119,6 +123,7 @@ pub fn build_rows(input: &RowInput) -> Vec<PreviewRow> {
     let mut rows: Vec<PreviewRow> = (0..blank.len().max(1))
         .map(|line| PreviewRow::Code {
             line,
+            part: 0,
             mark: None,
             continued: None,
             underlines: Vec::new(),
@@ -146,8 +151,28 @@ pub fn build_rows(input: &RowInput) -> Vec<PreviewRow> {
             .push(index);
     }
     let mut next = groups.into_iter().peekable();
+    let code_width = input.code_width.max(8);
+    let lengths: Vec<usize> = input.text.lines().map(|l| l.chars().count()).collect();
     for (line, row) in rows.into_iter().enumerate() {
-        out.push(row);
+        let parts = lengths.get(line).map_or(1, |len| len.div_ceil(code_width).max(1));
+        for part in 1..parts {
+            if let PreviewRow::Code { underlines, .. } = &row {
+                let underlines = underlines.clone();
+                if part == 1 {
+                    out.push(row.clone());
+                }
+                out.push(PreviewRow::Code {
+                    line,
+                    part,
+                    mark: None,
+                    continued: None,
+                    underlines,
+                });
+            }
+        }
+        if parts == 1 {
+            out.push(row);
+        }
         while let Some(((after, statement), _)) = next.peek() {
             if *after != line {
                 break;
@@ -381,6 +406,7 @@ mod tests {
             text,
             analysis: Some(&analysis),
             width: 60,
+            code_width: 60,
             sizes: &HashMap::new(),
             problems: &[],
         })

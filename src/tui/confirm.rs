@@ -26,7 +26,8 @@ use crate::monitor::TableBlocker;
 use crate::runner::text::{count, plan_summary};
 use crate::runner::{Direction, Operation, Plan, render_step};
 
-/// Findings listed in the summary; the rest are counted (and in the preview).
+/// Findings listed in the summary (fewer on a short screen); the rest are counted (and in the
+/// preview).
 const FIRST_FINDINGS: usize = 5;
 
 /// What a key did to the confirmation.
@@ -104,7 +105,12 @@ impl PlanConfirm {
                 Style::default().fg(Color::Yellow),
             ));
         }
-        let review = review(plan, data);
+        let first = if confirm_body_height(size) < 20 {
+            3
+        } else {
+            FIRST_FINDINGS
+        };
+        let review = review(plan, data, first);
         summary.extend(review.lines);
         let reverts = plan
             .steps
@@ -380,7 +386,7 @@ struct Review {
 
 /// The findings of the files a plan runs (counted; the first few listed with their rule, table,
 /// lock and the table's size), and the existing tables it locks.
-fn review(plan: &Plan, data: &Data) -> Review {
+fn review(plan: &Plan, data: &Data, first: usize) -> Review {
     let mut found = Vec::new();
     let mut tables: Vec<String> = Vec::new();
     let mut missing = 0;
@@ -444,33 +450,30 @@ fn review(plan: &Plan, data: &Data) -> Review {
                 .add_modifier(Modifier::BOLD),
         ),
     });
-    for (version, f) in found.iter().take(FIRST_FINDINGS) {
-        let mut text = format!(
-            "  {} [{}] {version} line {}",
-            glyph(f.severity),
-            f.rule,
-            f.start.line
-        );
-        if let Some(lock) = f.lock {
-            text.push_str(&format!(" · {}", lock.sql_name()));
+    // One line each: the rule, the lock and its table with the table's size, where it is (the
+    // message is in the preview).
+    for (version, f) in found.iter().take(first) {
+        let mut text = format!("  {} [{}]", glyph(f.severity), f.rule);
+        match (f.lock, &f.table) {
+            (Some(lock), Some(table)) => text.push_str(&format!(" {} on {table}", lock.sql_name())),
+            (Some(lock), None) => text.push_str(&format!(" {}", lock.sql_name())),
+            (None, Some(table)) => text.push_str(&format!(" on {table}")),
+            (None, None) => {}
         }
-        if let Some(table) = &f.table {
-            text.push_str(&format!(" on {table}"));
-            if let Some(note) = data.table_note(table) {
-                text.push_str(&format!(" ({note})"));
-            }
+        if let Some(note) = f.table.as_deref().and_then(|t| data.table_note(t)) {
+            text.push_str(&format!(" ({note})"));
         }
-        text.push_str(&format!(" — {}", f.message));
+        text.push_str(&format!(" · {version} line {}", f.start.line));
         lines.push(visible::line(
             &text,
             Style::default().fg(severity_color(f.severity)),
         ));
     }
-    if found.len() > FIRST_FINDINGS {
+    if found.len() > first {
         lines.push(Line::styled(
             format!(
                 "  … and {} more (in the preview)",
-                count(found.len() - FIRST_FINDINGS, "finding", "findings")
+                count(found.len() - first, "finding", "findings")
             ),
             DIM,
         ));

@@ -276,7 +276,11 @@ impl MigrationList {
             if self.at_row(first + row) == Some(self.selected) {
                 selected_row = Some(rows.len());
             }
-            rows.push(version_row(v, findings, running == Some(v.version)));
+            rows.push(Row::new(columns.pick(version_row(
+                v,
+                findings,
+                running == Some(v.version),
+            ))));
         }
         let table = Table::new(rows, columns.widths())
             .block(block)
@@ -331,15 +335,39 @@ fn columns(width: u16, version: u16, findings: u16, any_applied: bool) -> Column
 }
 
 impl Columns {
-    fn widths(self) -> [Constraint; 6] {
-        [
+    /// The constraints of the columns shown (a dropped column takes no room, not even spacing).
+    fn widths(self) -> Vec<Constraint> {
+        let mut widths = vec![
             Constraint::Length(1),
             Constraint::Length(self.version),
             Constraint::Fill(1),
-            Constraint::Length(self.findings),
-            Constraint::Length(self.duration),
-            Constraint::Length(self.applied_at),
-        ]
+        ];
+        widths.extend(
+            [self.findings, self.duration, self.applied_at]
+                .into_iter()
+                .filter(|w| *w > 0)
+                .map(Constraint::Length),
+        );
+        widths
+    }
+
+    /// `cells` (glyph, version, description, findings, duration, time applied) without the
+    /// dropped columns.
+    fn pick(self, cells: [Cell<'static>; 6]) -> Vec<Cell<'static>> {
+        let shown = [
+            true,
+            true,
+            true,
+            self.findings > 0,
+            self.duration > 0,
+            self.applied_at > 0,
+        ];
+        cells
+            .into_iter()
+            .zip(shown)
+            .filter(|(_, shown)| *shown)
+            .map(|(cell, _)| cell)
+            .collect()
     }
 }
 
@@ -389,8 +417,8 @@ fn findings_cell(data: &Data, v: &VersionStatus) -> Line<'static> {
     Line::from(spans)
 }
 
-/// One version's row: glyph, version, description and flags, findings, duration, time applied.
-fn version_row(v: &VersionStatus, findings: Line<'static>, running: bool) -> Row<'static> {
+/// One version's cells: glyph, version, description and flags, findings, duration, time applied.
+fn version_row(v: &VersionStatus, findings: Line<'static>, running: bool) -> [Cell<'static>; 6] {
     let (glyph, color) = state_look(v.state);
     let glyph = if running { "▶" } else { glyph };
     let mut description = visible::spans(&v.description, Style::default());
@@ -414,14 +442,14 @@ fn version_row(v: &VersionStatus, findings: Line<'static>, running: bool) -> Row
         ),
         None => (String::new(), String::new()),
     };
-    Row::new(vec![
+    [
         Cell::from(glyph).style(Style::default().fg(color).add_modifier(Modifier::BOLD)),
         Cell::from(v.version.to_string()).style(Style::default().fg(color)),
         Cell::from(Line::from(description)),
         Cell::from(findings),
         Cell::from(Line::from(took).right_aligned()).style(DIM),
         Cell::from(when).style(DIM),
-    ])
+    ]
 }
 
 /// Columns the list needs for its identity columns: borders, cursor, glyph, the widest version

@@ -47,8 +47,12 @@ pub fn draw(frame: &mut Frame, app: &App) {
             .draw(frame, areas.bottom, app.now, bottom_focused, data.read_only),
     }
     frame.render_widget(
-        wrapped(status_bar::lines(data, app.message.as_deref(), areas.status.width))
-            .style(BACKGROUND),
+        wrapped(status_bar::lines(
+            data,
+            app.message.as_deref(),
+            areas.status.width,
+        ))
+        .style(BACKGROUND),
         areas.status,
     );
     match &app.overlay {

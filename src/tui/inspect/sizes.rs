@@ -256,24 +256,24 @@ pub fn draw(
         .max(1);
     let header: Vec<Cell> = columns()
         .flat_map(|column| {
-        let mut text = header(column);
-        if column == state.column {
-            text.push_str(if state.descending { " ▼" } else { " ▲" });
-        }
-        let style = if column == state.column {
-            Style::default()
-                .fg(Color::Cyan)
-                .add_modifier(Modifier::BOLD)
-        } else {
-            Style::default().add_modifier(Modifier::BOLD)
-        };
-        let cell = Cell::from(Span::styled(text, style));
-        if column == SizeColumn::Total {
-            vec![cell, Cell::from("")]
-        } else {
-            vec![cell]
-        }
-    })
+            let mut text = header(column);
+            if column == state.column {
+                text.push_str(if state.descending { " ▼" } else { " ▲" });
+            }
+            let style = if column == state.column {
+                Style::default()
+                    .fg(Color::Cyan)
+                    .add_modifier(Modifier::BOLD)
+            } else {
+                Style::default().add_modifier(Modifier::BOLD)
+            };
+            let cell = Cell::from(Span::styled(text, style));
+            if column == SizeColumn::Total {
+                vec![cell, Cell::from("")]
+            } else {
+                vec![cell]
+            }
+        })
         .collect();
     // The name as long as the longest (never two names cut to the same text), then the columns
     // by priority while they fit.

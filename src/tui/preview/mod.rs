@@ -352,6 +352,7 @@ impl Preview {
                 PreviewRow::Code {
                     line,
                     part,
+                    span,
                     mark,
                     continued,
                     underlines,
@@ -359,8 +360,7 @@ impl Preview {
                     let failing = failing_line == Some(line + 1);
                     let text = source.get(line).cloned().unwrap_or_default();
                     let text = underline(text, underlines);
-                    let wrap_at = code_width(inner.width as usize, width);
-                    let text = slice(text, part * wrap_at, (part + 1) * wrap_at);
+                    let text = slice(text, span.0, span.1);
                     let number = (*part == 0).then_some(*line);
                     code_row(number, width, *mark, *continued, failing, text)
                 }

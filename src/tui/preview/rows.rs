@@ -74,6 +74,8 @@ pub enum PreviewRow {
         line: usize,
         /// Which piece of the line (0: its start; the rest continue it on the next rows).
         part: usize,
+        /// The piece's characters of the line (`start..end`; `usize::MAX`: to the end).
+        span: (usize, usize),
         /// The gutter mark of a finding starting here.
         mark: Option<Severity>,
         /// The gutter bar of a finding that started on an earlier line.
@@ -124,6 +126,7 @@ pub fn build_rows(input: &RowInput) -> Vec<PreviewRow> {
         .map(|line| PreviewRow::Code {
             line,
             part: 0,
+            span: (0, usize::MAX),
             mark: None,
             continued: None,
             underlines: Vec::new(),
@@ -152,26 +155,28 @@ pub fn build_rows(input: &RowInput) -> Vec<PreviewRow> {
     }
     let mut next = groups.into_iter().peekable();
     let code_width = input.code_width.max(8);
-    let lengths: Vec<usize> = input.text.lines().map(|l| l.chars().count()).collect();
+    let mut text_lines = input.text.lines();
     for (line, row) in rows.into_iter().enumerate() {
-        let parts = lengths.get(line).map_or(1, |len| len.div_ceil(code_width).max(1));
-        for part in 1..parts {
-            if let PreviewRow::Code { underlines, .. } = &row {
-                let underlines = underlines.clone();
-                if part == 1 {
-                    out.push(row.clone());
+        let pieces = pieces(text_lines.next().unwrap_or_default(), code_width);
+        match row {
+            PreviewRow::Code {
+                mark,
+                continued,
+                underlines,
+                ..
+            } if pieces.len() > 1 => {
+                for (part, span) in pieces.into_iter().enumerate() {
+                    out.push(PreviewRow::Code {
+                        line,
+                        part,
+                        span,
+                        mark: if part == 0 { mark } else { None },
+                        continued: if part == 0 { continued } else { None },
+                        underlines: underlines.clone(),
+                    });
                 }
-                out.push(PreviewRow::Code {
-                    line,
-                    part,
-                    mark: None,
-                    continued: None,
-                    underlines,
-                });
             }
-        }
-        if parts == 1 {
-            out.push(row);
+            row => out.push(row),
         }
         while let Some(((after, statement), _)) = next.peek() {
             if *after != line {
@@ -330,6 +335,29 @@ fn push_notes(out: &mut Vec<PreviewRow>, index: usize, finding: &Finding, width:
             });
         }
     }
+}
+
+/// Where a source line wraps at `width` characters: the pieces' character ranges, broken after a
+/// space where there is one in the piece's last third, else at the edge.
+fn pieces(line: &str, width: usize) -> Vec<(usize, usize)> {
+    let chars: Vec<char> = line.chars().collect();
+    if chars.len() <= width {
+        return vec![(0, usize::MAX)];
+    }
+    let mut out = Vec::new();
+    let mut start = 0;
+    while chars.len() - start > width {
+        let edge = start + width;
+        let space = (start + width * 2 / 3..edge)
+            .rev()
+            .find(|&i| chars[i] == ' ')
+            .map(|i| i + 1);
+        let end = space.unwrap_or(edge);
+        out.push((start, end));
+        start = end;
+    }
+    out.push((start, usize::MAX));
+    out
 }
 
 /// Splits `text` into pieces of at most `width` characters, at spaces where possible.

@@ -149,9 +149,19 @@ fn app_on(set: MigrationSet, status: Status) -> App {
     app
 }
 
+thread_local! {
+    /// The time every event of a test happens at: screens with timers draw the same each run.
+    static NOW: std::time::Instant = std::time::Instant::now();
+}
+
+/// The test's clock.
+pub(super) fn now() -> std::time::Instant {
+    NOW.with(|now| *now)
+}
+
 /// Applies an event and carries out the highlighting effects synchronously, as the loop would.
 pub(super) fn feed(app: &mut App, event: Event) -> Vec<Effect> {
-    let mut effects = app.handle(event, std::time::Instant::now());
+    let mut effects = app.handle(event, now());
     let mut others = Vec::new();
     while let Some(effect) = effects.pop() {
         match effect {
@@ -161,7 +171,7 @@ pub(super) fn feed(app: &mut App, event: Event) -> Vec<Effect> {
                         key,
                         lines: highlight::highlight_sql(&text),
                     },
-                    std::time::Instant::now(),
+                    now(),
                 ));
             }
             Effect::Analyze {
@@ -177,7 +187,7 @@ pub(super) fn feed(app: &mut App, event: Event) -> Vec<Effect> {
                 ] {
                     effects.extend(app.handle(
                         Event::Analyzed { generation, files },
-                        std::time::Instant::now(),
+                        now(),
                     ));
                 }
             }
@@ -188,7 +198,7 @@ pub(super) fn feed(app: &mut App, event: Event) -> Vec<Effect> {
                         generation: draft.generation,
                         findings: editor::analyse_draft(&draft, &options),
                     },
-                    std::time::Instant::now(),
+                    now(),
                 ));
             }
             other => others.push(other),

@@ -6,6 +6,8 @@
 mod cli;
 #[path = "analysis/common.rs"]
 mod common;
+#[path = "analysis/fix.rs"]
+mod fix;
 #[path = "analysis/fixtures.rs"]
 mod fixtures;
 #[path = "analysis/ground_truth.rs"]

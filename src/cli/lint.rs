@@ -41,6 +41,11 @@ pub struct LintArgs {
     /// List every rule with its severity and squawk name, or explain one rule, and exit.
     #[arg(long, value_name = "RULE", num_args = 0..=1, default_missing_value = "")]
     explain: Option<String>,
+    /// Apply the fixes the findings offer (as the dashboard's `f` does), then report what is
+    /// left. A statement that must run outside the file's transaction moves to a new
+    /// `-- no-transaction` migration. Never touches a migration the database has applied.
+    #[arg(long)]
+    fix: bool,
 }
 
 /// The output formats.
@@ -86,7 +91,7 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
     .map(|(url, source)| {
         Database::at(url, source).with_connect_timeout(project.config.connect_timeout)
     });
-    let files = if args.paths.is_empty() {
+    let mut files = if args.paths.is_empty() {
         pending_files(project, db.as_ref()).await?
     } else {
         read_paths(&args.paths)?
@@ -103,6 +108,24 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
         project.config.lock_timeout.is_some(),
         project.config.statement_timeout.is_some(),
     );
+    if args.fix {
+        let applied = match (&db, args.paths.is_empty()) {
+            (Some(db), false) => applied_paths(project, db).await,
+            _ => Vec::new(),
+        };
+        files.retain(|(path, _)| {
+            let keep = !applied.iter().any(|a| same_file(a, path));
+            if !keep {
+                eprintln!(
+                    "note: not fixing {}: the database has applied it (its checksum is locked); \
+                     write the change as a new migration",
+                    path.display()
+                );
+            }
+            keep
+        });
+        files = fix_files(files, &options)?;
+    }
     let report = lint_files(&files, &options);
     let colored = args.format == Format::Human && std::io::stdout().is_terminal();
     // anstream honours NO_COLOR (stripping the colours); plain text has no escapes to strip.
@@ -132,6 +155,112 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
     std::mem::forget(report);
     std::mem::forget(files);
     Ok(code)
+}
+
+/// Most fixes applied to one file in a row (each changes the text the next is found in).
+const MAX_FIXES_PER_FILE: usize = 64;
+
+/// Applies every fix the findings of `files` offer, one at a time (the files are linted again
+/// after each, as one run), printing what was written; returns the files as they are now, with
+/// the migrations the fixes created.
+fn fix_files(
+    mut files: Vec<(PathBuf, String)>,
+    options: &LintOptions,
+) -> Result<Vec<(PathBuf, String)>> {
+    let mut done = 0;
+    // Fixes that would change nothing: (file, rule, where), not tried again.
+    let mut futile: Vec<(PathBuf, &'static str, usize)> = Vec::new();
+    loop {
+        let report = lint_files(&files, options);
+        let next = report.files.iter().find_map(|file| {
+            let finding = file.analysis.findings.iter().find(|f| {
+                f.fix.is_some() && !futile.contains(&(file.path.clone(), f.rule, f.span.start))
+            })?;
+            Some((file, finding))
+        });
+        let Some((file, finding)) = next else {
+            return Ok(files);
+        };
+        done += 1;
+        if done > files.len() * MAX_FIXES_PER_FILE {
+            return Err(eyre!(
+                "fixes of {} keep producing findings with fixes; stopped after {done} — fix the \
+                 rest by hand",
+                file.path.display()
+            ));
+        }
+        let dir = file.path.parent().unwrap_or(Path::new("."));
+        let set = crate::source::load(dir, &Default::default())
+            .wrap_err_with(|| format!("reading {} for the fix", dir.display()))?;
+        let description = set
+            .migrations
+            .iter()
+            .find(|m| {
+                m.up.path == file.path || m.down.as_ref().is_some_and(|d| d.path == file.path)
+            })
+            .map(|m| m.description.clone())
+            .unwrap_or_else(|| "fix".to_string());
+        let Some(fix) = crate::source::fix::plan_fix(
+            &file.path,
+            &file.text,
+            &file.analysis,
+            finding,
+            &description,
+        ) else {
+            return Ok(files);
+        };
+        let written = crate::source::fix::write_fix(&set, &fix, chrono::Utc::now())?;
+        anstream::eprintln!(
+            "fixed {}: [{}] {}",
+            super::output::show(&fix.path.display().to_string()),
+            fix.rule,
+            super::output::show(&fix.description)
+        );
+        for created in written.iter().skip(1) {
+            eprintln!("  created {}", created.display());
+        }
+        for (path, text) in files.iter_mut() {
+            if *path == fix.path {
+                *text = fix.after.clone();
+            }
+        }
+        // The new UP file is pending too: lint (and fix) it with the rest.
+        for created in written.iter().skip(1) {
+            if created.to_string_lossy().ends_with(".down.sql") {
+                continue;
+            }
+            files.push(read(created)?);
+        }
+    }
+}
+
+/// The files of the migrations the configured database has applied (none when it cannot say).
+async fn applied_paths(project: &Project, db: &Database) -> Vec<PathBuf> {
+    let Ok(set) = project.migrations() else {
+        return Vec::new();
+    };
+    let Ok(status) = within(db, read_status(db, &set, &project.run_options().table)).await else {
+        eprintln!(
+            "warning: cannot read what the database has applied; fixing the named files as they \
+             are"
+        );
+        return Vec::new();
+    };
+    status
+        .recorded()
+        .filter_map(|v| v.migration.as_ref())
+        .flat_map(|m| {
+            std::iter::once(m.up.path.clone()).chain(m.down.iter().map(|d| d.path.clone()))
+        })
+        .collect()
+}
+
+/// Whether two paths name the same file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }
 
 /// The pending migrations' UP files: against the configured database, or all of them without one.

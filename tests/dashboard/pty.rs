@@ -392,3 +392,82 @@ async fn versions(db: &lockstep::db::Database) -> Vec<i64> {
         .await
         .unwrap()
 }
+
+/// A risky migration end to end: its findings in the preview and in the confirmation, the
+/// session it would queue behind named there, `f` writing the fix, then the fixed migration run.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_confirmation_with_findings_and_a_blocker_then_f_fixes_and_it_runs() {
+    let db = fresh_database().await;
+    let mut setup = db.connect("test").await.unwrap();
+    sqlx::raw_sql("CREATE TABLE notes (id int, body text)")
+        .execute(&mut setup)
+        .await
+        .unwrap();
+    let mut holder = db.connect("reporting").await.unwrap();
+    sqlx::raw_sql("BEGIN; SELECT count(*) FROM notes;")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let migrations = dir.path().join("migrations");
+    std::fs::create_dir(&migrations).unwrap();
+    let up = migrations.join("1_index_notes.up.sql");
+    std::fs::write(&up, "CREATE INDEX notes_body ON notes (body);\n").unwrap();
+    std::fs::write(
+        migrations.join("1_index_notes.down.sql"),
+        "DROP INDEX notes_body;\n",
+    )
+    .unwrap();
+    let (mut screen, mut child) = start_sized(db.url(), &migrations, 120, 35);
+    screen.wait_for("0 applied, 1 pending");
+    screen.wait_for("[require-concurrent-index]");
+
+    // The confirmation: the finding with its lock and table, and the reporting session.
+    screen.keys("a");
+    let dialog = screen.wait_for("will queue behind 1 session");
+    assert!(dialog.contains("Findings: 1 error"), "{dialog}");
+    assert!(
+        dialog.contains("[require-concurrent-index] SHARE on notes"),
+        "{dialog}"
+    );
+    assert!(dialog.contains("ACCESS SHARE on notes"), "{dialog}");
+    assert!(
+        dialog.contains("reporting, idle in transaction"),
+        "{dialog}"
+    );
+    assert!(dialog.contains("type 1 and press Enter"), "{dialog}");
+    screen.keys("\x1b");
+    screen.wait_until_gone("will queue behind");
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+
+    // f: the diff, then the file written; the dashboard sees the change by itself.
+    screen.keys("f");
+    let diff = screen.wait_for("Apply this fix?");
+    assert!(diff.contains("+ -- no-transaction"), "{diff}");
+    assert!(diff.contains("CONCURRENTLY"), "{diff}");
+    screen.keys("y");
+    screen.wait_for("fix written: 1_index_notes.up.sql");
+    assert_eq!(
+        std::fs::read_to_string(&up).unwrap(),
+        "-- no-transaction\nCREATE INDEX CONCURRENTLY notes_body ON notes (body);\n"
+    );
+    screen.wait_for("no transaction, has DOWN");
+
+    // The fixed migration runs: no error-level finding left, so y confirms.
+    screen.keys("a");
+    screen.confirm("1");
+    screen.wait_for("1 applied, 0 pending");
+    assert_eq!(versions(&db).await, vec![1]);
+    let valid: bool = sqlx::query_scalar(
+        "SELECT indisvalid FROM pg_index WHERE indexrelid = 'notes_body'::regclass",
+    )
+    .fetch_one(&mut setup)
+    .await
+    .unwrap();
+    assert!(valid, "the index was built");
+    quit(&mut screen, &mut child);
+}

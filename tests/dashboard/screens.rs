@@ -185,10 +185,7 @@ pub(super) fn feed(app: &mut App, event: Event) -> Vec<Effect> {
                     analyze_pending(&set, &pending, &options),
                     analyze_rest(&set, &pending, &options),
                 ] {
-                    effects.extend(app.handle(
-                        Event::Analyzed { generation, files },
-                        now(),
-                    ));
+                    effects.extend(app.handle(Event::Analyzed { generation, files }, now()));
                 }
             }
             Effect::AnalyzeDraft { draft, pg_version } => {

@@ -209,6 +209,10 @@ fn fix_files(
         ) else {
             return Ok(files);
         };
+        if fix.after == fix.before && fix.new_migration.is_none() {
+            futile.push((file.path.clone(), finding.rule, finding.span.start));
+            continue;
+        }
         let written = crate::source::fix::write_fix(&set, &fix, chrono::Utc::now())?;
         anstream::eprintln!(
             "fixed {}: [{}] {}",

@@ -151,16 +151,23 @@ impl StatusWatcher {
             || forced
             || self.set.is_none()
             || print != self.files_print;
-        if files_changed {
+        // Reading the files and connecting go on at once (at start, both take a while).
+        let files = async {
+            if !files_changed {
+                return Ok(None);
+            }
             // Reading and hashing thousands of files blocks: not on a runtime worker.
             let (dir, options) = (self.dir.clone(), self.source_options.clone());
-            let loaded = tokio::task::spawn_blocking(move || source::load(&dir, &options))
+            tokio::task::spawn_blocking(move || source::load(&dir, &options))
                 .await
-                .map_err(|e| e.to_string())?;
-            self.set = Some(loaded.map_err(|e| e.to_string())?);
-            self.files_print = print;
-        }
-        if self.conn.is_none() {
+                .map_err(|e| e.to_string())?
+                .map(Some)
+                .map_err(|e| e.to_string())
+        };
+        let connected = async {
+            if self.conn.is_some() {
+                return Ok(None);
+            }
             let mut fresh = self
                 .db
                 .connect("lockstep:status")
@@ -173,13 +180,24 @@ impl StatusWatcher {
             .fetch_one(&mut fresh)
             .await
             .map_err(|e| e.to_string())?;
-            seen.server = Some(ServerInfo {
-                database: database.clone(),
-                version,
-                version_num: num.trim().parse().unwrap_or(0),
-            });
-            self.database = Some(database);
-            self.conn = Some(fresh);
+            Ok::<_, String>(Some((
+                fresh,
+                ServerInfo {
+                    database,
+                    version,
+                    version_num: num.trim().parse().unwrap_or(0),
+                },
+            )))
+        };
+        let (loaded, connected) = tokio::join!(files, connected);
+        if let Some(set) = loaded? {
+            self.set = Some(set);
+            self.files_print = print;
+        }
+        if let Some((conn, server)) = connected? {
+            self.database = Some(server.database.clone());
+            self.conn = Some(conn);
+            seen.server = Some(server);
         }
         let Some(conn) = self.conn.as_mut() else {
             return Ok(seen);

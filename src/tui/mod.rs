@@ -98,7 +98,16 @@ pub fn is_local(url: &str) -> bool {
 
 /// Runs the dashboard until the user quits. The terminal is restored on return and on panic.
 pub async fn run(dashboard: Dashboard) -> Result<()> {
-    let set = source::load(&dashboard.dir, &dashboard.source_options)?;
+    if !dashboard.dir.is_dir() {
+        // The error `lockstep status` gives, before the terminal is taken over.
+        source::load(&dashboard.dir, &dashboard.source_options)?;
+    }
+    // The first frame comes at once; the files are read while the database is connected to.
+    let set = MigrationSet {
+        dir: dashboard.dir.clone(),
+        migrations: Vec::new(),
+        problems: Vec::new(),
+    };
     let db = Arc::new(dashboard.db);
     let remote = !(db.is_sandbox() || is_local(db.url()));
     let mut app = App::new(

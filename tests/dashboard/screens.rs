@@ -1112,3 +1112,120 @@ fn a_partial_migration_is_resolved_behind_a_typed_confirmation() {
     assert!(key(&mut ro, KeyCode::Char('m')).is_empty());
     assert!(ro.overlay.is_none(), "read-only: no resolving");
 }
+
+#[test]
+fn a_revert_of_more_than_one_migration_asks_for_the_version() {
+    let mut app = clean_app();
+    // b on the oldest applied reverts all four: the version must be typed.
+    key(&mut app, KeyCode::Char('g'));
+    key(&mut app, KeyCode::Char('b'));
+    let Overlay::Confirm(confirm) = &app.overlay else {
+        panic!("no confirmation: {:?}", app.message)
+    };
+    assert_eq!(confirm.title, "Revert 4 migrations down to 1?");
+    assert_eq!(confirm.challenge.as_deref(), Some("1"));
+    assert!(
+        confirm
+            .challenge_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("reverts 4 migrations")),
+        "{confirm:?}"
+    );
+    assert!(
+        key(&mut app, KeyCode::Char('y')).is_empty(),
+        "y is typed, not a yes"
+    );
+    key(&mut app, KeyCode::Esc);
+    // One migration: y is enough.
+    key(&mut app, KeyCode::Char('B'));
+    let Overlay::Confirm(confirm) = &app.overlay else {
+        panic!("no confirmation")
+    };
+    assert_eq!(confirm.challenge, None);
+}
+
+#[test]
+fn enter_opens_the_preview_and_h_l_move_between_panes() {
+    let mut app = clean_app();
+    assert_eq!(app.focus, Pane::Migrations);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.focus, Pane::Preview);
+    key(&mut app, KeyCode::Char('l'));
+    assert_eq!(app.focus, Pane::Bottom);
+    key(&mut app, KeyCode::Char('l'));
+    assert_eq!(app.focus, Pane::Migrations);
+    key(&mut app, KeyCode::Left);
+    assert_eq!(app.focus, Pane::Bottom);
+    key(&mut app, KeyCode::Char('h'));
+    assert_eq!(app.focus, Pane::Preview);
+}
+
+#[test]
+fn the_list_follows_a_run_as_migrations_finish() {
+    let mut app = running_app();
+    let before = render(&mut app, 140, 30).backend().to_string();
+    assert!(before.contains("4 applied, 1 pending"), "{before}");
+    let effects = feed(
+        &mut app,
+        Event::Run(RunEvent::MigrationFinished {
+            version: 7,
+            direction: Direction::Apply,
+            elapsed: Duration::from_millis(5),
+        }),
+    );
+    assert!(
+        effects.contains(&Effect::RefreshStatus),
+        "the status is read again: {effects:?}"
+    );
+    let after = render(&mut app, 140, 30).backend().to_string();
+    assert!(after.contains("5 applied, 0 pending"), "{after}");
+}
+
+#[test]
+fn read_only_leaves_out_what_writes() {
+    let (set, _) = every_state();
+    let mut ro = App::new(set.clone(), "x".into(), false, false, true);
+    feed(
+        &mut ro,
+        Event::Status(Ok((set.clone(), Status::build(&set, None)))),
+    );
+    let screen = render(&mut ro, 140, 30).backend().to_string();
+    let hints = screen.lines().last().unwrap_or_default().to_string();
+    assert!(!hints.contains("apply"), "{hints}");
+    assert!(!hints.contains("roll back"), "{hints}");
+    assert!(hints.contains("filter"), "{hints}");
+    assert!(
+        screen.contains("no run in this session (read-only)"),
+        "{screen}"
+    );
+    assert!(!screen.contains("a applies"), "{screen}");
+}
+
+#[test]
+fn a_changed_draft_asks_before_it_is_dropped() {
+    let mut app = clean_app();
+    key(&mut app, KeyCode::Char('n'));
+    // Unchanged: Esc closes.
+    key(&mut app, KeyCode::Esc);
+    assert!(app.overlay.is_none());
+    key(&mut app, KeyCode::Char('n'));
+    for c in "add tags".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    key(&mut app, KeyCode::Esc);
+    assert!(matches!(&app.overlay, Overlay::Editor(e) if e.asking));
+    let screen = render(&mut app, 120, 30).backend().to_string();
+    assert!(screen.contains("s save · d discard"), "{screen}");
+    // Any other key keeps editing, with the draft.
+    key(&mut app, KeyCode::Char('x'));
+    let Overlay::Editor(editor) = &app.overlay else {
+        panic!("still editing")
+    };
+    assert_eq!(editor.description.lines().join(""), "add tags");
+    key(&mut app, KeyCode::Esc);
+    let effects = key(&mut app, KeyCode::Char('s'));
+    assert!(
+        matches!(effects.as_slice(), [Effect::SaveMigration { description, .. }] if description == "add tags"),
+        "{effects:?}"
+    );
+}

@@ -63,7 +63,17 @@ pub async fn read_status_on(
     table: &HistoryTable,
 ) -> Result<Status, ReadError> {
     let rows = history::read(conn, table).await?;
-    let mut status = Status::build(set, rows.as_deref());
+    status_of(conn, set, rows.as_deref()).await
+}
+
+/// The status of `set` against history `rows` already read (`None`: no history table), with
+/// what the server knows of unfinished `-- no-transaction` runs.
+pub async fn status_of(
+    conn: &mut PgConnection,
+    set: &MigrationSet,
+    rows: Option<&[crate::history::AppliedRow]>,
+) -> Result<Status, ReadError> {
+    let mut status = Status::build(set, rows);
     crate::unfinished::read_server_facts(conn, &mut status)
         .await
         .map_err(ReadError::Server)?;
@@ -151,7 +161,8 @@ impl StatusWatcher {
             || forced
             || self.set.is_none()
             || print != self.files_print;
-        // Reading the files and connecting go on at once (at start, both take a while).
+        // Reading the files and reading the database go on at once (at start, both take a
+        // while): the history's rows do not need the files.
         let files = async {
             if !files_changed {
                 return Ok(None);
@@ -164,60 +175,76 @@ impl StatusWatcher {
                 .map(Some)
                 .map_err(|e| e.to_string())
         };
-        let connected = async {
-            if self.conn.is_some() {
-                return Ok(None);
-            }
-            let mut fresh = self
-                .db
-                .connect("lockstep:status")
+        let mut conn = self.conn.take();
+        let database = self.database.clone();
+        let (db, table, last_print) = (self.db.clone(), self.table.clone(), self.history_print.clone());
+        let history = async move {
+            let mut server = None;
+            if conn.is_none() {
+                let mut fresh = db
+                    .connect("lockstep:status")
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let (database, version, num): (String, String, String) = sqlx::query_as(
+                    "SELECT current_database()::text, current_setting('server_version'), \
+                     current_setting('server_version_num')",
+                )
+                .fetch_one(&mut fresh)
                 .await
                 .map_err(|e| e.to_string())?;
-            let (database, version, num): (String, String, String) = sqlx::query_as(
-                "SELECT current_database()::text, current_setting('server_version'), \
-                 current_setting('server_version_num')",
-            )
-            .fetch_one(&mut fresh)
-            .await
-            .map_err(|e| e.to_string())?;
-            Ok::<_, String>(Some((
-                fresh,
-                ServerInfo {
+                server = Some(ServerInfo {
                     database,
                     version,
                     version_num: num.trim().parse().unwrap_or(0),
-                },
-            )))
+                });
+                conn = Some(fresh);
+            }
+            let Some(mut c) = conn else {
+                return Err("no connection".to_string());
+            };
+            let name = server.as_ref().map(|s| s.database.clone()).or(database);
+            let read = async {
+                let holder = match &name {
+                    Some(name) => Some(
+                        lock_holder(&mut c, advisory_key(name))
+                            .await
+                            .map_err(|e| e.to_string())?,
+                    ),
+                    None => None,
+                };
+                let digest = history::fingerprint(&mut c, &table)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let rows = if files_changed || last_print.as_ref() != Some(&digest) {
+                    Some(history::read(&mut c, &table).await.map_err(|e| e.to_string())?)
+                } else {
+                    None
+                };
+                Ok::<_, String>((holder, digest, rows))
+            }
+            .await;
+            Ok::<_, String>((c, server, read))
         };
-        let (loaded, connected) = tokio::join!(files, connected);
+        let (loaded, history) = tokio::join!(files, history);
+        let (conn, server, read) = history?;
+        if let Some(server) = server {
+            self.database = Some(server.database.clone());
+            seen.server = Some(server);
+        }
+        self.conn = Some(conn);
+        let (holder, digest, rows) = read?;
         if let Some(set) = loaded? {
             self.set = Some(set);
             self.files_print = print;
         }
-        if let Some((conn, server)) = connected? {
-            self.database = Some(server.database.clone());
-            self.conn = Some(conn);
-            seen.server = Some(server);
-        }
+        seen.lock_holder = holder;
+        let (Some(rows), Some(set)) = (rows, self.set.clone()) else {
+            return Ok(seen);
+        };
         let Some(conn) = self.conn.as_mut() else {
             return Ok(seen);
         };
-        if let Some(name) = &self.database {
-            let holder = lock_holder(conn, advisory_key(name))
-                .await
-                .map_err(|e| e.to_string())?;
-            seen.lock_holder = Some(holder);
-        }
-        let digest = history::fingerprint(conn, &self.table)
-            .await
-            .map_err(|e| e.to_string())?;
-        if !files_changed && self.history_print.as_ref() == Some(&digest) {
-            return Ok(seen);
-        }
-        let Some(set) = self.set.clone() else {
-            return Ok(seen);
-        };
-        let status = read_status_on(conn, &set, &self.table)
+        let status = status_of(conn, &set, rows.as_deref())
             .await
             .map_err(|e| e.to_string())?;
         self.history_print = Some(digest);

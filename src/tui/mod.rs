@@ -132,7 +132,9 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
     let refresh = watcher.waker();
     spawn_status_watcher(watcher, tx.clone());
     spawn_ticker(running.clone(), tx.clone());
-    let poller = spawn_monitor(db.clone(), tx.clone());
+    // The monitor starts once the status is on screen: the first frame does not wait for it.
+    let poller: SharedPoller = Arc::new(std::sync::Mutex::new(None));
+    let mut monitor_started = false;
 
     let mut terminal = ratatui::init();
     let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture);
@@ -147,6 +149,10 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
             };
             if matches!(event, Event::RunDone(_)) {
                 with_poller(&poller, |p| p.set_interval(INTERVAL_IDLE));
+            }
+            if !monitor_started && matches!(event, Event::Status(_)) {
+                monitor_started = true;
+                spawn_monitor(db.clone(), poller.clone(), tx.clone());
             }
             let mut effects = app.handle(event, Instant::now());
             while let Ok(event) = rx.try_recv() {
@@ -528,11 +534,9 @@ fn with_poller(poller: &SharedPoller, f: impl FnOnce(&Poller)) {
 /// Polls that fail in a row (other than timeouts) before the monitor connects again.
 const MONITOR_FAILURES_BEFORE_RECONNECT: u32 = 3;
 
-/// Connects the monitor (retrying every few seconds), runs its poller and forwards every poll to
-/// the UI; after repeated failures it drops the connection and starts over.
-fn spawn_monitor(db: Arc<Database>, tx: mpsc::UnboundedSender<Event>) -> SharedPoller {
-    let shared: SharedPoller = Arc::new(std::sync::Mutex::new(None));
-    let slot = shared.clone();
+/// Connects the monitor (retrying every few seconds), runs its poller (put in `slot`) and
+/// forwards every poll to the UI; after repeated failures it drops the connection and starts over.
+fn spawn_monitor(db: Arc<Database>, slot: SharedPoller, tx: mpsc::UnboundedSender<Event>) {
     tokio::spawn(async move {
         loop {
             let monitor = match Monitor::connect(&db).await {
@@ -572,5 +576,4 @@ fn spawn_monitor(db: Arc<Database>, tx: mpsc::UnboundedSender<Event>) -> SharedP
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
     });
-    shared
 }

@@ -144,18 +144,23 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
     let result = async {
         loop {
             terminal.draw(|frame| view::draw(frame, &app))?;
-            let Some(event) = rx.recv().await else {
+            let Some(first) = rx.recv().await else {
                 return Ok(());
             };
-            if matches!(event, Event::RunDone(_)) {
-                with_poller(&poller, |p| p.set_interval(INTERVAL_IDLE));
-            }
-            if !monitor_started && matches!(event, Event::Status(_)) {
-                monitor_started = true;
-                spawn_monitor(db.clone(), poller.clone(), tx.clone());
-            }
-            let mut effects = app.handle(event, Instant::now());
+            // Everything that has arrived, then one frame.
+            let mut events = vec![first];
             while let Ok(event) = rx.try_recv() {
+                events.push(event);
+            }
+            let mut effects = Vec::new();
+            for event in events {
+                if matches!(event, Event::RunDone(_)) {
+                    with_poller(&poller, |p| p.set_interval(INTERVAL_IDLE));
+                }
+                if !monitor_started && matches!(event, Event::Status(_)) {
+                    monitor_started = true;
+                    spawn_monitor(db.clone(), poller.clone(), tx.clone());
+                }
                 effects.extend(app.handle(event, Instant::now()));
             }
             for effect in effects {

@@ -177,7 +177,11 @@ impl StatusWatcher {
         };
         let mut conn = self.conn.take();
         let database = self.database.clone();
-        let (db, table, last_print) = (self.db.clone(), self.table.clone(), self.history_print.clone());
+        let (db, table, last_print) = (
+            self.db.clone(),
+            self.table.clone(),
+            self.history_print.clone(),
+        );
         let history = async move {
             let mut server = None;
             if conn.is_none() {
@@ -216,7 +220,11 @@ impl StatusWatcher {
                     .await
                     .map_err(|e| e.to_string())?;
                 let rows = if files_changed || last_print.as_ref() != Some(&digest) {
-                    Some(history::read(&mut c, &table).await.map_err(|e| e.to_string())?)
+                    Some(
+                        history::read(&mut c, &table)
+                            .await
+                            .map_err(|e| e.to_string())?,
+                    )
                 } else {
                     None
                 };

@@ -455,9 +455,19 @@ fn version_row(v: &VersionStatus, findings: Line<'static>, running: bool) -> [Ce
 /// Columns the list needs for its identity columns: borders, cursor, glyph, the widest version
 /// and [`MIN_DESCRIPTION`] characters of description.
 pub fn min_width(status: Option<&Status>) -> u16 {
+    // The widest version is the largest or the most negative one: no need to format them all.
+    let digits =
+        |v: i64| v.unsigned_abs().checked_ilog10().map_or(1, |d| d + 1) as u16 + u16::from(v < 0);
     let version = status
-        .and_then(|s| s.versions.iter().map(|v| v.version.to_string().len()).max())
-        .unwrap_or(1) as u16;
+        .map(|s| {
+            let (low, high) = (s.versions.first(), s.versions.last());
+            low.into_iter()
+                .chain(high)
+                .map(|v| digits(v.version))
+                .max()
+                .unwrap_or(1)
+        })
+        .unwrap_or(1);
     2 + 1 + 1 + 1 + version + 1 + MIN_DESCRIPTION
 }
 

@@ -85,6 +85,32 @@ pub async fn detect(db: &Database, conn: &mut PgConnection) -> Result<Pooling, D
                 }
                 Err(error) => return Err(query_error(error)),
             }
+            // One round can miss transaction pooling: when the second connection gets another
+            // server connection, the first one's next transaction may come back to its own.
+            // Session pooling never shows either sign, so a few more rounds cost no false alarm.
+            for _ in 0..4 {
+                if per_transaction || statement_refused {
+                    break;
+                }
+                let now = backend(conn).await.map_err(query_error)?;
+                let rows = sqlx::raw_sql("BEGIN; SELECT pg_backend_pid()")
+                    .fetch_all(&mut second)
+                    .await
+                    .map_err(query_error)?;
+                let other: i32 = match rows.first() {
+                    Some(row) => row.try_get(0).map_err(query_error)?,
+                    None => 0,
+                };
+                let again = backend(conn).await.map_err(query_error)?;
+                let _ = sqlx::raw_sql("ROLLBACK").execute(&mut second).await;
+                if other == now.pid || again.pid != now.pid {
+                    per_transaction = true;
+                    evidence.push(format!(
+                        "transactions moved between server backends (pids {}, {other}, {})",
+                        now.pid, again.pid
+                    ));
+                }
+            }
             let _ = second.close().await;
         }
         Err(error) => {

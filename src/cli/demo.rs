@@ -90,6 +90,11 @@ pub(super) async fn run(project: &Project, args: DemoArgs) -> Result<ExitCode> {
         db.display_url()
     );
     if let Some(sandbox) = db.sandbox.as_ref().filter(|_| args.keep) {
+        // Listening before the instructions are printed: a Ctrl-C (or SIGTERM) right after them
+        // is not lost.
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
         let url_file = sandbox
             .write_url_file(DEMO_DATABASE)
             .wrap_err("writing the sandbox's connection file")?;
@@ -105,7 +110,10 @@ pub(super) async fn run(project: &Project, args: DemoArgs) -> Result<ExitCode> {
             url_file.display(),
             dir.display()
         );
-        tokio::signal::ctrl_c().await?;
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
     }
     Ok(code)
 }

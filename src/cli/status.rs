@@ -15,6 +15,7 @@ use super::{EXIT_NEEDS_ATTENTION, Project};
 use crate::db::Database;
 use crate::runner::read_status;
 use crate::source::{MigrationSet, Severity};
+use crate::status::watch::StatusWatcher;
 use crate::status::{State, Status};
 
 /// Options of `lockstep status`.
@@ -25,30 +26,95 @@ pub struct StatusArgs {
     json: bool,
     /// Exit with code 3 when anything is pending, drifted, missing, failed or partially applied
     /// (or a file has an error).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "watch")]
     check: bool,
+    /// Print the status again whenever the files or the history change, until Ctrl-C (the
+    /// dashboard's status watcher: the history is read again only when its digest changes).
+    #[arg(long)]
+    watch: bool,
 }
 
 pub(super) async fn run(project: &Project, dir: &Path, args: StatusArgs) -> Result<ExitCode> {
     let set = project.migrations()?;
     let db = project.database(dir, args.json).await?;
     let table = project.run_options().table;
-    let status = read_status(&db, &set, &table).await?;
-    if args.json {
-        let document = StatusJson::new(&db, table.name(), &set, &status);
-        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        crate::text::json::to_writer_pretty(&mut out, &document)?;
-        writeln!(out)?;
-        out.flush()?;
-    } else {
-        print_human(&db, table.name(), &set, &status);
+    if args.watch {
+        return watch(project, db, table, args.json).await;
     }
+    let status = read_status(&db, &set, &table).await?;
+    print(&db, table.name(), &set, &status, args.json)?;
     let attention = status.needs_attention() || set.has_errors();
     Ok(if args.check && attention {
         ExitCode::from(EXIT_NEEDS_ATTENTION)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Prints the status for people, or as one JSON document.
+fn print(
+    db: &Database,
+    table: &str,
+    set: &MigrationSet,
+    status: &Status,
+    json: bool,
+) -> Result<()> {
+    if json {
+        let document = StatusJson::new(db, table, set, status);
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        crate::text::json::to_writer_pretty(&mut out, &document)?;
+        writeln!(out)?;
+        out.flush()?;
+    } else {
+        print_human(db, table, set, status);
+    }
+    Ok(())
+}
+
+/// How often `status --watch` looks when nothing tells it of a change.
+const WATCH_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `status --watch`: the status, printed again each time the engine's watcher sees the files or
+/// the history change, until Ctrl-C.
+async fn watch(
+    project: &Project,
+    db: Database,
+    table: crate::history::HistoryTable,
+    json: bool,
+) -> Result<ExitCode> {
+    use tokio::signal::unix::{SignalKind, signal};
+    // One listener for the whole watch: a Ctrl-C while the status prints is not lost.
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let db = std::sync::Arc::new(db);
+    let mut watcher = StatusWatcher::new(
+        db.clone(),
+        project.migrations_dir.clone(),
+        project.config.source_options(),
+        table.clone(),
+    );
+    let mut printed = false;
+    loop {
+        let seen = tokio::select! {
+            seen = watcher.look(false) => seen,
+            _ = interrupt.recv() => return Ok(ExitCode::SUCCESS),
+        };
+        match seen {
+            Ok(seen) => {
+                if let Some((set, status)) = seen.status {
+                    if printed && !json {
+                        println!("\n── {} ──", chrono::Local::now().format("%H:%M:%S"));
+                    }
+                    print(&db, table.name(), &set, &status, json)?;
+                    printed = true;
+                }
+            }
+            Err(error) => anstream::eprintln!("warning: {} (retrying)", show(&error)),
+        }
+        tokio::select! {
+            _ = watcher.wait(WATCH_EVERY) => {}
+            _ = interrupt.recv() => return Ok(ExitCode::SUCCESS),
+        }
+    }
 }
 
 /// The `status --json` document.

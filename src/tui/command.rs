@@ -53,13 +53,13 @@ impl CommandLine {
 
     /// The hint row while typing.
     pub fn line(&self) -> Line<'static> {
-        Line::from(vec![
+        super::visible::visible_line(Line::from(vec![
             Span::raw(format!(":{}█", self.text)),
             Span::styled(
                 "  Enter run · Esc cancel · :up :up V :down N :down-to V :redo :q",
                 DIM,
             ),
-        ])
+        ]))
     }
 }
 

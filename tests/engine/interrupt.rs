@@ -192,6 +192,45 @@ async fn reader_in_transaction(db: &lockstep::db::Database) -> (sqlx::PgConnecti
     (reader, pid)
 }
 
+/// Applies migration 1 of `dir`, then opens [`reader_in_transaction`].
+async fn first_applied_then_a_reader(
+    db: &lockstep::db::Database,
+    dir: &Dir,
+) -> (sqlx::PgConnection, i32) {
+    let mut first = Running::start(db.url(), dir, &["up", "--to", "1"]);
+    assert_eq!(
+        first.exit_code(Duration::from_secs(30)).await,
+        0,
+        "{}",
+        first.stderr()
+    );
+    reader_in_transaction(db).await
+}
+
+/// Runs `up --json` with a short lock timeout and many retries; once it has retried, the reader
+/// commits and the run must succeed. Returns the finished run.
+async fn retried_until_the_reader_commits(
+    db: &lockstep::db::Database,
+    dir: &Dir,
+    reader: &mut sqlx::PgConnection,
+) -> Running {
+    let mut run = Running::start(
+        db.url(),
+        dir,
+        &["up", "--json", "--lock-timeout", "300ms", "--retries", "20"],
+    );
+    run.wait_for_output("\"event\":\"retrying\"", Duration::from_secs(30))
+        .await;
+    sqlx::raw_sql("COMMIT").execute(reader).await.unwrap();
+    assert_eq!(
+        run.exit_code(Duration::from_secs(60)).await,
+        0,
+        "{}",
+        run.stderr()
+    );
+    run
+}
+
 fn widgets_then_alter() -> Dir {
     Dir::with(&[
         ("1_widgets.sql", "CREATE TABLE widgets (id int);\n"),
@@ -206,10 +245,7 @@ fn widgets_then_alter() -> Dir {
 async fn a_statement_waiting_on_a_lock_names_its_blocker_and_sigterm_stops_it() {
     let db = fresh_database().await;
     let dir = widgets_then_alter();
-    Running::start(db.url(), &dir, &["up", "--to", "1"])
-        .exit_code(Duration::from_secs(30))
-        .await;
-    let (reader, pid) = reader_in_transaction(&db).await;
+    let (reader, pid) = first_applied_then_a_reader(&db, &dir).await;
     let mut run = Running::start(db.url(), &dir, &["up", "--lock-timeout", "0"]);
     run.wait_for_output(&format!("held by pid {pid}"), Duration::from_secs(30))
         .await;
@@ -243,10 +279,7 @@ async fn a_statement_waiting_on_a_lock_names_its_blocker_and_sigterm_stops_it() 
 async fn json_reports_the_wait_and_the_run_goes_on_when_the_blocker_ends() {
     let db = fresh_database().await;
     let dir = widgets_then_alter();
-    Running::start(db.url(), &dir, &["up", "--to", "1"])
-        .exit_code(Duration::from_secs(30))
-        .await;
-    let (mut reader, pid) = reader_in_transaction(&db).await;
+    let (mut reader, pid) = first_applied_then_a_reader(&db, &dir).await;
     let mut run = Running::start(db.url(), &dir, &["up", "--json", "--lock-timeout", "0"]);
     run.wait_for_output("\"event\":\"statement_waiting\"", Duration::from_secs(30))
         .await;
@@ -276,10 +309,7 @@ async fn json_reports_the_wait_and_the_run_goes_on_when_the_blocker_ends() {
 async fn a_lock_timeout_names_the_blocker_and_retries_until_it_is_gone() {
     let db = fresh_database().await;
     let dir = widgets_then_alter();
-    Running::start(db.url(), &dir, &["up", "--to", "1"])
-        .exit_code(Duration::from_secs(30))
-        .await;
-    let (mut reader, pid) = reader_in_transaction(&db).await;
+    let (mut reader, pid) = first_applied_then_a_reader(&db, &dir).await;
 
     // Without retries: it gives up and names whom it waited on.
     let mut run = Running::start(
@@ -295,15 +325,7 @@ async fn a_lock_timeout_names_the_blocker_and_retries_until_it_is_gone() {
 
     // With retries: it rolls back, waits and starts the migration again; once the reader
     // commits, the retry gets through.
-    let mut run = Running::start(
-        db.url(),
-        &dir,
-        &["up", "--json", "--lock-timeout", "300ms", "--retries", "20"],
-    );
-    run.wait_for_output("\"event\":\"retrying\"", Duration::from_secs(30))
-        .await;
-    sqlx::raw_sql("COMMIT").execute(&mut reader).await.unwrap();
-    assert_eq!(run.exit_code(Duration::from_secs(60)).await, 0);
+    let run = retried_until_the_reader_commits(&db, &dir, &mut reader).await;
     assert_eq!(versions(&db).await, vec![1, 2]);
     let summary: serde_json::Value =
         serde_json::from_str(run.stdout().lines().last().unwrap()).unwrap();
@@ -445,19 +467,8 @@ async fn a_no_transaction_migration_retries_only_the_transaction_that_gave_up() 
              INSERT INTO audit VALUES (1);\nALTER TABLE widgets ADD COLUMN color text;\n",
         ),
     ]);
-    Running::start(db.url(), &dir, &["up", "--to", "1"])
-        .exit_code(Duration::from_secs(30))
-        .await;
-    let (mut reader, _) = reader_in_transaction(&db).await;
-    let mut run = Running::start(
-        db.url(),
-        &dir,
-        &["up", "--json", "--lock-timeout", "300ms", "--retries", "20"],
-    );
-    run.wait_for_output("\"event\":\"retrying\"", Duration::from_secs(30))
-        .await;
-    sqlx::raw_sql("COMMIT").execute(&mut reader).await.unwrap();
-    assert_eq!(run.exit_code(Duration::from_secs(60)).await, 0);
+    let (mut reader, _) = first_applied_then_a_reader(&db, &dir).await;
+    retried_until_the_reader_commits(&db, &dir, &mut reader).await;
     assert_eq!(versions(&db).await, vec![1, 2]);
     assert_eq!(
         scalar_i64(&db, "SELECT count(*) FROM audit").await,

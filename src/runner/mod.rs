@@ -148,28 +148,19 @@ pub enum RunError {
     },
 }
 
+/// The interruption in words, from the same description as the run's summary.
 fn interrupted_text(during: Option<(Direction, i64, bool)>, completed: &[usize]) -> String {
     match during {
         None => "interrupted before any migration started".to_string(),
-        Some((direction, version, true)) => format!(
-            "interrupted: migration {version} was rolled back (its {} did not happen)",
-            match direction {
-                Direction::Apply => "apply",
-                Direction::Revert => "revert",
-            }
-        ),
-        Some((_, version, false)) if completed.is_empty() => format!(
-            "interrupted: migration {version} (-- no-transaction) stopped before its first statement completed"
-        ),
-        Some((_, version, false)) => format!(
-            "interrupted: migration {version} ran outside a transaction (-- no-transaction): \
-             statements {} stayed applied",
-            completed
-                .iter()
-                .map(|i| (i + 1).to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        Some((direction, version, rolled_back)) => {
+            let stopped = Stopped {
+                version,
+                direction,
+                rolled_back,
+                completed_statements: completed.to_vec(),
+            };
+            format!("interrupted: {}", stopped.describe())
+        }
     }
 }
 

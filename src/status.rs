@@ -1,5 +1,7 @@
 //! What is applied and what is pending: migration files matched against the history table.
 
+pub mod watch;
+
 use serde::Serialize;
 
 use crate::history::{AppliedRow, Progress};

@@ -8,6 +8,8 @@ mod cli;
 mod common;
 #[path = "analysis/context.rs"]
 mod context;
+#[path = "analysis/fix.rs"]
+mod fix;
 #[path = "analysis/fixtures.rs"]
 mod fixtures;
 #[path = "analysis/ground_truth.rs"]

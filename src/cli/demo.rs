@@ -25,6 +25,32 @@ pub struct DemoArgs {
     keep: bool,
 }
 
+/// The last migration of the demo's foundation: its tables and seed data. The migrations after it
+/// are the risky changes a reviewer should look at.
+pub const FOUNDATION: i64 = 20260108090000;
+
+/// Applies the demo's foundation (through [`FOUNDATION`]) in `dir` on `db`, so the dashboard
+/// opens on real tables with data and the risky migrations pending; returns how many it applied.
+pub async fn apply_foundation(
+    db: &crate::db::Database,
+    dir: &std::path::Path,
+    options: crate::runner::RunOptions,
+) -> Result<usize> {
+    let set = source::load(dir, &Default::default())?;
+    let (events, _) = tokio::sync::mpsc::unbounded_channel();
+    let mut runner = crate::runner::Runner::connect(db, options, events).await?;
+    let summary = runner
+        .run(
+            Operation::Up {
+                to: Some(FOUNDATION),
+            },
+            &set,
+        )
+        .await;
+    runner.close().await;
+    Ok(summary?.completed.len())
+}
+
 /// Writes the embedded demo migrations into `dir`.
 pub fn write_demo_migrations(dir: &std::path::Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;

@@ -62,6 +62,11 @@ pub struct LintArgs {
     /// List every rule with its severity and squawk name, or explain one rule, and exit.
     #[arg(long, value_name = "RULE", num_args = 0..=1, default_missing_value = "")]
     explain: Option<String>,
+    /// Apply the fixes the findings offer (as the dashboard's `f` does), then report what is
+    /// left. A statement that must run outside the file's transaction moves to a new
+    /// `-- no-transaction` migration. Never touches a migration the database has applied.
+    #[arg(long)]
+    fix: bool,
 }
 
 /// The migration tools whose transaction handling lint knows.
@@ -113,7 +118,7 @@ pub(super) async fn run(project: &Project, dir: &Path, args: LintArgs) -> Result
 async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode> {
     let db = project.configured_database(dir);
     let mut changes = None;
-    let (files, live, named, whole_history) = if let Some(reference) = &args.changed_since {
+    let (mut files, live, mut named, whole_history) = if let Some(reference) = &args.changed_since {
         let changed = changed::changed_since(
             dir,
             &project.migrations_dir,
@@ -163,6 +168,34 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
         None if whole_history => Catalog::empty_database(),
         None => Catalog::default(),
     };
+    if args.fix {
+        let applied = match (&db, args.paths.is_empty() && args.changed_since.is_none()) {
+            (Some(db), false) => applied_paths(project, db).await,
+            _ => Vec::new(),
+        };
+        let fixable = |path: &Path| {
+            let named = named.as_ref().is_none_or(|named| named.contains(path));
+            let applied = applied.iter().any(|a| same_file(a, path));
+            if named && applied {
+                eprintln!(
+                    "note: not fixing {}: the database has applied it (its checksum is locked); \
+                     write the change as a new migration",
+                    path.display()
+                );
+            }
+            named && !applied
+        };
+        let fixable: HashSet<PathBuf> = files
+            .iter()
+            .map(|(path, _)| path.clone())
+            .filter(|path| fixable(path))
+            .collect();
+        let created;
+        (files, created) = fix_files(files, fixable, &options)?;
+        if let Some(named) = &mut named {
+            named.extend(created);
+        }
+    }
     let mut report = lint_files(&files, &options);
     // The migrations before a named file were its history: not reported.
     if let Some(named) = &named {
@@ -224,6 +257,123 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
     std::mem::forget(report);
     std::mem::forget(files);
     Ok(code)
+}
+
+/// Most fixes applied to one file in a row (each changes the text the next is found in).
+const MAX_FIXES_PER_FILE: usize = 64;
+
+/// Applies every fix the findings of the `fixable` ones of `files` offer, one at a time (the
+/// files are linted again after each, as one run), printing what was written; returns the files
+/// as they are now, with the migrations the fixes created, and the UP files it created.
+fn fix_files(
+    mut files: Vec<(PathBuf, String)>,
+    mut fixable: HashSet<PathBuf>,
+    options: &LintOptions,
+) -> Result<(Vec<(PathBuf, String)>, Vec<PathBuf>)> {
+    let mut created_ups = Vec::new();
+    let mut done = 0;
+    // Fixes that would change nothing: (file, rule, where), not tried again.
+    let mut futile: Vec<(PathBuf, &'static str, usize)> = Vec::new();
+    loop {
+        let report = lint_files(&files, options);
+        let next = report.files.iter().find_map(|file| {
+            if !fixable.contains(&file.path) {
+                return None;
+            }
+            let finding = file.analysis.findings.iter().find(|f| {
+                f.fix.is_some() && !futile.contains(&(file.path.clone(), f.rule, f.span.start))
+            })?;
+            Some((file, finding))
+        });
+        let Some((file, finding)) = next else {
+            return Ok((files, created_ups));
+        };
+        done += 1;
+        if done > files.len() * MAX_FIXES_PER_FILE {
+            return Err(eyre!(
+                "fixes of {} keep producing findings with fixes; stopped after {done} — fix the \
+                 rest by hand",
+                file.path.display()
+            ));
+        }
+        let dir = file.path.parent().unwrap_or(Path::new("."));
+        let set = crate::source::load(dir, &Default::default())
+            .wrap_err_with(|| format!("reading {} for the fix", dir.display()))?;
+        let description = set
+            .migrations
+            .iter()
+            .find(|m| {
+                m.up.path == file.path || m.down.as_ref().is_some_and(|d| d.path == file.path)
+            })
+            .map(|m| m.description.clone())
+            .unwrap_or_else(|| "fix".to_string());
+        let Some(fix) = crate::source::fix::plan_fix(
+            &file.path,
+            &file.text,
+            &file.analysis,
+            finding,
+            &description,
+        ) else {
+            return Ok((files, created_ups));
+        };
+        if fix.after == fix.before && fix.new_migration.is_none() {
+            futile.push((file.path.clone(), finding.rule, finding.span.start));
+            continue;
+        }
+        let written = crate::source::fix::write_fix(&set, &fix, chrono::Utc::now())?;
+        anstream::eprintln!(
+            "fixed {}: [{}] {}",
+            super::output::show(&fix.path.display().to_string()),
+            fix.rule,
+            super::output::show(&fix.description)
+        );
+        for created in written.iter().skip(1) {
+            eprintln!("  created {}", created.display());
+        }
+        for (path, text) in files.iter_mut() {
+            if *path == fix.path {
+                *text = fix.after.clone();
+            }
+        }
+        // The new UP file is pending too: lint (and fix) it with the rest.
+        for created in written.iter().skip(1) {
+            if created.to_string_lossy().ends_with(".down.sql") {
+                continue;
+            }
+            files.push(read(created)?);
+            fixable.insert(created.clone());
+            created_ups.push(created.clone());
+        }
+    }
+}
+
+/// The files of the migrations the configured database has applied (none when it cannot say).
+async fn applied_paths(project: &Project, db: &Database) -> Vec<PathBuf> {
+    let Ok(set) = project.migrations() else {
+        return Vec::new();
+    };
+    let Ok(status) = within(db, read_status(db, &set, &project.run_options().table)).await else {
+        eprintln!(
+            "warning: cannot read what the database has applied; fixing the named files as they \
+             are"
+        );
+        return Vec::new();
+    };
+    status
+        .recorded()
+        .filter_map(|v| v.migration.as_ref())
+        .flat_map(|m| {
+            std::iter::once(m.up.path.clone()).chain(m.down.iter().map(|d| d.path.clone()))
+        })
+        .collect()
+}
+
+/// Whether two paths name the same file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }
 
 /// The pending migrations' UP files: against the configured database (with its schema), or all

@@ -9,14 +9,13 @@ use clap::Args;
 use color_eyre::eyre::{Result, WrapErr};
 use tokio::sync::mpsc;
 
-use super::output::{
-    bold, dim, green, human_duration, one_line, red, show, show_in, show_padded, yellow,
-};
+use super::output::{bold, dim, green, red, show, show_in, show_padded_in, yellow};
 use super::{EXIT_INTERRUPTED, Project};
 use crate::db::Database;
 use crate::health;
+use crate::runner::text::{LogKind, LogLine, RunLog, WAIT_REPRINT};
 use crate::runner::{
-    Operation, RunEvent, RunOptions, RunTally, Runner, Stopped, advisory_key, plan, read_history,
+    Operation, RunEvent, RunOptions, RunTally, Runner, advisory_key, plan, read_history,
     render_dry_run,
 };
 use crate::source::MigrationSet;
@@ -289,15 +288,14 @@ impl Interrupts {
     }
 }
 
-/// Prints a run's events as they come (for people, or as JSON lines) and returns its tally.
+/// Prints a run's events as they come (for people, in the engine's words, or as JSON lines) and
+/// returns its tally. Waits and retries go to stderr, the rest to stdout.
 pub(super) async fn print_events(
     mut rx: mpsc::UnboundedReceiver<RunEvent>,
     json: bool,
 ) -> RunTally {
     let mut tally = RunTally::default();
-    let mut last_holder = None;
-    let mut last_wait: Option<(String, std::time::Duration)> = None;
-    let mut statement_text = String::new();
+    let mut log = RunLog::new(Some(WAIT_REPRINT));
     while let Some(event) = rx.recv().await {
         tally.record(&event);
         if json {
@@ -306,134 +304,35 @@ pub(super) async fn print_events(
             }
             continue;
         }
-        let (b, d, r, y) = (bold(), dim(), red(), yellow());
-        match event {
-            RunEvent::Connected { pooling, .. } => {
-                if !pooling.keeps_sessions() {
-                    eprintln!(
-                        "{d}connected {}; --pooled: each migration takes the migration lock in \
-                         its own transaction{d:#}",
-                        pooling.summary()
-                    );
-                }
-            }
-            RunEvent::LockAcquired { .. } => {}
-            RunEvent::MigrationSkipped {
-                version, reason, ..
-            } => {
-                println!("{d}skip {version}: {}{d:#}", show(&reason));
-            }
-            RunEvent::LockWaiting { holder, limit, .. } => {
-                let who = holder.as_ref().map(|h| (h.pid, h.state.clone()));
-                if who != last_holder {
-                    eprintln!(
-                        "{y}waiting up to {} for the migration lock, held by {}{y:#}",
-                        human_duration(limit),
-                        show_in(
-                            holder
-                                .as_ref()
-                                .map(ToString::to_string)
-                                .as_deref()
-                                .unwrap_or("another session"),
-                            y
-                        )
-                    );
-                    last_holder = who;
-                }
-            }
-            RunEvent::MigrationStarted {
-                version,
-                description,
-                direction,
-                in_transaction,
-                statements,
-            } => {
-                let verb = direction.verb();
-                println!(
-                    "{b}{verb} {version}{b:#} {} {d}({}, {statements} statement{}){d:#}",
-                    show(&description),
-                    if in_transaction {
-                        "in a transaction"
-                    } else {
-                        "no transaction"
-                    },
-                    if statements == 1 { "" } else { "s" }
-                );
-            }
-            RunEvent::StatementStarted { text, .. } => {
-                statement_text = text;
-                last_wait = None;
-            }
-            RunEvent::StatementWaiting {
-                index,
-                waited,
-                wait,
-                ..
-            } => {
-                let lines = crate::monitor::render::wait_lines(&wait, None);
-                let key = lines.join("\n");
-                let due = match &last_wait {
-                    Some((previous, at)) => {
-                        *previous != key || waited.saturating_sub(*at) >= WAIT_REPRINT
-                    }
-                    None => true,
-                };
-                if due {
-                    eprintln!(
-                        "  {y}⏳ statement {} {}{y:#}",
-                        index + 1,
-                        show_in(
-                            &crate::monitor::render::wait_lines(&wait, Some(waited))[0],
-                            y
-                        )
-                    );
-                    for line in &lines[1..] {
-                        eprintln!("     {y}{}{y:#}", show_in(line, y));
-                    }
-                    last_wait = Some((key, waited));
-                }
-            }
-            RunEvent::StatementFinished { index, elapsed, .. } => {
-                println!(
-                    "  {d}{:>3}{d:#}  {} {:>10}",
-                    index + 1,
-                    show_padded(&one_line(&statement_text, 70), 70),
-                    human_duration(elapsed)
-                );
-            }
-            RunEvent::MigrationFinished { elapsed, .. } => {
-                println!("  {d}done in {}{d:#}", human_duration(elapsed));
-            }
-            RunEvent::Retrying {
-                attempt,
-                retries,
-                delay,
-                failure,
-                ..
-            } => {
-                eprintln!(
-                    "  {y}gave up on a lock at {}\n  rolled back; retry {attempt} of {retries} in {}{y:#}",
-                    show_in(&failure.to_string(), y),
-                    human_duration(delay)
-                );
-            }
-            RunEvent::MigrationInterrupted { .. } => {
-                if let Some(stopped) = Stopped::from_event(&event) {
-                    println!("  {r}interrupted: {}{r:#}", stopped.describe());
-                }
-            }
-            RunEvent::MigrationFailed { failure, .. } => {
-                if failure.statement.is_some() {
-                    println!(
-                        "  {r}failed: {}{r:#}",
-                        show_in(&one_line(&statement_text, 100), r)
-                    );
-                }
-            }
+        for line in log.lines(&event) {
+            print_log_line(&line);
         }
     }
     tally
 }
 
-/// How often an unchanged lock wait is printed again.
-const WAIT_REPRINT: std::time::Duration = std::time::Duration::from_secs(5);
+/// Prints one line of a run's log in its kind's style, a timing right-aligned after the text.
+fn print_log_line(line: &LogLine) {
+    let style = match line.kind {
+        LogKind::Heading => bold(),
+        LogKind::Statement => anstyle::Style::new(),
+        LogKind::Waiting => yellow(),
+        LogKind::Done | LogKind::Info => dim(),
+        LogKind::Error => red(),
+    };
+    let text = match &line.timing {
+        Some(timing) => format!(
+            "{} {timing:>10}",
+            show_padded_in(&line.text, STATEMENT_COLUMNS, style)
+        ),
+        None => show_in(&line.text, style).into_owned(),
+    };
+    if line.kind.is_diagnostic() {
+        eprintln!("{style}{text}{style:#}");
+    } else {
+        println!("{style}{text}{style:#}");
+    }
+}
+
+/// Columns a statement's text takes before its timing.
+const STATEMENT_COLUMNS: usize = 76;

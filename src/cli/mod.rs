@@ -231,13 +231,17 @@ async fn dashboard(project: &Project, dir: &Path, read_only: bool) -> Result<Exi
         ),
         None => {
             eprintln!(
-                "No database configured: starting a throwaway PostgreSQL with the demo migrations…"
+                "No database configured: starting a throwaway PostgreSQL with the demo migrations, \
+                 their foundation (tables and seed data) applied…"
             );
             let db = start_sandbox("lockstep_demo")
                 .await
                 .wrap_err("starting the sandbox PostgreSQL")?;
             let demo_dir = demo_files.path().join("migrations");
             demo::write_demo_migrations(&demo_dir).wrap_err("writing the demo migrations")?;
+            demo::apply_foundation(&db, &demo_dir, project.run_options())
+                .await
+                .wrap_err("applying the demo's foundation")?;
             (db, demo_dir)
         }
     };

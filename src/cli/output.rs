@@ -2,18 +2,18 @@
 
 use anstyle::{AnsiColor, Style};
 
-pub use crate::format::{execution_time, human_duration, one_line};
+pub use crate::format::execution_time;
 
 use crate::status::State;
 
 pub use crate::text::ansi::{styled as show, styled_in as show_in};
 
-/// [`show`], padded with spaces to `width` columns as the markers show (for table columns).
-pub fn show_padded(text: &str, width: usize) -> String {
+/// [`show_in`] (markers inside text of `style`), padded to `width` columns as the markers show.
+pub fn show_padded_in(text: &str, width: usize, style: Style) -> String {
     let columns = crate::text::visible::width(text);
     format!(
         "{}{}",
-        show(text),
+        show_in(text, style),
         " ".repeat(width.saturating_sub(columns))
     )
 }

@@ -17,6 +17,7 @@ use crate::history::HistoryTable;
 use crate::pooler::Pooling;
 use crate::runner::read_history;
 use crate::source::{MigrationSet, Severity};
+use crate::status::watch::StatusWatcher;
 use crate::status::{State, Status};
 
 /// Options of `lockstep status`.
@@ -27,25 +28,23 @@ pub struct StatusArgs {
     json: bool,
     /// Exit with code 3 when anything is pending, drifted, missing, failed or partially applied
     /// (or a file has an error).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "watch")]
     check: bool,
+    /// Print the status again whenever the files or the history change, until Ctrl-C (the
+    /// dashboard's status watcher: the history is read again only when its digest changes).
+    #[arg(long)]
+    watch: bool,
 }
 
 pub(super) async fn run(project: &Project, dir: &Path, args: StatusArgs) -> Result<ExitCode> {
     let set = project.migrations()?;
     let db = project.database(dir, args.json).await?;
     let table = project.run_options().table;
-    let (status, pooling) = read_status_and_pooling(&db, &set, &table).await?;
-    if args.json {
-        let mut document = StatusJson::new(&db, table.name(), &set, &status);
-        document.connection = Some(&pooling);
-        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        crate::text::json::to_writer_pretty(&mut out, &document)?;
-        writeln!(out)?;
-        out.flush()?;
-    } else {
-        print_human(&db, &pooling, table.name(), &set, &status);
+    if args.watch {
+        return watch(project, db, table, args.json).await;
     }
+    let (status, pooling) = read_status_and_pooling(&db, &set, &table).await?;
+    print(&db, &pooling, table.name(), &set, &status, args.json)?;
     let attention = status.needs_attention() || set.has_errors();
     Ok(if args.check && attention {
         ExitCode::from(EXIT_NEEDS_ATTENTION)
@@ -65,6 +64,78 @@ async fn read_status_and_pooling(
     let rows = read_history(&mut conn, table).await?;
     let _ = sqlx::Connection::close(conn).await;
     Ok((Status::build(set, rows.as_deref()), pooling))
+}
+
+/// Prints the status for people, or as one JSON document.
+fn print(
+    db: &Database,
+    pooling: &Pooling,
+    table: &str,
+    set: &MigrationSet,
+    status: &Status,
+    json: bool,
+) -> Result<()> {
+    if json {
+        let mut document = StatusJson::new(db, table, set, status);
+        document.connection = Some(pooling);
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        crate::text::json::to_writer_pretty(&mut out, &document)?;
+        writeln!(out)?;
+        out.flush()?;
+    } else {
+        print_human(db, pooling, table, set, status);
+    }
+    Ok(())
+}
+
+/// How often `status --watch` looks when nothing tells it of a change.
+const WATCH_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `status --watch`: the status, printed again each time the engine's watcher sees the files or
+/// the history change, until Ctrl-C.
+async fn watch(
+    project: &Project,
+    db: Database,
+    table: crate::history::HistoryTable,
+    json: bool,
+) -> Result<ExitCode> {
+    use tokio::signal::unix::{SignalKind, signal};
+    // One listener for the whole watch: a Ctrl-C while the status prints is not lost.
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let db = std::sync::Arc::new(db);
+    let mut watcher = StatusWatcher::new(
+        db.clone(),
+        project.migrations_dir.clone(),
+        project.config.source_options(),
+        table.clone(),
+    );
+    let mut printed = false;
+    let mut pooling = None;
+    loop {
+        let seen = tokio::select! {
+            seen = watcher.look(false) => seen,
+            _ = interrupt.recv() => return Ok(ExitCode::SUCCESS),
+        };
+        match seen {
+            Ok(seen) => {
+                if let Some(server) = seen.server {
+                    pooling = Some(server.pooling);
+                }
+                if let (Some((set, status)), Some(pooling)) = (seen.status, &pooling) {
+                    if printed && !json {
+                        println!("\n── {} ──", chrono::Local::now().format("%H:%M:%S"));
+                    }
+                    print(&db, pooling, table.name(), &set, &status, json)?;
+                    printed = true;
+                }
+            }
+            Err(error) => anstream::eprintln!("warning: {} (retrying)", show(&error)),
+        }
+        tokio::select! {
+            _ = watcher.wait(WATCH_EVERY) => {}
+            _ = interrupt.recv() => return Ok(ExitCode::SUCCESS),
+        }
+    }
 }
 
 /// The `status --json` document.

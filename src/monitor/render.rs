@@ -201,3 +201,20 @@ pub fn wait_lines(wait: &LockWait, waited: Option<std::time::Duration>) -> Vec<S
     }
     lines
 }
+
+/// A session a migration touching its table would queue behind: `pid 777 holds ACCESS SHARE on
+/// users (alice · psql, idle in transaction, transaction 2m05s)`.
+pub fn table_blocker(blocker: &super::blockers::TableBlocker) -> String {
+    format!(
+        "pid {} {} {} on {} ({})",
+        blocker.session.pid,
+        if blocker.granted {
+            "holds"
+        } else {
+            "waits for"
+        },
+        sql_mode(&blocker.mode),
+        blocker.table,
+        session_brief(&blocker.session)
+    )
+}

@@ -3,9 +3,10 @@
 use std::fmt::Write;
 
 use super::RunOptions;
-use super::plan::{Direction, Plan};
+use super::plan::{Direction, Plan, Step};
 use super::pooled::POOLED_BEGIN;
 use super::script::{Op, RowWrite, script};
+use super::text::step_heading;
 use crate::history::HistoryTable;
 
 /// Renders `plan` as the SQL lockstep would send, in order: the advisory lock, the history table,
@@ -26,139 +27,141 @@ pub fn render_dry_run(
         return out;
     }
     let _ = writeln!(out, "-- lockstep dry run: nothing below has been executed");
-    let lock = |out: &mut String, application_name: &str| match pooled {
-        Some(options) => {
-            let _ = writeln!(
-                out,
-                "{POOLED_BEGIN}; {}\nSELECT pg_try_advisory_xact_lock({lock_key}); -- polled until \
-                 free; the history is read again under it (skipped if another run did it)",
-                options.transaction_settings(application_name)
-            );
-        }
+    let pooled = pooled.map(|options| (options, lock_key));
+    match pooled {
         None => {
             let _ = writeln!(
                 out,
                 "SELECT pg_try_advisory_lock({lock_key}); -- polled until free"
             );
         }
-    };
-    if pooled.is_none() {
-        lock(&mut out, "lockstep:apply");
+        Some(pooled) => {
+            if !table_exists && plan.steps.iter().any(|s| s.direction == Direction::Apply) {
+                pooled_lock(&mut out, pooled, "lockstep:apply");
+            }
+        }
     }
     if !table_exists && plan.steps.iter().any(|s| s.direction == Direction::Apply) {
-        if pooled.is_some() {
-            lock(&mut out, "lockstep:apply");
-        }
         let _ = writeln!(out, "{};", table.create_sql());
         if pooled.is_some() {
             out.push_str("COMMIT;\n");
         }
     }
     for step in &plan.steps {
-        let verb = step.direction.verb();
         let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "-- {verb} {} {} ({}; {} statement{}) from {}",
-            step.version,
-            step.description,
-            match step.segments.as_slice() {
-                _ if step.in_transaction => "in one transaction".to_string(),
-                [] => "-- no-transaction, no statements".to_string(),
-                [one] if one.is_transaction() => {
-                    "-- no-transaction, but every statement may run in a transaction: one \
-                     transaction, as sqlx runs it"
-                        .to_string()
-                }
-                segments => format!(
-                    "NO TRANSACTION: {} segment{}; the history row says success = FALSE until \
-                     the last one commits",
-                    segments.len(),
-                    if segments.len() == 1 { "" } else { "s" }
-                ),
-            },
-            step.statements.len(),
-            if step.statements.len() == 1 { "" } else { "s" },
-            step.file.path.display(),
-        );
-        if pooled.is_some() && !step.in_transaction {
-            let refusal = crate::pooler::no_transaction_refusal(step.version);
-            let _ = writeln!(out, "-- --pooled refuses to run: {refusal}");
-        }
-        let application_name = format!("lockstep:{verb}:{}", step.version);
-        if pooled.is_none() {
-            let _ = writeln!(out, "SET application_name = '{application_name}';");
-        }
-        let version = step.version.to_string();
-        for op in script(step) {
-            match op {
-                Op::Segment(i) => {
-                    let segment = &step.segments[i];
-                    let _ = writeln!(
-                        out,
-                        "-- segment {}: {}",
-                        i + 1,
-                        match segment.alone {
-                            Some(why) => format!("runs alone ({why})"),
-                            None => "one transaction".to_string(),
-                        }
-                    );
-                }
-                Op::Begin if pooled.is_some() => lock(&mut out, &application_name),
-                Op::Begin => out.push_str("BEGIN;\n"),
-                Op::Commit => out.push_str("COMMIT;\n"),
-                Op::Statement(index) => {
-                    let statement = &step.statements[index];
-                    let _ = writeln!(
-                        out,
-                        "-- statement {} (line {})",
-                        statement.index + 1,
-                        statement.start.line
-                    );
-                    let _ = writeln!(out, "{};", statement.text);
-                }
-                Op::Row(write) => {
-                    let sql = match write {
-                        RowWrite::Insert => table.insert_sql(),
-                        RowWrite::InsertUnfinished(progress) => table
-                            .insert_unfinished_sql()
-                            .replace("$4", &progress.encode().to_string()),
-                        RowWrite::Unfinished(progress) => table
-                            .mark_sql()
-                            .replace("$1", "FALSE")
-                            .replace("$2", &progress.encode().to_string())
-                            .replace("$3", &version),
-                        RowWrite::Finished => table
-                            .mark_sql()
-                            .replace("$1", "TRUE")
-                            .replace("$2", "-1")
-                            .replace("$3", &version),
-                        RowWrite::Delete => table.delete_sql(),
-                    };
-                    let _ = writeln!(
-                        out,
-                        "{};",
-                        sql.replace("$1", &version)
-                            .replace("$2", &quote_literal(&step.description))
-                            .replace("$3", &format!("'\\x{}'", hex::encode(&step.checksum)))
-                    );
-                }
-                Op::RecordTime => {
-                    let _ = writeln!(
-                        out,
-                        "{}; -- the measured nanoseconds",
-                        table
-                            .update_time_sql()
-                            .replace("$1", "<elapsed>")
-                            .replace("$2", &version)
-                    );
-                }
-            }
-        }
+        out.push_str(&render_step(step, table, pooled));
     }
     if pooled.is_none() {
         let _ = writeln!(out);
         let _ = writeln!(out, "SELECT pg_advisory_unlock({lock_key});");
+    }
+    out
+}
+
+/// How a `--pooled` transaction starts: `BEGIN` with its `SET LOCAL`s, then the
+/// transaction-level migration lock.
+fn pooled_lock(out: &mut String, (options, lock_key): (&RunOptions, i64), application_name: &str) {
+    let _ = writeln!(
+        out,
+        "{POOLED_BEGIN}; {}\nSELECT pg_try_advisory_xact_lock({lock_key}); -- polled until free; \
+         the history is read again under it (skipped if another run did it)",
+        options.transaction_settings(application_name)
+    );
+}
+
+/// The SQL one step sends, in order: its `application_name`, its statements inside its
+/// transaction (or, for `-- no-transaction`, its segments) and its history-row writes, under a
+/// comment naming it. The dry run shows it for every step; the dashboard's confirmation too.
+/// With `pooled` (a `--pooled` run's options and the lock key), each transaction starts with
+/// `SET LOCAL`s and the transaction-level lock instead of the session's `application_name`.
+pub fn render_step(
+    step: &Step,
+    table: &HistoryTable,
+    pooled: Option<(&RunOptions, i64)>,
+) -> String {
+    let mut out = String::new();
+    let verb = step.direction.verb();
+    let _ = writeln!(
+        out,
+        "-- {} from {}",
+        step_heading(step),
+        step.file.path.display()
+    );
+    if pooled.is_some() && !step.in_transaction {
+        let refusal = crate::pooler::no_transaction_refusal(step.version);
+        let _ = writeln!(out, "-- --pooled refuses to run: {refusal}");
+    }
+    let application_name = format!("lockstep:{verb}:{}", step.version);
+    if pooled.is_none() {
+        let _ = writeln!(out, "SET application_name = '{application_name}';");
+    }
+    let version = step.version.to_string();
+    for op in script(step) {
+        match op {
+            Op::Segment(i) => {
+                let segment = &step.segments[i];
+                let _ = writeln!(
+                    out,
+                    "-- segment {}: {}",
+                    i + 1,
+                    match segment.alone {
+                        Some(why) => format!("runs alone ({why})"),
+                        None => "one transaction".to_string(),
+                    }
+                );
+            }
+            Op::Begin => match pooled {
+                Some(pooled) => pooled_lock(&mut out, pooled, &application_name),
+                None => out.push_str("BEGIN;\n"),
+            },
+            Op::Commit => out.push_str("COMMIT;\n"),
+            Op::Statement(index) => {
+                let statement = &step.statements[index];
+                let _ = writeln!(
+                    out,
+                    "-- statement {} (line {})",
+                    statement.index + 1,
+                    statement.start.line
+                );
+                let _ = writeln!(out, "{};", statement.text);
+            }
+            Op::Row(write) => {
+                let sql = match write {
+                    RowWrite::Insert => table.insert_sql(),
+                    RowWrite::InsertUnfinished(progress) => table
+                        .insert_unfinished_sql()
+                        .replace("$4", &progress.encode().to_string()),
+                    RowWrite::Unfinished(progress) => table
+                        .mark_sql()
+                        .replace("$1", "FALSE")
+                        .replace("$2", &progress.encode().to_string())
+                        .replace("$3", &version),
+                    RowWrite::Finished => table
+                        .mark_sql()
+                        .replace("$1", "TRUE")
+                        .replace("$2", "-1")
+                        .replace("$3", &version),
+                    RowWrite::Delete => table.delete_sql(),
+                };
+                let _ = writeln!(
+                    out,
+                    "{};",
+                    sql.replace("$1", &version)
+                        .replace("$2", &quote_literal(&step.description))
+                        .replace("$3", &format!("'\\x{}'", hex::encode(&step.checksum)))
+                );
+            }
+            Op::RecordTime => {
+                let _ = writeln!(
+                    out,
+                    "{}; -- the measured nanoseconds",
+                    table
+                        .update_time_sql()
+                        .replace("$1", "<elapsed>")
+                        .replace("$2", &version)
+                );
+            }
+        }
     }
     out
 }

@@ -15,6 +15,7 @@ mod pooled;
 mod resolve;
 mod script;
 mod tally;
+pub mod text;
 mod watch;
 
 use std::time::{Duration, Instant};
@@ -24,7 +25,7 @@ use sqlx::Connection;
 use sqlx::postgres::PgConnection;
 use tokio_util::sync::CancellationToken;
 
-pub use dry_run::render_dry_run;
+pub use dry_run::{render_dry_run, render_step};
 pub use events::{EventSink, Failure, LOCK_NOT_AVAILABLE, LockHolder, RunEvent};
 pub(crate) use execute::describe as describe_failure;
 pub use lock::{LockError, advisory_key, holder as lock_holder};
@@ -533,16 +534,19 @@ pub async fn read_status(
     table: &HistoryTable,
 ) -> Result<Status, RunError> {
     let mut conn = db.connect("lockstep:status").await?;
-    let rows = read_history(&mut conn, table).await?;
-    let mut status = Status::build(set, rows.as_deref());
-    crate::unfinished::read_server_facts(&mut conn, &mut status)
-        .await
-        .map_err(|source| RunError::Query {
+    let status = crate::status::watch::read_status_on(&mut conn, set, table).await;
+    let _ = conn.close().await;
+    status.map_err(|e| match e {
+        crate::status::watch::ReadError::History(e) => RunError::History(e),
+        crate::status::watch::ReadError::Query(source) => RunError::Query {
+            context: "reading the history table".into(),
+            source,
+        },
+        crate::status::watch::ReadError::Server(source) => RunError::Query {
             context: "reading the indexes an unfinished migration left".into(),
             source,
-        })?;
-    let _ = conn.close().await;
-    Ok(status)
+        },
+    })
 }
 
 /// Reads the history in a read-only transaction of its own: one consistent read, on one server

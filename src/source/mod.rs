@@ -6,6 +6,7 @@
 
 mod checksum;
 mod filename;
+pub mod fix;
 mod new;
 
 use std::collections::BTreeMap;

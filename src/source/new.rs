@@ -9,7 +9,8 @@ use super::MigrationSet;
 
 const SIMPLE_TEMPLATE: &str = "-- Add migration script here\n";
 const UP_TEMPLATE: &str = "-- Add up migration script here\n";
-const DOWN_TEMPLATE: &str = "-- Add down migration script here\n";
+/// The DOWN file `new` writes for a reversible migration.
+pub(crate) const DOWN_TEMPLATE: &str = "-- Add down migration script here\n";
 
 /// Whether `sql` is still one of the templates `new` writes.
 pub(super) fn is_template(sql: &str) -> bool {

@@ -1,37 +1,59 @@
 //! The terminal dashboard: a thin layer over the engine.
 //!
-//! One event enum ([`app::Event`]), one channel into the UI loop. Terminal input, the status
-//! poller, highlighting jobs and the migration run are background tasks that report back as
-//! events; the loop applies them to [`app::App`] and draws every frame from that state. No database
-//! call happens on the UI loop.
+//! One event enum ([`event::Event`]), one channel into the UI loop. Terminal input, the status
+//! watcher, highlighting jobs and the migration run are background tasks that report back as
+//! events; the loop applies them to [`app::App`] (a pure reducer, time coming in with each
+//! event) and draws every frame from that state. No database call happens on the UI loop.
+//!
+//! The folder has one shape: a module per component — a pane ([`list`], [`preview`], [`run`],
+//! [`inspect`]) or an overlay ([`confirm`], [`editor`], [`fix`], [`resolve`], [`question`],
+//! [`help`], [`filter`], [`command`]) — each owning its state, its keys (returning what the
+//! dashboard must do) and its drawing. Around them: [`app`] routes events and holds what is
+//! shared ([`data`]); [`layout`] says where everything goes, for the reducer and the drawing
+//! alike; [`view`] puts the frame together with the [`status_bar`]; [`keys`], [`theme`],
+//! [`visible`] and [`highlight`] are what every component uses.
 
 pub mod app;
+pub mod command;
+pub mod confirm;
+pub mod data;
 pub mod editor;
+pub mod event;
+pub mod filter;
+pub mod fix;
+pub mod help;
 pub mod highlight;
 pub mod inspect;
+pub mod keys;
+pub mod layout;
+pub mod list;
 pub mod preview;
+pub mod question;
 pub mod resolve;
+pub mod run;
+pub mod status_bar;
+pub mod theme;
 pub mod view;
 pub mod visible;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use color_eyre::eyre::Result;
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event as TermEvent, EventStream};
 use futures_util::StreamExt;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::analysis::LintOptions;
 use crate::analysis::migrations::{analyze_pending, analyze_rest};
 use crate::db::Database;
-use crate::history;
 use crate::monitor::poller::{INTERVAL_IDLE, INTERVAL_RUNNING};
 use crate::monitor::{Monitor, Poller, PollerConfig, Signal};
-use crate::runner::{RunEvent, RunOptions, Runner, advisory_key, lock_holder};
+use crate::runner::{RunEvent, RunOptions, Runner};
 use crate::source::{self, MigrationSet, SourceOptions};
+use crate::status::watch::StatusWatcher;
 use app::{App, Effect, Event};
 
 /// What the dashboard works on.
@@ -76,7 +98,16 @@ pub fn is_local(url: &str) -> bool {
 
 /// Runs the dashboard until the user quits. The terminal is restored on return and on panic.
 pub async fn run(dashboard: Dashboard) -> Result<()> {
-    let set = source::load(&dashboard.dir, &dashboard.source_options)?;
+    if !dashboard.dir.is_dir() {
+        // The error `lockstep status` gives, before the terminal is taken over.
+        source::load(&dashboard.dir, &dashboard.source_options)?;
+    }
+    // The first frame comes at once; the files are read while the database is connected to.
+    let set = MigrationSet {
+        dir: dashboard.dir.clone(),
+        migrations: Vec::new(),
+        problems: Vec::new(),
+    };
     let db = Arc::new(dashboard.db);
     let remote = !(db.is_sandbox() || is_local(db.url()));
     let mut app = App::new(
@@ -85,41 +116,52 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
         db.is_sandbox(),
         remote,
         dashboard.read_only,
-    );
+    )
+    .with_run_options(&dashboard.options);
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
 
-    let refresh = Arc::new(Notify::new());
     let running = Arc::new(AtomicBool::new(false));
     let mut run_cancel: Option<CancellationToken> = None;
     spawn_input(tx.clone());
-    spawn_status_poller(
+    let watcher = StatusWatcher::new(
         db.clone(),
         dashboard.dir.clone(),
         dashboard.source_options.clone(),
-        dashboard.options.clone(),
-        refresh.clone(),
-        tx.clone(),
+        dashboard.options.table.clone(),
     );
+    let refresh = watcher.waker();
+    spawn_status_watcher(watcher, tx.clone());
     spawn_ticker(running.clone(), tx.clone());
-    let poller = spawn_monitor(db.clone(), tx.clone());
+    // The monitor starts once the status is on screen: the first frame does not wait for it.
+    let poller: SharedPoller = Arc::new(std::sync::Mutex::new(None));
+    let mut monitor_started = false;
 
     let mut terminal = ratatui::init();
     let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture);
     if let Ok(size) = terminal.size() {
-        app.handle(Event::Resize(size.width, size.height));
+        app.handle(Event::Resize(size.width, size.height), Instant::now());
     }
     let result = async {
         loop {
             terminal.draw(|frame| view::draw(frame, &app))?;
-            let Some(event) = rx.recv().await else {
+            let Some(first) = rx.recv().await else {
                 return Ok(());
             };
-            if matches!(event, Event::RunDone(_)) {
-                with_poller(&poller, |p| p.set_interval(INTERVAL_IDLE));
-            }
-            let mut effects = app.handle(event);
+            // Everything that has arrived, then one frame.
+            let mut events = vec![first];
             while let Ok(event) = rx.try_recv() {
-                effects.extend(app.handle(event));
+                events.push(event);
+            }
+            let mut effects = Vec::new();
+            for event in events {
+                if matches!(event, Event::RunDone(_)) {
+                    with_poller(&poller, |p| p.set_interval(INTERVAL_IDLE));
+                }
+                if !monitor_started && matches!(event, Event::Status(_)) {
+                    monitor_started = true;
+                    spawn_monitor(db.clone(), poller.clone(), tx.clone());
+                }
+                effects.extend(app.handle(event, Instant::now()));
             }
             for effect in effects {
                 match effect {
@@ -169,7 +211,7 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
                         pg_version,
                         pending,
                     } => {
-                        let set = app.set.clone();
+                        let set = app.data.set.clone();
                         let options = lint_options(&dashboard.options, pg_version);
                         let db = db.clone();
                         let tx = tx.clone();
@@ -222,7 +264,7 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
                         run_cancel = Some(cancel.clone());
                         spawn_run(
                             db.clone(),
-                            app.set.clone(),
+                            app.data.set.clone(),
                             dashboard.options.clone(),
                             RunJob {
                                 operation,
@@ -245,6 +287,18 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
                             let saved =
                                 save_migration(&dir, &source_options, description, up, down);
                             let _ = tx.send(Event::Saved(saved));
+                        });
+                    }
+                    Effect::WriteFix(fix) => {
+                        let (tx, set) = (tx.clone(), app.data.set.clone());
+                        tokio::task::spawn_blocking(move || {
+                            let written =
+                                crate::source::fix::write_fix(&set, &fix, chrono::Utc::now())
+                                    .map(|paths| {
+                                        format!("fix written: {}", app::file_names(&paths))
+                                    })
+                                    .map_err(|e| e.to_string());
+                            let _ = tx.send(Event::Fixed(written));
                         });
                     }
                     Effect::CancelRun => {
@@ -346,127 +400,43 @@ fn spawn_ticker(running: Arc<AtomicBool>, tx: mpsc::UnboundedSender<Event>) {
     });
 }
 
-/// Reads files and status on start, every five seconds and on request. Idle costs little: the
-/// files are read again only when the directory changed (the OS tells, through inotify and the
-/// like; where it cannot, the directory listing is compared), the history only when its digest
-/// changed, on one connection kept open (and opened again after an error, which is shown in the
-/// status bar meanwhile).
-fn spawn_status_poller(
-    db: Arc<Database>,
-    dir: std::path::PathBuf,
-    source_options: SourceOptions,
-    options: RunOptions,
-    refresh: Arc<Notify>,
-    tx: mpsc::UnboundedSender<Event>,
-) {
-    let dirty = Arc::new(AtomicBool::new(true));
-    let watcher = watch_dir(&dir, dirty.clone(), refresh.clone());
+/// How often the status watcher looks when nothing wakes it.
+const STATUS_EVERY: Duration = Duration::from_secs(5);
+
+/// Runs the engine's status watcher: a look on start, every five seconds and when woken (`R`,
+/// a finished run, a change in the directory); what changed is reported as events, and an error
+/// in the status bar (the watcher connects again on its next look).
+fn spawn_status_watcher(mut watcher: StatusWatcher, tx: mpsc::UnboundedSender<Event>) {
     tokio::spawn(async move {
-        let _watcher = watcher;
-        let mut conn: Option<sqlx::PgConnection> = None;
-        let mut set: Option<MigrationSet> = None;
-        let mut files_print = None;
-        let mut history_print: Option<Option<String>> = None;
-        let mut database = None;
         let mut forced = true;
         loop {
-            let print = if _watcher.is_some() {
-                None
-            } else {
-                source::fingerprint(&dir)
+            let events = match watcher.look(forced).await {
+                Ok(seen) => {
+                    let mut events = Vec::new();
+                    if let Some(server) = seen.server {
+                        events.push(Event::ServerVersion {
+                            database: server.database,
+                            version: server.version,
+                            num: server.version_num,
+                        });
+                        events.push(Event::Pooling(server.pooling));
+                    }
+                    if let Some(holder) = seen.lock_holder {
+                        events.push(Event::LockHolder(holder));
+                    }
+                    if let Some(fresh) = seen.status {
+                        events.push(Event::Status(Ok(fresh)));
+                    }
+                    events
+                }
+                Err(error) => vec![Event::Status(Err(error))],
             };
-            let files_changed = dirty.swap(false, Ordering::SeqCst)
-                || forced
-                || set.is_none()
-                || print != files_print;
-            let result: Result<Option<(MigrationSet, crate::status::Status)>, String> = async {
-                if files_changed {
-                    // Reading and hashing thousands of files blocks: not on a runtime worker.
-                    let (dir, options) = (dir.clone(), source_options.clone());
-                    let loaded = tokio::task::spawn_blocking(move || source::load(&dir, &options))
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    set = Some(loaded.map_err(|e| e.to_string())?);
-                    files_print = print;
+            for event in events {
+                if tx.send(event).is_err() {
+                    return;
                 }
-                if conn.is_none() {
-                    let mut fresh = db
-                        .connect("lockstep:status")
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    let pooling = db.pooling(&mut fresh).await.map_err(|e| e.to_string())?;
-                    let row = sqlx::raw_sql(
-                        "SELECT current_database()::text, current_setting('server_version'), \
-                         current_setting('server_version_num')",
-                    )
-                    .fetch_one(&mut fresh)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                    let info =
-                        |i| sqlx::Row::try_get::<String, _>(&row, i).map_err(|e| e.to_string());
-                    let (name, version, num) = (info(0)?, info(1)?, info(2)?);
-                    let num = num.trim().parse().unwrap_or(0);
-                    let _ = tx.send(Event::ServerVersion { version, num });
-                    let _ = tx.send(Event::Pooling(pooling));
-                    database = Some(name);
-                    conn = Some(fresh);
-                }
-                let Some(c) = conn.as_mut() else {
-                    return Ok(None);
-                };
-                // One transaction: one server backend even behind a transaction pooler.
-                let mut c = crate::pooler::pinned(c, "SET TRANSACTION READ ONLY;")
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if let Some(name) = &database {
-                    let pooler = db.known_pooling().and_then(|p| p.pooler_address.as_deref());
-                    let holder = lock_holder(&mut c, advisory_key(name), pooler)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    let _ = tx.send(Event::LockHolder(holder));
-                }
-                let digest = history::fingerprint(&mut c, &options.table)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if !files_changed && history_print.as_ref() == Some(&digest) {
-                    c.commit().await.map_err(|e| e.to_string())?;
-                    return Ok(None);
-                }
-                let rows = history::read(&mut c, &options.table)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let Some(set) = set.clone() else {
-                    c.commit().await.map_err(|e| e.to_string())?;
-                    history_print = Some(digest);
-                    return Ok(None);
-                };
-                let mut status = crate::status::Status::build(&set, rows.as_deref());
-                crate::unfinished::read_server_facts(&mut c, &mut status)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                c.commit().await.map_err(|e| e.to_string())?;
-                history_print = Some(digest);
-                Ok(Some((set, status)))
             }
-            .await;
-            let event = match result {
-                Ok(Some(fresh)) => Some(Event::Status(Ok(fresh))),
-                Ok(None) => None,
-                Err(error) => {
-                    // Start over on a new connection next time, and read everything again.
-                    conn = None;
-                    history_print = None;
-                    Some(Event::Status(Err(error)))
-                }
-            };
-            if let Some(event) = event
-                && tx.send(event).is_err()
-            {
-                return;
-            }
-            forced = tokio::time::timeout(Duration::from_secs(5), refresh.notified())
-                .await
-                .is_ok();
+            forced = watcher.wait(STATUS_EVERY).await;
         }
     });
 }
@@ -498,7 +468,7 @@ fn spawn_run(
         let (events_tx, mut events_rx) = mpsc::unbounded_channel();
         let forward_tx = tx.clone();
         let sampler_db = db.clone();
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let forwarder = tokio::spawn(async move {
             let mut sampler: Option<(i32, tokio::task::JoinHandle<()>)> = None;
             let mut tally = crate::runner::RunTally::default();
@@ -537,6 +507,8 @@ fn spawn_run(
         let done = match result {
             Ok(summary) => Ok(tally.summary(summary.elapsed, false)),
             Err(e) if e.is_interrupted() => Err(tally.summary(started.elapsed(), true)),
+            // The run log has the failure from its event: the summary says what it left.
+            Err(_) if tally.failed.is_some() => Err(tally.summary(started.elapsed(), false)),
             Err(e) => Err(e.to_string()),
         };
         let _ = tx.send(Event::RunDone(done));
@@ -587,11 +559,9 @@ fn with_poller(poller: &SharedPoller, f: impl FnOnce(&Poller)) {
 /// Polls that fail in a row (other than timeouts) before the monitor connects again.
 const MONITOR_FAILURES_BEFORE_RECONNECT: u32 = 3;
 
-/// Connects the monitor (retrying every few seconds), runs its poller and forwards every poll to
-/// the UI; after repeated failures it drops the connection and starts over.
-fn spawn_monitor(db: Arc<Database>, tx: mpsc::UnboundedSender<Event>) -> SharedPoller {
-    let shared: SharedPoller = Arc::new(std::sync::Mutex::new(None));
-    let slot = shared.clone();
+/// Connects the monitor (retrying every few seconds), runs its poller (put in `slot`) and
+/// forwards every poll to the UI; after repeated failures it drops the connection and starts over.
+fn spawn_monitor(db: Arc<Database>, slot: SharedPoller, tx: mpsc::UnboundedSender<Event>) {
     tokio::spawn(async move {
         loop {
             let monitor = match Monitor::connect(&db).await {
@@ -631,26 +601,4 @@ fn spawn_monitor(db: Arc<Database>, tx: mpsc::UnboundedSender<Event>) -> SharedP
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
     });
-    shared
-}
-
-/// Watches the migrations directory: a change marks the files `dirty` and wakes the status
-/// poller. `None` when the OS cannot watch it (the poller then compares directory listings).
-fn watch_dir(
-    dir: &std::path::Path,
-    dirty: Arc<AtomicBool>,
-    wake: Arc<Notify>,
-) -> Option<notify::RecommendedWatcher> {
-    use notify::Watcher;
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok_and(|e| !e.kind.is_access()) {
-            dirty.store(true, Ordering::SeqCst);
-            wake.notify_one();
-        }
-    })
-    .ok()?;
-    watcher
-        .watch(dir, notify::RecursiveMode::NonRecursive)
-        .ok()?;
-    Some(watcher)
 }

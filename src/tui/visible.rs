@@ -97,6 +97,91 @@ pub fn draw_text_area(frame: &mut Frame, area: &TextArea<'_>, rect: Rect) {
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
+/// Draws a text area of code: line numbers, the text highlighted when `highlighted` has its
+/// lines (else plain), hidden characters as markers, the cursor's cell in the cursor style, and
+/// the view scrolled to keep the cursor on screen (down and right).
+pub fn draw_code_area(
+    frame: &mut Frame,
+    area: &TextArea<'_>,
+    rect: Rect,
+    highlighted: Option<&[Line<'static>]>,
+) {
+    let block = area.block().cloned().unwrap_or_else(Block::default);
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    let lines = area.lines();
+    let number_width = lines.len().to_string().len();
+    let text_width = usize::from(inner.width)
+        .saturating_sub(number_width + 1)
+        .max(1);
+    let height = usize::from(inner.height.max(1));
+    let (row, column) = (area.cursor().0, area.cursor().1);
+    let top = row.saturating_sub(height - 1);
+    let left = column.saturating_sub(text_width - 1);
+    let numbers = area.line_number_style().unwrap_or_default();
+    let drawn: Vec<Line> = lines
+        .iter()
+        .enumerate()
+        .skip(top)
+        .take(height)
+        .map(|(i, text)| {
+            let source = highlighted
+                .and_then(|h| h.get(i))
+                .filter(|l| {
+                    l.spans
+                        .iter()
+                        .map(|s| s.content.chars().count())
+                        .sum::<usize>()
+                        == text.chars().count()
+                })
+                .cloned()
+                .unwrap_or_else(|| Line::raw(text.clone()));
+            let cursor = (i == row).then(|| (column, area.cursor_style()));
+            let mut spans = vec![Span::styled(format!("{:>number_width$} ", i + 1), numbers)];
+            spans.extend(cut_with_cursor(source, left, cursor));
+            visible_line(Line::from(spans))
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(drawn), inner);
+}
+
+/// `line`'s spans from character `left` on, with the character at the cursor's column (a space
+/// past the end) in the cursor's style.
+fn cut_with_cursor(
+    line: Line<'static>,
+    left: usize,
+    cursor: Option<(usize, Style)>,
+) -> Vec<Span<'static>> {
+    let mut out: Vec<Span<'static>> = Vec::new();
+    let mut column = 0;
+    let mut cursor_drawn = false;
+    for span in line.spans {
+        let mut piece = String::new();
+        for c in span.content.chars() {
+            if column >= left {
+                match cursor {
+                    Some((at, style)) if at == column => {
+                        if !piece.is_empty() {
+                            out.push(Span::styled(std::mem::take(&mut piece), span.style));
+                        }
+                        out.push(Span::styled(c.to_string(), style));
+                        cursor_drawn = true;
+                    }
+                    _ => piece.push(c),
+                }
+            }
+            column += 1;
+        }
+        if !piece.is_empty() {
+            out.push(Span::styled(piece, span.style));
+        }
+    }
+    if let Some((_, style)) = cursor.filter(|_| !cursor_drawn) {
+        out.push(Span::styled(" ", style));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -555,7 +555,13 @@ fn pause_refresh_tabs_and_hints() {
         "{}",
         inspect.hints()
     );
-    assert_eq!(press(&mut inspect, KeyCode::Right), InspectAction::Handled);
+    assert_eq!(
+        press(&mut inspect, KeyCode::Char(']')),
+        InspectAction::Handled
+    );
+    assert_eq!(inspect.tab(), Tab::Locks);
+    // h / l and the arrows move between panes: the dashboard's, not the tabs'.
+    assert_eq!(press(&mut inspect, KeyCode::Right), InspectAction::Ignored);
     assert_eq!(inspect.tab(), Tab::Locks);
     assert_eq!(
         press(&mut inspect, KeyCode::Char('q')),

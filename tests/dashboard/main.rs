@@ -4,5 +4,6 @@
 
 mod hidden;
 mod inspect;
+mod layouts;
 mod pty;
 mod screens;

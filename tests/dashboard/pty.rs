@@ -105,9 +105,9 @@ async fn apply_and_roll_back_through_the_keys() {
     }
     // Apply only the first migration: it is selected, `a` applies up to it.
     screen.keys("a");
-    let dialog = screen.wait_for("Apply 1 migration(s) through 1?");
+    let dialog = screen.wait_for("Apply 1 migration through 1?");
     assert!(dialog.contains("CREATE TABLE notes (id int)"), "{dialog}");
-    assert!(dialog.contains("INSERT INTO history (1"), "{dialog}");
+    assert!(dialog.contains("INSERT INTO _sqlx_migrations"), "{dialog}");
     screen.confirm("1");
     screen.wait_for("1 applied, 1 pending");
     let rows = versions(&db).await;
@@ -115,7 +115,7 @@ async fn apply_and_roll_back_through_the_keys() {
 
     // Roll it back: `b` on the selected migration.
     screen.keys("b");
-    screen.wait_for("Revert 1 migration(s) down to 1?");
+    screen.wait_for("Revert 1 migration down to 1?");
     screen.confirm("1");
     let text = screen.wait_for("0 applied, 2 pending");
     assert!(
@@ -281,7 +281,7 @@ async fn a_migration_waiting_on_a_lock_shows_the_holder_and_cancels() {
     // The dialog names the session the migration will queue behind.
     let dialog = screen.wait_for("will queue behind 1 session");
     assert!(dialog.contains("idle in transaction"), "{dialog}");
-    assert!(dialog.contains("AccessShareLock on notes"), "{dialog}");
+    assert!(dialog.contains("ACCESS SHARE on notes"), "{dialog}");
     screen.confirm("1");
 
     // The run pane shows what the migration waits for and on whom, with that session's query.
@@ -294,7 +294,7 @@ async fn a_migration_waiting_on_a_lock_shows_the_holder_and_cancels() {
     assert!(text.contains("held by pid"), "{text}");
     // Keys still work while it waits.
     screen.keys("?");
-    screen.wait_for("Keys — any key closes");
+    screen.wait_for("any other key closes");
     screen.keys(" ");
 
     // The Locks pane shows the same from the server's side: the holder at the root, the
@@ -441,4 +441,83 @@ async fn versions(db: &lockstep::db::Database) -> Vec<i64> {
         .fetch_all(&mut conn)
         .await
         .unwrap()
+}
+
+/// A risky migration end to end: its findings in the preview and in the confirmation, the
+/// session it would queue behind named there, `f` writing the fix, then the fixed migration run.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_confirmation_with_findings_and_a_blocker_then_f_fixes_and_it_runs() {
+    let db = fresh_database().await;
+    let mut setup = db.connect("test").await.unwrap();
+    sqlx::raw_sql("CREATE TABLE notes (id int, body text)")
+        .execute(&mut setup)
+        .await
+        .unwrap();
+    let mut holder = db.connect("reporting").await.unwrap();
+    sqlx::raw_sql("BEGIN; SELECT count(*) FROM notes;")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let migrations = dir.path().join("migrations");
+    std::fs::create_dir(&migrations).unwrap();
+    let up = migrations.join("1_index_notes.up.sql");
+    std::fs::write(&up, "CREATE INDEX notes_body ON notes (body);\n").unwrap();
+    std::fs::write(
+        migrations.join("1_index_notes.down.sql"),
+        "DROP INDEX notes_body;\n",
+    )
+    .unwrap();
+    let (mut screen, mut child) = start_sized(db.url(), &migrations, 120, 35, &[]);
+    screen.wait_for("0 applied, 1 pending");
+    screen.wait_for("[require-concurrent-index]");
+
+    // The confirmation: the finding with its lock and table, and the reporting session.
+    screen.keys("a");
+    let dialog = screen.wait_for("will queue behind 1 session");
+    assert!(dialog.contains("Findings: 1 error"), "{dialog}");
+    assert!(
+        dialog.contains("[require-concurrent-index] SHARE on notes"),
+        "{dialog}"
+    );
+    assert!(dialog.contains("ACCESS SHARE on notes"), "{dialog}");
+    assert!(
+        dialog.contains("reporting, idle in transaction"),
+        "{dialog}"
+    );
+    assert!(dialog.contains("type 1 and press Enter"), "{dialog}");
+    screen.keys("\x1b");
+    screen.wait_until_gone("will queue behind");
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+
+    // f: the diff, then the file written; the dashboard sees the change by itself.
+    screen.keys("f");
+    let diff = screen.wait_for("Apply this fix?");
+    assert!(diff.contains("+ -- no-transaction"), "{diff}");
+    assert!(diff.contains("CONCURRENTLY"), "{diff}");
+    screen.keys("y");
+    screen.wait_for("fix written: 1_index_notes.up.sql");
+    assert_eq!(
+        std::fs::read_to_string(&up).unwrap(),
+        "-- no-transaction\nCREATE INDEX CONCURRENTLY notes_body ON notes (body);\n"
+    );
+    screen.wait_for("no transaction, has DOWN");
+
+    // The fixed migration runs: no error-level finding left, so y confirms.
+    screen.keys("a");
+    screen.confirm("1");
+    screen.wait_for("1 applied, 0 pending");
+    assert_eq!(versions(&db).await, vec![1]);
+    let valid: bool = sqlx::query_scalar(
+        "SELECT indisvalid FROM pg_index WHERE indexrelid = 'notes_body'::regclass",
+    )
+    .fetch_one(&mut setup)
+    .await
+    .unwrap();
+    assert!(valid, "the index was built");
+    quit(&mut screen, &mut child);
 }

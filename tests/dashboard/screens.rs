@@ -10,7 +10,8 @@ use lockstep::history::{AppliedRow, Progress};
 use lockstep::runner::{Direction, Failure, LockHolder, Operation, Resolution, RunEvent};
 use lockstep::source::{Migration, MigrationFile, MigrationSet, checksum};
 use lockstep::status::Status;
-use lockstep::tui::app::{App, Effect, Event, Overlay};
+use lockstep::tui::app::{App, Effect, Event, Overlay, Pane};
+use lockstep::tui::question::Question;
 use lockstep::tui::{editor, highlight, view};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -141,6 +142,7 @@ fn app_on(set: MigrationSet, status: Status) -> App {
     feed(
         &mut app,
         Event::ServerVersion {
+            database: "app".into(),
             version: "15.18".into(),
             num: 150018,
         },
@@ -148,17 +150,30 @@ fn app_on(set: MigrationSet, status: Status) -> App {
     app
 }
 
+thread_local! {
+    /// The time every event of a test happens at: screens with timers draw the same each run.
+    static NOW: std::time::Instant = std::time::Instant::now();
+}
+
+/// The test's clock.
+pub(super) fn now() -> std::time::Instant {
+    NOW.with(|now| *now)
+}
+
 /// Applies an event and carries out the highlighting effects synchronously, as the loop would.
 pub(super) fn feed(app: &mut App, event: Event) -> Vec<Effect> {
-    let mut effects = app.handle(event);
+    let mut effects = app.handle(event, now());
     let mut others = Vec::new();
     while let Some(effect) = effects.pop() {
         match effect {
             Effect::Highlight { key, text } => {
-                effects.extend(app.handle(Event::Highlighted {
-                    key,
-                    lines: highlight::highlight_sql(&text),
-                }));
+                effects.extend(app.handle(
+                    Event::Highlighted {
+                        key,
+                        lines: highlight::highlight_sql(&text),
+                    },
+                    now(),
+                ));
             }
             Effect::Analyze {
                 generation,
@@ -166,20 +181,23 @@ pub(super) fn feed(app: &mut App, event: Event) -> Vec<Effect> {
                 pending,
             } => {
                 let options = LintOptions::for_session(pg_version, false, false);
-                let set = app.set.clone();
+                let set = app.data.set.clone();
                 for files in [
                     analyze_pending(&set, &pending, &options),
                     analyze_rest(&set, &pending, &options),
                 ] {
-                    effects.extend(app.handle(Event::Analyzed { generation, files }));
+                    effects.extend(app.handle(Event::Analyzed { generation, files }, now()));
                 }
             }
             Effect::AnalyzeDraft { draft, pg_version } => {
                 let options = LintOptions::for_session(pg_version, false, false);
-                effects.extend(app.handle(Event::DraftAnalyzed {
-                    generation: draft.generation,
-                    findings: editor::analyse_draft(&draft, &options),
-                }));
+                effects.extend(app.handle(
+                    Event::DraftAnalyzed {
+                        generation: draft.generation,
+                        findings: editor::analyse_draft(&draft, &options),
+                    },
+                    now(),
+                ));
             }
             other => others.push(other),
         }
@@ -298,7 +316,7 @@ fn the_confirmation_shows_what_runs_and_defaults_to_cancel() {
     snapshot("confirm_apply", &terminal);
     // Enter on the default button cancels; `a` again does not confirm.
     assert!(key(&mut app, KeyCode::Enter).is_empty());
-    assert_eq!(app.overlay, Overlay::None);
+    assert!(app.overlay.is_none());
 }
 
 #[test]
@@ -413,11 +431,14 @@ fn a_run_in_progress_shows_the_statement_timer_and_progress() {
     let terminal = render(&mut app, 140, 30);
     snapshot("run_in_progress", &terminal);
     let screen = terminal.backend().to_string();
-    assert!(screen.contains("stmt 2 line 5"), "{screen}");
-    assert!(screen.contains("1/2 statements"));
+    assert!(screen.contains("statement 2 of 2 · line 5"), "{screen}");
+    assert!(screen.contains("1 of 2 statements done"), "{screen}");
     // Keys still work while it runs, and c asks before cancelling.
     key(&mut app, KeyCode::Char('c'));
-    assert_eq!(app.overlay, Overlay::ConfirmCancel);
+    assert!(matches!(
+        app.overlay,
+        Overlay::Question(Question::CancelRun)
+    ));
     assert_eq!(key(&mut app, KeyCode::Char('y')), vec![Effect::CancelRun]);
 }
 
@@ -477,7 +498,7 @@ fn the_help_lists_every_key() {
     let terminal = render(&mut app, 120, 30);
     snapshot("help", &terminal);
     key(&mut app, KeyCode::Char('x'));
-    assert_eq!(app.overlay, Overlay::None, "any key closes the help");
+    assert!(app.overlay.is_none(), "any key closes the help");
 }
 
 #[test]
@@ -505,7 +526,10 @@ fn a_lock_holder_and_a_lost_connection_show_in_the_status_bar() {
     let screen = render(&mut app, 160, 30).backend().to_string();
     assert!(screen.contains("migration lock (sqlx): pid 77"), "{screen}");
     assert!(screen.contains("cannot connect") && screen.contains("retrying"));
-    assert!(app.status.is_some(), "the last good status stays on screen");
+    assert!(
+        app.data.status.is_some(),
+        "the last good status stays on screen"
+    );
 }
 
 #[test]
@@ -607,7 +631,7 @@ fn tiny_terminals_never_panic() {
 fn the_new_migration_editor_saves_description_up_and_down() {
     let mut app = clean_app();
     key(&mut app, KeyCode::Char('n'));
-    assert_eq!(app.overlay, Overlay::NewMigration);
+    assert!(matches!(app.overlay, Overlay::Editor(_)));
     for c in "add tags".chars() {
         key(&mut app, KeyCode::Char(c));
     }
@@ -637,7 +661,7 @@ fn the_new_migration_editor_saves_description_up_and_down() {
         &mut app,
         Event::Saved(Ok(vec![PathBuf::from("migrations/9_add_tags.up.sql")])),
     );
-    assert_eq!(app.overlay, Overlay::None);
+    assert!(app.overlay.is_none());
     assert!(
         app.message
             .as_deref()
@@ -739,9 +763,13 @@ fn jumping_between_findings_scrolls_the_preview() {
     feed(&mut app, Event::Status(Ok((set, status))));
     render(&mut app, 120, 30);
     key(&mut app, KeyCode::Char('G'));
-    assert_eq!(app.preview_scroll, 0);
+    assert_eq!(app.preview.scroll(), 0);
     key(&mut app, KeyCode::Char(']'));
-    assert_eq!(app.preview_scroll, 58, "two lines of context above line 61");
+    assert_eq!(
+        app.preview.scroll(),
+        58,
+        "two lines of context above line 61"
+    );
     let screen = render(&mut app, 120, 30).backend().to_string();
     assert!(screen.contains("CREATE INDEX far_away"), "{screen}");
 }
@@ -823,8 +851,7 @@ fn the_confirmation_lists_sessions_the_migration_would_queue_behind() {
     let screen = terminal.backend().to_string();
     assert!(screen.contains("queue behind 1 session"), "{screen}");
     assert!(
-        screen
-            .contains("pid 777 holds AccessShareLock on users (alice · psql, idle in transaction"),
+        screen.contains("pid 777 holds ACCESS SHARE on users (alice · psql, idle in transaction"),
         "{screen}"
     );
     assert_eq!(cell_fg(&terminal, "pid 777"), Color::Red);
@@ -842,10 +869,7 @@ fn a_long_plan_scrolls_in_the_confirmation() {
     key(&mut app, KeyCode::Char('G'));
     key(&mut app, KeyCode::Char('a'));
     let screen = render(&mut app, 120, 30).backend().to_string();
-    assert!(
-        screen.contains("more line(s): ↓/PgDn to scroll"),
-        "{screen}"
-    );
+    assert!(screen.contains("more: ↓ PgDn End to scroll"), "{screen}");
     assert!(!screen.contains("SELECT 79"));
     key(&mut app, KeyCode::PageDown);
     for _ in 0..10 {
@@ -884,7 +908,7 @@ fn clicking_selects_a_migration_and_focuses_its_pane() {
     feed(&mut app, click(5, 5));
     assert_eq!(app.selected_version().unwrap().version, 4);
     feed(&mut app, click(100, 5));
-    assert_eq!(app.focus, lockstep::tui::app::Focus::Preview);
+    assert_eq!(app.focus, Pane::Preview);
 }
 
 #[test]
@@ -946,7 +970,9 @@ fn the_new_migration_editor_analyses_as_you_type() {
     for c in "CREATE INDEX ix ON users (email);".chars() {
         key(&mut app, KeyCode::Char(c));
     }
-    let editor = app.editor.as_ref().unwrap();
+    let Overlay::Editor(editor) = &app.overlay else {
+        panic!("the editor is open")
+    };
     assert!(
         editor
             .findings
@@ -1080,13 +1106,15 @@ fn partial_app() -> App {
 #[test]
 fn a_partial_migration_is_resolved_behind_a_typed_confirmation() {
     let mut app = partial_app();
+    // The cursor starts on the first pending migration.
+    assert_eq!(app.selected_version().unwrap().version, 3);
     assert!(key(&mut app, KeyCode::Char('m')).is_empty());
     assert!(
-        app.message.as_deref().unwrap().contains("1 is applied"),
+        app.message.as_deref().unwrap().contains("3 is pending"),
         "{:?}",
         app.message
     );
-    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Up);
     assert_eq!(app.selected_version().unwrap().version, 2);
     let screen = render(&mut app, 120, 30).backend().to_string();
     assert!(screen.contains("partially applied"), "{screen}");
@@ -1095,7 +1123,7 @@ fn a_partial_migration_is_resolved_behind_a_typed_confirmation() {
     assert!(matches!(app.overlay, Overlay::Resolve(_)));
     snapshot("resolve_partial", &render(&mut app, 120, 30));
     key(&mut app, KeyCode::Esc);
-    assert_eq!(app.overlay, Overlay::None);
+    assert!(app.overlay.is_none());
 
     key(&mut app, KeyCode::Char('m'));
     assert!(key(&mut app, KeyCode::Char('a')).is_empty());
@@ -1113,7 +1141,7 @@ fn a_partial_migration_is_resolved_behind_a_typed_confirmation() {
             resolution: Resolution::Applied
         }]
     );
-    assert_eq!(app.overlay, Overlay::None);
+    assert!(app.overlay.is_none());
     let effects = feed(
         &mut app,
         Event::Resolved(Ok(
@@ -1123,10 +1151,130 @@ fn a_partial_migration_is_resolved_behind_a_typed_confirmation() {
     assert!(effects.contains(&Effect::RefreshStatus));
     assert!(app.message.as_deref().unwrap().starts_with("resolved 2"));
 
-    let (set, status) = (app.set.as_ref().clone(), app.status.clone().unwrap());
+    let (set, status) = (
+        app.data.set.as_ref().clone(),
+        app.data.status.clone().unwrap(),
+    );
     let mut ro = App::new(set.clone(), "x".into(), false, false, true);
     feed(&mut ro, Event::Status(Ok((set, status))));
-    key(&mut ro, KeyCode::Down);
+    key(&mut ro, KeyCode::Up);
     assert!(key(&mut ro, KeyCode::Char('m')).is_empty());
-    assert_eq!(ro.overlay, Overlay::None, "read-only: no resolving");
+    assert!(ro.overlay.is_none(), "read-only: no resolving");
+}
+
+#[test]
+fn a_revert_of_more_than_one_migration_asks_for_the_version() {
+    let mut app = clean_app();
+    // b on the oldest applied reverts all four: the version must be typed.
+    key(&mut app, KeyCode::Char('g'));
+    key(&mut app, KeyCode::Char('b'));
+    let Overlay::Confirm(confirm) = &app.overlay else {
+        panic!("no confirmation: {:?}", app.message)
+    };
+    assert_eq!(confirm.title, "Revert 4 migrations down to 1?");
+    assert_eq!(confirm.challenge.as_deref(), Some("1"));
+    assert!(
+        confirm
+            .challenge_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("reverts 4 migrations")),
+        "{confirm:?}"
+    );
+    assert!(
+        key(&mut app, KeyCode::Char('y')).is_empty(),
+        "y is typed, not a yes"
+    );
+    key(&mut app, KeyCode::Esc);
+    // One migration: y is enough.
+    key(&mut app, KeyCode::Char('B'));
+    let Overlay::Confirm(confirm) = &app.overlay else {
+        panic!("no confirmation")
+    };
+    assert_eq!(confirm.challenge, None);
+}
+
+#[test]
+fn enter_opens_the_preview_and_h_l_move_between_panes() {
+    let mut app = clean_app();
+    assert_eq!(app.focus, Pane::Migrations);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.focus, Pane::Preview);
+    key(&mut app, KeyCode::Char('l'));
+    assert_eq!(app.focus, Pane::Bottom);
+    key(&mut app, KeyCode::Char('l'));
+    assert_eq!(app.focus, Pane::Migrations);
+    key(&mut app, KeyCode::Left);
+    assert_eq!(app.focus, Pane::Bottom);
+    key(&mut app, KeyCode::Char('h'));
+    assert_eq!(app.focus, Pane::Preview);
+}
+
+#[test]
+fn the_list_follows_a_run_as_migrations_finish() {
+    let mut app = running_app();
+    let before = render(&mut app, 140, 30).backend().to_string();
+    assert!(before.contains("4 applied, 1 pending"), "{before}");
+    let effects = feed(
+        &mut app,
+        Event::Run(RunEvent::MigrationFinished {
+            version: 7,
+            direction: Direction::Apply,
+            elapsed: Duration::from_millis(5),
+        }),
+    );
+    assert!(
+        effects.contains(&Effect::RefreshStatus),
+        "the status is read again: {effects:?}"
+    );
+    let after = render(&mut app, 140, 30).backend().to_string();
+    assert!(after.contains("5 applied, 0 pending"), "{after}");
+}
+
+#[test]
+fn read_only_leaves_out_what_writes() {
+    let (set, _) = every_state();
+    let mut ro = App::new(set.clone(), "x".into(), false, false, true);
+    feed(
+        &mut ro,
+        Event::Status(Ok((set.clone(), Status::build(&set, None)))),
+    );
+    let screen = render(&mut ro, 140, 30).backend().to_string();
+    let hints = screen.lines().last().unwrap_or_default().to_string();
+    assert!(!hints.contains("apply"), "{hints}");
+    assert!(!hints.contains("roll back"), "{hints}");
+    assert!(hints.contains("filter"), "{hints}");
+    assert!(
+        screen.contains("no run in this session (read-only)"),
+        "{screen}"
+    );
+    assert!(!screen.contains("a applies"), "{screen}");
+}
+
+#[test]
+fn a_changed_draft_asks_before_it_is_dropped() {
+    let mut app = clean_app();
+    key(&mut app, KeyCode::Char('n'));
+    // Unchanged: Esc closes.
+    key(&mut app, KeyCode::Esc);
+    assert!(app.overlay.is_none());
+    key(&mut app, KeyCode::Char('n'));
+    for c in "add tags".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    key(&mut app, KeyCode::Esc);
+    assert!(matches!(&app.overlay, Overlay::Editor(e) if e.asking));
+    let screen = render(&mut app, 120, 30).backend().to_string();
+    assert!(screen.contains("s save · d discard"), "{screen}");
+    // Any other key keeps editing, with the draft.
+    key(&mut app, KeyCode::Char('x'));
+    let Overlay::Editor(editor) = &app.overlay else {
+        panic!("still editing")
+    };
+    assert_eq!(editor.description.lines().join(""), "add tags");
+    key(&mut app, KeyCode::Esc);
+    let effects = key(&mut app, KeyCode::Char('s'));
+    assert!(
+        matches!(effects.as_slice(), [Effect::SaveMigration { description, .. }] if description == "add tags"),
+        "{effects:?}"
+    );
 }

@@ -278,3 +278,32 @@ async fn the_database_comes_from_dotenv_and_settings_from_the_config_files() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_watch_prints_again_when_the_files_or_the_history_change() {
+    let db = fresh_database().await;
+    let dir = three();
+    let mut watching = crate::process::Running::start(db.url(), &dir, &["status", "--watch"]);
+    let within = std::time::Duration::from_secs(30);
+    watching
+        .wait_for_output("0 applied, 3 pending", within)
+        .await;
+    // Another run applies them: the history's digest changes.
+    lockstep(db.url(), &dir).arg("up").assert().success();
+    watching
+        .wait_for_output("3 applied, 0 pending", within)
+        .await;
+    // A new file: the directory changes.
+    dir.write("4_more.up.sql", "SELECT 1;\n");
+    dir.write("4_more.down.sql", "SELECT 1;\n");
+    watching
+        .wait_for_output("3 applied, 1 pending", within)
+        .await;
+    assert!(
+        !watching.stderr().contains("warning"),
+        "no failed look: {}",
+        watching.stderr()
+    );
+    watching.signal(nix::sys::signal::Signal::SIGINT);
+    assert_eq!(watching.exit_code(within).await, 0);
+}

@@ -35,24 +35,55 @@ pub fn row_style(session: &Session) -> Style {
     }
 }
 
+/// Columns the query keeps at least.
+const QUERY_MIN: u16 = 12;
+
+/// Which columns stay when the pane narrows, most important first: pid, state, query, the
+/// transaction's age, who, time in the state, the wait event.
+const PRIORITY: [usize; 7] = [0, 2, 6, 3, 1, 4, 5];
+
 /// Draws the sessions into `area`, the row at `selected` highlighted.
 pub fn draw(frame: &mut Frame, area: Rect, sessions: &[&Session], selected: Option<usize>) {
     if sessions.is_empty() {
         return empty(frame, area, "no running session");
     }
     let bold = Style::default().add_modifier(Modifier::BOLD);
-    let header = Row::new(
+    // Whole states ("idle in transaction (aborted)"), sessions as long as the longest (up to 30);
+    // the query takes the rest, at least QUERY_MIN; columns give way by priority.
+    let state = sessions
+        .iter()
+        .map(|s| s.state.as_deref().map_or(0, |t| t.chars().count()))
+        .max()
+        .unwrap_or(0)
+        .max(5) as u16;
+    let session = sessions
+        .iter()
+        .map(|s| crate::text::visible::width(&who(s)))
+        .max()
+        .unwrap_or(0)
+        .clamp(7, 30) as u16;
+    let widths: [u16; 7] = [7, session, state, 7, 8, 18, QUERY_MIN];
+    let keep = super::text::fit(&widths, &PRIORITY, area.width);
+    let pick = |cells: [Cell<'static>; 7]| -> Vec<Cell<'static>> {
+        cells
+            .into_iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(c, _)| c)
+            .collect()
+    };
+    let header = Row::new(pick(
         [
             "PID", "SESSION", "STATE", "XACT", "IN STATE", "WAIT", "QUERY",
         ]
         .map(|h| Cell::from(Span::styled(h, bold))),
-    );
+    ));
     let body = sessions.iter().map(|s| {
         let wait = match (&s.wait_event_type, &s.wait_event) {
             (Some(kind), Some(event)) => format!("{kind}:{event}"),
             _ => String::new(),
         };
-        Row::new(
+        Row::new(pick(
             [
                 s.pid.to_string(),
                 who(s),
@@ -63,18 +94,19 @@ pub fn draw(frame: &mut Frame, area: Rect, sessions: &[&Session], selected: Opti
                 one_line(s.query.as_deref().unwrap_or(""), 200),
             ]
             .map(|text| Cell::from(visible::line(&text, Style::default()))),
-        )
+        ))
         .style(row_style(s))
     });
-    let widths = [
-        Constraint::Length(7),
-        Constraint::Length(30),
-        Constraint::Length(19),
-        Constraint::Length(7),
-        Constraint::Length(8),
-        Constraint::Length(18),
-        Constraint::Min(10),
-    ];
+    let widths: Vec<Constraint> = widths
+        .iter()
+        .enumerate()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|((i, w), _)| match i {
+            6 => Constraint::Min(*w),
+            _ => Constraint::Length(*w),
+        })
+        .collect();
     let table = Table::new(body, widths)
         .header(header)
         .column_spacing(1)

@@ -3,6 +3,7 @@
 //! Cancel asks once, in yellow; terminate asks twice, in red, with a different second question.
 //! Only `y` says yes; `n`, Esc and every other key abort (the default answer is No).
 
+use crate::tui::theme::capitalised;
 use crossterm::event::KeyCode;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -178,13 +179,5 @@ impl Confirm {
                 ),
             rect,
         );
-    }
-}
-
-fn capitalised(word: &str) -> String {
-    let mut chars = word.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
     }
 }

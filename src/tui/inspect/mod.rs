@@ -6,8 +6,8 @@
 //!
 //! | Key | Action |
 //! |---|---|
-//! | `j`/`k`, `↓`/`↑`, `PgDn`/`PgUp`, `g`/`G`, `Home`/`End` | move the cursor |
-//! | `4` `5` `6`, `←`/`→`, `[`/`]` | Sizes, Locks, Activity tab / previous, next tab |
+//! | `j`/`k`, `↓`/`↑`, `PgDn`/`PgUp` (a page of the pane's height), `g`/`G`, `Home`/`End` | move the cursor |
+//! | `4` `5` `6`, `[`/`]` | Sizes, Locks, Activity tab / previous, next tab (`h`/`l`, `←`/`→` move between panes) |
 //! | `s` / `S` (Sizes) | next sort column (in its natural direction) / reverse the direction |
 //! | `p`, `Space` | pause / resume refreshing |
 //! | `R` | refresh now (also while paused: one poll) |
@@ -35,7 +35,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 pub use confirm::Target;
-pub use sizes::{columns, header, size_note};
+pub use sizes::{columns, find as find_size, header, size_note};
 
 use crate::monitor::format::human_age;
 use crate::monitor::{PollState, Signal, SizeColumn, Snapshot, TableSize};
@@ -108,6 +108,8 @@ pub struct Inspect {
     paused: bool,
     confirm: Option<Confirm>,
     notice: Option<String>,
+    /// Rows of a page (the pane's height).
+    page: usize,
 }
 
 impl Default for Inspect {
@@ -128,7 +130,13 @@ impl Inspect {
             paused: false,
             confirm: None,
             notice: None,
+            page: 10,
         }
+    }
+
+    /// Sets the page size for PgUp / PgDn (the rows the pane shows).
+    pub fn set_page(&mut self, rows: usize) {
+        self.page = rows.max(1);
     }
 
     /// Takes the poller's latest state; cursors stay on their session or table.
@@ -252,16 +260,17 @@ impl Inspect {
             return InspectAction::Ignored;
         }
         self.notice = None;
-        self.plain_key(key.code)
+        self.plain_key(&key)
     }
 
-    fn plain_key(&mut self, code: KeyCode) -> InspectAction {
+    fn plain_key(&mut self, key: &KeyEvent) -> InspectAction {
+        let code = key.code;
         let tab = match code {
             KeyCode::Char('4') => Some(Tab::Sizes),
             KeyCode::Char('5') => Some(Tab::Locks),
             KeyCode::Char('6') => Some(Tab::Activity),
-            KeyCode::Left | KeyCode::Char('[') => Some(self.tab.step(false)),
-            KeyCode::Right | KeyCode::Char(']') => Some(self.tab.step(true)),
+            KeyCode::Char('[') => Some(self.tab.step(false)),
+            KeyCode::Char(']') => Some(self.tab.step(true)),
             _ => None,
         };
         if let Some(tab) = tab {
@@ -276,14 +285,14 @@ impl Inspect {
             (KeyCode::Char('R'), _) => InspectAction::RefreshNow,
             (KeyCode::Char('x'), Tab::Locks | Tab::Activity) => self.ask(Signal::Cancel),
             (KeyCode::Char('X'), Tab::Locks | Tab::Activity) => self.ask(Signal::Terminate),
-            (code, Tab::Sizes) => handled(self.sizes.key(code)),
-            (code, Tab::Locks) => {
+            (_, Tab::Sizes) => handled(self.sizes.key(key, self.page)),
+            (_, Tab::Locks) => {
                 let keys = self.lock_keys();
-                handled(self.locks.key(code, &keys))
+                handled(self.locks.key(key, &keys, self.page))
             }
-            (code, Tab::Activity) => {
+            (_, Tab::Activity) => {
                 let keys = self.activity_keys();
-                handled(self.activity.key(code, &keys))
+                handled(self.activity.key(key, &keys, self.page))
             }
         }
     }
@@ -300,25 +309,51 @@ impl Inspect {
         InspectAction::Handled
     }
 
-    /// The keys valid now, for the hint bar.
-    pub fn hints(&self) -> String {
+    /// The keys valid now, for the hint bar: key and what it does. `signals`: whether cancel
+    /// and terminate are offered (not in read-only mode).
+    pub fn hint_items(&self, signals: bool) -> Vec<(&'static str, String)> {
         if let Some(confirm) = &self.confirm {
-            return format!("y {} · n/Esc no", confirm.signal.verb());
+            return vec![
+                ("y", confirm.signal.verb().to_string()),
+                ("n/Esc", "no".into()),
+            ];
         }
-        let pause = if self.paused { "p resume" } else { "p pause" };
-        let tab = match self.tab {
-            Tab::Sizes => format!(
-                "s sort: {} · S {} · ",
-                header(self.sizes.column).to_lowercase(),
-                if self.sizes.descending {
-                    "ascending"
-                } else {
-                    "descending"
-                }
-            ),
-            Tab::Locks | Tab::Activity => "x cancel query · X terminate · ".into(),
-        };
-        format!("j/k move · {tab}{pause} · R refresh · 4/5/6 tabs")
+        let mut items = vec![("j/k", "move".to_string())];
+        match self.tab {
+            Tab::Sizes => {
+                items.push((
+                    "s",
+                    format!("sort: {}", header(self.sizes.column).to_lowercase()),
+                ));
+                items.push((
+                    "S",
+                    if self.sizes.descending {
+                        "ascending"
+                    } else {
+                        "descending"
+                    }
+                    .into(),
+                ));
+            }
+            Tab::Locks | Tab::Activity if signals => {
+                items.push(("x", "cancel query".into()));
+                items.push(("X", "terminate".into()));
+            }
+            Tab::Locks | Tab::Activity => {}
+        }
+        items.push(("p", if self.paused { "resume" } else { "pause" }.into()));
+        items.push(("R", "refresh".into()));
+        items.push(("4/5/6 [ ]", "tabs".into()));
+        items
+    }
+
+    /// [`Inspect::hint_items`] as one line.
+    pub fn hints(&self) -> String {
+        self.hint_items(true)
+            .iter()
+            .map(|(key, what)| format!("{key} {what}"))
+            .collect::<Vec<_>>()
+            .join(" · ")
     }
 
     fn snapshot(&self) -> Option<&Snapshot> {
@@ -407,6 +442,11 @@ fn handled(yes: bool) -> InspectAction {
 /// "stale: <error>"), the current tab inside, a notice line when there is one, and an open
 /// confirmation centred over `area`. Never panics, however small `area` is.
 pub fn draw(frame: &mut Frame, area: Rect, inspect: &Inspect, focused: bool) {
+    draw_at(frame, area, inspect, focused, Instant::now());
+}
+
+/// [`draw`] at `now` (the data's age is measured from it).
+pub fn draw_at(frame: &mut Frame, area: Rect, inspect: &Inspect, focused: bool, now: Instant) {
     let border = if focused {
         Style::default().fg(Color::Green)
     } else {
@@ -417,8 +457,7 @@ pub fn draw(frame: &mut Frame, area: Rect, inspect: &Inspect, focused: bool) {
         .border_style(border)
         .title_top(inspect.tabs_title())
         .title_top(
-            crate::tui::visible::visible_line(Line::from(inspect.status(Instant::now())))
-                .right_aligned(),
+            crate::tui::visible::visible_line(Line::from(inspect.status(now))).right_aligned(),
         );
     let inner = block.inner(area);
     frame.render_widget(block, area);

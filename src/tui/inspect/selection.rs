@@ -1,9 +1,8 @@
 //! A cursor over a list that follows its item (a pid, a table) across refreshes.
 
-use crossterm::event::KeyCode;
+use crossterm::event::{KeyEvent, KeyModifiers};
 
-/// How far PgUp / PgDn move.
-pub const PAGE: usize = 10;
+use crate::tui::keys;
 
 /// The selected row of a list whose rows change between polls: the row index, and the key of the
 /// row it pointed at, so the cursor stays on the same session or table when rows move.
@@ -41,20 +40,14 @@ impl<K: PartialEq + Clone> Selection<K> {
         self.remember(keys);
     }
 
-    /// Applies a movement key; returns whether it was one.
-    pub fn key(&mut self, code: KeyCode, keys: &[K]) -> bool {
-        let last = keys.len().saturating_sub(1);
-        let current = self.index.min(last);
-        self.index = match code {
-            KeyCode::Down | KeyCode::Char('j') => current.saturating_add(1).min(last),
-            KeyCode::Up | KeyCode::Char('k') => current.saturating_sub(1),
-            KeyCode::PageDown => current.saturating_add(PAGE).min(last),
-            KeyCode::PageUp => current.saturating_sub(PAGE),
-            KeyCode::Home | KeyCode::Char('g') => 0,
-            KeyCode::End | KeyCode::Char('G') => last,
-            _ => return false,
+    /// Applies a movement key (a page being `page` rows); returns whether it was one.
+    pub fn key(&mut self, key: &KeyEvent, rows: &[K], page: usize) -> bool {
+        let Some(nav) = keys::nav(key, !key.modifiers.contains(KeyModifiers::ALT)) else {
+            return false;
         };
-        self.remember(keys);
+        let last = rows.len().saturating_sub(1);
+        self.index = keys::moved(self.index.min(last), last, page, nav);
+        self.remember(rows);
         true
     }
 

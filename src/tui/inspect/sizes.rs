@@ -2,7 +2,7 @@
 //! and a red `🔒 locked` badge (catalog estimates only) for tables under an ACCESS EXCLUSIVE lock.
 
 use chrono::{DateTime, Utc};
-use crossterm::event::KeyCode;
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -107,16 +107,16 @@ impl SizesState {
     }
 
     /// Handles `s` (next sort column, in its natural direction), `S` (reverse) and movement.
-    pub fn key(&mut self, code: KeyCode) -> bool {
-        match code {
+    pub fn key(&mut self, key: &KeyEvent, page: usize) -> bool {
+        match key.code {
             KeyCode::Char('s') => {
                 self.column = next(self.column);
                 self.descending = self.column.descending_by_default();
             }
             KeyCode::Char('S') => self.descending = !self.descending,
-            other => {
+            _ => {
                 let keys = self.keys();
-                return self.selection.key(other, &keys);
+                return self.selection.key(key, &keys, page);
             }
         }
         let rows = std::mem::take(&mut self.rows);
@@ -254,43 +254,69 @@ pub fn draw(
         .max()
         .unwrap_or(0)
         .max(1);
-    let header = Row::new(columns().flat_map(|column| {
-        let mut text = header(column);
-        if column == state.column {
-            text.push_str(if state.descending { " ▼" } else { " ▲" });
-        }
-        let style = if column == state.column {
-            Style::default()
-                .fg(Color::Cyan)
-                .add_modifier(Modifier::BOLD)
-        } else {
-            Style::default().add_modifier(Modifier::BOLD)
-        };
-        let cell = Cell::from(Span::styled(text, style));
-        if column == SizeColumn::Total {
-            vec![cell, Cell::from("")]
-        } else {
-            vec![cell]
-        }
-    }));
-    let body = rows.iter().map(|t| row(t, largest, taken_at));
-    let mut widths = vec![
-        Constraint::Min(12),
-        Constraint::Length(10),
-        Constraint::Length(BAR_WIDTH),
-    ];
-    widths.extend([Constraint::Length(10); 3]);
-    widths.extend([Constraint::Length(8); 3]);
-    widths.extend([Constraint::Length(9); 2]);
-    let table = Table::new(body, widths)
-        .header(header)
+    let header: Vec<Cell> = columns()
+        .flat_map(|column| {
+            let mut text = header(column);
+            if column == state.column {
+                text.push_str(if state.descending { " ▼" } else { " ▲" });
+            }
+            let style = if column == state.column {
+                Style::default()
+                    .fg(Color::Cyan)
+                    .add_modifier(Modifier::BOLD)
+            } else {
+                Style::default().add_modifier(Modifier::BOLD)
+            };
+            let cell = Cell::from(Span::styled(text, style));
+            if column == SizeColumn::Total {
+                vec![cell, Cell::from("")]
+            } else {
+                vec![cell]
+            }
+        })
+        .collect();
+    // The name as long as the longest (never two names cut to the same text), then the columns
+    // by priority while they fit.
+    let name = rows
+        .iter()
+        .map(|t| crate::text::visible::width(&label(t)))
+        .max()
+        .unwrap_or(0)
+        .clamp(12, 48) as u16;
+    let widths: [u16; 11] = [name, 10, BAR_WIDTH, 10, 10, 10, 8, 8, 8, 9, 9];
+    let keep = super::text::fit(&widths, &PRIORITY, area.width);
+    let pick = |cells: Vec<Cell<'static>>| -> Vec<Cell<'static>> {
+        cells
+            .into_iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(c, _)| c)
+            .collect()
+    };
+    let body = rows
+        .iter()
+        .map(|t| Row::new(pick(row(t, largest, taken_at))));
+    let mut constraints: Vec<Constraint> = widths
+        .iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|(w, _)| Constraint::Length(*w))
+        .collect();
+    constraints[0] = Constraint::Min(name);
+    let table = Table::new(body, constraints)
+        .header(Row::new(pick(header)))
         .column_spacing(1)
         .row_highlight_style(SELECTED);
     let mut table_state = TableState::default().with_selected(state.selected());
     frame.render_stateful_widget(table, area, &mut table_state);
 }
 
-fn row<'a>(t: &TableSize, largest: i64, taken_at: DateTime<Utc>) -> Row<'a> {
+/// Which columns stay when the pane narrows, most important first: the name, the total, the heap
+/// (or the lock badge), the rows, the indexes, the dead tuples, TOAST, live tuples, the bar,
+/// vacuum, analyze.
+const PRIORITY: [usize; 11] = [0, 1, 3, 6, 4, 8, 5, 7, 2, 9, 10];
+
+fn row(t: &TableSize, largest: i64, taken_at: DateTime<Utc>) -> Vec<Cell<'static>> {
     let bytes = |b: Option<i64>| b.map(human_bytes).unwrap_or_else(|| "-".into());
     let count = |c: Option<i64>| c.map(human_count).unwrap_or_else(|| "?".into());
     let since = |at: Option<DateTime<Utc>>| match at {
@@ -333,5 +359,5 @@ fn row<'a>(t: &TableSize, largest: i64, taken_at: DateTime<Utc>) -> Row<'a> {
         Cell::from(since(last_vacuum(t))),
         Cell::from(since(last_analyze(t))),
     ]);
-    Row::new(cells)
+    cells
 }

@@ -1,0 +1,329 @@
+//! Applying a finding's fix to a pending migration's file: the edits the analysis proposes, and —
+//! where the fix is to move a statement out of the file (one that cannot run in the file's
+//! transaction, or must run after it) — the new migration it moves to, with the next version.
+//! The dashboard's `f` and `lockstep lint --fix` both go through [`plan_fix`] and [`write_fix`].
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::new::{DOWN_TEMPLATE, NewError, NewMigration, create_migration};
+use super::{MigrationSet, NO_TRANSACTION_MARKER};
+use crate::analysis::{Analysis, Finding, Fix};
+
+/// A statement moved to a migration of its own, after the one it comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MovedStatement {
+    /// The new migration's description.
+    pub description: String,
+    /// Its UP body (a DOWN, when the set is reversible, starts as the template to fill in).
+    pub body: String,
+}
+
+/// A fix, ready to be shown as a diff and written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FixWrite {
+    /// The file the fix edits.
+    pub path: PathBuf,
+    /// Its text as analysed: the fix is refused if the file changed since.
+    pub before: String,
+    /// Its text with the fix.
+    pub after: String,
+    /// The statement moved to a new migration, when the fix moves one.
+    pub new_migration: Option<MovedStatement>,
+    /// What the fix does (and what is left to do by hand).
+    pub description: String,
+    /// The rule whose finding it fixes.
+    pub rule: &'static str,
+}
+
+/// Why a fix was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum FixError {
+    /// The file changed after it was analysed.
+    #[error(
+        "{} changed since it was analysed; nothing was written — look at it again and retry",
+        .0.display()
+    )]
+    Changed(PathBuf),
+    /// Reading or writing the file failed.
+    #[error("cannot write {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The new migration could not be created.
+    #[error(transparent)]
+    New(#[from] NewError),
+}
+
+/// The fix of `finding` in the file whose text is `text` and analysis `analysis`, or `None` when
+/// the finding has no fix.
+///
+/// A fix that marks the file `-- no-transaction` while the file holds other statements moves the
+/// statement (with the fix's other edits) to a new `-- no-transaction` migration instead, so the
+/// rest keeps its transaction. A fix that removes a statement to run it later moves it to a new
+/// migration too.
+pub fn plan_fix(
+    path: &Path,
+    text: &str,
+    analysis: &Analysis,
+    finding: &Finding,
+    description: &str,
+) -> Option<FixWrite> {
+    let fix = finding.fix.as_ref()?;
+    let statement = finding
+        .statement_index
+        .and_then(|i| analysis.statements.get(i));
+    let marks_file = fix.edits.iter().any(is_marker_edit);
+    let others = analysis.statements.len() > 1;
+    let mut write = FixWrite {
+        path: path.to_path_buf(),
+        before: text.to_string(),
+        after: fix.apply(text),
+        new_migration: None,
+        description: fix.description.clone(),
+        rule: finding.rule,
+    };
+    let Some(statement) = statement else {
+        return Some(write);
+    };
+    let span = statement.span.clone();
+    if marks_file && others {
+        let inner = Fix {
+            description: String::new(),
+            edits: fix
+                .edits
+                .iter()
+                .filter(|e| !is_marker_edit(e) && e.span.start >= span.start)
+                .filter(|e| e.span.end <= span.end)
+                .map(|e| crate::analysis::TextEdit {
+                    span: e.span.start - span.start..e.span.end - span.start,
+                    replacement: e.replacement.clone(),
+                })
+                .collect(),
+        };
+        let moved = inner.apply(text.get(span.clone()).unwrap_or_default());
+        write.after = remove_statement(text, &span);
+        write.new_migration = Some(MovedStatement {
+            description: new_description(description, "no transaction"),
+            body: format!(
+                "{NO_TRANSACTION_MARKER}\n{};\n",
+                moved.trim_end_matches(';')
+            ),
+        });
+        write.description = format!(
+            "{}: the statement moves to a new `-- no-transaction` migration after this one, the \
+             rest of the file keeps its transaction",
+            fix.description
+        );
+    } else if let [edit] = fix.edits.as_slice()
+        && edit.replacement.is_empty()
+        && edit.span.start <= span.start
+        && edit.span.end >= span.end
+    {
+        let moved = text.get(span).unwrap_or_default();
+        write.new_migration = Some(MovedStatement {
+            description: new_description(description, "part 2"),
+            body: format!("{};\n", moved.trim_end_matches(';')),
+        });
+        write.description = format!(
+            "{}: the statement moves to a new migration after this one",
+            fix.description
+        );
+    }
+    Some(write)
+}
+
+/// Writes a fix: first the new migration (if the fix moves a statement; versioned as `new`
+/// would), then the edited file. Refuses when the file no longer holds the text the fix was made
+/// for. Returns the files written.
+pub fn write_fix(
+    set: &MigrationSet,
+    fix: &FixWrite,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<PathBuf>, FixError> {
+    let io = |source| FixError::Io {
+        path: fix.path.clone(),
+        source,
+    };
+    let current = std::fs::read_to_string(&fix.path).map_err(io)?;
+    if current != fix.before {
+        return Err(FixError::Changed(fix.path.clone()));
+    }
+    let mut written = Vec::new();
+    if let Some(moved) = &fix.new_migration {
+        written.extend(create_migration(
+            set,
+            &NewMigration {
+                description: moved.description.clone(),
+                reversible: None,
+                versioning: None,
+                bodies: Some((moved.body.clone(), DOWN_TEMPLATE.to_string())),
+            },
+            now,
+        )?);
+    }
+    // Written beside and renamed over, so a crash never leaves half a file.
+    let temporary = fix.path.with_extension("sql.lockstep-fix");
+    std::fs::write(&temporary, &fix.after).map_err(io)?;
+    std::fs::rename(&temporary, &fix.path).map_err(io)?;
+    written.insert(0, fix.path.clone());
+    Ok(written)
+}
+
+/// One line of a fix's diff.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DiffLine {
+    /// Unchanged (shown for context).
+    Same(String),
+    /// Removed.
+    Removed(String),
+    /// Added.
+    Added(String),
+    /// Unchanged lines left out.
+    Skipped(usize),
+}
+
+/// The line diff of a fix's file, with `context` unchanged lines around each change.
+pub fn diff(before: &str, after: &str, context: usize) -> Vec<DiffLine> {
+    let diff = similar::TextDiff::from_lines(before, after);
+    let mut out = Vec::new();
+    for (i, group) in diff.grouped_ops(context).iter().enumerate() {
+        let first = group.first().map(|op| op.old_range().start).unwrap_or(0);
+        if i == 0 && first > 0 {
+            out.push(DiffLine::Skipped(first));
+        } else if i > 0 {
+            out.push(DiffLine::Skipped(0));
+        }
+        for op in group {
+            for change in diff.iter_changes(op) {
+                let text = change.value().trim_end_matches('\n').to_string();
+                out.push(match change.tag() {
+                    similar::ChangeTag::Equal => DiffLine::Same(text),
+                    similar::ChangeTag::Delete => DiffLine::Removed(text),
+                    similar::ChangeTag::Insert => DiffLine::Added(text),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Whether an edit puts the `-- no-transaction` marker at the top of the file.
+fn is_marker_edit(edit: &crate::analysis::TextEdit) -> bool {
+    edit.span == (0..0) && edit.replacement.starts_with(NO_TRANSACTION_MARKER)
+}
+
+/// `text` without the statement at `span`, its semicolon and its line break.
+fn remove_statement(text: &str, span: &std::ops::Range<usize>) -> String {
+    let mut end = span.end.min(text.len());
+    let rest = text.get(end..).unwrap_or_default();
+    if rest.starts_with(';') {
+        end += 1;
+    }
+    let rest = text.get(end..).unwrap_or_default();
+    end += if rest.starts_with("\r\n") {
+        2
+    } else {
+        usize::from(rest.starts_with('\n'))
+    };
+    format!(
+        "{}{}",
+        text.get(..span.start).unwrap_or_default(),
+        text.get(end..).unwrap_or_default()
+    )
+}
+
+/// A new migration's description from the one it comes from: letters, digits, spaces, `_` and `-`
+/// only, as file names need.
+fn new_description(from: &str, suffix: &str) -> String {
+    let kept: String = from
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '_' | '-'))
+        .collect();
+    let kept = kept.trim();
+    if kept.is_empty() {
+        suffix.to_string()
+    } else {
+        format!("{kept} {suffix}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::{AnalysisContext, analyze};
+
+    fn first_fix(text: &str, rule: &str) -> FixWrite {
+        let analysis = analyze(
+            text,
+            &AnalysisContext {
+                in_transaction: true,
+                ..AnalysisContext::default()
+            },
+        );
+        let finding = analysis
+            .findings
+            .iter()
+            .find(|f| f.rule == rule)
+            .unwrap_or_else(|| panic!("no {rule} in {:?}", analysis.findings));
+        plan_fix(Path::new("m.up.sql"), text, &analysis, finding, "add index").unwrap()
+    }
+
+    #[test]
+    fn an_edit_in_place_keeps_the_file() {
+        let fix = first_fix(
+            "ALTER TABLE users ADD CONSTRAINT c CHECK (id > 0);\n",
+            "check-needs-not-valid",
+        );
+        assert!(fix.after.contains("NOT VALID"), "{}", fix.after);
+        assert_eq!(fix.new_migration, None);
+    }
+
+    #[test]
+    fn a_concurrent_index_among_other_statements_moves_to_its_own_migration() {
+        let fix = first_fix(
+            "ALTER TABLE users ADD COLUMN email text;\nCREATE INDEX users_email ON users (email);\n",
+            "require-concurrent-index",
+        );
+        assert_eq!(fix.after, "ALTER TABLE users ADD COLUMN email text;\n");
+        let moved = fix.new_migration.unwrap();
+        assert_eq!(
+            moved.body,
+            "-- no-transaction\nCREATE INDEX CONCURRENTLY users_email ON users (email);\n"
+        );
+        assert_eq!(moved.description, "add index no transaction");
+    }
+
+    #[test]
+    fn a_lone_statement_gets_the_marker_in_place() {
+        let fix = first_fix(
+            "CREATE INDEX users_email ON users (email);\n",
+            "require-concurrent-index",
+        );
+        assert_eq!(
+            fix.after,
+            "-- no-transaction\nCREATE INDEX CONCURRENTLY users_email ON users (email);\n"
+        );
+        assert_eq!(fix.new_migration, None);
+    }
+
+    #[test]
+    fn the_diff_shows_changes_with_context() {
+        let lines = diff("a\nb\nc\nd\ne\nf\n", "a\nb\nc\nD\ne\nf\n", 1);
+        assert_eq!(
+            lines,
+            vec![
+                DiffLine::Skipped(2),
+                DiffLine::Same("c".into()),
+                DiffLine::Removed("d".into()),
+                DiffLine::Added("D".into()),
+                DiffLine::Same("e".into()),
+            ]
+        );
+    }
+}

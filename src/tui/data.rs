@@ -1,0 +1,266 @@
+//! What the components share: the database and the server, the files and their status, their
+//! analyses and highlighting, the tables' sizes. Components read it; only [`super::app::App`]
+//! changes it, from events.
+
+use std::collections::{BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use ratatui::text::Line;
+
+use super::event::Effect;
+use crate::analysis::migrations::FileAnalysis;
+use crate::analysis::{Analysis, Severity};
+use crate::history::HistoryTable;
+use crate::monitor::TableSize;
+use crate::runner::{Failure, LockHolder};
+use crate::source::{MigrationFile, MigrationSet};
+use crate::status::{Status, VersionStatus};
+
+/// Which file of a migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// The UP file.
+    Up,
+    /// The DOWN file.
+    Down,
+}
+
+impl Side {
+    /// `UP` or `DOWN`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Side::Up => "UP",
+            Side::Down => "DOWN",
+        }
+    }
+}
+
+/// The dashboard's shared facts.
+pub struct Data {
+    /// The database, redacted.
+    pub database: String,
+    /// Whether it is lockstep's throwaway server.
+    pub sandbox: bool,
+    /// Whether it is elsewhere than this machine (confirmations must be typed).
+    pub remote: bool,
+    /// `--read-only`: nothing that writes.
+    pub read_only: bool,
+    /// The history table, for the SQL a plan sends.
+    pub table: HistoryTable,
+    /// `server_version`, once connected.
+    pub server_version: Option<String>,
+    /// `current_database()`, once connected (it names the migration lock).
+    pub database_name: Option<String>,
+    /// The run options of a `--pooled` dashboard (the SQL a plan sends differs).
+    pub pooled: Option<crate::runner::RunOptions>,
+    /// The server's major version for the analysis (15 until the server says).
+    pub pg_version: u32,
+    /// The migration files.
+    pub set: Arc<MigrationSet>,
+    /// The latest status.
+    pub status: Option<Status>,
+    /// Why the latest status read failed (the watcher retries).
+    pub status_error: Option<String>,
+    /// Who holds sqlx's migration lock.
+    pub lock_holder: Option<LockHolder>,
+    /// What sits between lockstep and the server, once checked.
+    pub pooling: Option<crate::pooler::Pooling>,
+    /// The files' analyses.
+    pub analyses: Analyses,
+    /// Highlighted files, by checksum.
+    pub highlighted: HashMap<Vec<u8>, Vec<Line<'static>>>,
+    /// Files being highlighted.
+    pub highlighting: Vec<Vec<u8>>,
+    /// The tables' sizes, from the monitor's latest poll that read them.
+    pub sizes: Vec<TableSize>,
+    /// The last run's failure, to mark its line in the preview.
+    pub failure: Option<(i64, Failure)>,
+}
+
+impl Data {
+    /// Facts about a database, before anything is read.
+    pub fn new(set: MigrationSet, database: String, sandbox: bool, remote: bool) -> Data {
+        Data {
+            database,
+            sandbox,
+            remote,
+            read_only: false,
+            table: HistoryTable::new("_sqlx_migrations"),
+            server_version: None,
+            database_name: None,
+            pooled: None,
+            pg_version: 15,
+            set: Arc::new(set),
+            status: None,
+            status_error: None,
+            lock_holder: None,
+            pooling: None,
+            analyses: Analyses::default(),
+            highlighted: HashMap::new(),
+            highlighting: Vec::new(),
+            sizes: Vec::new(),
+            failure: None,
+        }
+    }
+
+    /// Takes freshly read files and status.
+    pub fn set_status(&mut self, set: MigrationSet, status: Status) {
+        self.analyses.files_changed(&set, &status);
+        self.set = Arc::new(set);
+        self.status = Some(status);
+        self.status_error = None;
+    }
+
+    /// The analysis of a version's UP or DOWN file, when done.
+    pub fn analysis(&self, version: i64, side: Side) -> Option<&Arc<Analysis>> {
+        self.analyses.by_file.get(&(version, side))
+    }
+
+    /// Counts of findings (errors, warnings) of a version's UP file, when analysed.
+    pub fn finding_counts(&self, version: i64) -> Option<(usize, usize)> {
+        let analysis = self.analysis(version, Side::Up)?;
+        Some(
+            analysis
+                .findings
+                .iter()
+                .fold((0, 0), |(e, w), f| match f.severity {
+                    Severity::Error => (e + 1, w),
+                    Severity::Warning => (e, w + 1),
+                    Severity::Info => (e, w),
+                }),
+        )
+    }
+
+    /// A table's size as a note (`1.2 GB, 8.1M rows`), when the monitor has read it.
+    pub fn table_note(&self, table: &str) -> Option<String> {
+        super::inspect::find_size(&self.sizes, table).map(super::inspect::size_note)
+    }
+
+    /// The UP or DOWN file of a version, when it has one.
+    pub fn file<'a>(&self, v: &'a VersionStatus, side: Side) -> Option<&'a MigrationFile> {
+        let migration = v.migration.as_ref()?;
+        match side {
+            Side::Up => Some(&migration.up),
+            Side::Down => migration.down.as_ref(),
+        }
+    }
+
+    /// The problems `lockstep status` reports for a file (empty, still the template, a misplaced
+    /// `-- no-transaction`), as text.
+    pub fn problems(&self, file: &MigrationFile) -> Vec<String> {
+        self.set
+            .problems
+            .iter()
+            .filter(|p| p.path == file.path)
+            .map(|p| match p.line {
+                Some(line) => format!("line {line}: {}", p.message),
+                None => p.message.clone(),
+            })
+            .collect()
+    }
+
+    /// Under `--pooled`, the options and the migration lock's key, for the SQL a plan sends.
+    pub fn pooled_lock(&self) -> Option<(&crate::runner::RunOptions, i64)> {
+        let options = self.pooled.as_ref()?;
+        Some((
+            options,
+            crate::runner::advisory_key(self.database_name.as_deref()?),
+        ))
+    }
+
+    /// Highlighting for `file`, unless it is done or under way.
+    pub fn want_highlight(&self, file: &MigrationFile) -> Option<Effect> {
+        let known = self.highlighted.contains_key(&file.checksum)
+            || self.highlighting.contains(&file.checksum);
+        (!known).then(|| Effect::Highlight {
+            key: file.checksum.clone(),
+            text: file.sql.clone(),
+        })
+    }
+}
+
+/// The analyses of the migration files, kept by generation: a change in the files, in what is
+/// pending or in the server's version starts a new one, and results of older ones are dropped.
+#[derive(Debug, Default)]
+pub struct Analyses {
+    /// Bumped whenever the files, what is pending or the server version change.
+    generation: u64,
+    /// The generation last asked for.
+    requested: u64,
+    /// A fingerprint of the files and what is pending, to notice changes.
+    fingerprint: u64,
+    /// The generation the stored analyses belong to.
+    stored: u64,
+    /// Analyses by version and side.
+    by_file: HashMap<(i64, Side), Arc<Analysis>>,
+}
+
+impl Analyses {
+    /// Notes new files and status: a new generation when they differ from the last.
+    fn files_changed(&mut self, set: &MigrationSet, status: &Status) {
+        let print = fingerprint(set, status);
+        if print != self.fingerprint {
+            self.fingerprint = print;
+            self.generation += 1;
+        }
+    }
+
+    /// Starts a new generation (the server's version changed).
+    pub fn invalidate(&mut self) {
+        self.generation += 1;
+    }
+
+    /// The analysis to ask for, once per generation.
+    pub fn wanted(&mut self, status: &Status, pg_version: u32) -> Option<Effect> {
+        if self.requested == self.generation {
+            return None;
+        }
+        self.requested = self.generation;
+        let pending: BTreeSet<i64> = status.pending().map(|v| v.version).collect();
+        Some(Effect::Analyze {
+            generation: self.generation,
+            pg_version,
+            pending,
+        })
+    }
+
+    /// Stores analysed files of `generation` (dropped when a newer one was asked for since).
+    pub fn store(&mut self, generation: u64, files: Vec<FileAnalysis>) {
+        if generation != self.generation {
+            return;
+        }
+        if generation != self.stored {
+            self.by_file.clear();
+            self.stored = generation;
+        }
+        for file in files {
+            let side = if file.down { Side::Down } else { Side::Up };
+            self.by_file
+                .insert((file.version, side), Arc::new(file.analysis));
+        }
+    }
+
+    /// The generation the stored analyses belong to (changes when they are replaced).
+    pub fn stored_generation(&self) -> u64 {
+        self.stored
+    }
+}
+
+/// A fingerprint of the files and of what is pending: a change means analysing again.
+fn fingerprint(set: &MigrationSet, status: &Status) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for migration in &set.migrations {
+        migration.version.hash(&mut hasher);
+        migration.up.checksum.hash(&mut hasher);
+        migration
+            .down
+            .as_ref()
+            .map(|d| &d.checksum)
+            .hash(&mut hasher);
+    }
+    for v in status.pending() {
+        v.version.hash(&mut hasher);
+    }
+    hasher.finish()
+}

@@ -1,0 +1,167 @@
+//! What reaches the dashboard's loop ([`Event`], through one channel) and what the reducer asks
+//! the loop to do ([`Effect`]).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use crossterm::event::{KeyEvent, MouseEvent};
+use ratatui::text::Line;
+
+use super::editor::{Draft, EditorFinding};
+use crate::analysis::migrations::FileAnalysis;
+use crate::monitor::{PollState, SessionLocks, Signal, TableBlocker};
+use crate::runner::{Direction, LockHolder, Operation, Resolution, RunEvent};
+use crate::source::MigrationSet;
+use crate::source::fix::FixWrite;
+use crate::status::Status;
+
+/// Everything that reaches the UI loop, through one channel.
+#[derive(Debug)]
+pub enum Event {
+    /// A key press.
+    Key(KeyEvent),
+    /// A mouse event.
+    Mouse(MouseEvent),
+    /// The terminal's size (at start and on every resize): columns, rows.
+    Resize(u16, u16),
+    /// Time passed (live timers).
+    Tick,
+    /// Freshly read files and status (or why reading failed).
+    Status(Result<(MigrationSet, Status), String>),
+    /// The server, once connected: the database's name, `server_version` and
+    /// `server_version_num`.
+    ServerVersion {
+        /// `current_database()`.
+        database: String,
+        /// As the server writes it (`15.4`).
+        version: String,
+        /// `server_version_num` (`150004`).
+        num: u32,
+    },
+    /// Analyses of migration files, for the analysis generation `generation`.
+    Analyzed {
+        /// The generation they were asked for (older ones are dropped).
+        generation: u64,
+        /// The files.
+        files: Vec<FileAnalysis>,
+    },
+    /// A lock sample of the running migration's session.
+    LockSample(Arc<SessionLocks>),
+    /// Sessions holding locks on the tables of the plan being confirmed.
+    Blockers(Result<Vec<TableBlocker>, String>),
+    /// The monitor's latest poll (sizes, locks, activity).
+    Monitor(PollState),
+    /// A cancel or terminate from the inspection panes was carried out (or refused).
+    Signalled {
+        /// Which.
+        signal: Signal,
+        /// The session.
+        pid: i32,
+        /// What happened.
+        outcome: Result<(), String>,
+    },
+    /// Who holds the migration advisory lock, polled.
+    LockHolder(Option<LockHolder>),
+    /// What sits between lockstep and the server, once checked.
+    Pooling(crate::pooler::Pooling),
+    /// Findings of the new-migration editor's draft `generation`.
+    DraftAnalyzed {
+        /// The draft they are for (older ones are dropped).
+        generation: u64,
+        /// The findings.
+        findings: Vec<EditorFinding>,
+    },
+    /// Highlighted lines for a file.
+    Highlighted {
+        /// The file's checksum (the cache key: an edited file is highlighted again).
+        key: Vec<u8>,
+        /// Its lines.
+        lines: Vec<Line<'static>>,
+    },
+    /// An event from the running migration.
+    Run(RunEvent),
+    /// The run ended.
+    RunDone(Result<String, String>),
+    /// A resolve ended: what it did, or why not.
+    Resolved(Result<String, String>),
+    /// New migration files were written (or why not).
+    Saved(Result<Vec<std::path::PathBuf>, String>),
+    /// A fix was written (what was written, or why not).
+    Fixed(Result<String, String>),
+}
+
+/// A side effect for the event loop.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Read the status again.
+    RefreshStatus,
+    /// Analyse the migration files ([`App::set`]) off the UI thread.
+    Analyze {
+        /// The generation, returned with the results.
+        generation: u64,
+        /// The server version to analyse for.
+        pg_version: u32,
+        /// The pending versions (analysed as one run).
+        pending: BTreeSet<i64>,
+    },
+    /// Analyse the new-migration editor's bodies off the UI thread.
+    AnalyzeDraft {
+        /// The bodies.
+        draft: Draft,
+        /// The server version to analyse for.
+        pg_version: u32,
+    },
+    /// Highlight a file's text off the UI thread.
+    Highlight {
+        /// The file's checksum.
+        key: Vec<u8>,
+        /// Its text.
+        text: String,
+    },
+    /// Start a run in the background.
+    Run {
+        /// What to run.
+        operation: Operation,
+        /// The plan the user confirmed: the run refuses to start if it changed.
+        expected: Vec<(Direction, i64)>,
+    },
+    /// Resolve a partially applied migration (as `lockstep resolve`).
+    Resolve {
+        /// The version.
+        version: i64,
+        /// Applied, or rolled back.
+        resolution: Resolution,
+    },
+    /// Interrupt the run: the statement in flight is cancelled on the server, a transactional
+    /// migration rolls back, and nothing new starts.
+    CancelRun,
+    /// Cancel or terminate a session from the inspection panes (confirmed there).
+    Signal {
+        /// Which.
+        signal: Signal,
+        /// The session.
+        pid: i32,
+    },
+    /// Pause or resume the monitor's polling.
+    PauseMonitor(bool),
+    /// Poll the monitor now.
+    RefreshMonitor,
+    /// Look up the sessions holding locks on tables a confirmed plan touches.
+    FindBlockers {
+        /// The tables.
+        tables: Vec<String>,
+    },
+    /// Write a new reversible migration.
+    SaveMigration {
+        /// Its description.
+        description: String,
+        /// The UP body.
+        up: String,
+        /// The DOWN body.
+        down: String,
+    },
+    /// Write a fix: the edited file, and the new migration it moves a statement to.
+    WriteFix(Box<FixWrite>),
+    /// Leave.
+    Quit,
+}

@@ -1,0 +1,500 @@
+//! The preview's rows: the file's problems first, then its lines, each marked with the findings on
+//! it, and under each statement with findings its lock badges (once) and its findings, errors
+//! first, each with its message and the safe alternative or fix. Built once per file, analysis,
+//! table sizes and width; each frame draws only the rows on screen.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::analysis::{Analysis, AnalyzedStatement, Finding, Severity};
+
+/// A character range of a source line to underline, and how serious it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Underline {
+    /// First character (0-based).
+    pub from: usize,
+    /// One past the last character (`usize::MAX`: to the end of the line).
+    pub to: usize,
+    /// The most serious finding covering it.
+    pub severity: Severity,
+}
+
+/// What a note row says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoteKind {
+    /// The finding's message (one wrapped piece of it; `first` starts with the rule).
+    Message {
+        /// The first piece.
+        first: bool,
+    },
+    /// The safe alternative or the available fix.
+    Help,
+}
+
+/// How a badge looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// A lock that blocks reads (and writes).
+    LockReads,
+    /// A lock that blocks writes.
+    LockWrites,
+    /// A lock that blocks neither.
+    Lock,
+    /// "blocks reads+writes".
+    BlocksReads,
+    /// "blocks writes".
+    BlocksWrites,
+    /// "rewrite".
+    Rewrite,
+    /// "scan".
+    Scan,
+    /// "new table", locks held since earlier statements.
+    Quiet,
+    /// A table's size.
+    Size,
+}
+
+/// One badge: a piece of the statement's lock facts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chip {
+    /// Its text.
+    pub text: String,
+    /// How it looks.
+    pub tone: Tone,
+}
+
+/// One row of the preview.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PreviewRow {
+    /// A problem of the file as a whole (empty, still the template), as `lockstep status` says it.
+    Problem(String),
+    /// A source line (0-based), or a piece of it wrapped at the pane's edge; the most serious
+    /// finding starting on it, the most serious one it continues, and what to underline.
+    Code {
+        /// The line, from 0.
+        line: usize,
+        /// Which piece of the line (0: its start; the rest continue it on the next rows).
+        part: usize,
+        /// The piece's characters of the line (`start..end`; `usize::MAX`: to the end).
+        span: (usize, usize),
+        /// The gutter mark of a finding starting here.
+        mark: Option<Severity>,
+        /// The gutter bar of a finding that started on an earlier line.
+        continued: Option<Severity>,
+        /// Ranges to underline.
+        underlines: Vec<Underline>,
+    },
+    /// Lock badges of a statement with findings (one row of them; they wrap).
+    Badges(Vec<Chip>),
+    /// A note of a finding under its statement.
+    Note {
+        /// The finding's index in the analysis.
+        finding: usize,
+        /// What the row says.
+        kind: NoteKind,
+        /// Its text.
+        text: String,
+    },
+}
+
+/// What the rows are built from, besides the file.
+pub struct RowInput<'a> {
+    /// The file's text.
+    pub text: &'a str,
+    /// Its analysis, when done.
+    pub analysis: Option<&'a Analysis>,
+    /// Columns for notes and badges.
+    pub width: usize,
+    /// Columns for the source text (longer lines wrap).
+    pub code_width: usize,
+    /// Size notes of the tables the statements lock (`1.2 GB, 8.1M rows`), by name.
+    pub sizes: &'a HashMap<String, String>,
+    /// Problems of the file.
+    pub problems: &'a [String],
+}
+
+/// The rows of a file.
+pub fn build_rows(input: &RowInput) -> Vec<PreviewRow> {
+    let width = input.width.max(20);
+    let mut out: Vec<PreviewRow> = Vec::new();
+    for problem in input.problems {
+        for piece in wrap(&format!("⚠ {problem}"), width) {
+            out.push(PreviewRow::Problem(piece));
+        }
+    }
+    let blank: Vec<bool> = input.text.lines().map(|l| l.trim().is_empty()).collect();
+    let mut rows: Vec<PreviewRow> = (0..blank.len().max(1))
+        .map(|line| PreviewRow::Code {
+            line,
+            part: 0,
+            span: (0, usize::MAX),
+            mark: None,
+            continued: None,
+            underlines: Vec::new(),
+        })
+        .collect();
+    let Some(analysis) = input.analysis else {
+        out.extend(rows);
+        return out;
+    };
+    // Findings grouped by what they are about: a statement, else their own last line.
+    let mut groups: BTreeMap<(usize, Option<usize>), Vec<usize>> = BTreeMap::new();
+    for (index, finding) in analysis.findings.iter().enumerate() {
+        mark_lines(&mut rows, &blank, finding);
+        let statement = finding
+            .statement_index
+            .and_then(|s| analysis.statements.get(s));
+        let last_line = statement
+            .map(|s| s.end.line)
+            .unwrap_or(finding.end.line)
+            .max(finding.start.line);
+        let after = last_line.saturating_sub(1).min(rows.len() - 1);
+        groups
+            .entry((after, statement.map(|s| s.index)))
+            .or_default()
+            .push(index);
+    }
+    let mut next = groups.into_iter().peekable();
+    let code_width = input.code_width.max(8);
+    let mut text_lines = input.text.lines();
+    for (line, row) in rows.into_iter().enumerate() {
+        let pieces = pieces(text_lines.next().unwrap_or_default(), code_width);
+        match row {
+            PreviewRow::Code {
+                mark,
+                continued,
+                underlines,
+                ..
+            } if pieces.len() > 1 => {
+                for (part, span) in pieces.into_iter().enumerate() {
+                    out.push(PreviewRow::Code {
+                        line,
+                        part,
+                        span,
+                        mark: if part == 0 { mark } else { None },
+                        continued: if part == 0 { continued } else { None },
+                        underlines: underlines.clone(),
+                    });
+                }
+            }
+            row => out.push(row),
+        }
+        while let Some(((after, statement), _)) = next.peek() {
+            if *after != line {
+                break;
+            }
+            let statement = statement.and_then(|s| analysis.statements.get(s));
+            let Some((_, mut findings)) = next.next() else {
+                break;
+            };
+            // Errors first; within a severity, in file order.
+            findings.sort_by_key(|&i| {
+                (
+                    std::cmp::Reverse(analysis.findings[i].severity),
+                    analysis.findings[i].span.start,
+                )
+            });
+            if let Some(statement) = statement {
+                for chips in wrap_chips(badges(statement, input.sizes), width) {
+                    out.push(PreviewRow::Badges(chips));
+                }
+            }
+            for index in findings {
+                push_notes(&mut out, index, &analysis.findings[index], width);
+            }
+        }
+    }
+    out
+}
+
+/// Marks a finding's lines: the gutter mark and underline on its first line; the gutter bar on
+/// the following lines that hold text (not on blank ones). A finding within one line is
+/// underlined exactly.
+fn mark_lines(rows: &mut [PreviewRow], blank: &[bool], finding: &Finding) {
+    let (start, end) = (finding.start, finding.end);
+    let severity = finding.severity;
+    let more = |current: Option<Severity>| Some(current.map_or(severity, |m| m.max(severity)));
+    if let Some(PreviewRow::Code {
+        mark, underlines, ..
+    }) = rows.get_mut(start.line.saturating_sub(1))
+    {
+        *mark = more(*mark);
+        let from = start.column.saturating_sub(1);
+        let to = if end.line == start.line {
+            end.column.saturating_sub(1)
+        } else {
+            usize::MAX
+        };
+        if to > from {
+            underlines.push(Underline { from, to, severity });
+        }
+    }
+    for line in start.line + 1..=end.line {
+        if blank.get(line.saturating_sub(1)) == Some(&true) {
+            continue;
+        }
+        if let Some(PreviewRow::Code { continued, .. }) = rows.get_mut(line.saturating_sub(1)) {
+            *continued = more(*continued);
+        }
+    }
+}
+
+/// The lock badges of a statement: each lock's mode and table, what it blocks, scan or rewrite,
+/// the table's size (or "new table"), and the locks held since earlier statements.
+fn badges(statement: &AnalyzedStatement, sizes: &HashMap<String, String>) -> Vec<Chip> {
+    let chip = |text: String, tone: Tone| Chip { text, tone };
+    let mut chips = Vec::new();
+    for lock in &statement.locks {
+        let tone = if lock.blocks_reads {
+            Tone::LockReads
+        } else if lock.blocks_writes {
+            Tone::LockWrites
+        } else {
+            Tone::Lock
+        };
+        chips.push(chip(
+            format!("{} on {}", lock.mode.sql_name(), lock.relation),
+            tone,
+        ));
+        match (lock.blocks_reads, lock.blocks_writes) {
+            (true, _) => chips.push(chip("blocks reads+writes".into(), Tone::BlocksReads)),
+            (false, true) => chips.push(chip("blocks writes".into(), Tone::BlocksWrites)),
+            _ => {}
+        }
+        if lock.rewrite {
+            chips.push(chip("rewrite".into(), Tone::Rewrite));
+        } else if lock.scan {
+            chips.push(chip("scan".into(), Tone::Scan));
+        }
+        if lock.new_relation {
+            chips.push(chip("new table".into(), Tone::Quiet));
+        } else if let Some(size) = sizes.get(&lock.relation) {
+            chips.push(chip(format!("({size})"), Tone::Size));
+        }
+    }
+    if !statement.held_before.is_empty() {
+        chips.push(chip(
+            format!(
+                "+{} held since earlier statements",
+                crate::runner::text::count(statement.held_before.len(), "lock", "locks")
+            ),
+            Tone::Quiet,
+        ));
+    }
+    chips
+}
+
+/// Lays `chips` out on rows of `width` columns (a chip is never split unless wider than a row).
+fn wrap_chips(chips: Vec<Chip>, width: usize) -> Vec<Vec<Chip>> {
+    let mut rows: Vec<Vec<Chip>> = Vec::new();
+    let mut used = 0;
+    for chip in chips {
+        let len = crate::text::visible::width(&chip.text) + 2;
+        if used > 0 && used + len > width {
+            used = 0;
+        }
+        if used == 0 {
+            rows.push(Vec::new());
+        }
+        used += len;
+        if let Some(row) = rows.last_mut() {
+            row.push(chip);
+        }
+    }
+    rows
+}
+
+fn push_notes(out: &mut Vec<PreviewRow>, index: usize, finding: &Finding, width: usize) {
+    let head = format!(
+        "{} {} [{}] {}",
+        super::super::theme::glyph(finding.severity),
+        finding.severity.as_str(),
+        finding.rule,
+        finding.message
+    );
+    for (i, piece) in wrap(&head, width).into_iter().enumerate() {
+        out.push(PreviewRow::Note {
+            finding: index,
+            kind: NoteKind::Message { first: i == 0 },
+            text: if i == 0 { piece } else { format!("  {piece}") },
+        });
+    }
+    let help = match (&finding.safe_alternative, &finding.fix) {
+        (Some(safe), Some(fix)) => {
+            Some(format!("→ {safe} · f applies the fix: {}", fix.description))
+        }
+        (Some(safe), None) => Some(format!("→ {safe}")),
+        (None, Some(fix)) => Some(format!("→ f applies the fix: {}", fix.description)),
+        (None, None) => None,
+    };
+    if let Some(help) = help {
+        for (i, piece) in wrap(&help, width).into_iter().enumerate() {
+            out.push(PreviewRow::Note {
+                finding: index,
+                kind: NoteKind::Help,
+                text: if i == 0 { piece } else { format!("  {piece}") },
+            });
+        }
+    }
+}
+
+/// Where a source line wraps at `width` characters: the pieces' character ranges, broken after a
+/// space where there is one in the piece's last third, else at the edge.
+fn pieces(line: &str, width: usize) -> Vec<(usize, usize)> {
+    let chars: Vec<char> = line.chars().collect();
+    if chars.len() <= width {
+        return vec![(0, usize::MAX)];
+    }
+    let mut out = Vec::new();
+    let mut start = 0;
+    while chars.len() - start > width {
+        let edge = start + width;
+        let space = (start + width * 2 / 3..edge)
+            .rev()
+            .find(|&i| chars[i] == ' ')
+            .map(|i| i + 1);
+        let end = space.unwrap_or(edge);
+        out.push((start, end));
+        start = end;
+    }
+    out.push((start, usize::MAX));
+    out
+}
+
+/// Splits `text` into pieces of at most `width` characters, at spaces where possible.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(8);
+    let mut pieces = Vec::new();
+    let mut current = String::new();
+    let mut current_len = 0;
+    for word in text.split(' ') {
+        let len = word.chars().count();
+        if current_len > 0 && current_len + 1 + len > width {
+            pieces.push(std::mem::take(&mut current));
+            current_len = 0;
+        }
+        if current_len > 0 {
+            current.push(' ');
+            current_len += 1;
+        }
+        // A word longer than a whole line is cut.
+        let mut chars = word.chars().peekable();
+        while chars.peek().is_some() {
+            let room = width - current_len;
+            let part: String = chars.by_ref().take(room).collect();
+            current_len += part.chars().count();
+            current.push_str(&part);
+            if chars.peek().is_some() {
+                pieces.push(std::mem::take(&mut current));
+                current_len = 0;
+            }
+        }
+    }
+    if !current.is_empty() || pieces.is_empty() {
+        pieces.push(current);
+    }
+    pieces
+}
+
+/// The rows of the source lines where findings start (those with a gutter mark), in order.
+pub fn finding_rows(rows: &[PreviewRow]) -> Vec<usize> {
+    rows.iter()
+        .enumerate()
+        .filter(|(_, r)| matches!(r, PreviewRow::Code { mark: Some(_), .. }))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// The findings whose notes are among `rows`, in order.
+pub fn findings_in(rows: &[PreviewRow]) -> Vec<usize> {
+    let mut found: Vec<usize> = Vec::new();
+    for row in rows {
+        if let PreviewRow::Note { finding, .. } = row
+            && !found.contains(finding)
+        {
+            found.push(*finding);
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::{AnalysisContext, analyze};
+
+    fn rows_of(text: &str) -> Vec<PreviewRow> {
+        let analysis = analyze(
+            text,
+            &AnalysisContext {
+                in_transaction: true,
+                ..AnalysisContext::default()
+            },
+        );
+        build_rows(&RowInput {
+            text,
+            analysis: Some(&analysis),
+            width: 60,
+            code_width: 60,
+            sizes: &HashMap::new(),
+            problems: &[],
+        })
+    }
+
+    #[test]
+    fn wraps_at_spaces_and_cuts_long_words() {
+        assert_eq!(wrap("aaa bbb ccc", 7), vec!["aaa bbb", "ccc"]);
+        assert_eq!(wrap("abcdefghijk", 8), vec!["abcdefgh", "ijk"]);
+        assert_eq!(wrap("", 10), vec![""]);
+    }
+
+    #[test]
+    fn a_statement_gets_its_badges_once_and_its_errors_first() {
+        let rows = rows_of("CREATE INDEX ix\n\n  ON users (email);\nSELECT 1;\n");
+        let PreviewRow::Code {
+            mark, underlines, ..
+        } = &rows[0]
+        else {
+            panic!("{rows:?}")
+        };
+        assert_eq!(*mark, Some(Severity::Error));
+        assert_eq!(underlines[0].from, 0);
+        // The blank line in the statement gets nothing, the next line the gutter bar only.
+        assert!(
+            matches!(&rows[1], PreviewRow::Code { continued: None, underlines, .. } if underlines.is_empty()),
+            "{rows:?}"
+        );
+        assert!(
+            matches!(&rows[2], PreviewRow::Code { continued: Some(_), underlines, .. } if underlines.is_empty()),
+            "{rows:?}"
+        );
+        assert!(matches!(&rows[3], PreviewRow::Badges(_)), "{rows:?}");
+        let badges = rows
+            .iter()
+            .filter(|r| matches!(r, PreviewRow::Badges(_)))
+            .count();
+        assert_eq!(badges, 1, "one badge row for the statement: {rows:?}");
+        let severities: Vec<&str> = rows
+            .iter()
+            .filter_map(|r| match r {
+                PreviewRow::Note {
+                    kind: NoteKind::Message { first: true },
+                    text,
+                    ..
+                } => text.split(' ').nth(1),
+                _ => None,
+            })
+            .collect();
+        let mut sorted = severities.clone();
+        sorted.sort_by_key(|s| match *s {
+            "error" => 0,
+            "warning" => 1,
+            _ => 2,
+        });
+        assert_eq!(severities, sorted, "errors first");
+        assert!(matches!(
+            rows.last(),
+            Some(PreviewRow::Code { line: 3, .. })
+        ));
+        assert_eq!(finding_rows(&rows), vec![0]);
+    }
+}

@@ -1,0 +1,223 @@
+//! `lockstep lint --fix`: each kind of fix written to the file (an insertion, the
+//! `-- no-transaction` marker in place, a statement moved to a new `-- no-transaction` migration,
+//! a statement moved to run after, a deletion), the result clean of what was fixed, and a
+//! migration the database has applied left alone.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use lockstep::testing::fresh_database;
+
+/// A project directory with `migrations/` holding `files`.
+fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    std::fs::create_dir(&dir).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    tmp
+}
+
+/// `lockstep lint --fix` on the named files of `dir`, with no database configured.
+fn fix(dir: &Path, files: &[&str]) -> std::process::Output {
+    let mut cmd = Command::cargo_bin("lockstep").unwrap();
+    cmd.current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .args(["lint", "--fix", "--format", "gcc"]);
+    for file in files {
+        cmd.arg(format!("migrations/{file}"));
+    }
+    cmd.output().unwrap()
+}
+
+fn text(dir: &Path, file: &str) -> String {
+    std::fs::read_to_string(dir.join("migrations").join(file)).unwrap()
+}
+
+/// The migration files of `dir`, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn an_insertion_is_written_in_place() {
+    let dir = project(&[(
+        "1_check.sql",
+        "ALTER TABLE users ADD CONSTRAINT positive CHECK (id > 0);\n",
+    )]);
+    let out = fix(dir.path(), &["1_check.sql"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("fixed migrations/1_check.sql: [check-needs-not-valid]"),
+        "{stderr}"
+    );
+    assert_eq!(
+        text(dir.path(), "1_check.sql"),
+        "ALTER TABLE users ADD CONSTRAINT positive CHECK (id > 0) NOT VALID;\n"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("check-needs-not-valid"), "{stdout}");
+}
+
+#[test]
+fn a_lone_index_build_gets_the_marker_and_concurrently() {
+    let dir = project(&[(
+        "1_index.sql",
+        "CREATE INDEX users_email ON users (email);\n",
+    )]);
+    let out = fix(dir.path(), &["1_index.sql"]);
+    assert_eq!(
+        text(dir.path(), "1_index.sql"),
+        "-- no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS users_email ON users (email);\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "no error left");
+}
+
+#[test]
+fn an_index_build_among_other_statements_moves_to_a_new_no_transaction_migration() {
+    let dir = project(&[(
+        "1_email.sql",
+        "ALTER TABLE users ADD COLUMN email text;\nCREATE INDEX users_email ON users (email);\n",
+    )]);
+    let out = fix(dir.path(), &["1_email.sql"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        text(dir.path(), "1_email.sql"),
+        "ALTER TABLE users ADD COLUMN email text;\n",
+        "{stderr}"
+    );
+    // Sequential versions (the only one is 1): the new migration is 0002, simple like 1.
+    assert_eq!(
+        names(dir.path()),
+        ["0002_email_no_transaction.sql", "1_email.sql"],
+        "{stderr}"
+    );
+    let moved = text(dir.path(), "0002_email_no_transaction.sql");
+    assert!(moved.starts_with("-- no-transaction\n"), "{moved}");
+    assert!(
+        moved.contains("CREATE INDEX CONCURRENTLY"),
+        "the fix's other edits go with it: {moved}"
+    );
+    assert!(
+        stderr.contains("created migrations/0002_email_no_transaction.sql"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_validation_in_the_same_transaction_moves_to_a_migration_after() {
+    let dir = project(&[
+        (
+            "1_check.up.sql",
+            "ALTER TABLE users ADD CONSTRAINT positive CHECK (id > 0) NOT VALID;\n\
+         ALTER TABLE users VALIDATE CONSTRAINT positive;\n",
+        ),
+        (
+            "1_check.down.sql",
+            "ALTER TABLE users DROP CONSTRAINT positive;\n",
+        ),
+    ]);
+    let out = fix(dir.path(), &["1_check.up.sql"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("[validate-in-same-transaction]"),
+        "{stderr}"
+    );
+    assert_eq!(
+        text(dir.path(), "1_check.up.sql"),
+        "ALTER TABLE users ADD CONSTRAINT positive CHECK (id > 0) NOT VALID;\n"
+    );
+    let up = names(dir.path())
+        .into_iter()
+        .find(|n| n.ends_with("_check_part_2.up.sql"))
+        .unwrap_or_else(|| panic!("{:?}\n{stderr}", names(dir.path())));
+    assert_eq!(
+        text(dir.path(), &up),
+        "ALTER TABLE users VALIDATE CONSTRAINT positive;\n"
+    );
+    // A reversible set: the new DOWN is the template, which lockstep flags until written.
+    let down = up.replace(".up.sql", ".down.sql");
+    assert_eq!(
+        text(dir.path(), &down),
+        "-- Add down migration script here\n"
+    );
+}
+
+#[test]
+fn hidden_characters_in_a_comment_are_deleted() {
+    let dir = project(&[("1_note.sql", "-- note \u{202e}evil\nSELECT 1;\n")]);
+    fix(dir.path(), &["1_note.sql"]);
+    assert_eq!(text(dir.path(), "1_note.sql"), "-- note evil\nSELECT 1;\n");
+}
+
+#[test]
+fn without_lockstep_s_timeout_the_fix_sets_one_before_the_statement() {
+    let dir = project(&[("1_col.sql", "ALTER TABLE users ADD COLUMN note text;\n")]);
+    Command::cargo_bin("lockstep")
+        .unwrap()
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .args([
+            "lint",
+            "--fix",
+            "--lock-timeout",
+            "0",
+            "migrations/1_col.sql",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        text(dir.path(), "1_col.sql"),
+        "SET LOCAL lock_timeout = '2s';\nALTER TABLE users ADD COLUMN note text;\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_applied_migration_is_never_fixed() {
+    let db = fresh_database().await;
+    let dir = project(&[(
+        "1_index.sql",
+        "CREATE INDEX users_email ON users (email);\n",
+    )]);
+    let mut conn = db.connect("test").await.unwrap();
+    sqlx::raw_sql("CREATE TABLE users (email text)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let up = Command::cargo_bin("lockstep")
+        .unwrap()
+        .current_dir(dir.path())
+        .env("DATABASE_URL", db.url())
+        .arg("up")
+        .output()
+        .unwrap();
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let out = Command::cargo_bin("lockstep")
+        .unwrap()
+        .current_dir(dir.path())
+        .env("DATABASE_URL", db.url())
+        .args(["lint", "--fix", "migrations/1_index.sql"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("not fixing migrations/1_index.sql"),
+        "{stderr}"
+    );
+    assert_eq!(
+        text(dir.path(), "1_index.sql"),
+        "CREATE INDEX users_email ON users (email);\n"
+    );
+}

@@ -259,6 +259,9 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
     Ok(code)
 }
 
+/// Files to lint: each path with its text.
+type Files = Vec<(PathBuf, String)>;
+
 /// Most fixes applied to one file in a row (each changes the text the next is found in).
 const MAX_FIXES_PER_FILE: usize = 64;
 
@@ -266,10 +269,10 @@ const MAX_FIXES_PER_FILE: usize = 64;
 /// files are linted again after each, as one run), printing what was written; returns the files
 /// as they are now, with the migrations the fixes created, and the UP files it created.
 fn fix_files(
-    mut files: Vec<(PathBuf, String)>,
+    mut files: Files,
     mut fixable: HashSet<PathBuf>,
     options: &LintOptions,
-) -> Result<(Vec<(PathBuf, String)>, Vec<PathBuf>)> {
+) -> Result<(Files, Vec<PathBuf>)> {
     let mut created_ups = Vec::new();
     let mut done = 0;
     // Fixes that would change nothing: (file, rule, where), not tried again.

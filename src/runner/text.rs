@@ -8,6 +8,7 @@ use super::events::RunEvent;
 use super::plan::{Direction, Plan, Step};
 use super::tally::Stopped;
 use crate::format::{human_duration, one_line};
+use crate::monitor::LockWait;
 use crate::monitor::render::wait_lines;
 
 /// `1 statement`, `2 statements`: a count with its noun, singular or plural.
@@ -255,7 +256,7 @@ impl RunLog {
                 ..
             } => {
                 let lines = wait_lines(wait, None);
-                let key = lines.join("\n");
+                let key = wait_key(wait);
                 let due = match (&self.wait, self.reprint_wait) {
                     (None, _) => true,
                     (Some((previous, _)), _) if *previous != key => true,
@@ -348,6 +349,24 @@ impl RunLog {
     }
 }
 
+/// What a lock wait is, for telling a new one from the same one sampled again: what is waited
+/// for, on whom (pid, state, query) and how many queue behind — without the ages, which change
+/// with every sample.
+fn wait_key(wait: &LockWait) -> String {
+    let mut steady = wait.clone();
+    for session in steady
+        .blockers
+        .iter_mut()
+        .filter_map(|b| b.session.as_mut())
+    {
+        session.backend_age_secs = None;
+        session.xact_age_secs = None;
+        session.query_age_secs = None;
+        session.state_age_secs = None;
+    }
+    wait_lines(&steady, None).join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,6 +377,75 @@ mod tests {
         assert_eq!(count(1, "statement", "statements"), "1 statement");
         assert_eq!(count(2, "statement", "statements"), "2 statements");
         assert_eq!(count(0, "statement", "statements"), "0 statements");
+    }
+
+    fn waiting(waited_ms: u64, blocker_pid: i32, xact_age: f64) -> RunEvent {
+        use crate::monitor::{HeldLock, RelatedSession, Session};
+        RunEvent::StatementWaiting {
+            version: 7,
+            index: 1,
+            waited: Duration::from_millis(waited_ms),
+            wait: LockWait {
+                waiting_for: vec![HeldLock {
+                    locktype: "relation".into(),
+                    mode: "AccessExclusiveLock".into(),
+                    granted: false,
+                    relation: Some("users".into()),
+                    advisory_key: None,
+                    transaction_id: None,
+                }],
+                blockers: vec![RelatedSession {
+                    pid: blocker_pid,
+                    session: Some(Session {
+                        pid: blocker_pid,
+                        datname: None,
+                        user: Some("alice".into()),
+                        application_name: Some("psql".into()),
+                        client: None,
+                        backend_type: None,
+                        state: Some("idle in transaction".into()),
+                        wait_event_type: None,
+                        wait_event: None,
+                        backend_age_secs: Some(xact_age),
+                        xact_age_secs: Some(xact_age),
+                        query_age_secs: Some(xact_age),
+                        state_age_secs: Some(xact_age),
+                        leader_pid: None,
+                        query: Some("SELECT 1".into()),
+                        is_lockstep: false,
+                        via_pooler: false,
+                        idle_in_transaction_too_long: false,
+                    }),
+                }],
+                queued_behind: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn a_lock_wait_is_logged_once_while_only_its_ages_change() {
+        let mut log = RunLog::default();
+        let first = log.lines(&waiting(500, 77, 10.0));
+        assert_eq!(first.len(), 3, "{first:?}");
+        assert!(
+            first[0].text.contains("for ACCESS EXCLUSIVE on users"),
+            "{first:?}"
+        );
+        assert!(first[1].text.contains("transaction 10.0s"), "{first:?}");
+        assert!(
+            log.lines(&waiting(1000, 77, 10.5)).is_empty(),
+            "the same wait, older"
+        );
+        let other = log.lines(&waiting(1500, 78, 3.0));
+        assert!(
+            other[1].text.contains("pid 78"),
+            "another blocker: {other:?}"
+        );
+        // The CLI shows an unchanged wait again after a while.
+        let mut cli = RunLog::new(Some(Duration::from_secs(5)));
+        assert!(!cli.lines(&waiting(500, 77, 10.0)).is_empty());
+        assert!(cli.lines(&waiting(1000, 77, 10.5)).is_empty());
+        assert!(!cli.lines(&waiting(5600, 77, 15.1)).is_empty());
     }
 
     #[test]

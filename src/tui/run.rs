@@ -260,24 +260,39 @@ impl RunPane {
         self.draw_log(frame, rest);
     }
 
-    /// The log's last lines (less those scrolled back), filling `area` from the bottom.
+    /// The log's last lines (less those scrolled back) that fit `area` whole; a line taller than
+    /// the whole area shows its end.
     fn draw_log(&self, frame: &mut Frame, area: Rect) {
         if area.height == 0 || area.width == 0 {
             return;
         }
         let end = self.log.len().saturating_sub(self.scroll);
+        let room = area.height as usize;
         let mut rows = 0;
         let mut lines: Vec<Line<'static>> = Vec::new();
+        let mut cut = false;
         for entry in self.log[..end].iter().rev() {
             let line = log_line(entry, area.width as usize);
-            rows += wrapped_height(std::slice::from_ref(&line), area.width);
+            let height = wrapped_height(std::slice::from_ref(&line), area.width);
+            if rows + height > room && !lines.is_empty() {
+                cut = true;
+                break;
+            }
+            rows += height;
             lines.push(line);
-            if rows >= area.height as usize {
+            if rows >= room {
                 break;
             }
         }
         lines.reverse();
-        let overflow = rows.saturating_sub(area.height as usize) as u16;
+        let overflow = rows.saturating_sub(room) as u16;
+        // Older lines left out: the newest stays on the last row.
+        let mut area = area;
+        if cut {
+            let gap = (room - rows) as u16;
+            area.y += gap;
+            area.height -= gap;
+        }
         frame.render_widget(wrapped(lines).scroll((overflow, 0)), area);
     }
 }

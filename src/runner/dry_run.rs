@@ -5,7 +5,7 @@ use std::fmt::Write;
 use super::RunOptions;
 use super::plan::{Direction, Plan};
 use super::pooled::POOLED_BEGIN;
-use super::script::{Op, RowWrite, script};
+use super::script::{Op, row_sql, script};
 use crate::history::HistoryTable;
 
 /// Renders `plan` as the SQL lockstep would send, in order: the advisory lock, the history table,
@@ -89,7 +89,6 @@ pub fn render_dry_run(
         if pooled.is_none() {
             let _ = writeln!(out, "SET application_name = '{application_name}';");
         }
-        let version = step.version.to_string();
         for op in script(step) {
             match op {
                 Op::Segment(i) => {
@@ -118,39 +117,10 @@ pub fn render_dry_run(
                     let _ = writeln!(out, "{};", statement.text);
                 }
                 Op::Row(write) => {
-                    let sql = match write {
-                        RowWrite::Insert => table.insert_sql(),
-                        RowWrite::InsertUnfinished(progress) => table
-                            .insert_unfinished_sql()
-                            .replace("$4", &progress.encode().to_string()),
-                        RowWrite::Unfinished(progress) => table
-                            .mark_sql()
-                            .replace("$1", "FALSE")
-                            .replace("$2", &progress.encode().to_string())
-                            .replace("$3", &version),
-                        RowWrite::Finished => table
-                            .mark_sql()
-                            .replace("$1", "TRUE")
-                            .replace("$2", "-1")
-                            .replace("$3", &version),
-                        RowWrite::Delete => table.delete_sql(),
-                    };
                     let _ = writeln!(
                         out,
                         "{};",
-                        sql.replace("$1", &version)
-                            .replace("$2", &quote_literal(&step.description))
-                            .replace("$3", &format!("'\\x{}'", hex::encode(&step.checksum)))
-                    );
-                }
-                Op::RecordTime => {
-                    let _ = writeln!(
-                        out,
-                        "{}; -- the measured nanoseconds",
-                        table
-                            .update_time_sql()
-                            .replace("$1", "<elapsed>")
-                            .replace("$2", &version)
+                        row_sql(table, step, write, "<elapsed nanoseconds>")
                     );
                 }
             }
@@ -161,8 +131,4 @@ pub fn render_dry_run(
         let _ = writeln!(out, "SELECT pg_advisory_unlock({lock_key});");
     }
     out
-}
-
-fn quote_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
 }

@@ -253,23 +253,22 @@ impl Runner {
             ("lock_timeout", options.lock_timeout),
             ("statement_timeout", options.statement_timeout),
         ];
+        // The session's timeouts and the read of the session, in one round trip.
+        let mut sql = String::new();
         for (name, value) in timeouts.into_iter().filter(|_| !options.pooled) {
             if let Some(value) = value {
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                    "SET {name} = '{}'",
-                    pg_duration(value)
-                )))
-                .execute(&mut conn)
-                .await
-                .map_err(query_err(&format!("setting {name}")))?;
+                sql.push_str(&format!("SET {name} = '{}'; ", pg_duration(value)));
             }
         }
-        let row = sqlx::raw_sql(
+        sql.push_str(
             "SELECT pg_backend_pid(), current_database()::text, current_setting('server_version')",
-        )
-        .fetch_one(&mut conn)
-        .await
-        .map_err(query_err("reading the session"))?;
+        );
+        let row = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .fetch_one(&mut conn)
+            .await
+            .map_err(query_err(
+                "setting the session's timeouts and reading the session",
+            ))?;
         let read = |row: &sqlx::postgres::PgRow| -> Result<(i32, String, String), sqlx::Error> {
             use sqlx::Row;
             Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))

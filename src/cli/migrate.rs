@@ -422,6 +422,11 @@ pub(super) async fn print_events(
                     println!("  {r}interrupted: {}{r:#}", stopped.describe());
                 }
             }
+            RunEvent::DataKept { .. } => {
+                if let Some(text) = crate::guard::describe_kept(&event) {
+                    println!("  {d}{}{d:#}", show(&text));
+                }
+            }
             RunEvent::MigrationFailed { failure, .. } => {
                 if failure.statement.is_some() {
                     println!(

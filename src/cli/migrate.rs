@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use super::output::{
     bold, dim, green, human_duration, one_line, red, show, show_in, show_padded, yellow,
 };
+use super::guard::Guarded;
 use super::{EXIT_INTERRUPTED, Project};
 use crate::db::Database;
 use crate::health;
@@ -27,16 +28,33 @@ use crate::status::Status;
 pub struct RunFlags {
     /// Print the exact SQL that would run (bookkeeping included) and run nothing.
     #[arg(long)]
-    dry_run: bool,
+    pub(super) dry_run: bool,
     /// Print events as JSON lines for scripts.
     #[arg(long)]
-    json: bool,
+    pub(super) json: bool,
     /// Go on although applied migrations' files are missing.
     #[arg(long)]
-    ignore_missing: bool,
+    pub(super) ignore_missing: bool,
     /// Skip the health check after the run (see `lockstep check`).
     #[arg(long)]
-    no_check: bool,
+    pub(super) no_check: bool,
+    /// Answer the yes/no confirmation of an environment with `confirm = "yes"`.
+    #[arg(long)]
+    pub(super) yes: bool,
+    /// Answer a typed confirmation without a terminal: the database name or the version it
+    /// asks for.
+    #[arg(long, value_name = "ANSWER")]
+    pub(super) confirm: Option<String>,
+    /// Run without the schema snapshot the environment asks for (the run's output says so).
+    #[arg(long)]
+    pub(super) no_snapshot: bool,
+    /// Do not copy the data that destructive statements drop.
+    #[arg(long)]
+    pub(super) no_keep_data: bool,
+    /// The most the data copies of this run may hold, e.g. 5GB (default: the environment's
+    /// backup-limit, 1GiB).
+    #[arg(long, value_name = "SIZE", value_parser = crate::config::parse_size)]
+    pub(super) backup_limit: Option<u64>,
 }
 
 /// Options of `lockstep up`.
@@ -101,7 +119,17 @@ async fn execute(
         anstream::print!("{}", show(&dry_run(&db, &set, &options, operation).await?));
         return Ok(ExitCode::SUCCESS);
     }
-    run_streamed(&db, &set, options, operation, flags.json, !flags.no_check).await
+    let guarded = super::guard::before_run(project, &db, &set, &options, operation, &flags).await?;
+    run_streamed(
+        &db,
+        &set,
+        options,
+        operation,
+        flags.json,
+        !flags.no_check,
+        guarded,
+    )
+    .await
 }
 
 /// Plans without the lock and renders the SQL that would run.
@@ -139,7 +167,13 @@ pub(super) async fn run_streamed(
     operation: Operation,
     json: bool,
     check: bool,
+    guarded: Option<Guarded>,
 ) -> Result<ExitCode> {
+    let Guarded {
+        keeper,
+        expected,
+        snapshot,
+    } = guarded.unwrap_or_default();
     let mut interrupts = Interrupts::listen().wrap_err("listening for Ctrl-C and SIGTERM")?;
     let (tx, rx) = mpsc::unbounded_channel();
     let printer = tokio::spawn(print_events(rx, json));
@@ -154,10 +188,13 @@ pub(super) async fn run_streamed(
         } => both,
         _ = interrupts.next() => return Ok(ExitCode::from(EXIT_INTERRUPTED)),
     };
-    let mut runner = runner?;
+    let mut runner = match keeper {
+        Some(keeper) => runner?.with_hook(Box::new(keeper)),
+        None => runner?,
+    };
     let cancel = runner.cancel_token();
     let run = async move {
-        let result = runner.run(operation, set).await;
+        let result = runner.run_checked(operation, set, expected.as_deref()).await;
         runner.close().await;
         result
     };
@@ -200,6 +237,7 @@ pub(super) async fn run_streamed(
                 "elapsed_ms": elapsed.as_secs_f64() * 1e3,
             })).collect::<Vec<_>>()).unwrap_or_default(),
             "elapsed_ms": elapsed.as_secs_f64() * 1e3,
+            "snapshot": snapshot,
         });
         println!("{line}");
     }

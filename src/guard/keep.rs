@@ -85,6 +85,27 @@ struct Table {
     parent: Option<String>,
 }
 
+/// What [`TABLE_FACTS`] reads of a table.
+type TableRow = (i64, String, String, Option<String>);
+
+/// The facts of table `c` (schema `n`) that make a [`Table`].
+const TABLE_FACTS: &str = "c.oid::int8, format('%I.%I', n.nspname, c.relname), \
+     n.nspname || '.' || c.relname, \
+     (SELECT format('%I.%I', pn.nspname, p.relname) FROM pg_inherits i \
+      JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = p.relnamespace \
+      WHERE i.inhrelid = c.oid LIMIT 1)";
+
+impl From<TableRow> for Table {
+    fn from((oid, sql, display, parent): TableRow) -> Table {
+        Table {
+            oid,
+            sql,
+            display,
+            parent,
+        }
+    }
+}
+
 /// One column of a table.
 struct Column {
     name: String,
@@ -184,24 +205,15 @@ impl DataKeeper {
 
     /// The table a name resolves to now (through the session's `search_path`), if it exists.
     async fn table(&self, conn: &mut PgConnection, name: &str) -> Result<Option<Table>, HookError> {
-        let row: Option<(i64, String, String, Option<String>)> = sqlx::query_as(
-            "SELECT c.oid::int8, format('%I.%I', n.nspname, c.relname), n.nspname || '.' || c.relname, \
-                    (SELECT format('%I.%I', pn.nspname, p.relname) FROM pg_inherits i \
-                     JOIN pg_class p ON p.oid = i.inhparent \
-                     JOIN pg_namespace pn ON pn.oid = p.relnamespace WHERE i.inhrelid = c.oid LIMIT 1) \
-             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE c.oid = to_regclass($1)",
-        )
+        let row: Option<TableRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {TABLE_FACTS} FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.oid = to_regclass($1)"
+        )))
         .bind(name)
         .persistent(false)
         .fetch_optional(&mut *conn)
         .await?;
-        Ok(row.map(|(oid, sql, display, parent)| Table {
-            oid,
-            sql,
-            display,
-            parent,
-        }))
+        Ok(row.map(Table::from))
     }
 
     /// The tables whose rows a table-level destruction removes: the table, its inheritance
@@ -213,8 +225,9 @@ impl DataKeeper {
         destruction: &Destruction,
     ) -> Result<Vec<Table>, HookError> {
         let (only, cascade) = scope(destruction);
-        let oids: Vec<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
-            "{TREE} SELECT t.oid::int8 FROM tree t JOIN pg_class c ON c.oid = t.oid \
+        let rows: Vec<TableRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "{TREE} SELECT {TABLE_FACTS} FROM (SELECT oid, min(depth) AS depth FROM tree GROUP BY oid) t \
+             JOIN pg_class c ON c.oid = t.oid JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.relkind = 'r' ORDER BY t.depth, t.oid"
         )))
         .bind(destruction.table().sql())
@@ -223,13 +236,7 @@ impl DataKeeper {
         .persistent(false)
         .fetch_all(&mut *conn)
         .await?;
-        let mut tables = Vec::new();
-        for oid in oids {
-            if let Some(table) = self.table(conn, &oid.to_string()).await? {
-                tables.push(table);
-            }
-        }
-        Ok(tables)
+        Ok(rows.into_iter().map(Table::from).collect())
     }
 
     async fn columns(&self, conn: &mut PgConnection, oid: i64) -> Result<Vec<Column>, HookError> {
@@ -423,11 +430,11 @@ fn human(bytes: u64) -> String {
     crate::monitor::format::human_bytes(i64::try_from(bytes).unwrap_or(i64::MAX))
 }
 
-/// A file name made of `name`: letters, digits, `.`, `_` and `-` kept, the rest `_`.
+/// A file name made of `name`: letters, digits, `.`, `_`, `-` and `+` kept, the rest `_`.
 pub(super) fn safe_file_name(name: &str) -> String {
     name.chars()
         .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+') {
                 c
             } else {
                 '_'

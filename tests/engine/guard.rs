@@ -1,0 +1,481 @@
+//! Environments, the schema snapshot before a run and the data kept before destructive
+//! statements, through the `lockstep` binary on a real server.
+
+use std::path::{Path, PathBuf};
+
+use lockstep::db::Database;
+use lockstep::rehearse::catalog::{self, Moment};
+use lockstep::testing::fresh_database;
+use sqlx::Connection;
+
+use crate::common::*;
+
+/// The project directory of `dir` (beside its migrations), with `lockstep.toml` holding `toml`.
+fn project(dir: &Dir, toml: &str) -> PathBuf {
+    let project = dir.path.parent().unwrap().to_path_buf();
+    std::fs::write(project.join("lockstep.toml"), toml).unwrap();
+    project
+}
+
+/// A production environment on the test database (its URL comes from DATABASE_URL), with its
+/// snapshots in `<project>/snaps`.
+const PRODUCTION: &str = "[environments.production]\nproduction = true\nsnapshot-dir = \"snaps\"\n";
+
+/// `lockstep --env production --project <project> …`.
+fn production(db: &Database, dir: &Dir, project: &Path) -> assert_cmd::Command {
+    let mut cmd = lockstep(db.url(), dir);
+    cmd.arg("--project").arg(project).args(["--env", "production"]);
+    cmd
+}
+
+/// Runs `psql -f file` on `db`, the connection in the environment (never on the command line).
+fn psql(db: &Database, file: &Path) -> std::process::Output {
+    let url = url::Url::parse(db.url()).unwrap();
+    let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+    std::process::Command::new("psql")
+        .env("PGHOST", url.host_str().unwrap())
+        .env("PGPORT", url.port().unwrap_or(5432).to_string())
+        .env("PGUSER", decode(url.username()))
+        .env("PGPASSWORD", decode(url.password().unwrap_or("")))
+        .env("PGDATABASE", decode(url.path().trim_start_matches('/')))
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f"])
+        .arg(file)
+        .output()
+        .expect("running psql (apt-get install postgresql-client)")
+}
+
+fn files_named(root: &Path, name: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.file_name().is_some_and(|n| n == name) {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+async fn schema(db: &Database) -> catalog::Catalog {
+    let mut c = conn(db).await;
+    let version = lockstep::db::server_version_num(&mut c).await.unwrap();
+    let snapshot = catalog::snapshot(&mut c, version, false).await.unwrap();
+    c.close().await.unwrap();
+    snapshot
+}
+
+fn database_name(db: &Database) -> String {
+    db.names().0
+}
+
+#[tokio::test]
+async fn a_production_run_writes_a_schema_snapshot_that_restores_to_the_same_schema() {
+    let db = fresh_database().await;
+    let dir = three();
+    let project = project(&dir, PRODUCTION);
+    lockstep(db.url(), &dir).args(["up", "--to", "2"]).assert().success();
+    let before = schema(&db).await;
+
+    let out = production(&db, &dir, &project)
+        .args(["up", "--confirm", &database_name(&db)])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(versions(&db).await, vec![1, 2, 3]);
+    let snapshots = files_named(&project.join("snaps"), "schema.sql");
+    assert_eq!(snapshots.len(), 1, "{stderr}");
+    let snapshot = &snapshots[0];
+    let run_dir = snapshot.parent().unwrap().file_name().unwrap().to_string_lossy();
+    assert!(
+        run_dir.starts_with(&format!("{}-", database_name(&db))) && run_dir.ends_with("-up-3"),
+        "named with the database, the time and the versions: {run_dir}"
+    );
+    assert!(
+        stderr.contains(&snapshot.display().to_string()),
+        "the path is printed: {stderr}"
+    );
+    assert!(stderr.contains("production-like"), "{stderr}");
+    assert_eq!(mode(snapshot), 0o600);
+    assert_eq!(mode(snapshot.parent().unwrap()), 0o700);
+
+    let empty = fresh_database().await;
+    let restored = psql(&empty, snapshot);
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+    let after_restore = schema(&empty).await;
+    let differences = catalog::diff(&before, &after_restore, &before, Moment::AfterUpAgain);
+    assert!(
+        differences.is_empty(),
+        "the restored schema differs: {:#?}",
+        differences.iter().map(|d| &d.message).collect::<Vec<_>>()
+    );
+    assert!(before.has_table("widgets"));
+}
+
+#[tokio::test]
+async fn no_snapshot_runs_without_one_and_the_outcome_says_so() {
+    let db = fresh_database().await;
+    let dir = three();
+    let project = project(&dir, PRODUCTION);
+    let out = production(&db, &dir, &project)
+        .args(["up", "--json", "--no-snapshot", "--confirm", &database_name(&db)])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| json(l.as_bytes()))
+        .collect();
+    let snapshot = lines
+        .iter()
+        .find(|l| l["event"] == "snapshot")
+        .expect("a snapshot event");
+    assert_eq!(snapshot["outcome"]["skipped_by_flag"], true);
+    assert!(snapshot["outcome"]["path"].is_null());
+    let summary = lines.iter().find(|l| l["event"] == "summary").unwrap();
+    assert_eq!(summary["snapshot"]["skipped_by_flag"], true);
+    assert!(files_named(&project.join("snaps"), "schema.sql").is_empty());
+    assert_eq!(versions(&db).await, vec![1, 2, 3]);
+
+    let human = production(&db, &dir, &project)
+        .args(["down", "--no-snapshot", "--confirm", &database_name(&db)])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&human.stderr);
+    assert!(human.status.success(), "{stderr}");
+    assert!(stderr.contains("schema snapshot skipped (--no-snapshot)"), "{stderr}");
+}
+
+/// Users with emails, then a migration that drops the email column.
+fn users_dropping_email() -> Dir {
+    Dir::with(&[
+        (
+            "1_users.up.sql",
+            "CREATE TABLE users (id bigint PRIMARY KEY, email varchar(200) NOT NULL, name text);\n\
+             INSERT INTO users SELECT g, 'user' || g || '@example.com', 'n' || g \
+             FROM generate_series(1, 500) g;\n",
+        ),
+        ("1_users.down.sql", "DROP TABLE users;\n"),
+        (
+            "2_drop_email.up.sql",
+            "ALTER TABLE users ADD COLUMN note text;\nALTER TABLE users DROP COLUMN email;\n",
+        ),
+        (
+            "2_drop_email.down.sql",
+            "ALTER TABLE users ADD COLUMN email varchar(200);\nALTER TABLE users DROP COLUMN note;\n",
+        ),
+    ])
+}
+
+async fn emails(db: &Database) -> String {
+    let mut c = conn(db).await;
+    let text: Option<String> =
+        sqlx::query_scalar("SELECT string_agg(id || '=' || email, ',' ORDER BY id) FROM users")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+    c.close().await.unwrap();
+    text.unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_dropped_columns_data_is_kept_and_restore_sql_brings_it_back() {
+    let db = fresh_database().await;
+    let dir = users_dropping_email();
+    let project = project(&dir, PRODUCTION);
+    lockstep(db.url(), &dir).args(["up", "--to", "1"]).assert().success();
+    let original = emails(&db).await;
+    assert!(original.starts_with("1=user1@example.com,2="));
+
+    let out = production(&db, &dir, &project)
+        .args(["up", "--json", "--confirm", &database_name(&db)])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let guard = stdout
+        .lines()
+        .map(|l| json(l.as_bytes()))
+        .find(|l| l["event"] == "guard")
+        .expect("the guard's plan");
+    assert_eq!(guard["copies"][0]["destruction"]["kind"], "drop_column");
+    assert_eq!(guard["copies"][0]["statement"], 1);
+    let kept = stdout
+        .lines()
+        .map(|l| json(l.as_bytes()))
+        .find(|l| l["event"] == "data_kept")
+        .expect("a data_kept event");
+    assert_eq!(kept["tables"][0]["table"], "public.users");
+    assert_eq!(kept["tables"][0]["column"], "email");
+    assert_eq!(kept["tables"][0]["rows"], 500);
+    assert_eq!(
+        scalar_i64(
+            &db,
+            "SELECT count(*) FROM information_schema.columns \
+             WHERE table_name = 'users' AND column_name = 'email'"
+        )
+        .await,
+        0,
+        "the column is gone"
+    );
+
+    let restore = PathBuf::from(kept["restore"].as_str().unwrap());
+    assert_eq!(mode(&restore), 0o600);
+    let copy = PathBuf::from(kept["tables"][0]["file"].as_str().unwrap());
+    assert_eq!(mode(&copy), 0o600);
+    let ran = psql(&db, &restore);
+    assert!(
+        ran.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&ran.stderr),
+        std::fs::read_to_string(&restore).unwrap()
+    );
+    assert_eq!(emails(&db).await, original, "restore.sql brings the values back");
+    let mut c = conn(&db).await;
+    let not_null: bool = sqlx::query_scalar(
+        "SELECT attnotnull FROM pg_attribute WHERE attrelid = 'users'::regclass AND attname = 'email'",
+    )
+    .fetch_one(&mut c)
+    .await
+    .unwrap();
+    assert!(not_null, "and its NOT NULL");
+}
+
+#[tokio::test]
+async fn the_size_limit_stops_the_run_before_anything_changes() {
+    let db = fresh_database().await;
+    let dir = Dir::with(&[
+        (
+            "1_logs.sql",
+            "CREATE TABLE logs (id bigint PRIMARY KEY, line text);\n\
+             INSERT INTO logs SELECT g, repeat('x', 200) FROM generate_series(1, 2000) g;\n",
+        ),
+        ("2_marker.sql", "CREATE TABLE marker (id int);\n"),
+        ("3_drop_logs.sql", "DROP TABLE logs;\n"),
+    ]);
+    let project = project(&dir, PRODUCTION);
+    lockstep(db.url(), &dir).args(["up", "--to", "1"]).assert().success();
+    let out = production(&db, &dir, &project)
+        .args(["up", "--backup-limit", "64KB", "--confirm", &database_name(&db)])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("over the limit of 64.0 KB"), "{stderr}");
+    assert!(stderr.contains("DROP TABLE `logs`"), "{stderr}");
+    assert!(stderr.contains("--backup-limit"), "{stderr}");
+    assert_eq!(versions(&db).await, vec![1], "nothing ran");
+    assert!(exists(&db, "logs").await);
+    assert!(!exists(&db, "marker").await, "not even the migrations before it");
+    assert!(files_named(&project.join("snaps"), "schema.sql").is_empty(), "no snapshot either");
+
+    // With a limit that allows it, the table's rows are kept and can be loaded back.
+    let out = production(&db, &dir, &project)
+        .args(["up", "--backup-limit", "10MB", "--confirm", &database_name(&db)])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(!exists(&db, "logs").await);
+    let restores = files_named(&project.join("snaps"), "restore.sql");
+    assert_eq!(restores.len(), 1, "{stdout}\n{stderr}");
+    assert!(stdout.contains("kept before statement 1: 2000 rows of public.logs"), "{stdout}");
+    let ran = psql(&db, &restores[0]);
+    assert!(ran.status.success(), "{}", String::from_utf8_lossy(&ran.stderr));
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM logs").await, 2000);
+}
+
+#[tokio::test]
+async fn a_typed_confirmation_is_required_without_a_terminal() {
+    let db = fresh_database().await;
+    let dir = three();
+    let project = project(&dir, PRODUCTION);
+    let out = production(&db, &dir, &project).arg("up").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("pass --confirm {}", database_name(&db))),
+        "{stderr}"
+    );
+    let wrong = production(&db, &dir, &project)
+        .args(["up", "--yes", "--confirm", "not-this-one"])
+        .output()
+        .unwrap();
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(!exists(&db, "_sqlx_migrations").await, "nothing was changed");
+
+    self::project(&dir, "[environments.production]\nread-only = true\n");
+    let read_only = production(&db, &dir, &project).arg("up").output().unwrap();
+    assert_eq!(read_only.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&read_only.stderr).contains("read-only"));
+    assert!(!exists(&db, "_sqlx_migrations").await);
+}
+
+#[tokio::test]
+async fn env_lists_environments_with_passwords_redacted() {
+    let db = fresh_database().await;
+    let dir = three();
+    let project = project(
+        &dir,
+        "[environments.production]\ndatabase-url = \"postgres://app:s3cret@db.example.com:5432/prod\"\n\
+         [environments.staging]\ndatabase-url = \"postgres://app:0ther@localhost/staging?password=0ther\"\n\
+         confirm = \"yes\"\n[environments.staging.lint]\ndisable = [\"require-concurrent-index\"]\n",
+    );
+    let out = lockstep(db.url(), &dir)
+        .arg("--project")
+        .arg(&project)
+        .arg("env")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!text.contains("s3cret") && !text.contains("0ther"), "{text}");
+    assert!(text.contains("postgres://app:***@db.example.com:5432/prod"), "{text}");
+    assert!(text.contains("production-like: yes"), "{text}");
+    assert!(text.contains("direct  (in use"), "the URL in use is listed: {text}");
+    assert!(text.contains("lint: require-concurrent-index=off"), "{text}");
+
+    let out = lockstep(db.url(), &dir)
+        .arg("--project")
+        .arg(&project)
+        .args(["--env", "staging", "env", "--json"])
+        .output()
+        .unwrap();
+    let raw = String::from_utf8_lossy(&out.stdout);
+    assert!(!raw.contains("s3cret") && !raw.contains("0ther"), "{raw}");
+    let doc = json(&out.stdout);
+    assert_eq!(doc["in_use"], "staging");
+    let envs = doc["environments"].as_array().unwrap();
+    let production = envs.iter().find(|e| e["name"] == "production").unwrap();
+    assert_eq!(production["production_like"], true);
+    assert_eq!(production["snapshot"], "required");
+    assert_eq!(production["confirm"], "type-database-name");
+    let staging = envs.iter().find(|e| e["name"] == "staging").unwrap();
+    assert_eq!(staging["production_like"], false);
+    assert_eq!(staging["confirm"], "yes");
+}
+
+#[tokio::test]
+async fn configuration_errors_name_the_file_and_line() {
+    let db = fresh_database().await;
+    let dir = three();
+    for (toml, expected) in [
+        (
+            "lock-timeout = \"2s\"\n[environments.production]\nsnapshot = \"required\"\nsnapshots = \"yes\"\n",
+            "line 4",
+        ),
+        (
+            "[environments.production]\nconfirm = \"type-it\"\n",
+            "line 2",
+        ),
+        (
+            "[environments.production]\n[environments.production.lint]\ndisable = [\"no-such-rule\"]\n",
+            "line 3",
+        ),
+        (
+            "[environments.production]\nbackup-limit = \"lots\"\n",
+            "line 2",
+        ),
+    ] {
+        let project = project(&dir, toml);
+        let out = lockstep(db.url(), &dir)
+            .arg("--project")
+            .arg(&project)
+            .arg("env")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{toml}: {stderr}");
+        assert!(
+            stderr.contains("lockstep.toml") && stderr.contains(expected),
+            "{toml}: {stderr}"
+        );
+    }
+    let project = project(&dir, "[environments.production]\n");
+    let out = lockstep(db.url(), &dir)
+        .arg("--project")
+        .arg(&project)
+        .args(["--env", "prod", "status"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("no environment `prod`") && stderr.contains("production"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn the_environments_lint_override_applies() {
+    let dir = Dir::with(&[
+        ("1_table.sql", "CREATE TABLE t (id int);\n"),
+        ("2_index.sql", "CREATE INDEX t_id ON t (id);\n"),
+    ]);
+    let project = project(
+        &dir,
+        "[lint]\nseverity = { \"require-concurrent-index\" = \"warning\" }\n\
+         [environments.production]\n[environments.production.lint]\n\
+         severity = { \"require-concurrent-index\" = \"error\" }\n",
+    );
+    let lint = |env: Option<&str>| {
+        let mut cmd = assert_cmd::Command::cargo_bin("lockstep").unwrap();
+        cmd.env_remove("DATABASE_URL")
+            .env_remove("LOCKSTEP_ENV")
+            .arg("--project")
+            .arg(&project);
+        if let Some(env) = env {
+            cmd.args(["--env", env]);
+        }
+        cmd.args(["lint", "--pg-version", "15", "--format", "json"])
+            .arg(&dir.path)
+            .output()
+            .unwrap()
+    };
+    let severity = |out: &std::process::Output| {
+        let doc = json(&out.stdout);
+        doc["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|file| file["findings"].as_array().unwrap().iter())
+            .find(|f| f["rule"] == "require-concurrent-index")
+            .map(|f| f["severity"].as_str().unwrap().to_string())
+    };
+    let base = lint(None);
+    assert_eq!(severity(&base).as_deref(), Some("warning"));
+    let production = lint(Some("production"));
+    assert_eq!(severity(&production).as_deref(), Some("error"));
+    assert_eq!(production.status.code(), Some(1), "an error finding fails lint");
+
+    let mut explain = assert_cmd::Command::cargo_bin("lockstep").unwrap();
+    let out = explain
+        .env_remove("DATABASE_URL")
+        .arg("--project")
+        .arg(&project)
+        .args(["--env", "production", "lint", "--explain", "require-concurrent-index"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("from lockstep.toml [environments.production.lint]"),
+        "{text}"
+    );
+}

@@ -172,7 +172,9 @@ fn users_dropping_email() -> Dir {
         ("1_users.down.sql", "DROP TABLE users;\n"),
         (
             "2_drop_email.up.sql",
-            "ALTER TABLE users ADD COLUMN note text;\nALTER TABLE users DROP COLUMN email;\n",
+            "ALTER TABLE users ADD COLUMN note text;\n\
+             UPDATE users SET email = 'moved@example.com' WHERE id = 1;\n\
+             ALTER TABLE users DROP COLUMN email;\n",
         ),
         (
             "2_drop_email.down.sql",
@@ -213,7 +215,7 @@ async fn a_dropped_columns_data_is_kept_and_restore_sql_brings_it_back() {
         .find(|l| l["event"] == "guard")
         .expect("the guard's plan");
     assert_eq!(guard["copies"][0]["destruction"]["kind"], "drop_column");
-    assert_eq!(guard["copies"][0]["statement"], 1);
+    assert_eq!(guard["copies"][0]["statement"], 2);
     let kept = stdout
         .lines()
         .map(|l| json(l.as_bytes()))
@@ -244,7 +246,10 @@ async fn a_dropped_columns_data_is_kept_and_restore_sql_brings_it_back() {
         String::from_utf8_lossy(&ran.stderr),
         std::fs::read_to_string(&restore).unwrap()
     );
-    assert_eq!(emails(&db).await, original, "restore.sql brings the values back");
+    // The copy is taken inside the migration's transaction, right before the DROP: it holds
+    // what the DROP dropped, the earlier UPDATE included.
+    let expected = original.replacen("1=user1@example.com", "1=moved@example.com", 1);
+    assert_eq!(emails(&db).await, expected, "restore.sql brings the values back");
     let mut c = conn(&db).await;
     let not_null: bool = sqlx::query_scalar(
         "SELECT attnotnull FROM pg_attribute WHERE attrelid = 'users'::regclass AND attname = 'email'",
@@ -478,4 +483,60 @@ async fn the_environments_lint_override_applies() {
         text.contains("from lockstep.toml [environments.production.lint]"),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn only_a_type_change_that_can_lose_values_is_kept() {
+    use lockstep::guard::{Environment, GuardOptions, GuardPlan};
+    use lockstep::runner::{Operation, plan};
+    let db = fresh_database().await;
+    let dir = Dir::with(&[
+        (
+            "1_items.sql",
+            "CREATE TABLE items (id int PRIMARY KEY, code varchar(50), qty int);\n\
+             INSERT INTO items SELECT g, 'c' || g, g FROM generate_series(1, 10) g;\n",
+        ),
+        (
+            "2_types.sql",
+            "ALTER TABLE items ALTER COLUMN code TYPE varchar(100);\n\
+             ALTER TABLE items ALTER COLUMN qty TYPE bigint;\n\
+             ALTER TABLE items ALTER COLUMN code TYPE varchar(5);\n\
+             DELETE FROM items WHERE id > 5;\n\
+             UPDATE items SET qty = 0;\n",
+        ),
+    ]);
+    lockstep(db.url(), &dir).args(["up", "--to", "1"]).assert().success();
+    let set = dir.set();
+    let status = status(&db, &dir).await;
+    let plan = plan(Operation::Up { to: None }, &set, &status, false).unwrap();
+    let environment = Environment::direct(Path::new("/unused"), Some("postgres://db.example.com/x"));
+    let guard = GuardPlan::prepare(&db, &environment, &plan, &GuardOptions::default())
+        .await
+        .unwrap();
+    let kept: Vec<(usize, String)> = guard
+        .copies
+        .iter()
+        .map(|c| (c.statement, c.destruction.describe()))
+        .collect();
+    assert_eq!(
+        kept,
+        vec![
+            (2, "ALTER COLUMN `items.code` TYPE varchar(5)".to_string()),
+            (4, "UPDATE `items` without WHERE".to_string()),
+        ],
+        "widenings keep every value; a narrowing and an UPDATE without WHERE do not; a DELETE \
+         with a WHERE is not destructive"
+    );
+    assert!(guard.copies.iter().all(|c| c.exists && c.estimate > 0));
+    assert!(
+        guard
+            .lines()
+            .iter()
+            .any(|l| l.contains("data kept before 2 destructive statements")),
+        "{:?}",
+        guard.lines()
+    );
+    let confirmation = guard.confirmation().unwrap();
+    assert!(confirmation.accepts(&database_name(&db)));
+    assert!(!confirmation.accepts("y"));
 }

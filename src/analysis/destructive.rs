@@ -316,7 +316,12 @@ fn relation_name(node: &SyntaxNode) -> Option<QualifiedName> {
     } else {
         child_any(
             node,
-            &[K::RELATION_NAME_REF, K::TABLE_NAME_REF, K::PATH_REF, K::PATH],
+            &[
+                K::RELATION_NAME_REF,
+                K::TABLE_NAME_REF,
+                K::PATH_REF,
+                K::PATH,
+            ],
         )
         .or_else(|| descendant(node, K::PATH_REF))?
     };
@@ -419,7 +424,9 @@ mod tests {
     #[test]
     fn dml_in_a_with_clause_or_a_do_block_counts() {
         assert_eq!(
-            find("WITH gone AS (DELETE FROM logs RETURNING *) INSERT INTO archive SELECT * FROM gone"),
+            find(
+                "WITH gone AS (DELETE FROM logs RETURNING *) INSERT INTO archive SELECT * FROM gone"
+            ),
             vec![Destruction::DeleteAll {
                 table: table(None, "logs"),
                 only: false

@@ -62,7 +62,9 @@ impl RulePolicy {
     /// This policy with `overrides` (an environment's) on top: their rules win.
     pub fn overridden_by(&self, overrides: &RulePolicy) -> RulePolicy {
         let mut merged = self.clone();
-        merged.rules.extend(overrides.rules.iter().map(|(k, v)| (*k, *v)));
+        merged
+            .rules
+            .extend(overrides.rules.iter().map(|(k, v)| (*k, *v)));
         merged.environment = overrides.environment.clone();
         merged
     }

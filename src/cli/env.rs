@@ -28,7 +28,10 @@ pub(super) fn run(project: &Project, dir: &Path, args: EnvArgs) -> Result<ExitCo
         .map(|env| Environment::configured(env, dir, None))
         .collect();
     // The one in use, as resolved (with the URL it gets from DATABASE_URL or .env).
-    match listed.iter_mut().find(|e| e.name == in_use.name && in_use.configured) {
+    match listed
+        .iter_mut()
+        .find(|e| e.name == in_use.name && in_use.configured)
+    {
         Some(entry) => *entry = in_use.clone(),
         None => listed.push(in_use.clone()),
     }

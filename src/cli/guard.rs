@@ -57,8 +57,7 @@ pub(super) async fn before_run(
     };
     refuse_read_only(project, command)?;
     let env = &project.environment;
-    if env.snapshot == SnapshotPolicy::Off && !env.keep_data && env.confirm == ConfirmPolicy::None
-    {
+    if env.snapshot == SnapshotPolicy::Off && !env.keep_data && env.confirm == ConfirmPolicy::None {
         return Ok(None);
     }
     let mut conn = db.connect("lockstep:plan").await?;
@@ -105,7 +104,11 @@ pub(super) async fn before_run(
         let line = serde_json::json!({ "event": "snapshot", "outcome": snapshot });
         println!("{}", crate::text::json::to_string(&line)?);
     } else if let Some(text) = snapshot.describe() {
-        let style = if snapshot.path.is_some() { dim() } else { yellow() };
+        let style = if snapshot.path.is_some() {
+            dim()
+        } else {
+            yellow()
+        };
         eprintln!("{style}{}{style:#}", show(&text));
     }
     Ok(Some(Guarded {
@@ -136,7 +139,11 @@ fn confirm(confirmation: &Confirmation, flags: &RunFlags, guard: &GuardPlan) -> 
              on{}: pass {} to confirm. Nothing was changed",
             guard.environment.name,
             confirmation.policy.label(),
-            if flags.yes { " (--yes does not answer a typed confirmation)" } else { "" },
+            if flags.yes {
+                " (--yes does not answer a typed confirmation)"
+            } else {
+                ""
+            },
             confirmation.flag
         );
     }
@@ -156,4 +163,3 @@ fn eprint_prompt(text: &str) {
     anstream::eprint!("{text}");
     let _ = std::io::stderr().flush();
 }
-

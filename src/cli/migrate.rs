@@ -9,10 +9,10 @@ use clap::Args;
 use color_eyre::eyre::{Result, WrapErr};
 use tokio::sync::mpsc;
 
+use super::guard::Guarded;
 use super::output::{
     bold, dim, green, human_duration, one_line, red, show, show_in, show_padded, yellow,
 };
-use super::guard::Guarded;
 use super::{EXIT_INTERRUPTED, Project};
 use crate::db::Database;
 use crate::health;
@@ -194,7 +194,9 @@ pub(super) async fn run_streamed(
     };
     let cancel = runner.cancel_token();
     let run = async move {
-        let result = runner.run_checked(operation, set, expected.as_deref()).await;
+        let result = runner
+            .run_checked(operation, set, expected.as_deref())
+            .await;
         runner.close().await;
         result
     };

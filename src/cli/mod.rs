@@ -20,8 +20,8 @@ use clap::{Args, Parser, Subcommand};
 use color_eyre::eyre::{Result, WrapErr, eyre};
 
 use crate::config::{Config, parse_duration};
-use crate::guard::Environment;
 use crate::db::{Database, configured_url, start_sandbox};
+use crate::guard::Environment;
 use crate::runner::RunOptions;
 use crate::source::{self, MigrationSet};
 
@@ -148,7 +148,11 @@ impl Project {
         // An environment's own URL wins over DATABASE_URL and .env; --database-url over it.
         let selected = global.environment.as_deref().filter(|n| !n.is_empty());
         let env_url = match selected {
-            Some(name) => config.environment(name).map_err(|e| eyre!(e))?.database_url.clone(),
+            Some(name) => config
+                .environment(name)
+                .map_err(|e| eyre!(e))?
+                .database_url
+                .clone(),
             None => None,
         };
         let database_url = global.database_url.clone().or(env_url);

@@ -97,10 +97,7 @@ impl Environment {
             .iter()
             .flat_map(|lint| lint.policy.rules.iter())
             .map(|(rule, setting)| {
-                format!(
-                    "{rule}={}",
-                    setting.severity.map_or("off", |s| s.as_str())
-                )
+                format!("{rule}={}", setting.severity.map_or("off", |s| s.as_str()))
             })
             .collect();
         this

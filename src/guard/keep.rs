@@ -61,7 +61,10 @@ pub fn describe_kept(event: &RunEvent) -> Option<String> {
                 t.rows,
                 if t.rows == 1 { "" } else { "s" },
                 t.table,
-                t.column.as_ref().map(|c| format!(".{c}")).unwrap_or_default(),
+                t.column
+                    .as_ref()
+                    .map(|c| format!(".{c}"))
+                    .unwrap_or_default(),
                 crate::monitor::format::human_bytes(i64::try_from(t.bytes).unwrap_or(i64::MAX))
             )
         })
@@ -150,9 +153,7 @@ impl DataKeeper {
                             }
                             _ => None,
                         };
-                        let copied = self
-                            .copy(conn, &dir, &table, &columns, None, None)
-                            .await?;
+                        let copied = self.copy(conn, &dir, &table, &columns, None, None).await?;
                         script.whole_table(destruction, &table, &columns, key.as_deref(), &copied);
                         kept.push(copied);
                     }
@@ -180,7 +181,14 @@ impl DataKeeper {
                     let copied = self
                         .copy(conn, &dir, &table, &columns, Some(target), key.as_deref())
                         .await?;
-                    script.column(destruction, &table, &columns, target, key.as_deref(), &copied);
+                    script.column(
+                        destruction,
+                        &table,
+                        &columns,
+                        target,
+                        key.as_deref(),
+                        &copied,
+                    );
                     kept.push(copied);
                 }
             }
@@ -330,7 +338,8 @@ impl DataKeeper {
         );
         let path = dir.join(file_name);
         let file = private_file(&path).map_err(refused)?;
-        let mut gz = flate2::write::GzEncoder::new(Counting::new(file), flate2::Compression::fast());
+        let mut gz =
+            flate2::write::GzEncoder::new(Counting::new(file), flate2::Compression::fast());
         let mut stream = conn.copy_out_raw(&sql).await?;
         let mut rows = 0u64;
         let mut failure = None;
@@ -344,7 +353,10 @@ impl DataKeeper {
             };
             rows += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
             if let Err(e) = gz.write_all(&chunk) {
-                failure = Some(refused(GuardError::Io(format!("writing {}", path.display()), e)));
+                failure = Some(refused(GuardError::Io(
+                    format!("writing {}", path.display()),
+                    e,
+                )));
                 break;
             }
             if self.written + gz.get_ref().count > self.limit {
@@ -407,7 +419,11 @@ pub(super) fn scope(destruction: &Destruction) -> (bool, bool) {
 
 /// The columns a copy holds: the key and the column when both are known, else every column but
 /// generated ones (whole rows).
-fn copied_columns(columns: &[Column], column: Option<&Column>, key: Option<&[String]>) -> Vec<String> {
+fn copied_columns(
+    columns: &[Column],
+    column: Option<&Column>,
+    key: Option<&[String]>,
+) -> Vec<String> {
     match (column, key) {
         (Some(column), Some(key)) => key
             .iter()
@@ -636,7 +652,11 @@ impl Restore {
             )),
         }
         let Some(key) = key else {
-            let list = column_list(copied_columns(columns, None, None).iter().map(String::as_str));
+            let list = column_list(
+                copied_columns(columns, None, None)
+                    .iter()
+                    .map(String::as_str),
+            );
             let temp = self.temp_table(&table.sql, &list);
             self.load(&temp, &list, &copied.file);
             self.text.push_str(&format!(
@@ -647,7 +667,11 @@ impl Restore {
             ));
             return;
         };
-        let names: Vec<&str> = key.iter().map(String::as_str).chain([column.name.as_str()]).collect();
+        let names: Vec<&str> = key
+            .iter()
+            .map(String::as_str)
+            .chain([column.name.as_str()])
+            .collect();
         let list = column_list(names.iter().copied());
         let temp = self.temp_table(&table.sql, &list);
         self.load(&temp, &list, &copied.file);
@@ -661,8 +685,10 @@ impl Restore {
             matching.join(" AND ")
         ));
         if column.not_null {
-            self.text
-                .push_str(&format!("ALTER TABLE {} ALTER COLUMN {name} SET NOT NULL;\n", table.sql));
+            self.text.push_str(&format!(
+                "ALTER TABLE {} ALTER COLUMN {name} SET NOT NULL;\n",
+                table.sql
+            ));
         }
     }
 

@@ -159,7 +159,9 @@ impl GuardPlan {
             Operation::Redo => "redo",
         };
         let steps = plan.signature();
-        let run_dir = environment.snapshot_dir.join(run_dir_name(&database, operation, &steps));
+        let run_dir = environment
+            .snapshot_dir
+            .join(run_dir_name(&database, operation, &steps));
         let skipped = options.no_snapshot && environment.snapshot != SnapshotPolicy::Off;
         Ok(GuardPlan {
             environment: environment.clone(),
@@ -258,7 +260,11 @@ impl GuardPlan {
     /// The confirmation the environment asks for, `None` when it asks for none.
     pub fn confirmation(&self) -> Option<Confirmation> {
         let policy = self.environment.confirm;
-        let version = self.steps.last().map(|(_, v)| v.to_string()).unwrap_or_default();
+        let version = self
+            .steps
+            .last()
+            .map(|(_, v)| v.to_string())
+            .unwrap_or_default();
         let (expected, prompt) = match policy {
             ConfirmPolicy::None => return None,
             ConfirmPolicy::Yes => (
@@ -269,9 +275,7 @@ impl GuardPlan {
                 self.database.clone(),
                 format!(
                     "this changes {} ({}); type the database name `{}` to go on:",
-                    self.database,
-                    self.environment.name,
-                    self.database
+                    self.database, self.environment.name, self.database
                 ),
             ),
             ConfirmPolicy::TypeVersion => (
@@ -296,7 +300,11 @@ impl GuardPlan {
 
     /// Writes the schema snapshot when the plan says so. A required one that fails is an
     /// error (the run must not start); an optional one that fails is said in the outcome.
-    pub async fn take_snapshot(&self, db: &Database, lock_timeout: Option<Duration>) -> Result<SnapshotOutcome, GuardError> {
+    pub async fn take_snapshot(
+        &self,
+        db: &Database,
+        lock_timeout: Option<Duration>,
+    ) -> Result<SnapshotOutcome, GuardError> {
         let mut outcome = SnapshotOutcome {
             skipped_by_flag: self.snapshot_skipped_by_flag,
             ..SnapshotOutcome::default()
@@ -455,7 +463,11 @@ mod tests {
         );
         assert!(name.starts_with("app_prod-"), "{name}");
         assert!(name.ends_with("-up-3+4"), "{name}");
-        let redo = run_dir_name("db", "redo", &[(Direction::Revert, 7), (Direction::Apply, 7)]);
+        let redo = run_dir_name(
+            "db",
+            "redo",
+            &[(Direction::Revert, 7), (Direction::Apply, 7)],
+        );
         assert!(redo.ends_with("-redo-7"), "{redo}");
         let many: Vec<_> = (1..=5).map(|v| (Direction::Apply, v)).collect();
         assert!(run_dir_name("db", "up", &many).ends_with("-up-1..5"));

@@ -81,12 +81,11 @@ pub async fn write_schema(
     lock_timeout: Option<Duration>,
 ) -> Result<(), GuardError> {
     let major = version_from_server_num(server_version_num);
-    let (pg_dump, _) = tokio::task::spawn_blocking(move || {
-        crate::sandbox::locate_client("pg_dump", major)
-    })
-    .await
-    .map_err(|e| GuardError::Snapshot(e.to_string()))?
-    .map_err(GuardError::Snapshot)?;
+    let (pg_dump, _) =
+        tokio::task::spawn_blocking(move || crate::sandbox::locate_client("pg_dump", major))
+            .await
+            .map_err(|e| GuardError::Snapshot(e.to_string()))?
+            .map_err(GuardError::Snapshot)?;
     if let Some(dir) = path.parent() {
         private_dir(dir)?;
     }

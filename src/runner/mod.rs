@@ -27,8 +27,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use dry_run::render_dry_run;
 pub use events::{EventSink, Failure, KeptTable, LOCK_NOT_AVAILABLE, LockHolder, RunEvent};
-pub use hook::{BeforeStatement, HookError, HookFuture};
 pub(crate) use execute::describe as describe_failure;
+pub use hook::{BeforeStatement, HookError, HookFuture};
 pub use lock::{LockError, advisory_key, holder as lock_holder};
 pub use plan::{Direction, Operation, Plan, PlanError, Prepared, Step, plan, plan_prepared};
 pub use resolve::{Resolution, Resolved};

@@ -24,14 +24,20 @@ const PRODUCTION: &str = "[environments.production]\nproduction = true\nsnapshot
 /// `lockstep --env production --project <project> …`.
 fn production(db: &Database, dir: &Dir, project: &Path) -> assert_cmd::Command {
     let mut cmd = lockstep(db.url(), dir);
-    cmd.arg("--project").arg(project).args(["--env", "production"]);
+    cmd.arg("--project")
+        .arg(project)
+        .args(["--env", "production"]);
     cmd
 }
 
 /// Runs `psql -f file` on `db`, the connection in the environment (never on the command line).
 fn psql(db: &Database, file: &Path) -> std::process::Output {
     let url = url::Url::parse(db.url()).unwrap();
-    let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
     std::process::Command::new("psql")
         .env("PGHOST", url.host_str().unwrap())
         .env("PGPORT", url.port().unwrap_or(5432).to_string())
@@ -83,7 +89,10 @@ async fn a_production_run_writes_a_schema_snapshot_that_restores_to_the_same_sch
     let db = fresh_database().await;
     let dir = three();
     let project = project(&dir, PRODUCTION);
-    lockstep(db.url(), &dir).args(["up", "--to", "2"]).assert().success();
+    lockstep(db.url(), &dir)
+        .args(["up", "--to", "2"])
+        .assert()
+        .success();
     let before = schema(&db).await;
 
     let out = production(&db, &dir, &project)
@@ -96,7 +105,12 @@ async fn a_production_run_writes_a_schema_snapshot_that_restores_to_the_same_sch
     let snapshots = files_named(&project.join("snaps"), "schema.sql");
     assert_eq!(snapshots.len(), 1, "{stderr}");
     let snapshot = &snapshots[0];
-    let run_dir = snapshot.parent().unwrap().file_name().unwrap().to_string_lossy();
+    let run_dir = snapshot
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_string_lossy();
     assert!(
         run_dir.starts_with(&format!("{}-", database_name(&db))) && run_dir.ends_with("-up-3"),
         "named with the database, the time and the versions: {run_dir}"
@@ -132,10 +146,20 @@ async fn no_snapshot_runs_without_one_and_the_outcome_says_so() {
     let dir = three();
     let project = project(&dir, PRODUCTION);
     let out = production(&db, &dir, &project)
-        .args(["up", "--json", "--no-snapshot", "--confirm", &database_name(&db)])
+        .args([
+            "up",
+            "--json",
+            "--no-snapshot",
+            "--confirm",
+            &database_name(&db),
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| json(l.as_bytes()))
@@ -157,7 +181,10 @@ async fn no_snapshot_runs_without_one_and_the_outcome_says_so() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&human.stderr);
     assert!(human.status.success(), "{stderr}");
-    assert!(stderr.contains("schema snapshot skipped (--no-snapshot)"), "{stderr}");
+    assert!(
+        stderr.contains("schema snapshot skipped (--no-snapshot)"),
+        "{stderr}"
+    );
 }
 
 /// Users with emails, then a migration that drops the email column.
@@ -199,7 +226,10 @@ async fn a_dropped_columns_data_is_kept_and_restore_sql_brings_it_back() {
     let db = fresh_database().await;
     let dir = users_dropping_email();
     let project = project(&dir, PRODUCTION);
-    lockstep(db.url(), &dir).args(["up", "--to", "1"]).assert().success();
+    lockstep(db.url(), &dir)
+        .args(["up", "--to", "1"])
+        .assert()
+        .success();
     let original = emails(&db).await;
     assert!(original.starts_with("1=user1@example.com,2="));
 
@@ -207,7 +237,11 @@ async fn a_dropped_columns_data_is_kept_and_restore_sql_brings_it_back() {
         .args(["up", "--json", "--confirm", &database_name(&db)])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let guard = stdout
         .lines()
@@ -249,7 +283,11 @@ async fn a_dropped_columns_data_is_kept_and_restore_sql_brings_it_back() {
     // The copy is taken inside the migration's transaction, right before the DROP: it holds
     // what the DROP dropped, the earlier UPDATE included.
     let expected = original.replacen("1=user1@example.com", "1=moved@example.com", 1);
-    assert_eq!(emails(&db).await, expected, "restore.sql brings the values back");
+    assert_eq!(
+        emails(&db).await,
+        expected,
+        "restore.sql brings the values back"
+    );
     let mut c = conn(&db).await;
     let not_null: bool = sqlx::query_scalar(
         "SELECT attnotnull FROM pg_attribute WHERE attrelid = 'users'::regclass AND attname = 'email'",
@@ -273,9 +311,18 @@ async fn the_size_limit_stops_the_run_before_anything_changes() {
         ("3_drop_logs.sql", "DROP TABLE logs;\n"),
     ]);
     let project = project(&dir, PRODUCTION);
-    lockstep(db.url(), &dir).args(["up", "--to", "1"]).assert().success();
+    lockstep(db.url(), &dir)
+        .args(["up", "--to", "1"])
+        .assert()
+        .success();
     let out = production(&db, &dir, &project)
-        .args(["up", "--backup-limit", "64KB", "--confirm", &database_name(&db)])
+        .args([
+            "up",
+            "--backup-limit",
+            "64KB",
+            "--confirm",
+            &database_name(&db),
+        ])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -285,12 +332,24 @@ async fn the_size_limit_stops_the_run_before_anything_changes() {
     assert!(stderr.contains("--backup-limit"), "{stderr}");
     assert_eq!(versions(&db).await, vec![1], "nothing ran");
     assert!(exists(&db, "logs").await);
-    assert!(!exists(&db, "marker").await, "not even the migrations before it");
-    assert!(files_named(&project.join("snaps"), "schema.sql").is_empty(), "no snapshot either");
+    assert!(
+        !exists(&db, "marker").await,
+        "not even the migrations before it"
+    );
+    assert!(
+        files_named(&project.join("snaps"), "schema.sql").is_empty(),
+        "no snapshot either"
+    );
 
     // With a limit that allows it, the table's rows are kept and can be loaded back.
     let out = production(&db, &dir, &project)
-        .args(["up", "--backup-limit", "10MB", "--confirm", &database_name(&db)])
+        .args([
+            "up",
+            "--backup-limit",
+            "10MB",
+            "--confirm",
+            &database_name(&db),
+        ])
         .output()
         .unwrap();
     let (stdout, stderr) = (
@@ -301,9 +360,16 @@ async fn the_size_limit_stops_the_run_before_anything_changes() {
     assert!(!exists(&db, "logs").await);
     let restores = files_named(&project.join("snaps"), "restore.sql");
     assert_eq!(restores.len(), 1, "{stdout}\n{stderr}");
-    assert!(stdout.contains("kept before statement 1: 2000 rows of public.logs"), "{stdout}");
+    assert!(
+        stdout.contains("kept before statement 1: 2000 rows of public.logs"),
+        "{stdout}"
+    );
     let ran = psql(&db, &restores[0]);
-    assert!(ran.status.success(), "{}", String::from_utf8_lossy(&ran.stderr));
+    assert!(
+        ran.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
     assert_eq!(scalar_i64(&db, "SELECT count(*) FROM logs").await, 2000);
 }
 
@@ -324,7 +390,10 @@ async fn a_typed_confirmation_is_required_without_a_terminal() {
         .output()
         .unwrap();
     assert_eq!(wrong.status.code(), Some(1));
-    assert!(!exists(&db, "_sqlx_migrations").await, "nothing was changed");
+    assert!(
+        !exists(&db, "_sqlx_migrations").await,
+        "nothing was changed"
+    );
 
     self::project(&dir, "[environments.production]\nread-only = true\n");
     let read_only = production(&db, &dir, &project).arg("up").output().unwrap();
@@ -350,12 +419,28 @@ async fn env_lists_environments_with_passwords_redacted() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(!text.contains("s3cret") && !text.contains("0ther"), "{text}");
-    assert!(text.contains("postgres://app:***@db.example.com:5432/prod"), "{text}");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !text.contains("s3cret") && !text.contains("0ther"),
+        "{text}"
+    );
+    assert!(
+        text.contains("postgres://app:***@db.example.com:5432/prod"),
+        "{text}"
+    );
     assert!(text.contains("production-like: yes"), "{text}");
-    assert!(text.contains("direct  (in use"), "the URL in use is listed: {text}");
-    assert!(text.contains("lint: require-concurrent-index=off"), "{text}");
+    assert!(
+        text.contains("direct  (in use"),
+        "the URL in use is listed: {text}"
+    );
+    assert!(
+        text.contains("lint: require-concurrent-index=off"),
+        "{text}"
+    );
 
     let out = lockstep(db.url(), &dir)
         .arg("--project")
@@ -468,14 +553,24 @@ async fn the_environments_lint_override_applies() {
     assert_eq!(severity(&base).as_deref(), Some("warning"));
     let production = lint(Some("production"));
     assert_eq!(severity(&production).as_deref(), Some("error"));
-    assert_eq!(production.status.code(), Some(1), "an error finding fails lint");
+    assert_eq!(
+        production.status.code(),
+        Some(1),
+        "an error finding fails lint"
+    );
 
     let mut explain = assert_cmd::Command::cargo_bin("lockstep").unwrap();
     let out = explain
         .env_remove("DATABASE_URL")
         .arg("--project")
         .arg(&project)
-        .args(["--env", "production", "lint", "--explain", "require-concurrent-index"])
+        .args([
+            "--env",
+            "production",
+            "lint",
+            "--explain",
+            "require-concurrent-index",
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -505,11 +600,15 @@ async fn only_a_type_change_that_can_lose_values_is_kept() {
              UPDATE items SET qty = 0;\n",
         ),
     ]);
-    lockstep(db.url(), &dir).args(["up", "--to", "1"]).assert().success();
+    lockstep(db.url(), &dir)
+        .args(["up", "--to", "1"])
+        .assert()
+        .success();
     let set = dir.set();
     let status = status(&db, &dir).await;
     let plan = plan(Operation::Up { to: None }, &set, &status, false).unwrap();
-    let environment = Environment::direct(Path::new("/unused"), Some("postgres://db.example.com/x"));
+    let environment =
+        Environment::direct(Path::new("/unused"), Some("postgres://db.example.com/x"));
     let guard = GuardPlan::prepare(&db, &environment, &plan, &GuardOptions::default())
         .await
         .unwrap();

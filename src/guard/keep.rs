@@ -24,7 +24,8 @@ pub struct DataKeeper {
     pub(super) run_dir: PathBuf,
     pub(super) destructive: HashMap<(Direction, i64, usize), Vec<Destruction>>,
     pub(super) limit: u64,
-    pub(super) written: u64,
+    /// The size of each copy written, by file (a retried transaction writes a copy again).
+    pub(super) written: HashMap<PathBuf, u64>,
     pub(super) server_version_num: u32,
     pub(super) database: String,
     pub(super) schema_snapshot: Option<PathBuf>,
@@ -119,6 +120,15 @@ struct Column {
 }
 
 impl DataKeeper {
+    /// The size of the copies written so far, but `path`'s.
+    fn written_besides(&self, path: &Path) -> u64 {
+        self.written
+            .iter()
+            .filter(|(file, _)| file.as_path() != path)
+            .map(|(_, bytes)| bytes)
+            .sum()
+    }
+
     async fn keep(
         &mut self,
         conn: &mut PgConnection,
@@ -359,7 +369,7 @@ impl DataKeeper {
                 )));
                 break;
             }
-            if self.written + gz.get_ref().count > self.limit {
+            if self.written_besides(&path) + gz.get_ref().count > self.limit {
                 failure = Some(HookError::Refused(format!(
                     "the data kept before this statement passed the limit of {} (the estimate \
                      before the run was lower); nothing of this migration's transaction stays \
@@ -385,7 +395,7 @@ impl DataKeeper {
             .inner
             .sync_all()
             .map_err(|e| refused(GuardError::Io(format!("syncing {}", path.display()), e)))?;
-        self.written += counting.count;
+        self.written.insert(path.clone(), counting.count);
         Ok(KeptTable {
             table: table.display.clone(),
             column: column.map(|c| c.name.clone()),

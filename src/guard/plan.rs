@@ -339,7 +339,7 @@ impl GuardPlan {
             run_dir: self.run_dir.clone(),
             destructive,
             limit: self.limit,
-            written: 0,
+            written: HashMap::new(),
             server_version_num: self.server_version_num,
             database: self.database.clone(),
             schema_snapshot: snapshot.path.clone(),

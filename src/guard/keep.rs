@@ -24,6 +24,8 @@ pub struct DataKeeper {
     pub(super) run_dir: PathBuf,
     pub(super) destructive: HashMap<(Direction, i64, usize), Vec<Destruction>>,
     pub(super) limit: u64,
+    /// The number of each statement's directory, in run order.
+    pub(super) order: HashMap<(Direction, i64, usize), usize>,
     /// The size of each copy written, by file (a retried transaction writes a copy again).
     pub(super) written: HashMap<PathBuf, u64>,
     pub(super) server_version_num: u32,
@@ -143,8 +145,14 @@ impl DataKeeper {
         else {
             return Ok(());
         };
+        // Numbered in run order (a retry reuses its number), so they sort as they ran.
+        let next = self.order.len() + 1;
+        let order = *self
+            .order
+            .entry((step.direction, step.version, statement.index))
+            .or_insert(next);
         let dir = self.run_dir.join(format!(
-            "{}-{}-statement-{}",
+            "{order:03}-{}-{}-statement-{}",
             step.direction.verb(),
             step.version,
             statement.index + 1

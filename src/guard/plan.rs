@@ -339,6 +339,7 @@ impl GuardPlan {
             run_dir: self.run_dir.clone(),
             destructive,
             limit: self.limit,
+            order: HashMap::new(),
             written: HashMap::new(),
             server_version_num: self.server_version_num,
             database: self.database.clone(),

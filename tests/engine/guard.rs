@@ -639,3 +639,73 @@ async fn only_a_type_change_that_can_lose_values_is_kept() {
     assert!(confirmation.accepts(&database_name(&db)));
     assert!(!confirmation.accepts("y"));
 }
+
+#[tokio::test]
+async fn truncate_cascade_and_update_without_where_are_restored_in_reverse_order() {
+    let db = fresh_database().await;
+    let dir = Dir::with(&[
+        (
+            "1_family.sql",
+            "CREATE TABLE parents (id int PRIMARY KEY, name text);\n\
+             CREATE TABLE kids (id int PRIMARY KEY, parent int REFERENCES parents, v int);\n\
+             INSERT INTO parents SELECT g, 'p' || g FROM generate_series(1, 20) g;\n\
+             INSERT INTO kids SELECT g, 1 + g % 20, g * 10 FROM generate_series(1, 60) g;\n",
+        ),
+        (
+            "2_wipe.sql",
+            "UPDATE kids SET v = 0;\nTRUNCATE parents CASCADE;\n",
+        ),
+    ]);
+    let project = project(&dir, PRODUCTION);
+    lockstep(db.url(), &dir)
+        .args(["up", "--to", "1"])
+        .assert()
+        .success();
+    let state = |db: &Database| {
+        let db = db.detached();
+        async move {
+            let mut c = conn(&db).await;
+            let text: Option<String> = sqlx::query_scalar(
+                "SELECT (SELECT string_agg(id || name, ',' ORDER BY id) FROM parents) || '|' || \
+                        (SELECT string_agg(id || ':' || parent || ':' || v, ',' ORDER BY id) FROM kids)",
+            )
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+            c.close().await.unwrap();
+            text.unwrap_or_default()
+        }
+    };
+    let original = state(&db).await;
+    assert!(original.contains("|1:2:10,"), "{original}");
+    let out = production(&db, &dir, &project)
+        .args(["up", "--confirm", &database_name(&db)])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("kept before statement 2: 20 rows of public.parents")
+            && stdout.contains("60 rows of public.kids"),
+        "TRUNCATE … CASCADE keeps the referencing table too: {stdout}"
+    );
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM kids").await, 0);
+    let restores = files_named(&project.join("snaps"), "restore.sql");
+    assert_eq!(restores.len(), 2, "{restores:?}");
+    // The later statement's restore first: the rows come back as the UPDATE left them, then the
+    // UPDATE's old values are set back by key.
+    for restore in restores.iter().rev() {
+        let ran = psql(&db, restore);
+        assert!(
+            ran.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&ran.stderr),
+            std::fs::read_to_string(restore).unwrap()
+        );
+    }
+    assert_eq!(state(&db).await, original);
+}

@@ -67,6 +67,15 @@ fn files_named(root: &Path, name: &str) -> Vec<PathBuf> {
     found
 }
 
+/// Asserts that a command succeeded, showing its stderr when it did not.
+fn assert_success(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
@@ -155,11 +164,7 @@ async fn no_snapshot_runs_without_one_and_the_outcome_says_so() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| json(l.as_bytes()))
@@ -237,11 +242,7 @@ async fn a_dropped_columns_data_is_kept_and_restore_sql_brings_it_back() {
         .args(["up", "--json", "--confirm", &database_name(&db)])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let guard = stdout
         .lines()
@@ -419,11 +420,7 @@ async fn env_lists_environments_with_passwords_redacted() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert!(
         !text.contains("s3cret") && !text.contains("0ther"),
         "{text}"
@@ -683,11 +680,7 @@ async fn truncate_cascade_and_update_without_where_are_restored_in_reverse_order
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert!(
         stdout.contains("kept before statement 2: 20 rows of public.parents")
             && stdout.contains("60 rows of public.kids"),

@@ -91,6 +91,12 @@ struct Table {
     parent: Option<String>,
 }
 
+/// A key of a table: the primary key, or a unique index on NOT NULL columns.
+struct Key {
+    columns: Vec<String>,
+    primary: bool,
+}
+
 /// What [`TABLE_FACTS`] reads of a table.
 type TableRow = (i64, String, String, Option<String>);
 
@@ -166,13 +172,13 @@ impl DataKeeper {
                     for table in self.tables(conn, destruction).await? {
                         let columns = self.columns(conn, table.oid).await?;
                         let key = match destruction {
-                            Destruction::UpdateAll { .. } => {
-                                self.key(conn, table.oid).await?.into_iter().next()
+                            Destruction::UpdateAll { .. } | Destruction::DropTable { .. } => {
+                                self.keys(conn, table.oid).await?.into_iter().next()
                             }
                             _ => None,
                         };
                         let copied = self.copy(conn, &dir, &table, &columns, None, None).await?;
-                        script.whole_table(destruction, &table, &columns, key.as_deref(), &copied);
+                        script.whole_table(destruction, &table, &columns, key.as_ref(), &copied);
                         kept.push(copied);
                     }
                 }
@@ -192,10 +198,11 @@ impl DataKeeper {
                         continue;
                     }
                     let key = self
-                        .key(conn, table.oid)
+                        .keys(conn, table.oid)
                         .await?
                         .into_iter()
-                        .find(|key| !key.iter().any(|k| k == column));
+                        .find(|key| !key.columns.iter().any(|k| k == column))
+                        .map(|key| key.columns);
                     let copied = self
                         .copy(conn, &dir, &table, &columns, Some(target), key.as_deref())
                         .await?;
@@ -298,15 +305,15 @@ impl DataKeeper {
 
     /// The table's keys, the primary key first, then unique indexes on NOT NULL columns (no
     /// expressions, no predicate), shortest first.
-    async fn key(&self, conn: &mut PgConnection, oid: i64) -> Result<Vec<Vec<String>>, HookError> {
+    async fn keys(&self, conn: &mut PgConnection, oid: i64) -> Result<Vec<Key>, HookError> {
         let key_columns = if self.server_version_num >= 110_000 {
             "indnkeyatts"
         } else {
             "indnatts"
         };
-        let rows: Vec<(Vec<String>, bool)> = sqlx::query_as(AssertSqlSafe(format!(
+        let rows: Vec<(Vec<String>, bool, bool)> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT array_agg(coalesce(a.attname::text, '') ORDER BY k.ord), \
-                    bool_and(coalesce(a.attnotnull, false)) \
+                    bool_and(coalesce(a.attnotnull, false)), i.indisprimary \
              FROM pg_index i \
              CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) \
              LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
@@ -321,8 +328,8 @@ impl DataKeeper {
         .await?;
         Ok(rows
             .into_iter()
-            .filter(|(names, not_null)| *not_null && names.iter().all(|n| !n.is_empty()))
-            .map(|(names, _)| names)
+            .filter(|(names, not_null, _)| *not_null && names.iter().all(|n| !n.is_empty()))
+            .map(|(columns, _, primary)| Key { columns, primary })
             .collect())
     }
 
@@ -545,13 +552,14 @@ impl Restore {
         Restore { text, temp: 0 }
     }
 
-    /// The lines for a table whose rows were copied whole (`key`: its key, for an UPDATE).
+    /// The lines for a table whose rows were copied whole (`key`: its key, for an UPDATE or a
+    /// DROP TABLE).
     fn whole_table(
         &mut self,
         destruction: &Destruction,
         table: &Table,
         columns: &[Column],
-        key: Option<&[String]>,
+        key: Option<&Key>,
         copied: &KeptTable,
     ) {
         let loaded: Vec<&Column> = columns.iter().filter(|c| !c.generated).collect();
@@ -571,8 +579,9 @@ impl Restore {
                     ));
                 }
                 self.text.push_str(&format!(
-                    "-- Its columns, types, NOT NULL and defaults; re-create its indexes, constraints \
-                     and triggers from the schema snapshot or the DOWN migration.\nCREATE TABLE IF NOT EXISTS {} (\n",
+                    "-- Its columns, types, NOT NULL, defaults and primary key; re-create its other \
+                     indexes, constraints and triggers from the schema snapshot or the DOWN migration.\n\
+                     CREATE TABLE IF NOT EXISTS {} (\n",
                     table.sql
                 ));
                 let definitions: Vec<String> = columns
@@ -593,6 +602,12 @@ impl Restore {
                         }
                         line
                     })
+                    .chain(key.filter(|k| k.primary).map(|k| {
+                        format!(
+                            "    PRIMARY KEY ({})",
+                            column_list(k.columns.iter().map(String::as_str))
+                        )
+                    }))
                     .collect();
                 self.text.push_str(&definitions.join(",\n"));
                 self.text.push_str("\n);\n");
@@ -601,7 +616,7 @@ impl Restore {
             Destruction::UpdateAll { .. } => {
                 let temp = self.temp_table(&table.sql, &list);
                 self.load(&temp, &list, &copied.file);
-                let key = key.unwrap_or_default();
+                let key = key.map(|k| k.columns.as_slice()).unwrap_or_default();
                 let set: Vec<String> = loaded
                     .iter()
                     .filter(|c| !key.contains(&c.name))

@@ -372,6 +372,15 @@ async fn the_size_limit_stops_the_run_before_anything_changes() {
         String::from_utf8_lossy(&ran.stderr)
     );
     assert_eq!(scalar_i64(&db, "SELECT count(*) FROM logs").await, 2000);
+    assert_eq!(
+        scalar_i64(
+            &db,
+            "SELECT count(*) FROM pg_index WHERE indrelid = 'logs'::regclass AND indisprimary"
+        )
+        .await,
+        1,
+        "the dropped table comes back with its primary key"
+    );
 }
 
 #[tokio::test]

@@ -711,3 +711,92 @@ async fn truncate_cascade_and_update_without_where_are_restored_in_reverse_order
     }
     assert_eq!(state(&db).await, original);
 }
+
+/// Runs `lockstep` with `args` in a pseudo-terminal, answers its question with `answer` once
+/// the question shows, and returns its exit status and everything it printed.
+fn in_a_terminal(db: &Database, args: &[&str], answer: &str) -> (portable_pty::ExitStatus, String) {
+    use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+    let pair = native_pty_system()
+        .openpty(PtySize {
+            rows: 40,
+            cols: 200,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .unwrap();
+    let mut cmd = CommandBuilder::new(assert_cmd::cargo::cargo_bin("lockstep"));
+    cmd.env("DATABASE_URL", db.url());
+    cmd.env("NO_COLOR", "1");
+    cmd.args(args);
+    let mut child = pair.slave.spawn_command(cmd).unwrap();
+    drop(pair.slave);
+    let output = Arc::new(Mutex::new(String::new()));
+    let mut reader = pair.master.try_clone_reader().unwrap();
+    let sink = output.clone();
+    let reading = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !output.lock().unwrap().contains("to go on:") {
+        assert!(
+            Instant::now() < deadline,
+            "no question within a minute: {}",
+            output.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut writer = pair.master.take_writer().unwrap();
+    writer.write_all(format!("{answer}\r").as_bytes()).unwrap();
+    writer.flush().unwrap();
+    let status = child.wait().unwrap();
+    drop(writer);
+    drop(pair.master);
+    let _ = reading.join();
+    let text = output.lock().unwrap().clone();
+    (status, text)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_a_terminal_the_run_asks_for_the_database_name() {
+    let db = fresh_database().await;
+    let dir = three();
+    let project = project(&dir, PRODUCTION);
+    let source = dir.path.to_string_lossy().into_owned();
+    let project_arg = project.to_string_lossy().into_owned();
+    let args = [
+        "--source",
+        source.as_str(),
+        "--project",
+        project_arg.as_str(),
+        "--env",
+        "production",
+        "up",
+    ];
+    let name = database_name(&db);
+    let (status, text) = in_a_terminal(&db, &args, "not-the-name");
+    assert!(!status.success(), "{text}");
+    assert!(
+        text.contains("not confirmed: nothing was changed"),
+        "{text}"
+    );
+    assert!(!exists(&db, "_sqlx_migrations").await);
+
+    let (status, text) = in_a_terminal(&db, &args, &name);
+    assert!(status.success(), "{text}");
+    assert!(
+        text.contains(&format!("type the database name `{name}` to go on:")),
+        "{text}"
+    );
+    assert_eq!(versions(&db).await, vec![1, 2, 3]);
+}

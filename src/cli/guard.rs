@@ -13,7 +13,7 @@ use super::output::{dim, red, show, yellow};
 use crate::config::{ConfirmPolicy, SnapshotPolicy};
 use crate::db::Database;
 use crate::guard::{Confirmation, DataKeeper, GuardOptions, GuardPlan, SnapshotOutcome};
-use crate::runner::{Direction, Operation, RunOptions, plan, read_history};
+use crate::runner::{Direction, Operation, Plan, RunOptions, plan, read_history};
 use crate::source::MigrationSet;
 use crate::status::Status;
 
@@ -70,13 +70,13 @@ pub(super) async fn before_run(
     if plan.is_empty() {
         return Ok(None);
     }
-    let guard_options = GuardOptions {
-        no_snapshot: flags.no_snapshot,
-        no_keep_data: flags.no_keep_data,
-        backup_limit: flags.backup_limit,
-        lock_timeout: options.lock_timeout,
-    };
-    let guard = GuardPlan::prepare(db, env, &plan, &guard_options).await?;
+    let guard = GuardPlan::prepare(
+        db,
+        &project.environment,
+        &plan,
+        &guard_options(options, flags),
+    )
+    .await?;
     if flags.json {
         let line = serde_json::json!({
             "event": "guard",
@@ -116,6 +116,54 @@ pub(super) async fn before_run(
         expected: Some(plan.signature()),
         snapshot,
     }))
+}
+
+/// Whether the environment asks for anything before a run.
+fn guarded(project: &Project) -> bool {
+    let env = &project.environment;
+    env.snapshot != SnapshotPolicy::Off || env.keep_data || env.confirm != ConfirmPolicy::None
+}
+
+fn guard_options(options: &RunOptions, flags: &RunFlags) -> GuardOptions {
+    GuardOptions {
+        no_snapshot: flags.no_snapshot,
+        no_keep_data: flags.no_keep_data,
+        backup_limit: flags.backup_limit,
+        lock_timeout: options.lock_timeout,
+    }
+}
+
+/// For a dry run: what the guard would do for `plan` (nothing is written), or nothing when the
+/// environment asks for nothing.
+pub(super) async fn preview(
+    project: &Project,
+    db: &Database,
+    plan: &Plan,
+    options: &RunOptions,
+    flags: &RunFlags,
+) -> Result<Vec<String>> {
+    if !guarded(project) || plan.is_empty() {
+        return Ok(Vec::new());
+    }
+    let guard = GuardPlan::prepare(
+        db,
+        &project.environment,
+        plan,
+        &guard_options(options, flags),
+    )
+    .await?;
+    let mut lines = guard.lines();
+    if let Some(refusal) = guard.over_limit() {
+        lines.extend(refusal.lines().map(|l| format!("refused: {l}")));
+    }
+    if let Some(confirmation) = guard.confirmation() {
+        lines.push(format!(
+            "confirmation: {} (without a terminal: {})",
+            confirmation.policy.label(),
+            confirmation.flag
+        ));
+    }
+    Ok(lines)
 }
 
 /// Asks the confirmation on the terminal, or takes it from `--yes` / `--confirm`; refuses

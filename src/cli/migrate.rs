@@ -116,7 +116,8 @@ async fn execute(
     let mut options = project.run_options();
     options.ignore_missing = flags.ignore_missing;
     if flags.dry_run {
-        anstream::print!("{}", show(&dry_run(&db, &set, &options, operation).await?));
+        let text = dry_run(project, &db, &set, &options, operation, &flags).await?;
+        anstream::print!("{}", show(&text));
         return Ok(ExitCode::SUCCESS);
     }
     let guarded = super::guard::before_run(project, &db, &set, &options, operation, &flags).await?;
@@ -134,10 +135,12 @@ async fn execute(
 
 /// Plans without the lock and renders the SQL that would run.
 async fn dry_run(
+    project: &Project,
     db: &Database,
     set: &MigrationSet,
     options: &RunOptions,
     operation: Operation,
+    flags: &RunFlags,
 ) -> Result<String> {
     let mut conn = db.connect("lockstep:dry-run").await?;
     let rows = read_history(&mut conn, &options.table).await?;
@@ -147,13 +150,23 @@ async fn dry_run(
     let database: String = sqlx::Row::try_get(&row, 0)?;
     let status = Status::build(set, rows.as_deref());
     let plan = plan(operation, set, &status, options.ignore_missing)?;
-    Ok(render_dry_run(
+    // What the guard would do, as SQL comments above the SQL.
+    let mut text: String = super::guard::preview(project, db, &plan, options, flags)
+        .await?
+        .iter()
+        .map(|line| format!("-- {line}\n"))
+        .collect();
+    if !text.is_empty() {
+        text.push('\n');
+    }
+    text.push_str(&render_dry_run(
         &plan,
         &options.table,
         advisory_key(&database),
         rows.is_some(),
         options.pooled.then_some(options),
-    ))
+    ));
+    Ok(text)
 }
 
 /// Runs `operation`, printing events as they come. The first Ctrl-C (or SIGTERM) interrupts the

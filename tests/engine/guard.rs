@@ -238,6 +238,26 @@ async fn a_dropped_columns_data_is_kept_and_restore_sql_brings_it_back() {
     let original = emails(&db).await;
     assert!(original.starts_with("1=user1@example.com,2="));
 
+    // The dry run says what the guard would do, and does none of it.
+    let dry = production(&db, &dir, &project)
+        .args(["up", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_success(&dry);
+    let sql = String::from_utf8_lossy(&dry.stdout);
+    for expected in [
+        "-- data kept before 1 destructive statement",
+        "--   apply 2, statement 3 (line 3): DROP COLUMN `users.email` — about",
+        &format!(
+            "-- confirmation: type-database-name (without a terminal: --confirm {})",
+            database_name(&db)
+        ),
+        "ALTER TABLE users DROP COLUMN email;",
+    ] {
+        assert!(sql.contains(expected), "missing {expected:?} in:\n{sql}");
+    }
+    assert!(!project.join("snaps").exists(), "a dry run writes nothing");
+
     let out = production(&db, &dir, &project)
         .args(["up", "--json", "--confirm", &database_name(&db)])
         .output()

@@ -154,7 +154,25 @@ async fn no_snapshot_runs_without_one_and_the_outcome_says_so() {
     let db = fresh_database().await;
     let dir = three();
     let project = project(&dir, PRODUCTION);
+    // Without pg_dump the run does not start...
+    let no_pg_dump = tempfile::tempdir().unwrap();
     let out = production(&db, &dir, &project)
+        .env("LOCKSTEP_PG_BIN", no_pg_dump.path())
+        .args(["up", "--confirm", &database_name(&db)])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the schema snapshot could not be written, so the run did not start")
+            && stderr.contains("no pg_dump found")
+            && stderr.contains("--no-snapshot"),
+        "{stderr}"
+    );
+    assert!(!exists(&db, "_sqlx_migrations").await, "nothing ran");
+    // ...unless --no-snapshot, which the outcome records.
+    let out = production(&db, &dir, &project)
+        .env("LOCKSTEP_PG_BIN", no_pg_dump.path())
         .args([
             "up",
             "--json",

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::RunError;
 use super::events::{EventSink, Failure, RunEvent};
+use super::hook::{BeforeStatement, HookError};
 use super::plan::Step;
 use super::retry_delay;
 use super::script::{Op, RowWrite, row_sql, script};
@@ -32,6 +33,8 @@ pub(super) struct Exec<'a> {
     /// The step's transaction is open already, with its settings and lock (`--pooled`, see
     /// `pooled.rs`): no session-level `SET`, no `BEGIN`.
     pub begun: bool,
+    /// Called right before each statement.
+    pub hook: Option<&'a mut (dyn BeforeStatement + 'static)>,
 }
 
 /// Why a step did not complete. Failures are not reported yet: the caller does.
@@ -92,6 +95,7 @@ pub(super) async fn run_step(exec: &mut Exec<'_>, step: &Step) -> Result<Duratio
         open: false,
         row_written: None,
         unfinished: false,
+        hook: exec.hook.as_deref_mut(),
     };
     let (mut at, mut transaction_start, mut attempt) = (0, 0, 0);
     while at < ops.len() {
@@ -192,6 +196,8 @@ struct StepRun<'a> {
     row_written: Option<RowWrite>,
     /// Whether the committed row says the migration is unfinished (`success = false`).
     unfinished: bool,
+    /// Called right before each statement.
+    hook: Option<&'a mut (dyn BeforeStatement + 'static)>,
 }
 
 impl StepRun<'_> {
@@ -226,6 +232,7 @@ impl StepRun<'_> {
 
     async fn statement(&mut self, statement: &Statement) -> Result<(), StepError> {
         self.stop_if_cancelled().await?;
+        self.before(statement).await?;
         let step = self.step;
         let _ = self.events.send(RunEvent::StatementStarted {
             version: step.version,
@@ -271,6 +278,43 @@ impl StepRun<'_> {
                 Err(StepError::Interrupted(self.stayed()))
             }
             Err(error) => Err(self.fail(error, Some(statement), watched.last_wait).await),
+        }
+    }
+
+    /// The hook's work before `statement` (watched and cancellable like the statement itself).
+    async fn before(&mut self, statement: &Statement) -> Result<(), StepError> {
+        let Some(hook) = self.hook.as_deref_mut() else {
+            return Ok(());
+        };
+        let watched = self
+            .watch
+            .supervise(
+                hook.before(&mut *self.conn, self.step, statement, self.events),
+                self.cancel,
+                |_, _| {},
+            )
+            .await;
+        match watched.output {
+            Ok(()) => Ok(()),
+            Err(_) if watched.interrupted => {
+                self.roll_back().await;
+                Err(StepError::Interrupted(self.stayed()))
+            }
+            Err(HookError::Query(error)) => {
+                Err(self.fail(error, Some(statement), watched.last_wait).await)
+            }
+            Err(HookError::Refused(message)) => {
+                self.roll_back().await;
+                let mut failure = describe(
+                    &sqlx::Error::Protocol(String::new()),
+                    Some(statement),
+                    self.step,
+                    &self.stayed(),
+                    self.unfinished,
+                );
+                failure.message = message;
+                Err(StepError::Failed(failure))
+            }
         }
     }
 

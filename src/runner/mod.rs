@@ -9,6 +9,7 @@
 mod dry_run;
 mod events;
 mod execute;
+mod hook;
 mod lock;
 mod plan;
 mod pooled;
@@ -25,8 +26,9 @@ use sqlx::postgres::PgConnection;
 use tokio_util::sync::CancellationToken;
 
 pub use dry_run::render_dry_run;
-pub use events::{EventSink, Failure, LOCK_NOT_AVAILABLE, LockHolder, RunEvent};
+pub use events::{EventSink, Failure, KeptTable, LOCK_NOT_AVAILABLE, LockHolder, RunEvent};
 pub(crate) use execute::describe as describe_failure;
+pub use hook::{BeforeStatement, HookError, HookFuture};
 pub use lock::{LockError, advisory_key, holder as lock_holder};
 pub use plan::{Direction, Operation, Plan, PlanError, Prepared, Step, plan, plan_prepared};
 pub use resolve::{Resolution, Resolved};
@@ -222,6 +224,7 @@ pub struct Runner {
     cancel: CancellationToken,
     watch: watch::Watch,
     pooling: Pooling,
+    hook: Option<Box<dyn BeforeStatement>>,
 }
 
 impl Runner {
@@ -290,7 +293,14 @@ impl Runner {
             cancel: CancellationToken::new(),
             watch,
             pooling,
+            hook: None,
         })
+    }
+
+    /// Calls `hook` right before every statement this runner runs (see [`BeforeStatement`]).
+    pub fn with_hook(mut self, hook: Box<dyn BeforeStatement>) -> Runner {
+        self.hook = Some(hook);
+        self
     }
 
     /// Uses `cancel` as this runner's cancel token (see [`Runner::cancel_token`]).
@@ -455,6 +465,7 @@ impl Runner {
                 watch: &mut self.watch,
                 retries: if pooled { 0 } else { retries },
                 begun: pooled,
+                hook: self.hook.as_deref_mut(),
             };
             let failure = match execute::run_step(&mut exec, step).await {
                 Ok(elapsed) => return Ok(Some(elapsed)),

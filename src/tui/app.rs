@@ -890,6 +890,7 @@ impl App {
             }
             // The run pane shows the live lock samples instead.
             RunEvent::StatementWaiting { .. } => {}
+            RunEvent::DataKept { .. } => {}
             RunEvent::Retrying {
                 version,
                 attempt,

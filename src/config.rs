@@ -283,14 +283,19 @@ fn parse<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, C
     })
 }
 
+/// `text` cut where its number ends: `("1.5", "GiB")`.
+pub(crate) fn number_and_unit(text: &str) -> (&str, &str) {
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    text.split_at(split)
+}
+
 /// Parses a PostgreSQL-style duration: `500ms`, `2s`, `1min`, `1h`; a bare number is milliseconds
 /// (PostgreSQL's unit for `lock_timeout` and `statement_timeout`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
+    let (number, unit) = number_and_unit(text);
     let value: f64 = number
         .parse()
         .map_err(|_| format!("{text:?} is not a duration (try 500ms, 2s, 1min)"))?;

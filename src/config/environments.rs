@@ -153,10 +153,7 @@ pub(super) fn from_lockstep(
 /// (`KB` = `KiB` = 1024 bytes), as PostgreSQL's `pg_size_pretty` writes them.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
+    let (number, unit) = super::number_and_unit(text);
     let value: f64 = number
         .parse()
         .map_err(|_| format!("{text:?} is not a size (try 500MB, 1GiB, 2G)"))?;

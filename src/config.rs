@@ -11,8 +11,10 @@ use serde::Deserialize;
 
 use crate::source::{SourceOptions, Versioning};
 
+mod environments;
 mod lint;
 
+pub use environments::{ConfirmPolicy, EnvironmentConfig, SnapshotPolicy, parse_size};
 pub use lint::LintConfig;
 
 /// `lock_timeout` for the migration session unless configured: long enough for a lock that is
@@ -57,6 +59,8 @@ pub struct Config {
     pub pg_version: Option<u32>,
     /// Rule configuration: `[lint]` of `lockstep.toml`, else `.squawk.toml`.
     pub lint: LintConfig,
+    /// `[environments.NAME]` of `lockstep.toml`, by name.
+    pub environments: Vec<EnvironmentConfig>,
 }
 
 impl Default for Config {
@@ -76,6 +80,7 @@ impl Default for Config {
             database_url: None,
             pg_version: None,
             lint: LintConfig::default(),
+            environments: Vec::new(),
         }
     }
 }
@@ -86,6 +91,24 @@ impl Config {
         SourceOptions {
             ignored_chars: self.ignored_chars.clone(),
         }
+    }
+
+    /// The environment named `name`, or an error listing the ones there are.
+    pub fn environment(&self, name: &str) -> Result<&EnvironmentConfig, String> {
+        self.environments
+            .iter()
+            .find(|e| e.name == name)
+            .ok_or_else(|| {
+                let known: Vec<&str> = self.environments.iter().map(|e| e.name.as_str()).collect();
+                format!(
+                    "there is no environment `{name}` in lockstep.toml ({}); `lockstep env` lists them",
+                    if known.is_empty() {
+                        "it names none: add [environments.NAME]".to_string()
+                    } else {
+                        format!("it names {}", known.join(", "))
+                    }
+                )
+            })
     }
 
     /// Loads `sqlx.toml` and `lockstep.toml` from `dir` (either may be missing).
@@ -102,8 +125,15 @@ impl Config {
             let mut file: LockstepToml = parse(&own, &text)?;
             if let Some(section) = file.lint.take() {
                 has_lint = true;
-                config.lint = lint::from_lockstep(&own, &text, section)?;
+                config.lint = lint::from_lockstep(
+                    &own,
+                    &text,
+                    section,
+                    crate::analysis::policy::Origin::LockstepToml,
+                )?;
             }
+            let environments = std::mem::take(&mut file.environments);
+            config.environments = environments::from_lockstep(&own, &text, environments)?;
             config.apply_lockstep(file, &own)?;
         }
         if !has_lint && let Some(squawk) = lint::from_squawk(dir)? {
@@ -253,14 +283,19 @@ fn parse<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, C
     })
 }
 
+/// `text` cut where its number ends: `("1.5", "GiB")`.
+pub(crate) fn number_and_unit(text: &str) -> (&str, &str) {
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    text.split_at(split)
+}
+
 /// Parses a PostgreSQL-style duration: `500ms`, `2s`, `1min`, `1h`; a bare number is milliseconds
 /// (PostgreSQL's unit for `lock_timeout` and `statement_timeout`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
+    let (number, unit) = number_and_unit(text);
     let value: f64 = number
         .parse()
         .map_err(|_| format!("{text:?} is not a duration (try 500ms, 2s, 1min)"))?;
@@ -321,6 +356,8 @@ struct LockstepToml {
     retries: Option<u32>,
     pg_version: Option<u32>,
     lint: Option<lint::LintToml>,
+    #[serde(default)]
+    environments: std::collections::BTreeMap<String, environments::EnvironmentToml>,
 }
 
 #[cfg(test)]

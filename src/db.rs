@@ -118,6 +118,19 @@ impl Database {
             .map(|o| o.get_port())
     }
 
+    /// The host the URL names, when it is an IP address (`localhost` counts as 127.0.0.1);
+    /// `None` for a host name or a Unix socket.
+    pub fn url_ip(&self) -> Option<std::net::IpAddr> {
+        let options = PgConnectOptions::from_str(&self.url).ok()?;
+        if options.get_socket().is_some() {
+            return None;
+        }
+        match options.get_host() {
+            "localhost" => Some(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)),
+            host => host.trim_matches(['[', ']']).parse().ok(),
+        }
+    }
+
     /// The database and user the URL names (the database defaults to the user, as libpq does).
     pub fn names(&self) -> (String, String) {
         match PgConnectOptions::from_str(&self.url) {

@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod format;
+pub mod guard;
 pub mod health;
 pub mod history;
 pub mod monitor;

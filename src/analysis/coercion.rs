@@ -36,6 +36,8 @@ fn parse(ty: &str) -> (String, Vec<u32>) {
         "decimal" | "numeric" => "numeric",
         "bit varying" | "varbit" => "varbit",
         "bool" | "boolean" => "bool",
+        "double precision" | "float8" | "float" => "float8",
+        "real" | "float4" => "float4",
         "character" | "char" | "bpchar" => "bpchar",
         other => other,
     }
@@ -108,6 +110,46 @@ pub(crate) fn classify(
     }
 }
 
+/// Whether every value of a column of `old_type` survives a change to `new_type` unchanged
+/// (a widening: a longer or unlimited length, more precision, a wider integer, anything to
+/// `text`). Everything else — narrowing, or a change lockstep cannot judge — may lose
+/// information. `old_type` as `format_type` writes it, `new_type` as the statement does.
+pub(crate) fn keeps_every_value(old_type: &str, new_type: &str) -> bool {
+    let (old, old_args) = parse(old_type);
+    let (new, new_args) = parse(new_type);
+    if old.ends_with("[]") || new.ends_with("[]") {
+        return old == new && (new_args.is_empty() || new_args == old_args);
+    }
+    let limit_kept = || match (old_args.first(), new_args.first()) {
+        (_, None) => true,
+        (Some(o), Some(n)) => n >= o,
+        (None, Some(_)) => false,
+    };
+    match (old.as_str(), new.as_str()) {
+        _ if old == new && old_args == new_args => true,
+        (_, "text") => true,
+        ("text", "varchar") => new_args.is_empty(),
+        ("varchar", "varchar") | ("varbit", "varbit") | ("bpchar", "bpchar") => limit_kept(),
+        ("int2", "int4" | "int8") | ("int4", "int8") | ("float4", "float8") => true,
+        ("int2" | "int4" | "int8", "numeric") => match new_args.as_slice() {
+            [] => true,
+            [precision] => *precision >= 19,
+            [precision, scale] => precision.saturating_sub(*scale) >= 19,
+            _ => false,
+        },
+        ("numeric", "numeric") => match (old_args.as_slice(), new_args.as_slice()) {
+            (_, []) => true,
+            ([op], [np]) => np >= op,
+            ([op], [np, ns]) => np.saturating_sub(*ns) >= *op,
+            ([op, os], [np, ns]) => ns >= os && np.saturating_sub(*ns) >= op.saturating_sub(*os),
+            _ => false,
+        },
+        ("cidr", "inet") | ("date", "timestamp" | "timestamptz") => true,
+        ("timestamp", "timestamptz") => true,
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,5 +195,35 @@ mod tests {
         );
         assert_eq!(classify(None, "varchar(50)", true, 15), TypeChange::Unknown);
         assert_eq!(classify(None, "bigint", true, 15), TypeChange::Rewrite);
+    }
+
+    #[test]
+    fn widening_keeps_every_value_and_narrowing_does_not() {
+        for (old, new) in [
+            ("character varying(50)", "varchar(100)"),
+            ("character varying(50)", "text"),
+            ("integer", "bigint"),
+            ("smallint", "numeric"),
+            ("numeric(10,2)", "numeric(12,2)"),
+            ("numeric(10,2)", "numeric"),
+            ("text", "varchar"),
+            ("date", "timestamptz"),
+            ("real", "double precision"),
+        ] {
+            assert!(keeps_every_value(old, new), "{old} -> {new}");
+        }
+        for (old, new) in [
+            ("character varying(50)", "varchar(10)"),
+            ("text", "varchar(10)"),
+            ("bigint", "integer"),
+            ("numeric(10,2)", "numeric(10,1)"),
+            ("numeric(10,2)", "numeric(9,2)"),
+            ("double precision", "real"),
+            ("timestamp with time zone", "date"),
+            ("text", "integer"),
+            ("jsonb", "json"),
+        ] {
+            assert!(!keeps_every_value(old, new), "{old} -> {new}");
+        }
     }
 }

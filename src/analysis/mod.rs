@@ -16,6 +16,7 @@
 pub mod catalog;
 mod coercion;
 mod describe;
+pub mod destructive;
 mod engine;
 mod ignore;
 pub mod lint;

@@ -18,6 +18,8 @@ pub enum Origin {
     LockstepToml,
     /// `excluded_rules` of `.squawk.toml`.
     SquawkToml,
+    /// `[environments.NAME.lint]` of `lockstep.toml`, for the selected environment.
+    Environment,
 }
 
 impl Origin {
@@ -27,6 +29,7 @@ impl Origin {
             Origin::Default => "default",
             Origin::LockstepToml => "lockstep.toml",
             Origin::SquawkToml => ".squawk.toml",
+            Origin::Environment => "the environment's [lint] override",
         }
     }
 }
@@ -45,12 +48,25 @@ pub struct Setting {
 pub struct RulePolicy {
     /// Settings by lockstep rule name.
     pub rules: BTreeMap<&'static str, Setting>,
+    /// The environment whose `[environments.NAME.lint]` overrides are in, when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
 }
 
 impl RulePolicy {
     /// Sets a rule (by its lockstep name) off (`None`) or to a severity.
     pub fn set(&mut self, rule: &'static str, severity: Option<Severity>, origin: Origin) {
         self.rules.insert(rule, Setting { severity, origin });
+    }
+
+    /// This policy with `overrides` (an environment's) on top: their rules win.
+    pub fn overridden_by(&self, overrides: &RulePolicy) -> RulePolicy {
+        let mut merged = self.clone();
+        merged
+            .rules
+            .extend(overrides.rules.iter().map(|(k, v)| (*k, *v)));
+        merged.environment = overrides.environment.clone();
+        merged
     }
 
     /// A rule's effective setting (its default unless configured); `None` for an unknown rule.

@@ -84,6 +84,30 @@ pub(crate) fn name_text(node: &SyntaxNode) -> String {
     normalize_relation(&out)
 }
 
+/// The dotted name a node spells, one folded part per identifier (`"Sales"."Q1.total"` is
+/// `["Sales", "Q1.total"]`): unlike [`name_text`], a quoted name holding a dot stays one part.
+pub(crate) fn name_parts(node: &SyntaxNode) -> Vec<String> {
+    let mut parts = vec![String::new()];
+    for tok in node
+        .descendants_with_tokens()
+        .filter_map(|e| e.into_token())
+    {
+        match tok.kind() {
+            kind if kind.is_trivia() => {}
+            SyntaxKind::DOT => parts.push(String::new()),
+            SyntaxKind::STRING => parts
+                .last_mut()
+                .expect("never empty")
+                .push_str(tok.text().trim_matches('\'')),
+            _ => parts
+                .last_mut()
+                .expect("never empty")
+                .push_str(&fold_ident(tok.text())),
+        }
+    }
+    parts
+}
+
 /// Removes a leading `public.` from a folded relation name.
 pub(crate) fn normalize_relation(name: &str) -> String {
     name.strip_prefix("public.").unwrap_or(name).to_string()

@@ -81,6 +81,7 @@ pub(super) async fn run(project: &Project, args: DemoArgs) -> Result<ExitCode> {
         Operation::Up { to: None },
         false,
         true,
+        None,
     )
     .await?;
     let status = read_status(&db, &set, &options.table).await?;

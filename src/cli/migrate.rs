@@ -9,6 +9,7 @@ use clap::Args;
 use color_eyre::eyre::{Result, WrapErr};
 use tokio::sync::mpsc;
 
+use super::guard::Guarded;
 use super::output::{bold, dim, green, red, show, show_in, show_padded_in, yellow};
 use super::{EXIT_INTERRUPTED, Project};
 use crate::db::Database;
@@ -26,16 +27,33 @@ use crate::status::Status;
 pub struct RunFlags {
     /// Print the exact SQL that would run (bookkeeping included) and run nothing.
     #[arg(long)]
-    dry_run: bool,
+    pub(super) dry_run: bool,
     /// Print events as JSON lines for scripts.
     #[arg(long)]
-    json: bool,
+    pub(super) json: bool,
     /// Go on although applied migrations' files are missing.
     #[arg(long)]
-    ignore_missing: bool,
+    pub(super) ignore_missing: bool,
     /// Skip the health check after the run (see `lockstep check`).
     #[arg(long)]
-    no_check: bool,
+    pub(super) no_check: bool,
+    /// Answer the yes/no confirmation of an environment with `confirm = "yes"`.
+    #[arg(long)]
+    pub(super) yes: bool,
+    /// Answer a typed confirmation without a terminal: the database name or the version it
+    /// asks for.
+    #[arg(long, value_name = "ANSWER")]
+    pub(super) confirm: Option<String>,
+    /// Run without the schema snapshot the environment asks for (the run's output says so).
+    #[arg(long)]
+    pub(super) no_snapshot: bool,
+    /// Do not copy the data that destructive statements drop.
+    #[arg(long)]
+    pub(super) no_keep_data: bool,
+    /// The most the data copies of this run may hold, e.g. 5GB (default: the environment's
+    /// backup-limit, 1GiB).
+    #[arg(long, value_name = "SIZE", value_parser = crate::config::parse_size)]
+    pub(super) backup_limit: Option<u64>,
 }
 
 /// Options of `lockstep up`.
@@ -97,18 +115,31 @@ async fn execute(
     let mut options = project.run_options();
     options.ignore_missing = flags.ignore_missing;
     if flags.dry_run {
-        anstream::print!("{}", show(&dry_run(&db, &set, &options, operation).await?));
+        let text = dry_run(project, &db, &set, &options, operation, &flags).await?;
+        anstream::print!("{}", show(&text));
         return Ok(ExitCode::SUCCESS);
     }
-    run_streamed(&db, &set, options, operation, flags.json, !flags.no_check).await
+    let guarded = super::guard::before_run(project, &db, &set, &options, operation, &flags).await?;
+    run_streamed(
+        &db,
+        &set,
+        options,
+        operation,
+        flags.json,
+        !flags.no_check,
+        guarded,
+    )
+    .await
 }
 
 /// Plans without the lock and renders the SQL that would run.
 async fn dry_run(
+    project: &Project,
     db: &Database,
     set: &MigrationSet,
     options: &RunOptions,
     operation: Operation,
+    flags: &RunFlags,
 ) -> Result<String> {
     let mut conn = db.connect("lockstep:dry-run").await?;
     let rows = read_history(&mut conn, &options.table).await?;
@@ -118,13 +149,23 @@ async fn dry_run(
     let database: String = sqlx::Row::try_get(&row, 0)?;
     let status = Status::build(set, rows.as_deref());
     let plan = plan(operation, set, &status, options.ignore_missing)?;
-    Ok(render_dry_run(
+    // What the guard would do, as SQL comments above the SQL.
+    let mut text: String = super::guard::preview(project, db, &plan, options, flags)
+        .await?
+        .iter()
+        .map(|line| format!("-- {line}\n"))
+        .collect();
+    if !text.is_empty() {
+        text.push('\n');
+    }
+    text.push_str(&render_dry_run(
         &plan,
         &options.table,
         advisory_key(&database),
         rows.is_some(),
         options.pooled.then_some(options),
-    ))
+    ));
+    Ok(text)
 }
 
 /// Runs `operation`, printing events as they come. The first Ctrl-C (or SIGTERM) interrupts the
@@ -138,7 +179,13 @@ pub(super) async fn run_streamed(
     operation: Operation,
     json: bool,
     check: bool,
+    guarded: Option<Guarded>,
 ) -> Result<ExitCode> {
+    let Guarded {
+        keeper,
+        expected,
+        snapshot,
+    } = guarded.unwrap_or_default();
     let mut interrupts = Interrupts::listen().wrap_err("listening for Ctrl-C and SIGTERM")?;
     let (tx, rx) = mpsc::unbounded_channel();
     let printer = tokio::spawn(print_events(rx, json));
@@ -153,10 +200,15 @@ pub(super) async fn run_streamed(
         } => both,
         _ = interrupts.next() => return Ok(ExitCode::from(EXIT_INTERRUPTED)),
     };
-    let mut runner = runner?;
+    let mut runner = match keeper {
+        Some(keeper) => runner?.with_hook(Box::new(keeper)),
+        None => runner?,
+    };
     let cancel = runner.cancel_token();
     let run = async move {
-        let result = runner.run(operation, set).await;
+        let result = runner
+            .run_checked(operation, set, expected.as_deref())
+            .await;
         runner.close().await;
         result
     };
@@ -180,8 +232,12 @@ pub(super) async fn run_streamed(
     let tally = printer.await.unwrap_or_default();
     let interrupted = interrupted || result.as_ref().is_err_and(|e| e.is_interrupted());
     let elapsed = started.elapsed();
-    if let Some(baseline) = baseline.filter(|_| !interrupted && tally.changed_something()) {
-        after_run_check(db, &baseline, json).await;
+    if let Some(baseline) = baseline {
+        if !interrupted && tally.changed_something() {
+            after_run_check(db, baseline, json).await;
+        } else {
+            baseline.close().await;
+        }
     }
     if json {
         let line = serde_json::json!({
@@ -199,6 +255,7 @@ pub(super) async fn run_streamed(
                 "elapsed_ms": elapsed.as_secs_f64() * 1e3,
             })).collect::<Vec<_>>()).unwrap_or_default(),
             "elapsed_ms": elapsed.as_secs_f64() * 1e3,
+            "snapshot": snapshot,
         });
         println!("{line}");
     }
@@ -245,7 +302,7 @@ pub(super) async fn run_streamed(
 
 /// The health check after a run that changed something: printed when something needs action
 /// (always, as a `health` event, in JSON). A check that cannot run is said, never fatal.
-async fn after_run_check(db: &Database, baseline: &health::Baseline, json: bool) {
+async fn after_run_check(db: &Database, baseline: health::Baseline, json: bool) {
     match health::check(db, Some(baseline), health::IDLE_IN_TRANSACTION_ALERT).await {
         Ok(report) if json => {
             let line = serde_json::json!({ "event": "health", "report": report });

@@ -2,6 +2,8 @@
 
 mod check;
 mod demo;
+mod env;
+mod guard;
 mod inspect;
 mod lint;
 mod migrate;
@@ -15,10 +17,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use color_eyre::eyre::{Result, WrapErr};
+use color_eyre::eyre::{Result, WrapErr, eyre};
 
 use crate::config::{Config, parse_duration};
 use crate::db::{Database, configured_url, start_sandbox};
+use crate::guard::Environment;
 use crate::runner::RunOptions;
 use crate::source::{self, MigrationSet};
 
@@ -44,6 +47,10 @@ struct Global {
     /// PostgreSQL of lockstep's own).
     #[arg(long, global = true, value_name = "URL")]
     database_url: Option<String>,
+    /// The environment of lockstep.toml ([environments.NAME]) to run in: its database, snapshot,
+    /// confirmation and lint settings.
+    #[arg(long = "env", global = true, value_name = "NAME", env = "LOCKSTEP_ENV")]
+    environment: Option<String>,
     /// The migrations directory (default: sqlx.toml `[migrate] migrations-dir`, else ./migrations).
     #[arg(long, global = true, value_name = "DIR")]
     source: Option<PathBuf>,
@@ -102,6 +109,8 @@ enum Command {
     /// Run the pending migrations on a copy of the schema first: observed locks and rewrites,
     /// and a DOWN that really undoes the UP (never writes to the configured database).
     Rehearse(rehearse::RehearseArgs),
+    /// List the environments of lockstep.toml and the one in use (URLs redacted).
+    Env(env::EnvArgs),
 }
 
 /// What every command works with: the configuration and the migrations.
@@ -110,6 +119,8 @@ struct Project {
     migrations_dir: PathBuf,
     database_url: Option<String>,
     pooled: bool,
+    /// The environment in use (`--env`, or the one whose `database-url` is the URL in use).
+    environment: Environment,
 }
 
 impl Project {
@@ -134,11 +145,42 @@ impl Project {
             Some(dir) => dir.clone(),
             None => global.project.join(&config.migrations_dir),
         };
+        // An environment's own URL wins over DATABASE_URL and .env; --database-url over it.
+        let selected = global.environment.as_deref().filter(|n| !n.is_empty());
+        let env_url = match selected {
+            Some(name) => config
+                .environment(name)
+                .map_err(|e| eyre!(e))?
+                .database_url
+                .clone(),
+            None => None,
+        };
+        let database_url = global.database_url.clone().or(env_url);
+        let url = configured_url(
+            database_url.as_deref(),
+            &global.project,
+            config.database_url.as_deref(),
+        );
+        let environment = Environment::resolve(
+            &config,
+            &global.project,
+            selected,
+            url.as_ref().map(|(url, _)| url.as_str()),
+        )
+        .map_err(|e| eyre!(e))?;
+        if environment.configured
+            && let Ok(env) = config.environment(&environment.name)
+            && let Some(overrides) = env.lint.clone()
+        {
+            config.lint = config.lint.with_environment(&environment.name, &overrides);
+            config.pg_version = config.lint.pg_version.or(config.pg_version);
+        }
         Ok(Project {
-            database_url: global.database_url.clone(),
+            database_url,
             migrations_dir,
             config,
             pooled: global.pooled,
+            environment,
         })
     }
 
@@ -210,7 +252,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Check(args)) => check::run(&project, &dir, args).await,
         Some(Command::Lint(args)) => lint::run(&project, &dir, args).await,
         Some(Command::Rehearse(args)) => rehearse::run(&project, &dir, args).await,
-        None => dashboard(&project, &dir, cli.global.read_only).await,
+        Some(Command::Env(args)) => env::run(&project, &dir, args),
+        None => {
+            let read_only = cli.global.read_only || project.environment.read_only;
+            dashboard(&project, &dir, read_only).await
+        }
     }
 }
 

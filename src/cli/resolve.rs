@@ -39,6 +39,7 @@ pub(super) async fn run(project: &Project, dir: &Path, args: ResolveArgs) -> Res
     } else {
         Resolution::RolledBack
     };
+    super::guard::refuse_read_only(project, "resolve")?;
     let db = project.database(dir, args.json).await?;
     let (tx, rx) = mpsc::unbounded_channel();
     let printer = tokio::spawn(print_events(rx, args.json));

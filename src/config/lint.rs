@@ -30,6 +30,18 @@ pub struct LintConfig {
 }
 
 impl LintConfig {
+    /// This configuration with an environment's `[environments.NAME.lint]` on top: its rules and
+    /// its `pg-version` win.
+    pub fn with_environment(&self, name: &str, overrides: &LintConfig) -> LintConfig {
+        let mut policy = overrides.policy.clone();
+        policy.environment = Some(name.to_string());
+        LintConfig {
+            policy: self.policy.overridden_by(&policy),
+            pg_version: overrides.pg_version.or(self.pg_version),
+            ..self.clone()
+        }
+    }
+
     /// The note that says `.squawk.toml` was read and what was taken from it.
     pub fn squawk_note(&self) -> Option<String> {
         let path = self.squawk_file.as_ref()?;
@@ -87,7 +99,7 @@ struct SquawkToml {
 }
 
 /// Where a span of `text` is, for messages.
-fn at(text: &str, span: std::ops::Range<usize>) -> String {
+pub(super) fn at(text: &str, span: std::ops::Range<usize>) -> String {
     let index = crate::sql::LineIndex::new(text);
     let at = index.line_col(text, span.start);
     format!("line {}, column {}", at.line, at.column)
@@ -133,11 +145,12 @@ pub(super) fn from_lockstep(
     path: &Path,
     text: &str,
     lint: LintToml,
+    origin: Origin,
 ) -> Result<LintConfig, ConfigError> {
     let mut config = LintConfig::default();
     for name in &lint.disable {
         for rule in rules_named(path, text, name)? {
-            config.policy.set(rule, None, Origin::LockstepToml);
+            config.policy.set(rule, None, origin);
         }
     }
     for (name, level) in &lint.severity {
@@ -159,7 +172,7 @@ pub(super) fn from_lockstep(
             }
         };
         for rule in rules_named(path, text, name)? {
-            config.policy.set(rule, severity, Origin::LockstepToml);
+            config.policy.set(rule, severity, origin);
         }
     }
     config.pg_version = lint

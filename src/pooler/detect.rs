@@ -16,6 +16,8 @@ struct Backend {
     port: Option<u16>,
     /// The client address the server sees (`None` over a Unix socket).
     client_addr: Option<String>,
+    /// The address and port the server sees the connection arrive at (`None` over a socket).
+    arrived_at: Option<(std::net::IpAddr, u16)>,
 }
 
 /// Finds out whether `conn` (a connection to `db`) goes through a pooler, and how it pools:
@@ -35,6 +37,18 @@ struct Backend {
 /// backend staying the same).
 pub async fn detect(db: &Database, conn: &mut PgConnection) -> Result<Pooling, DbError> {
     let first = backend(conn).await.map_err(query_error)?;
+    // The server sees the connection arrive at the very address and port lockstep connected to:
+    // nothing listens there but the server, so nothing sits in between.
+    if let (Some(ip), Some(port), Some((arrived_ip, arrived_port))) =
+        (db.url_ip(), db.url_port(), first.arrived_at)
+        && same_ip(ip, arrived_ip)
+        && port == arrived_port
+    {
+        return Ok(Pooling::direct(vec![format!(
+            "the server sees this connection arrive at {arrived_ip} port {arrived_port}, where \
+             lockstep connected: nothing in between"
+        )]));
+    }
     let mut evidence = Vec::new();
     let mut per_transaction = false;
     let mut statement_refused = false;
@@ -191,16 +205,26 @@ pub async fn detect(db: &Database, conn: &mut PgConnection) -> Result<Pooling, D
 async fn backend(conn: &mut PgConnection) -> Result<Backend, sqlx::Error> {
     let row = sqlx::raw_sql(
         "/* lockstep */ SELECT pg_backend_pid(), current_setting('port'), \
-         host(inet_client_addr())",
+         host(inet_client_addr()), host(inet_server_addr()), inet_server_port()",
     )
     .fetch_one(conn)
     .await?;
     let port: Option<String> = row.try_get(1)?;
+    let server_addr: Option<String> = row.try_get(3)?;
+    let server_port: Option<i32> = row.try_get(4)?;
     Ok(Backend {
         pid: row.try_get(0)?,
         port: port.and_then(|p| p.trim().parse().ok()),
         client_addr: row.try_get(2)?,
+        arrived_at: server_addr
+            .and_then(|a| a.parse().ok())
+            .zip(server_port.and_then(|p| u16::try_from(p).ok())),
     })
+}
+
+/// The same address, an IPv4 address and its IPv6-mapped form included.
+fn same_ip(a: std::net::IpAddr, b: std::net::IpAddr) -> bool {
+    a.to_canonical() == b.to_canonical()
 }
 
 fn query_error(error: sqlx::Error) -> DbError {

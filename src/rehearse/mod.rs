@@ -18,7 +18,7 @@ pub mod catalog;
 pub mod compare;
 pub mod copy;
 mod events;
-mod libpq;
+pub(crate) mod libpq;
 pub mod plan;
 pub mod render;
 mod report;

@@ -134,6 +134,21 @@ impl std::fmt::Display for Failure {
     }
 }
 
+/// The rows (or one column's values) of one table, copied before a destructive statement.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KeptTable {
+    /// The table, schema-qualified.
+    pub table: String,
+    /// The column, when only its values (with the table's key) were kept.
+    pub column: Option<String>,
+    /// Rows copied.
+    pub rows: u64,
+    /// Size of the compressed copy on disk.
+    pub bytes: u64,
+    /// The copy (`COPY` text format, gzip-compressed).
+    pub file: std::path::PathBuf,
+}
+
 /// One thing that happened during a run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "event")]
@@ -258,6 +273,22 @@ pub enum RunEvent {
         direction: Direction,
         /// Why, for a person.
         reason: String,
+    },
+    /// The data a destructive statement is about to drop was copied, right before it runs (see
+    /// [`crate::guard`]), with a `restore.sql` beside the copies.
+    DataKept {
+        /// The migration.
+        version: i64,
+        /// Apply or revert.
+        direction: Direction,
+        /// The statement's index.
+        index: usize,
+        /// The directory holding the copies and `restore.sql`.
+        directory: std::path::PathBuf,
+        /// The `restore.sql` that loads them back.
+        restore: std::path::PathBuf,
+        /// What was copied.
+        tables: Vec<KeptTable>,
     },
     /// A migration failed; the run stops.
     MigrationFailed {

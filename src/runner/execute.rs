@@ -12,9 +12,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::RunError;
 use super::events::{EventSink, Failure, RunEvent};
+use super::hook::{BeforeStatement, HookError};
 use super::plan::Step;
 use super::retry_delay;
-use super::script::{Op, RowWrite, script};
+use super::script::{Op, RowWrite, row_sql, script};
 use super::watch::Watch;
 use crate::history::HistoryTable;
 use crate::monitor::LockWait;
@@ -32,6 +33,8 @@ pub(super) struct Exec<'a> {
     /// The step's transaction is open already, with its settings and lock (`--pooled`, see
     /// `pooled.rs`): no session-level `SET`, no `BEGIN`.
     pub begun: bool,
+    /// Called right before each statement.
+    pub hook: Option<&'a mut (dyn BeforeStatement + 'static)>,
 }
 
 /// Why a step did not complete. Failures are not reported yet: the caller does.
@@ -41,7 +44,7 @@ pub(super) enum StepError {
     /// The run was interrupted (an open transaction was rolled back); the statements that stayed
     /// applied (outside a transaction) or completed before the rollback.
     Interrupted(Vec<usize>),
-    /// A session setting or the execution-time update failed.
+    /// A session setting failed.
     Setup(RunError),
 }
 
@@ -92,6 +95,7 @@ pub(super) async fn run_step(exec: &mut Exec<'_>, step: &Step) -> Result<Duratio
         open: false,
         row_written: None,
         unfinished: false,
+        hook: exec.hook.as_deref_mut(),
     };
     let (mut at, mut transaction_start, mut attempt) = (0, 0, 0);
     while at < ops.len() {
@@ -112,27 +116,19 @@ pub(super) async fn run_step(exec: &mut Exec<'_>, step: &Step) -> Result<Duratio
                 }
             }
             Op::Statement(index) => run.statement(&step.statements[index]).await,
-            Op::Row(write) => run.row(write).await,
+            // The row and the COMMIT after it go in one round trip.
+            Op::Row(write) if ops.get(at + 1) == Some(&Op::Commit) => {
+                match run.stop_if_cancelled().await {
+                    Ok(()) => run.row(write, nanos(started.elapsed()), true).await,
+                    Err(e) => Err(e),
+                }
+                .map(|()| at += 1)
+            }
+            Op::Row(write) => run.row(write, nanos(started.elapsed()), false).await,
             Op::Commit => match run.stop_if_cancelled().await {
                 Ok(()) => run.commit().await,
                 Err(e) => Err(e),
             },
-            Op::RecordTime => {
-                // As sqlx: outside the transaction, so -1 stays if the process dies right here.
-                crate::history::record_execution_time(
-                    &mut *run.conn,
-                    table,
-                    step.version,
-                    nanos(started.elapsed()),
-                )
-                .await
-                .map_err(|source| {
-                    StepError::Setup(RunError::Query {
-                        context: format!("recording the execution time of {}", step.version),
-                        source,
-                    })
-                })
-            }
         };
         match done {
             Ok(()) => at += 1,
@@ -200,6 +196,8 @@ struct StepRun<'a> {
     row_written: Option<RowWrite>,
     /// Whether the committed row says the migration is unfinished (`success = false`).
     unfinished: bool,
+    /// Called right before each statement.
+    hook: Option<&'a mut (dyn BeforeStatement + 'static)>,
 }
 
 impl StepRun<'_> {
@@ -234,6 +232,7 @@ impl StepRun<'_> {
 
     async fn statement(&mut self, statement: &Statement) -> Result<(), StepError> {
         self.stop_if_cancelled().await?;
+        self.before(statement).await?;
         let step = self.step;
         let _ = self.events.send(RunEvent::StatementStarted {
             version: step.version,
@@ -282,6 +281,43 @@ impl StepRun<'_> {
         }
     }
 
+    /// The hook's work before `statement` (watched and cancellable like the statement itself).
+    async fn before(&mut self, statement: &Statement) -> Result<(), StepError> {
+        let Some(hook) = self.hook.as_deref_mut() else {
+            return Ok(());
+        };
+        let watched = self
+            .watch
+            .supervise(
+                hook.before(&mut *self.conn, self.step, statement, self.events),
+                self.cancel,
+                |_, _| {},
+            )
+            .await;
+        match watched.output {
+            Ok(()) => Ok(()),
+            Err(_) if watched.interrupted => {
+                self.roll_back().await;
+                Err(StepError::Interrupted(self.stayed()))
+            }
+            Err(HookError::Query(error)) => {
+                Err(self.fail(error, Some(statement), watched.last_wait).await)
+            }
+            Err(HookError::Refused(message)) => {
+                self.roll_back().await;
+                let mut failure = describe(
+                    &sqlx::Error::Protocol(String::new()),
+                    Some(statement),
+                    self.step,
+                    &self.stayed(),
+                    self.unfinished,
+                );
+                failure.message = message;
+                Err(StepError::Failed(failure))
+            }
+        }
+    }
+
     /// `BEGIN`, after `naming` (a `SET application_name`) in the same round trip when given.
     async fn begin(&mut self, naming: Option<&str>) -> Result<(), StepError> {
         let sql = match naming {
@@ -297,52 +333,34 @@ impl StepRun<'_> {
     async fn commit(&mut self) -> Result<(), StepError> {
         self.bookkeeping(|conn| Box::pin(simple(conn, "COMMIT")))
             .await?;
+        self.committed_now();
+        Ok(())
+    }
+
+    /// The open transaction has committed.
+    fn committed_now(&mut self) {
         self.open = false;
         self.committed = self.completed.last().map_or(self.committed, |i| i + 1);
         if let Some(write) = self.row_written.take() {
             self.unfinished = write.leaves_unfinished();
         }
-        Ok(())
     }
-    /// Writes the history row as `write` says.
-    async fn row(&mut self, write: RowWrite) -> Result<(), StepError> {
-        let (table, step) = (self.table, self.step);
-        let (version, description, checksum) = (
-            step.version,
-            step.description.clone(),
-            step.checksum.clone(),
-        );
-        let mark = |progress: crate::history::Progress| progress.encode();
-        self.bookkeeping(move |conn| {
-            let query = match write {
-                RowWrite::Insert => sqlx::query(AssertSqlSafe(table.insert_sql()))
-                    .bind(version)
-                    .bind(description)
-                    .bind(checksum),
-                RowWrite::InsertUnfinished(progress) => {
-                    sqlx::query(AssertSqlSafe(table.insert_unfinished_sql()))
-                        .bind(version)
-                        .bind(description)
-                        .bind(checksum)
-                        .bind(mark(progress))
-                }
-                RowWrite::Unfinished(progress) => sqlx::query(AssertSqlSafe(table.mark_sql()))
-                    .bind(false)
-                    .bind(mark(progress))
-                    .bind(version),
-                RowWrite::Finished => sqlx::query(AssertSqlSafe(table.mark_sql()))
-                    .bind(true)
-                    .bind(-1_i64)
-                    .bind(version),
-                RowWrite::Delete => sqlx::query(AssertSqlSafe(table.delete_sql())).bind(version),
-            };
-            Box::pin(async move { query.persistent(false).execute(conn).await.map(|_| ()) })
-        })
-        .await?;
+    /// Writes the history row as `write` says (`elapsed`: the execution time so far, in
+    /// nanoseconds), and commits in the same round trip when `commit`.
+    async fn row(&mut self, write: RowWrite, elapsed: i64, commit: bool) -> Result<(), StepError> {
+        let mut sql = row_sql(self.table, self.step, write, &elapsed.to_string());
+        if commit {
+            sql.push_str("; COMMIT");
+        }
+        self.bookkeeping(move |conn| Box::pin(async move { simple(conn, &sql).await }))
+            .await?;
         if self.open {
             self.row_written = Some(write);
         } else {
             self.unfinished = write.leaves_unfinished();
+        }
+        if commit {
+            self.committed_now();
         }
         Ok(())
     }

@@ -9,6 +9,7 @@
 mod dry_run;
 mod events;
 mod execute;
+mod hook;
 mod lock;
 mod plan;
 mod pooled;
@@ -26,8 +27,9 @@ use sqlx::postgres::PgConnection;
 use tokio_util::sync::CancellationToken;
 
 pub use dry_run::{render_dry_run, render_step};
-pub use events::{EventSink, Failure, LOCK_NOT_AVAILABLE, LockHolder, RunEvent};
+pub use events::{EventSink, Failure, KeptTable, LOCK_NOT_AVAILABLE, LockHolder, RunEvent};
 pub(crate) use execute::describe as describe_failure;
+pub use hook::{BeforeStatement, HookError, HookFuture};
 pub use lock::{LockError, advisory_key, holder as lock_holder};
 pub use plan::{Direction, Operation, Plan, PlanError, Prepared, Step, plan, plan_prepared};
 pub use resolve::{Resolution, Resolved};
@@ -223,6 +225,7 @@ pub struct Runner {
     cancel: CancellationToken,
     watch: watch::Watch,
     pooling: Pooling,
+    hook: Option<Box<dyn BeforeStatement>>,
 }
 
 impl Runner {
@@ -254,23 +257,22 @@ impl Runner {
             ("lock_timeout", options.lock_timeout),
             ("statement_timeout", options.statement_timeout),
         ];
+        // The session's timeouts and the read of the session, in one round trip.
+        let mut sql = String::new();
         for (name, value) in timeouts.into_iter().filter(|_| !options.pooled) {
             if let Some(value) = value {
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                    "SET {name} = '{}'",
-                    pg_duration(value)
-                )))
-                .execute(&mut conn)
-                .await
-                .map_err(query_err(&format!("setting {name}")))?;
+                sql.push_str(&format!("SET {name} = '{}'; ", pg_duration(value)));
             }
         }
-        let row = sqlx::raw_sql(
+        sql.push_str(
             "SELECT pg_backend_pid(), current_database()::text, current_setting('server_version')",
-        )
-        .fetch_one(&mut conn)
-        .await
-        .map_err(query_err("reading the session"))?;
+        );
+        let row = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .fetch_one(&mut conn)
+            .await
+            .map_err(query_err(
+                "setting the session's timeouts and reading the session",
+            ))?;
         let read = |row: &sqlx::postgres::PgRow| -> Result<(i32, String, String), sqlx::Error> {
             use sqlx::Row;
             Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
@@ -292,7 +294,14 @@ impl Runner {
             cancel: CancellationToken::new(),
             watch,
             pooling,
+            hook: None,
         })
+    }
+
+    /// Calls `hook` right before every statement this runner runs (see [`BeforeStatement`]).
+    pub fn with_hook(mut self, hook: Box<dyn BeforeStatement>) -> Runner {
+        self.hook = Some(hook);
+        self
     }
 
     /// Uses `cancel` as this runner's cancel token (see [`Runner::cancel_token`]).
@@ -457,6 +466,7 @@ impl Runner {
                 watch: &mut self.watch,
                 retries: if pooled { 0 } else { retries },
                 begun: pooled,
+                hook: self.hook.as_deref_mut(),
             };
             let failure = match execute::run_step(&mut exec, step).await {
                 Ok(elapsed) => return Ok(Some(elapsed)),

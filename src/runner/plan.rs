@@ -34,7 +34,7 @@ pub enum Operation {
 }
 
 /// Apply or revert.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// Run the UP file and record the version.

@@ -204,6 +204,9 @@ impl RunLog {
                 )]
             }
             RunEvent::Connected { .. } | RunEvent::LockAcquired { .. } => Vec::new(),
+            RunEvent::DataKept { .. } => crate::guard::describe_kept(event)
+                .map(|text| lines_of(LogKind::Info, "  ", &text))
+                .unwrap_or_default(),
             RunEvent::MigrationSkipped {
                 version, reason, ..
             } => vec![LogLine::new(

@@ -71,9 +71,71 @@ impl PgBinaries {
     }
 }
 
+/// A client program (`pg_dump`) that can work with a server of major version `server_major`:
+/// of that major when the machine has it, else the newest newer one, searched where the server
+/// binaries are (directories holding only the client programs count); its path and major.
+pub fn locate_client(program: &str, server_major: u32) -> Result<(PathBuf, u32), String> {
+    use crate::analysis::model::{version_key, version_label};
+    let has = |dir: &Path| is_executable(&dir.join(program));
+    let (found, searched) = candidates_with(&has, program);
+    let versions: Vec<(PathBuf, u32)> = found
+        .into_iter()
+        .filter_map(|b| {
+            let path = b.bin_dir.join(program);
+            let output = std::process::Command::new(&path)
+                .arg("--version")
+                .stdin(std::process::Stdio::null())
+                .output()
+                .ok()?;
+            Some((path, parse_major(&String::from_utf8_lossy(&output.stdout))?))
+        })
+        .collect();
+    if let Some(exact) = versions.iter().find(|(_, major)| *major == server_major) {
+        return Ok(exact.clone());
+    }
+    if let Some(newer) = versions
+        .iter()
+        .filter(|(_, major)| version_key(*major) > version_key(server_major))
+        .max_by_key(|(_, major)| version_key(*major))
+    {
+        return Ok(newer.clone());
+    }
+    let server = version_label(server_major);
+    Err(if versions.is_empty() {
+        format!(
+            "no {program} found (searched {}); install the PostgreSQL {server} client \
+             (Debian/Ubuntu: `apt-get install postgresql-client-{server}`) or point \
+             LOCKSTEP_PG_BIN at its directory",
+            searched
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    } else {
+        format!(
+            "the {program} found ({}) is older than the server ({server}), and {program} \
+             refuses a newer server; install the PostgreSQL {server} client (Debian/Ubuntu: \
+             `apt-get install postgresql-client-{server}`) or point LOCKSTEP_PG_BIN at it",
+            versions
+                .iter()
+                .map(|(path, major)| format!("{} is {}", path.display(), version_label(*major)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
+}
+
 /// Every installation of the server binaries, in the order of preference of [`PgBinaries::locate`],
 /// and the places searched.
 fn candidates() -> (Vec<PgBinaries>, Vec<PathBuf>) {
+    candidates_with(&has_server, "initdb")
+}
+
+/// Every directory `has` accepts, in the order of preference of [`PgBinaries::locate`], and the
+/// places searched; `anchor` is the program whose symlink on `PATH` leads to the real directory.
+fn candidates_with(has: &dyn Fn(&Path) -> bool, anchor: &str) -> (Vec<PgBinaries>, Vec<PathBuf>) {
+    let has_server = has;
     let mut searched = Vec::new();
     let mut found = Vec::new();
     if let Some(dir) = std::env::var_os("LOCKSTEP_PG_BIN") {
@@ -89,7 +151,7 @@ fn candidates() -> (Vec<PgBinaries>, Vec<PathBuf>) {
     if let Some(path) = std::env::var_os("PATH") {
         if let Some(dir) = std::env::split_paths(&path).find(|dir| has_server(dir)) {
             // A symlink on PATH (e.g. /usr/local/bin/initdb) points into the real install.
-            let real = std::fs::canonicalize(dir.join("initdb"))
+            let real = std::fs::canonicalize(dir.join(anchor))
                 .ok()
                 .and_then(|p| p.parent().map(Path::to_path_buf))
                 .filter(|d| has_server(d))

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub use binaries::PgBinaries;
+pub use binaries::{PgBinaries, locate_client};
 
 /// The role name the sandbox's superuser is created with.
 pub const SANDBOX_USER: &str = "lockstep";

@@ -518,18 +518,19 @@ fn spawn_run(
         };
         let _ = tx.send(Event::RunDone(done));
         // What the run may have left behind, after one that changed something.
-        if let Ok(baseline) = baseline
-            && !interrupted
-            && tally.changed_something()
-        {
-            let checked = crate::health::check(
-                &db,
-                Some(&baseline),
-                crate::health::IDLE_IN_TRANSACTION_ALERT,
-            )
-            .await;
-            if let Some(words) = crate::health::after_run_words(checked.as_ref()) {
-                let _ = tx.send(Event::HealthChecked(words));
+        if let Ok(baseline) = baseline {
+            if !interrupted && tally.changed_something() {
+                let checked = crate::health::check(
+                    &db,
+                    Some(baseline),
+                    crate::health::IDLE_IN_TRANSACTION_ALERT,
+                )
+                .await;
+                if let Some(words) = crate::health::after_run_words(checked.as_ref()) {
+                    let _ = tx.send(Event::HealthChecked(words));
+                }
+            } else {
+                baseline.close().await;
             }
         }
     });

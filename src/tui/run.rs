@@ -161,7 +161,7 @@ impl RunPane {
                 running.waiting_on = None;
                 running.backend_pid = Some(*backend_pid);
             }
-            RunEvent::MigrationSkipped { .. } => {}
+            RunEvent::MigrationSkipped { .. } | RunEvent::DataKept { .. } => {}
             RunEvent::MigrationStarted {
                 version,
                 statements,

@@ -7,6 +7,7 @@ mod common;
 mod concurrency;
 mod drift;
 mod failures;
+mod guard;
 mod health;
 mod hidden;
 mod interrupt;

@@ -103,6 +103,11 @@ async fn transaction_pooling_is_detected_and_named() {
     let direct_pooling = pooling_of(&direct).await;
     assert_eq!(direct_pooling.mode, PoolMode::None, "{direct_pooling:?}");
     assert!(direct_pooling.pooler.is_none() && direct_pooling.keeps_sessions());
+    // The test server listens on 127.0.0.1: the connection is seen arriving where it was sent.
+    assert!(
+        direct_pooling.evidence[0].contains("nothing in between"),
+        "{direct_pooling:?}"
+    );
 
     // Without console access: PgBouncer is recognised by its refusal, the mode by behaviour.
     let bouncer = PgBouncer::start(PgBouncerConfig::mode("transaction"));

@@ -85,6 +85,11 @@ pub fn explain_with(rule: Option<&str>, policy: &RulePolicy) -> Option<String> {
             "",
             match origin {
                 Origin::Default => "default".to_string(),
+                Origin::Environment => format!(
+                    "from lockstep.toml [environments.{}.lint] (default {})",
+                    policy.environment.as_deref().unwrap_or("?"),
+                    r.severity.as_str()
+                ),
                 other => format!("from {} (default {})", other.label(), r.severity.as_str()),
             },
             if rows.is_empty() {

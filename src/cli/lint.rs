@@ -14,7 +14,7 @@ use sqlx::postgres::PgConnection;
 use super::{Project, print_error};
 use crate::analysis::lint::{Chain, is_down_file, version_of};
 use crate::analysis::model::{parse_version, version_from_server_num, version_label};
-use crate::analysis::{Catalog, LintOptions, lint_each, lint_files, render};
+use crate::analysis::{Catalog, LintOptions, lint_files, render};
 use crate::db::{Database, server_version_num};
 use crate::runner::read_status;
 use crate::source::Severity;
@@ -125,9 +125,11 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
             reference,
             &project.config.ignored_chars,
         )?;
-        let files = changed.added.clone();
+        // The added migrations, each against the schema every earlier migration produces.
+        let added: Vec<PathBuf> = changed.added.iter().map(|(p, _)| p.clone()).collect();
+        let read = read_paths(&added)?;
         changes = Some((reference, changed));
-        (files, None, None, false)
+        (read.files, None, Some(read.named), read.whole_history)
     } else if args.paths.is_empty() {
         let (files, live) = pending_files(project, db.as_ref()).await?;
         (files, live, None, true)
@@ -154,7 +156,15 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
     {
         options.runner_wraps_in_transaction = wraps;
     }
-    options.chain = match args.assume_applied_before {
+    // A pull request's added migrations are deployed together, after everything before them.
+    let first_added = changes.as_ref().and_then(|(_, changed)| {
+        changed
+            .added
+            .iter()
+            .filter_map(|(p, _)| version_of(p))
+            .min()
+    });
+    options.chain = match args.assume_applied_before.or(first_added) {
         Some(first) => Chain::Run {
             applied_before: Some(first),
         },
@@ -202,11 +212,21 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
         report.files.retain(|f| named.contains(&f.path));
     }
     if let Some((reference, changed)) = &changes {
-        // The added migrations are one deploy (lint_files chains them); an edited one was
-        // deployed already, so it is linted on its own.
-        report
-            .files
-            .extend(lint_each(&changed.modified, &options).files);
+        // An edited migration was deployed already: it is linted against the migrations
+        // before it, as history.
+        for (path, _) in &changed.modified {
+            let read = read_paths(std::slice::from_ref(path))?;
+            let mut alone = options.clone();
+            alone.chain = Chain::History;
+            alone.catalog = if read.whole_history {
+                Catalog::empty_database()
+            } else {
+                Catalog::default()
+            };
+            let mut edited = lint_files(&read.files, &alone);
+            edited.files.retain(|f| read.named.contains(&f.path));
+            report.files.extend(edited.files);
+        }
         changed::sort_by_version(&mut report);
         changed::report_edited(&mut report, &changed.edited, reference);
     }

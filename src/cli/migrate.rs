@@ -180,8 +180,12 @@ pub(super) async fn run_streamed(
     let tally = printer.await.unwrap_or_default();
     let interrupted = interrupted || result.as_ref().is_err_and(|e| e.is_interrupted());
     let elapsed = started.elapsed();
-    if let Some(baseline) = baseline.filter(|_| !interrupted && tally.changed_something()) {
-        after_run_check(db, &baseline, json).await;
+    if let Some(baseline) = baseline {
+        if !interrupted && tally.changed_something() {
+            after_run_check(db, baseline, json).await;
+        } else {
+            baseline.close().await;
+        }
     }
     if json {
         let line = serde_json::json!({
@@ -245,7 +249,7 @@ pub(super) async fn run_streamed(
 
 /// The health check after a run that changed something: printed when something needs action
 /// (always, as a `health` event, in JSON). A check that cannot run is said, never fatal.
-async fn after_run_check(db: &Database, baseline: &health::Baseline, json: bool) {
+async fn after_run_check(db: &Database, baseline: health::Baseline, json: bool) {
     match health::check(db, Some(baseline), health::IDLE_IN_TRANSACTION_ALERT).await {
         Ok(report) if json => {
             let line = serde_json::json!({ "event": "health", "report": report });

@@ -18,6 +18,10 @@ pub const APPLICATION_NAME: &str = "lockstep:check";
 /// A sequence counts as near its maximum from this share of it on.
 pub const SEQUENCE_ALERT_SHARE: f64 = 0.8;
 
+/// A table never analysed is listed from this many rows on: below it the planner's guess costs
+/// little, and autovacuum analyses a table soon after its first rows (50 changed rows and 10%).
+pub const NEVER_ANALYZED_MIN_ROWS: i64 = 1000;
+
 /// How long a session may sit idle in a transaction before the on-demand check lists it.
 pub const IDLE_IN_TRANSACTION_ALERT: Duration = Duration::from_secs(60);
 
@@ -66,12 +70,15 @@ pub struct Item {
     pub action: String,
 }
 
-/// What the server looked like before a run, to compare with after it.
-#[derive(Debug, Clone)]
+/// What the server looked like before a run, to compare with after it, and the check's
+/// connection, kept open (idle, outside any transaction) so the check after the run need not
+/// connect again.
+#[derive(Debug)]
 pub struct Baseline {
     started: chrono::DateTime<chrono::Utc>,
     relfilenodes: HashMap<String, i64>,
     response: Duration,
+    conn: Option<PgConnection>,
 }
 
 /// The check's result.
@@ -125,15 +132,22 @@ impl Report {
 /// migration. Every query is unnamed: nothing is prepared on the server.
 async fn connect(db: &Database) -> Result<PgConnection, DbError> {
     let mut conn = db.connect(APPLICATION_NAME).await?;
-    sqlx::raw_sql(
-        "/* lockstep */ BEGIN READ ONLY; SET LOCAL lock_timeout = '1s'; \
-         SET LOCAL statement_timeout = '30s'",
-    )
-    .execute(&mut conn)
-    .await
-    .map_err(query("configuring the check's connection"))?;
+    sqlx::raw_sql(BEGIN_CHECK)
+        .execute(&mut conn)
+        .await
+        .map_err(query("configuring the check's connection"))?;
     Ok(conn)
 }
+
+/// The baseline's connection, in the check's transaction again; `None` when the server closed it
+/// during the run (an idle-session timeout, a restart).
+async fn reopen(mut conn: PgConnection) -> Option<PgConnection> {
+    sqlx::raw_sql(BEGIN_CHECK).execute(&mut conn).await.ok()?;
+    Some(conn)
+}
+
+/// The check's transaction: read-only, with short timeouts set locally.
+const BEGIN_CHECK: &str = "/* lockstep */ BEGIN READ ONLY; SET LOCAL lock_timeout = '1s'; SET LOCAL statement_timeout = '30s'";
 
 fn query(context: &'static str) -> impl FnOnce(sqlx::Error) -> DbError {
     move |error| DbError::Query {
@@ -152,12 +166,26 @@ pub async fn baseline(db: &Database) -> Result<Baseline, DbError> {
         .fetch_all(&mut conn)
         .await
         .map_err(query("reading the tables' storage"))?;
-    finish(conn).await;
+    let conn = sqlx::raw_sql("COMMIT")
+        .execute(&mut conn)
+        .await
+        .ok()
+        .map(|_| conn);
     Ok(Baseline {
         started: chrono::Utc::now(),
         relfilenodes: rows.into_iter().collect(),
         response,
+        conn,
     })
+}
+
+impl Baseline {
+    /// Closes the kept connection, when the check after the run will not happen.
+    pub async fn close(mut self) {
+        if let Some(conn) = self.conn.take() {
+            let _ = conn.close().await;
+        }
+    }
 }
 
 /// Runs the check, after a run when `since` is its baseline, else on demand. A session idle in
@@ -165,10 +193,17 @@ pub async fn baseline(db: &Database) -> Result<Baseline, DbError> {
 /// transaction began during the run).
 pub async fn check(
     db: &Database,
-    since: Option<&Baseline>,
+    mut since: Option<Baseline>,
     idle_after: Duration,
 ) -> Result<Report, DbError> {
-    let mut conn = connect(db).await?;
+    let mut conn = match since.as_mut().and_then(|b| b.conn.take()) {
+        Some(conn) => match reopen(conn).await {
+            Some(conn) => conn,
+            None => connect(db).await?,
+        },
+        None => connect(db).await?,
+    };
+    let since = since.as_ref();
     let response = response_time(&mut conn).await?;
     let mut items = Vec::new();
 
@@ -241,7 +276,7 @@ pub async fn check(
                 .is_some_and(|old| *old != relfilenode)
                 && analyzed.is_none_or(|at| at < b.started)
         });
-        let never = analyzed.is_none() && rows > 0;
+        let never = analyzed.is_none() && rows >= NEVER_ANALYZED_MIN_ROWS;
         if rewritten || never {
             items.push(Item {
                 check: Check::NotAnalyzed,

@@ -2,8 +2,8 @@
 //!
 //! Reading never creates the table: [`read`] checks for it first and reports `None` when it is
 //! absent. Queries prepare no named statement; behind a transaction pooler run them inside a
-//! transaction ([`crate::pooler::pinned`]). Writing ([`ensure`], [`insert_sql`], ...) uses sqlx's own statements, so lockstep and
-//! sqlx's `Migrator` can take turns on the same database.
+//! transaction ([`crate::pooler::pinned`]). Writing ([`ensure`], [`HistoryTable::insert_row_sql`], ...) writes the rows sqlx writes, so lockstep
+//! and sqlx's `Migrator` can take turns on the same database.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -57,22 +57,34 @@ impl HistoryTable {
         )
     }
 
-    /// The row insert sqlx runs inside the migration's transaction (`$1` version, `$2`
-    /// description, `$3` checksum).
-    pub fn insert_sql(&self) -> String {
+    /// The row a migration leaves, as sqlx writes it (`success`, and `execution_time` in
+    /// nanoseconds or a [`Progress`] mark), with its values written in as literals: a
+    /// self-contained statement that goes in the same simple-protocol message as the `COMMIT`
+    /// after it, and prepares nothing (safe behind any pooler).
+    pub fn insert_row_sql(
+        &self,
+        version: i64,
+        description: &str,
+        checksum: &[u8],
+        success: bool,
+        execution_time: &str,
+    ) -> String {
         format!(
-            "INSERT INTO {} ( version, description, success, checksum, execution_time ) VALUES ( $1, $2, TRUE, $3, -1 )",
-            self.name
+            "INSERT INTO {} ( version, description, success, checksum, execution_time ) VALUES ( {version}, {}, {}, decode('{}', 'hex'), {execution_time} )",
+            self.name,
+            escape_literal(description),
+            if success { "TRUE" } else { "FALSE" },
+            hex::encode(checksum)
         )
     }
 
-    /// The row lockstep writes before a `-- no-transaction` migration that commits in several
-    /// steps (`$1` version, `$2` description, `$3` checksum, `$4` the [`Progress`] mark): sqlx's
-    /// row with `success = FALSE`, so a run that stops midway stays visible.
-    pub fn insert_unfinished_sql(&self) -> String {
+    /// Sets a row's `success` and `execution_time`, values written in as in
+    /// [`HistoryTable::insert_row_sql`].
+    pub fn mark_row_sql(&self, version: i64, success: bool, execution_time: &str) -> String {
         format!(
-            "INSERT INTO {} ( version, description, success, checksum, execution_time ) VALUES ( $1, $2, FALSE, $3, $4 )",
-            self.name
+            "UPDATE {} SET success = {}, execution_time = {execution_time} WHERE version = {version}",
+            self.name,
+            if success { "TRUE" } else { "FALSE" }
         )
     }
 
@@ -85,12 +97,9 @@ impl HistoryTable {
         )
     }
 
-    /// The update sqlx runs after commit (`$1` nanoseconds, `$2` version).
-    pub fn update_time_sql(&self) -> String {
-        format!(
-            "UPDATE {} SET execution_time = $1 WHERE version = $2",
-            self.name
-        )
+    /// The delete of a reverted migration's row, value written in.
+    pub fn delete_row_sql(&self, version: i64) -> String {
+        format!("DELETE FROM {} WHERE version = {version}", self.name)
     }
 
     /// The delete sqlx runs inside a revert's transaction (`$1` version).
@@ -194,25 +203,6 @@ pub async fn fingerprint(
     Ok(Some(digest))
 }
 
-/// Records how long applied migration `version` took (sqlx's [`HistoryTable::update_time_sql`],
-/// after the commit). The two numbers are written into the statement, which goes in one
-/// simple-protocol message: nothing is prepared, so it is safe outside a transaction behind any
-/// pooler.
-pub async fn record_execution_time(
-    conn: &mut PgConnection,
-    table: &HistoryTable,
-    version: i64,
-    nanos: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::raw_sql(AssertSqlSafe(format!(
-        "UPDATE {} SET execution_time = {nanos} WHERE version = {version}",
-        table.name
-    )))
-    .execute(conn)
-    .await
-    .map(|_| ())
-}
-
 /// Creates the configured schemas and the table if missing, as sqlx does before applying.
 pub async fn ensure(
     conn: &mut PgConnection,
@@ -235,4 +225,10 @@ pub async fn ensure(
         .await
         .map_err(HistoryError::new(table, "creating the history table"))?;
     Ok(())
+}
+
+/// `text` as an escape-string literal (`E'…'`): the same value whatever
+/// `standard_conforming_strings` says.
+fn escape_literal(text: &str) -> String {
+    format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
 }

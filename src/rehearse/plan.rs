@@ -74,7 +74,18 @@ pub fn down_step(migration: &Migration, missing_down: bool) -> Result<Step, Stri
             "a simple migration (no .down.sql)".into()
         });
     };
-    let statements = split_statements(&file.sql).0;
+    // Cut as the runner cuts it: a `-- no-transaction` DOWN runs in the same segments.
+    let (statements, segments) = if file.no_transaction {
+        let segmented = crate::analysis::segment(&file.sql);
+        (segmented.statements, segmented.segments)
+    } else {
+        let statements = split_statements(&file.sql).0;
+        let all = crate::analysis::Segment {
+            statements: 0..statements.len(),
+            alone: None,
+        };
+        (statements, vec![all])
+    };
     if statements.is_empty() {
         return Err("its .down.sql file has no statement".into());
     }
@@ -84,10 +95,7 @@ pub fn down_step(migration: &Migration, missing_down: bool) -> Result<Step, Stri
         description: migration.description.clone(),
         file: file.clone(),
         checksum: migration.checksum().to_vec(),
-        segments: vec![crate::analysis::Segment {
-            statements: 0..statements.len(),
-            alone: None,
-        }],
+        segments,
         statements,
         in_transaction: !file.no_transaction,
     })

@@ -224,14 +224,54 @@ impl ScratchSession {
         let mut held = BTreeMap::new();
         let mut statements = Vec::new();
         let mut completed = Vec::new();
+        // A `-- no-transaction` file runs in the runner's segments: a group of statements in a
+        // transaction of its own, a statement that cannot run in one alone.
+        let segment_of = |index: usize| {
+            step.segments
+                .iter()
+                .find(|segment| segment.statements.contains(&index))
+        };
+        // The open segment's statements (committed once they are traced).
+        let mut segment_open: Option<std::ops::Range<usize>> = None;
+        // What stays applied when the file stops now: in a transaction, nothing (all that
+        // completed is reported as rolled back, as the runner does); else what was committed.
+        let stayed = |completed: &[usize], open: &Option<std::ops::Range<usize>>| -> Vec<usize> {
+            completed
+                .iter()
+                .copied()
+                .filter(|i| open.as_ref().is_none_or(|open| *i < open.start))
+                .collect()
+        };
         for statement in &step.statements {
             if cancel.is_cancelled() {
                 return Err(RehearseError::Cancelled);
             }
+            if segment_open
+                .as_ref()
+                .is_some_and(|open| statement.index >= open.end)
+            {
+                if let Err(error) = self.commit_segment().await {
+                    let stayed = stayed(&completed, &segment_open);
+                    let failure = describe_failure(&error, None, step, &stayed, false);
+                    return Ok(FileRun {
+                        statements,
+                        failure: Some((failure, None)),
+                        elapsed: started.elapsed(),
+                    });
+                }
+                segment_open = None;
+            }
+            let segment = segment_of(statement.index).filter(|_| !step.in_transaction);
+            let grouped = segment.is_some_and(|s| s.alone.is_none());
+            if grouped && segment.is_some_and(|s| s.statements.start == statement.index) {
+                self.simple("BEGIN").await?;
+                segment_open = segment.map(|s| s.statements.clone());
+            }
+            let in_transaction = step.in_transaction || grouped;
             let begun = Instant::now();
             let exec =
                 sqlx::raw_sql(AssertSqlSafe(statement.text.as_str())).execute(&mut self.conn);
-            let sampled = tracer.is_some() && !step.in_transaction;
+            let sampled = tracer.is_some() && !in_transaction;
             let (result, watched) = match (&tracer, self.monitor.as_mut()) {
                 (Some(tracer), Some(monitor)) if sampled => tokio::select! {
                     (result, watched) = tracer.watch(monitor, self.pid, SAMPLE_EVERY, exec) => (result, Some(watched)),
@@ -246,11 +286,14 @@ impl ScratchSession {
             let done = match result {
                 Ok(done) => done,
                 Err(error) => {
-                    if step.in_transaction {
+                    if step.in_transaction || segment_open.is_some() {
                         let _ = self.simple("ROLLBACK").await;
                     }
-                    let failure =
-                        describe_failure(&error, Some(statement), step, &completed, false);
+                    let stayed = match step.in_transaction {
+                        true => completed.clone(),
+                        false => stayed(&completed, &segment_open),
+                    };
+                    let failure = describe_failure(&error, Some(statement), step, &stayed, false);
                     return Ok(FileRun {
                         statements,
                         failure: Some((failure, Some(statement.text.clone()))),
@@ -312,7 +355,15 @@ impl ScratchSession {
         if cancel.is_cancelled() {
             return Err(RehearseError::Cancelled);
         }
-        if let Err(error) = self.commit(step).await {
+        let committed = match segment_open {
+            Some(_) => self.commit_segment().await,
+            None => self.commit(step).await,
+        };
+        if let Err(error) = committed {
+            let completed = match step.in_transaction {
+                true => completed,
+                false => stayed(&completed, &segment_open),
+            };
             if step.in_transaction {
                 let _ = self.simple("ROLLBACK").await;
             }
@@ -337,6 +388,15 @@ impl ScratchSession {
             sqlx::raw_sql("COMMIT").execute(&mut self.conn).await?;
         }
         Ok(())
+    }
+
+    /// Commits a `-- no-transaction` file's segment (rolled back when the commit fails).
+    async fn commit_segment(&mut self) -> Result<(), sqlx::Error> {
+        let result = sqlx::raw_sql("COMMIT").execute(&mut self.conn).await;
+        if result.is_err() {
+            let _ = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
+        }
+        result.map(|_| ())
     }
 
     async fn simple(&mut self, sql: &'static str) -> Result<(), RehearseError> {

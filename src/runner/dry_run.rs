@@ -5,7 +5,7 @@ use std::fmt::Write;
 use super::RunOptions;
 use super::plan::{Direction, Plan, Step};
 use super::pooled::POOLED_BEGIN;
-use super::script::{Op, RowWrite, script};
+use super::script::{Op, row_sql, script};
 use super::text::step_heading;
 use crate::history::HistoryTable;
 
@@ -95,7 +95,6 @@ pub fn render_step(
     if pooled.is_none() {
         let _ = writeln!(out, "SET application_name = '{application_name}';");
     }
-    let version = step.version.to_string();
     for op in script(step) {
         match op {
             Op::Segment(i) => {
@@ -126,39 +125,10 @@ pub fn render_step(
                 let _ = writeln!(out, "{};", statement.text);
             }
             Op::Row(write) => {
-                let sql = match write {
-                    RowWrite::Insert => table.insert_sql(),
-                    RowWrite::InsertUnfinished(progress) => table
-                        .insert_unfinished_sql()
-                        .replace("$4", &progress.encode().to_string()),
-                    RowWrite::Unfinished(progress) => table
-                        .mark_sql()
-                        .replace("$1", "FALSE")
-                        .replace("$2", &progress.encode().to_string())
-                        .replace("$3", &version),
-                    RowWrite::Finished => table
-                        .mark_sql()
-                        .replace("$1", "TRUE")
-                        .replace("$2", "-1")
-                        .replace("$3", &version),
-                    RowWrite::Delete => table.delete_sql(),
-                };
                 let _ = writeln!(
                     out,
                     "{};",
-                    sql.replace("$1", &version)
-                        .replace("$2", &quote_literal(&step.description))
-                        .replace("$3", &format!("'\\x{}'", hex::encode(&step.checksum)))
-                );
-            }
-            Op::RecordTime => {
-                let _ = writeln!(
-                    out,
-                    "{}; -- the measured nanoseconds",
-                    table
-                        .update_time_sql()
-                        .replace("$1", "<elapsed>")
-                        .replace("$2", &version)
+                    row_sql(table, step, write, "<elapsed nanoseconds>")
                 );
             }
         }
@@ -166,6 +136,3 @@ pub fn render_step(
     out
 }
 
-fn quote_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}

@@ -14,7 +14,7 @@ use super::RunError;
 use super::events::{EventSink, Failure, RunEvent};
 use super::plan::Step;
 use super::retry_delay;
-use super::script::{Op, RowWrite, script};
+use super::script::{Op, RowWrite, row_sql, script};
 use super::watch::Watch;
 use crate::history::HistoryTable;
 use crate::monitor::LockWait;
@@ -41,7 +41,7 @@ pub(super) enum StepError {
     /// The run was interrupted (an open transaction was rolled back); the statements that stayed
     /// applied (outside a transaction) or completed before the rollback.
     Interrupted(Vec<usize>),
-    /// A session setting or the execution-time update failed.
+    /// A session setting failed.
     Setup(RunError),
 }
 
@@ -112,27 +112,19 @@ pub(super) async fn run_step(exec: &mut Exec<'_>, step: &Step) -> Result<Duratio
                 }
             }
             Op::Statement(index) => run.statement(&step.statements[index]).await,
-            Op::Row(write) => run.row(write).await,
+            // The row and the COMMIT after it go in one round trip.
+            Op::Row(write) if ops.get(at + 1) == Some(&Op::Commit) => {
+                match run.stop_if_cancelled().await {
+                    Ok(()) => run.row(write, nanos(started.elapsed()), true).await,
+                    Err(e) => Err(e),
+                }
+                .map(|()| at += 1)
+            }
+            Op::Row(write) => run.row(write, nanos(started.elapsed()), false).await,
             Op::Commit => match run.stop_if_cancelled().await {
                 Ok(()) => run.commit().await,
                 Err(e) => Err(e),
             },
-            Op::RecordTime => {
-                // As sqlx: outside the transaction, so -1 stays if the process dies right here.
-                crate::history::record_execution_time(
-                    &mut *run.conn,
-                    table,
-                    step.version,
-                    nanos(started.elapsed()),
-                )
-                .await
-                .map_err(|source| {
-                    StepError::Setup(RunError::Query {
-                        context: format!("recording the execution time of {}", step.version),
-                        source,
-                    })
-                })
-            }
         };
         match done {
             Ok(()) => at += 1,
@@ -297,52 +289,34 @@ impl StepRun<'_> {
     async fn commit(&mut self) -> Result<(), StepError> {
         self.bookkeeping(|conn| Box::pin(simple(conn, "COMMIT")))
             .await?;
+        self.committed_now();
+        Ok(())
+    }
+
+    /// The open transaction has committed.
+    fn committed_now(&mut self) {
         self.open = false;
         self.committed = self.completed.last().map_or(self.committed, |i| i + 1);
         if let Some(write) = self.row_written.take() {
             self.unfinished = write.leaves_unfinished();
         }
-        Ok(())
     }
-    /// Writes the history row as `write` says.
-    async fn row(&mut self, write: RowWrite) -> Result<(), StepError> {
-        let (table, step) = (self.table, self.step);
-        let (version, description, checksum) = (
-            step.version,
-            step.description.clone(),
-            step.checksum.clone(),
-        );
-        let mark = |progress: crate::history::Progress| progress.encode();
-        self.bookkeeping(move |conn| {
-            let query = match write {
-                RowWrite::Insert => sqlx::query(AssertSqlSafe(table.insert_sql()))
-                    .bind(version)
-                    .bind(description)
-                    .bind(checksum),
-                RowWrite::InsertUnfinished(progress) => {
-                    sqlx::query(AssertSqlSafe(table.insert_unfinished_sql()))
-                        .bind(version)
-                        .bind(description)
-                        .bind(checksum)
-                        .bind(mark(progress))
-                }
-                RowWrite::Unfinished(progress) => sqlx::query(AssertSqlSafe(table.mark_sql()))
-                    .bind(false)
-                    .bind(mark(progress))
-                    .bind(version),
-                RowWrite::Finished => sqlx::query(AssertSqlSafe(table.mark_sql()))
-                    .bind(true)
-                    .bind(-1_i64)
-                    .bind(version),
-                RowWrite::Delete => sqlx::query(AssertSqlSafe(table.delete_sql())).bind(version),
-            };
-            Box::pin(async move { query.persistent(false).execute(conn).await.map(|_| ()) })
-        })
-        .await?;
+    /// Writes the history row as `write` says (`elapsed`: the execution time so far, in
+    /// nanoseconds), and commits in the same round trip when `commit`.
+    async fn row(&mut self, write: RowWrite, elapsed: i64, commit: bool) -> Result<(), StepError> {
+        let mut sql = row_sql(self.table, self.step, write, &elapsed.to_string());
+        if commit {
+            sql.push_str("; COMMIT");
+        }
+        self.bookkeeping(move |conn| Box::pin(async move { simple(conn, &sql).await }))
+            .await?;
         if self.open {
             self.row_written = Some(write);
         } else {
             self.unfinished = write.leaves_unfinished();
+        }
+        if commit {
+            self.committed_now();
         }
         Ok(())
     }

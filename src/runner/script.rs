@@ -2,7 +2,9 @@
 //! writes. The run ([`super::execute`]) and the dry run both follow this script.
 //!
 //! A migration in one transaction is sqlx's sequence: `BEGIN`, the statements, the row (`INSERT`
-//! with `success = TRUE`, or the `DELETE` on revert), `COMMIT`, then the execution time. A
+//! with `success = TRUE` and the execution time, or the `DELETE` on revert), `COMMIT` (sent with
+//! the row in one round trip). Unlike sqlx, the execution time is written with the row, not by an
+//! `UPDATE` in a transaction of its own after the commit: one commit per migration, not two. A
 //! `-- no-transaction` migration runs in [`Segment`]s: each transaction segment is `BEGIN`, its
 //! statements, the row, `COMMIT`; a statement that cannot run in a transaction runs alone, and the
 //! row is written after it. Until the last segment the row says `success = FALSE` with the
@@ -12,7 +14,7 @@
 
 use super::plan::{Direction, Step};
 use crate::analysis::Segment;
-use crate::history::Progress;
+use crate::history::{HistoryTable, Progress};
 
 /// One thing a step sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,20 +29,19 @@ pub enum Op {
     Row(RowWrite),
     /// `COMMIT`.
     Commit,
-    /// sqlx's update of the execution time, after the commit.
-    RecordTime,
 }
 
 /// A write of the migration's history row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowWrite {
-    /// sqlx's `INSERT … success = TRUE, execution_time = -1`.
+    /// sqlx's `INSERT … success = TRUE` with the execution time.
     Insert,
     /// `INSERT … success = FALSE` with the progress so far.
     InsertUnfinished(Progress),
     /// `UPDATE … success = FALSE` with the progress so far.
     Unfinished(Progress),
-    /// `UPDATE … success = TRUE, execution_time = -1`: the last segment of an apply is committed.
+    /// `UPDATE … success = TRUE` with the execution time: the last segment of an apply is
+    /// committed.
     Finished,
     /// sqlx's `DELETE`.
     Delete,
@@ -106,10 +107,25 @@ pub fn script(step: &Step) -> Vec<Op> {
         }
         written = true;
     }
-    if apply {
-        ops.push(Op::RecordTime);
-    }
     ops
+}
+
+/// The statement of a history-row write for `step`; `elapsed` is the execution time to record
+/// (nanoseconds) when the write finishes the migration.
+pub fn row_sql(table: &HistoryTable, step: &Step, write: RowWrite, elapsed: &str) -> String {
+    let version = step.version;
+    let insert = |success, time: &str| {
+        table.insert_row_sql(version, &step.description, &step.checksum, success, time)
+    };
+    match write {
+        RowWrite::Insert => insert(true, elapsed),
+        RowWrite::InsertUnfinished(progress) => insert(false, &progress.encode().to_string()),
+        RowWrite::Unfinished(progress) => {
+            table.mark_row_sql(version, false, &progress.encode().to_string())
+        }
+        RowWrite::Finished => table.mark_row_sql(version, true, elapsed),
+        RowWrite::Delete => table.delete_row_sql(version),
+    }
 }
 
 #[cfg(test)]
@@ -135,14 +151,7 @@ mod tests {
         let s = step(Direction::Apply, "SELECT 1; SELECT 2;", true);
         assert_eq!(
             script(&s),
-            vec![
-                Begin,
-                Statement(0),
-                Statement(1),
-                Row(Insert),
-                Commit,
-                RecordTime
-            ]
+            vec![Begin, Statement(0), Statement(1), Row(Insert), Commit]
         );
         let s = step(Direction::Revert, "SELECT 1;", true);
         assert_eq!(script(&s), vec![Begin, Statement(0), Row(Delete), Commit]);
@@ -159,8 +168,7 @@ mod tests {
                 Statement(0),
                 Statement(1),
                 Row(Insert),
-                Commit,
-                RecordTime
+                Commit
             ]
         );
     }
@@ -184,8 +192,7 @@ mod tests {
                 Commit,
                 Segment(2),
                 Statement(3),
-                Row(Finished),
-                RecordTime
+                Row(Finished)
             ]
         );
         let sql = "SELECT 1;\nDROP INDEX CONCURRENTLY a;\nSELECT 2;";
@@ -214,8 +221,8 @@ mod tests {
     fn an_empty_file_still_records_its_row() {
         assert_eq!(
             script(&step(Direction::Apply, "-- nothing", false)),
-            vec![Row(Insert), RecordTime]
+            vec![Row(Insert)]
         );
-        assert_eq!(script(&step(Direction::Apply, "", true)).len(), 4);
+        assert_eq!(script(&step(Direction::Apply, "", true)).len(), 3);
     }
 }

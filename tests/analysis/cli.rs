@@ -625,6 +625,24 @@ fn changed_since_lints_only_what_the_branch_changed() {
         "CREATE INDEX users_email ON users (email);\n",
     )
     .unwrap();
+    // Added too: a type change of a column an earlier migration created (its old type is known
+    // from history, so it is a rewrite, not a guess), and a table with an index in a later added
+    // migration (new in the same deploy: empty, so no concurrent build is needed).
+    std::fs::write(
+        migrations.join("5_widen.sql"),
+        "ALTER TABLE users ALTER COLUMN id TYPE bigint;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        migrations.join("6_tags.sql"),
+        "CREATE TABLE tags (id int);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        migrations.join("7_tag_index.sql"),
+        "CREATE INDEX tags_id ON tags (id);\n",
+    )
+    .unwrap();
     // An applied migration edited.
     std::fs::write(
         migrations.join("3_old.sql"),
@@ -651,6 +669,9 @@ fn changed_since_lints_only_what_the_branch_changed() {
         vec![
             "./migrations/3_old.sql",
             "./migrations/4_index.sql",
+            "./migrations/5_widen.sql",
+            "./migrations/6_tags.sql",
+            "./migrations/7_tag_index.sql",
             "./migrations/10_drop.sql"
         ],
         "only the changed files, in version order: {doc}"
@@ -677,7 +698,25 @@ fn changed_since_lints_only_what_the_branch_changed() {
         rules_in(1).contains(&"require-concurrent-index".to_string()),
         "{doc}"
     );
-    assert!(rules_in(2).contains(&"drop-column".to_string()), "{doc}");
+    let widen = doc["files"][2]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "column-type-rewrite")
+        .unwrap_or_else(|| panic!("{doc}"));
+    assert_ne!(
+        widen["severity"], "info",
+        "int → bigint is known to rewrite: {widen}"
+    );
+    assert!(
+        widen["message"].as_str().unwrap().contains("rewrites"),
+        "{widen}"
+    );
+    assert!(
+        !rules_in(4).contains(&"require-concurrent-index".to_string()),
+        "tags is created by the same deploy: {doc}"
+    );
+    assert!(rules_in(5).contains(&"drop-column".to_string()), "{doc}");
     assert_eq!(out.status.code(), Some(1));
 
     // Since the branch's own commit only the uncommitted file is new; nothing was edited.

@@ -31,7 +31,7 @@ async fn applies_everything_statement_by_statement_with_sqlx_bookkeeping() {
         assert!(row.success);
         assert!(
             row.execution_time > 0,
-            "execution_time is recorded after commit"
+            "execution_time is recorded with the row"
         );
     }
     assert_eq!(rows[1].description, "add color");
@@ -161,4 +161,39 @@ async fn session_settings_name_the_version_and_set_timeouts() {
     assert_eq!(app, "lockstep:apply:1");
     assert_eq!(lt, "1500ms");
     assert_eq!(st, "1min");
+}
+
+#[tokio::test]
+async fn a_description_with_quotes_and_backslashes_is_recorded_as_sqlx_reads_it() {
+    let db = fresh_database().await;
+    let dir = Dir::with(&[
+        ("1_it's_a_\\_test.up.sql", "CREATE TABLE q (id int);\n"),
+        ("1_it's_a_\\_test.down.sql", "DROP TABLE q;\n"),
+    ]);
+    up(&db, &dir).await;
+    let first = rows(&db).await;
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].description, "it's a \\ test");
+    assert_eq!(first[0].checksum, dir.set().get(1).unwrap().checksum());
+    assert!(first[0].success && first[0].execution_time > 0);
+    // With the server reading backslashes in plain literals, the row is still the same.
+    let mut c = conn(&db).await;
+    sqlx::raw_sql(
+        "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET standard_conforming_strings = off', \
+         current_database()); END $$",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap_or_else(|_| panic!("setting standard_conforming_strings"));
+    let dir2 = Dir::with(&[
+        ("1_it's_a_\\_test.up.sql", "CREATE TABLE q (id int);\n"),
+        ("1_it's_a_\\_test.down.sql", "DROP TABLE q;\n"),
+        ("2_back\\slash.up.sql", "SELECT 1;\n"),
+        ("2_back\\slash.down.sql", "SELECT 1;\n"),
+    ]);
+    up(&db, &dir2).await;
+    let both = rows(&db).await;
+    assert_eq!(both.len(), 2);
+    assert_eq!(both[1].description, "back\\slash");
+    assert_eq!(both[1].checksum, dir2.set().get(2).unwrap().checksum());
 }

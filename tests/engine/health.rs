@@ -34,7 +34,7 @@ async fn the_check_names_each_problem_it_lists() {
     exec(
         &db,
         "CREATE TABLE dup (x int) WITH (autovacuum_enabled = false); \
-         INSERT INTO dup SELECT 1 FROM generate_series(1, 500); \
+         INSERT INTO dup SELECT 1 FROM generate_series(1, 2000); \
          ALTER TABLE dup ADD CONSTRAINT dup_positive CHECK (x > 0) NOT VALID; \
          CREATE SEQUENCE small_seq AS smallint; SELECT setval('small_seq', 30000);",
     )
@@ -124,7 +124,7 @@ async fn after_a_run_a_rewritten_table_without_statistics_is_named() {
     .await;
     let before = health::baseline(&db).await.unwrap();
     exec(&db, "ALTER TABLE t ALTER COLUMN x TYPE bigint").await;
-    let after = health::check(&db, Some(&before), Duration::from_secs(60))
+    let after = health::check(&db, Some(before), Duration::from_secs(60))
         .await
         .unwrap();
     let item = after

@@ -731,3 +731,49 @@ async fn an_empty_configured_database_has_nothing_to_dump_and_every_migration_is
         "nothing was created"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_no_transaction_down_runs_in_the_runners_segments() {
+    let dir = Dir::with(&[
+        ("1_base.up.sql", "CREATE TABLE t (id int);\n"),
+        ("1_base.down.sql", "DROP TABLE t;\n"),
+        (
+            "2_index.up.sql",
+            "-- no-transaction\nCREATE INDEX CONCURRENTLY t_id ON t (id);\nALTER TABLE t ADD COLUMN a int;\nALTER TABLE t ADD COLUMN b int;\n",
+        ),
+        (
+            "2_index.down.sql",
+            "-- no-transaction\nDROP INDEX CONCURRENTLY t_id;\nALTER TABLE t DROP COLUMN b;\nALTER TABLE t DROP COLUMN a;\n",
+        ),
+        (
+            "3_broken_down.up.sql",
+            "-- no-transaction\nCREATE INDEX CONCURRENTLY t_a ON t (a);\nALTER TABLE t ADD COLUMN c int;\n",
+        ),
+        (
+            "3_broken_down.down.sql",
+            "-- no-transaction\nDROP INDEX CONCURRENTLY t_a;\nALTER TABLE t DROP COLUMN c;\nALTER TABLE t DROP COLUMN nope;\n",
+        ),
+    ]);
+    let db = configured_with_base(&dir).await;
+    let (report, _) = run_rehearsal(Some(&db), &dir, &rehearse_options()).await;
+    let report = report.expect("rehearse");
+    let good = &report.migrations[0];
+    assert_eq!(
+        good.verdict(false),
+        Verdict::RoundTrip,
+        "{:?}",
+        good.down.outcome
+    );
+    // The DOWN of 3: its two ALTERs are one transaction, as the runner sends them, so the
+    // failing second one takes the first with it; only the concurrent drop stayed.
+    let broken = &report.migrations[1];
+    let Outcome::Failed { failure, .. } = &broken.down.outcome else {
+        panic!("the DOWN of 3 fails: {:?}", broken.down.outcome);
+    };
+    assert_eq!(failure.statement, Some(2));
+    assert_eq!(
+        failure.completed,
+        vec![0],
+        "statement 2 was rolled back with 3"
+    );
+}

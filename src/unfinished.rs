@@ -12,6 +12,7 @@ use sqlx::postgres::PgConnection;
 use crate::analysis::{ConcurrentIndex, segment};
 use crate::format::one_line;
 use crate::history::{AppliedRow, Progress};
+use crate::runner::text::count;
 use crate::runner::{LockHolder, advisory_key, lock_holder};
 use crate::source::Migration;
 
@@ -219,13 +220,12 @@ impl Unfinished {
             .map(|n| n.to_string_lossy().into_owned());
         match &file {
             Some(file) => out.push(format!(
-                "a -- no-transaction run {verb} {file} stopped after {committed} of {} \
-                 statement(s) committed",
-                self.statements
+                "a -- no-transaction run {verb} {file} stopped after {committed} of {} committed",
+                count(self.statements, "statement", "statements")
             )),
             None => out.push(format!(
-                "a -- no-transaction run {verb} it stopped after {committed} statement(s) \
-                 committed; its file is missing"
+                "a -- no-transaction run {verb} it stopped after {} committed; its file is missing",
+                count(committed, "statement", "statements")
             )),
         }
         if let Some(holder) = &self.lock_holder {
@@ -352,7 +352,7 @@ mod tests {
             Some((1, ConcurrentIndex::Creates("ix".into())))
         );
         let text = u.lines(1).join("\n");
-        assert!(text.contains("stopped after 2 of 4 statement(s)"), "{text}");
+        assert!(text.contains("stopped after 2 of 4 statements"), "{text}");
         assert!(
             text.contains("statements 1–2 (line 2, one transaction): committed"),
             "{text}"

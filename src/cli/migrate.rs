@@ -255,15 +255,12 @@ async fn after_run_check(db: &Database, baseline: health::Baseline, json: bool) 
             let line = serde_json::json!({ "event": "health", "report": report });
             println!("{line}");
         }
-        Ok(report) if report.needs_action() => {
-            let y = yellow();
-            eprintln!(
-                "{y}health check after the run:{y:#}\n{}",
-                show(report.render().trim_end())
-            );
+        checked => {
+            if let Some(words) = health::after_run_words(checked.as_ref()) {
+                let y = yellow();
+                eprintln!("{y}{}{y:#}", show_in(words.trim_end(), y));
+            }
         }
-        Ok(_) => {}
-        Err(error) => eprintln!("the health check after the run could not run: {error}"),
     }
 }
 

@@ -70,6 +70,19 @@ pub struct Item {
     pub action: String,
 }
 
+/// How the check after a run is introduced, by the CLI and the dashboard alike.
+const AFTER_RUN: &str = "health check after the run";
+
+/// What the check after a run says, in words: the report under [`AFTER_RUN`] when something
+/// needs action (`None` when nothing does), or why the check could not run.
+pub fn after_run_words(checked: Result<&Report, &DbError>) -> Option<String> {
+    match checked {
+        Ok(report) if report.needs_action() => Some(format!("{AFTER_RUN}:\n{}", report.render())),
+        Ok(_) => None,
+        Err(error) => Some(format!("the {AFTER_RUN} could not run: {error}")),
+    }
+}
+
 /// What the server looked like before a run, to compare with after it, and the check's
 /// connection, kept open (idle, outside any transaction) so the check after the run need not
 /// connect again.

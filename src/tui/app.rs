@@ -263,6 +263,10 @@ impl App {
                 self.run.done(&result);
                 vec![Effect::RefreshStatus]
             }
+            Event::HealthChecked(words) => {
+                self.run.say(LogKind::Waiting, words.trim_end());
+                Vec::new()
+            }
             Event::Resolved(result) => {
                 let (kind, text) = match &result {
                     Ok(text) => (LogKind::Done, text),

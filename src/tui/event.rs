@@ -82,6 +82,9 @@ pub enum Event {
     Run(RunEvent),
     /// The run ended.
     RunDone(Result<String, String>),
+    /// What the health check after a run that changed something found, in words, when something
+    /// needs action or the check could not run.
+    HealthChecked(String),
     /// A resolve ended: what it did, or why not.
     Resolved(Result<String, String>),
     /// New migration files were written (or why not).

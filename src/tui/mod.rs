@@ -493,10 +493,14 @@ fn spawn_run(
             }
             tally
         });
+        // The health check's baseline is taken while the migration connection opens, as the
+        // CLI does.
+        let (baseline, runner) = tokio::join!(
+            crate::health::baseline(&db),
+            Runner::connect(&db, options, events_tx)
+        );
         let result = async {
-            let mut runner = Runner::connect(&db, options, events_tx)
-                .await?
-                .cancelled_by(cancel);
+            let mut runner = runner?.cancelled_by(cancel);
             let result = runner.run_checked(operation, &set, Some(&expected)).await;
             runner.close().await;
             result
@@ -504,14 +508,31 @@ fn spawn_run(
         .await;
         let tally = forwarder.await.unwrap_or_default();
         running.store(false, Ordering::SeqCst);
+        let interrupted = result.as_ref().is_err_and(|e| e.is_interrupted());
         let done = match result {
             Ok(summary) => Ok(tally.summary(summary.elapsed, false)),
-            Err(e) if e.is_interrupted() => Err(tally.summary(started.elapsed(), true)),
+            Err(_) if interrupted => Err(tally.summary(started.elapsed(), true)),
             // The run log has the failure from its event: the summary says what it left.
             Err(_) if tally.failed.is_some() => Err(tally.summary(started.elapsed(), false)),
             Err(e) => Err(e.to_string()),
         };
         let _ = tx.send(Event::RunDone(done));
+        // What the run may have left behind, after one that changed something.
+        if let Ok(baseline) = baseline {
+            if !interrupted && tally.changed_something() {
+                let checked = crate::health::check(
+                    &db,
+                    Some(baseline),
+                    crate::health::IDLE_IN_TRANSACTION_ALERT,
+                )
+                .await;
+                if let Some(words) = crate::health::after_run_words(checked.as_ref()) {
+                    let _ = tx.send(Event::HealthChecked(words));
+                }
+            } else {
+                baseline.close().await;
+            }
+        }
     });
 }
 

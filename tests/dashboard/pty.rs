@@ -388,6 +388,34 @@ async fn a_sessions_query_cannot_paint_the_terminal() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn after_a_run_the_health_check_names_what_it_left_behind() {
+    let db = fresh_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let migrations = dir.path().join("migrations");
+    std::fs::create_dir(&migrations).unwrap();
+    std::fs::write(
+        migrations.join("1_positive_notes.sql"),
+        "CREATE TABLE notes (id int);\n\
+         ALTER TABLE notes ADD CONSTRAINT notes_positive CHECK (id > 0) NOT VALID;\n",
+    )
+    .unwrap();
+    let (mut screen, mut child) = start(db.url(), &migrations);
+    screen.wait_for("0 applied, 1 pending");
+    screen.keys("a");
+    screen.confirm("1");
+    screen.wait_for("1 applied, 0 pending");
+    // As `lockstep up` says it: the constraint added NOT VALID and never validated.
+    let text = screen.wait_for("health check after the run:");
+    let text = if text.contains("notes_positive on") {
+        text
+    } else {
+        screen.wait_for("notes_positive on")
+    };
+    assert!(text.contains("constraints never validated"), "{text}");
+    quit(&mut screen, &mut child);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn through_a_transaction_pooler_it_polls_refuses_and_applies_with_pooled() {
     use lockstep::testing::pgbouncer::{PgBouncer, PgBouncerConfig};
     let db = fresh_database().await;

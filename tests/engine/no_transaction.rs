@@ -191,7 +191,7 @@ async fn a_failure_rolls_back_its_group_and_keeps_what_committed_before() {
         .unwrap()
         .lines(2)
         .join("\n");
-    assert!(text.contains("stopped after 2 of 5 statement(s)"), "{text}");
+    assert!(text.contains("stopped after 2 of 5 statements"), "{text}");
     assert!(
         text.contains("statements 3–5 (line 4, one transaction): rolled back"),
         "{text}"

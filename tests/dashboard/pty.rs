@@ -25,7 +25,12 @@ impl Screen {
 
     /// Waits until the screen shows `needle` (bounded).
     fn wait_for(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        self.wait_for_within(needle, Duration::from_secs(30))
+    }
+
+    /// Waits up to `limit` until the screen shows `needle`.
+    fn wait_for_within(&self, needle: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
         loop {
             let text = self.text();
             if text.contains(needle) {
@@ -203,14 +208,6 @@ fn start_with(
     args: &[&str],
     envs: &[(&str, &str)],
 ) -> (Screen, Box<dyn portable_pty::Child + Send + Sync>) {
-    let pty = native_pty_system()
-        .openpty(PtySize {
-            rows,
-            cols,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .unwrap();
     let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_lockstep"));
     // In the environment, not on the command line, where other accounts could read the password.
     cmd.env("DATABASE_URL", url);
@@ -220,6 +217,23 @@ fn start_with(
     for (name, value) in envs {
         cmd.env(name, value);
     }
+    spawn(cmd, cols, rows)
+}
+
+/// Runs `cmd` in a `cols`×`rows` pseudo-terminal.
+fn spawn(
+    mut cmd: CommandBuilder,
+    cols: u16,
+    rows: u16,
+) -> (Screen, Box<dyn portable_pty::Child + Send + Sync>) {
+    let pty = native_pty_system()
+        .openpty(PtySize {
+            rows,
+            cols,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .unwrap();
     cmd.env("TERM", "xterm-256color");
     let child = pty.slave.spawn_command(cmd).unwrap();
     drop(pty.slave);
@@ -392,6 +406,27 @@ async fn a_sessions_query_cannot_paint_the_terminal() {
         .await
         .unwrap();
     waiter.await.unwrap().unwrap();
+    quit(&mut screen, &mut child);
+}
+
+#[test]
+fn with_nothing_configured_it_opens_the_demo_with_its_foundation_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_lockstep"));
+    cmd.env_remove("DATABASE_URL");
+    cmd.cwd(dir.path());
+    let (mut screen, mut child) = spawn(cmd, 140, 40);
+    // Its own PostgreSQL, the demo's tables and seed data applied, the risky migrations pending
+    // with their findings and the tables' real sizes.
+    screen.wait_for_within("8 applied, 8 pending", Duration::from_secs(120));
+    screen.wait_for("[sandbox]");
+    screen.wait_for("✓ 20260108090000 seed demo data");
+    screen.wait_for("✗1");
+    // The index build on conversations: its finding names the table's size.
+    screen.keys("jjjj\r");
+    screen.wait_for("[require-concurrent-index]");
+    screen.wait_for("SHARE on conversations");
+    screen.wait_for("rows)");
     quit(&mut screen, &mut child);
 }
 

@@ -1283,3 +1283,100 @@ fn a_changed_draft_asks_before_it_is_dropped() {
         "{effects:?}"
     );
 }
+
+#[test]
+fn an_empty_down_file_is_flagged_in_the_list_and_the_preview() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("1_add_tags.up.sql"),
+        "CREATE TABLE tags (id int);\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("1_add_tags.down.sql"), "").unwrap();
+    let set = lockstep::source::load(dir.path(), &Default::default()).unwrap();
+    let status = Status::build(&set, None);
+    let mut app = app_on(set, status);
+    let list = render(&mut app, 140, 30).backend().to_string();
+    assert!(list.contains("⚠DOWN"), "{list}");
+    key(&mut app, KeyCode::Char('d'));
+    let preview = render(&mut app, 140, 30).backend().to_string();
+    assert!(preview.contains("⚠ the file is empty"), "{preview}");
+}
+
+/// A set of `n` migrations, the first `applied` of them applied, each UP file `lines` long.
+fn long_app(n: i64, applied: usize, lines: usize) -> App {
+    let body: String = (1..=lines).map(|i| format!("SELECT {i};\n")).collect();
+    let ms: Vec<Migration> = (1..=n)
+        .map(|v| migration(v, &format!("step {v}"), &body, None))
+        .collect();
+    let rows: Vec<AppliedRow> = ms[..applied].iter().map(|m| row(m, true, false)).collect();
+    let set = MigrationSet {
+        dir: PathBuf::from("migrations"),
+        migrations: ms,
+        problems: vec![],
+    };
+    let status = Status::build(&set, Some(&rows));
+    app_on(set, status)
+}
+
+#[test]
+fn page_keys_and_ends_move_by_the_panes_height_in_the_list_and_the_preview() {
+    let mut app = long_app(80, 40, 120);
+    render(&mut app, 120, 30);
+    assert_eq!(app.selected_version().unwrap().version, 41, "first pending");
+    let page = app.areas().list_height();
+    key(&mut app, KeyCode::PageDown);
+    let moved = app.selected_version().unwrap().version - 41;
+    assert!(
+        moved > 1 && moved as usize <= page,
+        "a page of {page} rows moves {moved}"
+    );
+    key(&mut app, KeyCode::End);
+    assert_eq!(app.selected_version().unwrap().version, 80);
+    key(&mut app, KeyCode::Char('g'));
+    assert_eq!(app.selected_version().unwrap().version, 1);
+    key(&mut app, KeyCode::Char('G'));
+    assert_eq!(app.selected_version().unwrap().version, 80);
+
+    // The preview: End shows the file's last line, Home its first, PgDn a page further.
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.focus, Pane::Preview);
+    key(&mut app, KeyCode::End);
+    let end = render(&mut app, 120, 30).backend().to_string();
+    assert!(end.contains("120 SELECT 120;"), "{end}");
+    assert!(!end.contains(" 1 SELECT 1;"), "{end}");
+    key(&mut app, KeyCode::Home);
+    let top = render(&mut app, 120, 30).backend().to_string();
+    assert!(top.contains(" 1 SELECT 1;"), "{top}");
+    key(&mut app, KeyCode::PageDown);
+    let paged = render(&mut app, 120, 30).backend().to_string();
+    assert!(!paged.contains(" 1 SELECT 1;"), "{paged}");
+    let page = app.areas().preview_height();
+    assert!(
+        paged.contains(&format!(" SELECT {};", 2 * page))
+            && !paged.contains(&format!(" SELECT {page};")),
+        "a page of {page} rows on:\n{paged}"
+    );
+}
+
+#[test]
+fn the_run_log_follows_new_lines_unless_scrolled_back() {
+    let mut app = clean_app();
+    let lines: Vec<String> = (1..=60).map(|i| format!("log line {i}")).collect();
+    feed(&mut app, Event::HealthChecked(lines.join("\n")));
+    let screen = render(&mut app, 120, 30).backend().to_string();
+    assert!(screen.contains("log line 60 "), "follows: {screen}");
+    key(&mut app, KeyCode::Char('3'));
+    for _ in 0..5 {
+        key(&mut app, KeyCode::Char('k'));
+    }
+    feed(&mut app, Event::HealthChecked("log line 61".into()));
+    let back = render(&mut app, 120, 30).backend().to_string();
+    assert!(back.contains("log scrolled back"), "{back}");
+    assert!(!back.contains("log line 61"), "stays where it was: {back}");
+    assert!(back.contains("log line 55 "), "{back}");
+    key(&mut app, KeyCode::End);
+    let end = render(&mut app, 120, 30).backend().to_string();
+    assert!(end.contains("log line 61"), "{end}");
+    assert!(!end.contains("log scrolled back"), "{end}");
+}

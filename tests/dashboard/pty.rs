@@ -342,14 +342,7 @@ async fn a_migration_waiting_on_a_lock_shows_the_holder_and_cancels() {
     };
     assert!(text.contains("interrupted"), "{text}");
     assert!(versions(&db).await.is_empty(), "nothing recorded");
-    let body: Option<String> = sqlx::query_scalar(
-        "SELECT column_name::text FROM information_schema.columns \
-         WHERE table_name = 'notes' AND column_name = 'body'",
-    )
-    .fetch_optional(&mut setup)
-    .await
-    .unwrap();
-    assert_eq!(body, None, "the ALTER rolled back");
+    assert_eq!(notes_body(&mut setup).await, None, "the ALTER rolled back");
     sqlx::raw_sql("ROLLBACK")
         .execute(&mut holder)
         .await
@@ -504,6 +497,17 @@ async fn through_a_transaction_pooler_it_polls_refuses_and_applies_with_pooled()
     screen.wait_for("1 applied, 0 pending");
     assert_eq!(versions(&db).await, vec![1]);
     quit(&mut screen, &mut child);
+}
+
+/// The column `notes.body`, if it exists.
+async fn notes_body(conn: &mut sqlx::PgConnection) -> Option<String> {
+    sqlx::query_scalar(
+        "SELECT column_name::text FROM information_schema.columns \
+         WHERE table_name = 'notes' AND column_name = 'body'",
+    )
+    .fetch_optional(conn)
+    .await
+    .unwrap()
 }
 
 /// A connection to `db`, where it has created the table `notes (id int)`.
@@ -674,14 +678,11 @@ async fn r_rehearses_until_the_list_shows_a_round_trip_and_c_cancels() {
             .await
             .unwrap();
     assert_eq!(history, None);
-    let body: Option<String> = sqlx::query_scalar(
-        "SELECT column_name::text FROM information_schema.columns \
-         WHERE table_name = 'notes' AND column_name = 'body'",
-    )
-    .fetch_optional(&mut setup)
-    .await
-    .unwrap();
-    assert_eq!(body, None, "the rehearsal never ran on this database");
+    assert_eq!(
+        notes_body(&mut setup).await,
+        None,
+        "the rehearsal never ran on this database"
+    );
 
     // Up to 2, whose UP sleeps: the dashboard stays responsive, and c cancels.
     screen.keys("j");

@@ -623,20 +623,15 @@ fn r_rehearses_in_the_background_and_c_cancels_it() {
         }),
     );
     let text = render(&mut app, 120, 35).backend().to_string();
-    assert!(
-        text.contains("rehearsing 1 migration on a scratch copy · c cancels"),
-        "{text}"
-    );
-    assert!(
-        text.contains("▶ 7 add orders: down (1 statement)"),
-        "{text}"
-    );
-    assert!(
-        text.contains("starting a throwaway PostgreSQL 15…"),
-        "{text}"
-    );
-    assert!(text.contains("0 of 1 migration rehearsed"), "{text}");
-    assert!(text.contains("c cancel"), "the hint: {text}");
+    for expected in [
+        "rehearsing 1 migration on a scratch copy · c cancels",
+        "▶ 7 add orders: down (1 statement)",
+        "starting a throwaway PostgreSQL 15…",
+        "0 of 1 migration rehearsed",
+        "c cancel ·",
+    ] {
+        assert!(text.contains(expected), "{expected:?} in\n{text}");
+    }
 
     // c cancels at once (nothing on this database is at stake: no question).
     assert_eq!(

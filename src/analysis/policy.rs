@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::rules::{RULES, lookup};
-use super::{LintReport, Severity};
+use super::{Finding, LintReport, Severity};
 
 /// Where a rule's effective setting comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -80,21 +80,26 @@ impl RulePolicy {
 
     /// Drops the findings of rules that are off and gives the others their configured severity.
     pub fn apply(&self, report: &mut LintReport) {
+        for file in &mut report.files {
+            self.apply_to(&mut file.analysis.findings);
+        }
+    }
+
+    /// [`RulePolicy::apply`] to one file's findings (as the dashboard shows them).
+    pub fn apply_to(&self, findings: &mut Vec<Finding>) {
         if self.rules.is_empty() {
             return;
         }
-        for file in &mut report.files {
-            file.analysis.findings.retain_mut(|finding| {
-                match self.rules.get(finding.rule).map(|s| s.severity) {
-                    None => true,
-                    Some(None) => false,
-                    Some(Some(severity)) => {
-                        finding.severity = severity;
-                        true
-                    }
+        findings.retain_mut(
+            |finding| match self.rules.get(finding.rule).map(|s| s.severity) {
+                None => true,
+                Some(None) => false,
+                Some(Some(severity)) => {
+                    finding.severity = severity;
+                    true
                 }
-            });
-        }
+            },
+        );
     }
 
     /// Every rule with its effective setting, in registry order.

@@ -297,6 +297,11 @@ async fn dashboard(project: &Project, dir: &Path, read_only: bool) -> Result<Exi
         source_options: project.config.source_options(),
         options: project.run_options(),
         read_only,
+        // As `lockstep rehearse --scratch-server` reads it.
+        scratch_server: std::env::var("LOCKSTEP_SCRATCH_SERVER")
+            .ok()
+            .filter(|s| !s.is_empty()),
+        lint: project.config.lint.clone(),
     })
     .await?;
     Ok(ExitCode::SUCCESS)

@@ -240,6 +240,10 @@ pub async fn rehearse(
         if let Some(session) = source.take() {
             session.close().await;
         }
+        // Cancelled while the scratch server started or the schema was copied.
+        if cancel.is_cancelled() {
+            return Err(RehearseError::Cancelled);
+        }
         let status = Status::build(&set, history.as_deref());
         let plan = plan_run(Operation::Up { to: options.to }, &set, &status, false)?;
         let mut session = ScratchSession::open(&scratch, &options.run).await?;

@@ -111,7 +111,8 @@ fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-fn verdict_tone(verdict: Verdict) -> Tone {
+/// How a verdict looks: a round trip good, not reversible worth a look, a failure bad.
+pub fn verdict_tone(verdict: Verdict) -> Tone {
     match verdict {
         Verdict::RoundTrip => Tone::Good,
         Verdict::NotReversible => Tone::Warn,
@@ -120,9 +121,18 @@ fn verdict_tone(verdict: Verdict) -> Tone {
     }
 }
 
-/// One phase in a few words: `up ✓ 3.1 ms`, `down ✗ 2 differences`.
-fn phase_spans(name: &str, phase: &Phase, good: &str) -> Vec<Span> {
-    let elapsed = || format!(" ({})", millis(phase.elapsed_ms));
+/// One phase in a few words: `up ✓ 3.1 ms`, `down ✗ 2 differences`; with `good` after a ✓.
+/// `None` for `good`: the brief form, without what a ✓ means and without the time.
+fn phase_spans(name: &str, phase: &Phase, good: Option<&str>) -> Vec<Span> {
+    let brief = good.is_none();
+    let good = good.unwrap_or_default();
+    let elapsed = || {
+        if brief {
+            String::new()
+        } else {
+            format!(" ({})", millis(phase.elapsed_ms))
+        }
+    };
     match &phase.outcome {
         Outcome::Ok => vec![
             span(Tone::Plain, format!("{name} ")),
@@ -164,8 +174,41 @@ const OBSERVED_COLUMNS: usize = 40;
 /// A migration's block: the verdict line, the phases, a row per statement with the observed
 /// locks beside the predicted ones, then disagreements, differences, data loss and failures.
 pub fn migration(rehearsal: &MigrationRehearsal, require_down: bool) -> Vec<Line> {
+    let mut out = vec![
+        verdict_line(rehearsal, require_down),
+        phases_line(rehearsal),
+    ];
+    out.extend(statement_table(rehearsal));
+    out.extend(findings(rehearsal));
+    out
+}
+
+/// A migration's block without its statement table: the verdict line, the phases, then
+/// disagreements, differences, data loss and failures (for a narrow pane).
+pub fn migration_brief(rehearsal: &MigrationRehearsal, require_down: bool) -> Vec<Line> {
+    let mut out = vec![
+        verdict_line(rehearsal, require_down),
+        phases_line(rehearsal),
+    ];
+    out.extend(findings(rehearsal));
+    out
+}
+
+/// The disagreements, the differences and failures of every phase, and data loss.
+fn findings(rehearsal: &MigrationRehearsal) -> Vec<Line> {
+    let mut out = disagreement_lines(rehearsal);
+    out.extend(outcome_lines(
+        rehearsal,
+        &[PhaseName::Up, PhaseName::Down, PhaseName::UpAgain],
+    ));
+    out.extend(data_loss_lines(rehearsal));
+    out
+}
+
+/// `✓ 12 add users`: the verdict's glyph, the version and the description.
+pub fn verdict_line(rehearsal: &MigrationRehearsal, require_down: bool) -> Line {
     let verdict = rehearsal.verdict(require_down);
-    let mut out = vec![vec![
+    vec![
         span(verdict_tone(verdict), format!("{} ", verdict.glyph())),
         span(
             Tone::Strong,
@@ -179,14 +222,43 @@ pub fn migration(rehearsal: &MigrationRehearsal, require_down: bool) -> Vec<Line
                 "  (no transaction)"
             },
         ),
-    ]];
+    ]
+}
+
+/// `    up ✓ (3.1 ms) · down ✓ restores the schema (…) · up again ✓ same schema (…)`.
+pub fn phases_line(rehearsal: &MigrationRehearsal) -> Line {
     let mut phases = vec![span(Tone::Plain, "    ")];
-    phases.extend(phase_spans("up", &rehearsal.up, ""));
+    phases.extend(phase_spans("up", &rehearsal.up, Some("")));
     phases.push(span(Tone::Dim, " · "));
-    phases.extend(phase_spans("down", &rehearsal.down, " restores the schema"));
+    phases.extend(phase_spans(
+        "down",
+        &rehearsal.down,
+        Some(" restores the schema"),
+    ));
     phases.push(span(Tone::Dim, " · "));
-    phases.extend(phase_spans("up again", &rehearsal.up_again, " same schema"));
-    out.push(phases);
+    phases.extend(phase_spans(
+        "up again",
+        &rehearsal.up_again,
+        Some(" same schema"),
+    ));
+    phases
+}
+
+/// `up ✓ · down ✗ 1 difference · up again ✗ failed`: the phases without times, for a narrow
+/// place.
+pub fn phases_brief(rehearsal: &MigrationRehearsal) -> Line {
+    let mut phases = phase_spans("up", &rehearsal.up, None);
+    phases.push(span(Tone::Dim, " · "));
+    phases.extend(phase_spans("down", &rehearsal.down, None));
+    phases.push(span(Tone::Dim, " · "));
+    phases.extend(phase_spans("up again", &rehearsal.up_again, None));
+    phases
+}
+
+/// The statement table: a row per statement (time, rows) and a row per relation it locked or
+/// was predicted to lock, observed beside predicted.
+fn statement_table(rehearsal: &MigrationRehearsal) -> Vec<Line> {
+    let mut out = Vec::new();
     if !rehearsal.statements.is_empty() {
         out.push(vec![span(
             Tone::Dim,
@@ -203,22 +275,38 @@ pub fn migration(rehearsal: &MigrationRehearsal, require_down: bool) -> Vec<Line
     for statement in &rehearsal.statements {
         out.extend(statement_lines(statement));
     }
-    for (statement, disagreement) in rehearsal.disagreements() {
-        out.push(vec![span(
-            Tone::Warn,
-            format!(
-                "    ≠ statement {} (line {}): {}",
-                statement.index + 1,
-                statement.line,
-                disagreement.message
-            ),
-        )]);
-    }
+    out
+}
+
+/// `    ≠ statement 2 (line 4): the server took …`, one per disagreement with the analysis.
+pub fn disagreement_lines(rehearsal: &MigrationRehearsal) -> Vec<Line> {
+    rehearsal
+        .disagreements()
+        .map(|(statement, disagreement)| {
+            vec![span(
+                Tone::Warn,
+                format!(
+                    "    ≠ statement {} (line {}): {}",
+                    statement.index + 1,
+                    statement.line,
+                    disagreement.message
+                ),
+            )]
+        })
+        .collect()
+}
+
+/// The differences a phase left and how a phase failed, for the `phases` asked for.
+pub fn outcome_lines(rehearsal: &MigrationRehearsal, phases: &[PhaseName]) -> Vec<Line> {
+    let mut out = Vec::new();
     for (phase, name) in [
-        (&rehearsal.up, "up"),
-        (&rehearsal.down, "down"),
-        (&rehearsal.up_again, "up again"),
+        (&rehearsal.up, PhaseName::Up),
+        (&rehearsal.down, PhaseName::Down),
+        (&rehearsal.up_again, PhaseName::UpAgain),
     ] {
+        if !phases.contains(&name) {
+            continue;
+        }
         match &phase.outcome {
             Outcome::Differs { differences } => {
                 for difference in differences {
@@ -235,7 +323,7 @@ pub fn migration(rehearsal: &MigrationRehearsal, require_down: bool) -> Vec<Line
                     .map(str::to_string)
                     .collect::<Vec<_>>();
                 if let Some(first) = lines.first_mut() {
-                    *first = format!("    ✗ {name} failed at {first}");
+                    *first = format!("    ✗ {} failed at {first}", name.label());
                 }
                 for line in lines.iter_mut().skip(1) {
                     *line = format!("      {}", line.trim_start());
@@ -251,13 +339,21 @@ pub fn migration(rehearsal: &MigrationRehearsal, require_down: bool) -> Vec<Line
             _ => {}
         }
     }
-    for loss in &rehearsal.data_loss {
-        out.push(vec![span(
-            Tone::Warn,
-            format!("    ⚠ data loss: {}", loss.message),
-        )]);
-    }
     out
+}
+
+/// `    ⚠ data loss: DOWN drops column …`, one per table or column the DOWN drops with data.
+pub fn data_loss_lines(rehearsal: &MigrationRehearsal) -> Vec<Line> {
+    rehearsal
+        .data_loss
+        .iter()
+        .map(|loss| {
+            vec![span(
+                Tone::Warn,
+                format!("    ⚠ data loss: {}", loss.message),
+            )]
+        })
+        .collect()
 }
 
 fn statement_lines(statement: &StatementRehearsal) -> Vec<Line> {
@@ -306,10 +402,7 @@ fn statement_lines(statement: &StatementRehearsal) -> Vec<Line> {
             .iter()
             .find(|p| p.object == object && predicted_target(p) == target);
         let rewritten = !object && statement.rewritten.contains(&target);
-        let disagrees = statement
-            .disagreements
-            .iter()
-            .any(|d| d.target == target || (object && target.ends_with(&d.target)));
+        let disagrees = disagrees_on(statement, &target, object);
         let seen = match observed {
             Some(lock) => observed_text(lock, rewritten, statement.sampled),
             None if rewritten => "observed rewrite".into(),
@@ -337,8 +430,17 @@ fn statement_lines(statement: &StatementRehearsal) -> Vec<Line> {
     out
 }
 
+/// Whether the server and the analysis disagree about the statement's lock on `target` (a
+/// relation, or the object `type mood` when `object`).
+pub fn disagrees_on(statement: &StatementRehearsal, target: &str, object: bool) -> bool {
+    statement
+        .disagreements
+        .iter()
+        .any(|d| d.target == target || (object && target.ends_with(&d.target)))
+}
+
 /// A predicted lock's target as the tracer names it (`type mood` for the enum `mood`).
-fn predicted_target(predicted: &PredictedLock) -> String {
+pub fn predicted_target(predicted: &PredictedLock) -> String {
     if predicted.object {
         format!("type {}", predicted.target)
     } else {
@@ -358,6 +460,36 @@ fn observed_text(lock: &ObservedLock, rewritten: bool, sampled: bool) -> String 
 
 /// The last line: counts and what the exit code means.
 pub fn summary(report: &RehearsalReport) -> Line {
+    if report.migrations.is_empty() {
+        return vec![span(
+            Tone::Good,
+            "nothing to rehearse: no migration is pending".to_string(),
+        )];
+    }
+    let t = &report.timings;
+    let text = format!(
+        "rehearsed {} migration{} in {} (scratch server {}, copy {}, migrations {}, cleanup {}): \
+         {}",
+        report.migrations.len(),
+        plural(report.migrations.len() as u64),
+        millis(report.elapsed_ms),
+        millis(t.prepare_ms),
+        millis(t.copy_ms),
+        millis(t.migrations_ms),
+        millis(t.cleanup_ms),
+        verdicts(report),
+    );
+    let tone = match report.exit_code() {
+        0 => Tone::Good,
+        1 => Tone::Bad,
+        _ => Tone::Warn,
+    };
+    vec![span(tone, text)]
+}
+
+/// What a rehearsal found, counted: `3 round trips ✓, 1 failed ✗; 1 disagreement with the
+/// static analysis`.
+pub fn verdicts(report: &RehearsalReport) -> String {
     let count = |verdict: Verdict| {
         report
             .migrations
@@ -371,27 +503,9 @@ pub fn summary(report: &RehearsalReport) -> Line {
         count(Verdict::Failed),
         count(Verdict::NotRun),
     );
-    if report.migrations.is_empty() {
-        return vec![span(
-            Tone::Good,
-            "nothing to rehearse: no migration is pending".to_string(),
-        )];
-    }
     let disagreements = report.disagreement_count();
     let losses: usize = report.migrations.iter().map(|m| m.data_loss.len()).sum();
-    let t = &report.timings;
-    let mut text = format!(
-        "rehearsed {} migration{} in {} (scratch server {}, copy {}, migrations {}, cleanup {}): \
-         {trips} round trip{} ✓",
-        report.migrations.len(),
-        plural(report.migrations.len() as u64),
-        millis(report.elapsed_ms),
-        millis(t.prepare_ms),
-        millis(t.copy_ms),
-        millis(t.migrations_ms),
-        millis(t.cleanup_ms),
-        plural(trips as u64),
-    );
+    let mut text = format!("{trips} round trip{} ✓", plural(trips as u64));
     if irreversible > 0 {
         text.push_str(&format!(", {irreversible} not reversible ∅"));
     }
@@ -411,12 +525,7 @@ pub fn summary(report: &RehearsalReport) -> Line {
             if losses == 1 { "" } else { "es" }
         ));
     }
-    let tone = match report.exit_code() {
-        0 => Tone::Good,
-        1 => Tone::Bad,
-        _ => Tone::Warn,
-    };
-    vec![span(tone, text)]
+    text
 }
 
 /// A progress line for an event, for a run pane or a terminal: `▶ 12 add users: down…`.

@@ -135,4 +135,3 @@ pub fn render_step(
     }
     out
 }
-

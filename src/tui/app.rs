@@ -27,6 +27,7 @@ use super::layout::{Areas, Shape};
 use super::list::{ListAction, MigrationList};
 use super::preview::{Preview, PreviewAction};
 use super::question::Question;
+use super::rehearsal::RehearsalEnd;
 use super::resolve::{ResolveDialog, ResolveStep};
 use super::run::{RunNews, RunPane};
 use crate::runner::text::LogKind;
@@ -133,6 +134,20 @@ impl App {
         self
     }
 
+    /// Applies the project's rule configuration to the findings shown (as `lockstep lint`
+    /// does), analyses for its `pg-version` until the server says, and says when it comes from
+    /// `.squawk.toml`.
+    pub fn with_lint(mut self, lint: &crate::config::LintConfig) -> App {
+        self.data.lint_policy = lint.policy.clone();
+        if let Some(version) = lint.pg_version {
+            self.data.pg_version = version;
+        }
+        if let Some(note) = lint.squawk_note() {
+            self.message = Some(note);
+        }
+        self
+    }
+
     /// Where everything goes now.
     pub fn areas(&self) -> Areas {
         Areas::new(
@@ -199,7 +214,7 @@ impl App {
                 Vec::new()
             }
             Event::Analyzed { generation, files } => {
-                self.data.analyses.store(generation, files);
+                self.data.store_analyses(generation, files);
                 Vec::new()
             }
             Event::Blockers(found) => {
@@ -275,6 +290,19 @@ impl App {
                 self.message = Some(first_line(text));
                 self.run.say(kind, text);
                 vec![Effect::RefreshStatus]
+            }
+            Event::Rehearsal(event) => {
+                if let Some(rehearsal) = self.run.rehearsal_event(&event, self.now) {
+                    self.data.rehearsals.store(rehearsal);
+                }
+                Vec::new()
+            }
+            Event::RehearsalDone(end) => {
+                if let RehearsalEnd::Done(report) = &end {
+                    self.data.rehearsals.finished(report);
+                }
+                self.message = Some(self.run.rehearsal_done(&end));
+                Vec::new()
             }
             Event::Saved(Ok(paths)) => {
                 self.overlay = Overlay::None;
@@ -385,7 +413,6 @@ impl App {
                     return vec![Effect::Signal { signal, pid }];
                 }
                 InspectAction::Pause(paused) => return vec![Effect::PauseMonitor(paused)],
-                InspectAction::RefreshNow => return vec![Effect::RefreshMonitor],
             }
         }
         if let Some(forward) = keys::pane_step(&key) {
@@ -420,7 +447,11 @@ impl App {
 
     /// Keys that work whichever pane has the focus.
     fn global_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         match key.code {
+            KeyCode::Char('r') if ctrl => {
+                return vec![Effect::RefreshStatus, Effect::RefreshMonitor];
+            }
             KeyCode::Char('q') => return self.request_quit(),
             KeyCode::Char('?') | KeyCode::F(1) => self.overlay = Overlay::Help(Help::default()),
             KeyCode::Char('/') => {
@@ -439,13 +470,21 @@ impl App {
             KeyCode::Char(']' | '[' | 'u' | 'd' | 'f') => return self.preview_key(key),
             KeyCode::Enter => self.focus = Pane::Preview,
             KeyCode::Char('c') => {
+                if self.run.rehearsing().is_some() {
+                    self.run.cancel_rehearsal();
+                    self.run.say(
+                        LogKind::Info,
+                        "cancelling the rehearsal: its scratch database is removed",
+                    );
+                    return vec![Effect::CancelRehearsal];
+                }
                 if self.run.running().is_some_and(|r| r.backend_pid.is_some()) {
                     self.overlay = Overlay::Question(Question::CancelRun);
                 } else {
                     return self.say("nothing is running");
                 }
             }
-            KeyCode::Char('R') => return vec![Effect::RefreshStatus],
+            KeyCode::Char('R') => return self.rehearse(),
             KeyCode::Char('a') => return self.propose_selected(Direction::Apply),
             KeyCode::Char('b') => return self.propose_selected(Direction::Revert),
             KeyCode::Char('A') => return self.propose(Operation::Up { to: None }),
@@ -674,6 +713,10 @@ impl App {
     }
 
     fn request_quit(&mut self) -> Vec<Effect> {
+        if self.run.rehearsing().is_some() {
+            self.message = Some("stopping the rehearsal and removing its scratch database…".into());
+            return vec![Effect::CancelRehearsal, Effect::Quit];
+        }
         if self.run.running().is_some() {
             self.overlay = Overlay::Question(Question::Quit);
             Vec::new()
@@ -742,10 +785,48 @@ impl App {
         }
     }
 
+    /// Starts a rehearsal of the pending migrations up to the selected one (as `lockstep
+    /// rehearse --to`), or says why not. Read-only mode may rehearse: it never writes to this
+    /// database.
+    fn rehearse(&mut self) -> Vec<Effect> {
+        if self.run.running().is_some() {
+            return self.say("a migration is running: rehearse after it");
+        }
+        if self.run.rehearsing().is_some() {
+            return self.say("a rehearsal is running: c cancels it");
+        }
+        let Some(status) = &self.data.status else {
+            return self.say("the status is not loaded yet");
+        };
+        let Some(to) = self.selected_version().map(|v| v.version) else {
+            return self.say("no migration selected");
+        };
+        let plan = match plan(
+            Operation::Up { to: Some(to) },
+            &self.data.set,
+            status,
+            false,
+        ) {
+            Ok(plan) => plan,
+            Err(e) => return self.say(first_line(&e.to_string())),
+        };
+        if plan.is_empty() {
+            return self.say(format!(
+                "nothing to rehearse: no migration is pending up to {to}"
+            ));
+        }
+        self.run.start_rehearsal(plan.steps.len(), to, self.now);
+        self.bottom = Bottom::Run;
+        vec![Effect::Rehearse { to: Some(to) }]
+    }
+
     /// Opens the confirmation for `operation`, or says why it cannot run.
     fn propose(&mut self, operation: Operation) -> Vec<Effect> {
         if let Some(why) = self.refusal("applying and reverting are") {
             return self.say(why);
+        }
+        if self.run.rehearsing().is_some() {
+            return self.say("a rehearsal is running; wait for it or cancel it with c");
         }
         let Some(status) = &self.data.status else {
             return self.say("the status is not loaded yet");

@@ -1,12 +1,14 @@
 //! The plan confirmation: what a run will do, decided on one screen. The summary comes first —
 //! what runs and in which transaction modes, the findings (errors and warnings counted, the
 //! first ones with their rule, table, lock and the table's size), the sessions the migration
-//! would queue behind (lock modes in SQL spelling, their state, transaction age and query) — then
-//! the exact SQL of every step, as the dry run prints it. Everything wraps at the dialog's edge
-//! and scrolls.
+//! would queue behind (lock modes in SQL spelling, their state, transaction age and query), for
+//! an apply the rehearsal of what it runs (each migration's verdict; a warning when none was done
+//! or the files changed since, see [`super::rehearsal::review`]) — then the exact SQL of every
+//! step, as the dry run prints it. Everything wraps at the dialog's edge and scrolls.
 //!
-//! Cancel is the default. `y` runs; a plan with error-level findings, one that reverts more than
-//! one migration, or a database that is not local asks for the version to be typed instead.
+//! Cancel is the default. `y` runs; a plan with error-level findings or a failed rehearsal, one
+//! that reverts more than one migration, or a database that is not local asks for the version to
+//! be typed instead.
 
 use super::theme::capitalised;
 use crossterm::event::{KeyCode, KeyEvent};
@@ -67,6 +69,8 @@ pub struct PlanConfirm {
     pub on_confirm: bool,
     /// What runs and the findings.
     summary: Vec<Line<'static>>,
+    /// What the rehearsal of an apply found (after the blockers).
+    rehearsal: Vec<Line<'static>>,
     /// The SQL of every step.
     statements: Vec<Line<'static>>,
     /// The first body row on screen.
@@ -112,6 +116,13 @@ impl PlanConfirm {
         };
         let review = review(plan, data, first);
         summary.extend(review.lines);
+        let rehearsal = super::rehearsal::review(plan, data);
+        let mut rehearsal_lines = Vec::new();
+        if let Some(title) = &rehearsal.title {
+            rehearsal_lines.push(Line::raw(""));
+            rehearsal_lines.push(super::rehearsal::styled(title).patch_style(Modifier::BOLD));
+            rehearsal_lines.extend(rehearsal.details.iter().map(super::rehearsal::styled));
+        }
         let reverts = plan
             .steps
             .iter()
@@ -121,6 +132,16 @@ impl PlanConfirm {
             Some(format!(
                 "the plan has {}",
                 count(review.errors, "error-level finding", "error-level findings")
+            ))
+        } else if !rehearsal.failed.is_empty() {
+            Some(format!(
+                "the rehearsal of {} failed",
+                rehearsal
+                    .failed
+                    .iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         } else if reverts > 1 && plan.operation != Operation::Redo {
             Some(format!(
@@ -158,6 +179,7 @@ impl PlanConfirm {
             typed: String::new(),
             on_confirm: false,
             summary,
+            rehearsal: rehearsal_lines,
             statements,
             scroll: 0,
             size,
@@ -169,13 +191,23 @@ impl PlanConfirm {
         self.size = size;
     }
 
-    /// The body: summary, blockers, statements.
+    /// The body: summary, blockers, rehearsal, statements.
     fn body(&self) -> Vec<Line<'static>> {
         let mut body = self.summary.clone();
         body.extend(self.blocker_lines());
+        body.extend(self.rehearsal.iter().cloned());
         body.push(Line::raw(""));
         body.extend(self.statements.iter().cloned());
         body
+    }
+
+    /// The body as text, one line each (unwrapped): what the dialog says, scrolled or not.
+    pub fn body_text(&self) -> String {
+        self.body()
+            .iter()
+            .map(|line| line.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect::<Vec<String>>()
+            .join("\n")
     }
 
     fn last_scroll(&self) -> usize {

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use ratatui::text::Line;
 
 use super::event::Effect;
+use super::rehearsal::Rehearsals;
 use crate::analysis::migrations::FileAnalysis;
+use crate::analysis::policy::RulePolicy;
 use crate::analysis::{Analysis, Severity};
 use crate::history::HistoryTable;
 use crate::monitor::TableSize;
@@ -76,6 +78,11 @@ pub struct Data {
     pub sizes: Vec<TableSize>,
     /// The last run's failure, to mark its line in the preview.
     pub failure: Option<(i64, Failure)>,
+    /// The project's rule policy (`[lint]` of `lockstep.toml`, or `.squawk.toml`): rules turned
+    /// off or given another severity, as `lockstep lint` applies it.
+    pub lint_policy: RulePolicy,
+    /// The latest rehearsal of each migration (`R`).
+    pub rehearsals: Rehearsals,
 }
 
 impl Data {
@@ -101,6 +108,8 @@ impl Data {
             highlighting: Vec::new(),
             sizes: Vec::new(),
             failure: None,
+            lint_policy: RulePolicy::default(),
+            rehearsals: Rehearsals::default(),
         }
     }
 
@@ -110,6 +119,14 @@ impl Data {
         self.set = Arc::new(set);
         self.status = Some(status);
         self.status_error = None;
+    }
+
+    /// Stores analysed files of `generation`, their findings under the project's rule policy.
+    pub fn store_analyses(&mut self, generation: u64, mut files: Vec<FileAnalysis>) {
+        for file in &mut files {
+            self.lint_policy.apply_to(&mut file.analysis.findings);
+        }
+        self.analyses.store(generation, files);
     }
 
     /// The analysis of a version's UP or DOWN file, when done.

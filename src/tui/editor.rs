@@ -15,6 +15,7 @@ use ratatui_textarea::{CursorMove, TextArea};
 
 use super::event::Effect;
 use super::theme::{DIM, dialog, glyph, key_hint, severity_color, wrapped, wrapped_height};
+use crate::analysis::policy::RulePolicy;
 use crate::analysis::{LintOptions, Severity, lint_each};
 
 /// Which field has the keyboard.
@@ -377,15 +378,22 @@ fn next(field: Field, forward: bool) -> Field {
 }
 
 /// Analyses a draft's bodies as lockstep would run the new migration (each body on its own, in a
-/// transaction unless it starts with `-- no-transaction`), for the findings under the editor.
-/// Runs off the UI thread.
-pub fn analyse_draft(draft: &Draft, options: &LintOptions) -> Vec<EditorFinding> {
+/// transaction unless it starts with `-- no-transaction`), for the findings under the editor,
+/// under the project's rule `policy` (as every finding the dashboard shows). Runs off the UI
+/// thread.
+pub fn analyse_draft(
+    draft: &Draft,
+    options: &LintOptions,
+    policy: &RulePolicy,
+) -> Vec<EditorFinding> {
     let files: Vec<(PathBuf, String)> = [("new.up.sql", &draft.up), ("new.down.sql", &draft.down)]
         .into_iter()
         .filter(|(_, text)| text.len() <= LIVE_ANALYSIS_LIMIT)
         .map(|(name, text)| (PathBuf::from(name), text.clone()))
         .collect();
-    lint_each(&files, options)
+    let mut report = lint_each(&files, options);
+    policy.apply(&mut report);
+    report
         .files
         .into_iter()
         .flat_map(|file| {

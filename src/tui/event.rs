@@ -8,8 +8,10 @@ use crossterm::event::{KeyEvent, MouseEvent};
 use ratatui::text::Line;
 
 use super::editor::{Draft, EditorFinding};
+use super::rehearsal::RehearsalEnd;
 use crate::analysis::migrations::FileAnalysis;
 use crate::monitor::{PollState, SessionLocks, Signal, TableBlocker};
+use crate::rehearse::RehearsalEvent;
 use crate::runner::{Direction, LockHolder, Operation, Resolution, RunEvent};
 use crate::source::MigrationSet;
 use crate::source::fix::FixWrite;
@@ -87,6 +89,10 @@ pub enum Event {
     HealthChecked(String),
     /// A resolve ended: what it did, or why not.
     Resolved(Result<String, String>),
+    /// Progress of the rehearsal (`R`).
+    Rehearsal(RehearsalEvent),
+    /// The rehearsal ended.
+    RehearsalDone(RehearsalEnd),
     /// New migration files were written (or why not).
     Saved(Result<Vec<std::path::PathBuf>, String>),
     /// A fix was written (what was written, or why not).
@@ -135,6 +141,13 @@ pub enum Effect {
         /// Applied, or rolled back.
         resolution: Resolution,
     },
+    /// Rehearse the pending migrations up to `to` on a scratch copy, in the background.
+    Rehearse {
+        /// The last version to rehearse.
+        to: Option<i64>,
+    },
+    /// Stop the rehearsal (its scratch database is removed).
+    CancelRehearsal,
     /// Interrupt the run: the statement in flight is cancelled on the server, a transactional
     /// migration rolls back, and nothing new starts.
     CancelRun,

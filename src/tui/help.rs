@@ -23,8 +23,8 @@ const KEYS: &[(&str, &str)] = &[
     ),
     ("  [ ] (there)", "previous / next tab"),
     (
-        "  s / S, p, R",
-        "sizes: sort column / reverse; pause refreshing; refresh now",
+        "  s / S, p",
+        "sizes: sort column / reverse; pause refreshing",
     ),
     (
         "  x / X",
@@ -45,7 +45,22 @@ const KEYS: &[(&str, &str)] = &[
     ("b", "roll back down to (and including) the selected one"),
     ("B", "roll back the last applied migration"),
     ("r", "redo: revert the last one and apply it again"),
-    ("c", "cancel the running statement (asks first)"),
+    (
+        "R",
+        "rehearse the pending migrations up to the selected one on a scratch copy",
+    ),
+    (
+        "",
+        "(observed locks, a DOWN that undoes the UP; in --read-only too: it only reads)",
+    ),
+    (
+        "  list column",
+        "✓ round trip, ✗ failed, ∅ not reversible, ≠ disagrees, * files changed",
+    ),
+    (
+        "c",
+        "cancel the running statement (asks first), or the rehearsal",
+    ),
     (
         "m",
         "resolve a partially applied migration (shows what is known; asks)",
@@ -56,7 +71,10 @@ const KEYS: &[(&str, &str)] = &[
         ":",
         "command: :up, :up V, :to V, :down N, :down-to V, :redo, :q",
     ),
-    ("R", "re-read the status"),
+    (
+        "Ctrl-r",
+        "refresh now: the status, and sizes, locks and activity",
+    ),
     (
         "mouse",
         "click a pane to focus it, a migration to select it; wheel scrolls",

@@ -2,7 +2,8 @@
 //! "pending" separator, the `/` filter, and the cursor.
 //!
 //! Identity comes first: the state glyph, the full version (never cut) and at least
-//! [`MIN_DESCRIPTION`] characters of description; then the findings, the duration and the time
+//! [`MIN_DESCRIPTION`] characters of description; then the findings, the rehearsal (✓ round trip,
+//! ✗ failed, ∅ not reversible; see [`super::rehearsal::list_cell`]), the duration and the time
 //! applied, dropped in that reverse order as the pane narrows. The cursor starts on the first
 //! pending migration (or the last applied when none is pending) and stays on its version when the
 //! list changes.
@@ -257,14 +258,32 @@ impl MigrationList {
             .map(|v| v.version.to_string().len())
             .max()
             .unwrap_or(1) as u16;
+        let rehearsals: Vec<Line<'static>> = on_screen
+            .iter()
+            .map(|v| {
+                v.map(|v| super::rehearsal::list_cell(data.rehearsals.of(v)))
+                    .unwrap_or_default()
+            })
+            .collect();
         let findings_width = findings.iter().map(Line::width).max().unwrap_or(0) as u16;
+        let rehearsal_width = rehearsals.iter().map(Line::width).max().unwrap_or(0) as u16;
         let any_applied = on_screen.iter().flatten().any(|v| v.applied.is_some());
         // Inside the border, after the cursor column; one column between columns.
         let width = area.width.saturating_sub(3);
-        let columns = columns(width, version_width, findings_width, any_applied);
+        let columns = columns(
+            width,
+            version_width,
+            [findings_width, rehearsal_width],
+            any_applied,
+        );
         let mut rows = Vec::with_capacity(on_screen.len());
         let mut selected_row = None;
-        for (row, (v, findings)) in on_screen.into_iter().zip(findings).enumerate() {
+        for (row, ((v, findings), rehearsal)) in on_screen
+            .into_iter()
+            .zip(findings)
+            .zip(rehearsals)
+            .enumerate()
+        {
             let Some(v) = v else {
                 rows.push(Row::new(vec![
                     Cell::from(""),
@@ -278,7 +297,7 @@ impl MigrationList {
             }
             rows.push(Row::new(columns.pick(version_row(
                 v,
-                findings,
+                [findings, rehearsal],
                 running == Some(v.version),
             ))));
         }
@@ -300,6 +319,7 @@ impl MigrationList {
 struct Columns {
     version: u16,
     findings: u16,
+    rehearsal: u16,
     duration: u16,
     applied_at: u16,
 }
@@ -308,8 +328,14 @@ const DURATION_WIDTH: u16 = 9;
 const APPLIED_AT_WIDTH: u16 = 11;
 
 /// The columns for `width` columns of rows: identity (glyph, version, [`MIN_DESCRIPTION`] of
-/// description) first, then findings, duration and time applied while they fit.
-fn columns(width: u16, version: u16, findings: u16, any_applied: bool) -> Columns {
+/// description) first, then findings, the rehearsal, duration and time applied while they fit
+/// (`[findings, rehearsal]`: the widest cell of each on screen, 0 when none has one).
+fn columns(
+    width: u16,
+    version: u16,
+    [findings, rehearsal]: [u16; 2],
+    any_applied: bool,
+) -> Columns {
     let mut room = width.saturating_sub(1 + 1 + version + 1 + MIN_DESCRIPTION);
     let mut take = |wanted: u16| {
         if wanted > 0 && room > wanted {
@@ -320,6 +346,7 @@ fn columns(width: u16, version: u16, findings: u16, any_applied: bool) -> Column
         }
     };
     let findings = take(findings);
+    let rehearsal = take(rehearsal);
     let duration = if any_applied { take(DURATION_WIDTH) } else { 0 };
     let applied_at = if any_applied {
         take(APPLIED_AT_WIDTH)
@@ -329,6 +356,7 @@ fn columns(width: u16, version: u16, findings: u16, any_applied: bool) -> Column
     Columns {
         version,
         findings,
+        rehearsal,
         duration,
         applied_at,
     }
@@ -343,22 +371,28 @@ impl Columns {
             Constraint::Fill(1),
         ];
         widths.extend(
-            [self.findings, self.duration, self.applied_at]
-                .into_iter()
-                .filter(|w| *w > 0)
-                .map(Constraint::Length),
+            [
+                self.findings,
+                self.rehearsal,
+                self.duration,
+                self.applied_at,
+            ]
+            .into_iter()
+            .filter(|w| *w > 0)
+            .map(Constraint::Length),
         );
         widths
     }
 
-    /// `cells` (glyph, version, description, findings, duration, time applied) without the
-    /// dropped columns.
-    fn pick(self, cells: [Cell<'static>; 6]) -> Vec<Cell<'static>> {
+    /// `cells` (glyph, version, description, findings, rehearsal, duration, time applied) without
+    /// the dropped columns.
+    fn pick(self, cells: [Cell<'static>; 7]) -> Vec<Cell<'static>> {
         let shown = [
             true,
             true,
             true,
             self.findings > 0,
+            self.rehearsal > 0,
             self.duration > 0,
             self.applied_at > 0,
         ];
@@ -417,8 +451,13 @@ fn findings_cell(data: &Data, v: &VersionStatus) -> Line<'static> {
     Line::from(spans)
 }
 
-/// One version's cells: glyph, version, description and flags, findings, duration, time applied.
-fn version_row(v: &VersionStatus, findings: Line<'static>, running: bool) -> [Cell<'static>; 6] {
+/// One version's cells: glyph, version, description and flags, findings, rehearsal, duration,
+/// time applied.
+fn version_row(
+    v: &VersionStatus,
+    [findings, rehearsal]: [Line<'static>; 2],
+    running: bool,
+) -> [Cell<'static>; 7] {
     let (glyph, color) = state_look(v.state);
     let glyph = if running { "▶" } else { glyph };
     let mut description = visible::spans(&v.description, Style::default());
@@ -447,6 +486,7 @@ fn version_row(v: &VersionStatus, findings: Line<'static>, running: bool) -> [Ce
         Cell::from(v.version.to_string()).style(Style::default().fg(color)),
         Cell::from(Line::from(description)),
         Cell::from(findings),
+        Cell::from(rehearsal),
         Cell::from(Line::from(took).right_aligned()).style(DIM),
         Cell::from(when).style(DIM),
     ]
@@ -477,17 +517,14 @@ mod tests {
 
     #[test]
     fn columns_drop_in_reverse_priority() {
+        let shown = |c: Columns| (c.findings, c.rehearsal, c.duration, c.applied_at);
         // glyph + version 14 + 20 description, with spacing: 37.
-        let narrow = columns(37, 14, 5, true);
-        assert_eq!(
-            (narrow.findings, narrow.duration, narrow.applied_at),
-            (0, 0, 0)
-        );
-        let some = columns(50, 14, 5, true);
-        assert_eq!((some.findings, some.duration, some.applied_at), (5, 0, 0));
-        let more = columns(60, 14, 5, true);
-        assert_eq!((more.findings, more.duration, more.applied_at), (5, 9, 0));
-        let all = columns(90, 14, 5, true);
-        assert_eq!((all.findings, all.duration, all.applied_at), (5, 9, 11));
+        assert_eq!(shown(columns(37, 14, [5, 2], true)), (0, 0, 0, 0));
+        assert_eq!(shown(columns(50, 14, [5, 2], true)), (5, 2, 0, 0));
+        assert_eq!(shown(columns(45, 14, [5, 2], true)), (5, 0, 0, 0));
+        assert_eq!(shown(columns(60, 14, [5, 2], true)), (5, 2, 9, 0));
+        assert_eq!(shown(columns(90, 14, [5, 2], true)), (5, 2, 9, 11));
+        // No rehearsal on screen: the column takes no room.
+        assert_eq!(shown(columns(57, 14, [5, 0], true)), (5, 0, 9, 0));
     }
 }

@@ -1,15 +1,15 @@
 //! The terminal dashboard: a thin layer over the engine.
 //!
 //! One event enum ([`event::Event`]), one channel into the UI loop. Terminal input, the status
-//! watcher, highlighting jobs and the migration run are background tasks that report back as
-//! events; the loop applies them to [`app::App`] (a pure reducer, time coming in with each
+//! watcher, highlighting jobs, the migration run and the rehearsal are background tasks that
+//! report back as events; the loop applies them to [`app::App`] (a pure reducer, time coming in with each
 //! event) and draws every frame from that state. No database call happens on the UI loop.
 //!
 //! The folder has one shape: a module per component — a pane ([`list`], [`preview`], [`run`],
 //! [`inspect`]) or an overlay ([`confirm`], [`editor`], [`fix`], [`resolve`], [`question`],
 //! [`help`], [`filter`], [`command`]) — each owning its state, its keys (returning what the
 //! dashboard must do) and its drawing. Around them: [`app`] routes events and holds what is
-//! shared ([`data`]); [`layout`] says where everything goes, for the reducer and the drawing
+//! shared ([`data`], with the rehearsals' results of [`rehearsal`]); [`layout`] says where everything goes, for the reducer and the drawing
 //! alike; [`view`] puts the frame together with the [`status_bar`]; [`keys`], [`theme`],
 //! [`visible`] and [`highlight`] are what every component uses.
 
@@ -29,6 +29,7 @@ pub mod layout;
 pub mod list;
 pub mod preview;
 pub mod question;
+pub mod rehearsal;
 pub mod resolve;
 pub mod run;
 pub mod status_bar;
@@ -38,6 +39,9 @@ pub mod visible;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::config::LintConfig;
+use crate::rehearse::{RehearseError, RehearseOptions};
 use std::time::{Duration, Instant};
 
 use color_eyre::eyre::Result;
@@ -66,8 +70,13 @@ pub struct Dashboard {
     pub source_options: SourceOptions,
     /// How runs behave.
     pub options: RunOptions,
-    /// Disable everything that writes.
+    /// Disable everything that writes (rehearsals still run: they only read this database).
     pub read_only: bool,
+    /// Where rehearsals create their scratch database (`LOCKSTEP_SCRATCH_SERVER`); `None`: on a
+    /// throwaway PostgreSQL of lockstep's own.
+    pub scratch_server: Option<String>,
+    /// The project's rule configuration (`[lint]` of `lockstep.toml`, or `.squawk.toml`).
+    pub lint: LintConfig,
 }
 
 /// How to analyse for a server of `pg_version`, with the session timeouts lockstep runs with.
@@ -117,11 +126,14 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
         remote,
         dashboard.read_only,
     )
-    .with_run_options(&dashboard.options);
+    .with_run_options(&dashboard.options)
+    .with_lint(&dashboard.lint);
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
 
     let running = Arc::new(AtomicBool::new(false));
+    let rehearsing = Arc::new(AtomicBool::new(false));
     let mut run_cancel: Option<CancellationToken> = None;
+    let mut rehearsal: Option<(CancellationToken, tokio::task::JoinHandle<()>)> = None;
     spawn_input(tx.clone());
     let watcher = StatusWatcher::new(
         db.clone(),
@@ -131,7 +143,7 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
     );
     let refresh = watcher.waker();
     spawn_status_watcher(watcher, tx.clone());
-    spawn_ticker(running.clone(), tx.clone());
+    spawn_ticker([running.clone(), rehearsing.clone()], tx.clone());
     // The monitor starts once the status is on screen: the first frame does not wait for it.
     let poller: SharedPoller = Arc::new(std::sync::Mutex::new(None));
     let mut monitor_started = false;
@@ -165,7 +177,15 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
             }
             for effect in effects {
                 match effect {
-                    Effect::Quit => return Ok(()),
+                    Effect::Quit => {
+                        // A rehearsal removes its scratch database before the dashboard goes.
+                        if let Some((cancel, task)) = rehearsal.take() {
+                            cancel.cancel();
+                            terminal.draw(|frame| view::draw(frame, &app))?;
+                            let _ = tokio::time::timeout(REHEARSAL_CLEANUP, task).await;
+                        }
+                        return Ok(());
+                    }
                     Effect::RefreshStatus => refresh.notify_one(),
                     Effect::PauseMonitor(paused) => with_poller(&poller, |p| p.pause(paused)),
                     Effect::RefreshMonitor => with_poller(&poller, |p| p.refresh_now()),
@@ -238,9 +258,10 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
                     }
                     Effect::AnalyzeDraft { draft, pg_version } => {
                         let options = lint_options(&dashboard.options, pg_version);
+                        let policy = app.data.lint_policy.clone();
                         let tx = tx.clone();
                         tokio::task::spawn_blocking(move || {
-                            let findings = editor::analyse_draft(&draft, &options);
+                            let findings = editor::analyse_draft(&draft, &options, &policy);
                             let _ = tx.send(Event::DraftAnalyzed {
                                 generation: draft.generation,
                                 findings,
@@ -300,6 +321,34 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
                                     .map_err(|e| e.to_string());
                             let _ = tx.send(Event::Fixed(written));
                         });
+                    }
+                    Effect::Rehearse { to } => {
+                        rehearsing.store(true, Ordering::SeqCst);
+                        let cancel = CancellationToken::new();
+                        let options = RehearseOptions {
+                            to,
+                            sample_rows: 0,
+                            require_down: rehearsal::REQUIRE_DOWN,
+                            all: false,
+                            scratch_server: dashboard.scratch_server.clone(),
+                            pg_version: dashboard.lint.pg_version,
+                            run: dashboard.options.clone(),
+                            source: dashboard.source_options.clone(),
+                        };
+                        let task = spawn_rehearsal(
+                            db.clone(),
+                            app.data.set.clone(),
+                            options,
+                            cancel.clone(),
+                            rehearsing.clone(),
+                            tx.clone(),
+                        );
+                        rehearsal = Some((cancel, task));
+                    }
+                    Effect::CancelRehearsal => {
+                        if let Some((cancel, _)) = &rehearsal {
+                            cancel.cancel();
+                        }
                     }
                     Effect::CancelRun => {
                         if let Some(cancel) = &run_cancel {
@@ -384,20 +433,73 @@ fn spawn_input(tx: mpsc::UnboundedSender<Event>) {
     });
 }
 
-/// Ticks ten times a second only while a migration runs (live timers); idle otherwise.
-fn spawn_ticker(running: Arc<AtomicBool>, tx: mpsc::UnboundedSender<Event>) {
+/// Ticks ten times a second only while a migration or a rehearsal runs (live timers); idle
+/// otherwise.
+fn spawn_ticker(busy: [Arc<AtomicBool>; 2], tx: mpsc::UnboundedSender<Event>) {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(Duration::from_millis(100));
         loop {
             interval.tick().await;
-            if running.load(Ordering::SeqCst) && tx.send(Event::Tick).is_err() {
+            let live = busy.iter().any(|b| b.load(Ordering::SeqCst));
+            if live && tx.send(Event::Tick).is_err() {
                 return;
             }
-            if !running.load(Ordering::SeqCst) {
+            if !live {
                 tokio::time::sleep(Duration::from_millis(400)).await;
             }
         }
     });
+}
+
+/// How long quitting waits for a cancelled rehearsal to remove its scratch database.
+const REHEARSAL_CLEANUP: Duration = Duration::from_secs(15);
+
+/// Rehearses on a scratch copy of `db` (never writing to it), forwarding the rehearsal's
+/// progress as events, until it ends or `cancel` fires.
+fn spawn_rehearsal(
+    db: Arc<Database>,
+    set: Arc<MigrationSet>,
+    options: RehearseOptions,
+    cancel: CancellationToken,
+    rehearsing: Arc<AtomicBool>,
+    tx: mpsc::UnboundedSender<Event>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let (events_tx, mut events_rx) = mpsc::unbounded_channel();
+        let forward = tx.clone();
+        let forwarder = tokio::spawn(async move {
+            while let Some(event) = events_rx.recv().await {
+                if forward.send(Event::Rehearsal(event)).is_err() {
+                    return;
+                }
+            }
+        });
+        let result =
+            crate::rehearse::rehearse(Some(db.as_ref()), &set, &options, events_tx, cancel).await;
+        let _ = forwarder.await;
+        rehearsing.store(false, Ordering::SeqCst);
+        let end = match result {
+            Ok(report) => rehearsal::RehearsalEnd::Done(Box::new(report)),
+            Err(RehearseError::Cancelled) => rehearsal::RehearsalEnd::Cancelled,
+            Err(error) => rehearsal::RehearsalEnd::Failed(with_causes(&error)),
+        };
+        let _ = tx.send(Event::RehearsalDone(end));
+    })
+}
+
+/// An error and its causes, each after a colon.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let words = cause.to_string();
+        if !text.contains(&words) {
+            text.push_str(": ");
+            text.push_str(&words);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// How often the status watcher looks when nothing wakes it.

@@ -1,6 +1,7 @@
 //! The run pane: the run in progress (its statement timer, what it waits for and on whom, its
-//! progress, the locks it holds) above the log of this session's runs, in the engine's words
-//! ([`crate::runner::text::RunLog`]).
+//! progress, the locks it holds) or the rehearsal in progress ([`Rehearsing`]) above the log of
+//! this session's runs and rehearsals, in the engine's words ([`crate::runner::text::RunLog`],
+//! [`crate::rehearse::render`]).
 //!
 //! Nothing is cut at the pane's edge: lines wrap. When the pane is short, the timer and the
 //! blocker (pid, state, transaction age, query) keep their rows and the rest gives way: first
@@ -17,10 +18,13 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Gauge, Paragraph};
 
 use super::keys;
+use super::rehearsal::{self, RehearsalEnd, Rehearsing};
 use super::theme::{DIM, clock, pane, wrapped, wrapped_height};
 use super::visible::{self, visible_line, visible_lines};
 use crate::format::{human_duration, one_line};
 use crate::monitor::SessionLocks;
+use crate::rehearse::render;
+use crate::rehearse::{MigrationRehearsal, RehearsalEvent};
 use crate::runner::text::{LogKind, LogLine, RunLog, count, lines_of};
 use crate::runner::{Direction, Failure, LockHolder, Operation, RunEvent};
 
@@ -73,11 +77,21 @@ pub enum RunNews {
     Failed(i64, Box<Failure>),
 }
 
+/// A line of the run pane's log.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LogEntry {
+    /// A run's, in the runner's words.
+    Run(LogLine),
+    /// A rehearsal's, in the rehearsal's words (with their tones).
+    Rehearsal(render::Line),
+}
+
 /// The run pane's state.
 #[derive(Debug, Clone, Default)]
 pub struct RunPane {
     running: Option<Running>,
-    log: Vec<LogLine>,
+    rehearsing: Option<Rehearsing>,
+    log: Vec<LogEntry>,
     /// Log lines scrolled back from the end (0 follows new lines).
     scroll: usize,
     height: usize,
@@ -90,8 +104,13 @@ impl RunPane {
         self.running.as_ref()
     }
 
+    /// The rehearsal in progress.
+    pub fn rehearsing(&self) -> Option<&Rehearsing> {
+        self.rehearsing.as_ref()
+    }
+
     /// The log so far.
-    pub fn log(&self) -> &[LogLine] {
+    pub fn log(&self) -> &[LogEntry] {
         &self.log
     }
 
@@ -119,10 +138,53 @@ impl RunPane {
 
     /// Adds lines to the log; a log scrolled back stays where it is.
     pub fn push(&mut self, lines: Vec<LogLine>) {
+        self.push_entries(lines.into_iter().map(LogEntry::Run).collect());
+    }
+
+    fn push_entries(&mut self, entries: Vec<LogEntry>) {
         if self.scroll > 0 {
-            self.scroll += lines.len();
+            self.scroll += entries.len();
         }
-        self.log.extend(lines);
+        self.log.extend(entries);
+    }
+
+    /// A rehearsal of `planned` migrations up to `to` starts at `now`.
+    pub fn start_rehearsal(&mut self, planned: usize, to: i64, now: Instant) {
+        self.rehearsing = Some(Rehearsing::new(planned, now));
+        self.say(
+            LogKind::Heading,
+            &format!(
+                "rehearse {} up to {to} on a scratch copy (this database is only read)",
+                count(planned, "pending migration", "pending migrations")
+            ),
+        );
+    }
+
+    /// Takes a rehearsal event at `now`: its lines go to the log; returns the migration's
+    /// rehearsal once one is complete.
+    pub fn rehearsal_event(
+        &mut self,
+        event: &RehearsalEvent,
+        now: Instant,
+    ) -> Option<MigrationRehearsal> {
+        let (lines, rehearsed) = self.rehearsing.as_mut()?.event(event, now);
+        self.push_entries(lines.into_iter().map(LogEntry::Rehearsal).collect());
+        rehearsed
+    }
+
+    /// `c` asked the rehearsal to stop.
+    pub fn cancel_rehearsal(&mut self) {
+        if let Some(rehearsing) = self.rehearsing.as_mut() {
+            rehearsing.cancelling = true;
+        }
+    }
+
+    /// The rehearsal ended: what it found, or why it stopped; returns the status bar's message.
+    pub fn rehearsal_done(&mut self, end: &RehearsalEnd) -> String {
+        self.rehearsing = None;
+        let (lines, message) = rehearsal::end_lines(end);
+        self.push_entries(lines.into_iter().map(LogEntry::Rehearsal).collect());
+        message
     }
 
     /// Adds one line of `kind` (split at line breaks).
@@ -248,11 +310,13 @@ impl RunPane {
         let mut rest = inner;
         if let Some(running) = &self.running {
             rest = draw_live(frame, inner, running, now);
+        } else if let Some(rehearsing) = &self.rehearsing {
+            rest = draw_rehearsing(frame, inner, rehearsing, now);
         } else if self.log.is_empty() {
             let text = if read_only {
-                "no run in this session (read-only)"
+                "no run in this session (read-only; R rehearses)"
             } else {
-                "no run yet in this session: a applies, b rolls back"
+                "no run yet in this session: a applies, b rolls back, R rehearses"
             };
             frame.render_widget(Paragraph::new(Line::styled(text, DIM)), inner);
             return;
@@ -299,7 +363,11 @@ impl RunPane {
 
 /// One log line as drawn: a timing stays on its line, right-aligned (the text before it is
 /// shortened); other lines wrap.
-fn log_line(entry: &LogLine, width: usize) -> Line<'static> {
+fn log_line(entry: &LogEntry, width: usize) -> Line<'static> {
+    let entry = match entry {
+        LogEntry::Run(line) => line,
+        LogEntry::Rehearsal(line) => return rehearsal::styled(line),
+    };
     let style = match entry.kind {
         LogKind::Heading => Style::default().add_modifier(Modifier::BOLD),
         LogKind::Statement => Style::default(),
@@ -325,6 +393,34 @@ fn log_line(entry: &LogLine, width: usize) -> Line<'static> {
         }
         None => visible::line(&entry.text, style),
     }
+}
+
+/// Draws the rehearsal in progress at the top of `area` (its timer, what runs, a gauge of the
+/// migrations rehearsed); returns what is left for the log.
+fn draw_rehearsing(frame: &mut Frame, area: Rect, rehearsing: &Rehearsing, now: Instant) -> Rect {
+    let header = rehearsing.header(now);
+    let header_rows = wrapped_height(&header, area.width).min(area.height as usize) as u16;
+    frame.render_widget(
+        wrapped(header),
+        Rect::new(area.x, area.y, area.width, header_rows),
+    );
+    let mut y = area.y + header_rows;
+    if y < area.bottom() && rehearsing.planned > 0 {
+        let ratio = rehearsing.done as f64 / rehearsing.planned as f64;
+        frame.render_widget(
+            Gauge::default()
+                .gauge_style(Style::default().fg(Color::Cyan))
+                .ratio(ratio.clamp(0.0, 1.0))
+                .label(format!(
+                    "{} of {} rehearsed",
+                    rehearsing.done,
+                    count(rehearsing.planned, "migration", "migrations")
+                )),
+            Rect::new(area.x, y, area.width, 1),
+        );
+        y += 1;
+    }
+    Rect::new(area.x, y, area.width, area.bottom().saturating_sub(y))
 }
 
 /// Draws the run in progress at the top of `area`; returns what is left for the log.

@@ -78,7 +78,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
 fn hints(app: &App) -> Vec<Hint> {
     let writes = !app.data.read_only;
     let mut hints: Vec<Hint> = Vec::new();
-    if app.run.running().is_some() {
+    if app.run.running().is_some() || app.run.rehearsing().is_some() {
         hints.push(hint("c", "cancel"));
     }
     match (app.focus, app.bottom) {
@@ -86,11 +86,11 @@ fn hints(app: &App) -> Vec<Hint> {
             hints.push(hint("j/k", "move"));
             hints.push(hint("Enter", "open"));
             if writes {
-                hints.extend([
-                    hint("a", "apply to"),
-                    hint("b", "roll back to"),
-                    hint("A", "all"),
-                ]);
+                hints.push(hint("a", "apply to"));
+            }
+            hints.push(hint("R", "rehearse"));
+            if writes {
+                hints.extend([hint("b", "roll back to"), hint("A", "all")]);
             }
             hints.extend([hint("u/d", "UP/DOWN"), hint("/", "filter")]);
             if writes {

@@ -541,9 +541,15 @@ fn pause_refresh_tabs_and_hints() {
         press(&mut inspect, KeyCode::Char(' ')),
         InspectAction::Pause(false)
     );
+    // R rehearses, from every pane; Ctrl-r refreshes (the dashboard's key).
     assert_eq!(
         press(&mut inspect, KeyCode::Char('R')),
-        InspectAction::RefreshNow
+        InspectAction::Ignored
+    );
+    assert!(
+        inspect.hints().contains("Ctrl-r refresh"),
+        "{}",
+        inspect.hints()
     );
     assert_eq!(
         press(&mut inspect, KeyCode::Char('4')),

@@ -23,7 +23,7 @@ use ratatui::backend::TestBackend;
 use super::inspect::poll_state;
 use super::screens::{feed, key, render};
 
-const SIZES: [(u16, u16); 4] = [(80, 24), (100, 30), (120, 35), (160, 45)];
+pub(super) const SIZES: [(u16, u16); 4] = [(80, 24), (100, 30), (120, 35), (160, 45)];
 
 /// The demo set with its foundation applied (through the seed migration), the rest pending.
 fn demo() -> (MigrationSet, Status) {
@@ -94,7 +94,7 @@ fn session(pid: i32, application: &str, state: &str, query: &str) -> Session {
 }
 
 /// The reporting session idle in a transaction on `conversations`, and the migration waiting.
-fn holder() -> Session {
+pub(super) fn holder() -> Session {
     session(
         777,
         "psql",
@@ -138,7 +138,7 @@ fn monitor() -> lockstep::monitor::PollState {
     )
 }
 
-fn demo_app() -> App {
+pub(super) fn demo_app() -> App {
     let (set, status) = demo();
     let mut app = App::new(
         set.clone(),
@@ -160,7 +160,7 @@ fn demo_app() -> App {
     app
 }
 
-fn snapshot(name: &str, terminal: &Terminal<TestBackend>) {
+pub(super) fn snapshot(name: &str, terminal: &Terminal<TestBackend>) {
     let mut settings = insta::Settings::clone_current();
     settings.add_filter(r"\d\d-\d\d \d\d:\d\d", "[WHEN]");
     settings.add_filter(r"\d+(\.\d+)? (µs|ms|s)\b", "[TIME]");
@@ -170,7 +170,7 @@ fn snapshot(name: &str, terminal: &Terminal<TestBackend>) {
     settings.bind(|| insta::assert_snapshot!(name, terminal.backend()));
 }
 
-fn screen(terminal: &Terminal<TestBackend>) -> Vec<String> {
+pub(super) fn screen(terminal: &Terminal<TestBackend>) -> Vec<String> {
     let buffer = terminal.backend().buffer();
     (0..buffer.area.height)
         .map(|y| {

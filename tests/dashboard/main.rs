@@ -6,4 +6,5 @@ mod hidden;
 mod inspect;
 mod layouts;
 mod pty;
+mod rehearsal;
 mod screens;

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use lockstep::testing::fresh_database;
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+use sqlx::Connection;
 
 struct Screen {
     parser: Arc<Mutex<vt100::Parser>>,
@@ -170,9 +171,9 @@ async fn apply_and_roll_back_through_the_keys() {
     .execute(&mut admin)
     .await
     .unwrap();
-    screen.keys("R");
+    screen.keys("\x12"); // Ctrl-R: read the status now
     screen.wait_for("⚠");
-    screen.keys("R");
+    screen.keys("\x12");
     screen.wait_until_gone("⚠");
     screen.wait_for("0 applied, 4 pending");
 
@@ -195,12 +196,27 @@ fn start_sized(
     rows: u16,
     args: &[&str],
 ) -> (Screen, Box<dyn portable_pty::Child + Send + Sync>) {
+    start_with(url, migrations, (cols, rows), args, &[])
+}
+
+/// Starts the dashboard in a `(cols, rows)` pseudo-terminal, with `args` on its command line
+/// and `envs` in its environment.
+fn start_with(
+    url: &str,
+    migrations: &std::path::Path,
+    (cols, rows): (u16, u16),
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> (Screen, Box<dyn portable_pty::Child + Send + Sync>) {
     let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_lockstep"));
     // In the environment, not on the command line, where other accounts could read the password.
     cmd.env("DATABASE_URL", url);
     cmd.arg("--source");
     cmd.arg(migrations);
     cmd.args(args);
+    for (name, value) in envs {
+        cmd.env(name, value);
+    }
     spawn(cmd, cols, rows)
 }
 
@@ -262,11 +278,7 @@ fn quit(screen: &mut Screen, child: &mut Box<dyn portable_pty::Child + Send + Sy
 #[tokio::test(flavor = "multi_thread")]
 async fn a_migration_waiting_on_a_lock_shows_the_holder_and_cancels() {
     let db = fresh_database().await;
-    let mut setup = db.connect("test").await.unwrap();
-    sqlx::raw_sql("CREATE TABLE notes (id int)")
-        .execute(&mut setup)
-        .await
-        .unwrap();
+    let mut setup = with_notes(&db).await;
     // Another session reads the table in a transaction it leaves open: it holds ACCESS SHARE.
     let mut holder = db.connect("holder").await.unwrap();
     sqlx::raw_sql("BEGIN; SELECT 'the-lock-holder' FROM notes;")
@@ -330,14 +342,7 @@ async fn a_migration_waiting_on_a_lock_shows_the_holder_and_cancels() {
     };
     assert!(text.contains("interrupted"), "{text}");
     assert!(versions(&db).await.is_empty(), "nothing recorded");
-    let body: Option<String> = sqlx::query_scalar(
-        "SELECT column_name::text FROM information_schema.columns \
-         WHERE table_name = 'notes' AND column_name = 'body'",
-    )
-    .fetch_optional(&mut setup)
-    .await
-    .unwrap();
-    assert_eq!(body, None, "the ALTER rolled back");
+    assert_eq!(notes_body(&mut setup).await, None, "the ALTER rolled back");
     sqlx::raw_sql("ROLLBACK")
         .execute(&mut holder)
         .await
@@ -353,11 +358,7 @@ async fn a_sessions_query_cannot_paint_the_terminal() {
     const QUERY: &str =
         "SELECT '\u{1b}]52;c;ZXZpbA==\u{7}\u{1b}[5A\u{1b}[8m\u{202e}\u{9b}2J' FROM notes";
     let db = fresh_database().await;
-    let mut setup = db.connect("test").await.unwrap();
-    sqlx::raw_sql("CREATE TABLE notes (id int)")
-        .execute(&mut setup)
-        .await
-        .unwrap();
+    let _setup = with_notes(&db).await;
     let mut holder = db.connect("holder").await.unwrap();
     sqlx::raw_sql("BEGIN").execute(&mut holder).await.unwrap();
     sqlx::raw_sql(QUERY).execute(&mut holder).await.unwrap();
@@ -498,6 +499,39 @@ async fn through_a_transaction_pooler_it_polls_refuses_and_applies_with_pooled()
     quit(&mut screen, &mut child);
 }
 
+/// The column `notes.body`, if it exists.
+async fn notes_body(conn: &mut sqlx::PgConnection) -> Option<String> {
+    sqlx::query_scalar(
+        "SELECT column_name::text FROM information_schema.columns \
+         WHERE table_name = 'notes' AND column_name = 'body'",
+    )
+    .fetch_optional(conn)
+    .await
+    .unwrap()
+}
+
+/// A connection to `db`, where it has created the table `notes (id int)`.
+async fn with_notes(db: &lockstep::db::Database) -> sqlx::PgConnection {
+    let mut setup = db.connect("test").await.unwrap();
+    sqlx::raw_sql("CREATE TABLE notes (id int)")
+        .execute(&mut setup)
+        .await
+        .unwrap();
+    setup
+}
+
+/// A migrations directory holding `files` (name, text), in a temporary directory kept as long as
+/// the first value lives.
+fn migrations_with(files: &[(&str, &str)]) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let migrations = dir.path().join("migrations");
+    std::fs::create_dir(&migrations).unwrap();
+    for (name, sql) in files {
+        std::fs::write(migrations.join(name), sql).unwrap();
+    }
+    (dir, migrations)
+}
+
 async fn versions(db: &lockstep::db::Database) -> Vec<i64> {
     let mut conn = db.connect("test").await.unwrap();
     sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
@@ -582,5 +616,108 @@ async fn a_confirmation_with_findings_and_a_blocker_then_f_fixes_and_it_runs() {
     .await
     .unwrap();
     assert!(valid, "the index was built");
+    quit(&mut screen, &mut child);
+}
+
+/// `R` end to end: the real binary rehearses the pending migrations on a scratch database (on
+/// the test server, `LOCKSTEP_SCRATCH_SERVER`) in the background, read-only: the list shows the
+/// round trip (✓), the preview the lock the server took; the configured database is untouched.
+/// Then a rehearsal stuck in a slow statement is cancelled with `c` and its scratch database
+/// dropped.
+#[tokio::test(flavor = "multi_thread")]
+async fn r_rehearses_until_the_list_shows_a_round_trip_and_c_cancels() {
+    let db = fresh_database().await;
+    let mut setup = with_notes(&db).await;
+    let (_dir, migrations) = migrations_with(&[
+        (
+            "1_add_body.up.sql",
+            "ALTER TABLE notes ADD COLUMN body text;\n",
+        ),
+        (
+            "1_add_body.down.sql",
+            "ALTER TABLE notes DROP COLUMN body;\n",
+        ),
+        ("2_slow.up.sql", "SELECT pg_sleep(60);\n"),
+        ("2_slow.down.sql", "SELECT 1;\n"),
+    ]);
+    let scratch_server = lockstep::testing::server_url();
+    let (mut screen, mut child) = start_with(
+        db.url(),
+        &migrations,
+        (140, 40),
+        &["--read-only"],
+        &[("LOCKSTEP_SCRATCH_SERVER", &scratch_server)],
+    );
+    screen.wait_for("0 applied, 2 pending");
+    screen.wait_for("no findings");
+    // The cursor is on 1: R rehearses it alone, in the background.
+    screen.keys("R");
+    let text = screen.wait_for("rehearsed 1 migration in");
+    assert!(text.contains("1 round trip ✓"), "{text}");
+    // The list: 1 is pending (○) with a round trip (✓) in its rehearsal column.
+    let list_width = 140 * 40 / 100;
+    let row: String = text
+        .lines()
+        .find(|l| l.contains("○ 1 add body"))
+        .expect("the row of 1")
+        .chars()
+        .take(list_width)
+        .collect();
+    assert!(row.contains('✓'), "{row}");
+    // The preview: the lock the server took, beside the predicted one.
+    assert!(text.contains("⟲ rehearsal: up ✓"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("observed") && l.contains(" ACCESS EXCLUSIVE on notes ")),
+        "{text}"
+    );
+    // The configured database is untouched: no history table, no new column.
+    let history: Option<String> =
+        sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text")
+            .fetch_one(&mut setup)
+            .await
+            .unwrap();
+    assert_eq!(history, None);
+    assert_eq!(
+        notes_body(&mut setup).await,
+        None,
+        "the rehearsal never ran on this database"
+    );
+
+    // Up to 2, whose UP sleeps: the dashboard stays responsive, and c cancels.
+    screen.keys("j");
+    screen.keys("R");
+    let mut admin = sqlx::PgConnection::connect(&scratch_server).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let scratch = loop {
+        let found: Option<String> = sqlx::query_scalar(
+            "SELECT datname::text FROM pg_stat_activity \
+             WHERE application_name = 'lockstep:rehearse' AND query = 'SELECT pg_sleep(60)' \
+             AND datname LIKE 'lockstep_rehearsal_%'",
+        )
+        .fetch_optional(&mut admin)
+        .await
+        .unwrap();
+        if let Some(name) = found {
+            break name;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the slow statement never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    screen.wait_for("▶ 2 slow: up (traced)");
+    screen.keys("?");
+    screen.wait_for("any other key closes");
+    screen.keys(" ");
+    screen.keys("c");
+    screen.wait_for("rehearsal cancelled");
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname = $1")
+        .bind(&scratch)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "the scratch database {scratch} is dropped");
     quit(&mut screen, &mut child);
 }

@@ -194,7 +194,7 @@ pub(super) fn feed(app: &mut App, event: Event) -> Vec<Effect> {
                 effects.extend(app.handle(
                     Event::DraftAnalyzed {
                         generation: draft.generation,
-                        findings: editor::analyse_draft(&draft, &options),
+                        findings: editor::analyse_draft(&draft, &options, &app.data.lint_policy),
                     },
                     now(),
                 ));
@@ -226,7 +226,7 @@ fn snapshot(name: &str, terminal: &Terminal<TestBackend>) {
     settings.bind(|| insta::assert_snapshot!(name, terminal.backend()));
 }
 
-fn cell_fg(terminal: &Terminal<TestBackend>, text: &str) -> Color {
+pub(super) fn cell_fg(terminal: &Terminal<TestBackend>, text: &str) -> Color {
     let buffer = terminal.backend().buffer();
     let area = buffer.area;
     for y in 0..area.height {
@@ -276,7 +276,7 @@ fn the_preview_is_highlighted_with_line_numbers_and_toggles_to_down() {
 }
 
 /// Applied 1-4, pending 7 (no failed row, so runs are allowed).
-fn clean_app() -> App {
+pub(super) fn clean_app() -> App {
     let (mut set, _) = every_state();
     set.migrations.truncate(5);
     let rows: Vec<AppliedRow> = set.migrations[..4]
@@ -671,7 +671,7 @@ fn the_new_migration_editor_saves_description_up_and_down() {
 }
 
 /// Applied 1 (users); pending 9, an index build on the existing users table (error-level).
-fn index_app(remote: bool) -> App {
+pub(super) fn index_app(remote: bool) -> App {
     let (mut set, _) = every_state();
     set.migrations.truncate(1);
     set.migrations.push(migration(
@@ -962,14 +962,19 @@ fn lock_samples_show_what_the_migration_holds_and_waits_for() {
     assert_eq!(cell_fg(&terminal, "waits for ACCESS"), Color::Red);
 }
 
+/// Opens the new-migration editor and types `sql` into its UP body.
+pub(super) fn draft_up(app: &mut App, sql: &str) {
+    key(app, KeyCode::Char('n'));
+    key(app, KeyCode::Tab);
+    for c in sql.chars() {
+        key(app, KeyCode::Char(c));
+    }
+}
+
 #[test]
 fn the_new_migration_editor_analyses_as_you_type() {
     let mut app = clean_app();
-    key(&mut app, KeyCode::Char('n'));
-    key(&mut app, KeyCode::Tab); // to UP
-    for c in "CREATE INDEX ix ON users (email);".chars() {
-        key(&mut app, KeyCode::Char(c));
-    }
+    draft_up(&mut app, "CREATE INDEX ix ON users (email);");
     let Overlay::Editor(editor) = &app.overlay else {
         panic!("the editor is open")
     };
@@ -1244,7 +1249,7 @@ fn read_only_leaves_out_what_writes() {
     assert!(!hints.contains("roll back"), "{hints}");
     assert!(hints.contains("filter"), "{hints}");
     assert!(
-        screen.contains("no run in this session (read-only)"),
+        screen.contains("no run in this session (read-only; R rehearses)"),
         "{screen}"
     );
     assert!(!screen.contains("a applies"), "{screen}");

@@ -10,7 +10,7 @@
 //! | `4` `5` `6`, `[`/`]` | Sizes, Locks, Activity tab / previous, next tab (`h`/`l`, `←`/`→` move between panes) |
 //! | `s` / `S` (Sizes) | next sort column (in its natural direction) / reverse the direction |
 //! | `p`, `Space` | pause / resume refreshing |
-//! | `R` | refresh now (also while paused: one poll) |
+//! | `Ctrl-r` (the dashboard's) | refresh now (also while paused: one poll), the status too |
 //! | `x` (Locks, Activity) | cancel the selected session's query: one yellow confirmation |
 //! | `X` (Locks, Activity) | terminate the selected session: two red confirmations |
 //! | `y` / `n`, `Esc`, any other key | in a confirmation: yes / no (No is the default) |
@@ -93,8 +93,6 @@ pub enum InspectAction {
     },
     /// Pause (`true`) or resume (`false`) the poller ([`crate::monitor::Poller::pause`]).
     Pause(bool),
-    /// Poll now ([`crate::monitor::Poller::refresh_now`]).
-    RefreshNow,
 }
 
 /// The panes' state. See the [module docs](self) for the keys.
@@ -282,7 +280,6 @@ impl Inspect {
                 self.paused = !self.paused;
                 InspectAction::Pause(self.paused)
             }
-            (KeyCode::Char('R'), _) => InspectAction::RefreshNow,
             (KeyCode::Char('x'), Tab::Locks | Tab::Activity) => self.ask(Signal::Cancel),
             (KeyCode::Char('X'), Tab::Locks | Tab::Activity) => self.ask(Signal::Terminate),
             (_, Tab::Sizes) => handled(self.sizes.key(key, self.page)),
@@ -342,7 +339,7 @@ impl Inspect {
             Tab::Locks | Tab::Activity => {}
         }
         items.push(("p", if self.paused { "resume" } else { "pause" }.into()));
-        items.push(("R", "refresh".into()));
+        items.push(("Ctrl-r", "refresh".into()));
         items.push(("4/5/6 [ ]", "tabs".into()));
         items
     }

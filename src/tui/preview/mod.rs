@@ -1,6 +1,8 @@
 //! The preview: the selected migration's UP or DOWN file, highlighted, with line numbers, each
 //! finding marked in the gutter and underlined, and under each statement its lock badges and its
-//! findings (errors first) with the safe alternative or the fix `f` applies.
+//! findings (errors first) with the safe alternative or the fix `f` applies. After a rehearsal
+//! (`R`): its phases at the top, and under each statement of the UP the locks the server took
+//! beside the predicted ones, disagreements highlighted.
 
 mod rows;
 
@@ -20,10 +22,14 @@ pub use rows::{
 
 use super::data::{Data, Side};
 use super::keys;
+use super::rehearsal::tone_style;
 use super::theme::{DIM, glyph, pane, severity_color};
 use super::visible::visible_lines;
 use crate::analysis::Severity;
 use crate::status::VersionStatus;
+
+/// How a disagreement between a rehearsal and the analysis looks (its `≠` badge on this colour).
+pub const DISAGREEMENT: Style = Style::new().fg(Color::LightBlue);
 
 /// Lines of source shown above a finding the preview jumps to.
 const FINDING_CONTEXT: usize = 2;
@@ -54,6 +60,7 @@ struct RowsKey {
     width: usize,
     sizes: Vec<(String, String)>,
     problems: Vec<String>,
+    rehearsals: u64,
 }
 
 /// The preview's state.
@@ -140,6 +147,7 @@ impl Preview {
             width,
             sizes,
             problems: data.problems(file),
+            rehearsals: data.rehearsals.generation(),
         };
         if self.key.as_ref() == Some(&key) {
             return;
@@ -153,6 +161,8 @@ impl Preview {
             code_width: code_width(width, digits),
             sizes: &size_notes,
             problems: &key.problems,
+            rehearsal: data.rehearsals.of(v),
+            down: self.side == Side::Down,
         });
         self.key = Some(key);
         self.scroll = self.scroll.min(self.last_scroll());
@@ -364,6 +374,16 @@ impl Preview {
                     let number = (*part == 0).then_some(*line);
                     code_row(number, width, *mark, *continued, failing, text)
                 }
+                PreviewRow::Rehearsal(pieces) => Line::from(
+                    pieces
+                        .iter()
+                        .map(|p| Span::styled(p.text.clone(), tone_style(p.tone)))
+                        .collect::<Vec<_>>(),
+                ),
+                PreviewRow::Disagreement(text) => Line::from(vec![
+                    Span::styled(format!("{:>w$}│ ", "", w = width + 1), DISAGREEMENT),
+                    Span::styled(text.clone(), DISAGREEMENT),
+                ]),
                 PreviewRow::Badges(chips) => {
                     let mut spans = vec![Span::styled(format!("{:>w$}│ ", "", w = width + 1), DIM)];
                     for chip in chips {
@@ -486,6 +506,11 @@ fn chip_span(chip: &Chip) -> Span<'static> {
         Tone::BlocksWrites | Tone::Scan => (chip.text.clone(), Style::default().fg(Color::Yellow)),
         Tone::Quiet => (chip.text.clone(), DIM),
         Tone::Size => (chip.text.clone(), Style::default().fg(Color::Magenta)),
+        Tone::Label => (chip.text.clone(), DIM),
+        Tone::Disagree => (
+            format!(" {} ", chip.text),
+            on(DISAGREEMENT.fg.unwrap_or(Color::LightBlue)).add_modifier(Modifier::BOLD),
+        ),
     };
     Span::styled(text, style)
 }

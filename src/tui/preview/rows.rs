@@ -1,11 +1,17 @@
-//! The preview's rows: the file's problems first, then its lines, each marked with the findings on
-//! it, and under each statement with findings its lock badges (once) and its findings, errors
-//! first, each with its message and the safe alternative or fix. Built once per file, analysis,
-//! table sizes and width; each frame draws only the rows on screen.
+//! The preview's rows: the file's problems first, then the migration's rehearsal (its phases and
+//! what went wrong on this side), then its lines, each marked with the findings on it, and under
+//! each statement with findings its lock badges (once) and its findings, errors first, each with
+//! its message and the safe alternative or fix. A rehearsed statement of the UP file shows its
+//! predicted badges over the locks the rehearsal observed, a disagreement highlighted and said.
+//! Built once per file, analysis, table sizes, rehearsal and width; each frame draws only the
+//! rows on screen.
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::analysis::{Analysis, AnalyzedStatement, Finding, Severity};
+use crate::analysis::{Analysis, AnalyzedStatement, Finding, LockMode, Severity};
+use crate::rehearse::StatementRehearsal;
+use crate::rehearse::render;
+use crate::tui::rehearsal::{self, Found};
 
 /// A character range of a source line to underline, and how serious it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +57,10 @@ pub enum Tone {
     Quiet,
     /// A table's size.
     Size,
+    /// "predicted" / "observed" before a rehearsed statement's badges.
+    Label,
+    /// `≠`: the rehearsal disagrees with the prediction.
+    Disagree,
 }
 
 /// One badge: a piece of the statement's lock facts.
@@ -85,6 +95,10 @@ pub enum PreviewRow {
     },
     /// Lock badges of a statement with findings (one row of them; they wrap).
     Badges(Vec<Chip>),
+    /// A row of the migration's rehearsal, in the engine's words and tones.
+    Rehearsal(render::Line),
+    /// A disagreement between the rehearsal and the analysis under its statement (a piece).
+    Disagreement(String),
     /// A note of a finding under its statement.
     Note {
         /// The finding's index in the analysis.
@@ -110,6 +124,10 @@ pub struct RowInput<'a> {
     pub sizes: &'a HashMap<String, String>,
     /// Problems of the file.
     pub problems: &'a [String],
+    /// The migration's rehearsal, if it has one.
+    pub rehearsal: Option<Found<'a>>,
+    /// Whether the file is the DOWN file.
+    pub down: bool,
 }
 
 /// The rows of a file.
@@ -121,6 +139,22 @@ pub fn build_rows(input: &RowInput) -> Vec<PreviewRow> {
             out.push(PreviewRow::Problem(piece));
         }
     }
+    if let Some(found) = input.rehearsal {
+        for line in rehearsal::preview_lines(found, input.down) {
+            out.extend(
+                rehearsal::wrap_line(&line, width)
+                    .into_iter()
+                    .map(PreviewRow::Rehearsal),
+            );
+        }
+    }
+    // The UP's statements as the rehearsal traced them (when the files are the ones rehearsed).
+    let traced = |index: usize| {
+        input
+            .rehearsal
+            .filter(|_| !input.down)
+            .and_then(|found| rehearsal::statement(found, index))
+    };
     let blank: Vec<bool> = input.text.lines().map(|l| l.trim().is_empty()).collect();
     let mut rows: Vec<PreviewRow> = (0..blank.len().max(1))
         .map(|line| PreviewRow::Code {
@@ -136,8 +170,17 @@ pub fn build_rows(input: &RowInput) -> Vec<PreviewRow> {
         out.extend(rows);
         return out;
     };
-    // Findings grouped by what they are about: a statement, else their own last line.
+    // Findings grouped by what they are about: a statement, else their own last line; and the
+    // rehearsed statements, with or without findings.
     let mut groups: BTreeMap<(usize, Option<usize>), Vec<usize>> = BTreeMap::new();
+    let after_statement = |s: &AnalyzedStatement| s.end.line.saturating_sub(1).min(rows.len() - 1);
+    for statement in &analysis.statements {
+        if traced(statement.index).is_some_and(|t| worth_showing(statement, t)) {
+            groups
+                .entry((after_statement(statement), Some(statement.index)))
+                .or_default();
+        }
+    }
     for (index, finding) in analysis.findings.iter().enumerate() {
         mark_lines(&mut rows, &blank, finding);
         let statement = finding
@@ -194,8 +237,14 @@ pub fn build_rows(input: &RowInput) -> Vec<PreviewRow> {
                 )
             });
             if let Some(statement) = statement {
-                for chips in wrap_chips(badges(statement, input.sizes), width) {
-                    out.push(PreviewRow::Badges(chips));
+                let predicted = badges(statement, input.sizes);
+                match traced(statement.index) {
+                    Some(traced) => push_rehearsed(&mut out, predicted, traced, width),
+                    None => {
+                        for chips in wrap_chips(predicted, width) {
+                            out.push(PreviewRow::Badges(chips));
+                        }
+                    }
                 }
             }
             for index in findings {
@@ -244,16 +293,10 @@ fn badges(statement: &AnalyzedStatement, sizes: &HashMap<String, String>) -> Vec
     let chip = |text: String, tone: Tone| Chip { text, tone };
     let mut chips = Vec::new();
     for lock in &statement.locks {
-        let tone = if lock.blocks_reads {
-            Tone::LockReads
-        } else if lock.blocks_writes {
-            Tone::LockWrites
-        } else {
-            Tone::Lock
-        };
-        chips.push(chip(
-            format!("{} on {}", lock.mode.sql_name(), lock.relation),
-            tone,
+        chips.push(lock_chip(
+            lock.mode,
+            &lock.relation,
+            (lock.blocks_reads, lock.blocks_writes),
         ));
         match (lock.blocks_reads, lock.blocks_writes) {
             (true, _) => chips.push(chip("blocks reads+writes".into(), Tone::BlocksReads)),
@@ -279,6 +322,115 @@ fn badges(statement: &AnalyzedStatement, sizes: &HashMap<String, String>) -> Vec
             ),
             Tone::Quiet,
         ));
+    }
+    chips
+}
+
+/// A lock's badge: its mode and target, coloured by what it `blocks` (reads, writes).
+fn lock_chip(mode: LockMode, target: &str, blocks: (bool, bool)) -> Chip {
+    Chip {
+        text: format!("{} on {target}", mode.sql_name()),
+        tone: match blocks {
+            (true, _) => Tone::LockReads,
+            (false, true) => Tone::LockWrites,
+            (false, false) => Tone::Lock,
+        },
+    }
+}
+
+/// Whether a rehearsed statement has anything to show: locks predicted or observed, a rewrite,
+/// a disagreement.
+fn worth_showing(statement: &AnalyzedStatement, traced: &StatementRehearsal) -> bool {
+    !statement.locks.is_empty()
+        || !traced.observed.is_empty()
+        || !traced.rewritten.is_empty()
+        || !traced.disagreements.is_empty()
+}
+
+/// A rehearsed statement's rows: the predicted badges, the observed ones under them (a
+/// disagreement marked `≠`), then each disagreement in the engine's words.
+fn push_rehearsed(
+    out: &mut Vec<PreviewRow>,
+    predicted: Vec<Chip>,
+    traced: &StatementRehearsal,
+    width: usize,
+) {
+    let label = |text: &str| Chip {
+        text: text.into(),
+        tone: Tone::Label,
+    };
+    let mut first = vec![label("predicted")];
+    if predicted.is_empty() {
+        first.push(Chip {
+            text: "no lock".into(),
+            tone: Tone::Quiet,
+        });
+    }
+    first.extend(predicted);
+    let mut observed = vec![label("observed ")];
+    observed.extend(observed_badges(traced));
+    for chips in wrap_chips(first, width)
+        .into_iter()
+        .chain(wrap_chips(observed, width))
+    {
+        out.push(PreviewRow::Badges(chips));
+    }
+    for disagreement in &traced.disagreements {
+        for piece in wrap(&format!("≠ {}", disagreement.message), width) {
+            out.push(PreviewRow::Disagreement(piece));
+        }
+    }
+}
+
+/// What the rehearsal saw a statement do: each lock's mode and target (what it blocks by its
+/// colour), a rewrite, a lock waited for, a predicted lock not taken, and `≠` where the
+/// analysis predicted otherwise.
+fn observed_badges(traced: &StatementRehearsal) -> Vec<Chip> {
+    let chip = |text: String, tone: Tone| Chip { text, tone };
+    let disagree = |chips: &mut Vec<Chip>, target: &str, object: bool| {
+        if render::disagrees_on(traced, target, object) {
+            chips.push(chip("≠".into(), Tone::Disagree));
+        }
+    };
+    let mut chips = Vec::new();
+    for lock in &traced.observed {
+        chips.push(lock_chip(
+            lock.mode,
+            &lock.target,
+            (lock.mode.blocks_reads(), lock.mode.blocks_writes()),
+        ));
+        if !lock.object && traced.rewritten.contains(&lock.target) {
+            chips.push(chip("rewrite".into(), Tone::Rewrite));
+        }
+        if !lock.granted {
+            chips.push(chip("waited".into(), Tone::Quiet));
+        }
+        disagree(&mut chips, &lock.target, lock.object);
+    }
+    let seen = |target: &str, object: bool| {
+        traced
+            .observed
+            .iter()
+            .any(|o| o.object == object && o.target == target)
+    };
+    for relation in &traced.rewritten {
+        if !seen(relation, false) {
+            chips.push(chip(format!("rewrite of {relation}"), Tone::Rewrite));
+            disagree(&mut chips, relation, false);
+        }
+    }
+    for predicted in &traced.predicted {
+        let target = render::predicted_target(predicted);
+        if !seen(&target, predicted.object) {
+            chips.push(chip(format!("no new lock on {target}"), Tone::Quiet));
+            disagree(&mut chips, &target, predicted.object);
+        }
+    }
+    if chips.is_empty() {
+        chips.push(chip("no lock on an existing table".into(), Tone::Quiet));
+    }
+    if traced.sampled {
+        chips.push(chip("(sampled while it ran)".into(), Tone::Quiet));
     }
     chips
 }
@@ -437,6 +589,8 @@ mod tests {
             code_width: 60,
             sizes: &HashMap::new(),
             problems: &[],
+            rehearsal: None,
+            down: false,
         })
     }
 

@@ -371,7 +371,7 @@ fn print_log_line(line: &LogLine) {
         LogKind::Heading => bold(),
         LogKind::Statement => anstyle::Style::new(),
         LogKind::Waiting => yellow(),
-        LogKind::Done | LogKind::Info => dim(),
+        LogKind::Done | LogKind::Info | LogKind::Kept => dim(),
         LogKind::Error => red(),
     };
     let text = match &line.timing {

@@ -118,6 +118,8 @@ pub enum LogKind {
     Error,
     /// Anything else: how the run connected.
     Info,
+    /// Data kept before a destructive statement, and where (part of the run's record: stdout).
+    Kept,
 }
 
 impl LogKind {
@@ -205,7 +207,7 @@ impl RunLog {
             }
             RunEvent::Connected { .. } | RunEvent::LockAcquired { .. } => Vec::new(),
             RunEvent::DataKept { .. } => crate::guard::describe_kept(event)
-                .map(|text| lines_of(LogKind::Info, "  ", &text))
+                .map(|text| lines_of(LogKind::Kept, "  ", &text))
                 .unwrap_or_default(),
             RunEvent::MigrationSkipped {
                 version, reason, ..

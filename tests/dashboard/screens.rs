@@ -1400,3 +1400,23 @@ fn a_long_status_bar_message_wraps_without_cutting_a_word() {
         "{bar:?}"
     );
 }
+
+#[test]
+fn the_editors_draft_is_highlighted_with_line_numbers() {
+    let mut app = clean_app();
+    key(&mut app, KeyCode::Char('n'));
+    for c in "add zebras".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    key(&mut app, KeyCode::Tab);
+    for c in "CREATE TABLE zebras (id int);".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    let terminal = render(&mut app, 120, 24);
+    let screen = terminal.backend().to_string();
+    assert!(screen.contains("2 CREATE TABLE zebras"), "{screen}");
+    let keyword = cell_fg(&terminal, "CREATE TABLE zebras");
+    let name = cell_fg(&terminal, "zebras (id");
+    assert_ne!(keyword, name, "the keyword is coloured apart from the name");
+    assert_ne!(keyword, Color::Reset, "the keyword is coloured");
+}

@@ -197,6 +197,28 @@ impl StatusWatcher {
             self.table.clone(),
             self.history_print.clone(),
         );
+        let connecting = conn.is_none();
+        // What sits in between is checked on a connection of its own, while the status is read
+        // (it takes a second connection and a few round trips): the first status does not wait.
+        let detect_db = self.db.clone();
+        let pooling = async move {
+            if !connecting {
+                return Ok(None);
+            }
+            if let Some(known) = detect_db.known_pooling() {
+                return Ok(Some(known.clone()));
+            }
+            let mut conn = detect_db
+                .connect("lockstep:status")
+                .await
+                .map_err(|e| e.to_string())?;
+            let pooling = detect_db
+                .pooling(&mut conn)
+                .await
+                .map_err(|e| e.to_string());
+            let _ = sqlx::Connection::close(conn).await;
+            pooling.map(Some)
+        };
         let history = async move {
             let mut server = None;
             if conn.is_none() {
@@ -204,7 +226,6 @@ impl StatusWatcher {
                     .connect("lockstep:status")
                     .await
                     .map_err(|e| e.to_string())?;
-                let pooling = db.pooling(&mut fresh).await.map_err(|e| e.to_string())?;
                 // An unnamed statement: a transaction pooler may hand the next one to another
                 // server backend.
                 let row = sqlx::raw_sql(
@@ -216,18 +237,20 @@ impl StatusWatcher {
                 .map_err(|e| e.to_string())?;
                 let column =
                     |i| sqlx::Row::try_get::<String, _>(&row, i).map_err(|e| e.to_string());
-                server = Some(ServerInfo {
-                    database: column(0)?,
-                    version: column(1)?,
-                    version_num: column(2)?.trim().parse().unwrap_or(0),
-                    pooling,
-                });
+                server = Some((
+                    column(0)?,
+                    column(1)?,
+                    column(2)?.trim().parse().unwrap_or(0),
+                ));
                 conn = Some(fresh);
             }
             let Some(mut c) = conn else {
                 return Err("no connection".to_string());
             };
-            let name = server.as_ref().map(|s| s.database.clone()).or(database);
+            let name = server
+                .as_ref()
+                .map(|(database, _, _): &(String, String, u32)| database.clone())
+                .or(database);
             let pooler = db.known_pooling().and_then(|p| p.pooler_address.clone());
             let read = async {
                 let mut tx = pinned(&mut c, READ_ONLY).await.map_err(|e| e.to_string())?;
@@ -257,11 +280,16 @@ impl StatusWatcher {
             .await;
             Ok::<_, String>((c, server, read))
         };
-        let (loaded, history) = tokio::join!(files, history);
+        let (loaded, history, pooling) = tokio::join!(files, history, pooling);
         let (conn, server, read) = history?;
-        if let Some(server) = server {
-            self.database = Some(server.database.clone());
-            seen.server = Some(server);
+        if let (Some((database, version, version_num)), Some(pooling)) = (server, pooling?) {
+            self.database = Some(database.clone());
+            seen.server = Some(ServerInfo {
+                database,
+                version,
+                version_num,
+                pooling,
+            });
         }
         self.conn = Some(conn);
         let (holder, digest, rows) = read?;

@@ -1380,3 +1380,48 @@ fn the_run_log_follows_new_lines_unless_scrolled_back() {
     assert!(end.contains("log line 61"), "{end}");
     assert!(!end.contains("log scrolled back"), "{end}");
 }
+
+#[test]
+fn a_long_status_bar_message_wraps_without_cutting_a_word() {
+    let mut app = clean_app();
+    let message = "failed after 4.20 s: 0 applied, 0 reverted; 1 retry after a lock timeout; \
+                   migration 20260112110000 rolled back; nothing else ran";
+    feed(&mut app, Event::RunDone(Err(message.into())));
+    let terminal = render(&mut app, 80, 24);
+    let lines: Vec<String> = terminal
+        .backend()
+        .to_string()
+        .lines()
+        .map(|l| l.trim_matches('"').to_string())
+        .collect();
+    // The bar is above the key hints: its words, in order, each whole on some row.
+    let bar: Vec<&str> = lines[lines.len() - 4..lines.len() - 1]
+        .iter()
+        .flat_map(|l| l.split_whitespace())
+        .collect();
+    let words: Vec<&str> = message.split_whitespace().collect();
+    assert!(
+        bar.windows(words.len()).any(|w| w == words.as_slice()),
+        "{bar:?}"
+    );
+}
+
+#[test]
+fn the_editors_draft_is_highlighted_with_line_numbers() {
+    let mut app = clean_app();
+    key(&mut app, KeyCode::Char('n'));
+    for c in "add zebras".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    key(&mut app, KeyCode::Tab);
+    for c in "CREATE TABLE zebras (id int);".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    let terminal = render(&mut app, 120, 24);
+    let screen = terminal.backend().to_string();
+    assert!(screen.contains("2 CREATE TABLE zebras"), "{screen}");
+    let keyword = cell_fg(&terminal, "CREATE TABLE zebras");
+    let name = cell_fg(&terminal, "zebras (id");
+    assert_ne!(keyword, name, "the keyword is coloured apart from the name");
+    assert_ne!(keyword, Color::Reset, "the keyword is coloured");
+}

@@ -9,10 +9,12 @@ use clap::Args;
 use color_eyre::eyre::{Result, WrapErr};
 use tokio::sync::mpsc;
 
+use super::audit::{self, AuditPlan};
 use super::output::{
     bold, dim, green, human_duration, one_line, red, show, show_in, show_padded, yellow,
 };
 use super::{EXIT_INTERRUPTED, Project};
+use crate::audit::RunEnd;
 use crate::db::Database;
 use crate::health;
 use crate::runner::{
@@ -101,7 +103,17 @@ async fn execute(
         anstream::print!("{}", show(&dry_run(&db, &set, &options, operation).await?));
         return Ok(ExitCode::SUCCESS);
     }
-    run_streamed(&db, &set, options, operation, flags.json, !flags.no_check).await
+    let audit = AuditPlan::of(project);
+    run_streamed(
+        &db,
+        &set,
+        options,
+        operation,
+        flags.json,
+        !flags.no_check,
+        &audit,
+    )
+    .await
 }
 
 /// Plans without the lock and renders the SQL that would run.
@@ -131,7 +143,7 @@ async fn dry_run(
 /// Runs `operation`, printing events as they come. The first Ctrl-C (or SIGTERM) interrupts the
 /// run: the statement in flight is cancelled on the server, a transactional migration rolls
 /// back, nothing new starts, and lockstep exits 130 after saying what was applied. A second one
-/// quits at once.
+/// quits at once. The run is recorded as `audit` says.
 pub(super) async fn run_streamed(
     db: &Database,
     set: &MigrationSet,
@@ -139,22 +151,41 @@ pub(super) async fn run_streamed(
     operation: Operation,
     json: bool,
     check: bool,
+    audit: &AuditPlan,
 ) -> Result<ExitCode> {
     let mut interrupts = Interrupts::listen().wrap_err("listening for Ctrl-C and SIGTERM")?;
     let (tx, rx) = mpsc::unbounded_channel();
     let printer = tokio::spawn(print_events(rx, json));
     let started = std::time::Instant::now();
     // The health check's baseline is taken while the migration connection opens.
-    let (baseline, runner) = tokio::select! {
-        both = async {
+    // The audit begins while the migration connection opens (and the health check's baseline
+    // is taken).
+    let (tap, sink) = audit.tap(tx);
+    let (baseline, (recorder, runner)) = tokio::select! {
+        all = async {
             tokio::join!(
                 async { if check { health::baseline(db).await.ok() } else { None } },
-                Runner::connect(db, options, tx)
+                async { tokio::join!(audit.begin(db, tap), Runner::connect(db, options, sink)) }
             )
-        } => both,
+        } => all,
         _ = interrupts.next() => return Ok(ExitCode::from(EXIT_INTERRUPTED)),
     };
-    let mut runner = runner?;
+    let recorder = match recorder {
+        Ok(recorder) => recorder,
+        Err(refusal) => {
+            if let Ok(runner) = runner {
+                runner.close().await;
+            }
+            return Err(refusal);
+        }
+    };
+    let mut runner = match runner {
+        Ok(runner) => runner,
+        Err(error) => {
+            audit::finish(recorder, RunEnd::Failed(error.to_string())).await;
+            return Err(error.into());
+        }
+    };
     let cancel = runner.cancel_token();
     let run = async move {
         let result = runner.run(operation, set).await;
@@ -180,6 +211,12 @@ pub(super) async fn run_streamed(
     };
     let tally = printer.await.unwrap_or_default();
     let interrupted = interrupted || result.as_ref().is_err_and(|e| e.is_interrupted());
+    let end = match &result {
+        _ if interrupted => RunEnd::Interrupted,
+        Ok(_) => RunEnd::Succeeded,
+        Err(error) => RunEnd::Failed(error.to_string()),
+    };
+    let audit_run = audit::finish(recorder, end).await;
     let elapsed = started.elapsed();
     if let Some(baseline) = baseline.filter(|_| !interrupted && tally.changed_something()) {
         after_run_check(db, &baseline, json).await;
@@ -200,6 +237,7 @@ pub(super) async fn run_streamed(
                 "elapsed_ms": elapsed.as_secs_f64() * 1e3,
             })).collect::<Vec<_>>()).unwrap_or_default(),
             "elapsed_ms": elapsed.as_secs_f64() * 1e3,
+            "audit_run": audit_run,
         });
         println!("{line}");
     }
@@ -209,6 +247,7 @@ pub(super) async fn run_streamed(
             if !json {
                 let y = yellow();
                 eprintln!("{y}{}{y:#}", tally.summary(elapsed, true));
+                audit::say_recorded(audit_run);
             }
             let _ = error;
             return Ok(ExitCode::from(EXIT_INTERRUPTED));
@@ -217,6 +256,7 @@ pub(super) async fn run_streamed(
             if !json {
                 let r = red();
                 eprintln!("{r}{}{r:#}", tally.summary(elapsed, false));
+                audit::say_recorded(audit_run);
             }
             return Err(error).wrap_err(match operation {
                 Operation::Up { .. } => "lockstep up failed",
@@ -229,6 +269,7 @@ pub(super) async fn run_streamed(
         // The interrupt came after the last migration had already committed.
         if !json {
             eprintln!("{}", tally.summary(summary.elapsed, true));
+            audit::say_recorded(audit_run);
         }
         return Ok(ExitCode::from(EXIT_INTERRUPTED));
     }
@@ -241,6 +282,7 @@ pub(super) async fn run_streamed(
         let g = green();
         println!("{g}{}{g:#}", tally.summary(summary.elapsed, false));
     }
+    audit::say_recorded(audit_run);
     Ok(ExitCode::SUCCESS)
 }
 

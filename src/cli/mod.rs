@@ -1,7 +1,9 @@
 //! The command-line interface: subcommands and their output. A thin layer over the engine.
 
+mod audit;
 mod check;
 mod demo;
+mod history;
 mod inspect;
 mod lint;
 mod migrate;
@@ -73,6 +75,10 @@ struct Global {
     /// under it, the timeouts set with SET LOCAL; -- no-transaction migrations are refused.
     #[arg(long, global = true)]
     pooled: bool,
+    /// (`up`, `down`, `redo`, `resolve`) run without recording the run in the audit trail
+    /// (which is otherwise required: a run whose audit cannot be written does not start).
+    #[arg(long, global = true)]
+    no_audit: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -102,6 +108,9 @@ enum Command {
     /// Run the pending migrations on a copy of the schema first: observed locks and rewrites,
     /// and a DOWN that really undoes the UP (never writes to the configured database).
     Rehearse(rehearse::RehearseArgs),
+    /// Past runs from the audit trail: who ran what, when, how it ended; with --run, each
+    /// statement's timing, lock waits and blockers.
+    History(history::HistoryArgs),
 }
 
 /// What every command works with: the configuration and the migrations.
@@ -110,6 +119,7 @@ struct Project {
     migrations_dir: PathBuf,
     database_url: Option<String>,
     pooled: bool,
+    no_audit: bool,
 }
 
 impl Project {
@@ -139,6 +149,7 @@ impl Project {
             migrations_dir,
             config,
             pooled: global.pooled,
+            no_audit: global.no_audit,
         })
     }
 
@@ -210,6 +221,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Check(args)) => check::run(&project, &dir, args).await,
         Some(Command::Lint(args)) => lint::run(&project, &dir, args).await,
         Some(Command::Rehearse(args)) => rehearse::run(&project, &dir, args).await,
+        Some(Command::History(args)) => history::run(&project, &dir, args).await,
         None => dashboard(&project, &dir, cli.global.read_only).await,
     }
 }

@@ -293,6 +293,37 @@ async fn a_statement_that_waits_records_its_wait_and_blocker() {
 }
 
 #[tokio::test]
+async fn a_run_stopped_with_ctrl_c_is_recorded_as_interrupted() {
+    let db = fresh_database().await;
+    let (dir, holder, pid) = a_held_table(&db).await;
+    let mut run = Running::start(db.url(), &dir, &["up", "--lock-timeout", "0", "--no-check"]);
+    wait_for_recorded_blocker(&db, pid).await;
+    run.signal(Signal::SIGINT);
+    assert_eq!(run.exit_code(Duration::from_secs(10)).await, 130);
+    let stderr = run.stderr();
+    assert!(
+        stderr.contains("recorded in the audit trail as run"),
+        "{stderr}"
+    );
+    let recorded = newest_run(&db, &dir);
+    assert_eq!(recorded["outcome"], "interrupted");
+    assert_eq!(
+        recorded["ended_unrecorded"], false,
+        "lockstep said so itself"
+    );
+    assert!(recorded["finished_at"].is_string());
+    let migration = &recorded["migrations"][0];
+    assert_eq!(migration["outcome"], "interrupted");
+    let statement = &migration["statements"][0];
+    assert!(
+        statement["error"].as_str().unwrap().contains("interrupted"),
+        "{statement}"
+    );
+    assert!(statement["duration_ms"].as_f64().unwrap() >= 500.0);
+    holder.close().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_killed_run_reads_as_interrupted_never_as_succeeded() {
     let db = fresh_database().await;
     let (dir, mut holder, pid) = a_held_table(&db).await;
@@ -666,6 +697,17 @@ async fn a_pooled_run_behind_a_transaction_pooler_writes_the_audit() {
     let bouncer = PgBouncer::start(PgBouncerConfig::mode("transaction"));
     let pooled = bouncer.database(&direct);
     let dir = three();
+    // Refused without --pooled: recorded as a failed run that applied nothing.
+    let (code, _, stderr) = cli(&pooled, &dir, &["up", "--no-check"]);
+    assert_eq!(code, 1, "{stderr}");
+    let refused = newest_run(&pooled, &dir);
+    assert_eq!(refused["outcome"], "failed");
+    assert!(
+        refused["error"].as_str().unwrap().contains("--pooled"),
+        "{refused}"
+    );
+    assert_eq!(refused["migrations"], serde_json::json!([]));
+
     let stdout = cli_ok(&pooled, &dir, &["up", "--pooled", "--json", "--no-check"]);
     let run_id = summary(&stdout)["audit_run"].as_i64().unwrap();
     let run = newest_run(&pooled, &dir);
@@ -680,7 +722,7 @@ async fn a_pooled_run_behind_a_transaction_pooler_writes_the_audit() {
             "SELECT count(*) FROM lockstep_audit.runs WHERE writer_pid IS NULL"
         )
         .await,
-        1
+        2
     );
     // Nothing of the audit's stays on the pooler's server connections.
     assert_eq!(

@@ -24,6 +24,11 @@ use crate::runner::{EventSink, Resolution, RunEvent};
 
 /// How often a running run's heartbeat is refreshed.
 pub(super) const HEARTBEAT: Duration = Duration::from_secs(10);
+/// Every audit write commits without waiting for its own flush to disk: the migration's next
+/// commit flushes it (WAL is written in order), and a server crash can lose at most the last
+/// fraction of a second of it — after which the run reads as interrupted, never as succeeded.
+const NO_FLUSH: &str = "SET LOCAL synchronous_commit = off;";
+
 /// How often, at most, the rows of a running run are written.
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
@@ -212,7 +217,9 @@ async fn insert_run(
          RETURNING id, started_at"
     );
     let context = "recording the run in the audit";
-    let mut tx = pinned(conn, "").await.map_err(AuditError::query(context))?;
+    let mut tx = pinned(conn, NO_FLUSH)
+        .await
+        .map_err(AuditError::query(context))?;
     let row = sqlx::query(AssertSqlSafe(sql))
         .bind(env!("CARGO_PKG_VERSION"))
         .bind(os_user())
@@ -342,15 +349,8 @@ impl Writer {
         let conn = self.conn.as_mut().expect("connected above");
         let s = self.settings.quoted_schema();
         let (run_id, own_backend) = (self.run_id, self.own_backend);
-        // Progress needs no flush to disk of its own; the end does (a server crash loses at
-        // most the last progress, and the run then reads as interrupted).
-        let setup = if end.is_some() {
-            ""
-        } else {
-            "SET LOCAL synchronous_commit = off;"
-        };
         let result: Result<(), sqlx::Error> = async {
-            let mut tx = pinned(conn, setup).await?;
+            let mut tx = pinned(conn, NO_FLUSH).await?;
             if let Some(rows) = changes.migrations {
                 sqlx::query(AssertSqlSafe(upsert_migrations(&s)))
                     .bind(run_id)

@@ -7,6 +7,7 @@ use clap::Args;
 use color_eyre::eyre::{Result, WrapErr};
 
 use super::Project;
+use super::audit::AuditPlan;
 use super::migrate::{Interrupts, run_streamed};
 use crate::db::start_sandbox;
 use crate::runner::{Operation, read_status};
@@ -82,6 +83,7 @@ pub(super) async fn run(project: &Project, args: DemoArgs) -> Result<ExitCode> {
         false,
         true,
         None,
+        &AuditPlan::off(),
     )
     .await?;
     let status = read_status(&db, &set, &options.table).await?;

@@ -8,7 +8,7 @@ use color_eyre::eyre::{Result, WrapErr};
 
 use super::Project;
 use super::audit::AuditPlan;
-use super::migrate::{Interrupts, run_streamed};
+use super::migrate::{Interrupts, Safeguards, run_streamed};
 use crate::db::start_sandbox;
 use crate::runner::{Operation, read_status};
 use crate::source;
@@ -82,8 +82,10 @@ pub(super) async fn run(project: &Project, args: DemoArgs) -> Result<ExitCode> {
         Operation::Up { to: None },
         false,
         true,
-        None,
-        &AuditPlan::off(),
+        Safeguards {
+            guarded: None,
+            audit: &AuditPlan::off(),
+        },
     )
     .await?;
     let status = read_status(&db, &set, &options.table).await?;

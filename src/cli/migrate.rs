@@ -133,8 +133,10 @@ async fn execute(
         operation,
         flags.json,
         !flags.no_check,
-        guarded,
-        &audit,
+        Safeguards {
+            guarded,
+            audit: &audit,
+        },
     )
     .await
 }
@@ -175,6 +177,13 @@ async fn dry_run(
     Ok(text)
 }
 
+/// What surrounds a run: the environment's guard (snapshot taken, data keeper, the plan
+/// confirmed) and the audit.
+pub(super) struct Safeguards<'a> {
+    pub guarded: Option<Guarded>,
+    pub audit: &'a AuditPlan,
+}
+
 /// Runs `operation`, printing events as they come. The first Ctrl-C (or SIGTERM) interrupts the
 /// run: the statement in flight is cancelled on the server, a transactional migration rolls
 /// back, nothing new starts, and lockstep exits 130 after saying what was applied. A second one
@@ -186,9 +195,9 @@ pub(super) async fn run_streamed(
     operation: Operation,
     json: bool,
     check: bool,
-    guarded: Option<Guarded>,
-    audit: &AuditPlan,
+    safeguards: Safeguards<'_>,
 ) -> Result<ExitCode> {
+    let Safeguards { guarded, audit } = safeguards;
     let Guarded {
         keeper,
         expected,

@@ -198,11 +198,17 @@ pub async fn dump(
         .tempdir()
         .map_err(|e| RehearseError::Io("creating a directory for the schema dump".into(), e))?;
     let path = dir.path().join("schema.dump");
+    // pg_dump is killed when the rehearsal is cancelled; a server backend waiting for a lock
+    // would not notice until the wait ends, so from PostgreSQL 14 on it checks every second.
+    let mut settings = vec![("default_transaction_read_only", "on")];
+    if source.version_num >= 140_000 {
+        settings.push(("client_connection_check_interval", "1s"));
+    }
     let from = ServiceFile::write(
         dir.path(),
         "source",
         request.db.url(),
-        &[("default_transaction_read_only", "on")],
+        &settings,
         SOURCE_APPLICATION,
     )?;
     let mut dump_cmd = tokio::process::Command::new(tools.pg_dump());

@@ -172,7 +172,11 @@ pub async fn rehearse(
     let dumping = async {
         match (&mut source, &request) {
             (Some(session), Some(request)) => match session.has_schema(request.table).await {
-                Ok(true) => Some(copy::dump(session, request, &tools).await),
+                // pg_dump is killed when the rehearsal is cancelled.
+                Ok(true) => Some(tokio::select! {
+                    dumped = copy::dump(session, request, &tools) => dumped,
+                    _ = cancel.cancelled() => Err(RehearseError::Cancelled),
+                }),
                 Ok(false) => None,
                 Err(error) => Some(Err(error)),
             },
@@ -230,7 +234,11 @@ pub async fn rehearse(
                 let _ = events.send(RehearsalEvent::Preparing {
                     what: "copying the schema to the scratch database".into(),
                 });
-                let summary = copy::copy(session, request, dump, &scratch).await?;
+                // pg_restore is killed when the rehearsal is cancelled.
+                let summary = tokio::select! {
+                    copied = copy::copy(session, request, dump, &scratch) => copied?,
+                    _ = cancel.cancelled() => return Err(RehearseError::Cancelled),
+                };
                 let history = session.history(&options.run.table).await?;
                 (Source::Copy(summary), history)
             }

@@ -777,3 +777,82 @@ async fn a_no_transaction_down_runs_in_the_runners_segments() {
         "statement 2 was rolled back with 3"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rehearsal_cancelled_while_pg_dump_waits_stops_at_once() {
+    let dir = Dir::with(&[
+        ("1_t.up.sql", "CREATE TABLE t (id int);\n"),
+        ("1_t.down.sql", "DROP TABLE t;\n"),
+        ("2_i.up.sql", "CREATE INDEX t_id ON t (id);\n"),
+        ("2_i.down.sql", "DROP INDEX t_id;\n"),
+    ]);
+    let db = configured_with_base(&dir).await;
+    // pg_dump needs ACCESS SHARE on t: it queues behind this lock for up to a minute.
+    let mut holder = conn(&db).await;
+    sqlx::raw_sql("BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE;")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let mut options = rehearse_options();
+    options.run.lock_timeout = Some(Duration::from_secs(60));
+    let cancel = CancellationToken::new();
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let set = dir.set();
+    let task = {
+        let (cancel, db) = (cancel.clone(), db.detached());
+        tokio::spawn(async move { rehearse(Some(&db), &set, &options, tx, cancel).await })
+    };
+    let mut watcher = conn(&db).await;
+    let waiting = "SELECT count(*) FROM pg_stat_activity WHERE application_name = \
+                   'lockstep:rehearse:read-only' AND wait_event_type = 'Lock'";
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let n: i64 = sqlx::query_scalar(waiting)
+            .fetch_one(&mut watcher)
+            .await
+            .unwrap();
+        if n > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "pg_dump never queued behind the lock"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let cancelled_at = Instant::now();
+    cancel.cancel();
+    let result = tokio::time::timeout(Duration::from_secs(30), task)
+        .await
+        .expect("the rehearsal stops")
+        .unwrap();
+    assert!(
+        matches!(result, Err(RehearseError::Cancelled)),
+        "{result:?}"
+    );
+    assert!(
+        cancelled_at.elapsed() < Duration::from_secs(15),
+        "stopped after {:?}, not when pg_dump's lock wait ended",
+        cancelled_at.elapsed()
+    );
+    // pg_dump was killed: its session goes away while the lock is still held.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let n: i64 = sqlx::query_scalar(waiting)
+            .fetch_one(&mut watcher)
+            .await
+            .unwrap();
+        if n == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "pg_dump still waits after the cancel"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+}

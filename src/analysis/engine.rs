@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use squawk_syntax::{Parse, SourceFile, SyntaxNode};
 
-use super::catalog::Catalog;
+use super::catalog::{Catalog, ForeignKeyIndex};
 use super::describe::{Described, describe};
 use super::ignore::{Directives, apply_ignores, parse_directives};
 use super::rules::{self, Draft};
@@ -250,7 +250,7 @@ pub(crate) fn for_statement_nodes(
 
 /// Runs the rules over a prepared text in its context.
 pub(crate) fn run(prepared: &Prepared, text: &str, ctx: &AnalysisContext) -> Analysis {
-    run_after(prepared, text, ctx, &ctx.new_tables, &ctx.catalog)
+    run_after(prepared, text, ctx, &ctx.new_tables, &ctx.catalog, None)
 }
 
 /// What earlier files left behind for the next one.
@@ -260,9 +260,21 @@ pub(crate) struct Prior {
     pub new_tables: BTreeSet<String>,
     /// The schema the next file meets.
     pub catalog: Catalog,
+    /// The foreign keys of `catalog`, kept with it (rebuilding them for every file would cost
+    /// the whole catalogue per file).
+    pub foreign_keys: ForeignKeyIndex,
 }
 
 impl Prior {
+    /// The state before the first file.
+    pub(crate) fn new(new_tables: BTreeSet<String>, catalog: Catalog) -> Prior {
+        Prior {
+            foreign_keys: ForeignKeyIndex::of(&catalog),
+            new_tables,
+            catalog,
+        }
+    }
+
     /// Adds what a file changed in the schema; with `same_run`, what it created is new for the
     /// files after it (they run right after it, before production sees it).
     pub(crate) fn absorb(&mut self, analysis: &Analysis, same_run: bool) {
@@ -270,18 +282,33 @@ impl Prior {
             self.new_tables
                 .extend(analysis.tables_created.iter().cloned());
         }
+        self.foreign_keys.absorb(&analysis.schema_changes);
         self.catalog.apply(&analysis.schema_changes);
+    }
+
+    /// Runs the rules on a file that meets this state (`ctx`'s own catalog and new tables are
+    /// ignored).
+    pub(crate) fn run(&self, prepared: &Prepared, text: &str, ctx: &AnalysisContext) -> Analysis {
+        run_after(
+            prepared,
+            text,
+            ctx,
+            &self.new_tables,
+            &self.catalog,
+            Some(&self.foreign_keys),
+        )
     }
 }
 
-/// Runs the rules on a file that meets the schema `catalog`, after the earlier files of its run
-/// created `new_tables` (`ctx`'s own catalog and new tables are ignored).
-pub(crate) fn run_after(
+/// Runs the rules on a file that meets the schema `catalog` (whose foreign keys are
+/// `foreign_keys`, when known), after the earlier files of its run created `new_tables`.
+fn run_after(
     prepared: &Prepared,
     text: &str,
     ctx: &AnalysisContext,
     new_tables: &BTreeSet<String>,
     catalog: &Catalog,
+    foreign_keys: Option<&ForeignKeyIndex>,
 ) -> Analysis {
     let Prepared {
         statements,
@@ -291,7 +318,7 @@ pub(crate) fn run_after(
         lines,
         integrity,
     } = prepared;
-    let mut state = State::new(ctx, new_tables, catalog);
+    let mut state = State::new(ctx, new_tables, catalog, foreign_keys);
     state.lone_statement = described.iter().filter(|d| !d.actions.is_empty()).count() == 1;
     let mut drafts: Vec<(Option<usize>, Draft)> = Vec::new();
     let mut analyzed = Vec::with_capacity(statements.len());

@@ -9,9 +9,7 @@ use std::sync::mpsc;
 use serde::Serialize;
 
 use super::catalog::Catalog;
-use super::engine::{
-    Prepared, Prior, WORKER_TEXT, prepare, prepare_on_worker, run_after, stack_size_for,
-};
+use super::engine::{Prepared, Prior, WORKER_TEXT, prepare, prepare_on_worker, stack_size_for};
 use super::types::{Analysis, AnalysisContext, Severity};
 
 /// Options for [`lint_files`].
@@ -195,10 +193,8 @@ fn lint(files: &[(PathBuf, String)], opts: &LintOptions, chain: bool) -> LintRep
         (version_of(a), is_down_file(a), a).cmp(&(version_of(b), is_down_file(b), b))
     });
     let texts: Vec<&str> = order.iter().map(|(_, text)| text.as_str()).collect();
-    let mut prior = Prior {
-        new_tables: opts.new_tables.clone(),
-        catalog: opts.catalog.clone(),
-    };
+    // Without a chain every file meets the options' state; with one, what the files before it left.
+    let mut prior = Prior::new(opts.new_tables.clone(), opts.catalog.clone());
     // One context for the run; only the transaction mode changes per file.
     let mut ctx = AnalysisContext {
         pg_version: opts.pg_version,
@@ -216,11 +212,7 @@ fn lint(files: &[(PathBuf, String)], opts: &LintOptions, chain: bool) -> LintRep
             text.starts_with(NO_TRANSACTION_MARKER) || tool_runs_outside_transaction(path);
         let is_down = is_down_file(path);
         ctx.in_transaction = opts.runner_wraps_in_transaction && !no_transaction;
-        let analysis = if chain {
-            run_after(&prepared, text, &ctx, &prior.new_tables, &prior.catalog)
-        } else {
-            run_after(&prepared, text, &ctx, &opts.new_tables, &opts.catalog)
-        };
+        let analysis = prior.run(&prepared, text, &ctx);
         if chain && !is_down {
             let same_run = match opts.chain {
                 Chain::History => false,

@@ -3,12 +3,12 @@
 
 use std::collections::BTreeSet;
 
-use super::catalog::{Catalog, Relation, RelationKind, Schema};
+use super::catalog::{Catalog, ForeignKeyIndex, Relation, RelationKind, Schema};
 use super::coercion::{TypeChange, classify};
 use super::describe::{Action, ConstraintKind, Control, Described, Detail, DropKind, Effect};
 use super::locks::LockMode;
 use super::model::{Cost, Shape, Target, lookup};
-use super::rules::{self, ActionFacts, CheckCtx, Draft, a_lock, no_transaction_edit};
+use super::rules::{self, ALock, ActionFacts, CheckCtx, Draft, no_transaction_edit};
 use super::types::*;
 
 /// A fix that removes a statement (with its semicolon and line break) so it can move to a
@@ -94,6 +94,7 @@ impl<'a> State<'a> {
         ctx: &'a AnalysisContext,
         base_new: &'a BTreeSet<String>,
         catalog: &'a Catalog,
+        foreign_keys: Option<&'a ForeignKeyIndex>,
     ) -> State<'a> {
         State {
             ctx,
@@ -107,7 +108,7 @@ impl<'a> State<'a> {
             base_new,
             new: BTreeSet::new(),
             created: BTreeSet::new(),
-            schema: Schema::new(catalog),
+            schema: Schema::new(catalog, foreign_keys),
             added_in_tx: BTreeSet::new(),
             window_reported: false,
             locked_views: BTreeSet::new(),
@@ -690,7 +691,7 @@ impl<'a> State<'a> {
                     format!(
                         "{} requests {} without lock_timeout: while it waits behind a long transaction, every later query on \"{}\" queues behind it",
                         d.kind,
-                        a_lock(first.mode, &first.relation),
+                        ALock(first.mode, &first.relation),
                         first.relation
                     ),
                 );
@@ -732,7 +733,7 @@ impl<'a> State<'a> {
                         d.kind,
                         if work.rewrite { "rewrites" } else { "scans" },
                         work.relation,
-                        a_lock(work.mode, &work.relation)
+                        ALock(work.mode, &work.relation)
                     ),
                 );
                 draft.table = Some(work.relation.clone());

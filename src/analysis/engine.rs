@@ -15,7 +15,7 @@ use crate::sql::{LineIndex, Statement, SyntaxProblem, split_tree, syntax_problem
 
 /// Analyses one migration's text.
 pub fn analyze(text: &str, ctx: &AnalysisContext) -> Analysis {
-    run(&prepare(text, ctx.pg_version), text, ctx)
+    run(prepare(text, ctx.pg_version), text, ctx)
 }
 
 /// The context-free part of an analysis (parsing, splitting, describing statements, reading
@@ -136,7 +136,7 @@ fn blank_outside(text: &str, keep: &std::ops::Range<usize>) -> Option<String> {
 }
 
 /// Texts up to this many bytes cannot nest deeply enough to need a bigger stack.
-const SMALL_TEXT: usize = 1024;
+pub(crate) const SMALL_TEXT: usize = 1024;
 
 /// Runs `f` on a thread with a stack big enough for a text of `len` bytes
 /// ([`stack_size_for`]), or right here for tiny texts or when no such thread can be started.
@@ -249,7 +249,7 @@ pub(crate) fn for_statement_nodes(
 }
 
 /// Runs the rules over a prepared text in its context.
-pub(crate) fn run(prepared: &Prepared, text: &str, ctx: &AnalysisContext) -> Analysis {
+pub(crate) fn run(prepared: Prepared, text: &str, ctx: &AnalysisContext) -> Analysis {
     run_after(prepared, text, ctx, &ctx.new_tables, &ctx.catalog, None)
 }
 
@@ -288,7 +288,7 @@ impl Prior {
 
     /// Runs the rules on a file that meets this state (`ctx`'s own catalog and new tables are
     /// ignored).
-    pub(crate) fn run(&self, prepared: &Prepared, text: &str, ctx: &AnalysisContext) -> Analysis {
+    pub(crate) fn run(&self, prepared: Prepared, text: &str, ctx: &AnalysisContext) -> Analysis {
         run_after(
             prepared,
             text,
@@ -303,7 +303,7 @@ impl Prior {
 /// Runs the rules on a file that meets the schema `catalog` (whose foreign keys are
 /// `foreign_keys`, when known), after the earlier files of its run created `new_tables`.
 fn run_after(
-    prepared: &Prepared,
+    prepared: Prepared,
     text: &str,
     ctx: &AnalysisContext,
     new_tables: &BTreeSet<String>,
@@ -311,7 +311,7 @@ fn run_after(
     foreign_keys: Option<&ForeignKeyIndex>,
 ) -> Analysis {
     let Prepared {
-        statements,
+        mut statements,
         syntax_errors,
         described,
         directives,
@@ -322,7 +322,7 @@ fn run_after(
     state.lone_statement = described.iter().filter(|d| !d.actions.is_empty()).count() == 1;
     let mut drafts: Vec<(Option<usize>, Draft)> = Vec::new();
     let mut analyzed = Vec::with_capacity(statements.len());
-    for (stmt, d) in statements.iter().zip(described) {
+    for (stmt, d) in statements.iter_mut().zip(&described) {
         let (analysed, found) = state.statement(stmt.index, &stmt.span, d, text);
         drafts.extend(found.into_iter().map(|f| (Some(stmt.index), f)));
         analyzed.push(AnalyzedStatement {
@@ -330,7 +330,8 @@ fn run_after(
             span: stmt.span.clone(),
             start: stmt.start,
             end: lines.line_col(text, stmt.span.end),
-            text: stmt.text.clone(),
+            // The statement's text moves to the analysis (nothing else reads it).
+            text: std::mem::take(&mut stmt.text),
             ..analysed
         });
     }
@@ -350,9 +351,9 @@ fn run_after(
             .get(at)
             .filter(|s| s.span.start <= draft.span.start)
             .map(|s| s.index);
-        drafts.push((index, draft.clone()));
+        drafts.push((index, draft));
     }
-    for problem in syntax_errors {
+    for problem in &syntax_errors {
         drafts.push((
             None,
             Draft::new(
@@ -365,7 +366,7 @@ fn run_after(
 
     let mut findings: Vec<Finding> = drafts
         .into_iter()
-        .map(|(index, draft)| finish(draft, index, text, lines))
+        .map(|(index, draft)| finish(draft, index, text, &lines))
         .collect();
     findings.extend(directives.unknown.iter().map(|(span, name)| {
         let mut draft = Draft::new(
@@ -377,7 +378,7 @@ fn run_after(
             "see `lockstep lint --explain` for the rule names (squawk names are accepted too)"
                 .to_string(),
         );
-        finish(draft, None, text, lines)
+        finish(draft, None, text, &lines)
     }));
     // By line, the most severe first, then by position.
     findings.sort_by(|a, b| {
@@ -394,13 +395,13 @@ fn run_after(
                 b.rule,
             ))
     });
-    let (findings, suppressed) = apply_ignores(findings, directives, statements);
+    let (findings, suppressed) = apply_ignores(findings, &directives, &statements);
 
     Analysis {
         statements: analyzed,
         findings,
         suppressed,
-        syntax_errors: syntax_errors.clone(),
+        syntax_errors,
         tables_created: state.created,
         schema_changes: state.schema.changes,
     }
@@ -457,7 +458,7 @@ fn merge(mut parts: Vec<Described>) -> Described {
 mod tests {
     use super::*;
 
-    fn analysis_json(prepared: &Prepared, text: &str) -> serde_json::Value {
+    fn analysis_json(prepared: Prepared, text: &str) -> serde_json::Value {
         let ctx = AnalysisContext::default();
         serde_json::to_value(run(prepared, text, &ctx)).unwrap()
     }
@@ -482,14 +483,12 @@ mod tests {
     fn parsing_in_pieces_gives_the_same_analysis() {
         let text = mixed(40);
         let whole = prepare_here(&text, 15);
+        let statements = whole.statements.len();
+        let whole = analysis_json(whole, &text);
         for pieces in [2, 3, 7] {
             let parts = prepare_in_pieces(&text, 15, pieces).expect("cut points exist");
-            assert_eq!(parts.statements.len(), whole.statements.len());
-            assert_eq!(
-                analysis_json(&parts, &text),
-                analysis_json(&whole, &text),
-                "{pieces} pieces"
-            );
+            assert_eq!(parts.statements.len(), statements);
+            assert_eq!(analysis_json(parts, &text), whole, "{pieces} pieces");
         }
     }
 
@@ -506,8 +505,8 @@ mod tests {
         assert_eq!(&text[cuts[1]..], "SELECT 1;\n");
         let parts = prepare_in_pieces(&text, 15, 2).expect("both pieces parse");
         assert_eq!(
-            analysis_json(&parts, &text),
-            analysis_json(&prepare_here(&text, 15), &text)
+            analysis_json(parts, &text),
+            analysis_json(prepare_here(&text, 15), &text)
         );
         let atomic = "CREATE FUNCTION g() RETURNS int LANGUAGE sql BEGIN ATOMIC\n  SELECT CASE WHEN true THEN 1 END;\n  SELECT 2;\nEND;\n";
         assert_eq!(

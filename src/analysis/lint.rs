@@ -9,7 +9,9 @@ use std::sync::mpsc;
 use serde::Serialize;
 
 use super::catalog::Catalog;
-use super::engine::{Prepared, Prior, WORKER_TEXT, prepare, prepare_on_worker, stack_size_for};
+use super::engine::{
+    Prepared, Prior, SMALL_TEXT, WORKER_TEXT, prepare, prepare_on_worker, stack_size_for,
+};
 use super::types::{Analysis, AnalysisContext, Severity};
 
 /// Options for [`lint_files`].
@@ -189,9 +191,7 @@ fn tool_runs_outside_transaction(path: &Path) -> bool {
 
 fn lint(files: &[(PathBuf, String)], opts: &LintOptions, chain: bool) -> LintReport {
     let mut order: Vec<&(PathBuf, String)> = files.iter().collect();
-    order.sort_by(|(a, _), (b, _)| {
-        (version_of(a), is_down_file(a), a).cmp(&(version_of(b), is_down_file(b), b))
-    });
+    order.sort_by_cached_key(|(path, _)| (version_of(path), is_down_file(path), path));
     let texts: Vec<&str> = order.iter().map(|(_, text)| text.as_str()).collect();
     // Without a chain every file meets the options' state; with one, what the files before it left.
     let mut prior = Prior::new(opts.new_tables.clone(), opts.catalog.clone());
@@ -212,7 +212,7 @@ fn lint(files: &[(PathBuf, String)], opts: &LintOptions, chain: bool) -> LintRep
             text.starts_with(NO_TRANSACTION_MARKER) || tool_runs_outside_transaction(path);
         let is_down = is_down_file(path);
         ctx.in_transaction = opts.runner_wraps_in_transaction && !no_transaction;
-        let analysis = prior.run(&prepared, text, &ctx);
+        let analysis = prior.run(prepared, text, &ctx);
         if chain && !is_down {
             let same_run = match opts.chain {
                 Chain::History => false,
@@ -236,26 +236,36 @@ fn lint(files: &[(PathBuf, String)], opts: &LintOptions, chain: bool) -> LintRep
     }
 }
 
-/// Below this many bytes in total, parsing on one thread is faster than starting more.
+/// Below this many bytes in total, one worker thread parses (while this one runs the rules).
 const PARALLEL_THRESHOLD: usize = 64 * 1024;
 
-/// Parses and describes every text on as many worker threads as the machine has (largest files
-/// first), and hands each result to `each` on the calling thread in input order, as soon as it and
-/// all before it are ready.
+/// Parses and describes every text on worker threads (as many as the machine has cores, largest
+/// files first; or one, in order, for a small total), and hands each result to `each` on the calling thread
+/// in input order, as soon as it and all before it are ready. Texts too small to nest deeply are
+/// parsed right here instead; the others need a worker's big stack, and starting one worker for
+/// them all costs less than a thread per file.
 fn prepare_in_order(texts: &[&str], pg_version: u32, mut each: impl FnMut(usize, Prepared)) {
-    let total: usize = texts.iter().map(|t| t.len()).sum();
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(texts.len());
-    if threads <= 1 || total < PARALLEL_THRESHOLD {
+    if texts.iter().all(|t| t.len() <= SMALL_TEXT) {
         for (i, text) in texts.iter().enumerate() {
             each(i, prepare(text, pg_version));
         }
         return;
     }
+    let total: usize = texts.iter().map(|t| t.len()).sum();
+    // (Asking for the core count reads cgroup files: only when it can matter.)
+    let threads = if total < PARALLEL_THRESHOLD {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(texts.len())
+    };
     let mut queue: Vec<usize> = (0..texts.len()).collect();
-    queue.sort_by_key(|&i| std::cmp::Reverse(texts[i].len()));
+    if threads > 1 {
+        // Largest first, so no worker is left with a big file at the end.
+        queue.sort_by_key(|&i| std::cmp::Reverse(texts[i].len()));
+    }
     let next = AtomicUsize::new(0);
     let mut ready: Vec<Option<Prepared>> = texts.iter().map(|_| None).collect();
     let mut handed = 0;

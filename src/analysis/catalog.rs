@@ -81,26 +81,21 @@ impl Catalog {
     }
 
     /// Applies one file's changes.
-    pub fn apply(&mut self, changes: &SchemaChanges) {
-        for (name, relation) in &changes.relations {
-            match relation {
-                Some(r) => self.relations.insert(name.clone(), r.clone()),
-                None => self.relations.remove(name),
-            };
-        }
-        for (name, table) in &changes.indexes {
-            match table {
-                Some(t) => self.indexes.insert(name.clone(), t.clone()),
-                None => self.indexes.remove(name),
-            };
-        }
-        for (name, constraint) in &changes.constraints {
-            match constraint {
-                Some(c) => self.constraints.insert(name.clone(), c.clone()),
-                None => self.constraints.remove(name),
-            };
-        }
+    pub fn apply(&mut self, changes: SchemaChanges) {
+        replay(&mut self.relations, changes.relations);
+        replay(&mut self.indexes, changes.indexes);
+        replay(&mut self.constraints, changes.constraints);
         self.complete &= !changes.unseen;
+    }
+}
+
+/// Replaces the entries of `map` that `changes` names (`None`: removes it).
+fn replay<V>(map: &mut BTreeMap<String, V>, changes: BTreeMap<String, Option<V>>) {
+    for (name, value) in changes {
+        match value {
+            Some(v) => map.insert(name, v),
+            None => map.remove(&name),
+        };
     }
 }
 

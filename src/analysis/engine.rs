@@ -5,13 +5,14 @@ use std::collections::BTreeSet;
 
 use squawk_syntax::{Parse, SourceFile, SyntaxNode};
 
-use super::catalog::{Catalog, ForeignKeyIndex};
+use super::catalog::{Catalog, ForeignKeyIndex, SchemaChanges};
 use super::describe::{Described, describe};
 use super::ignore::{Directives, apply_ignores, parse_directives};
 use super::rules::{self, Draft};
 use super::session::State;
 use super::types::*;
-use crate::sql::{LineIndex, Statement, SyntaxProblem, split_tree, syntax_problems};
+use crate::sql::split::{split_tree_indexed, syntax_problems_indexed};
+use crate::sql::{LineIndex, Statement, SyntaxProblem, syntax_problems};
 
 /// Analyses one migration's text.
 pub fn analyze(text: &str, ctx: &AnalysisContext) -> Analysis {
@@ -159,14 +160,12 @@ pub(crate) fn on_deep_stack<T: Send>(len: usize, f: impl Fn() -> T + Sync) -> T 
 
 fn prepare_here(text: &str, pg_version: u32) -> Prepared {
     let parse = SourceFile::parse(text);
+    let lines = LineIndex::new(text);
     if text.len() < PARALLEL_ERRORS_THRESHOLD {
-        let (described, errors) = (
-            describe_all(text, &parse, pg_version),
-            syntax_problems(text, &parse),
-        );
+        let syntax_errors = syntax_problems_indexed(text, &parse, &lines);
         return Prepared {
-            syntax_errors: errors,
-            ..described
+            syntax_errors,
+            ..describe_all(text, &parse, pg_version, lines)
         };
     }
     // squawk's error collection walks the whole tree again: on a large text, run it on a second
@@ -177,7 +176,7 @@ fn prepare_here(text: &str, pg_version: u32) -> Prepared {
             .name("lockstep-errors".to_string())
             .stack_size(stack_size_for(text.len()))
             .spawn_scoped(scope, errors_of);
-        let described = describe_all(text, &parse, pg_version);
+        let described = describe_all(text, &parse, pg_version, lines);
         let syntax_errors = match errors {
             Ok(handle) => handle.join().unwrap_or_else(|_| errors_of()),
             Err(_) => errors_of(),
@@ -194,12 +193,17 @@ fn prepare_here(text: &str, pg_version: u32) -> Prepared {
 /// Above this size, [`prepare`] collects syntax errors on a second thread.
 const PARALLEL_ERRORS_THRESHOLD: usize = 128 * 1024;
 
-/// Splits and describes a parsed text (everything but the syntax errors).
-fn describe_all(text: &str, parse: &Parse<SourceFile>, pg_version: u32) -> Prepared {
+/// Splits and describes a parsed text whose line index is `lines` (everything but the syntax
+/// errors).
+fn describe_all(
+    text: &str,
+    parse: &Parse<SourceFile>,
+    pg_version: u32,
+    lines: LineIndex,
+) -> Prepared {
     let root = parse.syntax_node();
-    let statements = split_tree(text, &root);
+    let statements = split_tree_indexed(text, &root, &lines);
     let syntax_errors = Vec::new();
-    let lines = LineIndex::new(text);
     let described = describe_statements(&root, &statements, pg_version);
     let directives = parse_directives(&root, text, &lines);
     Prepared {
@@ -250,7 +254,7 @@ pub(crate) fn for_statement_nodes(
 
 /// Runs the rules over a prepared text in its context.
 pub(crate) fn run(prepared: Prepared, text: &str, ctx: &AnalysisContext) -> Analysis {
-    run_after(prepared, text, ctx, &ctx.new_tables, &ctx.catalog, None)
+    run_after(prepared, text, ctx, &ctx.new_tables, &ctx.catalog, None).0
 }
 
 /// What earlier files left behind for the next one.
@@ -277,18 +281,23 @@ impl Prior {
 
     /// Adds what a file changed in the schema; with `same_run`, what it created is new for the
     /// files after it (they run right after it, before production sees it).
-    pub(crate) fn absorb(&mut self, analysis: &Analysis, same_run: bool) {
+    pub(crate) fn absorb(&mut self, analysis: &Analysis, changes: SchemaChanges, same_run: bool) {
         if same_run {
             self.new_tables
                 .extend(analysis.tables_created.iter().cloned());
         }
-        self.foreign_keys.absorb(&analysis.schema_changes);
-        self.catalog.apply(&analysis.schema_changes);
+        self.foreign_keys.absorb(&changes);
+        self.catalog.apply(changes);
     }
 
     /// Runs the rules on a file that meets this state (`ctx`'s own catalog and new tables are
-    /// ignored).
-    pub(crate) fn run(&self, prepared: Prepared, text: &str, ctx: &AnalysisContext) -> Analysis {
+    /// ignored); also returns what the file changed in the schema (see [`Prior::absorb`]).
+    pub(crate) fn run(
+        &self,
+        prepared: Prepared,
+        text: &str,
+        ctx: &AnalysisContext,
+    ) -> (Analysis, SchemaChanges) {
         run_after(
             prepared,
             text,
@@ -301,7 +310,8 @@ impl Prior {
 }
 
 /// Runs the rules on a file that meets the schema `catalog` (whose foreign keys are
-/// `foreign_keys`, when known), after the earlier files of its run created `new_tables`.
+/// `foreign_keys`, when known), after the earlier files of its run created `new_tables`; returns
+/// the analysis and what the file changed in the schema.
 fn run_after(
     prepared: Prepared,
     text: &str,
@@ -309,7 +319,7 @@ fn run_after(
     new_tables: &BTreeSet<String>,
     catalog: &Catalog,
     foreign_keys: Option<&ForeignKeyIndex>,
-) -> Analysis {
+) -> (Analysis, SchemaChanges) {
     let Prepared {
         mut statements,
         syntax_errors,
@@ -397,14 +407,14 @@ fn run_after(
     });
     let (findings, suppressed) = apply_ignores(findings, &directives, &statements);
 
-    Analysis {
+    let analysis = Analysis {
         statements: analyzed,
         findings,
         suppressed,
         syntax_errors,
         tables_created: state.created,
-        schema_changes: state.schema.changes,
-    }
+    };
+    (analysis, state.schema.changes)
 }
 
 fn finish(draft: Draft, statement_index: Option<usize>, text: &str, lines: &LineIndex) -> Finding {

@@ -212,7 +212,7 @@ fn lint(files: &[(PathBuf, String)], opts: &LintOptions, chain: bool) -> LintRep
             text.starts_with(NO_TRANSACTION_MARKER) || tool_runs_outside_transaction(path);
         let is_down = is_down_file(path);
         ctx.in_transaction = opts.runner_wraps_in_transaction && !no_transaction;
-        let analysis = prior.run(prepared, text, &ctx);
+        let (analysis, changes) = prior.run(prepared, text, &ctx);
         if chain && !is_down {
             let same_run = match opts.chain {
                 Chain::History => false,
@@ -220,7 +220,7 @@ fn lint(files: &[(PathBuf, String)], opts: &LintOptions, chain: bool) -> LintRep
                     applied_before.is_none_or(|first| version_of(path).is_some_and(|v| v >= first))
                 }
             };
-            prior.absorb(&analysis, same_run);
+            prior.absorb(&analysis, changes, same_run);
         }
         out.push(LintedFile {
             path: path.clone(),

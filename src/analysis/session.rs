@@ -2,6 +2,7 @@
 //! lock window, the session timeouts, what is new, and the rules that need that state.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use super::catalog::{Catalog, ForeignKeyIndex, Relation, RelationKind, Schema};
 use super::coercion::{TypeChange, classify};
@@ -64,6 +65,8 @@ pub(crate) struct State<'a> {
     /// An explicit BEGIN is open (statement index and span).
     pub(crate) open_explicit: Option<(usize, std::ops::Range<usize>)>,
     held: Vec<HeldLock>,
+    /// `held` as statements share it (`None` once it changed).
+    held_shared: Option<Arc<[HeldLock]>>,
     session_lock: bool,
     session_statement: bool,
     local_lock: Option<bool>,
@@ -101,6 +104,7 @@ impl<'a> State<'a> {
             runner_tx: ctx.in_transaction,
             open_explicit: None,
             held: Vec::new(),
+            held_shared: None,
             session_lock: ctx.session_lock_timeout,
             session_statement: ctx.session_statement_timeout,
             local_lock: None,
@@ -309,6 +313,7 @@ impl<'a> State<'a> {
         self.runner_tx = false;
         self.open_explicit = None;
         self.held.clear();
+        self.held_shared = None;
         self.local_lock = None;
         self.local_statement = None;
         self.added_in_tx.clear();
@@ -373,7 +378,10 @@ impl<'a> State<'a> {
     ) -> (AnalyzedStatement, Vec<Draft>) {
         let mut out: Vec<Draft> = Vec::new();
         let in_tx = self.in_tx();
-        let held_before = self.held.clone();
+        let held_before = self
+            .held_shared
+            .get_or_insert_with(|| self.held.as_slice().into())
+            .clone();
         let runner_transaction = self.runner_tx && self.open_explicit.is_none();
 
         // Transaction control.
@@ -832,6 +840,7 @@ impl<'a> State<'a> {
                         && h.lock.mode >= lock.mode
                 });
                 if !stronger_held {
+                    self.held_shared = None;
                     self.held.push(HeldLock {
                         since_statement: index,
                         lock: lock.clone(),
@@ -842,6 +851,7 @@ impl<'a> State<'a> {
         if !in_tx && in_tx_after {
             // BEGIN: nothing held yet.
             self.held.clear();
+            self.held_shared = None;
         }
 
         let analysed = AnalyzedStatement {

@@ -129,6 +129,24 @@ impl LintReport {
     }
 }
 
+/// `texts` cut into runs of consecutive indexes of at least `bytes` bytes each (the last one may
+/// be smaller).
+fn runs_of(texts: &[&str], bytes: usize) -> Vec<std::ops::Range<usize>> {
+    let mut runs = Vec::new();
+    let (mut start, mut size) = (0, 0);
+    for (i, text) in texts.iter().enumerate() {
+        size += text.len();
+        if size >= bytes {
+            runs.push(start..i + 1);
+            (start, size) = (i + 1, 0);
+        }
+    }
+    if start < texts.len() {
+        runs.push(start..texts.len());
+    }
+    runs
+}
+
 /// sqlx's marker: a migration whose text starts with it runs outside a transaction.
 pub const NO_TRANSACTION_MARKER: &str = "-- no-transaction";
 
@@ -236,14 +254,20 @@ fn lint(files: &[(PathBuf, String)], opts: &LintOptions, chain: bool) -> LintRep
     }
 }
 
-/// Below this many bytes in total, one worker thread parses (while this one runs the rules).
-const PARALLEL_THRESHOLD: usize = 64 * 1024;
+/// Below this many bytes in total, one worker thread parses (while this one runs the rules): the
+/// parse of more takes longer than starting another thread (about 0.1 ms).
+const PARALLEL_THRESHOLD: usize = 16 * 1024;
 
-/// Parses and describes every text on worker threads (as many as the machine has cores, largest
-/// files first; or one, in order, for a small total), and hands each result to `each` on the calling thread
-/// in input order, as soon as it and all before it are ready. Texts too small to nest deeply are
-/// parsed right here instead; the others need a worker's big stack, and starting one worker for
-/// them all costs less than a thread per file.
+/// Workers take consecutive files of about this many bytes at a time and hand them back together:
+/// one wake-up of the calling thread per run of files rather than per file, and runs small enough
+/// that the rules start soon after the first one.
+const RUN_BYTES: usize = 4 * 1024;
+
+/// Parses and describes every text on worker threads (as many as the machine has cores, or one
+/// for a small total), and hands each result to `each` on the calling thread in input order, as
+/// soon as it and all before it are ready. Texts too small to nest deeply are parsed right here
+/// instead; the others need a worker's big stack, and starting one worker for them all costs less
+/// than a thread per file.
 fn prepare_in_order(texts: &[&str], pg_version: u32, mut each: impl FnMut(usize, Prepared)) {
     if texts.iter().all(|t| t.len() <= SMALL_TEXT) {
         for (i, text) in texts.iter().enumerate() {
@@ -261,26 +285,23 @@ fn prepare_in_order(texts: &[&str], pg_version: u32, mut each: impl FnMut(usize,
             .unwrap_or(1)
             .min(texts.len())
     };
-    let mut queue: Vec<usize> = (0..texts.len()).collect();
-    if threads > 1 {
-        // Largest first, so no worker is left with a big file at the end.
-        queue.sort_by_key(|&i| std::cmp::Reverse(texts[i].len()));
-    }
+    let runs = runs_of(texts, RUN_BYTES);
     let next = AtomicUsize::new(0);
     let mut ready: Vec<Option<Prepared>> = texts.iter().map(|_| None).collect();
     let mut handed = 0;
     std::thread::scope(|scope| {
-        let (sender, results) = mpsc::channel::<(usize, Prepared)>();
+        let (sender, results) = mpsc::channel::<Vec<(usize, Prepared)>>();
         let mut workers = Vec::with_capacity(threads);
         for _ in 0..threads {
             let sender = sender.clone();
-            let (queue, next) = (&queue, &next);
+            let (runs, next) = (&runs, &next);
             let worker = move || {
-                while let Some(&i) = queue.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    if sender
-                        .send((i, prepare_on_worker(texts[i], pg_version)))
-                        .is_err()
-                    {
+                while let Some(run) = runs.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let prepared = run
+                        .clone()
+                        .map(|i| (i, prepare_on_worker(texts[i], pg_version)))
+                        .collect();
+                    if sender.send(prepared).is_err() {
                         break;
                     }
                 }
@@ -294,8 +315,10 @@ fn prepare_in_order(texts: &[&str], pg_version: u32, mut each: impl FnMut(usize,
             );
         }
         drop(sender);
-        for (i, prepared) in results {
-            ready[i] = Some(prepared);
+        for run in results {
+            for (i, prepared) in run {
+                ready[i] = Some(prepared);
+            }
             while let Some(prepared) = ready.get_mut(handed).and_then(Option::take) {
                 each(handed, prepared);
                 handed += 1;

@@ -5,7 +5,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 /// mimalloc: the parser and the analysis allocate many small nodes; it makes `lint` about 12%
-/// faster than the system allocator (`benches/lint-vs-squawk.sh`).
+/// faster than the system allocator (`benches/lint-vs-squawk.sh`). Built with `no_thp`: asking
+/// for transparent huge pages made each 2 MiB region it touched resident (and zeroed) at once,
+/// doubling lint's peak memory (`benches/lint-corpora.py`).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -81,26 +81,21 @@ impl Catalog {
     }
 
     /// Applies one file's changes.
-    pub fn apply(&mut self, changes: &SchemaChanges) {
-        for (name, relation) in &changes.relations {
-            match relation {
-                Some(r) => self.relations.insert(name.clone(), r.clone()),
-                None => self.relations.remove(name),
-            };
-        }
-        for (name, table) in &changes.indexes {
-            match table {
-                Some(t) => self.indexes.insert(name.clone(), t.clone()),
-                None => self.indexes.remove(name),
-            };
-        }
-        for (name, constraint) in &changes.constraints {
-            match constraint {
-                Some(c) => self.constraints.insert(name.clone(), c.clone()),
-                None => self.constraints.remove(name),
-            };
-        }
+    pub fn apply(&mut self, changes: SchemaChanges) {
+        replay(&mut self.relations, changes.relations);
+        replay(&mut self.indexes, changes.indexes);
+        replay(&mut self.constraints, changes.constraints);
         self.complete &= !changes.unseen;
+    }
+}
+
+/// Replaces the entries of `map` that `changes` names (`None`: removes it).
+fn replay<V>(map: &mut BTreeMap<String, V>, changes: BTreeMap<String, Option<V>>) {
+    for (name, value) in changes {
+        match value {
+            Some(v) => map.insert(name, v),
+            None => map.remove(&name),
+        };
     }
 }
 
@@ -125,19 +120,46 @@ pub(crate) struct Schema<'a> {
     base: &'a Catalog,
     /// The file's changes so far.
     pub(crate) changes: SchemaChanges,
-    /// Foreign keys by table and by column, built when first asked for.
-    foreign_keys: OnceCell<ForeignKeyIndex>,
+    /// The foreign keys of `base`: given (kept up to date from file to file by the caller), or
+    /// built when first asked for.
+    base_keys: BaseKeys<'a>,
+    /// The foreign keys among `changes`.
+    change_keys: ForeignKeyIndex,
+}
+
+#[derive(Debug)]
+enum BaseKeys<'a> {
+    Given(&'a ForeignKeyIndex),
+    Lazy(OnceCell<ForeignKeyIndex>),
 }
 
 /// Names of foreign-key constraints by their table and by (table, column). A name may be stale
 /// (the constraint dropped or changed since): lookups check the constraint itself.
 #[derive(Debug, Default)]
-struct ForeignKeyIndex {
+pub(crate) struct ForeignKeyIndex {
     by_table: HashMap<String, BTreeSet<String>>,
     by_column: HashMap<(String, String), BTreeSet<String>>,
 }
 
 impl ForeignKeyIndex {
+    /// The foreign keys of a catalogue.
+    pub(crate) fn of(catalog: &Catalog) -> ForeignKeyIndex {
+        let mut index = ForeignKeyIndex::default();
+        for (name, c) in &catalog.constraints {
+            index.add(name, c);
+        }
+        index
+    }
+
+    /// Adds the foreign keys a file's changes add or change (what they drop stays, stale).
+    pub(crate) fn absorb(&mut self, changes: &SchemaChanges) {
+        for (name, c) in &changes.constraints {
+            if let Some(c) = c {
+                self.add(name, c);
+            }
+        }
+    }
+
     fn add(&mut self, name: &str, c: &KnownConstraint) {
         if c.references.is_none() {
             return;
@@ -153,48 +175,53 @@ impl ForeignKeyIndex {
                 .insert(name.to_string());
         }
     }
+
+    fn names(&self, table: &str, column: Option<&str>) -> Option<&BTreeSet<String>> {
+        match column {
+            Some(column) => self.by_column.get(&(table.to_string(), column.to_string())),
+            None => self.by_table.get(table),
+        }
+    }
 }
 
 impl<'a> Schema<'a> {
-    pub(crate) fn new(base: &'a Catalog) -> Schema<'a> {
+    /// The model over `base`, whose foreign keys are `base_keys` when the caller keeps them.
+    pub(crate) fn new(base: &'a Catalog, base_keys: Option<&'a ForeignKeyIndex>) -> Schema<'a> {
         Schema {
             base,
             changes: SchemaChanges::default(),
-            foreign_keys: OnceCell::new(),
+            base_keys: match base_keys {
+                Some(keys) => BaseKeys::Given(keys),
+                None => BaseKeys::Lazy(OnceCell::new()),
+            },
+            change_keys: ForeignKeyIndex::default(),
         }
     }
 
-    fn foreign_key_index(&self) -> &ForeignKeyIndex {
-        self.foreign_keys.get_or_init(|| {
-            let mut index = ForeignKeyIndex::default();
-            for (name, c) in &self.base.constraints {
-                index.add(name, c);
-            }
-            for (name, c) in &self.changes.constraints {
-                if let Some(c) = c {
-                    index.add(name, c);
-                }
-            }
-            index
-        })
+    fn base_keys(&self) -> &ForeignKeyIndex {
+        match &self.base_keys {
+            BaseKeys::Given(keys) => keys,
+            BaseKeys::Lazy(cell) => cell.get_or_init(|| ForeignKeyIndex::of(self.base)),
+        }
     }
 
-    /// The foreign keys of `table` (on `column` only, when given), as known now.
+    /// The foreign keys of `table` (on `column` only, when given), as known now, by name.
     pub(crate) fn foreign_keys_of(
         &self,
         table: &str,
         column: Option<&str>,
     ) -> Vec<&KnownConstraint> {
-        let index = self.foreign_key_index();
-        let names = match column {
-            Some(column) => index
-                .by_column
-                .get(&(table.to_string(), column.to_string())),
-            None => index.by_table.get(table),
-        };
+        let mut names: Vec<&String> = self
+            .base_keys()
+            .names(table, column)
+            .into_iter()
+            .chain(self.change_keys.names(table, column))
+            .flatten()
+            .collect();
+        names.sort_unstable();
+        names.dedup();
         names
             .into_iter()
-            .flatten()
             .filter_map(|name| self.constraint(name))
             .filter(|c| {
                 c.table == table
@@ -298,8 +325,8 @@ impl<'a> Schema<'a> {
     }
 
     pub(crate) fn set_constraint(&mut self, name: &str, constraint: Option<KnownConstraint>) {
-        if let (Some(index), Some(c)) = (self.foreign_keys.get_mut(), &constraint) {
-            index.add(name, c);
+        if let Some(c) = &constraint {
+            self.change_keys.add(name, c);
         }
         self.changes
             .constraints

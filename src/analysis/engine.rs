@@ -5,17 +5,18 @@ use std::collections::BTreeSet;
 
 use squawk_syntax::{Parse, SourceFile, SyntaxNode};
 
-use super::catalog::Catalog;
+use super::catalog::{Catalog, ForeignKeyIndex, SchemaChanges};
 use super::describe::{Described, describe};
 use super::ignore::{Directives, apply_ignores, parse_directives};
 use super::rules::{self, Draft};
 use super::session::State;
 use super::types::*;
-use crate::sql::{LineIndex, Statement, SyntaxProblem, split_tree, syntax_problems};
+use crate::sql::split::{split_tree_indexed, syntax_problems_indexed};
+use crate::sql::{LineIndex, Statement, SyntaxProblem, syntax_problems};
 
 /// Analyses one migration's text.
 pub fn analyze(text: &str, ctx: &AnalysisContext) -> Analysis {
-    run(&prepare(text, ctx.pg_version), text, ctx)
+    run(prepare(text, ctx.pg_version), text, ctx)
 }
 
 /// The context-free part of an analysis (parsing, splitting, describing statements, reading
@@ -136,7 +137,7 @@ fn blank_outside(text: &str, keep: &std::ops::Range<usize>) -> Option<String> {
 }
 
 /// Texts up to this many bytes cannot nest deeply enough to need a bigger stack.
-const SMALL_TEXT: usize = 1024;
+pub(crate) const SMALL_TEXT: usize = 1024;
 
 /// Runs `f` on a thread with a stack big enough for a text of `len` bytes
 /// ([`stack_size_for`]), or right here for tiny texts or when no such thread can be started.
@@ -159,14 +160,12 @@ pub(crate) fn on_deep_stack<T: Send>(len: usize, f: impl Fn() -> T + Sync) -> T 
 
 fn prepare_here(text: &str, pg_version: u32) -> Prepared {
     let parse = SourceFile::parse(text);
+    let lines = LineIndex::new(text);
     if text.len() < PARALLEL_ERRORS_THRESHOLD {
-        let (described, errors) = (
-            describe_all(text, &parse, pg_version),
-            syntax_problems(text, &parse),
-        );
+        let syntax_errors = syntax_problems_indexed(text, &parse, &lines);
         return Prepared {
-            syntax_errors: errors,
-            ..described
+            syntax_errors,
+            ..describe_all(text, &parse, pg_version, lines)
         };
     }
     // squawk's error collection walks the whole tree again: on a large text, run it on a second
@@ -177,7 +176,7 @@ fn prepare_here(text: &str, pg_version: u32) -> Prepared {
             .name("lockstep-errors".to_string())
             .stack_size(stack_size_for(text.len()))
             .spawn_scoped(scope, errors_of);
-        let described = describe_all(text, &parse, pg_version);
+        let described = describe_all(text, &parse, pg_version, lines);
         let syntax_errors = match errors {
             Ok(handle) => handle.join().unwrap_or_else(|_| errors_of()),
             Err(_) => errors_of(),
@@ -194,12 +193,17 @@ fn prepare_here(text: &str, pg_version: u32) -> Prepared {
 /// Above this size, [`prepare`] collects syntax errors on a second thread.
 const PARALLEL_ERRORS_THRESHOLD: usize = 128 * 1024;
 
-/// Splits and describes a parsed text (everything but the syntax errors).
-fn describe_all(text: &str, parse: &Parse<SourceFile>, pg_version: u32) -> Prepared {
+/// Splits and describes a parsed text whose line index is `lines` (everything but the syntax
+/// errors).
+fn describe_all(
+    text: &str,
+    parse: &Parse<SourceFile>,
+    pg_version: u32,
+    lines: LineIndex,
+) -> Prepared {
     let root = parse.syntax_node();
-    let statements = split_tree(text, &root);
+    let statements = split_tree_indexed(text, &root, &lines);
     let syntax_errors = Vec::new();
-    let lines = LineIndex::new(text);
     let described = describe_statements(&root, &statements, pg_version);
     let directives = parse_directives(&root, text, &lines);
     Prepared {
@@ -249,8 +253,8 @@ pub(crate) fn for_statement_nodes(
 }
 
 /// Runs the rules over a prepared text in its context.
-pub(crate) fn run(prepared: &Prepared, text: &str, ctx: &AnalysisContext) -> Analysis {
-    run_after(prepared, text, ctx, &ctx.new_tables, &ctx.catalog)
+pub(crate) fn run(prepared: Prepared, text: &str, ctx: &AnalysisContext) -> Analysis {
+    run_after(prepared, text, ctx, &ctx.new_tables, &ctx.catalog, None).0
 }
 
 /// What earlier files left behind for the next one.
@@ -260,42 +264,75 @@ pub(crate) struct Prior {
     pub new_tables: BTreeSet<String>,
     /// The schema the next file meets.
     pub catalog: Catalog,
+    /// The foreign keys of `catalog`, kept with it (rebuilding them for every file would cost
+    /// the whole catalogue per file).
+    pub foreign_keys: ForeignKeyIndex,
 }
 
 impl Prior {
+    /// The state before the first file.
+    pub(crate) fn new(new_tables: BTreeSet<String>, catalog: Catalog) -> Prior {
+        Prior {
+            foreign_keys: ForeignKeyIndex::of(&catalog),
+            new_tables,
+            catalog,
+        }
+    }
+
     /// Adds what a file changed in the schema; with `same_run`, what it created is new for the
     /// files after it (they run right after it, before production sees it).
-    pub(crate) fn absorb(&mut self, analysis: &Analysis, same_run: bool) {
+    pub(crate) fn absorb(&mut self, analysis: &Analysis, changes: SchemaChanges, same_run: bool) {
         if same_run {
             self.new_tables
                 .extend(analysis.tables_created.iter().cloned());
         }
-        self.catalog.apply(&analysis.schema_changes);
+        self.foreign_keys.absorb(&changes);
+        self.catalog.apply(changes);
+    }
+
+    /// Runs the rules on a file that meets this state (`ctx`'s own catalog and new tables are
+    /// ignored); also returns what the file changed in the schema (see [`Prior::absorb`]).
+    pub(crate) fn run(
+        &self,
+        prepared: Prepared,
+        text: &str,
+        ctx: &AnalysisContext,
+    ) -> (Analysis, SchemaChanges) {
+        run_after(
+            prepared,
+            text,
+            ctx,
+            &self.new_tables,
+            &self.catalog,
+            Some(&self.foreign_keys),
+        )
     }
 }
 
-/// Runs the rules on a file that meets the schema `catalog`, after the earlier files of its run
-/// created `new_tables` (`ctx`'s own catalog and new tables are ignored).
-pub(crate) fn run_after(
-    prepared: &Prepared,
+/// Runs the rules on a file that meets the schema `catalog` (whose foreign keys are
+/// `foreign_keys`, when known), after the earlier files of its run created `new_tables`; returns
+/// the analysis and what the file changed in the schema.
+fn run_after(
+    prepared: Prepared,
     text: &str,
     ctx: &AnalysisContext,
     new_tables: &BTreeSet<String>,
     catalog: &Catalog,
-) -> Analysis {
+    foreign_keys: Option<&ForeignKeyIndex>,
+) -> (Analysis, SchemaChanges) {
     let Prepared {
-        statements,
+        mut statements,
         syntax_errors,
         described,
         directives,
         lines,
         integrity,
     } = prepared;
-    let mut state = State::new(ctx, new_tables, catalog);
+    let mut state = State::new(ctx, new_tables, catalog, foreign_keys);
     state.lone_statement = described.iter().filter(|d| !d.actions.is_empty()).count() == 1;
     let mut drafts: Vec<(Option<usize>, Draft)> = Vec::new();
     let mut analyzed = Vec::with_capacity(statements.len());
-    for (stmt, d) in statements.iter().zip(described) {
+    for (stmt, d) in statements.iter_mut().zip(&described) {
         let (analysed, found) = state.statement(stmt.index, &stmt.span, d, text);
         drafts.extend(found.into_iter().map(|f| (Some(stmt.index), f)));
         analyzed.push(AnalyzedStatement {
@@ -303,7 +340,8 @@ pub(crate) fn run_after(
             span: stmt.span.clone(),
             start: stmt.start,
             end: lines.line_col(text, stmt.span.end),
-            text: stmt.text.clone(),
+            // The statement's text moves to the analysis (nothing else reads it).
+            text: std::mem::take(&mut stmt.text),
             ..analysed
         });
     }
@@ -323,9 +361,9 @@ pub(crate) fn run_after(
             .get(at)
             .filter(|s| s.span.start <= draft.span.start)
             .map(|s| s.index);
-        drafts.push((index, draft.clone()));
+        drafts.push((index, draft));
     }
-    for problem in syntax_errors {
+    for problem in &syntax_errors {
         drafts.push((
             None,
             Draft::new(
@@ -338,7 +376,7 @@ pub(crate) fn run_after(
 
     let mut findings: Vec<Finding> = drafts
         .into_iter()
-        .map(|(index, draft)| finish(draft, index, text, lines))
+        .map(|(index, draft)| finish(draft, index, text, &lines))
         .collect();
     findings.extend(directives.unknown.iter().map(|(span, name)| {
         let mut draft = Draft::new(
@@ -350,7 +388,7 @@ pub(crate) fn run_after(
             "see `lockstep lint --explain` for the rule names (squawk names are accepted too)"
                 .to_string(),
         );
-        finish(draft, None, text, lines)
+        finish(draft, None, text, &lines)
     }));
     // By line, the most severe first, then by position.
     findings.sort_by(|a, b| {
@@ -367,16 +405,16 @@ pub(crate) fn run_after(
                 b.rule,
             ))
     });
-    let (findings, suppressed) = apply_ignores(findings, directives, statements);
+    let (findings, suppressed) = apply_ignores(findings, &directives, &statements);
 
-    Analysis {
+    let analysis = Analysis {
         statements: analyzed,
         findings,
         suppressed,
-        syntax_errors: syntax_errors.clone(),
+        syntax_errors,
         tables_created: state.created,
-        schema_changes: state.schema.changes,
-    }
+    };
+    (analysis, state.schema.changes)
 }
 
 fn finish(draft: Draft, statement_index: Option<usize>, text: &str, lines: &LineIndex) -> Finding {
@@ -430,7 +468,7 @@ fn merge(mut parts: Vec<Described>) -> Described {
 mod tests {
     use super::*;
 
-    fn analysis_json(prepared: &Prepared, text: &str) -> serde_json::Value {
+    fn analysis_json(prepared: Prepared, text: &str) -> serde_json::Value {
         let ctx = AnalysisContext::default();
         serde_json::to_value(run(prepared, text, &ctx)).unwrap()
     }
@@ -455,14 +493,12 @@ mod tests {
     fn parsing_in_pieces_gives_the_same_analysis() {
         let text = mixed(40);
         let whole = prepare_here(&text, 15);
+        let statements = whole.statements.len();
+        let whole = analysis_json(whole, &text);
         for pieces in [2, 3, 7] {
             let parts = prepare_in_pieces(&text, 15, pieces).expect("cut points exist");
-            assert_eq!(parts.statements.len(), whole.statements.len());
-            assert_eq!(
-                analysis_json(&parts, &text),
-                analysis_json(&whole, &text),
-                "{pieces} pieces"
-            );
+            assert_eq!(parts.statements.len(), statements);
+            assert_eq!(analysis_json(parts, &text), whole, "{pieces} pieces");
         }
     }
 
@@ -479,8 +515,8 @@ mod tests {
         assert_eq!(&text[cuts[1]..], "SELECT 1;\n");
         let parts = prepare_in_pieces(&text, 15, 2).expect("both pieces parse");
         assert_eq!(
-            analysis_json(&parts, &text),
-            analysis_json(&prepare_here(&text, 15), &text)
+            analysis_json(parts, &text),
+            analysis_json(prepare_here(&text, 15), &text)
         );
         let atomic = "CREATE FUNCTION g() RETURNS int LANGUAGE sql BEGIN ATOMIC\n  SELECT CASE WHEN true THEN 1 END;\n  SELECT 2;\nEND;\n";
         assert_eq!(

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::catalog::Catalog;
 use super::engine::{
-    Prepared, Prior, WORKER_TEXT, prepare, prepare_on_worker, run_after, stack_size_for,
+    Prepared, Prior, SMALL_TEXT, WORKER_TEXT, prepare, prepare_on_worker, stack_size_for,
 };
 use super::types::{Analysis, AnalysisContext, Severity};
 
@@ -129,6 +129,24 @@ impl LintReport {
     }
 }
 
+/// `texts` cut into runs of consecutive indexes of at least `bytes` bytes each (the last one may
+/// be smaller).
+fn runs_of(texts: &[&str], bytes: usize) -> Vec<std::ops::Range<usize>> {
+    let mut runs = Vec::new();
+    let (mut start, mut size) = (0, 0);
+    for (i, text) in texts.iter().enumerate() {
+        size += text.len();
+        if size >= bytes {
+            runs.push(start..i + 1);
+            (start, size) = (i + 1, 0);
+        }
+    }
+    if start < texts.len() {
+        runs.push(start..texts.len());
+    }
+    runs
+}
+
 /// sqlx's marker: a migration whose text starts with it runs outside a transaction.
 pub const NO_TRANSACTION_MARKER: &str = "-- no-transaction";
 
@@ -191,14 +209,10 @@ fn tool_runs_outside_transaction(path: &Path) -> bool {
 
 fn lint(files: &[(PathBuf, String)], opts: &LintOptions, chain: bool) -> LintReport {
     let mut order: Vec<&(PathBuf, String)> = files.iter().collect();
-    order.sort_by(|(a, _), (b, _)| {
-        (version_of(a), is_down_file(a), a).cmp(&(version_of(b), is_down_file(b), b))
-    });
+    order.sort_by_cached_key(|(path, _)| (version_of(path), is_down_file(path), path));
     let texts: Vec<&str> = order.iter().map(|(_, text)| text.as_str()).collect();
-    let mut prior = Prior {
-        new_tables: opts.new_tables.clone(),
-        catalog: opts.catalog.clone(),
-    };
+    // Without a chain every file meets the options' state; with one, what the files before it left.
+    let mut prior = Prior::new(opts.new_tables.clone(), opts.catalog.clone());
     // One context for the run; only the transaction mode changes per file.
     let mut ctx = AnalysisContext {
         pg_version: opts.pg_version,
@@ -216,11 +230,7 @@ fn lint(files: &[(PathBuf, String)], opts: &LintOptions, chain: bool) -> LintRep
             text.starts_with(NO_TRANSACTION_MARKER) || tool_runs_outside_transaction(path);
         let is_down = is_down_file(path);
         ctx.in_transaction = opts.runner_wraps_in_transaction && !no_transaction;
-        let analysis = if chain {
-            run_after(&prepared, text, &ctx, &prior.new_tables, &prior.catalog)
-        } else {
-            run_after(&prepared, text, &ctx, &opts.new_tables, &opts.catalog)
-        };
+        let (analysis, changes) = prior.run(prepared, text, &ctx);
         if chain && !is_down {
             let same_run = match opts.chain {
                 Chain::History => false,
@@ -228,7 +238,7 @@ fn lint(files: &[(PathBuf, String)], opts: &LintOptions, chain: bool) -> LintRep
                     applied_before.is_none_or(|first| version_of(path).is_some_and(|v| v >= first))
                 }
             };
-            prior.absorb(&analysis, same_run);
+            prior.absorb(&analysis, changes, same_run);
         }
         out.push(LintedFile {
             path: path.clone(),
@@ -244,41 +254,54 @@ fn lint(files: &[(PathBuf, String)], opts: &LintOptions, chain: bool) -> LintRep
     }
 }
 
-/// Below this many bytes in total, parsing on one thread is faster than starting more.
-const PARALLEL_THRESHOLD: usize = 64 * 1024;
+/// Below this many bytes in total, one worker thread parses (while this one runs the rules): the
+/// parse of more takes longer than starting another thread (about 0.1 ms).
+const PARALLEL_THRESHOLD: usize = 16 * 1024;
 
-/// Parses and describes every text on as many worker threads as the machine has (largest files
-/// first), and hands each result to `each` on the calling thread in input order, as soon as it and
-/// all before it are ready.
+/// Workers take consecutive files of about this many bytes at a time and hand them back together:
+/// one wake-up of the calling thread per run of files rather than per file, and runs small enough
+/// that the rules start soon after the first one.
+const RUN_BYTES: usize = 4 * 1024;
+
+/// Parses and describes every text on worker threads (as many as the machine has cores, or one
+/// for a small total), and hands each result to `each` on the calling thread in input order, as
+/// soon as it and all before it are ready. Texts too small to nest deeply are parsed right here
+/// instead; the others need a worker's big stack, and starting one worker for them all costs less
+/// than a thread per file.
 fn prepare_in_order(texts: &[&str], pg_version: u32, mut each: impl FnMut(usize, Prepared)) {
-    let total: usize = texts.iter().map(|t| t.len()).sum();
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(texts.len());
-    if threads <= 1 || total < PARALLEL_THRESHOLD {
+    if texts.iter().all(|t| t.len() <= SMALL_TEXT) {
         for (i, text) in texts.iter().enumerate() {
             each(i, prepare(text, pg_version));
         }
         return;
     }
-    let mut queue: Vec<usize> = (0..texts.len()).collect();
-    queue.sort_by_key(|&i| std::cmp::Reverse(texts[i].len()));
+    let total: usize = texts.iter().map(|t| t.len()).sum();
+    // (Asking for the core count reads cgroup files: only when it can matter.)
+    let threads = if total < PARALLEL_THRESHOLD {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(texts.len())
+    };
+    let runs = runs_of(texts, RUN_BYTES);
     let next = AtomicUsize::new(0);
     let mut ready: Vec<Option<Prepared>> = texts.iter().map(|_| None).collect();
     let mut handed = 0;
     std::thread::scope(|scope| {
-        let (sender, results) = mpsc::channel::<(usize, Prepared)>();
+        let (sender, results) = mpsc::channel::<Vec<(usize, Prepared)>>();
         let mut workers = Vec::with_capacity(threads);
         for _ in 0..threads {
             let sender = sender.clone();
-            let (queue, next) = (&queue, &next);
+            let (runs, next) = (&runs, &next);
             let worker = move || {
-                while let Some(&i) = queue.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    if sender
-                        .send((i, prepare_on_worker(texts[i], pg_version)))
-                        .is_err()
-                    {
+                while let Some(run) = runs.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let prepared = run
+                        .clone()
+                        .map(|i| (i, prepare_on_worker(texts[i], pg_version)))
+                        .collect();
+                    if sender.send(prepared).is_err() {
                         break;
                     }
                 }
@@ -292,8 +315,10 @@ fn prepare_in_order(texts: &[&str], pg_version: u32, mut each: impl FnMut(usize,
             );
         }
         drop(sender);
-        for (i, prepared) in results {
-            ready[i] = Some(prepared);
+        for run in results {
+            for (i, prepared) in run {
+                ready[i] = Some(prepared);
+            }
             while let Some(prepared) = ready.get_mut(handed).and_then(Option::take) {
                 each(handed, prepared);
                 handed += 1;

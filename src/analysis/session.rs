@@ -2,13 +2,14 @@
 //! lock window, the session timeouts, what is new, and the rules that need that state.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
-use super::catalog::{Catalog, Relation, RelationKind, Schema};
+use super::catalog::{Catalog, ForeignKeyIndex, Relation, RelationKind, Schema};
 use super::coercion::{TypeChange, classify};
 use super::describe::{Action, ConstraintKind, Control, Described, Detail, DropKind, Effect};
 use super::locks::LockMode;
 use super::model::{Cost, Shape, Target, lookup};
-use super::rules::{self, ActionFacts, CheckCtx, Draft, a_lock, no_transaction_edit};
+use super::rules::{self, ALock, ActionFacts, CheckCtx, Draft, no_transaction_edit};
 use super::types::*;
 
 /// A fix that removes a statement (with its semicolon and line break) so it can move to a
@@ -64,6 +65,8 @@ pub(crate) struct State<'a> {
     /// An explicit BEGIN is open (statement index and span).
     pub(crate) open_explicit: Option<(usize, std::ops::Range<usize>)>,
     held: Vec<HeldLock>,
+    /// `held` as statements share it (`None` once it changed).
+    held_shared: Option<Arc<[HeldLock]>>,
     session_lock: bool,
     session_statement: bool,
     local_lock: Option<bool>,
@@ -94,12 +97,14 @@ impl<'a> State<'a> {
         ctx: &'a AnalysisContext,
         base_new: &'a BTreeSet<String>,
         catalog: &'a Catalog,
+        foreign_keys: Option<&'a ForeignKeyIndex>,
     ) -> State<'a> {
         State {
             ctx,
             runner_tx: ctx.in_transaction,
             open_explicit: None,
             held: Vec::new(),
+            held_shared: None,
             session_lock: ctx.session_lock_timeout,
             session_statement: ctx.session_statement_timeout,
             local_lock: None,
@@ -107,7 +112,7 @@ impl<'a> State<'a> {
             base_new,
             new: BTreeSet::new(),
             created: BTreeSet::new(),
-            schema: Schema::new(catalog),
+            schema: Schema::new(catalog, foreign_keys),
             added_in_tx: BTreeSet::new(),
             window_reported: false,
             locked_views: BTreeSet::new(),
@@ -308,6 +313,7 @@ impl<'a> State<'a> {
         self.runner_tx = false;
         self.open_explicit = None;
         self.held.clear();
+        self.held_shared = None;
         self.local_lock = None;
         self.local_statement = None;
         self.added_in_tx.clear();
@@ -372,7 +378,10 @@ impl<'a> State<'a> {
     ) -> (AnalyzedStatement, Vec<Draft>) {
         let mut out: Vec<Draft> = Vec::new();
         let in_tx = self.in_tx();
-        let held_before = self.held.clone();
+        let held_before = self
+            .held_shared
+            .get_or_insert_with(|| self.held.as_slice().into())
+            .clone();
         let runner_transaction = self.runner_tx && self.open_explicit.is_none();
 
         // Transaction control.
@@ -690,7 +699,7 @@ impl<'a> State<'a> {
                     format!(
                         "{} requests {} without lock_timeout: while it waits behind a long transaction, every later query on \"{}\" queues behind it",
                         d.kind,
-                        a_lock(first.mode, &first.relation),
+                        ALock(first.mode, &first.relation),
                         first.relation
                     ),
                 );
@@ -732,7 +741,7 @@ impl<'a> State<'a> {
                         d.kind,
                         if work.rewrite { "rewrites" } else { "scans" },
                         work.relation,
-                        a_lock(work.mode, &work.relation)
+                        ALock(work.mode, &work.relation)
                     ),
                 );
                 draft.table = Some(work.relation.clone());
@@ -831,6 +840,7 @@ impl<'a> State<'a> {
                         && h.lock.mode >= lock.mode
                 });
                 if !stronger_held {
+                    self.held_shared = None;
                     self.held.push(HeldLock {
                         since_statement: index,
                         lock: lock.clone(),
@@ -841,6 +851,7 @@ impl<'a> State<'a> {
         if !in_tx && in_tx_after {
             // BEGIN: nothing held yet.
             self.held.clear();
+            self.held_shared = None;
         }
 
         let analysed = AnalyzedStatement {

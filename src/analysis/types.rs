@@ -2,10 +2,11 @@
 
 use std::collections::BTreeSet;
 use std::ops::Range;
+use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::catalog::{Catalog, SchemaChanges};
+use super::catalog::Catalog;
 use super::locks::LockMode;
 use super::model::{Shape, Target};
 use crate::sql::{LineCol, SyntaxProblem};
@@ -198,7 +199,8 @@ pub struct AnalyzedStatement {
     /// The locks it takes.
     pub locks: Vec<LockFact>,
     /// Locks taken by earlier statements of the same transaction, still held (the lock window).
-    pub held_before: Vec<HeldLock>,
+    /// Statements that start under the same locks share the list.
+    pub held_before: Arc<[HeldLock]>,
     /// Whether it runs inside a transaction block.
     pub in_transaction: bool,
     /// Whether `lock_timeout` is in effect when it runs.
@@ -287,9 +289,6 @@ pub struct Analysis {
     pub syntax_errors: Vec<SyntaxProblem>,
     /// Relations (tables, indexes, views) this file creates.
     pub tables_created: BTreeSet<String>,
-    /// What this file changed in the schema model (for the files after it).
-    #[serde(skip)]
-    pub schema_changes: SchemaChanges,
 }
 
 impl Analysis {

@@ -467,9 +467,15 @@ struct NamedFiles {
 fn migrations_in(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut inside: Vec<PathBuf> = std::fs::read_dir(dir)
         .wrap_err_with(|| format!("cannot list {}", dir.display()))?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter_map(|p| {
-            if p.is_dir() {
+        .filter_map(|entry| entry.ok())
+        .filter_map(|entry| {
+            let p = entry.path();
+            // The listing says what most entries are, without a stat each (not for a symlink).
+            let is_dir = match entry.file_type() {
+                Ok(t) if !t.is_symlink() => t.is_dir(),
+                _ => p.is_dir(),
+            };
+            if is_dir {
                 Some(p.join("up.sql")).filter(|up| up.is_file())
             } else {
                 Some(p).filter(|p| p.extension().is_some_and(|e| e == "sql"))

@@ -3,7 +3,7 @@
 
 mod cuts;
 mod line_index;
-mod split;
+pub(crate) mod split;
 
 pub use cuts::statement_cuts;
 pub use line_index::{LineCol, LineIndex};

@@ -90,8 +90,15 @@ pub fn split_parsed(text: &str, parse: &Parse<SourceFile>) -> (Vec<Statement>, V
 
 /// The statements of an already parsed text (its root node), without the syntax errors.
 pub fn split_tree(text: &str, root: &SyntaxNode) -> Vec<Statement> {
-    let index = LineIndex::new(text);
+    split_tree_indexed(text, root, &LineIndex::new(text))
+}
 
+/// [`split_tree`] with the text's line index at hand.
+pub(crate) fn split_tree_indexed(
+    text: &str,
+    root: &SyntaxNode,
+    index: &LineIndex,
+) -> Vec<Statement> {
     let mut statements = Vec::new();
     let mut current: Option<Range<usize>> = None;
     let push = |range: Range<usize>, statements: &mut Vec<Statement>| {
@@ -152,7 +159,15 @@ pub fn split_tree(text: &str, root: &SyntaxNode) -> Vec<Statement> {
 
 /// The syntax errors of an already parsed text.
 pub fn syntax_problems(text: &str, parse: &Parse<SourceFile>) -> Vec<SyntaxProblem> {
-    let index = LineIndex::new(text);
+    syntax_problems_indexed(text, parse, &LineIndex::new(text))
+}
+
+/// [`syntax_problems`] with the text's line index at hand.
+pub(crate) fn syntax_problems_indexed(
+    text: &str,
+    parse: &Parse<SourceFile>,
+    index: &LineIndex,
+) -> Vec<SyntaxProblem> {
     parse
         .errors()
         .into_iter()

@@ -1,10 +1,13 @@
 //! JSON that keeps the exact text and is still safe on a terminal: serde_json escapes C0
 //! controls but writes DEL, C1 controls, bidirectional controls and invisible characters as they
-//! are; these writers turn each of them into `\u` escapes too (the same JSON value).
+//! are; these writers turn each of them into `\u` escapes too (the same JSON value), in a
+//! serde_json formatter (so the text is not scanned a second time after serialization).
 
 use std::io::Write;
 
 use serde::Serialize;
+use serde_json::Serializer;
+use serde_json::ser::{CompactFormatter, Formatter, PrettyFormatter};
 
 use super::visible::Hidden;
 
@@ -17,9 +20,7 @@ pub fn to_string<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<String>
 
 /// Writes `value` as one line of JSON to `out`, hidden characters escaped.
 pub fn to_writer<T: Serialize + ?Sized>(out: impl Write, value: &T) -> serde_json::Result<()> {
-    let mut escaper = Escaper::new(out);
-    serde_json::to_writer(&mut escaper, value)?;
-    escaper.finish().map_err(serde_json::Error::io)
+    write_with(out, value, CompactFormatter)
 }
 
 /// Writes `value` as indented JSON to `out`, hidden characters escaped.
@@ -27,78 +28,95 @@ pub fn to_writer_pretty<T: Serialize + ?Sized>(
     out: impl Write,
     value: &T,
 ) -> serde_json::Result<()> {
-    let mut escaper = Escaper::new(out);
-    serde_json::to_writer_pretty(&mut escaper, value)?;
-    escaper.finish().map_err(serde_json::Error::io)
+    write_with(out, value, PrettyFormatter::new())
 }
 
-/// A writer of serde_json's output that escapes hidden characters. Outside its strings JSON is
-/// ASCII, so every non-ASCII character (and DEL) it sees is inside a string.
-struct Escaper<W: Write> {
-    inner: W,
-    /// The start of a UTF-8 character split across two writes.
-    pending: Vec<u8>,
+fn write_with<T: Serialize + ?Sized, F: Formatter>(
+    out: impl Write,
+    value: &T,
+    formatter: F,
+) -> serde_json::Result<()> {
+    let mut out = out;
+    let mut serializer = Serializer::with_formatter(&mut out, Escaping(formatter));
+    value.serialize(&mut serializer)?;
+    out.flush().map_err(serde_json::Error::io)
 }
 
-impl<W: Write> Escaper<W> {
-    fn new(inner: W) -> Escaper<W> {
-        Escaper {
-            inner,
-            pending: Vec::new(),
-        }
-    }
+/// A formatter that writes the hidden characters of strings as `\u` escapes and leaves the rest to
+/// `F`. serde_json hands it the parts of each string between its own escapes as `&str`, so every
+/// character is seen whole, once.
+struct Escaping<F>(F);
 
-    fn finish(mut self) -> std::io::Result<()> {
-        let rest = std::mem::take(&mut self.pending);
-        self.inner.write_all(&rest)?;
-        self.inner.flush()
-    }
-
-    fn write_text(&mut self, text: &str) -> std::io::Result<()> {
-        if text.bytes().all(|b| b < 0x7f) {
-            return self.inner.write_all(text.as_bytes());
+impl<F: Formatter> Formatter for Escaping<F> {
+    fn write_string_fragment<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        if fragment.bytes().all(|b| b < 0x7f) {
+            return writer.write_all(fragment.as_bytes());
         }
         let mut start = 0;
-        for (i, c) in text.char_indices() {
+        for (i, c) in fragment.char_indices() {
             if Hidden::of(c).is_some() {
-                self.inner.write_all(&text.as_bytes()[start..i])?;
+                writer.write_all(&fragment.as_bytes()[start..i])?;
                 let mut units = [0u16; 2];
                 for unit in c.encode_utf16(&mut units) {
-                    write!(self.inner, "\\u{unit:04x}")?;
+                    write!(writer, "\\u{unit:04x}")?;
                 }
                 start = i + c.len_utf8();
             }
         }
-        self.inner.write_all(&text.as_bytes()[start..])
-    }
-}
-
-impl<W: Write> Write for Escaper<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let joined;
-        let bytes = if self.pending.is_empty() {
-            buf
-        } else {
-            joined = [std::mem::take(&mut self.pending).as_slice(), buf].concat();
-            &joined
-        };
-        let valid = match std::str::from_utf8(bytes) {
-            Ok(_) => bytes.len(),
-            Err(e) if e.error_len().is_none() => e.valid_up_to(),
-            // Not UTF-8 at all (serde_json never writes that): pass it through.
-            Err(_) => {
-                self.inner.write_all(bytes)?;
-                return Ok(buf.len());
-            }
-        };
-        let (text, tail) = bytes.split_at(valid);
-        self.write_text(std::str::from_utf8(text).unwrap_or_default())?;
-        self.pending = tail.to_vec();
-        Ok(buf.len())
+        writer.write_all(&fragment.as_bytes()[start..])
     }
 
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
+    // The layout is `F`'s (the other methods' defaults are the same for every formatter).
+    fn begin_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.0.begin_array(writer)
+    }
+
+    fn end_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.0.end_array(writer)
+    }
+
+    fn begin_array_value<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_array_value(writer, first)
+    }
+
+    fn end_array_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.0.end_array_value(writer)
+    }
+
+    fn begin_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.0.begin_object(writer)
+    }
+
+    fn end_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.0.end_object(writer)
+    }
+
+    fn begin_object_key<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_object_key(writer, first)
+    }
+
+    fn end_object_key<W: ?Sized + Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.0.end_object_key(writer)
+    }
+
+    fn begin_object_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.0.begin_object_value(writer)
+    }
+
+    fn end_object_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.0.end_object_value(writer)
     }
 }
 
@@ -116,13 +134,14 @@ mod tests {
         );
         let back: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(back["text"], text);
-        // Split writes of a multi-byte character are put back together.
-        let mut out = Vec::new();
-        let mut escaper = Escaper::new(&mut out);
-        let bytes = "x\u{202e}y".as_bytes();
-        escaper.write_all(&bytes[..2]).unwrap();
-        escaper.write_all(&bytes[2..]).unwrap();
-        escaper.finish().unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "x\\u202ey");
+        // Keys too, and the indented layout is serde_json's own.
+        let value = serde_json::json!({ "k\u{202e}": [1, { "a": "\u{a0}" }] });
+        let mut pretty = Vec::new();
+        to_writer_pretty(&mut pretty, &value).unwrap();
+        let expected = serde_json::to_string_pretty(&value)
+            .unwrap()
+            .replace('\u{202e}', "\\u202e")
+            .replace('\u{a0}', "\\u00a0");
+        assert_eq!(String::from_utf8(pretty).unwrap(), expected);
     }
 }

@@ -302,3 +302,48 @@ fn the_database_catalogue_wins_and_an_empty_table_weighs_less() {
             .any(|l| l.relation == "orders" && l.mode == LockMode::AccessExclusive)
     );
 }
+
+/// Many files, some big enough to be parsed on a worker thread and enough in total for several
+/// workers and runs of files: each file still meets exactly the files before it, as it does when
+/// it is the last of a lint of fewer files.
+#[test]
+fn files_parsed_on_workers_meet_their_history_in_order() {
+    let mut texts: Vec<String> = vec![USERS.to_string()];
+    for i in 0..40 {
+        let mut text = format!("ALTER TABLE users ADD COLUMN c{i} int;\n");
+        if i % 2 == 0 {
+            // Over 1 KiB: parsed on a worker's big stack.
+            for j in 0..80 {
+                text.push_str(&format!(
+                    "CREATE INDEX IF NOT EXISTS ix_{i}_{j} ON users (c{i});\n"
+                ));
+            }
+        }
+        text.push_str(&format!(
+            "ALTER TABLE users ALTER COLUMN c{i} TYPE bigint;\n"
+        ));
+        texts.push(text);
+    }
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let total: usize = texts.iter().map(|t| t.len()).sum();
+    assert!(
+        total > 64 * 1024,
+        "{total} bytes: enough for several workers"
+    );
+    let whole = history(&texts);
+    assert_eq!(whole.len(), texts.len());
+    for n in [2, 5, 13, 28, texts.len()] {
+        let prefix = history(&texts[..n]);
+        assert_eq!(
+            serde_json::to_value(&prefix[n - 1]).unwrap(),
+            serde_json::to_value(&whole[n - 1]).unwrap(),
+            "migration {n}"
+        );
+    }
+    // The later files know the earlier ones' columns: the type change of an int is a rewrite.
+    assert!(
+        rules(&whole[40]).contains(&"column-type-rewrite"),
+        "{:?}",
+        rules(&whole[40])
+    );
+}

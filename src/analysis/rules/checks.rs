@@ -96,22 +96,25 @@ pub(crate) struct CheckCtx {
     pub index_table: Option<String>,
 }
 
-/// `SHARE lock on "t" (blocks writes, not reads)`.
-pub(crate) fn lock_phrase(mode: LockMode, relation: &str) -> String {
-    format!(
-        "{mode} lock on \"{relation}\" ({})",
-        mode.blocking_summary()
-    )
-}
+/// `an ACCESS EXCLUSIVE lock on "t" (blocks reads and writes)`, `a SHARE lock on "t" (blocks
+/// writes, not reads)`: written out only when a message that uses it is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ALock<'a>(pub LockMode, pub &'a str);
 
-/// `lock_phrase` with its indefinite article: "an ACCESS EXCLUSIVE lock…", "a SHARE lock…".
-pub(crate) fn a_lock(mode: LockMode, relation: &str) -> String {
-    let article = if mode.sql_name().starts_with(['A', 'E']) {
-        "an"
-    } else {
-        "a"
-    };
-    format!("{article} {}", lock_phrase(mode, relation))
+impl std::fmt::Display for ALock<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ALock(mode, relation) = *self;
+        let article = if mode.sql_name().starts_with(['A', 'E']) {
+            "an"
+        } else {
+            "a"
+        };
+        write!(
+            f,
+            "{article} {mode} lock on \"{relation}\" ({})",
+            mode.blocking_summary()
+        )
+    }
 }
 
 fn cost_phrase(cost: Cost) -> &'static str {
@@ -165,7 +168,7 @@ pub(crate) fn check_action(a: &Action, f: ActionFacts, ctx: &CheckCtx) -> Vec<Dr
     let rel = a.relation.as_str();
     let span = a.span.clone();
     let mode = f.mode;
-    let locked = a_lock(mode, rel);
+    let locked = ALock(mode, rel);
     let cost = cost_phrase(f.cost);
     // Compatibility findings apply to existing relations only, like lock findings.
     if f.new_relation {
@@ -198,7 +201,7 @@ pub(crate) fn check_action(a: &Action, f: ActionFacts, ctx: &CheckCtx) -> Vec<Dr
                 match &ctx.index_table {
                     Some(table) => format!(
                         "DROP INDEX \"{rel}\" takes {} as well as on the index; brief, but a queued request blocks every later query",
-                        a_lock(mode, table)
+                        ALock(mode, table)
                     ),
                     None => format!(
                         "DROP INDEX \"{rel}\" takes an {mode} lock on its table (blocks reads and writes); brief, but a queued request blocks every later query"

@@ -20,6 +20,7 @@ use super::data::Data;
 use super::editor::{Editor, EditorOutcome};
 use super::filter::{Filter, FilterAction};
 use super::fix::{FixAction, FixDialog};
+use super::health::{HealthAction, HealthView};
 use super::help::Help;
 use super::inspect::{Inspect, InspectAction, Tab};
 use super::keys::{self, Nav};
@@ -66,6 +67,8 @@ pub enum Overlay {
     Resolve(Box<ResolveDialog>),
     /// A fix's diff, before writing it.
     Fix(Box<FixDialog>),
+    /// The health check's report (`H`).
+    Health(Box<HealthView>),
 }
 
 impl Overlay {
@@ -134,6 +137,16 @@ impl App {
         self
     }
 
+    /// Runs in `environment`: its name in the status bar (red when production-like), its
+    /// snapshot, data copies and confirmation policy around every run; a read-only one opens the
+    /// dashboard read-only.
+    pub fn with_environment(mut self, environment: crate::guard::Environment) -> App {
+        self.data.read_only |= environment.read_only;
+        self.data.remote |= environment.production_like;
+        self.data.environment = Some(environment);
+        self
+    }
+
     /// Applies the project's rule configuration to the findings shown (as `lockstep lint`
     /// does), analyses for its `pg-version` until the server says, and says when it comes from
     /// `.squawk.toml`.
@@ -185,6 +198,7 @@ impl App {
                 match &mut self.overlay {
                     Overlay::Confirm(confirm) => confirm.resize(self.size),
                     Overlay::Fix(fix) => fix.resize(self.size),
+                    Overlay::Health(health) => health.resize(self.size),
                     _ => {}
                 }
                 Vec::new()
@@ -215,6 +229,30 @@ impl App {
             }
             Event::Analyzed { generation, files } => {
                 self.data.store_analyses(generation, files);
+                Vec::new()
+            }
+            Event::Guarded(prepared) => {
+                if let Overlay::Confirm(confirm) = &mut self.overlay {
+                    confirm.guarded(prepared);
+                }
+                Vec::new()
+            }
+            Event::Snapshot(text) => {
+                self.run.say(LogKind::Info, &text);
+                Vec::new()
+            }
+            Event::Health(checked) => {
+                self.message = Some(match &checked {
+                    Ok(report) if report.needs_action() => format!(
+                        "health check: {} need action",
+                        crate::runner::text::count(report.items.len(), "item", "items")
+                    ),
+                    Ok(_) => "health check: nothing needs action".to_string(),
+                    Err(error) => format!("the health check could not run: {}", first_line(error)),
+                });
+                if let Overlay::Health(health) = &mut self.overlay {
+                    health.checked(checked);
+                }
                 Vec::new()
             }
             Event::Blockers(found) => {
@@ -485,6 +523,11 @@ impl App {
                 }
             }
             KeyCode::Char('R') => return self.rehearse(),
+            KeyCode::Char('H') => {
+                // Read-only on its own connection: read-only mode may check too.
+                self.overlay = Overlay::Health(Box::new(HealthView::checking(self.size)));
+                return vec![Effect::CheckHealth];
+            }
             KeyCode::Char('a') => return self.propose_selected(Direction::Apply),
             KeyCode::Char('b') => return self.propose_selected(Direction::Revert),
             KeyCode::Char('A') => return self.propose(Operation::Up { to: None }),
@@ -567,14 +610,20 @@ impl App {
                     self.say(format!("type {challenge} and press Enter to confirm"))
                 }
                 ConfirmAction::Cancel => self.say("cancelled"),
+                ConfirmAction::NotReady(why) => {
+                    self.overlay = Overlay::Confirm(confirm);
+                    self.say(why)
+                }
                 ConfirmAction::Run => {
                     self.data.failure = None;
                     self.run.start(confirm.operation, self.now);
                     self.focus = Pane::Bottom;
                     self.bottom = Bottom::Run;
+                    let guard = confirm.guard_plan().cloned().map(Box::new);
                     vec![Effect::Run {
                         operation: confirm.operation,
                         expected: confirm.expected,
+                        guard,
                     }]
                 }
             },
@@ -641,6 +690,17 @@ impl App {
                     version,
                     resolution,
                 }],
+            },
+            Overlay::Health(mut health) => match health.key(&key) {
+                HealthAction::Open => {
+                    self.overlay = Overlay::Health(health);
+                    Vec::new()
+                }
+                HealthAction::Recheck => {
+                    self.overlay = Overlay::Health(health);
+                    vec![Effect::CheckHealth]
+                }
+                HealthAction::Close => Vec::new(),
             },
             Overlay::Fix(mut dialog) => match dialog.key(&key) {
                 FixAction::Open => {
@@ -841,10 +901,14 @@ impl App {
         let confirm = PlanConfirm::new(&plan, &self.data, self.size);
         let tables = confirm.tables.clone();
         self.overlay = Overlay::Confirm(Box::new(confirm));
-        if tables.is_empty() {
-            return Vec::new();
+        let mut effects = Vec::new();
+        if self.data.guarded() {
+            effects.push(Effect::PrepareGuard { operation });
         }
-        vec![Effect::FindBlockers { tables }]
+        if !tables.is_empty() {
+            effects.push(Effect::FindBlockers { tables });
+        }
+        effects
     }
 
     /// Opens the diff of a finding's fix in the previewed file, or says why not.

@@ -70,6 +70,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Overlay::Editor(editor) => editor.draw(frame, area),
         Overlay::Resolve(dialog) => dialog.draw(frame, area),
         Overlay::Fix(dialog) => dialog.draw(frame, area),
+        Overlay::Health(health) => health.draw(frame, area),
         Overlay::None | Overlay::Filter(_) | Overlay::Command(_) => {}
     }
 }
@@ -101,6 +102,7 @@ fn hints(app: &App) -> Vec<Hint> {
                     hint(":", "cmd"),
                 ]);
             }
+            hints.push(hint("H", "health"));
         }
         (Pane::Preview, _) => {
             hints.extend([hint("j/k", "scroll"), hint("] [", "next/prev finding")]);

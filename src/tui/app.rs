@@ -142,7 +142,6 @@ impl App {
     /// dashboard read-only.
     pub fn with_environment(mut self, environment: crate::guard::Environment) -> App {
         self.data.read_only |= environment.read_only;
-        self.data.remote |= environment.production_like;
         self.data.environment = Some(environment);
         self
     }

@@ -61,7 +61,10 @@ const KEYS: &[(&str, &str)] = &[
         "c",
         "cancel the running statement (asks first), or the rehearsal",
     ),
-    ("H", "run the health check now (in the background); its report"),
+    (
+        "H",
+        "run the health check now (in the background); its report",
+    ),
     (
         "m",
         "resolve a partially applied migration (shows what is known; asks)",

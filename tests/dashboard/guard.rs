@@ -134,15 +134,19 @@ fn the_confirmation_lists_the_data_kept_and_asks_for_the_database_name() {
         tables: vec!["users".to_string()]
     }));
     // Until the guard's plan is in, nothing runs.
-    for c in "1234567".chars() {
-        key(&mut app, KeyCode::Char(c));
-    }
-    assert!(key(&mut app, KeyCode::Enter).is_empty());
-    let Overlay::Confirm(confirm) = &mut app.overlay else {
+    assert!(key(&mut app, KeyCode::Char('y')).is_empty());
+    assert!(
+        app.message
+            .as_deref()
+            .unwrap()
+            .contains("still being planned"),
+        "{:?}",
+        app.message
+    );
+    let Overlay::Confirm(confirm) = &app.overlay else {
         panic!("the confirmation is open")
     };
     assert_eq!(confirm.guard, GuardState::Preparing);
-    confirm.typed.clear();
 
     let plan = guard_plan(&app);
     feed(&mut app, Event::Guarded(Ok(Box::new(plan.clone()))));
@@ -169,7 +173,7 @@ fn the_confirmation_lists_the_data_kept_and_asks_for_the_database_name() {
             terminal
                 .backend()
                 .to_string()
-                .contains("type app and press Enter"),
+                .contains("(type-database-name): type app and"),
             "{}",
             terminal.backend()
         );
@@ -200,12 +204,8 @@ fn copies_over_the_limit_refuse_the_run() {
     let mut plan = guard_plan(&app);
     plan.limit = 1 << 20;
     feed(&mut app, Event::Guarded(Ok(Box::new(plan))));
-    // Production counts as remote: the version is typed (the environment's own policy is not
-    // asked for a run that cannot start).
-    for c in "7".chars() {
-        key(&mut app, KeyCode::Char(c));
-    }
-    assert!(key(&mut app, KeyCode::Enter).is_empty());
+    // The environment's own confirmation is not asked for a run that cannot start.
+    assert!(key(&mut app, KeyCode::Char('y')).is_empty());
     assert!(
         app.message
             .as_deref()

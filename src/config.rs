@@ -61,6 +61,8 @@ pub struct Config {
     pub lint: LintConfig,
     /// `[environments.NAME]` of `lockstep.toml`, by name.
     pub environments: Vec<EnvironmentConfig>,
+    /// The audit trail (`audit`, `audit-schema`).
+    pub audit: crate::audit::AuditSettings,
 }
 
 impl Default for Config {
@@ -81,6 +83,7 @@ impl Default for Config {
             pg_version: None,
             lint: LintConfig::default(),
             environments: Vec::new(),
+            audit: crate::audit::AuditSettings::default(),
         }
     }
 }
@@ -229,6 +232,18 @@ impl Config {
         }
         self.database_url = file.database_url;
         self.pg_version = file.pg_version;
+        if let Some(enabled) = file.audit {
+            self.audit.enabled = enabled;
+        }
+        if let Some(schema) = file.audit_schema {
+            crate::audit::AuditSettings::check_schema_name(&schema).map_err(|message| {
+                ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    message,
+                }
+            })?;
+            self.audit.schema = schema;
+        }
         Ok(())
     }
 }
@@ -355,6 +370,8 @@ struct LockstepToml {
     connect_timeout: Option<String>,
     retries: Option<u32>,
     pg_version: Option<u32>,
+    audit: Option<bool>,
+    audit_schema: Option<String>,
     lint: Option<lint::LintToml>,
     #[serde(default)]
     environments: std::collections::BTreeMap<String, environments::EnvironmentToml>,
@@ -403,6 +420,29 @@ mod tests {
         assert_eq!(config.lock_timeout, Some(Duration::from_secs(2)));
         assert_eq!(config.statement_timeout, Some(Duration::from_millis(1500)));
         assert_eq!(config.lock_wait, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn the_audit_can_be_turned_off_or_moved() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("lockstep.toml"),
+            "audit = false\naudit-schema = \"ops_audit\"\n",
+        )
+        .unwrap();
+        let config = Config::load(dir.path()).unwrap();
+        assert!(!config.audit.enabled);
+        assert_eq!(config.audit.schema, "ops_audit");
+        std::fs::write(
+            dir.path().join("lockstep.toml"),
+            "audit-schema = \"public\"\n",
+        )
+        .unwrap();
+        let err = Config::load(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("lockstep.toml") && err.contains("public"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -4,12 +4,13 @@
 //! history table ([`history`]), what is applied and pending ([`status`]) and what an unfinished
 //! `-- no-transaction` run left ([`unfinished`]), statement splitting
 //! ([`sql`]), the runner ([`runner`]), database connections ([`db`]) and the poolers between
-//! lockstep and the server ([`pooler`]), a throwaway PostgreSQL of its own ([`sandbox`]), the
+//! lockstep and the server ([`pooler`]), the audit trail of runs ([`audit`]), a throwaway PostgreSQL of its own ([`sandbox`]), the
 //! database monitor behind the inspection panes ([`monitor`]), and the
 //! visible form of hidden characters in migration and database text ([`text`]). The CLI ([`cli`])
 //! is a thin layer on top.
 
 pub mod analysis;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -7,7 +7,8 @@ use clap::Args;
 use color_eyre::eyre::{Result, WrapErr};
 
 use super::Project;
-use super::migrate::{Interrupts, run_streamed};
+use super::audit::AuditPlan;
+use super::migrate::{Around, Interrupts, run_streamed};
 use crate::db::start_sandbox;
 use crate::runner::{Operation, read_status};
 use crate::source;
@@ -81,7 +82,10 @@ pub(super) async fn run(project: &Project, args: DemoArgs) -> Result<ExitCode> {
         Operation::Up { to: None },
         false,
         true,
-        None,
+        Around {
+            guarded: None,
+            audit: &AuditPlan::off(),
+        },
     )
     .await?;
     let status = read_status(&db, &set, &options.table).await?;

@@ -9,9 +9,11 @@ use clap::Args;
 use color_eyre::eyre::{Result, WrapErr};
 use tokio::sync::mpsc;
 
+use super::audit::{self, AuditPlan};
 use super::guard::Guarded;
 use super::output::{bold, dim, green, red, show, show_in, show_padded_in, yellow};
 use super::{EXIT_INTERRUPTED, Project};
+use crate::audit::RunEnd;
 use crate::db::Database;
 use crate::health;
 use crate::runner::text::{LogKind, LogLine, RunLog, WAIT_REPRINT};
@@ -120,6 +122,8 @@ async fn execute(
         return Ok(ExitCode::SUCCESS);
     }
     let guarded = super::guard::before_run(project, &db, &set, &options, operation, &flags).await?;
+    let audit = AuditPlan::of(project)
+        .with_guard(&project.environment, guarded.as_ref().map(|g| &g.snapshot));
     run_streamed(
         &db,
         &set,
@@ -127,9 +131,21 @@ async fn execute(
         operation,
         flags.json,
         !flags.no_check,
-        guarded,
+        Around {
+            guarded,
+            audit: &audit,
+        },
     )
     .await
+}
+
+/// What surrounds a run: the guard's work before it (the snapshot taken, the data-copy hook,
+/// the plan confirmed) and its audit.
+pub(super) struct Around<'a> {
+    /// The guard's outcome, `None` when the environment asks for nothing.
+    pub guarded: Option<Guarded>,
+    /// Whether and how the run is recorded.
+    pub audit: &'a AuditPlan,
 }
 
 /// Plans without the lock and renders the SQL that would run.
@@ -171,7 +187,7 @@ async fn dry_run(
 /// Runs `operation`, printing events as they come. The first Ctrl-C (or SIGTERM) interrupts the
 /// run: the statement in flight is cancelled on the server, a transactional migration rolls
 /// back, nothing new starts, and lockstep exits 130 after saying what was applied. A second one
-/// quits at once.
+/// quits at once. The run is recorded as `audit` says.
 pub(super) async fn run_streamed(
     db: &Database,
     set: &MigrationSet,
@@ -179,8 +195,9 @@ pub(super) async fn run_streamed(
     operation: Operation,
     json: bool,
     check: bool,
-    guarded: Option<Guarded>,
+    around: Around<'_>,
 ) -> Result<ExitCode> {
+    let Around { guarded, audit } = around;
     let Guarded {
         keeper,
         expected,
@@ -190,20 +207,37 @@ pub(super) async fn run_streamed(
     let (tx, rx) = mpsc::unbounded_channel();
     let printer = tokio::spawn(print_events(rx, json));
     let started = std::time::Instant::now();
-    // The health check's baseline is taken while the migration connection opens.
-    let (baseline, runner) = tokio::select! {
-        both = async {
+    // The audit begins while the migration connection opens (and the health check's baseline
+    // is taken).
+    let (tap, sink) = audit.tap(tx);
+    let (baseline, (recorder, runner)) = tokio::select! {
+        all = async {
             tokio::join!(
                 async { if check { health::baseline(db).await.ok() } else { None } },
-                Runner::connect(db, options, tx)
+                async { tokio::join!(audit.begin(db, tap), Runner::connect(db, options, sink)) }
             )
-        } => both,
+        } => all,
         _ = interrupts.next() => return Ok(ExitCode::from(EXIT_INTERRUPTED)),
     };
-    let mut runner = match keeper {
-        Some(keeper) => runner?.with_hook(Box::new(keeper)),
-        None => runner?,
+    let recorder = match recorder {
+        Ok(recorder) => recorder,
+        Err(refusal) => {
+            if let Ok(runner) = runner {
+                runner.close().await;
+            }
+            return Err(refusal);
+        }
     };
+    let mut runner = match runner {
+        Ok(runner) => runner,
+        Err(error) => {
+            audit::finish(recorder, RunEnd::Failed(error.to_string())).await;
+            return Err(error.into());
+        }
+    };
+    if let Some(keeper) = keeper {
+        runner = runner.with_hook(Box::new(keeper));
+    }
     let cancel = runner.cancel_token();
     let run = async move {
         let result = runner
@@ -231,6 +265,12 @@ pub(super) async fn run_streamed(
     };
     let tally = printer.await.unwrap_or_default();
     let interrupted = interrupted || result.as_ref().is_err_and(|e| e.is_interrupted());
+    let end = match &result {
+        _ if interrupted => RunEnd::Interrupted,
+        Ok(_) => RunEnd::Succeeded,
+        Err(error) => RunEnd::Failed(error.to_string()),
+    };
+    let audit_run = audit::finish(recorder, end).await;
     let elapsed = started.elapsed();
     if let Some(baseline) = baseline {
         if !interrupted && tally.changed_something() {
@@ -256,6 +296,7 @@ pub(super) async fn run_streamed(
             })).collect::<Vec<_>>()).unwrap_or_default(),
             "elapsed_ms": elapsed.as_secs_f64() * 1e3,
             "snapshot": snapshot,
+            "audit_run": audit_run,
         });
         println!("{line}");
     }
@@ -265,6 +306,7 @@ pub(super) async fn run_streamed(
             if !json {
                 let y = yellow();
                 eprintln!("{y}{}{y:#}", tally.summary(elapsed, true));
+                audit::say_recorded(audit_run);
             }
             let _ = error;
             return Ok(ExitCode::from(EXIT_INTERRUPTED));
@@ -273,6 +315,7 @@ pub(super) async fn run_streamed(
             if !json {
                 let r = red();
                 eprintln!("{r}{}{r:#}", tally.summary(elapsed, false));
+                audit::say_recorded(audit_run);
             }
             return Err(error).wrap_err(match operation {
                 Operation::Up { .. } => "lockstep up failed",
@@ -285,6 +328,7 @@ pub(super) async fn run_streamed(
         // The interrupt came after the last migration had already committed.
         if !json {
             eprintln!("{}", tally.summary(summary.elapsed, true));
+            audit::say_recorded(audit_run);
         }
         return Ok(ExitCode::from(EXIT_INTERRUPTED));
     }
@@ -297,6 +341,7 @@ pub(super) async fn run_streamed(
         let g = green();
         println!("{g}{}{g:#}", tally.summary(summary.elapsed, false));
     }
+    audit::say_recorded(audit_run);
     Ok(ExitCode::SUCCESS)
 }
 

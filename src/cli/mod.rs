@@ -1,9 +1,11 @@
 //! The command-line interface: subcommands and their output. A thin layer over the engine.
 
+mod audit;
 mod check;
 mod demo;
 mod env;
 mod guard;
+mod history;
 mod inspect;
 mod lint;
 mod migrate;
@@ -80,6 +82,10 @@ struct Global {
     /// under it, the timeouts set with SET LOCAL; -- no-transaction migrations are refused.
     #[arg(long, global = true)]
     pooled: bool,
+    /// (`up`, `down`, `redo`, `resolve`) run without recording the run in the audit trail
+    /// (which is otherwise required: a run whose audit cannot be written does not start).
+    #[arg(long, global = true)]
+    no_audit: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -111,6 +117,9 @@ enum Command {
     Rehearse(rehearse::RehearseArgs),
     /// List the environments of lockstep.toml and the one in use (URLs redacted).
     Env(env::EnvArgs),
+    /// Past runs from the audit trail: who ran what, when, how it ended; with --run, each
+    /// statement's timing, lock waits and blockers.
+    History(history::HistoryArgs),
 }
 
 /// What every command works with: the configuration and the migrations.
@@ -121,6 +130,7 @@ struct Project {
     pooled: bool,
     /// The environment in use (`--env`, or the one whose `database-url` is the URL in use).
     environment: Environment,
+    no_audit: bool,
 }
 
 impl Project {
@@ -181,6 +191,7 @@ impl Project {
             config,
             pooled: global.pooled,
             environment,
+            no_audit: global.no_audit,
         })
     }
 
@@ -253,6 +264,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Lint(args)) => lint::run(&project, &dir, args).await,
         Some(Command::Rehearse(args)) => rehearse::run(&project, &dir, args).await,
         Some(Command::Env(args)) => env::run(&project, &dir, args),
+        Some(Command::History(args)) => history::run(&project, &dir, args).await,
         None => {
             let read_only = cli.global.read_only || project.environment.read_only;
             dashboard(&project, &dir, read_only).await

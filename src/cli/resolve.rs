@@ -10,8 +10,10 @@ use color_eyre::eyre::{Result, WrapErr};
 use tokio::sync::mpsc;
 
 use super::Project;
+use super::audit::{self, AuditPlan};
 use super::migrate::print_events;
 use super::output::green;
+use crate::audit::RunEnd;
 use crate::runner::{Resolution, Runner};
 
 /// Options of `lockstep resolve`.
@@ -43,10 +45,31 @@ pub(super) async fn run(project: &Project, dir: &Path, args: ResolveArgs) -> Res
     let db = project.database(dir, args.json).await?;
     let (tx, rx) = mpsc::unbounded_channel();
     let printer = tokio::spawn(print_events(rx, args.json));
-    let mut runner = Runner::connect(&db, project.run_options(), tx).await?;
-    let result = runner.resolve(args.version, resolution).await;
-    runner.close().await;
+    let audit = AuditPlan::of(project);
+    let (tap, sink) = audit.tap(tx);
+    let recorder = audit.begin(&db, tap).await?;
+    let result = async {
+        let mut runner = Runner::connect(&db, project.run_options(), sink).await?;
+        let result = runner.resolve(args.version, resolution).await;
+        runner.close().await;
+        result
+    }
+    .await;
     let _ = printer.await;
+    let end = match &result {
+        Ok(resolved) => {
+            if let Some(recorder) = &recorder {
+                recorder.resolved(
+                    resolved.version,
+                    &resolved.previous.description,
+                    resolved.resolution,
+                );
+            }
+            RunEnd::Succeeded
+        }
+        Err(error) => RunEnd::Failed(error.to_string()),
+    };
+    let audit_run = audit::finish(recorder, end).await;
     let resolved = result.wrap_err("lockstep resolve failed")?;
     if args.json {
         let line = serde_json::json!({
@@ -55,6 +78,7 @@ pub(super) async fn run(project: &Project, dir: &Path, args: ResolveArgs) -> Res
             "resolution": resolved.resolution,
             "was": resolved.was(),
             "previous": resolved.previous,
+            "audit_run": audit_run,
         });
         println!("{line}");
     } else {
@@ -62,6 +86,7 @@ pub(super) async fn run(project: &Project, dir: &Path, args: ResolveArgs) -> Res
         let summary = resolved.summary();
         let rest = summary.strip_prefix("resolved").unwrap_or(&summary);
         println!("{g}resolved{g:#}{rest}");
+        audit::say_recorded(audit_run);
     }
     Ok(ExitCode::SUCCESS)
 }

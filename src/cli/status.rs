@@ -1,17 +1,19 @@
 //! `lockstep status`: what is applied and pending, read-only.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
 use anstream::println;
-use chrono::Local;
 use clap::Args;
 use color_eyre::eyre::Result;
 use serde::Serialize;
 
 use super::output::{bold, dim, execution_time, red, show, show_in, state_style, yellow};
 use super::{EXIT_NEEDS_ATTENTION, Project};
+use crate::audit::render::{self, local_time};
+use crate::audit::{Applied, AuditSettings, who_applied};
 use crate::db::Database;
 use crate::history::HistoryTable;
 use crate::pooler::Pooling;
@@ -43,8 +45,21 @@ pub(super) async fn run(project: &Project, dir: &Path, args: StatusArgs) -> Resu
     if args.watch {
         return watch(project, db, table, args.json).await;
     }
-    let (status, pooling) = read_status_and_pooling(&db, &set, &table).await?;
-    print(&db, &pooling, table.name(), &set, &status, args.json)?;
+    let audit = project
+        .config
+        .audit
+        .enabled
+        .then_some(&project.config.audit);
+    let (status, pooling, applied) = read_status_and_pooling(&db, &set, &table, audit).await?;
+    print(
+        &db,
+        &pooling,
+        table.name(),
+        &set,
+        &status,
+        &applied,
+        args.json,
+    )?;
     let attention = status.needs_attention() || set.has_errors();
     Ok(if args.check && attention {
         ExitCode::from(EXIT_NEEDS_ATTENTION)
@@ -53,17 +68,38 @@ pub(super) async fn run(project: &Project, dir: &Path, args: StatusArgs) -> Resu
     })
 }
 
-/// The status and what sits between lockstep and the server, on one connection.
+/// Who applied each version, and why the audit could not say when it could not be read.
+#[derive(Default)]
+pub(super) struct AppliedVersions {
+    by_version: BTreeMap<i64, Applied>,
+    error: Option<String>,
+}
+
+/// The status, what sits between lockstep and the server, and who applied each version (from
+/// the audit when it is on and present), on one connection.
 async fn read_status_and_pooling(
     db: &Database,
     set: &MigrationSet,
     table: &HistoryTable,
-) -> Result<(Status, Pooling)> {
+    audit: Option<&AuditSettings>,
+) -> Result<(Status, Pooling, AppliedVersions)> {
     let mut conn = db.connect("lockstep:status").await?;
     let pooling = db.pooling(&mut conn).await?;
     let rows = read_history(&mut conn, table).await?;
+    let status = Status::build(set, rows.as_deref());
+    // An audit that cannot be read leaves the history to say when; status still works.
+    let applied = match who_applied(&mut conn, audit, &status).await {
+        Ok(by_version) => AppliedVersions {
+            by_version,
+            error: None,
+        },
+        Err(error) => AppliedVersions {
+            by_version: who_applied(&mut conn, None, &status).await?,
+            error: Some(error.to_string()),
+        },
+    };
     let _ = sqlx::Connection::close(conn).await;
-    Ok((Status::build(set, rows.as_deref()), pooling))
+    Ok((status, pooling, applied))
 }
 
 /// Prints the status for people, or as one JSON document.
@@ -73,17 +109,20 @@ fn print(
     table: &str,
     set: &MigrationSet,
     status: &Status,
+    applied: &AppliedVersions,
     json: bool,
 ) -> Result<()> {
     if json {
         let mut document = StatusJson::new(db, table, set, status);
         document.connection = Some(pooling);
+        document.set_applied(&applied.by_version);
+        document.audit_error = applied.error.as_deref();
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         crate::text::json::to_writer_pretty(&mut out, &document)?;
         writeln!(out)?;
         out.flush()?;
     } else {
-        print_human(db, pooling, table, set, status);
+        print_human(db, pooling, table, set, status, applied);
     }
     Ok(())
 }
@@ -125,7 +164,10 @@ async fn watch(
                     if printed && !json {
                         println!("\n── {} ──", chrono::Local::now().format("%H:%M:%S"));
                     }
-                    print(&db, pooling, table.name(), &set, &status, json)?;
+                    // Who applied each version comes from the history here (the watcher does
+                    // not read the audit).
+                    let applied = AppliedVersions::default();
+                    print(&db, pooling, table.name(), &set, &status, &applied, json)?;
                     printed = true;
                 }
             }
@@ -152,6 +194,9 @@ pub(super) struct StatusJson<'a> {
     summary: SummaryJson,
     versions: Vec<VersionJson<'a>>,
     problems: &'a [crate::source::Problem],
+    /// Why the audit could not be read (who applied each version then comes from the history).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    audit_error: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -182,6 +227,8 @@ struct VersionJson<'a> {
     success: Option<bool>,
     /// For `success = false`: what is known of the run that left it.
     unfinished: Option<&'a crate::unfinished::Unfinished>,
+    /// Who applied it and when: from the audit when it recorded that, else the history row.
+    applied_by: Option<&'a Applied>,
 }
 
 /// Bytes serialized as lowercase hex without an intermediate string.
@@ -245,15 +292,30 @@ impl<'a> StatusJson<'a> {
                         execution_time_ns: a.map(|a| a.execution_time),
                         success: a.map(|a| a.success),
                         unfinished: v.unfinished.as_ref(),
+                        applied_by: None,
                     }
                 })
                 .collect(),
             problems: &set.problems,
+            audit_error: None,
+        }
+    }
+
+    fn set_applied(&mut self, applied: &'a BTreeMap<i64, Applied>) {
+        for version in &mut self.versions {
+            version.applied_by = applied.get(&version.version);
         }
     }
 }
 
-fn print_human(db: &Database, pooling: &Pooling, table: &str, set: &MigrationSet, status: &Status) {
+fn print_human(
+    db: &Database,
+    pooling: &Pooling,
+    table: &str,
+    set: &MigrationSet,
+    status: &Status,
+    applied: &AppliedVersions,
+) {
     let b = bold();
     let d = dim();
     println!(
@@ -308,12 +370,14 @@ fn print_human(db: &Database, pooling: &Pooling, table: &str, set: &MigrationSet
             .applied
             .as_ref()
             .map(|a| {
+                let by = applied.by_version.get(&v.version);
                 format!(
-                    "  {d}{}  {}{d:#}",
-                    a.installed_on
-                        .with_timezone(&Local)
-                        .format("%Y-%m-%d %H:%M:%S"),
-                    execution_time(a.execution_time)
+                    "  {d}{}  {}{}{d:#}",
+                    local_time(by.map_or(a.installed_on, |by| by.at)),
+                    execution_time(a.execution_time),
+                    by.and_then(render::applied_by)
+                        .map(|who| format!("  {}", show_in(&who, d)))
+                        .unwrap_or_default()
                 )
             })
             .unwrap_or_default();
@@ -354,6 +418,13 @@ fn print_human(db: &Database, pooling: &Pooling, table: &str, set: &MigrationSet
             };
             println!("{style}{}{style:#}", show_in(&problem.to_string(), style));
         }
+    }
+    if let Some(error) = &applied.error {
+        let d = dim();
+        println!(
+            "{d}who applied each version is not known: {}{d:#}",
+            show_in(error, d)
+        );
     }
     let count = |state: State| status.in_state(state).count();
     println!();

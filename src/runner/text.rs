@@ -204,8 +204,9 @@ impl RunLog {
                 )]
             }
             RunEvent::Connected { .. } | RunEvent::LockAcquired { .. } => Vec::new(),
+            // On stdout with the run's progress (as the CLI printed it before the run log).
             RunEvent::DataKept { .. } => crate::guard::describe_kept(event)
-                .map(|text| lines_of(LogKind::Info, "  ", &text))
+                .map(|text| lines_of(LogKind::Done, "  ", &text))
                 .unwrap_or_default(),
             RunEvent::MigrationSkipped {
                 version, reason, ..

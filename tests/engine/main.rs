@@ -1,6 +1,7 @@
 //! Engine tests against a real PostgreSQL: `DATABASE_URL` when set, else a sandbox per process.
 
 mod apply_revert;
+mod audit;
 mod bad_input;
 mod cli;
 mod common;

@@ -22,6 +22,7 @@ use super::filter::{Filter, FilterAction};
 use super::fix::{FixAction, FixDialog};
 use super::health::{HealthAction, HealthView};
 use super::help::Help;
+use super::history::HistoryPane;
 use super::inspect::{Inspect, InspectAction, Tab};
 use super::keys::{self, Nav};
 use super::layout::{Areas, Shape};
@@ -43,6 +44,8 @@ pub enum Bottom {
     Run,
     /// Sizes, Locks, Activity.
     Inspect,
+    /// Past runs from the audit trail.
+    History,
 }
 
 /// What is on top of the panes, with its state.
@@ -90,6 +93,8 @@ pub struct App {
     pub run: RunPane,
     /// The Sizes, Locks and Activity panes.
     pub inspect: Inspect,
+    /// The History pane.
+    pub history: HistoryPane,
     /// What is on top.
     pub overlay: Overlay,
     /// The focused pane.
@@ -121,6 +126,7 @@ impl App {
             preview: Preview::default(),
             run: RunPane::default(),
             inspect: Inspect::new(),
+            history: HistoryPane::default(),
             overlay: Overlay::None,
             focus: Pane::Migrations,
             bottom: Bottom::Run,
@@ -313,7 +319,15 @@ impl App {
                     Ok(text) | Err(text) => text,
                 }));
                 self.run.done(&result);
-                vec![Effect::RefreshStatus]
+                let mut effects = vec![Effect::RefreshStatus];
+                if self.bottom == Bottom::History {
+                    effects.push(self.load_history());
+                }
+                effects
+            }
+            Event::History(history) => {
+                self.history.loaded(history);
+                Vec::new()
             }
             Event::HealthChecked(words) => {
                 self.run.say(LogKind::Waiting, words.trim_end());
@@ -378,6 +392,8 @@ impl App {
         self.list.set_height(areas.list_height());
         self.preview.set_height(areas.preview_height());
         self.run.set_height(areas.bottom_height());
+        self.history
+            .set_height(areas.bottom_height().saturating_sub(2));
         self.inspect
             .set_page(areas.bottom_height().saturating_sub(2));
         let selected = self.list.selected(self.data.status.as_ref());
@@ -474,7 +490,9 @@ impl App {
                 }
             }
             Pane::Bottom => {
-                if self.bottom == Bottom::Run && self.run.key(&key) {
+                if self.bottom == Bottom::Run && self.run.key(&key)
+                    || self.bottom == Bottom::History && self.history.key(&key)
+                {
                     return Vec::new();
                 }
             }
@@ -487,7 +505,11 @@ impl App {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         match key.code {
             KeyCode::Char('r') if ctrl => {
-                return vec![Effect::RefreshStatus, Effect::RefreshMonitor];
+                let mut effects = vec![Effect::RefreshStatus, Effect::RefreshMonitor];
+                if self.bottom == Bottom::History {
+                    effects.push(self.load_history());
+                }
+                return effects;
             }
             KeyCode::Char('q') => return self.request_quit(),
             KeyCode::Char('?') | KeyCode::F(1) => self.overlay = Overlay::Help(Help::default()),
@@ -504,6 +526,11 @@ impl App {
             KeyCode::Char('4') => self.show_inspect(Tab::Sizes),
             KeyCode::Char('5') => self.show_inspect(Tab::Locks),
             KeyCode::Char('6') => self.show_inspect(Tab::Activity),
+            KeyCode::Char('7') => {
+                self.bottom = Bottom::History;
+                self.focus = Pane::Bottom;
+                return vec![self.load_history()];
+            }
             KeyCode::Char(']' | '[' | 'u' | 'd' | 'f') => return self.preview_key(key),
             KeyCode::Enter => self.focus = Pane::Preview,
             KeyCode::Char('c') => {
@@ -749,6 +776,9 @@ impl App {
                     (Pane::Bottom, Bottom::Inspect) => {
                         self.inspect.key(key);
                     }
+                    (Pane::Bottom, Bottom::History) => {
+                        self.history.key(&key);
+                    }
                 }
             }
             MouseEventKind::Down(MouseButton::Left) => {
@@ -763,6 +793,14 @@ impl App {
             _ => {}
         }
         Vec::new()
+    }
+
+    /// Reads the audit trail again (in the background) for the History pane.
+    fn load_history(&mut self) -> Effect {
+        self.history.loading();
+        Effect::LoadHistory {
+            limit: super::history::RUNS,
+        }
     }
 
     fn show_inspect(&mut self, tab: Tab) {

@@ -95,6 +95,8 @@ pub enum Event {
     /// What the health check after a run that changed something found, in words, when something
     /// needs action or the check could not run.
     HealthChecked(String),
+    /// Past runs read from the audit trail (`7`), newest first, or why they could not be.
+    History(Result<crate::audit::History, String>),
     /// The health check on demand (`H`): its report, or why it could not run.
     Health(Result<Report, String>),
     /// A resolve ended: what it did, or why not.
@@ -155,6 +157,11 @@ pub enum Effect {
     },
     /// Run the health check (`H`) in the background.
     CheckHealth,
+    /// Read past runs from the audit trail, with their statements, in the background.
+    LoadHistory {
+        /// At most this many, newest first.
+        limit: usize,
+    },
     /// Resolve a partially applied migration (as `lockstep resolve`).
     Resolve {
         /// The version.

@@ -13,7 +13,7 @@ use ratatui::widgets::Clear;
 
 use super::keys;
 use super::layout::large_dialog_rect;
-use super::theme::{DIM, dialog, wrapped, wrapped_height};
+use super::theme::{DIM, dialog, draw_scrolled, wrapped_height};
 use super::visible;
 use crate::health::Report;
 
@@ -124,13 +124,6 @@ impl HealthView {
             Line::raw(" Health check — H checks again · j/k scroll · any other key closes "),
             color,
         );
-        let inner = block.inner(rect);
-        frame.render_widget(block, rect);
-        let lines = self.lines();
-        let last = wrapped_height(&lines, inner.width).saturating_sub(inner.height as usize);
-        frame.render_widget(
-            wrapped(lines).scroll((self.scroll.min(last) as u16, 0)),
-            inner,
-        );
+        draw_scrolled(frame, block, rect, self.lines(), self.scroll);
     }
 }

@@ -23,6 +23,10 @@ const KEYS: &[(&str, &str)] = &[
     ),
     ("  [ ] (there)", "previous / next tab"),
     (
+        "7",
+        "history: past runs from the audit trail, their statements' timings and waits",
+    ),
+    (
         "  s / S, p",
         "sizes: sort column / reverse; pause refreshing",
     ),

@@ -6,7 +6,7 @@
 //! event) and draws every frame from that state. No database call happens on the UI loop.
 //!
 //! The folder has one shape: a module per component — a pane ([`list`], [`preview`], [`run`],
-//! [`inspect`]) or an overlay ([`confirm`], [`editor`], [`fix`], [`resolve`], [`question`],
+//! [`inspect`], [`history`]) or an overlay ([`confirm`], [`editor`], [`fix`], [`resolve`], [`question`],
 //! [`health`], [`help`], [`filter`], [`command`]) — each owning its state, its keys (returning what the
 //! dashboard must do) and its drawing. Around them: [`app`] routes events and holds what is
 //! shared ([`data`], with the rehearsals' results of [`rehearsal`]); [`layout`] says where everything goes, for the reducer and the drawing
@@ -24,6 +24,7 @@ pub mod fix;
 pub mod health;
 pub mod help;
 pub mod highlight;
+pub mod history;
 pub mod inspect;
 pub mod keys;
 pub mod layout;
@@ -82,6 +83,8 @@ pub struct Dashboard {
     /// The environment (`--env`, or the one whose URL is in use): named in the status bar; its
     /// snapshot, data copies and confirmation policy apply to every run.
     pub environment: crate::guard::Environment,
+    /// Where runs are recorded (the History pane reads it).
+    pub audit: crate::audit::AuditSettings,
 }
 
 /// How to analyse for a server of `pg_version`, with the session timeouts lockstep runs with.
@@ -300,6 +303,21 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
                                 _ => Err("the status is not loaded yet".to_string()),
                             };
                             let _ = tx.send(Event::Guarded(result));
+                        });
+                    }
+                    Effect::LoadHistory { limit } => {
+                        let (db, tx) = (db.clone(), tx.clone());
+                        let settings = dashboard.audit.clone();
+                        tokio::spawn(async move {
+                            let query = crate::audit::HistoryQuery {
+                                limit,
+                                run: None,
+                                statements: true,
+                            };
+                            let history = crate::audit::load(&db, &settings, query)
+                                .await
+                                .map_err(|e| with_causes(&e));
+                            let _ = tx.send(Event::History(history));
                         });
                     }
                     Effect::CheckHealth => {

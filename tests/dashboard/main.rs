@@ -4,6 +4,7 @@
 
 mod guard;
 mod hidden;
+mod history;
 mod inspect;
 mod layouts;
 mod pty;

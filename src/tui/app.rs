@@ -242,7 +242,7 @@ impl App {
                 }
                 Vec::new()
             }
-            Event::Snapshot(text) => {
+            Event::RunNote(text) => {
                 self.run.say(LogKind::Info, &text);
                 Vec::new()
             }

@@ -87,9 +87,9 @@ pub enum Event {
     },
     /// An event from the running migration.
     Run(RunEvent),
-    /// Before the run: where the schema snapshot was written (or why there is none), in the
-    /// engine's words.
-    Snapshot(String),
+    /// A line for the run log from around the run: where the schema snapshot was written (or
+    /// why there is none), in the engine's words; an audit that could not be completed.
+    RunNote(String),
     /// The run ended.
     RunDone(Result<String, String>),
     /// What the health check after a run that changed something found, in words, when something

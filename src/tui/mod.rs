@@ -351,6 +351,13 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
                                 expected,
                                 guard,
                                 cancel,
+                                audit: dashboard.audit.enabled.then(|| {
+                                    let env = app.data.environment.as_ref();
+                                    (
+                                        dashboard.audit.clone(),
+                                        env.filter(|e| e.configured).map(|e| e.name.clone()),
+                                    )
+                                }),
                             },
                             running.clone(),
                             tx.clone(),
@@ -612,6 +619,18 @@ fn guard_options(options: &RunOptions) -> GuardOptions {
     }
 }
 
+/// An operation as the command line would say it: `up --to 7`, `down --steps 1`, `redo`.
+fn command_words(operation: crate::runner::Operation) -> String {
+    use crate::runner::Operation;
+    match operation {
+        Operation::Up { to: None } => "up".to_string(),
+        Operation::Up { to: Some(to) } => format!("up --to {to}"),
+        Operation::DownSteps { steps } => format!("down --steps {steps}"),
+        Operation::DownTo { to } => format!("down --to {to}"),
+        Operation::Redo => "redo".to_string(),
+    }
+}
+
 /// A run the user confirmed.
 pub struct RunJob {
     /// What to run.
@@ -623,6 +642,9 @@ pub struct RunJob {
     pub guard: Option<Box<GuardPlan>>,
     /// Interrupts the run (`c`).
     pub cancel: CancellationToken,
+    /// Where the run is recorded (`None`: the audit is off), and the environment it is
+    /// recorded in when one is named in `lockstep.toml`.
+    pub audit: Option<(crate::audit::AuditSettings, Option<String>)>,
 }
 
 fn spawn_run(
@@ -657,15 +679,22 @@ pub async fn run_job(
         expected,
         guard,
         cancel,
+        audit,
     } = job;
     let mut keeper = None;
+    let mut info = crate::audit::RunInfo::command(format!(
+        "lockstep (dashboard) {}",
+        command_words(operation)
+    ));
     if let Some(guard) = &guard {
         match guard.take_snapshot(&db, options.lock_timeout).await {
             Ok(snapshot) => {
                 if let Some(text) = snapshot.describe() {
-                    let _ = tx.send(Event::Snapshot(text));
+                    let _ = tx.send(Event::RunNote(text));
                 }
                 keeper = guard.keeper(&snapshot);
+                info.snapshot = snapshot.path.clone();
+                info.snapshot_skipped = snapshot.skipped_by_flag;
             }
             Err(error) => {
                 let why = match &error {
@@ -711,10 +740,42 @@ pub async fn run_job(
         });
         // The health check's baseline is taken while the migration connection opens, as the
         // CLI does.
-        let (baseline, runner) = tokio::join!(
-            crate::health::baseline(&db),
-            Runner::connect(&db, options, events_tx)
-        );
+        // The audit begins while the migration connection opens, as in the CLI.
+        info.environment = audit.as_ref().and_then(|(_, env)| env.clone());
+        let (tap, sink) = match &audit {
+            Some(_) => {
+                let (tap, sink) = crate::audit::Tap::new(events_tx);
+                (Some(tap), sink)
+            }
+            None => (None, events_tx),
+        };
+        let begin = async {
+            match (&audit, tap) {
+                (Some((settings, _)), Some(tap)) => Some(
+                    crate::audit::Recorder::begin(&db, settings, &info, tap)
+                        .await
+                        .map_err(|e| e.refusal(settings)),
+                ),
+                _ => None,
+            }
+        };
+        let (baseline, (recorder, runner)) = tokio::join!(crate::health::baseline(&db), async {
+            tokio::join!(begin, Runner::connect(&db, options, sink))
+        });
+        let recorder = match recorder.transpose() {
+            Ok(recorder) => recorder,
+            Err(refusal) => {
+                if let Ok(runner) = runner {
+                    runner.close().await;
+                }
+                if let Ok(baseline) = baseline {
+                    baseline.close().await;
+                }
+                let _ = forwarder.await;
+                let _ = tx.send(Event::RunDone(Err(refusal)));
+                return;
+            }
+        };
         let result = async {
             let mut runner = runner?.cancelled_by(cancel);
             if let Some(keeper) = keeper {
@@ -725,8 +786,21 @@ pub async fn run_job(
             result
         }
         .await;
-        let tally = forwarder.await.unwrap_or_default();
         let interrupted = result.as_ref().is_err_and(|e| e.is_interrupted());
+        if let Some(recorder) = recorder {
+            let end = match &result {
+                _ if interrupted => crate::audit::RunEnd::Interrupted,
+                Ok(_) => crate::audit::RunEnd::Succeeded,
+                Err(error) => crate::audit::RunEnd::Failed(error.to_string()),
+            };
+            // An audit that cannot be completed reads as interrupted: the run log says so.
+            if let Err(error) = recorder.finish(end).await {
+                let _ = tx.send(Event::RunNote(format!(
+                    "the audit of this run is incomplete ({error}); it reads as interrupted"
+                )));
+            }
+        }
+        let tally = forwarder.await.unwrap_or_default();
         let done = match result {
             Ok(summary) => Ok(tally.summary(summary.elapsed, false)),
             Err(_) if interrupted => Err(tally.summary(started.elapsed(), true)),

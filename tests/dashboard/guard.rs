@@ -307,6 +307,7 @@ async fn dashboard_run(
         expected: plan.signature(),
         guard: guard.map(Box::new),
         cancel: Default::default(),
+        audit: Some((Default::default(), Some("production".into()))),
     };
     let task = tokio::spawn(lockstep::tui::run_job(
         db.clone(),
@@ -393,7 +394,7 @@ async fn a_dashboard_run_in_production_writes_the_snapshot_and_keeps_the_dropped
     assert!(
         events.iter().any(|e| matches!(
             e,
-            Event::Snapshot(line) if line == &format!("schema snapshot: {}", schema.display())
+            Event::RunNote(line) if line == &format!("schema snapshot: {}", schema.display())
         )),
         "the run pane says where the snapshot is: {events:?}"
     );
@@ -409,6 +410,27 @@ async fn a_dashboard_run_in_production_writes_the_snapshot_and_keeps_the_dropped
     assert_eq!(kept.0, 2);
     assert_eq!(kept.1[0].rows, 500);
     assert!(kept.1[0].file.starts_with(&guard.run_dir), "{kept:?}");
+
+    // The run is in the audit trail with its environment, its snapshot and its statement, and
+    // the History pane shows it.
+    let settings = lockstep::audit::AuditSettings::default();
+    let query = lockstep::audit::HistoryQuery {
+        limit: 1,
+        run: None,
+        statements: true,
+    };
+    let history = lockstep::audit::load(&db, &settings, query).await.unwrap();
+    let run = &history.runs[0];
+    assert_eq!(run.command, "lockstep (dashboard) up");
+    assert_eq!(run.environment.as_deref(), Some("production"));
+    assert_eq!(
+        run.snapshot.as_deref(),
+        Some(schema.display().to_string().as_str())
+    );
+    assert_eq!(
+        run.migrations[0].statements[0].first_line,
+        "ALTER TABLE users DROP COLUMN email"
+    );
 
     // The run log says it in the engine's words.
     let mut app = clean_app();

@@ -319,10 +319,10 @@ impl Journal {
                     None,
                 );
             }
-            // Data copies lie in the snapshot directory recorded with the run.
             RunEvent::Connected { .. }
             | RunEvent::LockWaiting { .. }
             | RunEvent::LockAcquired { .. }
+            // The copies are in the run's directory beside its snapshot (recorded with the run).
             | RunEvent::DataKept { .. } => {}
         }
     }

@@ -26,7 +26,7 @@ pub mod schema;
 use std::path::PathBuf;
 
 pub use read::{
-    Applied, AppliedBy, History, HistoryQuery, MigrationRecord, Outcome, RunRecord,
+    Applied, AppliedBy, Blocker, History, HistoryQuery, MigrationRecord, Outcome, RunRecord,
     StatementRecord, load, read, who_applied,
 };
 pub use recorder::{Recorder, RunEnd, Tap};

@@ -24,19 +24,26 @@ impl AuditPlan {
     /// The project's audit for this command line.
     pub(super) fn of(project: &Project) -> AuditPlan {
         let enabled = project.config.audit.enabled && !project.no_audit;
-        let mut info = RunInfo::command(audit::command_line());
-        info.environment = Some(project.environment.name.clone());
         AuditPlan {
             settings: enabled.then(|| project.config.audit.clone()),
             skipped: project.config.audit.enabled && project.no_audit,
-            info,
+            info: RunInfo::command(audit::command_line()),
         }
     }
 
-    /// Records the schema snapshot taken before the run (or skipped with `--no-snapshot`).
-    pub(super) fn snapshot(&mut self, outcome: &crate::guard::SnapshotOutcome) {
-        self.info.snapshot = outcome.path.clone();
-        self.info.snapshot_skipped = outcome.skipped_by_flag;
+    /// Records the environment the run is in (when one is named in `lockstep.toml`) and the
+    /// schema snapshot taken before it, or that `--no-snapshot` skipped it.
+    pub(super) fn with_guard(
+        mut self,
+        environment: &crate::guard::Environment,
+        snapshot: Option<&crate::guard::SnapshotOutcome>,
+    ) -> AuditPlan {
+        self.info.environment = environment.configured.then(|| environment.name.clone());
+        if let Some(snapshot) = snapshot {
+            self.info.snapshot = snapshot.path.clone();
+            self.info.snapshot_skipped = snapshot.skipped_by_flag;
+        }
+        self
     }
 
     /// No audit (the demo's throwaway server).

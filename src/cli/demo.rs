@@ -8,7 +8,7 @@ use color_eyre::eyre::{Result, WrapErr};
 
 use super::Project;
 use super::audit::AuditPlan;
-use super::migrate::{Interrupts, Safeguards, run_streamed};
+use super::migrate::{Around, Interrupts, run_streamed};
 use crate::db::start_sandbox;
 use crate::runner::{Operation, read_status};
 use crate::source;
@@ -82,7 +82,7 @@ pub(super) async fn run(project: &Project, args: DemoArgs) -> Result<ExitCode> {
         Operation::Up { to: None },
         false,
         true,
-        Safeguards {
+        Around {
             guarded: None,
             audit: &AuditPlan::off(),
         },

@@ -122,10 +122,8 @@ async fn execute(
         return Ok(ExitCode::SUCCESS);
     }
     let guarded = super::guard::before_run(project, &db, &set, &options, operation, &flags).await?;
-    let mut audit = AuditPlan::of(project);
-    if let Some(guarded) = &guarded {
-        audit.snapshot(&guarded.snapshot);
-    }
+    let audit = AuditPlan::of(project)
+        .with_guard(&project.environment, guarded.as_ref().map(|g| &g.snapshot));
     run_streamed(
         &db,
         &set,
@@ -133,12 +131,21 @@ async fn execute(
         operation,
         flags.json,
         !flags.no_check,
-        Safeguards {
+        Around {
             guarded,
             audit: &audit,
         },
     )
     .await
+}
+
+/// What surrounds a run: the guard's work before it (the snapshot taken, the data-copy hook,
+/// the plan confirmed) and its audit.
+pub(super) struct Around<'a> {
+    /// The guard's outcome, `None` when the environment asks for nothing.
+    pub guarded: Option<Guarded>,
+    /// Whether and how the run is recorded.
+    pub audit: &'a AuditPlan,
 }
 
 /// Plans without the lock and renders the SQL that would run.
@@ -177,13 +184,6 @@ async fn dry_run(
     Ok(text)
 }
 
-/// What surrounds a run: the environment's guard (snapshot taken, data keeper, the plan
-/// confirmed) and the audit.
-pub(super) struct Safeguards<'a> {
-    pub guarded: Option<Guarded>,
-    pub audit: &'a AuditPlan,
-}
-
 /// Runs `operation`, printing events as they come. The first Ctrl-C (or SIGTERM) interrupts the
 /// run: the statement in flight is cancelled on the server, a transactional migration rolls
 /// back, nothing new starts, and lockstep exits 130 after saying what was applied. A second one
@@ -195,9 +195,9 @@ pub(super) async fn run_streamed(
     operation: Operation,
     json: bool,
     check: bool,
-    safeguards: Safeguards<'_>,
+    around: Around<'_>,
 ) -> Result<ExitCode> {
-    let Safeguards { guarded, audit } = safeguards;
+    let Around { guarded, audit } = around;
     let Guarded {
         keeper,
         expected,
@@ -207,7 +207,6 @@ pub(super) async fn run_streamed(
     let (tx, rx) = mpsc::unbounded_channel();
     let printer = tokio::spawn(print_events(rx, json));
     let started = std::time::Instant::now();
-    // The health check's baseline is taken while the migration connection opens.
     // The audit begins while the migration connection opens (and the health check's baseline
     // is taken).
     let (tap, sink) = audit.tap(tx);
@@ -229,17 +228,16 @@ pub(super) async fn run_streamed(
             return Err(refusal);
         }
     };
-    let runner = match runner {
+    let mut runner = match runner {
         Ok(runner) => runner,
         Err(error) => {
             audit::finish(recorder, RunEnd::Failed(error.to_string())).await;
             return Err(error.into());
         }
     };
-    let mut runner = match keeper {
-        Some(keeper) => runner.with_hook(Box::new(keeper)),
-        None => runner,
-    };
+    if let Some(keeper) = keeper {
+        runner = runner.with_hook(Box::new(keeper));
+    }
     let cancel = runner.cancel_token();
     let run = async move {
         let result = runner
@@ -418,7 +416,7 @@ fn print_log_line(line: &LogLine) {
         LogKind::Heading => bold(),
         LogKind::Statement => anstyle::Style::new(),
         LogKind::Waiting => yellow(),
-        LogKind::Done | LogKind::Info | LogKind::Kept => dim(),
+        LogKind::Done | LogKind::Info => dim(),
         LogKind::Error => red(),
     };
     let text = match &line.timing {

@@ -314,6 +314,8 @@ async fn dashboard(project: &Project, dir: &Path, read_only: bool) -> Result<Exi
             .ok()
             .filter(|s| !s.is_empty()),
         lint: project.config.lint.clone(),
+        environment: project.environment.clone(),
+        audit: project.config.audit.clone(),
     })
     .await?;
     Ok(ExitCode::SUCCESS)

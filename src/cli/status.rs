@@ -164,8 +164,8 @@ async fn watch(
                     if printed && !json {
                         println!("\n── {} ──", chrono::Local::now().format("%H:%M:%S"));
                     }
-                    // The watch reads no audit: when each version was applied comes from the
-                    // history.
+                    // Who applied each version comes from the history here (the watcher does
+                    // not read the audit).
                     let applied = AppliedVersions::default();
                     print(&db, pooling, table.name(), &set, &status, &applied, json)?;
                     printed = true;

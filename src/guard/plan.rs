@@ -76,7 +76,7 @@ impl Confirmation {
 }
 
 /// What the guard does around one run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GuardPlan {
     /// The environment.
     pub environment: Environment,

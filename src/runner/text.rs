@@ -118,8 +118,6 @@ pub enum LogKind {
     Error,
     /// Anything else: how the run connected.
     Info,
-    /// Data kept before a destructive statement, and where (part of the run's record: stdout).
-    Kept,
 }
 
 impl LogKind {
@@ -206,8 +204,9 @@ impl RunLog {
                 )]
             }
             RunEvent::Connected { .. } | RunEvent::LockAcquired { .. } => Vec::new(),
+            // On stdout with the run's progress (as the CLI printed it before the run log).
             RunEvent::DataKept { .. } => crate::guard::describe_kept(event)
-                .map(|text| lines_of(LogKind::Kept, "  ", &text))
+                .map(|text| lines_of(LogKind::Done, "  ", &text))
                 .unwrap_or_default(),
             RunEvent::MigrationSkipped {
                 version, reason, ..

@@ -20,7 +20,9 @@ use super::data::Data;
 use super::editor::{Editor, EditorOutcome};
 use super::filter::{Filter, FilterAction};
 use super::fix::{FixAction, FixDialog};
+use super::health::{HealthAction, HealthView};
 use super::help::Help;
+use super::history::HistoryPane;
 use super::inspect::{Inspect, InspectAction, Tab};
 use super::keys::{self, Nav};
 use super::layout::{Areas, Shape};
@@ -42,6 +44,8 @@ pub enum Bottom {
     Run,
     /// Sizes, Locks, Activity.
     Inspect,
+    /// Past runs from the audit trail.
+    History,
 }
 
 /// What is on top of the panes, with its state.
@@ -66,6 +70,8 @@ pub enum Overlay {
     Resolve(Box<ResolveDialog>),
     /// A fix's diff, before writing it.
     Fix(Box<FixDialog>),
+    /// The health check's report (`H`).
+    Health(Box<HealthView>),
 }
 
 impl Overlay {
@@ -87,6 +93,8 @@ pub struct App {
     pub run: RunPane,
     /// The Sizes, Locks and Activity panes.
     pub inspect: Inspect,
+    /// The History pane.
+    pub history: HistoryPane,
     /// What is on top.
     pub overlay: Overlay,
     /// The focused pane.
@@ -118,6 +126,7 @@ impl App {
             preview: Preview::default(),
             run: RunPane::default(),
             inspect: Inspect::new(),
+            history: HistoryPane::default(),
             overlay: Overlay::None,
             focus: Pane::Migrations,
             bottom: Bottom::Run,
@@ -131,6 +140,15 @@ impl App {
     pub fn with_run_options(mut self, options: &crate::runner::RunOptions) -> App {
         self.data.table = options.table.clone();
         self.data.pooled = options.pooled.then(|| options.clone());
+        self
+    }
+
+    /// Runs in `environment`: its name in the status bar (red when production-like), its
+    /// snapshot, data copies and confirmation policy around every run; a read-only one opens the
+    /// dashboard read-only.
+    pub fn with_environment(mut self, environment: crate::guard::Environment) -> App {
+        self.data.read_only |= environment.read_only;
+        self.data.environment = Some(environment);
         self
     }
 
@@ -185,6 +203,7 @@ impl App {
                 match &mut self.overlay {
                     Overlay::Confirm(confirm) => confirm.resize(self.size),
                     Overlay::Fix(fix) => fix.resize(self.size),
+                    Overlay::Health(health) => health.resize(self.size),
                     _ => {}
                 }
                 Vec::new()
@@ -215,6 +234,30 @@ impl App {
             }
             Event::Analyzed { generation, files } => {
                 self.data.store_analyses(generation, files);
+                Vec::new()
+            }
+            Event::Guarded(prepared) => {
+                if let Overlay::Confirm(confirm) = &mut self.overlay {
+                    confirm.guarded(prepared);
+                }
+                Vec::new()
+            }
+            Event::RunNote(text) => {
+                self.run.say(LogKind::Info, &text);
+                Vec::new()
+            }
+            Event::Health(checked) => {
+                self.message = Some(match &checked {
+                    Ok(report) if report.needs_action() => format!(
+                        "health check: {} need action",
+                        crate::runner::text::count(report.items.len(), "item", "items")
+                    ),
+                    Ok(_) => "health check: nothing needs action".to_string(),
+                    Err(error) => format!("the health check could not run: {}", first_line(error)),
+                });
+                if let Overlay::Health(health) = &mut self.overlay {
+                    health.checked(checked);
+                }
                 Vec::new()
             }
             Event::Blockers(found) => {
@@ -276,7 +319,15 @@ impl App {
                     Ok(text) | Err(text) => text,
                 }));
                 self.run.done(&result);
-                vec![Effect::RefreshStatus]
+                let mut effects = vec![Effect::RefreshStatus];
+                if self.bottom == Bottom::History {
+                    effects.push(self.load_history());
+                }
+                effects
+            }
+            Event::History(history) => {
+                self.history.loaded(history);
+                Vec::new()
             }
             Event::HealthChecked(words) => {
                 self.run.say(LogKind::Waiting, words.trim_end());
@@ -341,6 +392,8 @@ impl App {
         self.list.set_height(areas.list_height());
         self.preview.set_height(areas.preview_height());
         self.run.set_height(areas.bottom_height());
+        self.history
+            .set_height(areas.bottom_height().saturating_sub(2));
         self.inspect
             .set_page(areas.bottom_height().saturating_sub(2));
         let selected = self.list.selected(self.data.status.as_ref());
@@ -437,7 +490,9 @@ impl App {
                 }
             }
             Pane::Bottom => {
-                if self.bottom == Bottom::Run && self.run.key(&key) {
+                if self.bottom == Bottom::Run && self.run.key(&key)
+                    || self.bottom == Bottom::History && self.history.key(&key)
+                {
                     return Vec::new();
                 }
             }
@@ -450,7 +505,11 @@ impl App {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         match key.code {
             KeyCode::Char('r') if ctrl => {
-                return vec![Effect::RefreshStatus, Effect::RefreshMonitor];
+                let mut effects = vec![Effect::RefreshStatus, Effect::RefreshMonitor];
+                if self.bottom == Bottom::History {
+                    effects.push(self.load_history());
+                }
+                return effects;
             }
             KeyCode::Char('q') => return self.request_quit(),
             KeyCode::Char('?') | KeyCode::F(1) => self.overlay = Overlay::Help(Help::default()),
@@ -467,6 +526,11 @@ impl App {
             KeyCode::Char('4') => self.show_inspect(Tab::Sizes),
             KeyCode::Char('5') => self.show_inspect(Tab::Locks),
             KeyCode::Char('6') => self.show_inspect(Tab::Activity),
+            KeyCode::Char('7') => {
+                self.bottom = Bottom::History;
+                self.focus = Pane::Bottom;
+                return vec![self.load_history()];
+            }
             KeyCode::Char(']' | '[' | 'u' | 'd' | 'f') => return self.preview_key(key),
             KeyCode::Enter => self.focus = Pane::Preview,
             KeyCode::Char('c') => {
@@ -485,6 +549,11 @@ impl App {
                 }
             }
             KeyCode::Char('R') => return self.rehearse(),
+            KeyCode::Char('H') => {
+                // Read-only on its own connection: read-only mode may check too.
+                self.overlay = Overlay::Health(Box::new(HealthView::checking(self.size)));
+                return vec![Effect::CheckHealth];
+            }
             KeyCode::Char('a') => return self.propose_selected(Direction::Apply),
             KeyCode::Char('b') => return self.propose_selected(Direction::Revert),
             KeyCode::Char('A') => return self.propose(Operation::Up { to: None }),
@@ -567,14 +636,20 @@ impl App {
                     self.say(format!("type {challenge} and press Enter to confirm"))
                 }
                 ConfirmAction::Cancel => self.say("cancelled"),
+                ConfirmAction::NotReady(why) => {
+                    self.overlay = Overlay::Confirm(confirm);
+                    self.say(why)
+                }
                 ConfirmAction::Run => {
                     self.data.failure = None;
                     self.run.start(confirm.operation, self.now);
                     self.focus = Pane::Bottom;
                     self.bottom = Bottom::Run;
+                    let guard = confirm.guard_plan().cloned().map(Box::new);
                     vec![Effect::Run {
                         operation: confirm.operation,
                         expected: confirm.expected,
+                        guard,
                     }]
                 }
             },
@@ -642,6 +717,17 @@ impl App {
                     resolution,
                 }],
             },
+            Overlay::Health(mut health) => match health.key(&key) {
+                HealthAction::Open => {
+                    self.overlay = Overlay::Health(health);
+                    Vec::new()
+                }
+                HealthAction::Recheck => {
+                    self.overlay = Overlay::Health(health);
+                    vec![Effect::CheckHealth]
+                }
+                HealthAction::Close => Vec::new(),
+            },
             Overlay::Fix(mut dialog) => match dialog.key(&key) {
                 FixAction::Open => {
                     self.overlay = Overlay::Fix(dialog);
@@ -690,6 +776,9 @@ impl App {
                     (Pane::Bottom, Bottom::Inspect) => {
                         self.inspect.key(key);
                     }
+                    (Pane::Bottom, Bottom::History) => {
+                        self.history.key(&key);
+                    }
                 }
             }
             MouseEventKind::Down(MouseButton::Left) => {
@@ -704,6 +793,14 @@ impl App {
             _ => {}
         }
         Vec::new()
+    }
+
+    /// Reads the audit trail again (in the background) for the History pane.
+    fn load_history(&mut self) -> Effect {
+        self.history.loading();
+        Effect::LoadHistory {
+            limit: super::history::RUNS,
+        }
     }
 
     fn show_inspect(&mut self, tab: Tab) {
@@ -841,10 +938,14 @@ impl App {
         let confirm = PlanConfirm::new(&plan, &self.data, self.size);
         let tables = confirm.tables.clone();
         self.overlay = Overlay::Confirm(Box::new(confirm));
-        if tables.is_empty() {
-            return Vec::new();
+        let mut effects = Vec::new();
+        if self.data.guarded() {
+            effects.push(Effect::PrepareGuard { operation });
         }
-        vec![Effect::FindBlockers { tables }]
+        if !tables.is_empty() {
+            effects.push(Effect::FindBlockers { tables });
+        }
+        effects
     }
 
     /// Opens the diff of a finding's fix in the previewed file, or says why not.

@@ -9,6 +9,13 @@
 //! Cancel is the default. `y` runs; a plan with error-level findings or a failed rehearsal, one
 //! that reverts more than one migration, or a database that is not local asks for the version to
 //! be typed instead.
+//!
+//! In an environment that asks for a snapshot, data copies or a confirmation of its own, the
+//! guard's plan ([`GuardPlan`], prepared in the background) is listed under the summary in the
+//! engine's words — the environment, where the schema snapshot goes, what data is kept before
+//! which statement and where — and the environment's `confirm` policy decides what is typed (the
+//! database name, the version, or `y`). Nothing runs until that plan is there, nor when the data
+//! copies would pass their limit.
 
 use super::theme::capitalised;
 use crossterm::event::{KeyCode, KeyEvent};
@@ -24,6 +31,8 @@ use super::layout::{CONFIRM_FOOTER, confirm_body_height, confirm_rect};
 use super::theme::{DIM, dialog, glyph, key_hint, severity_color, wrapped, wrapped_height};
 use super::visible;
 use crate::analysis::Severity;
+use crate::config::ConfirmPolicy;
+use crate::guard::GuardPlan;
 use crate::monitor::TableBlocker;
 use crate::runner::text::{count, plan_summary};
 use crate::runner::{Direction, Operation, Plan, render_step};
@@ -33,7 +42,7 @@ use crate::runner::{Direction, Operation, Plan, render_step};
 const FIRST_FINDINGS: usize = 5;
 
 /// What a key did to the confirmation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfirmAction {
     /// Still open.
     Open,
@@ -43,6 +52,21 @@ pub enum ConfirmAction {
     Run,
     /// Enter with the wrong version typed.
     WrongAnswer,
+    /// Confirmed, but the run cannot start (yet): why.
+    NotReady(String),
+}
+
+/// Where the guard's plan for the run stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GuardState {
+    /// The environment asks for nothing around a run.
+    NotNeeded,
+    /// Being prepared (the database is read in the background).
+    Preparing,
+    /// Ready: the run takes it.
+    Ready(Box<GuardPlan>),
+    /// The run must not start: why.
+    Refused(String),
 }
 
 /// The confirmation's state.
@@ -67,6 +91,8 @@ pub struct PlanConfirm {
     pub typed: String,
     /// Whether the Run button (not Cancel) is focused.
     pub on_confirm: bool,
+    /// The guard's plan: the snapshot, the data copies, the environment's confirmation.
+    pub guard: GuardState,
     /// What runs and the findings.
     summary: Vec<Line<'static>>,
     /// What the rehearsal of an apply found (after the blockers).
@@ -178,12 +204,118 @@ impl PlanConfirm {
             challenge_reason,
             typed: String::new(),
             on_confirm: false,
+            guard: if data.guarded() {
+                GuardState::Preparing
+            } else {
+                GuardState::NotNeeded
+            },
             summary,
             rehearsal: rehearsal_lines,
             statements,
             scroll: 0,
             size,
         }
+    }
+
+    /// The guard's plan arrived (or why it could not be made): the environment's confirmation
+    /// policy decides what is typed from now on.
+    pub fn guarded(&mut self, prepared: Result<Box<GuardPlan>, String>) {
+        let plan = match prepared {
+            Ok(plan) => plan,
+            Err(why) => {
+                self.guard = GuardState::Refused(why);
+                return;
+            }
+        };
+        if let Some(refusal) = plan.over_limit() {
+            self.guard = GuardState::Refused(refusal);
+            return;
+        }
+        if let Some(confirmation) = plan.confirmation()
+            && confirmation.policy != ConfirmPolicy::Yes
+        {
+            let reason = format!(
+                "the environment {} asks for it ({})",
+                plan.environment.name,
+                confirmation.policy.label()
+            );
+            self.challenge_reason = Some(match self.challenge_reason.take() {
+                Some(earlier) => format!("{earlier}; {reason}"),
+                None => reason,
+            });
+            self.challenge = Some(confirmation.expected);
+            self.typed.clear();
+        }
+        self.guard = GuardState::Ready(plan);
+    }
+
+    /// The guard's plan, once ready.
+    pub fn guard_plan(&self) -> Option<&GuardPlan> {
+        match &self.guard {
+            GuardState::Ready(plan) => Some(plan),
+            _ => None,
+        }
+    }
+
+    /// `Run`, or why the run cannot start yet.
+    fn run(&self) -> ConfirmAction {
+        match &self.guard {
+            GuardState::NotNeeded | GuardState::Ready(_) => ConfirmAction::Run,
+            GuardState::Preparing => ConfirmAction::NotReady(
+                "the snapshot and data copies are still being planned; confirm again in a moment"
+                    .to_string(),
+            ),
+            GuardState::Refused(why) => ConfirmAction::NotReady(format!(
+                "the run cannot start: {}",
+                why.lines().next().unwrap_or_default()
+            )),
+        }
+    }
+
+    /// The guard's section of the body: what will be kept and where, in the engine's words.
+    fn guard_lines(&self) -> Vec<Line<'static>> {
+        let mut lines = vec![Line::raw("")];
+        match &self.guard {
+            GuardState::NotNeeded => return Vec::new(),
+            GuardState::Preparing => lines.push(Line::styled(
+                "Planning the schema snapshot and the data to keep (reading the database)…",
+                DIM,
+            )),
+            GuardState::Refused(why) => {
+                for (i, text) in why.lines().enumerate() {
+                    let text = if i == 0 {
+                        format!("Refused: {text}")
+                    } else {
+                        text.to_string()
+                    };
+                    lines.push(visible::line(&text, Style::default().fg(Color::Red)));
+                }
+            }
+            GuardState::Ready(plan) => {
+                lines.push(Line::styled(
+                    "Before the run:",
+                    Style::default().add_modifier(Modifier::BOLD),
+                ));
+                for (i, text) in plan.lines().iter().enumerate() {
+                    let style = match i {
+                        0 if plan.environment.production_like => {
+                            Style::default().fg(Color::Red).add_modifier(Modifier::BOLD)
+                        }
+                        0 => Style::default().fg(Color::Green),
+                        _ if text.starts_with("  ") => Style::default().fg(Color::Yellow),
+                        _ => Style::default(),
+                    };
+                    lines.push(visible::line(text, style));
+                }
+                if let Some(confirmation) = plan.confirmation() {
+                    lines.push(visible::line(
+                        &confirmation.prompt,
+                        Style::default().fg(Color::Red),
+                    ));
+                }
+            }
+        }
+        lines
     }
 
     /// The screen's size changed.
@@ -194,6 +326,7 @@ impl PlanConfirm {
     /// The body: summary, blockers, rehearsal, statements.
     fn body(&self) -> Vec<Line<'static>> {
         let mut body = self.summary.clone();
+        body.extend(self.guard_lines());
         body.extend(self.blocker_lines());
         body.extend(self.rehearsal.iter().cloned());
         body.push(Line::raw(""));
@@ -227,7 +360,7 @@ impl PlanConfirm {
             (_, KeyCode::Esc) => ConfirmAction::Cancel,
             (Some(challenge), KeyCode::Enter) => {
                 if &self.typed == challenge {
-                    ConfirmAction::Run
+                    self.run()
                 } else {
                     ConfirmAction::WrongAnswer
                 }
@@ -240,13 +373,13 @@ impl PlanConfirm {
                 self.typed.push(c);
                 ConfirmAction::Open
             }
-            (None, KeyCode::Char('y')) => ConfirmAction::Run,
+            (None, KeyCode::Char('y')) => self.run(),
             (None, KeyCode::Char('n')) => ConfirmAction::Cancel,
             (None, KeyCode::Left | KeyCode::Right | KeyCode::Tab | KeyCode::BackTab) => {
                 self.on_confirm = !self.on_confirm;
                 ConfirmAction::Open
             }
-            (None, KeyCode::Enter) if self.on_confirm => ConfirmAction::Run,
+            (None, KeyCode::Enter) if self.on_confirm => self.run(),
             (None, KeyCode::Enter) => ConfirmAction::Cancel,
             _ => ConfirmAction::Open,
         }

@@ -83,6 +83,9 @@ pub struct Data {
     pub lint_policy: RulePolicy,
     /// The latest rehearsal of each migration (`R`).
     pub rehearsals: Rehearsals,
+    /// The environment the dashboard runs in (`--env`, or the one whose URL is in use): its
+    /// name in the status bar; its snapshot, data copies and confirmation around every run.
+    pub environment: Option<crate::guard::Environment>,
 }
 
 impl Data {
@@ -110,7 +113,19 @@ impl Data {
             failure: None,
             lint_policy: RulePolicy::default(),
             rehearsals: Rehearsals::default(),
+            environment: None,
         }
+    }
+
+    /// Whether the environment asks for anything around a run (a snapshot, data copies, a
+    /// confirmation of its own): the confirmation then waits for the guard's plan.
+    pub fn guarded(&self) -> bool {
+        use crate::config::{ConfirmPolicy, SnapshotPolicy};
+        self.environment.as_ref().is_some_and(|env| {
+            env.snapshot != SnapshotPolicy::Off
+                || env.keep_data
+                || env.confirm != ConfirmPolicy::None
+        })
     }
 
     /// Takes freshly read files and status.

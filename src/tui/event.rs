@@ -10,6 +10,8 @@ use ratatui::text::Line;
 use super::editor::{Draft, EditorFinding};
 use super::rehearsal::RehearsalEnd;
 use crate::analysis::migrations::FileAnalysis;
+use crate::guard::GuardPlan;
+use crate::health::Report;
 use crate::monitor::{PollState, SessionLocks, Signal, TableBlocker};
 use crate::rehearse::RehearsalEvent;
 use crate::runner::{Direction, LockHolder, Operation, Resolution, RunEvent};
@@ -49,6 +51,9 @@ pub enum Event {
     },
     /// A lock sample of the running migration's session.
     LockSample(Arc<SessionLocks>),
+    /// The guard's plan for the run being confirmed (the snapshot, the data copies, the
+    /// environment's confirmation), or why it could not be made.
+    Guarded(Result<Box<GuardPlan>, String>),
     /// Sessions holding locks on the tables of the plan being confirmed.
     Blockers(Result<Vec<TableBlocker>, String>),
     /// The monitor's latest poll (sizes, locks, activity).
@@ -82,11 +87,18 @@ pub enum Event {
     },
     /// An event from the running migration.
     Run(RunEvent),
+    /// A line for the run log from around the run: where the schema snapshot was written (or
+    /// why there is none), in the engine's words; an audit that could not be completed.
+    RunNote(String),
     /// The run ended.
     RunDone(Result<String, String>),
     /// What the health check after a run that changed something found, in words, when something
     /// needs action or the check could not run.
     HealthChecked(String),
+    /// Past runs read from the audit trail (`7`), newest first, or why they could not be.
+    History(Result<crate::audit::History, String>),
+    /// The health check on demand (`H`): its report, or why it could not run.
+    Health(Result<Report, String>),
     /// A resolve ended: what it did, or why not.
     Resolved(Result<String, String>),
     /// Progress of the rehearsal (`R`).
@@ -133,6 +145,22 @@ pub enum Effect {
         operation: Operation,
         /// The plan the user confirmed: the run refuses to start if it changed.
         expected: Vec<(Direction, i64)>,
+        /// What the environment asks for before and during the run: the schema snapshot
+        /// first (the run does not start without a required one), data kept before destructive
+        /// statements.
+        guard: Option<Box<GuardPlan>>,
+    },
+    /// Plan the guard's work for `operation` in the environment (read-only, in the background).
+    PrepareGuard {
+        /// What the confirmation is for.
+        operation: Operation,
+    },
+    /// Run the health check (`H`) in the background.
+    CheckHealth,
+    /// Read past runs from the audit trail, with their statements, in the background.
+    LoadHistory {
+        /// At most this many, newest first.
+        limit: usize,
     },
     /// Resolve a partially applied migration (as `lockstep resolve`).
     Resolve {

@@ -23,6 +23,10 @@ const KEYS: &[(&str, &str)] = &[
     ),
     ("  [ ] (there)", "previous / next tab"),
     (
+        "7",
+        "history: past runs from the audit trail, their statements' timings and waits",
+    ),
+    (
         "  s / S, p",
         "sizes: sort column / reverse; pause refreshing",
     ),
@@ -60,6 +64,10 @@ const KEYS: &[(&str, &str)] = &[
     (
         "c",
         "cancel the running statement (asks first), or the rehearsal",
+    ),
+    (
+        "H",
+        "run the health check now (in the background); its report",
     ),
     (
         "m",

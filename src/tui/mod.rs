@@ -6,8 +6,8 @@
 //! event) and draws every frame from that state. No database call happens on the UI loop.
 //!
 //! The folder has one shape: a module per component — a pane ([`list`], [`preview`], [`run`],
-//! [`inspect`]) or an overlay ([`confirm`], [`editor`], [`fix`], [`resolve`], [`question`],
-//! [`help`], [`filter`], [`command`]) — each owning its state, its keys (returning what the
+//! [`inspect`], [`history`]) or an overlay ([`confirm`], [`editor`], [`fix`], [`resolve`], [`question`],
+//! [`health`], [`help`], [`filter`], [`command`]) — each owning its state, its keys (returning what the
 //! dashboard must do) and its drawing. Around them: [`app`] routes events and holds what is
 //! shared ([`data`], with the rehearsals' results of [`rehearsal`]); [`layout`] says where everything goes, for the reducer and the drawing
 //! alike; [`view`] puts the frame together with the [`status_bar`]; [`keys`], [`theme`],
@@ -21,8 +21,10 @@ pub mod editor;
 pub mod event;
 pub mod filter;
 pub mod fix;
+pub mod health;
 pub mod help;
 pub mod highlight;
+pub mod history;
 pub mod inspect;
 pub mod keys;
 pub mod layout;
@@ -53,6 +55,7 @@ use tokio_util::sync::CancellationToken;
 use crate::analysis::LintOptions;
 use crate::analysis::migrations::{analyze_pending, analyze_rest};
 use crate::db::Database;
+use crate::guard::{GuardOptions, GuardPlan};
 use crate::monitor::poller::{INTERVAL_IDLE, INTERVAL_RUNNING};
 use crate::monitor::{Monitor, Poller, PollerConfig, Signal};
 use crate::runner::{RunEvent, RunOptions, Runner};
@@ -77,6 +80,11 @@ pub struct Dashboard {
     pub scratch_server: Option<String>,
     /// The project's rule configuration (`[lint]` of `lockstep.toml`, or `.squawk.toml`).
     pub lint: LintConfig,
+    /// The environment (`--env`, or the one whose URL is in use): named in the status bar; its
+    /// snapshot, data copies and confirmation policy apply to every run.
+    pub environment: crate::guard::Environment,
+    /// Where runs are recorded (the History pane reads it).
+    pub audit: crate::audit::AuditSettings,
 }
 
 /// How to analyse for a server of `pg_version`, with the session timeouts lockstep runs with.
@@ -127,7 +135,8 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
         dashboard.read_only,
     )
     .with_run_options(&dashboard.options)
-    .with_lint(&dashboard.lint);
+    .with_lint(&dashboard.lint)
+    .with_environment(dashboard.environment.clone());
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
 
     let running = Arc::new(AtomicBool::new(false));
@@ -275,9 +284,59 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
                             let _ = tx.send(Event::Highlighted { key, lines });
                         });
                     }
+                    Effect::PrepareGuard { operation } => {
+                        let prepared = app.data.status.as_ref().map(|status| {
+                            crate::runner::plan(operation, &app.data.set, status, false)
+                        });
+                        let environment = app.data.environment.clone();
+                        let (db, tx) = (db.clone(), tx.clone());
+                        let options = guard_options(&dashboard.options);
+                        tokio::spawn(async move {
+                            let result = match (prepared, environment) {
+                                (Some(Ok(plan)), Some(env)) => {
+                                    GuardPlan::prepare(&db, &env, &plan, &options)
+                                        .await
+                                        .map(Box::new)
+                                        .map_err(|e| with_causes(&e))
+                                }
+                                (Some(Err(e)), _) => Err(e.to_string()),
+                                _ => Err("the status is not loaded yet".to_string()),
+                            };
+                            let _ = tx.send(Event::Guarded(result));
+                        });
+                    }
+                    Effect::LoadHistory { limit } => {
+                        let (db, tx) = (db.clone(), tx.clone());
+                        let settings = dashboard.audit.clone();
+                        tokio::spawn(async move {
+                            let query = crate::audit::HistoryQuery {
+                                limit,
+                                run: None,
+                                statements: true,
+                            };
+                            let history = crate::audit::load(&db, &settings, query)
+                                .await
+                                .map_err(|e| with_causes(&e));
+                            let _ = tx.send(Event::History(history));
+                        });
+                    }
+                    Effect::CheckHealth => {
+                        let (db, tx) = (db.clone(), tx.clone());
+                        tokio::spawn(async move {
+                            let checked = crate::health::check(
+                                &db,
+                                None,
+                                crate::health::IDLE_IN_TRANSACTION_ALERT,
+                            )
+                            .await
+                            .map_err(|e| with_causes(&e));
+                            let _ = tx.send(Event::Health(checked));
+                        });
+                    }
                     Effect::Run {
                         operation,
                         expected,
+                        guard,
                     } => {
                         running.store(true, Ordering::SeqCst);
                         with_poller(&poller, |p| p.set_interval(INTERVAL_RUNNING));
@@ -290,7 +349,15 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
                             RunJob {
                                 operation,
                                 expected,
+                                guard,
                                 cancel,
+                                audit: dashboard.audit.enabled.then(|| {
+                                    let env = app.data.environment.as_ref();
+                                    (
+                                        dashboard.audit.clone(),
+                                        env.filter(|e| e.configured).map(|e| e.name.clone()),
+                                    )
+                                }),
                             },
                             running.clone(),
                             tx.clone(),
@@ -543,14 +610,41 @@ fn spawn_status_watcher(mut watcher: StatusWatcher, tx: mpsc::UnboundedSender<Ev
     });
 }
 
+/// What the guard's plan is made with in the dashboard: the environment's settings, no flags,
+/// `pg_dump` waiting for each table's lock at most the run's `lock_timeout`.
+fn guard_options(options: &RunOptions) -> GuardOptions {
+    GuardOptions {
+        lock_timeout: options.lock_timeout,
+        ..GuardOptions::default()
+    }
+}
+
+/// An operation as the command line would say it: `up --to 7`, `down --steps 1`, `redo`.
+fn command_words(operation: crate::runner::Operation) -> String {
+    use crate::runner::Operation;
+    match operation {
+        Operation::Up { to: None } => "up".to_string(),
+        Operation::Up { to: Some(to) } => format!("up --to {to}"),
+        Operation::DownSteps { steps } => format!("down --steps {steps}"),
+        Operation::DownTo { to } => format!("down --to {to}"),
+        Operation::Redo => "redo".to_string(),
+    }
+}
+
 /// A run the user confirmed.
-struct RunJob {
+pub struct RunJob {
     /// What to run.
-    operation: crate::runner::Operation,
+    pub operation: crate::runner::Operation,
     /// The plan the dialog showed: the run refuses to start if it changed.
-    expected: Vec<(crate::runner::Direction, i64)>,
+    pub expected: Vec<(crate::runner::Direction, i64)>,
+    /// What the environment asks for around the run (the schema snapshot, the data copies), as
+    /// the dialog showed it.
+    pub guard: Option<Box<GuardPlan>>,
     /// Interrupts the run (`c`).
-    cancel: CancellationToken,
+    pub cancel: CancellationToken,
+    /// Where the run is recorded (`None`: the audit is off), and the environment it is
+    /// recorded in when one is named in `lockstep.toml`.
+    pub audit: Option<(crate::audit::AuditSettings, Option<String>)>,
 }
 
 fn spawn_run(
@@ -561,12 +655,61 @@ fn spawn_run(
     running: Arc<AtomicBool>,
     tx: mpsc::UnboundedSender<Event>,
 ) {
+    tokio::spawn(async move {
+        run_job(db, set, options, job, tx).await;
+        running.store(false, Ordering::SeqCst);
+    });
+}
+
+/// Carries out a confirmed run as the CLI does, reporting everything as events on `tx`: the
+/// schema snapshot first when the environment asks for one (a required one that fails stops the
+/// run before anything changes: [`Event::RunDone`] says why), the run with the data copies
+/// before destructive statements ([`RunEvent::DataKept`] in its events), then
+/// [`Event::RunDone`] and, after a run that changed something, the health check. The dashboard
+/// spawns it; it never runs on the UI loop.
+pub async fn run_job(
+    db: Arc<Database>,
+    set: Arc<MigrationSet>,
+    options: RunOptions,
+    job: RunJob,
+    tx: mpsc::UnboundedSender<Event>,
+) {
     let RunJob {
         operation,
         expected,
+        guard,
         cancel,
+        audit,
     } = job;
-    tokio::spawn(async move {
+    let mut keeper = None;
+    let mut info = crate::audit::RunInfo::command(format!(
+        "lockstep (dashboard) {}",
+        command_words(operation)
+    ));
+    if let Some(guard) = &guard {
+        match guard.take_snapshot(&db, options.lock_timeout).await {
+            Ok(snapshot) => {
+                if let Some(text) = snapshot.describe() {
+                    let _ = tx.send(Event::RunNote(text));
+                }
+                keeper = guard.keeper(&snapshot);
+                info.snapshot = snapshot.path.clone();
+                info.snapshot_skipped = snapshot.skipped_by_flag;
+            }
+            Err(error) => {
+                let why = match &error {
+                    crate::guard::GuardError::Snapshot(_) => with_causes(&error),
+                    _ => format!(
+                        "the schema snapshot could not be written, so the run did not start: {}",
+                        with_causes(&error)
+                    ),
+                };
+                let _ = tx.send(Event::RunDone(Err(why)));
+                return;
+            }
+        }
+    }
+    {
         let (events_tx, mut events_rx) = mpsc::unbounded_channel();
         let forward_tx = tx.clone();
         let sampler_db = db.clone();
@@ -597,20 +740,67 @@ fn spawn_run(
         });
         // The health check's baseline is taken while the migration connection opens, as the
         // CLI does.
-        let (baseline, runner) = tokio::join!(
-            crate::health::baseline(&db),
-            Runner::connect(&db, options, events_tx)
-        );
+        // The audit begins while the migration connection opens, as in the CLI.
+        info.environment = audit.as_ref().and_then(|(_, env)| env.clone());
+        let (tap, sink) = match &audit {
+            Some(_) => {
+                let (tap, sink) = crate::audit::Tap::new(events_tx);
+                (Some(tap), sink)
+            }
+            None => (None, events_tx),
+        };
+        let begin = async {
+            match (&audit, tap) {
+                (Some((settings, _)), Some(tap)) => Some(
+                    crate::audit::Recorder::begin(&db, settings, &info, tap)
+                        .await
+                        .map_err(|e| e.refusal(settings)),
+                ),
+                _ => None,
+            }
+        };
+        let (baseline, (recorder, runner)) = tokio::join!(crate::health::baseline(&db), async {
+            tokio::join!(begin, Runner::connect(&db, options, sink))
+        });
+        let recorder = match recorder.transpose() {
+            Ok(recorder) => recorder,
+            Err(refusal) => {
+                if let Ok(runner) = runner {
+                    runner.close().await;
+                }
+                if let Ok(baseline) = baseline {
+                    baseline.close().await;
+                }
+                let _ = forwarder.await;
+                let _ = tx.send(Event::RunDone(Err(refusal)));
+                return;
+            }
+        };
         let result = async {
             let mut runner = runner?.cancelled_by(cancel);
+            if let Some(keeper) = keeper {
+                runner = runner.with_hook(Box::new(keeper));
+            }
             let result = runner.run_checked(operation, &set, Some(&expected)).await;
             runner.close().await;
             result
         }
         .await;
-        let tally = forwarder.await.unwrap_or_default();
-        running.store(false, Ordering::SeqCst);
         let interrupted = result.as_ref().is_err_and(|e| e.is_interrupted());
+        if let Some(recorder) = recorder {
+            let end = match &result {
+                _ if interrupted => crate::audit::RunEnd::Interrupted,
+                Ok(_) => crate::audit::RunEnd::Succeeded,
+                Err(error) => crate::audit::RunEnd::Failed(error.to_string()),
+            };
+            // An audit that cannot be completed reads as interrupted: the run log says so.
+            if let Err(error) = recorder.finish(end).await {
+                let _ = tx.send(Event::RunNote(format!(
+                    "the audit of this run is incomplete ({error}); it reads as interrupted"
+                )));
+            }
+        }
+        let tally = forwarder.await.unwrap_or_default();
         let done = match result {
             Ok(summary) => Ok(tally.summary(summary.elapsed, false)),
             Err(_) if interrupted => Err(tally.summary(started.elapsed(), true)),
@@ -635,7 +825,7 @@ fn spawn_run(
                 baseline.close().await;
             }
         }
-    });
+    }
 }
 
 /// From what transaction age a session holding a lock on a table the plan touches is listed in

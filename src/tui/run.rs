@@ -374,7 +374,7 @@ fn log_line(entry: &LogEntry, width: usize) -> Line<'static> {
         LogKind::Waiting => Style::default().fg(Color::Yellow),
         LogKind::Done => Style::default().fg(Color::Green),
         LogKind::Error => Style::default().fg(Color::Red),
-        LogKind::Info | LogKind::Kept => DIM,
+        LogKind::Info => DIM,
     };
     match &entry.timing {
         Some(timing) => {

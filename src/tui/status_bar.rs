@@ -1,4 +1,4 @@
-//! The status bar (the database, the server, the pooler, the migration lock's holder, and the
+//! The status bar (the environment and its database, the server, the pooler, the migration lock's holder, and the
 //! latest message
 //! or connection error, wrapped rather than cut) and the key hints under it (the keys of the
 //! focused pane that fit the width, those that would write left out in read-only mode).
@@ -15,14 +15,30 @@ pub const BACKGROUND: Style = Style::new().bg(Color::Rgb(30, 30, 30));
 /// The bar's items, in order: each a separate piece of state, so more can be added (a pooler's
 /// mode, a rehearsal) without touching the others.
 pub fn items(data: &Data) -> Vec<Vec<Span<'static>>> {
-    let mut items = vec![vec![Span::styled(
+    let database = Span::styled(
         data.database.clone(),
         Style::default().fg(if data.remote {
             Color::Red
         } else {
             Color::Green
         }),
-    )]];
+    );
+    // The environment's label names its database when it has one; else the database follows.
+    let mut items = match &data.environment {
+        Some(env) => {
+            let style = if env.production_like {
+                Style::default().fg(Color::Red).add_modifier(Modifier::BOLD)
+            } else {
+                Style::default().fg(Color::Green)
+            };
+            let mut items = vec![vec![Span::styled(env.label(), style)]];
+            if env.database.is_none() {
+                items.push(vec![database]);
+            }
+            items
+        }
+        None => vec![vec![database]],
+    };
     if data.sandbox {
         items.push(vec![Span::styled(
             "[sandbox]",

@@ -84,6 +84,21 @@ pub fn wrapped_height(lines: &[Line<'static>], width: u16) -> usize {
     wrapped(lines.to_vec()).line_count(width)
 }
 
+/// Draws `block` over `area` and `lines` wrapped inside it, scrolled down `scroll` rows (never
+/// past the last screenful).
+pub fn draw_scrolled(
+    frame: &mut ratatui::Frame,
+    block: Block<'static>,
+    area: Rect,
+    lines: Vec<Line<'static>>,
+    scroll: usize,
+) {
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let last = wrapped_height(&lines, inner.width).saturating_sub(inner.height as usize);
+    frame.render_widget(wrapped(lines).scroll((scroll.min(last) as u16, 0)), inner);
+}
+
 /// `mm:ss.sss`: a live timer.
 pub fn clock(elapsed: std::time::Duration) -> String {
     let ms = elapsed.as_millis();

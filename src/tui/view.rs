@@ -45,6 +45,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Bottom::Run => app
             .run
             .draw(frame, areas.bottom, app.now, bottom_focused, data.read_only),
+        Bottom::History => app.history.draw(frame, areas.bottom, bottom_focused),
     }
     frame.render_widget(
         wrapped(status_bar::lines(
@@ -70,6 +71,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Overlay::Editor(editor) => editor.draw(frame, area),
         Overlay::Resolve(dialog) => dialog.draw(frame, area),
         Overlay::Fix(dialog) => dialog.draw(frame, area),
+        Overlay::Health(health) => health.draw(frame, area),
         Overlay::None | Overlay::Filter(_) | Overlay::Command(_) => {}
     }
 }
@@ -101,6 +103,7 @@ fn hints(app: &App) -> Vec<Hint> {
                     hint(":", "cmd"),
                 ]);
             }
+            hints.push(hint("H", "health"));
         }
         (Pane::Preview, _) => {
             hints.extend([hint("j/k", "scroll"), hint("] [", "next/prev finding")]);
@@ -113,6 +116,13 @@ fn hints(app: &App) -> Vec<Hint> {
             hints.extend([
                 hint("j/k", "scroll log"),
                 hint("4 5 6", "sizes, locks, activity"),
+            ]);
+        }
+        (Pane::Bottom, Bottom::History) => {
+            hints.extend([
+                hint("j/k", "scroll"),
+                hint("Ctrl-r", "read again"),
+                hint("3", "run"),
             ]);
         }
         (Pane::Bottom, Bottom::Inspect) => {

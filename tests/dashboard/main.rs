@@ -2,7 +2,9 @@
 //! redacted, colours asserted), the reducer driven by keys, and the real binary in a
 //! pseudo-terminal against a real PostgreSQL.
 
+mod guard;
 mod hidden;
+mod history;
 mod inspect;
 mod layouts;
 mod pty;

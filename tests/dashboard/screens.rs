@@ -344,7 +344,8 @@ fn confirming_starts_the_run_with_the_plan_shown() {
         effects,
         vec![Effect::Run {
             operation: Operation::Up { to: Some(2) },
-            expected: vec![(Direction::Apply, 2)]
+            expected: vec![(Direction::Apply, 2)],
+            guard: None,
         }]
     );
 }

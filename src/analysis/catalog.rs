@@ -123,8 +123,8 @@ pub(crate) struct Schema<'a> {
     /// The foreign keys of `base`: given (kept up to date from file to file by the caller), or
     /// built when first asked for.
     base_keys: BaseKeys<'a>,
-    /// The foreign keys among `changes`.
-    change_keys: ForeignKeyIndex,
+    /// The foreign keys among `changes`, built when first asked for.
+    change_keys: OnceCell<ForeignKeyIndex>,
 }
 
 #[derive(Debug)]
@@ -133,12 +133,12 @@ enum BaseKeys<'a> {
     Lazy(OnceCell<ForeignKeyIndex>),
 }
 
-/// Names of foreign-key constraints by their table and by (table, column). A name may be stale
+/// Names of foreign-key constraints by their table and by table and column. A name may be stale
 /// (the constraint dropped or changed since): lookups check the constraint itself.
 #[derive(Debug, Default)]
 pub(crate) struct ForeignKeyIndex {
     by_table: HashMap<String, BTreeSet<String>>,
-    by_column: HashMap<(String, String), BTreeSet<String>>,
+    by_column: HashMap<String, HashMap<String, BTreeSet<String>>>,
 }
 
 impl ForeignKeyIndex {
@@ -148,6 +148,13 @@ impl ForeignKeyIndex {
         for (name, c) in &catalog.constraints {
             index.add(name, c);
         }
+        index
+    }
+
+    /// The foreign keys a file's changes add or change.
+    fn of_changes(changes: &SchemaChanges) -> ForeignKeyIndex {
+        let mut index = ForeignKeyIndex::default();
+        index.absorb(changes);
         index
     }
 
@@ -168,9 +175,10 @@ impl ForeignKeyIndex {
             .entry(c.table.clone())
             .or_default()
             .insert(name.to_string());
+        let columns = self.by_column.entry(c.table.clone()).or_default();
         for column in &c.columns {
-            self.by_column
-                .entry((c.table.clone(), column.clone()))
+            columns
+                .entry(column.clone())
                 .or_default()
                 .insert(name.to_string());
         }
@@ -178,7 +186,7 @@ impl ForeignKeyIndex {
 
     fn names(&self, table: &str, column: Option<&str>) -> Option<&BTreeSet<String>> {
         match column {
-            Some(column) => self.by_column.get(&(table.to_string(), column.to_string())),
+            Some(column) => self.by_column.get(table)?.get(column),
             None => self.by_table.get(table),
         }
     }
@@ -194,7 +202,7 @@ impl<'a> Schema<'a> {
                 Some(keys) => BaseKeys::Given(keys),
                 None => BaseKeys::Lazy(OnceCell::new()),
             },
-            change_keys: ForeignKeyIndex::default(),
+            change_keys: OnceCell::new(),
         }
     }
 
@@ -215,7 +223,11 @@ impl<'a> Schema<'a> {
             .base_keys()
             .names(table, column)
             .into_iter()
-            .chain(self.change_keys.names(table, column))
+            .chain(
+                self.change_keys
+                    .get_or_init(|| ForeignKeyIndex::of_changes(&self.changes))
+                    .names(table, column),
+            )
             .flatten()
             .collect();
         names.sort_unstable();
@@ -325,8 +337,8 @@ impl<'a> Schema<'a> {
     }
 
     pub(crate) fn set_constraint(&mut self, name: &str, constraint: Option<KnownConstraint>) {
-        if let Some(c) = &constraint {
-            self.change_keys.add(name, c);
+        if let (Some(keys), Some(c)) = (self.change_keys.get_mut(), &constraint) {
+            keys.add(name, c);
         }
         self.changes
             .constraints
@@ -360,8 +372,11 @@ impl<'a> Schema<'a> {
             .constraints
             .keys()
             .chain(self.changes.constraints.keys())
-            .filter_map(|name| Some((name.clone(), self.constraint(name)?.clone())))
-            .filter(|(_, c)| c.table == from || c.references.as_deref() == Some(from))
+            .filter_map(|name| {
+                let c = self.constraint(name)?;
+                (c.table == from || c.references.as_deref() == Some(from))
+                    .then(|| (name.clone(), c.clone()))
+            })
             .collect();
         for (name, mut c) in constraints {
             if c.table == from {

@@ -55,16 +55,24 @@ pub(crate) fn has_descendant(node: &SyntaxNode, kinds: &[SyntaxKind]) -> bool {
 
 /// One identifier as PostgreSQL folds it: unquoted names lower-cased, quoted names verbatim.
 pub(crate) fn fold_ident(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    push_folded(&mut out, text);
+    out
+}
+
+/// Appends [`fold_ident`]`(text)` to `out`.
+fn push_folded(out: &mut String, text: &str) {
     match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
-        Some(inner) => inner.replace("\"\"", "\""),
-        None => text.to_lowercase(),
+        Some(inner) => out.push_str(&inner.replace("\"\"", "\"")),
+        None if text.is_ascii() => out.extend(text.chars().map(|c| c.to_ascii_lowercase())),
+        None => out.push_str(&text.to_lowercase()),
     }
 }
 
 /// The dotted name a node spells (e.g. a `PATH_REF`), folded, with a leading `public.` removed so
 /// `public.t` and `t` compare equal.
 pub(crate) fn name_text(node: &SyntaxNode) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(usize::from(node.text_range().len()));
     for tok in node
         .descendants_with_tokens()
         .filter_map(|e| e.into_token())
@@ -78,10 +86,13 @@ pub(crate) fn name_text(node: &SyntaxNode) -> String {
         } else if kind == SyntaxKind::STRING {
             out.push_str(tok.text().trim_matches('\''));
         } else {
-            out.push_str(&fold_ident(tok.text()));
+            push_folded(&mut out, tok.text());
         }
     }
-    normalize_relation(&out)
+    if out.starts_with("public.") {
+        out.replace_range(.."public.".len(), "");
+    }
+    out
 }
 
 /// The dotted name a node spells, one folded part per identifier (`"Sales"."Q1.total"` is
@@ -106,11 +117,6 @@ pub(crate) fn name_parts(node: &SyntaxNode) -> Vec<String> {
         }
     }
     parts
-}
-
-/// Removes a leading `public.` from a folded relation name.
-pub(crate) fn normalize_relation(name: &str) -> String {
-    name.strip_prefix("public.").unwrap_or(name).to_string()
 }
 
 /// The relation a node names: its first `TABLE_NAME_REF`, `RELATION_NAME_REF`, `TABLE_NAME`,

@@ -323,12 +323,13 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
             d.kind = "CREATE OR REPLACE VIEW";
             if let Some(view) = child_any(node, &[K::VIEW, K::PATH]).map(|n| name_text(&n)) {
                 push(&mut d, Shape::ReplaceView, view.clone(), span(node));
-                reads::push_reads(node, Some(&view), &mut d);
+                let reads = reads::relations_read(node);
+                reads::push_each_read(&reads, Some(&view), span(node), &mut d);
                 d.effects.push(Effect::Create {
                     name: view,
                     kind: RelationKind::View,
                     columns: Vec::new(),
-                    reads: reads::relations_read(node),
+                    reads,
                     if_not_exists: false,
                 });
             }
@@ -360,7 +361,8 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
                 .map(|n| name_text(&n))
                 .or_else(|| descendant(node, K::INTO_CLAUSE).and_then(|n| relation_in(&n)));
             if let Some(name) = created {
-                reads::push_reads(node, Some(&name), &mut d);
+                let reads = reads::relations_read(node);
+                reads::push_each_read(&reads, Some(&name), span(node), &mut d);
                 d.effects.push(Effect::Create {
                     name: name.clone(),
                     kind: match node.kind() {
@@ -369,7 +371,7 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
                         _ => RelationKind::Table,
                     },
                     columns: Vec::new(),
-                    reads: reads::relations_read(node),
+                    reads,
                     if_not_exists: child(node, K::IF_NOT_EXISTS).is_some(),
                 });
                 d.creates.push(name);

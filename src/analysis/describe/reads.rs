@@ -15,23 +15,43 @@ use SyntaxKind as K;
 /// The relations named in FROM items (and JOINs, subqueries, CTE bodies) under `node`, without
 /// the names of the query's own CTEs.
 pub(crate) fn relations_read(node: &SyntaxNode) -> BTreeSet<String> {
-    let ctes: BTreeSet<String> = node
-        .descendants()
-        .filter(|n| n.kind() == K::CTE_NAME)
-        .map(|n| name_text(&n))
-        .collect();
-    node.descendants()
-        .filter(|n| n.kind() == K::RELATION_FROM_ITEM)
-        .filter_map(|n| child(&n, K::RELATION_NAME_REF).map(|r| name_text(&r)))
-        .filter(|name| !name.is_empty() && !ctes.contains(name))
-        .collect()
+    // One walk for both: a large INSERT … VALUES is long to walk.
+    let mut ctes: BTreeSet<String> = BTreeSet::new();
+    let mut read: BTreeSet<String> = BTreeSet::new();
+    for n in node.descendants() {
+        match n.kind() {
+            K::CTE_NAME => {
+                ctes.insert(name_text(&n));
+            }
+            K::RELATION_FROM_ITEM => {
+                if let Some(name) = child(&n, K::RELATION_NAME_REF).map(|r| name_text(&r))
+                    && !name.is_empty()
+                {
+                    read.insert(name);
+                }
+            }
+            _ => {}
+        }
+    }
+    read.retain(|name| !ctes.contains(name));
+    read
 }
 
 /// Adds an ACCESS SHARE action for each relation `node` reads, except `except`.
 pub(super) fn push_reads(node: &SyntaxNode, except: Option<&str>, d: &mut Described) {
-    for relation in relations_read(node) {
+    push_each_read(&relations_read(node), except, span(node), d);
+}
+
+/// Adds an ACCESS SHARE action at `at` for each of `reads`, except `except`.
+pub(super) fn push_each_read(
+    reads: &BTreeSet<String>,
+    except: Option<&str>,
+    at: std::ops::Range<usize>,
+    d: &mut Described,
+) {
+    for relation in reads {
         if Some(relation.as_str()) != except {
-            push(d, Shape::Select, relation, span(node));
+            push(d, Shape::Select, relation.clone(), at.clone());
         }
     }
 }

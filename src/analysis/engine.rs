@@ -46,14 +46,14 @@ pub(crate) fn prepare(text: &str, pg_version: u32) -> Prepared {
     {
         return prepared;
     }
-    on_deep_stack(text.len(), || prepare_here(text, pg_version))
+    on_deep_stack(text.len(), || prepare_here(text, pg_version, true))
 }
 
 /// [`prepare`] on a thread started with [`stack_size_for`]`(WORKER_TEXT)`: texts that fit that
 /// stack are parsed right here instead of on a thread of their own.
 pub(crate) fn prepare_on_worker(text: &str, pg_version: u32) -> Prepared {
     if text.len() <= WORKER_TEXT {
-        prepare_here(text, pg_version)
+        prepare_here(text, pg_version, true)
     } else {
         prepare(text, pg_version)
     }
@@ -90,7 +90,10 @@ pub(crate) fn prepare_in_pieces(text: &str, pg_version: u32, pieces: usize) -> O
         let handles: Vec<_> = blanked
             .iter()
             .map(|part| {
-                scope.spawn(move || on_deep_stack(part.len(), || prepare_here(part, pg_version)))
+                // One thread per piece already: no second thread for each piece's errors.
+                scope.spawn(move || {
+                    on_deep_stack(part.len(), || prepare_here(part, pg_version, false))
+                })
             })
             .collect();
         handles
@@ -158,10 +161,12 @@ pub(crate) fn on_deep_stack<T: Send>(len: usize, f: impl Fn() -> T + Sync) -> T 
     })
 }
 
-fn prepare_here(text: &str, pg_version: u32) -> Prepared {
+/// Parses and describes `text` on this thread; with `errors_aside`, a large text's syntax errors
+/// are collected on a second thread meanwhile.
+fn prepare_here(text: &str, pg_version: u32, errors_aside: bool) -> Prepared {
     let parse = SourceFile::parse(text);
     let lines = LineIndex::new(text);
-    if text.len() < PARALLEL_ERRORS_THRESHOLD {
+    if !errors_aside || text.len() < PARALLEL_ERRORS_THRESHOLD {
         let syntax_errors = syntax_problems_indexed(text, &parse, &lines);
         return Prepared {
             syntax_errors,
@@ -222,11 +227,19 @@ pub(crate) fn describe_statements(
     statements: &[Statement],
     pg_version: u32,
 ) -> Vec<Described> {
-    let mut parts: Vec<Vec<Described>> = vec![Vec::new(); statements.len()];
+    // (Built in place: a vector of parts per statement would hold room for four descriptions
+    // per statement at once.)
+    let mut described = vec![Described::default(); statements.len()];
+    let mut seen = vec![false; statements.len()];
     for_statement_nodes(root, statements, |index, node| {
-        parts[index].push(describe(node, pg_version))
+        let part = describe(node, pg_version);
+        if std::mem::replace(&mut seen[index], true) {
+            merge(&mut described[index], part);
+        } else {
+            described[index] = part;
+        }
     });
-    parts.into_iter().map(merge).collect()
+    described
 }
 
 /// Calls `each` with every top-level node under `root` and the index of the statement among
@@ -332,8 +345,9 @@ fn run_after(
     state.lone_statement = described.iter().filter(|d| !d.actions.is_empty()).count() == 1;
     let mut drafts: Vec<(Option<usize>, Draft)> = Vec::new();
     let mut analyzed = Vec::with_capacity(statements.len());
-    for (stmt, d) in statements.iter_mut().zip(&described) {
-        let (analysed, found) = state.statement(stmt.index, &stmt.span, d, text);
+    // Each description is dropped once its statement is analysed.
+    for (stmt, d) in statements.iter_mut().zip(described) {
+        let (analysed, found) = state.statement(stmt.index, &stmt.span, &d, text);
         drafts.extend(found.into_iter().map(|f| (Some(stmt.index), f)));
         analyzed.push(AnalyzedStatement {
             index: stmt.index,
@@ -444,24 +458,18 @@ fn finish(draft: Draft, statement_index: Option<usize>, text: &str, lines: &Line
     }
 }
 
-fn merge(mut parts: Vec<Described>) -> Described {
-    if parts.len() <= 1 {
-        return parts.pop().unwrap_or_default();
-    }
-    let mut out = parts.remove(0);
-    for p in parts {
-        out.actions.extend(p.actions);
-        out.control.extend(p.control);
-        out.creates.extend(p.creates);
-        out.indexes.extend(p.indexes);
-        out.constraints.extend(p.constraints);
-        out.effects.extend(p.effects);
-        out.no_transaction_block = out.no_transaction_block.or(p.no_transaction_block);
-        out.is_dml |= p.is_dml;
-        out.bulk |= p.bulk;
-        out.dml_columns = out.dml_columns.or(p.dml_columns);
-    }
-    out
+/// Adds a later node's description to the statement's (the first node's kind and settings stay).
+fn merge(out: &mut Described, p: Described) {
+    out.actions.extend(p.actions);
+    out.control.extend(p.control);
+    out.creates.extend(p.creates);
+    out.indexes.extend(p.indexes);
+    out.constraints.extend(p.constraints);
+    out.effects.extend(p.effects);
+    out.no_transaction_block = out.no_transaction_block.or(p.no_transaction_block);
+    out.is_dml |= p.is_dml;
+    out.bulk |= p.bulk;
+    out.dml_columns = out.dml_columns.take().or(p.dml_columns);
 }
 
 #[cfg(test)]
@@ -492,7 +500,7 @@ mod tests {
     #[test]
     fn parsing_in_pieces_gives_the_same_analysis() {
         let text = mixed(40);
-        let whole = prepare_here(&text, 15);
+        let whole = prepare_here(&text, 15, true);
         let statements = whole.statements.len();
         let whole = analysis_json(whole, &text);
         for pieces in [2, 3, 7] {
@@ -516,7 +524,7 @@ mod tests {
         let parts = prepare_in_pieces(&text, 15, 2).expect("both pieces parse");
         assert_eq!(
             analysis_json(parts, &text),
-            analysis_json(prepare_here(&text, 15), &text)
+            analysis_json(prepare_here(&text, 15, true), &text)
         );
         let atomic = "CREATE FUNCTION g() RETURNS int LANGUAGE sql BEGIN ATOMIC\n  SELECT CASE WHEN true THEN 1 END;\n  SELECT 2;\nEND;\n";
         assert_eq!(

@@ -18,11 +18,16 @@ fn main() -> ExitCode {
         eprintln!("warning: could not install the error reporter: {e}");
     }
     let cli = lockstep::cli::Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .worker_threads(2)
-        .build()
-    {
+    // A command that prints and exits mostly waits on the server: one thread saves the hand-offs
+    // between worker threads on every round trip (`benches/compare-sqlx.sh`).
+    let mut builder = if cli.single_threaded() {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(2);
+        builder
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

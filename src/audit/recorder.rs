@@ -30,7 +30,7 @@ pub(super) const HEARTBEAT: Duration = Duration::from_secs(10);
 const NO_FLUSH: &str = "SET LOCAL synchronous_commit = off;";
 
 /// How often, at most, the rows of a running run are written.
-const FLUSH_EVERY: Duration = Duration::from_millis(100);
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 /// How a run ended, for its row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -277,7 +277,8 @@ impl Writer {
         heartbeat.tick().await;
         // Rows are written at most every FLUSH_EVERY: a run of many short statements costs a
         // few writes a second, not one per statement.
-        let mut next_flush = tokio::time::Instant::now();
+        // The row was just inserted: the first write can wait as long as the next ones.
+        let mut next_flush = tokio::time::Instant::now() + FLUSH_EVERY;
         let mut unwritten = false;
         loop {
             tokio::select! {

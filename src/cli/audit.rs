@@ -10,8 +10,11 @@ use super::output::{dim, yellow};
 use crate::audit::{self, AuditSettings, Recorder, RunEnd, RunInfo, Tap};
 use crate::db::Database;
 use crate::runner::EventSink;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 /// Whether and how a command's run is recorded.
+#[derive(Clone)]
 pub(super) struct AuditPlan {
     /// Where, or `None` when the audit is off.
     settings: Option<AuditSettings>,
@@ -79,6 +82,29 @@ impl AuditPlan {
             Ok(recorder) => Ok(Some(recorder)),
             Err(error) => Err(eyre!("{}", error.refusal(settings))),
         }
+    }
+}
+
+impl AuditPlan {
+    /// [`AuditPlan::begin`] in a task of its own, opening the runner's gate
+    /// ([`crate::runner::Gate`]) once the run's row is in, or closing it: the runner plans and
+    /// takes its lock meanwhile, and writes nothing before the row is in.
+    pub(super) fn begin_opening(
+        &self,
+        db: &Database,
+        tap: Option<Tap>,
+        gate: oneshot::Sender<Result<(), String>>,
+    ) -> JoinHandle<Result<Option<Recorder>>> {
+        let plan = self.clone();
+        let db = db.detached();
+        tokio::spawn(async move {
+            let begun = plan.begin(&db, tap).await;
+            let _ = gate.send(match &begun {
+                Ok(_) => Ok(()),
+                Err(_) => Err("the audit trail could not be written".into()),
+            });
+            begun
+        })
     }
 }
 

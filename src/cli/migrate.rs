@@ -208,30 +208,26 @@ pub(super) async fn run_streamed(
     let printer = tokio::spawn(print_events(rx, json));
     let started = std::time::Instant::now();
     // The audit begins while the migration connection opens (and the health check's baseline
-    // is taken).
+    // is taken), and while the runner plans and takes its lock: the runner's first write waits
+    // for the run's row.
     let (tap, sink) = audit.tap(tx);
-    let (baseline, (recorder, runner)) = tokio::select! {
+    let (gate, gated) = tokio::sync::oneshot::channel();
+    let begun = audit.begin_opening(db, tap, gate);
+    let (baseline, runner) = tokio::select! {
         all = async {
             tokio::join!(
                 async { if check { health::baseline(db).await.ok() } else { None } },
-                async { tokio::join!(audit.begin(db, tap), Runner::connect(db, options, sink)) }
+                Runner::connect(db, options, sink),
             )
         } => all,
         _ = interrupts.next() => return Ok(ExitCode::from(EXIT_INTERRUPTED)),
     };
-    let recorder = match recorder {
-        Ok(recorder) => recorder,
-        Err(refusal) => {
-            if let Ok(runner) = runner {
-                runner.close().await;
-            }
-            return Err(refusal);
-        }
-    };
     let mut runner = match runner {
-        Ok(runner) => runner,
+        Ok(runner) => runner.gated(gated),
         Err(error) => {
-            audit::finish(recorder, RunEnd::Failed(error.to_string())).await;
+            if let Some(recorder) = begun_recorder(begun, &mut interrupts).await? {
+                audit::finish(recorder, RunEnd::Failed(error.to_string())).await;
+            }
             return Err(error.into());
         }
     };
@@ -263,6 +259,11 @@ pub(super) async fn run_streamed(
             }
         }
     };
+    // The audit's refusal, when it could not begin, is the command's error (the runner wrote
+    // nothing: its gate stayed closed).
+    let Some(recorder) = begun_recorder(begun, &mut interrupts).await? else {
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    };
     let tally = printer.await.unwrap_or_default();
     let interrupted = interrupted || result.as_ref().is_err_and(|e| e.is_interrupted());
     let end = match &result {
@@ -270,15 +271,17 @@ pub(super) async fn run_streamed(
         Ok(_) => RunEnd::Succeeded,
         Err(error) => RunEnd::Failed(error.to_string()),
     };
-    let audit_run = audit::finish(recorder, end).await;
     let elapsed = started.elapsed();
-    if let Some(baseline) = baseline {
-        if !interrupted && tally.changed_something() {
-            after_run_check(db, baseline, json).await;
-        } else {
-            baseline.close().await;
+    // The audit's last write and the health check, each on its own connection, at once.
+    let (audit_run, ()) = tokio::join!(audit::finish(recorder, end), async {
+        if let Some(baseline) = baseline {
+            if !interrupted && tally.changed_something() {
+                after_run_check(db, baseline, json).await;
+            } else {
+                baseline.close().await;
+            }
         }
-    }
+    });
     if json {
         let line = serde_json::json!({
             "event": "summary",
@@ -343,6 +346,18 @@ pub(super) async fn run_streamed(
     }
     audit::say_recorded(audit_run);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The recorder [`AuditPlan::begin_opening`] began (`Some(None)` when the audit is off), or the
+/// audit's refusal; `None` when a Ctrl-C came while it was still beginning (quit at once).
+async fn begun_recorder(
+    begun: tokio::task::JoinHandle<Result<Option<crate::audit::Recorder>>>,
+    interrupts: &mut Interrupts,
+) -> Result<Option<Option<crate::audit::Recorder>>> {
+    tokio::select! {
+        begun = begun => Ok(Some(begun.wrap_err("beginning the audit")??)),
+        _ = interrupts.next() => Ok(None),
+    }
 }
 
 /// The health check after a run that changed something: printed when something needs action

@@ -42,6 +42,28 @@ pub struct Cli {
     command: Option<Command>,
 }
 
+impl Cli {
+    /// Whether the command runs on a single-threaded runtime: the commands that print and exit,
+    /// whose work is waiting on the server. The dashboard, the demo, `inspect`, `lint` and
+    /// `rehearse` keep worker threads.
+    pub fn single_threaded(&self) -> bool {
+        matches!(
+            self.command,
+            Some(
+                Command::Status(_)
+                    | Command::Up(_)
+                    | Command::Down(_)
+                    | Command::Redo(_)
+                    | Command::Resolve(_)
+                    | Command::New(_)
+                    | Command::Check(_)
+                    | Command::Env(_)
+                    | Command::History(_)
+            )
+        )
+    }
+}
+
 /// Options every subcommand takes.
 #[derive(Debug, Args)]
 struct Global {

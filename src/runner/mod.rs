@@ -141,6 +141,9 @@ pub enum RunError {
     /// Behind a pooler, the run cannot go on (see [`Pooling::refusal`]).
     #[error("{0}")]
     Pooling(String),
+    /// The run's [`Gate`] stayed closed: nothing was written.
+    #[error("the run did not start: {0}")]
+    NotStarted(String),
     /// A session setting or other query failed.
     #[error("{context}: {}", crate::db::describe(source))]
     Query {
@@ -226,7 +229,14 @@ pub struct Runner {
     watch: watch::Watch,
     pooling: Pooling,
     hook: Option<Box<dyn BeforeStatement>>,
+    gate: Option<Gate>,
 }
+
+/// Holds a run back from its first write until something outside the runner is ready (the
+/// audit's row for the run): meanwhile the runner reads the history, plans, splits the files and
+/// takes the migration lock. Opened with `Ok(())`; an `Err` (or a dropped sender) stops the run
+/// before it writes anything, with that reason.
+pub type Gate = tokio::sync::oneshot::Receiver<Result<(), String>>;
 
 impl Runner {
     /// Opens the migration connection (`application_name = lockstep:apply`), checks what sits
@@ -295,6 +305,7 @@ impl Runner {
             watch,
             pooling,
             hook: None,
+            gate: None,
         })
     }
 
@@ -302,6 +313,31 @@ impl Runner {
     pub fn with_hook(mut self, hook: Box<dyn BeforeStatement>) -> Runner {
         self.hook = Some(hook);
         self
+    }
+
+    /// Writes nothing (not even the history table) until `gate` opens (see [`Gate`]).
+    pub fn gated(mut self, gate: Gate) -> Runner {
+        self.gate = Some(gate);
+        self
+    }
+
+    /// Waits for the gate, if there is one, before the run's first write. A cancel meanwhile
+    /// interrupts the run before any migration started.
+    pub(crate) async fn pass_gate(&mut self) -> Result<(), RunError> {
+        let Some(gate) = self.gate.take() else {
+            return Ok(());
+        };
+        tokio::select! {
+            opened = gate => match opened {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(reason)) => Err(RunError::NotStarted(reason)),
+                Err(_) => Err(RunError::NotStarted("the run's audit did not begin".into())),
+            },
+            _ = self.cancel.cancelled() => Err(RunError::Interrupted {
+                during: None,
+                completed: Vec::new(),
+            }),
+        }
     }
 
     /// Uses `cancel` as this runner's cancel token (see [`Runner::cancel_token`]).
@@ -411,6 +447,9 @@ impl Runner {
             prepared,
         )?;
         check_expected(&plan, expected)?;
+        if !plan.steps.is_empty() {
+            self.pass_gate().await?;
+        }
         if plan.steps.iter().any(|s| s.direction == Direction::Apply) && rows.is_none() {
             history::ensure(&mut self.conn, &table, &self.options.create_schemas).await?;
         }

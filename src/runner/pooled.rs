@@ -46,6 +46,9 @@ impl Runner {
         if let Some(step) = plan.steps.iter().find(|s| !s.in_transaction) {
             return Err(RunError::Pooling(no_transaction_refusal(step.version)));
         }
+        if !plan.steps.is_empty() {
+            self.pass_gate().await?;
+        }
         if plan.steps.iter().any(|s| s.direction == Direction::Apply) && rows.is_none() {
             self.begin_locked("lockstep:apply").await?;
             let ensured =

@@ -625,6 +625,61 @@ async fn a_run_whose_audit_cannot_be_written_does_not_start_unless_no_audit() {
 }
 
 #[tokio::test]
+async fn the_runner_plans_and_locks_while_the_audit_begins_but_writes_only_after_its_row() {
+    let db = fresh_database().await;
+    let dir = three();
+    // Hold the audit schema's creation lock: the audit cannot begin until it is released.
+    let mut holder = conn(&db).await;
+    sqlx::raw_sql("BEGIN").execute(&mut holder).await.unwrap();
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(lockstep::audit::schema::lock_key("lockstep_audit"))
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let mut run = Running::start(db.url(), &dir, &["up", "--no-check"]);
+    // The runner takes the migration lock (a session-level advisory lock) meanwhile.
+    let locked = wait_until(Duration::from_secs(20), || async {
+        scalar_i64(
+            &db,
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) \
+             WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = 'lockstep:apply'",
+        )
+        .await
+            == 1
+    })
+    .await;
+    assert!(
+        locked,
+        "the runner took its lock while the audit waited\n{}",
+        run.stderr()
+    );
+    assert!(
+        !exists(&db, "_sqlx_migrations").await,
+        "nothing is written before the run's row is in"
+    );
+    sqlx::raw_sql("COMMIT").execute(&mut holder).await.unwrap();
+    assert_eq!(
+        run.exit_code(Duration::from_secs(20)).await,
+        0,
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(versions(&db).await, vec![1, 2, 3]);
+    let recorded = newest_run(&db, &dir);
+    assert_eq!(recorded["outcome"], "succeeded");
+    let before_first: i64 = scalar_i64(
+        &db,
+        "SELECT count(*) FROM lockstep_audit.runs r \
+         WHERE r.started_at <= (SELECT min(installed_on) FROM _sqlx_migrations)",
+    )
+    .await;
+    assert_eq!(
+        before_first, 1,
+        "the run's row precedes its first migration"
+    );
+}
+
+#[tokio::test]
 async fn an_audit_schema_on_the_users_search_path_is_refused_and_not_created() {
     // A schema named like the user is on the default search_path as "$user": the migrations'
     // tables would go into it.

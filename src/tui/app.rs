@@ -117,6 +117,7 @@ impl App {
         sandbox: bool,
         remote: bool,
         read_only: bool,
+        now: Instant,
     ) -> App {
         let mut data = Data::new(set, database, sandbox, remote);
         data.read_only = read_only;
@@ -132,7 +133,7 @@ impl App {
             bottom: Bottom::Run,
             message: None,
             size: (120, 40),
-            now: Instant::now(),
+            now,
         }
     }
 

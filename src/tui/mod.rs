@@ -133,6 +133,7 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
         db.is_sandbox(),
         remote,
         dashboard.read_only,
+        Instant::now(),
     )
     .with_run_options(&dashboard.options)
     .with_lint(&dashboard.lint)

@@ -21,7 +21,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 use super::inspect::poll_state;
-use super::screens::{feed, key, render};
+use super::screens::{feed, key, now, render};
 
 pub(super) const SIZES: [(u16, u16); 4] = [(80, 24), (100, 30), (120, 35), (160, 45)];
 
@@ -146,6 +146,7 @@ pub(super) fn demo_app() -> App {
         true,
         false,
         false,
+        now(),
     );
     feed(&mut app, Event::Status(Ok((set, status))));
     feed(

@@ -437,13 +437,9 @@ fn handled(yes: bool) -> InspectAction {
 
 /// Draws the pane: a bordered block titled with the tabs and the data's age (or "paused", or
 /// "stale: <error>"), the current tab inside, a notice line when there is one, and an open
-/// confirmation centred over `area`. Never panics, however small `area` is.
-pub fn draw(frame: &mut Frame, area: Rect, inspect: &Inspect, focused: bool) {
-    draw_at(frame, area, inspect, focused, Instant::now());
-}
-
-/// [`draw`] at `now` (the data's age is measured from it).
-pub fn draw_at(frame: &mut Frame, area: Rect, inspect: &Inspect, focused: bool, now: Instant) {
+/// confirmation centred over `area`, the data's age measured at `now`. Never panics, however
+/// small `area` is.
+pub fn draw(frame: &mut Frame, area: Rect, inspect: &Inspect, focused: bool, now: Instant) {
     let border = if focused {
         Style::default().fg(Color::Green)
     } else {

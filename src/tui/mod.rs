@@ -34,6 +34,7 @@ pub mod question;
 pub mod rehearsal;
 pub mod resolve;
 pub mod run;
+pub mod slot;
 pub mod status_bar;
 pub mod theme;
 pub mod view;

@@ -179,6 +179,7 @@ impl App {
                 ),
                 running: self.run.running().is_some(),
                 list_min: super::list::min_width(self.data.status.as_ref()),
+                list_wanted: super::list::wanted_width(&self.data),
             },
         )
     }
@@ -217,6 +218,16 @@ impl App {
             }
             Event::Status(Err(error)) => {
                 self.data.status_error = Some(error);
+                Vec::new()
+            }
+            Event::Applied(applied) => {
+                if applied.error.is_some() && applied.error != self.data.applied.error {
+                    self.message = applied
+                        .error
+                        .as_deref()
+                        .map(|error| format!("who applied each version is not known: {error}"));
+                }
+                self.data.set_applied(applied);
                 Vec::new()
             }
             Event::ServerVersion {

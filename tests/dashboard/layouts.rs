@@ -163,6 +163,7 @@ pub(super) fn demo_app() -> App {
 
 pub(super) fn snapshot(name: &str, terminal: &Terminal<TestBackend>) {
     let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", "[WHEN]");
     settings.add_filter(r"\d\d-\d\d \d\d:\d\d", "[WHEN]");
     settings.add_filter(r"\d+(\.\d+)? (µs|ms|s)\b", "[TIME]");
     settings.add_filter(r"\d\d:\d\d\.\d\d\d", "[CLOCK]");

@@ -43,7 +43,7 @@ fn version(app: &App, version: i64) -> VersionStatus {
 }
 
 /// Moves the cursor to `version`.
-fn select(app: &mut App, version: i64) {
+pub(super) fn select(app: &mut App, version: i64) {
     key(app, KeyCode::Char('1'));
     key(app, KeyCode::Char('g'));
     while app.selected_version().map(|v| v.version) != Some(version) {

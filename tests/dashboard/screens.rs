@@ -220,6 +220,7 @@ pub(super) fn render(app: &mut App, width: u16, height: u16) -> Terminal<TestBac
 
 fn snapshot(name: &str, terminal: &Terminal<TestBackend>) {
     let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", "[WHEN]");
     settings.add_filter(r"\d\d-\d\d \d\d:\d\d", "[WHEN]");
     settings.add_filter(r"\d+(\.\d+)? (µs|ms|s)\b", "[TIME]");
     settings.add_filter(r"\d\d:\d\d\.\d\d\d", "[CLOCK]");

@@ -92,7 +92,7 @@ fn main() {
             migrations: Vec::new(),
             problems: Vec::new(),
         };
-        let mut app = App::new(empty, db.display_url(), true, false, false);
+        let mut app = App::new(empty, db.display_url(), true, false, false, started);
         let mut terminal = Terminal::new(TestBackend::new(200, 60)).unwrap();
         terminal.draw(|f| view::draw(f, &app)).unwrap();
         first_loading.push(started.elapsed());
@@ -108,7 +108,14 @@ fn main() {
     // 2. Redraw after a key press, with the 1 MB migration highlighted and selected.
     let set = source::load(&dir, &Default::default()).unwrap();
     let status = runtime.block_on(read_status(&db, &set, &table)).unwrap();
-    let mut app = App::new(set.clone(), db.display_url(), true, false, false);
+    let mut app = App::new(
+        set.clone(),
+        db.display_url(),
+        true,
+        false,
+        false,
+        Instant::now(),
+    );
     let mut effects = app.handle(Event::Status(Ok((set, status))), Instant::now());
     effects.extend(app.handle(key(KeyCode::Char('G')), Instant::now()));
     let highlight_started = Instant::now();

@@ -14,7 +14,8 @@
 //!   behind a transaction pooler. The run row is inserted first as `running`, with the writer's
 //!   server backend and a heartbeat: a run whose process died (kill -9, a lost connection) is
 //!   read back as `interrupted`, never as succeeded.
-//! - [`read`] reads runs back ([`History`]) and who applied each version ([`who_applied`]);
+//! - [`read`] reads runs back ([`History`]) and who applied each version ([`who_applied`];
+//!   [`fingerprint`] says when that may have changed);
 //!   [`render`] says both in words, for the CLI and the dashboard alike.
 
 mod journal;
@@ -26,8 +27,8 @@ pub mod schema;
 use std::path::PathBuf;
 
 pub use read::{
-    Applied, AppliedBy, Blocker, History, HistoryQuery, MigrationRecord, Outcome, RunRecord,
-    StatementRecord, load, read, who_applied,
+    Applied, AppliedBy, AppliedVersions, Blocker, History, HistoryQuery, MigrationRecord, Outcome,
+    RunRecord, StatementRecord, fingerprint, load, read, who_applied, who_applied_or_history,
 };
 pub use recorder::{Recorder, RunEnd, Tap};
 

@@ -212,21 +212,14 @@ pub async fn read(
     query: HistoryQuery,
 ) -> Result<History, AuditError> {
     let context = "reading the audit";
-    let mut tx = pinned(conn, "SET TRANSACTION READ ONLY;")
-        .await
-        .map_err(AuditError::query(context))?;
     let mut history = History {
         schema: settings.schema.clone(),
         exists: false,
         runs: Vec::new(),
     };
-    if schema::installed(&mut tx, settings)
-        .await
-        .map_err(AuditError::query(context))?
-        .is_none()
-    {
+    let Some(mut tx) = read_only_if_installed(conn, settings, context).await? else {
         return Ok(history);
-    }
+    };
     history.exists = true;
     let s = settings.quoted_schema();
     let rows = sqlx::query(AssertSqlSafe(format!(
@@ -305,6 +298,22 @@ pub async fn read(
         }
     }
     Ok(history)
+}
+
+/// A read-only transaction on `conn` when the audit in `settings` exists (`None` when it does
+/// not: nothing is created).
+async fn read_only_if_installed<'c>(
+    conn: &'c mut PgConnection,
+    settings: &AuditSettings,
+    context: &str,
+) -> Result<Option<sqlx::Transaction<'c, sqlx::Postgres>>, AuditError> {
+    let mut tx = pinned(conn, "SET TRANSACTION READ ONLY;")
+        .await
+        .map_err(AuditError::query(context))?;
+    let installed = schema::installed(&mut tx, settings)
+        .await
+        .map_err(AuditError::query(context))?;
+    Ok(installed.map(|_| tx))
 }
 
 /// Connects to `db` and reads runs from its audit ([`read`]).
@@ -441,43 +450,19 @@ pub async fn who_applied(
     settings: Option<&AuditSettings>,
     status: &Status,
 ) -> Result<BTreeMap<i64, Applied>, AuditError> {
-    let installed: Vec<(i64, DateTime<Utc>)> = status
-        .versions
-        .iter()
-        .filter_map(|v| v.applied.as_ref().map(|a| (v.version, a.installed_on)))
-        .collect();
-    let mut applied: BTreeMap<i64, Applied> = installed
-        .iter()
-        .map(|&(version, at)| {
-            (
-                version,
-                Applied {
-                    source: "history",
-                    at,
-                    by: None,
-                },
-            )
-        })
-        .collect();
+    let mut applied = from_history(status);
     let Some(settings) = settings else {
         return Ok(applied);
     };
-    if installed.is_empty() {
+    if applied.is_empty() {
         return Ok(applied);
     }
     let context = "reading who applied each version from the audit";
-    let mut tx = pinned(conn, "SET TRANSACTION READ ONLY;")
-        .await
-        .map_err(AuditError::query(context))?;
-    if schema::installed(&mut tx, settings)
-        .await
-        .map_err(AuditError::query(context))?
-        .is_none()
-    {
+    let Some(mut tx) = read_only_if_installed(conn, settings, context).await? else {
         return Ok(applied);
-    }
+    };
     let s = settings.quoted_schema();
-    let versions: Vec<i64> = installed.iter().map(|(v, _)| *v).collect();
+    let versions: Vec<i64> = applied.keys().copied().collect();
     let rows = sqlx::query(AssertSqlSafe(format!(
         "SELECT DISTINCT ON (m.version) m.version, m.action, m.finished_at, r.id, r.os_user, \
          r.host, r.database_user, r.command, r.environment \
@@ -523,4 +508,76 @@ pub async fn who_applied(
         }
     }
     Ok(applied)
+}
+
+/// Every version the history records, applied when its row says (`installed_on`), by no one
+/// known.
+fn from_history(status: &Status) -> BTreeMap<i64, Applied> {
+    status
+        .versions
+        .iter()
+        .filter_map(|v| {
+            let row = v.applied.as_ref()?;
+            Some((
+                v.version,
+                Applied {
+                    source: "history",
+                    at: row.installed_on,
+                    by: None,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Who applied each version, and why the audit could not say when it could not be read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AppliedVersions {
+    /// By version: from the audit when it recorded the apply, else from the history row.
+    pub by_version: BTreeMap<i64, Applied>,
+    /// Why the audit could not be read (every version then comes from the history).
+    pub error: Option<String>,
+}
+
+/// [`who_applied`], and when the audit cannot be read, what the history rows alone say with
+/// the reason: the status works without the audit.
+pub async fn who_applied_or_history(
+    conn: &mut PgConnection,
+    settings: Option<&AuditSettings>,
+    status: &Status,
+) -> AppliedVersions {
+    match who_applied(conn, settings, status).await {
+        Ok(by_version) => AppliedVersions {
+            by_version,
+            error: None,
+        },
+        Err(error) => AppliedVersions {
+            by_version: from_history(status),
+            error: Some(error.to_string()),
+        },
+    }
+}
+
+/// A digest of the audit that changes whenever a run is recorded or writes anything (its rows'
+/// count and their latest heartbeat, which every write moves on); `None` when there is no
+/// audit. One read-only transaction of its own: a watcher reads who applied each version again
+/// when it changes, not on every look.
+pub async fn fingerprint(
+    conn: &mut PgConnection,
+    settings: &AuditSettings,
+) -> Result<Option<String>, AuditError> {
+    let context = "reading the audit's digest";
+    let Some(mut tx) = read_only_if_installed(conn, settings, context).await? else {
+        return Ok(None);
+    };
+    let digest: String = sqlx::raw_sql(AssertSqlSafe(format!(
+        "SELECT count(*)::text || ' ' || coalesce(max(heartbeat_at)::text, '') FROM {}.runs",
+        settings.quoted_schema()
+    )))
+    .fetch_one(&mut *tx)
+    .await
+    .and_then(|row| row.try_get(0))
+    .map_err(AuditError::query(context))?;
+    tx.commit().await.map_err(AuditError::query(context))?;
+    Ok(Some(digest))
 }

@@ -258,3 +258,78 @@ pub fn applied_by(applied: &Applied) -> Option<String> {
         by.run_id
     ))
 }
+
+/// When a version was applied and by whom, as a sentence (the dashboard's preview): `applied by
+/// deploy at 2026-05-01 12:00:03 in production (alice@laptop, run 12)` — the database user,
+/// then the operating-system account, host and run when the audit recorded the apply; `marked
+/// applied by …` when `resolve --applied` did; else when the history row says it was applied
+/// (sqlx, or lockstep with the audit off, do not record who).
+pub fn applied_sentence(applied: &Applied) -> String {
+    let at = local_time(applied.at);
+    match &applied.by {
+        Some(by) => format!(
+            "{} by {} at {at}{} ({}, run {})",
+            if by.resolved {
+                "marked applied"
+            } else {
+                "applied"
+            },
+            by.database_user,
+            by.environment
+                .as_deref()
+                .map(|env| format!(" in {env}"))
+                .unwrap_or_default(),
+            who(by.os_user.as_deref(), by.host.as_deref()),
+            by.run_id
+        ),
+        None => format!("applied at {at}; who applied it is not recorded"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::AppliedBy;
+
+    #[test]
+    fn the_applied_sentence_names_who_when_and_the_run() {
+        let at = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+        let by = AppliedBy {
+            run_id: 12,
+            os_user: Some("alice".into()),
+            host: Some("laptop".into()),
+            database_user: "deploy".into(),
+            command: "lockstep up".into(),
+            environment: None,
+            resolved: false,
+        };
+        let audit = |by: AppliedBy| Applied {
+            source: "audit",
+            at,
+            by: Some(by),
+        };
+        let when = local_time(at);
+        assert_eq!(
+            applied_sentence(&audit(by.clone())),
+            format!("applied by deploy at {when} (alice@laptop, run 12)")
+        );
+        assert_eq!(
+            applied_sentence(&audit(AppliedBy {
+                environment: Some("production".into()),
+                resolved: true,
+                host: None,
+                ..by
+            })),
+            format!("marked applied by deploy at {when} in production (alice, run 12)")
+        );
+        let history = Applied {
+            source: "history",
+            at,
+            by: None,
+        };
+        assert_eq!(
+            applied_sentence(&history),
+            format!("applied at {when}; who applied it is not recorded")
+        );
+    }
+}

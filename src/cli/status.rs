@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::output::{bold, dim, execution_time, red, show, show_in, state_style, yellow};
 use super::{EXIT_NEEDS_ATTENTION, Project};
 use crate::audit::render::{self, local_time};
-use crate::audit::{Applied, AuditSettings, who_applied};
+use crate::audit::{Applied, AppliedVersions, AuditSettings, who_applied_or_history};
 use crate::db::Database;
 use crate::history::HistoryTable;
 use crate::pooler::Pooling;
@@ -68,13 +68,6 @@ pub(super) async fn run(project: &Project, dir: &Path, args: StatusArgs) -> Resu
     })
 }
 
-/// Who applied each version, and why the audit could not say when it could not be read.
-#[derive(Default)]
-pub(super) struct AppliedVersions {
-    by_version: BTreeMap<i64, Applied>,
-    error: Option<String>,
-}
-
 /// The status, what sits between lockstep and the server, and who applied each version (from
 /// the audit when it is on and present), on one connection.
 async fn read_status_and_pooling(
@@ -88,16 +81,7 @@ async fn read_status_and_pooling(
     let rows = read_history(&mut conn, table).await?;
     let status = Status::build(set, rows.as_deref());
     // An audit that cannot be read leaves the history to say when; status still works.
-    let applied = match who_applied(&mut conn, audit, &status).await {
-        Ok(by_version) => AppliedVersions {
-            by_version,
-            error: None,
-        },
-        Err(error) => AppliedVersions {
-            by_version: who_applied(&mut conn, None, &status).await?,
-            error: Some(error.to_string()),
-        },
-    };
+    let applied = who_applied_or_history(&mut conn, audit, &status).await;
     let _ = sqlx::Connection::close(conn).await;
     Ok((status, pooling, applied))
 }
@@ -147,6 +131,13 @@ async fn watch(
         project.migrations_dir.clone(),
         project.config.source_options(),
         table.clone(),
+    )
+    .with_audit(
+        project
+            .config
+            .audit
+            .enabled
+            .then(|| project.config.audit.clone()),
     );
     let mut printed = false;
     let mut pooling = None;
@@ -164,9 +155,7 @@ async fn watch(
                     if printed && !json {
                         println!("\n── {} ──", chrono::Local::now().format("%H:%M:%S"));
                     }
-                    // Who applied each version comes from the history here (the watcher does
-                    // not read the audit).
-                    let applied = AppliedVersions::default();
+                    let applied = seen.applied.unwrap_or_default();
                     print(&db, pooling, table.name(), &set, &status, &applied, json)?;
                     printed = true;
                 }

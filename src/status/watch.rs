@@ -1,11 +1,12 @@
-//! Watching what is applied and pending: the migration files, the history table and who holds
-//! the migration lock, read again only when something changed. The dashboard runs one in the
+//! Watching what is applied and pending: the migration files, the history table, who applied
+//! each version (from lockstep's audit, when on) and who holds the migration lock, read again
+//! only when something changed. The dashboard runs one in the
 //! background; `lockstep status` reads through the same code once ([`read_status_on`]).
 //!
 //! Idle costs little: the files are read again only when the directory changed (the OS tells,
 //! through inotify and the like; where it cannot, the directory listing is compared), the history
-//! only when its digest (computed on the server) changed, on one connection kept open and opened
-//! again after an error. Behind a transaction pooler every look is a read-only transaction, so
+//! only when its digest (computed on the server) or the audit's changed, on one connection kept
+//! open and opened again after an error. Behind a transaction pooler every look is a read-only transaction, so
 //! it stays on one server backend and sends only unnamed statements.
 
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ use sqlx::postgres::PgConnection;
 use tokio::sync::Notify;
 
 use super::Status;
+use crate::audit::{AppliedVersions, AuditSettings};
 use crate::db::Database;
 use crate::history::{self, HistoryError, HistoryTable};
 use crate::pooler::{Pooling, pinned};
@@ -46,6 +48,9 @@ pub struct Observation {
     pub lock_holder: Option<Option<LockHolder>>,
     /// The files and the status, when either changed.
     pub status: Option<(MigrationSet, Status)>,
+    /// Who applied each version: with every new status, and when the audit changed what it
+    /// says.
+    pub applied: Option<AppliedVersions>,
 }
 
 /// Why the status could not be read.
@@ -107,6 +112,9 @@ pub struct StatusWatcher {
     set: Option<MigrationSet>,
     files_print: Option<u64>,
     history_print: Option<Option<String>>,
+    audit: Option<AuditSettings>,
+    audit_print: Option<Option<String>>,
+    applied: Option<AppliedVersions>,
     dirty: Arc<AtomicBool>,
     wake: Arc<Notify>,
     _os_watch: Option<notify::RecommendedWatcher>,
@@ -134,10 +142,20 @@ impl StatusWatcher {
             set: None,
             files_print: None,
             history_print: None,
+            audit: None,
+            audit_print: None,
+            applied: None,
             dirty,
             wake,
             _os_watch: os_watch,
         }
+    }
+
+    /// Reads who applied each version from the audit in `settings` too (`None`: the audit is off,
+    /// the history rows alone say when).
+    pub fn with_audit(mut self, settings: Option<AuditSettings>) -> StatusWatcher {
+        self.audit = settings;
+        self
     }
 
     /// A handle that makes [`StatusWatcher::wait`] return at once (a forced look).
@@ -161,6 +179,7 @@ impl StatusWatcher {
         if result.is_err() {
             self.conn = None;
             self.history_print = None;
+            self.audit_print = None;
         }
         result
     }
@@ -197,6 +216,7 @@ impl StatusWatcher {
             self.table.clone(),
             self.history_print.clone(),
         );
+        let (audit, last_audit_print) = (self.audit.clone(), self.audit_print.clone());
         let connecting = conn.is_none();
         // What sits in between is checked on a connection of its own, while the status is read
         // (it takes a second connection and a few round trips): the first status does not wait.
@@ -252,6 +272,15 @@ impl StatusWatcher {
                 .map(|(database, _, _): &(String, String, u32)| database.clone())
                 .or(database);
             let pooler = db.known_pooling().and_then(|p| p.pooler_address.clone());
+            // The audit's digest, in a transaction of its own: an audit that cannot be read
+            // (no right on its schema) must not stop the status.
+            let audit_print = match &audit {
+                Some(settings) => crate::audit::fingerprint(&mut c, settings)
+                    .await
+                    .unwrap_or_else(|e| Some(format!("unreadable: {e}"))),
+                None => None,
+            };
+            let audit_changed = last_audit_print.as_ref() != Some(&audit_print);
             let read = async {
                 let mut tx = pinned(&mut c, READ_ONLY).await.map_err(|e| e.to_string())?;
                 let holder = match &name {
@@ -265,7 +294,8 @@ impl StatusWatcher {
                 let digest = history::fingerprint(&mut tx, &table)
                     .await
                     .map_err(|e| e.to_string())?;
-                let rows = if files_changed || last_print.as_ref() != Some(&digest) {
+                let history_changed = files_changed || last_print.as_ref() != Some(&digest);
+                let rows = if history_changed || audit_changed {
                     Some(
                         history::read(&mut tx, &table)
                             .await
@@ -275,7 +305,7 @@ impl StatusWatcher {
                     None
                 };
                 tx.commit().await.map_err(|e| e.to_string())?;
-                Ok::<_, String>((holder, digest, rows))
+                Ok::<_, String>((holder, digest, rows, history_changed, audit_print))
             }
             .await;
             Ok::<_, String>((c, server, read))
@@ -292,7 +322,7 @@ impl StatusWatcher {
             });
         }
         self.conn = Some(conn);
-        let (holder, digest, rows) = read?;
+        let (holder, digest, rows, history_changed, audit_print) = read?;
         if let Some(set) = loaded? {
             self.set = Some(set);
             self.files_print = print;
@@ -309,8 +339,19 @@ impl StatusWatcher {
             .await
             .map_err(|e| e.to_string())?;
         tx.commit().await.map_err(|e| e.to_string())?;
+        let applied =
+            crate::audit::who_applied_or_history(conn, self.audit.as_ref(), &status).await;
         self.history_print = Some(digest);
-        seen.status = Some((set, status));
+        self.audit_print = Some(audit_print);
+        // Only the audit changed: the status is what it was, and what it says of who applied
+        // each version may be too (a heartbeat of a run that has applied nothing yet).
+        if history_changed {
+            seen.status = Some((set, status));
+        }
+        if history_changed || self.applied.as_ref() != Some(&applied) {
+            seen.applied = Some(applied.clone());
+        }
+        self.applied = Some(applied);
         Ok(seen)
     }
 

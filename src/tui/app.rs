@@ -117,6 +117,7 @@ impl App {
         sandbox: bool,
         remote: bool,
         read_only: bool,
+        now: Instant,
     ) -> App {
         let mut data = Data::new(set, database, sandbox, remote);
         data.read_only = read_only;
@@ -132,7 +133,7 @@ impl App {
             bottom: Bottom::Run,
             message: None,
             size: (120, 40),
-            now: Instant::now(),
+            now,
         }
     }
 
@@ -178,6 +179,7 @@ impl App {
                 ),
                 running: self.run.running().is_some(),
                 list_min: super::list::min_width(self.data.status.as_ref()),
+                list_wanted: super::list::wanted_width(&self.data),
             },
         )
     }
@@ -216,6 +218,16 @@ impl App {
             }
             Event::Status(Err(error)) => {
                 self.data.status_error = Some(error);
+                Vec::new()
+            }
+            Event::Applied(applied) => {
+                if applied.error.is_some() && applied.error != self.data.applied.error {
+                    self.message = applied
+                        .error
+                        .as_deref()
+                        .map(|error| format!("who applied each version is not known: {error}"));
+                }
+                self.data.set_applied(applied);
                 Vec::new()
             }
             Event::ServerVersion {

@@ -8,11 +8,15 @@ use std::sync::Arc;
 
 use ratatui::text::Line;
 
+use chrono::{DateTime, Utc};
+
 use super::event::Effect;
 use super::rehearsal::Rehearsals;
 use crate::analysis::migrations::FileAnalysis;
 use crate::analysis::policy::RulePolicy;
 use crate::analysis::{Analysis, Severity};
+use crate::audit::render::applied_sentence;
+use crate::audit::{Applied, AppliedBy, AppliedVersions};
 use crate::history::HistoryTable;
 use crate::monitor::TableSize;
 use crate::runner::{Failure, LockHolder};
@@ -86,6 +90,10 @@ pub struct Data {
     /// The environment the dashboard runs in (`--env`, or the one whose URL is in use): its
     /// name in the status bar; its snapshot, data copies and confirmation around every run.
     pub environment: Option<crate::guard::Environment>,
+    /// Who applied each version (from the audit when it recorded the apply), as last read.
+    pub applied: AppliedVersions,
+    /// The widest database user in `applied` (0: the audit names no one).
+    applied_by_width: u16,
 }
 
 impl Data {
@@ -114,6 +122,8 @@ impl Data {
             lint_policy: RulePolicy::default(),
             rehearsals: Rehearsals::default(),
             environment: None,
+            applied: AppliedVersions::default(),
+            applied_by_width: 0,
         }
     }
 
@@ -134,6 +144,54 @@ impl Data {
         self.set = Arc::new(set);
         self.status = Some(status);
         self.status_error = None;
+    }
+
+    /// Takes who applied each version, as read with the status.
+    pub fn set_applied(&mut self, applied: AppliedVersions) {
+        self.applied_by_width = applied
+            .by_version
+            .values()
+            .filter_map(|a| a.by.as_ref())
+            .map(|by| super::visible::line(&by.database_user, Default::default()).width() as u16)
+            .max()
+            .unwrap_or(0);
+        self.applied = applied;
+    }
+
+    /// When a version was applied: when the audit recorded the apply, else its history row's
+    /// `installed_on`.
+    pub fn applied_at(&self, v: &VersionStatus) -> Option<DateTime<Utc>> {
+        match self.applied.by_version.get(&v.version) {
+            Some(applied) => Some(applied.at),
+            None => v.applied.as_ref().map(|row| row.installed_on),
+        }
+    }
+
+    /// The recorded run that applied a version, when the audit knows it.
+    pub fn applied_by(&self, v: &VersionStatus) -> Option<&AppliedBy> {
+        self.applied.by_version.get(&v.version)?.by.as_ref()
+    }
+
+    /// The widest database user the audit names, for the list's column (0: none).
+    pub fn applied_by_width(&self) -> u16 {
+        self.applied_by_width
+    }
+
+    /// Who applied a version and when, in the engine's words, for a version the history records
+    /// as applied (not one whose row says it failed).
+    pub fn applied_sentence(&self, v: &VersionStatus) -> Option<String> {
+        if v.state.is_unfinished() {
+            return None;
+        }
+        let sentence = match self.applied.by_version.get(&v.version) {
+            Some(applied) => applied_sentence(applied),
+            None => applied_sentence(&Applied {
+                source: "history",
+                at: v.applied.as_ref()?.installed_on,
+                by: None,
+            }),
+        };
+        Some(sentence)
     }
 
     /// Stores analysed files of `generation`, their findings under the project's rule policy.

@@ -32,6 +32,10 @@ pub enum Event {
     Tick,
     /// Freshly read files and status (or why reading failed).
     Status(Result<(MigrationSet, Status), String>),
+    /// Who applied each version (from the audit when it recorded the apply, else when the
+    /// history row says), read with the status in the background; why the audit could not be
+    /// read, when it could not.
+    Applied(crate::audit::AppliedVersions),
     /// The server, once connected: the database's name, `server_version` and
     /// `server_version_num`.
     ServerVersion {

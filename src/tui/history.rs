@@ -10,7 +10,8 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
 
 use super::keys;
-use super::theme::{DIM, draw_scrolled, pane};
+use super::slot::{self, SlotPane};
+use super::theme::{DIM, draw_scrolled, pane_titled};
 use super::visible;
 use crate::audit::render::run_detail;
 use crate::audit::{History, Outcome};
@@ -111,15 +112,16 @@ impl HistoryPane {
 
     /// Draws the pane.
     pub fn draw(&self, frame: &mut Frame, area: Rect, focused: bool) {
-        let title = match &self.history {
+        let words = match &self.history {
             Some(Ok(history)) if history.exists => format!(
-                " 3 Run │ 7 History — {}, newest first ({}) ",
+                "— {}, newest first ({})",
                 count(history.runs.len(), "run", "runs"),
                 history.schema
             ),
-            _ => " 3 Run │ 7 History ".to_string(),
+            _ => String::new(),
         };
-        let block = pane(&title, focused);
+        let title = slot::title(SlotPane::History, &words, area.width, 0);
+        let block = pane_titled(title, focused);
         draw_scrolled(frame, block, area, self.lines(), self.scroll);
     }
 }

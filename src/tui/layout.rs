@@ -6,7 +6,8 @@
 //! sits over the run pane on the right. Narrower, the list and the preview share the top and the
 //! run pane (or Sizes, Locks, Activity) takes the full width below, where a blocker's query and
 //! the tables' columns fit; while a migration runs it gets more of the height. The list is never
-//! narrower than what shows a full version and 20 characters of description.
+//! narrower than what shows a full version and 20 characters of description; in the wide layout
+//! it takes up to half the screen when its columns (the time applied, who applied it) want it.
 
 use ratatui::layout::{Constraint, Layout, Position, Rect};
 
@@ -57,6 +58,8 @@ pub struct Shape {
     pub running: bool,
     /// Columns the list needs for a full version and 20 characters of description.
     pub list_min: u16,
+    /// Columns the list would take to show all its columns.
+    pub list_wanted: u16,
 }
 
 /// From this width on, the list takes the whole left column.
@@ -81,10 +84,13 @@ impl Areas {
             Constraint::Length(1),
         ])
         .areas(area);
-        let share = if body.width >= WIDE { 40 } else { 45 };
-        let list_width = (body.width * share / 100)
-            .max(shape.list_min)
-            .min(body.width.saturating_sub(24));
+        let list_width = if body.width >= WIDE {
+            (body.width * 40 / 100).max(shape.list_wanted.min(body.width / 2))
+        } else {
+            body.width * 45 / 100
+        }
+        .max(shape.list_min)
+        .min(body.width.saturating_sub(24));
         let (migrations, preview, bottom) = if body.width >= WIDE {
             let [left, right] =
                 Layout::horizontal([Constraint::Length(list_width), Constraint::Min(0)])
@@ -192,6 +198,7 @@ mod tests {
             status_rows: 1,
             running: false,
             list_min: 42,
+            list_wanted: 0,
         };
         let narrow = Areas::new((80, 24), shape);
         assert_eq!(narrow.migrations.width, 42);
@@ -206,6 +213,33 @@ mod tests {
         assert!(running.bottom.height > narrow.bottom.height);
         let wide = Areas::new((160, 45), shape);
         assert_eq!(wide.migrations.height, 43, "the list takes the full height");
+        assert_eq!(wide.migrations.width, 64, "40% when its columns fit");
+        let wanting = |list_wanted| {
+            Areas::new(
+                (160, 45),
+                Shape {
+                    list_wanted,
+                    ..shape
+                },
+            )
+            .migrations
+            .width
+        };
+        assert_eq!(wanting(72), 72, "more for its columns");
+        assert_eq!(wanting(120), 80, "at most half the screen");
+        assert_eq!(
+            Areas::new(
+                (120, 35),
+                Shape {
+                    list_wanted: 120,
+                    ..shape
+                }
+            )
+            .migrations
+            .width,
+            54,
+            "narrower, the preview keeps its share"
+        );
         assert_eq!(
             wide.pane_at(70, 40).map(|p| p.0),
             Some(Pane::Bottom),

@@ -1,14 +1,16 @@
-//! The migrations list: every version with its state, findings, duration and time applied, a
-//! "pending" separator, the `/` filter, and the cursor.
+//! The migrations list: every version with its state, findings, duration, time applied and who
+//! applied it, a "pending" separator, the `/` filter, and the cursor.
 //!
 //! Identity comes first: the state glyph, the full version (never cut) and at least
 //! [`MIN_DESCRIPTION`] characters of description; then the findings, the rehearsal (✓ round trip,
-//! ✗ failed, ∅ not reversible; see [`super::rehearsal::list_cell`]), the duration and the time
-//! applied, dropped in that reverse order as the pane narrows. The cursor starts on the first
+//! ✗ failed, ∅ not reversible; see [`super::rehearsal::list_cell`]), the duration, the time
+//! applied and the database user who applied it (when the audit recorded it), dropped in that
+//! reverse order as the pane narrows. The time applied is the audit's when it recorded the apply,
+//! else the history row's. The cursor starts on the first
 //! pending migration (or the last applied when none is pending) and stays on its version when the
 //! list changes.
 
-use chrono::Local;
+use chrono::{DateTime, Local, Utc};
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -268,12 +270,19 @@ impl MigrationList {
         let findings_width = findings.iter().map(Line::width).max().unwrap_or(0) as u16;
         let rehearsal_width = rehearsals.iter().map(Line::width).max().unwrap_or(0) as u16;
         let any_applied = on_screen.iter().flatten().any(|v| v.applied.is_some());
+        let applied_by = on_screen
+            .iter()
+            .flatten()
+            .filter_map(|v| data.applied_by(v))
+            .map(|by| by_cell(&by.database_user).width() as u16)
+            .max()
+            .unwrap_or(0);
         // Inside the border, after the cursor column; one column between columns.
         let width = area.width.saturating_sub(3);
         let columns = columns(
             width,
             version_width,
-            [findings_width, rehearsal_width],
+            [findings_width, rehearsal_width, applied_by],
             any_applied,
         );
         let mut rows = Vec::with_capacity(on_screen.len());
@@ -298,6 +307,10 @@ impl MigrationList {
             rows.push(Row::new(columns.pick(version_row(
                 v,
                 [findings, rehearsal],
+                Applied {
+                    at: data.applied_at(v),
+                    by: data.applied_by(v).map(|by| by.database_user.as_str()),
+                },
                 running == Some(v.version),
             ))));
         }
@@ -322,18 +335,27 @@ struct Columns {
     rehearsal: u16,
     duration: u16,
     applied_at: u16,
+    applied_by: u16,
 }
 
 const DURATION_WIDTH: u16 = 9;
 const APPLIED_AT_WIDTH: u16 = 11;
+/// The widest a database user is shown in the list (longer ones end in `…`; the preview says
+/// them in full).
+const APPLIED_BY_MAX: u16 = 16;
+/// The room the layout reckons the findings take (`✗1 ▲2`).
+const FINDINGS_ALLOWANCE: u16 = 5;
+/// Description beyond [`MIN_DESCRIPTION`] the list asks the layout for.
+const DESCRIPTION_ALLOWANCE: u16 = 8;
 
 /// The columns for `width` columns of rows: identity (glyph, version, [`MIN_DESCRIPTION`] of
-/// description) first, then findings, the rehearsal, duration and time applied while they fit
-/// (`[findings, rehearsal]`: the widest cell of each on screen, 0 when none has one).
+/// description) first, then findings, the rehearsal, duration, time applied and who applied it
+/// while they fit (`[findings, rehearsal, applied by]`: the widest cell of each on screen, 0
+/// when none has one).
 fn columns(
     width: u16,
     version: u16,
-    [findings, rehearsal]: [u16; 2],
+    [findings, rehearsal, applied_by]: [u16; 3],
     any_applied: bool,
 ) -> Columns {
     let mut room = width.saturating_sub(1 + 1 + version + 1 + MIN_DESCRIPTION);
@@ -353,12 +375,15 @@ fn columns(
     } else {
         0
     };
+    // Who applied it reads with the time: not without it.
+    let applied_by = if applied_at > 0 { take(applied_by) } else { 0 };
     Columns {
         version,
         findings,
         rehearsal,
         duration,
         applied_at,
+        applied_by,
     }
 }
 
@@ -376,6 +401,7 @@ impl Columns {
                 self.rehearsal,
                 self.duration,
                 self.applied_at,
+                self.applied_by,
             ]
             .into_iter()
             .filter(|w| *w > 0)
@@ -384,9 +410,9 @@ impl Columns {
         widths
     }
 
-    /// `cells` (glyph, version, description, findings, rehearsal, duration, time applied) without
-    /// the dropped columns.
-    fn pick(self, cells: [Cell<'static>; 7]) -> Vec<Cell<'static>> {
+    /// `cells` (glyph, version, description, findings, rehearsal, duration, time applied, who
+    /// applied it) without the dropped columns.
+    fn pick(self, cells: [Cell<'static>; 8]) -> Vec<Cell<'static>> {
         let shown = [
             true,
             true,
@@ -395,6 +421,7 @@ impl Columns {
             self.rehearsal > 0,
             self.duration > 0,
             self.applied_at > 0,
+            self.applied_by > 0,
         ];
         cells
             .into_iter()
@@ -451,13 +478,28 @@ fn findings_cell(data: &Data, v: &VersionStatus) -> Line<'static> {
     Line::from(spans)
 }
 
+/// When a version was applied and the database user who did, when known.
+struct Applied<'a> {
+    at: Option<DateTime<Utc>>,
+    by: Option<&'a str>,
+}
+
+/// A database user as the list shows it: at most [`APPLIED_BY_MAX`] columns.
+fn by_cell(user: &str) -> Line<'static> {
+    visible::line(
+        &crate::format::one_line(user, usize::from(APPLIED_BY_MAX)),
+        DIM,
+    )
+}
+
 /// One version's cells: glyph, version, description and flags, findings, rehearsal, duration,
-/// time applied.
+/// time applied, who applied it.
 fn version_row(
     v: &VersionStatus,
     [findings, rehearsal]: [Line<'static>; 2],
+    applied: Applied,
     running: bool,
-) -> [Cell<'static>; 7] {
+) -> [Cell<'static>; 8] {
     let (glyph, color) = state_look(v.state);
     let glyph = if running { "▶" } else { glyph };
     let mut description = visible::spans(&v.description, Style::default());
@@ -470,17 +512,15 @@ fn version_row(
             Style::default().fg(color),
         ));
     }
-    let (when, took) = match &v.applied {
-        Some(applied) => (
-            applied
-                .installed_on
-                .with_timezone(&Local)
-                .format("%m-%d %H:%M")
-                .to_string(),
-            crate::format::execution_time(applied.execution_time),
-        ),
-        None => (String::new(), String::new()),
-    };
+    let took = v
+        .applied
+        .as_ref()
+        .map(|row| crate::format::execution_time(row.execution_time))
+        .unwrap_or_default();
+    let when = applied
+        .at
+        .map(|at| at.with_timezone(&Local).format("%m-%d %H:%M").to_string())
+        .unwrap_or_default();
     [
         Cell::from(glyph).style(Style::default().fg(color).add_modifier(Modifier::BOLD)),
         Cell::from(v.version.to_string()).style(Style::default().fg(color)),
@@ -489,6 +529,7 @@ fn version_row(
         Cell::from(rehearsal),
         Cell::from(Line::from(took).right_aligned()).style(DIM),
         Cell::from(when).style(DIM),
+        Cell::from(applied.by.map(by_cell).unwrap_or_default()),
     ]
 }
 
@@ -511,20 +552,49 @@ pub fn min_width(status: Option<&Status>) -> u16 {
     2 + 1 + 1 + 1 + version + 1 + MIN_DESCRIPTION
 }
 
+/// Columns the list would take to show every column: its identity with some more description,
+/// findings as wide as `✗1 ▲2`, and when anything is applied the duration, the time applied and
+/// who applied it (as wide as the widest database user the audit names). The wide layout gives
+/// it up to half the screen.
+pub fn wanted_width(data: &Data) -> u16 {
+    let status = data.status.as_ref();
+    let mut wanted = min_width(status) + DESCRIPTION_ALLOWANCE + FINDINGS_ALLOWANCE + 1;
+    if status.is_some_and(|s| s.recorded().next().is_some()) {
+        wanted += DURATION_WIDTH + 1 + APPLIED_AT_WIDTH + 1;
+        let by = data.applied_by_width().min(APPLIED_BY_MAX);
+        if by > 0 {
+            wanted += by + 1;
+        }
+    }
+    // A column is taken with one to spare.
+    wanted + 1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn columns_drop_in_reverse_priority() {
-        let shown = |c: Columns| (c.findings, c.rehearsal, c.duration, c.applied_at);
+        let shown = |c: Columns| {
+            (
+                c.findings,
+                c.rehearsal,
+                c.duration,
+                c.applied_at,
+                c.applied_by,
+            )
+        };
         // glyph + version 14 + 20 description, with spacing: 37.
-        assert_eq!(shown(columns(37, 14, [5, 2], true)), (0, 0, 0, 0));
-        assert_eq!(shown(columns(50, 14, [5, 2], true)), (5, 2, 0, 0));
-        assert_eq!(shown(columns(45, 14, [5, 2], true)), (5, 0, 0, 0));
-        assert_eq!(shown(columns(60, 14, [5, 2], true)), (5, 2, 9, 0));
-        assert_eq!(shown(columns(90, 14, [5, 2], true)), (5, 2, 9, 11));
+        assert_eq!(shown(columns(37, 14, [5, 2, 6], true)), (0, 0, 0, 0, 0));
+        assert_eq!(shown(columns(50, 14, [5, 2, 6], true)), (5, 2, 0, 0, 0));
+        assert_eq!(shown(columns(45, 14, [5, 2, 6], true)), (5, 0, 0, 0, 0));
+        assert_eq!(shown(columns(60, 14, [5, 2, 6], true)), (5, 2, 9, 0, 0));
+        assert_eq!(shown(columns(70, 14, [5, 2, 6], true)), (5, 2, 9, 11, 0));
+        assert_eq!(shown(columns(90, 14, [5, 2, 6], true)), (5, 2, 9, 11, 6));
         // No rehearsal on screen: the column takes no room.
-        assert_eq!(shown(columns(57, 14, [5, 0], true)), (5, 0, 9, 0));
+        assert_eq!(shown(columns(57, 14, [5, 0, 0], true)), (5, 0, 9, 0, 0));
+        // No one named by the audit: no column.
+        assert_eq!(shown(columns(90, 14, [5, 2, 0], true)), (5, 2, 9, 11, 0));
     }
 }

@@ -34,6 +34,7 @@ pub mod question;
 pub mod rehearsal;
 pub mod resolve;
 pub mod run;
+pub mod slot;
 pub mod status_bar;
 pub mod theme;
 pub mod view;
@@ -133,6 +134,7 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
         db.is_sandbox(),
         remote,
         dashboard.read_only,
+        Instant::now(),
     )
     .with_run_options(&dashboard.options)
     .with_lint(&dashboard.lint)
@@ -149,7 +151,8 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
         dashboard.dir.clone(),
         dashboard.source_options.clone(),
         dashboard.options.table.clone(),
-    );
+    )
+    .with_audit(dashboard.audit.enabled.then(|| dashboard.audit.clone()));
     let refresh = watcher.waker();
     spawn_status_watcher(watcher, tx.clone());
     spawn_ticker([running.clone(), rehearsing.clone()], tx.clone());
@@ -580,24 +583,7 @@ fn spawn_status_watcher(mut watcher: StatusWatcher, tx: mpsc::UnboundedSender<Ev
         let mut forced = true;
         loop {
             let events = match watcher.look(forced).await {
-                Ok(seen) => {
-                    let mut events = Vec::new();
-                    if let Some(server) = seen.server {
-                        events.push(Event::ServerVersion {
-                            database: server.database,
-                            version: server.version,
-                            num: server.version_num,
-                        });
-                        events.push(Event::Pooling(server.pooling));
-                    }
-                    if let Some(holder) = seen.lock_holder {
-                        events.push(Event::LockHolder(holder));
-                    }
-                    if let Some(fresh) = seen.status {
-                        events.push(Event::Status(Ok(fresh)));
-                    }
-                    events
-                }
+                Ok(seen) => observed(seen),
                 Err(error) => vec![Event::Status(Err(error))],
             };
             for event in events {
@@ -608,6 +594,30 @@ fn spawn_status_watcher(mut watcher: StatusWatcher, tx: mpsc::UnboundedSender<Ev
             forced = watcher.wait(STATUS_EVERY).await;
         }
     });
+}
+
+/// The events one look of the status watcher makes: the server after a new connection, the
+/// lock holder, and the files, their status and who applied each version when they changed.
+pub fn observed(seen: crate::status::watch::Observation) -> Vec<Event> {
+    let mut events = Vec::new();
+    if let Some(server) = seen.server {
+        events.push(Event::ServerVersion {
+            database: server.database,
+            version: server.version,
+            num: server.version_num,
+        });
+        events.push(Event::Pooling(server.pooling));
+    }
+    if let Some(holder) = seen.lock_holder {
+        events.push(Event::LockHolder(holder));
+    }
+    if let Some(fresh) = seen.status {
+        events.push(Event::Status(Ok(fresh)));
+    }
+    if let Some(applied) = seen.applied {
+        events.push(Event::Applied(applied));
+    }
+    events
 }
 
 /// What the guard's plan is made with in the dashboard: the environment's settings, no flags,

@@ -19,7 +19,8 @@ use ratatui::widgets::{Gauge, Paragraph};
 
 use super::keys;
 use super::rehearsal::{self, RehearsalEnd, Rehearsing};
-use super::theme::{DIM, clock, pane, wrapped, wrapped_height};
+use super::slot::{self, SlotPane};
+use super::theme::{DIM, clock, pane_titled, wrapped, wrapped_height};
 use super::visible::{self, visible_line, visible_lines};
 use crate::format::{human_duration, one_line};
 use crate::monitor::SessionLocks;
@@ -296,15 +297,16 @@ impl RunPane {
         focused: bool,
         read_only: bool,
     ) {
-        let title = if self.scroll > 0 {
+        let words = if self.scroll > 0 {
             format!(
-                " 3 Run │ 4 Sizes · 5 Locks · 6 Activity ─ log scrolled back {} (End follows) ",
+                "─ log scrolled back {} (End follows)",
                 count(self.scroll, "line", "lines")
             )
         } else {
-            " 3 Run │ 4 Sizes · 5 Locks · 6 Activity ".to_string()
+            String::new()
         };
-        let block = pane(&title, focused);
+        let title = slot::title(SlotPane::Run, &words, area.width, 0);
+        let block = pane_titled(title, focused);
         let inner = block.inner(area);
         frame.render_widget(block, area);
         let mut rest = inner;

@@ -46,6 +46,11 @@ pub const DIM: Style = Style::new().fg(Color::DarkGray);
 /// A pane's bordered block: green when focused, grey otherwise. `title` may hold migration text:
 /// it is shown with hidden characters as markers.
 pub fn pane(title: &str, focused: bool) -> Block<'static> {
+    pane_titled(super::visible::line(title, Style::default()), focused)
+}
+
+/// A pane's bordered block with a styled `title` (its text already shown visibly).
+pub fn pane_titled(title: Line<'static>, focused: bool) -> Block<'static> {
     let style = if focused {
         Style::default().fg(Color::Green)
     } else {
@@ -54,7 +59,7 @@ pub fn pane(title: &str, focused: bool) -> Block<'static> {
     Block::default()
         .borders(Borders::ALL)
         .border_style(style)
-        .title(super::visible::line(title, Style::default()))
+        .title(title)
 }
 
 /// A dialog's bordered block in `color`, titled.

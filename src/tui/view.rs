@@ -40,7 +40,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     let bottom_focused = app.focus == Pane::Bottom;
     match app.bottom {
         Bottom::Inspect => {
-            super::inspect::draw_at(frame, areas.bottom, &app.inspect, bottom_focused, app.now)
+            super::inspect::draw(frame, areas.bottom, &app.inspect, bottom_focused, app.now)
         }
         Bottom::Run => app
             .run

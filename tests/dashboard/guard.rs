@@ -20,7 +20,7 @@ use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 use tokio::sync::mpsc;
 
-use crate::screens::{cell_fg, clean_app, feed, key, render};
+use crate::screens::{cell_fg, clean_app, feed, key, now, render};
 
 /// A production environment as `[environments.production]` with `production = true` makes it.
 fn production(project: &Path) -> Environment {
@@ -272,7 +272,7 @@ fn h_checks_health_in_the_background_and_shows_the_report() {
     assert!(app.overlay.is_none());
     // Read-only may check: it only reads.
     let (set, _) = crate::screens::every_state();
-    let mut ro = App::new(set.clone(), "x".into(), false, false, true);
+    let mut ro = App::new(set.clone(), "x".into(), false, false, true, now());
     feed(
         &mut ro,
         Event::Status(Ok((set.clone(), Status::build(&set, None)))),

@@ -18,7 +18,7 @@ use ratatui::backend::TestBackend;
 use ratatui::style::{Color, Modifier};
 
 use super::inspect::{edge, poll_state, session, waiting};
-use super::screens::{feed, find, key, migration, render, running_app};
+use super::screens::{feed, find, key, migration, now, render, running_app};
 
 /// An UP file with one of each: ESC (conceal), OSC 52 (clipboard), cursor movement, a bidi
 /// override and isolate, a zero-width joiner and a C1 control sequence introducer.
@@ -43,6 +43,7 @@ fn hidden_app() -> App {
         true,
         false,
         false,
+        now(),
     );
     feed(&mut app, Event::Status(Ok((set, status))));
     app

@@ -3,7 +3,6 @@
 //! cancel/terminate confirmations driven by keys.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -179,7 +178,7 @@ pub(super) fn poll_state(
             forest,
         })),
         sample: None,
-        last_success: Some(Instant::now()),
+        last_success: Some(crate::screens::now()),
         error: None,
         stale: false,
         polls: 1,
@@ -201,7 +200,7 @@ fn press(inspect: &mut Inspect, code: KeyCode) -> InspectAction {
 pub(super) fn render(inspect: &Inspect, width: u16, height: u16) -> Terminal<TestBackend> {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("a test terminal");
     terminal
-        .draw(|f| draw(f, f.area(), inspect, true))
+        .draw(|f| draw(f, f.area(), inspect, true, crate::screens::now()))
         .expect("drawn");
     terminal
 }

@@ -21,7 +21,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 use super::inspect::poll_state;
-use super::screens::{feed, key, render};
+use super::screens::{feed, key, now, render};
 
 pub(super) const SIZES: [(u16, u16); 4] = [(80, 24), (100, 30), (120, 35), (160, 45)];
 
@@ -146,6 +146,7 @@ pub(super) fn demo_app() -> App {
         true,
         false,
         false,
+        now(),
     );
     feed(&mut app, Event::Status(Ok((set, status))));
     feed(
@@ -162,6 +163,7 @@ pub(super) fn demo_app() -> App {
 
 pub(super) fn snapshot(name: &str, terminal: &Terminal<TestBackend>) {
     let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", "[WHEN]");
     settings.add_filter(r"\d\d-\d\d \d\d:\d\d", "[WHEN]");
     settings.add_filter(r"\d+(\.\d+)? (µs|ms|s)\b", "[TIME]");
     settings.add_filter(r"\d\d:\d\d\.\d\d\d", "[CLOCK]");

@@ -2,6 +2,7 @@
 //! redacted, colours asserted), the reducer driven by keys, and the real binary in a
 //! pseudo-terminal against a real PostgreSQL.
 
+mod applied;
 mod guard;
 mod hidden;
 mod history;

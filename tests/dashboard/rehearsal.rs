@@ -26,7 +26,7 @@ use lockstep::tui::rehearsal::RehearsalEnd;
 use ratatui::style::Color;
 
 use super::layouts::{SIZES, demo_app, screen, snapshot};
-use super::screens::{clean_app, feed, index_app, key, render};
+use super::screens::{clean_app, feed, index_app, key, now, render};
 
 const LANGUAGE: i64 = 20260112110000;
 const INDEX: i64 = 20260116113000;
@@ -43,7 +43,7 @@ fn version(app: &App, version: i64) -> VersionStatus {
 }
 
 /// Moves the cursor to `version`.
-fn select(app: &mut App, version: i64) {
+pub(super) fn select(app: &mut App, version: i64) {
     key(app, KeyCode::Char('1'));
     key(app, KeyCode::Char('g'));
     while app.selected_version().map(|v| v.version) != Some(version) {
@@ -729,7 +729,7 @@ fn r_rehearses_in_the_background_and_c_cancels_it() {
 #[test]
 fn read_only_may_rehearse_and_the_help_says_so() {
     let (set, status) = super::screens::every_state();
-    let mut ro = App::new(set.clone(), "x".into(), false, false, true);
+    let mut ro = App::new(set.clone(), "x".into(), false, false, true, now());
     feed(&mut ro, Event::Status(Ok((set, status))));
     // Migration 6 is recorded as failed: rehearsing refuses as `lockstep rehearse` would.
     key(&mut ro, KeyCode::Char('G'));

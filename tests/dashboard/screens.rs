@@ -137,6 +137,7 @@ fn app_on(set: MigrationSet, status: Status) -> App {
         false,
         false,
         false,
+        now(),
     );
     feed(&mut app, Event::Status(Ok((set, status))));
     feed(
@@ -219,6 +220,7 @@ pub(super) fn render(app: &mut App, width: u16, height: u16) -> Terminal<TestBac
 
 fn snapshot(name: &str, terminal: &Terminal<TestBackend>) {
     let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", "[WHEN]");
     settings.add_filter(r"\d\d-\d\d \d\d:\d\d", "[WHEN]");
     settings.add_filter(r"\d+(\.\d+)? (µs|ms|s)\b", "[TIME]");
     settings.add_filter(r"\d\d:\d\d\.\d\d\d", "[CLOCK]");
@@ -290,6 +292,7 @@ pub(super) fn clean_app() -> App {
         true,
         false,
         false,
+        now(),
     );
     feed(&mut app, Event::Status(Ok((set, status))));
     app
@@ -331,6 +334,7 @@ fn confirming_starts_the_run_with_the_plan_shown() {
         true,
         false,
         false,
+        now(),
     );
     feed(&mut app, Event::Status(Ok((set, status))));
     key(&mut app, KeyCode::Char('G'));
@@ -361,6 +365,7 @@ fn a_remote_database_asks_to_type_the_version() {
         false,
         true,
         false,
+        now(),
     );
     feed(&mut app, Event::Status(Ok((set, status))));
     key(&mut app, KeyCode::Char('a'));
@@ -594,7 +599,7 @@ fn filter_command_line_and_read_only() {
     assert_eq!(app.selected_version().unwrap().version, 7);
 
     let (set, _) = every_state();
-    let mut ro = App::new(set.clone(), "x".into(), false, false, true);
+    let mut ro = App::new(set.clone(), "x".into(), false, false, true, now());
     feed(
         &mut ro,
         Event::Status(Ok((set.clone(), Status::build(&set, None)))),
@@ -616,6 +621,17 @@ fn filter_command_line_and_read_only() {
         "{:?}",
         app.message
     );
+}
+
+#[test]
+fn the_reducer_takes_its_time_from_the_caller_never_the_clock() {
+    // An hour before the test's clock: a reducer reading the clock would not keep it.
+    let then = now() - Duration::from_secs(3600);
+    let (set, status) = every_state();
+    let mut app = App::new(set.clone(), "x".into(), false, false, false, then);
+    assert_eq!(app.now, then, "App::new keeps the caller's time");
+    app.handle(Event::Status(Ok((set, status))), then);
+    assert_eq!(app.now, then, "an event keeps the time it came with");
 }
 
 #[test]
@@ -688,6 +704,7 @@ pub(super) fn index_app(remote: bool) -> App {
         true,
         remote,
         false,
+        now(),
     );
     feed(&mut app, Event::Status(Ok((set, status))));
     app
@@ -760,7 +777,7 @@ fn jumping_between_findings_scrolls_the_preview() {
     set.migrations
         .push(migration(9, "far finding", &up, Some("SELECT 1;\n")));
     let status = Status::build(&set, Some(&[row(&set.migrations[0], true, false)]));
-    let mut app = App::new(set.clone(), "x".into(), true, false, false);
+    let mut app = App::new(set.clone(), "x".into(), true, false, false, now());
     feed(&mut app, Event::Status(Ok((set, status))));
     render(&mut app, 120, 30);
     key(&mut app, KeyCode::Char('G'));
@@ -865,7 +882,7 @@ fn a_long_plan_scrolls_in_the_confirmation() {
     let up: String = (0..80).map(|i| format!("SELECT {i};\n")).collect();
     set.migrations.push(migration(9, "long", &up, None));
     let status = Status::build(&set, Some(&[row(&set.migrations[0], true, false)]));
-    let mut app = App::new(set.clone(), "x".into(), true, false, false);
+    let mut app = App::new(set.clone(), "x".into(), true, false, false, now());
     feed(&mut app, Event::Status(Ok((set, status))));
     key(&mut app, KeyCode::Char('G'));
     key(&mut app, KeyCode::Char('a'));
@@ -1080,7 +1097,7 @@ fn the_inspection_panes_replace_the_run_pane_and_signal_through_the_poller() {
     assert!(screen.contains("no run yet"), "{screen}");
 
     let (set, _) = every_state();
-    let mut ro = App::new(set.clone(), "x".into(), false, false, true);
+    let mut ro = App::new(set.clone(), "x".into(), false, false, true, now());
     feed(
         &mut ro,
         Event::Status(Ok((set.clone(), Status::build(&set, None)))),
@@ -1161,7 +1178,7 @@ fn a_partial_migration_is_resolved_behind_a_typed_confirmation() {
         app.data.set.as_ref().clone(),
         app.data.status.clone().unwrap(),
     );
-    let mut ro = App::new(set.clone(), "x".into(), false, false, true);
+    let mut ro = App::new(set.clone(), "x".into(), false, false, true, now());
     feed(&mut ro, Event::Status(Ok((set, status))));
     key(&mut ro, KeyCode::Up);
     assert!(key(&mut ro, KeyCode::Char('m')).is_empty());
@@ -1239,7 +1256,7 @@ fn the_list_follows_a_run_as_migrations_finish() {
 #[test]
 fn read_only_leaves_out_what_writes() {
     let (set, _) = every_state();
-    let mut ro = App::new(set.clone(), "x".into(), false, false, true);
+    let mut ro = App::new(set.clone(), "x".into(), false, false, true, now());
     feed(
         &mut ro,
         Event::Status(Ok((set.clone(), Status::build(&set, None)))),

@@ -138,6 +138,35 @@ async fn after_a_run_a_rewritten_table_without_statistics_is_named() {
 }
 
 #[tokio::test]
+async fn after_a_run_lockstep_s_own_reads_are_not_sessions_left_idle() {
+    let db = fresh_database().await;
+    let before = health::baseline(&db).await.unwrap();
+    // Both sit idle in a transaction begun after the run started: the dashboard's status
+    // watcher between two statements of a read, and an application's session.
+    let mut idle = Vec::new();
+    for application in ["lockstep:status", "app"] {
+        let mut c = db.connect(application).await.unwrap();
+        sqlx::raw_sql("BEGIN; SELECT 1;")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        idle.push(c);
+    }
+    let after = health::check(&db, Some(before), Duration::from_secs(60))
+        .await
+        .unwrap();
+    let listed: Vec<&str> = after
+        .items
+        .iter()
+        .filter(|i| i.check == Check::IdleInTransaction)
+        .map(|i| i.detail.as_str())
+        .collect();
+    assert_eq!(listed.len(), 1, "{}", after.render());
+    assert!(listed[0].contains("app, idle in transaction"), "{listed:?}");
+    drop(idle);
+}
+
+#[tokio::test]
 async fn lockstep_check_exits_1_when_something_needs_action_and_prints_json() {
     let db = fresh_database().await;
     let dir = three();

@@ -39,6 +39,7 @@ pub use sizes::{columns, find as find_size, header, size_note};
 
 use crate::monitor::format::human_age;
 use crate::monitor::{PollState, Signal, SizeColumn, Snapshot, TableSize};
+use crate::tui::slot::{self, SlotPane};
 use confirm::{Answer, Confirm};
 use selection::Selection;
 
@@ -59,15 +60,6 @@ pub enum Tab {
 impl Tab {
     /// Every tab, in order.
     pub const ALL: [Tab; 3] = [Tab::Sizes, Tab::Locks, Tab::Activity];
-
-    /// The tab's number key and title.
-    pub fn title(self) -> (char, &'static str) {
-        match self {
-            Tab::Sizes => ('4', "Sizes"),
-            Tab::Locks => ('5', "Locks"),
-            Tab::Activity => ('6', "Activity"),
-        }
-    }
 
     fn step(self, forward: bool) -> Tab {
         let at = Tab::ALL.iter().position(|&t| t == self).unwrap_or(0);
@@ -397,25 +389,13 @@ impl Inspect {
         Span::styled(format!(" {text} "), Style::default().fg(color))
     }
 
-    fn tabs_title(&self) -> Line<'static> {
-        let mut spans = vec![Span::raw(" ")];
-        for (i, tab) in Tab::ALL.into_iter().enumerate() {
-            if i > 0 {
-                spans.push(Span::styled(" │ ", Style::default().fg(Color::DarkGray)));
-            }
-            let (key, title) = tab.title();
-            let style = if tab == self.tab {
-                Style::default()
-                    .fg(Color::Black)
-                    .bg(Color::Cyan)
-                    .add_modifier(Modifier::BOLD)
-            } else {
-                Style::default().fg(Color::Gray)
-            };
-            spans.push(Span::styled(format!("{key} {title}"), style));
+    /// The tab shown, as a pane of the bottom slot.
+    fn slot_pane(&self) -> SlotPane {
+        match self.tab {
+            Tab::Sizes => SlotPane::Sizes,
+            Tab::Locks => SlotPane::Locks,
+            Tab::Activity => SlotPane::Activity,
         }
-        spans.push(Span::raw(" "));
-        Line::from(spans)
     }
 }
 
@@ -437,25 +417,25 @@ fn handled(yes: bool) -> InspectAction {
 
 /// Draws the pane: a bordered block titled with the tabs and the data's age (or "paused", or
 /// "stale: <error>"), the current tab inside, a notice line when there is one, and an open
-/// confirmation centred over `area`. Never panics, however small `area` is.
-pub fn draw(frame: &mut Frame, area: Rect, inspect: &Inspect, focused: bool) {
-    draw_at(frame, area, inspect, focused, Instant::now());
-}
-
-/// [`draw`] at `now` (the data's age is measured from it).
-pub fn draw_at(frame: &mut Frame, area: Rect, inspect: &Inspect, focused: bool, now: Instant) {
+/// confirmation centred over `area`, the data's age measured at `now`. Never panics, however
+/// small `area` is.
+pub fn draw(frame: &mut Frame, area: Rect, inspect: &Inspect, focused: bool, now: Instant) {
     let border = if focused {
         Style::default().fg(Color::Green)
     } else {
         Style::default().fg(Color::DarkGray)
     };
+    let status = crate::tui::visible::visible_line(Line::from(inspect.status(now)));
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(border)
-        .title_top(inspect.tabs_title())
-        .title_top(
-            crate::tui::visible::visible_line(Line::from(inspect.status(now))).right_aligned(),
-        );
+        .title_top(slot::title(
+            inspect.slot_pane(),
+            "",
+            area.width,
+            status.width() as u16,
+        ))
+        .title_top(status.right_aligned());
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let notice_height = u16::from(inspect.notice.is_some() && inner.height > 1);

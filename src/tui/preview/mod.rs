@@ -24,12 +24,15 @@ use super::data::{Data, Side};
 use super::keys;
 use super::rehearsal::tone_style;
 use super::theme::{DIM, glyph, pane, severity_color};
-use super::visible::visible_lines;
+use super::visible::{self, visible_lines};
 use crate::analysis::Severity;
 use crate::status::VersionStatus;
 
 /// How a disagreement between a rehearsal and the analysis looks (its `≠` badge on this colour).
 pub const DISAGREEMENT: Style = Style::new().fg(Color::LightBlue);
+
+/// How the sentence saying who applied the migration looks.
+const APPLIED: Style = Style::new().fg(Color::Green);
 
 /// Lines of source shown above a finding the preview jumps to.
 const FINDING_CONTEXT: usize = 2;
@@ -61,6 +64,7 @@ struct RowsKey {
     sizes: Vec<(String, String)>,
     problems: Vec<String>,
     rehearsals: u64,
+    applied: Option<String>,
 }
 
 /// The preview's state.
@@ -148,6 +152,7 @@ impl Preview {
             sizes,
             problems: data.problems(file),
             rehearsals: data.rehearsals.generation(),
+            applied: data.applied_sentence(v),
         };
         if self.key.as_ref() == Some(&key) {
             return;
@@ -160,6 +165,7 @@ impl Preview {
             width: width.saturating_sub(GUTTER),
             code_width: code_width(width, digits),
             sizes: &size_notes,
+            applied: key.applied.as_deref(),
             problems: &key.problems,
             rehearsal: data.rehearsals.of(v),
             down: self.side == Side::Down,
@@ -275,13 +281,16 @@ impl Preview {
             return;
         };
         let Some(migration) = &v.migration else {
+            let mut lines = vec![Line::styled(
+                format!("version {} is applied but its file is missing", v.version),
+                Style::default().fg(Color::Magenta),
+            )];
+            lines.extend(
+                data.applied_sentence(v)
+                    .map(|sentence| visible::line(&sentence, APPLIED)),
+            );
             frame.render_widget(
-                Paragraph::new(format!(
-                    "version {} is applied but its file is missing",
-                    v.version
-                ))
-                .style(Style::default().fg(Color::Magenta))
-                .block(pane(
+                super::theme::wrapped(lines).block(pane(
                     &format!(" 2 {} {} ", v.version, v.description),
                     focused,
                 )),
@@ -353,6 +362,7 @@ impl Preview {
         let mut lines: Vec<Line> = Vec::with_capacity(height);
         for row in shown {
             lines.push(match row {
+                PreviewRow::Applied(text) => Line::styled(text.clone(), APPLIED),
                 PreviewRow::Problem(text) => Line::styled(
                     text.clone(),
                     Style::default()

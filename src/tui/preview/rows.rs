@@ -1,4 +1,5 @@
-//! The preview's rows: the file's problems first, then the migration's rehearsal (its phases and
+//! The preview's rows: who applied the migration and when (for an applied one), the file's
+//! problems, then the migration's rehearsal (its phases and
 //! what went wrong on this side), then its lines, each marked with the findings on it, and under
 //! each statement with findings its lock badges (once) and its findings, errors first, each with
 //! its message and the safe alternative or fix. A rehearsed statement of the UP file shows its
@@ -75,6 +76,8 @@ pub struct Chip {
 /// One row of the preview.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PreviewRow {
+    /// Who applied the migration and when, in the engine's words (a piece of the sentence).
+    Applied(String),
     /// A problem of the file as a whole (empty, still the template), as `lockstep status` says it.
     Problem(String),
     /// A source line (0-based), or a piece of it wrapped at the pane's edge; the most serious
@@ -122,6 +125,8 @@ pub struct RowInput<'a> {
     pub code_width: usize,
     /// Size notes of the tables the statements lock (`1.2 GB, 8.1M rows`), by name.
     pub sizes: &'a HashMap<String, String>,
+    /// Who applied the migration and when, for an applied one.
+    pub applied: Option<&'a str>,
     /// Problems of the file.
     pub problems: &'a [String],
     /// The migration's rehearsal, if it has one.
@@ -134,6 +139,9 @@ pub struct RowInput<'a> {
 pub fn build_rows(input: &RowInput) -> Vec<PreviewRow> {
     let width = input.width.max(20);
     let mut out: Vec<PreviewRow> = Vec::new();
+    if let Some(sentence) = input.applied {
+        out.extend(wrap(sentence, width).into_iter().map(PreviewRow::Applied));
+    }
     for problem in input.problems {
         for piece in wrap(&format!("⚠ {problem}"), width) {
             out.push(PreviewRow::Problem(piece));
@@ -588,6 +596,7 @@ mod tests {
             width: 60,
             code_width: 60,
             sizes: &HashMap::new(),
+            applied: None,
             problems: &[],
             rehearsal: None,
             down: false,

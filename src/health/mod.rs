@@ -437,9 +437,10 @@ type SessionRow = (
 
 /// Sessions of this database waiting on a lock, or idle in a transaction for longer than `$1`
 /// seconds (after a run: whose transaction began after `$2`, the run's start, or that wait).
-/// lockstep's own sessions are not counted idle: between two statements of their short
-/// read-only transactions (the dashboard's status watcher, reading who applied each version
-/// while this check runs) they are, for a moment, and nothing a migration left behind.
+/// lockstep's own sessions are not counted idle for the first second: between two statements of
+/// their short read-only transactions (the dashboard's status watcher, reading who applied each
+/// version while this check runs) they are, for a moment, and nothing a migration left behind.
+/// One that stays idle longer (another person's lockstep holding a transaction) is listed.
 const SESSIONS_SQL: &str = "/* lockstep */ SELECT a.pid, a.usename::text, a.application_name, \
             CASE WHEN a.wait_event_type = 'Lock' THEN 'waiting' ELSE a.state END, \
             extract(epoch FROM clock_timestamp() - a.xact_start)::float8, \
@@ -449,7 +450,8 @@ const SESSIONS_SQL: &str = "/* lockstep */ SELECT a.pid, a.usename::text, a.appl
        AND a.backend_type = 'client backend' AND a.xact_start IS NOT NULL \
        AND (a.wait_event_type = 'Lock' \
             OR (a.state LIKE 'idle in transaction%' \
-                AND a.application_name NOT LIKE 'lockstep:%' \
+                AND NOT (a.application_name LIKE 'lockstep:%' \
+                         AND clock_timestamp() - a.state_change < interval '1 second') \
                 AND ($2::timestamptz IS NOT NULL AND a.xact_start >= $2 \
                      OR clock_timestamp() - a.state_change >= make_interval(secs => $1)))) \
      ORDER BY a.xact_start";

@@ -113,10 +113,7 @@ fn hints(app: &App) -> Vec<Hint> {
             hints.push(hint("u/d", "UP/DOWN"));
         }
         (Pane::Bottom, Bottom::Run) => {
-            hints.extend([
-                hint("j/k", "scroll log"),
-                hint("4 5 6", "sizes, locks, activity"),
-            ]);
+            hints.extend([hint("j/k", "scroll log"), hint("4-7", "inspect, history")]);
         }
         (Pane::Bottom, Bottom::History) => {
             hints.extend([

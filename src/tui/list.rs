@@ -375,8 +375,13 @@ fn columns(
     } else {
         0
     };
-    // Who applied it reads with the time: not without it.
-    let applied_by = if applied_at > 0 { take(applied_by) } else { 0 };
+    // Who applied it reads with the time, not without it; and the last column is not worth a
+    // description cut to its minimum (the preview names who applied it at every width).
+    let applied_by = if applied_at > 0 && applied_by > 0 {
+        take(applied_by + DESCRIPTION_ALLOWANCE).saturating_sub(DESCRIPTION_ALLOWANCE)
+    } else {
+        0
+    };
     Columns {
         version,
         findings,
@@ -592,6 +597,9 @@ mod tests {
         assert_eq!(shown(columns(60, 14, [5, 2, 6], true)), (5, 2, 9, 0, 0));
         assert_eq!(shown(columns(70, 14, [5, 2, 6], true)), (5, 2, 9, 11, 0));
         assert_eq!(shown(columns(90, 14, [5, 2, 6], true)), (5, 2, 9, 11, 6));
+        // Who applied it only when the description keeps some room beyond its minimum.
+        assert_eq!(shown(columns(81, 14, [5, 2, 6], true)), (5, 2, 9, 11, 0));
+        assert_eq!(shown(columns(89, 14, [5, 2, 6], true)), (5, 2, 9, 11, 6));
         // No rehearsal on screen: the column takes no room.
         assert_eq!(shown(columns(57, 14, [5, 0, 0], true)), (5, 0, 9, 0, 0));
         // No one named by the audit: no column.

@@ -352,49 +352,39 @@ impl Writer {
         let (run_id, own_backend) = (self.run_id, self.own_backend);
         let result: Result<(), sqlx::Error> = async {
             let mut tx = pinned(conn, NO_FLUSH).await?;
-            if let Some(rows) = changes.migrations {
-                sqlx::query(AssertSqlSafe(upsert_migrations(&s)))
-                    .bind(run_id)
-                    .bind(rows)
-                    .persistent(false)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            if let Some(rows) = changes.statements {
-                sqlx::query(AssertSqlSafe(upsert_statements(&s)))
-                    .bind(run_id)
-                    .bind(rows)
-                    .persistent(false)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            let (outcome, error) = match end {
-                Some(end) => (
-                    Some(end.outcome()),
-                    match end {
-                        RunEnd::Failed(error) => Some(error.as_str()),
-                        _ => None,
-                    },
-                ),
-                None => (None, None),
+            // The rows and the run's row in one statement (data-modifying CTEs): one round trip.
+            let rows = format!(
+                "WITH m AS ({}), st AS ({}) ",
+                upsert_migrations(&s, "$2"),
+                upsert_statements(&s, "$3")
+            );
+            let query = match end {
+                Some(end) => sqlx::query(AssertSqlSafe(format!(
+                    "{rows}UPDATE {s}.runs SET heartbeat_at = clock_timestamp(), outcome = $4, \
+                     error = coalesce($5, error), finished_at = clock_timestamp() WHERE id = $1"
+                )))
+                .bind(run_id)
+                .bind(changes.migrations)
+                .bind(changes.statements)
+                .bind(end.outcome())
+                .bind(match end {
+                    RunEnd::Failed(error) => Some(error.as_str()),
+                    _ => None,
+                }),
+                // After a reconnect the writer is another backend: the row follows it.
+                None => sqlx::query(AssertSqlSafe(format!(
+                    "{rows}UPDATE {s}.runs SET heartbeat_at = clock_timestamp(), \
+                     writer_pid = CASE WHEN $4 THEN pg_backend_pid() END, \
+                     writer_backend_start = CASE WHEN $4 THEN (SELECT backend_start \
+                         FROM pg_stat_activity WHERE pid = pg_backend_pid()) END \
+                     WHERE id = $1"
+                )))
+                .bind(run_id)
+                .bind(changes.migrations)
+                .bind(changes.statements)
+                .bind(own_backend),
             };
-            // After a reconnect the writer is another backend: the row follows it.
-            sqlx::query(AssertSqlSafe(format!(
-                "UPDATE {s}.runs SET heartbeat_at = clock_timestamp(), \
-                 outcome = coalesce($2, outcome), error = coalesce($3, error), \
-                 finished_at = CASE WHEN $2 IS NULL THEN finished_at ELSE clock_timestamp() END, \
-                 writer_pid = CASE WHEN $4 THEN pg_backend_pid() END, \
-                 writer_backend_start = CASE WHEN $4 THEN (SELECT backend_start \
-                     FROM pg_stat_activity WHERE pid = pg_backend_pid()) END \
-                 WHERE id = $1"
-            )))
-            .bind(run_id)
-            .bind(outcome)
-            .bind(error)
-            .bind(own_backend)
-            .persistent(false)
-            .execute(&mut *tx)
-            .await?;
+            query.persistent(false).execute(&mut *tx).await?;
             tx.commit().await
         }
         .await;
@@ -402,13 +392,14 @@ impl Writer {
     }
 }
 
-fn upsert_migrations(s: &str) -> String {
+/// The upsert of the migrations' rows from the JSON array in parameter `rows` (`$2`…).
+fn upsert_migrations(s: &str, rows: &str) -> String {
     format!(
         "INSERT INTO {s}.migrations (run_id, seq, version, description, action, in_transaction, \
          started_at, finished_at, duration_ms, attempts, outcome, message) \
          SELECT $1, r.seq, r.version, r.description, r.action, r.in_transaction, r.started_at, \
          r.finished_at, r.duration_ms, r.attempts, r.outcome, r.message \
-         FROM jsonb_to_recordset($2::text::jsonb) AS r(seq integer, version bigint, \
+         FROM jsonb_to_recordset({rows}::text::jsonb) AS r(seq integer, version bigint, \
          description text, action text, in_transaction boolean, started_at timestamptz, \
          finished_at timestamptz, duration_ms double precision, attempts integer, outcome text, \
          message text) \
@@ -419,7 +410,8 @@ fn upsert_migrations(s: &str) -> String {
     )
 }
 
-fn upsert_statements(s: &str) -> String {
+/// The upsert of the statements' rows from the JSON array in parameter `rows`.
+fn upsert_statements(s: &str, rows: &str) -> String {
     format!(
         "INSERT INTO {s}.statements (run_id, seq, migration_seq, version, direction, attempt, \
          statement_index, line, sha256, first_line, started_at, duration_ms, lock_wait_ms, \
@@ -429,7 +421,7 @@ fn upsert_statements(s: &str) -> String {
          r.line, r.sha256, r.first_line, r.started_at, r.duration_ms, r.lock_wait_ms, \
          r.waiting_for, (r.blocker->>'pid')::integer, r.blocker->>'user', \
          r.blocker->>'application', r.blocker->>'query', r.rows_affected, r.error \
-         FROM jsonb_to_recordset($2::text::jsonb) AS r(seq integer, migration_seq integer, \
+         FROM jsonb_to_recordset({rows}::text::jsonb) AS r(seq integer, migration_seq integer, \
          version bigint, direction text, attempt integer, \"index\" integer, line integer, \
          sha256 text, first_line text, started_at timestamptz, duration_ms double precision, \
          lock_wait_ms double precision, waiting_for text, blocker jsonb, rows_affected bigint, \

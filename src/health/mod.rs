@@ -6,9 +6,10 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use futures_util::TryStreamExt;
 use serde::Serialize;
 use sqlx::Connection;
-use sqlx::postgres::PgConnection;
+use sqlx::postgres::{PgConnection, PgRow};
 
 use crate::db::{Database, DbError};
 
@@ -220,11 +221,11 @@ pub async fn check(
     let response = response_time(&mut conn).await?;
     let mut items = Vec::new();
 
-    let invalid: Vec<(String, String)> = sqlx::query_as(INVALID_INDEXES_SQL)
-        .persistent(false)
-        .fetch_all(&mut conn)
+    let [invalid, constraints, sequences, stats, sessions] = read_all(&mut conn, since, idle_after)
         .await
-        .map_err(query("reading invalid indexes"))?;
+        .map_err(query("reading the catalogue and the sessions"))?;
+    let invalid: Vec<(String, String)> =
+        rows_as(&invalid).map_err(query("reading invalid indexes"))?;
     items.extend(invalid.into_iter().map(|(index, table)| Item {
         check: Check::InvalidIndex,
         detail: format!(
@@ -235,11 +236,8 @@ pub async fn check(
         object: index,
     }));
 
-    let constraints: Vec<(String, String, String)> = sqlx::query_as(UNVALIDATED_SQL)
-        .persistent(false)
-        .fetch_all(&mut conn)
-        .await
-        .map_err(query("reading constraints"))?;
+    let constraints: Vec<(String, String, String)> =
+        rows_as(&constraints).map_err(query("reading constraints"))?;
     items.extend(
         constraints
             .into_iter()
@@ -254,12 +252,8 @@ pub async fn check(
             }),
     );
 
-    let sequences: Vec<(String, String, i64, i64)> = sqlx::query_as(SEQUENCES_SQL)
-        .persistent(false)
-        .bind(SEQUENCE_ALERT_SHARE)
-        .fetch_all(&mut conn)
-        .await
-        .map_err(query("reading sequences"))?;
+    let sequences: Vec<(String, String, i64, i64)> =
+        rows_as(&sequences).map_err(query("reading sequences"))?;
     items.extend(
         sequences
             .into_iter()
@@ -277,11 +271,7 @@ pub async fn check(
     );
 
     let stats: Vec<(String, i64, i64, Option<chrono::DateTime<chrono::Utc>>)> =
-        sqlx::query_as(STATISTICS_SQL)
-            .persistent(false)
-            .fetch_all(&mut conn)
-            .await
-            .map_err(query("reading table statistics"))?;
+        rows_as(&stats).map_err(query("reading table statistics"))?;
     for (table, relfilenode, rows, analyzed) in stats {
         let rewritten = since.is_some_and(|b| {
             b.relfilenodes
@@ -306,13 +296,7 @@ pub async fn check(
         }
     }
 
-    let sessions: Vec<SessionRow> = sqlx::query_as(SESSIONS_SQL)
-        .persistent(false)
-        .bind(idle_after.as_secs_f64())
-        .bind(since.map(|b| b.started))
-        .fetch_all(&mut conn)
-        .await
-        .map_err(query("reading sessions"))?;
+    let sessions: Vec<SessionRow> = rows_as(&sessions).map_err(query("reading sessions"))?;
     for (pid, user, app, state, xact_age, query_text) in sessions {
         let waiting = state == "waiting";
         let who = [user, app]
@@ -354,6 +338,50 @@ pub async fn check(
         response_ms: response.as_secs_f64() * 1e3,
         response_before_ms: since.map(|b| b.response.as_secs_f64() * 1e3),
     })
+}
+
+/// The check's five reads (invalid indexes, unvalidated constraints, sequences, table
+/// statistics, sessions) sent as one query string: one round trip, each read's rows apart. Their
+/// parameters are numbers and a time lockstep formats itself, written in as literals.
+async fn read_all(
+    conn: &mut PgConnection,
+    since: Option<&Baseline>,
+    idle_after: Duration,
+) -> Result<[Vec<PgRow>; 5], sqlx::Error> {
+    let since = since.map_or("NULL".to_string(), |b| {
+        format!("'{}'", b.started.to_rfc3339())
+    });
+    let sql = [
+        INVALID_INDEXES_SQL.to_string(),
+        UNVALIDATED_SQL.to_string(),
+        SEQUENCES_SQL.replace("{share}", &format!("{SEQUENCE_ALERT_SHARE:?}")),
+        STATISTICS_SQL.to_string(),
+        SESSIONS_SQL
+            .replace("{idle}", &format!("{:?}", idle_after.as_secs_f64()))
+            .replace("{since}", &since),
+    ]
+    .join(";\n");
+    let mut sets: Vec<Vec<PgRow>> = vec![Vec::new()];
+    let mut results = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).fetch_many(&mut *conn);
+    while let Some(item) = results.try_next().await? {
+        match item {
+            sqlx::Either::Left(_) => sets.push(Vec::new()),
+            sqlx::Either::Right(row) => sets.last_mut().expect("one set at least").push(row),
+        }
+    }
+    drop(results);
+    sets.truncate(5);
+    sets.try_into().map_err(|sets: Vec<Vec<PgRow>>| {
+        sqlx::Error::Protocol(format!(
+            "the check's reads gave {} results, not 5",
+            sets.len()
+        ))
+    })
+}
+
+/// One read's rows as tuples.
+fn rows_as<T: for<'r> sqlx::FromRow<'r, PgRow>>(rows: &[PgRow]) -> Result<Vec<T>, sqlx::Error> {
+    rows.iter().map(T::from_row).collect()
 }
 
 /// Ends the check's transaction and closes its connection.
@@ -418,7 +446,7 @@ const SEQUENCES_SQL: &str = concat!(
      WHERE NOT ",
     exclusively_locked!("format('%I.%I', s.schemaname, s.sequencename)::regclass"),
     " AND s.last_value IS NOT NULL AND s.increment_by > 0 \
-       AND s.last_value::float8 >= $1 * s.max_value::float8 ORDER BY 1"
+       AND s.last_value::float8 >= {share} * s.max_value::float8 ORDER BY 1"
 );
 
 const STATISTICS_SQL: &str = "/* lockstep */ SELECT s.relid::regclass::text, c.relfilenode::int8, \
@@ -435,8 +463,8 @@ type SessionRow = (
     Option<String>,
 );
 
-/// Sessions of this database waiting on a lock, or idle in a transaction for longer than `$1`
-/// seconds (after a run: whose transaction began after `$2`, the run's start, or that wait).
+/// Sessions of this database waiting on a lock, or idle in a transaction for longer than `{idle}`
+/// seconds (after a run: whose transaction began after `{since}`, the run's start, or that wait).
 /// lockstep's own sessions are not counted idle for the first second: between two statements of
 /// their short read-only transactions (the dashboard's status watcher, reading who applied each
 /// version while this check runs) they are, for a moment, and nothing a migration left behind.
@@ -452,8 +480,8 @@ const SESSIONS_SQL: &str = "/* lockstep */ SELECT a.pid, a.usename::text, a.appl
             OR (a.state LIKE 'idle in transaction%' \
                 AND NOT (a.application_name LIKE 'lockstep:%' \
                          AND clock_timestamp() - a.state_change < interval '1 second') \
-                AND ($2::timestamptz IS NOT NULL AND a.xact_start >= $2 \
-                     OR clock_timestamp() - a.state_change >= make_interval(secs => $1)))) \
+                AND ({since}::timestamptz IS NOT NULL AND a.xact_start >= {since} \
+                     OR clock_timestamp() - a.state_change >= make_interval(secs => {idle})))) \
      ORDER BY a.xact_start";
 
 #[cfg(test)]

@@ -33,6 +33,13 @@ pub mod trace;
 pub mod tui;
 pub mod unfinished;
 
+/// The number of cores this process may use (at least 1), asked once: the answer reads cgroup
+/// files, and lint asks on every file it splits and every output it renders.
+pub fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 /// Serializes bytes as lowercase hex (checksums in JSON output).
 pub fn serde_hex<S: serde::Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&hex::encode(bytes))

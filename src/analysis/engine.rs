@@ -38,9 +38,8 @@ pub(crate) struct Prepared {
 /// would overflow a normal thread stack and abort the process. Anything larger than a tiny text is
 /// therefore parsed on a thread whose stack grows with the text.
 pub(crate) fn prepare(text: &str, pg_version: u32) -> Prepared {
-    // (Asking for the core count reads cgroup files: only for texts big enough to split.)
     if text.len() >= CHUNKED_THRESHOLD
-        && let threads = std::thread::available_parallelism().map_or(1, |n| n.get())
+        && let threads = crate::cores()
         && threads > 1
         && let Some(prepared) = prepare_in_pieces(text, pg_version, threads)
     {

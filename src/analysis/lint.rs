@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use serde::Serialize;
@@ -167,12 +167,16 @@ pub fn version_of(path: &Path) -> Option<u128> {
     } else {
         name
     };
-    let digits: String = name
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '-')
-        .filter(|c| c.is_ascii_digit())
-        .collect();
-    digits.parse().ok()
+    // (Folded as they come: no string of the digits per file.)
+    let mut digits = name
+        .bytes()
+        .take_while(|b| b.is_ascii_digit() || *b == b'-')
+        .filter(u8::is_ascii_digit)
+        .peekable();
+    digits.peek()?;
+    digits.try_fold(0u128, |n, d| {
+        n.checked_mul(10)?.checked_add(u128::from(d - b'0'))
+    })
 }
 
 /// Lints migration files in order: sorted by version (up before down), each analysed with its
@@ -254,50 +258,67 @@ fn lint(files: &[(PathBuf, String)], opts: &LintOptions, chain: bool) -> LintRep
     }
 }
 
-/// Below this many bytes in total, one worker thread parses (while this one runs the rules): the
-/// parse of more takes longer than starting another thread (about 0.1 ms).
+/// Below this many bytes in total, one thread parses and runs the rules: the parse of more takes
+/// longer than starting another thread (about 0.1 ms).
 const PARALLEL_THRESHOLD: usize = 16 * 1024;
 
-/// Workers take consecutive files of about this many bytes at a time and hand them back together:
-/// one wake-up of the calling thread per run of files rather than per file, and runs small enough
-/// that the rules start soon after the first one.
+/// Threads take consecutive files of about this many bytes at a time: a worker hands them back
+/// together (one wake-up of the lead per run of files rather than per file), and runs are small
+/// enough that the rules start soon after the first one.
 const RUN_BYTES: usize = 4 * 1024;
 
-/// Parses and describes every text on worker threads (as many as the machine has cores, or one
-/// for a small total), and hands each result to `each` on the calling thread in input order, as
-/// soon as it and all before it are ready. Texts too small to nest deeply are parsed right here
-/// instead; the others need a worker's big stack, and starting one worker for them all costs less
-/// than a thread per file.
-fn prepare_in_order(texts: &[&str], pg_version: u32, mut each: impl FnMut(usize, Prepared)) {
-    if texts.iter().all(|t| t.len() <= SMALL_TEXT) {
-        for (i, text) in texts.iter().enumerate() {
-            each(i, prepare(text, pg_version));
-        }
-        return;
-    }
+/// Parses and describes every text, and hands each result to `each` in input order, as soon as it
+/// and all before it are ready.
+///
+/// One thread per core, and no more: a *lead* runs `each` in order and, whenever the next text
+/// is not ready, parses the earliest text nobody has taken; the other threads parse the largest
+/// texts nobody has taken (so a big file is not left to the end, where the rules of the files
+/// after it would wait for it). With more threads than cores, the lead would sit runnable but
+/// unscheduled while workers parse, and the rules would pile up at the end. The lead runs on
+/// this thread when every text is too small to nest deeply; otherwise on a thread with a big
+/// stack, like the workers (starting one for them all costs less than a thread per file).
+fn prepare_in_order(texts: &[&str], pg_version: u32, each: impl FnMut(usize, Prepared) + Send) {
     let total: usize = texts.iter().map(|t| t.len()).sum();
-    // (Asking for the core count reads cgroup files: only when it can matter.)
     let threads = if total < PARALLEL_THRESHOLD {
         1
     } else {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .min(texts.len())
+        crate::cores()
     };
+    prepare_on_threads(texts, pg_version, threads, each);
+}
+
+/// [`prepare_in_order`] on at most `threads` threads, the lead included.
+fn prepare_on_threads(
+    texts: &[&str],
+    pg_version: u32,
+    threads: usize,
+    each: impl FnMut(usize, Prepared) + Send,
+) {
     let runs = runs_of(texts, RUN_BYTES);
-    let next = AtomicUsize::new(0);
-    let mut ready: Vec<Option<Prepared>> = texts.iter().map(|_| None).collect();
-    let mut handed = 0;
+    let claims = Claims::new(&runs, texts);
+    let workers = threads.min(runs.len()).saturating_sub(1);
+    let small = texts.iter().all(|t| t.len() <= SMALL_TEXT);
+    let lead = Lead {
+        texts,
+        pg_version,
+        runs: &runs,
+        claims: &claims,
+    };
+    // Locked once, by whichever thread leads.
+    let each = std::sync::Mutex::new(each);
+    let each = || {
+        each.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
     std::thread::scope(|scope| {
         let (sender, results) = mpsc::channel::<Vec<(usize, Prepared)>>();
-        let mut workers = Vec::with_capacity(threads);
-        for _ in 0..threads {
+        let mut started = Vec::with_capacity(workers);
+        for _ in 0..workers {
             let sender = sender.clone();
-            let (runs, next) = (&runs, &next);
+            let (runs, claims) = (&runs, &claims);
             let worker = move || {
-                while let Some(run) = runs.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let prepared = run
+                while let Some(run) = claims.largest() {
+                    let prepared = runs[run]
                         .clone()
                         .map(|i| (i, prepare_on_worker(texts[i], pg_version)))
                         .collect();
@@ -306,32 +327,192 @@ fn prepare_in_order(texts: &[&str], pg_version: u32, mut each: impl FnMut(usize,
                     }
                 }
             };
-            // A worker that cannot start leaves its share to the others (or to the loop below).
-            workers.extend(
-                std::thread::Builder::new()
-                    .name("lockstep-lint".to_string())
-                    .stack_size(stack_size_for(WORKER_TEXT))
-                    .spawn_scoped(scope, worker),
-            );
+            // A worker that cannot start leaves its share to the others and the lead.
+            started.extend(big_stack_thread().spawn_scoped(scope, worker));
         }
         drop(sender);
-        for run in results {
-            for (i, prepared) in run {
-                ready[i] = Some(prepared);
-            }
-            while let Some(prepared) = ready.get_mut(handed).and_then(Option::take) {
-                each(handed, prepared);
-                handed += 1;
+        if small {
+            lead.run(results, prepare, &mut *each());
+        } else {
+            let (lead, each) = (&lead, &each);
+            let leading = big_stack_thread().spawn_scoped(scope, move || {
+                lead.run(results, prepare_on_worker, &mut *each());
+            });
+            match leading {
+                Ok(handle) => {
+                    if let Err(panic) = handle.join() {
+                        std::panic::resume_unwind(panic);
+                    }
+                }
+                // No thread for the lead: this one leads, each big text on a thread of its own.
+                Err(_) => lead.run(mpsc::channel().1, prepare, &mut *each()),
             }
         }
-        // Joined here, so a worker's panic is not re-raised by the scope.
-        for worker in workers {
+        // Joined here, so a worker's panic (its texts were parsed again) is not re-raised.
+        for worker in started {
             let _ = worker.join();
         }
     });
-    // Texts whose worker died (or never started) are prepared here.
-    for (i, text) in texts.iter().enumerate().skip(handed) {
-        let prepared = ready[i].take().unwrap_or_else(|| prepare(text, pg_version));
-        each(i, prepared);
+}
+
+/// A thread with a stack that parses any text up to [`WORKER_TEXT`] right there.
+fn big_stack_thread() -> std::thread::Builder {
+    std::thread::Builder::new()
+        .name("lockstep-lint".to_string())
+        .stack_size(stack_size_for(WORKER_TEXT))
+}
+
+/// The thread that runs the rules in order (see [`prepare_in_order`]).
+struct Lead<'a> {
+    texts: &'a [&'a str],
+    pg_version: u32,
+    runs: &'a [std::ops::Range<usize>],
+    claims: &'a Claims,
+}
+
+impl Lead<'_> {
+    /// Runs `each` on every text in order, parsing with `prepare` what the workers (sending on
+    /// `results`) have not taken.
+    fn run(
+        &self,
+        results: mpsc::Receiver<Vec<(usize, Prepared)>>,
+        prepare: fn(&str, u32) -> Prepared,
+        each: &mut impl FnMut(usize, Prepared),
+    ) {
+        let mut ready: Vec<Option<Prepared>> = self.texts.iter().map(|_| None).collect();
+        let mut handed = 0;
+        let keep = |ready: &mut Vec<Option<Prepared>>, batch: Vec<(usize, Prepared)>| {
+            for (i, prepared) in batch {
+                ready[i] = Some(prepared);
+            }
+        };
+        while handed < self.texts.len() {
+            while let Ok(batch) = results.try_recv() {
+                keep(&mut ready, batch);
+            }
+            if let Some(prepared) = ready[handed].take() {
+                each(handed, prepared);
+                handed += 1;
+                continue;
+            }
+            if let Some(run) = self.claims.first() {
+                for i in self.runs[run].clone() {
+                    ready[i] = Some(prepare(self.texts[i], self.pg_version));
+                }
+                continue;
+            }
+            // Everything is taken: wait for the workers. None left (one died): parse the rest.
+            match results.recv() {
+                Ok(batch) => keep(&mut ready, batch),
+                Err(_) => {
+                    ready[handed] = Some(prepare(self.texts[handed], self.pg_version));
+                }
+            }
+        }
+    }
+}
+
+/// Which runs of texts a thread has taken: the lead takes the earliest free one, workers the
+/// largest.
+struct Claims {
+    taken: Vec<AtomicBool>,
+    /// Run indexes, largest first.
+    by_size: Vec<usize>,
+    /// Where the lead's and the workers' searches resume (everything before is taken).
+    first_from: AtomicUsize,
+    largest_from: AtomicUsize,
+}
+
+impl Claims {
+    fn new(runs: &[std::ops::Range<usize>], texts: &[&str]) -> Claims {
+        let bytes = |run: &std::ops::Range<usize>| -> usize {
+            texts[run.clone()].iter().map(|t| t.len()).sum()
+        };
+        let mut by_size: Vec<usize> = (0..runs.len()).collect();
+        by_size.sort_by_key(|&r| std::cmp::Reverse(bytes(&runs[r])));
+        Claims {
+            taken: runs.iter().map(|_| AtomicBool::new(false)).collect(),
+            by_size,
+            first_from: AtomicUsize::new(0),
+            largest_from: AtomicUsize::new(0),
+        }
+    }
+
+    fn take(&self, run: usize) -> bool {
+        !self.taken[run].swap(true, Ordering::Relaxed)
+    }
+
+    /// The earliest run nobody has taken, now taken.
+    fn first(&self) -> Option<usize> {
+        let from = self.first_from.load(Ordering::Relaxed);
+        let run = (from..self.taken.len()).find(|&r| self.take(r));
+        self.first_from
+            .store(run.map_or(self.taken.len(), |r| r + 1), Ordering::Relaxed);
+        run
+    }
+
+    /// The largest run nobody has taken, now taken.
+    fn largest(&self) -> Option<usize> {
+        let from = self.largest_from.load(Ordering::Relaxed);
+        let at = (from..self.by_size.len()).find(|&k| self.take(self.by_size[k]));
+        self.largest_from
+            .fetch_max(at.map_or(self.by_size.len(), |k| k + 1), Ordering::Relaxed);
+        at.map(|k| self.by_size[k])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_come_from_the_leading_digits() {
+        let v = |p: &str| version_of(Path::new(p));
+        assert_eq!(v("m/20240101120000_add_x.sql"), Some(20240101120000));
+        assert_eq!(v("0001_networks.sql"), Some(1));
+        assert_eq!(v("m/2024-01-01-120000_add_x/up.sql"), Some(20240101120000));
+        assert_eq!(
+            v("m/2024-01-01-120000_add_x/down.sql"),
+            Some(20240101120000)
+        );
+        assert_eq!(v("add_x.sql"), None);
+        assert_eq!(v("--_x.sql"), None);
+        assert_eq!(v("12a3.sql"), Some(12));
+        // More digits than a u128 holds.
+        assert_eq!(v(&format!("{}_x.sql", "9".repeat(40))), None);
+        assert_eq!(
+            v(&format!("{}_x.sql", "9".repeat(38))),
+            Some("9".repeat(38).parse().unwrap())
+        );
+    }
+
+    /// The rules see every file in order whatever the threads, and the results are the same.
+    #[test]
+    fn any_number_of_threads_gives_the_same_results_in_order() {
+        let texts: Vec<String> = (0..40)
+            .map(|k| {
+                // Sizes from tiny to several runs' worth, out of order.
+                let filler = "UPDATE t SET note = 'x' WHERE id = 1;\n".repeat((k * 37) % 150);
+                format!("{filler}CREATE INDEX i{k} ON t{k} (id);\nALTER TABLE t{k} ADD c int;\n")
+            })
+            .collect();
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let ctx = AnalysisContext::default();
+        let run = |threads: usize| {
+            let mut seen = Vec::new();
+            prepare_on_threads(&texts, 15, threads, |i, prepared| {
+                let analysis = super::super::engine::run(prepared, texts[i], &ctx);
+                seen.push((i, serde_json::to_string(&analysis).unwrap()));
+            });
+            seen
+        };
+        let one = run(1);
+        assert_eq!(
+            one.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+            (0..texts.len()).collect::<Vec<_>>()
+        );
+        for threads in [2, 3, 8] {
+            assert_eq!(run(threads), one, "{threads} threads");
+        }
     }
 }

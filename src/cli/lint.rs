@@ -1,7 +1,7 @@
 //! `lockstep lint`: the safety analysis of migration files, for people (rustc style), editors
 //! (gcc one-liners), scripts (JSON), code scanning (SARIF) and GitHub Actions (annotations).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -254,7 +254,7 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
             render::write_json(&report, &mut out)?;
             out.write_all(b"\n")?;
         }
-        Format::Gcc => out.write_all(render::gcc(&report).as_bytes())?,
+        Format::Gcc => render::write_gcc(&report, &mut out)?,
         Format::Sarif => {
             render::write_sarif(&report, &mut out)?;
             out.write_all(b"\n")?;
@@ -465,7 +465,7 @@ struct NamedFiles {
 /// The migration files of a directory: sqlx and golang-migrate keep `.sql` files in it, diesel an
 /// `up.sql` in a directory per migration.
 fn migrations_in(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut inside: Vec<PathBuf> = std::fs::read_dir(dir)
+    let mut inside: Vec<(std::ffi::OsString, PathBuf)> = std::fs::read_dir(dir)
         .wrap_err_with(|| format!("cannot list {}", dir.display()))?
         .filter_map(|entry| entry.ok())
         .filter_map(|entry| {
@@ -475,28 +475,43 @@ fn migrations_in(dir: &Path) -> Result<Vec<PathBuf>> {
                 Ok(t) if !t.is_symlink() => t.is_dir(),
                 _ => p.is_dir(),
             };
-            if is_dir {
+            let found = if is_dir {
                 Some(p.join("up.sql")).filter(|up| up.is_file())
             } else {
                 Some(p).filter(|p| p.extension().is_some_and(|e| e == "sql"))
-            }
+            };
+            found.map(|p| (entry.file_name(), p))
         })
         .collect();
-    inside.sort();
-    Ok(inside)
+    // In path order: every path is `dir/NAME` or `dir/NAME/up.sql`, so the names decide (and
+    // comparing them is much cheaper than comparing paths component by component).
+    inside.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    Ok(inside.into_iter().map(|(_, path)| path).collect())
 }
 
 fn read_paths(paths: &[PathBuf]) -> Result<NamedFiles> {
-    let mut named: Vec<PathBuf> = Vec::new();
+    // Every path read at once (on all cores); a directory stands for the migrations in it.
+    let opened = crate::source::parallel_map(paths, |path| read_or_list(path));
+    let mut named: Vec<(PathBuf, Option<String>)> = Vec::new();
+    let mut unreadable = None;
     let mut whole_history = true;
-    // Per directory of a named file: the latest named version in it.
-    let mut latest: HashMap<PathBuf, Option<u128>> = HashMap::new();
-    for path in paths {
-        if path.is_dir() {
-            named.extend(migrations_in(path)?);
-            continue;
-        }
-        named.push(path.clone());
+    // Per directory of a named file: the latest named version in it (a list: most runs name
+    // one directory's files).
+    let mut latest: Vec<(&Path, Option<u128>)> = Vec::new();
+    for (path, opened) in paths.iter().zip(opened) {
+        let text = match opened {
+            Ok(Named::Dir) => {
+                named.extend(migrations_in(path)?.into_iter().map(|p| (p, None)));
+                continue;
+            }
+            Ok(Named::File(text)) => Some(text),
+            // Reported once every directory is listed, as the first unreadable file in order.
+            Err(e) => {
+                unreadable.get_or_insert(e);
+                None
+            }
+        };
+        named.push((path.clone(), text));
         let dir = match path.parent() {
             Some(d) if d.as_os_str().is_empty() => Path::new("."),
             Some(d) => d,
@@ -509,8 +524,13 @@ fn read_paths(paths: &[PathBuf]) -> Result<NamedFiles> {
         };
         let version = version_of(path);
         whole_history &= version.is_some();
-        let slot = latest.entry(dir.to_path_buf()).or_insert(version);
-        *slot = (*slot).max(version);
+        match latest.iter_mut().find(|(d, _)| *d == dir) {
+            Some((_, slot)) => *slot = (*slot).max(version),
+            None => latest.push((dir, version)),
+        }
+    }
+    if let Some(e) = unreadable {
+        return Err(e);
     }
     let mut history: Vec<PathBuf> = Vec::new();
     for (dir, version) in &latest {
@@ -524,13 +544,25 @@ fn read_paths(paths: &[PathBuf]) -> Result<NamedFiles> {
                 .filter(|p| matches!((version_of(p), version), (Some(a), Some(b)) if a < *b)),
         );
     }
-    let named_set: HashSet<PathBuf> = named.iter().cloned().collect();
+    let named_set: HashSet<PathBuf> = named.iter().map(|(p, _)| p.clone()).collect();
+    history.retain(|p| !named_set.contains(p));
+    // The files of named directories and the history, read at once too.
+    let unread: Vec<&PathBuf> = named
+        .iter()
+        .filter(|(_, text)| text.is_none())
+        .map(|(p, _)| p)
+        .chain(&history)
+        .collect();
+    let mut read_now = crate::source::parallel_map(&unread, |path| read(path)).into_iter();
     let mut files = Vec::with_capacity(named.len() + history.len());
-    for path in &named {
-        files.push(read(path)?);
+    for (path, text) in named {
+        match text {
+            Some(text) => files.push((path, text)),
+            None => files.push(read_now.next().expect("one read per unread file")?),
+        }
     }
-    for path in history.iter().filter(|p| !named_set.contains(*p)) {
-        files.push(read(path)?);
+    for read in read_now {
+        files.push(read?);
     }
     Ok(NamedFiles {
         files,
@@ -543,8 +575,26 @@ fn is_diesel_up(path: &Path) -> bool {
     path.file_name().and_then(|n| n.to_str()) == Some("up.sql")
 }
 
+/// A path named on the command line.
+enum Named {
+    /// A directory of migrations.
+    Dir,
+    /// A file, with its text.
+    File(String),
+}
+
+/// Reads a named path: its text, or that it is a directory.
+fn read_or_list(path: &Path) -> Result<Named> {
+    match read(path) {
+        Ok((_, text)) => Ok(Named::File(text)),
+        // (A directory that cannot be opened is listed, to say so.)
+        Err(_) if path.is_dir() => Ok(Named::Dir),
+        Err(e) => Err(e),
+    }
+}
+
 fn read(path: &Path) -> Result<(PathBuf, String)> {
-    let bytes = std::fs::read(path).wrap_err_with(|| {
+    let bytes = crate::source::read_file(path).wrap_err_with(|| {
         format!(
             "cannot read {}: check the path (lint takes migration files or directories)",
             path.display()

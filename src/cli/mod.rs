@@ -43,9 +43,16 @@ pub struct Cli {
 }
 
 impl Cli {
+    /// Whether the process may end as soon as the command has returned, without freeing its
+    /// memory: `lint`, whose report and parse data are large and all written out by then.
+    pub fn exits_at_once(&self) -> bool {
+        matches!(self.command, Some(Command::Lint(_)))
+    }
+
     /// Whether the command runs on a single-threaded runtime: the commands that print and exit,
-    /// whose work is waiting on the server. The dashboard, the demo, `inspect`, `lint` and
-    /// `rehearse` keep worker threads.
+    /// whose work is waiting on the server (or, for `lint`, its own threads: no runtime workers
+    /// to start, and none competing with them for the cores). The dashboard, the demo, `inspect`
+    /// and `rehearse` keep worker threads.
     pub fn single_threaded(&self) -> bool {
         matches!(
             self.command,
@@ -59,6 +66,7 @@ impl Cli {
                     | Command::Check(_)
                     | Command::Env(_)
                     | Command::History(_)
+                    | Command::Lint(_)
             )
         )
     }

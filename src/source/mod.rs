@@ -362,19 +362,30 @@ fn scan(path: &Path, file_type: Option<std::fs::FileType>, options: &SourceOptio
     out
 }
 
-/// Reads a whole file without the size probe `fs::read` makes (one syscall less per file).
-fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
+/// Reads a whole file in as few system calls as it can: open, one read for a file of up to
+/// 64 KiB (into a buffer on the stack, so no size probe first), the read that finds the end,
+/// close. A directory fails with [`std::io::ErrorKind::IsADirectory`].
+pub(crate) fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
-    let mut bytes = Vec::with_capacity(1024);
-    std::fs::File::open(path)?
-        .take(u64::MAX)
-        .read_to_end(&mut bytes)?;
+    let mut file = std::fs::File::open(path)?;
+    let mut scratch = [0u8; 64 * 1024];
+    let mut filled = 0;
+    while filled < scratch.len() {
+        match file.read(&mut scratch[filled..]) {
+            Ok(0) => return Ok(scratch[..filled].to_vec()),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let mut bytes = scratch.to_vec();
+    file.read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 
 /// Maps `items` on all available cores, keeping their order.
-fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = crate::cores();
     if threads < 2 || items.len() < 64 {
         return items.iter().map(f).collect();
     }

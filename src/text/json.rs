@@ -31,6 +31,14 @@ pub fn to_writer_pretty<T: Serialize + ?Sized>(
     write_with(out, value, PrettyFormatter::new())
 }
 
+/// Writes `value` as [`to_writer`] does, without flushing `out` (for a part of a larger output).
+pub fn write_part<T: Serialize + ?Sized>(out: impl Write, value: &T) -> serde_json::Result<()> {
+    value.serialize(&mut Serializer::with_formatter(
+        out,
+        Escaping(CompactFormatter),
+    ))
+}
+
 fn write_with<T: Serialize + ?Sized, F: Formatter>(
     out: impl Write,
     value: &T,

@@ -1,15 +1,36 @@
 //! `path:line:col: error|warning|note: message [rule]`, one finding per line (hidden characters
 //! shown as markers).
 
-use std::fmt::Write;
+use std::io::Write;
 
-use crate::analysis::{LintReport, Severity};
+use crate::analysis::{LintReport, LintedFile, Severity};
 use crate::text::visible;
 
 /// Renders every remaining finding as a gcc-style line.
 pub fn gcc(report: &LintReport) -> String {
-    let mut out = String::new();
-    for file in &report.files {
+    let mut out = Vec::new();
+    // (Writing to memory cannot fail.)
+    let _ = write_gcc(report, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Writes [`gcc`]'s lines to `out`; a large report's files are rendered on two threads.
+pub fn write_gcc(report: &LintReport, mut out: impl Write) -> std::io::Result<()> {
+    let bytes = report.files.iter().map(|f| f.text.len()).sum();
+    super::write_in_order(&report.files, bytes, &FileLines, &mut out)?;
+    out.flush()
+}
+
+/// One file's lines.
+struct FileLines;
+
+impl super::RenderPart<LintedFile> for FileLines {
+    fn render<W: Write>(&self, _: usize, file: &LintedFile, out: &mut W) -> std::io::Result<()> {
+        if file.analysis.findings.is_empty() {
+            return Ok(());
+        }
+        let path = file.path.display().to_string();
+        let path = visible(&path);
         for f in &file.analysis.findings {
             let level = match f.severity {
                 Severity::Error => "error",
@@ -17,15 +38,12 @@ pub fn gcc(report: &LintReport) -> String {
                 Severity::Info => "note",
             };
             let message = visible(&f.message).replace('\n', " ");
-            let _ = writeln!(
+            writeln!(
                 out,
-                "{}:{}:{}: {level}: {message} [{}]",
-                visible(&file.path.display().to_string()),
-                f.start.line,
-                f.start.column,
-                f.rule
-            );
+                "{path}:{}:{}: {level}: {message} [{}]",
+                f.start.line, f.start.column, f.rule
+            )?;
         }
+        Ok(())
     }
-    out
 }

@@ -363,24 +363,30 @@ fn scan(path: &Path, file_type: Option<std::fs::FileType>, options: &SourceOptio
 }
 
 /// Reads a whole file in as few system calls as it can: open, one read for a file of up to
-/// 64 KiB (into a buffer on the stack, so no size probe first), the read that finds the end,
-/// close. A directory fails with [`std::io::ErrorKind::IsADirectory`].
+/// 64 KiB (into this thread's scratch buffer, so no size probe first), the read that finds the
+/// end, close. A directory fails with [`std::io::ErrorKind::IsADirectory`].
 pub(crate) fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
-    let mut scratch = [0u8; 64 * 1024];
-    let mut filled = 0;
-    while filled < scratch.len() {
-        match file.read(&mut scratch[filled..]) {
-            Ok(0) => return Ok(scratch[..filled].to_vec()),
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
+    thread_local! {
+        // Zeroed once per thread, not once per file.
+        static SCRATCH: std::cell::RefCell<Box<[u8]>> =
+            std::cell::RefCell::new(vec![0; 64 * 1024].into_boxed_slice());
     }
-    let mut bytes = scratch.to_vec();
-    file.read_to_end(&mut bytes)?;
-    Ok(bytes)
+    let mut file = std::fs::File::open(path)?;
+    SCRATCH.with_borrow_mut(|scratch| {
+        let mut filled = 0;
+        while filled < scratch.len() {
+            match file.read(&mut scratch[filled..]) {
+                Ok(0) => return Ok(scratch[..filled].to_vec()),
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let mut bytes = scratch.to_vec();
+        file.read_to_end(&mut bytes)?;
+        Ok(bytes)
+    })
 }
 
 /// Maps `items` on all available cores, keeping their order.

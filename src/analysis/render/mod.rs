@@ -21,6 +21,11 @@ use super::policy::{Origin, RulePolicy};
 use super::rules::{RULES, lookup};
 use super::{LintReport, Severity};
 
+/// The migration text behind a report.
+fn text_bytes(report: &LintReport) -> usize {
+    report.files.iter().map(|f| f.text.len()).sum()
+}
+
 /// Renders one item of a larger output (see [`write_in_order`]).
 pub(crate) trait RenderPart<T>: Sync {
     /// Writes item `index` (`item`) to `out`.
@@ -28,21 +33,18 @@ pub(crate) trait RenderPart<T>: Sync {
     -> std::io::Result<()>;
 }
 
-/// Below this many bytes of migration text, rendering does not start a second thread.
-const RENDER_IN_PARALLEL_FROM: usize = 64 * 1024;
-
-/// Writes every item to `out` in order. With `bytes` (the text behind the items) worth it and a
-/// second core, a helper thread takes items too: both take the next item nobody has taken, this
+/// Writes every item to `out` in order. When `worth_a_thread` and there is a second core, a
+/// helper thread takes items too: both take the next item nobody has taken, this
 /// thread writes each straight to `out` when it is the next to write and buffers it otherwise,
 /// the helper buffers its items and hands them over. Buffers go back to the helper once written,
 /// so the memory stays a few items' worth (fresh memory costs a page fault per page).
 pub(crate) fn write_in_order<T: Sync, W: std::io::Write>(
     items: &[T],
-    bytes: usize,
+    worth_a_thread: bool,
     part: &impl RenderPart<T>,
     out: &mut W,
 ) -> std::io::Result<()> {
-    if bytes < RENDER_IN_PARALLEL_FROM || items.len() < 2 || crate::cores() < 2 {
+    if !worth_a_thread || items.len() < 2 || crate::cores() < 2 {
         for (index, item) in items.iter().enumerate() {
             part.render(index, item, out)?;
         }

@@ -389,7 +389,8 @@ pub(crate) fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
     })
 }
 
-/// Maps `items` on all available cores, keeping their order.
+/// Maps `items` on all available cores, keeping their order: this thread maps the first part
+/// while one thread per other core maps the rest.
 pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = crate::cores();
     if threads < 2 || items.len() < 64 {
@@ -397,14 +398,16 @@ pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + 
     }
     let chunk = items.len().div_ceil(threads);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
+        let mut parts = items.chunks(chunk);
+        let first = parts.next().unwrap_or_default();
+        let handles: Vec<_> = parts
             .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("a migration reader thread panicked"))
-            .collect()
+        let mut out: Vec<R> = first.iter().map(&f).collect();
+        for handle in handles {
+            out.extend(handle.join().expect("a migration reader thread panicked"));
+        }
+        out
     })
 }
 

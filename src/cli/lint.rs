@@ -207,8 +207,12 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
         }
     }
     let mut report = lint_files(&files, &options);
-    // The migrations before a named file were its history: not reported.
-    if let Some(named) = &named {
+    // The migrations before a named file were its history: not reported. (When every file is
+    // named, as `lint DIR` and `lint DIR/*.sql` have it, there is nothing to look up.)
+    if let Some(named) = named
+        .as_ref()
+        .filter(|named| named.len() < report.files.len())
+    {
         report.files.retain(|f| named.contains(&f.path));
     }
     if let Some((reference, changed)) = &changes {

@@ -1,6 +1,7 @@
 //! `cargo bench --bench analyze [-- CORPUS_DIR...]`: the CPU time of the whole analysis against
 //! the grammar's own (`SourceFile::parse` on the same text; target: the analysis costs at most
-//! 1.3× the parse).
+//! 1.3× the parse), and against the parse with squawk's validation, which every analysis runs to
+//! report syntax errors (proposed target: at most 1.3× that; see [`TARGET`]).
 //!
 //! Without arguments: `analyze()` on a generated 1 MB migration, and `lint_files()` on a
 //! directory's worth of small generated migrations. With directories of real migrations (sqlx
@@ -119,15 +120,27 @@ fn ratio(whole: &[f64], parse: &[f64]) -> f64 {
     )
 }
 
+/// The analysis's target, against the parse alone (issue 12) and against the parse with squawk's
+/// own validation (`Parse::errors()`: two more walks of the tree and a second parse of every SQL
+/// function body). Syntax errors are reported as squawk reports them, so the validation is part
+/// of every analysis, and alone it costs about as much as the parse: against the parse alone,
+/// 1.3x cannot be met; the proposed target allows the same 30% over the grammar's whole work.
+const TARGET: f64 = 1.3;
+
 fn report_ratio(what: &str, whole: &[f64], parse: &[f64], with_errors: &[f64]) {
+    let above = |r: f64| if r > TARGET { "  ABOVE TARGET" } else { "" };
     let r = ratio(whole, parse);
     println!(
-        "  {what} / parse CPU time: {r:.2}x (target: at most 1.30x){}",
-        if r > 1.3 { "  ABOVE TARGET" } else { "" }
+        "  {what} / parse CPU time: {r:.2}x (target: at most {TARGET:.2}x){}",
+        above(r)
     );
+    let v = ratio(with_errors, parse) - 1.0;
+    println!("  squawk's validation alone / parse CPU time: {v:.2}x");
+    let r = ratio(whole, with_errors);
     println!(
-        "  {what} / (parse + squawk's own validation) CPU time: {:.2}x",
-        ratio(whole, with_errors)
+        "  {what} / (parse + squawk's own validation) CPU time: {r:.2}x (proposed target: at most \
+         {TARGET:.2}x){}",
+        above(r)
     );
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`lockstep lint` against squawk-cli on corpora of real migrations: wall time, CPU time and peak memory.
 
-    benches/lint-corpora.py [--runs N] [--lockstep BIN] [--squawk BIN] [--formats gcc,json] [NAME=]DIR ...
+    benches/lint-corpora.py [--runs N] [--lockstep BIN] [--squawk BIN] [--formats gcc,json] [--dir] [NAME=]DIR ...
 
 Each DIR holds a corpus's migration files (`*.sql`, sqlx's layout). This script fetches and installs
 nothing and writes nothing: it runs both tools on the same files, one process per run, output
@@ -14,7 +14,8 @@ discarded, and prints per corpus and format the medians over N runs (default 15)
 
 The two tools' runs alternate (lockstep, squawk, lockstep, …), so a slow spell of a shared machine
 hits both alike. lockstep runs as `BIN lint --pg-version 15 --format F FILES` without DATABASE_URL
-(so no database is asked); squawk as `squawk --reporter F FILES`. The default squawk is the real
+(so no database is asked), or with `--dir` as `BIN lint --pg-version 15 --format F DIR` (as one
+lints a migrations directory); squawk as `squawk --reporter F FILES`. The default squawk is the real
 binary behind a pyenv shim, when there is one (so interpreter start-up is not counted against it).
 The analysis-to-parser CPU ratio of the same corpora comes from `cargo bench --bench analyze -- DIR ...`.
 """
@@ -68,6 +69,7 @@ def main() -> None:
     parser.add_argument("--lockstep", default=str(Path(__file__).resolve().parent.parent / "target/release/lockstep"))
     parser.add_argument("--squawk", default=default_squawk())
     parser.add_argument("--formats", default="gcc,json")
+    parser.add_argument("--dir", action="store_true", help="give lockstep the directory, not its files")
     args = parser.parse_args()
     if not args.squawk:
         sys.exit("squawk-cli not found: install it (`pip install squawk-cli` or `npm install -g squawk-cli`) or pass --squawk")
@@ -92,7 +94,8 @@ def main() -> None:
         size = sum(Path(f).stat().st_size for f in files)
         for fmt in args.formats.split(","):
             commands = {
-                "lockstep": [args.lockstep, "lint", "--pg-version", "15", "--format", fmt, *files],
+                "lockstep": [args.lockstep, "lint", "--pg-version", "15", "--format", fmt,
+                             *([str(folder)] if args.dir else files)],
                 "squawk": [args.squawk, "--reporter", fmt, *files],
             }
             samples: dict[str, list[tuple[float, float, int]]] = {tool: [] for tool in commands}

@@ -312,6 +312,22 @@ fn prepare_on_threads(
     };
     std::thread::scope(|scope| {
         let (sender, results) = mpsc::channel::<Vec<(usize, Prepared)>>();
+        let (lead, each) = (&lead, &each);
+        // The lead starts before the workers: started after them, it waited up to a few
+        // milliseconds for a core (on a 2-core VM) while this thread sat in `join`.
+        let (leading, here) = if small {
+            (None, Some(results))
+        } else {
+            let leading = big_stack_thread().spawn_scoped(scope, move || {
+                lead.run(results, prepare_on_worker, &mut *each());
+            });
+            match leading {
+                Ok(handle) => (Some(handle), None),
+                // No thread for the lead: this one leads, each big text on a thread of its own
+                // (the workers' results went with the thread that did not start).
+                Err(_) => (None, Some(mpsc::channel().1)),
+            }
+        };
         let mut started = Vec::with_capacity(workers);
         for _ in 0..workers {
             let sender = sender.clone();
@@ -331,22 +347,12 @@ fn prepare_on_threads(
             started.extend(big_stack_thread().spawn_scoped(scope, worker));
         }
         drop(sender);
-        if small {
-            lead.run(results, prepare, &mut *each());
-        } else {
-            let (lead, each) = (&lead, &each);
-            let leading = big_stack_thread().spawn_scoped(scope, move || {
-                lead.run(results, prepare_on_worker, &mut *each());
-            });
-            match leading {
-                Ok(handle) => {
-                    if let Err(panic) = handle.join() {
-                        std::panic::resume_unwind(panic);
-                    }
-                }
-                // No thread for the lead: this one leads, each big text on a thread of its own.
-                Err(_) => lead.run(mpsc::channel().1, prepare, &mut *each()),
+        if let Some(handle) = leading {
+            if let Err(panic) = handle.join() {
+                std::panic::resume_unwind(panic);
             }
+        } else if let Some(results) = here {
+            lead.run(results, prepare, &mut *each());
         }
         // Joined here, so a worker's panic (its texts were parsed again) is not re-raised.
         for worker in started {

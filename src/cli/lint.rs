@@ -207,8 +207,12 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
         }
     }
     let mut report = lint_files(&files, &options);
-    // The migrations before a named file were its history: not reported.
-    if let Some(named) = &named {
+    // The migrations before a named file were its history: not reported. (When every file is
+    // named, as `lint DIR` and `lint DIR/*.sql` have it, there is nothing to look up.)
+    if let Some(named) = named
+        .as_ref()
+        .filter(|named| named.len() < report.files.len())
+    {
         report.files.retain(|f| named.contains(&f.path));
     }
     if let Some((reference, changed)) = &changes {
@@ -585,29 +589,36 @@ enum Named {
 
 /// Reads a named path: its text, or that it is a directory.
 fn read_or_list(path: &Path) -> Result<Named> {
-    match read(path) {
-        Ok((_, text)) => Ok(Named::File(text)),
-        // (A directory that cannot be opened is listed, to say so.)
-        Err(_) if path.is_dir() => Ok(Named::Dir),
-        Err(e) => Err(e),
+    match crate::source::read_file(path) {
+        Ok(bytes) => Ok(Named::File(text_of(path, bytes)?)),
+        // (Told apart before any error report is made: making one captures a backtrace. A
+        // directory that cannot be opened is listed, to say so.)
+        Err(e) if e.kind() == std::io::ErrorKind::IsADirectory || path.is_dir() => Ok(Named::Dir),
+        Err(e) => Err(cannot_read(path, e)),
     }
 }
 
 fn read(path: &Path) -> Result<(PathBuf, String)> {
-    let bytes = crate::source::read_file(path).wrap_err_with(|| {
-        format!(
-            "cannot read {}: check the path (lint takes migration files or directories)",
-            path.display()
-        )
-    })?;
-    let text = String::from_utf8(bytes).map_err(|e| {
+    let bytes = crate::source::read_file(path).map_err(|e| cannot_read(path, e))?;
+    Ok((path.to_path_buf(), text_of(path, bytes)?))
+}
+
+fn cannot_read(path: &Path, e: std::io::Error) -> color_eyre::eyre::Report {
+    eyre!(e).wrap_err(format!(
+        "cannot read {}: check the path (lint takes migration files or directories)",
+        path.display()
+    ))
+}
+
+/// A file's bytes as text, or an error naming the file and its first bad byte.
+fn text_of(path: &Path, bytes: Vec<u8>) -> Result<String> {
+    String::from_utf8(bytes).map_err(|e| {
         eyre!(
             "{} is not UTF-8 text (first bad byte at offset {}): save it as UTF-8",
             path.display(),
             e.utf8_error().valid_up_to()
         )
-    })?;
-    Ok((path.to_path_buf(), text))
+    })
 }
 
 /// The configured server's major version, or `None` (with a warning) when it cannot be reached.

@@ -363,27 +363,34 @@ fn scan(path: &Path, file_type: Option<std::fs::FileType>, options: &SourceOptio
 }
 
 /// Reads a whole file in as few system calls as it can: open, one read for a file of up to
-/// 64 KiB (into a buffer on the stack, so no size probe first), the read that finds the end,
-/// close. A directory fails with [`std::io::ErrorKind::IsADirectory`].
+/// 64 KiB (into this thread's scratch buffer, so no size probe first), the read that finds the
+/// end, close. A directory fails with [`std::io::ErrorKind::IsADirectory`].
 pub(crate) fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
-    let mut scratch = [0u8; 64 * 1024];
-    let mut filled = 0;
-    while filled < scratch.len() {
-        match file.read(&mut scratch[filled..]) {
-            Ok(0) => return Ok(scratch[..filled].to_vec()),
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
+    thread_local! {
+        // Zeroed once per thread, not once per file.
+        static SCRATCH: std::cell::RefCell<Box<[u8]>> =
+            std::cell::RefCell::new(vec![0; 64 * 1024].into_boxed_slice());
     }
-    let mut bytes = scratch.to_vec();
-    file.read_to_end(&mut bytes)?;
-    Ok(bytes)
+    let mut file = std::fs::File::open(path)?;
+    SCRATCH.with_borrow_mut(|scratch| {
+        let mut filled = 0;
+        while filled < scratch.len() {
+            match file.read(&mut scratch[filled..]) {
+                Ok(0) => return Ok(scratch[..filled].to_vec()),
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let mut bytes = scratch.to_vec();
+        file.read_to_end(&mut bytes)?;
+        Ok(bytes)
+    })
 }
 
-/// Maps `items` on all available cores, keeping their order.
+/// Maps `items` on all available cores, keeping their order: this thread maps the first part
+/// while one thread per other core maps the rest.
 pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = crate::cores();
     if threads < 2 || items.len() < 64 {
@@ -391,14 +398,16 @@ pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + 
     }
     let chunk = items.len().div_ceil(threads);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
+        let mut parts = items.chunks(chunk);
+        let first = parts.next().unwrap_or_default();
+        let handles: Vec<_> = parts
             .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("a migration reader thread panicked"))
-            .collect()
+        let mut out: Vec<R> = first.iter().map(&f).collect();
+        for handle in handles {
+            out.extend(handle.join().expect("a migration reader thread panicked"));
+        }
+        out
     })
 }
 

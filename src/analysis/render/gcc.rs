@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use crate::analysis::{LintReport, LintedFile, Severity};
+use crate::analysis::{LintReport, Severity};
 use crate::text::visible;
 
 /// Renders every remaining finding as a gcc-style line.
@@ -14,21 +14,13 @@ pub fn gcc(report: &LintReport) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
-/// Writes [`gcc`]'s lines to `out`; a large report's files are rendered on two threads.
+/// Writes [`gcc`]'s lines to `out`.
 pub fn write_gcc(report: &LintReport, mut out: impl Write) -> std::io::Result<()> {
-    let bytes = report.files.iter().map(|f| f.text.len()).sum();
-    super::write_in_order(&report.files, bytes, &FileLines, &mut out)?;
-    out.flush()
-}
-
-/// One file's lines.
-struct FileLines;
-
-impl super::RenderPart<LintedFile> for FileLines {
-    fn render<W: Write>(&self, _: usize, file: &LintedFile, out: &mut W) -> std::io::Result<()> {
+    for file in &report.files {
         if file.analysis.findings.is_empty() {
-            return Ok(());
+            continue;
         }
+        // (Once per file, not per finding.)
         let path = file.path.display().to_string();
         let path = visible(&path);
         for f in &file.analysis.findings {
@@ -44,6 +36,6 @@ impl super::RenderPart<LintedFile> for FileLines {
                 f.start.line, f.start.column, f.rule
             )?;
         }
-        Ok(())
     }
+    out.flush()
 }

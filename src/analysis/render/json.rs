@@ -87,50 +87,13 @@ pub fn json_value(report: &LintReport) -> Value {
 /// The report as compact JSON text (one line). Texts are exact; hidden characters (controls,
 /// bidirectional and invisible characters) are `\u` escapes, so none reaches a terminal raw.
 pub fn json(report: &LintReport) -> String {
-    let mut out = Vec::new();
-    match write_json(report, &mut out) {
-        Ok(()) => String::from_utf8(out).unwrap_or_default(),
-        Err(_) => "{}".to_string(),
-    }
+    crate::text::json::to_string(&document(report)).unwrap_or_else(|_| "{}".to_string())
 }
 
 /// Writes the report as [`json`] does, straight to `out` (no copy of a large document in
-/// memory); a large report's files are rendered on two threads.
-pub fn write_json(report: &LintReport, mut out: impl std::io::Write) -> std::io::Result<()> {
-    let mut document = document(report);
-    let files = std::mem::take(&mut document.files);
-    // The document around its files: `{"format":1,"pg_version":15,"files":[` and
-    // `],"summary":{…}}` (the numbers before the files hold no `"files":[]`).
-    let mut frame = Vec::new();
-    crate::text::json::write_part(&mut frame, &document)?;
-    const FILES: &[u8] = b"\"files\":[]";
-    let inside = frame
-        .windows(FILES.len())
-        .position(|w| w == FILES)
-        .map(|at| at + FILES.len() - 1)
-        .ok_or_else(|| std::io::Error::other("the JSON document has no file list"))?;
-    out.write_all(&frame[..inside])?;
-    let bytes = report.files.iter().map(|f| f.text.len()).sum();
-    super::write_in_order(&files, bytes, &FileJson, &mut out)?;
-    out.write_all(&frame[inside..])?;
-    out.flush()
-}
-
-/// Each file of the document, after a comma but the first.
-struct FileJson;
-
-impl<'a> super::RenderPart<FileDoc<'a>> for FileJson {
-    fn render<W: std::io::Write>(
-        &self,
-        index: usize,
-        file: &FileDoc<'a>,
-        out: &mut W,
-    ) -> std::io::Result<()> {
-        if index > 0 {
-            out.write_all(b",")?;
-        }
-        crate::text::json::write_part(out, file).map_err(std::io::Error::from)
-    }
+/// memory).
+pub fn write_json(report: &LintReport, out: impl std::io::Write) -> std::io::Result<()> {
+    crate::text::json::to_writer(out, &document(report)).map_err(std::io::Error::from)
 }
 
 /// A file's statements as [`AnalyzedStatement`]'s derive writes them, each lock still held written
@@ -243,26 +206,5 @@ mod tests {
         let derived = crate::text::json::to_string(statements).unwrap();
         let cached = crate::text::json::to_string(&Statements(statements)).unwrap();
         assert_eq!(cached, derived);
-    }
-
-    #[test]
-    fn the_document_is_the_same_written_in_parts_on_two_threads() {
-        // Big enough to render on two threads, with files of very different sizes.
-        let files: Vec<(std::path::PathBuf, String)> = (1..=40)
-            .map(|k| {
-                let text = format!(
-                    "CREATE INDEX i{k} ON t (x);\nALTER TABLE t ADD COLUMN c{k} int;\n{}",
-                    "UPDATE t SET note = 'é\u{200b}' WHERE id = 1;\n".repeat(k * 20)
-                );
-                (std::path::PathBuf::from(format!("{k:03}_m.sql")), text)
-            })
-            .collect();
-        let report = lint_files(&files, &LintOptions::default());
-        assert!(report.files.iter().map(|f| f.text.len()).sum::<usize>() > 64 * 1024);
-        let whole = crate::text::json::to_string(&document(&report)).unwrap();
-        let mut parts = Vec::new();
-        write_json(&report, &mut parts).unwrap();
-        assert_eq!(String::from_utf8(parts).unwrap(), whole);
-        assert_eq!(json(&report), whole);
     }
 }

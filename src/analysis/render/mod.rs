@@ -14,97 +14,10 @@ pub use json::{JSON_FORMAT_VERSION, json, json_value, write_json};
 pub use sarif::{SARIF_SCHEMA, sarif_value, write_sarif};
 
 use std::fmt::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 
 use super::policy::{Origin, RulePolicy};
 use super::rules::{RULES, lookup};
 use super::{LintReport, Severity};
-
-/// Renders one item of a larger output (see [`write_in_order`]).
-pub(crate) trait RenderPart<T>: Sync {
-    /// Writes item `index` (`item`) to `out`.
-    fn render<W: std::io::Write>(&self, index: usize, item: &T, out: &mut W)
-    -> std::io::Result<()>;
-}
-
-/// Below this many bytes of migration text, rendering does not start a second thread.
-const RENDER_IN_PARALLEL_FROM: usize = 64 * 1024;
-
-/// Writes every item to `out` in order. With `bytes` (the text behind the items) worth it and a
-/// second core, a helper thread takes items too: both take the next item nobody has taken, this
-/// thread writes each straight to `out` when it is the next to write and buffers it otherwise,
-/// the helper buffers its items and hands them over. Buffers go back to the helper once written,
-/// so the memory stays a few items' worth (fresh memory costs a page fault per page).
-pub(crate) fn write_in_order<T: Sync, W: std::io::Write>(
-    items: &[T],
-    bytes: usize,
-    part: &impl RenderPart<T>,
-    out: &mut W,
-) -> std::io::Result<()> {
-    if bytes < RENDER_IN_PARALLEL_FROM || items.len() < 2 || crate::cores() < 2 {
-        for (index, item) in items.iter().enumerate() {
-            part.render(index, item, out)?;
-        }
-        return Ok(());
-    }
-    let next = AtomicUsize::new(0);
-    let take = || Some(next.fetch_add(1, Ordering::Relaxed)).filter(|&i| i < items.len());
-    let (done, rendered) = mpsc::channel::<(usize, std::io::Result<Vec<u8>>)>();
-    let (recycle, recycled) = mpsc::channel::<Vec<u8>>();
-    std::thread::scope(|scope| {
-        let helper = move || {
-            while let Some(index) = take() {
-                let mut buffer = recycled.try_recv().unwrap_or_default();
-                buffer.clear();
-                let result = part.render(index, &items[index], &mut buffer);
-                if done.send((index, result.map(|()| buffer))).is_err() {
-                    break;
-                }
-            }
-        };
-        // Without a helper, this thread takes every item.
-        let _ = std::thread::Builder::new()
-            .name("lockstep-render".to_string())
-            .spawn_scoped(scope, helper);
-        let mut waiting: Vec<Option<Vec<u8>>> = items.iter().map(|_| None).collect();
-        let mut written = 0;
-        while written < items.len() {
-            if let Some(buffer) = waiting[written].take() {
-                out.write_all(&buffer)?;
-                let _ = recycle.send(buffer);
-                written += 1;
-                continue;
-            }
-            let handed = match take() {
-                Some(index) if index == written => {
-                    part.render(index, &items[index], out)?;
-                    written += 1;
-                    continue;
-                }
-                Some(index) => {
-                    let mut buffer = Vec::new();
-                    part.render(index, &items[index], &mut buffer)?;
-                    Some((index, Ok(buffer)))
-                }
-                // Every item is taken: the next one to write is the helper's.
-                None => rendered.recv().ok(),
-            };
-            match handed {
-                Some((index, buffer)) => waiting[index] = Some(buffer?),
-                // The helper is gone without the item (it panicked): rendered here.
-                None => {
-                    part.render(written, &items[written], out)?;
-                    written += 1;
-                }
-            }
-            while let Ok((index, buffer)) = rendered.try_recv() {
-                waiting[index] = Some(buffer?);
-            }
-        }
-        Ok(())
-    })
-}
 
 /// The process exit code for a report: 1 when an error-level finding remains, else 0.
 pub fn exit_code(report: &LintReport) -> i32 {

@@ -558,8 +558,8 @@ pub async fn who_applied_or_history(
     }
 }
 
-/// A digest of the audit that changes whenever a run is recorded or writes anything (its rows'
-/// count and their latest heartbeat, which every write moves on); `None` when there is no
+/// A digest of what [`who_applied`] reads: the migrations the audit records as done (their count
+/// and the latest end), so a running run's heartbeat does not change it; `None` when there is no
 /// audit. One read-only transaction of its own: a watcher reads who applied each version again
 /// when it changes, not on every look.
 pub async fn fingerprint(
@@ -571,7 +571,8 @@ pub async fn fingerprint(
         return Ok(None);
     };
     let digest: String = sqlx::raw_sql(AssertSqlSafe(format!(
-        "SELECT count(*)::text || ' ' || coalesce(max(heartbeat_at)::text, '') FROM {}.runs",
+        "SELECT count(*)::text || ' ' || coalesce(max(finished_at)::text, '') \
+         FROM {}.migrations WHERE outcome = 'succeeded'",
         settings.quoted_schema()
     )))
     .fetch_one(&mut *tx)

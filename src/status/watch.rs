@@ -343,8 +343,8 @@ impl StatusWatcher {
             crate::audit::who_applied_or_history(conn, self.audit.as_ref(), &status).await;
         self.history_print = Some(digest);
         self.audit_print = Some(audit_print);
-        // Only the audit changed: the status is what it was, and what it says of who applied
-        // each version may be too (a heartbeat of a run that has applied nothing yet).
+        // Only the audit changed (a migration's row lands after its history row): the status is
+        // what it was; who applied each version is said again when it differs.
         if history_changed {
             seen.status = Some((set, status));
         }

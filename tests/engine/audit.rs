@@ -680,6 +680,35 @@ async fn the_runner_plans_and_locks_while_the_audit_begins_but_writes_only_after
 }
 
 #[tokio::test]
+async fn the_audits_digest_moves_with_recorded_applies_not_with_heartbeats() {
+    let db = fresh_database().await;
+    let dir = three();
+    cli_ok(&db, &dir, &["up", "--no-check"]);
+    let settings = AuditSettings::default();
+    let mut c = conn(&db).await;
+    let before = lockstep::audit::fingerprint(&mut c, &settings)
+        .await
+        .unwrap();
+    assert!(before.is_some());
+    sqlx::raw_sql("UPDATE lockstep_audit.runs SET heartbeat_at = clock_timestamp()")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let heartbeat = lockstep::audit::fingerprint(&mut c, &settings)
+        .await
+        .unwrap();
+    assert_eq!(
+        heartbeat, before,
+        "a heartbeat changes nothing who applied what"
+    );
+    cli_ok(&db, &dir, &["redo", "--no-check"]);
+    let after = lockstep::audit::fingerprint(&mut c, &settings)
+        .await
+        .unwrap();
+    assert_ne!(after, before, "a recorded apply changes the digest");
+}
+
+#[tokio::test]
 async fn an_audit_schema_on_the_users_search_path_is_refused_and_not_created() {
     // A schema named like the user is on the default search_path as "$user": the migrations'
     // tables would go into it.

@@ -12,7 +12,10 @@ discarded, and prints per corpus and format the medians over N runs (default 15)
 - peak resident memory (the process's max RSS as GNU time reports it; target: lockstep at most 2x
   squawk's).
 
-The two tools' runs alternate (lockstep, squawk, lockstep, …), so a slow spell of a shared machine
+A last row per format is each tool's start-up: one file of one statement.
+
+Wall and CPU time are measured on processes started straight from this script (`posix_spawn`,
+`wait4`); the peak memory on separate runs under GNU time. The two tools' runs alternate (lockstep, squawk, lockstep, …), so a slow spell of a shared machine
 hits both alike. lockstep runs as `BIN lint --pg-version 15 --format F FILES` without DATABASE_URL
 (so no database is asked), or with `--dir` as `BIN lint --pg-version 15 --format F DIR` (as one
 lints a migrations directory); squawk as `squawk --reporter F FILES`. The default squawk is the real
@@ -43,23 +46,48 @@ def default_squawk() -> str | None:
 GNU_TIME = "/usr/bin/time"
 
 
-def run_once(cmd: list[str], env: dict[str, str], rss_file: str) -> tuple[float, float, int]:
-    """Wall seconds, CPU seconds and max RSS (KiB) of one run of `cmd`.
-
-    The RSS comes from GNU time's report on its own child: a process started straight from this
-    Python process would count Python's memory in its max RSS (Linux keeps the high-water mark of
-    the process image an exec replaces). Wall and CPU time are this process's own measures (CPU:
-    the rusage of the finished child, which includes what it waited for)."""
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system, all threads) of one run of `cmd`, started
+    straight from here with `posix_spawn` (no wrapper process whose own start would be counted,
+    which added about 3 ms to both tools and so shrank the ratio) and reaped with `wait4`."""
+    actions = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_WRONLY, 0) for fd in (1, 2)]
     start = time.perf_counter()
-    proc = subprocess.Popen([GNU_TIME, "-f", "%M %x", "-o", rss_file, *cmd],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    _, _, usage = os.wait4(proc.pid, 0)
+    pid = os.posix_spawn(cmd[0], cmd, env, file_actions=actions)
+    _, status, usage = os.wait4(pid, 0)
     wall = time.perf_counter() - start
-    proc.returncode = 0
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
+        sys.exit(f"{cmd[0]} failed with exit code {code}: {' '.join(cmd[:6])} …")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def peak_rss(cmd: list[str], env: dict[str, str], rss_file: str) -> int:
+    """Max RSS (KiB) of one run of `cmd`, from GNU time's report on its own child: a process
+    started straight from this Python process would count Python's memory in its max RSS (Linux
+    keeps the high-water mark of the process image an exec replaces)."""
+    code = subprocess.run([GNU_TIME, "-f", "%M %x", "-o", rss_file, *cmd],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env).returncode
     rss, code = Path(rss_file).read_text().split()[-2:]
     if code not in ("0", "1"):
         sys.exit(f"{cmd[0]} failed with exit code {code}: {' '.join(cmd[:6])} …")
-    return wall, usage.ru_utime + usage.ru_stime, int(rss)
+    return int(rss)
+
+
+def measure(commands: dict[str, list[str]], env: dict[str, str], runs: int) -> dict[str, tuple[float, float, int]]:
+    """Median wall seconds, CPU seconds and peak RSS per tool over `runs` rounds; within a round the
+    tools take turns (timed runs, then the memory runs), so a slow spell hits both alike."""
+    samples: dict[str, list[tuple[float, float, int]]] = {tool: [] for tool in commands}
+    with tempfile.NamedTemporaryFile(prefix="lint-corpora-") as rss:
+        for cmd in commands.values():  # warm-up: file cache, binaries
+            timed(cmd, env)
+        for _ in range(runs):
+            times = {tool: timed(cmd, env) for tool, cmd in commands.items()}
+            for tool, cmd in commands.items():
+                samples[tool].append((*times[tool], peak_rss(cmd, env, rss.name)))
+    return {
+        tool: tuple(statistics.median(s[i] for s in got) for i in range(3))
+        for tool, got in samples.items()
+    }
 
 
 def main() -> None:
@@ -98,18 +126,19 @@ def main() -> None:
                              *([str(folder)] if args.dir else files)],
                 "squawk": [args.squawk, "--reporter", fmt, *files],
             }
-            samples: dict[str, list[tuple[float, float, int]]] = {tool: [] for tool in commands}
-            with tempfile.NamedTemporaryFile(prefix="lint-corpora-") as rss:
-                for cmd in commands.values():  # warm-up: file cache, binaries
-                    run_once(cmd, env, rss.name)
-                for _ in range(args.runs):
-                    for tool, cmd in commands.items():
-                        samples[tool].append(run_once(cmd, env, rss.name))
-            med = {
-                tool: tuple(statistics.median(s[i] for s in runs) for i in range(3))
-                for tool, runs in samples.items()
-            }
+            med = measure(commands, env, args.runs)
             rows.append((name, len(files), size, fmt, med))
+    # What each tool costs before any work: one file of one statement. No tool with the same
+    # grammar can lint a corpus faster than this plus the grammar's parse and validation of it.
+    with tempfile.TemporaryDirectory(prefix="lint-corpora-") as scratch:
+        one = Path(scratch) / "20240101000000_one.sql"
+        one.write_text("SELECT 1;\n")
+        for fmt in args.formats.split(","):
+            commands = {
+                "lockstep": [args.lockstep, "lint", "--pg-version", "15", "--format", fmt, str(one)],
+                "squawk": [args.squawk, "--reporter", fmt, str(one)],
+            }
+            rows.append(("start-up (one statement)", 1, one.stat().st_size, fmt, measure(commands, env, args.runs)))
     print()
     print("| corpus | files | bytes | format | lockstep wall ms | squawk wall ms | speed-up (target ≥ 2x) "
           "| lockstep CPU ms | squawk CPU ms | lockstep peak RSS KiB | squawk peak RSS KiB | memory ratio (target ≤ 2x) |")

@@ -21,6 +21,7 @@ pub mod history;
 pub mod monitor;
 pub mod pooler;
 pub mod rehearse;
+pub mod run;
 pub mod runner;
 pub mod sandbox;
 pub mod schema;

@@ -10,8 +10,6 @@ use super::output::{dim, yellow};
 use crate::audit::{self, AuditSettings, Recorder, RunEnd, RunInfo, Tap};
 use crate::db::Database;
 use crate::runner::EventSink;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 /// Whether and how a command's run is recorded.
 #[derive(Clone)]
@@ -86,25 +84,14 @@ impl AuditPlan {
 }
 
 impl AuditPlan {
-    /// [`AuditPlan::begin`] in a task of its own, opening the runner's gate
-    /// ([`crate::runner::Gate`]) once the run's row is in, or closing it: the runner plans and
-    /// takes its lock meanwhile, and writes nothing before the row is in.
-    pub(super) fn begin_opening(
-        &self,
-        db: &Database,
-        tap: Option<Tap>,
-        gate: oneshot::Sender<Result<(), String>>,
-    ) -> JoinHandle<Result<Option<Recorder>>> {
-        let plan = self.clone();
-        let db = db.detached();
-        tokio::spawn(async move {
-            let begun = plan.begin(&db, tap).await;
-            let _ = gate.send(match &begun {
-                Ok(_) => Ok(()),
-                Err(_) => Err("the audit trail could not be written".into()),
-            });
-            begun
-        })
+    /// Where and what [`crate::run::carry_out`] records (`None`: nothing, and `--no-audit` is
+    /// said when it turned the audit off).
+    pub(super) fn for_run(&self) -> Option<(AuditSettings, RunInfo)> {
+        if self.skipped {
+            let y = yellow();
+            eprintln!("{y}--no-audit: this run is not recorded in the audit trail{y:#}");
+        }
+        Some((self.settings.clone()?, self.info.clone()))
     }
 }
 

@@ -6,19 +6,20 @@ use std::process::ExitCode;
 
 use anstream::{eprintln, println};
 use clap::Args;
-use color_eyre::eyre::{Result, WrapErr};
+use color_eyre::eyre::{Result, WrapErr, eyre};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::audit::{self, AuditPlan};
 use super::guard::Guarded;
 use super::output::{bold, dim, green, red, show, show_in, show_padded_in, yellow};
 use super::{EXIT_INTERRUPTED, Project};
-use crate::audit::RunEnd;
 use crate::db::Database;
 use crate::health;
+use crate::run::{Carried, Surroundings, carry_out};
 use crate::runner::text::{LogKind, LogLine, RunLog, WAIT_REPRINT};
 use crate::runner::{
-    Operation, RunEvent, RunOptions, RunTally, Runner, advisory_key, plan, read_history,
+    BeforeStatement, Operation, RunEvent, RunOptions, RunTally, advisory_key, plan, read_history,
     render_dry_run,
 };
 use crate::source::MigrationSet;
@@ -206,82 +207,53 @@ pub(super) async fn run_streamed(
     let mut interrupts = Interrupts::listen().wrap_err("listening for Ctrl-C and SIGTERM")?;
     let (tx, rx) = mpsc::unbounded_channel();
     let printer = tokio::spawn(print_events(rx, json));
-    let started = std::time::Instant::now();
-    // The audit begins while the migration connection opens (and the health check's baseline
-    // is taken), and while the runner plans and takes its lock: the runner's first write waits
-    // for the run's row.
-    let (tap, sink) = audit.tap(tx);
-    let (gate, gated) = tokio::sync::oneshot::channel();
-    let begun = audit.begin_opening(db, tap, gate);
-    let (baseline, runner) = tokio::select! {
-        all = async {
-            tokio::join!(
-                async { if check { health::baseline(db).await.ok() } else { None } },
-                Runner::connect(db, options, sink),
-            )
-        } => all,
-        _ = interrupts.next() => return Ok(ExitCode::from(EXIT_INTERRUPTED)),
+    let cancel = CancellationToken::new();
+    let around = Surroundings {
+        audit: audit.for_run(),
+        hook: keeper.map(|keeper| Box::new(keeper) as Box<dyn BeforeStatement>),
+        expected,
+        check,
+        cancel: cancel.clone(),
     };
-    let mut runner = match runner {
-        Ok(runner) => runner.gated(gated),
-        Err(error) => {
-            if let Some(recorder) = begun_recorder(begun, &mut interrupts).await? {
-                audit::finish(recorder, RunEnd::Failed(error.to_string())).await;
-            }
-            return Err(error.into());
-        }
-    };
-    if let Some(keeper) = keeper {
-        runner = runner.with_hook(Box::new(keeper));
-    }
-    let cancel = runner.cancel_token();
-    let run = async move {
-        let result = runner
-            .run_checked(operation, set, expected.as_deref())
-            .await;
-        runner.close().await;
-        result
-    };
-    tokio::pin!(run);
-    let mut interrupted = false;
-    let result = tokio::select! {
-        result = &mut run => result,
+    let carry = carry_out(db, set, options, operation, around, tx);
+    tokio::pin!(carry);
+    let carried = tokio::select! {
+        carried = &mut carry => carried,
         _ = interrupts.next() => {
-            interrupted = true;
             cancel.cancel();
             eprintln!(
                 "interrupted: stopping the run (the running statement is cancelled, its \
                  transaction rolls back); Ctrl-C again to quit at once"
             );
             tokio::select! {
-                result = &mut run => result,
+                carried = &mut carry => carried,
                 _ = interrupts.next() => return Ok(ExitCode::from(EXIT_INTERRUPTED)),
             }
         }
     };
-    // The audit's refusal, when it could not begin, is the command's error (the runner wrote
-    // nothing: its gate stayed closed).
-    let Some(recorder) = begun_recorder(begun, &mut interrupts).await? else {
-        return Ok(ExitCode::from(EXIT_INTERRUPTED));
-    };
-    let tally = printer.await.unwrap_or_default();
-    let interrupted = interrupted || result.as_ref().is_err_and(|e| e.is_interrupted());
-    let end = match &result {
-        _ if interrupted => RunEnd::Interrupted,
-        Ok(_) => RunEnd::Succeeded,
-        Err(error) => RunEnd::Failed(error.to_string()),
-    };
-    let elapsed = started.elapsed();
-    // The audit's last write and the health check, each on its own connection, at once.
-    let (audit_run, ()) = tokio::join!(audit::finish(recorder, end), async {
-        if let Some(baseline) = baseline {
-            if !interrupted && tally.changed_something() {
-                after_run_check(db, baseline, json).await;
-            } else {
-                baseline.close().await;
-            }
-        }
-    });
+    // The audit's refusal is the command's error (the runner wrote nothing: its gate stayed
+    // closed).
+    let carried = carried.map_err(|refused| eyre!("{refused}"))?;
+    let _ = printer.await;
+    let interrupted = cancel.is_cancelled() || carried.interrupted();
+    let Carried {
+        result,
+        tally,
+        elapsed,
+        audit_run,
+        audit_incomplete,
+        health,
+    } = carried;
+    if let (Some(id), Some(error)) = (audit_run, audit_incomplete) {
+        let y = yellow();
+        eprintln!(
+            "{y}warning: the audit of run {id} is incomplete ({error}); it reads as \
+             interrupted{y:#}"
+        );
+    }
+    if let Some(checked) = health {
+        say_health(checked, json);
+    }
     if json {
         let line = serde_json::json!({
             "event": "summary",
@@ -315,9 +287,12 @@ pub(super) async fn run_streamed(
             return Ok(ExitCode::from(EXIT_INTERRUPTED));
         }
         Err(error) => {
-            if !json {
+            // (A run that failed before any migration began, say to connect, has no account.)
+            if !json && tally != RunTally::default() {
                 let r = red();
                 eprintln!("{r}{}{r:#}", tally.summary(elapsed, false));
+            }
+            if !json {
                 audit::say_recorded(audit_run);
             }
             return Err(error).wrap_err(match operation {
@@ -348,22 +323,10 @@ pub(super) async fn run_streamed(
     Ok(ExitCode::SUCCESS)
 }
 
-/// The recorder [`AuditPlan::begin_opening`] began (`Some(None)` when the audit is off), or the
-/// audit's refusal; `None` when a Ctrl-C came while it was still beginning (quit at once).
-async fn begun_recorder(
-    begun: tokio::task::JoinHandle<Result<Option<crate::audit::Recorder>>>,
-    interrupts: &mut Interrupts,
-) -> Result<Option<Option<crate::audit::Recorder>>> {
-    tokio::select! {
-        begun = begun => Ok(Some(begun.wrap_err("beginning the audit")??)),
-        _ = interrupts.next() => Ok(None),
-    }
-}
-
 /// The health check after a run that changed something: printed when something needs action
 /// (always, as a `health` event, in JSON). A check that cannot run is said, never fatal.
-async fn after_run_check(db: &Database, baseline: health::Baseline, json: bool) {
-    match health::check(db, Some(baseline), health::IDLE_IN_TRANSACTION_ALERT).await {
+fn say_health(checked: Result<health::Report, crate::db::DbError>, json: bool) {
+    match checked {
         Ok(report) if json => {
             let line = serde_json::json!({ "event": "health", "report": report });
             println!("{line}");

@@ -671,12 +671,12 @@ fn spawn_run(
     });
 }
 
-/// Carries out a confirmed run as the CLI does, reporting everything as events on `tx`: the
-/// schema snapshot first when the environment asks for one (a required one that fails stops the
-/// run before anything changes: [`Event::RunDone`] says why), the run with the data copies
-/// before destructive statements ([`RunEvent::DataKept`] in its events), then
-/// [`Event::RunDone`] and, after a run that changed something, the health check. The dashboard
-/// spawns it; it never runs on the UI loop.
+/// Carries out a confirmed run as the CLI does ([`crate::run::carry_out`]), reporting
+/// everything as events on `tx`: the schema snapshot first when the environment asks for one (a
+/// required one that fails stops the run before anything changes: [`Event::RunDone`] says why),
+/// the run with the data copies before destructive statements ([`RunEvent::DataKept`] in its
+/// events) and its locks sampled, then [`Event::RunDone`] and, after a run that changed
+/// something, the health check. The dashboard spawns it; it never runs on the UI loop.
 pub async fn run_job(
     db: Arc<Database>,
     set: Arc<MigrationSet>,
@@ -719,122 +719,75 @@ pub async fn run_job(
             }
         }
     }
+    let (events_tx, mut events_rx) = mpsc::unbounded_channel();
+    let forward_tx = tx.clone();
+    let sampler_db = db.clone();
+    let forwarder = tokio::spawn(async move {
+        let mut sampler: Option<(i32, tokio::task::JoinHandle<()>)> = None;
+        while let Some(event) = events_rx.recv().await {
+            // Under --pooled each migration's lock names the backend it runs on.
+            if let RunEvent::Connected { backend_pid, .. }
+            | RunEvent::LockAcquired { backend_pid, .. } = &event
+                && sampler.as_ref().is_none_or(|(pid, _)| pid != backend_pid)
+            {
+                if let Some((_, old)) = sampler.take() {
+                    old.abort();
+                }
+                let task = spawn_lock_sampler(sampler_db.clone(), *backend_pid, forward_tx.clone());
+                sampler = Some((*backend_pid, task));
+            }
+            let _ = forward_tx.send(Event::Run(event));
+        }
+        if let Some((_, sampler)) = sampler {
+            sampler.abort();
+        }
+    });
+    let around = crate::run::Surroundings {
+        audit: audit.map(|(settings, environment)| {
+            info.environment = environment;
+            (settings, info)
+        }),
+        hook: keeper.map(|keeper| Box::new(keeper) as Box<dyn crate::runner::BeforeStatement>),
+        expected: Some(expected),
+        check: true,
+        cancel,
+    };
+    let carried = crate::run::carry_out(&db, &set, options, operation, around, events_tx).await;
+    let _ = forwarder.await;
+    let carried = match carried {
+        Ok(carried) => carried,
+        Err(refused) => {
+            let _ = tx.send(Event::RunDone(Err(refused.to_string())));
+            return;
+        }
+    };
+    // An audit that cannot be completed reads as interrupted: the run log says so.
+    if let Some(error) = &carried.audit_incomplete {
+        let _ = tx.send(Event::RunNote(format!(
+            "the audit of this run is incomplete ({error}); it reads as interrupted"
+        )));
+    }
+    let interrupted = carried.interrupted();
+    let crate::run::Carried {
+        result,
+        tally,
+        elapsed,
+        health,
+        ..
+    } = carried;
+    let done = match result {
+        Ok(summary) => Ok(tally.summary(summary.elapsed, false)),
+        Err(_) if interrupted => Err(tally.summary(elapsed, true)),
+        // The run log has the failure from its event: the summary says what it left.
+        Err(_) if tally.failed.is_some() => Err(tally.summary(elapsed, false)),
+        Err(e) => Err(e.to_string()),
+    };
+    let _ = tx.send(Event::RunDone(done));
+    // What the run may have left behind, after one that changed something.
+    if let Some(checked) = health
+        && let Some(words) = crate::health::after_run_words(checked.as_ref())
     {
-        let (events_tx, mut events_rx) = mpsc::unbounded_channel();
-        let forward_tx = tx.clone();
-        let sampler_db = db.clone();
-        let started = Instant::now();
-        let forwarder = tokio::spawn(async move {
-            let mut sampler: Option<(i32, tokio::task::JoinHandle<()>)> = None;
-            let mut tally = crate::runner::RunTally::default();
-            while let Some(event) = events_rx.recv().await {
-                tally.record(&event);
-                // Under --pooled each migration's lock names the backend it runs on.
-                if let RunEvent::Connected { backend_pid, .. }
-                | RunEvent::LockAcquired { backend_pid, .. } = &event
-                    && sampler.as_ref().is_none_or(|(pid, _)| pid != backend_pid)
-                {
-                    if let Some((_, old)) = sampler.take() {
-                        old.abort();
-                    }
-                    let task =
-                        spawn_lock_sampler(sampler_db.clone(), *backend_pid, forward_tx.clone());
-                    sampler = Some((*backend_pid, task));
-                }
-                let _ = forward_tx.send(Event::Run(event));
-            }
-            if let Some((_, sampler)) = sampler {
-                sampler.abort();
-            }
-            tally
-        });
-        // The health check's baseline is taken while the migration connection opens, as the
-        // CLI does.
-        // The audit begins while the migration connection opens, as in the CLI.
-        info.environment = audit.as_ref().and_then(|(_, env)| env.clone());
-        let (tap, sink) = match &audit {
-            Some(_) => {
-                let (tap, sink) = crate::audit::Tap::new(events_tx);
-                (Some(tap), sink)
-            }
-            None => (None, events_tx),
-        };
-        let begin = async {
-            match (&audit, tap) {
-                (Some((settings, _)), Some(tap)) => Some(
-                    crate::audit::Recorder::begin(&db, settings, &info, tap)
-                        .await
-                        .map_err(|e| e.refusal(settings)),
-                ),
-                _ => None,
-            }
-        };
-        let (baseline, (recorder, runner)) = tokio::join!(crate::health::baseline(&db), async {
-            tokio::join!(begin, Runner::connect(&db, options, sink))
-        });
-        let recorder = match recorder.transpose() {
-            Ok(recorder) => recorder,
-            Err(refusal) => {
-                if let Ok(runner) = runner {
-                    runner.close().await;
-                }
-                if let Ok(baseline) = baseline {
-                    baseline.close().await;
-                }
-                let _ = forwarder.await;
-                let _ = tx.send(Event::RunDone(Err(refusal)));
-                return;
-            }
-        };
-        let result = async {
-            let mut runner = runner?.cancelled_by(cancel);
-            if let Some(keeper) = keeper {
-                runner = runner.with_hook(Box::new(keeper));
-            }
-            let result = runner.run_checked(operation, &set, Some(&expected)).await;
-            runner.close().await;
-            result
-        }
-        .await;
-        let interrupted = result.as_ref().is_err_and(|e| e.is_interrupted());
-        if let Some(recorder) = recorder {
-            let end = match &result {
-                _ if interrupted => crate::audit::RunEnd::Interrupted,
-                Ok(_) => crate::audit::RunEnd::Succeeded,
-                Err(error) => crate::audit::RunEnd::Failed(error.to_string()),
-            };
-            // An audit that cannot be completed reads as interrupted: the run log says so.
-            if let Err(error) = recorder.finish(end).await {
-                let _ = tx.send(Event::RunNote(format!(
-                    "the audit of this run is incomplete ({error}); it reads as interrupted"
-                )));
-            }
-        }
-        let tally = forwarder.await.unwrap_or_default();
-        let done = match result {
-            Ok(summary) => Ok(tally.summary(summary.elapsed, false)),
-            Err(_) if interrupted => Err(tally.summary(started.elapsed(), true)),
-            // The run log has the failure from its event: the summary says what it left.
-            Err(_) if tally.failed.is_some() => Err(tally.summary(started.elapsed(), false)),
-            Err(e) => Err(e.to_string()),
-        };
-        let _ = tx.send(Event::RunDone(done));
-        // What the run may have left behind, after one that changed something.
-        if let Ok(baseline) = baseline {
-            if !interrupted && tally.changed_something() {
-                let checked = crate::health::check(
-                    &db,
-                    Some(baseline),
-                    crate::health::IDLE_IN_TRANSACTION_ALERT,
-                )
-                .await;
-                if let Some(words) = crate::health::after_run_words(checked.as_ref()) {
-                    let _ = tx.send(Event::HealthChecked(words));
-                }
-            } else {
-                baseline.close().await;
-            }
-        }
+        let _ = tx.send(Event::HealthChecked(words));
     }
 }
 

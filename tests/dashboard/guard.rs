@@ -18,7 +18,6 @@ use lockstep::tui::confirm::GuardState;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
-use tokio::sync::mpsc;
 
 use crate::screens::{cell_fg, clean_app, feed, key, now, render};
 
@@ -281,7 +280,9 @@ fn h_checks_health_in_the_background_and_shows_the_report() {
 }
 
 /// Writes `files` (name, SQL) into a new migrations directory.
-fn migrations(files: &[(&str, &str)]) -> (tempfile::TempDir, lockstep::source::MigrationSet) {
+pub(crate) fn migrations(
+    files: &[(&str, &str)],
+) -> (tempfile::TempDir, lockstep::source::MigrationSet) {
     let dir = tempfile::tempdir().unwrap();
     for (name, sql) in files {
         std::fs::write(dir.path().join(name), sql).unwrap();
@@ -298,33 +299,11 @@ async fn dashboard_run(
     operation: Operation,
     guard: Option<GuardPlan>,
 ) -> Vec<Event> {
-    let options = RunOptions::from_config(&lockstep::config::Config::default());
-    let status = status(db, set, &options).await;
-    let plan = lockstep::runner::plan(operation, set, &status, false).unwrap();
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let job = lockstep::tui::RunJob {
-        operation,
-        expected: plan.signature(),
-        guard: guard.map(Box::new),
-        cancel: Default::default(),
-        audit: Some((Default::default(), Some("production".into()))),
-    };
-    let task = tokio::spawn(lockstep::tui::run_job(
-        db.clone(),
-        Arc::new(set.clone()),
-        options,
-        job,
-        tx,
-    ));
-    let mut events = Vec::new();
-    while let Some(event) = rx.recv().await {
-        events.push(event);
-    }
-    task.await.unwrap();
-    events
+    let (task, rx) = crate::run::start(db, set, operation, guard, Default::default()).await;
+    crate::run::all_events(task, rx).await
 }
 
-async fn status(
+pub(crate) async fn status(
     db: &lockstep::db::Database,
     set: &lockstep::source::MigrationSet,
     options: &RunOptions,
@@ -336,7 +315,7 @@ async fn status(
     Status::build(set, rows.as_deref())
 }
 
-fn done(events: &[Event]) -> &Result<String, String> {
+pub(crate) fn done(events: &[Event]) -> &Result<String, String> {
     events
         .iter()
         .find_map(|e| match e {

@@ -10,4 +10,5 @@ mod inspect;
 mod layouts;
 mod pty;
 mod rehearsal;
+mod run;
 mod screens;

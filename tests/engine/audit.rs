@@ -591,6 +591,23 @@ async fn role_without_create_schema(db: &Database) -> Database {
     Database::at(url.to_string(), lockstep::db::UrlSource::Environment)
 }
 
+#[test]
+fn a_server_that_cannot_be_reached_is_what_up_says_not_the_audits_advice() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let unreachable = Database::at(
+        format!("postgres://app@127.0.0.1:{port}/app"),
+        lockstep::db::UrlSource::Environment,
+    );
+    let (code, _, stderr) = cli(&unreachable, &three(), &["up", "--no-check"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("lockstep up failed"), "{stderr}");
+    assert!(stderr.contains("cannot connect"), "{stderr}");
+    assert!(!stderr.contains("audit"), "{stderr}");
+}
+
 #[tokio::test]
 async fn a_run_whose_audit_cannot_be_written_does_not_start_unless_no_audit() {
     let db = fresh_database().await;
@@ -642,7 +659,7 @@ async fn the_runner_plans_and_locks_while_the_audit_begins_but_writes_only_after
         scalar_i64(
             &db,
             "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) \
-             WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = 'lockstep:apply'",
+             WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = 'lockstep:apply' AND a.datname = current_database()",
         )
         .await
             == 1

@@ -19,7 +19,7 @@ use crate::history::HistoryTable;
 use crate::pooler::Pooling;
 use crate::runner::read_history;
 use crate::source::{MigrationSet, Severity};
-use crate::status::watch::StatusWatcher;
+use crate::status::watch::{StatusWatcher, status_of};
 use crate::status::{State, Status};
 
 /// Options of `lockstep status`.
@@ -79,7 +79,9 @@ async fn read_status_and_pooling(
     let mut conn = db.connect("lockstep:status").await?;
     let pooling = db.pooling(&mut conn).await?;
     let rows = read_history(&mut conn, table).await?;
-    let status = Status::build(set, rows.as_deref());
+    // With what the server shows of unfinished `-- no-transaction` runs: the INVALID indexes
+    // they left, whether the concurrent build they stopped in completed, a run still going.
+    let status = status_of(&mut conn, set, rows.as_deref()).await?;
     // An audit that cannot be read leaves the history to say when; status still works.
     let applied = who_applied_or_history(&mut conn, audit, &status).await;
     let _ = sqlx::Connection::close(conn).await;

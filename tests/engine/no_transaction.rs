@@ -69,6 +69,21 @@ fn fails_with(db: &lockstep::db::Database, dir: &Dir, args: &[&str], message: &s
     assert!(stderr.contains(message), "{args:?}: {stderr}");
 }
 
+/// What `lockstep status --json` says of the unfinished run of `version`.
+fn cli_unfinished(db: &lockstep::db::Database, dir: &Dir, version: i64) -> serde_json::Value {
+    let out = lockstep(db.url(), dir)
+        .args(["status", "--json"])
+        .output()
+        .unwrap();
+    json(&out.stdout)["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["version"] == version)
+        .map(|v| v["unfinished"].clone())
+        .unwrap()
+}
+
 fn outcomes(status: &lockstep::status::Status, i: usize) -> Vec<Outcome> {
     status.versions[i]
         .unfinished
@@ -368,6 +383,11 @@ async fn killed_in_a_concurrent_build_status_tells_whether_it_completed_and_reso
         unfinished.lines(2)
     );
 
+    // `lockstep status` says the same.
+    let shown = cli_unfinished(&db, &dir, 2);
+    assert_eq!(shown["invalid_indexes"][0][0], "c_id", "{shown}");
+    assert!(!shown["lock_holder"].is_null(), "{shown}");
+
     sqlx::raw_sql("COMMIT").execute(&mut writer).await.unwrap();
     wait_session_gone(&mut c).await;
     let after = status(&db, &dir).await;
@@ -376,6 +396,9 @@ async fn killed_in_a_concurrent_build_status_tells_whether_it_completed_and_reso
         vec![Outcome::Completed, Outcome::NotRun],
         "the build finished on the server; the insert never ran"
     );
+    let shown = cli_unfinished(&db, &dir, 2);
+    assert_eq!(shown["segments"][0]["outcome"], "completed", "{shown}");
+    assert_eq!(shown["segments"][1]["outcome"], "not_run", "{shown}");
     let unfinished = after.versions[1].unfinished.as_ref().unwrap();
     assert!(unfinished.lock_holder.is_none());
     assert!(unfinished.invalid_indexes.is_empty());

@@ -178,6 +178,7 @@ impl App {
                     self.size.0,
                 ),
                 running: self.run.running().is_some(),
+                idle: self.bottom == Bottom::Run && self.run.is_idle(),
                 list_min: super::list::min_width(self.data.status.as_ref()),
                 list_wanted: super::list::wanted_width(&self.data),
             },

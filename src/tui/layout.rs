@@ -56,6 +56,9 @@ pub struct Shape {
     pub status_rows: u16,
     /// Whether a migration runs (the run pane gets more room).
     pub running: bool,
+    /// Whether the bottom pane is the run pane with nothing to show yet: it keeps only its
+    /// title and its one line, and the list and the preview take the rest.
+    pub idle: bool,
     /// Columns the list needs for a full version and 20 characters of description.
     pub list_min: u16,
     /// Columns the list would take to show all its columns.
@@ -68,6 +71,27 @@ pub const WIDE: u16 = 140;
 /// Whether a screen is too small to draw the panes.
 pub fn too_small(area: Rect) -> bool {
     area.width < 20 || area.height < 8
+}
+
+/// Rows of the run pane with nothing to show: its border and title, and its one line.
+pub const IDLE_ROWS: u16 = 3;
+
+/// The split between what is above the bottom pane and the bottom pane: `share` percent of the
+/// height for the bottom, `running_share` while a migration runs, [`IDLE_ROWS`] when idle.
+fn split(shape: Shape, share: u16, running_share: u16) -> [Constraint; 2] {
+    if shape.running {
+        [
+            Constraint::Percentage(100 - running_share),
+            Constraint::Percentage(running_share),
+        ]
+    } else if shape.idle {
+        [Constraint::Min(0), Constraint::Length(IDLE_ROWS)]
+    } else {
+        [
+            Constraint::Percentage(100 - share),
+            Constraint::Percentage(share),
+        ]
+    }
 }
 
 impl Areas {
@@ -95,20 +119,10 @@ impl Areas {
             let [left, right] =
                 Layout::horizontal([Constraint::Length(list_width), Constraint::Min(0)])
                     .areas(body);
-            let bottom_share = if shape.running { 50 } else { 38 };
-            let [preview, bottom] = Layout::vertical([
-                Constraint::Percentage(100 - bottom_share),
-                Constraint::Percentage(bottom_share),
-            ])
-            .areas(right);
+            let [preview, bottom] = Layout::vertical(split(shape, 38, 50)).areas(right);
             (left, preview, bottom)
         } else {
-            let bottom_share = if shape.running { 55 } else { 40 };
-            let [top, bottom] = Layout::vertical([
-                Constraint::Percentage(100 - bottom_share),
-                Constraint::Percentage(bottom_share),
-            ])
-            .areas(body);
+            let [top, bottom] = Layout::vertical(split(shape, 40, 55)).areas(body);
             let [left, right] =
                 Layout::horizontal([Constraint::Length(list_width), Constraint::Min(0)]).areas(top);
             (left, right, bottom)
@@ -197,6 +211,7 @@ mod tests {
         let shape = Shape {
             status_rows: 1,
             running: false,
+            idle: false,
             list_min: 42,
             list_wanted: 0,
         };
@@ -246,5 +261,34 @@ mod tests {
             "{wide:?}"
         );
         assert_eq!(wide.pane_at(0, 0), Some((Pane::Migrations, None)));
+    }
+
+    #[test]
+    fn an_idle_run_pane_keeps_one_line_and_gives_the_rest_to_the_list_and_the_preview() {
+        let busy = Shape {
+            status_rows: 1,
+            list_min: 42,
+            ..Shape::default()
+        };
+        let idle = Shape { idle: true, ..busy };
+        for size in [(80, 24), (100, 30), (120, 35), (160, 45)] {
+            let (before, after) = (Areas::new(size, busy), Areas::new(size, idle));
+            assert_eq!(after.bottom.height, IDLE_ROWS, "{size:?}");
+            assert_eq!(after.bottom_height(), 1, "{size:?}");
+            assert!(after.preview_height() > before.preview_height(), "{size:?}");
+            assert_eq!(
+                after.preview.height + after.bottom.height,
+                before.preview.height + before.bottom.height,
+                "{size:?}: the preview takes what the run pane gives up"
+            );
+        }
+        let running = Areas::new(
+            (80, 24),
+            Shape {
+                running: true,
+                ..idle
+            },
+        );
+        assert!(running.bottom.height > 10, "a run always gets its room");
     }
 }

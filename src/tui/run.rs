@@ -110,6 +110,11 @@ impl RunPane {
         self.rehearsing.as_ref()
     }
 
+    /// Whether there is nothing to show: no run or rehearsal in progress, and no log yet.
+    pub fn is_idle(&self) -> bool {
+        self.running.is_none() && self.rehearsing.is_none() && self.log.is_empty()
+    }
+
     /// The log so far.
     pub fn log(&self) -> &[LogEntry] {
         &self.log

@@ -245,11 +245,7 @@ pub(super) async fn run_streamed(
         health,
     } = carried;
     if let (Some(id), Some(error)) = (audit_run, audit_incomplete) {
-        let y = yellow();
-        eprintln!(
-            "{y}warning: the audit of run {id} is incomplete ({error}); it reads as \
-             interrupted{y:#}"
-        );
+        audit::say_incomplete(id, &error);
     }
     if let Some(checked) = health {
         say_health(checked, json);

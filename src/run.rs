@@ -51,16 +51,29 @@ pub struct Carried {
     pub elapsed: Duration,
     /// The run's id in the audit trail, when it is recorded.
     pub audit_run: Option<i64>,
-    /// Why the audit of the run could not be completed (it then reads as interrupted).
+    /// That the audit of the run could not be completed (it then reads as interrupted), in
+    /// words.
     pub audit_incomplete: Option<String>,
     /// The health check's result, when it ran.
     pub health: Option<Result<Report, DbError>>,
+    /// Whether the run was cancelled, even after its last migration had committed.
+    pub cancelled: bool,
 }
 
 impl Carried {
-    /// Whether the run stopped because it was interrupted.
+    /// Whether the run was interrupted: cancelled, or stopped by an interruption.
     pub fn interrupted(&self) -> bool {
-        self.result.as_ref().is_err_and(RunError::is_interrupted)
+        self.cancelled || self.result.as_ref().is_err_and(RunError::is_interrupted)
+    }
+
+    /// The run's summary in the engine's words (`done: 2 applied …`, `interrupted after …`,
+    /// `failed after …`): the CLI's last line and the dashboard's run result.
+    pub fn summary(&self) -> String {
+        let elapsed = self
+            .result
+            .as_ref()
+            .map_or(self.elapsed, |summary| summary.elapsed);
+        self.tally.summary(elapsed, self.interrupted())
     }
 }
 
@@ -134,10 +147,10 @@ pub async fn carry_out(
     };
     let audit_run = recorder.as_ref().map(Recorder::run_id);
     let finish = async {
-        match recorder {
-            Some(recorder) => recorder.finish(end).await.err().map(|e| e.to_string()),
-            None => None,
-        }
+        let recorder = recorder?;
+        let id = recorder.run_id();
+        let error = recorder.finish(end).await.err()?;
+        Some(crate::audit::render::incomplete(id, &error))
     };
     let checked = async {
         let baseline = baseline?;
@@ -155,6 +168,7 @@ pub async fn carry_out(
         audit_run,
         audit_incomplete,
         health,
+        cancelled: cancel.is_cancelled(),
     })
 }
 
@@ -226,4 +240,47 @@ fn tallying(downstream: EventSink) -> (EventSink, JoinHandle<RunTally>) {
         tally
     });
     (sink, task)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn carried(cancelled: bool) -> Carried {
+        Carried {
+            result: Ok(RunSummary {
+                completed: vec![(Direction::Apply, 1, Duration::from_millis(5))],
+                elapsed: Duration::from_millis(20),
+            }),
+            tally: RunTally {
+                applied: vec![1],
+                ..RunTally::default()
+            },
+            elapsed: Duration::from_millis(30),
+            audit_run: Some(7),
+            audit_incomplete: None,
+            health: None,
+            cancelled,
+        }
+    }
+
+    #[test]
+    fn a_run_cancelled_after_its_last_commit_reads_as_interrupted_in_the_same_words() {
+        let done = carried(false);
+        assert!(!done.interrupted());
+        assert!(
+            done.summary().starts_with("done: 1 applied (1)"),
+            "{}",
+            done.summary()
+        );
+        let cancelled = carried(true);
+        assert!(cancelled.interrupted());
+        assert!(
+            cancelled
+                .summary()
+                .starts_with("interrupted after 20.0 ms: 1 applied (1)"),
+            "{}",
+            cancelled.summary()
+        );
+    }
 }

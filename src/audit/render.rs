@@ -29,6 +29,11 @@ pub fn who(os_user: Option<&str>, host: Option<&str>) -> String {
     }
 }
 
+/// That the audit of run `id` could not be completed, and what that means for it.
+pub fn incomplete(id: i64, error: &dyn std::fmt::Display) -> String {
+    format!("the audit of run {id} is incomplete ({error}); it reads as interrupted")
+}
+
 /// What a run did, in a few words: `applied 1, 2, 3`, `reverted 5, failed to apply 6`,
 /// `nothing to do`.
 pub fn what_it_did(run: &RunRecord) -> String {

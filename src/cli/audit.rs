@@ -101,17 +101,16 @@ pub(super) async fn finish(recorder: Option<Recorder>, end: RunEnd) -> Option<i6
     let recorder = recorder?;
     let id = recorder.run_id();
     if let Err(error) = recorder.finish(end).await {
-        say_incomplete(id, &error);
+        say_incomplete(&audit::render::incomplete(id, &error));
     }
     Some(id)
 }
 
-/// Says at once that the audit of run `id` could not be completed.
-pub(super) fn say_incomplete(id: i64, error: &dyn std::fmt::Display) {
+/// Says at once that the audit of a run could not be completed (`words` from
+/// [`audit::render::incomplete`]).
+pub(super) fn say_incomplete(words: &str) {
     let y = yellow();
-    eprintln!(
-        "{y}warning: the audit of run {id} is incomplete ({error}); it reads as interrupted{y:#}"
-    );
+    eprintln!("{y}warning: {words}{y:#}");
 }
 
 /// Tells a person where the run is recorded (after its summary).

@@ -16,7 +16,7 @@ use super::output::{bold, dim, green, red, show, show_in, show_padded_in, yellow
 use super::{EXIT_INTERRUPTED, Project};
 use crate::db::Database;
 use crate::health;
-use crate::run::{Carried, Surroundings, carry_out};
+use crate::run::{Surroundings, carry_out};
 use crate::runner::text::{LogKind, LogLine, RunLog, WAIT_REPRINT};
 use crate::runner::{
     BeforeStatement, Operation, RunEvent, RunOptions, RunTally, advisory_key, plan, read_history,
@@ -233,62 +233,55 @@ pub(super) async fn run_streamed(
     };
     // The audit's refusal is the command's error (the runner wrote nothing: its gate stayed
     // closed).
-    let carried = carried.map_err(|refused| eyre!("{refused}"))?;
+    let mut carried = carried.map_err(|refused| eyre!("{refused}"))?;
     let _ = printer.await;
-    let interrupted = cancel.is_cancelled() || carried.interrupted();
-    let Carried {
-        result,
-        tally,
-        elapsed,
-        audit_run,
-        audit_incomplete,
-        health,
-    } = carried;
-    if let (Some(id), Some(error)) = (audit_run, audit_incomplete) {
-        audit::say_incomplete(id, &error);
+    let interrupted = carried.interrupted();
+    if let Some(words) = &carried.audit_incomplete {
+        audit::say_incomplete(words);
     }
-    if let Some(checked) = health {
+    if let Some(checked) = carried.health.take() {
         say_health(checked, json);
     }
+    let tally = &carried.tally;
     if json {
         let line = serde_json::json!({
             "event": "summary",
-            "ok": result.is_ok(),
+            "ok": carried.result.is_ok(),
             "interrupted": interrupted,
             "applied": tally.applied,
             "reverted": tally.reverted,
             "retries": tally.retries,
             "failed": tally.failed,
             "stopped": tally.interrupted,
-            "completed": result.as_ref().map(|summary| summary.completed.iter().map(|(direction, version, elapsed)| serde_json::json!({
+            "completed": carried.result.as_ref().map(|summary| summary.completed.iter().map(|(direction, version, elapsed)| serde_json::json!({
                 "direction": direction,
                 "version": version,
                 "elapsed_ms": elapsed.as_secs_f64() * 1e3,
             })).collect::<Vec<_>>()).unwrap_or_default(),
-            "elapsed_ms": elapsed.as_secs_f64() * 1e3,
+            "elapsed_ms": carried.elapsed.as_secs_f64() * 1e3,
             "snapshot": snapshot,
-            "audit_run": audit_run,
+            "audit_run": carried.audit_run,
         });
         println!("{line}");
     }
-    let summary = match result {
-        Ok(summary) => summary,
-        Err(error) if interrupted => {
+    let line = carried.summary();
+    // (A run that failed before any migration began, say to connect, has no account.)
+    let accounted = *tally != RunTally::default();
+    let audit_run = carried.audit_run;
+    let code = match carried.result {
+        _ if interrupted => {
             if !json {
                 let y = yellow();
-                eprintln!("{y}{}{y:#}", tally.summary(elapsed, true));
-                audit::say_recorded(audit_run);
+                eprintln!("{y}{line}{y:#}");
             }
-            let _ = error;
-            return Ok(ExitCode::from(EXIT_INTERRUPTED));
+            ExitCode::from(EXIT_INTERRUPTED)
         }
         Err(error) => {
-            // (A run that failed before any migration began, say to connect, has no account.)
-            if !json && tally != RunTally::default() {
-                let r = red();
-                eprintln!("{r}{}{r:#}", tally.summary(elapsed, false));
-            }
             if !json {
+                if accounted {
+                    let r = red();
+                    eprintln!("{r}{line}{r:#}");
+                }
                 audit::say_recorded(audit_run);
             }
             return Err(error).wrap_err(match operation {
@@ -297,26 +290,21 @@ pub(super) async fn run_streamed(
                 Operation::Redo => "lockstep redo failed",
             });
         }
-    };
-    if interrupted {
-        // The interrupt came after the last migration had already committed.
-        if !json {
-            eprintln!("{}", tally.summary(summary.elapsed, true));
-            audit::say_recorded(audit_run);
+        Ok(_) if json => return Ok(ExitCode::SUCCESS),
+        Ok(summary) if summary.completed.is_empty() => {
+            println!("nothing to do: the database is up to date");
+            ExitCode::SUCCESS
         }
-        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+        Ok(_) => {
+            let g = green();
+            println!("{g}{line}{g:#}");
+            ExitCode::SUCCESS
+        }
+    };
+    if !json {
+        audit::say_recorded(audit_run);
     }
-    if json {
-        return Ok(ExitCode::SUCCESS);
-    }
-    if summary.completed.is_empty() {
-        println!("nothing to do: the database is up to date");
-    } else {
-        let g = green();
-        println!("{g}{}{g:#}", tally.summary(summary.elapsed, false));
-    }
-    audit::say_recorded(audit_run);
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }
 
 /// The health check after a run that changed something: printed when something needs action

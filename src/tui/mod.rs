@@ -762,29 +762,18 @@ pub async fn run_job(
         }
     };
     // An audit that cannot be completed reads as interrupted: the run log says so.
-    if let Some(error) = &carried.audit_incomplete {
-        let _ = tx.send(Event::RunNote(format!(
-            "the audit of this run is incomplete ({error}); it reads as interrupted"
-        )));
+    if let Some(words) = &carried.audit_incomplete {
+        let _ = tx.send(Event::RunNote(words.clone()));
     }
-    let interrupted = carried.interrupted();
-    let crate::run::Carried {
-        result,
-        tally,
-        elapsed,
-        health,
-        ..
-    } = carried;
-    let done = match result {
-        Ok(summary) => Ok(tally.summary(summary.elapsed, false)),
-        Err(_) if interrupted => Err(tally.summary(elapsed, true)),
+    let done = match &carried.result {
+        Ok(_) => Ok(carried.summary()),
         // The run log has the failure from its event: the summary says what it left.
-        Err(_) if tally.failed.is_some() => Err(tally.summary(elapsed, false)),
+        Err(_) if carried.interrupted() || carried.tally.failed.is_some() => Err(carried.summary()),
         Err(e) => Err(e.to_string()),
     };
     let _ = tx.send(Event::RunDone(done));
     // What the run may have left behind, after one that changed something.
-    if let Some(checked) = health
+    if let Some(checked) = carried.health
         && let Some(words) = crate::health::after_run_words(checked.as_ref())
     {
         let _ = tx.send(Event::HealthChecked(words));

@@ -551,6 +551,7 @@ impl<'a> State<'a> {
                 scan: f.cost == Cost::Scan,
                 rewrite: f.cost == Cost::Rewrite,
                 duration: LikelyDuration::Brief,
+                rows: None,
                 new_relation: f.new_relation
                     || a.shape == Shape::CreateTable
                     || d.creates.contains(&a.relation),
@@ -579,6 +580,9 @@ impl<'a> State<'a> {
 
         for lock in &mut locks {
             lock.duration = LikelyDuration::of(lock.scan, lock.rewrite);
+            if lock.duration != LikelyDuration::Brief && !lock.new_relation {
+                lock.rows = self.schema.relation(&lock.relation).and_then(|r| r.rows);
+            }
         }
 
         // Foreign keys seen earlier in the run: VALIDATE takes ROW SHARE on the referenced table;
@@ -611,6 +615,7 @@ impl<'a> State<'a> {
                 scan: false,
                 rewrite: false,
                 duration: LikelyDuration::Brief,
+                rows: None,
             });
         }
 
@@ -642,6 +647,7 @@ impl<'a> State<'a> {
                 scan: false,
                 rewrite: false,
                 duration: LikelyDuration::Brief,
+                rows: None,
             });
         }
 

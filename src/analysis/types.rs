@@ -136,6 +136,24 @@ pub struct LockFact {
     pub duration: LikelyDuration,
     /// Created earlier in this migration or run: invisible to production, not a hazard.
     pub new_relation: bool,
+    /// For a scan or a rewrite of a table that exists: its rows as the connected database
+    /// estimates them (`pg_class.reltuples`), when a database was read and has analysed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows: Option<i64>,
+}
+
+impl LockFact {
+    /// How much the scan or rewrite has to go through, when the connected database says
+    /// (`about 20.0k rows in the database`).
+    pub fn rows_note(&self) -> Option<String> {
+        // An empty table is said in the finding itself (its severity is lowered).
+        let rows = self.rows.filter(|r| *r > 0)?;
+        let noun = if rows == 1 { "row" } else { "rows" };
+        Some(format!(
+            "about {} {noun} in the database",
+            crate::monitor::format::human_count(rows)
+        ))
+    }
 }
 
 /// How long a statement's work under its lock is likely to take, from its cost in the lock model.

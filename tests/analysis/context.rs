@@ -292,6 +292,20 @@ fn the_database_catalogue_wins_and_an_empty_table_weighs_less() {
     };
     assert_eq!(severity(1), Some(Severity::Warning), "users is empty");
     assert_eq!(severity(2), Some(Severity::Error));
+    // The rows the scan goes through, as the database estimates them; none said for an empty table.
+    let lock = &analysis.statements[1].locks[0];
+    assert_eq!(
+        (lock.relation.as_str(), lock.rows),
+        ("orders", Some(1_000_000))
+    );
+    assert_eq!(
+        lock.rows_note().as_deref(),
+        Some("about 1.0M rows in the database")
+    );
+    assert_eq!(analysis.statements[0].locks[0].rows, Some(0));
+    assert_eq!(analysis.statements[0].locks[0].rows_note(), None);
+    // A brief lock is not weighed by rows.
+    assert_eq!(analysis.statements[4].locks[0].rows, None);
     let rules: Vec<&str> = analysis.findings.iter().map(|f| f.rule).collect();
     assert!(!rules.contains(&"column-type-rewrite"), "{rules:?}");
     assert!(!rules.contains(&"drop-table"), "{rules:?}");

@@ -145,6 +145,49 @@ async fn a_failed_run_exits_non_zero_and_names_the_line() {
     );
 }
 
+/// With a database, a finding on a scan or a rewrite says how many rows the table has there (the
+/// server's estimate); a brief lock and a table created by the migration say none.
+#[tokio::test]
+async fn lint_with_a_database_says_how_many_rows_a_scan_or_rewrite_goes_through() {
+    let db = fresh_database().await;
+    let dir = Dir::with(&[(
+        "1_orders.sql",
+        "CREATE TABLE orders (id int, amount int);\n\
+         INSERT INTO orders SELECT g, g FROM generate_series(1, 5000) g;\n\
+         ANALYZE orders;\n",
+    )]);
+    lockstep(db.url(), &dir).arg("up").assert().success();
+    dir.write(
+        "2_index.sql",
+        "CREATE INDEX orders_amount ON orders (amount);\n\
+         ALTER TABLE orders ADD COLUMN note text;\n\
+         CREATE TABLE refunds (id int);\n\
+         CREATE INDEX refunds_id ON refunds (id);\n",
+    );
+    let out = lockstep(db.url(), &dir).arg("lint").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "SHARE on \"orders\" · blocks writes, not reads · grows with the table size (full scan) · about 5.0k rows in the database"
+        ),
+        "{text}"
+    );
+    let out = lockstep(db.url(), &dir)
+        .args(["lint", "--format", "json"])
+        .output()
+        .unwrap();
+    let doc = json(&out.stdout);
+    let statements = doc["files"][0]["statements"].as_array().unwrap();
+    let rows = |i: usize| statements[i]["locks"][0].get("rows").cloned();
+    assert_eq!(
+        rows(0),
+        Some(serde_json::json!(5000)),
+        "the index build scans"
+    );
+    assert_eq!(rows(1), None, "adding a nullable column is brief");
+    assert_eq!(rows(3), None, "refunds is new");
+}
+
 #[test]
 fn new_writes_sqlx_files_with_inferred_versions() {
     let dir = Dir::with(&[

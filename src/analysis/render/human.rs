@@ -161,6 +161,9 @@ fn render_finding(
             .and_then(|s| s.locks.iter().find(|l| &l.relation == table));
         if let Some(fact) = fact {
             notes[0].push_str(&format!(" · {}", fact.duration.describe()));
+            if let Some(rows) = fact.rows_note() {
+                notes[0].push_str(&format!(" · {rows}"));
+            }
         }
     }
     if let Some(help) = &f.safe_alternative {

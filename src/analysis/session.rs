@@ -1089,6 +1089,18 @@ impl<'a> State<'a> {
                 Effect::Unseen => self.schema.changes.unseen = true,
             }
         }
+        // Rows written: the database's count no longer says how many a later statement meets
+        // (an empty table filled by an earlier migration of the run is empty no more).
+        for &(a, _) in actions {
+            if a.shape == Shape::Dml
+                && self
+                    .schema
+                    .relation(&a.relation)
+                    .is_some_and(|r| r.rows.is_some())
+            {
+                self.schema.relation_mut(&a.relation).rows = None;
+            }
+        }
         for (name, table, kind) in &d.constraints {
             let validated = !d.actions.iter().any(|a| {
                 matches!(&a.detail, Detail::Constraint { name: Some(n), not_valid: true, .. } if n == name)

@@ -317,6 +317,48 @@ fn the_database_catalogue_wins_and_an_empty_table_weighs_less() {
     );
 }
 
+/// A table the database has empty is filled by an earlier migration of the run: the index built
+/// after it meets rows, so it weighs in full (and no row count is claimed for it).
+#[test]
+fn rows_written_by_an_earlier_migration_make_the_database_count_unknown() {
+    use lockstep::analysis::{Relation, RelationKind, Severity};
+    let mut catalog = Catalog::empty_database();
+    let mut users = Relation::of(RelationKind::Table);
+    users.rows = Some(0);
+    catalog.relations.insert("users".to_string(), users);
+    let run = |texts: &[&str]| {
+        let opts = LintOptions {
+            session_lock_timeout: true,
+            catalog: catalog.clone(),
+            chain: Chain::Run {
+                applied_before: None,
+            },
+            ..LintOptions::default()
+        };
+        lint_files(&files(texts), &opts)
+            .files
+            .into_iter()
+            .map(|f| f.analysis)
+            .collect::<Vec<_>>()
+    };
+    let index = "CREATE INDEX users_name ON users (name);";
+    let severity = |analysis: &Analysis| {
+        analysis
+            .findings
+            .iter()
+            .find(|f| f.rule == "require-concurrent-index")
+            .map(|f| f.severity)
+    };
+    let alone = run(&["SELECT 1;", index]);
+    assert_eq!(severity(&alone[1]), Some(Severity::Warning), "still empty");
+    let filled = run(&[
+        "INSERT INTO users (id, name) SELECT g, 'n' FROM generate_series(1, 10) g;",
+        index,
+    ]);
+    assert_eq!(severity(&filled[1]), Some(Severity::Error), "filled first");
+    assert_eq!(filled[1].statements[0].locks[0].rows, None);
+}
+
 /// Many files, some big enough to be parsed on a worker thread and enough in total for several
 /// workers and runs of files: each file still meets exactly the files before it, as it does when
 /// it is the last of a lint of fewer files.

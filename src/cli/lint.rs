@@ -549,7 +549,14 @@ fn read_paths(paths: &[PathBuf]) -> Result<NamedFiles> {
         );
     }
     let named_set: HashSet<PathBuf> = named.iter().map(|(p, _)| p.clone()).collect();
-    history.retain(|p| !named_set.contains(p));
+    // A file named without a directory (`lint *.sql` inside it) is listed back as `./NAME`.
+    let without_dot = |p: &Path| -> PathBuf {
+        p.components()
+            .filter(|c| *c != std::path::Component::CurDir)
+            .collect()
+    };
+    let named_files: HashSet<PathBuf> = named.iter().map(|(p, _)| without_dot(p)).collect();
+    history.retain(|p| !named_files.contains(&without_dot(p)));
     // The files of named directories and the history, read at once too.
     let unread: Vec<&PathBuf> = named
         .iter()

@@ -376,6 +376,50 @@ fn a_named_file_meets_the_migrations_before_it() {
     );
 }
 
+/// Files named without a directory (`lockstep lint *.sql` inside `migrations/`) are linted as
+/// when named with it: each meets the ones before it once (they were also read again as their own
+/// history, which lost the table of an index).
+#[test]
+fn files_named_inside_their_directory_are_linted_as_with_the_directory() {
+    let dir = project(&[
+        (
+            "1_create.sql",
+            "CREATE TABLE widgets (id int);\nCREATE INDEX widgets_id ON widgets (id);\n",
+        ),
+        ("2_drop.sql", "DROP INDEX widgets_id;\n"),
+        ("3_later.sql", "ALTER TABLE widgets ADD COLUMN name text;\n"),
+    ]);
+    let inside = lockstep(&dir.path().join("migrations"))
+        .args([
+            "lint",
+            "--format",
+            "gcc",
+            "1_create.sql",
+            "2_drop.sql",
+            "3_later.sql",
+        ])
+        .output()
+        .unwrap();
+    let outside = lockstep(dir.path())
+        .args([
+            "lint",
+            "--format",
+            "gcc",
+            "migrations/1_create.sql",
+            "migrations/2_drop.sql",
+            "migrations/3_later.sql",
+        ])
+        .output()
+        .unwrap();
+    let inside = String::from_utf8_lossy(&inside.stdout).to_string();
+    let outside = String::from_utf8_lossy(&outside.stdout).replace("migrations/", "");
+    assert!(
+        inside.contains("ACCESS EXCLUSIVE lock on \"widgets\""),
+        "{inside}"
+    );
+    assert_eq!(inside, outside);
+}
+
 #[test]
 fn sarif_and_github_formats_keep_the_summary_and_exit_code() {
     let dir = project(&[("1_index.sql", INDEX_AND_DEFAULT)]);

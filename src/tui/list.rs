@@ -5,10 +5,12 @@
 //! [`MIN_DESCRIPTION`] characters of description; then the findings, the rehearsal (✓ round trip,
 //! ✗ failed, ∅ not reversible; see [`super::rehearsal::list_cell`]), the duration, the time
 //! applied and the database user who applied it (when the audit recorded it), dropped in that
-//! reverse order as the pane narrows. The time applied is the audit's when it recorded the apply,
-//! else the history row's. The cursor starts on the first
-//! pending migration (or the last applied when none is pending) and stays on its version when the
-//! list changes.
+//! reverse order as the pane narrows. The columns are shared by the rows on screen, and a row's
+//! description runs on over the columns after it that are empty in that row (an applied row's
+//! findings, a pending row's duration and time applied) up to the first cell the row shows, where
+//! it is cut. The time applied is the audit's when it recorded the apply, else the history
+//! row's. The cursor starts on the first pending migration (or the last applied when none is
+//! pending) and stays on its version when the list changes.
 
 use chrono::{DateTime, Local, Utc};
 use crossterm::event::{KeyCode, KeyEvent};
@@ -247,84 +249,53 @@ impl MigrationList {
         let height = area.height.saturating_sub(2) as usize;
         let first = self.offset;
         let last = (first + height).min(self.rows());
-        let on_screen: Vec<Option<&VersionStatus>> = (first..last)
-            .map(|row| self.at_row(row).map(|i| &status.versions[self.visible[i]]))
-            .collect();
-        let findings: Vec<Line<'static>> = on_screen
-            .iter()
-            .map(|v| v.map(|v| findings_cell(data, v)).unwrap_or_default())
-            .collect();
-        let version_width = on_screen
-            .iter()
-            .flatten()
-            .map(|v| v.version.to_string().len())
-            .max()
-            .unwrap_or(1) as u16;
-        let rehearsals: Vec<Line<'static>> = on_screen
-            .iter()
-            .map(|v| {
-                v.map(|v| super::rehearsal::list_cell(data.rehearsals.of(v)))
-                    .unwrap_or_default()
+        let cells: Vec<Option<[Line<'static>; 8]>> = (first..last)
+            .map(|row| {
+                let v = &status.versions[self.visible[self.at_row(row)?]];
+                Some(version_row(
+                    v,
+                    [
+                        findings_cell(data, v),
+                        super::rehearsal::list_cell(data.rehearsals.of(v)),
+                    ],
+                    Applied {
+                        at: data.applied_at(v),
+                        by: data.applied_by(v).map(|by| by.database_user.as_str()),
+                    },
+                    running == Some(v.version),
+                ))
             })
             .collect();
-        let findings_width = findings.iter().map(Line::width).max().unwrap_or(0) as u16;
-        let rehearsal_width = rehearsals.iter().map(Line::width).max().unwrap_or(0) as u16;
-        let any_applied = on_screen.iter().flatten().any(|v| v.applied.is_some());
-        let applied_by = on_screen
-            .iter()
-            .flatten()
-            .filter_map(|v| data.applied_by(v))
-            .map(|by| by_cell(&by.database_user).width() as u16)
-            .max()
-            .unwrap_or(0);
-        // Inside the border, after the cursor column; one column between columns.
-        let width = area.width.saturating_sub(3);
-        let columns = columns(
-            width,
-            version_width,
-            [findings_width, rehearsal_width, applied_by],
-            any_applied,
-        );
-        let mut rows = Vec::with_capacity(on_screen.len());
-        let mut selected_row = None;
-        for (row, ((v, findings), rehearsal)) in on_screen
+        // Inside the border, after the cursor column.
+        let columns = Columns::fit(area.width.saturating_sub(3), cells.iter().flatten());
+        let selected_row = (first..last).position(|row| self.at_row(row) == Some(self.selected));
+        let rows = cells
             .into_iter()
-            .zip(findings)
-            .zip(rehearsals)
-            .enumerate()
-        {
-            let Some(v) = v else {
-                rows.push(Row::new(vec![
-                    Cell::from(""),
-                    Cell::from(""),
-                    Cell::from(Line::styled("── pending ──", DIM)),
-                ]));
-                continue;
-            };
-            if self.at_row(first + row) == Some(self.selected) {
-                selected_row = Some(rows.len());
-            }
-            rows.push(Row::new(columns.pick(version_row(
-                v,
-                [findings, rehearsal],
-                Applied {
-                    at: data.applied_at(v),
-                    by: data.applied_by(v).map(|by| by.database_user.as_str()),
-                },
-                running == Some(v.version),
-            ))));
-        }
-        let table = Table::new(rows, columns.widths())
-            .block(block)
-            .row_highlight_style(
-                Style::default()
-                    .bg(Color::Rgb(40, 44, 52))
-                    .add_modifier(Modifier::BOLD),
-            )
-            .highlight_symbol("›");
+            .map(|cells| cells.map_or_else(separator, |cells| columns.row(cells)))
+            .collect();
         let mut state = TableState::default().with_selected(selected_row);
-        frame.render_stateful_widget(table, area, &mut state);
+        frame.render_stateful_widget(table(rows, columns).block(block), area, &mut state);
     }
+}
+
+/// The `── pending ──` row, in the description column.
+fn separator() -> Row<'static> {
+    Row::new([
+        Cell::from(""),
+        Cell::from(""),
+        Cell::from(Line::styled("── pending ──", DIM)),
+    ])
+}
+
+/// The list's rows in `columns`, the selected one highlighted behind the `›` cursor.
+fn table(rows: Vec<Row<'static>>, columns: Columns) -> Table<'static> {
+    Table::new(rows, columns.widths())
+        .row_highlight_style(
+            Style::default()
+                .bg(Color::Rgb(40, 44, 52))
+                .add_modifier(Modifier::BOLD),
+        )
+        .highlight_symbol("›")
 }
 
 /// Which columns fit, in priority order.
@@ -393,6 +364,21 @@ fn columns(
 }
 
 impl Columns {
+    /// The columns for `width` columns of rows (one column between columns), measured on the
+    /// cells of the rows on screen (see [`version_row`]).
+    fn fit<'a>(width: u16, rows: impl Iterator<Item = &'a [Line<'static>; 8]> + Clone) -> Columns {
+        let widest = |cell: usize| {
+            let widest = rows.clone().map(|cells| cells[cell].width()).max();
+            u16::try_from(widest.unwrap_or(0)).unwrap_or(u16::MAX)
+        };
+        columns(
+            width,
+            widest(1).max(1),
+            [widest(3), widest(4), widest(7)],
+            widest(5) > 0,
+        )
+    }
+
     /// The constraints of the columns shown (a dropped column takes no room, not even spacing).
     fn widths(self) -> Vec<Constraint> {
         let mut widths = vec![
@@ -415,9 +401,11 @@ impl Columns {
         widths
     }
 
-    /// `cells` (glyph, version, description, findings, rehearsal, duration, time applied, who
-    /// applied it) without the dropped columns.
-    fn pick(self, cells: [Cell<'static>; 8]) -> Vec<Cell<'static>> {
+    /// One version's row: `cells` (glyph, version, description, findings, rehearsal, duration,
+    /// time applied, who applied it) in the columns shown. The description runs on over the
+    /// columns after it that are empty in this row, up to the first cell the row shows: it gets
+    /// the room its row does not use, while every cell shown stays in its column.
+    fn row(self, cells: [Line<'static>; 8]) -> Row<'static> {
         let shown = [
             true,
             true,
@@ -428,12 +416,19 @@ impl Columns {
             self.applied_at > 0,
             self.applied_by > 0,
         ];
-        cells
+        let mut cells = cells
             .into_iter()
             .zip(shown)
             .filter(|(_, shown)| *shown)
-            .map(|(cell, _)| cell)
-            .collect()
+            .map(|(cell, _)| cell);
+        let mut row: Vec<Cell<'static>> = cells.by_ref().take(3).map(Cell::from).collect();
+        let trailing: Vec<Line<'static>> = cells.collect();
+        let empty = trailing.iter().take_while(|cell| cell.width() == 0).count();
+        if let Some(description) = row.pop() {
+            row.push(description.column_span(1 + empty as u16));
+        }
+        row.extend(trailing.into_iter().skip(empty).map(Cell::from));
+        Row::new(row)
     }
 }
 
@@ -504,7 +499,7 @@ fn version_row(
     [findings, rehearsal]: [Line<'static>; 2],
     applied: Applied,
     running: bool,
-) -> [Cell<'static>; 8] {
+) -> [Line<'static>; 8] {
     let (glyph, color) = state_look(v.state);
     let glyph = if running { "▶" } else { glyph };
     let mut description = visible::spans(&v.description, Style::default());
@@ -527,14 +522,17 @@ fn version_row(
         .map(|at| at.with_timezone(&Local).format("%m-%d %H:%M").to_string())
         .unwrap_or_default();
     [
-        Cell::from(glyph).style(Style::default().fg(color).add_modifier(Modifier::BOLD)),
-        Cell::from(v.version.to_string()).style(Style::default().fg(color)),
-        Cell::from(Line::from(description)),
-        Cell::from(findings),
-        Cell::from(rehearsal),
-        Cell::from(Line::from(took).right_aligned()).style(DIM),
-        Cell::from(when).style(DIM),
-        Cell::from(applied.by.map(by_cell).unwrap_or_default()),
+        Line::styled(
+            glyph,
+            Style::default().fg(color).add_modifier(Modifier::BOLD),
+        ),
+        Line::styled(v.version.to_string(), Style::default().fg(color)),
+        Line::from(description),
+        findings,
+        rehearsal,
+        Line::styled(took, DIM).right_aligned(),
+        Line::styled(when, DIM),
+        applied.by.map(by_cell).unwrap_or_default(),
     ]
 }
 
@@ -578,6 +576,312 @@ pub fn wanted_width(data: &Data) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::AppliedRow;
+    use ratatui::buffer::Buffer;
+    use ratatui::widgets::StatefulWidget;
+
+    const LONG: &str = "add conversation language and archive flag with a default";
+
+    /// A version as the list gets it: applied (3.2 ms, at a fixed time, by `by`) or pending.
+    fn version(version: i64, description: &str, applied: bool) -> VersionStatus {
+        VersionStatus {
+            version,
+            description: description.to_string(),
+            state: if applied {
+                State::Applied
+            } else {
+                State::Pending
+            },
+            migration: None,
+            applied: applied.then(|| AppliedRow {
+                version,
+                description: description.to_string(),
+                installed_on: DateTime::from_timestamp(1_764_477_060, 0).unwrap(),
+                success: true,
+                checksum: Vec::new(),
+                execution_time: 3_200_000,
+            }),
+            unfinished: None,
+        }
+    }
+
+    /// A row's cells with `findings`, applied by `by` when applied.
+    fn cells(v: &VersionStatus, findings: &str, by: Option<&str>) -> [Line<'static>; 8] {
+        let at = v.applied.as_ref().map(|row| row.installed_on);
+        let by = by.filter(|_| at.is_some());
+        version_row(
+            v,
+            [Line::from(findings.to_string()), Line::default()],
+            Applied { at, by },
+            false,
+        )
+    }
+
+    /// The rows drawn `width` columns wide (the cursor column included, no border), the first
+    /// selected: each row as the symbols of its cells, one a column.
+    fn draw(width: u16, rows: Vec<[Line<'static>; 8]>) -> (Columns, Vec<Vec<String>>) {
+        let columns = Columns::fit(width - 1, rows.iter());
+        let area = Rect::new(0, 0, width, rows.len() as u16);
+        let mut buf = Buffer::empty(area);
+        let rows = rows.into_iter().map(|cells| columns.row(cells)).collect();
+        let mut state = TableState::default().with_selected(Some(0));
+        StatefulWidget::render(table(rows, columns), area, &mut buf, &mut state);
+        let drawn = (0..area.height)
+            .map(|y| {
+                (0..width)
+                    .map(|x| buf[(x, y)].symbol().to_string())
+                    .collect()
+            })
+            .collect();
+        (columns, drawn)
+    }
+
+    /// A drawn row as text (a wide character once, not with the cell it hides).
+    fn text(row: &[String]) -> String {
+        let mut text = String::new();
+        let mut hidden = 0;
+        for symbol in row {
+            if hidden > 0 {
+                hidden -= 1;
+                continue;
+            }
+            hidden = Line::from(symbol.as_str()).width().saturating_sub(1);
+            text.push_str(symbol);
+        }
+        text
+    }
+
+    /// The column where `needle` (one column a character) starts in a drawn row.
+    fn column_of(row: &[String], needle: &str) -> Option<usize> {
+        let needle: Vec<String> = needle.chars().map(String::from).collect();
+        row.windows(needle.len()).position(|cells| cells == needle)
+    }
+
+    /// The description's cells: after the cursor, glyph and version, up to the last column that
+    /// is not blank before `end`.
+    fn description(row: &[String], version: u16, end: usize) -> String {
+        let start = usize::from(1 + 1 + 1 + version + 1);
+        text(&row[start..end]).trim_end().to_string()
+    }
+
+    #[test]
+    fn an_applied_row_without_findings_runs_over_the_findings_column() {
+        // The pane of the report: 80 columns, 77 inside the border.
+        let (with, without) = (
+            version(20260106101000, LONG, true),
+            version(20260112110000, LONG, true),
+        );
+        let (columns, drawn) = draw(
+            78,
+            vec![cells(&with, "✗1 ▲1", None), cells(&without, "", None)],
+        );
+        assert_eq!(
+            (
+                columns.findings,
+                columns.rehearsal,
+                columns.duration,
+                columns.applied_at
+            ),
+            (5, 0, 9, 11)
+        );
+        let findings = column_of(&drawn[0], "✗1").unwrap();
+        let duration = column_of(&drawn[0], "3.2 ms").unwrap();
+        // The row with findings keeps the shared description column (up to one before them)...
+        assert_eq!(
+            description(&drawn[0], 14, findings),
+            "add conversation language and ar"
+        );
+        // ... the row without gets the findings column and its spacing too, up to its duration.
+        assert_eq!(column_of(&drawn[1], "3.2 ms"), Some(duration));
+        assert_eq!(
+            description(&drawn[1], 14, duration),
+            "add conversation language and archive"
+        );
+        assert_eq!(
+            drawn[1][findings + 5],
+            " ",
+            "one column before the duration's"
+        );
+    }
+
+    #[test]
+    fn a_pending_row_runs_over_the_duration_and_time_columns() {
+        let rows = [
+            version(20260105091500, "create set updated at function", true),
+            version(
+                20260115100000,
+                "index turns by conversation concurrently",
+                false,
+            ),
+            version(
+                20260116113000,
+                "index conversations by status and language",
+                false,
+            ),
+        ];
+        let (_, drawn) = draw(
+            78,
+            vec![
+                cells(&rows[0], "", None),
+                cells(&rows[1], "", None),
+                cells(&rows[2], "✗1 ▲1", None),
+            ],
+        );
+        let findings = column_of(&drawn[2], "✗1").unwrap();
+        assert_eq!(
+            description(&drawn[1], 14, 78),
+            "index turns by conversation concurrently",
+            "nothing after it: the whole row"
+        );
+        // A pending row with findings stops before them, at the shared description column.
+        assert_eq!(
+            description(&drawn[2], 14, findings),
+            "index conversations by status an"
+        );
+        assert_eq!(&drawn[2][findings - 1], " ");
+        // Too long for its room: cut at the row's edge as it always was.
+        let long = version(20260115100000, &LONG.repeat(2), false);
+        let (_, drawn) = draw(78, vec![cells(&rows[0], "", None), cells(&long, "", None)]);
+        let shown = description(&drawn[1], 14, 78);
+        assert_eq!(shown.chars().count(), 78 - 18);
+        assert!(LONG.repeat(2).starts_with(&shown), "{shown}");
+    }
+
+    #[test]
+    fn shown_cells_stay_in_their_columns() {
+        // Wide characters in descriptions (CJK and emoji, two columns each), some cut where a
+        // wide character does not fit.
+        let cjk = "移行テーブルを追加して既存の行を更新する長い説明";
+        let rows = [
+            (version(1, "create users", true), "▲1", Some("deploy")),
+            (version(2, &cjk.repeat(2), true), "", Some("deploy")),
+            (
+                version(
+                    3,
+                    "🚀 launch the rocket table with a long description",
+                    true,
+                ),
+                "✗1 ▲2",
+                None,
+            ),
+            (version(4, "a", true), "", Some("alice")),
+            (version(5, &format!("a{cjk}{cjk}"), false), "▲1", None),
+            (version(6, &"🚀".repeat(50), false), "", None),
+        ];
+        let width = 90;
+        let (columns, drawn) = draw(
+            width,
+            rows.iter()
+                .map(|(v, findings, by)| cells(v, findings, *by))
+                .collect(),
+        );
+        // 89 columns after the cursor: glyph, version 1, description 50, then 5 + 9 + 11 + 6.
+        assert_eq!(
+            (
+                columns.findings,
+                columns.duration,
+                columns.applied_at,
+                columns.applied_by
+            ),
+            (5, 9, 11, 6)
+        );
+        let at = |row: usize, needle: &str| column_of(&drawn[row], needle);
+        let when = rows[0]
+            .0
+            .applied
+            .as_ref()
+            .unwrap()
+            .installed_on
+            .with_timezone(&Local)
+            .format("%m-%d %H:%M")
+            .to_string();
+        // Findings under findings, durations under durations, times under times, users under
+        // users.
+        let findings = at(0, "▲1").unwrap();
+        assert_eq!(findings, 5 + 50 + 1);
+        assert_eq!(at(2, "✗1 ▲2"), Some(findings));
+        assert_eq!(at(4, "▲1"), Some(findings));
+        let duration = at(0, "3.2 ms").unwrap();
+        let time = at(0, &when).unwrap();
+        let by = at(0, "deploy").unwrap();
+        for row in 1..4 {
+            assert_eq!(at(row, "3.2 ms"), Some(duration), "row {row}");
+            assert_eq!(at(row, &when), Some(time), "row {row}");
+        }
+        assert_eq!(at(1, "deploy"), Some(by));
+        assert_eq!(at(3, "alice"), Some(by));
+        // Every row is exactly as wide as the pane, and the column before each shown cell blank:
+        // no description overlaps a cell.
+        for (row, cells) in drawn.iter().enumerate() {
+            assert_eq!(
+                Line::from(text(cells)).width(),
+                usize::from(width),
+                "row {row}"
+            );
+            for x in [findings, duration, time, by] {
+                if cells[x] != " " {
+                    assert_eq!(cells[x - 1], " ", "row {row} column {x}: {}", text(cells));
+                }
+            }
+        }
+        let first = |text: &str, n: usize| text.chars().take(n).collect::<String>();
+        // The CJK row without findings runs over their column and its spacing: 56 columns.
+        assert_eq!(
+            description(&drawn[1], 1, findings + 6),
+            first(&cjk.repeat(2), 28)
+        );
+        // The pending one with findings keeps the shared 50 columns: `a` and 24 characters, the
+        // 25th not drawn for want of its second column.
+        assert_eq!(
+            description(&drawn[4], 1, findings),
+            first(&format!("a{cjk}{cjk}"), 25)
+        );
+        assert_eq!(drawn[4][findings - 2], " ");
+        // The pending emoji row runs to the end of the pane: 85 columns after its version, 42
+        // rockets and the last column blank.
+        let rockets = description(&drawn[5], 1, usize::from(width));
+        assert_eq!(rockets, "🚀".repeat(42));
+    }
+
+    #[test]
+    fn narrow_lists_keep_the_identity() {
+        let rows = [
+            version(20260105091500, LONG, true),
+            version(20260116113000, LONG, false),
+        ];
+        // Cursor, glyph, version 14 and 20 description, with spacing: 38 with the cursor.
+        let (columns, drawn) = draw(
+            38,
+            vec![cells(&rows[0], "", None), cells(&rows[1], "✗1 ▲1", None)],
+        );
+        assert_eq!(
+            (columns.findings, columns.duration, columns.applied_at),
+            (0, 0, 0)
+        );
+        assert_eq!(text(&drawn[0]), "›✓ 20260105091500 add conversation lan");
+        assert_eq!(text(&drawn[1]), " ○ 20260116113000 add conversation lan");
+        // Room for the findings: the row with them keeps MIN_DESCRIPTION, the one without
+        // takes their room.
+        let (columns, drawn) = draw(
+            44,
+            vec![cells(&rows[0], "", None), cells(&rows[1], "✗1 ▲1", None)],
+        );
+        assert_eq!((columns.findings, columns.duration), (5, 0));
+        assert_eq!(
+            text(&drawn[0]),
+            "›✓ 20260105091500 add conversation language "
+        );
+        assert_eq!(
+            text(&drawn[1]),
+            " ○ 20260116113000 add conversation lan ✗1 ▲1"
+        );
+        assert_eq!(
+            description(&drawn[1], 14, column_of(&drawn[1], "✗1").unwrap())
+                .chars()
+                .count(),
+            usize::from(MIN_DESCRIPTION)
+        );
+    }
 
     #[test]
     fn columns_drop_in_reverse_priority() {

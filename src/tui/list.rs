@@ -2,7 +2,9 @@
 //! applied it, a "pending" separator, the `/` filter, and the cursor.
 //!
 //! Identity comes first: the state glyph, the full version (never cut) and at least
-//! [`MIN_DESCRIPTION`] characters of description; then the findings, the rehearsal (✓ round trip,
+//! [`MIN_DESCRIPTION`] characters of description (of which the findings may take a few when
+//! nothing else fits: a list without its ✗ hides where the review stops); then the findings, the
+//! rehearsal (✓ round trip,
 //! ✗ failed, ∅ not reversible; see [`super::rehearsal::list_cell`]), the duration, the time
 //! applied and the database user who applied it (when the audit recorded it), dropped in that
 //! reverse order as the pane narrows. The columns are shared by the rows on screen, and a row's
@@ -316,6 +318,8 @@ const APPLIED_AT_WIDTH: u16 = 11;
 const APPLIED_BY_MAX: u16 = 16;
 /// The room the layout reckons the findings take (`✗1 ▲2`).
 const FINDINGS_ALLOWANCE: u16 = 5;
+/// Description characters below [`MIN_DESCRIPTION`] the findings may take when nothing else fits.
+const FINDINGS_BORROW: u16 = 6;
 /// Description beyond [`MIN_DESCRIPTION`] the list asks the layout for.
 const DESCRIPTION_ALLOWANCE: u16 = 8;
 
@@ -329,7 +333,18 @@ fn columns(
     [findings, rehearsal, applied_by]: [u16; 3],
     any_applied: bool,
 ) -> Columns {
-    let mut room = width.saturating_sub(1 + 1 + version + 1 + MIN_DESCRIPTION);
+    let identity = 1 + 1 + version + 1;
+    // The findings are worth a few description characters: a list that shows no ✗ hides which
+    // migration the review stops at.
+    let findings_room = width.saturating_sub(identity + MIN_DESCRIPTION - FINDINGS_BORROW);
+    let findings = if findings > 0 && findings_room > findings {
+        findings
+    } else {
+        0
+    };
+    let mut room = width
+        .saturating_sub(identity + MIN_DESCRIPTION)
+        .saturating_sub(if findings > 0 { findings + 1 } else { 0 });
     let mut take = |wanted: u16| {
         if wanted > 0 && room > wanted {
             room -= wanted + 1;
@@ -338,7 +353,6 @@ fn columns(
             0
         }
     };
-    let findings = take(findings);
     let rehearsal = take(rehearsal);
     let duration = if any_applied { take(DURATION_WIDTH) } else { 0 };
     let applied_at = if any_applied {
@@ -849,17 +863,26 @@ mod tests {
             version(20260105091500, LONG, true),
             version(20260116113000, LONG, false),
         ];
-        // Cursor, glyph, version 14 and 20 description, with spacing: 38 with the cursor.
+        // Cursor, glyph, version 14 and 20 description, with spacing: 38 with the cursor. Too
+        // narrow for the findings and 14 characters of description: they are dropped.
         let (columns, drawn) = draw(
-            38,
+            37,
             vec![cells(&rows[0], "", None), cells(&rows[1], "✗1 ▲1", None)],
         );
         assert_eq!(
             (columns.findings, columns.duration, columns.applied_at),
             (0, 0, 0)
         );
+        assert_eq!(text(&drawn[0]), "›✓ 20260105091500 add conversation la");
+        assert_eq!(text(&drawn[1]), " ○ 20260116113000 add conversation la");
+        // At 38, the findings take 6 of the 20 description characters: the ✗ shows.
+        let (columns, drawn) = draw(
+            38,
+            vec![cells(&rows[0], "", None), cells(&rows[1], "✗1 ▲1", None)],
+        );
+        assert_eq!((columns.findings, columns.duration), (5, 0));
         assert_eq!(text(&drawn[0]), "›✓ 20260105091500 add conversation lan");
-        assert_eq!(text(&drawn[1]), " ○ 20260116113000 add conversation lan");
+        assert_eq!(text(&drawn[1]), " ○ 20260116113000 add conversati ✗1 ▲1");
         // Room for the findings: the row with them keeps MIN_DESCRIPTION, the one without
         // takes their room.
         let (columns, drawn) = draw(
@@ -894,8 +917,12 @@ mod tests {
                 c.applied_by,
             )
         };
-        // glyph + version 14 + 20 description, with spacing: 37.
-        assert_eq!(shown(columns(37, 14, [5, 2, 6], true)), (0, 0, 0, 0, 0));
+        // glyph + version 14 + 20 description, with spacing: 37. The findings may take the
+        // description down to 14 characters: 31 + 6 columns.
+        assert_eq!(shown(columns(36, 14, [5, 2, 6], true)), (0, 0, 0, 0, 0));
+        assert_eq!(shown(columns(37, 14, [5, 2, 6], true)), (5, 0, 0, 0, 0));
+        assert_eq!(shown(columns(42, 14, [5, 2, 6], true)), (5, 0, 0, 0, 0));
+        assert_eq!(shown(columns(37, 14, [0, 2, 6], true)), (0, 0, 0, 0, 0));
         assert_eq!(shown(columns(50, 14, [5, 2, 6], true)), (5, 2, 0, 0, 0));
         assert_eq!(shown(columns(45, 14, [5, 2, 6], true)), (5, 0, 0, 0, 0));
         assert_eq!(shown(columns(60, 14, [5, 2, 6], true)), (5, 2, 9, 0, 0));

@@ -863,12 +863,15 @@ mod tests {
             version(20260105091500, LONG, true),
             version(20260116113000, LONG, false),
         ];
+        let at = |width: u16| {
+            draw(
+                width,
+                vec![cells(&rows[0], "", None), cells(&rows[1], "✗1 ▲1", None)],
+            )
+        };
         // Cursor, glyph, version 14 and 20 description, with spacing: 38 with the cursor. Too
         // narrow for the findings and 14 characters of description: they are dropped.
-        let (columns, drawn) = draw(
-            37,
-            vec![cells(&rows[0], "", None), cells(&rows[1], "✗1 ▲1", None)],
-        );
+        let (columns, drawn) = at(37);
         assert_eq!(
             (columns.findings, columns.duration, columns.applied_at),
             (0, 0, 0)
@@ -876,19 +879,13 @@ mod tests {
         assert_eq!(text(&drawn[0]), "›✓ 20260105091500 add conversation la");
         assert_eq!(text(&drawn[1]), " ○ 20260116113000 add conversation la");
         // At 38, the findings take 6 of the 20 description characters: the ✗ shows.
-        let (columns, drawn) = draw(
-            38,
-            vec![cells(&rows[0], "", None), cells(&rows[1], "✗1 ▲1", None)],
-        );
+        let (columns, drawn) = at(38);
         assert_eq!((columns.findings, columns.duration), (5, 0));
         assert_eq!(text(&drawn[0]), "›✓ 20260105091500 add conversation lan");
         assert_eq!(text(&drawn[1]), " ○ 20260116113000 add conversati ✗1 ▲1");
         // Room for the findings: the row with them keeps MIN_DESCRIPTION, the one without
         // takes their room.
-        let (columns, drawn) = draw(
-            44,
-            vec![cells(&rows[0], "", None), cells(&rows[1], "✗1 ▲1", None)],
-        );
+        let (columns, drawn) = at(44);
         assert_eq!((columns.findings, columns.duration), (5, 0));
         assert_eq!(
             text(&drawn[0]),

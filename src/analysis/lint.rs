@@ -51,6 +51,15 @@ pub enum Chain {
     },
 }
 
+impl Default for Chain {
+    /// Every file part of one run.
+    fn default() -> Self {
+        Chain::Run {
+            applied_before: None,
+        }
+    }
+}
+
 impl LintOptions {
     /// Options for files that lockstep will run on a server of `pg_version`, with the session
     /// timeouts lockstep sets itself (they count as set, as if each migration began with `SET`).
@@ -77,9 +86,7 @@ impl Default for LintOptions {
             session_statement_timeout: false,
             new_tables: BTreeSet::new(),
             catalog: Catalog::default(),
-            chain: Chain::Run {
-                applied_before: None,
-            },
+            chain: Chain::default(),
         }
     }
 }

@@ -52,6 +52,26 @@ pub async fn apply_foundation(
     Ok(summary?.completed.len())
 }
 
+/// Whether `dir` holds exactly the demo migrations (lockstep's own `migrations/`): the dashboard
+/// then opens them with their foundation applied, as on a machine with no project.
+pub fn is_demo_set(dir: &std::path::Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".sql"))
+        .collect();
+    names.sort();
+    let mut demo: Vec<&str> = DEMO_MIGRATIONS.iter().map(|(name, _)| *name).collect();
+    demo.sort();
+    names == demo
+        && DEMO_MIGRATIONS.iter().all(|(name, text)| {
+            std::fs::read_to_string(dir.join(name)).is_ok_and(|on_disk| on_disk == *text)
+        })
+}
+
 /// Writes the embedded demo migrations into `dir`.
 pub fn write_demo_migrations(dir: &std::path::Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
@@ -116,4 +136,29 @@ pub(super) async fn run(project: &Project, args: DemoArgs) -> Result<ExitCode> {
         interrupts.next().await;
     }
     Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_set_is_told_from_a_project_of_its_own() {
+        let repository = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        assert!(is_demo_set(&repository));
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("migrations");
+        write_demo_migrations(&dir).unwrap();
+        assert!(is_demo_set(&dir));
+        // One more migration, one changed, or one missing: the project's own.
+        let (name, text) = DEMO_MIGRATIONS[3];
+        std::fs::write(dir.join("99999999999999_mine.sql"), "SELECT 1;\n").unwrap();
+        assert!(!is_demo_set(&dir));
+        std::fs::remove_file(dir.join("99999999999999_mine.sql")).unwrap();
+        std::fs::write(dir.join(name), format!("{text}\nSELECT 1;\n")).unwrap();
+        assert!(!is_demo_set(&dir));
+        std::fs::remove_file(dir.join(name)).unwrap();
+        assert!(!is_demo_set(&dir));
+        assert!(!is_demo_set(&tmp.path().join("absent")));
+    }
 }

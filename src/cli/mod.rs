@@ -21,6 +21,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use color_eyre::eyre::{Result, WrapErr, eyre};
 
+use crate::analysis::lint::Chain;
 use crate::config::{Config, parse_duration};
 use crate::db::{Database, configured_url, start_sandbox};
 use crate::guard::Environment;
@@ -302,8 +303,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// `lockstep` with no subcommand: the dashboard on the configured database, or on a sandbox with
-/// the demo set.
+/// `lockstep` with no subcommand: the dashboard on the configured database; with none, on a
+/// sandbox with the project's migrations (none applied), or with the demo set (its foundation
+/// applied) where there are none or they are the demo set.
 async fn dashboard(project: &Project, dir: &Path, read_only: bool) -> Result<ExitCode> {
     let configured = configured_url(
         project.database_url.as_deref(),
@@ -312,11 +314,32 @@ async fn dashboard(project: &Project, dir: &Path, read_only: bool) -> Result<Exi
     );
     let demo_files =
         tempfile::tempdir().wrap_err("creating a directory for the demo migrations")?;
+    let own_migrations = || {
+        source::load(&project.migrations_dir, &project.config.source_options())
+            .is_ok_and(|set| !set.migrations.is_empty())
+            && !demo::is_demo_set(&project.migrations_dir)
+    };
+    let mut chain = Chain::default();
     let (db, migrations_dir) = match configured {
         Some((url, source)) => (
             Database::at(url, source).with_connect_timeout(project.config.connect_timeout),
             project.migrations_dir.clone(),
         ),
+        None if own_migrations() => {
+            eprintln!(
+                "No database configured (--database-url, DATABASE_URL, .env): starting a throwaway \
+                 PostgreSQL for the migrations of {}, none applied; it is deleted when lockstep \
+                 exits.",
+                project.migrations_dir.display()
+            );
+            let db = start_sandbox("lockstep")
+                .await
+                .wrap_err("starting the sandbox PostgreSQL")?;
+            // Reviewed as `lockstep lint` reviews them: each meets all before it as production
+            // would (the empty sandbox would make every table new).
+            chain = Chain::History;
+            (db, project.migrations_dir.clone())
+        }
         None => {
             eprintln!(
                 "No database configured: starting a throwaway PostgreSQL with the demo migrations, \
@@ -346,6 +369,7 @@ async fn dashboard(project: &Project, dir: &Path, read_only: bool) -> Result<Exi
         lint: project.config.lint.clone(),
         environment: project.environment.clone(),
         audit: project.config.audit.clone(),
+        chain,
     })
     .await?;
     Ok(ExitCode::SUCCESS)

@@ -54,6 +54,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::analysis::LintOptions;
+use crate::analysis::lint::Chain;
 use crate::analysis::migrations::{analyze_pending, analyze_rest};
 use crate::db::Database;
 use crate::guard::{GuardOptions, GuardPlan};
@@ -86,15 +87,23 @@ pub struct Dashboard {
     pub environment: crate::guard::Environment,
     /// Where runs are recorded (the History pane reads it).
     pub audit: crate::audit::AuditSettings,
+    /// How the pending migrations meet each other in the review: as one run (a real database:
+    /// what an earlier pending migration creates is new and empty for the later ones), or each
+    /// after all before it were long applied (a sandbox holding none of the project's migrations
+    /// yet: the review `lockstep lint` gives without a database).
+    pub chain: Chain,
 }
 
 /// How to analyse for a server of `pg_version`, with the session timeouts lockstep runs with.
-fn lint_options(run: &RunOptions, pg_version: u32) -> LintOptions {
-    LintOptions::for_session(
-        pg_version,
-        run.lock_timeout.is_some(),
-        run.statement_timeout.is_some(),
-    )
+fn lint_options(run: &RunOptions, chain: Chain, pg_version: u32) -> LintOptions {
+    LintOptions {
+        chain,
+        ..LintOptions::for_session(
+            pg_version,
+            run.lock_timeout.is_some(),
+            run.statement_timeout.is_some(),
+        )
+    }
 }
 
 /// Whether a URL points at this machine.
@@ -244,7 +253,7 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
                         pending,
                     } => {
                         let set = app.data.set.clone();
-                        let options = lint_options(&dashboard.options, pg_version);
+                        let options = lint_options(&dashboard.options, dashboard.chain, pg_version);
                         let db = db.clone();
                         let tx = tx.clone();
                         tokio::spawn(async move {
@@ -269,7 +278,7 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
                         });
                     }
                     Effect::AnalyzeDraft { draft, pg_version } => {
-                        let options = lint_options(&dashboard.options, pg_version);
+                        let options = lint_options(&dashboard.options, dashboard.chain, pg_version);
                         let policy = app.data.lint_policy.clone();
                         let tx = tx.clone();
                         tokio::task::spawn_blocking(move || {

@@ -1,4 +1,5 @@
-//! Text formatting shared by the CLI and the dashboard: durations and one-line statements.
+//! Text formatting shared by the CLI and the dashboard: durations, one-line statements and
+//! lists cut short.
 
 use std::time::Duration;
 
@@ -63,8 +64,33 @@ pub fn one_line(text: &str, max: usize) -> String {
     out
 }
 
+/// The first `shown` of `names`, comma-separated, and how many more there are: `a, b, c and 5
+/// more`.
+pub fn first_and_more<S: AsRef<str>>(names: &[S], shown: usize) -> String {
+    let mut list = names
+        .iter()
+        .take(shown)
+        .map(AsRef::as_ref)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > shown {
+        list.push_str(&format!(" and {} more", names.len() - shown));
+    }
+    list
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_long_list_names_its_first_items_and_counts_the_rest() {
+        assert_eq!(first_and_more(&["a", "b"], 3), "a, b");
+        assert_eq!(first_and_more(&["a", "b", "c"], 3), "a, b, c");
+        assert_eq!(
+            first_and_more(&["a", "b", "c", "d", "e"], 3),
+            "a, b, c and 2 more"
+        );
+    }
+
     use super::*;
 
     #[test]

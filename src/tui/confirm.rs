@@ -40,6 +40,8 @@ use crate::runner::{Direction, Operation, Plan, render_step};
 /// Findings listed in the summary (fewer on a short screen); the rest are counted (and in the
 /// preview).
 const FIRST_FINDINGS: usize = 5;
+/// Tables the confirmation names when no session holds a lock on them (a longer list is counted).
+const TABLES_NAMED: usize = 8;
 
 /// What a key did to the confirmation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -385,7 +387,8 @@ impl PlanConfirm {
         }
     }
 
-    /// The sessions the migration would queue behind, or where the lookup stands.
+    /// The sessions the migration would queue behind, or where the lookup stands (a run over many
+    /// tables names the first [`TABLES_NAMED`] of them).
     fn blocker_lines(&self) -> Vec<Line<'static>> {
         if self.tables.is_empty() {
             return Vec::new();
@@ -403,7 +406,7 @@ impl PlanConfirm {
             Some(Ok(found)) if found.is_empty() => lines.push(visible::line(
                 &format!(
                     "No long-running or idle-in-transaction session holds a lock on {}",
-                    self.tables.join(", ")
+                    crate::format::first_and_more(&self.tables, TABLES_NAMED)
                 ),
                 Style::default().fg(Color::Green),
             )),

@@ -294,6 +294,33 @@ fn confirming(app: &mut App) {
     );
 }
 
+/// With no session in the way, the confirmation names the tables the run locks; a run over many
+/// tables names the first eight and counts the rest instead of a wall of names.
+#[test]
+fn no_blocker_names_the_tables_and_counts_a_long_list() {
+    let mut app = demo_app();
+    key(&mut app, KeyCode::Char('A'));
+    feed(&mut app, Event::Blockers(Ok(Vec::new())));
+    let Overlay::Confirm(confirm) = &mut app.overlay else {
+        panic!("the confirmation is open")
+    };
+    let body = confirm.body_text();
+    let named = format!(
+        "No long-running or idle-in-transaction session holds a lock on {}",
+        confirm.tables.join(", ")
+    );
+    assert!(body.contains(&named), "{body}");
+    confirm.tables = (1..=12).map(|i| format!("table_{i}")).collect();
+    let body = confirm.body_text();
+    assert!(
+        body.contains(
+            "holds a lock on table_1, table_2, table_3, table_4, table_5, table_6, table_7, \
+             table_8 and 4 more"
+        ),
+        "{body}"
+    );
+}
+
 #[test]
 fn the_confirmation_puts_the_summary_first_at_every_size() {
     for size in SIZES {

@@ -136,16 +136,7 @@ fn hidden_draft(run: &[(usize, char, Hidden)], place: Place) -> Draft {
             names.push(name);
         }
     }
-    const SHOWN: usize = 3;
-    let mut list = names
-        .iter()
-        .take(SHOWN)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(", ");
-    if names.len() > SHOWN {
-        list.push_str(&format!(" and {} more", names.len() - SHOWN));
-    }
+    let list = crate::format::first_and_more(&names, 3);
     let what = if run.len() == 1 {
         format!("{} {list}", first.2.describe())
     } else {

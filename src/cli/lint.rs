@@ -548,14 +548,16 @@ fn read_paths(paths: &[PathBuf]) -> Result<NamedFiles> {
                 .filter(|p| matches!((version_of(p), version), (Some(a), Some(b)) if a < *b)),
         );
     }
-    let named_set: HashSet<PathBuf> = named.iter().map(|(p, _)| p.clone()).collect();
     // A file named without a directory (`lint *.sql` inside it) is listed back as `./NAME`.
     let without_dot = |p: &Path| -> PathBuf {
         p.components()
             .filter(|c| *c != std::path::Component::CurDir)
             .collect()
     };
-    let named_files: HashSet<PathBuf> = named.iter().map(|(p, _)| without_dot(p)).collect();
+    // A file named twice (by two globs, or by itself and by its directory) is linted once.
+    let mut named_files: HashSet<PathBuf> = HashSet::with_capacity(named.len());
+    named.retain(|(p, _)| named_files.insert(without_dot(p)));
+    let named_set: HashSet<PathBuf> = named.iter().map(|(p, _)| p.clone()).collect();
     history.retain(|p| !named_files.contains(&without_dot(p)));
     // The files of named directories and the history, read at once too.
     let unread: Vec<&PathBuf> = named

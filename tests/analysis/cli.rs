@@ -420,6 +420,41 @@ fn files_named_inside_their_directory_are_linted_as_with_the_directory() {
     assert_eq!(inside, outside);
 }
 
+/// A file named twice (by itself and by its directory, or as `./NAME` and `NAME`) is linted and
+/// reported once.
+#[test]
+fn a_file_named_twice_is_linted_once() {
+    let dir = project(&[
+        ("1_create.sql", "CREATE TABLE widgets (id int);\n"),
+        ("2_index.sql", "CREATE INDEX widgets_id ON widgets (id);\n"),
+    ]);
+    for args in [
+        ["migrations", "migrations/2_index.sql"],
+        ["migrations/2_index.sql", "./migrations/2_index.sql"],
+    ] {
+        let out = lockstep(dir.path())
+            .args(["lint", "--format", "json"])
+            .args(args)
+            .output()
+            .unwrap();
+        let doc = json(&out.stdout);
+        let reported = paths_of(&doc)
+            .iter()
+            .filter(|p| p.ends_with("2_index.sql"))
+            .count();
+        assert_eq!(reported, 1, "{args:?}: {:?}", paths_of(&doc));
+        let rules = rules_of(&doc);
+        assert_eq!(
+            rules
+                .iter()
+                .filter(|r| *r == "require-concurrent-index")
+                .count(),
+            1,
+            "{args:?}: {rules:?}"
+        );
+    }
+}
+
 #[test]
 fn sarif_and_github_formats_keep_the_summary_and_exit_code() {
     let dir = project(&[("1_index.sql", INDEX_AND_DEFAULT)]);

@@ -314,10 +314,15 @@ async fn dashboard(project: &Project, dir: &Path, read_only: bool) -> Result<Exi
     );
     let demo_files =
         tempfile::tempdir().wrap_err("creating a directory for the demo migrations")?;
+    // A directory that cannot be read, or holds files that are not migrations, is the project's
+    // too: the dashboard says what is wrong with it.
     let own_migrations = || {
-        source::load(&project.migrations_dir, &project.config.source_options())
-            .is_ok_and(|set| !set.migrations.is_empty())
+        project.migrations_dir.is_dir()
             && !demo::is_demo_set(&project.migrations_dir)
+            && source::load(&project.migrations_dir, &project.config.source_options())
+                .map_or(true, |set| {
+                    !set.migrations.is_empty() || !set.problems.is_empty()
+                })
     };
     let mut chain = Chain::default();
     let (db, migrations_dir) = match configured {

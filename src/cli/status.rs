@@ -342,7 +342,7 @@ fn print_human(
     println!("{b}files{b:#}     {}", show(&set.dir.display().to_string()));
     println!();
     if status.versions.is_empty() {
-        println!("no migrations yet: create one with `lockstep new <description>`");
+        println!("{}", crate::source::NO_MIGRATIONS_YET);
     }
     let mut shown_pending_header = false;
     for (i, v) in status.versions.iter().enumerate() {

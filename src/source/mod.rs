@@ -21,6 +21,10 @@ pub use new::{NewMigration, Versioning, create_migration};
 /// How the problem of an `.up.sql` without its `.down.sql` begins.
 pub const MISSING_DOWN: &str = "no matching `.down.sql` for this `.up.sql`";
 
+/// What `lockstep status` and the dashboard's list say when the directory holds no migration.
+pub const NO_MIGRATIONS_YET: &str =
+    "no migrations yet: create one with `lockstep new <description>`";
+
 /// The first bytes that make sqlx run a file outside a transaction.
 pub const NO_TRANSACTION_MARKER: &str = "-- no-transaction";
 

@@ -20,7 +20,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Row, Table, TableState};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
 
 use super::data::Data;
 use super::keys::{self, Nav};
@@ -248,6 +248,13 @@ impl MigrationList {
             frame.render_widget(block, area);
             return;
         };
+        if self.visible.is_empty() && (status.versions.is_empty() || !self.filter.is_empty()) {
+            let empty = Paragraph::new(self.empty_lines(status, data))
+                .wrap(Wrap { trim: false })
+                .block(block);
+            frame.render_widget(empty, area);
+            return;
+        }
         let height = area.height.saturating_sub(2) as usize;
         let first = self.offset;
         let last = (first + height).min(self.rows());
@@ -277,6 +284,33 @@ impl MigrationList {
             .collect();
         let mut state = TableState::default().with_selected(selected_row);
         frame.render_stateful_widget(table(rows, columns).block(block), area, &mut state);
+    }
+}
+
+impl MigrationList {
+    /// What an empty list says: how to create the first migration and what the directory holds
+    /// that is not one (as `lockstep status` says it), or that the filter hides every version.
+    fn empty_lines(&self, status: &Status, data: &Data) -> Vec<Line<'static>> {
+        if !status.versions.is_empty() {
+            return vec![visible::line(
+                &format!(
+                    "no migration matches `{}` (/ then Esc clears it)",
+                    self.filter
+                ),
+                DIM,
+            )];
+        }
+        let mut lines = vec![Line::raw(crate::source::NO_MIGRATIONS_YET)];
+        for problem in &data.set.problems {
+            let style = match problem.severity {
+                crate::source::Severity::Error => Style::default().fg(Color::Red),
+                crate::source::Severity::Warning => Style::default().fg(Color::Yellow),
+                crate::source::Severity::Ignored => DIM,
+            };
+            lines.push(Line::raw(""));
+            lines.push(visible::line(&problem.to_string(), style));
+        }
+        lines
     }
 }
 

@@ -623,6 +623,42 @@ fn filter_command_line_and_read_only() {
     );
 }
 
+/// An empty list says how to create the first migration and what the directory holds that is
+/// not one; a filter that hides every version says so.
+#[test]
+fn an_empty_list_says_why() {
+    let set = MigrationSet {
+        dir: PathBuf::from("migrations"),
+        migrations: Vec::new(),
+        problems: vec![lockstep::source::Problem {
+            severity: lockstep::source::Severity::Ignored,
+            path: PathBuf::from("migrations/notaversion.sql"),
+            line: None,
+            message: "not a migration".into(),
+        }],
+    };
+    let status = Status::build(&set, None);
+    let mut empty = app_on(set, status);
+    let screen = render(&mut empty, 120, 30).backend().to_string();
+    assert!(
+        screen.contains("no migrations yet: create one with"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("ignored: migrations/notaversion.sql: not a migration"),
+        "{screen}"
+    );
+
+    let mut app = app();
+    key(&mut app, KeyCode::Char('/'));
+    for c in "zzz".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    key(&mut app, KeyCode::Enter);
+    let screen = render(&mut app, 120, 30).backend().to_string();
+    assert!(screen.contains("no migration matches `zzz`"), "{screen}");
+}
+
 #[test]
 fn the_reducer_takes_its_time_from_the_caller_never_the_clock() {
     // An hour before the test's clock: a reducer reading the clock would not keep it.

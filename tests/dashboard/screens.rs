@@ -210,6 +210,13 @@ pub(super) fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
     feed(app, Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
 }
 
+/// Types `text` key by key.
+pub(super) fn type_text(app: &mut App, text: &str) {
+    for c in text.chars() {
+        key(app, KeyCode::Char(c));
+    }
+}
+
 /// Draws `app` on a `width` × `height` screen (telling it the size first, as the loop does).
 pub(super) fn render(app: &mut App, width: u16, height: u16) -> Terminal<TestBackend> {
     feed(app, Event::Resize(width, height));
@@ -585,9 +592,7 @@ fn a_transaction_pooler_and_a_lock_held_through_it_show_in_the_status_bar() {
 fn filter_command_line_and_read_only() {
     let mut app = app();
     key(&mut app, KeyCode::Char('/'));
-    for c in "orderz".chars() {
-        key(&mut app, KeyCode::Char(c));
-    }
+    type_text(&mut app, "orderz");
     key(&mut app, KeyCode::Backspace);
     let screen = render(&mut app, 120, 30).backend().to_string();
     assert!(
@@ -608,9 +613,7 @@ fn filter_command_line_and_read_only() {
     assert!(ro.message.as_deref().unwrap().contains("read-only"));
 
     key(&mut app, KeyCode::Char(':'));
-    for c in "down 2".chars() {
-        key(&mut app, KeyCode::Char(c));
-    }
+    type_text(&mut app, "down 2");
     key(&mut app, KeyCode::Enter);
     // Migration 6 is recorded as failed: lockstep refuses, as sqlx does, and says why.
     assert!(
@@ -651,9 +654,7 @@ fn an_empty_list_says_why() {
 
     let mut app = app();
     key(&mut app, KeyCode::Char('/'));
-    for c in "zzz".chars() {
-        key(&mut app, KeyCode::Char(c));
-    }
+    type_text(&mut app, "zzz");
     key(&mut app, KeyCode::Enter);
     let screen = render(&mut app, 120, 30).backend().to_string();
     assert!(screen.contains("no migration matches `zzz`"), "{screen}");

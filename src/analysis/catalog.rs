@@ -345,6 +345,40 @@ impl<'a> Schema<'a> {
             .insert(name.to_string(), constraint);
     }
 
+    /// The constraints known now (by name) that `keep` keeps, copied.
+    fn constraints_where(
+        &self,
+        keep: impl Fn(&KnownConstraint) -> bool,
+    ) -> Vec<(String, KnownConstraint)> {
+        self.base
+            .constraints
+            .keys()
+            .chain(self.changes.constraints.keys())
+            .filter_map(|name| {
+                let c = self.constraint(name)?;
+                keep(c).then(|| (name.clone(), c.clone()))
+            })
+            .collect()
+    }
+
+    /// Renames a column of `table`, in its constraints too (a foreign key keeps its column).
+    pub(crate) fn rename_column(&mut self, table: &str, from: &str, to: &str) {
+        let relation = self.relation_mut(table);
+        if let Some(ty) = relation.columns.remove(from) {
+            relation.columns.insert(to.to_string(), ty);
+        }
+        let constraints =
+            self.constraints_where(|c| c.table == table && c.columns.iter().any(|k| k == from));
+        for (name, mut c) in constraints {
+            for column in &mut c.columns {
+                if column == from {
+                    *column = to.to_string();
+                }
+            }
+            self.set_constraint(&name, Some(c));
+        }
+    }
+
     /// Renames a relation, moving its indexes and constraints along.
     pub(crate) fn rename_relation(&mut self, from: &str, to: &str) {
         let relation = self.relation(from).cloned().unwrap_or_default();
@@ -367,17 +401,8 @@ impl<'a> Schema<'a> {
                 self.set_index(&index, Some(to.to_string()));
             }
         }
-        let constraints: Vec<(String, KnownConstraint)> = self
-            .base
-            .constraints
-            .keys()
-            .chain(self.changes.constraints.keys())
-            .filter_map(|name| {
-                let c = self.constraint(name)?;
-                (c.table == from || c.references.as_deref() == Some(from))
-                    .then(|| (name.clone(), c.clone()))
-            })
-            .collect();
+        let constraints =
+            self.constraints_where(|c| c.table == from || c.references.as_deref() == Some(from));
         for (name, mut c) in constraints {
             if c.table == from {
                 c.table = to.to_string();

@@ -41,6 +41,9 @@ pub enum Shape {
     Select,
     /// `SELECT … FOR UPDATE/SHARE`.
     SelectForUpdate,
+    /// The foreign-key check of a written row, on the referenced table (`SELECT … FOR KEY
+    /// SHARE`): taken only when the statement writes a row.
+    ForeignKeyCheck,
     /// `INSERT`, `UPDATE`, `DELETE`, `MERGE`, `COPY FROM`.
     Dml,
     /// `CREATE TABLE` (the new table).
@@ -299,6 +302,7 @@ use Target::*;
 pub const LOCK_MODEL: &[ShapeRow] = &[
     row(S::Select, "SELECT", AccessShare, Free, Table),
     row(S::SelectForUpdate, "SELECT FOR UPDATE", RowShare, Free, Table),
+    row(S::ForeignKeyCheck, "FOREIGN KEY check of written rows (referenced table)", RowShare, Free, Table),
     row(S::Dml, "INSERT/UPDATE/DELETE", RowExclusive, Free, Table),
     row(S::CreateTable, "CREATE TABLE", AccessExclusive, Free, Table),
     row(S::PartitionParentOfNewTable, "CREATE TABLE … PARTITION OF", AccessExclusive, Free, Table),

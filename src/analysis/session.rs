@@ -180,7 +180,7 @@ impl<'a> State<'a> {
                             && *r != a.relation
                             && !out.iter().any(|(_, o)| o == r)
                         {
-                            out.push((Shape::SelectForUpdate, r.clone()));
+                            out.push((Shape::ForeignKeyCheck, r.clone()));
                         }
                     }
                 }
@@ -1074,10 +1074,7 @@ impl<'a> State<'a> {
                         .insert(column.clone(), ty.clone());
                 }
                 Effect::RenameColumn { table, from, to } => {
-                    let relation = self.schema.relation_mut(table);
-                    if let Some(ty) = relation.columns.remove(from) {
-                        relation.columns.insert(to.clone(), ty);
-                    }
+                    self.schema.rename_column(table, from, to)
                 }
                 Effect::RenameRelation { from, to } => self.schema.rename_relation(from, to),
                 Effect::RenameIndex { from, to } => {

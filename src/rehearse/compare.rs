@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::analysis::{AnalyzedStatement, LockMode, Target};
+use crate::analysis::{AnalyzedStatement, LockMode, Shape, Target};
 use crate::trace::TracedLock;
 
 /// The relation kinds whose locks are compared: tables, partitioned tables, materialized views,
@@ -41,6 +41,10 @@ pub struct PredictedLock {
     pub mode: LockMode,
     /// Whether the analysis predicts a rewrite of the relation.
     pub rewrite: bool,
+    /// Whether the mode is taken only for a row the statement writes (the foreign-key check on
+    /// a referenced table): a statement that writes no row does not take it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub per_row: bool,
 }
 
 /// How the server and the analysis disagree about one statement.
@@ -136,6 +140,9 @@ pub struct Observation<'a> {
     /// Whether the locks were sampled while the statement ran (outside a transaction), so a
     /// short lock may have gone unseen: only what was seen is held against the analysis.
     pub sampled: bool,
+    /// Whether the statement wrote no row (a copy of the schema holds no data, so an UPDATE
+    /// finds nothing to change): the locks taken per written row are not expected then.
+    pub wrote_nothing: bool,
 }
 
 /// The strongest observed lock per relation (compared kinds), and object locks.
@@ -182,11 +189,17 @@ pub fn predicted_locks(
         if !object && !existed(&fact.relation) {
             continue;
         }
+        let per_row = fact.shape == Shape::ForeignKeyCheck;
         match out
             .iter_mut()
             .find(|p| p.object == object && p.target == fact.relation)
         {
             Some(previous) => {
+                if fact.mode > previous.mode {
+                    previous.per_row = per_row;
+                } else if fact.mode == previous.mode {
+                    previous.per_row &= per_row;
+                }
                 previous.mode = previous.mode.max(fact.mode);
                 previous.rewrite |= fact.rewrite;
             }
@@ -195,6 +208,7 @@ pub fn predicted_locks(
                 object,
                 mode: fact.mode,
                 rewrite: fact.rewrite,
+                per_row,
             }),
         }
     }
@@ -245,6 +259,8 @@ pub fn disagreements(
                 },
             )),
             _ if already || observation.sampled => {}
+            // The check of a written row, and no row was written.
+            _ if prediction.per_row && observation.wrote_nothing => {}
             Some(mode) => out.push(Disagreement::new(
                 &prediction.target,
                 DisagreementKind::Weaker {
@@ -320,6 +336,7 @@ mod tests {
             object: false,
             mode,
             rewrite,
+            per_row: false,
         }
     }
 
@@ -339,6 +356,7 @@ mod tests {
         let observation = Observation {
             rewritten: &rewritten,
             sampled: false,
+            wrote_nothing: false,
         };
         let predictions = [
             predicted("a", Share, true),
@@ -368,9 +386,45 @@ mod tests {
             &Observation {
                 rewritten: &[],
                 sampled: false,
+                wrote_nothing: false,
             },
             &mut held,
         );
         assert!(again.is_empty(), "{again:?}");
+    }
+
+    /// The foreign-key check of a written row takes ROW SHARE on the referenced table; an UPDATE
+    /// of a copy without data writes no row, so the server only reads it: not a disagreement.
+    /// With rows written, the weaker lock is one.
+    #[test]
+    fn a_foreign_key_check_is_expected_only_when_a_row_is_written() {
+        use LockMode::*;
+        let observed =
+            observed_locks(&[lock("networks", AccessShare), lock("flows", RowExclusive)]);
+        let check = PredictedLock {
+            per_row: true,
+            ..predicted("networks", RowShare, false)
+        };
+        let predictions = [check, predicted("flows", RowExclusive, false)];
+        let found = |wrote_nothing: bool| {
+            disagreements(
+                &predictions,
+                &observed,
+                &Observation {
+                    rewritten: &[],
+                    sampled: false,
+                    wrote_nothing,
+                },
+                &mut BTreeMap::new(),
+            )
+            .into_iter()
+            .map(|d| d.message)
+            .collect::<Vec<_>>()
+        };
+        assert_eq!(found(true), Vec::<String>::new());
+        assert_eq!(
+            found(false),
+            vec!["the server took ACCESS SHARE on `networks`, weaker than the predicted ROW SHARE"]
+        );
     }
 }

@@ -334,6 +334,7 @@ impl ScratchSession {
                     &Observation {
                         rewritten: &rewritten,
                         sampled,
+                        wrote_nothing: done.rows_affected() == 0,
                     },
                     &mut held,
                 ),

@@ -204,6 +204,39 @@ fn foreign_keys_lock_the_referenced_table_and_dropping_the_table_locks_it_again(
     assert!(locks(&out[3]).contains(&("users".to_string(), LockMode::AccessExclusive)));
 }
 
+/// A foreign key follows its column and its referenced table through renames: changing the
+/// renamed column's type re-creates the key, which locks the renamed referenced table (kratos's
+/// migration 98, observed on PostgreSQL 15). The check of a written row is its own lock fact.
+#[test]
+fn a_foreign_key_follows_renames_of_its_column_and_table() {
+    let out = history(&[
+        USERS,
+        "CREATE TABLE posts (id int, user_id int, FOREIGN KEY (user_id) REFERENCES users (id));",
+        "ALTER TABLE posts RENAME COLUMN user_id TO author_id;",
+        "ALTER TABLE users RENAME TO accounts;",
+        "ALTER TABLE posts ALTER COLUMN author_id TYPE bigint;",
+        "INSERT INTO posts (id, author_id) VALUES (1, 1);",
+    ]);
+    let fact = |a: &Analysis, relation: &str| {
+        a.statements[0]
+            .locks
+            .iter()
+            .find(|l| l.relation == relation)
+            .map(|l| (l.mode, l.command))
+    };
+    assert_eq!(
+        fact(&out[4], "accounts").map(|(mode, _)| mode),
+        Some(LockMode::AccessExclusive)
+    );
+    assert_eq!(
+        fact(&out[5], "accounts"),
+        Some((
+            LockMode::RowShare,
+            "FOREIGN KEY check of written rows (referenced table)"
+        ))
+    );
+}
+
 #[test]
 fn views_are_not_tables_and_cascade_names_what_it_drops() {
     let out = history(&[

@@ -94,6 +94,7 @@ fn traced(
         &Observation {
             rewritten: &rewritten,
             sampled: false,
+            wrote_nothing: false,
         },
         &mut BTreeMap::new(),
     );

@@ -51,6 +51,15 @@ async fn run_rehearsal(
     (result, events)
 }
 
+/// Every disagreement between the server and the analysis, in words.
+fn disagreements(report: &RehearsalReport) -> Vec<String> {
+    report
+        .migrations
+        .iter()
+        .flat_map(|m| m.disagreements().map(|(_, d)| d.message.clone()))
+        .collect()
+}
+
 /// The messages of every difference a DOWN or UP-again left, migration by migration.
 fn differences(report: &RehearsalReport) -> Vec<(i64, String)> {
     let mut out = Vec::new();
@@ -102,6 +111,13 @@ fn five_with_downs(downs: [&str; 5]) -> Dir {
     ])
 }
 
+/// The rehearsal of `dir`'s pending migrations on a database where its first one is applied.
+async fn rehearsed_on_base(dir: &Dir) -> RehearsalReport {
+    let db = configured_with_base(dir).await;
+    let (report, _) = run_rehearsal(Some(&db), dir, &rehearse_options()).await;
+    report.expect("rehearse")
+}
+
 async fn configured_with_base(dir: &Dir) -> Database {
     let db = fresh_database().await;
     run(&db, dir, Operation::Up { to: Some(1) })
@@ -120,9 +136,7 @@ async fn downs_that_forget_an_index_a_type_a_validity_a_label_or_a_trigger_are_c
         "COMMENT ON TYPE mood IS NULL;\n",
         "COMMENT ON TABLE orders IS NULL;\n",
     ]);
-    let db = configured_with_base(&dir).await;
-    let (report, _) = run_rehearsal(Some(&db), &dir, &rehearse_options()).await;
-    let report = report.expect("rehearse");
+    let report = rehearsed_on_base(&dir).await;
     assert_eq!(
         report
             .migrations
@@ -193,12 +207,7 @@ async fn a_correct_reversible_set_passes() {
     }
     assert_eq!(report.migrations.len(), 5);
     assert!(!report.failed());
-    let disagreements: Vec<String> = report
-        .migrations
-        .iter()
-        .flat_map(|m| m.disagreements().map(|(_, d)| d.message.clone()))
-        .collect();
-    assert_eq!(disagreements, Vec::<String>::new());
+    assert_eq!(disagreements(&report), Vec::<String>::new());
     assert_eq!(report.exit_code(), 0);
     let Source::Copy(copy) = &report.source else {
         panic!("a copy of the configured database: {:?}", report.source);
@@ -228,6 +237,54 @@ async fn a_correct_reversible_set_passes() {
     for m in &report.migrations {
         assert_eq!(m.verdict(false), Verdict::RoundTrip, "{}: {m:?}", m.version);
     }
+}
+
+/// The foreign-key check of a written row takes ROW SHARE on the referenced table; on a copy
+/// without data an UPDATE writes no row, so the server only reads that table. Not a disagreement
+/// (kratos's 17 `UPDATE … SET nid = (SELECT id FROM networks …)` were); an INSERT that writes a
+/// row takes the check's lock as predicted. A key whose column and table were renamed still
+/// locks its referenced table when the column's type changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_check_of_written_rows_and_renamed_keys_agree_with_the_server() {
+    let dir = Dir::with(&[
+        (
+            "1_base.sql",
+            "CREATE TABLE networks (id int PRIMARY KEY);\n\
+             CREATE TABLE flows (id int, nid int, FOREIGN KEY (nid) REFERENCES networks (id));\n",
+        ),
+        (
+            "2_renames.sql",
+            "ALTER TABLE flows RENAME COLUMN nid TO network_id;\n\
+             ALTER TABLE networks RENAME TO nets;\n",
+        ),
+        (
+            "3_backfill.sql",
+            "UPDATE flows SET network_id = (SELECT id FROM nets LIMIT 1);\n",
+        ),
+        (
+            "4_seed.sql",
+            "INSERT INTO nets VALUES (1);\nINSERT INTO flows VALUES (1, 1);\n",
+        ),
+        (
+            "5_widen.sql",
+            "ALTER TABLE flows ALTER COLUMN network_id TYPE bigint;\n",
+        ),
+    ]);
+    let report = rehearsed_on_base(&dir).await;
+    assert_eq!(disagreements(&report), Vec::<String>::new());
+    let observed = |version: i64, statement: usize, table: &str| {
+        report
+            .migrations
+            .iter()
+            .find(|m| m.version == version)
+            .and_then(|m| m.statements.get(statement))
+            .and_then(|s| s.observed.iter().find(|o| o.target == table))
+            .map(|o| o.mode)
+    };
+    use lockstep::analysis::LockMode;
+    assert_eq!(observed(3, 0, "nets"), Some(LockMode::AccessShare));
+    assert_eq!(observed(4, 1, "nets"), Some(LockMode::RowShare));
+    assert_eq!(observed(5, 0, "nets"), Some(LockMode::AccessExclusive));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

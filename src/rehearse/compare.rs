@@ -41,8 +41,8 @@ pub struct PredictedLock {
     pub mode: LockMode,
     /// Whether the analysis predicts a rewrite of the relation.
     pub rewrite: bool,
-    /// Whether the mode is taken only for a row the statement writes (the foreign-key check on
-    /// a referenced table): a statement that writes no row does not take it.
+    /// Whether the mode is taken only for the key of a row the statement writes (the
+    /// foreign-key check on a referenced table): with no row written, or NULL keys, it is not.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub per_row: bool,
 }
@@ -140,9 +140,6 @@ pub struct Observation<'a> {
     /// Whether the locks were sampled while the statement ran (outside a transaction), so a
     /// short lock may have gone unseen: only what was seen is held against the analysis.
     pub sampled: bool,
-    /// Whether the statement wrote no row (a copy of the schema holds no data, so an UPDATE
-    /// finds nothing to change): the locks taken per written row are not expected then.
-    pub wrote_nothing: bool,
 }
 
 /// The strongest observed lock per relation (compared kinds), and object locks.
@@ -154,7 +151,7 @@ pub fn observed_locks(locks: &[TracedLock]) -> Vec<ObservedLock> {
             (Some(relation), Some(kind), _) if COMPARED_RELKINDS.contains(&kind.as_str()) => {
                 (false, relation.clone())
             }
-            (None, _, Some(object)) if object.starts_with("type ") => (true, object.clone()),
+            (None, _, Some(object)) if object.starts_with("type ") => (true, unquoted(object)),
             _ => continue,
         };
         let entry = strongest.entry(key).or_insert((mode, lock.granted));
@@ -171,6 +168,25 @@ pub fn observed_locks(locks: &[TracedLock]) -> Vec<ObservedLock> {
             granted,
         })
         .collect()
+}
+
+/// An object as the server describes it (`type "Mood"`, `type "Sales"."Mood"`) with the quotes
+/// around its identifiers taken off, as the analysis names it (`type Mood`, `type Sales.Mood`).
+fn unquoted(object: &str) -> String {
+    let mut out = String::with_capacity(object.len());
+    let mut chars = object.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                out.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The analysis's locks for the statement on relations that existed before the migration (and
@@ -236,7 +252,11 @@ pub fn disagreements(
             let found = observed.iter().any(|o| {
                 o.object && o.mode == prediction.mode && o.target.ends_with(&prediction.target)
             });
-            if !found && !observation.sampled {
+            // Held since an earlier statement of the transaction (a second ADD VALUE).
+            let already = held
+                .get(&format!("type {}", prediction.target))
+                .is_some_and(|mode| *mode >= prediction.mode);
+            if !found && !already && !observation.sampled {
                 out.push(Disagreement::new(
                     &prediction.target,
                     DisagreementKind::NotTaken {
@@ -259,8 +279,9 @@ pub fn disagreements(
                 },
             )),
             _ if already || observation.sampled => {}
-            // The check of a written row, and no row was written.
-            _ if prediction.per_row && observation.wrote_nothing => {}
+            // The check of a written row's key: none when no row is written (a copy holds no
+            // data to update) or every key written is NULL.
+            _ if prediction.per_row => {}
             Some(mode) => out.push(Disagreement::new(
                 &prediction.target,
                 DisagreementKind::Weaker {
@@ -307,7 +328,8 @@ pub fn disagreements(
             ));
         }
     }
-    for lock in observed.iter().filter(|o| !o.object) {
+    // Relations by name, objects as the tracer names them (`type mood`).
+    for lock in observed {
         let entry = held.entry(lock.target.clone()).or_insert(lock.mode);
         *entry = (*entry).max(lock.mode);
     }
@@ -356,7 +378,6 @@ mod tests {
         let observation = Observation {
             rewritten: &rewritten,
             sampled: false,
-            wrote_nothing: false,
         };
         let predictions = [
             predicted("a", Share, true),
@@ -386,34 +407,74 @@ mod tests {
             &Observation {
                 rewritten: &[],
                 sampled: false,
-                wrote_nothing: false,
             },
             &mut held,
         );
         assert!(again.is_empty(), "{again:?}");
     }
 
-    /// The foreign-key check of a written row takes ROW SHARE on the referenced table; an UPDATE
-    /// of a copy without data writes no row, so the server only reads it: not a disagreement.
-    /// With rows written, the weaker lock is one.
     #[test]
-    fn a_foreign_key_check_is_expected_only_when_a_row_is_written() {
+    fn a_quoted_type_matches_the_analysis_name() {
+        let traced = TracedLock {
+            locktype: "object".into(),
+            relation: None,
+            relkind: None,
+            object: Some("type \"SubscriptionStatus\"".into()),
+            mode: "ExclusiveLock".into(),
+            lock_mode: Some(LockMode::Exclusive),
+            granted: true,
+        };
+        let observed = observed_locks(&[traced]);
+        assert_eq!(observed[0].target, "type SubscriptionStatus");
+        let prediction = PredictedLock {
+            object: true,
+            ..predicted("SubscriptionStatus", LockMode::Exclusive, false)
+        };
+        // The quoted name matches; a second ADD VALUE in the same transaction finds the lock
+        // held already.
+        let mut held = BTreeMap::new();
+        let first = disagreements(
+            std::slice::from_ref(&prediction),
+            &observed,
+            &Observation {
+                rewritten: &[],
+                sampled: false,
+            },
+            &mut held,
+        );
+        let second = disagreements(
+            &[prediction],
+            &[],
+            &Observation {
+                rewritten: &[],
+                sampled: false,
+            },
+            &mut held,
+        );
+        assert!(first.is_empty() && second.is_empty(), "{second:?}");
+        assert_eq!(
+            unquoted("type \"Sales\".\"A \"\"b\"\"\""),
+            "type Sales.A \"b\""
+        );
+    }
+
+    /// The foreign-key check of a written row's key takes ROW SHARE on the referenced table; on
+    /// a copy without data an UPDATE writes no row, and a NULL key is not checked, so the server
+    /// may only read the table or not lock it: not held against the analysis. A stronger lock is.
+    #[test]
+    fn a_foreign_key_check_is_not_held_against_the_server_unless_it_took_more() {
         use LockMode::*;
-        let observed =
-            observed_locks(&[lock("networks", AccessShare), lock("flows", RowExclusive)]);
         let check = PredictedLock {
             per_row: true,
             ..predicted("networks", RowShare, false)
         };
-        let predictions = [check, predicted("flows", RowExclusive, false)];
-        let found = |wrote_nothing: bool| {
+        let found = |observed: &[TracedLock]| {
             disagreements(
-                &predictions,
-                &observed,
+                &[check.clone(), predicted("flows", RowExclusive, false)],
+                &observed_locks(observed),
                 &Observation {
                     rewritten: &[],
                     sampled: false,
-                    wrote_nothing,
                 },
                 &mut BTreeMap::new(),
             )
@@ -421,10 +482,15 @@ mod tests {
             .map(|d| d.message)
             .collect::<Vec<_>>()
         };
-        assert_eq!(found(true), Vec::<String>::new());
+        let flows = lock("flows", RowExclusive);
         assert_eq!(
-            found(false),
-            vec!["the server took ACCESS SHARE on `networks`, weaker than the predicted ROW SHARE"]
+            found(&[lock("networks", AccessShare), flows.clone()]),
+            Vec::<String>::new()
+        );
+        assert_eq!(found(std::slice::from_ref(&flows)), Vec::<String>::new());
+        assert_eq!(
+            found(&[lock("networks", Share), flows]),
+            vec!["the server took SHARE on `networks`, stronger than the predicted ROW SHARE"]
         );
     }
 }

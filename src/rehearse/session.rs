@@ -334,7 +334,6 @@ impl ScratchSession {
                     &Observation {
                         rewritten: &rewritten,
                         sampled,
-                        wrote_nothing: done.rows_affected() == 0,
                     },
                     &mut held,
                 ),

@@ -94,7 +94,6 @@ fn traced(
         &Observation {
             rewritten: &rewritten,
             sampled: false,
-            wrote_nothing: false,
         },
         &mut BTreeMap::new(),
     );

@@ -289,8 +289,8 @@ pub(crate) struct Described {
     /// The statement calls functions or runs a bulk change (INSERT … SELECT, UPDATE, DELETE):
     /// work that takes time while earlier locks are held.
     pub bulk: bool,
-    /// For an INSERT (empty: every column) or an UPDATE (the columns it sets): the columns whose
-    /// foreign keys are checked.
+    /// For an INSERT (the columns it lists; empty: every column) or an UPDATE (the columns it
+    /// sets): the columns whose foreign keys are checked.
     pub dml_columns: Option<Vec<String>>,
 }
 
@@ -588,7 +588,16 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
             }
             reads::push_reads(node, target.as_deref(), &mut d);
             d.dml_columns = match node.kind() {
-                K::INSERT => Some(Vec::new()),
+                // The columns listed, or every column (a key left out is NULL: nothing to check).
+                K::INSERT => Some(
+                    child(node, K::COLUMN_TARGET_LIST)
+                        .map(|list| {
+                            children(&list, K::COLUMN_TARGET)
+                                .filter_map(|t| t.first_child().map(|c| name_text(&c)))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                ),
                 K::UPDATE => Some(
                     child(node, K::SET_CLAUSE)
                         .map(|set| {

@@ -1086,14 +1086,14 @@ impl<'a> State<'a> {
                 Effect::Unseen => self.schema.changes.unseen = true,
             }
         }
-        // Rows written: the database's count no longer says how many a later statement meets
-        // (an empty table filled by an earlier migration of the run is empty no more).
+        // Rows written into a table the database has empty: it may be empty no more for the
+        // statements after (a count above zero stays, an estimate either way).
         for &(a, _) in actions {
             if a.shape == Shape::Dml
                 && self
                     .schema
                     .relation(&a.relation)
-                    .is_some_and(|r| r.rows.is_some())
+                    .is_some_and(|r| r.rows == Some(0))
             {
                 self.schema.relation_mut(&a.relation).rows = None;
             }

@@ -363,6 +363,9 @@ fn rows_written_by_an_earlier_migration_make_the_database_count_unknown() {
     let mut users = Relation::of(RelationKind::Table);
     users.rows = Some(0);
     catalog.relations.insert("users".to_string(), users);
+    let mut orders = Relation::of(RelationKind::Table);
+    orders.rows = Some(1_000);
+    catalog.relations.insert("orders".to_string(), orders);
     let run = |texts: &[&str]| {
         let opts = LintOptions {
             session_lock_timeout: true,
@@ -394,6 +397,12 @@ fn rows_written_by_an_earlier_migration_make_the_database_count_unknown() {
     ]);
     assert_eq!(severity(&filled[1]), Some(Severity::Error), "filled first");
     assert_eq!(filled[1].statements[0].locks[0].rows, None);
+    // A table with rows keeps the database's estimate.
+    let updated = run(&[
+        "UPDATE orders SET id = id;",
+        "CREATE INDEX orders_id ON orders (id);",
+    ]);
+    assert_eq!(updated[1].statements[0].locks[0].rows, Some(1_000));
 }
 
 /// Many files, some big enough to be parsed on a worker thread and enough in total for several

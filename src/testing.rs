@@ -81,3 +81,30 @@ fn register_exit_cleanup() {
         nix::libc::atexit(stop_sandbox);
     }
 }
+
+/// The one `bigint` value `sql` selects on `db`, on a connection of its own.
+///
+/// # Panics
+/// When the database cannot be reached or the query fails: a test's setup error.
+pub async fn scalar_i64(db: &Database, sql: &str) -> i64 {
+    let mut conn = db.connect("lockstep-test").await.expect("connect");
+    let value: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .fetch_one(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let _ = sqlx::Connection::close(conn).await;
+    value
+}
+
+/// Whether a lockstep runner (a `lockstep:apply` session) holds the migration lock, sqlx's
+/// advisory lock, in `db`'s database (other tests' databases on the same server do not count).
+pub async fn runner_holds_the_migration_lock(db: &Database) -> bool {
+    scalar_i64(
+        db,
+        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) \
+         WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = 'lockstep:apply' \
+         AND a.datname = current_database()",
+    )
+    .await
+        == 1
+}

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use lockstep::db::Database;
 use lockstep::guard::GuardPlan;
 use lockstep::runner::{Operation, RunOptions};
+use lockstep::testing::{runner_holds_the_migration_lock, scalar_i64};
 use lockstep::tui::app::Event;
 use sqlx::Connection;
 use sqlx::postgres::PgConnection;
@@ -42,13 +43,6 @@ async fn conn(db: &Database) -> PgConnection {
     PgConnection::connect(db.url()).await.unwrap()
 }
 
-async fn scalar(db: &Database, sql: &'static str) -> i64 {
-    let mut c = conn(db).await;
-    let value: i64 = sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap();
-    let _ = c.close().await;
-    value
-}
-
 /// A connection holding the audit schema's creation lock: no run's audit can begin until it is
 /// committed.
 async fn hold_the_audit(db: &Database) -> PgConnection {
@@ -62,19 +56,8 @@ async fn hold_the_audit(db: &Database) -> PgConnection {
     holder
 }
 
-/// Whether the dashboard's runner holds the migration lock (sqlx's advisory lock).
-async fn runner_holds_the_lock(db: &Database) -> bool {
-    scalar(
-        db,
-        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) \
-         WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = 'lockstep:apply' AND a.datname = current_database()",
-    )
-    .await
-        == 1
-}
-
 async fn history_table_exists(db: &Database) -> bool {
-    scalar(
+    scalar_i64(
         db,
         "SELECT count(*) FROM pg_class WHERE relname = '_sqlx_migrations'",
     )
@@ -132,7 +115,10 @@ async fn the_dashboards_runner_locks_while_its_audit_begins_and_writes_only_afte
     let holder = hold_the_audit(&db).await;
     let (task, rx) = start(&db, &set, UP, None, CancellationToken::new()).await;
     assert!(
-        wait_until(Duration::from_secs(20), || runner_holds_the_lock(&db)).await,
+        wait_until(Duration::from_secs(20), || runner_holds_the_migration_lock(
+            &db
+        ))
+        .await,
         "the runner takes the migration lock while the audit waits"
     );
     assert!(
@@ -144,7 +130,7 @@ async fn the_dashboards_runner_locks_while_its_audit_begins_and_writes_only_afte
     let summary = done(&events).as_ref().expect("the run succeeds");
     assert!(summary.contains("2 applied"), "{summary}");
     assert_eq!(
-        scalar(
+        scalar_i64(
             &db,
             "SELECT count(*) FROM lockstep_audit.runs r \
              WHERE r.outcome = 'succeeded' AND r.environment = 'production' \
@@ -164,12 +150,17 @@ async fn a_dashboard_run_cancelled_while_its_audit_cannot_begin_writes_nothing()
     let holder = hold_the_audit(&db).await;
     let cancel = CancellationToken::new();
     let (task, rx) = start(&db, &set, UP, None, cancel.clone()).await;
-    assert!(wait_until(Duration::from_secs(20), || runner_holds_the_lock(&db)).await);
+    assert!(
+        wait_until(Duration::from_secs(20), || runner_holds_the_migration_lock(
+            &db
+        ))
+        .await
+    );
     cancel.cancel();
     // The runner stops waiting for its gate at once: its lock is released.
     assert!(
         wait_until(Duration::from_secs(20), || async {
-            !runner_holds_the_lock(&db).await
+            !runner_holds_the_migration_lock(&db).await
         })
         .await,
         "the cancelled runner lets go of the migration lock"
@@ -181,7 +172,7 @@ async fn a_dashboard_run_cancelled_while_its_audit_cannot_begin_writes_nothing()
     assert!(ended.contains("0 applied"), "{ended}");
     assert!(!history_table_exists(&db).await, "nothing was written");
     assert_eq!(
-        scalar(
+        scalar_i64(
             &db,
             "SELECT count(*) FROM lockstep_audit.runs WHERE outcome = 'interrupted'"
         )

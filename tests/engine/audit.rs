@@ -7,8 +7,8 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use lockstep::audit::{AuditSettings, Recorder, RunEnd, RunInfo, Tap};
 use lockstep::db::Database;
-use lockstep::testing::fresh_database;
 use lockstep::testing::pgbouncer::{PgBouncer, PgBouncerConfig};
+use lockstep::testing::{fresh_database, runner_holds_the_migration_lock};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -655,14 +655,8 @@ async fn the_runner_plans_and_locks_while_the_audit_begins_but_writes_only_after
         .unwrap();
     let mut run = Running::start(db.url(), &dir, &["up", "--no-check"]);
     // The runner takes the migration lock (a session-level advisory lock) meanwhile.
-    let locked = wait_until(Duration::from_secs(20), || async {
-        scalar_i64(
-            &db,
-            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) \
-             WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = 'lockstep:apply' AND a.datname = current_database()",
-        )
-        .await
-            == 1
+    let locked = wait_until(Duration::from_secs(20), || {
+        runner_holds_the_migration_lock(&db)
     })
     .await;
     assert!(

@@ -8,6 +8,7 @@ use lockstep::history::{self, AppliedRow, HistoryTable};
 use lockstep::runner::{Operation, RunError, RunEvent, RunOptions, RunSummary, Runner};
 use lockstep::source::{self, MigrationSet};
 use lockstep::status::Status;
+pub use lockstep::testing::scalar_i64;
 use sqlx::Connection;
 use sqlx::postgres::PgConnection;
 use tempfile::TempDir;
@@ -162,9 +163,4 @@ pub async fn exists(db: &Database, relation: &str) -> bool {
         .await
         .unwrap();
     found.is_some()
-}
-
-pub async fn scalar_i64(db: &Database, sql: &'static str) -> i64 {
-    let mut c = conn(db).await;
-    sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
 }

@@ -285,9 +285,7 @@ impl MigrationList {
         let mut state = TableState::default().with_selected(selected_row);
         frame.render_stateful_widget(table(rows, columns).block(block), area, &mut state);
     }
-}
 
-impl MigrationList {
     /// What an empty list says: how to create the first migration and what the directory holds
     /// that is not one (as `lockstep status` says it), or that the filter hides every version.
     fn empty_lines(&self, status: &Status, data: &Data) -> Vec<Line<'static>> {

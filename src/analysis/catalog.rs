@@ -277,6 +277,23 @@ impl<'a> Schema<'a> {
         self.base.complete && !self.changes.unseen
     }
 
+    /// The tables `table`'s foreign keys reference, when the model knows every constraint of it
+    /// (it exists in a complete model); `None` when it cannot tell.
+    pub(crate) fn referenced_by_keys_of(&self, table: &str) -> Option<Vec<String>> {
+        if !self.complete() || self.relation(table).is_none() {
+            return None;
+        }
+        let mut tables: Vec<String> = self
+            .foreign_keys_of(table, None)
+            .into_iter()
+            .filter_map(|c| c.references.clone())
+            .filter(|r| r != table)
+            .collect();
+        tables.sort_unstable();
+        tables.dedup();
+        Some(tables)
+    }
+
     /// The table an index is on.
     pub(crate) fn index_table(&self, name: &str) -> Option<&str> {
         match self.changes.indexes.get(name) {
@@ -416,7 +433,29 @@ impl<'a> Schema<'a> {
         self.set_relation(to, Some(relation));
     }
 
-    /// Drops a relation with its indexes and its constraints.
+    /// The foreign keys of other tables that reference `table`, as (constraint, its table).
+    pub(crate) fn keys_referencing(&self, table: &str) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .base
+            .constraints
+            .iter()
+            .filter(|(name, _)| !self.changes.constraints.contains_key(*name))
+            .map(|(name, c)| (name, c))
+            .chain(
+                self.changes
+                    .constraints
+                    .iter()
+                    .filter_map(|(name, c)| c.as_ref().map(|c| (name, c))),
+            )
+            .filter(|(_, c)| c.references.as_deref() == Some(table) && c.table != table)
+            .map(|(name, c)| (name.clone(), c.table.clone()))
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    /// Drops a relation with its indexes, its constraints and the foreign keys that reference it
+    /// (which only a `CASCADE` lets go; without one the drop fails).
     pub(crate) fn drop_relation(&mut self, name: &str) {
         let indexes: Vec<String> = self
             .base
@@ -449,7 +488,8 @@ impl<'a> Schema<'a> {
                     .map(|(n, _)| n.clone()),
             )
             .collect();
-        for constraint in constraints {
+        let referencing = self.keys_referencing(name).into_iter().map(|(n, _)| n);
+        for constraint in constraints.into_iter().chain(referencing) {
             self.set_constraint(&constraint, None);
         }
         self.set_relation(name, None);

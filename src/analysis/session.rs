@@ -144,6 +144,14 @@ impl<'a> State<'a> {
                     out.push((shape, dependent));
                 }
             }
+            if cascade && a.shape == Shape::DropTable {
+                // … and the foreign keys of other tables that reference it.
+                for (_, table) in self.schema.keys_referencing(&a.relation) {
+                    if !out.iter().any(|(_, o)| *o == table) {
+                        out.push((Shape::DropConstraint, table));
+                    }
+                }
+            }
             match (&a.shape, &a.detail) {
                 (_, Detail::Validate { name }) => {
                     if let Some(r) = self
@@ -661,6 +669,9 @@ impl<'a> State<'a> {
             if lookup(a.shape).target == Target::Index {
                 ctx.index_table = self.schema.index_table(&a.relation).map(str::to_string);
             }
+            if a.shape == Shape::DropTable {
+                ctx.referenced_tables = self.schema.referenced_by_keys_of(&a.relation);
+            }
             if let (Shape::SetNotNull, Detail::Column { column }) = (&a.shape, &a.detail) {
                 ctx.not_null_proven = super::model::at_least(self.ctx.pg_version, 12)
                     && self.schema.constraints().any(|c| {
@@ -913,6 +924,7 @@ impl<'a> State<'a> {
             added_in_same_transaction: false,
             type_change: None,
             index_table: None,
+            referenced_tables: None,
         }
     }
 
@@ -974,18 +986,25 @@ impl<'a> State<'a> {
         if !cascade {
             return String::new();
         }
-        let dependents = self.schema.dependents(relation);
-        if dependents.is_empty() {
-            return String::new();
-        }
-        let list: Vec<String> = dependents
+        let list: Vec<String> = self
+            .schema
+            .dependents(relation)
             .iter()
             .map(|(name, kind)| match kind {
                 RelationKind::MaterializedView => format!("materialized view \"{name}\""),
                 RelationKind::View => format!("view \"{name}\""),
                 _ => format!("\"{name}\""),
             })
+            .chain(
+                self.schema
+                    .keys_referencing(relation)
+                    .iter()
+                    .map(|(key, table)| format!("the foreign key \"{key}\" of \"{table}\" (an ACCESS EXCLUSIVE lock on \"{table}\")")),
+            )
             .collect();
+        if list.is_empty() {
+            return String::new();
+        }
         format!("; CASCADE also drops {}", list.join(", "))
     }
 

@@ -275,6 +275,69 @@ fn views_are_not_tables_and_cascade_names_what_it_drops() {
 }
 
 #[test]
+fn drop_table_names_the_tables_its_keys_reference_and_what_cascade_drops() {
+    let schema = "CREATE TABLE a (id int PRIMARY KEY);\n\
+                  CREATE TABLE b (id int PRIMARY KEY, a_id int REFERENCES a (id));\n\
+                  CREATE TABLE c (id int PRIMARY KEY, b_id int REFERENCES b (id));\n\
+                  CREATE TABLE lone (id int);";
+    let out = history(&[
+        schema,
+        "DROP TABLE b CASCADE;",
+        "DROP TABLE c;\nDROP TABLE lone;",
+    ]);
+    let message = |a: &Analysis, table: &str| {
+        a.findings
+            .iter()
+            .find(|f| f.rule == "drop-table" && f.table.as_deref() == Some(table))
+            .map(|f| {
+                (
+                    f.message.clone(),
+                    f.safe_alternative.clone().unwrap_or_default(),
+                )
+            })
+            .unwrap_or_else(|| panic!("no drop-table on {table}: {:?}", a.findings))
+    };
+    let (b, _) = message(&out[1], "b");
+    assert!(
+        b.contains("the same lock on \"a\", which its foreign key references"),
+        "{b}"
+    );
+    assert!(
+        b.contains("CASCADE also drops the foreign key \"c_b_id_fkey\" of \"c\""),
+        "{b}"
+    );
+    // CASCADE drops c's key: c is locked as the server locks it.
+    let c_lock = out[1].statements[0]
+        .locks
+        .iter()
+        .find(|l| l.relation == "c")
+        .map(|l| l.mode);
+    assert_eq!(c_lock, Some(LockMode::AccessExclusive));
+    // After the CASCADE, c has no key left: dropping it locks no other table.
+    let (c, c_help) = message(&out[2], "c");
+    assert!(!c.contains("same lock on"), "{c}");
+    assert!(!c_help.contains("foreign keys"), "{c_help}");
+    assert_eq!(
+        out[2].statements[0].locks.len(),
+        1,
+        "{:?}",
+        out[2].statements[0].locks
+    );
+    let (lone, _) = message(&out[2], "lone");
+    assert!(!lone.contains("foreign key"), "{lone}");
+    // A table the model does not know (no history) may have keys: said as a possibility.
+    let unknown = lockstep::analysis::analyze(
+        "DROP TABLE somewhere;",
+        &lockstep::analysis::AnalysisContext::default(),
+    );
+    let (generic, _) = message(&unknown, "somewhere");
+    assert!(
+        generic.contains("each table its foreign keys reference"),
+        "{generic}"
+    );
+}
+
+#[test]
 fn the_lock_window_is_reported_once_per_transaction_naming_the_earlier_statement() {
     let out = history(&[
         USERS,

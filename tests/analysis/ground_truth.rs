@@ -167,6 +167,8 @@ const GROUPS: &[&[&str]] = &[
         "INSERT INTO kids (id, parent_id) VALUES (1, 1)",
     ],
     &["ALTER TABLE kids ALTER COLUMN parent_id TYPE bigint"],
+    // DROP … CASCADE drops the foreign keys that reference the table, locking their tables.
+    &["DROP TABLE parents CASCADE"],
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]

@@ -94,6 +94,8 @@ pub(crate) struct CheckCtx {
     pub type_change: Option<TypeChange>,
     /// For an index: its table, when known.
     pub index_table: Option<String>,
+    /// For DROP TABLE: the tables its foreign keys reference, when the schema knows them all.
+    pub referenced_tables: Option<Vec<String>>,
 }
 
 /// `an ACCESS EXCLUSIVE lock on "t" (blocks reads and writes)`, `a SHARE lock on "t" (blocks
@@ -531,15 +533,36 @@ pub(crate) fn check_action(a: &Action, f: ActionFacts, ctx: &CheckCtx) -> Vec<Dr
             .on(rel, mode)
             .help("stop using the column in code, deploy, then drop it in a later migration"),
         ),
-        (Shape::DropTable, _) => out.push(
-            Draft::new(
-                "drop-table",
-                span,
-                format!("DROP TABLE \"{rel}\" breaks code that still uses it, and takes {locked} (and the same lock on each table its foreign keys reference, to remove their triggers)"),
-            )
-            .on(rel, mode)
-            .help("stop using the table, deploy, drop its foreign keys, then drop it"),
-        ),
+        (Shape::DropTable, _) => {
+            let (also, help) = match ctx.referenced_tables.as_deref() {
+                None => (
+                    " (and the same lock on each table its foreign keys reference, to remove their triggers)".to_string(),
+                    "stop using the table, deploy, drop its foreign keys, then drop it",
+                ),
+                Some([]) => (String::new(), "stop using the table, deploy, then drop it"),
+                Some(tables) => {
+                    let quoted: Vec<String> = tables.iter().map(|t| format!("\"{t}\"")).collect();
+                    let (them, triggers) = if tables.len() == 1 {
+                        ("which its foreign key references", "its trigger")
+                    } else {
+                        ("which its foreign keys reference", "their triggers")
+                    };
+                    (
+                        format!(" (and the same lock on {}, {them}, to remove {triggers})", crate::format::first_and_more(&quoted, 8)),
+                        "stop using the table, deploy, drop its foreign keys, then drop it",
+                    )
+                }
+            };
+            out.push(
+                Draft::new(
+                    "drop-table",
+                    span,
+                    format!("DROP TABLE \"{rel}\" breaks code that still uses it, and takes {locked}{also}"),
+                )
+                .on(rel, mode)
+                .help(help),
+            );
+        }
         (Shape::DropView, _) => out.push(
             Draft::new(
                 "drop-view",

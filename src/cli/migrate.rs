@@ -177,10 +177,9 @@ async fn dry_run(
     }
     text.push_str(&render_dry_run(
         &plan,
-        &options.table,
+        options,
         advisory_key(&database),
         rows.is_some(),
-        options.pooled.then_some(options),
     ));
     Ok(text)
 }

@@ -9,27 +9,28 @@ use super::script::{Op, row_sql, script};
 use super::text::step_heading;
 use crate::history::HistoryTable;
 
-/// Renders `plan` as the SQL lockstep would send, in order: the advisory lock, the history table,
-/// each migration's statements inside its transaction (or, for `-- no-transaction`, its
-/// segments), the history-row writes, the unlock. With `pooled` (the options of a `--pooled`
-/// run), each migration's transaction takes the transaction-level lock with its `SET LOCAL`s
-/// instead.
+/// Renders `plan` as the SQL a run with `options` would send, in order: the session's timeouts,
+/// the advisory lock, the history table, each migration's statements inside its transaction (or,
+/// for `-- no-transaction`, its segments), the history-row writes, the unlock. A `--pooled` run
+/// sets its timeouts with `SET LOCAL` and takes the transaction-level lock in each migration's
+/// transaction instead.
 pub fn render_dry_run(
     plan: &Plan,
-    table: &HistoryTable,
+    options: &RunOptions,
     lock_key: i64,
     table_exists: bool,
-    pooled: Option<&RunOptions>,
 ) -> String {
     let mut out = String::new();
     if plan.is_empty() {
         out.push_str("-- nothing to do\n");
         return out;
     }
+    let table = &options.table;
     let _ = writeln!(out, "-- lockstep dry run: nothing below has been executed");
-    let pooled = pooled.map(|options| (options, lock_key));
+    let pooled = options.pooled.then_some((options, lock_key));
     match pooled {
         None => {
+            out.push_str(&options.session_settings());
             let _ = writeln!(
                 out,
                 "SELECT pg_try_advisory_lock({lock_key}); -- polled until free"

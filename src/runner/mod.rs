@@ -76,11 +76,28 @@ pub fn retry_delay(attempt: u32) -> Duration {
 impl RunOptions {
     /// The `SET LOCAL`s a `--pooled` migration's transaction starts with.
     pub fn transaction_settings(&self, application_name: &str) -> String {
-        crate::pooler::set_local([
-            ("lock_timeout", self.lock_timeout.map(pg_duration)),
-            ("statement_timeout", self.statement_timeout.map(pg_duration)),
-            ("application_name", Some(application_name.to_string())),
-        ])
+        crate::pooler::set_local(
+            self.timeouts()
+                .map(|(name, value)| (name, value.map(pg_duration)))
+                .into_iter()
+                .chain([("application_name", Some(application_name.to_string()))]),
+        )
+    }
+
+    /// The `SET`s a (not `--pooled`) run's session starts with: its timeouts, one per line.
+    pub fn session_settings(&self) -> String {
+        self.timeouts()
+            .into_iter()
+            .filter_map(|(name, value)| Some(format!("SET {name} = '{}';\n", pg_duration(value?))))
+            .collect()
+    }
+
+    /// The session's timeouts, by setting name.
+    fn timeouts(&self) -> [(&'static str, Option<Duration>); 2] {
+        [
+            ("lock_timeout", self.lock_timeout),
+            ("statement_timeout", self.statement_timeout),
+        ]
     }
 
     /// Options from the project configuration.
@@ -263,17 +280,12 @@ impl Runner {
             let context = context.to_string();
             move |source| RunError::Query { context, source }
         };
-        let timeouts = [
-            ("lock_timeout", options.lock_timeout),
-            ("statement_timeout", options.statement_timeout),
-        ];
         // The session's timeouts and the read of the session, in one round trip.
-        let mut sql = String::new();
-        for (name, value) in timeouts.into_iter().filter(|_| !options.pooled) {
-            if let Some(value) = value {
-                sql.push_str(&format!("SET {name} = '{}'; ", pg_duration(value)));
-            }
-        }
+        let mut sql = if options.pooled {
+            String::new()
+        } else {
+            options.session_settings()
+        };
         sql.push_str(
             "SELECT pg_backend_pid(), current_database()::text, current_setting('server_version')",
         );

@@ -55,7 +55,8 @@ async fn dry_run_prints_the_exact_sql_and_runs_nothing() {
     let sql = String::from_utf8(out.stdout).unwrap();
     let checksum = hex::encode(dir.set().get(1).unwrap().checksum());
     for expected in [
-        "SELECT pg_try_advisory_lock(",
+        // The session's timeouts, as the run sets them (lock_timeout 3s by default).
+        "SET lock_timeout = '3000ms';\nSELECT pg_try_advisory_lock(",
         "CREATE TABLE IF NOT EXISTS _sqlx_migrations",
         "in one transaction",
         "BEGIN;\n",
@@ -69,6 +70,23 @@ async fn dry_run_prints_the_exact_sql_and_runs_nothing() {
         assert!(sql.contains(expected), "missing {expected:?} in:\n{sql}");
     }
     assert!(!sql.contains("add color"), "--to 1 stops at 1");
+    let out = lockstep(db.url(), &dir)
+        .args([
+            "up",
+            "--dry-run",
+            "--lock-timeout",
+            "0",
+            "--statement-timeout",
+            "5min",
+        ])
+        .output()
+        .unwrap();
+    let sql = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        sql.contains("executed\nSET statement_timeout = '300000ms';\nSELECT pg_try_advisory_lock("),
+        "{sql}"
+    );
+    assert!(!sql.contains("lock_timeout"), "{sql}");
     assert!(
         !exists(&db, "_sqlx_migrations").await,
         "a dry run writes nothing"

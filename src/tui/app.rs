@@ -137,10 +137,11 @@ impl App {
         }
     }
 
-    /// Runs with `options`: under `--pooled` the confirmation shows the SQL a pooled run sends.
+    /// Runs with `options`: the confirmation shows the SQL such a run sends (its session's
+    /// timeouts; under `--pooled`, each transaction's `SET LOCAL`s and lock).
     pub fn with_run_options(mut self, options: &crate::runner::RunOptions) -> App {
         self.data.table = options.table.clone();
-        self.data.pooled = options.pooled.then(|| options.clone());
+        self.data.run_options = Some(options.clone());
         self
     }
 

@@ -185,6 +185,16 @@ impl PlanConfirm {
             "What runs, in order (as `--dry-run` prints it):",
             Style::default().add_modifier(Modifier::BOLD),
         )];
+        let session = data.session_settings();
+        if !session.is_empty() {
+            statements.push(Line::raw(""));
+            statements.push(Line::styled("-- the session, first:", DIM));
+            statements.extend(
+                session
+                    .lines()
+                    .map(|text| visible::line(text, Style::default())),
+            );
+        }
         for step in &plan.steps {
             statements.push(Line::raw(""));
             for text in render_step(step, &data.table, data.pooled_lock()).lines() {

@@ -58,8 +58,8 @@ pub struct Data {
     pub server_version: Option<String>,
     /// `current_database()`, once connected (it names the migration lock).
     pub database_name: Option<String>,
-    /// The run options of a `--pooled` dashboard (the SQL a plan sends differs).
-    pub pooled: Option<crate::runner::RunOptions>,
+    /// The options runs start with, once given (the SQL a plan sends depends on them).
+    pub run_options: Option<crate::runner::RunOptions>,
     /// The server's major version for the analysis (15 until the server says).
     pub pg_version: u32,
     /// The migration files.
@@ -107,7 +107,7 @@ impl Data {
             table: HistoryTable::new("_sqlx_migrations"),
             server_version: None,
             database_name: None,
-            pooled: None,
+            run_options: None,
             pg_version: 15,
             set: Arc::new(set),
             status: None,
@@ -252,11 +252,20 @@ impl Data {
 
     /// Under `--pooled`, the options and the migration lock's key, for the SQL a plan sends.
     pub fn pooled_lock(&self) -> Option<(&crate::runner::RunOptions, i64)> {
-        let options = self.pooled.as_ref()?;
+        let options = self.run_options.as_ref().filter(|o| o.pooled)?;
         Some((
             options,
             crate::runner::advisory_key(self.database_name.as_deref()?),
         ))
+    }
+
+    /// The `SET`s a (not `--pooled`) run's session starts with, one per line.
+    pub fn session_settings(&self) -> String {
+        self.run_options
+            .as_ref()
+            .filter(|o| !o.pooled)
+            .map(crate::runner::RunOptions::session_settings)
+            .unwrap_or_default()
     }
 
     /// Highlighting for `file`, unless it is done or under way.

@@ -939,6 +939,50 @@ fn a_long_plan_scrolls_in_the_confirmation() {
 }
 
 #[test]
+fn the_confirmation_shows_the_session_timeouts_a_run_sets_first() {
+    let (mut set, _) = every_state();
+    set.migrations.truncate(1);
+    set.migrations.push(migration(
+        9,
+        "add",
+        "ALTER TABLE users ADD COLUMN c int;",
+        None,
+    ));
+    let status = Status::build(&set, Some(&[row(&set.migrations[0], true, false)]));
+    let options = |pooled| lockstep::runner::RunOptions {
+        table: lockstep::history::HistoryTable::new("_sqlx_migrations"),
+        create_schemas: Vec::new(),
+        lock_timeout: Some(Duration::from_secs(3)),
+        statement_timeout: Some(Duration::from_secs(300)),
+        lock_wait: Duration::from_secs(30),
+        retries: 3,
+        ignore_missing: false,
+        pooled,
+    };
+    let confirm = |pooled| {
+        let mut app = App::new(set.clone(), "x".into(), true, false, false, now())
+            .with_run_options(&options(pooled));
+        feed(&mut app, Event::Status(Ok((set.clone(), status.clone()))));
+        key(&mut app, KeyCode::Char('G'));
+        key(&mut app, KeyCode::Char('a'));
+        render(&mut app, 120, 40).backend().to_string()
+    };
+    let screen = confirm(false);
+    let first = screen.find("SET lock_timeout = '3000ms';").expect(&screen);
+    assert!(
+        screen.contains("SET statement_timeout = '300000ms';"),
+        "{screen}"
+    );
+    assert!(
+        first < screen.find("BEGIN;").expect(&screen),
+        "the session is set before the migration's transaction: {screen}"
+    );
+    // A pooled run sets them in each transaction instead (SET LOCAL), not on the session.
+    let pooled = confirm(true);
+    assert!(!pooled.contains("SET lock_timeout"), "{pooled}");
+}
+
+#[test]
 fn clicking_selects_a_migration_and_focuses_its_pane() {
     use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
     let mut app = app();

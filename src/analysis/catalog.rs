@@ -440,7 +440,6 @@ impl<'a> Schema<'a> {
             .constraints
             .iter()
             .filter(|(name, _)| !self.changes.constraints.contains_key(*name))
-            .map(|(name, c)| (name, c))
             .chain(
                 self.changes
                     .constraints

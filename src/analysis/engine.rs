@@ -216,7 +216,11 @@ fn describe_all(
         described,
         directives,
         lines,
-        integrity: rules::review_integrity(text),
+        integrity: {
+            let mut found = rules::file_checks(text);
+            found.extend(rules::review_integrity(text));
+            found
+        },
     }
 }
 

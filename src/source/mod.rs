@@ -417,41 +417,74 @@ pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + 
 
 /// Warnings about a file's text: empty files and a `-- no-transaction` marker sqlx will not see.
 fn check_text(path: &Path, sql: &str, problems: &mut Vec<Problem>) {
-    if sql.trim().is_empty() {
+    if let Some(no_op) = NoOp::of(sql) {
         problems.push(Problem {
             severity: Severity::Warning,
             path: path.to_path_buf(),
             line: None,
-            message: "the file is empty; it runs as a no-op and is recorded as applied. \
-                      Write the migration, or put an SQL comment in it if a no-op is intended"
-                .into(),
+            message: no_op.message().into(),
         });
-    } else if new::is_template(sql) {
+    }
+    if let Some(line) = misplaced_no_transaction(sql) {
         problems.push(Problem {
             severity: Severity::Warning,
             path: path.to_path_buf(),
-            line: None,
-            message: "the file is still the template from `new`; it runs as a no-op and is \
-                      recorded as applied. Write the migration"
-                .into(),
+            line: Some(line),
+            message: MISPLACED_NO_TRANSACTION.into(),
         });
     }
-    if !sql.starts_with(NO_TRANSACTION_MARKER)
-        && let Some((line_no, _)) = sql
-            .lines()
-            .enumerate()
-            .find(|(_, line)| line.trim_start_matches('\u{feff}').trim() == NO_TRANSACTION_MARKER)
-    {
-        problems.push(Problem {
-            severity: Severity::Warning,
-            path: path.to_path_buf(),
-            line: Some(line_no + 1),
-            message: "`-- no-transaction` only counts as the file's very first bytes; here sqlx \
-                      ignores it and runs the file in a transaction. Move it to the first line \
-                      (no blank line, comment or byte-order mark before it)"
-                .into(),
-        });
+}
+
+/// A migration text that runs nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoOp {
+    /// Nothing but white space (some projects keep such files on purpose, for other databases).
+    Empty,
+    /// Still the template from `new`: never written.
+    Template,
+}
+
+impl NoOp {
+    /// Whether `sql` runs nothing, and why; a comment of one's own marks an intended no-op.
+    pub fn of(sql: &str) -> Option<NoOp> {
+        if sql.trim().is_empty() {
+            Some(NoOp::Empty)
+        } else if new::is_template(sql) {
+            Some(NoOp::Template)
+        } else {
+            None
+        }
     }
+
+    /// What `status` (and, for the template, `lint`) says of it.
+    pub fn message(self) -> &'static str {
+        match self {
+            NoOp::Empty => {
+                "the file is empty; it runs as a no-op and is recorded as applied. Write the \
+                 migration, or put an SQL comment in it if a no-op is intended"
+            }
+            NoOp::Template => {
+                "the file is still the template from `new`; it runs as a no-op and is recorded \
+                 as applied. Write the migration"
+            }
+        }
+    }
+}
+
+/// What a `-- no-transaction` marker below the first line means.
+pub const MISPLACED_NO_TRANSACTION: &str = "`-- no-transaction` only counts as the file's very \
+    first bytes; here sqlx ignores it and runs the file in a transaction. Move it to the first \
+    line (no blank line, comment or byte-order mark before it)";
+
+/// The line (1-based) of a `-- no-transaction` marker sqlx does not see: not the file's first
+/// bytes.
+pub fn misplaced_no_transaction(sql: &str) -> Option<usize> {
+    if sql.starts_with(NO_TRANSACTION_MARKER) {
+        return None;
+    }
+    sql.lines()
+        .position(|line| line.trim_start_matches('\u{feff}').trim() == NO_TRANSACTION_MARKER)
+        .map(|i| i + 1)
 }
 
 /// Turns the files of one version into a migration, reporting duplicates and unpaired halves.

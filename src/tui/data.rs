@@ -236,13 +236,16 @@ impl Data {
         }
     }
 
-    /// The problems `lockstep status` reports for a file (empty, still the template, a misplaced
-    /// `-- no-transaction`), as text.
-    pub fn problems(&self, file: &MigrationFile) -> Vec<String> {
+    /// The problems `lockstep status` reports for the `side` file of `version` (empty, still the
+    /// template, a misplaced `-- no-transaction`), as text; but those its analysis already
+    /// reports as findings.
+    pub fn problems(&self, version: i64, side: Side, file: &MigrationFile) -> Vec<String> {
+        let findings = self.analysis(version, side).map(|a| &a.findings);
+        let said = |message: &str| findings.is_some_and(|f| f.iter().any(|f| f.message == message));
         self.set
             .problems
             .iter()
-            .filter(|p| p.path == file.path)
+            .filter(|p| p.path == file.path && !said(&p.message))
             .map(|p| match p.line {
                 Some(line) => format!("line {line}: {}", p.message),
                 None => p.message.clone(),

@@ -512,7 +512,7 @@ fn findings_cell(data: &Data, v: &VersionStatus) -> Line<'static> {
             (super::data::Side::Down, migration.down.as_ref()),
         ] {
             if let Some(file) = file
-                && !data.problems(file).is_empty()
+                && !data.problems(v.version, side, file).is_empty()
             {
                 push(Span::styled(
                     format!("⚠{}", side.label()),

@@ -816,3 +816,77 @@ fn changed_since_lints_only_what_the_branch_changed() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("fetch-depth: 0"), "{stderr}");
 }
+
+#[test]
+fn an_unwritten_migration_and_a_misplaced_marker_are_lint_findings() {
+    let dir = project(&[
+        ("1_create.sql", "CREATE TABLE widgets (id int);\n"),
+        (
+            "2_index.sql",
+            "-- index widgets\n-- no-transaction\nCREATE INDEX CONCURRENTLY ix ON widgets (id);\n",
+        ),
+        // Kept empty on purpose, as projects with files per database do: left to `status`.
+        ("3_other_database.sql", ""),
+    ]);
+    // `lockstep new` writes the template; lint (as CI runs it) says it was never written.
+    let new = lockstep(dir.path())
+        .args(["new", "--sequential", "backfill"])
+        .output()
+        .unwrap();
+    assert!(new.status.success(), "{new:?}");
+    let out = lockstep(dir.path())
+        .args(["lint", "--format", "json"])
+        .output()
+        .unwrap();
+    let doc = json(&out.stdout);
+    let found: Vec<(String, String)> = doc["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| {
+            let path = f["path"].as_str().unwrap().to_string();
+            f["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(move |x| (path.clone(), x["rule"].as_str().unwrap().to_string()))
+        })
+        .collect();
+    assert!(
+        found
+            .iter()
+            .any(|(p, r)| p.ends_with("4_backfill.sql") && r == "unwritten-migration"),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|(p, r)| p.ends_with("2_index.sql") && r == "misplaced-no-transaction"),
+        "{found:?}"
+    );
+    assert!(
+        !found
+            .iter()
+            .any(|(p, _)| p.ends_with("3_other_database.sql")),
+        "{found:?}"
+    );
+    // `--fix` moves the marker where sqlx sees it; the concurrent build then runs outside a
+    // transaction, and nothing about the marker is left.
+    let fixed = lockstep(dir.path())
+        .args(["lint", "--fix", "--format", "gcc", "migrations/2_index.sql"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&fixed.stderr);
+    assert!(stderr.contains("[misplaced-no-transaction]"), "{stderr}");
+    let text = std::fs::read_to_string(dir.path().join("migrations/2_index.sql")).unwrap();
+    assert!(
+        text.starts_with("-- no-transaction\n-- index widgets\n"),
+        "{text}"
+    );
+    let stdout = String::from_utf8_lossy(&fixed.stdout);
+    assert!(
+        !stdout.contains("misplaced-no-transaction")
+            && !stdout.contains("not-in-transaction-block"),
+        "{stdout}"
+    );
+}

@@ -691,6 +691,24 @@ const CASES: &[Case] = &[
         &["lock-table", "missing-lock-timeout"],
     ),
     case("CREATE TABLE (;", &["syntax-error"], &[]),
+    // The file as a whole: never written, or a marker sqlx does not see.
+    case(
+        "-- Add migration script here\n",
+        &["unwritten-migration"],
+        &[],
+    ),
+    case("", &[], &["unwritten-migration"]),
+    case("-- a no-op on purpose\n", &[], &["unwritten-migration"]),
+    case(
+        "-- add a value\n-- no-transaction\nALTER TYPE mood ADD VALUE 'meh';",
+        &["misplaced-no-transaction"],
+        &[],
+    ),
+    case(
+        "-- no-transaction\nALTER TYPE mood ADD VALUE 'meh';",
+        &[],
+        &["misplaced-no-transaction"],
+    ),
     case(
         "CREATE POLICY own ON users FOR SELECT USING (true);",
         &["missing-lock-timeout"],

@@ -104,6 +104,14 @@ pub fn safe_alternative(rule: &str) -> Option<&'static str> {
         }
         "mixed-script-identifier" => "Spell the identifier in one script.",
         "syntax-error" => "Fix the SQL so PostgreSQL can parse it.",
+        "unwritten-migration" => {
+            "Write the migration before it is applied anywhere: once a database records it, \
+             its checksum is fixed and what you write later never runs there. For an intended \
+             no-op, say so in an SQL comment."
+        }
+        "misplaced-no-transaction" => {
+            "Make `-- no-transaction` the file's very first bytes (`lint --fix` moves it)."
+        }
         "drop-view" => {
             "Deploy the code that stops reading the view first; drop it in a later migration, \
              without CASCADE (name each dependent view so nothing goes unseen)."

@@ -2,11 +2,13 @@
 //! ([`checks`]) and over the text itself ([`integrity`]).
 
 mod checks;
+mod file;
 mod help;
 mod integrity;
 mod registry;
 
 pub(crate) use checks::*;
+pub(crate) use file::file_checks;
 pub use help::safe_alternative;
 pub(crate) use integrity::review_integrity;
 pub use registry::{RULES, RuleInfo, lookup, resolve};

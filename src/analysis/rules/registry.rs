@@ -368,6 +368,22 @@ pub const RULES: &[RuleInfo] = &[
         "A migration already applied (present at the base ref) was edited: its checksum no longer matches the database's",
     ),
     rule(
+        "unwritten-migration",
+        &[],
+        Warning,
+        Robust,
+        &[],
+        "The migration is still the template from `lockstep new`: it runs nothing and is recorded as applied",
+    ),
+    rule(
+        "misplaced-no-transaction",
+        &[],
+        Warning,
+        Robust,
+        &[],
+        "`-- no-transaction` below the first line: sqlx does not see it and runs the file in a transaction",
+    ),
+    rule(
         "syntax-error",
         &[],
         Error,

@@ -150,7 +150,7 @@ impl Preview {
             generation: data.analyses.stored_generation(),
             width,
             sizes,
-            problems: data.problems(file),
+            problems: data.problems(v.version, self.side, file),
             rehearsals: data.rehearsals.generation(),
             applied: data.applied_sentence(v),
         };

@@ -48,6 +48,9 @@ pub struct PlannedCopy {
     pub estimate: u64,
     /// Whether the table exists now.
     pub exists: bool,
+    /// The estimate of a column's data is its table's size: the server has no statistics on
+    /// the column yet, and its type has no fixed width.
+    pub at_most: bool,
 }
 
 /// The confirmation a run needs before it starts.
@@ -133,12 +136,16 @@ impl GuardPlan {
         for step in plan.steps.iter().filter(|_| keep_data) {
             for statement in &step.statements {
                 for destruction in find(&statement.text) {
-                    let (exists, estimate, keeps) = estimate(&mut tx, &destruction)
+                    let Some(Estimate {
+                        exists,
+                        bytes: estimate,
+                        at_most,
+                    }) = estimate(&mut tx, &destruction)
                         .await
-                        .map_err(query("estimating the size of the data to keep"))?;
-                    if keeps {
+                        .map_err(query("estimating the size of the data to keep"))?
+                    else {
                         continue;
-                    }
+                    };
                     copies.push(PlannedCopy {
                         direction: step.direction,
                         version: step.version,
@@ -147,6 +154,7 @@ impl GuardPlan {
                         destruction,
                         estimate,
                         exists,
+                        at_most,
                     });
                 }
             }
@@ -348,12 +356,22 @@ impl GuardPlan {
     }
 }
 
-/// Whether the table of `destruction` exists now, the estimated size of what would be copied,
-/// and whether nothing needs copying (a type change that keeps every value).
+/// What a destruction would copy, as estimated before the run.
+struct Estimate {
+    /// Whether the table exists now.
+    exists: bool,
+    /// The estimated size, in bytes.
+    bytes: u64,
+    /// The estimate is the table's size (a column with no statistics and no fixed width).
+    at_most: bool,
+}
+
+/// What `destruction` would copy; `None` when nothing needs copying (a type change that keeps
+/// every value).
 async fn estimate(
     conn: &mut sqlx::PgConnection,
     destruction: &Destruction,
-) -> Result<(bool, u64, bool), sqlx::Error> {
+) -> Result<Option<Estimate>, sqlx::Error> {
     let table = destruction.table().sql();
     if let Destruction::ChangeType {
         column,
@@ -372,17 +390,23 @@ async fn estimate(
         .fetch_optional(&mut *conn)
         .await?;
         if current.is_some_and(|old| type_change_keeps_values(&old, new_type, *using)) {
-            return Ok((true, 0, true));
+            return Ok(None);
         }
     }
     // Column-level copies read through the parent: its children count, referencing tables do not.
     let (only, cascade) = scope(destruction);
-    let (count, bytes): (i64, i64) = sqlx::query_as(AssertSqlSafe(format!(
+    // A column's copy: its average width from the statistics, else its type's fixed width, else
+    // (a new column nothing has analysed yet) the table's size as a bound.
+    let (count, bytes, at_most): (i64, i64, bool) = sqlx::query_as(AssertSqlSafe(format!(
         "{TREE} SELECT count(*)::int8, coalesce(sum(CASE \
              WHEN $4::text IS NULL THEN pg_total_relation_size(c.oid)::float8 \
-             WHEN w.width IS NOT NULL AND c.reltuples > 0 THEN c.reltuples * (w.width + 8) \
-             ELSE pg_table_size(c.oid)::float8 END), 0)::int8 \
+             WHEN c.reltuples > 0 AND coalesce(w.width, a.attlen) > 0 \
+                 THEN c.reltuples * (coalesce(w.width, a.attlen) + 8) \
+             ELSE pg_table_size(c.oid)::float8 END), 0)::int8, \
+             coalesce(bool_or($4::text IS NOT NULL AND pg_table_size(c.oid) > 0 \
+                 AND NOT (c.reltuples > 0 AND coalesce(w.width, a.attlen) > 0)), false) \
          FROM tree t JOIN pg_class c ON c.oid = t.oid JOIN pg_namespace n ON n.oid = c.relnamespace \
+         LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = $4 AND NOT a.attisdropped \
          LEFT JOIN LATERAL (SELECT s.avg_width::float8 AS width FROM pg_stats s \
              WHERE s.schemaname = n.nspname AND s.tablename = c.relname AND s.attname = $4 \
              LIMIT 1) w ON true"
@@ -394,7 +418,11 @@ async fn estimate(
     .persistent(false)
     .fetch_one(&mut *conn)
     .await?;
-    Ok((count > 0, u64::try_from(bytes).unwrap_or(0), false))
+    Ok(Some(Estimate {
+        exists: count > 0,
+        bytes: u64::try_from(bytes).unwrap_or(0),
+        at_most,
+    }))
 }
 
 /// `apply 3, statement 2 (line 4): DROP COLUMN `users.email` — about 4.1 MB`.
@@ -406,7 +434,12 @@ fn copy_line(copy: &PlannedCopy) -> String {
         copy.statement + 1,
         copy.line,
         copy.destruction.describe(),
-        if copy.exists {
+        if copy.exists && copy.at_most {
+            format!(
+                "at most {} (the table's size: no statistics on the column yet)",
+                human(copy.estimate)
+            )
+        } else if copy.exists {
             format!("about {}", human(copy.estimate))
         } else {
             "not there yet (an earlier migration of the run creates it)".to_string()

@@ -115,6 +115,7 @@ fn guard_plan(app: &App) -> GuardPlan {
             destruction,
             estimate: 4_300_000,
             exists: true,
+            at_most: false,
         }],
         limit: 1 << 30,
     }

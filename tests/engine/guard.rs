@@ -685,6 +685,65 @@ async fn only_a_type_change_that_can_lose_values_is_kept() {
 }
 
 #[tokio::test]
+async fn a_column_the_server_has_no_statistics_on_is_estimated_by_its_type_or_bounded() {
+    use lockstep::guard::{Environment, GuardOptions, GuardPlan};
+    use lockstep::runner::{Operation, plan};
+    let db = fresh_database().await;
+    let dir = Dir::with(&[
+        (
+            "1_items.sql",
+            "CREATE TABLE items (id int PRIMARY KEY, code text);\n\
+             INSERT INTO items SELECT g, repeat('c', 200) FROM generate_series(1, 5000) g;\n\
+             ANALYZE items;\n\
+             ALTER TABLE items ADD COLUMN note text DEFAULT 'x', ADD COLUMN n int DEFAULT 1;\n",
+        ),
+        (
+            "2_drop.sql",
+            "ALTER TABLE items DROP COLUMN code;\n\
+             ALTER TABLE items DROP COLUMN n;\n\
+             ALTER TABLE items DROP COLUMN note;\n",
+        ),
+    ]);
+    lockstep(db.url(), &dir)
+        .args(["up", "--to", "1"])
+        .assert()
+        .success();
+    let set = dir.set();
+    let status = status(&db, &dir).await;
+    let plan = plan(Operation::Up { to: None }, &set, &status, false).unwrap();
+    let environment =
+        Environment::direct(Path::new("/unused"), Some("postgres://db.example.com/x"));
+    let guard = GuardPlan::prepare(&db, &environment, &plan, &GuardOptions::default())
+        .await
+        .unwrap();
+    let by_column: Vec<(u64, bool)> = guard
+        .copies
+        .iter()
+        .map(|c| (c.estimate, c.at_most))
+        .collect();
+    assert_eq!(by_column.len(), 3, "{by_column:?}");
+    // `code` has statistics: about 5000 × (its average width + 8).
+    let (code, code_bound) = by_column[0];
+    assert!(
+        !code_bound && (900_000..1_300_000).contains(&code),
+        "{by_column:?}"
+    );
+    // `n` has none, but an int is 4 bytes wide: 5000 × (4 + 8).
+    assert_eq!(by_column[1], (60_000, false));
+    // `note` has none and no fixed width: the table's size, said as a bound.
+    let (note, note_bound) = by_column[2];
+    assert!(note_bound && note >= code, "{by_column:?}");
+    let lines = guard.lines();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("DROP COLUMN `items.note` — at most")
+                && l.contains("no statistics on the column yet")),
+        "{lines:?}"
+    );
+}
+
+#[tokio::test]
 async fn truncate_cascade_and_update_without_where_are_restored_in_reverse_order() {
     let db = fresh_database().await;
     let dir = Dir::with(&[

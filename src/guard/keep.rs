@@ -735,8 +735,10 @@ impl Restore {
         temp
     }
 
-    /// psql's `\copy` of a gzip file into `target`.
+    /// psql's `\copy` of a gzip file into `target`, by its absolute path (psql may run from
+    /// anywhere).
     fn load(&mut self, target: &str, list: &str, file: &Path) {
+        let file = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
         let path = file.display().to_string();
         let plain = !path.contains(['\'', '"', '$', '`', '\\', '\n', '\r']);
         let (shown, note) = if plain {

@@ -540,12 +540,12 @@ impl Restore {
         text.push_str(&format!(
             "-- Load it back with psql, in one transaction that stops at the first error:\n\
              --   psql \"$DATABASE_URL\" -f {}\n",
-            dir.join("restore.sql").display()
+            absolute(&dir.join("restore.sql")).display()
         ));
         if let Some(snapshot) = &keeper.schema_snapshot {
             text.push_str(&format!(
                 "-- The schema before the run (indexes, constraints, triggers, grants): {}\n",
-                snapshot.display()
+                absolute(snapshot).display()
             ));
         }
         text.push_str("\\set ON_ERROR_STOP on\nBEGIN;\n");
@@ -738,7 +738,7 @@ impl Restore {
     /// psql's `\copy` of a gzip file into `target`, by its absolute path (psql may run from
     /// anywhere).
     fn load(&mut self, target: &str, list: &str, file: &Path) {
-        let file = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+        let file = absolute(file);
         let path = file.display().to_string();
         let plain = !path.contains(['\'', '"', '$', '`', '\\', '\n', '\r']);
         let (shown, note) = if plain {
@@ -765,4 +765,9 @@ impl Restore {
 
 fn column_list<'a>(names: impl Iterator<Item = &'a str>) -> String {
     names.map(quote_ident).collect::<Vec<_>>().join(", ")
+}
+
+/// `path` made absolute against the current directory (as it is when it cannot be).
+fn absolute(path: &Path) -> std::path::PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }

@@ -308,10 +308,10 @@ impl Preview {
         } else {
             "no DOWN"
         };
-        let title = format!(
-            " 2 {side} {} {} — {mode}, {down} ",
-            v.version, v.description
-        );
+        let head = format!(" 2 {side} {} ", v.version);
+        let mode = format!("— {mode}, {down} ");
+        let room = usize::from(area.width.saturating_sub(2));
+        let title = fit_title(&head, &v.description, &mode, "", room);
         let Some(file) = data.file(v, self.side) else {
             frame.render_widget(
                 Paragraph::new("this migration has no DOWN file: it cannot be reverted")
@@ -321,14 +321,15 @@ impl Preview {
             return;
         };
         let analysis = data.analysis(v.version, self.side);
-        let title = match analysis {
-            Some(a) if a.findings.is_empty() => format!("{title}· no findings "),
+        let findings = match analysis {
+            Some(a) if a.findings.is_empty() => "· no findings ".to_string(),
             Some(a) => format!(
-                "{title}· {} ",
+                "· {} ",
                 crate::runner::text::count(a.findings.len(), "finding", "findings")
             ),
-            None => format!("{title}· analysing… "),
+            None => "· analysing… ".to_string(),
         };
+        let title = fit_title(&head, &v.description, &mode, &findings, room);
         let block = pane(&title, focused);
         let inner = block.inner(area);
         frame.render_widget(block, area);
@@ -600,5 +601,56 @@ fn marked(text: String, style: Style, mark: Option<Severity>) -> Span<'static> {
                 .underline_color(severity_color(severity)),
         ),
         None => Span::styled(text, style),
+    }
+}
+
+/// The preview's title in `room` columns: `head` (pane number, side, version), the description
+/// (cut with `…` only when it alone is too long: the list may have cut it already), then the
+/// transaction `mode` and the `findings` count, each when it fits whole (the list shows the
+/// counts too).
+fn fit_title(head: &str, description: &str, mode: &str, findings: &str, room: usize) -> String {
+    let len = |s: &str| s.chars().count();
+    let left = room.saturating_sub(len(head) + 1);
+    let mut title = head.to_string();
+    if len(description) <= left {
+        title.push_str(description);
+    } else if left > 1 {
+        title.extend(description.chars().take(left - 1));
+        title.push('…');
+    }
+    title.push(' ');
+    for part in [mode, findings] {
+        if len(&title) + len(part) <= room {
+            title.push_str(part);
+        }
+    }
+    title
+}
+
+#[cfg(test)]
+mod title_tests {
+    use super::fit_title;
+
+    #[test]
+    fn the_description_comes_first_then_the_mode_then_the_count() {
+        let t = |room| {
+            fit_title(
+                " 2 UP 20240614104159 ",
+                "idx-cache",
+                "— one transaction, no DOWN ",
+                "· no findings ",
+                room,
+            )
+        };
+        assert_eq!(
+            t(80),
+            " 2 UP 20240614104159 idx-cache — one transaction, no DOWN · no findings "
+        );
+        assert_eq!(
+            t(70),
+            " 2 UP 20240614104159 idx-cache — one transaction, no DOWN "
+        );
+        assert_eq!(t(45), " 2 UP 20240614104159 idx-cache · no findings ");
+        assert_eq!(t(27), " 2 UP 20240614104159 idx-… ");
     }
 }

@@ -983,13 +983,17 @@ impl<'a> State<'a> {
             .effects
             .iter()
             .any(|e| matches!(e, Effect::Drop { cascade: true, .. }));
-        if !cascade {
-            return String::new();
-        }
+        // What the same statement drops along does not stand in its way.
+        let dropped_too = |name: &str| {
+            d.actions.iter().any(|a| {
+                matches!(a.shape, Shape::DropTable | Shape::DropView) && a.relation == name
+            })
+        };
         let list: Vec<String> = self
             .schema
             .dependents(relation)
             .iter()
+            .filter(|(name, _)| !dropped_too(name))
             .map(|(name, kind)| match kind {
                 RelationKind::MaterializedView => format!("materialized view \"{name}\""),
                 RelationKind::View => format!("view \"{name}\""),
@@ -999,13 +1003,29 @@ impl<'a> State<'a> {
                 self.schema
                     .keys_referencing(relation)
                     .iter()
-                    .map(|(key, table)| format!("the foreign key \"{key}\" of \"{table}\" (an ACCESS EXCLUSIVE lock on \"{table}\")")),
+                    .filter(|(_, table)| !dropped_too(table))
+                    .map(|(key, table)| {
+                        let lock = if cascade {
+                            format!(" (an ACCESS EXCLUSIVE lock on \"{table}\")")
+                        } else {
+                            String::new()
+                        };
+                        format!("the foreign key \"{key}\" of \"{table}\"{lock}")
+                    }),
             )
             .collect();
         if list.is_empty() {
-            return String::new();
+            String::new()
+        } else if cascade {
+            format!("; CASCADE also drops {}", list.join(", "))
+        } else {
+            format!(
+                "; as written it fails, since {} depend{} on it: drop {} first, or add CASCADE",
+                list.join(", "),
+                if list.len() == 1 { "s" } else { "" },
+                if list.len() == 1 { "that" } else { "those" },
+            )
         }
-        format!("; CASCADE also drops {}", list.join(", "))
     }
 
     /// Replays what a statement changes in the schema model.

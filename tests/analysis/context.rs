@@ -285,6 +285,33 @@ fn drop_table_names_the_tables_its_keys_reference_and_what_cascade_drops() {
         "DROP TABLE b CASCADE;",
         "DROP TABLE c;\nDROP TABLE lone;",
     ]);
+    // Without CASCADE, a table another table's key references cannot be dropped; dropped with
+    // that table in one statement, it can.
+    let fails = history(&[schema, "DROP TABLE b;"]);
+    let alone = &fails[1]
+        .findings
+        .iter()
+        .find(|f| f.rule == "drop-table")
+        .unwrap()
+        .message;
+    assert!(
+        alone.contains(
+            "as written it fails, since the foreign key \"c_b_id_fkey\" of \"c\" depends on it"
+        ),
+        "{alone}"
+    );
+    let both = history(&[schema, "DROP TABLE c, b;"]);
+    let together: Vec<&str> = both[1]
+        .findings
+        .iter()
+        .filter(|f| f.rule == "drop-table")
+        .map(|f| f.message.as_str())
+        .collect();
+    assert_eq!(together.len(), 2, "{together:?}");
+    assert!(
+        together.iter().all(|m| !m.contains("fails")),
+        "{together:?}"
+    );
     let message = |a: &Analysis, table: &str| {
         a.findings
             .iter()

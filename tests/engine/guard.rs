@@ -629,10 +629,27 @@ async fn the_environments_lint_override_applies() {
     );
 }
 
-#[tokio::test]
-async fn only_a_type_change_that_can_lose_values_is_kept() {
+/// Applies migration 1 of `dir`, then plans the guard of the rest on a production-like
+/// environment (a database elsewhere).
+async fn guard_after_the_first(db: &Database, dir: &Dir) -> lockstep::guard::GuardPlan {
     use lockstep::guard::{Environment, GuardOptions, GuardPlan};
     use lockstep::runner::{Operation, plan};
+    lockstep(db.url(), dir)
+        .args(["up", "--to", "1"])
+        .assert()
+        .success();
+    let set = dir.set();
+    let status = status(db, dir).await;
+    let plan = plan(Operation::Up { to: None }, &set, &status, false).unwrap();
+    let environment =
+        Environment::direct(Path::new("/unused"), Some("postgres://db.example.com/x"));
+    GuardPlan::prepare(db, &environment, &plan, &GuardOptions::default())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn only_a_type_change_that_can_lose_values_is_kept() {
     let db = fresh_database().await;
     let dir = Dir::with(&[
         (
@@ -649,18 +666,7 @@ async fn only_a_type_change_that_can_lose_values_is_kept() {
              UPDATE items SET qty = 0;\n",
         ),
     ]);
-    lockstep(db.url(), &dir)
-        .args(["up", "--to", "1"])
-        .assert()
-        .success();
-    let set = dir.set();
-    let status = status(&db, &dir).await;
-    let plan = plan(Operation::Up { to: None }, &set, &status, false).unwrap();
-    let environment =
-        Environment::direct(Path::new("/unused"), Some("postgres://db.example.com/x"));
-    let guard = GuardPlan::prepare(&db, &environment, &plan, &GuardOptions::default())
-        .await
-        .unwrap();
+    let guard = guard_after_the_first(&db, &dir).await;
     let kept: Vec<(usize, String)> = guard
         .copies
         .iter()
@@ -691,8 +697,6 @@ async fn only_a_type_change_that_can_lose_values_is_kept() {
 
 #[tokio::test]
 async fn a_column_the_server_has_no_statistics_on_is_estimated_by_its_type_or_bounded() {
-    use lockstep::guard::{Environment, GuardOptions, GuardPlan};
-    use lockstep::runner::{Operation, plan};
     let db = fresh_database().await;
     let dir = Dir::with(&[
         (
@@ -709,18 +713,7 @@ async fn a_column_the_server_has_no_statistics_on_is_estimated_by_its_type_or_bo
              ALTER TABLE items DROP COLUMN note;\n",
         ),
     ]);
-    lockstep(db.url(), &dir)
-        .args(["up", "--to", "1"])
-        .assert()
-        .success();
-    let set = dir.set();
-    let status = status(&db, &dir).await;
-    let plan = plan(Operation::Up { to: None }, &set, &status, false).unwrap();
-    let environment =
-        Environment::direct(Path::new("/unused"), Some("postgres://db.example.com/x"));
-    let guard = GuardPlan::prepare(&db, &environment, &plan, &GuardOptions::default())
-        .await
-        .unwrap();
+    let guard = guard_after_the_first(&db, &dir).await;
     let by_column: Vec<(u64, bool)> = guard
         .copies
         .iter()

@@ -436,21 +436,23 @@ impl<'a> Schema<'a> {
     /// The foreign keys of other tables that reference `table`, as (constraint, its table).
     pub(crate) fn keys_referencing(&self, table: &str) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = self
-            .base
-            .constraints
-            .iter()
-            .filter(|(name, _)| !self.changes.constraints.contains_key(*name))
-            .chain(
-                self.changes
-                    .constraints
-                    .iter()
-                    .filter_map(|(name, c)| c.as_ref().map(|c| (name, c))),
-            )
-            .filter(|(_, c)| c.references.as_deref() == Some(table) && c.table != table)
-            .map(|(name, c)| (name.clone(), c.table.clone()))
+            .constraints_where(|c| c.references.as_deref() == Some(table) && c.table != table)
+            .into_iter()
+            .map(|(name, c)| (name, c.table))
             .collect();
         out.sort_unstable();
+        out.dedup();
         out
+    }
+
+    /// Drops a column of `table` with the constraints on it (as the server does).
+    pub(crate) fn drop_column(&mut self, table: &str, column: &str) {
+        self.relation_mut(table).columns.remove(column);
+        let constraints =
+            self.constraints_where(|c| c.table == table && c.columns.iter().any(|k| k == column));
+        for (name, _) in constraints {
+            self.set_constraint(&name, None);
+        }
     }
 
     /// Drops a relation with its indexes, its constraints and the foreign keys that reference it
@@ -510,8 +512,11 @@ impl<'a> Schema<'a> {
                 let Some(relation) = self.relation(candidate) else {
                     continue;
                 };
+                // A view's query is kept and depends on what it reads; a table filled by
+                // CREATE TABLE … AS read it once and depends on nothing.
                 if relation.reads.contains(&current)
-                    && let Some(kind) = relation.kind
+                    && let Some(kind @ (RelationKind::View | RelationKind::MaterializedView)) =
+                        relation.kind
                     && !out.iter().any(|(n, _)| n == candidate)
                     && candidate != name
                 {

@@ -1104,7 +1104,7 @@ impl<'a> State<'a> {
                         .or_insert_with(|| ty.clone());
                 }
                 Effect::DropColumn { table, column } => {
-                    self.schema.relation_mut(table).columns.remove(column);
+                    self.schema.drop_column(table, column);
                 }
                 Effect::SetType { table, column, ty } => {
                     self.schema

@@ -365,6 +365,38 @@ fn drop_table_names_the_tables_its_keys_reference_and_what_cascade_drops() {
 }
 
 #[test]
+fn a_dropped_column_takes_its_key_along_and_a_table_made_from_a_view_does_not_depend_on_it() {
+    // Found on lemmy's migrations: both read as "as written it fails" although they ran.
+    let out = history(&[
+        "CREATE TABLE a (id int PRIMARY KEY);\n\
+         CREATE TABLE c (id int PRIMARY KEY, a_id int REFERENCES a (id));\n\
+         CREATE VIEW v AS SELECT id FROM a;\n\
+         CREATE TABLE fast AS SELECT * FROM v;",
+        "ALTER TABLE c DROP COLUMN a_id;\nDROP TABLE a CASCADE;",
+    ]);
+    let messages: Vec<&str> = out[1].findings.iter().map(|f| f.message.as_str()).collect();
+    let drop = messages
+        .iter()
+        .find(|m| m.starts_with("DROP TABLE \"a\""))
+        .unwrap_or_else(|| panic!("{messages:?}"));
+    assert!(drop.contains("CASCADE also drops view \"v\""), "{drop}");
+    assert!(
+        !drop.contains("fast"),
+        "CREATE TABLE … AS keeps no link: {drop}"
+    );
+    assert!(
+        !drop.contains("foreign key"),
+        "c's key went with its column: {drop}"
+    );
+    // Nothing locks c for the key that is gone.
+    assert!(
+        out[1].statements[1].locks.iter().all(|l| l.relation != "c"),
+        "{:?}",
+        out[1].statements[1].locks
+    );
+}
+
+#[test]
 fn the_lock_window_is_reported_once_per_transaction_naming_the_earlier_statement() {
     let out = history(&[
         USERS,

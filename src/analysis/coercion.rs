@@ -14,6 +14,9 @@ pub(crate) enum TypeChange {
     Rewrite,
     /// Free or not depending on the old type, which is unknown.
     Unknown,
+    /// `timestamp` ↔ `timestamptz` (12+): free when the session's TimeZone is UTC, else a
+    /// rewrite.
+    FreeInUtc,
 }
 
 /// A type split into its canonical base name and its numeric modifiers.
@@ -98,8 +101,7 @@ pub(crate) fn classify(
         },
         ("cidr", "inet") => true,
         ("timestamp", "timestamptz") | ("timestamptz", "timestamp") if at_least(pg_version, 12) => {
-            // Free only when the session TimeZone is UTC.
-            return TypeChange::Unknown;
+            return TypeChange::FreeInUtc;
         }
         _ => false,
     };
@@ -183,7 +185,7 @@ mod tests {
         assert_eq!(classify(Some("cidr"), "inet", true, 15), TypeChange::Free);
         assert_eq!(
             classify(Some("timestamp"), "timestamptz", true, 15),
-            TypeChange::Unknown
+            TypeChange::FreeInUtc
         );
         assert_eq!(
             classify(Some("timestamp"), "timestamptz", true, 11),

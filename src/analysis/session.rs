@@ -363,7 +363,7 @@ impl<'a> State<'a> {
         if let Some(change) = self.type_change(a) {
             cost = match change {
                 TypeChange::Rewrite => Cost::Rewrite,
-                TypeChange::Free | TypeChange::Unknown => Cost::None,
+                TypeChange::Free | TypeChange::Unknown | TypeChange::FreeInUtc => Cost::None,
             };
         }
         if no_op {

@@ -571,3 +571,38 @@ fn files_parsed_on_workers_meet_their_history_in_order() {
         rules(&whole[40])
     );
 }
+
+#[test]
+fn using_the_column_itself_is_a_plain_type_change_and_timestamptz_names_the_time_zone() {
+    // Found on lemmy's `fix-timezones`: `USING published` read as a rewrite.
+    let out = history(&[
+        "CREATE TABLE t (published timestamp, n int);",
+        "ALTER TABLE t ALTER COLUMN published TYPE timestamptz USING published;\n\
+         ALTER TABLE t ALTER COLUMN n TYPE bigint USING n;\n\
+         ALTER TABLE t ALTER COLUMN n TYPE int USING n + 1;",
+    ]);
+    let rewrites: Vec<bool> = out[1]
+        .statements
+        .iter()
+        .map(|s| s.locks.iter().any(|l| l.rewrite))
+        .collect();
+    assert_eq!(rewrites, vec![false, true, true]);
+    let note = out[1]
+        .findings
+        .iter()
+        .find(|f| f.statement_index == Some(0) && f.rule == "column-type-rewrite")
+        .expect("a note on the timestamptz change");
+    assert_eq!(note.severity, lockstep::analysis::Severity::Info);
+    assert!(
+        note.message.contains("session's TimeZone is UTC"),
+        "{}",
+        note.message
+    );
+    assert!(
+        note.safe_alternative
+            .as_deref()
+            .is_some_and(|h| h.contains("SET LOCAL TimeZone = 'UTC'")),
+        "{:?}",
+        note.safe_alternative
+    );
+}

@@ -546,6 +546,15 @@ fn add_constraint(
     );
 }
 
+/// Whether a `USING` expression is the column itself, and nothing more.
+fn names_only(using: &SyntaxNode, column: &str) -> bool {
+    let mut exprs = using.children();
+    match (exprs.next(), exprs.next()) {
+        (Some(expr), None) => expr.kind() == K::NAME_REF && name_text(&expr) == column,
+        _ => false,
+    }
+}
+
 fn alter_column(action: &SyntaxNode, table: &str, d: &mut Described) {
     let column = child(action, K::COLUMN_NAME_REF)
         .map(|n| name_text(&n))
@@ -559,7 +568,9 @@ fn alter_column(action: &SyntaxNode, table: &str, d: &mut Described) {
     let shape = match option.kind() {
         K::SET_TYPE => {
             let new_type = column_type_text(&option).unwrap_or_default();
-            let has_using = child(&option, K::USING_EXPR).is_some();
+            // `USING column` is the conversion the server makes without one.
+            let has_using =
+                child(&option, K::USING_EXPR).is_some_and(|using| !names_only(&using, &column));
             let has_collate = child(&option, K::COLLATE).is_some();
             d.effects.push(Effect::SetType {
                 table: table.to_string(),

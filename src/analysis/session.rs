@@ -192,8 +192,9 @@ impl<'a> State<'a> {
                         }
                     }
                 }
-                (_, Detail::SetType { column, .. }) => {
-                    // A foreign key on the column is dropped and re-created with the new type.
+                (_, Detail::SetType { column, .. })
+                | (Shape::DropColumn, Detail::Column { column }) => {
+                    // A foreign key on the column is dropped (and, for a new type, re-created).
                     for c in self.schema.foreign_keys_of(&a.relation, Some(column)) {
                         if let Some(r) = &c.references
                             && *r != a.relation

@@ -169,6 +169,8 @@ const GROUPS: &[&[&str]] = &[
     &["ALTER TABLE kids ALTER COLUMN parent_id TYPE bigint"],
     // DROP … CASCADE drops the foreign keys that reference the table, locking their tables.
     &["DROP TABLE parents CASCADE"],
+    // Dropping a column drops its foreign key, which locks the referenced table.
+    &["ALTER TABLE kids DROP COLUMN parent_id"],
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]

@@ -39,6 +39,20 @@ fn move_statement_fix(text: &str, span: &std::ops::Range<usize>) -> Fix {
 }
 
 /// Whether a SET value turns a timeout off.
+/// Whether a TimeZone value names a zone at UTC all year (the server then changes timestamp ↔
+/// timestamptz without a rewrite).
+fn is_utc(value: &str) -> bool {
+    let v = value
+        .trim()
+        .trim_matches('\'')
+        .trim_matches('"')
+        .to_ascii_lowercase();
+    matches!(
+        v.as_str(),
+        "utc" | "etc/utc" | "gmt" | "etc/gmt" | "z" | "zulu" | "universal" | "etc/universal"
+    )
+}
+
 fn disables(value: Option<&str>) -> bool {
     match value {
         None => true,
@@ -71,6 +85,9 @@ pub(crate) struct State<'a> {
     session_statement: bool,
     local_lock: Option<bool>,
     local_statement: Option<bool>,
+    /// `SET [LOCAL] TimeZone` to a zone at UTC all year, in the session or the transaction.
+    session_utc: bool,
+    local_utc: Option<bool>,
     /// Relations new before this file (borrowed: cloning them per file would be quadratic).
     base_new: &'a BTreeSet<String>,
     /// Relations this file created so far.
@@ -109,6 +126,8 @@ impl<'a> State<'a> {
             session_statement: ctx.session_statement_timeout,
             local_lock: None,
             local_statement: None,
+            session_utc: false,
+            local_utc: None,
             base_new,
             new: BTreeSet::new(),
             created: BTreeSet::new(),
@@ -325,6 +344,7 @@ impl<'a> State<'a> {
         self.held_shared = None;
         self.local_lock = None;
         self.local_statement = None;
+        self.local_utc = None;
         self.added_in_tx.clear();
         self.window_reported = false;
         self.locked_views.clear();
@@ -355,7 +375,12 @@ impl<'a> State<'a> {
             return None;
         };
         let old = self.schema.column_type(&a.relation, column);
-        Some(classify(old, new_type, *plain, self.ctx.pg_version))
+        match classify(old, new_type, *plain, self.ctx.pg_version) {
+            TypeChange::FreeInUtc if self.local_utc.unwrap_or(self.session_utc) => {
+                Some(TypeChange::Free)
+            }
+            verdict => Some(verdict),
+        }
     }
 
     fn facts(&self, a: &Action, no_op: bool) -> ActionFacts {
@@ -432,12 +457,22 @@ impl<'a> State<'a> {
                     value,
                     local,
                 } => {
-                    let on = !disables(value.as_deref());
-                    let (session, local_slot) = match param.as_str() {
-                        "lock_timeout" => (&mut self.session_lock, &mut self.local_lock),
-                        "statement_timeout" => {
-                            (&mut self.session_statement, &mut self.local_statement)
-                        }
+                    let (on, session, local_slot) = match param.as_str() {
+                        "lock_timeout" => (
+                            !disables(value.as_deref()),
+                            &mut self.session_lock,
+                            &mut self.local_lock,
+                        ),
+                        "statement_timeout" => (
+                            !disables(value.as_deref()),
+                            &mut self.session_statement,
+                            &mut self.local_statement,
+                        ),
+                        "timezone" => (
+                            value.as_deref().is_some_and(is_utc),
+                            &mut self.session_utc,
+                            &mut self.local_utc,
+                        ),
                         _ => continue,
                     };
                     if *local {
@@ -459,6 +494,10 @@ impl<'a> State<'a> {
                     if all || p == "statement_timeout" {
                         self.session_statement = self.ctx.session_statement_timeout;
                         self.local_statement = None;
+                    }
+                    if all || p == "timezone" {
+                        self.session_utc = false;
+                        self.local_utc = None;
                     }
                 }
             }

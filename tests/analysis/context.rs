@@ -606,3 +606,31 @@ fn using_the_column_itself_is_a_plain_type_change_and_timestamptz_names_the_time
         note.safe_alternative
     );
 }
+
+#[test]
+fn a_utc_session_makes_timestamptz_changes_metadata_only() {
+    // lemmy's `fix-timezones` sets the zone first, as the note advises.
+    let notes = |change: &str| -> usize {
+        let out = history(&["CREATE TABLE t (published timestamp);", change]);
+        out[1]
+            .findings
+            .iter()
+            .filter(|f| f.rule == "column-type-rewrite")
+            .count()
+    };
+    let alter = "ALTER TABLE t ALTER COLUMN published TYPE timestamptz;";
+    assert_eq!(notes(alter), 1);
+    assert_eq!(notes(&format!("SET timezone = 'UTC';\n{alter}")), 0);
+    assert_eq!(
+        notes(&format!("SET LOCAL TimeZone = 'Etc/UTC';\n{alter}")),
+        0
+    );
+    assert_eq!(
+        notes(&format!("SET timezone = 'Europe/Paris';\n{alter}")),
+        1
+    );
+    assert_eq!(
+        notes(&format!("SET timezone = 'UTC';\nRESET timezone;\n{alter}")),
+        1
+    );
+}

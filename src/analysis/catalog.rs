@@ -362,7 +362,7 @@ impl<'a> Schema<'a> {
             .insert(name.to_string(), constraint);
     }
 
-    /// The constraints known now (by name) that `keep` keeps, copied.
+    /// The constraints known now (by name, each once) that `keep` keeps, copied.
     fn constraints_where(
         &self,
         keep: impl Fn(&KnownConstraint) -> bool,
@@ -370,6 +370,7 @@ impl<'a> Schema<'a> {
         self.base
             .constraints
             .keys()
+            .filter(|name| !self.changes.constraints.contains_key(*name))
             .chain(self.changes.constraints.keys())
             .filter_map(|name| {
                 let c = self.constraint(name)?;
@@ -441,7 +442,6 @@ impl<'a> Schema<'a> {
             .map(|(name, c)| (name, c.table))
             .collect();
         out.sort_unstable();
-        out.dedup();
         out
     }
 
@@ -475,22 +475,9 @@ impl<'a> Schema<'a> {
         for index in indexes {
             self.set_index(&index, None);
         }
-        let constraints: Vec<String> = self
-            .base
-            .constraints
-            .iter()
-            .filter(|(_, c)| c.table == name)
-            .map(|(n, _)| n.clone())
-            .chain(
-                self.changes
-                    .constraints
-                    .iter()
-                    .filter(|(_, c)| c.as_ref().is_some_and(|c| c.table == name))
-                    .map(|(n, _)| n.clone()),
-            )
-            .collect();
-        let referencing = self.keys_referencing(name).into_iter().map(|(n, _)| n);
-        for constraint in constraints.into_iter().chain(referencing) {
+        let constraints =
+            self.constraints_where(|c| c.table == name || c.references.as_deref() == Some(name));
+        for (constraint, _) in constraints {
             self.set_constraint(&constraint, None);
         }
         self.set_relation(name, None);

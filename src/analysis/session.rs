@@ -38,7 +38,6 @@ fn move_statement_fix(text: &str, span: &std::ops::Range<usize>) -> Fix {
     }
 }
 
-/// Whether a SET value turns a timeout off.
 /// Whether a TimeZone value names a zone at UTC all year (the server then changes timestamp ↔
 /// timestamptz without a rewrite).
 fn is_utc(value: &str) -> bool {
@@ -53,6 +52,7 @@ fn is_utc(value: &str) -> bool {
     )
 }
 
+/// Whether a SET value turns a timeout off.
 fn disables(value: Option<&str>) -> bool {
     match value {
         None => true,
@@ -730,7 +730,9 @@ impl<'a> State<'a> {
                     draft.fix = Some(move_statement_fix(text, span));
                 }
                 if matches!(draft.rule, "drop-table" | "drop-view") {
-                    draft.message.push_str(&self.cascade_note(d, &a.relation));
+                    draft
+                        .message
+                        .push_str(&self.dependents_note(d, &a.relation));
                 }
             }
             out.extend(drafts);
@@ -1018,7 +1020,7 @@ impl<'a> State<'a> {
     }
 
     /// For a DROP … CASCADE: the views and materialized views it drops along.
-    fn cascade_note(&self, d: &Described, relation: &str) -> String {
+    fn dependents_note(&self, d: &Described, relation: &str) -> String {
         let cascade = d
             .effects
             .iter()

@@ -419,30 +419,31 @@ pub(crate) fn check_action(a: &Action, f: ActionFacts, ctx: &CheckCtx) -> Vec<Dr
             let help = "add a new column, dual-write with a trigger, backfill in batches, switch reads, then drop the old column";
             match ctx.type_change {
                 Some(TypeChange::Free) => {}
-                Some(TypeChange::FreeInUtc) => out.push(
-                    Draft::new(
-                        "column-type-rewrite",
-                        span,
-                        format!(
-                            "ALTER COLUMN \"{column}\" TYPE {new_type} takes {locked}; between timestamp and timestamptz it is metadata-only when the session's TimeZone is UTC, otherwise it rewrites \"{rel}\" and its indexes"
-                        ),
-                    )
-                    .on(rel, mode)
-                    .severity(Severity::Info)
-                    .help(format!("if the stored values are UTC, SET LOCAL TimeZone = 'UTC' before it (the values are read in the session's time zone): the change is then metadata-only; otherwise: {help}")),
-                ),
-                Some(TypeChange::Unknown) => out.push(
-                    Draft::new(
-                        "column-type-rewrite",
-                        span,
-                        format!(
-                            "ALTER COLUMN \"{column}\" TYPE {new_type} takes {locked}; it is metadata-only if the change is binary-coercible (varchar widening, varchar → text, dropping a limit), otherwise it rewrites \"{rel}\" and its indexes"
-                        ),
-                    )
-                    .on(rel, mode)
-                    .severity(Severity::Info)
-                    .help(format!("check the current type of \"{rel}\".\"{column}\" (lockstep decides when it knows the column types); if it rewrites: {help}")),
-                ),
+                Some(verdict @ (TypeChange::FreeInUtc | TypeChange::Unknown)) => {
+                    let (when, advice) = if verdict == TypeChange::FreeInUtc {
+                        (
+                            "between timestamp and timestamptz it is metadata-only when the session's TimeZone is UTC".to_string(),
+                            format!("if the stored values are UTC, SET LOCAL TimeZone = 'UTC' before it (the values are read in the session's time zone): the change is then metadata-only; otherwise: {help}"),
+                        )
+                    } else {
+                        (
+                            "it is metadata-only if the change is binary-coercible (varchar widening, varchar → text, dropping a limit)".to_string(),
+                            format!("check the current type of \"{rel}\".\"{column}\" (lockstep decides when it knows the column types); if it rewrites: {help}"),
+                        )
+                    };
+                    out.push(
+                        Draft::new(
+                            "column-type-rewrite",
+                            span,
+                            format!(
+                                "ALTER COLUMN \"{column}\" TYPE {new_type} takes {locked}; {when}, otherwise it rewrites \"{rel}\" and its indexes"
+                            ),
+                        )
+                        .on(rel, mode)
+                        .severity(Severity::Info)
+                        .help(advice),
+                    );
+                }
                 _ => out.push(
                     Draft::new(
                         "column-type-rewrite",

@@ -346,6 +346,11 @@ fn run_after(
     } = prepared;
     let mut state = State::new(ctx, new_tables, catalog, foreign_keys);
     state.lone_statement = described.iter().filter(|d| !d.actions.is_empty()).count() == 1;
+    state.statement_count = described.len();
+    state.refusing_count = described
+        .iter()
+        .filter(|d| d.no_transaction_block.is_some())
+        .count();
     let mut drafts: Vec<(Option<usize>, Draft)> = Vec::new();
     let mut analyzed = Vec::with_capacity(statements.len());
     // Each description is dropped once its statement is analysed.

@@ -16,17 +16,7 @@ use super::types::*;
 /// migration of its own.
 fn move_statement_fix(text: &str, span: &std::ops::Range<usize>) -> Fix {
     let statement = text.get(span.clone()).unwrap_or("");
-    let mut end = span.end.min(text.len());
-    let rest = text.get(end..).unwrap_or("");
-    if rest.starts_with(';') {
-        end += 1;
-    }
-    let rest = text.get(end..).unwrap_or("");
-    if rest.starts_with("\r\n") {
-        end += 2;
-    } else if rest.starts_with('\n') {
-        end += 1;
-    }
+    let end = past_line_end(text, span.end);
     Fix {
         description: format!(
             "remove it here and put `{statement};` in a new migration after this one"
@@ -35,6 +25,20 @@ fn move_statement_fix(text: &str, span: &std::ops::Range<usize>) -> Fix {
             span: span.start..end,
             replacement: String::new(),
         }],
+    }
+}
+
+/// Where the text after a statement ending at `end` starts: past its semicolon and line break.
+fn past_line_end(text: &str, end: usize) -> usize {
+    let mut end = end.min(text.len());
+    if text.get(end..).unwrap_or("").starts_with(';') {
+        end += 1;
+    }
+    let rest = text.get(end..).unwrap_or("");
+    if rest.starts_with("\r\n") {
+        end + 2
+    } else {
+        end + usize::from(rest.starts_with('\n'))
     }
 }
 
@@ -105,6 +109,14 @@ pub(crate) struct State<'a> {
     dropped_concurrently: Option<String>,
     /// The file has one lock-taking statement only.
     pub(crate) lone_statement: bool,
+    /// How many statements the file has.
+    pub(crate) statement_count: usize,
+    /// How many of them cannot run in a transaction block.
+    pub(crate) refusing_count: usize,
+    /// A statement that cannot run in a transaction block next to others has been reported.
+    not_alone_reported: bool,
+    /// Where the previous statement ends (0 before the first).
+    previous_end: usize,
 }
 
 impl<'a> State<'a> {
@@ -137,6 +149,10 @@ impl<'a> State<'a> {
             locked_views: BTreeSet::new(),
             dropped_concurrently: None,
             lone_statement: false,
+            statement_count: 0,
+            refusing_count: 0,
+            not_alone_reported: false,
+            previous_end: 0,
         }
     }
 
@@ -411,6 +427,7 @@ impl<'a> State<'a> {
         text: &str,
     ) -> (AnalyzedStatement, Vec<Draft>) {
         let mut out: Vec<Draft> = Vec::new();
+        let previous_end = std::mem::replace(&mut self.previous_end, span.end);
         let in_tx = self.in_tx();
         let held_before = self
             .held_shared
@@ -530,6 +547,12 @@ impl<'a> State<'a> {
                 });
             }
             out.push(draft);
+        }
+
+        if let Some(what) = d.no_transaction_block
+            && !in_tx
+        {
+            out.extend(self.not_alone(what, index, span, previous_end, text));
         }
 
         // Outside a transaction a failed migration is re-run over its own half-applied work.
@@ -974,6 +997,72 @@ impl<'a> State<'a> {
     /// behind, so the re-run fails on it — or, with `IF NOT EXISTS`, silently keeps it. The
     /// robust form drops a leftover first. A build alone in its migration needs nothing: a failure
     /// is seen and handled by hand.
+    /// A statement that cannot run in a transaction block, outside one, in a file of several
+    /// statements: sqlx sends the file as one query string, which PostgreSQL runs as one implicit
+    /// transaction block, so there it fails. Reported once per file, on the first such statement;
+    /// the fix splits the file there (keeping the order), and again on each later lint.
+    fn not_alone(
+        &mut self,
+        what: &str,
+        index: usize,
+        span: &std::ops::Range<usize>,
+        previous_end: usize,
+        text: &str,
+    ) -> Option<Draft> {
+        if self.statement_count < 2 || self.not_alone_reported {
+            return None;
+        }
+        self.not_alone_reported = true;
+        let others = self.statement_count - 1;
+        let mut draft = Draft::new(
+            "no-transaction-not-alone",
+            span.clone(),
+            format!(
+                "{what} shares this `-- no-transaction` file with {others} other statement{}: sqlx sends the file as one query, which PostgreSQL runs as one implicit transaction, so `sqlx migrate run` and `sqlx::migrate!()` fail here with \"cannot run inside a transaction block\" and apply none of it (`lockstep up` runs each statement on its own and succeeds)",
+                if others == 1 { "" } else { "s" },
+            ),
+        );
+        draft.safe_alternative = Some(format!(
+            "give {} a `-- no-transaction` migration of its own with nothing else in it, not even a SET (set timeouts on the connection instead)",
+            match self.refusing_count {
+                0 | 1 => "it".to_string(),
+                n => format!(
+                    "each of the {n} statements here that cannot run in a transaction block"
+                ),
+            }
+        ));
+        // The first statement stays and the rest moves; otherwise this one and the rest move.
+        let (split, moving) = if index == 0 {
+            (
+                past_line_end(text, span.end),
+                format!(
+                    "the {others} statement{} after it",
+                    if others == 1 { "" } else { "s" }
+                ),
+            )
+        } else {
+            let after = self.statement_count - index - 1;
+            (
+                past_line_end(text, previous_end),
+                match after {
+                    0 => "it".to_string(),
+                    1 => "it and the statement after it".to_string(),
+                    n => format!("it and the {n} statements after it"),
+                },
+            )
+        };
+        draft.fix = Some(Fix {
+            description: format!(
+                "move {moving} to a new `-- no-transaction` migration after this one"
+            ),
+            edits: vec![TextEdit {
+                span: split..text.len(),
+                replacement: String::new(),
+            }],
+        });
+        Some(draft)
+    }
+
     fn concurrent_build_robustness(
         &self,
         d: &Described,

@@ -120,6 +120,15 @@ pub fn plan_fix(
              rest of the file keeps its transaction",
             fix.description
         );
+    } else if finding.rule == "no-transaction-not-alone"
+        && let [edit] = fix.edits.as_slice()
+    {
+        // The file splits: what the edit cuts off its end becomes the next migration.
+        let moved = text.get(edit.span.clone()).unwrap_or_default();
+        write.new_migration = Some(MovedStatement {
+            description: new_description(description, "part 2"),
+            body: format!("{NO_TRANSACTION_MARKER}\n{}\n", moved.trim()),
+        });
     } else if let [edit] = fix.edits.as_slice()
         && edit.replacement.is_empty()
         && edit.span.start <= span.start
@@ -246,6 +255,13 @@ fn new_description(from: &str, suffix: &str) -> String {
         .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '_' | '-'))
         .collect();
     let kept = kept.trim();
+    // A part of a part is the next part: "x part 2" moves on to "x part 3", not "x part 2 part 2".
+    if let Some((stem, n)) = kept.rsplit_once(" part ")
+        && let Ok(n) = n.parse::<u32>()
+        && suffix == "part 2"
+    {
+        return format!("{stem} part {}", n + 1);
+    }
     if kept.is_empty() {
         suffix.to_string()
     } else {

@@ -223,3 +223,120 @@ async fn an_applied_migration_is_never_fixed() {
         "CREATE INDEX users_email ON users (email);\n"
     );
 }
+
+/// Each migration of the project `dir` sent as sqlx sends it (the whole text as one query), in version order; the code
+/// of the first failure (SQLSTATE) with its file, if one fails.
+async fn apply_as_sqlx(conn: &mut sqlx::PgConnection, dir: &Path) -> Option<(String, String)> {
+    let mut files = names(dir);
+    files.sort_by_key(|name| {
+        name.split('_')
+            .next()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(u64::MAX)
+    });
+    for file in files {
+        let sql = text(dir, &file);
+        if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut *conn)
+            .await
+        {
+            let code = match &e {
+                sqlx::Error::Database(db) => db.code().unwrap_or_default().into_owned(),
+                other => other.to_string(),
+            };
+            return Some((file, code));
+        }
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_no_transaction_file_sqlx_cannot_run_splits_in_order_into_files_it_can() {
+    let files = [
+        (
+            "1_splits.sql",
+            "CREATE TABLE splits (id int PRIMARY KEY, ts timestamptz);\nINSERT INTO splits SELECT g, now() FROM generate_series(1, 100) g;\n",
+        ),
+        // quickwit's robust rebuild, which sqlx refuses as one query.
+        (
+            "2_idx.sql",
+            "-- no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS splits_ts_idx;\nCREATE INDEX CONCURRENTLY splits_ts_idx ON splits (ts);\n",
+        ),
+        (
+            "3_more.sql",
+            "-- no-transaction\nUPDATE splits SET ts = ts WHERE id = 1;\n-- the build\nCREATE INDEX CONCURRENTLY splits_id_ts ON splits (id, ts);\nVACUUM splits;\n",
+        ),
+    ];
+    let before = project(&files);
+    let db = fresh_database().await;
+    let mut conn = db.connect("test").await.unwrap();
+    assert_eq!(
+        apply_as_sqlx(&mut conn, before.path()).await,
+        Some(("2_idx.sql".to_string(), "25001".to_string())),
+        "as written, sqlx fails on 2 with \"cannot run inside a transaction block\""
+    );
+
+    let dir = project(&files);
+    let out = fix(dir.path(), &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        names(dir.path()),
+        [
+            "0004_idx_part_2.sql",
+            "0005_more_part_2.sql",
+            "0006_more_part_3.sql",
+            "1_splits.sql",
+            "2_idx.sql",
+            "3_more.sql"
+        ],
+        "{stderr}"
+    );
+    // The first statement stays, and what follows it moves, in order.
+    assert_eq!(
+        text(dir.path(), "2_idx.sql"),
+        "-- no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS splits_ts_idx;\n"
+    );
+    assert_eq!(
+        text(dir.path(), "0004_idx_part_2.sql"),
+        "-- no-transaction\nCREATE INDEX CONCURRENTLY splits_ts_idx ON splits (ts);\n"
+    );
+    // A statement after others moves with what follows it, its comment along.
+    assert_eq!(
+        text(dir.path(), "3_more.sql"),
+        "-- no-transaction\nUPDATE splits SET ts = ts WHERE id = 1;\n"
+    );
+    assert_eq!(
+        text(dir.path(), "0005_more_part_2.sql"),
+        "-- no-transaction\n-- the build\nCREATE INDEX CONCURRENTLY splits_id_ts ON splits (id, ts);\n"
+    );
+    assert_eq!(
+        text(dir.path(), "0006_more_part_3.sql"),
+        "-- no-transaction\nVACUUM splits;\n"
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("no-transaction-not-alone"),
+        "nothing left to split"
+    );
+
+    let db = fresh_database().await;
+    let mut conn = db.connect("test").await.unwrap();
+    assert_eq!(
+        apply_as_sqlx(&mut conn, dir.path()).await,
+        None,
+        "sqlx runs every part"
+    );
+    let valid: Vec<(String, bool)> = sqlx::query_as(
+        "SELECT c.relname::text, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+         WHERE i.indrelid = 'splits'::regclass AND NOT i.indisprimary ORDER BY 1",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        valid,
+        [
+            ("splits_id_ts".to_string(), true),
+            ("splits_ts_idx".to_string(), true)
+        ]
+    );
+}

@@ -166,6 +166,34 @@ const CASES: &[Case] = &[
         &[],
     ),
     no_tx("VACUUM users;", &[], &["not-in-transaction-block"]),
+    // sqlx sends a `-- no-transaction` file as one query: one implicit transaction.
+    no_tx(
+        "SET lock_timeout = '1s';\nCREATE INDEX CONCURRENTLY ix ON users (email);",
+        &["no-transaction-not-alone"],
+        &["not-in-transaction-block"],
+    ),
+    no_tx(
+        "-- build it\nCREATE INDEX CONCURRENTLY ix ON users (email);;\n-- done\n",
+        &[],
+        &["no-transaction-not-alone"],
+    ),
+    no_tx(
+        "UPDATE users SET n = 1;\nALTER TYPE mood ADD VALUE 'meh';",
+        &[],
+        &["no-transaction-not-alone"],
+    ),
+    Case {
+        sql: "UPDATE users SET n = 1;\nALTER TYPE mood ADD VALUE 'meh';",
+        pg: 11,
+        in_tx: false,
+        fire: &["no-transaction-not-alone"],
+        quiet: &[],
+    },
+    case(
+        "CREATE INDEX CONCURRENTLY ix ON users (email);\nSELECT 1;",
+        &["not-in-transaction-block"],
+        &["no-transaction-not-alone"],
+    ),
     // 4. reindex
     case("REINDEX TABLE users;", &["require-concurrent-reindex"], &[]),
     case(

@@ -403,3 +403,64 @@ async fn concurrently_statements_are_traced_outside_a_transaction() {
     let error = inside.statements[0].error.clone().unwrap_or_default();
     assert!(error.contains("transaction block"), "{error}");
 }
+
+/// `-- no-transaction` files as sqlx sends them: the whole file as one query. PostgreSQL runs a
+/// query of several statements as one implicit transaction block, so a statement that refuses one
+/// fails there unless it is alone. `no-transaction-not-alone` fires exactly on the files that fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_no_transaction_file_sent_as_one_query_fails_exactly_where_the_analysis_says() {
+    const FILES: &[&str] = &[
+        // quickwit's attempt at a robust build, which sqlx refuses.
+        "-- no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS ix;\nCREATE INDEX CONCURRENTLY ix ON users (email);\n",
+        "-- no-transaction\nSET lock_timeout = '1s';\nCREATE INDEX CONCURRENTLY ix ON users (email);\n",
+        "-- no-transaction\nVACUUM orders;\nANALYZE orders;\n",
+        "-- no-transaction\nUPDATE users SET n = 7 WHERE id = 1;\nREINDEX TABLE CONCURRENTLY orders;\n",
+        // Alone: comments and an empty statement do not count.
+        "-- no-transaction\n-- build it\nCREATE INDEX CONCURRENTLY ix ON users (email);;\n-- done\n",
+        "-- no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS orders_amount;\n",
+        // Several statements, none of which refuses a transaction block.
+        "-- no-transaction\nUPDATE users SET n = 1 WHERE id = 1;\nALTER TYPE mood ADD VALUE 'meh';\n",
+    ];
+    let mut mismatches = Vec::new();
+    for (i, file) in FILES.iter().enumerate() {
+        let mut conn = fresh_database(SETUP).await;
+        let major = server_major(&mut conn).await;
+        let sent = sqlx::raw_sql(AssertSqlSafe(file.to_string()))
+            .execute(&mut conn)
+            .await;
+        let refused = match &sent {
+            Ok(_) => false,
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("25001") => true,
+            Err(e) => panic!("file {i} failed otherwise: {e}\n{file}"),
+        };
+        let analysis = analyze(
+            file,
+            &AnalysisContext {
+                pg_version: major,
+                in_transaction: false,
+                ..AnalysisContext::default()
+            },
+        );
+        let flagged: Vec<_> = analysis
+            .findings
+            .iter()
+            .filter(|f| f.rule == "no-transaction-not-alone")
+            .collect();
+        if flagged.len() != usize::from(refused) {
+            mismatches.push(format!(
+                "file {i}: the server {} it, the analysis flagged it {} time(s)\n{file}",
+                if refused { "refused" } else { "ran" },
+                flagged.len()
+            ));
+        }
+        if refused {
+            // Nothing of the file is applied: the implicit transaction rolled back as a whole.
+            let n: i32 = sqlx::query_scalar("SELECT n FROM users WHERE id = 1")
+                .fetch_one(&mut conn)
+                .await
+                .expect("read users");
+            assert_eq!(n, 1, "file {i} left nothing behind");
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}

@@ -13,6 +13,9 @@ pub fn safe_alternative(rule: &str) -> Option<&'static str> {
         "not-in-transaction-block" => {
             "Move the statement into a migration of its own that starts with -- no-transaction."
         }
+        "no-transaction-not-alone" => {
+            "Give the statement a migration of its own whose first line is -- no-transaction, with nothing else in it (not even a SET: set timeouts on the connection)."
+        }
         "require-concurrent-reindex" => {
             "REINDEX … CONCURRENTLY (PostgreSQL 12+), outside a transaction."
         }

@@ -384,6 +384,14 @@ pub const RULES: &[RuleInfo] = &[
         "`-- no-transaction` below the first line: sqlx does not see it and runs the file in a transaction",
     ),
     rule(
+        "no-transaction-not-alone",
+        &[],
+        Error,
+        Robust,
+        &[],
+        "A statement that cannot run in a transaction block shares its -- no-transaction file with others: sqlx runs the file as one implicit transaction, and it fails",
+    ),
+    rule(
         "syntax-error",
         &[],
         Error,

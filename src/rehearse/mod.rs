@@ -125,13 +125,12 @@ pub async fn rehearse(
     cancel: CancellationToken,
 ) -> Result<RehearsalReport, RehearseError> {
     let started = Instant::now();
-    let (set, missing_down) = plan::with_missing_downs(set, &options.source);
     if set.has_errors() {
         // The same refusal `up` gives, before anything starts.
         plan_run(
             Operation::Up { to: options.to },
-            &set,
-            &Status::build(&set, None),
+            set,
+            &Status::build(set, None),
             false,
         )?;
     }
@@ -252,22 +251,13 @@ pub async fn rehearse(
         if cancel.is_cancelled() {
             return Err(RehearseError::Cancelled);
         }
-        let status = Status::build(&set, history.as_deref());
-        let plan = plan_run(Operation::Up { to: options.to }, &set, &status, false)?;
+        let status = Status::build(set, history.as_deref());
+        let plan = plan_run(Operation::Up { to: options.to }, set, &status, false)?;
         let mut session = ScratchSession::open(&scratch, &options.run).await?;
         session.ensure_history(&options.run.create_schemas).await?;
         timings.copy_ms = millis(copying.elapsed());
         let running = Instant::now();
-        let outcome = run_plan(
-            &mut session,
-            &set,
-            &plan.steps,
-            &missing_down,
-            options,
-            &events,
-            &cancel,
-        )
-        .await;
+        let outcome = run_plan(&mut session, set, &plan.steps, options, &events, &cancel).await;
         timings.migrations_ms = millis(running.elapsed());
         timings.snapshots_ms = millis(session.snapshot_time);
         session.close().await;
@@ -342,7 +332,6 @@ async fn run_plan(
     session: &mut ScratchSession,
     set: &MigrationSet,
     steps: &[Step],
-    missing_down: &BTreeSet<i64>,
     options: &RehearseOptions,
     events: &RehearsalSink,
     cancel: &CancellationToken,
@@ -371,7 +360,6 @@ async fn run_plan(
         session,
         all: options.all,
         set,
-        missing_down,
         analyses,
         events,
         cancel,
@@ -392,7 +380,6 @@ struct Rehearser<'a> {
     /// The whole history (`--all`): the schema after a DOWN is the one the next DOWN runs on.
     all: bool,
     set: &'a MigrationSet,
-    missing_down: &'a BTreeSet<i64>,
     analyses: HashMap<i64, Analysis>,
     events: &'a RehearsalSink,
     cancel: &'a CancellationToken,
@@ -661,7 +648,7 @@ impl Rehearser<'_> {
         leftover: &BTreeSet<(catalog::ObjectKey, catalog::Change)>,
     ) -> Result<Reverted, RehearseError> {
         let step = match self.set.get(version) {
-            Some(migration) => plan::down_step(migration, self.missing_down.contains(&version)),
+            Some(migration) => plan::down_step(migration),
             None => Err("its files are missing".to_string()),
         };
         let step = match step {

@@ -133,8 +133,8 @@ pub enum PlanError {
     UnknownVersion(i64),
     /// A migration to revert has no DOWN file.
     #[error(
-        "migration {0} cannot be reverted: it is a simple migration (no .down.sql). Write a new \
-         migration that undoes it instead"
+        "migration {0} cannot be reverted: it has no .down.sql. Write a new migration that \
+         undoes it instead"
     )]
     NotReversible(i64),
     /// A migration to revert has no file at all.

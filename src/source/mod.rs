@@ -62,6 +62,17 @@ impl Migration {
         self.down.is_some()
     }
 
+    /// Whether it is the `.up.sql` half of a reversible migration whose `.down.sql` is missing
+    /// (rather than a simple migration, which has no DOWN by design).
+    pub fn lacks_down(&self) -> bool {
+        self.down.is_none()
+            && self
+                .up
+                .path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().ends_with(".up.sql"))
+    }
+
     /// The checksum sqlx stores for this migration (the UP file's).
     pub fn checksum(&self) -> &[u8] {
         &self.up.checksum
@@ -553,19 +564,25 @@ fn pair_files(
             down: Some(down),
         }),
         (Some((description, up)), None) => {
+            // sqlx applies it as any other; only reverting it is impossible.
             problems.push(Problem {
-                severity: Severity::Error,
+                severity: Severity::Warning,
                 path: up.path.clone(),
                 line: None,
                 message: format!(
-                    "{MISSING_DOWN} (version {version}); sqlx cannot \
-                     revert it. Add {version}_{}.down.sql, or rename this file to \
-                     {version}_{}.sql to make it a simple migration",
-                    description.replace(' ', "_"),
+                    "{MISSING_DOWN} (version {version}): it applies, but cannot be reverted. \
+                     `lockstep down` stops at it, while `sqlx migrate revert` skips it and \
+                     reverts the migration below it instead. Add {version}_{}.down.sql if it \
+                     can be undone",
                     description.replace(' ', "_"),
                 ),
             });
-            None
+            Some(Migration {
+                version,
+                description,
+                up,
+                down: None,
+            })
         }
         (None, Some((description, down))) => {
             problems.push(Problem {

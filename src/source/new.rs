@@ -100,9 +100,11 @@ pub fn create_migration(
     if set.get(version).is_some() {
         return Err(NewError::VersionTaken(version));
     }
-    let reversible = new
-        .reversible
-        .unwrap_or_else(|| set.migrations.last().is_some_and(|m| m.is_reversible()));
+    let reversible = new.reversible.unwrap_or_else(|| {
+        set.migrations
+            .last()
+            .is_some_and(|m| m.is_reversible() || m.lacks_down())
+    });
     let stem = format!("{prefix}_{}", description.replace(' ', "_"));
     let files: Vec<(String, String)> = match (&new.bodies, reversible) {
         (Some((up, down)), true) => vec![

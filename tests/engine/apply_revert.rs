@@ -127,7 +127,11 @@ async fn refuses_to_revert_a_simple_migration_or_an_unknown_target() {
     let err = run(&db, &dir, Operation::DownSteps { steps: 1 })
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("simple migration"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("migration 1 cannot be reverted: it has no .down.sql"),
+        "{err}"
+    );
     let err = run(&db, &dir, Operation::Up { to: Some(42) })
         .await
         .unwrap_err();
@@ -136,6 +140,43 @@ async fn refuses_to_revert_a_simple_migration_or_an_unknown_target() {
         "{err}"
     );
     assert_eq!(versions(&db).await, vec![1]);
+}
+
+/// quickwit's set has `.up.sql` files without their `.down.sql`, which sqlx applies: so does
+/// lockstep, and a revert that would have to pass one is refused before anything runs (sqlx's
+/// `migrate revert` would skip it and revert the migration below it).
+#[tokio::test]
+async fn an_up_without_its_down_applies_and_stops_a_revert_before_it_starts() {
+    let db = fresh_database().await;
+    let dir = Dir::with(&[
+        ("1_a.up.sql", "CREATE TABLE a (id int);"),
+        ("1_a.down.sql", "DROP TABLE a;"),
+        ("2_b.up.sql", "CREATE TABLE b (id int);"),
+        ("3_c.up.sql", "CREATE TABLE c (id int);"),
+        ("3_c.down.sql", "DROP TABLE c;"),
+    ]);
+    up(&db, &dir).await;
+    assert_eq!(versions(&db).await, vec![1, 2, 3]);
+    let err = run(&db, &dir, Operation::DownTo { to: 0 })
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("migration 2 cannot be reverted: it has no .down.sql"),
+        "{err}"
+    );
+    assert_eq!(versions(&db).await, vec![1, 2, 3], "nothing was reverted");
+    assert!(exists(&db, "c").await);
+    // What is above it reverts.
+    run(&db, &dir, Operation::DownSteps { steps: 1 })
+        .await
+        .unwrap();
+    assert_eq!(versions(&db).await, vec![1, 2]);
+    let err = run(&db, &dir, Operation::DownSteps { steps: 1 })
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("migration 2"), "{err}");
+    assert!(exists(&db, "a").await, "1 stays: it is below 2");
 }
 
 #[tokio::test]

@@ -55,14 +55,21 @@ fn an_up_without_its_down_and_the_reverse() {
     let dir = Dir::with(&[("1_a.up.sql", "SELECT 1;"), ("2_b.down.sql", "SELECT 1;")]);
     let all = problems(&dir);
     assert_eq!(all.len(), 2);
+    // sqlx applies an `.up.sql` without its `.down.sql` (quickwit ships three): a warning, and
+    // the migration is there to apply, without a DOWN.
+    assert!(all.iter().any(|p| p.0 == Severity::Warning
+        && p.1 == "1_a.up.sql"
+        && p.3.contains("no matching `.down.sql`")
+        && p.3.contains("cannot be reverted")));
     assert!(
-        all.iter()
-            .any(|p| p.1 == "1_a.up.sql" && p.3.contains("no matching `.down.sql`"))
+        all.iter().any(|p| p.0 == Severity::Error
+            && p.1 == "2_b.down.sql"
+            && p.3.contains("no `.up.sql`"))
     );
-    assert!(
-        all.iter()
-            .any(|p| p.1 == "2_b.down.sql" && p.3.contains("no `.up.sql`"))
-    );
+    let set = load(&dir.path, &Default::default()).unwrap();
+    let versions: Vec<i64> = set.migrations.iter().map(|m| m.version).collect();
+    assert_eq!(versions, [1]);
+    assert!(set.migrations[0].lacks_down() && !set.migrations[0].is_reversible());
 }
 
 #[test]
@@ -156,7 +163,7 @@ async fn runs_refuse_while_files_have_errors() {
     let db = fresh_database().await;
     let dir = Dir::with(&[
         ("1_ok.sql", "CREATE TABLE ok (id int);"),
-        ("2_a.up.sql", "SELECT 1;"),
+        ("2_a.down.sql", "SELECT 1;"),
     ]);
     let err = run(&db, &dir, Operation::Up { to: None })
         .await
@@ -164,7 +171,7 @@ async fn runs_refuse_while_files_have_errors() {
     let RunError::Plan(PlanError::BadFiles(lines)) = &err else {
         panic!("{err}");
     };
-    assert!(lines[0].contains("2_a.up.sql"), "{lines:?}");
+    assert!(lines[0].contains("2_a.down.sql"), "{lines:?}");
     assert!(!exists(&db, "ok").await, "nothing ran");
 }
 

@@ -225,8 +225,24 @@ pub fn verdict_line(rehearsal: &MigrationRehearsal, require_down: bool) -> Line 
     ]
 }
 
+/// Why none of the migration's phases ran, when none did for one reason (an earlier migration
+/// stopped the rehearsal): said once rather than for each phase.
+fn not_run(rehearsal: &MigrationRehearsal) -> Option<&str> {
+    fn reason(phase: &Phase) -> Option<&str> {
+        match &phase.outcome {
+            Outcome::NotRun { reason } => Some(reason.as_str()),
+            _ => None,
+        }
+    }
+    let up = reason(&rehearsal.up)?;
+    (reason(&rehearsal.down) == Some(up) && reason(&rehearsal.up_again) == Some(up)).then_some(up)
+}
+
 /// `    up ✓ (3.1 ms) · down ✓ restores the schema (…) · up again ✓ same schema (…)`.
 pub fn phases_line(rehearsal: &MigrationRehearsal) -> Line {
+    if let Some(reason) = not_run(rehearsal) {
+        return vec![span(Tone::Dim, format!("    not run: {reason}"))];
+    }
     let mut phases = vec![span(Tone::Plain, "    ")];
     phases.extend(phase_spans("up", &rehearsal.up, Some("")));
     phases.push(span(Tone::Dim, " · "));
@@ -247,6 +263,9 @@ pub fn phases_line(rehearsal: &MigrationRehearsal) -> Line {
 /// `up ✓ · down ✗ 1 difference · up again ✗ failed`: the phases without times, for a narrow
 /// place.
 pub fn phases_brief(rehearsal: &MigrationRehearsal) -> Line {
+    if let Some(reason) = not_run(rehearsal) {
+        return vec![span(Tone::Dim, format!("not run: {reason}"))];
+    }
     let mut phases = phase_spans("up", &rehearsal.up, None);
     phases.push(span(Tone::Dim, " · "));
     phases.extend(phase_spans("down", &rehearsal.down, None));

@@ -322,6 +322,13 @@ async fn a_failing_up_is_reported_with_its_statement() {
     );
     assert!(matches!(broken.down.outcome, Outcome::NotRun { .. }));
     assert_eq!(report.migrations[1].verdict(false), Verdict::NotRun);
+    // A migration the failure kept from running says why once, not once per phase.
+    let later = render::plain(&render::migration(&report.migrations[1], false));
+    assert_eq!(
+        later.lines().nth(1).map(str::trim),
+        Some("not run: migration 2 failed before it"),
+        "{later}"
+    );
     assert_eq!(report.exit_code(), 1);
     let text = render::plain(&render::migration(broken, false));
     assert!(

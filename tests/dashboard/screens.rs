@@ -1402,6 +1402,35 @@ fn an_empty_down_file_is_flagged_in_the_list_and_the_preview() {
     assert!(preview.contains("⚠ the file is empty"), "{preview}");
 }
 
+#[test]
+fn an_up_without_its_down_is_flagged_and_its_down_side_says_it_cannot_be_reverted() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("1_drop_split_triggers.up.sql"),
+        "DROP TRIGGER IF EXISTS t ON splits;\n",
+    )
+    .unwrap();
+    let set = lockstep::source::load(dir.path(), &Default::default()).unwrap();
+    let status = Status::build(&set, None);
+    let mut app = app_on(set, status);
+    let list = render(&mut app, 80, 24).backend().to_string();
+    assert!(list.contains("⚠UP"), "{list}");
+    key(&mut app, KeyCode::Char('d'));
+    let preview = render(&mut app, 80, 24).backend().to_string();
+    // Wrapped in the pane, not cut at its edge.
+    let words: Vec<&str> = preview
+        .lines()
+        .flat_map(|l| l.split('│'))
+        .flat_map(str::split_whitespace)
+        .filter(|w| *w != "\"")
+        .collect();
+    let said = words.join(" ");
+    assert!(
+        said.contains("this migration has no DOWN file: it cannot be reverted"),
+        "{preview}"
+    );
+}
+
 /// A set of `n` migrations, the first `applied` of them applied, each UP file `lines` long.
 fn long_app(n: i64, applied: usize, lines: usize) -> App {
     let body: String = (1..=lines).map(|i| format!("SELECT {i};\n")).collect();

@@ -13,7 +13,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Paragraph, Wrap};
 
 pub use rows::{
     Chip, NoteKind, PreviewRow, RowInput, Tone, Underline, build_rows, finding_rows, findings_in,
@@ -315,6 +315,7 @@ impl Preview {
         let Some(file) = data.file(v, self.side) else {
             frame.render_widget(
                 Paragraph::new("this migration has no DOWN file: it cannot be reverted")
+                    .wrap(Wrap { trim: true })
                     .block(pane(&title, focused)),
                 area,
             );

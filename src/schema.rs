@@ -37,16 +37,19 @@ pub async fn read_catalog(conn: &mut PgConnection) -> Result<Catalog, sqlx::Erro
         relation.rows = (tuples >= 0.0).then_some(tuples as i64);
         catalog.relations.insert(name, relation);
     }
-    let columns: Vec<(String, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {QUALIFIED}, a.attname::text, format_type(a.atttypid, a.atttypmod) \
+    let columns: Vec<(String, String, String, bool)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {QUALIFIED}, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull \
          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
          JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.relkind IN ('r', 'p', 'v', 'm') AND a.attnum > 0 AND NOT a.attisdropped AND {user}"
     )))
     .fetch_all(&mut *conn)
     .await?;
-    for (table, column, ty) in columns {
+    for (table, column, ty, not_null) in columns {
         if let Some(relation) = catalog.relations.get_mut(&table) {
+            if not_null {
+                relation.not_null.insert(column.clone());
+            }
             relation.columns.insert(column, ty);
         }
     }

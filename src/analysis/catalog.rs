@@ -35,6 +35,9 @@ pub struct Relation {
     pub kind: Option<RelationKind>,
     /// Column types as written (`varchar(50)`, `timestamp(3)`), by folded column name.
     pub columns: BTreeMap<String, String>,
+    /// The columns known to be NOT NULL (a NOT NULL or PRIMARY KEY constraint, SET NOT NULL).
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub not_null: BTreeSet<String>,
     /// For a view or materialized view: the relations its query reads.
     pub reads: BTreeSet<String>,
     /// Rows, when read from a database.
@@ -385,6 +388,9 @@ impl<'a> Schema<'a> {
         if let Some(ty) = relation.columns.remove(from) {
             relation.columns.insert(to.to_string(), ty);
         }
+        if relation.not_null.remove(from) {
+            relation.not_null.insert(to.to_string());
+        }
         let constraints =
             self.constraints_where(|c| c.table == table && c.columns.iter().any(|k| k == from));
         for (name, mut c) in constraints {
@@ -447,7 +453,9 @@ impl<'a> Schema<'a> {
 
     /// Drops a column of `table` with the constraints on it (as the server does).
     pub(crate) fn drop_column(&mut self, table: &str, column: &str) {
-        self.relation_mut(table).columns.remove(column);
+        let relation = self.relation_mut(table);
+        relation.columns.remove(column);
+        relation.not_null.remove(column);
         let constraints =
             self.constraints_where(|c| c.table == table && c.columns.iter().any(|k| k == column));
         for (name, _) in constraints {

@@ -334,6 +334,11 @@ impl<'a> State<'a> {
                     (_, Detail::AddColumn { column, .. }) => present_columns
                         .iter()
                         .any(|(t, c)| *t == a.relation && *c == column),
+                    // The column is NOT NULL already: the server skips the scan.
+                    (Shape::SetNotNull, Detail::Column { column }) => self
+                        .schema
+                        .relation(&a.relation)
+                        .is_some_and(|r| r.not_null.contains(column)),
                     _ => false,
                 };
                 (a, no_op)
@@ -1193,7 +1198,7 @@ impl<'a> State<'a> {
                         kind: Some(*kind),
                         columns: columns.iter().cloned().collect(),
                         reads: reads.clone(),
-                        rows: None,
+                        ..Relation::default()
                     };
                     self.schema.set_relation(name, Some(relation));
                 }
@@ -1236,6 +1241,16 @@ impl<'a> State<'a> {
                 }
                 Effect::DropColumn { table, column } => {
                     self.schema.drop_column(table, column);
+                }
+                Effect::NotNull { table, columns, on } => {
+                    let not_null = &mut self.schema.relation_mut(table).not_null;
+                    for column in columns {
+                        if *on {
+                            not_null.insert(column.clone());
+                        } else {
+                            not_null.remove(column);
+                        }
+                    }
                 }
                 Effect::SetType { table, column, ty } => {
                     self.schema

@@ -304,6 +304,13 @@ pub(super) fn column_type_text(node: &SyntaxNode) -> Option<String> {
         .map(|n| squashed_text(&n))
 }
 
+/// Whether a column definition is NOT NULL by its type or generation alone: a serial column,
+/// or an identity column.
+pub(super) fn implied_not_null(column: &SyntaxNode) -> bool {
+    column_type_text(column).is_some_and(|ty| SERIAL_TYPES.contains(&ty.as_str()))
+        || descendant(column, K::GENERATED_IDENTITY).is_some()
+}
+
 fn add_column(action: &SyntaxNode, table: &str, pg_version: u32, d: &mut Described) {
     let column = child(action, K::COLUMN_NAME)
         .map(|n| name_text(&n))
@@ -380,10 +387,17 @@ fn add_column(action: &SyntaxNode, table: &str, pg_version: u32, d: &mut Describ
     );
     d.effects.push(Effect::AddColumn {
         table: table.to_string(),
-        column,
+        column: column.clone(),
         ty,
         if_not_exists: child(action, K::IF_NOT_EXISTS).is_some(),
     });
+    if not_null || implied_not_null(action) {
+        d.effects.push(Effect::NotNull {
+            table: table.to_string(),
+            columns: vec![column],
+            on: true,
+        });
+    }
     let if_not_exists_at = token(action, K::COLUMN_KW)
         .or_else(|| token(action, K::ADD_KW))
         .map(|t| token_span(&t).end)
@@ -482,6 +496,16 @@ fn add_constraint(
         }
         K::UNIQUE_CONSTRAINT | K::PRIMARY_KEY_CONSTRAINT => {
             kind = ConstraintKind::Other;
+            if constraint.kind() == K::PRIMARY_KEY_CONSTRAINT && !inline {
+                let columns = super::constraint_columns(constraint);
+                if !columns.is_empty() {
+                    d.effects.push(Effect::NotNull {
+                        table: table.to_string(),
+                        columns,
+                        on: true,
+                    });
+                }
+            }
             if using_index {
                 Shape::AddConstraintUsingIndex
             } else {
@@ -584,10 +608,21 @@ fn alter_column(action: &SyntaxNode, table: &str, d: &mut Described) {
             };
             Shape::AlterColumnType
         }
-        K::SET_NOT_NULL => Shape::SetNotNull,
+        K::SET_NOT_NULL | K::DROP_NOT_NULL => {
+            let on = option.kind() == K::SET_NOT_NULL;
+            d.effects.push(Effect::NotNull {
+                table: table.to_string(),
+                columns: vec![column.clone()],
+                on,
+            });
+            if on {
+                Shape::SetNotNull
+            } else {
+                Shape::AlterColumnMetadata
+            }
+        }
         K::SET_DEFAULT
         | K::DROP_DEFAULT
-        | K::DROP_NOT_NULL
         | K::DROP_IDENTITY
         | K::DROP_EXPRESSION
         | K::ADD_GENERATED

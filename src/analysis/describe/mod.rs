@@ -204,6 +204,16 @@ pub(crate) enum Effect {
         /// `IF NOT EXISTS` written.
         if_not_exists: bool,
     },
+    /// Columns made NOT NULL (a NOT NULL or PRIMARY KEY constraint, SET NOT NULL) or made
+    /// nullable again (DROP NOT NULL).
+    NotNull {
+        /// Table.
+        table: String,
+        /// Columns.
+        columns: Vec<String>,
+        /// NOT NULL (`true`) or nullable again (`false`).
+        on: bool,
+    },
     /// ALTER TABLE … DROP COLUMN.
     DropColumn {
         /// Table.
@@ -932,6 +942,7 @@ fn create_table(node: &SyntaxNode, d: &mut Described) {
     }
     let bare = name.rsplit('.').next().unwrap_or(&name).to_string();
     let mut columns = Vec::new();
+    let mut not_null = Vec::new();
     let args: Vec<SyntaxNode> = child(node, K::TABLE_ARG_LIST)
         .map(|list| list.children().collect())
         .unwrap_or_default();
@@ -944,6 +955,9 @@ fn create_table(node: &SyntaxNode, d: &mut Described) {
                 column.clone(),
                 alter_table::column_type_text(arg).unwrap_or_default(),
             ));
+            if alter_table::implied_not_null(arg) {
+                not_null.push(column.clone());
+            }
         }
         // The constraints written on this column or as a table constraint.
         let constraints: Vec<SyntaxNode> = if column.is_some() {
@@ -952,8 +966,24 @@ fn create_table(node: &SyntaxNode, d: &mut Described) {
             vec![arg.clone()]
         };
         for constraint in constraints {
+            match (constraint.kind(), &column) {
+                (K::NOT_NULL_CONSTRAINT | K::PRIMARY_KEY_CONSTRAINT, Some(column)) => {
+                    not_null.push(column.clone())
+                }
+                (K::PRIMARY_KEY_CONSTRAINT, None) => {
+                    not_null.extend(constraint_columns(&constraint))
+                }
+                _ => {}
+            }
             table_constraint(&constraint, &name, &bare, column.as_deref(), d);
         }
+    }
+    if !not_null.is_empty() {
+        d.effects.push(Effect::NotNull {
+            table: name.clone(),
+            columns: not_null,
+            on: true,
+        });
     }
     let kind = if child(node, K::PARTITION_BY).is_some() {
         RelationKind::PartitionedTable

@@ -16,7 +16,7 @@ use super::types::*;
 /// migration of its own.
 fn move_statement_fix(text: &str, span: &std::ops::Range<usize>) -> Fix {
     let statement = text.get(span.clone()).unwrap_or("");
-    let end = past_line_end(text, span.end);
+    let end = crate::sql::past_statement_end(text, span.end);
     Fix {
         description: format!(
             "remove it here and put `{statement};` in a new migration after this one"
@@ -25,20 +25,6 @@ fn move_statement_fix(text: &str, span: &std::ops::Range<usize>) -> Fix {
             span: span.start..end,
             replacement: String::new(),
         }],
-    }
-}
-
-/// Where the text after a statement ending at `end` starts: past its semicolon and line break.
-fn past_line_end(text: &str, end: usize) -> usize {
-    let mut end = end.min(text.len());
-    if text.get(end..).unwrap_or("").starts_with(';') {
-        end += 1;
-    }
-    let rest = text.get(end..).unwrap_or("");
-    if rest.starts_with("\r\n") {
-        end + 2
-    } else {
-        end + usize::from(rest.starts_with('\n'))
     }
 }
 
@@ -1039,7 +1025,7 @@ impl<'a> State<'a> {
         // The first statement stays and the rest moves; otherwise this one and the rest move.
         let (split, moving) = if index == 0 {
             (
-                past_line_end(text, span.end),
+                crate::sql::past_statement_end(text, span.end),
                 format!(
                     "the {others} statement{} after it",
                     if others == 1 { "" } else { "s" }
@@ -1048,7 +1034,7 @@ impl<'a> State<'a> {
         } else {
             let after = self.statement_count - index - 1;
             (
-                past_line_end(text, previous_end),
+                crate::sql::past_statement_end(text, previous_end),
                 match after {
                     0 => "it".to_string(),
                     1 => "it and the statement after it".to_string(),

@@ -229,17 +229,7 @@ fn is_marker_edit(edit: &crate::analysis::TextEdit) -> bool {
 
 /// `text` without the statement at `span`, its semicolon and its line break.
 fn remove_statement(text: &str, span: &std::ops::Range<usize>) -> String {
-    let mut end = span.end.min(text.len());
-    let rest = text.get(end..).unwrap_or_default();
-    if rest.starts_with(';') {
-        end += 1;
-    }
-    let rest = text.get(end..).unwrap_or_default();
-    end += if rest.starts_with("\r\n") {
-        2
-    } else {
-        usize::from(rest.starts_with('\n'))
-    };
+    let end = crate::sql::past_statement_end(text, span.end);
     format!(
         "{}{}",
         text.get(..span.start).unwrap_or_default(),

@@ -8,5 +8,6 @@ pub(crate) mod split;
 pub use cuts::statement_cuts;
 pub use line_index::{LineCol, LineIndex};
 pub use split::{
-    Statement, SyntaxProblem, split_parsed, split_statements, split_tree, syntax_problems,
+    Statement, SyntaxProblem, past_statement_end, split_parsed, split_statements, split_tree,
+    syntax_problems,
 };

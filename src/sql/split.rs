@@ -186,6 +186,20 @@ fn to_range(range: rowan::TextRange) -> Range<usize> {
     usize::from(range.start())..usize::from(range.end())
 }
 
+/// Where the text after a statement ending at `end` starts: past its semicolon and line break.
+pub fn past_statement_end(text: &str, end: usize) -> usize {
+    let mut end = end.min(text.len());
+    if text.get(end..).unwrap_or("").starts_with(';') {
+        end += 1;
+    }
+    let rest = text.get(end..).unwrap_or("");
+    if rest.starts_with("\r\n") {
+        end + 2
+    } else {
+        end + usize::from(rest.starts_with('\n'))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -291,28 +291,32 @@ async fn a_no_transaction_file_sqlx_cannot_run_splits_in_order_into_files_it_can
         ],
         "{stderr}"
     );
-    // The first statement stays, and what follows it moves, in order.
-    assert_eq!(
-        text(dir.path(), "2_idx.sql"),
-        "-- no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS splits_ts_idx;\n"
-    );
-    assert_eq!(
-        text(dir.path(), "0004_idx_part_2.sql"),
-        "-- no-transaction\nCREATE INDEX CONCURRENTLY splits_ts_idx ON splits (ts);\n"
-    );
-    // A statement after others moves with what follows it, its comment along.
-    assert_eq!(
-        text(dir.path(), "3_more.sql"),
-        "-- no-transaction\nUPDATE splits SET ts = ts WHERE id = 1;\n"
-    );
-    assert_eq!(
-        text(dir.path(), "0005_more_part_2.sql"),
-        "-- no-transaction\n-- the build\nCREATE INDEX CONCURRENTLY splits_id_ts ON splits (id, ts);\n"
-    );
-    assert_eq!(
-        text(dir.path(), "0006_more_part_3.sql"),
-        "-- no-transaction\nVACUUM splits;\n"
-    );
+    // The first statement stays and what follows it moves, in order; a statement after others
+    // moves with what follows it, its comment along.
+    for (file, expected) in [
+        (
+            "2_idx.sql",
+            "-- no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS splits_ts_idx;\n",
+        ),
+        (
+            "0004_idx_part_2.sql",
+            "-- no-transaction\nCREATE INDEX CONCURRENTLY splits_ts_idx ON splits (ts);\n",
+        ),
+        (
+            "3_more.sql",
+            "-- no-transaction\nUPDATE splits SET ts = ts WHERE id = 1;\n",
+        ),
+        (
+            "0005_more_part_2.sql",
+            "-- no-transaction\n-- the build\nCREATE INDEX CONCURRENTLY splits_id_ts ON splits (id, ts);\n",
+        ),
+        (
+            "0006_more_part_3.sql",
+            "-- no-transaction\nVACUUM splits;\n",
+        ),
+    ] {
+        assert_eq!(text(dir.path(), file), expected, "{file}");
+    }
     assert!(
         !String::from_utf8_lossy(&out.stdout).contains("no-transaction-not-alone"),
         "nothing left to split"

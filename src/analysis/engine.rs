@@ -385,6 +385,23 @@ fn run_after(
             .map(|s| s.index);
         drafts.push((index, draft));
     }
+    // PostgreSQL rejects a statement it cannot parse before taking any lock: what the rules read
+    // into the parser's recovery (`DROP IF EXISTS COLUMN c` as a drop of a column named
+    // "column") is not what would happen. Only review-integrity findings stay.
+    let broken: BTreeSet<usize> = statements
+        .iter()
+        .filter(|s| {
+            syntax_errors.iter().any(|p| {
+                s.span.start <= p.span.start && p.span.start < s.span.end.max(s.span.start + 1)
+            })
+        })
+        .map(|s| s.index)
+        .collect();
+    drafts.retain(|(index, draft)| {
+        index.is_none_or(|i| !broken.contains(&i))
+            || crate::analysis::rules::lookup(draft.rule)
+                .is_some_and(|r| r.axis == crate::analysis::Axis::ReviewIntegrity)
+    });
     for problem in &syntax_errors {
         drafts.push((
             None,

@@ -13,7 +13,7 @@ const QUALIFIED: &str =
 /// A constraint's name, table, referenced table, whether it is validated, and its columns.
 type ConstraintRow = (String, String, Option<String>, bool, Vec<String>);
 
-/// Reads the user relations, columns, indexes, constraints and view dependencies.
+/// Reads the user relations, columns, indexes, triggers, constraints and view dependencies.
 pub async fn read_catalog(conn: &mut PgConnection) -> Result<Catalog, sqlx::Error> {
     let user = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast' \
                 AND n.nspname !~ '^pg_temp_'";
@@ -63,6 +63,21 @@ pub async fn read_catalog(conn: &mut PgConnection) -> Result<Catalog, sqlx::Erro
     .fetch_all(&mut *conn)
     .await?;
     catalog.indexes.extend(indexes);
+    let triggers: Vec<(String, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {QUALIFIED}, t.tgname::text, \
+                CASE WHEN pn.nspname = 'public' THEN p.proname::text ELSE pn.nspname || '.' || p.proname END \
+         FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace pn ON pn.oid = p.pronamespace \
+         WHERE NOT t.tgisinternal AND {user}"
+    )))
+    .fetch_all(&mut *conn)
+    .await?;
+    for (table, trigger, function) in triggers {
+        if let Some(relation) = catalog.relations.get_mut(&table) {
+            relation.triggers.insert(trigger, function);
+        }
+    }
     let constraints: Vec<ConstraintRow> =
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT co.conname::text, {QUALIFIED}, \

@@ -38,6 +38,9 @@ pub struct Relation {
     /// The columns known to be NOT NULL (a NOT NULL or PRIMARY KEY constraint, SET NOT NULL).
     #[serde(skip_serializing_if = "BTreeSet::is_empty")]
     pub not_null: BTreeSet<String>,
+    /// Its triggers, with the function each executes.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub triggers: BTreeMap<String, String>,
     /// For a view or materialized view: the relations its query reads.
     pub reads: BTreeSet<String>,
     /// Rows, when read from a database.
@@ -493,6 +496,29 @@ impl<'a> Schema<'a> {
 
     /// The views and materialized views that read `name`, directly or through other views (what a
     /// `DROP … CASCADE` drops along).
+    /// The tables with a trigger that executes one of `functions`, with those triggers' names.
+    pub(crate) fn triggers_calling(&self, functions: &[String]) -> Vec<(String, Vec<String>)> {
+        let names: BTreeSet<&String> = self
+            .base
+            .relations
+            .keys()
+            .chain(self.changes.relations.keys())
+            .collect();
+        names
+            .into_iter()
+            .filter_map(|table| {
+                let relation = self.relation(table)?;
+                let triggers: Vec<String> = relation
+                    .triggers
+                    .iter()
+                    .filter(|(_, f)| functions.contains(f))
+                    .map(|(t, _)| t.clone())
+                    .collect();
+                (!triggers.is_empty()).then(|| (table.clone(), triggers))
+            })
+            .collect()
+    }
+
     pub(crate) fn dependents(&self, name: &str) -> Vec<(String, RelationKind)> {
         let mut out: Vec<(String, RelationKind)> = Vec::new();
         let mut queue = vec![name.to_string()];

@@ -153,6 +153,18 @@ impl<'a> State<'a> {
             .effects
             .iter()
             .any(|e| matches!(e, Effect::Drop { cascade: true, .. }));
+        // DROP FUNCTION … CASCADE drops the triggers that execute them, each on its table.
+        for effect in &d.effects {
+            if let Effect::DropFunctions {
+                names,
+                cascade: true,
+            } = effect
+            {
+                for (table, _) in self.schema.triggers_calling(names) {
+                    out.push((Shape::DropTrigger, table));
+                }
+            }
+        }
         for (a, _) in actions {
             if cascade && matches!(a.shape, Shape::DropTable | Shape::DropView) {
                 // DROP … CASCADE drops the views built on it too.
@@ -679,6 +691,36 @@ impl<'a> State<'a> {
                 duration: LikelyDuration::Brief,
                 rows: None,
             });
+        }
+
+        // DROP FUNCTION … CASCADE: each trigger it drops along locks its table.
+        for effect in &d.effects {
+            let Effect::DropFunctions {
+                names,
+                cascade: true,
+            } = effect
+            else {
+                continue;
+            };
+            for (table, triggers) in self.schema.triggers_calling(names) {
+                let list = triggers
+                    .iter()
+                    .map(|t| format!("\"{t}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                out.push(
+                    Draft::new(
+                        "trigger-lock",
+                        span.clone(),
+                        format!(
+                            "DROP FUNCTION … CASCADE also drops the trigger{} {list} on \"{table}\", which takes an ACCESS EXCLUSIVE lock on \"{table}\" (blocks reads and writes)",
+                            if triggers.len() == 1 { "" } else { "s" }
+                        ),
+                    )
+                    .on(&table, LockMode::AccessExclusive)
+                    .help("drop the triggers first (DROP TRIGGER … ON each table, with lock_timeout set), then the functions without CASCADE"),
+                );
+            }
         }
 
         // An index statement also locks the index's table, when the index is known.
@@ -1228,6 +1270,37 @@ impl<'a> State<'a> {
                 Effect::DropColumn { table, column } => {
                     self.schema.drop_column(table, column);
                 }
+                Effect::CreateTrigger {
+                    table,
+                    name,
+                    function,
+                } => {
+                    self.schema
+                        .relation_mut(table)
+                        .triggers
+                        .insert(name.clone(), function.clone());
+                }
+                Effect::DropTrigger { table, name } => {
+                    if self
+                        .schema
+                        .relation(table)
+                        .is_some_and(|r| r.triggers.contains_key(name))
+                    {
+                        self.schema.relation_mut(table).triggers.remove(name);
+                    }
+                }
+                Effect::DropFunctions {
+                    names,
+                    cascade: true,
+                } => {
+                    for (table, triggers) in self.schema.triggers_calling(names) {
+                        let relation = self.schema.relation_mut(&table);
+                        for trigger in triggers {
+                            relation.triggers.remove(&trigger);
+                        }
+                    }
+                }
+                Effect::DropFunctions { .. } => {}
                 Effect::NotNull { table, columns, on } => {
                     let not_null = &mut self.schema.relation_mut(table).not_null;
                     for column in columns {

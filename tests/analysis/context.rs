@@ -634,3 +634,46 @@ fn a_utc_session_makes_timestamptz_changes_metadata_only() {
         1
     );
 }
+
+/// lemmy's `replaceable-schema` drops 31 functions with CASCADE, which drops the triggers that
+/// execute them and locks each of their tables ACCESS EXCLUSIVE. The model knows the triggers
+/// from the migrations before (a trigger already dropped is gone; a function without CASCADE
+/// drops nothing along).
+#[test]
+fn drop_function_cascade_locks_the_tables_of_the_triggers_it_drops() {
+    let setup = "CREATE TABLE s (id int);\nCREATE TABLE u (id int);\nCREATE TABLE w (id int);\n\
+        CREATE FUNCTION f1() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;\n\
+        CREATE TRIGGER t1 BEFORE UPDATE ON s FOR EACH ROW EXECUTE PROCEDURE public.f1();\n\
+        CREATE TRIGGER t2 BEFORE UPDATE ON u FOR EACH ROW EXECUTE FUNCTION f1();\n\
+        CREATE TRIGGER t3 BEFORE UPDATE ON w FOR EACH ROW EXECUTE FUNCTION f1();";
+    let runs = history(&[
+        setup,
+        "DROP TRIGGER t3 ON w;",
+        "DROP FUNCTION f1(), other CASCADE;",
+    ]);
+    let locked: Vec<(&str, LockMode)> = runs[2].statements[0]
+        .locks
+        .iter()
+        .map(|l| (l.relation.as_str(), l.mode))
+        .collect();
+    assert_eq!(
+        locked,
+        [
+            ("s", LockMode::AccessExclusive),
+            ("u", LockMode::AccessExclusive)
+        ]
+    );
+    let messages: Vec<&str> = runs[2]
+        .findings
+        .iter()
+        .filter(|f| f.rule == "trigger-lock")
+        .map(|f| f.message.as_str())
+        .collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(
+        messages[0].contains("the trigger \"t1\" on \"s\""),
+        "{messages:?}"
+    );
+    let without = history(&[setup, "DROP FUNCTION f1();"]);
+    assert!(without[1].statements[0].locks.is_empty());
+}

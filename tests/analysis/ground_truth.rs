@@ -90,6 +90,11 @@ CREATE TABLE kids (id int, parent_id int);
 ALTER TABLE kids ADD CONSTRAINT kids_parent_fk FOREIGN KEY (parent_id) REFERENCES parents (id) NOT VALID;
 CREATE VIEW recent AS SELECT id FROM orders;
 CREATE FUNCTION noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TABLE audited (id int);
+CREATE TABLE stamped (id int);
+CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER audited_stamp BEFORE UPDATE ON audited FOR EACH ROW EXECUTE FUNCTION stamp();
+CREATE TRIGGER stamped_stamp BEFORE UPDATE ON stamped FOR EACH ROW EXECUTE FUNCTION public.stamp();
 ";
 
 /// Groups of statements, each group traced in its own (rolled back) transaction.
@@ -171,6 +176,8 @@ const GROUPS: &[&[&str]] = &[
     &["DROP TABLE parents CASCADE"],
     // Dropping a column drops its foreign key, which locks the referenced table.
     &["ALTER TABLE kids DROP COLUMN parent_id"],
+    // DROP FUNCTION … CASCADE drops the triggers that execute it, locking their tables.
+    &["DROP FUNCTION stamp() CASCADE"],
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]

@@ -214,6 +214,29 @@ pub(crate) enum Effect {
         /// NOT NULL (`true`) or nullable again (`false`).
         on: bool,
     },
+    /// CREATE TRIGGER on a table, calling a function.
+    CreateTrigger {
+        /// Table.
+        table: String,
+        /// Trigger name.
+        name: String,
+        /// The function it executes (folded, `public.` left out).
+        function: String,
+    },
+    /// DROP TRIGGER.
+    DropTrigger {
+        /// Table.
+        table: String,
+        /// Trigger name.
+        name: String,
+    },
+    /// DROP FUNCTION: with CASCADE, the triggers that execute them go too.
+    DropFunctions {
+        /// The functions (folded, `public.` left out).
+        names: Vec<String>,
+        /// `CASCADE` written.
+        cascade: bool,
+    },
     /// ALTER TABLE … DROP COLUMN.
     DropColumn {
         /// Table.
@@ -441,12 +464,29 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
         K::CREATE_TRIGGER => {
             d.kind = "CREATE TRIGGER";
             if let Some(rel) = child(node, K::ON_RELATION).and_then(|n| relation_in(&n)) {
+                let name = child(node, K::TRIGGER).map(|n| name_text(&n));
+                let function = child(node, K::CALL_EXPR)
+                    .and_then(|call| call.children().find(|c| c.kind() != K::ARG_LIST))
+                    .map(|f| name_text(&f));
+                if let (Some(name), Some(function)) = (name, function) {
+                    d.effects.push(Effect::CreateTrigger {
+                        table: rel.clone(),
+                        name,
+                        function,
+                    });
+                }
                 push(&mut d, Shape::CreateTrigger, rel, span(node));
             }
         }
         K::DROP_TRIGGER => {
             d.kind = "DROP TRIGGER";
             if let Some(rel) = child(node, K::ON_RELATION).and_then(|n| relation_in(&n)) {
+                if let Some(name) = child(node, K::TRIGGER_REF).map(|n| name_text(&n)) {
+                    d.effects.push(Effect::DropTrigger {
+                        table: rel.clone(),
+                        name,
+                    });
+                }
                 push(&mut d, Shape::DropTrigger, rel, span(node));
             }
             d.robustness = Some((child(node, K::IF_EXISTS).is_some(), 0));
@@ -660,6 +700,17 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
         | K::DROP_FUNCTION => {
             d.kind = "DROP";
             d.robustness = Some((child(node, K::IF_EXISTS).is_some(), 0));
+            if node.kind() == K::DROP_FUNCTION {
+                let names = node
+                    .descendants()
+                    .filter(|n| n.kind() == K::FUNCTION_NAME_REF)
+                    .map(|n| name_text(&n))
+                    .collect();
+                d.effects.push(Effect::DropFunctions {
+                    names,
+                    cascade: child(node, K::CASCADE).is_some(),
+                });
+            }
         }
         _ => {}
     }

@@ -44,13 +44,15 @@ impl Draft {
         }
     }
 
-    fn on(mut self, table: &str, lock: LockMode) -> Draft {
+    /// The table and lock the finding is about.
+    pub(crate) fn on(mut self, table: &str, lock: LockMode) -> Draft {
         self.table = Some(table.to_string());
         self.lock = Some(lock);
         self
     }
 
-    fn help(mut self, alternative: impl Into<String>) -> Draft {
+    /// The safe alternative.
+    pub(crate) fn help(mut self, alternative: impl Into<String>) -> Draft {
         self.safe_alternative = Some(alternative.into());
         self
     }

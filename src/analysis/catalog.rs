@@ -494,17 +494,18 @@ impl<'a> Schema<'a> {
         self.set_relation(name, None);
     }
 
-    /// The views and materialized views that read `name`, directly or through other views (what a
-    /// `DROP … CASCADE` drops along).
-    /// The tables with a trigger that executes one of `functions`, with those triggers' names.
-    pub(crate) fn triggers_calling(&self, functions: &[String]) -> Vec<(String, Vec<String>)> {
-        let names: BTreeSet<&String> = self
-            .base
+    /// The names of the relations the model holds (some may be dropped by the changes).
+    fn relation_names(&self) -> BTreeSet<&String> {
+        self.base
             .relations
             .keys()
             .chain(self.changes.relations.keys())
-            .collect();
-        names
+            .collect()
+    }
+
+    /// The tables with a trigger that executes one of `functions`, with those triggers' names.
+    pub(crate) fn triggers_calling(&self, functions: &[String]) -> Vec<(String, Vec<String>)> {
+        self.relation_names()
             .into_iter()
             .filter_map(|table| {
                 let relation = self.relation(table)?;
@@ -519,17 +520,13 @@ impl<'a> Schema<'a> {
             .collect()
     }
 
+    /// The views and materialized views that read `name`, directly or through other views (what a
+    /// `DROP … CASCADE` drops along).
     pub(crate) fn dependents(&self, name: &str) -> Vec<(String, RelationKind)> {
         let mut out: Vec<(String, RelationKind)> = Vec::new();
         let mut queue = vec![name.to_string()];
         while let Some(current) = queue.pop() {
-            let names: BTreeSet<&String> = self
-                .base
-                .relations
-                .keys()
-                .chain(self.changes.relations.keys())
-                .collect();
-            for candidate in names {
+            for candidate in self.relation_names() {
                 let Some(relation) = self.relation(candidate) else {
                     continue;
                 };

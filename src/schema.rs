@@ -10,8 +10,16 @@ use crate::analysis::{Catalog, KnownConstraint, Relation, RelationKind};
 const QUALIFIED: &str =
     "CASE WHEN n.nspname = 'public' THEN c.relname::text ELSE n.nspname || '.' || c.relname END";
 
-/// A constraint's name, table, referenced table, whether it is validated, and its columns.
-type ConstraintRow = (String, String, Option<String>, bool, Vec<String>);
+/// A constraint's name, table, referenced table, whether it is validated, its columns, and a
+/// CHECK's definition.
+type ConstraintRow = (
+    String,
+    String,
+    Option<String>,
+    bool,
+    Vec<String>,
+    Option<String>,
+);
 
 /// Reads the user relations, columns, indexes, triggers, constraints and view dependencies.
 pub async fn read_catalog(conn: &mut PgConnection) -> Result<Catalog, sqlx::Error> {
@@ -85,21 +93,24 @@ pub async fn read_catalog(conn: &mut PgConnection) -> Result<Catalog, sqlx::Erro
                      FROM pg_class r JOIN pg_namespace rn ON rn.oid = r.relnamespace WHERE r.oid = co.confrelid), \
                     co.convalidated, \
                     ARRAY(SELECT a.attname::text FROM unnest(co.conkey) k \
-                          JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = k) \
+                          JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = k), \
+                    CASE WHEN co.contype = 'c' THEN pg_get_constraintdef(co.oid) END \
              FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE co.contype IN ('c', 'f', 'p', 'u', 'x') AND {user}"
         )))
         .fetch_all(&mut *conn)
         .await?;
-    for (name, table, references, validated, columns) in constraints {
+    for (name, table, references, validated, columns, check) in constraints {
         catalog.constraints.insert(
             name,
             KnownConstraint {
                 table,
                 references,
                 columns,
-                proves_not_null: None,
+                proves_not_null: check
+                    .as_deref()
+                    .and_then(crate::analysis::not_null_proven_by),
                 validated,
             },
         );

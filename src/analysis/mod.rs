@@ -32,6 +32,7 @@ mod syntax;
 mod types;
 
 pub use catalog::{Catalog, Relation, RelationKind, SchemaChanges};
+pub(crate) use describe::not_null_proven_by;
 pub use engine::analyze;
 pub use lint::{LintOptions, LintReport, LintedFile, lint_each, lint_files};
 pub use locks::LockMode;

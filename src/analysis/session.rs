@@ -402,6 +402,20 @@ impl<'a> State<'a> {
         }
     }
 
+    /// A `SET NOT NULL` the server runs without a scan: a validated `CHECK (col IS NOT NULL)`
+    /// already proves the column (from 12 on: [`Shape::SetNotNullProven`]).
+    fn not_null_proven(&self, a: &Action) -> bool {
+        let (Shape::SetNotNull, Detail::Column { column }) = (&a.shape, &a.detail) else {
+            return false;
+        };
+        lookup(Shape::SetNotNullProven).cost_at(self.ctx.pg_version) == Cost::None
+            && self.schema.constraints().any(|c| {
+                c.table == a.relation
+                    && c.validated
+                    && c.proves_not_null.as_deref() == Some(column.as_str())
+            })
+    }
+
     fn facts(&self, a: &Action, no_op: bool) -> ActionFacts {
         let row = lookup(a.shape);
         let mut cost = row.cost_at(self.ctx.pg_version);
@@ -411,7 +425,7 @@ impl<'a> State<'a> {
                 TypeChange::Free | TypeChange::Unknown | TypeChange::FreeInUtc => Cost::None,
             };
         }
-        if no_op {
+        if no_op || self.not_null_proven(a) {
             cost = Cost::None;
         }
         ActionFacts {
@@ -768,14 +782,7 @@ impl<'a> State<'a> {
             if a.shape == Shape::DropTable {
                 ctx.referenced_tables = self.schema.referenced_by_keys_of(&a.relation);
             }
-            if let (Shape::SetNotNull, Detail::Column { column }) = (&a.shape, &a.detail) {
-                ctx.not_null_proven = super::model::at_least(self.ctx.pg_version, 12)
-                    && self.schema.constraints().any(|c| {
-                        c.table == a.relation
-                            && c.validated
-                            && c.proves_not_null.as_deref() == Some(column.as_str())
-                    });
-            }
+            ctx.not_null_proven = self.not_null_proven(a);
             ctx.type_change = self.type_change(a);
             if let Detail::Validate { name } = &a.detail {
                 ctx.added_in_same_transaction = in_tx && self.added_in_tx.contains(name);

@@ -475,7 +475,9 @@ async fn a_no_transaction_file_sent_as_one_query_fails_exactly_where_the_analysi
 /// SET NOT NULL scans the table only when the column may hold NULLs: the server counts the scan
 /// in `pg_stat_xact_user_tables.seq_scan`. A column the schema model knows is NOT NULL (a NOT
 /// NULL or PRIMARY KEY constraint, from CREATE TABLE, ADD COLUMN, ADD PRIMARY KEY or an earlier
-/// SET NOT NULL) gets no `set-not-null-scan`; the others do, as each statement's scan shows.
+/// SET NOT NULL), or one a validated `CHECK (col IS NOT NULL)` proves, gets no
+/// `set-not-null-scan`; the others do, as each statement's scan shows. The same holds when the
+/// schema is the catalogue read from the server (the pending migrations of a configured database).
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn set_not_null_scans_only_a_column_that_may_hold_nulls() {
     use lockstep::analysis::lint::Chain;
@@ -487,11 +489,18 @@ async fn set_not_null_scans_only_a_column_that_may_hold_nulls() {
         "ALTER TABLE s ALTER COLUMN d SET NOT NULL;",
         "ALTER TABLE s ALTER COLUMN c DROP NOT NULL;",
         "ALTER TABLE s DROP CONSTRAINT s_pkey, ADD CONSTRAINT s_pkey PRIMARY KEY (e, a);",
+        // m is proven by a validated CHECK (written as the server writes it back); n's is not
+        // validated, so it proves nothing.
+        "ALTER TABLE s ADD COLUMN m int, ADD COLUMN n int;",
+        "ALTER TABLE s ADD CONSTRAINT m_present CHECK ((m IS NOT NULL)) NOT VALID, ADD CONSTRAINT n_present CHECK (n IS NOT NULL) NOT VALID;",
+        "ALTER TABLE s VALIDATE CONSTRAINT m_present;",
     ];
-    let columns = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"];
+    let columns = [
+        "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n",
+    ];
     let mut conn = fresh_database(&history.join("\n")).await;
     sqlx::raw_sql(AssertSqlSafe(
-        "INSERT INTO s (a, b, c, d, e, f, g, l) SELECT n, n, n, n, n, n, n, n FROM generate_series(1, 20) n"
+        "INSERT INTO s (a, b, c, d, e, f, g, l, m, n) SELECT n, n, n, n, n, n, n, n, n, n FROM generate_series(1, 20) n"
             .to_string(),
     ))
     .execute(&mut conn)
@@ -506,7 +515,11 @@ async fn set_not_null_scans_only_a_column_that_may_hold_nulls() {
         .copied()
         .filter(|c| !live.relations["s"].not_null.contains(*c))
         .collect();
-    assert_eq!(nullable, ["c", "f", "g", "l"], "the live catalogue");
+    assert_eq!(
+        nullable,
+        ["c", "f", "g", "l", "m", "n"],
+        "the live catalogue"
+    );
     let scans = "SELECT coalesce(sum(seq_scan), 0)::bigint FROM pg_stat_xact_user_tables WHERE relname = 's'";
     sqlx::raw_sql(AssertSqlSafe("BEGIN".to_string()))
         .execute(&mut conn)
@@ -538,37 +551,62 @@ async fn set_not_null_scans_only_a_column_that_may_hold_nulls() {
         .expect("rollback");
     // The columns that may hold NULLs: c (its NOT NULL dropped), f, g. The primary key dropped
     // in the last migration leaves its columns NOT NULL, as the server does.
-    assert_eq!(scanned, ["c", "f", "g", "l"], "what the server scanned");
+    assert_eq!(
+        scanned,
+        ["c", "f", "g", "l", "n"],
+        "what the server scanned"
+    );
 
-    let mut texts: Vec<String> = history.iter().map(|s| s.to_string()).collect();
-    texts.extend(
-        columns
-            .iter()
-            .map(|c| format!("ALTER TABLE s ALTER COLUMN {c} SET NOT NULL;")),
-    );
-    let files: Vec<(std::path::PathBuf, String)> = texts
-        .into_iter()
-        .enumerate()
-        .map(|(i, t)| (format!("{}_m.sql", i + 1).into(), t))
-        .collect();
-    let report = lint_files(
-        &files,
-        &LintOptions {
-            catalog: Catalog::empty_database(),
-            chain: Chain::History,
-            ..LintOptions::default()
-        },
-    );
-    let flagged: Vec<&str> = report.files[history.len()..]
+    let set_not_null: Vec<String> = columns
         .iter()
-        .zip(columns)
-        .filter(|(f, _)| {
-            f.analysis
-                .findings
-                .iter()
-                .any(|x| x.rule == "set-not-null-scan")
-        })
-        .map(|(_, c)| c)
+        .map(|c| format!("ALTER TABLE s ALTER COLUMN {c} SET NOT NULL;"))
         .collect();
-    assert_eq!(flagged, scanned, "what the analysis flags");
+    // The columns whose SET NOT NULL the analysis says scans the table: by the rule, and by the
+    // statement's lock facts (which `missing-statement-timeout` and the plan read).
+    let flagged = |texts: Vec<String>, catalog: Catalog, skip: usize| {
+        let files: Vec<(std::path::PathBuf, String)> = texts
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| (format!("{}_m.sql", i + 1).into(), t))
+            .collect();
+        let report = lint_files(
+            &files,
+            &LintOptions {
+                catalog,
+                chain: Chain::History,
+                ..LintOptions::default()
+            },
+        );
+        let by_rule: Vec<&str> = report.files[skip..]
+            .iter()
+            .zip(columns)
+            .filter(|(f, _)| {
+                f.analysis
+                    .findings
+                    .iter()
+                    .any(|x| x.rule == "set-not-null-scan")
+            })
+            .map(|(_, c)| c)
+            .collect();
+        let by_facts: Vec<&str> = report.files[skip..]
+            .iter()
+            .zip(columns)
+            .filter(|(f, _)| f.analysis.statements[0].locks.iter().any(|l| l.scan))
+            .map(|(_, c)| c)
+            .collect();
+        assert_eq!(by_rule, by_facts, "the rule and the lock facts agree");
+        by_rule
+    };
+    let mut texts: Vec<String> = history.iter().map(|s| s.to_string()).collect();
+    texts.extend(set_not_null.iter().cloned());
+    assert_eq!(
+        flagged(texts, Catalog::empty_database(), history.len()),
+        scanned,
+        "what the analysis flags, from the migrations"
+    );
+    assert_eq!(
+        flagged(set_not_null, live, 0),
+        scanned,
+        "what the analysis flags, from the live catalogue"
+    );
 }

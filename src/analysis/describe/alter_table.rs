@@ -412,11 +412,26 @@ fn span_within(inner: &Range<usize>, outer: &Range<usize>) -> bool {
     inner.start >= outer.start && inner.end <= outer.end
 }
 
+/// The column a constraint proves non-null, from its definition as `pg_get_constraintdef` writes
+/// it (`CHECK ((col IS NOT NULL))`): the same reading as a `CHECK` added by a migration.
+pub(crate) fn not_null_proven_by(definition: &str) -> Option<String> {
+    let parse = squawk_syntax::SourceFile::parse(&format!("ALTER TABLE t ADD {definition};"));
+    let check = parse
+        .syntax_node()
+        .descendants()
+        .find(|n| n.kind() == K::CHECK_CONSTRAINT)?;
+    not_null_check_column(&check)
+}
+
 /// `CHECK (col IS NOT NULL)`: the column, when the expression is exactly that.
 fn not_null_check_column(check: &SyntaxNode) -> Option<String> {
-    let expr = check
+    let mut expr = check
         .children()
         .find(|n| !matches!(n.kind(), K::CONSTRAINT_NAME_CLAUSE | K::NOT_VALID))?;
+    // `CHECK ((col IS NOT NULL))`, as `pg_get_constraintdef` writes it.
+    while expr.kind() == K::PAREN_EXPR {
+        expr = expr.children().next()?;
+    }
     let text = squashed_text(&expr);
     let column = text
         .strip_suffix(" is not null")

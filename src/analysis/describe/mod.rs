@@ -3,6 +3,8 @@
 //! relations it creates.
 
 mod alter_table;
+
+pub(crate) use alter_table::not_null_proven_by;
 mod reads;
 
 use std::ops::Range;

@@ -429,6 +429,25 @@ fn run_after(
         );
         finish(draft, None, text, &lines)
     }));
+    findings.extend(
+        directives
+            .assured_blocks()
+            .unpaired
+            .into_iter()
+            .map(|(span, unpaired)| {
+                let mut draft = Draft::new(
+                    "unmatched-ignore-block",
+                    span,
+                    unpaired.message().to_string(),
+                );
+                draft.safe_alternative = Some(
+                    "pair each `-- safety-assured:start` with a `-- safety-assured:end` after the \
+                     statements it covers"
+                        .to_string(),
+                );
+                finish(draft, None, text, &lines)
+            }),
+    );
     // By line, the most severe first, then by position.
     findings.sort_by(|a, b| {
         (

@@ -1,6 +1,7 @@
 //! Suppression comments: `-- lockstep-ignore rule-a, rule-b` (next statement),
-//! `-- lockstep-ignore-file [rules]` (whole file), and squawk's `-- squawk-ignore` /
-//! `-- squawk-ignore-file` with squawk rule names, so existing codebases need no edits.
+//! `-- lockstep-ignore-file [rules]` (whole file), squawk's `-- squawk-ignore` /
+//! `-- squawk-ignore-file` with squawk rule names, and diesel-guard's `-- safety-assured:start` …
+//! `-- safety-assured:end` blocks, so existing codebases need no edits.
 
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Range;
@@ -35,6 +36,47 @@ pub(crate) struct Directives {
     next: Vec<NextDirective>,
     /// Unknown rule names, with the comment's span.
     pub unknown: Vec<(Range<usize>, String)>,
+    /// diesel-guard's block markers in order: each comment's span, and whether it starts a block.
+    assured_marks: Vec<(Range<usize>, bool)>,
+}
+
+/// diesel-guard's `-- safety-assured` blocks of a file.
+pub(crate) struct AssuredBlocks {
+    /// The text between each `-- safety-assured:start` and the `-- safety-assured:end` after it.
+    pub blocks: Vec<Range<usize>>,
+    /// The markers that pair with nothing, with their spans.
+    pub unpaired: Vec<(Range<usize>, Unpaired)>,
+}
+
+/// What is wrong with a `-- safety-assured` marker that pairs with nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unpaired {
+    /// A start with no end after it.
+    Unclosed,
+    /// A start inside an open block.
+    Nested,
+    /// An end with no open block.
+    Unmatched,
+}
+
+impl Unpaired {
+    /// What the finding says.
+    pub(crate) fn message(self) -> &'static str {
+        match self {
+            Unpaired::Unclosed => {
+                "`-- safety-assured:start` has no `-- safety-assured:end` after it: the block \
+                 suppresses nothing"
+            }
+            Unpaired::Nested => {
+                "`-- safety-assured:start` inside a block already open: blocks do not nest, so \
+                 this marker is ignored"
+            }
+            Unpaired::Unmatched => {
+                "`-- safety-assured:end` closes no block: there is no `-- safety-assured:start` \
+                 before it"
+            }
+        }
+    }
 }
 
 impl Directives {
@@ -44,6 +86,46 @@ impl Directives {
         self.file_rules.extend(other.file_rules);
         self.next.extend(other.next);
         self.unknown.extend(other.unknown);
+        self.assured_marks.extend(other.assured_marks);
+        self.assured_marks.sort_by_key(|(span, _)| span.start);
+    }
+
+    /// diesel-guard's blocks, and the markers that pair with nothing.
+    pub(crate) fn assured_blocks(&self) -> AssuredBlocks {
+        let mut blocks = Vec::new();
+        let mut unpaired = Vec::new();
+        let mut open: Option<&Range<usize>> = None;
+        for (span, start) in &self.assured_marks {
+            match (start, open) {
+                (true, None) => open = Some(span),
+                (true, Some(_)) => unpaired.push((span.clone(), Unpaired::Nested)),
+                (false, Some(from)) => {
+                    blocks.push(from.end..span.start);
+                    open = None;
+                }
+                (false, None) => unpaired.push((span.clone(), Unpaired::Unmatched)),
+            }
+        }
+        if let Some(from) = open {
+            unpaired.push((from.clone(), Unpaired::Unclosed));
+        }
+        AssuredBlocks { blocks, unpaired }
+    }
+}
+
+/// diesel-guard's block marker: `Some(true)` for `-- safety-assured:start`, `Some(false)` for
+/// `-- safety-assured:end` (any case), when the comment is alone on its line.
+fn assured_marker(comment: &str, alone_on_line: bool) -> Option<bool> {
+    let body = comment.strip_prefix("--")?.trim();
+    if !alone_on_line {
+        return None;
+    }
+    if body.eq_ignore_ascii_case("safety-assured:start") {
+        Some(true)
+    } else if body.eq_ignore_ascii_case("safety-assured:end") {
+        Some(false)
+    } else {
+        None
     }
 }
 
@@ -110,10 +192,16 @@ fn comments(root: &SyntaxNode, text: &str) -> Vec<SyntaxToken> {
 pub(crate) fn parse_directives(root: &SyntaxNode, text: &str, lines: &LineIndex) -> Directives {
     let mut out = Directives::default();
     for token in comments(root, text) {
+        let span = token_span(&token);
+        let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+        let alone = text[line_start..span.start].trim().is_empty();
+        if let Some(start) = assured_marker(token.text(), alone) {
+            out.assured_marks.push((span, start));
+            continue;
+        }
         let Some((file, names)) = directive(token.text()) else {
             continue;
         };
-        let span = token_span(&token);
         let mut rules = BTreeSet::new();
         for name in &names {
             let resolved = resolve(name);
@@ -161,11 +249,24 @@ pub(crate) fn apply_ignores(
         Some(rules) => rules.contains(finding.rule),
         None => finding.axis != Axis::ReviewIntegrity,
     };
+    // A diesel-guard block covers every statement starting in it, for every rule but the
+    // review-integrity ones (as a blanket directive).
+    let blocks = directives.assured_blocks().blocks;
+    let assured = |finding: &Finding| {
+        let at = finding
+            .statement_index
+            .and_then(|i| statements.get(i))
+            .map_or(finding.span.start, |s| s.span.start);
+        finding.axis != Axis::ReviewIntegrity && blocks.iter().any(|b| b.contains(&at))
+    };
     let mut kept = Vec::new();
     let mut suppressed = Vec::new();
     for finding in findings {
         // Bad ignore comments cannot be ignored away by themselves.
-        let ignorable = finding.rule != "unknown-rule-in-ignore";
+        let ignorable = !matches!(
+            finding.rule,
+            "unknown-rule-in-ignore" | "unmatched-ignore-block"
+        );
         let by_file = (directives.file_all && finding.axis != Axis::ReviewIntegrity)
             || directives.file_rules.contains(finding.rule);
         let by_next = finding
@@ -175,7 +276,7 @@ pub(crate) fn apply_ignores(
             || by_line
                 .get(&finding.start.line)
                 .is_some_and(|ds| ds.iter().any(|d| covers(d, &finding)));
-        if ignorable && (by_file || by_next) {
+        if ignorable && (by_file || by_next || assured(&finding)) {
             suppressed.push(finding);
         } else {
             kept.push(finding);
@@ -201,5 +302,18 @@ mod tests {
         assert_eq!(directive("/* squawk-ignore-file */"), Some((true, vec![])));
         assert_eq!(directive("-- lockstep-ignored"), None);
         assert_eq!(directive("-- no-transaction"), None);
+    }
+
+    #[test]
+    fn reads_diesel_guards_block_markers() {
+        use super::assured_marker;
+        assert_eq!(assured_marker("-- safety-assured:start", true), Some(true));
+        assert_eq!(assured_marker("--SAFETY-ASSURED:END  ", true), Some(false));
+        assert_eq!(assured_marker("-- safety-assured:start", false), None);
+        assert_eq!(
+            assured_marker("-- safety-assured:start because", true),
+            None
+        );
+        assert_eq!(assured_marker("/* safety-assured:start */", true), None);
     }
 }

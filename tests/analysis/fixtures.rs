@@ -781,6 +781,17 @@ const CASES: &[Case] = &[
         &["mixed-script-identifier"],
         &["hidden-character"],
     ),
+    // diesel-guard's blocks: a paired one suppresses, an unpaired marker is reported.
+    case(
+        "-- safety-assured:start\nDROP TABLE t;\n-- safety-assured:end\n",
+        &[],
+        &["drop-table", "unmatched-ignore-block"],
+    ),
+    case(
+        "-- safety-assured:start\nDROP TABLE t;\n",
+        &["unmatched-ignore-block", "drop-table"],
+        &[],
+    ),
 ];
 
 #[test]

@@ -99,6 +99,9 @@ pub fn safe_alternative(rule: &str) -> Option<&'static str> {
             "Run it at a quiet time with a short lock_timeout, in a migration of its own."
         }
         "lock-table" => "Take the weakest mode that protects the work, with a short lock_timeout.",
+        "unmatched-ignore-block" => {
+            "Pair each `-- safety-assured:start` with a `-- safety-assured:end` after the statements it covers."
+        }
         "unknown-rule-in-ignore" => {
             "Name a rule from `lockstep lint --explain` (or its squawk name) in the ignore comment."
         }

@@ -344,6 +344,14 @@ pub const RULES: &[RuleInfo] = &[
         "An ignore comment names a rule lockstep does not know",
     ),
     rule(
+        "unmatched-ignore-block",
+        &[],
+        Warning,
+        Robust,
+        &[],
+        "A `-- safety-assured:start` without its `-- safety-assured:end`, or the reverse: the block suppresses nothing",
+    ),
+    rule(
         "hidden-character",
         &[],
         Error,

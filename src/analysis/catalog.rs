@@ -279,6 +279,15 @@ impl<'a> Schema<'a> {
         }
     }
 
+    /// Whether `table` has the trigger `name`: `None` when the model cannot tell.
+    pub(crate) fn trigger_exists(&self, table: &str, name: &str) -> Option<bool> {
+        match self.relation(table) {
+            Some(relation) if relation.triggers.contains_key(name) => Some(true),
+            Some(_) if self.complete() => Some(false),
+            _ => self.relation_exists(table).filter(|exists| !exists),
+        }
+    }
+
     fn complete(&self) -> bool {
         self.base.complete && !self.changes.unseen
     }

@@ -299,6 +299,12 @@ impl<'a> State<'a> {
                     if_not_exists: true,
                     ..
                 } if self.schema.relation_exists(name) == Some(true) => return Vec::new(),
+                // The server looks the trigger up before it locks the table.
+                Effect::DropTrigger {
+                    table,
+                    name,
+                    if_exists: true,
+                } if self.schema.trigger_exists(table, name) == Some(false) => return Vec::new(),
                 Effect::CreateIndex {
                     name,
                     table,
@@ -1287,7 +1293,7 @@ impl<'a> State<'a> {
                         .triggers
                         .insert(name.clone(), function.clone());
                 }
-                Effect::DropTrigger { table, name } => {
+                Effect::DropTrigger { table, name, .. } => {
                     if self
                         .schema
                         .relation(table)

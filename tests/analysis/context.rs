@@ -677,3 +677,48 @@ fn drop_function_cascade_locks_the_tables_of_the_triggers_it_drops() {
     let without = history(&[setup, "DROP FUNCTION f1();"]);
     assert!(without[1].statements[0].locks.is_empty());
 }
+
+/// `DROP TRIGGER IF EXISTS` of a trigger the history never created (the idempotent
+/// drop-then-create of crates.io's migrations) locks nothing, as on the server
+/// (`ground_truth::predicted_locks_and_rewrites_match_the_server`); of one it created, the table
+/// ACCESS EXCLUSIVE. Analysed without a history or a database, nothing tells, so each keeps it.
+#[test]
+fn drop_trigger_if_exists_of_a_trigger_that_is_not_there_locks_nothing() {
+    let setup = "CREATE TABLE jobs (id int);\n\
+        CREATE FUNCTION notify() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;\n\
+        CREATE TRIGGER old_notify AFTER INSERT ON jobs FOR EACH ROW EXECUTE FUNCTION notify();";
+    let file = "DROP TRIGGER IF EXISTS jobs_notify ON jobs;\n\
+        DROP TRIGGER IF EXISTS old_notify ON jobs;\n\
+        DROP TRIGGER IF EXISTS jobs_notify ON no_such_table;";
+    let runs = history(&[setup, file]);
+    let locks: Vec<Vec<(&str, LockMode)>> = runs[1]
+        .statements
+        .iter()
+        .map(|s| {
+            s.locks
+                .iter()
+                .map(|l| (l.relation.as_str(), l.mode))
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        locks,
+        [vec![], vec![("jobs", LockMode::AccessExclusive)], vec![]]
+    );
+    let lines: Vec<usize> = runs[1]
+        .findings
+        .iter()
+        .filter(|f| f.rule == "trigger-lock")
+        .map(|f| f.start.line)
+        .collect();
+    assert_eq!(lines, [2]);
+    let alone = super::common::run(file);
+    assert_eq!(
+        alone
+            .findings
+            .iter()
+            .filter(|f| f.rule == "trigger-lock")
+            .count(),
+        3
+    );
+}

@@ -178,6 +178,11 @@ const GROUPS: &[&[&str]] = &[
     &["ALTER TABLE kids DROP COLUMN parent_id"],
     // DROP FUNCTION … CASCADE drops the triggers that execute it, locking their tables.
     &["DROP FUNCTION stamp() CASCADE"],
+    // DROP TRIGGER IF EXISTS looks the trigger up before it locks the table: one that is not
+    // there (or a table that is not) locks nothing.
+    &["DROP TRIGGER IF EXISTS no_such_trigger ON stamped"],
+    &["DROP TRIGGER IF EXISTS stamped_stamp ON no_such_table"],
+    &["DROP TRIGGER IF EXISTS stamped_stamp ON stamped"],
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]

@@ -231,6 +231,8 @@ pub(crate) enum Effect {
         table: String,
         /// Trigger name.
         name: String,
+        /// `IF EXISTS`.
+        if_exists: bool,
     },
     /// DROP FUNCTION: with CASCADE, the triggers that execute them go too.
     DropFunctions {
@@ -487,6 +489,7 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
                     d.effects.push(Effect::DropTrigger {
                         table: rel.clone(),
                         name,
+                        if_exists: child(node, K::IF_EXISTS).is_some(),
                     });
                 }
                 push(&mut d, Shape::DropTrigger, rel, span(node));

@@ -200,6 +200,21 @@ pub fn load(dir: &Path, options: &SourceOptions) -> Result<MigrationSet, SourceE
     });
 
     let mut problems = Vec::new();
+    let diesel = scanned.iter().filter(|scan| scan.diesel).count();
+    if diesel > 0 {
+        problems.push(Problem {
+            severity: Severity::Warning,
+            path: dir.to_path_buf(),
+            line: None,
+            message: format!(
+                "{diesel} diesel migration{} (a directory with an up.sql each): lockstep runs \
+                 sqlx's flat layout (<version>_<description>.sql) and skips them, as sqlx does; \
+                 `lockstep lint {}` reviews them as they are",
+                if diesel == 1 { "" } else { "s" },
+                dir.display()
+            ),
+        });
+    }
     // version → the files that claim it, with their kinds and descriptions
     let mut slots: BTreeMap<i64, Vec<(FileKind, String, MigrationFile)>> = BTreeMap::new();
     for scan in scanned {
@@ -253,6 +268,8 @@ pub fn fingerprint(dir: &Path) -> Option<u64> {
 struct Scanned {
     file: Option<(i64, FileKind, String, MigrationFile)>,
     problems: Vec<Problem>,
+    /// A directory with an `up.sql`: a diesel migration.
+    diesel: bool,
 }
 
 /// Classifies, reads and hashes one directory entry.
@@ -260,6 +277,7 @@ fn scan(path: &Path, file_type: Option<std::fs::FileType>, options: &SourceOptio
     let mut out = Scanned {
         file: None,
         problems: Vec::new(),
+        diesel: false,
     };
     let problem = |severity, line, message: String| Problem {
         severity,
@@ -274,6 +292,10 @@ fn scan(path: &Path, file_type: Option<std::fs::FileType>, options: &SourceOptio
     };
     match is_file {
         Ok(true) => {}
+        Ok(false) if path.join("up.sql").is_file() => {
+            out.diesel = true;
+            return out;
+        }
         Ok(false) => {
             out.problems.push(problem(
                 Severity::Ignored,

@@ -72,6 +72,38 @@ fn an_up_without_its_down_and_the_reverse() {
     assert!(set.migrations[0].lacks_down() && !set.migrations[0].is_reversible());
 }
 
+/// A diesel project's directory (a folder with an `up.sql` per migration, as crates.io keeps):
+/// one warning that says what it is and what lockstep can do with it, not a line per folder; a
+/// folder that is not a diesel migration is still listed as skipped.
+#[test]
+fn diesel_migration_folders_are_named_once() {
+    let dir = Dir::with(&[("3_c.sql", "SELECT 1;")]);
+    for name in ["2024-01-01-000000_a", "2024-01-02-000000_b"] {
+        std::fs::create_dir(dir.path.join(name)).unwrap();
+        std::fs::write(dir.path.join(name).join("up.sql"), "SELECT 1;").unwrap();
+        std::fs::write(dir.path.join(name).join("down.sql"), "SELECT 1;").unwrap();
+    }
+    std::fs::create_dir(dir.path.join("fixtures")).unwrap();
+    let all = problems(&dir);
+    assert_eq!(all.len(), 2, "{all:?}");
+    let dir_name = dir.path.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        all.iter().any(|p| p.0 == Severity::Warning
+            && p.1 == dir_name
+            && p.3.starts_with("2 diesel migrations")
+            && p.3.contains("`lockstep lint ")),
+        "{all:?}"
+    );
+    assert!(
+        all.iter()
+            .any(|p| p.0 == Severity::Ignored && p.1 == "fixtures"),
+        "{all:?}"
+    );
+    let set = load(&dir.path, &Default::default()).unwrap();
+    let versions: Vec<i64> = set.migrations.iter().map(|m| m.version).collect();
+    assert_eq!(versions, [3]);
+}
+
 #[test]
 fn a_file_that_is_not_utf8() {
     let dir = Dir::with(&[]);

@@ -1355,6 +1355,13 @@ impl<'a> State<'a> {
                 self.schema.relation_mut(&a.relation).rows = None;
             }
         }
+        // The server drops constraints in an earlier pass than it adds them, whatever their order
+        // in the statement (`DROP CONSTRAINT c, ADD CONSTRAINT c …` replaces c).
+        for (a, _) in actions {
+            if let Detail::DropConstraint { name } = &a.detail {
+                self.schema.set_constraint(name, None);
+            }
+        }
         for (name, table, kind) in &d.constraints {
             let validated = !d.actions.iter().any(|a| {
                 matches!(&a.detail, Detail::Constraint { name: Some(n), not_valid: true, .. } if n == name)
@@ -1384,9 +1391,6 @@ impl<'a> State<'a> {
             {
                 c.validated = true;
                 self.schema.set_constraint(name, Some(c));
-            }
-            if let Detail::DropConstraint { name } = &a.detail {
-                self.schema.set_constraint(name, None);
             }
         }
     }

@@ -722,3 +722,30 @@ fn drop_trigger_if_exists_of_a_trigger_that_is_not_there_locks_nothing() {
         3
     );
 }
+
+/// `DROP CONSTRAINT c, ADD CONSTRAINT c FOREIGN KEY …` in one statement replaces the key (the
+/// server drops in an earlier pass than it adds, whatever the order written), as crates.io's
+/// `ensure_crate_id_foreign_keys_cascade` does: the table still references the other one, so
+/// dropping it later locks that one too (the server took ACCESS EXCLUSIVE on `crates`).
+#[test]
+fn a_foreign_key_dropped_and_added_again_in_one_statement_is_still_there() {
+    let runs = history(&[
+        "CREATE TABLE crates (id int PRIMARY KEY);\n\
+         CREATE TABLE downloads (crate_id int);\n\
+         ALTER TABLE downloads ADD CONSTRAINT fk_crate FOREIGN KEY (crate_id) REFERENCES crates (id);",
+        "ALTER TABLE downloads DROP CONSTRAINT fk_crate, ADD CONSTRAINT fk_crate FOREIGN KEY (crate_id) REFERENCES crates (id) ON DELETE CASCADE;",
+        "DROP TABLE downloads;",
+    ]);
+    let locked: Vec<(&str, LockMode)> = runs[2].statements[0]
+        .locks
+        .iter()
+        .map(|l| (l.relation.as_str(), l.mode))
+        .collect();
+    assert_eq!(
+        locked,
+        [
+            ("downloads", LockMode::AccessExclusive),
+            ("crates", LockMode::AccessExclusive)
+        ]
+    );
+}

@@ -23,6 +23,7 @@ pub mod lint;
 pub mod locks;
 pub mod migrations;
 pub mod model;
+mod naming;
 pub mod policy;
 pub mod render;
 pub mod rules;

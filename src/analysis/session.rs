@@ -1252,6 +1252,13 @@ impl<'a> State<'a> {
                         self.schema.set_index(name, Some(table.clone()));
                     }
                 }
+                Effect::CreateUnnamedIndex { table, columns } => {
+                    let name = super::naming::index_name(table, columns, |name| {
+                        self.schema.relation(name).is_some()
+                            || self.schema.index_table(name).is_some()
+                    });
+                    self.schema.set_index(&name, Some(table.clone()));
+                }
                 Effect::Drop {
                     kind,
                     names,

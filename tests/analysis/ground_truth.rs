@@ -615,3 +615,74 @@ async fn set_not_null_scans_only_a_column_that_may_hold_nulls() {
         "what the analysis flags, from the live catalogue"
     );
 }
+
+/// An index created without a name gets the one the server chooses (`t_lower_idx`,
+/// `t_name_idx1`, long names shortened, …): each name read back from `pg_class` is one the
+/// analysis knows, so `DROP INDEX` of it names its table (crates.io's
+/// `remove_unused_indexes` drops `reserved_crate_names_canon_crate_name_idx`, created unnamed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn an_index_created_without_a_name_gets_the_name_the_server_chooses() {
+    use lockstep::analysis::lint::Chain;
+    use lockstep::analysis::{Catalog, LintOptions, lint_files};
+
+    let long_table = "a_very_long_table_name_that_goes_on_and_on_and_on_forever_x";
+    let history = format!(
+        "CREATE TABLE r (name text, a int, b int, c int, x text, \"Foo\" text, z int);\n\
+         CREATE FUNCTION canon(text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT lower($1) $$;\n\
+         CREATE TABLE r_x_idx (id int);\n\
+         CREATE UNIQUE INDEX ON r (lower(name) text_ops, name DESC, (a+b), (c::text), public.canon(x), \"Foo\" COLLATE \"C\") INCLUDE (z);\n\
+         CREATE INDEX ON r (name);\n\
+         CREATE INDEX ON r (name);\n\
+         CREATE INDEX ON r ((name));\n\
+         CREATE INDEX ON r (a, a);\n\
+         CREATE INDEX ON r ((a::text));\n\
+         CREATE INDEX ON r (coalesce(a, b));\n\
+         CREATE INDEX ON r ((CASE WHEN a > 0 THEN 1 END));\n\
+         CREATE INDEX ON r (a) WHERE b > 0;\n\
+         CREATE INDEX ON r (x COLLATE \"C\");\n\
+         CREATE INDEX ON r (('x'::text));\n\
+         CREATE TABLE {long_table} (a_very_long_column_name_that_goes_on_and_on int, b int);\n\
+         CREATE INDEX ON {long_table} (a_very_long_column_name_that_goes_on_and_on, b);\n"
+    );
+    let mut conn = fresh_database(&history).await;
+    let names: Vec<(String, String)> = sqlx::query_as(
+        "SELECT i.relname::text, t.relname::text FROM pg_index x \
+         JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid \
+         JOIN pg_namespace n ON n.oid = t.relnamespace WHERE n.nspname = 'public' ORDER BY i.oid",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("read the index names");
+    assert_eq!(names.len(), 12, "{names:?}");
+    assert!(
+        names.iter().any(|(i, _)| i == "r_x_idx1"),
+        "a name taken by a table moves on: {names:?}"
+    );
+    let drops: String = names
+        .iter()
+        .map(|(index, _)| format!("DROP INDEX \"{index}\";\n"))
+        .collect();
+    let files: Vec<(std::path::PathBuf, String)> =
+        vec![("1_h.sql".into(), history), ("2_d.sql".into(), drops)];
+    let report = lint_files(
+        &files,
+        &LintOptions {
+            catalog: Catalog::empty_database(),
+            chain: Chain::History,
+            ..LintOptions::default()
+        },
+    );
+    let tables: Vec<Option<String>> = report.files[1]
+        .analysis
+        .statements
+        .iter()
+        .map(|s| {
+            s.locks
+                .iter()
+                .find(|l| l.target == Target::Table && l.mode == LockMode::AccessExclusive)
+                .map(|l| l.relation.clone())
+        })
+        .collect();
+    let expected: Vec<Option<String>> = names.iter().map(|(_, t)| Some(t.clone())).collect();
+    assert_eq!(tables, expected, "the tables of {names:?}");
+}

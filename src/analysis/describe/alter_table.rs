@@ -7,6 +7,7 @@ use squawk_syntax::{SyntaxKind, SyntaxNode};
 
 use super::{Action, ConstraintKind, DefaultKind, Described, Detail, Effect};
 use crate::analysis::model::{Shape, at_least};
+use crate::analysis::naming::{name_addition, object_name};
 use crate::analysis::syntax::*;
 use SyntaxKind as K;
 
@@ -540,13 +541,14 @@ fn add_constraint(
     let bare = table.rsplit('.').next().unwrap_or(table);
     let name = name.or_else(|| match &kind {
         ConstraintKind::ForeignKey(_, columns) if !columns.is_empty() => {
-            Some(format!("{bare}_{}_fkey", columns.join("_")))
+            Some(object_name(bare, Some(&name_addition(columns)), "fkey"))
         }
         _ => None,
     });
     if matches!(shape, Shape::AddIndexConstraint)
         && let Some(index) = name.clone().or_else(|| {
-            (constraint.kind() == K::PRIMARY_KEY_CONSTRAINT).then(|| format!("{bare}_pkey"))
+            (constraint.kind() == K::PRIMARY_KEY_CONSTRAINT)
+                .then(|| object_name(bare, None, "pkey"))
         })
     {
         d.effects.push(Effect::CreateIndex {

@@ -4,6 +4,8 @@
 
 mod alter_table;
 
+use crate::analysis::naming::{name_addition, object_name};
+
 pub(crate) use alter_table::not_null_proven_by;
 mod reads;
 
@@ -224,6 +226,13 @@ pub(crate) enum Effect {
         name: String,
         /// The function it executes (folded, `public.` left out).
         function: String,
+    },
+    /// CREATE INDEX without a name: the server chooses one ([`crate::analysis::naming`]).
+    CreateUnnamedIndex {
+        /// Table.
+        table: String,
+        /// The names the server derives for its columns.
+        columns: Vec<String>,
     },
     /// DROP TRIGGER.
     DropTrigger {
@@ -755,6 +764,18 @@ fn create_index(node: &SyntaxNode, d: &mut Described) {
             table: rel.clone(),
             if_not_exists: child(node, K::IF_NOT_EXISTS).is_some(),
         });
+    } else {
+        let key = child(node, K::PARTITION_ITEM_LIST);
+        let include =
+            child(node, K::INDEX_INCLUDE_CLAUSE).and_then(|c| child(&c, K::PARTITION_ITEM_LIST));
+        let items = key
+            .into_iter()
+            .chain(include)
+            .flat_map(|list| children(&list, K::PARTITION_ITEM).collect::<Vec<_>>());
+        d.effects.push(Effect::CreateUnnamedIndex {
+            table: rel.clone(),
+            columns: crate::analysis::naming::index_column_names(items),
+        });
     }
     d.actions.push(Action {
         shape: if concurrently {
@@ -1082,12 +1103,13 @@ fn table_constraint(
     };
     match constraint.kind() {
         K::PRIMARY_KEY_CONSTRAINT | K::UNIQUE_CONSTRAINT => {
-            let suffix = if constraint.kind() == K::PRIMARY_KEY_CONSTRAINT {
-                "pkey".to_string()
-            } else {
-                format!("{}_key", columns.join("_"))
-            };
-            let index = written.unwrap_or_else(|| format!("{bare}_{suffix}"));
+            let index = written.unwrap_or_else(|| {
+                if constraint.kind() == K::PRIMARY_KEY_CONSTRAINT {
+                    object_name(bare, None, "pkey")
+                } else {
+                    object_name(bare, Some(&name_addition(&columns)), "key")
+                }
+            });
             d.effects.push(Effect::CreateIndex {
                 name: qualified(index),
                 table: table.to_string(),
@@ -1109,7 +1131,8 @@ fn table_constraint(
                     span(constraint),
                 );
             }
-            let name = written.unwrap_or_else(|| format!("{bare}_{}_fkey", columns.join("_")));
+            let name = written
+                .unwrap_or_else(|| object_name(bare, Some(&name_addition(&columns)), "fkey"));
             d.constraints.push((
                 name,
                 table.to_string(),

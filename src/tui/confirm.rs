@@ -568,6 +568,7 @@ fn review(plan: &Plan, data: &Data, first: usize) -> Review {
     let mut found = Vec::new();
     let mut tables: Vec<String> = Vec::new();
     let mut missing = 0;
+    let mut suppressed = 0;
     for step in &plan.steps {
         let side = match step.direction {
             Direction::Apply => Side::Up,
@@ -587,6 +588,7 @@ fn review(plan: &Plan, data: &Data, first: usize) -> Review {
         for f in &analysis.findings {
             found.push((step.version, f.clone()));
         }
+        suppressed += analysis.suppressed.len();
     }
     // Errors first, then in plan order.
     found.sort_by_key(|(_, f)| std::cmp::Reverse(f.severity));
@@ -599,11 +601,14 @@ fn review(plan: &Plan, data: &Data, first: usize) -> Review {
         .filter(|(_, f)| f.severity == Severity::Warning)
         .count();
     let mut lines = vec![Line::raw("")];
-    let still = if missing > 0 {
+    let mut still = if missing > 0 {
         format!("; {} still being analysed", count(missing, "file", "files"))
     } else {
         String::new()
     };
+    if let Some(note) = crate::analysis::render::suppressed_note(suppressed) {
+        still.push_str(&format!("; {note}"));
+    }
     lines.push(match (errors, warnings) {
         (0, 0) if found.is_empty() => Line::styled(
             format!("Findings: none{still}"),

@@ -1431,6 +1431,34 @@ fn an_up_without_its_down_is_flagged_and_its_down_side_says_it_cannot_be_reverte
     );
 }
 
+/// Findings an ignore comment hides (here diesel-guard's block) are counted where findings are:
+/// in the preview's title and in the confirmation, so the reviewer knows the author silenced
+/// some.
+#[test]
+fn findings_hidden_by_ignore_comments_are_counted_in_the_preview_and_the_confirmation() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("1_drop_gh_avatar.sql"),
+        "-- safety-assured:start\nALTER TABLE users DROP COLUMN gh_avatar;\n-- safety-assured:end\n",
+    )
+    .unwrap();
+    let set = lockstep::source::load(dir.path(), &Default::default()).unwrap();
+    let status = Status::build(&set, None);
+    let mut app = app_on(set, status);
+    let screen = render(&mut app, 160, 45).backend().to_string();
+    assert!(screen.contains("· no findings (2 suppressed)"), "{screen}");
+    key(&mut app, KeyCode::Char('A'));
+    feed(&mut app, Event::Blockers(Ok(Vec::new())));
+    let Overlay::Confirm(confirm) = &app.overlay else {
+        panic!("the confirmation is open")
+    };
+    let body = confirm.body_text();
+    assert!(
+        body.contains("Findings: none; 2 suppressed by ignore comments"),
+        "{body}"
+    );
+}
+
 /// A set of `n` migrations, the first `applied` of them applied, each UP file `lines` long.
 fn long_app(n: i64, applied: usize, lines: usize) -> App {
     let body: String = (1..=lines).map(|i| format!("SELECT {i};\n")).collect();

@@ -36,12 +36,16 @@ pub fn summary_line(report: &LintReport) -> String {
         "{} file(s) checked for PostgreSQL {}: {errors} error(s), {warnings} warning(s), {infos} note(s){}",
         report.files.len(),
         super::model::version_label(report.pg_version),
-        if suppressed > 0 {
-            format!(", {suppressed} suppressed by ignore comments")
-        } else {
-            String::new()
-        }
+        suppressed_note(suppressed)
+            .map(|note| format!(", {note}"))
+            .unwrap_or_default()
     )
+}
+
+/// How many findings ignore comments hide (`3 suppressed by ignore comments`), when any: said
+/// wherever findings are counted, so a reviewer knows the author silenced some.
+pub fn suppressed_note(suppressed: usize) -> Option<String> {
+    (suppressed > 0).then(|| format!("{suppressed} suppressed by ignore comments"))
 }
 
 /// The rule list for `lockstep lint --explain`, or one rule's description (None when unknown),

@@ -323,10 +323,16 @@ impl Preview {
         };
         let analysis = data.analysis(v.version, self.side);
         let findings = match analysis {
-            Some(a) if a.findings.is_empty() => "· no findings ".to_string(),
             Some(a) => format!(
-                "· {} ",
-                crate::runner::text::count(a.findings.len(), "finding", "findings")
+                "· {}{} ",
+                match a.findings.len() {
+                    0 => "no findings".to_string(),
+                    n => crate::runner::text::count(n, "finding", "findings"),
+                },
+                match a.suppressed.len() {
+                    0 => String::new(),
+                    n => format!(" ({n} suppressed)"),
+                }
             ),
             None => "· analysing… ".to_string(),
         };

@@ -12,7 +12,7 @@ use super::catalog::Catalog;
 use super::engine::{
     Prepared, Prior, SMALL_TEXT, WORKER_TEXT, prepare, prepare_on_worker, stack_size_for,
 };
-use super::types::{Analysis, AnalysisContext, Severity};
+use super::types::{Analysis, AnalysisContext, Runner, Severity};
 
 /// Options for [`lint_files`].
 #[derive(Debug, Clone, Serialize)]
@@ -21,6 +21,8 @@ pub struct LintOptions {
     pub pg_version: u32,
     /// Whether the runner wraps each file in a transaction unless it opts out (sqlx: yes).
     pub runner_wraps_in_transaction: bool,
+    /// The tool that runs the files (see [`AnalysisContext::runner`]).
+    pub runner: Runner,
     /// lockstep sets `lock_timeout` for its session.
     pub session_lock_timeout: bool,
     /// lockstep sets `statement_timeout` for its session.
@@ -82,6 +84,7 @@ impl Default for LintOptions {
         LintOptions {
             pg_version: 15,
             runner_wraps_in_transaction: true,
+            runner: Runner::Sqlx,
             session_lock_timeout: false,
             session_statement_timeout: false,
             new_tables: BTreeSet::new(),
@@ -232,15 +235,26 @@ fn lint(files: &[(PathBuf, String)], opts: &LintOptions, chain: bool) -> LintRep
         session_lock_timeout: opts.session_lock_timeout,
         session_statement_timeout: opts.session_statement_timeout,
         catalog: Catalog::default(),
+        runner: opts.runner,
     };
     let mut out = Vec::with_capacity(order.len());
     // The rules run here, file after file in run order, while later files are still parsing.
     prepare_in_order(&texts, opts.pg_version, |i, prepared| {
         let (path, text) = order[i];
-        let no_transaction =
-            text.starts_with(NO_TRANSACTION_MARKER) || tool_runs_outside_transaction(path);
+        // An `up.sql` in a folder of its own is diesel's, whatever the option says: its
+        // `metadata.toml` decides the transaction, not a comment in the file.
+        let diesel = matches!(
+            path.file_name().and_then(|n| n.to_str()),
+            Some("up.sql" | "down.sql")
+        );
+        let no_transaction = if diesel {
+            tool_runs_outside_transaction(path)
+        } else {
+            text.starts_with(NO_TRANSACTION_MARKER)
+        };
         let is_down = is_down_file(path);
         ctx.in_transaction = opts.runner_wraps_in_transaction && !no_transaction;
+        ctx.runner = if diesel { Runner::Diesel } else { opts.runner };
         let (analysis, changes) = prior.run(prepared, text, &ctx);
         if chain && !is_down {
             let same_run = match opts.chain {

@@ -552,15 +552,20 @@ impl<'a> State<'a> {
                 span.clone(),
                 format!(
                     "{what} cannot run inside a transaction block{}: the migration fails with \"cannot run inside a transaction block\"",
-                    if runner_transaction {
-                        " (sqlx wraps this migration in one)"
-                    } else {
-                        ""
+                    match (runner_transaction, self.ctx.runner) {
+                        (false, _) => "",
+                        (true, Runner::Diesel) => " (diesel wraps this migration in one)",
+                        (true, _) => " (sqlx wraps this migration in one)",
                     }
                 ),
             );
             draft.safe_alternative = Some(
-                "put it in its own migration whose first line is `-- no-transaction`".to_string(),
+                if self.ctx.runner == Runner::Diesel {
+                    "put it in its own migration, with `run_in_transaction = false` in its metadata.toml"
+                } else {
+                    "put it in its own migration whose first line is `-- no-transaction`"
+                }
+                .to_string(),
             );
             let ctx = self.check_ctx(in_tx, runner_transaction);
             if let Some(edit) = no_transaction_edit(&ctx) {
@@ -1030,7 +1035,7 @@ impl<'a> State<'a> {
         CheckCtx {
             pg_version: self.ctx.pg_version,
             in_transaction: in_tx,
-            runner_transaction,
+            marker_removes_transaction: runner_transaction && self.ctx.runner == Runner::Sqlx,
             not_null_proven: false,
             added_in_same_transaction: false,
             type_change: None,
@@ -1060,16 +1065,34 @@ impl<'a> State<'a> {
         }
         self.not_alone_reported = true;
         let others = self.statement_count - 1;
-        let mut draft = Draft::new(
-            "no-transaction-not-alone",
-            span.clone(),
-            format!(
-                "{what} shares this `-- no-transaction` file with {others} other statement{}: sqlx sends the file as one query, which PostgreSQL runs as one implicit transaction, so `sqlx migrate run` and `sqlx::migrate!()` fail here with \"cannot run inside a transaction block\" and apply none of it (`lockstep up` runs each statement on its own and succeeds)",
-                if others == 1 { "" } else { "s" },
-            ),
+        let statements = format!(
+            "{others} other statement{}",
+            if others == 1 { "" } else { "s" }
         );
+        let fails = "fail here with \"cannot run inside a transaction block\" and apply none of it";
+        let (message, migration) = match self.ctx.runner {
+            Runner::Sqlx => (
+                format!(
+                    "{what} shares this `-- no-transaction` file with {statements}: sqlx sends the file as one query, which PostgreSQL runs as one implicit transaction, so `sqlx migrate run` and `sqlx::migrate!()` {fails} (`lockstep up` runs each statement on its own and succeeds)"
+                ),
+                "a `-- no-transaction` migration",
+            ),
+            Runner::Diesel => (
+                format!(
+                    "{what} shares this `run_in_transaction = false` migration with {statements}: diesel sends up.sql as one query, which PostgreSQL runs as one implicit transaction, so `diesel migration run` and `run_pending_migrations` {fails}"
+                ),
+                "a migration (`run_in_transaction = false`)",
+            ),
+            Runner::GolangMigrate => (
+                format!(
+                    "{what} shares this file with {statements}: golang-migrate sends the file as one query (unless `x-multi-statement` is on), which PostgreSQL runs as one implicit transaction, so `migrate up` and `m.Up()` {fails}"
+                ),
+                "a migration file",
+            ),
+        };
+        let mut draft = Draft::new("no-transaction-not-alone", span.clone(), message);
         draft.safe_alternative = Some(format!(
-            "give {} a `-- no-transaction` migration of its own with nothing else in it, not even a SET (set timeouts on the connection instead)",
+            "give {} {migration} of its own with nothing else in it, not even a SET (set timeouts on the connection instead)",
             match self.refusing_count {
                 0 | 1 => "it".to_string(),
                 n => format!(
@@ -1077,6 +1100,10 @@ impl<'a> State<'a> {
                 ),
             }
         ));
+        // lockstep writes the moved part as a sqlx migration, not as a diesel folder.
+        if self.ctx.runner == Runner::Diesel {
+            return Some(draft);
+        }
         // The first statement stays and the rest moves; otherwise this one and the rest move.
         let (split, moving) = if index == 0 {
             (

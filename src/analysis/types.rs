@@ -28,6 +28,8 @@ pub struct AnalysisContext {
     /// The schema the migration meets: relations, columns and types, indexes, constraints, views
     /// (replayed from earlier migrations, or read from the database).
     pub catalog: Catalog,
+    /// The tool that runs the migration: findings about how it sends the file name it.
+    pub runner: Runner,
 }
 
 impl Default for AnalysisContext {
@@ -39,8 +41,22 @@ impl Default for AnalysisContext {
             session_lock_timeout: false,
             session_statement_timeout: false,
             catalog: Catalog::default(),
+            runner: Runner::Sqlx,
         }
     }
+}
+
+/// The migration tools whose way of running a file the analysis knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Runner {
+    /// sqlx (and lockstep, which runs sqlx's migrations).
+    #[default]
+    Sqlx,
+    /// diesel: a directory per migration, `metadata.toml` for its settings.
+    Diesel,
+    /// golang-migrate: files sent as they are, without a transaction of its own.
+    GolangMigrate,
 }
 
 /// A named constraint the analyser has seen being added.

@@ -150,6 +150,11 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
         project.config.statement_timeout.is_some(),
     );
     options.runner_wraps_in_transaction = args.runner != Runner::GolangMigrate;
+    options.runner = match args.runner {
+        Runner::Sqlx => crate::analysis::Runner::Sqlx,
+        Runner::Diesel => crate::analysis::Runner::Diesel,
+        Runner::GolangMigrate => crate::analysis::Runner::GolangMigrate,
+    };
     // squawk's `assume_in_transaction` stands for the runner when none other is named.
     if args.runner == Runner::Sqlx
         && let Some(wraps) = project.config.lint.assume_in_transaction
@@ -323,14 +328,35 @@ fn fix_files(
                 file.path.display()
             ));
         }
-        let dir = file.path.parent().unwrap_or(Path::new("."));
-        let set = crate::source::load(dir, &Default::default())
-            .wrap_err_with(|| format!("reading {} for the fix", dir.display()))?;
+        let dir = file
+            .path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let diesel = matches!(
+            file.path.file_name().and_then(|n| n.to_str()),
+            Some("up.sql" | "down.sql")
+        );
+        let set = if diesel {
+            // A diesel migration's folder holds no sqlx migrations: the fix is planned without
+            // them, and one that needs a new migration is not written.
+            crate::source::MigrationSet {
+                dir: dir.to_path_buf(),
+                migrations: Vec::new(),
+                problems: Vec::new(),
+            }
+        } else {
+            crate::source::load(dir, &Default::default())
+                .wrap_err_with(|| format!("reading {} for the fix", dir.display()))?
+        };
         let description = set
             .migrations
             .iter()
             .find(|m| {
-                m.up.path == file.path || m.down.as_ref().is_some_and(|d| d.path == file.path)
+                same_file(&m.up.path, &file.path)
+                    || m.down
+                        .as_ref()
+                        .is_some_and(|d| same_file(&d.path, &file.path))
             })
             .map(|m| m.description.clone())
             .unwrap_or_else(|| "fix".to_string());
@@ -344,6 +370,18 @@ fn fix_files(
             return Ok((files, created_ups));
         };
         if fix.after == fix.before && fix.new_migration.is_none() {
+            futile.push((file.path.clone(), finding.rule, finding.span.start));
+            continue;
+        }
+        if diesel && fix.new_migration.is_some() {
+            anstream::eprintln!(
+                "not fixed {}: [{}] the fix moves a statement to a new migration, and lockstep \
+                 writes sqlx's layout only; create a diesel migration for it (`diesel migration \
+                 generate`, with `run_in_transaction = false` in its metadata.toml when it cannot \
+                 run in a transaction) and move the statement there",
+                super::output::show(&fix.path.display().to_string()),
+                fix.rule,
+            );
             futile.push((file.path.clone(), finding.rule, finding.span.start));
             continue;
         }

@@ -266,6 +266,32 @@ fn other_tools_transaction_settings_are_known() {
         !golang.iter().any(|r| r == "transaction-nesting"),
         "{golang:?}"
     );
+    // …but as one query, which PostgreSQL runs as one implicit transaction: a concurrent build
+    // among other statements fails there, and the finding says how golang-migrate sends it.
+    let go = project(&[(
+        "1_index.up.sql",
+        "CREATE TABLE u (id int);
+CREATE INDEX CONCURRENTLY u_id ON u (id);
+",
+    )]);
+    let out = lockstep(go.path())
+        .args([
+            "lint",
+            "--format",
+            "gcc",
+            "--runner",
+            "golang-migrate",
+            "migrations",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("golang-migrate sends the file as one query")
+            && stdout.contains("[no-transaction-not-alone]")
+            && !stdout.contains("sqlx"),
+        "{stdout}"
+    );
 }
 
 #[tokio::test]

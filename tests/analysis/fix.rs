@@ -344,3 +344,53 @@ async fn a_no_transaction_file_sqlx_cannot_run_splits_in_order_into_files_it_can
         ]
     );
 }
+
+/// In a diesel project the transaction is `metadata.toml`'s, not a comment's: `lint --fix` never
+/// adds a `-- no-transaction` line diesel would ignore, nor writes a sqlx migration into a
+/// diesel folder (where diesel would never run it, so the statement would be lost); the
+/// findings name diesel and its setting, and a `-- no-transaction` line changes nothing there.
+#[test]
+fn a_diesel_migration_is_never_fixed_into_something_diesel_ignores() {
+    let tmp = tempfile::tempdir().unwrap();
+    let migrations = tmp.path().join("migrations");
+    let lone = migrations.join("2024-01-01-000000_index");
+    let mixed = migrations.join("2024-01-02-000000_mixed");
+    for dir in [&lone, &mixed] {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    let lone_sql = "-- no-transaction\nCREATE INDEX CONCURRENTLY t_id ON t (id);\n";
+    let mixed_sql = "CREATE TABLE u (id int);\nCREATE INDEX CONCURRENTLY u_id ON u (id);\n";
+    std::fs::write(lone.join("up.sql"), lone_sql).unwrap();
+    std::fs::write(mixed.join("up.sql"), mixed_sql).unwrap();
+    std::fs::write(mixed.join("metadata.toml"), "run_in_transaction = false\n").unwrap();
+    let out = Command::cargo_bin("lockstep")
+        .unwrap()
+        .current_dir(tmp.path())
+        .env_remove("DATABASE_URL")
+        .args(["lint", "--fix", "--format", "gcc", "migrations/"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        std::fs::read_to_string(lone.join("up.sql")).unwrap(),
+        lone_sql,
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&mixed).unwrap().count(),
+        2,
+        "nothing written into the folder: {stderr}"
+    );
+    assert!(
+        stdout
+            .contains("cannot run inside a transaction block (diesel wraps this migration in one)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("shares this `run_in_transaction = false` migration with")
+            && stdout.contains("diesel sends up.sql as one query"),
+        "{stdout}"
+    );
+    assert_eq!(out.status.code(), Some(1), "the errors remain: {stdout}");
+}

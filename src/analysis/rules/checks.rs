@@ -86,8 +86,9 @@ pub(crate) struct CheckCtx {
     pub pg_version: u32,
     /// The statement runs in a transaction block.
     pub in_transaction: bool,
-    /// The transaction is the runner's wrapper (so `-- no-transaction` would remove it).
-    pub runner_transaction: bool,
+    /// The transaction is the runner's wrapper and a `-- no-transaction` first line removes it
+    /// (sqlx's; diesel's is a setting in `metadata.toml`, which no edit of the file changes).
+    pub marker_removes_transaction: bool,
     /// For SET NOT NULL: a valid CHECK proves the column non-null.
     pub not_null_proven: bool,
     /// For VALIDATE: the constraint was added in the same transaction.
@@ -138,7 +139,7 @@ fn insert(at: usize, text: &str) -> TextEdit {
 
 /// The `-- no-transaction` edit, when the runner's wrapper is what makes a statement fail.
 pub(crate) fn no_transaction_edit(ctx: &CheckCtx) -> Option<TextEdit> {
-    ctx.runner_transaction
+    ctx.marker_removes_transaction
         .then(|| insert(0, "-- no-transaction\n"))
 }
 

@@ -32,6 +32,25 @@ pub(crate) struct Prepared {
     integrity: Vec<Draft>,
 }
 
+impl Prepared {
+    /// How a tool that sends the whole file as one query runs it: PostgreSQL makes a query of
+    /// several statements one implicit transaction, unless the file controls its own
+    /// (`BEGIN`/`COMMIT`). `true`: as if the runner wrapped it.
+    pub(crate) fn one_query_is_one_transaction(&self) -> bool {
+        self.statements.len() > 1
+            && !self.described.iter().any(|d| {
+                d.control.iter().any(|c| {
+                    matches!(
+                        c,
+                        super::describe::Control::Begin
+                            | super::describe::Control::Commit
+                            | super::describe::Control::Rollback
+                    )
+                })
+            })
+    }
+}
+
 /// Parses and describes `text` for a server of version `pg_version`.
 ///
 /// The parser recurses once per nesting level (`((((…`, `NOT NOT …`), so a pathological text
@@ -346,6 +365,7 @@ fn run_after(
     } = prepared;
     let mut state = State::new(ctx, new_tables, catalog, foreign_keys);
     state.lone_statement = described.iter().filter(|d| !d.actions.is_empty()).count() == 1;
+    state.one_change = described.iter().filter(|d| !d.only_settings()).count() == 1;
     state.statement_count = described.len();
     state.refusing_count = described
         .iter()

@@ -254,6 +254,11 @@ fn lint(files: &[(PathBuf, String)], opts: &LintOptions, chain: bool) -> LintRep
         };
         let is_down = is_down_file(path);
         ctx.in_transaction = opts.runner_wraps_in_transaction && !no_transaction;
+        // golang-migrate sends the file as one query: several statements are one implicit
+        // transaction (atomic, locks held to its end, no CONCURRENTLY), one is none.
+        if opts.runner == Runner::GolangMigrate && !diesel {
+            ctx.in_transaction = prepared.one_query_is_one_transaction();
+        }
         ctx.runner = if diesel { Runner::Diesel } else { opts.runner };
         let (analysis, changes) = prior.run(prepared, text, &ctx);
         if chain && !is_down {

@@ -95,6 +95,9 @@ pub(crate) struct State<'a> {
     dropped_concurrently: Option<String>,
     /// The file has one lock-taking statement only.
     pub(crate) lone_statement: bool,
+    /// Every statement of the file but one only changes settings (`SET`, `RESET`): a failure
+    /// leaves nothing applied that a re-run would trip over.
+    pub(crate) one_change: bool,
     /// How many statements the file has.
     pub(crate) statement_count: usize,
     /// How many of them cannot run in a transaction block.
@@ -135,6 +138,7 @@ impl<'a> State<'a> {
             locked_views: BTreeSet::new(),
             dropped_concurrently: None,
             lone_statement: false,
+            one_change: false,
             statement_count: 0,
             refusing_count: 0,
             not_alone_reported: false,
@@ -555,15 +559,22 @@ impl<'a> State<'a> {
                     match (runner_transaction, self.ctx.runner) {
                         (false, _) => "",
                         (true, Runner::Diesel) => " (diesel wraps this migration in one)",
-                        (true, _) => " (sqlx wraps this migration in one)",
+                        (true, Runner::GolangMigrate) => {
+                            " (golang-migrate sends the file as one query, which PostgreSQL runs as one implicit transaction)"
+                        }
+                        (true, Runner::Sqlx) => " (sqlx wraps this migration in one)",
                     }
                 ),
             );
             draft.safe_alternative = Some(
-                if self.ctx.runner == Runner::Diesel {
-                    "put it in its own migration, with `run_in_transaction = false` in its metadata.toml"
-                } else {
-                    "put it in its own migration whose first line is `-- no-transaction`"
+                match self.ctx.runner {
+                    Runner::Diesel => {
+                        "put it in its own migration, with `run_in_transaction = false` in its metadata.toml"
+                    }
+                    Runner::GolangMigrate => "put it alone in a migration file of its own",
+                    Runner::Sqlx => {
+                        "put it in its own migration whose first line is `-- no-transaction`"
+                    }
                 }
                 .to_string(),
             );
@@ -590,7 +601,10 @@ impl<'a> State<'a> {
             .find(|a| a.shape == Shape::CreateIndexConcurrently);
         if !in_tx && let Some(build) = concurrent_build {
             out.extend(self.concurrent_build_robustness(d, build, span, text));
-        } else if !in_tx && let Some((false, insert_at)) = d.robustness {
+        } else if !in_tx
+            && !self.one_change
+            && let Some((false, insert_at)) = d.robustness
+        {
             let (words, verb) = if d.kind.starts_with("DROP") {
                 (" IF EXISTS", "DROP")
             } else {

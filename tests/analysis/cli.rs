@@ -267,13 +267,23 @@ fn other_tools_transaction_settings_are_known() {
         "{golang:?}"
     );
     // …but as one query, which PostgreSQL runs as one implicit transaction: a concurrent build
-    // among other statements fails there, and the finding says how golang-migrate sends it.
-    let go = project(&[(
-        "1_index.up.sql",
-        "CREATE TABLE u (id int);
-CREATE INDEX CONCURRENTLY u_id ON u (id);
-",
-    )]);
+    // among other statements fails there (the finding says how golang-migrate sends it), alone
+    // it runs; the statements of a file are atomic (no robustness warning) and the locks of
+    // one are held while the next runs.
+    let go = project(&[
+        (
+            "1_index.up.sql",
+            "CREATE TABLE u (id int);\nCREATE INDEX CONCURRENTLY u_id ON u (id);\n",
+        ),
+        (
+            "2_alone.up.sql",
+            "CREATE INDEX CONCURRENTLY u_id2 ON u (id);\n",
+        ),
+        (
+            "3_type.up.sql",
+            "ALTER TABLE u ALTER COLUMN id TYPE bigint;\nUPDATE u SET id = id + 1;\n",
+        ),
+    ]);
     let out = lockstep(go.path())
         .args([
             "lint",
@@ -286,10 +296,32 @@ CREATE INDEX CONCURRENTLY u_id ON u (id);
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
+    let found: Vec<(&str, &str)> = stdout
+        .lines()
+        .filter_map(|l| {
+            let file = l.split(':').next()?.rsplit('/').next()?;
+            let rule = l.rsplit('[').next()?.strip_suffix(']')?;
+            Some((file, rule))
+        })
+        .collect();
     assert!(
-        stdout.contains("golang-migrate sends the file as one query")
-            && stdout.contains("[no-transaction-not-alone]")
-            && !stdout.contains("sqlx"),
+        stdout.contains("golang-migrate sends the file as one query") && !stdout.contains("sqlx"),
+        "{stdout}"
+    );
+    assert!(
+        found.contains(&("1_index.up.sql", "not-in-transaction-block")),
+        "{stdout}"
+    );
+    assert!(
+        !found.iter().any(|(f, _)| *f == "2_alone.up.sql"),
+        "{stdout}"
+    );
+    assert!(
+        found.contains(&("3_type.up.sql", "lock-held-across-statements")),
+        "{stdout}"
+    );
+    assert!(
+        !found.iter().any(|(_, r)| *r == "prefer-robust-statements"),
         "{stdout}"
     );
 }

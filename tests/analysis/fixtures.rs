@@ -668,11 +668,16 @@ const CASES: &[Case] = &[
         &[],
         &["uncommitted-transaction"],
     ),
-    // 50. robustness outside a transaction
+    // 50. robustness outside a transaction: only a statement something could fail after
     no_tx(
-        "CREATE TABLE t (id int);",
+        "CREATE TABLE t (id int);\nINSERT INTO t VALUES (1);",
         &["prefer-robust-statements"],
         &[],
+    ),
+    no_tx(
+        "-- a failure leaves nothing behind\nCREATE TABLE t (id int);",
+        &[],
+        &["prefer-robust-statements"],
     ),
     no_tx(
         "CREATE TABLE IF NOT EXISTS t (id int);",
@@ -686,6 +691,11 @@ const CASES: &[Case] = &[
     ),
     no_tx(
         "SET lock_timeout = '1s';\nALTER TABLE t ADD COLUMN c int;",
+        &[],
+        &["prefer-robust-statements"],
+    ),
+    no_tx(
+        "SET lock_timeout = '1s';\nALTER TABLE t ADD COLUMN c int;\nALTER TABLE t ADD COLUMN d int;",
         &["prefer-robust-statements"],
         &[],
     ),

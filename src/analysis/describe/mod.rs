@@ -135,6 +135,18 @@ pub(crate) enum Detail {
     },
 }
 
+impl Described {
+    /// The statement only changes session settings (`SET`, `RESET`).
+    pub(crate) fn only_settings(&self) -> bool {
+        self.actions.is_empty()
+            && !self.control.is_empty()
+            && self
+                .control
+                .iter()
+                .all(|c| matches!(c, Control::Set { .. } | Control::Reset { .. }))
+    }
+}
+
 /// Transaction control and session settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Control {

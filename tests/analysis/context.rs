@@ -34,6 +34,15 @@ fn history(texts: &[&str]) -> Vec<Analysis> {
     lint(texts, Chain::History)
 }
 
+/// The relations a statement locks, with the modes.
+fn locks_of(statement: &lockstep::analysis::AnalyzedStatement) -> Vec<(&str, LockMode)> {
+    statement
+        .locks
+        .iter()
+        .map(|l| (l.relation.as_str(), l.mode))
+        .collect()
+}
+
 fn rules(analysis: &Analysis) -> Vec<&'static str> {
     analysis.findings.iter().map(|f| f.rule).collect()
 }
@@ -651,11 +660,7 @@ fn drop_function_cascade_locks_the_tables_of_the_triggers_it_drops() {
         "DROP TRIGGER t3 ON w;",
         "DROP FUNCTION f1(), other CASCADE;",
     ]);
-    let locked: Vec<(&str, LockMode)> = runs[2].statements[0]
-        .locks
-        .iter()
-        .map(|l| (l.relation.as_str(), l.mode))
-        .collect();
+    let locked = locks_of(&runs[2].statements[0]);
     assert_eq!(
         locked,
         [
@@ -691,16 +696,7 @@ fn drop_trigger_if_exists_of_a_trigger_that_is_not_there_locks_nothing() {
         DROP TRIGGER IF EXISTS old_notify ON jobs;\n\
         DROP TRIGGER IF EXISTS jobs_notify ON no_such_table;";
     let runs = history(&[setup, file]);
-    let locks: Vec<Vec<(&str, LockMode)>> = runs[1]
-        .statements
-        .iter()
-        .map(|s| {
-            s.locks
-                .iter()
-                .map(|l| (l.relation.as_str(), l.mode))
-                .collect()
-        })
-        .collect();
+    let locks: Vec<Vec<(&str, LockMode)>> = runs[1].statements.iter().map(locks_of).collect();
     assert_eq!(
         locks,
         [vec![], vec![("jobs", LockMode::AccessExclusive)], vec![]]
@@ -736,11 +732,7 @@ fn a_foreign_key_dropped_and_added_again_in_one_statement_is_still_there() {
         "ALTER TABLE downloads DROP CONSTRAINT fk_crate, ADD CONSTRAINT fk_crate FOREIGN KEY (crate_id) REFERENCES crates (id) ON DELETE CASCADE;",
         "DROP TABLE downloads;",
     ]);
-    let locked: Vec<(&str, LockMode)> = runs[2].statements[0]
-        .locks
-        .iter()
-        .map(|l| (l.relation.as_str(), l.mode))
-        .collect();
+    let locked = locks_of(&runs[2].statements[0]);
     assert_eq!(
         locked,
         [

@@ -559,7 +559,7 @@ impl<'a> State<'a> {
                     match (runner_transaction, self.ctx.runner) {
                         (false, _) => "",
                         (true, Runner::Diesel) => " (diesel wraps this migration in one)",
-                        (true, Runner::GolangMigrate) => {
+                        (true, Runner::GolangMigrate | Runner::GolangMigrateMultiStatement) => {
                             " (golang-migrate sends the file as one query, which PostgreSQL runs as one implicit transaction)"
                         }
                         (true, Runner::Sqlx) => " (sqlx wraps this migration in one)",
@@ -571,7 +571,9 @@ impl<'a> State<'a> {
                     Runner::Diesel => {
                         "put it in its own migration, with `run_in_transaction = false` in its metadata.toml"
                     }
-                    Runner::GolangMigrate => "put it alone in a migration file of its own",
+                    Runner::GolangMigrate | Runner::GolangMigrateMultiStatement => {
+                        "put it alone in a migration file of its own"
+                    }
                     Runner::Sqlx => {
                         "put it in its own migration whose first line is `-- no-transaction`"
                     }
@@ -1074,7 +1076,11 @@ impl<'a> State<'a> {
         previous_end: usize,
         text: &str,
     ) -> Option<Draft> {
-        if self.statement_count < 2 || self.not_alone_reported {
+        // Sent statement by statement, nothing shares a query.
+        if self.statement_count < 2
+            || self.not_alone_reported
+            || self.ctx.runner == Runner::GolangMigrateMultiStatement
+        {
             return None;
         }
         self.not_alone_reported = true;
@@ -1097,7 +1103,7 @@ impl<'a> State<'a> {
                 ),
                 "a migration (`run_in_transaction = false`)",
             ),
-            Runner::GolangMigrate => (
+            Runner::GolangMigrate | Runner::GolangMigrateMultiStatement => (
                 format!(
                     "{what} shares this file with {statements}: golang-migrate sends the file as one query (unless `x-multi-statement` is on), which PostgreSQL runs as one implicit transaction, so `migrate up` and `m.Up()` {fails}"
                 ),

@@ -55,8 +55,12 @@ pub enum Runner {
     Sqlx,
     /// diesel: a directory per migration, `metadata.toml` for its settings.
     Diesel,
-    /// golang-migrate: files sent as they are, without a transaction of its own.
+    /// golang-migrate: each file sent as one query, without a transaction of its own (so
+    /// PostgreSQL runs a file of several statements as one implicit transaction).
     GolangMigrate,
+    /// golang-migrate with `x-multi-statement=true`: each statement sent on its own, none in a
+    /// transaction.
+    GolangMigrateMultiStatement,
 }
 
 /// A named constraint the analyser has seen being added.

@@ -56,7 +56,9 @@ pub struct LintArgs {
     assume_applied_before: Option<u128>,
     /// The tool that runs the migrations, for its transaction handling: sqlx and diesel wrap each
     /// migration in a transaction (unless `-- no-transaction`, or diesel's `metadata.toml` says
-    /// `run_in_transaction = false`); golang-migrate does not.
+    /// `run_in_transaction = false`); golang-migrate does not, but sends each file as one query,
+    /// which PostgreSQL runs as one implicit transaction (unless `x-multi-statement=true`:
+    /// `golang-migrate-multi-statement`).
     #[arg(long, value_enum, default_value_t = Runner::Sqlx)]
     runner: Runner,
     /// List every rule with its severity and squawk name, or explain one rule, and exit.
@@ -74,7 +76,10 @@ pub struct LintArgs {
 enum Runner {
     Sqlx,
     Diesel,
+    /// golang-migrate as it runs by default: each file as one query.
     GolangMigrate,
+    /// golang-migrate with `x-multi-statement=true`: each statement on its own.
+    GolangMigrateMultiStatement,
 }
 
 /// The output formats.
@@ -149,11 +154,15 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
         project.config.lock_timeout.is_some(),
         project.config.statement_timeout.is_some(),
     );
-    options.runner_wraps_in_transaction = args.runner != Runner::GolangMigrate;
+    options.runner_wraps_in_transaction = !matches!(
+        args.runner,
+        Runner::GolangMigrate | Runner::GolangMigrateMultiStatement
+    );
     options.runner = match args.runner {
         Runner::Sqlx => crate::analysis::Runner::Sqlx,
         Runner::Diesel => crate::analysis::Runner::Diesel,
         Runner::GolangMigrate => crate::analysis::Runner::GolangMigrate,
+        Runner::GolangMigrateMultiStatement => crate::analysis::Runner::GolangMigrateMultiStatement,
     };
     // squawk's `assume_in_transaction` stands for the runner when none other is named.
     if args.runner == Runner::Sqlx

@@ -324,6 +324,27 @@ fn other_tools_transaction_settings_are_known() {
         !found.iter().any(|(_, r)| *r == "prefer-robust-statements"),
         "{stdout}"
     );
+    // With `x-multi-statement=true` it sends each statement on its own: no transaction at all.
+    let out = lockstep(go.path())
+        .args([
+            "lint",
+            "--format",
+            "gcc",
+            "--runner",
+            "golang-migrate-multi-statement",
+            "migrations",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for rule in [
+        "not-in-transaction-block",
+        "no-transaction-not-alone",
+        "lock-held-across-statements",
+    ] {
+        assert!(!stdout.contains(&format!("[{rule}]")), "{stdout}");
+    }
+    assert!(stdout.contains("[prefer-robust-statements]"), "{stdout}");
 }
 
 #[tokio::test]

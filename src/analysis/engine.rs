@@ -37,17 +37,7 @@ impl Prepared {
     /// several statements one implicit transaction, unless the file controls its own
     /// (`BEGIN`/`COMMIT`). `true`: as if the runner wrapped it.
     pub(crate) fn one_query_is_one_transaction(&self) -> bool {
-        self.statements.len() > 1
-            && !self.described.iter().any(|d| {
-                d.control.iter().any(|c| {
-                    matches!(
-                        c,
-                        super::describe::Control::Begin
-                            | super::describe::Control::Commit
-                            | super::describe::Control::Rollback
-                    )
-                })
-            })
+        self.statements.len() > 1 && !self.described.iter().any(Described::controls_transaction)
     }
 }
 
@@ -449,25 +439,20 @@ fn run_after(
         );
         finish(draft, None, text, &lines)
     }));
-    findings.extend(
-        directives
-            .assured_blocks()
-            .unpaired
-            .into_iter()
-            .map(|(span, unpaired)| {
-                let mut draft = Draft::new(
-                    "unmatched-ignore-block",
-                    span,
-                    unpaired.message().to_string(),
-                );
-                draft.safe_alternative = Some(
-                    "pair each `-- safety-assured:start` with a `-- safety-assured:end` after the \
+    let assured = directives.assured_blocks();
+    findings.extend(assured.unpaired.into_iter().map(|(span, unpaired)| {
+        let mut draft = Draft::new(
+            "unmatched-ignore-block",
+            span,
+            unpaired.message().to_string(),
+        );
+        draft.safe_alternative = Some(
+            "pair each `-- safety-assured:start` with a `-- safety-assured:end` after the \
                      statements it covers"
-                        .to_string(),
-                );
-                finish(draft, None, text, &lines)
-            }),
-    );
+                .to_string(),
+        );
+        finish(draft, None, text, &lines)
+    }));
     // By line, the most severe first, then by position.
     findings.sort_by(|a, b| {
         (
@@ -483,7 +468,7 @@ fn run_after(
                 b.rule,
             ))
     });
-    let (findings, suppressed) = apply_ignores(findings, &directives, &statements);
+    let (findings, suppressed) = apply_ignores(findings, &directives, &assured.blocks, &statements);
 
     let analysis = Analysis {
         statements: analyzed,

@@ -230,6 +230,7 @@ pub(crate) fn parse_directives(root: &SyntaxNode, text: &str, lines: &LineIndex)
 pub(crate) fn apply_ignores(
     findings: Vec<Finding>,
     directives: &Directives,
+    assured_blocks: &[Range<usize>],
     statements: &[Statement],
 ) -> (Vec<Finding>, Vec<Finding>) {
     // Each per-statement directive covers the first statement starting after the comment, and
@@ -249,15 +250,14 @@ pub(crate) fn apply_ignores(
         Some(rules) => rules.contains(finding.rule),
         None => finding.axis != Axis::ReviewIntegrity,
     };
-    // A diesel-guard block covers every statement starting in it, for every rule but the
-    // review-integrity ones (as a blanket directive).
-    let blocks = directives.assured_blocks().blocks;
+    // A diesel-guard block (from [`Directives::assured_blocks`]) covers every statement starting
+    // in it, for every rule but the review-integrity ones (as a blanket directive).
     let assured = |finding: &Finding| {
         let at = finding
             .statement_index
             .and_then(|i| statements.get(i))
             .map_or(finding.span.start, |s| s.span.start);
-        finding.axis != Axis::ReviewIntegrity && blocks.iter().any(|b| b.contains(&at))
+        finding.axis != Axis::ReviewIntegrity && assured_blocks.iter().any(|b| b.contains(&at))
     };
     let mut kept = Vec::new();
     let mut suppressed = Vec::new();

@@ -160,6 +160,15 @@ fn runs_of(texts: &[&str], bytes: usize) -> Vec<std::ops::Range<usize>> {
 /// sqlx's marker: a migration whose text starts with it runs outside a transaction.
 pub const NO_TRANSACTION_MARKER: &str = "-- no-transaction";
 
+/// Whether a file is a diesel migration's (`up.sql` or `down.sql` in a folder of its own): its
+/// `metadata.toml` decides the transaction, not a comment in the file.
+pub fn is_diesel_file(path: &Path) -> bool {
+    matches!(
+        path.file_name().and_then(|n| n.to_str()),
+        Some("up.sql" | "down.sql")
+    )
+}
+
 /// Whether a file is a down migration (`….down.sql`, diesel's `down.sql`).
 pub fn is_down_file(path: &Path) -> bool {
     path.file_name()
@@ -203,9 +212,10 @@ pub fn lint_each(files: &[(PathBuf, String)], opts: &LintOptions) -> LintReport 
 }
 
 /// What a `-- no-transaction`-like setting of the file's migration tool says: diesel's
-/// `metadata.toml` beside an `up.sql` with `run_in_transaction = false`.
+/// `metadata.toml` beside an `up.sql` or `down.sql` with `run_in_transaction = false` (it holds
+/// for both directions).
 fn tool_runs_outside_transaction(path: &Path) -> bool {
-    if path.file_name().and_then(|n| n.to_str()) != Some("up.sql") {
+    if !is_diesel_file(path) {
         return false;
     }
     let Some(metadata) = path
@@ -241,12 +251,8 @@ fn lint(files: &[(PathBuf, String)], opts: &LintOptions, chain: bool) -> LintRep
     // The rules run here, file after file in run order, while later files are still parsing.
     prepare_in_order(&texts, opts.pg_version, |i, prepared| {
         let (path, text) = order[i];
-        // An `up.sql` in a folder of its own is diesel's, whatever the option says: its
-        // `metadata.toml` decides the transaction, not a comment in the file.
-        let diesel = matches!(
-            path.file_name().and_then(|n| n.to_str()),
-            Some("up.sql" | "down.sql")
-        );
+        // diesel's, whatever the option says.
+        let diesel = is_diesel_file(path);
         let no_transaction = if diesel {
             tool_runs_outside_transaction(path)
         } else {

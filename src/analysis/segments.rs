@@ -8,7 +8,7 @@ use std::ops::Range;
 use serde::Serialize;
 use squawk_syntax::{SourceFile, SyntaxKind, SyntaxNode};
 
-use super::describe::Control;
+use super::describe::Described;
 use super::engine::{describe_statements, for_statement_nodes};
 use super::model::Shape;
 use crate::sql::{Statement, split_parsed};
@@ -94,11 +94,7 @@ pub fn segment(text: &str) -> Segmented {
             }
         }
     }
-    let own_transactions = described.iter().any(|d| {
-        d.control
-            .iter()
-            .any(|c| matches!(c, Control::Begin | Control::Commit | Control::Rollback))
-    });
+    let own_transactions = described.iter().any(Described::controls_transaction);
     if own_transactions {
         for reason in alone.iter_mut().filter(|r| r.is_none()) {
             *reason = Some(OWN_TRANSACTIONS);

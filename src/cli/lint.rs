@@ -342,10 +342,7 @@ fn fix_files(
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        let diesel = matches!(
-            file.path.file_name().and_then(|n| n.to_str()),
-            Some("up.sql" | "down.sql")
-        );
+        let diesel = crate::analysis::lint::is_diesel_file(&file.path);
         let set = if diesel {
             // A diesel migration's folder holds no sqlx migrations: the fix is planned without
             // them, and one that needs a new migration is not written.

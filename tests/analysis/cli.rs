@@ -246,6 +246,18 @@ fn other_tools_transaction_settings_are_known() {
         !rules.iter().any(|r| r == "not-in-transaction-block"),
         "{rules:?}"
     );
+    // The setting holds for the DOWN too.
+    std::fs::write(dir.join("down.sql"), "DROP INDEX CONCURRENTLY ix;\n").unwrap();
+    let out = lockstep(tmp.path())
+        .args(["lint", "--format", "json"])
+        .arg(dir.join("down.sql"))
+        .output()
+        .unwrap();
+    let down = rules_of(&json(&out.stdout));
+    assert!(
+        !down.iter().any(|r| r == "not-in-transaction-block"),
+        "{down:?}"
+    );
 
     // golang-migrate runs each file as it is: its own BEGIN/COMMIT is no nesting.
     let go = project(&[(
@@ -284,18 +296,14 @@ fn other_tools_transaction_settings_are_known() {
             "ALTER TABLE u ALTER COLUMN id TYPE bigint;\nUPDATE u SET id = id + 1;\n",
         ),
     ]);
-    let out = lockstep(go.path())
-        .args([
-            "lint",
-            "--format",
-            "gcc",
-            "--runner",
-            "golang-migrate",
-            "migrations",
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let gcc_with = |runner: &str| {
+        let out = lockstep(go.path())
+            .args(["lint", "--format", "gcc", "--runner", runner, "migrations"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let stdout = gcc_with("golang-migrate");
     let found: Vec<(&str, &str)> = stdout
         .lines()
         .filter_map(|l| {
@@ -325,18 +333,7 @@ fn other_tools_transaction_settings_are_known() {
         "{stdout}"
     );
     // With `x-multi-statement=true` it sends each statement on its own: no transaction at all.
-    let out = lockstep(go.path())
-        .args([
-            "lint",
-            "--format",
-            "gcc",
-            "--runner",
-            "golang-migrate-multi-statement",
-            "migrations",
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = gcc_with("golang-migrate-multi-statement");
     for rule in [
         "not-in-transaction-block",
         "no-transaction-not-alone",

@@ -1383,18 +1383,23 @@ fn a_changed_draft_asks_before_it_is_dropped() {
     );
 }
 
-#[test]
-fn an_empty_down_file_is_flagged_in_the_list_and_the_preview() {
+/// An app on a migrations directory holding `files` (name, text), none applied.
+fn app_on_files(files: &[(&str, &str)]) -> App {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("1_add_tags.up.sql"),
-        "CREATE TABLE tags (id int);\n",
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("1_add_tags.down.sql"), "").unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
     let set = lockstep::source::load(dir.path(), &Default::default()).unwrap();
     let status = Status::build(&set, None);
-    let mut app = app_on(set, status);
+    app_on(set, status)
+}
+
+#[test]
+fn an_empty_down_file_is_flagged_in_the_list_and_the_preview() {
+    let mut app = app_on_files(&[
+        ("1_add_tags.up.sql", "CREATE TABLE tags (id int);\n"),
+        ("1_add_tags.down.sql", ""),
+    ]);
     let list = render(&mut app, 140, 30).backend().to_string();
     assert!(list.contains("⚠DOWN"), "{list}");
     key(&mut app, KeyCode::Char('d'));
@@ -1404,15 +1409,10 @@ fn an_empty_down_file_is_flagged_in_the_list_and_the_preview() {
 
 #[test]
 fn an_up_without_its_down_is_flagged_and_its_down_side_says_it_cannot_be_reverted() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("1_drop_split_triggers.up.sql"),
+    let mut app = app_on_files(&[(
+        "1_drop_split_triggers.up.sql",
         "DROP TRIGGER IF EXISTS t ON splits;\n",
-    )
-    .unwrap();
-    let set = lockstep::source::load(dir.path(), &Default::default()).unwrap();
-    let status = Status::build(&set, None);
-    let mut app = app_on(set, status);
+    )]);
     let list = render(&mut app, 80, 24).backend().to_string();
     assert!(list.contains("⚠UP"), "{list}");
     key(&mut app, KeyCode::Char('d'));
@@ -1436,15 +1436,10 @@ fn an_up_without_its_down_is_flagged_and_its_down_side_says_it_cannot_be_reverte
 /// some.
 #[test]
 fn findings_hidden_by_ignore_comments_are_counted_in_the_preview_and_the_confirmation() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("1_drop_gh_avatar.sql"),
+    let mut app = app_on_files(&[(
+        "1_drop_gh_avatar.sql",
         "-- safety-assured:start\nALTER TABLE users DROP COLUMN gh_avatar;\n-- safety-assured:end\n",
-    )
-    .unwrap();
-    let set = lockstep::source::load(dir.path(), &Default::default()).unwrap();
-    let status = Status::build(&set, None);
-    let mut app = app_on(set, status);
+    )]);
     let screen = render(&mut app, 160, 45).backend().to_string();
     assert!(screen.contains("· no findings (2 suppressed)"), "{screen}");
     key(&mut app, KeyCode::Char('A'));

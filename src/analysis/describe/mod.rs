@@ -136,6 +136,13 @@ pub(crate) enum Detail {
 }
 
 impl Described {
+    /// The statement begins or ends a transaction itself (`BEGIN`, `COMMIT`, `ROLLBACK`).
+    pub(crate) fn controls_transaction(&self) -> bool {
+        self.control
+            .iter()
+            .any(|c| matches!(c, Control::Begin | Control::Commit | Control::Rollback))
+    }
+
     /// The statement only changes session settings (`SET`, `RESET`).
     pub(crate) fn only_settings(&self) -> bool {
         self.actions.is_empty()

@@ -10,14 +10,16 @@ use crate::analysis::{Catalog, KnownConstraint, Relation, RelationKind};
 const QUALIFIED: &str =
     "CASE WHEN n.nspname = 'public' THEN c.relname::text ELSE n.nspname || '.' || c.relname END";
 
-/// A constraint's name, table, referenced table, whether it is validated, its columns, and a
-/// CHECK's definition.
+/// A constraint's name, table, referenced table, whether it is validated, its columns, a foreign
+/// key's referenced columns, whether it is the primary key, and a CHECK's definition.
 type ConstraintRow = (
     String,
     String,
     Option<String>,
     bool,
     Vec<String>,
+    Vec<String>,
+    bool,
     Option<String>,
 );
 
@@ -94,6 +96,9 @@ pub async fn read_catalog(conn: &mut PgConnection) -> Result<Catalog, sqlx::Erro
                     co.convalidated, \
                     ARRAY(SELECT a.attname::text FROM unnest(co.conkey) k \
                           JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = k), \
+                    ARRAY(SELECT a.attname::text FROM unnest(co.confkey) k \
+                          JOIN pg_attribute a ON a.attrelid = co.confrelid AND a.attnum = k), \
+                    co.contype = 'p', \
                     CASE WHEN co.contype = 'c' THEN pg_get_constraintdef(co.oid) END \
              FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -101,13 +106,17 @@ pub async fn read_catalog(conn: &mut PgConnection) -> Result<Catalog, sqlx::Erro
         )))
         .fetch_all(&mut *conn)
         .await?;
-    for (name, table, references, validated, columns, check) in constraints {
+    for (name, table, references, validated, columns, referenced_columns, primary_key, check) in
+        constraints
+    {
         catalog.constraints.insert(
             name,
             KnownConstraint {
                 table,
                 references,
                 columns,
+                referenced_columns,
+                primary_key,
                 proves_not_null: check
                     .as_deref()
                     .and_then(crate::analysis::not_null_proven_by),

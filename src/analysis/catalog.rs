@@ -452,6 +452,29 @@ impl<'a> Schema<'a> {
         self.set_relation(to, Some(relation));
     }
 
+    /// The tables whose foreign keys reference `column` of `table`.
+    pub(crate) fn keys_referencing_column(&self, table: &str, column: &str) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .constraints_where(|c| {
+                c.references.as_deref() == Some(table)
+                    && c.table != table
+                    && c.referenced_columns.iter().any(|r| r == column)
+            })
+            .into_iter()
+            .map(|(_, c)| c.table)
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// The columns of a table's primary key, when known.
+    pub(crate) fn primary_key_of(&self, table: &str) -> Option<Vec<String>> {
+        self.constraints()
+            .find(|c| c.primary_key && c.table == table)
+            .map(|c| c.columns.clone())
+    }
+
     /// The foreign keys of other tables that reference `table`, as (constraint, its table).
     pub(crate) fn keys_referencing(&self, table: &str) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = self

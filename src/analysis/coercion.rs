@@ -19,45 +19,67 @@ pub(crate) enum TypeChange {
     FreeInUtc,
 }
 
-/// A type split into its canonical base name and its numeric modifiers.
+/// A type split into its canonical base name and its numeric modifiers. The modifiers may sit
+/// inside the name, as `format_type` writes them (`timestamp(3) with time zone`). `char` and
+/// `character` without a length are `char(1)`; `bpchar` without one is unlimited.
 fn parse(ty: &str) -> (String, Vec<u32>) {
     let ty = ty.trim().to_ascii_lowercase();
     let (base, args) = match ty.split_once('(') {
-        Some((base, rest)) => (
-            base.trim().to_string(),
-            rest.trim_end_matches(')').to_string(),
-        ),
+        Some((head, rest)) => {
+            let (args, tail) = rest.split_once(')').unwrap_or((rest, ""));
+            (format!("{} {}", head.trim(), tail.trim()), args.to_string())
+        }
         None => (ty.clone(), String::new()),
     };
-    let base = match base.trim_start_matches("pg_catalog.") {
+    let mut args: Vec<u32> = args
+        .split(',')
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    let base = match base.trim().trim_start_matches("pg_catalog.") {
         "character varying" | "varchar" => "varchar",
         "int" | "integer" | "int4" => "int4",
         "bigint" | "int8" => "int8",
         "smallint" | "int2" => "int2",
         "timestamp with time zone" | "timestamptz" => "timestamptz",
         "timestamp without time zone" | "timestamp" => "timestamp",
+        "time with time zone" | "timetz" => "timetz",
+        "time without time zone" | "time" => "time",
         "decimal" | "numeric" => "numeric",
         "bit varying" | "varbit" => "varbit",
         "bool" | "boolean" => "bool",
         "double precision" | "float8" | "float" => "float8",
         "real" | "float4" => "float4",
-        "character" | "char" | "bpchar" => "bpchar",
+        "character" | "char" => {
+            if args.is_empty() {
+                args.push(1);
+            }
+            "bpchar"
+        }
         other => other,
     }
     .to_string();
-    let args = args
-        .split(',')
-        .filter_map(|a| a.trim().parse().ok())
-        .collect();
     (base, args)
 }
+
+/// The most fractional digits a time, timestamp or interval keeps (no precision written).
+const MAX_TIME_PRECISION: u32 = 6;
 
 /// Types that can change to `new_type` without a rewrite from *some* old type.
 pub(crate) fn maybe_binary_coercible(new_type: &str) -> bool {
     let (base, _) = parse(new_type);
     matches!(
         base.as_str(),
-        "text" | "varchar" | "numeric" | "inet" | "varbit" | "citext" | "timestamptz" | "timestamp"
+        "text"
+            | "varchar"
+            | "numeric"
+            | "inet"
+            | "varbit"
+            | "citext"
+            | "timestamptz"
+            | "timestamp"
+            | "time"
+            | "timetz"
+            | "interval"
     )
 }
 
@@ -83,7 +105,7 @@ pub(crate) fn classify(
     let (new, new_args) = parse(new_type);
     let free = match (old.as_str(), new.as_str()) {
         _ if old == new && old_args == new_args => true,
-        ("varchar", "varchar") | ("varbit", "varbit") | ("bpchar", "bpchar") => {
+        ("varchar", "varchar") | ("varbit", "varbit") => {
             // Widening or dropping the limit.
             match (old_args.first(), new_args.first()) {
                 (_, None) => true,
@@ -91,6 +113,18 @@ pub(crate) fn classify(
                 (None, Some(_)) => false,
             }
         }
+        // A longer char(n) pads every value: only dropping the limit (`bpchar`) is free.
+        ("bpchar", "bpchar") => new_args.is_empty(),
+        ("timestamp", "timestamp")
+        | ("timestamptz", "timestamptz")
+        | ("time", "time")
+        | ("timetz", "timetz")
+        | ("interval", "interval") => match (old_args.first(), new_args.first()) {
+            (_, None) => true,
+            (_, Some(n)) if *n >= MAX_TIME_PRECISION => true,
+            (Some(o), Some(n)) => n >= o,
+            (None, Some(_)) => false,
+        },
         ("varchar", "text") | ("text", "varchar") if new_args.is_empty() => true,
         ("varchar", "text") => true,
         ("numeric", "numeric") => match (old_args.as_slice(), new_args.as_slice()) {
@@ -196,6 +230,56 @@ mod tests {
             TypeChange::Rewrite
         );
         assert_eq!(classify(None, "varchar(50)", true, 15), TypeChange::Unknown);
+        // Measured on PostgreSQL 15 (a new relfilenode is a rewrite).
+        for (old, new, verdict) in [
+            ("char(10)", "char(12)", TypeChange::Rewrite),
+            ("character(10)", "char(8)", TypeChange::Rewrite),
+            ("character(10)", "bpchar", TypeChange::Free),
+            ("character(10)", "char", TypeChange::Rewrite),
+            ("char", "character(1)", TypeChange::Free),
+            ("character(10)", "text", TypeChange::Rewrite),
+            ("bpchar", "text", TypeChange::Rewrite),
+            ("character(10)", "varchar(10)", TypeChange::Rewrite),
+            ("bit varying(4)", "varbit(8)", TypeChange::Free),
+            ("bit(4)", "bit(8)", TypeChange::Rewrite),
+            (
+                "timestamp(3) without time zone",
+                "timestamp(6)",
+                TypeChange::Free,
+            ),
+            (
+                "timestamp(3) without time zone",
+                "timestamp",
+                TypeChange::Free,
+            ),
+            ("timestamp(6)", "timestamp(0)", TypeChange::Rewrite),
+            (
+                "timestamp(3) with time zone",
+                "timestamptz(6)",
+                TypeChange::Free,
+            ),
+            (
+                "timestamp(3) with time zone",
+                "timestamptz",
+                TypeChange::Free,
+            ),
+            (
+                "timestamp(3) with time zone",
+                "timestamptz(1)",
+                TypeChange::Rewrite,
+            ),
+            ("time(3) without time zone", "time(6)", TypeChange::Free),
+            ("time without time zone", "time(3)", TypeChange::Rewrite),
+            ("time(3) with time zone", "timetz(6)", TypeChange::Free),
+            ("interval(3)", "interval", TypeChange::Free),
+            ("numeric(10,2)", "numeric(12,4)", TypeChange::Rewrite),
+        ] {
+            assert_eq!(
+                classify(Some(old), new, true, 15),
+                verdict,
+                "{old} -> {new}"
+            );
+        }
         assert_eq!(classify(None, "bigint", true, 15), TypeChange::Rewrite);
     }
 

@@ -175,6 +175,12 @@ pub enum Shape {
     ReplaceView,
     /// `DROP VIEW` (a view has no storage: the lock is on the view only).
     DropView,
+    /// The other table of a foreign key on a column whose type changes without a rewrite: the
+    /// key is dropped and re-created (its triggers too), not re-checked.
+    ForeignKeyRecreated,
+    /// The other table of a foreign key on a column whose type change rewrites either table:
+    /// the re-created key is re-checked, reading both tables.
+    ForeignKeyRechecked,
 }
 
 /// One row of the lock model.
@@ -368,6 +374,8 @@ pub const LOCK_MODEL: &[ShapeRow] = &[
     row(S::CreateRule, "CREATE RULE", AccessExclusive, Free, Table),
     row(S::ReplaceView, "CREATE OR REPLACE VIEW", AccessExclusive, Free, Table),
     row(S::DropView, "DROP VIEW", AccessExclusive, Free, Table),
+    row(S::ForeignKeyRecreated, "re-creating a FOREIGN KEY (other table)", AccessExclusive, Free, Table),
+    row(S::ForeignKeyRechecked, "re-checking a FOREIGN KEY (other table)", AccessExclusive, Scan, Table),
 ];
 
 /// The lock-model row of a shape.
@@ -391,7 +399,7 @@ mod tests {
         for (i, row) in LOCK_MODEL.iter().enumerate() {
             assert_eq!(row.shape as usize, i, "{:?}", row.shape);
         }
-        assert_eq!(LOCK_MODEL.len(), Shape::DropView as usize + 1);
+        assert_eq!(LOCK_MODEL.len(), Shape::ForeignKeyRechecked as usize + 1);
     }
 
     #[test]

@@ -229,8 +229,21 @@ impl<'a> State<'a> {
                         }
                     }
                 }
-                (_, Detail::SetType { column, .. })
-                | (Shape::DropColumn, Detail::Column { column }) => {
+                (_, Detail::SetType { column, .. }) => {
+                    // Each foreign key on the column, either way, is dropped and re-created: both
+                    // tables locked; re-checked row by row when either table is rewritten.
+                    let shape = if self.type_change(a) == Some(TypeChange::Rewrite) {
+                        Shape::ForeignKeyRechecked
+                    } else {
+                        Shape::ForeignKeyRecreated
+                    };
+                    for other in self.foreign_key_tables(&a.relation, column) {
+                        if !out.iter().any(|(_, o)| *o == other) {
+                            out.push((shape, other));
+                        }
+                    }
+                }
+                (Shape::DropColumn, Detail::Column { column }) => {
                     // A foreign key on the column is dropped (and, for a new type, re-created).
                     for c in self.schema.foreign_keys_of(&a.relation, Some(column)) {
                         if let Some(r) = &c.references
@@ -254,6 +267,22 @@ impl<'a> State<'a> {
                 _ => {}
             }
         }
+        out
+    }
+
+    /// The other tables of the foreign keys on `table`.`column`, either way: the tables its keys
+    /// reference, and those whose keys reference it.
+    fn foreign_key_tables(&self, table: &str, column: &str) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .schema
+            .foreign_keys_of(table, Some(column))
+            .into_iter()
+            .filter_map(|c| c.references.clone())
+            .chain(self.schema.keys_referencing_column(table, column))
+            .filter(|other| other != table)
+            .collect();
+        out.sort_unstable();
+        out.dedup();
         out
     }
 
@@ -718,8 +747,15 @@ impl<'a> State<'a> {
                 }
                 continue;
             }
+            let scan = row.cost_at(self.ctx.pg_version) == Cost::Scan;
+            let new_relation = self.is_new(&referenced);
+            let rows = if scan && !new_relation {
+                self.schema.relation(&referenced).and_then(|r| r.rows)
+            } else {
+                None
+            };
             locks.push(LockFact {
-                new_relation: self.is_new(&referenced),
+                new_relation,
                 relation: referenced,
                 target: Target::Table,
                 mode,
@@ -727,10 +763,10 @@ impl<'a> State<'a> {
                 command: row.command,
                 blocks_reads: mode.blocks_reads(),
                 blocks_writes: mode.blocks_writes(),
-                scan: false,
+                scan,
                 rewrite: false,
-                duration: LikelyDuration::Brief,
-                rows: None,
+                duration: LikelyDuration::of(scan, false),
+                rows,
             });
         }
 
@@ -811,6 +847,9 @@ impl<'a> State<'a> {
             }
             ctx.not_null_proven = self.not_null_proven(a);
             ctx.type_change = self.type_change(a);
+            if let Detail::SetType { column, .. } = &a.detail {
+                ctx.key_tables = self.foreign_key_tables(&a.relation, column);
+            }
             if let Detail::Validate { name } = &a.detail {
                 ctx.added_in_same_transaction = in_tx && self.added_in_tx.contains(name);
             }
@@ -1057,6 +1096,7 @@ impl<'a> State<'a> {
             type_change: None,
             index_table: None,
             referenced_tables: None,
+            key_tables: Vec::new(),
         }
     }
 
@@ -1420,21 +1460,34 @@ impl<'a> State<'a> {
             let validated = !d.actions.iter().any(|a| {
                 matches!(&a.detail, Detail::Constraint { name: Some(n), not_valid: true, .. } if n == name)
             });
-            let (references, columns, proves_not_null) = match kind {
-                ConstraintKind::ForeignKey(r, columns) => (Some(r.clone()), columns.clone(), None),
-                ConstraintKind::NotNullCheck(c) => (None, Vec::new(), Some(c.clone())),
-                ConstraintKind::Other => (None, Vec::new(), None),
+            let mut known = KnownConstraint {
+                table: table.clone(),
+                references: None,
+                columns: Vec::new(),
+                referenced_columns: Vec::new(),
+                primary_key: false,
+                proves_not_null: None,
+                validated,
             };
-            self.schema.set_constraint(
-                name,
-                Some(KnownConstraint {
-                    table: table.clone(),
-                    references,
-                    columns,
-                    proves_not_null,
-                    validated,
-                }),
-            );
+            match kind {
+                ConstraintKind::ForeignKey(r, columns, referenced) => {
+                    known.references = Some(r.clone());
+                    known.columns = columns.clone();
+                    // Naming no columns references the primary key.
+                    known.referenced_columns = if referenced.is_empty() {
+                        self.schema.primary_key_of(r).unwrap_or_default()
+                    } else {
+                        referenced.clone()
+                    };
+                }
+                ConstraintKind::PrimaryKey(columns) => {
+                    known.primary_key = true;
+                    known.columns = columns.clone();
+                }
+                ConstraintKind::NotNullCheck(c) => known.proves_not_null = Some(c.clone()),
+                ConstraintKind::Other => {}
+            }
+            self.schema.set_constraint(name, Some(known));
             if in_tx {
                 self.added_in_tx.insert(name.clone());
             }

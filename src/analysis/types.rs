@@ -70,8 +70,14 @@ pub struct KnownConstraint {
     pub table: String,
     /// A foreign key's referenced table.
     pub references: Option<String>,
-    /// A foreign key's own (referencing) columns, when known.
+    /// A foreign key's own (referencing) columns, or a primary key's columns, when known.
     pub columns: Vec<String>,
+    /// A foreign key's referenced columns, when known.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub referenced_columns: Vec<String>,
+    /// Whether it is the table's primary key.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub primary_key: bool,
     /// For `CHECK (c IS NOT NULL)`: the column it proves non-null.
     pub proves_not_null: Option<String>,
     /// Whether it is validated (added without NOT VALID, or VALIDATEd since).

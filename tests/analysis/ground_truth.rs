@@ -95,6 +95,8 @@ CREATE TABLE stamped (id int);
 CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
 CREATE TRIGGER audited_stamp BEFORE UPDATE ON audited FOR EACH ROW EXECUTE FUNCTION stamp();
 CREATE TRIGGER stamped_stamp BEFORE UPDATE ON stamped FOR EACH ROW EXECUTE FUNCTION public.stamp();
+CREATE TABLE typed (c char(10), t timestamp(3), tz timestamptz(3), tm time, iv interval(3));
+INSERT INTO typed VALUES ('a', now(), now(), now(), '1 day');
 ";
 
 /// Groups of statements, each group traced in its own (rolled back) transaction.
@@ -183,6 +185,14 @@ const GROUPS: &[&[&str]] = &[
     &["DROP TRIGGER IF EXISTS no_such_trigger ON stamped"],
     &["DROP TRIGGER IF EXISTS stamped_stamp ON no_such_table"],
     &["DROP TRIGGER IF EXISTS stamped_stamp ON stamped"],
+    // Precision and length changes: a longer char(n) pads (a rewrite), a wider time precision
+    // does not; the old types as `format_type` writes them (`timestamp(3) without time zone`).
+    &["ALTER TABLE typed ALTER COLUMN c TYPE char(12)"],
+    &["ALTER TABLE typed ALTER COLUMN c TYPE bpchar"],
+    &["ALTER TABLE typed ALTER COLUMN t TYPE timestamp(6)"],
+    &["ALTER TABLE typed ALTER COLUMN tz TYPE timestamptz(1)"],
+    &["ALTER TABLE typed ALTER COLUMN tm TYPE time(3)"],
+    &["ALTER TABLE typed ALTER COLUMN iv TYPE interval"],
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
@@ -685,4 +695,158 @@ async fn an_index_created_without_a_name_gets_the_name_the_server_chooses() {
         .collect();
     let expected: Vec<Option<String>> = names.iter().map(|(_, t)| Some(t.clone())).collect();
     assert_eq!(tables, expected, "the tables of {names:?}");
+}
+
+/// Changing the type of a column in a foreign key, on either side, drops and re-creates the key:
+/// the server takes ACCESS EXCLUSIVE on the other table too, and re-checks every row when either
+/// table is rewritten (not for a binary-coercible change). vaultwarden's `fix_attachments`
+/// changes `users.uuid`, which six tables reference. For each statement, the other tables the
+/// server locks ACCESS EXCLUSIVE and the ones it reads (`pg_stat_xact_user_tables`) are the
+/// ones the analysis locks and scans, from the migrations and from the live catalogue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_column_type_change_locks_and_rechecks_the_other_tables_of_its_foreign_keys() {
+    use lockstep::analysis::lint::Chain;
+    use lockstep::analysis::{Catalog, LintOptions, lint_files};
+
+    let history = [
+        "CREATE TABLE u (id int PRIMARY KEY, code char(10) UNIQUE, name varchar(30) UNIQUE, note text);",
+        "CREATE TABLE c (id int PRIMARY KEY, uid int REFERENCES u, ucode char(10) REFERENCES u (code), uname varchar(30), FOREIGN KEY (uname) REFERENCES u (name));",
+        "CREATE TABLE d (id int PRIMARY KEY, owner int);",
+        "ALTER TABLE d ADD CONSTRAINT d_owner FOREIGN KEY (owner) REFERENCES u;",
+    ];
+    let mut conn = fresh_database(&history.join("\n")).await;
+    sqlx::raw_sql(AssertSqlSafe(
+        "INSERT INTO u SELECT n, n::text, n::text, 'x' FROM generate_series(1, 20) n;
+         INSERT INTO c SELECT n, n, n::text, n::text FROM generate_series(1, 20) n;
+         INSERT INTO d SELECT n, n FROM generate_series(1, 20) n;"
+            .to_string(),
+    ))
+    .execute(&mut conn)
+    .await
+    .expect("fill the tables");
+    let live = lockstep::schema::read_catalog(&mut conn)
+        .await
+        .expect("read the catalogue");
+    // (statement, its table)
+    let cases = [
+        ("ALTER TABLE u ALTER COLUMN id TYPE bigint", "u"),
+        ("ALTER TABLE u ALTER COLUMN name TYPE varchar(40)", "u"),
+        ("ALTER TABLE u ALTER COLUMN code TYPE char(12)", "u"),
+        ("ALTER TABLE u ALTER COLUMN note TYPE varchar(10)", "u"),
+        ("ALTER TABLE c ALTER COLUMN uid TYPE bigint", "c"),
+        ("ALTER TABLE c ALTER COLUMN uname TYPE text", "c"),
+        ("ALTER TABLE d ALTER COLUMN owner TYPE bigint", "d"),
+    ];
+    let reads = "SELECT coalesce(string_agg(relname || '=' || (seq_scan + coalesce(idx_scan, 0)), ',' ORDER BY relname), '') \
+                 FROM pg_stat_xact_user_tables WHERE relname IN ('u', 'c', 'd')";
+    let count = |listing: &str, table: &str| -> i64 {
+        listing
+            .split(',')
+            .find_map(|kv| kv.strip_prefix(&format!("{table}=")))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    // Per case: the other tables locked ACCESS EXCLUSIVE, and those among them read.
+    let mut server: Vec<(Vec<String>, Vec<String>)> = Vec::new();
+    for (statement, table) in cases {
+        sqlx::raw_sql(AssertSqlSafe("BEGIN".to_string()))
+            .execute(&mut conn)
+            .await
+            .expect("begin");
+        let before: String = sqlx::query_scalar(AssertSqlSafe(reads.to_string()))
+            .fetch_one(&mut conn)
+            .await
+            .expect("reads before");
+        sqlx::raw_sql(AssertSqlSafe(statement.to_string()))
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+        let after: String = sqlx::query_scalar(AssertSqlSafe(reads.to_string()))
+            .fetch_one(&mut conn)
+            .await
+            .expect("reads after");
+        let locked: Vec<String> = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT relation::regclass::text FROM pg_locks WHERE pid = pg_backend_pid() \
+             AND locktype = 'relation' AND mode = 'AccessExclusiveLock' \
+             AND relation::regclass::text IN ('u', 'c', 'd') AND relation::regclass::text <> '{table}' \
+             ORDER BY 1"
+        )))
+        .fetch_all(&mut conn)
+        .await
+        .expect("read the locks");
+        let read: Vec<String> = locked
+            .iter()
+            .filter(|t| count(&after, t) > count(&before, t))
+            .cloned()
+            .collect();
+        sqlx::raw_sql(AssertSqlSafe("ROLLBACK".to_string()))
+            .execute(&mut conn)
+            .await
+            .expect("rollback");
+        server.push((locked, read));
+    }
+    let expected = |locked: &[&str], read: &[&str]| {
+        (
+            locked.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            read.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(
+        server,
+        vec![
+            expected(&["c", "d"], &["c", "d"]),
+            expected(&["c"], &[]),
+            expected(&["c"], &["c"]),
+            expected(&[], &[]),
+            expected(&["u"], &["u"]),
+            expected(&["u"], &[]),
+            expected(&["u"], &["u"]),
+        ],
+        "what the server locks and re-checks"
+    );
+
+    // The analysis of each statement alone, after the history (from the files) or against the
+    // catalogue read from the server.
+    let predicted = |history: &[&str], catalog: Catalog| -> Vec<(Vec<String>, Vec<String>)> {
+        cases
+            .iter()
+            .map(|(statement, table)| {
+                let files: Vec<(std::path::PathBuf, String)> = history
+                    .iter()
+                    .chain(std::iter::once(statement))
+                    .enumerate()
+                    .map(|(i, t)| (format!("{}_m.sql", i + 1).into(), format!("{t};")))
+                    .collect();
+                let report = lint_files(
+                    &files,
+                    &LintOptions {
+                        catalog: catalog.clone(),
+                        chain: Chain::History,
+                        ..LintOptions::default()
+                    },
+                );
+                let last = report.files.last().expect("the statement's file");
+                let others: Vec<_> = last.analysis.statements[0]
+                    .locks
+                    .iter()
+                    .filter(|l| l.relation != *table && l.mode == LockMode::AccessExclusive)
+                    .collect();
+                let mut locked: Vec<String> = others.iter().map(|l| l.relation.clone()).collect();
+                let mut read: Vec<String> = others
+                    .iter()
+                    .filter(|l| l.scan)
+                    .map(|l| l.relation.clone())
+                    .collect();
+                locked.sort();
+                read.sort();
+                (locked, read)
+            })
+            .collect()
+    };
+    assert_eq!(
+        predicted(&history, Catalog::empty_database()),
+        server,
+        "from the migrations"
+    );
+    assert_eq!(predicted(&[], live), server, "from the live catalogue");
 }

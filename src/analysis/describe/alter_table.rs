@@ -491,7 +491,11 @@ fn add_constraint(
                 Some(column) => vec![column.to_string()],
                 None => super::constraint_columns(constraint),
             };
-            kind = ConstraintKind::ForeignKey(referenced.clone(), columns);
+            kind = ConstraintKind::ForeignKey(
+                referenced.clone(),
+                columns,
+                super::referenced_columns(constraint),
+            );
             if let Detail::Constraint { referenced: r, .. } = &mut detail {
                 *r = Some(referenced.clone());
             }
@@ -511,7 +515,14 @@ fn add_constraint(
             }
         }
         K::UNIQUE_CONSTRAINT | K::PRIMARY_KEY_CONSTRAINT => {
-            kind = ConstraintKind::Other;
+            kind = if constraint.kind() == K::PRIMARY_KEY_CONSTRAINT {
+                ConstraintKind::PrimaryKey(match inline_column {
+                    Some(column) => vec![column.to_string()],
+                    None => super::constraint_columns(constraint),
+                })
+            } else {
+                ConstraintKind::Other
+            };
             if constraint.kind() == K::PRIMARY_KEY_CONSTRAINT && !inline {
                 let columns = super::constraint_columns(constraint);
                 if !columns.is_empty() {
@@ -540,9 +551,11 @@ fn add_constraint(
     };
     let bare = table.rsplit('.').next().unwrap_or(table);
     let name = name.or_else(|| match &kind {
-        ConstraintKind::ForeignKey(_, columns) if !columns.is_empty() => {
+        ConstraintKind::ForeignKey(_, columns, _) if !columns.is_empty() => {
             Some(object_name(bare, Some(&name_addition(columns)), "fkey"))
         }
+        // (`… USING INDEX i` without a name takes the index's.)
+        ConstraintKind::PrimaryKey(_) if !using_index => Some(object_name(bare, None, "pkey")),
         _ => None,
     });
     if matches!(shape, Shape::AddIndexConstraint)

@@ -362,8 +362,11 @@ pub(crate) struct Described {
 /// The kind of a named constraint the analyser remembers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ConstraintKind {
-    /// A foreign key to the table, on these columns of its own table.
-    ForeignKey(String, Vec<String>),
+    /// A foreign key to the table (`.0`), on these columns of its own table (`.1`), referencing
+    /// these columns of the other (`.2`; empty when not written: its primary key).
+    ForeignKey(String, Vec<String>, Vec<String>),
+    /// A primary key on these columns.
+    PrimaryKey(Vec<String>),
     /// A CHECK proving `column IS NOT NULL`.
     NotNullCheck(String),
     /// Anything else.
@@ -1129,6 +1132,13 @@ fn table_constraint(
                     object_name(bare, Some(&name_addition(&columns)), "key")
                 }
             });
+            if constraint.kind() == K::PRIMARY_KEY_CONSTRAINT {
+                d.constraints.push((
+                    index.clone(),
+                    table.to_string(),
+                    ConstraintKind::PrimaryKey(columns),
+                ));
+            }
             d.effects.push(Effect::CreateIndex {
                 name: qualified(index),
                 table: table.to_string(),
@@ -1155,7 +1165,7 @@ fn table_constraint(
             d.constraints.push((
                 name,
                 table.to_string(),
-                ConstraintKind::ForeignKey(referenced, columns),
+                ConstraintKind::ForeignKey(referenced, columns, referenced_columns(constraint)),
             ));
         }
         _ => {}
@@ -1179,6 +1189,28 @@ pub(crate) fn constraint_columns(constraint: &SyntaxNode) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The columns a foreign key names in the referenced table (empty when it names none: the
+/// referenced table's primary key).
+pub(crate) fn referenced_columns(constraint: &SyntaxNode) -> Vec<String> {
+    let after_table = constraint
+        .children()
+        .skip_while(|n| n.kind() != K::TABLE_NAME_REF && n.kind() != K::PATH_REF)
+        .skip(1);
+    let mut out = Vec::new();
+    for n in after_table {
+        match n.kind() {
+            K::COLUMN_NAME_REF => out.push(name_text(&n)),
+            K::FOREIGN_KEY_COLUMN_LIST => out.extend(
+                n.children()
+                    .filter(|c| c.kind() == K::COLUMN_NAME_REF)
+                    .map(|c| name_text(&c)),
+            ),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// A DO block: the statements of its PL/pgSQL body run now, so they lock what they would lock at

@@ -99,6 +99,9 @@ pub(crate) struct CheckCtx {
     pub index_table: Option<String>,
     /// For DROP TABLE: the tables its foreign keys reference, when the schema knows them all.
     pub referenced_tables: Option<Vec<String>>,
+    /// For ALTER COLUMN TYPE: the other tables of the foreign keys on the column (each key is
+    /// re-created, locking them too).
+    pub key_tables: Vec<String>,
 }
 
 /// `an ACCESS EXCLUSIVE lock on "t" (blocks reads and writes)`, `a SHARE lock on "t" (blocks
@@ -420,6 +423,8 @@ pub(crate) fn check_action(a: &Action, f: ActionFacts, ctx: &CheckCtx) -> Vec<Dr
             },
         ) => {
             let help = "add a new column, dual-write with a trigger, backfill in batches, switch reads, then drop the old column";
+            let quoted: Vec<String> = ctx.key_tables.iter().map(|t| format!("\"{t}\"")).collect();
+            let others = crate::format::first_and_more(&quoted, 8);
             match ctx.type_change {
                 Some(TypeChange::Free) => {}
                 Some(verdict @ (TypeChange::FreeInUtc | TypeChange::Unknown)) => {
@@ -434,12 +439,17 @@ pub(crate) fn check_action(a: &Action, f: ActionFacts, ctx: &CheckCtx) -> Vec<Dr
                             format!("check the current type of \"{rel}\".\"{column}\" (lockstep decides when it knows the column types); if it rewrites: {help}"),
                         )
                     };
+                    let keys = if quoted.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" and re-checks the foreign keys on \"{column}\" under the same lock on {others}")
+                    };
                     out.push(
                         Draft::new(
                             "column-type-rewrite",
                             span,
                             format!(
-                                "ALTER COLUMN \"{column}\" TYPE {new_type} takes {locked}; {when}, otherwise it rewrites \"{rel}\" and its indexes"
+                                "ALTER COLUMN \"{column}\" TYPE {new_type} takes {locked}; {when}, otherwise it rewrites \"{rel}\" and its indexes{keys}"
                             ),
                         )
                         .on(rel, mode)
@@ -451,9 +461,15 @@ pub(crate) fn check_action(a: &Action, f: ActionFacts, ctx: &CheckCtx) -> Vec<Dr
                     Draft::new(
                         "column-type-rewrite",
                         span,
-                        format!(
-                            "ALTER COLUMN \"{column}\" TYPE {new_type} rewrites \"{rel}\" and its indexes under {locked}"
-                        ),
+                        if quoted.is_empty() {
+                            format!(
+                                "ALTER COLUMN \"{column}\" TYPE {new_type} rewrites \"{rel}\" and its indexes under {locked}"
+                            )
+                        } else {
+                            format!(
+                                "ALTER COLUMN \"{column}\" TYPE {new_type} rewrites \"{rel}\" and its indexes under {locked}, and re-checks every row of the foreign keys on \"{column}\" under the same lock on {others}"
+                            )
+                        },
                     )
                     .on(rel, mode)
                     .help(help),

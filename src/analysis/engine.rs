@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use squawk_syntax::{Parse, SourceFile, SyntaxNode};
 
 use super::catalog::{Catalog, ForeignKeyIndex, SchemaChanges};
-use super::describe::{Described, describe};
+use super::describe::{Control, Described, Effect, describe};
 use super::ignore::{Directives, apply_ignores, parse_directives};
 use super::rules::{self, Draft};
 use super::session::State;
@@ -361,6 +361,22 @@ fn run_after(
         .iter()
         .filter(|d| d.no_transaction_block.is_some())
         .count();
+    for (stmt, d) in statements.iter().zip(&described) {
+        for effect in &d.effects {
+            match effect {
+                Effect::Create { name, .. } | Effect::RenameRelation { to: name, .. } => {
+                    state.name_claims.push((stmt.index, name.clone()))
+                }
+                _ => {}
+            }
+        }
+        if d.control
+            .iter()
+            .any(|c| matches!(c, Control::Commit | Control::Rollback))
+        {
+            state.transaction_ends.push(stmt.index);
+        }
+    }
     let mut drafts: Vec<(Option<usize>, Draft)> = Vec::new();
     let mut analyzed = Vec::with_capacity(statements.len());
     // Each description is dropped once its statement is analysed.

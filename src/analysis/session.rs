@@ -1,7 +1,7 @@
 //! The per-statement pass: the transaction (the runner's wrapper, explicit BEGIN/COMMIT), the
 //! lock window, the session timeouts, what is new, and the rules that need that state.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::catalog::{Catalog, ForeignKeyIndex, Relation, RelationKind, Schema};
@@ -106,6 +106,15 @@ pub(crate) struct State<'a> {
     not_alone_reported: bool,
     /// Where the previous statement ends (0 before the first).
     previous_end: usize,
+    /// The names the file's statements give relations (CREATE, RENAME TO), with the statement.
+    pub(crate) name_claims: Vec<(usize, String)>,
+    /// The file's statements that end a transaction (COMMIT, ROLLBACK).
+    pub(crate) transaction_ends: Vec<usize>,
+    /// Relations renamed in the current transaction: the new name, and the name production knows.
+    renamed_in_tx: BTreeMap<String, String>,
+    /// The statements of the current transaction that write what they read (INSERT … SELECT,
+    /// UPDATE … FROM, CREATE TABLE … AS, a DO block): copies of the tables they read.
+    copies_at: BTreeSet<usize>,
 }
 
 impl<'a> State<'a> {
@@ -137,6 +146,10 @@ impl<'a> State<'a> {
             window_reported: false,
             locked_views: BTreeSet::new(),
             dropped_concurrently: None,
+            name_claims: Vec::new(),
+            transaction_ends: Vec::new(),
+            renamed_in_tx: BTreeMap::new(),
+            copies_at: BTreeSet::new(),
             lone_statement: false,
             one_change: false,
             statement_count: 0,
@@ -270,6 +283,38 @@ impl<'a> State<'a> {
         out
     }
 
+    /// The name production knows a relation by: its name before a RENAME in this transaction.
+    fn known_name<'n>(&'n self, relation: &'n str) -> &'n str {
+        self.renamed_in_tx
+            .get(relation)
+            .map(String::as_str)
+            .unwrap_or(relation)
+    }
+
+    /// The statement that gives another relation the name `name` after statement `index` (of
+    /// `d`) removes it, in the same transaction: this one (a DO block that does both), or a later
+    /// one with no COMMIT or ROLLBACK between.
+    fn reclaimed(&self, index: usize, d: &Described, name: &str) -> Option<usize> {
+        let here = d.effects.iter().any(|e| match e {
+            Effect::Create { name: n, .. } => n == name,
+            Effect::RenameRelation { to, .. } => to == name,
+            _ => false,
+        });
+        if here {
+            return Some(index);
+        }
+        let end = self
+            .transaction_ends
+            .iter()
+            .copied()
+            .find(|&e| e >= index)
+            .unwrap_or(usize::MAX);
+        self.name_claims
+            .iter()
+            .find(|(at, claimed)| *at > index && *at < end && claimed == name)
+            .map(|(at, _)| *at)
+    }
+
     /// The other tables of the foreign keys on `table`.`column`, either way: the tables its keys
     /// reference, and those whose keys reference it.
     fn foreign_key_tables(&self, table: &str, column: &str) -> Vec<String> {
@@ -398,6 +443,8 @@ impl<'a> State<'a> {
     fn end_transaction(&mut self) {
         self.runner_tx = false;
         self.open_explicit = None;
+        self.renamed_in_tx.clear();
+        self.copies_at.clear();
         self.held.clear();
         self.held_shared = None;
         self.local_lock = None;
@@ -845,6 +892,28 @@ impl<'a> State<'a> {
             if a.shape == Shape::DropTable {
                 ctx.referenced_tables = self.schema.referenced_by_keys_of(&a.relation);
             }
+            // A name given back in the same transaction (a table rebuilt and swapped in).
+            let removed = match (&a.shape, &a.detail) {
+                (Shape::DropTable, _) => Some(a.relation.as_str()),
+                (
+                    Shape::Rename,
+                    Detail::Rename {
+                        what: "table",
+                        from,
+                        ..
+                    },
+                ) => Some(from.as_str()),
+                _ => None,
+            };
+            if in_tx && let Some(name) = removed {
+                ctx.replaced_by = self.reclaimed(index, d, name).map(|at| {
+                    if at == index {
+                        "later in this statement".to_string()
+                    } else {
+                        format!("statement {}", at + 1)
+                    }
+                });
+            }
             ctx.not_null_proven = self.not_null_proven(a);
             ctx.type_change = self.type_change(a);
             if let Detail::SetType { column, .. } = &a.detail {
@@ -854,6 +923,15 @@ impl<'a> State<'a> {
                 ctx.added_in_same_transaction = in_tx && self.added_in_tx.contains(name);
             }
             let mut drafts = rules::check_action(a, f, &ctx);
+            // A table renamed earlier in this transaction: production never saw its new name,
+            // and the RENAME took the same lock already.
+            let renamed_here = self.renamed_in_tx.contains_key(&a.relation)
+                || d.effects
+                    .iter()
+                    .any(|e| matches!(e, Effect::RenameRelation { to, .. } if *to == a.relation));
+            if a.shape == Shape::DropTable && in_tx && renamed_here {
+                drafts.retain(|draft| draft.rule != "drop-table");
+            }
             for draft in &mut drafts {
                 if draft.rule == "validate-in-same-transaction" && d.actions.len() == 1 {
                     draft.fix = Some(move_statement_fix(text, span));
@@ -952,15 +1030,20 @@ impl<'a> State<'a> {
                 .find(|l| on_existing(l) && (l.scan || l.rewrite))
                 .map(|l| (if l.rewrite { "rewrites" } else { "scans" }, l))
                 .or_else(|| {
-                    let verb = match d.kind {
-                        "DML" => "changes rows of",
-                        "SELECT" => "reads",
-                        _ => "runs code on",
-                    };
-                    locks
-                        .iter()
-                        .find(|l| d.bulk && on_existing(l))
-                        .map(|l| (verb, l))
+                    locks.iter().find(|l| d.bulk && on_existing(l)).map(|l| {
+                        // (An INSERT … SELECT reads the table it copies from.)
+                        let verb = match (l.shape, d.kind) {
+                            (Shape::Dml, _) => "changes rows of",
+                            (
+                                Shape::Select | Shape::SelectForUpdate | Shape::ForeignKeyCheck,
+                                _,
+                            )
+                            | (_, "SELECT") => "reads",
+                            (_, "DML") => "changes rows of",
+                            _ => "runs code on",
+                        };
+                        (verb, l)
+                    })
                 });
             let held = held_before.iter().find(|h| {
                 matches!(h.lock.mode, LockMode::AccessExclusive | LockMode::Share)
@@ -1011,6 +1094,48 @@ impl<'a> State<'a> {
             }
         }
 
+        // Copied, then dropped: what other sessions write between the copy's read and the drop's
+        // lock is lost, unless a lock that blocks writes was taken before the copy.
+        if in_tx {
+            for &(a, no_op) in &actions {
+                if no_op || a.shape != Shape::DropTable || self.is_new(&a.relation) {
+                    continue;
+                }
+                let known = self.known_name(&a.relation);
+                let same = |h: &&HeldLock| {
+                    h.lock.target == Target::Table && self.known_name(&h.lock.relation) == known
+                };
+                let Some(read) = held_before.iter().filter(same).find(|h| {
+                    h.lock.shape == Shape::Select && self.copies_at.contains(&h.since_statement)
+                }) else {
+                    continue;
+                };
+                let guarded = held_before.iter().filter(same).any(|h| {
+                    h.lock.mode.blocks_writes() && h.since_statement <= read.since_statement
+                });
+                if guarded {
+                    continue;
+                }
+                let at = read.since_statement + 1;
+                out.push(
+                    Draft::new(
+                        "copy-loses-writes",
+                        span.clone(),
+                        format!(
+                            "DROP TABLE \"{rel}\" loses what other sessions write to \"{rel}\" after statement {at} copied from it: only {} is held in between",
+                            ALock(read.lock.mode, &a.relation),
+                            rel = a.relation
+                        ),
+                    )
+                    .on(&a.relation, LockMode::AccessExclusive)
+                    .help(format!(
+                        "LOCK TABLE \"{}\" IN EXCLUSIVE MODE before statement {at}: writes wait until COMMIT (reads continue), so the copy misses nothing",
+                        a.relation
+                    )),
+                );
+            }
+        }
+
         for lock in &locks {
             if self.is_view(&lock.relation) {
                 self.locked_views.insert(lock.relation.clone());
@@ -1020,6 +1145,9 @@ impl<'a> State<'a> {
         // Locks taken now are held until the transaction ends.
         let in_tx_after = self.in_tx();
         if in_tx && in_tx_after {
+            if matches!(d.kind, "DML" | "DO" | "CREATE TABLE" | "SELECT") {
+                self.copies_at.insert(index);
+            }
             // Locks on relations created in this run are invisible to production: not tracked.
             for lock in locks.iter().filter(|l| !l.new_relation) {
                 let stronger_held = self.held.iter().any(|h| {
@@ -1038,6 +1166,8 @@ impl<'a> State<'a> {
         }
         if !in_tx && in_tx_after {
             // BEGIN: nothing held yet.
+            self.renamed_in_tx.clear();
+            self.copies_at.clear();
             self.held.clear();
             self.held_shared = None;
         }
@@ -1097,6 +1227,7 @@ impl<'a> State<'a> {
             index_table: None,
             referenced_tables: None,
             key_tables: Vec::new(),
+            replaced_by: None,
         }
     }
 
@@ -1427,7 +1558,14 @@ impl<'a> State<'a> {
                 Effect::RenameColumn { table, from, to } => {
                     self.schema.rename_column(table, from, to)
                 }
-                Effect::RenameRelation { from, to } => self.schema.rename_relation(from, to),
+                Effect::RenameRelation { from, to } => {
+                    if in_tx {
+                        let known = self.known_name(from).to_string();
+                        self.renamed_in_tx.remove(from);
+                        self.renamed_in_tx.insert(to.clone(), known);
+                    }
+                    self.schema.rename_relation(from, to)
+                }
                 Effect::RenameIndex { from, to } => {
                     if let Some(table) = self.schema.index_table(from).map(str::to_string) {
                         self.schema.set_index(from, None);

@@ -741,3 +741,54 @@ fn a_foreign_key_dropped_and_added_again_in_one_statement_is_still_there() {
         ]
     );
 }
+
+/// A table rebuilt and swapped in within one transaction keeps its name: DROP TABLE and RENAME
+/// TO say which statement gives the name back instead of "breaks running code"; a table renamed
+/// earlier in the transaction is dropped under the RENAME's lock, unseen by production; and the
+/// copy that read the old table under ACCESS SHARE only is named as losing the writes after it.
+#[test]
+fn a_table_swapped_in_one_transaction_keeps_its_name() {
+    let found = history(&[
+        "CREATE TABLE items (id int, name text);\nCREATE TABLE logs (version bigint);",
+        "CREATE TABLE items_new (id bigint, name text);\nINSERT INTO items_new SELECT id, name FROM items;\nDROP TABLE items;\nALTER TABLE items_new RENAME TO items;",
+        "DO $$ BEGIN ALTER TABLE logs RENAME TO logs_old; CREATE TABLE logs (line text, version bigint); INSERT INTO logs SELECT 'main', version FROM logs_old; DROP TABLE logs_old; END $$;",
+    ]);
+    let message = |analysis: &Analysis, rule: &str| -> String {
+        analysis
+            .findings
+            .iter()
+            .find(|f| f.rule == rule)
+            .map(|f| f.message.clone())
+            .unwrap_or_else(|| panic!("no {rule} in {:?}", rules(analysis)))
+    };
+    let rebuild = &found[1];
+    assert!(
+        message(rebuild, "drop-table").contains("statement 4 gives another table its name"),
+        "{}",
+        message(rebuild, "drop-table")
+    );
+    let lost = message(rebuild, "copy-loses-writes");
+    assert!(
+        lost.contains("after statement 2 copied from it") && lost.contains("ACCESS SHARE"),
+        "{lost}"
+    );
+    let swap = &found[2];
+    assert!(
+        message(swap, "rename-table")
+            .contains("later in this statement gives another table the name \"logs\""),
+        "{}",
+        message(swap, "rename-table")
+    );
+    assert_eq!(
+        rules(swap)
+            .iter()
+            .filter(|r| **r == "drop-table" || **r == "copy-loses-writes")
+            .count(),
+        0,
+        "{:?}",
+        rules(swap)
+    );
+    // Without the swap, the drop still breaks running code.
+    let plain = history(&["CREATE TABLE t (id int);", "DROP TABLE t;"]);
+    assert!(message(&plain[1], "drop-table").contains("breaks code that still uses it"));
+}

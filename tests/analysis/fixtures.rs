@@ -646,6 +646,47 @@ const CASES: &[Case] = &[
         &[],
         &["rename-table", "rename-column"],
     ),
+    // A table rebuilt and swapped in the same transaction: the name stays; rows written after
+    // the copy read the old table are lost unless a lock that blocks writes came first.
+    case(
+        "CREATE TABLE items_new (id bigint);
+INSERT INTO items_new SELECT id FROM items;
+DROP TABLE items;
+ALTER TABLE items_new RENAME TO items;",
+        &["copy-loses-writes", "drop-table"],
+        &[],
+    ),
+    case(
+        "LOCK TABLE items IN EXCLUSIVE MODE;
+CREATE TABLE items_new (id bigint);
+INSERT INTO items_new SELECT id FROM items;
+DROP TABLE items;
+ALTER TABLE items_new RENAME TO items;",
+        &["drop-table"],
+        &["copy-loses-writes"],
+    ),
+    no_tx(
+        "CREATE TABLE items_new (id bigint);
+INSERT INTO items_new SELECT id FROM items;
+DROP TABLE items;",
+        &["drop-table"],
+        &["copy-loses-writes"],
+    ),
+    // RENAME, CREATE, copy, DROP (river's migration 005, in a DO block): the dropped table got
+    // its name in this transaction, under the RENAME's ACCESS EXCLUSIVE lock.
+    case(
+        "ALTER TABLE logs RENAME TO logs_old;
+CREATE TABLE logs (line text, version bigint);
+INSERT INTO logs SELECT 'main', version FROM logs_old;
+DROP TABLE logs_old;",
+        &["rename-table", "lock-held-across-statements"],
+        &["drop-table", "copy-loses-writes"],
+    ),
+    case(
+        "DO $$ BEGIN ALTER TABLE logs RENAME TO logs_old; CREATE TABLE logs (line text, version bigint); INSERT INTO logs SELECT 'main', version FROM logs_old; DROP TABLE logs_old; END $$;",
+        &["rename-table"],
+        &["drop-table", "copy-loses-writes"],
+    ),
     // 48 / 49. transaction shape
     case(
         "BEGIN;\nALTER TABLE t ADD COLUMN c int;\nCOMMIT;",

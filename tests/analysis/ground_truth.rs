@@ -850,3 +850,77 @@ async fn a_column_type_change_locks_and_rechecks_the_other_tables_of_its_foreign
     );
     assert_eq!(predicted(&[], live), server, "from the live catalogue");
 }
+
+/// A table copied under ACCESS SHARE, then dropped and replaced in the same transaction, loses
+/// what another session writes in between: the server lets the write through and the DROP
+/// discards it. With `LOCK TABLE … IN EXCLUSIVE MODE` first, the write waits (here: until its
+/// lock_timeout) and nothing is lost. `copy-loses-writes` fires on exactly the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_table_copied_under_access_share_then_dropped_loses_the_writes_in_between() {
+    use lockstep::analysis::lint::Chain;
+    use lockstep::analysis::{LintOptions, lint_files};
+
+    let history = "CREATE TABLE items (id int PRIMARY KEY, name text);";
+    let copy = "CREATE TABLE items_new (id bigint PRIMARY KEY, name text);\n\
+                INSERT INTO items_new SELECT id, name FROM items;";
+    let swap = "DROP TABLE items;\nALTER TABLE items_new RENAME TO items;";
+    for guard in ["", "LOCK TABLE items IN EXCLUSIVE MODE;\n"] {
+        let mut a = fresh_database(&format!("{history}\nINSERT INTO items VALUES (1, 'a');")).await;
+        let database: String = sqlx::query_scalar("SELECT current_database()::text")
+            .fetch_one(&mut a)
+            .await
+            .expect("database name");
+        let mut b = PgConnection::connect(&server_url(Some(&database)))
+            .await
+            .expect("a second session");
+        sqlx::raw_sql(AssertSqlSafe(format!("BEGIN;\n{guard}{copy}")))
+            .execute(&mut a)
+            .await
+            .expect("copy");
+        // The other session writes while the migration's transaction is open.
+        let written = sqlx::raw_sql(AssertSqlSafe(
+            "SET lock_timeout = '200ms'; INSERT INTO items VALUES (2, 'b')".to_string(),
+        ))
+        .execute(&mut b)
+        .await;
+        sqlx::raw_sql(AssertSqlSafe(format!("{swap}\nCOMMIT;")))
+            .execute(&mut a)
+            .await
+            .expect("swap");
+        let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM items WHERE id = 2")
+            .fetch_one(&mut a)
+            .await
+            .expect("count");
+        let lost = written.is_ok() && kept == 0;
+        if guard.is_empty() {
+            assert!(written.is_ok(), "the write goes through: {written:?}");
+            assert!(lost, "the write is lost");
+        } else {
+            let waited = written
+                .as_ref()
+                .err()
+                .and_then(|e| e.as_database_error())
+                .and_then(|e| e.code())
+                .is_some_and(|c| c == "55P03");
+            assert!(waited, "the write waits for the lock: {written:?}");
+            assert!(!lost);
+        }
+        let files: Vec<(std::path::PathBuf, String)> = vec![
+            ("1_init.sql".into(), history.to_string()),
+            ("2_swap.sql".into(), format!("{guard}{copy}\n{swap}")),
+        ];
+        let report = lint_files(
+            &files,
+            &LintOptions {
+                chain: Chain::History,
+                ..LintOptions::default()
+            },
+        );
+        let flagged = report.files[1]
+            .analysis
+            .findings
+            .iter()
+            .any(|f| f.rule == "copy-loses-writes");
+        assert_eq!(flagged, lost, "guard {guard:?}");
+    }
+}

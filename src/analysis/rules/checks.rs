@@ -102,6 +102,9 @@ pub(crate) struct CheckCtx {
     /// For ALTER COLUMN TYPE: the other tables of the foreign keys on the column (each key is
     /// re-created, locking them too).
     pub key_tables: Vec<String>,
+    /// For DROP TABLE or RENAME TO: where the same transaction gives the name to another table
+    /// (`statement 4`, `later in this statement`).
+    pub replaced_by: Option<String>,
 }
 
 /// `an ACCESS EXCLUSIVE lock on "t" (blocks reads and writes)`, `a SHARE lock on "t" (blocks
@@ -585,15 +588,17 @@ pub(crate) fn check_action(a: &Action, f: ActionFacts, ctx: &CheckCtx) -> Vec<Dr
                     )
                 }
             };
-            out.push(
-                Draft::new(
-                    "drop-table",
-                    span,
+            let (message, help) = match &ctx.replaced_by {
+                None => (
                     format!("DROP TABLE \"{rel}\" breaks code that still uses it, and takes {locked}{also}"),
-                )
-                .on(rel, mode)
-                .help(help),
-            );
+                    help,
+                ),
+                Some(at) => (
+                    format!("DROP TABLE \"{rel}\" takes {locked}{also}; {at} gives another table its name in the same transaction, so code that uses \"{rel}\" keeps working only if the new table has every column it uses"),
+                    "check that the new table keeps the columns, defaults and constraints running code relies on",
+                ),
+            };
+            out.push(Draft::new("drop-table", span, message).on(rel, mode).help(help));
         }
         (Shape::DropView, _) => out.push(
             Draft::new(
@@ -613,15 +618,22 @@ pub(crate) fn check_action(a: &Action, f: ActionFacts, ctx: &CheckCtx) -> Vec<Dr
             .on(rel, mode)
             .help("add the new column, dual-write, backfill, switch reads, then drop the old one"),
         ),
-        (Shape::Rename, Detail::Rename { what: "table", from, to }) => out.push(
-            Draft::new(
+        (Shape::Rename, Detail::Rename { what: "table", from, to }) => out.push(match &ctx.replaced_by {
+            None => Draft::new(
                 "rename-table",
                 span,
                 format!("RENAME \"{from}\" TO \"{to}\" breaks running code that uses \"{from}\"; it briefly takes {locked}"),
             )
             .on(rel, mode)
             .help("rename, then create a view with the old name until no code uses it"),
-        ),
+            Some(at) => Draft::new(
+                "rename-table",
+                span,
+                format!("RENAME \"{from}\" TO \"{to}\" swaps tables: {at} gives another table the name \"{from}\" in the same transaction, so code that uses \"{from}\" keeps working only if the new table has every column it uses; it takes {locked}"),
+            )
+            .on(rel, mode)
+            .help("check that the new table keeps the columns, defaults and constraints running code relies on"),
+        }),
         (Shape::SetTablespace | Shape::SetPersistence, _) => out.push(
             Draft::new(
                 "table-rewrite",

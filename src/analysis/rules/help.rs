@@ -81,6 +81,9 @@ pub fn safe_alternative(rule: &str) -> Option<&'static str> {
             "Stop reading and writing the column in the code first; drop it in a later release."
         }
         "drop-table" => "Stop using the table in the code first; drop it in a later release.",
+        "copy-loses-writes" => {
+            "LOCK TABLE … IN EXCLUSIVE MODE before the statement that copies the table: writes wait until COMMIT (reads continue), so the copy misses nothing."
+        }
         "rename-column" => {
             "Add the new column, write both, backfill, switch reads, then drop the old one (or use a view)."
         }

@@ -264,6 +264,14 @@ pub const RULES: &[RuleInfo] = &[
         "DROP TABLE breaks running code and locks every referenced table",
     ),
     rule(
+        "copy-loses-writes",
+        &[],
+        Error,
+        Compat,
+        &[],
+        "A table copied under a lock that lets writes through, then dropped in the same transaction: rows written in between are lost",
+    ),
+    rule(
         "drop-view",
         &[],
         Warning,

@@ -461,7 +461,8 @@ impl<'a> State<'a> {
 
     /// Whether an action's relation is new (for an index: or its table).
     fn action_on_new(&self, a: &Action) -> bool {
-        self.is_new(&a.relation)
+        a.on_created
+            || self.is_new(&a.relation)
             || (lookup(a.shape).target == Target::Index
                 && self
                     .schema
@@ -745,12 +746,15 @@ impl<'a> State<'a> {
                 rows: None,
                 new_relation: f.new_relation
                     || a.shape == Shape::CreateTable
-                    || d.creates.contains(&a.relation),
+                    || (d.kind != "DO" && d.creates.contains(&a.relation)),
             };
             match locks
                 .iter_mut()
                 .find(|l| l.relation == fact.relation && l.target == fact.target)
             {
+                // A DO block that renames a table away and creates another under its name: the
+                // new table's work is not done under the old one's lock.
+                Some(existing) if a.on_created && !existing.new_relation => {}
                 Some(existing) => {
                     if fact.mode > existing.mode {
                         existing.mode = fact.mode;
@@ -1045,7 +1049,9 @@ impl<'a> State<'a> {
                         (verb, l)
                     })
                 });
-            let held = held_before.iter().find(|h| {
+            // (The lock on the table the work is on first, when it is among them.)
+            let worked_on = work.map(|(_, l)| l.relation.clone());
+            let held = held_before.iter().filter(|h| {
                 matches!(h.lock.mode, LockMode::AccessExclusive | LockMode::Share)
                     && h.lock.target == Target::Table
                     && !h.lock.new_relation
@@ -1058,6 +1064,13 @@ impl<'a> State<'a> {
                         .and_then(|r| r.rows)
                         != Some(0)
             });
+            let held = held
+                .clone()
+                .find(|h| {
+                    worked_on.as_deref().map(|w| self.known_name(w))
+                        == Some(self.known_name(&h.lock.relation))
+                })
+                .or_else(|| held.clone().next());
             if let (Some((verb, worked)), Some(held)) = (work, held) {
                 self.window_reported = true;
                 let mut draft = Draft::new(

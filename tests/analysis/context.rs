@@ -792,3 +792,24 @@ fn a_table_swapped_in_one_transaction_keeps_its_name() {
     let plain = history(&["CREATE TABLE t (id int);", "DROP TABLE t;"]);
     assert!(message(&plain[1], "drop-table").contains("breaks code that still uses it"));
 }
+
+/// The lock window names the lock held on the table the work is on, when one is held: the
+/// reader sees that the scanned table itself stays blocked (documenso's `add_teams` adds columns
+/// to "Document" and "Subscription", then indexes "Subscription").
+#[test]
+fn the_lock_window_names_the_lock_on_the_table_the_work_is_on() {
+    let found = history(&[
+        "CREATE TABLE a (id int);\nCREATE TABLE b (id int);",
+        "ALTER TABLE a ADD COLUMN x int;\nALTER TABLE b ADD COLUMN y int;\nCREATE INDEX b_y ON b (y);",
+    ]);
+    let window = found[1]
+        .findings
+        .iter()
+        .find(|f| f.rule == "lock-held-across-statements")
+        .map(|f| f.message.clone())
+        .unwrap_or_else(|| panic!("no lock window in {:?}", rules(&found[1])));
+    assert!(
+        window.contains("lock on \"b\" taken by statement 2"),
+        "{window}"
+    );
+}

@@ -42,6 +42,7 @@ pub(super) fn alter_table(node: &SyntaxNode, pg_version: u32, d: &mut Described)
             span: action_span.clone(),
             detail: Detail::None,
             mode_override: None,
+            on_created: false,
         };
         match action.kind() {
             K::ADD_COLUMN => add_column(&action, &table, pg_version, d),
@@ -384,6 +385,7 @@ fn add_column(action: &SyntaxNode, table: &str, pg_version: u32, d: &mut Describ
                 rewrite_reason,
             },
             mode_override: None,
+            on_created: false,
         },
     );
     d.effects.push(Effect::AddColumn {
@@ -506,6 +508,7 @@ fn add_constraint(
                     span: span(constraint),
                     detail: Detail::None,
                     mode_override: None,
+                    on_created: false,
                 });
             }
             if not_valid {
@@ -596,6 +599,7 @@ fn add_constraint(
             span: span(constraint),
             detail,
             mode_override: None,
+            on_created: false,
         },
     );
 }
@@ -675,5 +679,6 @@ fn alter_column(action: &SyntaxNode, table: &str, d: &mut Described) {
         span: span(action),
         detail,
         mode_override: None,
+        on_created: false,
     });
 }

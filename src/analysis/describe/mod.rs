@@ -33,6 +33,8 @@ pub(crate) struct Action {
     pub detail: Detail,
     /// A lock mode written in the statement (LOCK TABLE … IN … MODE).
     pub mode_override: Option<LockMode>,
+    /// Its relation was created by an earlier statement of the same DO block.
+    pub on_created: bool,
 }
 
 /// How a column default behaves.
@@ -491,6 +493,7 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
                         span: span(node),
                         detail: Detail::Truncate { cascade },
                         mode_override: None,
+                        on_created: false,
                     });
                 }
             }
@@ -570,6 +573,7 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
                     span: span(&add),
                     detail: Detail::EnumValue { ordered },
                     mode_override: None,
+                    on_created: false,
                 });
                 if add.kind() == K::ADD_VALUE && !super::model::at_least(pg_version, 12) {
                     d.no_transaction_block = Some("ALTER TYPE … ADD VALUE (before PostgreSQL 12)");
@@ -619,6 +623,7 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
                     span: span(&check),
                     detail: Detail::None,
                     mode_override: None,
+                    on_created: false,
                 });
                 // A new domain has no columns yet: no lock worth reporting, but the rule fires.
             }
@@ -644,6 +649,7 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
                         primary_key: false,
                     },
                     mode_override: None,
+                    on_created: false,
                 });
             }
         }
@@ -760,6 +766,7 @@ fn push(d: &mut Described, shape: Shape, relation: String, span: Range<usize>) {
         span,
         detail: Detail::None,
         mode_override: None,
+        on_created: false,
     });
 }
 
@@ -809,6 +816,7 @@ fn create_index(node: &SyntaxNode, d: &mut Described) {
         span: span(node),
         detail: Detail::CreateIndex { insert_at },
         mode_override: None,
+        on_created: false,
     });
     if concurrently {
         d.no_transaction_block = Some("CREATE INDEX CONCURRENTLY");
@@ -848,6 +856,7 @@ fn drop_index(node: &SyntaxNode, d: &mut Described) {
             span: span(node),
             detail: Detail::Concurrently { insert_at },
             mode_override: None,
+            on_created: false,
         });
     }
     if concurrently {
@@ -902,6 +911,7 @@ fn reindex(node: &SyntaxNode, d: &mut Described) {
             span: span(node),
             detail: detail.clone(),
             mode_override: None,
+            on_created: false,
         })
     };
     match (concurrently, is_table) {
@@ -968,6 +978,7 @@ fn lock_table(node: &SyntaxNode, d: &mut Described) {
                     span: span(node),
                     detail: Detail::None,
                     mode_override: Some(mode),
+                    on_created: false,
                 });
             }
         }
@@ -1229,6 +1240,7 @@ fn do_block(node: &SyntaxNode, pg_version: u32, d: &mut Described) {
                     let mut part = describe(&statement, pg_version);
                     for action in &mut part.actions {
                         action.span = at.clone();
+                        action.on_created |= d.creates.contains(&action.relation);
                     }
                     d.actions.append(&mut part.actions);
                     d.effects.append(&mut part.effects);
@@ -1263,6 +1275,7 @@ fn alter_index(node: &SyntaxNode, d: &mut Described) {
                 to: relation_in(&rename).unwrap_or_default(),
             },
             mode_override: None,
+            on_created: false,
         });
     }
 }

@@ -311,7 +311,7 @@ impl Preview {
         let head = format!(" 2 {side} {} ", v.version);
         let mode = format!("— {mode}, {down} ");
         let room = usize::from(area.width.saturating_sub(2));
-        let title = fit_title(&head, &v.description, &mode, "", room);
+        let title = fit_title(&head, &v.description, &mode, "", false, room);
         let Some(file) = data.file(v, self.side) else {
             frame.render_widget(
                 Paragraph::new("this migration has no DOWN file: it cannot be reverted")
@@ -336,7 +336,10 @@ impl Preview {
             ),
             None => "· analysing… ".to_string(),
         };
-        let title = fit_title(&head, &v.description, &mode, &findings, room);
+        // With findings, their count matters more than the mode; without, the mode does.
+        let count_first =
+            analysis.is_some_and(|a| !a.findings.is_empty() || !a.suppressed.is_empty());
+        let title = fit_title(&head, &v.description, &mode, &findings, count_first, room);
         let block = pane(&title, focused);
         let inner = block.inner(area);
         frame.render_widget(block, area);
@@ -615,7 +618,17 @@ fn marked(text: String, style: Style, mark: Option<Severity>) -> Span<'static> {
 /// (cut with `…` only when it alone is too long: the list may have cut it already), then the
 /// transaction `mode` and the `findings` count, each when it fits whole (the list shows the
 /// counts too).
-fn fit_title(head: &str, description: &str, mode: &str, findings: &str, room: usize) -> String {
+/// The preview's title in `room` columns: the head, the description (shortened if need be),
+/// then the mode and the findings count as they fit; when only one fits, the count if
+/// `count_first`, else the mode.
+fn fit_title(
+    head: &str,
+    description: &str,
+    mode: &str,
+    findings: &str,
+    count_first: bool,
+    room: usize,
+) -> String {
     let len = |s: &str| s.chars().count();
     let left = room.saturating_sub(len(head) + 1);
     let mut title = head.to_string();
@@ -626,10 +639,19 @@ fn fit_title(head: &str, description: &str, mode: &str, findings: &str, room: us
         title.push('…');
     }
     title.push(' ');
-    for part in [mode, findings] {
-        if len(&title) + len(part) <= room {
-            title.push_str(part);
-        }
+    let used = len(&title);
+    let (first, second) = if count_first {
+        (findings, mode)
+    } else {
+        (mode, findings)
+    };
+    if used + len(mode) + len(findings) <= room {
+        title.push_str(mode);
+        title.push_str(findings);
+    } else if used + len(first) <= room {
+        title.push_str(first);
+    } else if used + len(second) <= room {
+        title.push_str(second);
     }
     title
 }
@@ -639,25 +661,35 @@ mod title_tests {
     use super::fit_title;
 
     #[test]
-    fn the_description_comes_first_then_the_mode_then_the_count() {
-        let t = |room| {
+    fn the_description_comes_first_then_the_count_or_the_mode() {
+        let t = |findings: &str, count_first, room| {
             fit_title(
                 " 2 UP 20240614104159 ",
                 "idx-cache",
                 "— one transaction, no DOWN ",
-                "· no findings ",
+                findings,
+                count_first,
                 room,
             )
         };
         assert_eq!(
-            t(80),
+            t("· no findings ", false, 80),
             " 2 UP 20240614104159 idx-cache — one transaction, no DOWN · no findings "
         );
+        // Without findings, the mode says more than the count.
         assert_eq!(
-            t(70),
+            t("· no findings ", false, 70),
             " 2 UP 20240614104159 idx-cache — one transaction, no DOWN "
         );
-        assert_eq!(t(45), " 2 UP 20240614104159 idx-cache · no findings ");
-        assert_eq!(t(27), " 2 UP 20240614104159 idx-… ");
+        assert_eq!(
+            t("· no findings ", false, 45),
+            " 2 UP 20240614104159 idx-cache · no findings "
+        );
+        // With findings, the count stays and the mode gives way.
+        assert_eq!(
+            t("· 3 findings ", true, 70),
+            " 2 UP 20240614104159 idx-cache · 3 findings "
+        );
+        assert_eq!(t("· 3 findings ", true, 27), " 2 UP 20240614104159 idx-… ");
     }
 }

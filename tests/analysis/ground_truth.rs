@@ -627,7 +627,8 @@ async fn set_not_null_scans_only_a_column_that_may_hold_nulls() {
 }
 
 /// An index created without a name gets the one the server chooses (`t_lower_idx`,
-/// `t_name_idx1`, long names shortened, …): each name read back from `pg_class` is one the
+/// `t_name_idx1`, long names shortened, `t_a_b_key` for an unnamed ADD UNIQUE, `t_pkey`, …):
+/// each name read back from `pg_class` is one the
 /// analysis knows, so `DROP INDEX` of it names its table (crates.io's
 /// `remove_unused_indexes` drops `reserved_crate_names_canon_crate_name_idx`, created unnamed).
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
@@ -652,7 +653,9 @@ async fn an_index_created_without_a_name_gets_the_name_the_server_chooses() {
          CREATE INDEX ON r (x COLLATE \"C\");\n\
          CREATE INDEX ON r (('x'::text));\n\
          CREATE TABLE {long_table} (a_very_long_column_name_that_goes_on_and_on int, b int);\n\
-         CREATE INDEX ON {long_table} (a_very_long_column_name_that_goes_on_and_on, b);\n"
+         CREATE INDEX ON {long_table} (a_very_long_column_name_that_goes_on_and_on, b);\n\
+         ALTER TABLE r ADD UNIQUE (a, b);\n\
+         ALTER TABLE r ADD COLUMN u int UNIQUE, ADD PRIMARY KEY (z);\n"
     );
     let mut conn = fresh_database(&history).await;
     let names: Vec<(String, String)> = sqlx::query_as(
@@ -663,7 +666,7 @@ async fn an_index_created_without_a_name_gets_the_name_the_server_chooses() {
     .fetch_all(&mut conn)
     .await
     .expect("read the index names");
-    assert_eq!(names.len(), 12, "{names:?}");
+    assert_eq!(names.len(), 15, "{names:?}");
     assert!(
         names.iter().any(|(i, _)| i == "r_x_idx1"),
         "a name taken by a table moves on: {names:?}"

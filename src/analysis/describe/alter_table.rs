@@ -559,13 +559,17 @@ fn add_constraint(
         }
         // (`… USING INDEX i` without a name takes the index's.)
         ConstraintKind::PrimaryKey(_) if !using_index => Some(object_name(bare, None, "pkey")),
+        _ if constraint.kind() == K::UNIQUE_CONSTRAINT && !using_index => {
+            let columns = match inline_column {
+                Some(column) => vec![column.to_string()],
+                None => super::constraint_columns(constraint),
+            };
+            (!columns.is_empty()).then(|| object_name(bare, Some(&name_addition(&columns)), "key"))
+        }
         _ => None,
     });
     if matches!(shape, Shape::AddIndexConstraint)
-        && let Some(index) = name.clone().or_else(|| {
-            (constraint.kind() == K::PRIMARY_KEY_CONSTRAINT)
-                .then(|| object_name(bare, None, "pkey"))
-        })
+        && let Some(index) = name.clone()
     {
         d.effects.push(Effect::CreateIndex {
             name: index,

@@ -248,6 +248,9 @@ impl App {
             }
             Event::Analyzed { generation, files } => {
                 self.data.store_analyses(generation, files);
+                if self.message.as_deref() == Some(super::preview::ANALYSIS_NOT_READY) {
+                    self.message = None;
+                }
                 Vec::new()
             }
             Event::Guarded(prepared) => {

@@ -1576,3 +1576,38 @@ fn the_editors_draft_is_highlighted_with_line_numbers() {
     assert_ne!(keyword, name, "the keyword is coloured apart from the name");
     assert_ne!(keyword, Color::Reset, "the keyword is coloured");
 }
+
+/// `]` pressed before the analysis has arrived says so in the status bar, and the message goes
+/// when the analysis arrives (it stayed under the findings it no longer described).
+#[test]
+fn the_analysis_not_ready_message_goes_when_the_analysis_arrives() {
+    let (set, status) = every_state();
+    let mut app = App::new(set.clone(), "x".into(), true, false, false, now());
+    // The status arrives; its analysis is requested but not carried out yet.
+    let pending = app.handle(Event::Status(Ok((set, status))), now());
+    app.focus = lockstep::tui::app::Pane::Preview;
+    app.handle(
+        Event::Key(KeyEvent::new(KeyCode::Char(']'), KeyModifiers::NONE)),
+        now(),
+    );
+    assert_eq!(
+        app.message.as_deref(),
+        Some("the analysis is not ready yet")
+    );
+    let mut analysed = false;
+    for effect in pending {
+        if let Effect::Analyze {
+            generation,
+            pg_version,
+            pending,
+        } = effect
+        {
+            let options = LintOptions::for_session(pg_version, false, false);
+            let files = analyze_pending(&app.data.set.clone(), &pending, &options);
+            app.handle(Event::Analyzed { generation, files }, now());
+            analysed = true;
+        }
+    }
+    assert!(analysed, "the status asks for the analysis");
+    assert_eq!(app.message, None);
+}

@@ -224,7 +224,7 @@ impl Preview {
             return PreviewAction::Ignored;
         };
         if data.analysis(v.version, self.side).is_none() {
-            return PreviewAction::Say("the analysis is not ready yet".into());
+            return PreviewAction::Say(ANALYSIS_NOT_READY.into());
         }
         let current = self.scroll + FINDING_CONTEXT;
         let rows = finding_rows(&self.rows);
@@ -249,7 +249,7 @@ impl Preview {
         let v = selected.ok_or("no migration selected")?;
         let analysis = data
             .analysis(v.version, self.side)
-            .ok_or("the analysis is not ready yet")?;
+            .ok_or(ANALYSIS_NOT_READY)?;
         let end = (self.scroll + self.height).min(self.rows.len());
         let on_screen = findings_in(&self.rows[self.scroll.min(end)..end]);
         let has_fix = |i: &usize| analysis.findings.get(*i).is_some_and(|f| f.fix.is_some());
@@ -613,6 +613,9 @@ fn marked(text: String, style: Style, mark: Option<Severity>) -> Span<'static> {
         None => Span::styled(text, style),
     }
 }
+
+/// What `]`, `[` and `f` say before the file's analysis has arrived (cleared when it does).
+pub const ANALYSIS_NOT_READY: &str = "the analysis is not ready yet";
 
 /// The preview's title in `room` columns: `head` (pane number, side, version), the description
 /// (cut with `…` only when it alone is too long: the list may have cut it already), then the

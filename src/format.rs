@@ -79,6 +79,15 @@ pub fn first_and_more<S: AsRef<str>>(names: &[S], shown: usize) -> String {
     list
 }
 
+/// [`first_and_more`] of `names`, each in double quotes: `"a", "b" and 5 more`.
+pub fn quoted_and_more<S: AsRef<str>>(names: &[S], shown: usize) -> String {
+    let quoted: Vec<String> = names
+        .iter()
+        .map(|n| format!("\"{}\"", n.as_ref()))
+        .collect();
+    first_and_more(&quoted, shown)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use squawk_syntax::{Parse, SourceFile, SyntaxNode};
 
 use super::catalog::{Catalog, ForeignKeyIndex, SchemaChanges};
-use super::describe::{Control, Described, Effect, describe};
+use super::describe::{Control, Described, describe};
 use super::ignore::{Directives, apply_ignores, parse_directives};
 use super::rules::{self, Draft};
 use super::session::State;
@@ -362,13 +362,8 @@ fn run_after(
         .filter(|d| d.no_transaction_block.is_some())
         .count();
     for (stmt, d) in statements.iter().zip(&described) {
-        for effect in &d.effects {
-            match effect {
-                Effect::Create { name, .. } | Effect::RenameRelation { to: name, .. } => {
-                    state.name_claims.push((stmt.index, name.clone()))
-                }
-                _ => {}
-            }
+        for name in d.named_relations() {
+            state.name_claims.push((stmt.index, name.to_string()));
         }
         if d.control
             .iter()

@@ -257,7 +257,7 @@ impl<'a> State<'a> {
                     }
                 }
                 (Shape::DropColumn, Detail::Column { column }) => {
-                    // A foreign key on the column is dropped (and, for a new type, re-created).
+                    // A foreign key on the column is dropped with it.
                     for c in self.schema.foreign_keys_of(&a.relation, Some(column)) {
                         if let Some(r) = &c.references
                             && *r != a.relation
@@ -295,12 +295,7 @@ impl<'a> State<'a> {
     /// `d`) removes it, in the same transaction: this one (a DO block that does both), or a later
     /// one with no COMMIT or ROLLBACK between.
     fn reclaimed(&self, index: usize, d: &Described, name: &str) -> Option<usize> {
-        let here = d.effects.iter().any(|e| match e {
-            Effect::Create { name: n, .. } => n == name,
-            Effect::RenameRelation { to, .. } => to == name,
-            _ => false,
-        });
-        if here {
+        if d.named_relations().any(|n| n == name) {
             return Some(index);
         }
         let end = self
@@ -831,11 +826,7 @@ impl<'a> State<'a> {
                 continue;
             };
             for (table, triggers) in self.schema.triggers_calling(names) {
-                let list = triggers
-                    .iter()
-                    .map(|t| format!("\"{t}\""))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let list = crate::format::quoted_and_more(&triggers, usize::MAX);
                 out.push(
                     Draft::new(
                         "trigger-lock",
@@ -1049,10 +1040,10 @@ impl<'a> State<'a> {
                         (verb, l)
                     })
                 });
-            // (The lock on the table the work is on first, when it is among them.)
-            let worked_on = work.map(|(_, l)| l.relation.clone());
-            let held = held_before.iter().filter(|h| {
-                matches!(h.lock.mode, LockMode::AccessExclusive | LockMode::Share)
+            let candidates: Vec<&HeldLock> = held_before
+                .iter()
+                .filter(|h| {
+                    matches!(h.lock.mode, LockMode::AccessExclusive | LockMode::Share)
                     && h.lock.target == Target::Table
                     && !h.lock.new_relation
                     && !self.is_view(&h.lock.relation)
@@ -1063,14 +1054,17 @@ impl<'a> State<'a> {
                         .relation(&h.lock.relation)
                         .and_then(|r| r.rows)
                         != Some(0)
-            });
-            let held = held
-                .clone()
-                .find(|h| {
-                    worked_on.as_deref().map(|w| self.known_name(w))
-                        == Some(self.known_name(&h.lock.relation))
                 })
-                .or_else(|| held.clone().next());
+                .collect();
+            // The lock on the table the work is on, when it is among them; else the first.
+            let held = work.and_then(|(_, worked)| {
+                let on = self.known_name(&worked.relation);
+                candidates
+                    .iter()
+                    .find(|h| self.known_name(&h.lock.relation) == on)
+                    .or(candidates.first())
+                    .copied()
+            });
             if let (Some((verb, worked)), Some(held)) = (work, held) {
                 self.window_reported = true;
                 let mut draft = Draft::new(

@@ -450,6 +450,11 @@ fn add_constraint(
     d: &mut Described,
 ) {
     let inline = inline_column.is_some();
+    // Its own columns: the column it is written on, or the ones it lists.
+    let own_columns = || match inline_column {
+        Some(column) => vec![column.to_string()],
+        None => super::constraint_columns(constraint),
+    };
     let name = child(constraint, K::CONSTRAINT_NAME_CLAUSE)
         .and_then(|c| child(&c, K::CONSTRAINT_NAME))
         .map(|n| name_text(&n));
@@ -489,13 +494,9 @@ fn add_constraint(
             let referenced = child(constraint, K::TABLE_NAME_REF)
                 .map(|n| name_text(&n))
                 .unwrap_or_default();
-            let columns = match inline_column {
-                Some(column) => vec![column.to_string()],
-                None => super::constraint_columns(constraint),
-            };
             kind = ConstraintKind::ForeignKey(
                 referenced.clone(),
-                columns,
+                own_columns(),
                 super::referenced_columns(constraint),
             );
             if let Detail::Constraint { referenced: r, .. } = &mut detail {
@@ -519,15 +520,12 @@ fn add_constraint(
         }
         K::UNIQUE_CONSTRAINT | K::PRIMARY_KEY_CONSTRAINT => {
             kind = if constraint.kind() == K::PRIMARY_KEY_CONSTRAINT {
-                ConstraintKind::PrimaryKey(match inline_column {
-                    Some(column) => vec![column.to_string()],
-                    None => super::constraint_columns(constraint),
-                })
+                ConstraintKind::PrimaryKey(own_columns())
             } else {
                 ConstraintKind::Other
             };
             if constraint.kind() == K::PRIMARY_KEY_CONSTRAINT && !inline {
-                let columns = super::constraint_columns(constraint);
+                let columns = own_columns();
                 if !columns.is_empty() {
                     d.effects.push(Effect::NotNull {
                         table: table.to_string(),
@@ -560,10 +558,7 @@ fn add_constraint(
         // (`… USING INDEX i` without a name takes the index's.)
         ConstraintKind::PrimaryKey(_) if !using_index => Some(object_name(bare, None, "pkey")),
         _ if constraint.kind() == K::UNIQUE_CONSTRAINT && !using_index => {
-            let columns = match inline_column {
-                Some(column) => vec![column.to_string()],
-                None => super::constraint_columns(constraint),
-            };
+            let columns = own_columns();
             (!columns.is_empty()).then(|| object_name(bare, Some(&name_addition(&columns)), "key"))
         }
         _ => None,

@@ -145,6 +145,16 @@ impl Described {
             .any(|c| matches!(c, Control::Begin | Control::Commit | Control::Rollback))
     }
 
+    /// The names it gives relations, in order: what it creates, and what it renames to.
+    pub(crate) fn named_relations(&self) -> impl Iterator<Item = &str> {
+        self.effects.iter().filter_map(|e| match e {
+            Effect::Create { name, .. } | Effect::RenameRelation { to: name, .. } => {
+                Some(name.as_str())
+            }
+            _ => None,
+        })
+    }
+
     /// The statement only changes session settings (`SET`, `RESET`).
     pub(crate) fn only_settings(&self) -> bool {
         self.actions.is_empty()

@@ -426,8 +426,7 @@ pub(crate) fn check_action(a: &Action, f: ActionFacts, ctx: &CheckCtx) -> Vec<Dr
             },
         ) => {
             let help = "add a new column, dual-write with a trigger, backfill in batches, switch reads, then drop the old column";
-            let quoted: Vec<String> = ctx.key_tables.iter().map(|t| format!("\"{t}\"")).collect();
-            let others = crate::format::first_and_more(&quoted, 8);
+            let others = crate::format::quoted_and_more(&ctx.key_tables, 8);
             match ctx.type_change {
                 Some(TypeChange::Free) => {}
                 Some(verdict @ (TypeChange::FreeInUtc | TypeChange::Unknown)) => {
@@ -442,7 +441,7 @@ pub(crate) fn check_action(a: &Action, f: ActionFacts, ctx: &CheckCtx) -> Vec<Dr
                             format!("check the current type of \"{rel}\".\"{column}\" (lockstep decides when it knows the column types); if it rewrites: {help}"),
                         )
                     };
-                    let keys = if quoted.is_empty() {
+                    let keys = if ctx.key_tables.is_empty() {
                         String::new()
                     } else {
                         format!(" and re-checks the foreign keys on \"{column}\" under the same lock on {others}")
@@ -464,7 +463,7 @@ pub(crate) fn check_action(a: &Action, f: ActionFacts, ctx: &CheckCtx) -> Vec<Dr
                     Draft::new(
                         "column-type-rewrite",
                         span,
-                        if quoted.is_empty() {
+                        if ctx.key_tables.is_empty() {
                             format!(
                                 "ALTER COLUMN \"{column}\" TYPE {new_type} rewrites \"{rel}\" and its indexes under {locked}"
                             )
@@ -576,14 +575,13 @@ pub(crate) fn check_action(a: &Action, f: ActionFacts, ctx: &CheckCtx) -> Vec<Dr
                 ),
                 Some([]) => (String::new(), "stop using the table, deploy, then drop it"),
                 Some(tables) => {
-                    let quoted: Vec<String> = tables.iter().map(|t| format!("\"{t}\"")).collect();
                     let (them, triggers) = if tables.len() == 1 {
                         ("which its foreign key references", "its trigger")
                     } else {
                         ("which its foreign keys reference", "their triggers")
                     };
                     (
-                        format!(" (and the same lock on {}, {them}, to remove {triggers})", crate::format::first_and_more(&quoted, 8)),
+                        format!(" (and the same lock on {}, {them}, to remove {triggers})", crate::format::quoted_and_more(tables, 8)),
                         "stop using the table, deploy, drop its foreign keys, then drop it",
                     )
                 }

@@ -9,7 +9,7 @@ use std::ops::Range;
 use serde::Serialize;
 use sqlx::postgres::PgConnection;
 
-use crate::analysis::{ConcurrentIndex, segment};
+use crate::analysis::{ConcurrentIndex, OwnTransaction, segment};
 use crate::format::one_line;
 use crate::history::{AppliedRow, Progress};
 use crate::runner::text::count;
@@ -25,6 +25,8 @@ pub struct Unfinished {
     pub file: Option<std::path::PathBuf>,
     /// How many statements that file has.
     pub statements: usize,
+    /// Whether the file opens and ends its own transactions (it runs as written).
+    pub own_transactions: bool,
     /// Its segments and what became of each.
     pub segments: Vec<SegmentOutcome>,
     /// The mark does not fall between two segments: the file changed since the run.
@@ -107,6 +109,7 @@ impl Unfinished {
             progress,
             file: file.map(|f| f.path.clone()),
             statements: 0,
+            own_transactions: false,
             segments: Vec::new(),
             file_changed: false,
             invalid_indexes: Vec::new(),
@@ -118,6 +121,7 @@ impl Unfinished {
         };
         let segmented = segment(&file.sql);
         unfinished.statements = segmented.statements.len();
+        unfinished.own_transactions = segmented.own_transactions;
         unfinished.lookup.relations = segmented.relations.iter().cloned().collect();
         unfinished.file_changed = committed > 0
             && !segmented
@@ -132,7 +136,8 @@ impl Unfinished {
                 Outcome::NotRun
             } else {
                 stopped = true;
-                if segment.is_transaction() {
+                // The file's own BEGIN: its transaction, row and all, was rolled back.
+                if segment.is_transaction() || segment.control == Some(OwnTransaction::Begins) {
                     Outcome::RolledBack
                 } else {
                     if let Some(index) =
@@ -218,13 +223,17 @@ impl Unfinished {
             .as_ref()
             .and_then(|p| p.file_name())
             .map(|n| n.to_string_lossy().into_owned());
+        let run = match self.own_transactions {
+            true => "a run (as written: its own BEGIN/COMMIT)",
+            false => "a -- no-transaction run",
+        };
         match &file {
             Some(file) => out.push(format!(
-                "a -- no-transaction run {verb} {file} stopped after {committed} of {} committed",
+                "{run} {verb} {file} stopped after {committed} of {} committed",
                 count(self.statements, "statement", "statements")
             )),
             None => out.push(format!(
-                "a -- no-transaction run {verb} it stopped after {} committed; its file is missing",
+                "{run} {verb} it stopped after {} committed; its file is missing",
                 count(committed, "statement", "statements")
             )),
         }

@@ -38,5 +38,5 @@ pub use engine::analyze;
 pub use lint::{LintOptions, LintReport, LintedFile, lint_each, lint_files};
 pub use locks::LockMode;
 pub use model::{Cost, Shape, Target};
-pub use segments::{ConcurrentIndex, Segment, Segmented, segment};
+pub use segments::{ConcurrentIndex, OwnTransaction, Segment, Segmented, segment};
 pub use types::*;

@@ -8,7 +8,7 @@ use std::ops::Range;
 use serde::Serialize;
 use squawk_syntax::{SourceFile, SyntaxKind, SyntaxNode};
 
-use super::describe::Described;
+use super::describe::{Control, Described};
 use super::engine::{describe_statements, for_statement_nodes};
 use super::model::Shape;
 use crate::sql::{Statement, split_parsed};
@@ -22,6 +22,22 @@ pub struct Segment {
     /// Why its one statement runs alone, outside any transaction lockstep opens; `None` when the
     /// statements run together in one transaction.
     pub alone: Option<&'static str>,
+    /// In a file that controls its own transactions, what its one statement does to the
+    /// transaction block.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub control: Option<OwnTransaction>,
+}
+
+/// What a statement of a file that controls its own transactions does to the transaction block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OwnTransaction {
+    /// `BEGIN` / `START TRANSACTION`: what follows runs in the file's transaction.
+    Begins,
+    /// `COMMIT` / `END`: the file's transaction commits.
+    Commits,
+    /// `ROLLBACK` / `ABORT`: the file's transaction is undone.
+    RollsBack,
 }
 
 impl Segment {
@@ -53,13 +69,17 @@ pub struct Segmented {
     pub concurrent_index: Vec<Option<ConcurrentIndex>>,
     /// The relations (tables and indexes) the statements name, folded (`public.` left out).
     pub relations: BTreeSet<String>,
+    /// Whether the file opens or ends transactions itself (`BEGIN`, `COMMIT`, `ROLLBACK`): then
+    /// every statement runs alone, as written, whether or not the file says `-- no-transaction`.
+    pub own_transactions: bool,
 }
 
 /// Why a file that opens or ends transactions itself runs one statement at a time.
 const OWN_TRANSACTIONS: &str =
     "the file controls its own transactions (BEGIN/COMMIT), so lockstep opens none";
 
-/// Splits a `-- no-transaction` migration into segments.
+/// Splits a `-- no-transaction` migration, or one that controls its own transactions, into
+/// segments.
 ///
 /// A statement runs alone when PostgreSQL refuses it inside a transaction block (the lint rule
 /// `not-in-transaction-block` knows which: `CREATE/DROP INDEX CONCURRENTLY`, `REINDEX
@@ -109,6 +129,9 @@ pub fn segment(text: &str) -> Segmented {
             _ => segments.push(Segment {
                 statements: index..index + 1,
                 alone: *reason,
+                control: own_transactions
+                    .then(|| own_transaction(&described[index]))
+                    .flatten(),
             }),
         }
     }
@@ -142,7 +165,18 @@ pub fn segment(text: &str) -> Segmented {
         segments,
         concurrent_index,
         relations,
+        own_transactions,
     }
+}
+
+/// What `statement` does to the transaction block, if anything.
+fn own_transaction(statement: &Described) -> Option<OwnTransaction> {
+    statement.control.iter().find_map(|c| match c {
+        Control::Begin => Some(OwnTransaction::Begins),
+        Control::Commit => Some(OwnTransaction::Commits),
+        Control::Rollback => Some(OwnTransaction::RollsBack),
+        _ => None,
+    })
 }
 
 /// Statements lockstep runs alone, with why: those the lint rule does not flag (PostgreSQL accepts

@@ -340,4 +340,12 @@ impl Analysis {
     pub fn has_errors(&self) -> bool {
         self.findings.iter().any(|f| f.severity == Severity::Error)
     }
+
+    /// Whether the file opens or ends transactions itself (`BEGIN`, `COMMIT`, `ROLLBACK`): the
+    /// runner then runs it as written, a statement at a time.
+    pub fn controls_own_transactions(&self) -> bool {
+        self.statements
+            .iter()
+            .any(|s| matches!(s.kind, "BEGIN" | "COMMIT" | "ROLLBACK"))
+    }
 }

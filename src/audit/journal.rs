@@ -509,6 +509,7 @@ mod tests {
             hint: None,
             in_transaction: true,
             partial: false,
+            own_transactions: false,
             completed: vec![],
             blocked_by: None,
         }

@@ -198,13 +198,18 @@ impl Pooling {
     }
 }
 
-/// Why a `-- no-transaction` migration cannot run under `--pooled`.
-pub fn no_transaction_refusal(version: i64) -> String {
+/// Why a migration that does not run in one transaction (`-- no-transaction`, or one that opens
+/// and ends its own) cannot run under `--pooled`.
+pub fn no_transaction_refusal(version: i64, own_transactions: bool) -> String {
+    let why = match own_transactions {
+        true => "opens and ends its own transactions (BEGIN/COMMIT)",
+        false => "is marked -- no-transaction",
+    };
     format!(
-        "migration {version} is marked -- no-transaction, and --pooled runs every migration under a \
-         transaction-level lock: its statements would run with no lock held (another run could \
-         apply them at the same time) and each could land on another server connection. Run it \
-         connected to the server directly or through a session-pooling pool, without --pooled"
+        "migration {version} {why}, and --pooled runs every migration under a transaction-level \
+         lock: its statements would run with no lock held (another run could apply them at the \
+         same time) and each could land on another server connection. Run it connected to the \
+         server directly or through a session-pooling pool, without --pooled"
     )
 }
 

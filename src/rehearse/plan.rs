@@ -2,7 +2,6 @@
 
 use crate::runner::{Direction, Step};
 use crate::source::Migration;
-use crate::sql::split_statements;
 
 /// The step that reverts `migration`, or why there is none: a simple migration, a missing DOWN
 /// file, or a DOWN file without statements.
@@ -15,17 +14,7 @@ pub fn down_step(migration: &Migration) -> Result<Step, String> {
         });
     };
     // Cut as the runner cuts it: a `-- no-transaction` DOWN runs in the same segments.
-    let (statements, segments) = if file.no_transaction {
-        let segmented = crate::analysis::segment(&file.sql);
-        (segmented.statements, segmented.segments)
-    } else {
-        let statements = split_statements(&file.sql).0;
-        let all = crate::analysis::Segment {
-            statements: 0..statements.len(),
-            alone: None,
-        };
-        (statements, vec![all])
-    };
+    let (statements, segments) = crate::runner::cut(file);
     if statements.is_empty() {
         return Err("its .down.sql file has no statement".into());
     }
@@ -35,8 +24,8 @@ pub fn down_step(migration: &Migration) -> Result<Step, String> {
         description: migration.description.clone(),
         file: file.clone(),
         checksum: migration.checksum().to_vec(),
+        in_transaction: crate::runner::in_one_transaction(file, &segments),
         segments,
         statements,
-        in_transaction: !file.no_transaction,
     })
 }

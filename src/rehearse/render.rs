@@ -425,6 +425,8 @@ fn statement_lines(statement: &StatementRehearsal) -> Vec<Line> {
         let seen = match observed {
             Some(lock) => observed_text(lock, rewritten, statement.sampled),
             None if rewritten => "observed rewrite".into(),
+            // Sampling can miss a brief lock: say what was seen, not what was taken.
+            None if statement.sampled => "none seen (sampled)".into(),
             None => "observed no new lock".into(),
         };
         let expected = match predicted {

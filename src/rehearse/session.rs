@@ -215,12 +215,12 @@ impl ScratchSession {
             Some(_) => Some(Tracer::start(&mut self.conn).await?),
             None => None,
         };
-        if tracer.is_some() && !step.in_transaction && self.monitor.is_none() {
-            self.monitor = Some(crate::db::connect(&self.url, "lockstep:rehearse:monitor").await?);
-        }
         if step.in_transaction {
             self.simple("BEGIN").await?;
         }
+        // Outside a transaction a statement's locks go when it ends: they are sampled while it
+        // runs instead of read after it (a `-- no-transaction` file, or one's own COMMIT).
+        let inside = step.in_transaction_by_statement();
         let mut held = BTreeMap::new();
         let mut statements = Vec::new();
         let mut completed = Vec::new();
@@ -267,11 +267,15 @@ impl ScratchSession {
                 self.simple("BEGIN").await?;
                 segment_open = segment.map(|s| s.statements.clone());
             }
-            let in_transaction = step.in_transaction || grouped;
+            let in_transaction = inside.get(statement.index).copied().unwrap_or(grouped);
+            let sampled = tracer.is_some() && !in_transaction;
+            if sampled && self.monitor.is_none() {
+                self.monitor =
+                    Some(crate::db::connect(&self.url, "lockstep:rehearse:monitor").await?);
+            }
             let begun = Instant::now();
             let exec =
                 sqlx::raw_sql(AssertSqlSafe(statement.text.as_str())).execute(&mut self.conn);
-            let sampled = tracer.is_some() && !in_transaction;
             let (result, watched) = match (&tracer, self.monitor.as_mut()) {
                 (Some(tracer), Some(monitor)) if sampled => tokio::select! {
                     (result, watched) = tracer.watch(monitor, self.pid, SAMPLE_EVERY, exec) => (result, Some(watched)),
@@ -286,12 +290,28 @@ impl ScratchSession {
             let done = match result {
                 Ok(done) => done,
                 Err(error) => {
-                    if step.in_transaction || segment_open.is_some() {
+                    if in_transaction {
                         let _ = self.simple("ROLLBACK").await;
                     }
                     let stayed = match step.in_transaction {
                         true => completed.clone(),
-                        false => stayed(&completed, &segment_open),
+                        false => {
+                            // In a transaction the file opened itself: that rolled back from
+                            // its BEGIN on.
+                            let opened = (0..statement.index)
+                                .rev()
+                                .take_while(|&i| inside.get(i) == Some(&true))
+                                .last()
+                                .map(|i| i.saturating_sub(1));
+                            let mut kept = stayed(&completed, &segment_open);
+                            if in_transaction
+                                && step.own_transactions()
+                                && let Some(begin) = opened
+                            {
+                                kept.retain(|&i| i < begin);
+                            }
+                            kept
+                        }
                     };
                     let failure = describe_failure(&error, Some(statement), step, &stayed, false);
                     return Ok(FileRun {

@@ -89,7 +89,7 @@ pub fn render_step(
         step.file.path.display()
     );
     if pooled.is_some() && !step.in_transaction {
-        let refusal = crate::pooler::no_transaction_refusal(step.version);
+        let refusal = crate::pooler::no_transaction_refusal(step.version, step.own_transactions());
         let _ = writeln!(out, "-- --pooled refuses to run: {refusal}");
     }
     let application_name = format!("lockstep:{verb}:{}", step.version);

@@ -86,6 +86,9 @@ pub struct Failure {
     /// Whether it ran outside one transaction (`-- no-transaction`) and its history row is left
     /// saying `success = false`: recorded as partially applied (or reverted).
     pub partial: bool,
+    /// Whether it ran as written, in transactions the file opens and ends itself.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub own_transactions: bool,
     /// In a transaction, the statements that completed before the failure (rolled back with it);
     /// outside one, the statements that are committed and stay applied.
     pub completed: Vec<usize>,

@@ -17,6 +17,7 @@ use super::plan::Step;
 use super::retry_delay;
 use super::script::{Op, RowWrite, row_sql, script};
 use super::watch::Watch;
+use crate::analysis::OwnTransaction;
 use crate::history::HistoryTable;
 use crate::monitor::LockWait;
 use crate::sql::{LineIndex, Statement};
@@ -115,7 +116,13 @@ pub(super) async fn run_step(exec: &mut Exec<'_>, step: &Step) -> Result<Duratio
                     Err(e) => Err(e),
                 }
             }
-            Op::Statement(index) => run.statement(&step.statements[index]).await,
+            Op::Statement(index) => {
+                if step.control(index) == Some(OwnTransaction::Begins) {
+                    // The file's own transaction: a retry after a lock timeout starts here.
+                    transaction_start = at;
+                }
+                run.statement(&step.statements[index]).await
+            }
             // The row and the COMMIT after it go in one round trip.
             Op::Row(write) if ops.get(at + 1) == Some(&Op::Commit) => {
                 match run.stop_if_cancelled().await {
@@ -267,8 +274,19 @@ impl StepRun<'_> {
                     rows_affected: result.rows_affected(),
                 });
                 self.completed.push(statement.index);
-                if !self.open {
-                    self.committed = statement.index + 1;
+                match step.control(statement.index) {
+                    // The file's own transaction: its statements count once it commits.
+                    Some(OwnTransaction::Begins) => self.open = true,
+                    Some(OwnTransaction::Commits) if self.open => self.committed_now(),
+                    Some(OwnTransaction::RollsBack) if self.open => {
+                        // Undone as the file says: nothing of its transaction stays, and the
+                        // run goes on past it.
+                        self.open = false;
+                        self.row_written = None;
+                        self.committed = statement.index + 1;
+                    }
+                    _ if !self.open => self.committed = statement.index + 1,
+                    _ => {}
                 }
                 // Interrupted while it ran, too late to cancel it: stop before the next.
                 self.stop_if_cancelled().await
@@ -452,6 +470,7 @@ pub(crate) fn describe(
         hint,
         in_transaction: step.in_transaction,
         partial: unfinished,
+        own_transactions: step.own_transactions(),
         completed: completed.to_vec(),
         blocked_by: None,
     }

@@ -31,7 +31,10 @@ pub use events::{EventSink, Failure, KeptTable, LOCK_NOT_AVAILABLE, LockHolder, 
 pub(crate) use execute::describe as describe_failure;
 pub use hook::{BeforeStatement, HookError, HookFuture};
 pub use lock::{LockError, advisory_key, holder as lock_holder};
-pub use plan::{Direction, Operation, Plan, PlanError, Prepared, Step, plan, plan_prepared};
+pub use plan::{
+    Direction, Operation, Plan, PlanError, Prepared, Step, cut, in_one_transaction, plan,
+    plan_prepared,
+};
 pub use resolve::{Resolution, Resolved};
 pub use tally::{RunTally, Stopped};
 pub use watch::WAIT_GRACE;
@@ -204,6 +207,11 @@ fn failure_outcome(version: i64, direction: Direction, failure: &Failure) -> Str
         [one] => format!("statement {} stayed applied", one + 1),
         [first, .., last] => format!("statements {}–{} stayed applied", first + 1, last + 1),
     };
+    let how = if failure.own_transactions {
+        "as written, in the transactions it opens and ends itself (BEGIN/COMMIT)"
+    } else {
+        "outside a transaction (-- no-transaction)"
+    };
     if failure.in_transaction {
         "the transaction was rolled back: nothing of it remains".to_string()
     } else if failure.partial {
@@ -212,16 +220,16 @@ fn failure_outcome(version: i64, direction: Direction, failure: &Failure) -> Str
             Direction::Revert => ("reverted", "partially reverted"),
         };
         format!(
-            "it runs outside a transaction (-- no-transaction): {stayed}, and its history row \
-             records it as {state} (success = false), so no run goes past it. `lockstep status` \
-             shows what is known; finish or undo the rest by hand, then run `lockstep resolve \
-             {version} --applied` or `lockstep resolve {version} --rolled-back` (whether the \
-             migration is now {verb} in full or not at all)"
+            "it runs {how}: {stayed}, and its history row records it as {state} (success = \
+             false), so no run goes past it. `lockstep status` shows what is known; finish or \
+             undo the rest by hand, then run `lockstep resolve {version} --applied` or \
+             `lockstep resolve {version} --rolled-back` (whether the migration is now {verb} in \
+             full or not at all)"
         )
     } else {
         format!(
-            "it runs outside a transaction (-- no-transaction), but it failed in its first \
-             segment: {stayed} and its history row is unchanged; fix it and run again"
+            "it runs {how}, but it failed before anything of it committed: {stayed} and its \
+             history row is unchanged; fix it and run again"
         )
     }
 }

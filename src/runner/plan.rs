@@ -69,11 +69,55 @@ pub struct Step {
     pub checksum: Vec<u8>,
     /// The file's statements, in order.
     pub statements: Vec<Statement>,
-    /// Whether the step runs inside one transaction (no `-- no-transaction`).
+    /// Whether the step runs inside one transaction (no `-- no-transaction`, and the file does
+    /// not open or end transactions itself).
     pub in_transaction: bool,
     /// The segments its statements run in: one transaction segment holding every statement
     /// when `in_transaction`, else as [`crate::analysis::segment`] groups them.
     pub segments: Vec<Segment>,
+}
+
+impl Step {
+    /// What the statement `index` does to the transaction block, in a file that controls its
+    /// own transactions.
+    pub fn control(&self, index: usize) -> Option<crate::analysis::OwnTransaction> {
+        // The segments cover the statements in order: found by bisection (a large file wrapped
+        // in BEGIN/COMMIT has a segment per statement).
+        let at = self.segments.partition_point(|s| s.statements.end <= index);
+        self.segments
+            .get(at)
+            .filter(|s| s.statements.contains(&index))
+            .and_then(|s| s.control)
+    }
+
+    /// Whether the file opens or ends transactions itself (and so runs as written).
+    pub fn own_transactions(&self) -> bool {
+        self.segments.iter().any(|s| s.control.is_some())
+    }
+
+    /// For each statement, whether it runs inside a transaction block: the runner's (one for
+    /// the file, or a segment's), or one the file opened itself.
+    pub fn in_transaction_by_statement(&self) -> Vec<bool> {
+        use crate::analysis::OwnTransaction;
+        let mut inside = vec![self.in_transaction; self.statements.len()];
+        if self.in_transaction {
+            return inside;
+        }
+        let mut open = false;
+        for segment in &self.segments {
+            for index in segment.statements.clone() {
+                if let Some(slot) = inside.get_mut(index) {
+                    *slot = segment.is_transaction() || open;
+                }
+            }
+            match segment.control {
+                Some(OwnTransaction::Begins) => open = true,
+                Some(OwnTransaction::Commits | OwnTransaction::RollsBack) => open = false,
+                None => {}
+            }
+        }
+        inside
+    }
 }
 
 /// Everything an operation will run, in order.
@@ -172,23 +216,46 @@ impl Prepared {
         }
     }
 
-    /// The statements of `file` and how they run: taken from what was kept, or split now. A
-    /// `-- no-transaction` file is cut into segments; any other is one.
+    /// The statements of `file` and how they run: taken from what was kept, or cut now.
     fn split(&mut self, file: &MigrationFile) -> (Vec<Statement>, Vec<Segment>) {
-        if let Some(kept) = self.statements.remove(&file.path) {
-            return kept;
+        match self.statements.remove(&file.path) {
+            Some(kept) => kept,
+            None => cut(file),
         }
-        if file.no_transaction {
-            let segmented = segment(&file.sql);
+    }
+}
+
+/// The statements of `file` and the segments they run in. A `-- no-transaction` file, or one
+/// that opens or ends transactions itself, is cut into segments; any other is one transaction.
+/// A file's own `COMMIT` inside the runner's transaction would end that early, and what follows
+/// would run outside any transaction unseen: such a file runs as written instead, a statement at
+/// a time, its history row following what its own transactions commit.
+pub fn cut(file: &MigrationFile) -> (Vec<Statement>, Vec<Segment>) {
+    if file.no_transaction {
+        let segmented = segment(&file.sql);
+        return (segmented.statements, segmented.segments);
+    }
+    let (statements, _) = split_statements(&file.sql);
+    if statements
+        .iter()
+        .any(|s| crate::sql::may_control_transaction(&s.text))
+    {
+        let segmented = segment(&file.sql);
+        if segmented.own_transactions {
             return (segmented.statements, segmented.segments);
         }
-        let (statements, _) = split_statements(&file.sql);
-        let all = Segment {
-            statements: 0..statements.len(),
-            alone: None,
-        };
-        (statements, vec![all])
     }
+    let all = Segment {
+        statements: 0..statements.len(),
+        alone: None,
+        control: None,
+    };
+    (statements, vec![all])
+}
+
+/// Whether `file`, cut into `segments` ([`cut`]), runs inside one transaction of the runner's.
+pub fn in_one_transaction(file: &MigrationFile, segments: &[Segment]) -> bool {
+    !file.no_transaction && segments.iter().all(Segment::is_transaction)
 }
 
 /// Plans `operation` on the current `status` of `set`.
@@ -345,7 +412,7 @@ pub(super) fn step(
         file: file.clone(),
         checksum: checksum.to_vec(),
         statements,
-        in_transaction: !file.no_transaction,
+        in_transaction: in_one_transaction(file, &segments),
         segments,
     }
 }

@@ -44,7 +44,10 @@ impl Runner {
         let plan = plan(operation, set, &status, self.options.ignore_missing)?;
         check_expected(&plan, expected)?;
         if let Some(step) = plan.steps.iter().find(|s| !s.in_transaction) {
-            return Err(RunError::Pooling(no_transaction_refusal(step.version)));
+            return Err(RunError::Pooling(no_transaction_refusal(
+                step.version,
+                step.own_transactions(),
+            )));
         }
         if !plan.steps.is_empty() {
             self.pass_gate().await?;

@@ -13,7 +13,7 @@
 //! segment) is atomic and writes the row as sqlx does.
 
 use super::plan::{Direction, Step};
-use crate::analysis::Segment;
+use crate::analysis::{OwnTransaction, Segment};
 use crate::history::{HistoryTable, Progress};
 
 /// One thing a step sends.
@@ -83,19 +83,61 @@ pub fn script(step: &Step) -> Vec<Op> {
         ops.push(Op::Row(finished(false)));
     }
     let last = step.segments.len().saturating_sub(1);
-    for (i, Segment { statements, alone }) in step.segments.iter().enumerate() {
+    // A file that rolls back a transaction of its own could undo a row written in it.
+    let rolls_back = step
+        .segments
+        .iter()
+        .any(|s| s.control == Some(OwnTransaction::RollsBack));
+    // Inside a transaction the file opened itself: its row is written once, right before the
+    // file's COMMIT, so that it commits with the work it records (and a failure in between
+    // leaves neither).
+    let mut inside = false;
+    for (i, segment) in step.segments.iter().enumerate() {
+        let Segment {
+            statements,
+            alone,
+            control,
+        } = segment;
         if !step.in_transaction {
             ops.push(Op::Segment(i));
+        }
+        match control {
+            Some(OwnTransaction::Begins) if !rolls_back => {
+                ops.extend(statements.clone().map(Op::Statement));
+                inside = true;
+                continue;
+            }
+            _ if inside && *control != Some(OwnTransaction::Commits) => {
+                ops.extend(statements.clone().map(Op::Statement));
+                if i == last {
+                    // The file leaves its transaction open: committed at the end, as sqlx's
+                    // own COMMIT would.
+                    ops.push(Op::Row(finished(written)));
+                    ops.push(Op::Commit);
+                }
+                continue;
+            }
+            _ => {}
+        }
+        let row = |written| {
+            if i == last {
+                finished(written)
+            } else {
+                unfinished(written, statements.end)
+            }
+        };
+        if inside {
+            ops.push(Op::Row(row(written)));
+            ops.extend(statements.clone().map(Op::Statement));
+            inside = false;
+            written = true;
+            continue;
         }
         if alone.is_some() && !written {
             ops.push(Op::Row(unfinished(false, statements.start)));
             written = true;
         }
-        let row = if i == last {
-            finished(written)
-        } else {
-            unfinished(written, statements.end)
-        };
+        let row = row(written);
         if alone.is_some() {
             ops.extend(statements.clone().map(Op::Statement));
             ops.push(Op::Row(row));
@@ -171,6 +213,81 @@ mod tests {
                 Commit
             ]
         );
+    }
+
+    #[test]
+    fn a_file_with_its_own_transactions_runs_as_written_and_its_row_commits_with_them() {
+        let applying = |committed| Progress::Applying { committed };
+        // Wrapped whole in BEGIN/COMMIT, with or without -- no-transaction: the row is written
+        // once, right before the file's COMMIT, so a failure inside leaves neither.
+        for in_transaction in [true, false] {
+            let s = step(
+                Direction::Apply,
+                "BEGIN;\nSELECT 1;\nSELECT 2;\nCOMMIT;",
+                in_transaction,
+            );
+            assert!(!s.in_transaction && s.own_transactions());
+            assert_eq!(
+                script(&s),
+                vec![
+                    Segment(0),
+                    Statement(0),
+                    Segment(1),
+                    Statement(1),
+                    Segment(2),
+                    Statement(2),
+                    Segment(3),
+                    Row(Insert),
+                    Statement(3)
+                ]
+            );
+        }
+        // A COMMIT part-way (in the runner's transaction, sqlx's would end there): what follows
+        // runs a statement at a time, each recorded once it stays.
+        let s = step(
+            Direction::Apply,
+            "SELECT 0;\nBEGIN;\nSELECT 1;\nCOMMIT;\nSELECT 2;",
+            true,
+        );
+        assert_eq!(
+            script(&s),
+            vec![
+                Segment(0),
+                Row(InsertUnfinished(applying(0))),
+                Statement(0),
+                Row(Unfinished(applying(1))),
+                Segment(1),
+                Statement(1),
+                Segment(2),
+                Statement(2),
+                Segment(3),
+                Row(Unfinished(applying(4))),
+                Statement(3),
+                Segment(4),
+                Statement(4),
+                Row(Finished)
+            ]
+        );
+        // A transaction left open at the end is committed by the runner, with the row.
+        let s = step(
+            Direction::Apply,
+            "SELECT 1;\nCOMMIT;\nBEGIN;\nSELECT 2;",
+            true,
+        );
+        let ops = script(&s);
+        assert_eq!(
+            ops[ops.len() - 6..],
+            [
+                Segment(2),
+                Statement(2),
+                Segment(3),
+                Statement(3),
+                Row(Finished),
+                Commit
+            ]
+        );
+        // A file without BEGIN or COMMIT stays one transaction.
+        assert!(step(Direction::Apply, "SELECT 1; SELECT 'BEGIN';", true).in_transaction);
     }
 
     #[test]

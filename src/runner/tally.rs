@@ -129,7 +129,7 @@ impl Stopped {
         }
     }
 
-    /// `migration 4 rolled back` or `migration 4 (-- no-transaction) partially applied: statements
+    /// `migration 4 rolled back` or `migration 4 (not in one transaction) partially applied: statements
     /// 1, 2 stayed applied`.
     pub fn describe(&self) -> String {
         if self.rolled_back {
@@ -137,12 +137,12 @@ impl Stopped {
         }
         if self.completed_statements.is_empty() {
             return format!(
-                "migration {} (-- no-transaction) stopped before any statement completed",
+                "migration {} (not in one transaction): nothing of it stayed applied",
                 self.version
             );
         }
         format!(
-            "migration {} (-- no-transaction) partially {}: statements {} stayed applied",
+            "migration {} (not in one transaction) partially {}: statements {} stayed applied",
             self.version,
             match self.direction {
                 Direction::Apply => "applied",

@@ -20,6 +20,10 @@ pub fn count(n: usize, singular: &str, plural: &str) -> String {
 pub fn transaction_mode(step: &Step) -> String {
     match step.segments.as_slice() {
         _ if step.in_transaction => "in one transaction".to_string(),
+        _ if step.own_transactions() => "AS WRITTEN: its own BEGIN/COMMIT, a statement at a \
+                                          time; the history row says success = FALSE until the \
+                                          last one"
+            .to_string(),
         [] => "-- no-transaction, no statements".to_string(),
         [one] if one.is_transaction() => "-- no-transaction, but every statement may run in a \
                                           transaction: one transaction, as sqlx runs it"
@@ -82,13 +86,24 @@ pub fn plan_summary(plan: &Plan) -> String {
         }
         let outside = steps.iter().filter(|s| !s.in_transaction).count();
         let statements: usize = steps.iter().map(|s| s.statements.len()).sum();
+        // Outside one transaction: `-- no-transaction`, or the file's own BEGIN/COMMIT.
+        let how = match steps
+            .iter()
+            .filter(|s| !s.in_transaction)
+            .all(|s| s.own_transactions())
+        {
+            true => "in their own BEGIN/COMMIT",
+            false if steps.iter().any(|s| s.own_transactions()) => {
+                "-- no-transaction or their own BEGIN/COMMIT"
+            }
+            false => "-- no-transaction",
+        };
         let modes = match (steps.len() - outside, outside) {
             (_, 0) => "each in one transaction".to_string(),
-            (0, n) => format!("{} -- no-transaction", if n == 1 { "it is" } else { "all" }),
-            (inside, outside) => format!(
-                "{inside} in one transaction, {outside} -- no-transaction (not rolled back on \
-                 failure)"
-            ),
+            (0, n) => format!("{} {how}", if n == 1 { "it runs" } else { "all run" }),
+            (inside, outside) => {
+                format!("{inside} in one transaction, {outside} {how} (not rolled back on failure)")
+            }
         };
         parts.push(format!(
             "{} {}, {} ({modes})",
@@ -474,6 +489,7 @@ mod tests {
                 hint: None,
                 in_transaction: true,
                 partial: false,
+                own_transactions: false,
                 completed: vec![],
                 blocked_by: None,
             },

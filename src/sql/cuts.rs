@@ -65,3 +65,58 @@ pub fn statement_cuts(text: &str, pieces: usize) -> Option<Vec<usize>> {
     cuts.push(text.len());
     Some(cuts)
 }
+
+/// Whether `statement` may open or end a transaction block: its first word (read with the lexer,
+/// past comments) is `BEGIN`, `START`, `COMMIT`, `END`, `ROLLBACK`, `ABORT` or `PREPARE`. A cheap
+/// look before parsing a whole file to find out what it does.
+pub fn may_control_transaction(statement: &str) -> bool {
+    use squawk_lexer::TokenKind;
+    let mut offset = 0;
+    for token in squawk_lexer::tokenize(statement) {
+        let end = offset + token.len as usize;
+        match token.kind {
+            TokenKind::Whitespace | TokenKind::LineComment | TokenKind::BlockComment { .. } => {}
+            TokenKind::Ident => {
+                let word = statement.get(offset..end).unwrap_or("");
+                return [
+                    "begin", "start", "commit", "end", "rollback", "abort", "prepare",
+                ]
+                .iter()
+                .any(|w| word.eq_ignore_ascii_case(w));
+            }
+            _ => return false,
+        }
+        offset = end;
+    }
+    false
+}
+
+#[cfg(test)]
+mod control_tests {
+    use super::may_control_transaction;
+
+    #[test]
+    fn the_first_word_says_whether_a_statement_may_control_the_transaction() {
+        for yes in [
+            "BEGIN",
+            "begin isolation level serializable",
+            "/* c */ COMMIT",
+            "END",
+            "ROLLBACK",
+            "abort",
+            "START TRANSACTION",
+            "PREPARE TRANSACTION 'x'",
+        ] {
+            assert!(may_control_transaction(yes), "{yes}");
+        }
+        for no in [
+            "SELECT 'BEGIN'",
+            "CREATE TABLE t (id int)",
+            "\"begin\"",
+            "DO $$ BEGIN END $$",
+            "",
+        ] {
+            assert!(!may_control_transaction(no), "{no}");
+        }
+    }
+}

@@ -5,7 +5,7 @@ mod cuts;
 mod line_index;
 pub(crate) mod split;
 
-pub use cuts::statement_cuts;
+pub use cuts::{may_control_transaction, statement_cuts};
 pub use line_index::{LineCol, LineIndex};
 pub use split::{
     Statement, SyntaxProblem, past_statement_end, split_parsed, split_statements, split_tree,

@@ -166,6 +166,7 @@ fn the_run_pane_shows_statements_and_server_messages_with_markers() {
                 hint: None,
                 in_transaction: true,
                 partial: false,
+                own_transactions: false,
                 completed: vec![0],
                 blocked_by: None,
             },

@@ -474,6 +474,7 @@ fn the_run_pane_keeps_the_timer_and_the_blocker_at_every_size() {
                     hint: None,
                     in_transaction: true,
                     partial: false,
+                    own_transactions: false,
                     completed: vec![0],
                     blocked_by: None,
                 },

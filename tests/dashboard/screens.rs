@@ -473,6 +473,7 @@ fn a_failure_highlights_the_failing_line() {
                 hint: None,
                 in_transaction: true,
                 partial: false,
+                own_transactions: false,
                 completed: vec![0],
                 blocked_by: None,
             },
@@ -1610,4 +1611,45 @@ fn the_analysis_not_ready_message_goes_when_the_analysis_arrives() {
     }
     assert!(analysed, "the status asks for the analysis");
     assert_eq!(app.message, None);
+}
+
+/// A file that opens and ends its own transactions runs as written, not in one transaction: the
+/// preview's title says so, and so does the confirmation's plan.
+#[test]
+fn a_file_with_its_own_begin_and_commit_is_not_shown_as_one_transaction() {
+    let ms = vec![
+        migration(
+            1,
+            "create users",
+            "CREATE TABLE users (id bigint PRIMARY KEY);\n",
+            None,
+        ),
+        migration(
+            2,
+            "commits early",
+            "BEGIN;\nALTER TABLE users ADD COLUMN nickname text;\nCOMMIT;\nCREATE TABLE posts (id int);\n",
+            None,
+        ),
+    ];
+    let rows = vec![row(&ms[0], true, false)];
+    let set = MigrationSet {
+        dir: PathBuf::from("migrations"),
+        migrations: ms,
+        problems: vec![],
+    };
+    let status = Status::build(&set, Some(&rows));
+    let mut app = app_on(set, status);
+    key(&mut app, KeyCode::Char('j'));
+    let text = format!("{:?}", render(&mut app, 160, 45).backend());
+    assert!(
+        text.contains("2 UP 2 commits early — its own BEGIN/COMMIT, no DOWN"),
+        "{text}"
+    );
+    key(&mut app, KeyCode::Char('a'));
+    let text = format!("{:?}", render(&mut app, 160, 45).backend());
+    assert!(
+        text.contains("1 migration, 4 statements (it runs in their own BEGIN/COMMIT)"),
+        "{text}"
+    );
+    assert!(text.contains("AS WRITTEN"), "{text}");
 }

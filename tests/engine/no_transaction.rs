@@ -598,3 +598,129 @@ async fn dry_run_shows_the_segments_and_the_unfinished_row() {
         assert!(sql.contains(expected), "missing {expected:?} in:\n{sql}");
     }
 }
+
+/// A file that opens and ends its own transactions (with or without `-- no-transaction`) runs as
+/// written, a statement at a time: in sqlx's one transaction its COMMIT would end the runner's
+/// early, and a later failure would leave the first part applied with nothing recorded. Here what
+/// its transactions committed is recorded, and told.
+#[tokio::test]
+async fn a_file_that_commits_part_way_is_recorded_as_partially_applied_when_it_fails_later() {
+    let db = fresh_database().await;
+    let dir = Dir::with(&[
+        (
+            "1_users.sql",
+            "CREATE TABLE users (id bigint PRIMARY KEY);\n",
+        ),
+        (
+            "2_commits_early.sql",
+            "BEGIN;\n\
+             ALTER TABLE users ADD COLUMN nickname text;\n\
+             COMMIT;\n\
+             CREATE TABLE posts (id bigint PRIMARY KEY);\n\
+             SELECT 1/0;\n",
+        ),
+    ]);
+    let err = run(&db, &dir, Operation::Up { to: None })
+        .await
+        .unwrap_err();
+    let failure = failure(&err);
+    assert_eq!(failure.statement, Some(4));
+    assert!(!failure.in_transaction && failure.own_transactions && failure.partial);
+    assert_eq!(failure.completed, vec![0, 1, 2, 3]);
+    let message = err.to_string();
+    assert!(
+        message.contains("in the transactions it opens and ends itself")
+            && message.contains("statements 1–4 stayed applied")
+            && !message.contains("nothing of it remains"),
+        "{message}"
+    );
+    assert!(
+        exists(&db, "posts").await,
+        "created outside any transaction"
+    );
+    let status = status(&db, &dir).await;
+    assert_eq!(status.versions[1].state, State::Partial);
+    let text = status.versions[1]
+        .unfinished
+        .as_ref()
+        .unwrap()
+        .lines(2)
+        .join("\n");
+    assert!(
+        text.contains("as written: its own BEGIN/COMMIT") && text.contains("stopped after 4 of 5"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_file_wrapped_in_its_own_transaction_leaves_nothing_when_it_fails_and_is_recorded_when_it_succeeds()
+ {
+    let db = fresh_database().await;
+    let failing =
+        "BEGIN;\nCREATE TABLE w (id int);\nINSERT INTO w VALUES (1);\nSELECT 1/0;\nCOMMIT;\n";
+    for marker in ["", "-- no-transaction\n"] {
+        let dir = Dir::with(&[("1_wrapped.sql", &format!("{marker}{failing}"))]);
+        let err = run(&db, &dir, Operation::Up { to: None })
+            .await
+            .unwrap_err();
+        let failure = failure(&err);
+        assert!(
+            failure.own_transactions && !failure.partial && failure.completed.is_empty(),
+            "{marker}: {failure:?}"
+        );
+        assert!(
+            err.to_string().contains("its history row is unchanged"),
+            "{err}"
+        );
+        assert!(
+            !exists(&db, "w").await,
+            "{marker}: its transaction rolled back"
+        );
+        assert!(
+            rows(&db).await.is_empty(),
+            "{marker}: and nothing is recorded"
+        );
+    }
+    let dir = Dir::with(&[(
+        "1_wrapped.sql",
+        "BEGIN;\nCREATE TABLE w (id int);\nINSERT INTO w VALUES (1);\nCOMMIT;\n",
+    )]);
+    up(&db, &dir).await;
+    let rows = rows(&db).await;
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].success && rows[0].execution_time > 0, "{rows:?}");
+    assert_eq!(rows[0].checksum, dir.set().migrations[0].checksum());
+    assert_eq!(status(&db, &dir).await.versions[0].state, State::Applied);
+}
+
+/// Killed inside the file's own transaction: the row was to be written in it, so the server's
+/// rollback leaves neither the work nor a row, and the migration is simply pending again.
+#[tokio::test]
+async fn killed_inside_the_files_own_transaction_it_is_pending_with_nothing_left() {
+    let db = fresh_database().await;
+    let dir = Dir::with(&[(
+        "1_slow.sql",
+        "BEGIN;\nCREATE TABLE k (id int);\nSELECT pg_sleep(60);\nCOMMIT;\n",
+    )]);
+    kill_up_when(
+        &db,
+        &dir,
+        "the file's transaction sleeps",
+        "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE datname = current_database() \
+         AND application_name LIKE 'lockstep:apply%' AND query LIKE 'SELECT pg_sleep%')",
+    )
+    .await;
+    let mut c = conn(&db).await;
+    // The killed client's backend would sleep on: end it, as the server does a lost client's.
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND application_name LIKE 'lockstep:apply%'",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    wait_session_gone(&mut c).await;
+    assert!(!exists(&db, "k").await);
+    assert!(rows(&db).await.is_empty());
+    assert_eq!(status(&db, &dir).await.versions[0].state, State::Pending);
+}

@@ -430,6 +430,76 @@ CREATE TYPE mood AS ENUM ('ok');
     conn.close().await.unwrap();
 }
 
+/// A file that runs its own `BEGIN … COMMIT` (Prisma's enum swaps do) runs as written: what
+/// follows its COMMIT runs outside any transaction, so its locks go at the end of each statement.
+/// They are sampled while the statement runs, as a `-- no-transaction` file's are, not read after
+/// it and reported as "no new lock" against the analysis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_statements_after_a_files_own_commit_are_sampled_not_read_after_they_commit() {
+    let up = "\
+BEGIN;
+ALTER TABLE users ADD COLUMN nickname text;
+COMMIT;
+CREATE TABLE posts (id bigint PRIMARY KEY, user_id bigint);
+ALTER TABLE posts ADD CONSTRAINT posts_user_fk FOREIGN KEY (user_id) REFERENCES users (id);
+";
+    let dir = Dir::with(&[
+        (
+            "1_base.up.sql",
+            "CREATE TABLE users (id bigint PRIMARY KEY);\n",
+        ),
+        ("1_base.down.sql", "DROP TABLE users;\n"),
+        ("2_commits_early.up.sql", up),
+        (
+            "2_commits_early.down.sql",
+            "DROP TABLE posts;\nALTER TABLE users DROP COLUMN nickname;\n",
+        ),
+    ]);
+    let report = rehearsed_on_base(&dir).await;
+    let rehearsed = &report.migrations[0];
+    assert!(matches!(rehearsed.up.outcome, Outcome::Ok), "{rehearsed:?}");
+    let sampled: Vec<(&str, bool)> = rehearsed
+        .statements
+        .iter()
+        .map(|s| (s.text.as_str(), s.sampled))
+        .collect();
+    assert_eq!(
+        sampled,
+        vec![
+            ("BEGIN", true),
+            ("ALTER TABLE users ADD COLUMN nickname text", false),
+            ("COMMIT", false),
+            (
+                "CREATE TABLE posts (id bigint PRIMARY KEY, user_id bigint)",
+                true
+            ),
+            (
+                "ALTER TABLE posts ADD CONSTRAINT posts_user_fk FOREIGN KEY (user_id) REFERENCES users (id)",
+                true
+            ),
+        ]
+    );
+    // The analysis' SHARE ROW EXCLUSIVE on users is not contradicted by a read after the commit.
+    assert_eq!(disagreements(&report), Vec::<String>::new());
+    assert!(
+        rehearsed.statements[4]
+            .predicted
+            .iter()
+            .any(|p| p.target == "users" && p.mode.to_string() == "SHARE ROW EXCLUSIVE"),
+        "{:?}",
+        rehearsed.statements[4].predicted
+    );
+    // Before the file's COMMIT, the locks are read in the transaction as usual.
+    assert!(
+        rehearsed.statements[1]
+            .observed
+            .iter()
+            .any(|o| o.target == "users" && o.mode.to_string() == "ACCESS EXCLUSIVE"),
+        "{:?}",
+        rehearsed.statements[1].observed
+    );
+}
+
 /// Write counters of the database and whether any session but the caller's is connected to it.
 async fn counters(admin: &mut sqlx::PgConnection, database: &str) -> (i64, i64, i64) {
     sqlx::query("SELECT pg_stat_clear_snapshot()")

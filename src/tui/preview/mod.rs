@@ -298,7 +298,12 @@ impl Preview {
             );
             return;
         };
-        let mode = if migration.up.no_transaction {
+        let own = data
+            .analysis(v.version, self.side)
+            .is_some_and(|a| a.controls_own_transactions());
+        let mode = if own {
+            "its own BEGIN/COMMIT"
+        } else if migration.up.no_transaction {
             "no transaction"
         } else {
             "one transaction"

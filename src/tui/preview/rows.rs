@@ -430,7 +430,11 @@ fn observed_badges(traced: &StatementRehearsal) -> Vec<Chip> {
     for predicted in &traced.predicted {
         let target = render::predicted_target(predicted);
         if !seen(&target, predicted.object) {
-            chips.push(chip(format!("no new lock on {target}"), Tone::Quiet));
+            let text = match traced.sampled {
+                true => format!("no lock seen on {target}"),
+                false => format!("no new lock on {target}"),
+            };
+            chips.push(chip(text, Tone::Quiet));
             disagree(&mut chips, &target, predicted.object);
         }
     }

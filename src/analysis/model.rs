@@ -62,6 +62,8 @@ pub enum Shape {
     Reindex,
     /// `REINDEX` on each index.
     ReindexIndexes,
+    /// `REINDEX INDEX` on the index (its table gets SHARE while the index is rebuilt).
+    ReindexIndex,
     /// `REINDEX … CONCURRENTLY`.
     ReindexConcurrently,
     /// `ADD COLUMN` without default.
@@ -318,6 +320,7 @@ pub const LOCK_MODEL: &[ShapeRow] = &[
     row(S::DropIndexConcurrently, "DROP INDEX CONCURRENTLY", ShareUpdateExclusive, Free, Index),
     row(S::Reindex, "REINDEX", Share, Scan, Table),
     row(S::ReindexIndexes, "REINDEX", AccessExclusive, Scan, IndexesOf),
+    row(S::ReindexIndex, "REINDEX INDEX", AccessExclusive, Scan, Index),
     row(S::ReindexConcurrently, "REINDEX CONCURRENTLY", ShareUpdateExclusive, Scan, Table),
     row(S::AddColumn, "ADD COLUMN", AccessExclusive, Free, Table),
     cost_before(row(S::AddColumnDefault, "ADD COLUMN … DEFAULT", AccessExclusive, Free, Table), 110, Rewrite),

@@ -858,18 +858,24 @@ impl<'a> State<'a> {
                 continue;
             }
             let row = lookup(a.shape);
+            // REINDEX INDEX reads the whole table under SHARE to rebuild the index; the others
+            // take the index's lock on the table, briefly.
+            let (mode, scan) = match a.shape {
+                Shape::ReindexIndex => (LockMode::Share, true),
+                _ => (f.mode, false),
+            };
             locks.push(LockFact {
                 new_relation: self.is_new(&table),
                 relation: table,
                 target: Target::Table,
-                mode: f.mode,
+                mode,
                 shape: a.shape,
                 command: row.command,
-                blocks_reads: f.mode.blocks_reads(),
-                blocks_writes: f.mode.blocks_writes(),
-                scan: false,
+                blocks_reads: mode.blocks_reads(),
+                blocks_writes: mode.blocks_writes(),
+                scan,
                 rewrite: false,
-                duration: LikelyDuration::Brief,
+                duration: LikelyDuration::of(scan, false),
                 rows: None,
             });
         }
@@ -1577,6 +1583,22 @@ impl<'a> State<'a> {
                     if let Some(table) = self.schema.index_table(from).map(str::to_string) {
                         self.schema.set_index(from, None);
                         self.schema.set_index(to, Some(table));
+                    }
+                }
+                Effect::RenameConstraint { table, from, to } => {
+                    if let Some(known) = self.schema.constraint(from).cloned() {
+                        self.schema.set_constraint(from, None);
+                        self.schema.set_constraint(to, Some(known));
+                    }
+                    // The index behind a PRIMARY KEY or UNIQUE constraint, in the table's schema.
+                    let in_schema = |name: &str| match table.rsplit_once('.') {
+                        Some((schema, _)) => format!("{schema}.{name}"),
+                        None => name.to_string(),
+                    };
+                    let (from, to) = (in_schema(from), in_schema(to));
+                    if self.schema.index_table(&from) == Some(table.as_str()) {
+                        self.schema.set_index(&from, None);
+                        self.schema.set_index(&to, Some(table.clone()));
                     }
                 }
                 Effect::Unseen => self.schema.changes.unseen = true,

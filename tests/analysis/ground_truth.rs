@@ -193,6 +193,18 @@ const GROUPS: &[&[&str]] = &[
     &["ALTER TABLE typed ALTER COLUMN tz TYPE timestamptz(1)"],
     &["ALTER TABLE typed ALTER COLUMN tm TYPE time(3)"],
     &["ALTER TABLE typed ALTER COLUMN iv TYPE interval"],
+    // REINDEX INDEX: SHARE on the index's table while it is rebuilt. A constraint renamed keeps
+    // what it is: a foreign key still locks its referenced table when dropped, and a primary
+    // key's index is renamed with it.
+    &["REINDEX INDEX orders_amount"],
+    &[
+        "ALTER TABLE kids RENAME CONSTRAINT kids_parent_fk TO kids_parent_key",
+        "ALTER TABLE kids DROP CONSTRAINT IF EXISTS kids_parent_key",
+    ],
+    &[
+        "ALTER TABLE users RENAME CONSTRAINT users_pkey TO users_pk",
+        "REINDEX INDEX users_pk",
+    ],
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]

@@ -126,7 +126,18 @@ pub(super) fn alter_table(node: &SyntaxNode, pg_version: u32, d: &mut Described)
                     ..simple(Shape::Rename)
                 });
             }
-            K::RENAME_CONSTRAINT => d.actions.push(simple(Shape::Rename)),
+            K::RENAME_CONSTRAINT => {
+                let from = child(&action, K::CONSTRAINT_NAME_REF).map(|n| name_text(&n));
+                let to = child(&action, K::CONSTRAINT_NAME).map(|n| name_text(&n));
+                if let (Some(from), Some(to)) = (from, to) {
+                    d.effects.push(Effect::RenameConstraint {
+                        table: table.clone(),
+                        from,
+                        to,
+                    });
+                }
+                d.actions.push(simple(Shape::Rename));
+            }
             K::ENABLE_TRIGGER
             | K::DISABLE_TRIGGER
             | K::ENABLE_REPLICA_TRIGGER

@@ -320,6 +320,16 @@ pub(crate) enum Effect {
         /// New name.
         to: String,
     },
+    /// ALTER TABLE … RENAME CONSTRAINT (a PRIMARY KEY's or UNIQUE constraint's index is renamed
+    /// with it).
+    RenameConstraint {
+        /// Table.
+        table: String,
+        /// Old name.
+        from: String,
+        /// New name.
+        to: String,
+    },
     /// Dynamic SQL (`EXECUTE` in a DO block): the model cannot follow what it does.
     Unseen,
 }
@@ -930,7 +940,7 @@ fn reindex(node: &SyntaxNode, d: &mut Described) {
             add(Shape::Reindex, rel.clone());
             add(Shape::ReindexIndexes, rel);
         }
-        (false, false) => add(Shape::ReindexIndexes, rel),
+        (false, false) => add(Shape::ReindexIndex, rel),
     }
 }
 

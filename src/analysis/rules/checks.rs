@@ -223,18 +223,23 @@ pub(crate) fn check_action(a: &Action, f: ActionFacts, ctx: &CheckCtx) -> Vec<Dr
             .help("DROP INDEX CONCURRENTLY (one index per statement, no CASCADE) in a migration marked `-- no-transaction`")
             .fix((*insert_at > 0).then(|| concurrently_fix(ctx, *insert_at, "DROP INDEX")).flatten()),
         ),
-        (Shape::Reindex | Shape::ReindexIndexes, Detail::Concurrently { insert_at })
-            if a.shape == Shape::ReindexIndexes =>
-        {
+        (
+            Shape::Reindex | Shape::ReindexIndexes | Shape::ReindexIndex,
+            Detail::Concurrently { insert_at },
+        ) if a.shape != Shape::Reindex => {
             let can = at_least(ctx.pg_version, 12);
-            let mut d = Draft::new(
-                "require-concurrent-reindex",
-                span,
-                format!(
+            let message = match (a.shape, ctx.index_table.as_deref()) {
+                (Shape::ReindexIndex, Some(table)) => format!(
+                    "REINDEX INDEX takes an {mode} lock on \"{rel}\" and SHARE on its table \"{table}\" (blocks writes); a query planned on \"{table}\" opens its indexes, so reads wait too while the index is rebuilt"
+                ),
+                (Shape::ReindexIndex, None) => format!(
+                    "REINDEX INDEX takes an {mode} lock on \"{rel}\" and SHARE on its table (blocks writes); a query planned on the table opens its indexes, so reads wait too while the index is rebuilt"
+                ),
+                _ => format!(
                     "REINDEX takes SHARE on the table and an {mode} lock on each index of \"{rel}\"; queries that plan with those indexes block while every index is rebuilt"
                 ),
-            )
-            .on(rel, mode);
+            };
+            let mut d = Draft::new("require-concurrent-reindex", span, message).on(rel, mode);
             if can {
                 d = d
                     .help("REINDEX … CONCURRENTLY (12+) in a migration marked `-- no-transaction`")

@@ -542,7 +542,7 @@ impl<'a> State<'a> {
                         out.push(Draft::new(
                             "transaction-nesting",
                             span.clone(),
-                            "BEGIN inside the runner's transaction: sqlx already wraps this migration in a transaction, so this BEGIN only warns, and the matching COMMIT commits the runner's transaction early".to_string(),
+                            "BEGIN inside the runner's transaction: sqlx (`sqlx migrate run`, `sqlx::migrate!`) already wraps this migration in a transaction, so this BEGIN only warns, and the matching COMMIT commits sqlx's transaction early (lockstep runs such a file as written instead, and records what its own transactions commit)".to_string(),
                         ));
                     } else if self.open_explicit.is_some() {
                         out.push(Draft::new(
@@ -559,7 +559,7 @@ impl<'a> State<'a> {
                         let mut draft = Draft::new(
                             "transaction-nesting",
                             span.clone(),
-                            "COMMIT/ROLLBACK inside the runner's transaction ends it early: the statements after it run outside any transaction, and a failure leaves the migration half applied".to_string(),
+                            "COMMIT/ROLLBACK inside the runner's transaction ends it early: the statements after it run outside any transaction, and a failure leaves the migration half applied (sqlx then records nothing; lockstep records it as partially applied)".to_string(),
                         );
                         draft.safe_alternative = Some("remove BEGIN/COMMIT (sqlx wraps the file), or mark the file `-- no-transaction` and manage the transaction yourself".to_string());
                         out.push(draft);

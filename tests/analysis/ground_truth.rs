@@ -159,6 +159,10 @@ const GROUPS: &[&[&str]] = &[
     ],
     // A DO block runs its statements now.
     &["DO $$ BEGIN ALTER TABLE users ADD COLUMN d1 int; END $$"],
+    // The queries a DO block evaluates itself: an IF's condition, PERFORM, FOR … IN SELECT.
+    &[
+        "DO $$ DECLARE r record; BEGIN IF (SELECT count(*) FROM users) > 0 THEN PERFORM 1 FROM orders; END IF; FOR r IN SELECT id FROM parents LOOP NULL; END LOOP; IF EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'x') THEN NULL; END IF; END $$",
+    ],
     // The other table of a foreign key added by ALTER TABLE; dropping a view locks the view only.
     &[
         "ALTER TABLE kids ADD CONSTRAINT kp2 FOREIGN KEY (parent_id) REFERENCES parents (id) NOT VALID",

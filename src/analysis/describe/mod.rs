@@ -1273,6 +1273,38 @@ fn do_block(node: &SyntaxNode, pg_version: u32, d: &mut Described) {
             _ => {}
         }
     }
+    // Queries the block evaluates itself (an IF's condition, PERFORM, FOR … IN SELECT, RETURN
+    // QUERY) read their tables under ACCESS SHARE; the system catalogues are left out.
+    let mut reads = std::collections::BTreeSet::new();
+    for inner in body.syntax().descendants() {
+        let evaluates = matches!(
+            inner.kind(),
+            K::PLPGSQL_EXPR
+                | K::PLPGSQL_PERFORM_STMT
+                | K::PLPGSQL_FOR_QUERY_STMT
+                | K::PLPGSQL_RETURN_QUERY_STMT
+                | K::PLPGSQL_OPEN_QUERY
+        );
+        if evaluates
+            && !inner
+                .ancestors()
+                .any(|a| a.kind() == K::PLPGSQL_EXEC_SQL_STMT)
+        {
+            reads.extend(reads::relations_read(&inner));
+        }
+    }
+    reads.retain(|name| !is_system_catalog(name));
+    let first = d.actions.len();
+    reads::push_each_read(&reads, None, at, d);
+    for action in &mut d.actions[first..] {
+        action.on_created = d.creates.contains(&action.relation);
+    }
+}
+
+/// `pg_class`, `pg_catalog.pg_constraint`, `information_schema.tables`: read by checks in DO
+/// blocks, never locked against a migration.
+fn is_system_catalog(name: &str) -> bool {
+    name.starts_with("pg_") || name.starts_with("information_schema.")
 }
 
 fn alter_index(node: &SyntaxNode, d: &mut Described) {

@@ -92,9 +92,10 @@ pub fn plan_summary(plan: &Plan) -> String {
             .filter(|s| !s.in_transaction)
             .all(|s| s.own_transactions())
         {
+            true if outside == 1 => "in its own BEGIN/COMMIT",
             true => "in their own BEGIN/COMMIT",
             false if steps.iter().any(|s| s.own_transactions()) => {
-                "-- no-transaction or their own BEGIN/COMMIT"
+                "-- no-transaction or in their own BEGIN/COMMIT"
             }
             false => "-- no-transaction",
         };

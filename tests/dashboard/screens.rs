@@ -1648,7 +1648,7 @@ fn a_file_with_its_own_begin_and_commit_is_not_shown_as_one_transaction() {
     key(&mut app, KeyCode::Char('a'));
     let text = format!("{:?}", render(&mut app, 160, 45).backend());
     assert!(
-        text.contains("1 migration, 4 statements (it runs in their own BEGIN/COMMIT)"),
+        text.contains("1 migration, 4 statements (it runs in its own BEGIN/COMMIT)"),
         "{text}"
     );
     assert!(text.contains("AS WRITTEN"), "{text}");

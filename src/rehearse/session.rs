@@ -15,7 +15,7 @@ use super::compare::{Observation, disagreements, observed_locks, predicted_locks
 use super::events::{PhaseName, RehearsalEvent, RehearsalSink};
 use super::report::StatementRehearsal;
 use super::scratch::Scratch;
-use crate::analysis::Analysis;
+use crate::analysis::{Analysis, OwnTransaction};
 use crate::config::pg_duration;
 use crate::db::DbError;
 use crate::history::HistoryTable;
@@ -296,18 +296,13 @@ impl ScratchSession {
                     let stayed = match step.in_transaction {
                         true => completed.clone(),
                         false => {
-                            // In a transaction the file opened itself: that rolled back from
-                            // its BEGIN on.
-                            let opened = (0..statement.index)
-                                .rev()
-                                .take_while(|&i| inside.get(i) == Some(&true))
-                                .last()
-                                .map(|i| i.saturating_sub(1));
                             let mut kept = stayed(&completed, &segment_open);
-                            if in_transaction
-                                && step.own_transactions()
-                                && let Some(begin) = opened
-                            {
+                            // In a transaction the file opened itself: rolled back from its
+                            // BEGIN on.
+                            let begin = (0..statement.index)
+                                .rev()
+                                .find(|&i| step.control(i) == Some(OwnTransaction::Begins));
+                            if in_transaction && let Some(begin) = begin {
                                 kept.retain(|&i| i < begin);
                             }
                             kept

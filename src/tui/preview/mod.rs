@@ -298,10 +298,8 @@ impl Preview {
             );
             return;
         };
-        let own = data
-            .analysis(v.version, self.side)
-            .is_some_and(|a| a.controls_own_transactions());
-        let mode = if own {
+        let analysis = data.analysis(v.version, self.side);
+        let mode = if analysis.is_some_and(|a| a.controls_own_transactions()) {
             "its own BEGIN/COMMIT"
         } else if migration.up.no_transaction {
             "no transaction"
@@ -326,7 +324,6 @@ impl Preview {
             );
             return;
         };
-        let analysis = data.analysis(v.version, self.side);
         let findings = match analysis {
             Some(a) => format!(
                 "· {}{} ",

@@ -63,6 +63,14 @@ impl Screen {
         std::thread::sleep(Duration::from_millis(150));
     }
 
+    /// Waits until the run started last has ended and says `summary` (`done: 1 applied (1)`):
+    /// the list shows a migration applied as soon as its transaction commits, while the run
+    /// still releases its lock and checks the database's health, and a key pressed before the
+    /// end meets "A migration is running. Quit?".
+    fn wait_run_done(&self, summary: &str) -> String {
+        self.wait_for(&format!("done: {summary}"))
+    }
+
     /// Confirms the open dialog: `y`, or the typed version where the dialog asks for it.
     fn confirm(&mut self, version: &str) {
         let text = self.wait_for("Run");
@@ -116,6 +124,7 @@ async fn apply_and_roll_back_through_the_keys() {
     assert!(dialog.contains("INSERT INTO _sqlx_migrations"), "{dialog}");
     screen.confirm("1");
     screen.wait_for("1 applied, 1 pending");
+    screen.wait_run_done("1 applied (1)");
     let rows = versions(&db).await;
     assert_eq!(rows, vec![1]);
 
@@ -123,6 +132,7 @@ async fn apply_and_roll_back_through_the_keys() {
     screen.keys("b");
     screen.wait_for("Revert 1 migration down to 1?");
     screen.confirm("1");
+    screen.wait_run_done("0 applied, 1 reverted (1)");
     let text = screen.wait_for("0 applied, 2 pending");
     assert!(
         text.contains("revert 1 create notes"),
@@ -281,7 +291,11 @@ fn quit(screen: &mut Screen, child: &mut Box<dyn portable_pty::Child + Send + Sy
             assert!(status.success(), "{status:?}");
             break;
         }
-        assert!(Instant::now() < deadline, "q quits");
+        assert!(
+            Instant::now() < deadline,
+            "q quits within 10 s; screen:\n{}",
+            screen.text()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -352,6 +366,8 @@ async fn a_migration_waiting_on_a_lock_shows_the_holder_and_cancels() {
         screen.wait_for("0 applied, 1 pending")
     };
     assert!(text.contains("interrupted"), "{text}");
+    // The run's own end: its summary.
+    screen.wait_for("interrupted after");
     assert!(versions(&db).await.is_empty(), "nothing recorded");
     assert_eq!(notes_body(&mut setup).await, None, "the ALTER rolled back");
     sqlx::raw_sql("ROLLBACK")
@@ -528,6 +544,7 @@ async fn through_a_transaction_pooler_it_polls_refuses_and_applies_with_pooled()
     screen.keys("a");
     screen.confirm("1");
     screen.wait_for("1 applied, 0 pending");
+    screen.wait_run_done("1 applied (1)");
     assert_eq!(versions(&db).await, vec![1]);
     quit(&mut screen, &mut child);
 }
@@ -641,6 +658,7 @@ async fn a_confirmation_with_findings_and_a_blocker_then_f_fixes_and_it_runs() {
     screen.keys("a");
     screen.confirm("1");
     screen.wait_for("1 applied, 0 pending");
+    screen.wait_run_done("1 applied (1)");
     assert_eq!(versions(&db).await, vec![1]);
     let valid: bool = sqlx::query_scalar(
         "SELECT indisvalid FROM pg_index WHERE indexrelid = 'notes_body'::regclass",

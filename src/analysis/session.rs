@@ -769,7 +769,7 @@ impl<'a> State<'a> {
         }
 
         for lock in &mut locks {
-            lock.duration = LikelyDuration::of(lock.scan, lock.rewrite);
+            lock.duration = LikelyDuration::of_lock(lock.shape, lock.scan, lock.rewrite);
             if lock.duration != LikelyDuration::Brief && !lock.new_relation {
                 lock.rows = self.schema.relation(&lock.relation).and_then(|r| r.rows);
             }

@@ -189,6 +189,9 @@ impl LockFact {
 pub enum LikelyDuration {
     /// Metadata only: milliseconds once the lock is granted.
     Brief,
+    /// Reads or changes rows (SELECT, INSERT, UPDATE, DELETE): grows with the rows it goes
+    /// through, every row of the table for an UPDATE or DELETE without WHERE.
+    Rows,
     /// A full read of the table: grows with its size.
     TableScan,
     /// A full copy of the table and a rebuild of its indexes: the longest.
@@ -205,10 +208,26 @@ impl LikelyDuration {
         }
     }
 
+    /// The duration class of a lock of `shape`: [`LikelyDuration::of`], or
+    /// [`LikelyDuration::Rows`] for a query's or a row change's lock that neither scans nor
+    /// rewrites by itself (its work is the rows it goes through, not metadata).
+    pub fn of_lock(shape: crate::analysis::Shape, scan: bool, rewrite: bool) -> LikelyDuration {
+        use crate::analysis::Shape;
+        match LikelyDuration::of(scan, rewrite) {
+            LikelyDuration::Brief
+                if matches!(shape, Shape::Select | Shape::SelectForUpdate | Shape::Dml) =>
+            {
+                LikelyDuration::Rows
+            }
+            other => other,
+        }
+    }
+
     /// In words, for messages.
     pub fn describe(self) -> &'static str {
         match self {
             LikelyDuration::Brief => "brief (metadata only)",
+            LikelyDuration::Rows => "grows with the rows it reads or writes",
             LikelyDuration::TableScan => "grows with the table size (full scan)",
             LikelyDuration::TableRewrite => "grows with the table and index sizes (full rewrite)",
         }

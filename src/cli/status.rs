@@ -401,13 +401,13 @@ fn print_human(
     }
     if !set.problems.is_empty() {
         println!();
-        for problem in &set.problems {
-            let style = match problem.severity {
+        for (severity, line) in crate::source::problem_lines(&set.problems) {
+            let style = match severity {
                 Severity::Error => red(),
                 Severity::Warning => yellow(),
                 Severity::Ignored => dim(),
             };
-            println!("{style}{}{style:#}", show_in(&problem.to_string(), style));
+            println!("{style}{}{style:#}", show_in(&line, style));
         }
     }
     if let Some(error) = &applied.error {

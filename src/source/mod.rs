@@ -8,6 +8,7 @@ mod checksum;
 mod filename;
 pub mod fix;
 mod new;
+mod summary;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ use serde::Serialize;
 pub use checksum::checksum;
 pub use filename::{FileKind, ParsedName, parse_file_name};
 pub use new::{NewMigration, Versioning, create_migration};
+pub use summary::problem_lines;
 
 /// How the problem of an `.up.sql` without its `.down.sql` begins.
 pub const MISSING_DOWN: &str = "no matching `.down.sql` for this `.up.sql`";

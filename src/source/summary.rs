@@ -1,0 +1,117 @@
+//! The directory's problems as lines for a person, the repeated ones summed up.
+
+use super::{MISSING_DOWN, ParsedName, Problem, Severity, parse_file_name};
+
+/// Up to this many `.up.sql` files without their `.down.sql` are each listed on their own; more
+/// are one line (a project that never writes DOWN files would get a screenful of one warning).
+const MISSING_DOWNS_LISTED: usize = 3;
+
+/// `problems` as `lockstep status` prints them, each with its severity, in the directory's order:
+/// one line per problem, except the `.up.sql` files without a `.down.sql` when more than three,
+/// which are one line naming how many and their versions, where the first of them stood.
+/// (`lockstep status --json` keeps every problem on its own.)
+pub fn problem_lines(problems: &[Problem]) -> Vec<(Severity, String)> {
+    let missing_down = |p: &Problem| p.message.starts_with(MISSING_DOWN);
+    let missing: Vec<&Problem> = problems.iter().filter(|p| missing_down(p)).collect();
+    if missing.len() <= MISSING_DOWNS_LISTED {
+        return problems
+            .iter()
+            .map(|p| (p.severity, p.to_string()))
+            .collect();
+    }
+    let mut lines = Vec::with_capacity(problems.len() - missing.len() + 1);
+    let mut summed = false;
+    for problem in problems {
+        if !missing_down(problem) {
+            lines.push((problem.severity, problem.to_string()));
+        } else if !std::mem::replace(&mut summed, true) {
+            lines.push((Severity::Warning, missing_downs(&missing)));
+        }
+    }
+    lines
+}
+
+/// One warning for every `.up.sql` of `missing` (more than one).
+fn missing_downs(missing: &[&Problem]) -> String {
+    let versions: Vec<String> = missing
+        .iter()
+        .map(|p| {
+            let name = p.path.file_name().map(|n| n.to_string_lossy());
+            match name.as_deref().map(parse_file_name) {
+                Some(ParsedName::Migration { version, .. }) => version.to_string(),
+                _ => p.path.display().to_string(),
+            }
+        })
+        .collect();
+    let listed = match versions.as_slice() {
+        [first, second, .., last] if versions.len() > 4 => {
+            format!("{first}, {second}, … {last}")
+        }
+        all => all.join(", "),
+    };
+    let dir = missing[0]
+        .path
+        .parent()
+        .map(|d| format!("{}: ", d.display()))
+        .unwrap_or_default();
+    format!(
+        "warning: {dir}{} `.up.sql` files have no matching `.down.sql` (versions {listed}): they \
+         apply, but cannot be reverted. `lockstep down` stops at the first of them it meets, while \
+         `sqlx migrate revert` skips them and reverts the migration below instead. Add a \
+         `.down.sql` beside each one that can be undone (`lockstep status --json` lists them)",
+        missing.len()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn missing(version: i64) -> Problem {
+        Problem {
+            severity: Severity::Warning,
+            path: PathBuf::from(format!("migrations/{version}_step.up.sql")),
+            line: None,
+            message: format!("{MISSING_DOWN} (version {version}): it applies, …"),
+        }
+    }
+
+    fn other() -> Problem {
+        Problem {
+            severity: Severity::Error,
+            path: PathBuf::from("migrations/9_x.down.sql"),
+            line: None,
+            message: "a `.down.sql` with no `.up.sql` (version 9)".to_string(),
+        }
+    }
+
+    #[test]
+    fn a_few_missing_downs_are_listed_each_and_many_are_one_line() {
+        let few = vec![missing(1), other(), missing(2), missing(3)];
+        let lines = problem_lines(&few);
+        assert_eq!(lines.len(), 4);
+        assert!(lines[0].1.contains("1_step.up.sql"), "{lines:?}");
+
+        let many = vec![
+            missing(1),
+            missing(2),
+            other(),
+            missing(3),
+            missing(4),
+            missing(5),
+        ];
+        let lines = problem_lines(&many);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        let (severity, summed) = &lines[0];
+        assert_eq!(*severity, Severity::Warning);
+        assert!(
+            summed.starts_with(
+                "warning: migrations: 5 `.up.sql` files have no matching `.down.sql` \
+                 (versions 1, 2, … 5)"
+            ),
+            "{summed}"
+        );
+        assert_eq!(lines[1], (Severity::Error, other().to_string()));
+    }
+}

@@ -92,7 +92,7 @@ pub(crate) fn prepare_in_pieces(text: &str, pg_version: u32, pieces: usize) -> O
     let ranges: Vec<std::ops::Range<usize>> = cuts.windows(2).map(|w| w[0]..w[1]).collect();
     let blanked: Vec<String> = ranges
         .iter()
-        .map(|r| blank_outside(text, r))
+        .map(|r| crate::sql::blank_outside(text, std::slice::from_ref(r)))
         .collect::<Option<_>>()?;
     let parts: Vec<Prepared> = std::thread::scope(|scope| {
         let handles: Vec<_> = blanked
@@ -133,18 +133,6 @@ pub(crate) fn prepare_in_pieces(text: &str, pg_version: u32, pieces: usize) -> O
         merged.integrity.extend(part.integrity);
     }
     Some(merged)
-}
-
-/// `text` with every byte outside `keep` made a space, except line breaks.
-fn blank_outside(text: &str, keep: &std::ops::Range<usize>) -> Option<String> {
-    let mut bytes = text.as_bytes().to_vec();
-    for (i, b) in bytes.iter_mut().enumerate() {
-        if !keep.contains(&i) && *b != b'\n' {
-            *b = b' ';
-        }
-    }
-    // Whole lines are blanked (cuts are at line starts), so the result stays UTF-8.
-    String::from_utf8(bytes).ok()
 }
 
 /// Texts up to this many bytes cannot nest deeply enough to need a bigger stack.

@@ -13,6 +13,7 @@ use super::engine::{
     Prepared, Prior, SMALL_TEXT, WORKER_TEXT, prepare, prepare_on_worker, stack_size_for,
 };
 use super::types::{Analysis, AnalysisContext, Runner, Severity};
+use crate::sql::{SectionTool, Sections};
 
 /// Options for [`lint_files`].
 #[derive(Debug, Clone, Serialize)]
@@ -234,7 +235,21 @@ fn tool_runs_outside_transaction(path: &Path) -> bool {
 fn lint(files: &[(PathBuf, String)], opts: &LintOptions, chain: bool) -> LintReport {
     let mut order: Vec<&(PathBuf, String)> = files.iter().collect();
     order.sort_by_cached_key(|(path, _)| (version_of(path), is_down_file(path), path));
-    let texts: Vec<&str> = order.iter().map(|(_, text)| text.as_str()).collect();
+    // A goose or dbmate file is analysed as its UP section, the rest blanked (lines and columns
+    // stay the file's own).
+    let sectioned: Vec<Option<(Sections, String)>> = order
+        .iter()
+        .map(|(path, text)| {
+            let sections = crate::sql::sections(text).filter(|_| !is_diesel_file(path))?;
+            let up = crate::sql::blank_outside(text, &sections.up)?;
+            Some((sections, up))
+        })
+        .collect();
+    let texts: Vec<&str> = order
+        .iter()
+        .zip(&sectioned)
+        .map(|((_, text), sectioned)| sectioned.as_ref().map_or(text.as_str(), |(_, up)| up))
+        .collect();
     // Without a chain every file meets the options' state; with one, what the files before it left.
     let mut prior = Prior::new(opts.new_tables.clone(), opts.catalog.clone());
     // One context for the run; only the transaction mode changes per file.
@@ -251,22 +266,37 @@ fn lint(files: &[(PathBuf, String)], opts: &LintOptions, chain: bool) -> LintRep
     // The rules run here, file after file in run order, while later files are still parsing.
     prepare_in_order(&texts, opts.pg_version, |i, prepared| {
         let (path, text) = order[i];
-        // diesel's, whatever the option says.
+        let sections = sectioned[i].as_ref().map(|(sections, _)| sections);
+        // diesel's, goose's or dbmate's, whatever the option says.
         let diesel = is_diesel_file(path);
         let no_transaction = if diesel {
             tool_runs_outside_transaction(path)
+        } else if let Some(sections) = sections {
+            sections.no_transaction
         } else {
             text.starts_with(NO_TRANSACTION_MARKER)
         };
         let is_down = is_down_file(path);
-        ctx.in_transaction = opts.runner_wraps_in_transaction && !no_transaction;
-        // golang-migrate sends the file as one query: several statements are one implicit
-        // transaction (atomic, locks held to its end, no CONCURRENTLY), one is none.
-        if opts.runner == Runner::GolangMigrate && !diesel {
+        ctx.runner = match sections.map(|s| s.tool) {
+            _ if diesel => Runner::Diesel,
+            Some(SectionTool::Goose) => Runner::Goose,
+            Some(SectionTool::Dbmate) => Runner::Dbmate,
+            None => opts.runner,
+        };
+        ctx.in_transaction = if sections.is_some() {
+            !no_transaction
+        } else {
+            opts.runner_wraps_in_transaction && !no_transaction
+        };
+        // golang-migrate sends the file as one query, dbmate a `transaction:false` section:
+        // several statements are one implicit transaction (atomic, locks held to its end, no
+        // CONCURRENTLY), one is none.
+        if (ctx.runner == Runner::GolangMigrate || (ctx.runner == Runner::Dbmate && no_transaction))
+            && !diesel
+        {
             ctx.in_transaction = prepared.one_query_is_one_transaction();
         }
-        ctx.runner = if diesel { Runner::Diesel } else { opts.runner };
-        let (analysis, changes) = prior.run(prepared, text, &ctx);
+        let (analysis, changes) = prior.run(prepared, texts[i], &ctx);
         if chain && !is_down {
             let same_run = match opts.chain {
                 Chain::History => false,

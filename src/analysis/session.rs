@@ -635,6 +635,10 @@ impl<'a> State<'a> {
                             " (golang-migrate sends the file as one query, which PostgreSQL runs as one implicit transaction)"
                         }
                         (true, Runner::Sqlx) => " (sqlx wraps this migration in one)",
+                        (true, Runner::Goose) => " (goose runs this migration in one)",
+                        (true, Runner::Dbmate) => {
+                            " (dbmate runs this section in one: its own, or with `transaction:false` the implicit one PostgreSQL makes of a query of several statements, as dbmate sends the section)"
+                        }
                     }
                 ),
             );
@@ -648,6 +652,12 @@ impl<'a> State<'a> {
                     }
                     Runner::Sqlx => {
                         "put it in its own migration whose first line is `-- no-transaction`"
+                    }
+                    Runner::Goose => {
+                        "put it in its own migration, marked `-- +goose NO TRANSACTION`"
+                    }
+                    Runner::Dbmate => {
+                        "put it in its own migration, whose up section is `-- migrate:up transaction:false`"
                     }
                 }
                 .to_string(),
@@ -1263,7 +1273,10 @@ impl<'a> State<'a> {
         // Sent statement by statement, nothing shares a query.
         if self.statement_count < 2
             || self.not_alone_reported
-            || self.ctx.runner == Runner::GolangMigrateMultiStatement
+            || matches!(
+                self.ctx.runner,
+                Runner::GolangMigrateMultiStatement | Runner::Goose
+            )
         {
             return None;
         }
@@ -1293,6 +1306,14 @@ impl<'a> State<'a> {
                 ),
                 "a migration file",
             ),
+            Runner::Dbmate => (
+                format!(
+                    "{what} shares this `transaction:false` section with {statements}: dbmate sends the section as one query, which PostgreSQL runs as one implicit transaction, so `dbmate up` and `dbmate migrate` {fails}"
+                ),
+                "a migration (`-- migrate:up transaction:false`)",
+            ),
+            // Returned above: goose sends each statement on its own.
+            Runner::Goose => return None,
         };
         let mut draft = Draft::new("no-transaction-not-alone", span.clone(), message);
         draft.safe_alternative = Some(format!(
@@ -1304,8 +1325,9 @@ impl<'a> State<'a> {
                 ),
             }
         ));
-        // lockstep writes the moved part as a sqlx migration, not as a diesel folder.
-        if self.ctx.runner == Runner::Diesel {
+        // lockstep writes the moved part as a sqlx migration, not as a diesel folder or a
+        // dbmate file.
+        if matches!(self.ctx.runner, Runner::Diesel | Runner::Dbmate) {
             return Some(draft);
         }
         // The first statement stays and the rest moves; otherwise this one and the rest move.

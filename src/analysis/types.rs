@@ -61,6 +61,12 @@ pub enum Runner {
     /// golang-migrate with `x-multi-statement=true`: each statement sent on its own, none in a
     /// transaction.
     GolangMigrateMultiStatement,
+    /// goose (a file with `-- +goose Up`): the UP section's statements sent one by one, in one
+    /// transaction unless the file says `-- +goose NO TRANSACTION`.
+    Goose,
+    /// dbmate (a file with `-- migrate:up`): the UP section sent as one query, in a transaction
+    /// unless its directive says `transaction:false`.
+    Dbmate,
 }
 
 /// A named constraint the analyser has seen being added.

@@ -3,10 +3,12 @@
 
 mod cuts;
 mod line_index;
+mod sections;
 pub(crate) mod split;
 
 pub use cuts::{may_control_transaction, statement_cuts};
 pub use line_index::{LineCol, LineIndex};
+pub use sections::{SectionTool, Sections, blank_outside, sections};
 pub use split::{
     Statement, SyntaxProblem, past_statement_end, split_parsed, split_statements, split_tree,
     syntax_problems,

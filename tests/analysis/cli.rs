@@ -344,6 +344,96 @@ fn other_tools_transaction_settings_are_known() {
     assert!(stdout.contains("[prefer-robust-statements]"), "{stdout}");
 }
 
+/// The (file, rule) pairs of `lockstep lint --format gcc migrations` in `dir`, and the output.
+fn gcc_findings(dir: &std::path::Path) -> (Vec<(String, usize, String)>, String) {
+    let out = lockstep(dir)
+        .args(["lint", "--format", "gcc", "migrations"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let found = stdout
+        .lines()
+        .filter_map(|l| {
+            let mut parts = l.split(':');
+            let file = parts.next()?.rsplit('/').next()?.to_string();
+            let line = parts.next()?.parse().ok()?;
+            let rule = l.rsplit('[').next()?.strip_suffix(']')?.to_string();
+            Some((file, line, rule))
+        })
+        .collect();
+    (found, stdout)
+}
+
+#[test]
+fn goose_and_dbmate_files_are_their_up_sections_run_as_those_tools_run_them() {
+    // goose: the DOWN is not part of the UP; `NO TRANSACTION` (anywhere in the file) runs each
+    // statement on its own; without it the UP runs in one transaction.
+    let goose = project(&[
+        (
+            "00001_users.sql",
+            "-- +goose Up\nCREATE TABLE users (id bigint PRIMARY KEY, email text);\n\n-- +goose Down\nDROP TABLE users;\n",
+        ),
+        (
+            "00002_email.sql",
+            "-- +goose NO TRANSACTION\n-- +goose Up\nCREATE INDEX CONCURRENTLY users_email ON users (email);\n\n-- +goose Down\nDROP INDEX CONCURRENTLY users_email;\n",
+        ),
+        (
+            "00003_in_transaction.sql",
+            "-- +goose Up\n-- +goose StatementBegin\nCREATE INDEX CONCURRENTLY users_email2 ON users (email);\n-- +goose StatementEnd\n-- +goose Down\nDROP INDEX users_email2;\n",
+        ),
+        (
+            "00004_name.sql",
+            "-- +goose Up\nALTER TABLE users ADD COLUMN name text;\n-- +goose Down\nALTER TABLE users DROP COLUMN name;\n",
+        ),
+    ]);
+    let (found, stdout) = gcc_findings(goose.path());
+    // Only the concurrent build inside goose's transaction, on its own line of the file.
+    assert_eq!(
+        found,
+        vec![(
+            "00003_in_transaction.sql".to_string(),
+            3,
+            "not-in-transaction-block".to_string()
+        )],
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("goose runs this migration in one") && !stdout.contains("sqlx"),
+        "{stdout}"
+    );
+
+    // dbmate: `transaction:false` sends the section as one query: a concurrent build among other
+    // statements fails in the implicit transaction, alone it runs.
+    let dbmate = project(&[
+        (
+            "20240101000000_users.sql",
+            "-- migrate:up\nCREATE TABLE users (id bigint PRIMARY KEY, email text);\n\n-- migrate:down\nDROP TABLE users;\n",
+        ),
+        (
+            "20240102000000_alone.sql",
+            "-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY users_email ON users (email);\n\n-- migrate:down\nDROP INDEX users_email;\n",
+        ),
+        (
+            "20240103000000_with_another.sql",
+            "-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY users_email2 ON users (email);\nANALYZE users;\n-- migrate:down\nDROP INDEX users_email2;\n",
+        ),
+    ]);
+    let (found, stdout) = gcc_findings(dbmate.path());
+    assert_eq!(
+        found,
+        vec![(
+            "20240103000000_with_another.sql".to_string(),
+            2,
+            "not-in-transaction-block".to_string()
+        )],
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("dbmate runs this section in one"),
+        "{stdout}"
+    );
+}
+
 #[tokio::test]
 async fn with_a_database_it_lints_what_is_pending_for_its_version() {
     let db = fresh_database().await;

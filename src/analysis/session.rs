@@ -539,11 +539,14 @@ impl<'a> State<'a> {
             match control {
                 Control::Begin => {
                     if self.runner_tx {
-                        out.push(Draft::new(
-                            "transaction-nesting",
-                            span.clone(),
-                            "BEGIN inside the runner's transaction: sqlx (`sqlx migrate run`, `sqlx::migrate!`) already wraps this migration in a transaction, so this BEGIN only warns, and the matching COMMIT commits sqlx's transaction early (lockstep runs such a file as written instead, and records what its own transactions commit)".to_string(),
-                        ));
+                        let message = match self.ctx.runner {
+                            Runner::Sqlx => "BEGIN inside the runner's transaction: sqlx (`sqlx migrate run`, `sqlx::migrate!`) already wraps this migration in a transaction, so this BEGIN only warns, and the matching COMMIT commits sqlx's transaction early (lockstep runs such a file as written instead, and records what its own transactions commit)".to_string(),
+                            runner => format!(
+                                "BEGIN inside the runner's transaction: {} already runs this migration in a transaction, so this BEGIN only warns, and the matching COMMIT commits that transaction early",
+                                runner.name()
+                            ),
+                        };
+                        out.push(Draft::new("transaction-nesting", span.clone(), message));
                     } else if self.open_explicit.is_some() {
                         out.push(Draft::new(
                             "transaction-nesting",
@@ -556,12 +559,24 @@ impl<'a> State<'a> {
                 }
                 Control::Commit | Control::Rollback => {
                     if self.runner_tx && self.open_explicit.is_none() {
+                        let sqlx = self.ctx.runner == Runner::Sqlx;
                         let mut draft = Draft::new(
                             "transaction-nesting",
                             span.clone(),
-                            "COMMIT/ROLLBACK inside the runner's transaction ends it early: the statements after it run outside any transaction, and a failure leaves the migration half applied (sqlx then records nothing; lockstep records it as partially applied)".to_string(),
+                            format!(
+                                "COMMIT/ROLLBACK inside the runner's transaction ends it early: the statements after it run outside any transaction, and a failure leaves the migration half applied{}",
+                                if sqlx {
+                                    " (sqlx then records nothing; lockstep records it as partially applied)"
+                                } else {
+                                    ""
+                                }
+                            ),
                         );
-                        draft.safe_alternative = Some("remove BEGIN/COMMIT (sqlx wraps the file), or mark the file `-- no-transaction` and manage the transaction yourself".to_string());
+                        draft.safe_alternative = Some(format!(
+                            "remove BEGIN/COMMIT ({} wraps the migration), or {} and manage the transaction yourself",
+                            self.ctx.runner.name(),
+                            self.ctx.runner.outside_transaction()
+                        ));
                         out.push(draft);
                     } else if self.runner_tx {
                         // BEGIN … COMMIT inside the runner's transaction: reported at the BEGIN.

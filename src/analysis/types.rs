@@ -69,6 +69,33 @@ pub enum Runner {
     Dbmate,
 }
 
+impl Runner {
+    /// The tool's name, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Runner::Sqlx => "sqlx",
+            Runner::Diesel => "diesel",
+            Runner::GolangMigrate | Runner::GolangMigrateMultiStatement => "golang-migrate",
+            Runner::Goose => "goose",
+            Runner::Dbmate => "dbmate",
+        }
+    }
+
+    /// How a migration is made to run outside the tool's transaction, for advice.
+    pub fn outside_transaction(self) -> &'static str {
+        match self {
+            Runner::Sqlx => "mark the file `-- no-transaction`",
+            Runner::Diesel => "set `run_in_transaction = false` in its metadata.toml",
+            // (golang-migrate never wraps a file in a transaction of its own.)
+            Runner::GolangMigrate | Runner::GolangMigrateMultiStatement => {
+                "let golang-migrate send the file as written"
+            }
+            Runner::Goose => "mark the file `-- +goose NO TRANSACTION`",
+            Runner::Dbmate => "write its up section as `-- migrate:up transaction:false`",
+        }
+    }
+}
+
 /// A named constraint the analyser has seen being added.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KnownConstraint {

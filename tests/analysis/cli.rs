@@ -401,6 +401,26 @@ fn goose_and_dbmate_files_are_their_up_sections_run_as_those_tools_run_them() {
         stdout.contains("goose runs this migration in one") && !stdout.contains("sqlx"),
         "{stdout}"
     );
+    // Its own BEGIN/COMMIT inside goose's transaction: the finding names goose, not sqlx.
+    std::fs::write(
+        goose.path().join("migrations/00005_own.sql"),
+        "-- +goose Up\nBEGIN;\nALTER TABLE users ADD COLUMN age int;\nCOMMIT;\n-- +goose Down\nALTER TABLE users DROP COLUMN age;\n",
+    )
+    .unwrap();
+    let (found, stdout) = gcc_findings(goose.path());
+    assert!(
+        found.contains(&(
+            "00005_own.sql".to_string(),
+            2,
+            "transaction-nesting".to_string()
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("goose already runs this migration in a transaction")
+            && !stdout.contains("sqlx"),
+        "{stdout}"
+    );
 
     // dbmate: `transaction:false` sends the section as one query: a concurrent build among other
     // statements fails in the implicit transaction, alone it runs.

@@ -379,12 +379,27 @@ fn fix_files(
             futile.push((file.path.clone(), finding.rule, finding.span.start));
             continue;
         }
-        if diesel && fix.new_migration.is_some() {
+        // goose's and dbmate's files keep UP and DOWN together: no sqlx file goes beside them.
+        let sectioned = crate::sql::sections(&file.text).map(|s| s.tool);
+        if (diesel || sectioned.is_some()) && fix.new_migration.is_some() {
+            let how = match sectioned {
+                Some(crate::sql::SectionTool::Goose) => {
+                    "a goose migration for it (`goose create NAME sql`, with `-- +goose NO \
+                     TRANSACTION` when it cannot run in a transaction)"
+                }
+                Some(crate::sql::SectionTool::Dbmate) => {
+                    "a dbmate migration for it (`dbmate new NAME`, with `-- migrate:up \
+                     transaction:false` when it cannot run in a transaction)"
+                }
+                None => {
+                    "a diesel migration for it (`diesel migration generate`, with \
+                     `run_in_transaction = false` in its metadata.toml when it cannot run in a \
+                     transaction)"
+                }
+            };
             anstream::eprintln!(
                 "not fixed {}: [{}] the fix moves a statement to a new migration, and lockstep \
-                 writes sqlx's layout only; create a diesel migration for it (`diesel migration \
-                 generate`, with `run_in_transaction = false` in its metadata.toml when it cannot \
-                 run in a transaction) and move the statement there",
+                 writes sqlx's layout only; create {how} and move the statement there",
                 super::output::show(&fix.path.display().to_string()),
                 fix.rule,
             );

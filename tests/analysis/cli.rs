@@ -422,6 +422,30 @@ fn goose_and_dbmate_files_are_their_up_sections_run_as_those_tools_run_them() {
         "{stdout}"
     );
 
+    // `--fix` writes no sqlx migration beside goose's: a VALIDATE that would move to a new
+    // migration is left to goose, and the file keeps its statement.
+    let check = "-- +goose Up\nALTER TABLE users ADD CONSTRAINT id_positive CHECK (id > 0) NOT VALID;\nALTER TABLE users VALIDATE CONSTRAINT id_positive;\n-- +goose Down\nALTER TABLE users DROP CONSTRAINT id_positive;\n";
+    std::fs::write(goose.path().join("migrations/00006_check.sql"), check).unwrap();
+    let out = lockstep(goose.path())
+        .args(["lint", "--fix", "--format", "gcc", "migrations"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("[validate-in-same-transaction]")
+            && stderr.contains("create a goose migration for it"),
+        "{stderr}"
+    );
+    let names: Vec<String> = std::fs::read_dir(goose.path().join("migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 6, "{names:?}");
+    assert_eq!(
+        std::fs::read_to_string(goose.path().join("migrations/00006_check.sql")).unwrap(),
+        check
+    );
+
     // dbmate: `transaction:false` sends the section as one query: a concurrent build among other
     // statements fails in the implicit transaction, alone it runs.
     let dbmate = project(&[

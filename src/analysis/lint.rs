@@ -13,7 +13,7 @@ use super::engine::{
     Prepared, Prior, SMALL_TEXT, WORKER_TEXT, prepare, prepare_on_worker, stack_size_for,
 };
 use super::types::{Analysis, AnalysisContext, Runner, Severity};
-use crate::sql::{SectionTool, Sections};
+use crate::sql::Sections;
 
 /// Options for [`lint_files`].
 #[derive(Debug, Clone, Serialize)]
@@ -277,10 +277,9 @@ fn lint(files: &[(PathBuf, String)], opts: &LintOptions, chain: bool) -> LintRep
             text.starts_with(NO_TRANSACTION_MARKER)
         };
         let is_down = is_down_file(path);
-        ctx.runner = match sections.map(|s| s.tool) {
+        ctx.runner = match sections {
             _ if diesel => Runner::Diesel,
-            Some(SectionTool::Goose) => Runner::Goose,
-            Some(SectionTool::Dbmate) => Runner::Dbmate,
+            Some(sections) => sections.tool.into(),
             None => opts.runner,
         };
         ctx.in_transaction = if sections.is_some() {

@@ -81,6 +81,19 @@ impl Runner {
         }
     }
 
+    /// The command that writes a new migration of the tool's own layout, for advice.
+    pub fn new_migration_command(self) -> &'static str {
+        match self {
+            Runner::Sqlx => "`lockstep new NAME`",
+            Runner::Diesel => "`diesel migration generate NAME`",
+            Runner::GolangMigrate | Runner::GolangMigrateMultiStatement => {
+                "`migrate create -ext sql NAME`"
+            }
+            Runner::Goose => "`goose create NAME sql`",
+            Runner::Dbmate => "`dbmate new NAME`",
+        }
+    }
+
     /// How a migration is made to run outside the tool's transaction, for advice.
     pub fn outside_transaction(self) -> &'static str {
         match self {
@@ -92,6 +105,16 @@ impl Runner {
             }
             Runner::Goose => "mark the file `-- +goose NO TRANSACTION`",
             Runner::Dbmate => "write its up section as `-- migrate:up transaction:false`",
+        }
+    }
+}
+
+impl From<crate::sql::SectionTool> for Runner {
+    /// The runner of a file with goose's or dbmate's sections.
+    fn from(tool: crate::sql::SectionTool) -> Runner {
+        match tool {
+            crate::sql::SectionTool::Goose => Runner::Goose,
+            crate::sql::SectionTool::Dbmate => Runner::Dbmate,
         }
     }
 }

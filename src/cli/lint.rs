@@ -379,29 +379,25 @@ fn fix_files(
             futile.push((file.path.clone(), finding.rule, finding.span.start));
             continue;
         }
-        // goose's and dbmate's files keep UP and DOWN together: no sqlx file goes beside them.
-        let sectioned = crate::sql::sections(&file.text).map(|s| s.tool);
-        if (diesel || sectioned.is_some()) && fix.new_migration.is_some() {
-            let how = match sectioned {
-                Some(crate::sql::SectionTool::Goose) => {
-                    "a goose migration for it (`goose create NAME sql`, with `-- +goose NO \
-                     TRANSACTION` when it cannot run in a transaction)"
-                }
-                Some(crate::sql::SectionTool::Dbmate) => {
-                    "a dbmate migration for it (`dbmate new NAME`, with `-- migrate:up \
-                     transaction:false` when it cannot run in a transaction)"
-                }
-                None => {
-                    "a diesel migration for it (`diesel migration generate`, with \
-                     `run_in_transaction = false` in its metadata.toml when it cannot run in a \
-                     transaction)"
-                }
-            };
+        // diesel's folders, and goose's and dbmate's files (UP and DOWN together), hold no sqlx
+        // migrations: no sqlx file goes beside them.
+        let other_layout = if diesel {
+            Some(crate::analysis::Runner::Diesel)
+        } else {
+            crate::sql::sections(&file.text).map(|s| crate::analysis::Runner::from(s.tool))
+        };
+        if let Some(runner) = other_layout
+            && fix.new_migration.is_some()
+        {
             anstream::eprintln!(
                 "not fixed {}: [{}] the fix moves a statement to a new migration, and lockstep \
-                 writes sqlx's layout only; create {how} and move the statement there",
+                 writes sqlx's layout only; create a {} migration for it ({}) and move the \
+                 statement there (when it cannot run in a transaction, {})",
                 super::output::show(&fix.path.display().to_string()),
                 fix.rule,
+                runner.name(),
+                runner.new_migration_command(),
+                runner.outside_transaction(),
             );
             futile.push((file.path.clone(), finding.rule, finding.span.start));
             continue;

@@ -17,16 +17,6 @@ pub enum SectionTool {
     Dbmate,
 }
 
-impl SectionTool {
-    /// The tool's name, for messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            SectionTool::Goose => "goose",
-            SectionTool::Dbmate => "dbmate",
-        }
-    }
-}
-
 /// Where a sectioned file's UP is, and how it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sections {

@@ -161,13 +161,20 @@ fn runs_of(texts: &[&str], bytes: usize) -> Vec<std::ops::Range<usize>> {
 /// sqlx's marker: a migration whose text starts with it runs outside a transaction.
 pub const NO_TRANSACTION_MARKER: &str = "-- no-transaction";
 
-/// Whether a file is a diesel migration's (`up.sql` or `down.sql` in a folder of its own): its
-/// `metadata.toml` decides the transaction, not a comment in the file.
+/// The tool of a migration kept in a folder of its own, known by the file's name: diesel's
+/// `up.sql` and `down.sql` (its `metadata.toml` decides the transaction, not a comment in the
+/// file), Prisma's `migration.sql`. The folder's name carries the version.
+pub fn folder_runner(path: &Path) -> Option<Runner> {
+    match path.file_name()?.to_str()? {
+        "up.sql" | "down.sql" => Some(Runner::Diesel),
+        "migration.sql" => Some(Runner::Prisma),
+        _ => None,
+    }
+}
+
+/// Whether a file is a diesel migration's (`up.sql` or `down.sql` in a folder of its own).
 pub fn is_diesel_file(path: &Path) -> bool {
-    matches!(
-        path.file_name().and_then(|n| n.to_str()),
-        Some("up.sql" | "down.sql")
-    )
+    folder_runner(path) == Some(Runner::Diesel)
 }
 
 /// Whether a file is a down migration (`….down.sql`, diesel's `down.sql`).
@@ -178,14 +185,18 @@ pub fn is_down_file(path: &Path) -> bool {
 }
 
 /// The numeric version prefix of a migration file name (`20240101120000_add_x.sql` →
-/// 20240101120000); for diesel's `2024-01-01-120000_add_x/up.sql`, of its directory, dashes
-/// removed.
+/// 20240101120000); for diesel's `2024-01-01-120000_add_x/up.sql` and Prisma's
+/// `20240101120000_add_x/migration.sql`, of its directory, dashes removed.
+///
+/// Prisma applies its folders in name order, where `20250625_x` comes after every
+/// `20250625…_y` of Prisma's 14-digit timestamps: a shorter prefix is filled with 9s to 14
+/// digits, so that the versions sort as the names do.
 pub fn version_of(path: &Path) -> Option<u128> {
-    let name = path.file_name()?.to_str()?;
-    let name = if matches!(name, "up.sql" | "down.sql") {
+    let folder = folder_runner(path);
+    let name = if folder.is_some() {
         path.parent()?.file_name()?.to_str()?
     } else {
-        name
+        path.file_name()?.to_str()?
     };
     // (Folded as they come: no string of the digits per file.)
     let mut digits = name
@@ -194,10 +205,22 @@ pub fn version_of(path: &Path) -> Option<u128> {
         .filter(u8::is_ascii_digit)
         .peekable();
     digits.peek()?;
-    digits.try_fold(0u128, |n, d| {
-        n.checked_mul(10)?.checked_add(u128::from(d - b'0'))
-    })
+    let (version, count) = digits.try_fold((0u128, 0u32), |(n, count), d| {
+        Some((
+            n.checked_mul(10)?.checked_add(u128::from(d - b'0'))?,
+            count + 1,
+        ))
+    })?;
+    if folder == Some(Runner::Prisma) && count < PRISMA_TIMESTAMP_DIGITS {
+        let fill = 10u128.pow(PRISMA_TIMESTAMP_DIGITS - count);
+        return Some(version * fill + (fill - 1));
+    }
+    Some(version)
 }
+
+/// The digits of the timestamp that starts the name of a migration Prisma writes
+/// (`YYYYMMDDHHMMSS`).
+const PRISMA_TIMESTAMP_DIGITS: u32 = 14;
 
 /// Lints migration files in order: sorted by version (up before down), each analysed with its
 /// own transaction mode, against the schema the earlier *up* files produced, and with what they
@@ -240,7 +263,7 @@ fn lint(files: &[(PathBuf, String)], opts: &LintOptions, chain: bool) -> LintRep
     let sectioned: Vec<Option<(Sections, String)>> = order
         .iter()
         .map(|(path, text)| {
-            let sections = crate::sql::sections(text).filter(|_| !is_diesel_file(path))?;
+            let sections = crate::sql::sections(text).filter(|_| folder_runner(path).is_none())?;
             let up = crate::sql::blank_outside(text, &sections.up)?;
             Some((sections, up))
         })
@@ -267,31 +290,28 @@ fn lint(files: &[(PathBuf, String)], opts: &LintOptions, chain: bool) -> LintRep
     prepare_in_order(&texts, opts.pg_version, |i, prepared| {
         let (path, text) = order[i];
         let sections = sectioned[i].as_ref().map(|(sections, _)| sections);
-        // diesel's, goose's or dbmate's, whatever the option says.
-        let diesel = is_diesel_file(path);
-        let no_transaction = if diesel {
-            tool_runs_outside_transaction(path)
-        } else if let Some(sections) = sections {
-            sections.no_transaction
-        } else {
-            text.starts_with(NO_TRANSACTION_MARKER)
+        // diesel's, Prisma's, goose's or dbmate's, whatever the option says.
+        let folder = folder_runner(path);
+        let no_transaction = match (folder, sections) {
+            (Some(Runner::Diesel), _) => tool_runs_outside_transaction(path),
+            (Some(_), _) => false,
+            (None, Some(sections)) => sections.no_transaction,
+            (None, None) => text.starts_with(NO_TRANSACTION_MARKER),
         };
         let is_down = is_down_file(path);
-        ctx.runner = match sections {
-            _ if diesel => Runner::Diesel,
-            Some(sections) => sections.tool.into(),
-            None => opts.runner,
+        ctx.runner = match (folder, sections) {
+            (Some(runner), _) => runner,
+            (None, Some(sections)) => sections.tool.into(),
+            (None, None) => opts.runner,
         };
-        ctx.in_transaction = if sections.is_some() {
-            !no_transaction
-        } else {
-            opts.runner_wraps_in_transaction && !no_transaction
+        ctx.in_transaction = match (folder, sections) {
+            (Some(Runner::Diesel), _) | (None, Some(_)) => !no_transaction,
+            _ => opts.runner_wraps_in_transaction && !no_transaction,
         };
-        // golang-migrate sends the file as one query, dbmate a `transaction:false` section:
-        // several statements are one implicit transaction (atomic, locks held to its end, no
-        // CONCURRENTLY), one is none.
-        if (ctx.runner == Runner::GolangMigrate || (ctx.runner == Runner::Dbmate && no_transaction))
-            && !diesel
+        // golang-migrate and Prisma send the file as one query, dbmate a `transaction:false`
+        // section: several statements are one implicit transaction (atomic, locks held to its
+        // end, no CONCURRENTLY), one is none.
+        if ctx.runner.sends_file_as_one_query() || (ctx.runner == Runner::Dbmate && no_transaction)
         {
             ctx.in_transaction = prepared.one_query_is_one_transaction();
         }
@@ -551,6 +571,19 @@ mod tests {
             v(&format!("{}_x.sql", "9".repeat(38))),
             Some("9".repeat(38).parse().unwrap())
         );
+        // Prisma's folders, in the order Prisma applies them: by name.
+        assert_eq!(v("m/20240101120000_x/migration.sql"), Some(20240101120000));
+        let mut names = [
+            "m/20250626000000_c/migration.sql",
+            "m/20250625_b/migration.sql",
+            "m/20250625235959_a/migration.sql",
+        ];
+        names.sort_by_key(|p| v(p));
+        let mut by_name = names;
+        by_name.sort();
+        assert_eq!(names, by_name);
+        // Not for sqlx's files, whose versions are numbers.
+        assert_eq!(v("m/20250625_b.sql"), Some(20250625));
     }
 
     /// The rules see every file in order whatever the threads, and the results are the same.

@@ -654,6 +654,9 @@ impl<'a> State<'a> {
                         (true, Runner::Dbmate) => {
                             " (dbmate runs this section in one: its own, or with `transaction:false` the implicit one PostgreSQL makes of a query of several statements, as dbmate sends the section)"
                         }
+                        (true, Runner::Prisma) => {
+                            " (Prisma sends migration.sql as one query, which PostgreSQL runs as one implicit transaction)"
+                        }
                     }
                 ),
             );
@@ -673,6 +676,9 @@ impl<'a> State<'a> {
                     }
                     Runner::Dbmate => {
                         "put it in its own migration, whose up section is `-- migrate:up transaction:false`"
+                    }
+                    Runner::Prisma => {
+                        "put it alone in a migration of its own (`prisma migrate dev --create-only`, then write it as that migration.sql's only statement)"
                     }
                 }
                 .to_string(),
@@ -1266,6 +1272,7 @@ impl<'a> State<'a> {
             referenced_tables: None,
             key_tables: Vec::new(),
             replaced_by: None,
+            runner: self.ctx.runner,
         }
     }
 
@@ -1327,6 +1334,12 @@ impl<'a> State<'a> {
                 ),
                 "a migration (`-- migrate:up transaction:false`)",
             ),
+            Runner::Prisma => (
+                format!(
+                    "{what} shares this migration.sql with {statements}: Prisma sends the file as one query, which PostgreSQL runs as one implicit transaction, so `prisma migrate deploy` and `prisma migrate dev` {fails}"
+                ),
+                "a migration",
+            ),
             // Returned above: goose sends each statement on its own.
             Runner::Goose => return None,
         };
@@ -1340,9 +1353,12 @@ impl<'a> State<'a> {
                 ),
             }
         ));
-        // lockstep writes the moved part as a sqlx migration, not as a diesel folder or a
-        // dbmate file.
-        if matches!(self.ctx.runner, Runner::Diesel | Runner::Dbmate) {
+        // lockstep writes the moved part as a sqlx migration, not as a diesel or Prisma folder
+        // or a dbmate file.
+        if matches!(
+            self.ctx.runner,
+            Runner::Diesel | Runner::Dbmate | Runner::Prisma
+        ) {
             return Some(draft);
         }
         // The first statement stays and the rest moves; otherwise this one and the rest move.

@@ -67,6 +67,9 @@ pub enum Runner {
     /// dbmate (a file with `-- migrate:up`): the UP section sent as one query, in a transaction
     /// unless its directive says `transaction:false`.
     Dbmate,
+    /// Prisma Migrate (a directory per migration holding `migration.sql`): the file sent as one
+    /// query, without a transaction of its own, as golang-migrate does.
+    Prisma,
 }
 
 impl Runner {
@@ -78,7 +81,14 @@ impl Runner {
             Runner::GolangMigrate | Runner::GolangMigrateMultiStatement => "golang-migrate",
             Runner::Goose => "goose",
             Runner::Dbmate => "dbmate",
+            Runner::Prisma => "Prisma",
         }
+    }
+
+    /// Whether the tool sends each migration file as one query of its own, in no transaction it
+    /// opens: PostgreSQL then runs a file of several statements as one implicit transaction.
+    pub fn sends_file_as_one_query(self) -> bool {
+        matches!(self, Runner::GolangMigrate | Runner::Prisma)
     }
 
     /// The command that writes a new migration of the tool's own layout, for advice.
@@ -91,6 +101,27 @@ impl Runner {
             }
             Runner::Goose => "`goose create NAME sql`",
             Runner::Dbmate => "`dbmate new NAME`",
+            Runner::Prisma => "`prisma migrate dev --create-only --name NAME`",
+        }
+    }
+
+    /// Where a statement that must run outside a transaction block goes, for advice that
+    /// follows the statement (`CREATE INDEX CONCURRENTLY … in a migration marked …`).
+    pub fn outside_transaction_home(self) -> &'static str {
+        match self {
+            Runner::Sqlx => "in a migration marked `-- no-transaction`",
+            Runner::Diesel => {
+                "in a migration of its own with `run_in_transaction = false` in its metadata.toml"
+            }
+            // One query of one statement runs in no transaction.
+            Runner::GolangMigrate | Runner::Prisma => "alone in a migration of its own",
+            Runner::GolangMigrateMultiStatement => {
+                "in any migration (golang-migrate sends each statement on its own)"
+            }
+            Runner::Goose => "in a migration marked `-- +goose NO TRANSACTION`",
+            Runner::Dbmate => {
+                "alone in a migration whose up section is `-- migrate:up transaction:false`"
+            }
         }
     }
 
@@ -105,6 +136,8 @@ impl Runner {
             }
             Runner::Goose => "mark the file `-- +goose NO TRANSACTION`",
             Runner::Dbmate => "write its up section as `-- migrate:up transaction:false`",
+            // (Nor does Prisma: a lone statement runs in none.)
+            Runner::Prisma => "make it the only statement of its migration.sql",
         }
     }
 }

@@ -12,7 +12,7 @@ use color_eyre::eyre::{Result, WrapErr, eyre};
 use sqlx::postgres::PgConnection;
 
 use super::{Project, print_error};
-use crate::analysis::lint::{Chain, is_down_file, version_of};
+use crate::analysis::lint::{Chain, folder_runner, is_down_file, version_of};
 use crate::analysis::model::{parse_version, version_from_server_num, version_label};
 use crate::analysis::{Catalog, LintOptions, lint_files, render};
 use crate::db::{Database, server_version_num};
@@ -134,6 +134,15 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
         let added: Vec<PathBuf> = changed.added.iter().map(|(p, _)| p.clone()).collect();
         let read = read_paths(&added)?;
         changes = Some((reference, changed));
+        (read.files, None, Some(read.named), read.whole_history)
+    } else if args.paths.is_empty() && holds_folder_migrations(&project.migrations_dir) {
+        // lockstep runs none of them, so none is known to be applied: all are linted.
+        eprintln!(
+            "note: {} holds diesel or Prisma migrations, which lockstep does not run: linting \
+             all of them, each against the ones before it",
+            project.migrations_dir.display()
+        );
+        let read = read_paths(std::slice::from_ref(&project.migrations_dir))?;
         (read.files, None, Some(read.named), read.whole_history)
     } else if args.paths.is_empty() {
         let (files, live) = pending_files(project, db.as_ref()).await?;
@@ -342,10 +351,10 @@ fn fix_files(
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        let diesel = crate::analysis::lint::is_diesel_file(&file.path);
-        let set = if diesel {
-            // A diesel migration's folder holds no sqlx migrations: the fix is planned without
-            // them, and one that needs a new migration is not written.
+        let folder = folder_runner(&file.path);
+        let set = if folder.is_some() {
+            // A diesel or Prisma migration's folder holds no sqlx migrations: the fix is planned
+            // without them, and one that needs a new migration is not written.
             crate::source::MigrationSet {
                 dir: dir.to_path_buf(),
                 migrations: Vec::new(),
@@ -379,13 +388,11 @@ fn fix_files(
             futile.push((file.path.clone(), finding.rule, finding.span.start));
             continue;
         }
-        // diesel's folders, and goose's and dbmate's files (UP and DOWN together), hold no sqlx
-        // migrations: no sqlx file goes beside them.
-        let other_layout = if diesel {
-            Some(crate::analysis::Runner::Diesel)
-        } else {
+        // diesel's and Prisma's folders, and goose's and dbmate's files (UP and DOWN together),
+        // hold no sqlx migrations: no sqlx file goes beside them.
+        let other_layout = folder.or_else(|| {
             crate::sql::sections(&file.text).map(|s| crate::analysis::Runner::from(s.tool))
-        };
+        });
         if let Some(runner) = other_layout
             && fix.new_migration.is_some()
         {
@@ -521,8 +528,8 @@ struct NamedFiles {
     whole_history: bool,
 }
 
-/// The migration files of a directory: sqlx and golang-migrate keep `.sql` files in it, diesel an
-/// `up.sql` in a directory per migration.
+/// The migration files of a directory: sqlx, golang-migrate, goose and dbmate keep `.sql` files in
+/// it, diesel an `up.sql` and Prisma a `migration.sql` in a directory per migration.
 fn migrations_in(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut inside: Vec<(std::ffi::OsString, PathBuf)> = std::fs::read_dir(dir)
         .wrap_err_with(|| format!("cannot list {}", dir.display()))?
@@ -535,17 +542,25 @@ fn migrations_in(dir: &Path) -> Result<Vec<PathBuf>> {
                 _ => p.is_dir(),
             };
             let found = if is_dir {
-                Some(p.join("up.sql")).filter(|up| up.is_file())
+                ["up.sql", "migration.sql"]
+                    .into_iter()
+                    .map(|name| p.join(name))
+                    .find(|file| file.is_file())
             } else {
                 Some(p).filter(|p| p.extension().is_some_and(|e| e == "sql"))
             };
             found.map(|p| (entry.file_name(), p))
         })
         .collect();
-    // In path order: every path is `dir/NAME` or `dir/NAME/up.sql`, so the names decide (and
+    // In path order: every path is `dir/NAME` or `dir/NAME/FILE`, so the names decide (and
     // comparing them is much cheaper than comparing paths component by component).
     inside.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     Ok(inside.into_iter().map(|(_, path)| path).collect())
+}
+
+/// Whether `dir` keeps its migrations in a folder each (diesel's, Prisma's).
+fn holds_folder_migrations(dir: &Path) -> bool {
+    migrations_in(dir).is_ok_and(|found| found.iter().any(|p| folder_runner(p).is_some()))
 }
 
 fn read_paths(paths: &[PathBuf]) -> Result<NamedFiles> {
@@ -560,7 +575,17 @@ fn read_paths(paths: &[PathBuf]) -> Result<NamedFiles> {
     for (path, opened) in paths.iter().zip(opened) {
         let text = match opened {
             Ok(Named::Dir) => {
-                named.extend(migrations_in(path)?.into_iter().map(|p| (p, None)));
+                let found = migrations_in(path)?;
+                if found.is_empty() {
+                    // Not silence, which a CI job would take for a clean review.
+                    eprintln!(
+                        "warning: {} holds no migrations lockstep can read: it lints `.sql` \
+                         files (sqlx, golang-migrate, goose, dbmate) and folders holding an \
+                         up.sql (diesel) or a migration.sql (Prisma)",
+                        path.display()
+                    );
+                }
+                named.extend(found.into_iter().map(|p| (p, None)));
                 continue;
             }
             Ok(Named::File(text)) => Some(text),
@@ -576,7 +601,7 @@ fn read_paths(paths: &[PathBuf]) -> Result<NamedFiles> {
             Some(d) => d,
             None => Path::new("."),
         };
-        let dir = if is_diesel_up(path) {
+        let dir = if folder_runner(path).is_some() {
             dir.parent().unwrap_or(Path::new("."))
         } else {
             dir
@@ -637,10 +662,6 @@ fn read_paths(paths: &[PathBuf]) -> Result<NamedFiles> {
         named: named_set,
         whole_history,
     })
-}
-
-fn is_diesel_up(path: &Path) -> bool {
-    path.file_name().and_then(|n| n.to_str()) == Some("up.sql")
 }
 
 /// A path named on the command line.

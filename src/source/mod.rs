@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::analysis::Runner;
+
 pub use checksum::checksum;
 pub use filename::{FileKind, ParsedName, parse_file_name};
 pub use new::{NewMigration, Versioning, create_migration};
@@ -202,20 +204,30 @@ pub fn load(dir: &Path, options: &SourceOptions) -> Result<MigrationSet, SourceE
     });
 
     let mut problems = Vec::new();
-    let diesel = scanned.iter().filter(|scan| scan.diesel).count();
-    if diesel > 0 {
-        problems.push(Problem {
-            severity: Severity::Warning,
-            path: dir.to_path_buf(),
-            line: None,
-            message: format!(
-                "{diesel} diesel migration{} (a directory with an up.sql each): lockstep runs \
-                 sqlx's flat layout (<version>_<description>.sql) and skips them, as sqlx does; \
-                 `lockstep lint {}` reviews them as they are",
-                if diesel == 1 { "" } else { "s" },
-                dir.display()
-            ),
-        });
+    for (tool, file) in [
+        (Runner::Diesel, "an up.sql"),
+        (Runner::Prisma, "a migration.sql"),
+    ] {
+        let count = scanned
+            .iter()
+            .filter(|scan| scan.folder == Some(tool))
+            .count();
+        if count > 0 {
+            problems.push(Problem {
+                severity: Severity::Warning,
+                path: dir.to_path_buf(),
+                line: None,
+                message: format!(
+                    "{count} {} migration{} (a directory with {file} each): lockstep runs \
+                     sqlx's flat layout (<version>_<description>.sql) and skips them, as sqlx \
+                     does; `lockstep lint {}` reviews them as {} runs them",
+                    tool.name(),
+                    if count == 1 { "" } else { "s" },
+                    dir.display(),
+                    tool.name(),
+                ),
+            });
+        }
     }
     // version → the files that claim it, with their kinds and descriptions
     let mut slots: BTreeMap<i64, Vec<(FileKind, String, MigrationFile)>> = BTreeMap::new();
@@ -270,8 +282,8 @@ pub fn fingerprint(dir: &Path) -> Option<u64> {
 struct Scanned {
     file: Option<(i64, FileKind, String, MigrationFile)>,
     problems: Vec<Problem>,
-    /// A directory with an `up.sql`: a diesel migration.
-    diesel: bool,
+    /// A directory with an `up.sql` (diesel's) or a `migration.sql` (Prisma's).
+    folder: Option<Runner>,
 }
 
 /// Classifies, reads and hashes one directory entry.
@@ -279,7 +291,7 @@ fn scan(path: &Path, file_type: Option<std::fs::FileType>, options: &SourceOptio
     let mut out = Scanned {
         file: None,
         problems: Vec::new(),
-        diesel: false,
+        folder: None,
     };
     let problem = |severity, line, message: String| Problem {
         severity,
@@ -295,7 +307,11 @@ fn scan(path: &Path, file_type: Option<std::fs::FileType>, options: &SourceOptio
     match is_file {
         Ok(true) => {}
         Ok(false) if path.join("up.sql").is_file() => {
-            out.diesel = true;
+            out.folder = Some(Runner::Diesel);
+            return out;
+        }
+        Ok(false) if path.join("migration.sql").is_file() => {
+            out.folder = Some(Runner::Prisma);
             return out;
         }
         Ok(false) => {

@@ -344,18 +344,30 @@ fn other_tools_transaction_settings_are_known() {
     assert!(stdout.contains("[prefer-robust-statements]"), "{stdout}");
 }
 
-/// The (file, rule) pairs of `lockstep lint --format gcc migrations` in `dir`, and the output.
+/// The (file, line, rule) of each finding of `lockstep lint --format gcc migrations` in `dir`,
+/// and the output.
 fn gcc_findings(dir: &std::path::Path) -> (Vec<(String, usize, String)>, String) {
+    gcc_findings_in(dir, "migrations")
+}
+
+/// The (file, line, rule) of each finding of `lockstep lint --format gcc MIGRATIONS` in `dir`
+/// (the file named by its path below `migrations`: `1_x.sql`, `1_x/migration.sql`), and the
+/// output.
+fn gcc_findings_in(
+    dir: &std::path::Path,
+    migrations: &str,
+) -> (Vec<(String, usize, String)>, String) {
     let out = lockstep(dir)
-        .args(["lint", "--format", "gcc", "migrations"])
+        .args(["lint", "--format", "gcc", migrations])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let prefix = format!("{migrations}/");
     let found = stdout
         .lines()
         .filter_map(|l| {
             let mut parts = l.split(':');
-            let file = parts.next()?.rsplit('/').next()?.to_string();
+            let file = parts.next()?.strip_prefix(&prefix)?.to_string();
             let line = parts.next()?.parse().ok()?;
             let rule = l.rsplit('[').next()?.strip_suffix(']')?.to_string();
             Some((file, line, rule))
@@ -476,6 +488,204 @@ fn goose_and_dbmate_files_are_their_up_sections_run_as_those_tools_run_them() {
         stdout.contains("dbmate runs this section in one"),
         "{stdout}"
     );
+}
+
+/// A Prisma project's migrations: a folder each, `<timestamp>_<name>/migration.sql`, beside
+/// `migration_lock.toml`.
+fn prisma_project(migrations: &[(&str, &str)]) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("prisma/migrations");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("migration_lock.toml"),
+        "provider = \"postgresql\"\n",
+    )
+    .unwrap();
+    for (folder, text) in migrations {
+        std::fs::create_dir(dir.join(folder)).unwrap();
+        std::fs::write(dir.join(folder).join("migration.sql"), text).unwrap();
+    }
+    tmp
+}
+
+#[test]
+fn prisma_migrations_are_linted_as_prisma_sends_them() {
+    // Prisma sends each migration.sql as one query, in no transaction of its own: alone, a
+    // concurrent build runs; among other statements it fails in the implicit transaction; the
+    // file's own BEGIN/COMMIT nests in nothing. Folders apply in name order.
+    let tmp = prisma_project(&[
+        (
+            "20240101000000_init",
+            "-- CreateTable\nCREATE TABLE \"User\" (\"id\" INTEGER NOT NULL, \"email\" TEXT, CONSTRAINT \"User_pkey\" PRIMARY KEY (\"id\"));\n",
+        ),
+        (
+            "20240102000000_email_index",
+            "-- CreateIndex\nCREATE INDEX CONCURRENTLY \"User_email_idx\" ON \"User\"(\"email\");\n",
+        ),
+        (
+            "20240103000000_with_another",
+            "CREATE INDEX CONCURRENTLY \"User_id_email_idx\" ON \"User\"(\"id\", \"email\");\nANALYZE \"User\";\n",
+        ),
+        (
+            "20240104000000_own_transaction",
+            "BEGIN;\nALTER TABLE \"User\" ADD COLUMN \"age\" INTEGER;\nCOMMIT;\n",
+        ),
+        // A shorter timestamp: after every 20240105… folder, as Prisma sorts them.
+        (
+            "20240105_late",
+            "CREATE INDEX \"Late_id_idx\" ON \"Late\"(\"id\");\n",
+        ),
+        (
+            "20240105120000_late_table",
+            "CREATE TABLE \"Late\" (\"id\" INTEGER NOT NULL);\n",
+        ),
+    ]);
+    let out = lockstep(tmp.path())
+        .args(["lint", "--format", "json", "prisma/migrations"])
+        .output()
+        .unwrap();
+    let doc = json(&out.stdout);
+    let folders: Vec<&str> = paths_of(&doc)
+        .iter()
+        .map(|p| p.rsplit('/').nth(1).unwrap())
+        .collect();
+    assert_eq!(
+        folders,
+        vec![
+            "20240101000000_init",
+            "20240102000000_email_index",
+            "20240103000000_with_another",
+            "20240104000000_own_transaction",
+            "20240105120000_late_table",
+            "20240105_late",
+        ],
+        "{doc}"
+    );
+    let (found, stdout) = gcc_findings_in(tmp.path(), "prisma/migrations");
+    assert_eq!(
+        found,
+        vec![
+            (
+                "20240103000000_with_another/migration.sql".to_string(),
+                1,
+                "not-in-transaction-block".to_string()
+            ),
+            // "Late" was created by the migration before it: an existing table, locked by a
+            // plain build.
+            (
+                "20240105_late/migration.sql".to_string(),
+                1,
+                "require-concurrent-index".to_string()
+            ),
+            (
+                "20240105_late/migration.sql".to_string(),
+                1,
+                "missing-statement-timeout".to_string()
+            ),
+        ],
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Prisma sends migration.sql as one query") && !stdout.contains("sqlx"),
+        "{stdout}"
+    );
+
+    // With no path, a migrations directory of Prisma's folders is linted whole.
+    let out = lockstep(tmp.path())
+        .args(["--source", "prisma/migrations", "lint", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(paths_of(&json(&out.stdout)).len(), 6);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Prisma migrations"), "{stderr}");
+    // `status` says why it runs none of them.
+    let out = lockstep(tmp.path())
+        .args(["--source", "prisma/migrations", "status"])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("6 Prisma migrations"), "{text}");
+
+    // `--fix` writes no sqlx migration into Prisma's directory: a VALIDATE that would move to a
+    // new migration is left to `prisma migrate dev --create-only`.
+    let migrations = tmp.path().join("prisma/migrations");
+    let check = "ALTER TABLE \"User\" ADD CONSTRAINT \"id_positive\" CHECK (\"id\" > 0) NOT VALID;\nALTER TABLE \"User\" VALIDATE CONSTRAINT \"id_positive\";\n";
+    std::fs::create_dir(migrations.join("20240106000000_check")).unwrap();
+    std::fs::write(migrations.join("20240106000000_check/migration.sql"), check).unwrap();
+    let out = lockstep(tmp.path())
+        .args(["lint", "--fix", "--format", "gcc", "prisma/migrations"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("[validate-in-same-transaction]")
+            && stderr.contains("prisma migrate dev --create-only"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_dir(&migrations).unwrap().count(), 8);
+    assert_eq!(
+        std::fs::read_to_string(migrations.join("20240106000000_check/migration.sql")).unwrap(),
+        check
+    );
+
+    // `--changed-since`: a folder added on the branch, against the migrations before it.
+    git(tmp.path(), &["init", "-q", "-b", "main"]);
+    git(tmp.path(), &["add", "."]);
+    git(tmp.path(), &["commit", "-q", "-m", "base"]);
+    std::fs::create_dir(migrations.join("20240107000000_email_unique")).unwrap();
+    std::fs::write(
+        migrations.join("20240107000000_email_unique/migration.sql"),
+        "CREATE UNIQUE INDEX \"User_email_key\" ON \"User\"(\"email\");\n",
+    )
+    .unwrap();
+    let out = lockstep(tmp.path())
+        .args([
+            "--source",
+            "prisma/migrations",
+            "lint",
+            "--format",
+            "json",
+            "--changed-since",
+            "main",
+        ])
+        .output()
+        .unwrap();
+    let doc = json(&out.stdout);
+    assert_eq!(
+        paths_of(&doc),
+        vec!["prisma/migrations/20240107000000_email_unique/migration.sql"],
+        "{doc}"
+    );
+    assert_eq!(
+        rules_of(&doc),
+        vec!["require-concurrent-index", "missing-statement-timeout"],
+        "{doc}"
+    );
+    // The advice is Prisma's way: the build alone in its migration, not a sqlx marker.
+    let advice = doc["files"][0]["findings"][0]["safe_alternative"]
+        .as_str()
+        .unwrap();
+    assert!(
+        advice.contains("alone in a migration of its own") && !advice.contains("no-transaction"),
+        "{advice}"
+    );
+}
+
+/// A directory with nothing lockstep reads is said to be so, not linted "clean" in silence.
+#[test]
+fn a_directory_without_migrations_is_named() {
+    let dir = project(&[("notes.txt", "not a migration\n")]);
+    let out = lockstep(dir.path())
+        .args(["lint", "migrations"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("migrations holds no migrations lockstep can read"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 file(s) checked"));
 }
 
 #[tokio::test]

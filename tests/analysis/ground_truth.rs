@@ -442,6 +442,23 @@ async fn concurrently_statements_are_traced_outside_a_transaction() {
     assert!(error.contains("transaction block"), "{error}");
 }
 
+/// Sends `file` to a fresh database as one simple query (as sqlx sends a `-- no-transaction`
+/// file, and Prisma and golang-migrate every file): the connection, the server's major version,
+/// and whether the server refused the file because a statement cannot run in a transaction block.
+async fn sent_as_one_query(i: usize, file: &str) -> (PgConnection, u32, bool) {
+    let mut conn = fresh_database(SETUP).await;
+    let major = server_major(&mut conn).await;
+    let sent = sqlx::raw_sql(AssertSqlSafe(file.to_string()))
+        .execute(&mut conn)
+        .await;
+    let refused = match &sent {
+        Ok(_) => false,
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("25001") => true,
+        Err(e) => panic!("file {i} failed otherwise: {e}\n{file}"),
+    };
+    (conn, major, refused)
+}
+
 /// `-- no-transaction` files as sqlx sends them: the whole file as one query. PostgreSQL runs a
 /// query of several statements as one implicit transaction block, so a statement that refuses one
 /// fails there unless it is alone. `no-transaction-not-alone` fires exactly on the files that fail.
@@ -461,16 +478,7 @@ async fn a_no_transaction_file_sent_as_one_query_fails_exactly_where_the_analysi
     ];
     let mut mismatches = Vec::new();
     for (i, file) in FILES.iter().enumerate() {
-        let mut conn = fresh_database(SETUP).await;
-        let major = server_major(&mut conn).await;
-        let sent = sqlx::raw_sql(AssertSqlSafe(file.to_string()))
-            .execute(&mut conn)
-            .await;
-        let refused = match &sent {
-            Ok(_) => false,
-            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("25001") => true,
-            Err(e) => panic!("file {i} failed otherwise: {e}\n{file}"),
-        };
+        let (mut conn, major, refused) = sent_as_one_query(i, file).await;
         let analysis = analyze(
             file,
             &AnalysisContext {
@@ -498,6 +506,57 @@ async fn a_no_transaction_file_sent_as_one_query_fails_exactly_where_the_analysi
                 .await
                 .expect("read users");
             assert_eq!(n, 1, "file {i} left nothing behind");
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
+
+/// Prisma's `migration.sql` as Prisma sends it (the whole file as one simple query, in no
+/// transaction of its own): lint reports `not-in-transaction-block` on exactly the files the
+/// server refuses (on each statement there that refuses one), and never `transaction-nesting` for
+/// a file's own BEGIN/COMMIT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_prisma_migration_sent_as_one_query_fails_exactly_where_lint_says() {
+    use lockstep::analysis::{LintOptions, lint_files};
+
+    const FILES: &[&str] = &[
+        // Alone, with Prisma's comment: no transaction block at all.
+        "-- CreateIndex\nCREATE INDEX CONCURRENTLY \"users_email_idx\" ON \"users\"(\"email\");\n",
+        // Among other statements: one implicit transaction block.
+        "CREATE INDEX CONCURRENTLY ix ON users (email);\nANALYZE users;\n",
+        "DROP INDEX CONCURRENTLY IF EXISTS ix;\nCREATE INDEX CONCURRENTLY ix ON users (email);\n",
+        // The file's own transaction: fine for DDL, refused for a concurrent build.
+        "BEGIN;\nSET LOCAL lock_timeout = '5s';\nALTER TABLE users ADD COLUMN age int;\nCOMMIT;\n",
+        "BEGIN;\nCREATE INDEX CONCURRENTLY ix ON users (email);\nCOMMIT;\n",
+        // Several statements, none of which refuses a transaction block (since 12, ADD VALUE
+        // runs in one).
+        "UPDATE users SET n = 2 WHERE id = 1;\nALTER TYPE mood ADD VALUE 'meh';\n",
+    ];
+    let mut mismatches = Vec::new();
+    for (i, file) in FILES.iter().enumerate() {
+        let (_conn, major, refused) = sent_as_one_query(i, file).await;
+        let path = std::path::PathBuf::from(format!(
+            "prisma/migrations/2024010100000{i}_m/migration.sql"
+        ));
+        let mut options = LintOptions::for_session(major, false, false);
+        options.runner_wraps_in_transaction = true;
+        let report = lint_files(&[(path, file.to_string())], &options);
+        let rules: Vec<&str> = report.files[0]
+            .analysis
+            .findings
+            .iter()
+            .map(|f| f.rule)
+            .collect();
+        let flagged = rules
+            .iter()
+            .filter(|r| **r == "not-in-transaction-block" || **r == "no-transaction-not-alone")
+            .count();
+        // (Each statement that refuses the block is flagged: the server stops at the first.)
+        if (flagged > 0) != refused || rules.contains(&"transaction-nesting") {
+            mismatches.push(format!(
+                "file {i}: the server {} it, lint said {rules:?}\n{file}",
+                if refused { "refused" } else { "ran" },
+            ));
         }
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));

@@ -7,7 +7,7 @@ use crate::analysis::coercion::TypeChange;
 use crate::analysis::describe::{Action, DefaultKind, Detail};
 use crate::analysis::locks::LockMode;
 use crate::analysis::model::{Cost, Shape, at_least};
-use crate::analysis::{Fix, Severity, TextEdit};
+use crate::analysis::{Fix, Runner, Severity, TextEdit};
 
 /// A finding before positions and registry data are filled in.
 #[derive(Debug, Clone)]
@@ -105,6 +105,8 @@ pub(crate) struct CheckCtx {
     /// For DROP TABLE or RENAME TO: where the same transaction gives the name to another table
     /// (`statement 4`, `later in this statement`).
     pub replaced_by: Option<String>,
+    /// The tool that runs the migration, for where advice sends a statement.
+    pub runner: Runner,
 }
 
 /// `an ACCESS EXCLUSIVE lock on "t" (blocks reads and writes)`, `a SHARE lock on "t" (blocks
@@ -193,10 +195,11 @@ pub(crate) fn check_action(a: &Action, f: ActionFacts, ctx: &CheckCtx) -> Vec<Dr
                 format!("CREATE INDEX takes {locked}{cost}"),
             )
             .on(rel, mode)
-            .help(
-                "CREATE INDEX CONCURRENTLY (SHARE UPDATE EXCLUSIVE, writes continue) in a migration \
-                 marked `-- no-transaction`; if it fails, drop the INVALID index and retry",
-            )
+            .help(format!(
+                "CREATE INDEX CONCURRENTLY (SHARE UPDATE EXCLUSIVE, writes continue) {}; if it \
+                 fails, drop the INVALID index and retry",
+                ctx.runner.outside_transaction_home()
+            ))
             .fix(concurrently_fix(ctx, *insert_at, "CREATE INDEX"));
             if ctx.pg_version == 14 {
                 d.message.push_str(
@@ -220,7 +223,10 @@ pub(crate) fn check_action(a: &Action, f: ActionFacts, ctx: &CheckCtx) -> Vec<Dr
                 },
             )
             .on(ctx.index_table.as_deref().unwrap_or(rel), mode)
-            .help("DROP INDEX CONCURRENTLY (one index per statement, no CASCADE) in a migration marked `-- no-transaction`")
+            .help(format!(
+                "DROP INDEX CONCURRENTLY (one index per statement, no CASCADE) {}",
+                ctx.runner.outside_transaction_home()
+            ))
             .fix((*insert_at > 0).then(|| concurrently_fix(ctx, *insert_at, "DROP INDEX")).flatten()),
         ),
         (
@@ -242,7 +248,10 @@ pub(crate) fn check_action(a: &Action, f: ActionFacts, ctx: &CheckCtx) -> Vec<Dr
             let mut d = Draft::new("require-concurrent-reindex", span, message).on(rel, mode);
             if can {
                 d = d
-                    .help("REINDEX … CONCURRENTLY (12+) in a migration marked `-- no-transaction`")
+                    .help(format!(
+                        "REINDEX … CONCURRENTLY (12+) {}",
+                        ctx.runner.outside_transaction_home()
+                    ))
                     .fix(concurrently_fix(ctx, *insert_at, "REINDEX"));
             } else {
                 d = d.help("upgrade to 12+ for REINDEX CONCURRENTLY, or build a new index concurrently and drop the old one");
@@ -502,7 +511,10 @@ pub(crate) fn check_action(a: &Action, f: ActionFacts, ctx: &CheckCtx) -> Vec<Dr
             .on(rel, mode);
             if can {
                 d = d
-                    .help("DETACH PARTITION … CONCURRENTLY (14+; no default partition; own migration marked `-- no-transaction`)")
+                    .help(format!(
+                        "DETACH PARTITION … CONCURRENTLY (14+; no default partition) {}",
+                        ctx.runner.outside_transaction_home()
+                    ))
                     .fix(concurrently_fix(ctx, *insert_at, "DETACH PARTITION"));
             } else {
                 d = d

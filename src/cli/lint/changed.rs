@@ -7,8 +7,9 @@ use std::process::Command;
 
 use color_eyre::eyre::{Result, eyre};
 
+use crate::analysis::lint::{folder_runner, version_of};
 use crate::analysis::rules::{lookup, safe_alternative};
-use crate::analysis::{Finding, LintReport};
+use crate::analysis::{Finding, LintReport, Runner};
 use crate::source::checksum;
 use crate::sql::LineCol;
 
@@ -126,15 +127,22 @@ pub(super) fn changed_since(
         let Some(name) = absolute.file_name() else {
             continue;
         };
+        // A migration file in the directory, or in a folder of its own there (diesel's,
+        // Prisma's): its path below the directory.
+        let (inside, below) = match (folder_runner(&absolute), absolute.parent()) {
+            (Some(_), Some(folder)) => (
+                folder.parent(),
+                Path::new(folder.file_name().unwrap_or_default()).join(name),
+            ),
+            (None, parent) => (parent, PathBuf::from(name)),
+            (Some(_), None) => continue,
+        };
         if absolute.extension().is_none_or(|e| e != "sql")
-            || absolute
-                .parent()
-                .and_then(|p| std::fs::canonicalize(p).ok())
-                != Some(dir_abs.clone())
+            || inside.and_then(|p| std::fs::canonicalize(p).ok()) != Some(dir_abs.clone())
         {
             continue;
         }
-        let path = dir.join(name);
+        let path = dir.join(below);
         match status.chars().next() {
             Some('A') => changed.added.push(super::read(&path)?),
             Some('M' | 'T') => {
@@ -192,10 +200,19 @@ pub(super) fn report_edited(report: &mut LintReport, edited: &[Edited], referenc
                 lock: None,
                 message: format!(
                     "this migration was already at {reference} (checksum {}…) and has been edited \
-                     since (now {}…): sqlx refuses to run on a database that applied it \
-                     (checksum mismatch), and databases that applied it never get the change",
+                     since (now {}…): {}, and databases that applied it never get the change",
                     &hex::encode(&edit.before)[..12],
-                    &hex::encode(&edit.now)[..12]
+                    &hex::encode(&edit.now)[..12],
+                    match folder_runner(&edit.path) {
+                        Some(Runner::Prisma) => {
+                            "Prisma finds the applied migration modified (its checksum in \
+                             _prisma_migrations no longer matches)"
+                        }
+                        Some(_) => "diesel does not notice",
+                        None => {
+                            "sqlx refuses to run on a database that applied it (checksum mismatch)"
+                        }
+                    }
                 ),
                 safe_alternative: safe_alternative(rule.name).map(str::to_string),
                 fix: None,
@@ -206,12 +223,7 @@ pub(super) fn report_edited(report: &mut LintReport, edited: &[Edited], referenc
 
 /// Puts the report's files in migration order: by version, then by name.
 pub(super) fn sort_by_version(report: &mut LintReport) {
-    let version = |path: &Path| -> Option<u128> {
-        let name = path.file_name()?.to_str()?;
-        let digits: String = name.chars().take_while(char::is_ascii_digit).collect();
-        digits.parse().ok()
-    };
     report
         .files
-        .sort_by(|a, b| (version(&a.path), &a.path).cmp(&(version(&b.path), &b.path)));
+        .sort_by_cached_key(|f| (version_of(&f.path), f.path.clone()));
 }

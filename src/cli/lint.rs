@@ -531,6 +531,13 @@ struct NamedFiles {
 /// The migration files of a directory: sqlx, golang-migrate, goose and dbmate keep `.sql` files in
 /// it, diesel an `up.sql` and Prisma a `migration.sql` in a directory per migration.
 fn migrations_in(dir: &Path) -> Result<Vec<PathBuf>> {
+    Ok(list_migrations(dir)?.0)
+}
+
+/// [`migrations_in`], and the names of the goose migrations written in Go (`<version>_*.go`),
+/// which lint cannot read.
+fn list_migrations(dir: &Path) -> Result<(Vec<PathBuf>, Vec<String>)> {
+    let mut go = Vec::new();
     let mut inside: Vec<(std::ffi::OsString, PathBuf)> = std::fs::read_dir(dir)
         .wrap_err_with(|| format!("cannot list {}", dir.display()))?
         .filter_map(|entry| entry.ok())
@@ -546,6 +553,9 @@ fn migrations_in(dir: &Path) -> Result<Vec<PathBuf>> {
                     .into_iter()
                     .map(|name| p.join(name))
                     .find(|file| file.is_file())
+            } else if p.extension().is_some_and(|e| e == "go") && version_of(&p).is_some() {
+                go.push(entry.file_name().to_string_lossy().into_owned());
+                None
             } else {
                 Some(p).filter(|p| p.extension().is_some_and(|e| e == "sql"))
             };
@@ -555,7 +565,8 @@ fn migrations_in(dir: &Path) -> Result<Vec<PathBuf>> {
     // In path order: every path is `dir/NAME` or `dir/NAME/FILE`, so the names decide (and
     // comparing them is much cheaper than comparing paths component by component).
     inside.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    Ok(inside.into_iter().map(|(_, path)| path).collect())
+    go.sort_unstable();
+    Ok((inside.into_iter().map(|(_, path)| path).collect(), go))
 }
 
 /// Whether `dir` keeps its migrations in a folder each (diesel's, Prisma's).
@@ -575,8 +586,21 @@ fn read_paths(paths: &[PathBuf]) -> Result<NamedFiles> {
     for (path, opened) in paths.iter().zip(opened) {
         let text = match opened {
             Ok(Named::Dir) => {
-                let found = migrations_in(path)?;
-                if found.is_empty() {
+                let (found, go) = list_migrations(path)?;
+                if !go.is_empty() {
+                    // Reviewed files after them meet a schema without their changes.
+                    eprintln!(
+                        "warning: {}: {} migration{} written in Go ({}) not reviewed: lint reads \
+                         SQL only, and the files after {} do not know what {} change",
+                        path.display(),
+                        go.len(),
+                        if go.len() == 1 { "" } else { "s" },
+                        crate::source::abbreviated_list(&go),
+                        if go.len() == 1 { "it" } else { "them" },
+                        if go.len() == 1 { "it may" } else { "they may" },
+                    );
+                }
+                if found.is_empty() && go.is_empty() {
                     // Not silence, which a CI job would take for a clean review.
                     eprintln!(
                         "warning: {} holds no migrations lockstep can read: it lints `.sql` \

@@ -20,7 +20,7 @@ use crate::analysis::Runner;
 pub use checksum::checksum;
 pub use filename::{FileKind, ParsedName, parse_file_name};
 pub use new::{NewMigration, Versioning, create_migration};
-pub use summary::problem_lines;
+pub use summary::{abbreviated_list, problem_lines};
 
 /// How the problem of an `.up.sql` without its `.down.sql` begins.
 pub const MISSING_DOWN: &str = "no matching `.down.sql` for this `.up.sql`";

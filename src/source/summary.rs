@@ -31,6 +31,15 @@ pub fn problem_lines(problems: &[Problem]) -> Vec<(Severity, String)> {
     lines
 }
 
+/// Names for a line of text: all of up to four, else the first two and the last
+/// (`1, 2, … 9`).
+pub fn abbreviated_list(items: &[String]) -> String {
+    match items {
+        [first, second, .., last] if items.len() > 4 => format!("{first}, {second}, … {last}"),
+        all => all.join(", "),
+    }
+}
+
 /// One warning for every `.up.sql` of `missing` (more than one).
 fn missing_downs(missing: &[&Problem]) -> String {
     let versions: Vec<String> = missing
@@ -43,12 +52,7 @@ fn missing_downs(missing: &[&Problem]) -> String {
             }
         })
         .collect();
-    let listed = match versions.as_slice() {
-        [first, second, .., last] if versions.len() > 4 => {
-            format!("{first}, {second}, … {last}")
-        }
-        all => all.join(", "),
-    };
+    let listed = abbreviated_list(&versions);
     let dir = missing[0]
         .path
         .parent()

@@ -672,7 +672,8 @@ fn prisma_migrations_are_linted_as_prisma_sends_them() {
     );
 }
 
-/// A directory with nothing lockstep reads is said to be so, not linted "clean" in silence.
+/// A directory with nothing lockstep reads is said to be so, not linted "clean" in silence; and
+/// migrations it cannot read are named.
 #[test]
 fn a_directory_without_migrations_is_named() {
     let dir = project(&[("notes.txt", "not a migration\n")]);
@@ -686,6 +687,23 @@ fn a_directory_without_migrations_is_named() {
         "{stderr}"
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("0 file(s) checked"));
+
+    // goose's migrations written in Go are named as not reviewed.
+    std::fs::write(
+        dir.path().join("migrations/00002_backfill.go"),
+        "package migrations\n",
+    )
+    .unwrap();
+    let out = lockstep(dir.path())
+        .args(["lint", "migrations"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("1 migration written in Go (00002_backfill.go) not reviewed")
+            && !stderr.contains("holds no migrations"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]

@@ -134,6 +134,14 @@ impl LintReport {
         counts
     }
 
+    /// How many files were checked (a goose or dbmate file is one, though its UP and DOWN are
+    /// two analyses).
+    pub fn file_count(&self) -> usize {
+        let paths: std::collections::HashSet<&PathBuf> =
+            self.files.iter().map(|f| &f.path).collect();
+        paths.len()
+    }
+
     /// Whether any error-level finding remains.
     pub fn has_errors(&self) -> bool {
         self.files.iter().any(|f| f.analysis.has_errors())
@@ -256,22 +264,49 @@ fn tool_runs_outside_transaction(path: &Path) -> bool {
 }
 
 fn lint(files: &[(PathBuf, String)], opts: &LintOptions, chain: bool) -> LintReport {
-    let mut order: Vec<&(PathBuf, String)> = files.iter().collect();
-    order.sort_by_cached_key(|(path, _)| (version_of(path), is_down_file(path), path));
-    // A goose or dbmate file is analysed as its UP section, the rest blanked (lines and columns
-    // stay the file's own).
-    let sectioned: Vec<Option<(Sections, String)>> = order
-        .iter()
-        .map(|(path, text)| {
-            let sections = crate::sql::sections(text).filter(|_| folder_runner(path).is_none())?;
-            let up = crate::sql::blank_outside(text, &sections.up)?;
-            Some((sections, up))
-        })
-        .collect();
+    // A goose or dbmate file is analysed as its UP section and, after it, as its DOWN section,
+    // the rest blanked each time (lines and columns stay the file's own).
+    let mut order: Vec<Part> = Vec::with_capacity(files.len());
+    for (path, text) in files {
+        let sections = crate::sql::sections(text).filter(|_| folder_runner(path).is_none());
+        let Some(sections) = sections else {
+            order.push(Part {
+                path,
+                text,
+                is_down: is_down_file(path),
+                section: None,
+            });
+            continue;
+        };
+        let sections = std::sync::Arc::new(sections);
+        for is_down in [false, true] {
+            let ranges = if is_down {
+                &sections.down
+            } else {
+                &sections.up
+            };
+            if is_down && ranges.is_empty() {
+                continue;
+            }
+            let Some(blanked) = crate::sql::blank_outside(text, ranges) else {
+                continue;
+            };
+            order.push(Part {
+                path,
+                text,
+                is_down,
+                section: Some((sections.clone(), blanked)),
+            });
+        }
+    }
+    order.sort_by_cached_key(|part| (version_of(part.path), part.is_down, part.path));
     let texts: Vec<&str> = order
         .iter()
-        .zip(&sectioned)
-        .map(|((_, text), sectioned)| sectioned.as_ref().map_or(text.as_str(), |(_, up)| up))
+        .map(|part| {
+            part.section
+                .as_ref()
+                .map_or(part.text.as_str(), |(_, blanked)| blanked)
+        })
         .collect();
     // Without a chain every file meets the options' state; with one, what the files before it left.
     let mut prior = Prior::new(opts.new_tables.clone(), opts.catalog.clone());
@@ -288,17 +323,22 @@ fn lint(files: &[(PathBuf, String)], opts: &LintOptions, chain: bool) -> LintRep
     let mut out = Vec::with_capacity(order.len());
     // The rules run here, file after file in run order, while later files are still parsing.
     prepare_in_order(&texts, opts.pg_version, |i, prepared| {
-        let (path, text) = order[i];
-        let sections = sectioned[i].as_ref().map(|(sections, _)| sections);
+        let Part {
+            path,
+            text,
+            is_down,
+            ref section,
+        } = order[i];
+        let sections = section.as_ref().map(|(sections, _)| &**sections);
         // diesel's, Prisma's, goose's or dbmate's, whatever the option says.
         let folder = folder_runner(path);
         let no_transaction = match (folder, sections) {
             (Some(Runner::Diesel), _) => tool_runs_outside_transaction(path),
             (Some(_), _) => false,
+            (None, Some(sections)) if is_down => sections.down_no_transaction,
             (None, Some(sections)) => sections.no_transaction,
             (None, None) => text.starts_with(NO_TRANSACTION_MARKER),
         };
-        let is_down = is_down_file(path);
         ctx.runner = match (folder, sections) {
             (Some(runner), _) => runner,
             (None, Some(sections)) => sections.tool.into(),
@@ -337,6 +377,17 @@ fn lint(files: &[(PathBuf, String)], opts: &LintOptions, chain: bool) -> LintRep
         pg_version: opts.pg_version,
         files: out,
     }
+}
+
+/// One analysis of a lint run: a file, or one section (UP or DOWN) of a goose or dbmate file.
+struct Part<'a> {
+    path: &'a PathBuf,
+    text: &'a String,
+    /// A DOWN file or section: analysed against what the migrations up to its own left, and
+    /// leaving nothing for the later ones.
+    is_down: bool,
+    /// The file's sections, and its text with everything but this section blanked.
+    section: Option<(std::sync::Arc<Sections>, String)>,
 }
 
 /// Below this many bytes in total, one thread parses and runs the rules: the parse of more takes

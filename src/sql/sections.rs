@@ -17,7 +17,7 @@ pub enum SectionTool {
     Dbmate,
 }
 
-/// Where a sectioned file's UP is, and how it runs.
+/// Where a sectioned file's UP and DOWN are, and how they run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sections {
     /// goose or dbmate.
@@ -28,6 +28,11 @@ pub struct Sections {
     /// The UP runs without the tool's transaction (`-- +goose NO TRANSACTION`,
     /// `-- migrate:up transaction:false`).
     pub no_transaction: bool,
+    /// The byte ranges of the DOWN sections, as for the UP.
+    pub down: Vec<Range<usize>>,
+    /// The DOWN runs without the tool's transaction (`-- +goose NO TRANSACTION`,
+    /// `-- migrate:down transaction:false`).
+    pub down_no_transaction: bool,
 }
 
 /// A directive of either tool.
@@ -40,7 +45,9 @@ enum Directive {
     DbmateUp {
         no_transaction: bool,
     },
-    DbmateDown,
+    DbmateDown {
+        no_transaction: bool,
+    },
 }
 
 /// The sections of `text`, when it is a goose or a dbmate migration (it has an UP directive).
@@ -51,8 +58,16 @@ pub fn sections(text: &str) -> Option<Sections> {
     }
     let mut tool = None;
     let mut up: Vec<Range<usize>> = Vec::new();
-    let mut open: Option<usize> = None;
+    let mut down: Vec<Range<usize>> = Vec::new();
+    // The section open now: whether it is an UP, and where it starts.
+    let mut open: Option<(bool, usize)> = None;
     let mut no_transaction = false;
+    let mut down_no_transaction = false;
+    let mut close = |open: &mut Option<(bool, usize)>, at: usize| match open.take() {
+        Some((true, start)) => up.push(start..at),
+        Some((false, start)) => down.push(start..at),
+        None => {}
+    };
     let mut offset = 0;
     for token in squawk_lexer::tokenize(text) {
         let end = offset + token.len as usize;
@@ -76,30 +91,39 @@ pub fn sections(text: &str) -> Option<Sections> {
                     };
                     if tool.is_none_or(|t| t == this) {
                         tool = Some(this);
-                        if let Some(start) = open.take() {
-                            up.push(start..offset);
+                        close(&mut open, offset);
+                        open = Some((true, next_line));
+                    }
+                }
+                Directive::GooseDown | Directive::DbmateDown { .. } => {
+                    close(&mut open, offset);
+                    // (A DOWN before any UP belongs to no migration of this file's tool.)
+                    if tool.is_some() {
+                        if let Directive::DbmateDown {
+                            no_transaction: off,
+                        } = directive
+                        {
+                            down_no_transaction |= off;
                         }
-                        open = Some(next_line);
+                        open = Some((false, next_line));
                     }
                 }
-                Directive::GooseDown | Directive::DbmateDown => {
-                    if let Some(start) = open.take() {
-                        up.push(start..offset);
-                    }
+                Directive::GooseNoTransaction => {
+                    no_transaction = true;
+                    down_no_transaction = true;
                 }
-                Directive::GooseNoTransaction => no_transaction = true,
                 Directive::GooseOther => {}
             }
         }
         offset = end;
     }
-    if let Some(start) = open {
-        up.push(start..text.len());
-    }
+    close(&mut open, text.len());
     Some(Sections {
         tool: tool?,
         up: up.into_iter().filter(|r| r.start < r.end).collect(),
         no_transaction,
+        down: down.into_iter().filter(|r| r.start < r.end).collect(),
+        down_no_transaction,
     })
 }
 
@@ -132,7 +156,9 @@ fn directive(comment: &str) -> Option<Directive> {
         "migrate:up" => Some(Directive::DbmateUp {
             no_transaction: options.split_whitespace().any(|o| o == "transaction:false"),
         }),
-        "migrate:down" => Some(Directive::DbmateDown),
+        "migrate:down" => Some(Directive::DbmateDown {
+            no_transaction: options.split_whitespace().any(|o| o == "transaction:false"),
+        }),
         _ => None,
     }
 }
@@ -178,6 +204,9 @@ mod tests {
             Some("CREATE INDEX CONCURRENTLY i ON t (a);")
         );
         assert!(!up.contains("DROP"), "{up}");
+        // The DOWN, for its own review; NO TRANSACTION holds for it too.
+        assert_eq!(&text[found.down[0].clone()], "DROP INDEX i;\n");
+        assert!(found.down_no_transaction);
 
         let in_transaction =
             "-- +goose up\nALTER TABLE t ADD c int;\n-- +goose down\nALTER TABLE t DROP c;\n";
@@ -200,6 +229,12 @@ mod tests {
             ups,
             ["CREATE INDEX CONCURRENTLY i ON t (a);\n", "SELECT 1;\n"]
         );
+        let downs: Vec<&str> = found.down.iter().map(|r| &text[r.clone()]).collect();
+        assert_eq!(downs, ["DROP INDEX i;\n\n", "SELECT 2;\n"]);
+        assert!(!found.down_no_transaction);
+        // The DOWN's own option.
+        let own = sections("-- migrate:up\nSELECT 1;\n-- migrate:down transaction:false\nDROP INDEX CONCURRENTLY i;\n").unwrap();
+        assert!(!own.no_transaction && own.down_no_transaction);
     }
 
     #[test]

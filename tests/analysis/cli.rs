@@ -399,14 +399,23 @@ fn goose_and_dbmate_files_are_their_up_sections_run_as_those_tools_run_them() {
         ),
     ]);
     let (found, stdout) = gcc_findings(goose.path());
-    // Only the concurrent build inside goose's transaction, on its own line of the file.
+    // In the UPs, only the concurrent build inside goose's transaction, on its own line of the
+    // file. The DOWNs are reviewed too, each against the schema its UP left and run as goose
+    // runs it: the rollbacks that drop what the UPs made, and a plain DROP INDEX in goose's
+    // transaction (the concurrent one of the NO TRANSACTION file is fine).
+    let at = |file: &str, line: usize, rule: &str| (file.to_string(), line, rule.to_string());
     assert_eq!(
         found,
-        vec![(
-            "00003_in_transaction.sql".to_string(),
-            3,
-            "not-in-transaction-block".to_string()
-        )],
+        vec![
+            at("00001_users.sql", 5, "drop-table"),
+            at("00003_in_transaction.sql", 3, "not-in-transaction-block"),
+            at(
+                "00003_in_transaction.sql",
+                6,
+                "require-concurrent-index-drop"
+            ),
+            at("00004_name.sql", 4, "drop-column"),
+        ],
         "{stdout}"
     );
     assert!(
@@ -471,19 +480,40 @@ fn goose_and_dbmate_files_are_their_up_sections_run_as_those_tools_run_them() {
         ),
         (
             "20240103000000_with_another.sql",
-            "-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY users_email2 ON users (email);\nANALYZE users;\n-- migrate:down\nDROP INDEX users_email2;\n",
+            "-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY users_email2 ON users (email);\nANALYZE users;\n-- migrate:down transaction:false\nDROP INDEX CONCURRENTLY users_email2;\n",
         ),
     ]);
     let (found, stdout) = gcc_findings(dbmate.path());
+    // The DOWNs too: the first drops the table its UP made; the third's own `transaction:false`
+    // lets its concurrent drop run; the second's runs in dbmate's transaction and locks "users".
     assert_eq!(
         found,
-        vec![(
-            "20240103000000_with_another.sql".to_string(),
-            2,
-            "not-in-transaction-block".to_string()
-        )],
+        vec![
+            (
+                "20240101000000_users.sql".to_string(),
+                5,
+                "drop-table".to_string()
+            ),
+            (
+                "20240102000000_alone.sql".to_string(),
+                5,
+                "require-concurrent-index-drop".to_string()
+            ),
+            (
+                "20240103000000_with_another.sql".to_string(),
+                2,
+                "not-in-transaction-block".to_string()
+            ),
+        ],
         "{stdout}"
     );
+    // Three files, though each UP and DOWN is an analysis of its own.
+    let out = lockstep(dbmate.path())
+        .args(["lint", "migrations"])
+        .output()
+        .unwrap();
+    let human = String::from_utf8_lossy(&out.stdout);
+    assert!(human.contains("3 file(s) checked"), "{human}");
     assert!(
         stdout.contains("dbmate runs this section in one"),
         "{stdout}"

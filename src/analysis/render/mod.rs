@@ -34,7 +34,7 @@ pub fn summary_line(report: &LintReport) -> String {
         .sum();
     format!(
         "{} file(s) checked for PostgreSQL {}: {errors} error(s), {warnings} warning(s), {infos} note(s){}",
-        report.files.len(),
+        report.file_count(),
         super::model::version_label(report.pg_version),
         suppressed_note(suppressed)
             .map(|note| format!(", {note}"))

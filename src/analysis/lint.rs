@@ -288,14 +288,18 @@ fn lint(files: &[(PathBuf, String)], opts: &LintOptions, chain: bool) -> LintRep
             if is_down && ranges.is_empty() {
                 continue;
             }
-            let Some(blanked) = crate::sql::blank_outside(text, ranges) else {
+            // (The sections start and end at line breaks and comments: blanking splits no
+            // character. Were it ever to, the file is analysed whole, as before sections.)
+            let section =
+                crate::sql::blank_outside(text, ranges).map(|blanked| (sections.clone(), blanked));
+            if section.is_none() && is_down {
                 continue;
-            };
+            }
             order.push(Part {
                 path,
                 text,
                 is_down,
-                section: Some((sections.clone(), blanked)),
+                section,
             });
         }
     }

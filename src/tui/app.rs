@@ -632,7 +632,7 @@ impl App {
                         vec![Effect::CancelRun]
                     }
                     Question::CancelRun => Vec::new(),
-                    Question::Quit => {
+                    Question::Quit { .. } => {
                         let mut effects = Vec::new();
                         if self.run.running().is_some() {
                             effects.push(Effect::CancelRun);
@@ -831,8 +831,10 @@ impl App {
             self.message = Some("stopping the rehearsal and removing its scratch database…".into());
             return vec![Effect::CancelRehearsal, Effect::Quit];
         }
-        if self.run.running().is_some() {
-            self.overlay = Overlay::Question(Question::Quit);
+        if let Some(running) = self.run.running() {
+            self.overlay = Overlay::Question(Question::Quit {
+                migrating: running.migrating,
+            });
             Vec::new()
         } else {
             vec![Effect::Quit]

@@ -65,6 +65,9 @@ pub struct Running {
     pub retry: Option<(u32, u32)>,
     /// The latest lock sample of the migration session.
     pub sample: Option<Arc<SessionLocks>>,
+    /// Whether a migration is under way (started and not yet finished, failed or interrupted);
+    /// otherwise the run is between migrations or finishing (lock, audit, health check).
+    pub migrating: bool,
 }
 
 /// What a run event means for the rest of the dashboard.
@@ -138,6 +141,7 @@ impl RunPane {
             waiting_on: None,
             retry: None,
             sample: None,
+            migrating: false,
         });
         self.words = RunLog::default();
     }
@@ -236,6 +240,7 @@ impl RunPane {
                 ..
             } => {
                 running.version = Some(*version);
+                running.migrating = true;
                 running.done = 0;
                 running.total = *statements;
             }
@@ -258,12 +263,14 @@ impl RunPane {
                 version, direction, ..
             } => {
                 running.statement = None;
+                running.migrating = false;
                 news = RunNews::Finished(*version, *direction);
             }
             RunEvent::MigrationFailed {
                 version, failure, ..
             } => {
                 running.statement = None;
+                running.migrating = false;
                 news = RunNews::Failed(*version, Box::new(failure.clone()));
             }
             RunEvent::StatementWaiting { .. } => {}
@@ -275,7 +282,10 @@ impl RunPane {
                 running.sample = None;
                 running.retry = Some((*attempt, *retries));
             }
-            RunEvent::MigrationInterrupted { .. } => running.statement = None,
+            RunEvent::MigrationInterrupted { .. } => {
+                running.statement = None;
+                running.migrating = false;
+            }
         }
         self.push(lines);
         news

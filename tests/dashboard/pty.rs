@@ -66,7 +66,7 @@ impl Screen {
     /// Waits until the run started last has ended and says `summary` (`done: 1 applied (1)`):
     /// the list shows a migration applied as soon as its transaction commits, while the run
     /// still releases its lock and checks the database's health, and a key pressed before the
-    /// end meets "A migration is running. Quit?".
+    /// end meets "No migration is under way. Quit?".
     fn wait_run_done(&self, summary: &str) -> String {
         self.wait_for(&format!("done: {summary}"))
     }

@@ -455,6 +455,60 @@ fn a_run_in_progress_shows_the_statement_timer_and_progress() {
     assert_eq!(key(&mut app, KeyCode::Char('y')), vec![Effect::CancelRun]);
 }
 
+/// Quitting during a run says what is really under way: a migration (whose statement is
+/// cancelled), or nothing on the server (the run is between migrations or finishing).
+#[test]
+fn quitting_during_a_run_says_whether_a_migration_is_under_way() {
+    let mut app = running_app();
+    assert!(key(&mut app, KeyCode::Char('q')).is_empty());
+    assert!(matches!(
+        app.overlay,
+        Overlay::Question(Question::Quit { migrating: true })
+    ));
+    let screen = render(&mut app, 120, 30).backend().to_string();
+    assert!(screen.contains("A migration is running. Quit?"), "{screen}");
+    key(&mut app, KeyCode::Esc);
+
+    // Committed: the run still releases its lock, writes its audit and checks health.
+    for event in [
+        RunEvent::StatementFinished {
+            version: 7,
+            index: 1,
+            elapsed: Duration::from_millis(3),
+            rows_affected: 2,
+        },
+        RunEvent::MigrationFinished {
+            version: 7,
+            direction: Direction::Apply,
+            elapsed: Duration::from_millis(9),
+        },
+    ] {
+        feed(&mut app, Event::Run(event));
+    }
+    assert!(key(&mut app, KeyCode::Char('q')).is_empty());
+    assert!(matches!(
+        app.overlay,
+        Overlay::Question(Question::Quit { migrating: false })
+    ));
+    // Whole at the smallest size: the answer keys under the text.
+    for (width, height) in [(80, 24), (120, 30)] {
+        let screen = render(&mut app, width, height).backend().to_string();
+        assert!(
+            screen.contains("No migration is under way. Quit?")
+                && screen.contains("read as")
+                && screen.contains("y yes · any other key no")
+                && !screen.contains("A migration is running"),
+            "{screen}"
+        );
+    }
+    // (No further migration starts: the run is cancelled as the dashboard goes.)
+    let effects = key(&mut app, KeyCode::Char('y'));
+    assert!(
+        effects.contains(&Effect::CancelRun) && effects.contains(&Effect::Quit),
+        "{effects:?}"
+    );
+}
+
 #[test]
 fn a_failure_highlights_the_failing_line() {
     let mut app = running_app();

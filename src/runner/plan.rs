@@ -283,8 +283,12 @@ pub fn plan_prepared(
     prepared: &mut Prepared,
 ) -> Result<Plan, PlanError> {
     if set.has_errors() {
+        let errors: Vec<crate::source::Problem> = set.errors().cloned().collect();
         return Err(PlanError::BadFiles(
-            set.errors().map(|p| p.to_string()).collect(),
+            crate::source::problem_lines(&errors)
+                .into_iter()
+                .map(|(_, line)| line)
+                .collect(),
         ));
     }
     if let Some(dirty) = status.versions.iter().find(|v| v.state.is_unfinished()) {

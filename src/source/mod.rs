@@ -84,7 +84,7 @@ impl Migration {
 }
 
 /// How bad a problem with the files is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// Listed for information: sqlx silently skips the file.
@@ -579,10 +579,10 @@ fn pair_files(
                 path: file.path.clone(),
                 line: None,
                 message: format!(
-                    "version {version} is used by more than one migration ({}); sqlx does not \
-                     notice and would run them in an arbitrary order. Give each migration its own \
-                     version",
-                    names.join(", ")
+                    "version {version} is used by {} migrations ({}); sqlx does not notice and \
+                     would run them in an arbitrary order. Give each migration its own version",
+                    names.len(),
+                    abbreviated_list(&names)
                 ),
             });
         }

@@ -1,5 +1,7 @@
 //! The directory's problems as lines for a person, the repeated ones summed up.
 
+use std::collections::HashMap;
+
 use super::{MISSING_DOWN, ParsedName, Problem, Severity, parse_file_name};
 
 /// Up to this many `.up.sql` files without their `.down.sql` are each listed on their own; more
@@ -7,25 +9,40 @@ use super::{MISSING_DOWN, ParsedName, Problem, Severity, parse_file_name};
 const MISSING_DOWNS_LISTED: usize = 3;
 
 /// `problems` as `lockstep status` prints them, each with its severity, in the directory's order:
-/// one line per problem, except the `.up.sql` files without a `.down.sql` when more than three,
-/// which are one line naming how many and their versions, where the first of them stood.
-/// (`lockstep status --json` keeps every problem on its own.)
+/// one line per problem, except that a problem several files share (one version used by all of
+/// them) is one line naming their directory, and the `.up.sql` files without a `.down.sql`, when
+/// more than three, are one line naming how many and their versions, where the first of them
+/// stood. (`lockstep status --json` keeps every problem on its own.)
 pub fn problem_lines(problems: &[Problem]) -> Vec<(Severity, String)> {
     let missing_down = |p: &Problem| p.message.starts_with(MISSING_DOWN);
     let missing: Vec<&Problem> = problems.iter().filter(|p| missing_down(p)).collect();
-    if missing.len() <= MISSING_DOWNS_LISTED {
-        return problems
-            .iter()
-            .map(|p| (p.severity, p.to_string()))
-            .collect();
+    let sum_missing = missing.len() > MISSING_DOWNS_LISTED;
+    let mut shared: HashMap<(&str, Severity), usize> = HashMap::new();
+    for p in problems.iter().filter(|p| p.line.is_none()) {
+        *shared.entry((p.message.as_str(), p.severity)).or_default() += 1;
     }
-    let mut lines = Vec::with_capacity(problems.len() - missing.len() + 1);
+    let mut lines = Vec::with_capacity(problems.len());
     let mut summed = false;
     for problem in problems {
-        if !missing_down(problem) {
-            lines.push((problem.severity, problem.to_string()));
-        } else if !std::mem::replace(&mut summed, true) {
-            lines.push((Severity::Warning, missing_downs(&missing)));
+        if sum_missing && missing_down(problem) {
+            if !std::mem::replace(&mut summed, true) {
+                lines.push((Severity::Warning, missing_downs(&missing)));
+            }
+            continue;
+        }
+        let key = (problem.message.as_str(), problem.severity);
+        match shared.get_mut(&key) {
+            Some(count) if *count > 1 && problem.line.is_none() => {
+                // The first of them stands for all, named by their directory.
+                *count = 0;
+                let mut one = problem.clone();
+                if let Some(dir) = problem.path.parent() {
+                    one.path = dir.to_path_buf();
+                }
+                lines.push((problem.severity, one.to_string()));
+            }
+            Some(0) if problem.line.is_none() => {}
+            _ => lines.push((problem.severity, problem.to_string())),
         }
     }
     lines
@@ -117,5 +134,38 @@ mod tests {
             "{summed}"
         );
         assert_eq!(lines[1], (Severity::Error, other().to_string()));
+    }
+
+    #[test]
+    fn a_problem_many_files_share_is_one_line_for_their_directory() {
+        let names: Vec<String> = (1..=18).map(|i| format!("9_index_{i:02}.sql")).collect();
+        let message = format!(
+            "version 9 is used by 18 migrations ({}); give each its own version",
+            abbreviated_list(&names)
+        );
+        assert!(message.contains("9_index_01.sql, 9_index_02.sql, … 9_index_18.sql"));
+        let mut problems: Vec<Problem> = names
+            .iter()
+            .map(|name| Problem {
+                severity: Severity::Error,
+                path: PathBuf::from(format!("migrations/{name}")),
+                line: None,
+                message: message.clone(),
+            })
+            .collect();
+        problems.push(Problem {
+            severity: Severity::Ignored,
+            path: PathBuf::from("migrations/notes.txt"),
+            line: None,
+            message: "not a migration".to_string(),
+        });
+        let lines = problem_lines(&problems);
+        assert_eq!(lines.len(), 2, "{lines:#?}");
+        assert_eq!(lines[0].0, Severity::Error);
+        assert!(
+            lines[0].1.starts_with("error: migrations: version 9"),
+            "{lines:#?}"
+        );
+        assert!(lines[1].1.contains("notes.txt"), "{lines:#?}");
     }
 }

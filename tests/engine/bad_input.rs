@@ -40,7 +40,15 @@ fn two_files_with_one_version() {
     assert_eq!(all.len(), 2, "both files are named: {all:#?}");
     assert!(
         all.iter()
-            .all(|p| p.0 == Severity::Error && p.3.contains("version 7 is used by more than one"))
+            .all(|p| p.0 == Severity::Error && p.3.contains("version 7 is used by 2 migrations"))
+    );
+    // Printed once for the directory, not once per file.
+    let set = load(&dir.path, &Default::default()).unwrap();
+    let lines = lockstep::source::problem_lines(&set.problems);
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(
+        lines[0].1.contains("0007_b.sql, 7_a.sql") && !lines[0].1.contains(".sql: version"),
+        "{lines:#?}"
     );
     assert!(
         load(&dir.path, &Default::default())

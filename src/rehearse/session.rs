@@ -326,33 +326,43 @@ impl ScratchSession {
             let (Some(tracer), Some(tracing)) = (tracer.as_mut(), tracing.as_ref()) else {
                 continue;
             };
-            let (locks, rewritten) = match watched {
-                Some(watched) => (watched?, tracer.rewritten(&mut self.conn).await?),
-                None => tracer.observe(&mut self.conn).await?,
-            };
-            let rewritten: Vec<String> = rewritten
-                .into_iter()
-                .filter(|relation| tracing.before.has_table(relation))
-                .collect();
-            let observed = observed_locks(&locks);
             let analysed = tracing
                 .analysis
                 .and_then(|a| a.statements.get(statement.index))
                 .filter(|a| a.text == statement.text);
-            let predicted = analysed
-                .map(|a| predicted_locks(a, |relation| tracer.existed(relation)))
-                .unwrap_or_default();
-            let found = match analysed {
-                Some(_) => disagreements(
-                    &predicted,
-                    &observed,
-                    &Observation {
-                        rewritten: &rewritten,
-                        sampled,
-                    },
-                    &mut held,
-                ),
-                None => Vec::new(),
+            // BEGIN, SET and RESET take no lock: they are not observed, as the observation would
+            // be the transaction's first query, which a `SET TRANSACTION` after them must precede
+            // (and in REPEATABLE READ it would take the transaction's snapshot early).
+            let takes_no_lock = step.control(statement.index) == Some(OwnTransaction::Begins)
+                || analysed.is_some_and(|a| matches!(a.kind, "BEGIN" | "SET" | "RESET"));
+            let (observed, predicted, rewritten, found) = if takes_no_lock {
+                Default::default()
+            } else {
+                let (locks, rewritten) = match watched {
+                    Some(watched) => (watched?, tracer.rewritten(&mut self.conn).await?),
+                    None => tracer.observe(&mut self.conn).await?,
+                };
+                let rewritten: Vec<String> = rewritten
+                    .into_iter()
+                    .filter(|relation| tracing.before.has_table(relation))
+                    .collect();
+                let observed = observed_locks(&locks);
+                let predicted = analysed
+                    .map(|a| predicted_locks(a, |relation| tracer.existed(relation)))
+                    .unwrap_or_default();
+                let found = match analysed {
+                    Some(_) => disagreements(
+                        &predicted,
+                        &observed,
+                        &Observation {
+                            rewritten: &rewritten,
+                            sampled,
+                        },
+                        &mut held,
+                    ),
+                    None => Vec::new(),
+                };
+                (observed, predicted, rewritten, found)
             };
             statements.push(StatementRehearsal {
                 index: statement.index,

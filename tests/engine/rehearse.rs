@@ -500,6 +500,49 @@ ALTER TABLE posts ADD CONSTRAINT posts_user_fk FOREIGN KEY (user_id) REFERENCES 
     );
 }
 
+/// A file that opens its own transaction may set its isolation level first (langfuse's backfill:
+/// `BEGIN; SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; …`), which must come before any query:
+/// the tracer reads no locks after BEGIN or SET, so the rehearsal runs the file as `up` does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_files_own_transaction_sets_its_isolation_level_before_any_query() {
+    let up = "\
+BEGIN;
+SET LOCAL lock_timeout = '5s';
+SET TRANSACTION ISOLATION LEVEL REPEATABLE READ;
+ALTER TABLE users ADD COLUMN nickname text;
+COMMIT;
+";
+    let dir = Dir::with(&[
+        (
+            "1_base.up.sql",
+            "CREATE TABLE users (id bigint PRIMARY KEY);\n",
+        ),
+        ("1_base.down.sql", "DROP TABLE users;\n"),
+        ("2_isolated.up.sql", up),
+        (
+            "2_isolated.down.sql",
+            "ALTER TABLE users DROP COLUMN nickname;\n",
+        ),
+    ]);
+    let report = rehearsed_on_base(&dir).await;
+    let rehearsed = &report.migrations[0];
+    assert!(matches!(rehearsed.up.outcome, Outcome::Ok), "{rehearsed:?}");
+    assert!(
+        matches!(rehearsed.down.outcome, Outcome::Ok),
+        "{rehearsed:?}"
+    );
+    // The statements that take locks are still read after they run.
+    assert!(
+        rehearsed.statements[3]
+            .observed
+            .iter()
+            .any(|o| o.target == "users" && o.mode.to_string() == "ACCESS EXCLUSIVE"),
+        "{:?}",
+        rehearsed.statements[3].observed
+    );
+    assert_eq!(disagreements(&report), Vec::<String>::new());
+}
+
 /// Write counters of the database and whether any session but the caller's is connected to it.
 async fn counters(admin: &mut sqlx::PgConnection, database: &str) -> (i64, i64, i64) {
     sqlx::query("SELECT pg_stat_clear_snapshot()")

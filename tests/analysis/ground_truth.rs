@@ -154,6 +154,11 @@ const GROUPS: &[&[&str]] = &[
     &["CREATE VIEW big_orders AS SELECT o.id FROM orders o JOIN users u ON u.id = o.user_id"],
     &["INSERT INTO orders (id, user_id, amount, note) SELECT id + 100, id, 1, 'y' FROM users"],
     &["UPDATE orders SET amount = u.n FROM users u WHERE u.id = orders.user_id"],
+    // A data-modifying CTE writes its own target (langfuse's backfill: an INSERT in a WITH).
+    &[
+        "WITH made AS (INSERT INTO parents (id) SELECT id + 1000 FROM users RETURNING id) UPDATE orders SET amount = 0 FROM made WHERE orders.id = made.id",
+    ],
+    &["WITH gone AS (DELETE FROM orders WHERE id > 40 RETURNING id) SELECT count(*) FROM gone"],
     &[
         "CREATE FUNCTION order_count() RETURNS bigint LANGUAGE sql AS $$ SELECT count(*) FROM orders $$",
     ],

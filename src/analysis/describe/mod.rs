@@ -699,6 +699,7 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
                 push(&mut d, Shape::Dml, rel.clone(), span(node));
             }
             reads::push_reads(node, target.as_deref(), &mut d);
+            reads::push_cte_writes(node, target.as_deref(), &mut d);
             d.dml_columns = match node.kind() {
                 // The columns listed, or every column (a key left out is NULL: nothing to check).
                 K::INSERT => Some(
@@ -731,6 +732,12 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
             d.kind = "SELECT";
             reads::push_reads(node, None, &mut d);
             d.bulk = has_descendant(node, &[K::CALL_EXPR]);
+            if reads::push_cte_writes(node, None, &mut d) {
+                // `WITH x AS (DELETE …) SELECT …` changes rows as a DML statement does.
+                d.kind = "DML";
+                d.is_dml = true;
+                d.bulk = true;
+            }
             set_config_calls(node, &mut d);
         }
         K::DO => do_block(node, pg_version, &mut d),

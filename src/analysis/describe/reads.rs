@@ -42,6 +42,28 @@ pub(super) fn push_reads(node: &SyntaxNode, except: Option<&str>, d: &mut Descri
     push_each_read(&relations_read(node), except, span(node), d);
 }
 
+/// Adds a ROW EXCLUSIVE action for the target of each data-modifying CTE under `node`
+/// (`WITH x AS (INSERT INTO t … RETURNING …) UPDATE …`), except `except`; whether there was one.
+pub(super) fn push_cte_writes(node: &SyntaxNode, except: Option<&str>, d: &mut Described) -> bool {
+    // A cheap test first: most statements have no CTE at all.
+    if !has_descendant(node, &[K::WITH_CLAUSE]) {
+        return false;
+    }
+    let mut found = false;
+    for inner in node.descendants().skip(1) {
+        if !matches!(inner.kind(), K::INSERT | K::UPDATE | K::DELETE | K::MERGE) {
+            continue;
+        }
+        found = true;
+        if let Some(target) = dml_target(&inner)
+            && Some(target.as_str()) != except
+        {
+            push(d, Shape::Dml, target, span(&inner));
+        }
+    }
+    found
+}
+
 /// Adds an ACCESS SHARE action at `at` for each of `reads`, except `except`.
 pub(super) fn push_each_read(
     reads: &BTreeSet<String>,

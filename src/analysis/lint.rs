@@ -174,10 +174,27 @@ pub const NO_TRANSACTION_MARKER: &str = "-- no-transaction";
 /// file), Prisma's `migration.sql`. The folder's name carries the version.
 pub fn folder_runner(path: &Path) -> Option<Runner> {
     match path.file_name()?.to_str()? {
-        "up.sql" | "down.sql" => Some(Runner::Diesel),
-        "migration.sql" => Some(Runner::Prisma),
-        _ => None,
+        "down.sql" => Some(Runner::Diesel),
+        name => FOLDER_MIGRATIONS
+            .iter()
+            .find(|(file, _)| *file == name)
+            .map(|(_, runner)| *runner),
     }
+}
+
+/// The file that applies a migration kept in a folder of its own, by tool.
+const FOLDER_MIGRATIONS: [(&str, Runner); 2] = [
+    ("up.sql", Runner::Diesel),
+    ("migration.sql", Runner::Prisma),
+];
+
+/// The file of `folder` that applies its migration, when it is a diesel or Prisma migration's
+/// folder, with the tool.
+pub fn folder_migration(folder: &Path) -> Option<(PathBuf, Runner)> {
+    FOLDER_MIGRATIONS
+        .iter()
+        .map(|(file, runner)| (folder.join(file), *runner))
+        .find(|(file, _)| file.is_file())
 }
 
 /// Whether a file is a diesel migration's (`up.sql` or `down.sql` in a folder of its own).

@@ -660,29 +660,10 @@ impl<'a> State<'a> {
                     }
                 ),
             );
-            draft.safe_alternative = Some(
-                match self.ctx.runner {
-                    Runner::Diesel => {
-                        "put it in its own migration, with `run_in_transaction = false` in its metadata.toml"
-                    }
-                    Runner::GolangMigrate | Runner::GolangMigrateMultiStatement => {
-                        "put it alone in a migration file of its own"
-                    }
-                    Runner::Sqlx => {
-                        "put it in its own migration whose first line is `-- no-transaction`"
-                    }
-                    Runner::Goose => {
-                        "put it in its own migration, marked `-- +goose NO TRANSACTION`"
-                    }
-                    Runner::Dbmate => {
-                        "put it in its own migration, whose up section is `-- migrate:up transaction:false`"
-                    }
-                    Runner::Prisma => {
-                        "put it alone in a migration of its own (`prisma migrate dev --create-only`, then write it as that migration.sql's only statement)"
-                    }
-                }
-                .to_string(),
-            );
+            draft.safe_alternative = Some(format!(
+                "put it {}",
+                self.ctx.runner.outside_transaction_home()
+            ));
             let ctx = self.check_ctx(in_tx, runner_transaction);
             if let Some(edit) = no_transaction_edit(&ctx) {
                 draft.fix = Some(Fix {

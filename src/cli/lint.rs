@@ -549,10 +549,7 @@ fn list_migrations(dir: &Path) -> Result<(Vec<PathBuf>, Vec<String>)> {
                 _ => p.is_dir(),
             };
             let found = if is_dir {
-                ["up.sql", "migration.sql"]
-                    .into_iter()
-                    .map(|name| p.join(name))
-                    .find(|file| file.is_file())
+                crate::analysis::lint::folder_migration(&p).map(|(file, _)| file)
             } else if p.extension().is_some_and(|e| e == "go") && version_of(&p).is_some() {
                 go.push(entry.file_name().to_string_lossy().into_owned());
                 None

@@ -306,12 +306,8 @@ fn scan(path: &Path, file_type: Option<std::fs::FileType>, options: &SourceOptio
     };
     match is_file {
         Ok(true) => {}
-        Ok(false) if path.join("up.sql").is_file() => {
-            out.folder = Some(Runner::Diesel);
-            return out;
-        }
-        Ok(false) if path.join("migration.sql").is_file() => {
-            out.folder = Some(Runner::Prisma);
+        Ok(false) if let Some((_, runner)) = crate::analysis::lint::folder_migration(path) => {
+            out.folder = Some(runner);
             return out;
         }
         Ok(false) => {

@@ -344,6 +344,15 @@ fn other_tools_transaction_settings_are_known() {
     assert!(stdout.contains("[prefer-robust-statements]"), "{stdout}");
 }
 
+/// What `lockstep lint --fix MIGRATIONS` in `dir` says of the fixes (on stderr).
+fn fix_stderr(dir: &std::path::Path, migrations: &str) -> String {
+    let out = lockstep(dir)
+        .args(["lint", "--fix", "--format", "gcc", migrations])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// The (file, line, rule) of each finding of `lockstep lint --format gcc migrations` in `dir`,
 /// and the output.
 fn gcc_findings(dir: &std::path::Path) -> (Vec<(String, usize, String)>, String) {
@@ -447,11 +456,7 @@ fn goose_and_dbmate_files_are_their_up_sections_run_as_those_tools_run_them() {
     // migration is left to goose, and the file keeps its statement.
     let check = "-- +goose Up\nALTER TABLE users ADD CONSTRAINT id_positive CHECK (id > 0) NOT VALID;\nALTER TABLE users VALIDATE CONSTRAINT id_positive;\n-- +goose Down\nALTER TABLE users DROP CONSTRAINT id_positive;\n";
     std::fs::write(goose.path().join("migrations/00006_check.sql"), check).unwrap();
-    let out = lockstep(goose.path())
-        .args(["lint", "--fix", "--format", "gcc", "migrations"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = fix_stderr(goose.path(), "migrations");
     assert!(
         stderr.contains("[validate-in-same-transaction]")
             && stderr.contains("create a goose migration for it"),
@@ -643,11 +648,7 @@ fn prisma_migrations_are_linted_as_prisma_sends_them() {
     let check = "ALTER TABLE \"User\" ADD CONSTRAINT \"id_positive\" CHECK (\"id\" > 0) NOT VALID;\nALTER TABLE \"User\" VALIDATE CONSTRAINT \"id_positive\";\n";
     std::fs::create_dir(migrations.join("20240106000000_check")).unwrap();
     std::fs::write(migrations.join("20240106000000_check/migration.sql"), check).unwrap();
-    let out = lockstep(tmp.path())
-        .args(["lint", "--fix", "--format", "gcc", "prisma/migrations"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = fix_stderr(tmp.path(), "prisma/migrations");
     assert!(
         stderr.contains("[validate-in-same-transaction]")
             && stderr.contains("prisma migrate dev --create-only"),

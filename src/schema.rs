@@ -1,6 +1,7 @@
 //! The live database's catalogue read into the analysis' schema model ([`Catalog`]): relations
-//! with their kinds, columns and estimated rows, indexes, named constraints and what each view
-//! reads. With a database connection this is the schema a pending migration really meets.
+//! with their kinds, columns, estimated rows and partitions, indexes, named constraints and what
+//! each view reads. With a database connection this is the schema a pending migration really
+//! meets.
 
 use sqlx::PgConnection;
 
@@ -23,19 +24,28 @@ type ConstraintRow = (
     Option<String>,
 );
 
+/// A relation's name, `relkind`, estimated rows and partitioned table.
+type RelationRow = (String, String, f32, Option<String>);
+
 /// Reads the user relations, columns, indexes, triggers, constraints and view dependencies.
 pub async fn read_catalog(conn: &mut PgConnection) -> Result<Catalog, sqlx::Error> {
     let user = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast' \
                 AND n.nspname !~ '^pg_temp_'";
     let mut catalog = Catalog::empty_database();
-    let relations: Vec<(String, String, f32)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {QUALIFIED}, c.relkind::text, c.reltuples FROM pg_class c \
+    // A partition's partitioned table.
+    let relations: Vec<RelationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {QUALIFIED}, c.relkind::text, c.reltuples, \
+                (SELECT CASE WHEN pn.nspname = 'public' THEN p.relname::text ELSE pn.nspname || '.' || p.relname END \
+                 FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent \
+                 JOIN pg_namespace pn ON pn.oid = p.relnamespace \
+                 WHERE c.relispartition AND i.inhrelid = c.oid) \
+         FROM pg_class c \
          JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.relkind IN ('r', 'p', 'v', 'm') AND {user}"
     )))
     .fetch_all(&mut *conn)
     .await?;
-    for (name, relkind, tuples) in relations {
+    for (name, relkind, tuples, parent) in relations {
         let kind = match relkind.as_str() {
             "p" => RelationKind::PartitionedTable,
             "v" => RelationKind::View,
@@ -45,6 +55,7 @@ pub async fn read_catalog(conn: &mut PgConnection) -> Result<Catalog, sqlx::Erro
         let mut relation = Relation::of(kind);
         // -1: never vacuumed or analysed, so unknown.
         relation.rows = (tuples >= 0.0).then_some(tuples as i64);
+        relation.partition_of = parent;
         catalog.relations.insert(name, relation);
     }
     let columns: Vec<(String, String, String, bool)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(

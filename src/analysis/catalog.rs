@@ -45,6 +45,9 @@ pub struct Relation {
     pub reads: BTreeSet<String>,
     /// Rows, when read from a database.
     pub rows: Option<i64>,
+    /// For a partition: its partitioned table.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partition_of: Option<String>,
 }
 
 impl Relation {
@@ -59,6 +62,11 @@ impl Relation {
     /// Whether it is a view (no storage).
     pub fn is_view(&self) -> bool {
         self.kind == Some(RelationKind::View)
+    }
+
+    /// Whether it is a partitioned table (no storage of its own: its partitions hold the rows).
+    pub fn is_partitioned(&self) -> bool {
+        self.kind == Some(RelationKind::PartitionedTable)
     }
 }
 
@@ -448,6 +456,11 @@ impl<'a> Schema<'a> {
             }
             self.set_constraint(&name, Some(c));
         }
+        for partition in self.partitions_of(from).unwrap_or_default() {
+            if self.partition_parent(&partition) == Some(from) {
+                self.relation_mut(&partition).partition_of = Some(to.to_string());
+            }
+        }
         self.set_relation(from, None);
         self.set_relation(to, Some(relation));
     }
@@ -501,6 +514,12 @@ impl<'a> Schema<'a> {
     /// Drops a relation with its indexes, its constraints and the foreign keys that reference it
     /// (which only a `CASCADE` lets go; without one the drop fails).
     pub(crate) fn drop_relation(&mut self, name: &str) {
+        // A partitioned table's partitions go with it.
+        for partition in self.partitions_of(name).unwrap_or_default() {
+            if self.relation(&partition).is_some() {
+                self.drop_relation(&partition);
+            }
+        }
         let indexes: Vec<String> = self
             .base
             .indexes
@@ -550,6 +569,36 @@ impl<'a> Schema<'a> {
                 (!triggers.is_empty()).then(|| (table.clone(), triggers))
             })
             .collect()
+    }
+
+    /// The partitions of a partitioned table, and theirs in turn (a partition may be partitioned
+    /// too), as the model knows them now: `None` when `table` is not known to be partitioned.
+    pub(crate) fn partitions_of(&self, table: &str) -> Option<Vec<String>> {
+        if !self.relation(table).is_some_and(Relation::is_partitioned) {
+            return None;
+        }
+        let names = self.relation_names();
+        let mut out: Vec<String> = Vec::new();
+        let mut parents = vec![table.to_string()];
+        while let Some(parent) = parents.pop() {
+            for name in &names {
+                if self
+                    .relation(name)
+                    .is_some_and(|r| r.partition_of.as_deref() == Some(parent.as_str()))
+                    && !out.contains(*name)
+                {
+                    out.push((*name).clone());
+                    parents.push((*name).clone());
+                }
+            }
+        }
+        out.sort_unstable();
+        Some(out)
+    }
+
+    /// The partitioned table `name` is a partition of, when known.
+    pub(crate) fn partition_parent(&self, name: &str) -> Option<&str> {
+        self.relation(name)?.partition_of.as_deref()
     }
 
     /// The views and materialized views that read `name`, directly or through other views (what a

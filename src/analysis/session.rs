@@ -30,6 +30,28 @@ fn move_statement_fix(text: &str, span: &std::ops::Range<usize>) -> Fix {
 
 /// Whether a TimeZone value names a zone at UTC all year (the server then changes timestamp ↔
 /// timestamptz without a rewrite).
+/// For a lock hazard on a partitioned table: the partitions the statement locks along
+/// (`; it also locks its 2 partitions ("a", "b")`).
+fn partitions_note(locks: &[LockFact], draft: &Draft) -> String {
+    let Some(table) = draft.table.as_deref() else {
+        return String::new();
+    };
+    if rules::lookup(draft.rule).is_none_or(|r| r.axis != Axis::LockHazard) {
+        return String::new();
+    }
+    let partitions: Vec<&str> = locks
+        .iter()
+        .filter(|l| l.partition_of.as_deref() == Some(table))
+        .map(|l| l.relation.as_str())
+        .collect();
+    let list = crate::format::quoted_and_more(&partitions, 4);
+    match partitions.len() {
+        0 => String::new(),
+        1 => format!("; it also locks its partition {list}"),
+        n => format!("; it also locks its {n} partitions ({list})"),
+    }
+}
+
 fn is_utc(value: &str) -> bool {
     let v = value
         .trim()
@@ -405,6 +427,17 @@ impl<'a> State<'a> {
             .filter(|a| !absent.contains(a.relation.as_str()))
             .map(|a| {
                 let no_op = match (&a.shape, &a.detail) {
+                    // ON ONLY a partitioned table: an invalid index on the table alone, nothing
+                    // to build.
+                    (Shape::CreateIndex, _)
+                        if d.only.contains(&a.relation)
+                            && self
+                                .schema
+                                .relation(&a.relation)
+                                .is_some_and(Relation::is_partitioned) =>
+                    {
+                        true
+                    }
                     (Shape::CreateIndex | Shape::CreateIndexConcurrently, _) => {
                         no_op_tables.contains(a.relation.as_str())
                     }
@@ -751,6 +784,7 @@ impl<'a> State<'a> {
                 rewrite: f.cost == Cost::Rewrite,
                 duration: LikelyDuration::Brief,
                 rows: None,
+                partition_of: None,
                 new_relation: f.new_relation
                     || a.shape == Shape::CreateTable
                     || (d.kind != "DO" && d.creates.contains(&a.relation)),
@@ -763,13 +797,7 @@ impl<'a> State<'a> {
                 // new table's work is not done under the old one's lock.
                 Some(existing) if a.on_created && !existing.new_relation => {}
                 Some(existing) => {
-                    if fact.mode > existing.mode {
-                        existing.mode = fact.mode;
-                        existing.shape = fact.shape;
-                        existing.command = fact.command;
-                        existing.blocks_reads = fact.blocks_reads;
-                        existing.blocks_writes = fact.blocks_writes;
-                    }
+                    existing.strengthen(&fact);
                     existing.scan |= fact.scan;
                     existing.rewrite |= fact.rewrite;
                     if existing.rewrite {
@@ -813,18 +841,15 @@ impl<'a> State<'a> {
                 None
             };
             locks.push(LockFact {
-                new_relation,
-                relation: referenced,
-                target: Target::Table,
-                mode,
-                shape,
-                command: row.command,
-                blocks_reads: mode.blocks_reads(),
-                blocks_writes: mode.blocks_writes(),
-                scan,
-                rewrite: false,
-                duration: LikelyDuration::of(scan, false),
                 rows,
+                ..LockFact::on_table(
+                    referenced,
+                    mode,
+                    shape,
+                    row.command,
+                    (scan, false),
+                    new_relation,
+                )
             });
         }
 
@@ -876,21 +901,17 @@ impl<'a> State<'a> {
                 Shape::ReindexIndex => (LockMode::Share, true),
                 _ => (f.mode, false),
             };
-            locks.push(LockFact {
-                new_relation: self.is_new(&table),
-                relation: table,
-                target: Target::Table,
+            let new_relation = self.is_new(&table);
+            locks.push(LockFact::on_table(
+                table,
                 mode,
-                shape: a.shape,
-                command: row.command,
-                blocks_reads: mode.blocks_reads(),
-                blocks_writes: mode.blocks_writes(),
-                scan,
-                rewrite: false,
-                duration: LikelyDuration::of(scan, false),
-                rows: None,
-            });
+                a.shape,
+                row.command,
+                (scan, false),
+                new_relation,
+            ));
         }
+        self.partition_locks(d, &actions, &mut locks);
 
         // Per-action rules.
         for &(a, no_op) in &actions {
@@ -904,7 +925,30 @@ impl<'a> State<'a> {
             }
             if a.shape == Shape::DropTable {
                 ctx.referenced_tables = self.schema.referenced_by_keys_of(&a.relation);
+                ctx.partition_parent = self
+                    .schema
+                    .partition_parent(&a.relation)
+                    .filter(|parent| !self.is_new(parent))
+                    .map(str::to_string);
             }
+            let table = match lookup(a.shape).target {
+                Target::Index => ctx.index_table.as_deref(),
+                _ => Some(a.relation.as_str()),
+            };
+            if let Some(partitions) = table.and_then(|t| self.schema.partitions_of(t)) {
+                ctx.leaf_partitions = partitions
+                    .iter()
+                    .filter(|p| {
+                        !self
+                            .schema
+                            .relation(p)
+                            .is_some_and(Relation::is_partitioned)
+                    })
+                    .cloned()
+                    .collect();
+                ctx.partitions = Some(partitions);
+            }
+            out.extend(rules::refused_on_partitioned_table(a, &ctx));
             // A name given back in the same transaction (a table rebuilt and swapped in).
             let removed = match (&a.shape, &a.detail) {
                 (Shape::DropTable, _) => Some(a.relation.as_str()),
@@ -946,6 +990,7 @@ impl<'a> State<'a> {
                 drafts.retain(|draft| draft.rule != "drop-table");
             }
             for draft in &mut drafts {
+                draft.message.push_str(&partitions_note(&locks, draft));
                 if draft.rule == "validate-in-same-transaction" && d.actions.len() == 1 {
                     draft.fix = Some(move_statement_fix(text, span));
                 }
@@ -1215,6 +1260,92 @@ impl<'a> State<'a> {
         (analysed, out)
     }
 
+    /// The locks a statement takes on partitions: a command on a partitioned table recurses to
+    /// each of its partitions (unless written with `ONLY`), and dropping a partition locks its
+    /// partitioned table.
+    fn partition_locks(
+        &self,
+        d: &Described,
+        actions: &[(&Action, bool)],
+        locks: &mut Vec<LockFact>,
+    ) {
+        let mut found: Vec<LockFact> = Vec::new();
+        for &(a, no_op) in actions {
+            let row = lookup(a.shape);
+            let f = self.facts(a, no_op);
+            if a.shape == Shape::DropTable
+                && let Some(parent) = self.schema.partition_parent(&a.relation)
+            {
+                found.push(LockFact::on_table(
+                    parent.to_string(),
+                    f.mode,
+                    a.shape,
+                    "DROP TABLE (a partition: on its partitioned table)",
+                    (false, false),
+                    self.is_new(parent),
+                ));
+            }
+            let table = match row.target {
+                Target::Table => a.relation.as_str(),
+                // Dropping a partitioned index drops the index of each partition.
+                Target::Index if a.shape == Shape::DropIndex => {
+                    match self.schema.index_table(&a.relation) {
+                        Some(table) => table,
+                        None => continue,
+                    }
+                }
+                _ => continue,
+            };
+            if d.only.iter().any(|o| o == table) {
+                continue;
+            }
+            // DETACH recurses to the detached partition's own partitions, not to its siblings.
+            if a.shape == Shape::DetachPartition
+                && !d.effects.iter().any(
+                    |e| matches!(e, Effect::PartitionOf { table: t, parent: None } if *t == a.relation),
+                )
+            {
+                continue;
+            }
+            // ENABLE/DISABLE TRIGGER recurses to the partitions' clones of the table's triggers:
+            // with none known, it is taken to stay on the table.
+            if a.shape == Shape::ToggleTrigger
+                && self
+                    .schema
+                    .relation(table)
+                    .is_none_or(|r| r.triggers.is_empty())
+            {
+                continue;
+            }
+            let Some(mode) = super::model::partition_lock(a.shape, &a.detail, f.mode) else {
+                continue;
+            };
+            let Some(partitions) = self.schema.partitions_of(table) else {
+                continue;
+            };
+            for partition in partitions {
+                let new_relation = f.new_relation || self.is_new(&partition);
+                let work = (f.cost == Cost::Scan, f.cost == Cost::Rewrite);
+                let mut fact =
+                    LockFact::on_table(partition, mode, a.shape, row.command, work, new_relation);
+                if fact.duration != LikelyDuration::Brief && !new_relation {
+                    fact.rows = self.schema.relation(&fact.relation).and_then(|r| r.rows);
+                }
+                fact.partition_of = Some(table.to_string());
+                found.push(fact);
+            }
+        }
+        for fact in found {
+            match locks
+                .iter_mut()
+                .find(|l| l.relation == fact.relation && l.target == Target::Table)
+            {
+                Some(existing) => existing.strengthen(&fact),
+                None => locks.push(fact),
+            }
+        }
+    }
+
     /// A lock hazard on a table the database says is empty (its row estimate is 0) weighs one
     /// severity level less: the scan or rewrite is over at once.
     fn weigh_by_rows(&self, drafts: &mut [Draft]) {
@@ -1254,6 +1385,9 @@ impl<'a> State<'a> {
             key_tables: Vec::new(),
             replaced_by: None,
             runner: self.ctx.runner,
+            partitions: None,
+            leaf_partitions: Vec::new(),
+            partition_parent: None,
         }
     }
 
@@ -1554,6 +1688,21 @@ impl<'a> State<'a> {
                 }
                 Effect::DropColumn { table, column } => {
                     self.schema.drop_column(table, column);
+                }
+                Effect::PartitionOf { table, parent } => {
+                    // A partition has its parent's columns (CREATE TABLE … PARTITION OF lists none).
+                    let inherited = parent
+                        .as_deref()
+                        .and_then(|p| self.schema.relation(p))
+                        .map(|p| (p.columns.clone(), p.not_null.clone()));
+                    let relation = self.schema.relation_mut(table);
+                    relation.partition_of = parent.clone();
+                    if let Some((columns, not_null)) = inherited {
+                        for (column, ty) in columns {
+                            relation.columns.entry(column).or_insert(ty);
+                        }
+                        relation.not_null.extend(not_null);
+                    }
                 }
                 Effect::CreateTrigger {
                     table,

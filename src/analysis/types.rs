@@ -243,9 +243,11 @@ pub struct LockFact {
     pub blocks_reads: bool,
     /// Whether the lock blocks INSERT/UPDATE/DELETE.
     pub blocks_writes: bool,
-    /// Whether the statement reads the whole table under the lock.
+    /// Whether the statement reads the whole table under the lock (for a partitioned table,
+    /// which holds no rows itself: its partitions).
     pub scan: bool,
-    /// Whether the statement rewrites the table (new `relfilenode`).
+    /// Whether the statement rewrites the table (new `relfilenode`; for a partitioned table: of
+    /// its partitions).
     pub rewrite: bool,
     /// How long the lock is likely held by the statement itself (it is then held to COMMIT).
     pub duration: LikelyDuration,
@@ -255,9 +257,52 @@ pub struct LockFact {
     /// estimates them (`pg_class.reltuples`), when a database was read and has analysed it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rows: Option<i64>,
+    /// Locked as a partition of this partitioned table: the statement names the partitioned
+    /// table, and PostgreSQL takes the same lock on each of its partitions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partition_of: Option<String>,
 }
 
 impl LockFact {
+    /// Takes `other`'s mode (with its command and what it blocks) when it is stronger: one
+    /// statement's locks on a relation, merged.
+    pub(crate) fn strengthen(&mut self, other: &LockFact) {
+        if other.mode > self.mode {
+            self.mode = other.mode;
+            self.shape = other.shape;
+            self.command = other.command;
+            self.blocks_reads = other.blocks_reads;
+            self.blocks_writes = other.blocks_writes;
+        }
+    }
+
+    /// A lock on a table (no rows known, locked in its own name), with what its mode blocks and
+    /// how long its work likely holds it.
+    pub(crate) fn on_table(
+        relation: String,
+        mode: LockMode,
+        shape: crate::analysis::Shape,
+        command: &'static str,
+        (scan, rewrite): (bool, bool),
+        new_relation: bool,
+    ) -> LockFact {
+        LockFact {
+            relation,
+            target: Target::Table,
+            mode,
+            shape,
+            command,
+            blocks_reads: mode.blocks_reads(),
+            blocks_writes: mode.blocks_writes(),
+            scan,
+            rewrite,
+            duration: LikelyDuration::of_lock(shape, scan, rewrite),
+            new_relation,
+            rows: None,
+            partition_of: None,
+        }
+    }
+
     /// How much the scan or rewrite has to go through, when the connected database says
     /// (`about 20.0k rows in the database`).
     pub fn rows_note(&self) -> Option<String> {

@@ -262,7 +262,12 @@ fn print_sizes(tables: &[TableSize]) {
         }
     }
     let locked = tables.iter().filter(|t| t.exclusively_locked).count();
-    let total: i64 = tables.iter().filter_map(|t| t.total_bytes).sum();
+    // A partitioned table's size is its partitions', which are listed too.
+    let total: i64 = tables
+        .iter()
+        .filter(|t| t.kind != "p")
+        .filter_map(|t| t.total_bytes)
+        .sum();
     println!();
     println!(
         "{} tables, {}{}",

@@ -19,7 +19,8 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
-/// One table (plain, partitioned or materialized view).
+/// One table (plain, partitioned or materialized view). A partitioned table's sizes are its
+/// partitions' (and theirs in turn), summed: it holds no rows itself.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TableSize {
     /// Schema.
@@ -154,22 +155,41 @@ WITH RECURSIVE ae AS (
     SELECT relid FROM via_toast
     UNION
     SELECT inh.inhparent FROM pg_inherits inh JOIN locked ON inh.inhrelid = locked.relid
+), partitions(root, relid) AS (
+    SELECT inh.inhparent, inh.inhrelid
+    FROM pg_inherits inh JOIN pg_class p ON p.oid = inh.inhparent AND p.relkind = 'p'
+    UNION ALL
+    SELECT t.root, inh.inhrelid FROM partitions t JOIN pg_inherits inh ON inh.inhparent = t.relid
 )
 SELECT n.nspname::text AS schema, c.relname::text AS name, c.relkind::text AS kind,
        (k.relid IS NOT NULL) AS exclusively_locked,
-       CASE WHEN k.relid IS NULL THEN pg_table_size(c.oid) END AS table_bytes,
-       CASE WHEN k.relid IS NULL THEN pg_relation_size(c.oid, 'main') END AS heap_bytes,
-       CASE WHEN k.relid IS NULL THEN pg_indexes_size(c.oid) END AS index_bytes,
+       CASE WHEN k.relid IS NULL THEN pg_table_size(c.oid) + coalesce(part.table_bytes, 0) END AS table_bytes,
+       CASE WHEN k.relid IS NULL THEN pg_relation_size(c.oid, 'main') + coalesce(part.heap_bytes, 0) END AS heap_bytes,
+       CASE WHEN k.relid IS NULL THEN pg_indexes_size(c.oid) + coalesce(part.index_bytes, 0) END AS index_bytes,
        CASE WHEN k.relid IS NOT NULL THEN NULL
-            WHEN c.reltoastrelid = 0 THEN 0::bigint
-            ELSE pg_total_relation_size(c.reltoastrelid) END AS toast_bytes,
-       c.relpages::bigint * current_setting('block_size')::bigint AS estimated_heap_bytes,
+            WHEN c.reltoastrelid = 0 THEN coalesce(part.toast_bytes, 0)
+            ELSE pg_total_relation_size(c.reltoastrelid) + coalesce(part.toast_bytes, 0) END AS toast_bytes,
+       (greatest(c.relpages, 0)::bigint
+        + coalesce((SELECT sum(greatest(pc.relpages, 0)) FROM partitions t
+                    JOIN pg_class pc ON pc.oid = t.relid WHERE t.root = c.oid), 0)::bigint)
+           * current_setting('block_size')::bigint AS estimated_heap_bytes,
        c.reltuples::float8 AS reltuples,
        s.n_live_tup, s.n_dead_tup, s.last_vacuum, s.last_autovacuum, s.last_analyze,
        s.last_autoanalyze
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN locked k ON k.relid = c.oid
+-- A partitioned table holds no rows: its partitions' sizes are its own (read only when none of
+-- them is locked, as a lock on a partition marks the partitioned table).
+LEFT JOIN LATERAL (
+    SELECT sum(pg_table_size(t.relid))::bigint AS table_bytes,
+           sum(pg_relation_size(t.relid, 'main'))::bigint AS heap_bytes,
+           sum(pg_indexes_size(t.relid))::bigint AS index_bytes,
+           sum(CASE WHEN pc.reltoastrelid = 0 THEN 0
+                    ELSE pg_total_relation_size(pc.reltoastrelid) END)::bigint AS toast_bytes
+    FROM partitions t JOIN pg_class pc ON pc.oid = t.relid
+    WHERE t.root = c.oid AND c.relkind = 'p' AND k.relid IS NULL
+) part ON true
 LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid
 WHERE c.relkind IN ('r', 'p', 'm')
   AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'

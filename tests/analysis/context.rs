@@ -813,3 +813,130 @@ fn the_lock_window_names_the_lock_on_the_table_the_work_is_on() {
         "{window}"
     );
 }
+
+const EVENTS: &str = "CREATE TABLE users (id bigint PRIMARY KEY);
+CREATE TABLE events (id bigint NOT NULL, created_at timestamptz NOT NULL, user_id bigint) PARTITION BY RANGE (created_at);
+CREATE TABLE events_2026_11 PARTITION OF events FOR VALUES FROM ('2026-11-01') TO ('2026-12-01');
+CREATE TABLE events_2026_12 PARTITION OF events FOR VALUES FROM ('2026-12-01') TO ('2027-01-01') PARTITION BY HASH (id);
+CREATE TABLE events_2026_12_h0 PARTITION OF events_2026_12 FOR VALUES WITH (MODULUS 1, REMAINDER 0);";
+
+/// The findings of one rule, as (message, help, whether a fix is offered).
+fn findings_of<'a>(analysis: &'a Analysis, rule: &str) -> Vec<(&'a str, &'a str, bool)> {
+    analysis
+        .findings
+        .iter()
+        .filter(|f| f.rule == rule)
+        .map(|f| {
+            (
+                f.message.as_str(),
+                f.safe_alternative.as_deref().unwrap_or(""),
+                f.fix.is_some(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_partitioned_table_from_earlier_migrations_locks_its_partitions_and_gets_advice_that_runs() {
+    let out = history(&[
+        EVENTS,
+        // 2: an ALTER and an index build on the partitioned table recurse to every partition.
+        "ALTER TABLE events ADD COLUMN kind text;\nCREATE INDEX events_kind ON events (kind);",
+        // 3: CONCURRENTLY is refused on a partitioned table; on a partition it is the way.
+        "-- no-transaction\nCREATE INDEX CONCURRENTLY events_user ON events (user_id);",
+        "-- no-transaction\nCREATE INDEX CONCURRENTLY events_2026_11_user ON events_2026_11 (user_id);",
+        // 5: ON ONLY builds nothing; attaching the partition's index is the recipe's next step.
+        "CREATE INDEX events_user_idx ON ONLY events (user_id);",
+        // 6: NOT VALID is refused on a partitioned table before 18.
+        "ALTER TABLE events ADD CONSTRAINT events_user_fk FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;",
+        "ALTER TABLE events ADD CONSTRAINT events_user_fk FOREIGN KEY (user_id) REFERENCES users (id);",
+        // 8: dropping a partition locks the partitioned table; its index cannot go concurrently.
+        "DROP TABLE events_2026_11;",
+        "-- no-transaction\nDROP INDEX CONCURRENTLY events_kind;",
+        // 10: detached, a partition is a table of its own.
+        "ALTER TABLE events DETACH PARTITION events_2026_12;\nALTER TABLE events ADD COLUMN note text;",
+    ]);
+    let every = ["events_2026_11", "events_2026_12", "events_2026_12_h0"];
+    let locked = |a: &Analysis, s: usize| -> Vec<(String, LockMode, Option<String>)> {
+        a.statements[s]
+            .locks
+            .iter()
+            .map(|l| (l.relation.clone(), l.mode, l.partition_of.clone()))
+            .collect()
+    };
+    let expect = |mode: LockMode, also: &[&str]| -> Vec<(String, LockMode, Option<String>)> {
+        std::iter::once(("events".to_string(), mode, None))
+            .chain(
+                also.iter()
+                    .map(|p| (p.to_string(), mode, Some("events".to_string()))),
+            )
+            .collect()
+    };
+    assert_eq!(
+        locked(&out[1], 0),
+        expect(LockMode::AccessExclusive, &every)
+    );
+    assert_eq!(locked(&out[1], 1), expect(LockMode::Share, &every));
+    let index = findings_of(&out[1], "require-concurrent-index");
+    assert_eq!(index.len(), 1, "{:?}", out[1].findings);
+    let (message, help, fix) = index[0];
+    assert!(
+        message.ends_with(
+            "; it also locks its 3 partitions (\"events_2026_11\", \"events_2026_12\", \"events_2026_12_h0\")"
+        ),
+        "{message}"
+    );
+    // The advice names the partitions that hold rows, and no fix adds a CONCURRENTLY that fails.
+    assert!(
+        help.contains("CREATE INDEX ix ON ONLY \"events\""),
+        "{help}"
+    );
+    assert!(
+        help.contains("each partition (\"events_2026_11\", \"events_2026_12_h0\")"),
+        "{help}"
+    );
+    assert!(!fix);
+
+    assert_eq!(
+        rules(&out[2]),
+        ["fails-on-partitioned-table"],
+        "{:?}",
+        out[2].findings
+    );
+    assert!(!rules(&out[3]).contains(&"fails-on-partitioned-table"));
+    assert_eq!(locked(&out[4], 0), expect(LockMode::Share, &[]));
+    assert!(rules(&out[4]).is_empty(), "{:?}", out[4].findings);
+
+    assert!(rules(&out[5]).contains(&"fails-on-partitioned-table"));
+    let key = findings_of(&out[6], "foreign-key-needs-not-valid");
+    assert_eq!(key.len(), 1);
+    assert!(
+        key[0]
+            .1
+            .contains("NOT VALID is refused on a partitioned table before PostgreSQL 18")
+    );
+    assert!(!key[0].2, "no fix adds the NOT VALID the server refuses");
+
+    let drop = findings_of(&out[7], "drop-table");
+    assert!(
+        drop[0]
+            .0
+            .contains("the same lock on its partitioned table \"events\""),
+        "{}",
+        drop[0].0
+    );
+    assert!(
+        drop[0]
+            .1
+            .starts_with("DETACH PARTITION \"events_2026_11\" CONCURRENTLY")
+    );
+    assert!(locked(&out[7], 0).contains(&("events".to_string(), LockMode::AccessExclusive, None)));
+    assert_eq!(
+        rules(&out[8]),
+        ["fails-on-partitioned-table"],
+        "{:?}",
+        out[8].findings
+    );
+    // After the drop and the detach, no partition is left to lock.
+    assert_eq!(locked(&out[9], 1), expect(LockMode::AccessExclusive, &[]));
+}

@@ -844,6 +844,33 @@ DROP TABLE logs_old;",
         &["mixed-script-identifier"],
         &["hidden-character"],
     ),
+    // What PostgreSQL refuses on a partitioned table, new or not: the migration fails there.
+    no_tx(
+        "CREATE TABLE p (id int, k int) PARTITION BY LIST (k);\nCREATE TABLE p1 PARTITION OF p FOR VALUES IN (1);\nCREATE INDEX CONCURRENTLY p_id ON p (id);",
+        &["fails-on-partitioned-table"],
+        &[],
+    ),
+    no_tx(
+        "CREATE TABLE p (id int, k int) PARTITION BY LIST (k);\nCREATE TABLE p1 PARTITION OF p FOR VALUES IN (1);\nCREATE INDEX CONCURRENTLY p1_id ON p1 (id);",
+        &[],
+        &["fails-on-partitioned-table"],
+    ),
+    case(
+        "CREATE TABLE u (id int PRIMARY KEY);\nCREATE TABLE p (id int, k int, u int) PARTITION BY LIST (k);\nALTER TABLE p ADD CONSTRAINT p_u FOREIGN KEY (u) REFERENCES u (id) NOT VALID;",
+        &["fails-on-partitioned-table"],
+        &[],
+    ),
+    at(
+        18,
+        "CREATE TABLE u (id int PRIMARY KEY);\nCREATE TABLE p (id int, k int, u int) PARTITION BY LIST (k);\nALTER TABLE p ADD CONSTRAINT p_u FOREIGN KEY (u) REFERENCES u (id) NOT VALID;",
+        &[],
+        &["fails-on-partitioned-table"],
+    ),
+    no_tx(
+        "CREATE TABLE p (id int, k int) PARTITION BY LIST (k);\nCREATE INDEX p_id ON p (id);\nDROP INDEX CONCURRENTLY p_id;",
+        &["fails-on-partitioned-table"],
+        &[],
+    ),
     // diesel-guard's blocks: a paired one suppresses, an unpaired marker is reported.
     case(
         "-- safety-assured:start\nDROP TABLE t;\n-- safety-assured:end\n",

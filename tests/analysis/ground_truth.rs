@@ -84,6 +84,10 @@ CREATE MATERIALIZED VIEW user_count AS SELECT count(*) AS n FROM users;
 CREATE TYPE mood AS ENUM ('ok');
 CREATE TABLE p (id int, k int) PARTITION BY LIST (k);
 CREATE TABLE p1 PARTITION OF p FOR VALUES IN (1);
+CREATE TABLE p3 PARTITION OF p FOR VALUES IN (3) PARTITION BY LIST (id);
+CREATE TABLE p3a PARTITION OF p3 FOR VALUES IN (1);
+CREATE INDEX p_k ON p (k);
+INSERT INTO p VALUES (1, 1), (1, 3);
 CREATE TABLE p2 (id int, k int);
 CREATE TABLE parents (id int PRIMARY KEY);
 CREATE TABLE kids (id int, parent_id int);
@@ -214,7 +218,44 @@ const GROUPS: &[&[&str]] = &[
         "ALTER TABLE users RENAME CONSTRAINT users_pkey TO users_pk",
         "REINDEX INDEX users_pk",
     ],
+    // A partitioned table: most commands on it lock each partition too (p1, p3 and p3's own
+    // partition p3a); ONLY, and the forms that stay on the table, do not.
+    &["ALTER TABLE p ADD COLUMN c int"],
+    &["CREATE INDEX pix ON p (id)"],
+    &["CREATE INDEX pix_only ON ONLY p (id)"],
+    &["ALTER TABLE p ADD CONSTRAINT p_id_check CHECK (id > 0)"],
+    &["ALTER TABLE p ALTER COLUMN id SET NOT NULL"],
+    &["ALTER TABLE p ALTER COLUMN id SET STATISTICS 100"],
+    &["ALTER TABLE p RENAME COLUMN id TO ident"],
+    &["ALTER TABLE p ADD CONSTRAINT p_uniq UNIQUE (id, k)"],
+    &["ALTER TABLE p ENABLE ROW LEVEL SECURITY"],
+    &["CREATE TRIGGER p_trg BEFORE INSERT ON p FOR EACH ROW EXECUTE FUNCTION noop()"],
+    &["CREATE TRIGGER p_stmt AFTER INSERT ON p FOR EACH STATEMENT EXECUTE FUNCTION noop()"],
+    &["ALTER TABLE p DISABLE TRIGGER ALL"],
+    &[
+        "CREATE TRIGGER p_trg2 BEFORE INSERT ON p FOR EACH ROW EXECUTE FUNCTION noop()",
+        "ALTER TABLE p DISABLE TRIGGER p_trg2",
+    ],
+    &["TRUNCATE p"],
+    &["LOCK TABLE ONLY p"],
+    &["LOCK TABLE p IN SHARE MODE"],
+    &["DROP INDEX p_k"],
+    &["ALTER TABLE p DETACH PARTITION p3"],
+    // Dropping a partition locks its partitioned table; dropping that drops every partition.
+    &["DROP TABLE p1"],
+    &["DROP TABLE p"],
 ];
+
+/// The partitioned tables `relation` is a partition of: its parent, its parent's parent….
+fn partition_chain<'a>(
+    catalog: &'a lockstep::analysis::Catalog,
+    relation: &'a str,
+) -> impl Iterator<Item = &'a str> {
+    std::iter::successors(Some(relation), |r| {
+        catalog.relations.get(*r)?.partition_of.as_deref()
+    })
+    .skip(1)
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn predicted_locks_and_rewrites_match_the_server() {
@@ -239,6 +280,10 @@ async fn predicted_locks_and_rewrites_match_the_server() {
         Some("character varying(50)")
     );
     assert!(catalog.relations["recent"].is_view());
+    // Partitions with their partitioned tables.
+    assert_eq!(catalog.relations["p1"].partition_of.as_deref(), Some("p"));
+    assert_eq!(catalog.relations["p3a"].partition_of.as_deref(), Some("p3"));
+    assert_eq!(catalog.relations["p2"].partition_of, None);
     assert!(catalog.relations["recent"].reads.contains("orders"));
     assert_eq!(
         catalog.constraints["kids_parent_fk"].references.as_deref(),
@@ -284,7 +329,15 @@ async fn predicted_locks_and_rewrites_match_the_server() {
                         stmt.text
                     )),
                 }
-                let rewritten = observed.rewritten.contains(relation);
+                // A partitioned table holds no rows: its partitions are what is rewritten.
+                let rewritten = observed.rewritten.contains(relation)
+                    || (catalog
+                        .relations
+                        .get(relation)
+                        .is_some_and(|r| r.is_partitioned())
+                        && observed.rewritten.iter().any(|r| {
+                            partition_chain(&catalog, r).any(|parent| parent == relation)
+                        }));
                 if rewritten != *rewrite {
                     failures.push(format!(
                         "{}: predicted rewrite={rewrite} of {relation}, server rewrote={rewritten}",
@@ -1006,4 +1059,74 @@ async fn a_table_copied_under_access_share_then_dropped_loses_the_writes_in_betw
             .any(|f| f.rule == "copy-loses-writes");
         assert_eq!(flagged, lost, "guard {guard:?}");
     }
+}
+
+/// What PostgreSQL refuses on a partitioned table, each statement sent on its own as a migration
+/// outside a transaction sends it: `fails-on-partitioned-table` fires, with the live catalogue,
+/// exactly on the statements the server refuses, and the recipe its advice gives runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn statements_refused_on_a_partitioned_table_fail_exactly_where_lint_says() {
+    const STATEMENTS: &[&str] = &[
+        "CREATE INDEX CONCURRENTLY p_id_c ON p (id)",
+        "ALTER TABLE p ADD CONSTRAINT p_parent_fk FOREIGN KEY (id) REFERENCES parents (id) NOT VALID",
+        "DROP INDEX CONCURRENTLY p_k",
+        // The advice: the index on the partitioned table alone, then each partition's, attached.
+        "CREATE INDEX p_id_only ON ONLY p (id)",
+        "CREATE INDEX CONCURRENTLY p1_id ON p1 (id)",
+        "ALTER INDEX p_id_only ATTACH PARTITION p1_id",
+        "CREATE INDEX CONCURRENTLY p3a_id ON p3a (id)",
+        "CREATE INDEX CONCURRENTLY p2_id ON p2 (id)",
+        "ALTER TABLE parents ADD CONSTRAINT parents_kid_fk FOREIGN KEY (id) REFERENCES parents (id) NOT VALID",
+    ];
+    let mut conn = fresh_database(SETUP).await;
+    let major = server_major(&mut conn).await;
+    let mut mismatches = Vec::new();
+    for statement in STATEMENTS {
+        let catalog = lockstep::schema::read_catalog(&mut conn)
+            .await
+            .expect("read the catalogue");
+        let analysis = analyze(
+            &format!("{statement};\n"),
+            &AnalysisContext {
+                pg_version: major,
+                in_transaction: false,
+                catalog,
+                ..AnalysisContext::default()
+            },
+        );
+        let flagged = analysis
+            .findings
+            .iter()
+            .any(|f| f.rule == "fails-on-partitioned-table");
+        let refused = sqlx::raw_sql(AssertSqlSafe(statement.to_string()))
+            .execute(&mut conn)
+            .await
+            .err();
+        let expected = major < 18 || !statement.contains("NOT VALID");
+        if flagged != refused.is_some() || (flagged && !expected) {
+            mismatches.push(format!(
+                "{statement}: lint flagged={flagged}, server refused={refused:?}"
+            ));
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    // Every partition that holds rows has its index attached: the partitioned index is valid.
+    let valid: bool = sqlx::query_scalar(
+        "SELECT indisvalid FROM pg_index WHERE indexrelid = 'p_id_only'::regclass",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("the index exists");
+    assert!(!valid, "p3 is not attached yet");
+    sqlx::raw_sql("CREATE INDEX p3_id ON ONLY p3 (id); ALTER INDEX p3_id ATTACH PARTITION p3a_id; ALTER INDEX p_id_only ATTACH PARTITION p3_id")
+        .execute(&mut conn)
+        .await
+        .expect("attach the sub-partition's index");
+    let valid: bool = sqlx::query_scalar(
+        "SELECT indisvalid FROM pg_index WHERE indexrelid = 'p_id_only'::regclass",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("the index exists");
+    assert!(valid, "every partition's index is attached");
 }

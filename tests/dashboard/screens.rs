@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use lockstep::analysis::LintOptions;
 use lockstep::analysis::migrations::{analyze_pending, analyze_rest};
+use lockstep::analysis::{LintOptions, Relation, RelationKind};
 use lockstep::history::{AppliedRow, Progress};
 use lockstep::runner::{Direction, Failure, LockHolder, Operation, Resolution, RunEvent};
 use lockstep::source::{Migration, MigrationFile, MigrationSet, checksum};
@@ -1509,12 +1509,8 @@ fn findings_hidden_by_ignore_comments_are_counted_in_the_preview_and_the_confirm
     );
 }
 
-/// A set of `n` migrations, the first `applied` of them applied, each UP file `lines` long.
-fn long_app(n: i64, applied: usize, lines: usize) -> App {
-    let body: String = (1..=lines).map(|i| format!("SELECT {i};\n")).collect();
-    let ms: Vec<Migration> = (1..=n)
-        .map(|v| migration(v, &format!("step {v}"), &body, None))
-        .collect();
+/// The set of `ms` in `migrations/`, with the first `applied` of them applied.
+fn set_applied(ms: Vec<Migration>, applied: usize) -> (MigrationSet, Status) {
     let rows: Vec<AppliedRow> = ms[..applied].iter().map(|m| row(m, true, false)).collect();
     let set = MigrationSet {
         dir: PathBuf::from("migrations"),
@@ -1522,6 +1518,16 @@ fn long_app(n: i64, applied: usize, lines: usize) -> App {
         problems: vec![],
     };
     let status = Status::build(&set, Some(&rows));
+    (set, status)
+}
+
+/// A set of `n` migrations, the first `applied` of them applied, each UP file `lines` long.
+fn long_app(n: i64, applied: usize, lines: usize) -> App {
+    let body: String = (1..=lines).map(|i| format!("SELECT {i};\n")).collect();
+    let ms: Vec<Migration> = (1..=n)
+        .map(|v| migration(v, &format!("step {v}"), &body, None))
+        .collect();
+    let (set, status) = set_applied(ms, applied);
     app_on(set, status)
 }
 
@@ -1685,13 +1691,7 @@ fn a_file_with_its_own_begin_and_commit_is_not_shown_as_one_transaction() {
             None,
         ),
     ];
-    let rows = vec![row(&ms[0], true, false)];
-    let set = MigrationSet {
-        dir: PathBuf::from("migrations"),
-        migrations: ms,
-        problems: vec![],
-    };
-    let status = Status::build(&set, Some(&rows));
+    let (set, status) = set_applied(ms, 1);
     let mut app = app_on(set, status);
     key(&mut app, KeyCode::Char('j'));
     let text = format!("{:?}", render(&mut app, 160, 45).backend());
@@ -1706,4 +1706,74 @@ fn a_file_with_its_own_begin_and_commit_is_not_shown_as_one_transaction() {
         "{text}"
     );
     assert!(text.contains("AS WRITTEN"), "{text}");
+}
+
+/// A statement on a partitioned table locks each partition: the preview says how many beside the
+/// table's badge, rather than a badge per partition.
+#[test]
+fn the_preview_counts_the_partitions_a_statement_locks() {
+    let ms = vec![
+        migration(
+            1,
+            "events",
+            "CREATE TABLE events (id int, at date) PARTITION BY RANGE (at);\n",
+            None,
+        ),
+        migration(
+            2,
+            "events kind",
+            "ALTER TABLE events ADD COLUMN kind text;\n",
+            None,
+        ),
+    ];
+    let (set, status) = set_applied(ms, 1);
+    // The database's catalogue, as the dashboard reads it: two partitions made at run time.
+    let mut catalog = lockstep::analysis::Catalog::empty_database();
+    catalog.relations.insert(
+        "events".into(),
+        Relation::of(RelationKind::PartitionedTable),
+    );
+    for partition in ["events_2025", "events_2026"] {
+        catalog.relations.insert(
+            partition.into(),
+            Relation {
+                partition_of: Some("events".into()),
+                ..Relation::of(RelationKind::Table)
+            },
+        );
+    }
+    let mut app = App::new(set.clone(), "x".into(), true, false, false, now());
+    let mut effects = app.handle(Event::Status(Ok((set, status))), now());
+    while let Some(effect) = effects.pop() {
+        match effect {
+            Effect::Analyze {
+                generation,
+                pg_version,
+                pending,
+            } => {
+                let mut options = LintOptions::for_session(pg_version, false, false);
+                options.catalog = catalog.clone();
+                let files = analyze_pending(&app.data.set.clone(), &pending, &options);
+                effects.extend(app.handle(Event::Analyzed { generation, files }, now()));
+            }
+            Effect::Highlight { key, text } => effects.extend(app.handle(
+                Event::Highlighted {
+                    key,
+                    lines: highlight::highlight_sql(&text),
+                },
+                now(),
+            )),
+            _ => {}
+        }
+    }
+    render(&mut app, 160, 45);
+    key(&mut app, KeyCode::Char('j'));
+    assert_eq!(app.selected_version().unwrap().version, 2);
+    // Into the preview, its lock badges shown.
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char(']'));
+    let screen = render(&mut app, 160, 45).backend().to_string();
+    assert!(screen.contains("ACCESS EXCLUSIVE on events"), "{screen}");
+    assert!(screen.contains("+2 partitions"), "{screen}");
+    assert!(!screen.contains("on events_2025"), "{screen}");
 }

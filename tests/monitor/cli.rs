@@ -83,6 +83,44 @@ async fn inspect_sizes_json_and_human() {
 }
 
 #[tokio::test]
+async fn inspect_sizes_counts_a_partitioned_table_once_in_the_total() {
+    let db = fresh_database().await;
+    exec(
+        &db,
+        "CREATE TABLE events (id int, at date) PARTITION BY RANGE (at);
+         CREATE TABLE events_2024 PARTITION OF events
+             FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+         INSERT INTO events SELECT g, DATE '2024-03-01' FROM generate_series(1, 3000) g;",
+    )
+    .await;
+    let out = inspect(db.url())
+        .args(["sizes", "--json"])
+        .output()
+        .unwrap();
+    let doc = json(&out.stdout);
+    let size = |name: &str| {
+        doc["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .and_then(|t| t["total_bytes"].as_i64())
+            .unwrap_or_else(|| panic!("{name} in {doc}"))
+    };
+    assert_eq!(size("events"), size("events_2024"));
+    let out = inspect(db.url()).args(["sizes"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let expected = format!(
+        "2 tables, {}",
+        lockstep::monitor::format::human_bytes(size("events_2024"))
+    );
+    assert!(
+        text.lines().any(|l| l.trim() == expected),
+        "{expected:?} in\n{text}"
+    );
+}
+
+#[tokio::test]
 async fn inspect_locks_json_and_tree() {
     let db = fresh_database().await;
     exec(&db, "CREATE TABLE t (id int)").await;

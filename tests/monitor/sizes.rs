@@ -159,3 +159,48 @@ async fn a_locked_catalog_makes_the_read_stale_instead_of_hanging() {
     locker.run("ROLLBACK").await;
     assert!(monitor.sizes().await.is_ok(), "the next tick works again");
 }
+
+#[tokio::test]
+async fn a_partitioned_table_is_as_big_as_its_partitions() {
+    let db = fresh_database().await;
+    exec(
+        &db,
+        "CREATE TABLE events (id int, at date, payload text) PARTITION BY RANGE (at);
+         CREATE TABLE events_2024 PARTITION OF events
+             FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+         CREATE TABLE events_2025 PARTITION OF events
+             FOR VALUES FROM ('2025-01-01') TO ('2026-01-01') PARTITION BY HASH (id);
+         CREATE TABLE events_2025_h0 PARTITION OF events_2025 FOR VALUES WITH (MODULUS 1, REMAINDER 0);
+         CREATE INDEX events_id ON events (id);
+         INSERT INTO events SELECT g, DATE '2024-06-01' + (g % 400), repeat('x', 100)
+             FROM generate_series(1, 5000) g;
+         ANALYZE events_2024, events_2025_h0;",
+    )
+    .await;
+    let mut monitor = monitor(&db).await;
+    let rows = promptly("sizes()", monitor.sizes()).await.unwrap();
+    let leaves = ["events_2024", "events_2025_h0"];
+    let sum = |f: fn(&TableSize) -> Option<i64>| -> i64 {
+        leaves.iter().map(|l| f(find(&rows, l)).unwrap()).sum()
+    };
+    let events = find(&rows, "events");
+    assert!(sum(|r| r.total_bytes) > 500_000, "5000 rows of 100 bytes");
+    assert_eq!(events.total_bytes, Some(sum(|r| r.total_bytes)));
+    assert_eq!(events.heap_bytes, Some(sum(|r| r.heap_bytes)));
+    assert_eq!(events.index_bytes, Some(sum(|r| r.index_bytes)));
+    assert_eq!(events.toast_bytes, Some(sum(|r| r.toast_bytes)));
+    // The sub-partitioned partition is as big as its own partition.
+    assert_eq!(
+        find(&rows, "events_2025").total_bytes,
+        find(&rows, "events_2025_h0").total_bytes
+    );
+    // The lock-free estimate, shown while a partition is locked, adds up the partitions too.
+    assert_eq!(
+        events.estimated_heap_bytes,
+        leaves
+            .iter()
+            .map(|l| find(&rows, l).estimated_heap_bytes)
+            .sum::<i64>()
+    );
+    assert!(events.estimated_heap_bytes > 0);
+}

@@ -28,9 +28,15 @@ fn light_option(name: &str) -> bool {
 /// Describes an `ALTER TABLE` statement's actions.
 pub(super) fn alter_table(node: &SyntaxNode, pg_version: u32, d: &mut Described) {
     d.kind = "ALTER TABLE";
-    let Some(table) = child(node, K::TABLE_RELATION_NAME).and_then(|n| relation_in(&n)) else {
+    let Some(target) = child(node, K::TABLE_RELATION_NAME) else {
         return;
     };
+    let Some(table) = relation_in(&target) else {
+        return;
+    };
+    if has_token(&target, K::ONLY_KW) {
+        d.only.push(table.clone());
+    }
     if child(node, K::IF_EXISTS).is_some() {
         d.only_if_exists = Some(table.clone());
     }
@@ -170,6 +176,10 @@ pub(super) fn alter_table(node: &SyntaxNode, pg_version: u32, d: &mut Described)
                 d.actions.push(simple(Shape::AttachPartitionParent));
                 if let Some(child_table) = child(&action, K::TABLE_NAME_REF).map(|n| name_text(&n))
                 {
+                    d.effects.push(Effect::PartitionOf {
+                        table: child_table.clone(),
+                        parent: Some(table.clone()),
+                    });
                     d.actions.push(Action {
                         relation: child_table,
                         ..simple(Shape::AttachPartitionChild)
@@ -196,6 +206,13 @@ pub(super) fn alter_table(node: &SyntaxNode, pg_version: u32, d: &mut Described)
                     ..simple(shape)
                 });
                 if let Some(part) = child(&action, K::TABLE_NAME_REF).map(|n| name_text(&n)) {
+                    // FINALIZE completes a detach begun earlier: nothing changes in the model.
+                    if !finalize {
+                        d.effects.push(Effect::PartitionOf {
+                            table: part.clone(),
+                            parent: None,
+                        });
+                    }
                     d.actions.push(Action {
                         relation: part,
                         detail,

@@ -281,6 +281,14 @@ pub(crate) enum Effect {
         /// `CASCADE` written.
         cascade: bool,
     },
+    /// A table becomes a partition of `parent` (`CREATE TABLE … PARTITION OF`, `ATTACH
+    /// PARTITION`) or stops being one (`DETACH PARTITION`: `None`).
+    PartitionOf {
+        /// The partition.
+        table: String,
+        /// Its partitioned table.
+        parent: Option<String>,
+    },
     /// ALTER TABLE … DROP COLUMN.
     DropColumn {
         /// Table.
@@ -379,6 +387,10 @@ pub(crate) struct Described {
     /// For an INSERT (the columns it lists; empty: every column) or an UPDATE (the columns it
     /// sets): the columns whose foreign keys are checked.
     pub dml_columns: Option<Vec<String>>,
+    /// Relations the statement does not recurse from to their partitions: written with `ONLY`
+    /// (`CREATE INDEX … ON ONLY p`, `ALTER TABLE ONLY p`, `TRUNCATE ONLY p`, `LOCK TABLE ONLY
+    /// p`), or the table of a statement-level trigger.
+    pub only: Vec<String>,
 }
 
 /// The kind of a named constraint the analyser remembers.
@@ -507,6 +519,9 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
             if let Some(list) = child(node, K::TABLE_LIST) {
                 for rel in list.children() {
                     let name = relation_in(&rel).unwrap_or_default();
+                    if has_token(&rel, K::ONLY_KW) {
+                        d.only.push(name.clone());
+                    }
                     d.actions.push(Action {
                         shape: Shape::Truncate,
                         relation: name,
@@ -532,6 +547,11 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
                         name,
                         function,
                     });
+                }
+                // A statement-level trigger (the default) stays on a partitioned table; a
+                // row-level one is cloned onto each partition.
+                if child(node, K::FOR_EACH_ROW).is_none() {
+                    d.only.push(rel.clone());
                 }
                 push(&mut d, Shape::CreateTrigger, rel, span(node));
             }
@@ -803,9 +823,15 @@ fn create_index(node: &SyntaxNode, d: &mut Described) {
     let insert_at = token(node, K::INDEX_KW)
         .map(|t| token_span(&t).end)
         .unwrap_or(0);
-    let Some(rel) = child(node, K::TABLE_RELATION_NAME).and_then(|n| relation_in(&n)) else {
+    let Some(target) = child(node, K::TABLE_RELATION_NAME) else {
         return;
     };
+    let Some(rel) = relation_in(&target) else {
+        return;
+    };
+    if has_token(&target, K::ONLY_KW) {
+        d.only.push(rel.clone());
+    }
     if let Some(mut name) = child(node, K::INDEX).map(|n| name_text(&n)) {
         // An index lives in its table's schema.
         if let Some((schema, _)) = rel.rsplit_once('.')
@@ -999,6 +1025,9 @@ fn lock_table(node: &SyntaxNode, d: &mut Described) {
     if let Some(list) = child(node, K::RELATION_LIST) {
         for rel in list.children() {
             if let Some(name) = relation_in(&rel) {
+                if has_token(&rel, K::ONLY_KW) {
+                    d.only.push(name.clone());
+                }
                 d.actions.push(Action {
                     shape: Shape::LockTable,
                     relation: name,
@@ -1074,8 +1103,14 @@ fn create_table(node: &SyntaxNode, d: &mut Described) {
     d.robustness = Some((if_not_exists, 0));
     push(d, Shape::CreateTable, name.clone(), span(node));
     d.creates.push(name.clone());
-    if let Some(parent) = child(node, K::PARTITION_OF).and_then(|n| relation_in(&n)) {
-        push(d, Shape::PartitionParentOfNewTable, parent, span(node));
+    let parent = child(node, K::PARTITION_OF).and_then(|n| relation_in(&n));
+    if let Some(parent) = &parent {
+        push(
+            d,
+            Shape::PartitionParentOfNewTable,
+            parent.clone(),
+            span(node),
+        );
     }
     let bare = name.rsplit('.').next().unwrap_or(&name).to_string();
     let mut columns = Vec::new();
@@ -1127,6 +1162,15 @@ fn create_table(node: &SyntaxNode, d: &mut Described) {
     } else {
         RelationKind::Table
     };
+    if let Some(parent) = parent {
+        d.effects.insert(
+            0,
+            Effect::PartitionOf {
+                table: name.clone(),
+                parent: Some(parent),
+            },
+        );
+    }
     // The Create effect comes first: the indexes and constraints below belong to the new table.
     d.effects.insert(
         0,

@@ -107,6 +107,14 @@ pub(crate) struct CheckCtx {
     pub replaced_by: Option<String>,
     /// The tool that runs the migration, for where advice sends a statement.
     pub runner: Runner,
+    /// The partitions of the action's table (for an index: of its table), when that table is
+    /// partitioned.
+    pub partitions: Option<Vec<String>>,
+    /// Of those, the ones that hold rows (not partitioned in turn): advice builds indexes and
+    /// keys there.
+    pub leaf_partitions: Vec<String>,
+    /// For DROP TABLE of a partition: its partitioned table, which the drop locks too.
+    pub partition_parent: Option<String>,
 }
 
 /// `an ACCESS EXCLUSIVE lock on "t" (blocks reads and writes)`, `a SHARE lock on "t" (blocks
@@ -194,13 +202,22 @@ pub(crate) fn check_action(a: &Action, f: ActionFacts, ctx: &CheckCtx) -> Vec<Dr
                 span,
                 format!("CREATE INDEX takes {locked}{cost}"),
             )
-            .on(rel, mode)
-            .help(format!(
-                "CREATE INDEX CONCURRENTLY (SHARE UPDATE EXCLUSIVE, writes continue) {}; if it \
-                 fails, drop the INVALID index and retry",
-                ctx.runner.outside_transaction_home()
-            ))
-            .fix(concurrently_fix(ctx, *insert_at, "CREATE INDEX"));
+            .on(rel, mode);
+            d = match &ctx.partitions {
+                // CONCURRENTLY is refused on a partitioned table: no fix adds it.
+                Some(_) => d.help(super::partitioned::index_recipe(
+                    rel,
+                    &ctx.leaf_partitions,
+                    ctx,
+                )),
+                None => d
+                    .help(format!(
+                        "CREATE INDEX CONCURRENTLY (SHARE UPDATE EXCLUSIVE, writes continue) {}; \
+                         if it fails, drop the INVALID index and retry",
+                        ctx.runner.outside_transaction_home()
+                    ))
+                    .fix(concurrently_fix(ctx, *insert_at, "CREATE INDEX")),
+            };
             if ctx.pg_version == 14 {
                 d.message.push_str(
                     " (note: PostgreSQL 14.0–14.3 can corrupt indexes built CONCURRENTLY; run 14.4+)",
@@ -223,11 +240,14 @@ pub(crate) fn check_action(a: &Action, f: ActionFacts, ctx: &CheckCtx) -> Vec<Dr
                 },
             )
             .on(ctx.index_table.as_deref().unwrap_or(rel), mode)
-            .help(format!(
-                "DROP INDEX CONCURRENTLY (one index per statement, no CASCADE) {}",
-                ctx.runner.outside_transaction_home()
-            ))
-            .fix((*insert_at > 0).then(|| concurrently_fix(ctx, *insert_at, "DROP INDEX")).flatten()),
+            .help(match (&ctx.partitions, &ctx.index_table) {
+                (Some(_), Some(table)) => super::partitioned::drop_index_advice(table),
+                _ => format!(
+                    "DROP INDEX CONCURRENTLY (one index per statement, no CASCADE) {}",
+                    ctx.runner.outside_transaction_home()
+                ),
+            })
+            .fix((*insert_at > 0 && ctx.partitions.is_none()).then(|| concurrently_fix(ctx, *insert_at, "DROP INDEX")).flatten()),
         ),
         (
             Shape::Reindex | Shape::ReindexIndexes | Shape::ReindexIndex,
@@ -383,8 +403,13 @@ pub(crate) fn check_action(a: &Action, f: ActionFacts, ctx: &CheckCtx) -> Vec<Dr
                     ),
                 )
                 .on(rel, mode)
-                .help("ADD CONSTRAINT … FOREIGN KEY … NOT VALID, then VALIDATE CONSTRAINT in a separate migration (SHARE UPDATE EXCLUSIVE, plus ROW SHARE on the referenced table)")
-                .fix((!inline).then(|| not_valid_fix(*insert_at, name.as_deref()))),
+                .help(match &ctx.partitions {
+                    Some(_) if !at_least(ctx.pg_version, 18) => {
+                        super::partitioned::foreign_key_recipe(rel, &ctx.leaf_partitions)
+                    }
+                    _ => "ADD CONSTRAINT … FOREIGN KEY … NOT VALID, then VALIDATE CONSTRAINT in a separate migration (SHARE UPDATE EXCLUSIVE, plus ROW SHARE on the referenced table)".to_string(),
+                })
+                .fix((!inline && (ctx.partitions.is_none() || at_least(ctx.pg_version, 18))).then(|| not_valid_fix(*insert_at, name.as_deref()))),
             );
         }
         (Shape::ValidateConstraint, Detail::Validate { name }) if ctx.added_in_same_transaction => {
@@ -603,10 +628,21 @@ pub(crate) fn check_action(a: &Action, f: ActionFacts, ctx: &CheckCtx) -> Vec<Dr
                     )
                 }
             };
+            let (also, help) = match &ctx.partition_parent {
+                Some(parent) => (
+                    format!("{also}, and the same lock on its partitioned table \"{parent}\": every query on \"{parent}\" waits for the drop"),
+                    if at_least(ctx.pg_version, 14) {
+                        format!("DETACH PARTITION \"{rel}\" CONCURRENTLY from \"{parent}\" (14+, {}) first; the DROP then locks \"{rel}\" alone", ctx.runner.outside_transaction_home())
+                    } else {
+                        format!("SET lock_timeout before it, so the lock on \"{parent}\" never waits behind a long transaction (DETACH … CONCURRENTLY needs 14+)")
+                    },
+                ),
+                None => (also, help.to_string()),
+            };
             let (message, help) = match &ctx.replaced_by {
                 None => (
                     format!("DROP TABLE \"{rel}\" breaks code that still uses it, and takes {locked}{also}"),
-                    help,
+                    help.as_str(),
                 ),
                 Some(at) => (
                     format!("DROP TABLE \"{rel}\" takes {locked}{also}; {at} gives another table its name in the same transaction, so code that uses \"{rel}\" keeps working only if the new table has every column it uses"),

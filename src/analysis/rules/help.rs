@@ -125,6 +125,12 @@ pub fn safe_alternative(rule: &str) -> Option<&'static str> {
             "Deploy the code that stops reading the view first; drop it in a later migration, \
              without CASCADE (name each dependent view so nothing goes unseen)."
         }
+        "fails-on-partitioned-table" => {
+            "Index a partitioned table per partition: CREATE INDEX … ON ONLY the table, CREATE INDEX \
+             CONCURRENTLY on each partition, ALTER INDEX … ATTACH PARTITION each. Before 18, add a \
+             foreign key NOT VALID and VALIDATE it on each partition, then add it to the table. Drop \
+             its index with DROP INDEX and a lock_timeout."
+        }
         "modified-applied-migration" => {
             "Restore the applied migration as it was and put the change in a new migration."
         }

@@ -408,6 +408,14 @@ pub const RULES: &[RuleInfo] = &[
         "A statement that cannot run in a transaction block shares its -- no-transaction file with others: sqlx runs the file as one implicit transaction, and it fails",
     ),
     rule(
+        "fails-on-partitioned-table",
+        &[1, 10],
+        Error,
+        Robust,
+        &[],
+        "PostgreSQL refuses this on a partitioned table: CREATE INDEX CONCURRENTLY, DROP INDEX CONCURRENTLY of its index, a NOT VALID foreign key before 18",
+    ),
+    rule(
         "syntax-error",
         &[],
         Error,

@@ -296,11 +296,12 @@ fn mark_lines(rows: &mut [PreviewRow], blank: &[bool], finding: &Finding) {
 }
 
 /// The lock badges of a statement: each lock's mode and table, what it blocks, scan or rewrite,
-/// the table's size (or "new table"), and the locks held since earlier statements.
+/// the table's size (or "new table"), how many partitions it locks along, and the locks held
+/// since earlier statements.
 fn badges(statement: &AnalyzedStatement, sizes: &HashMap<String, String>) -> Vec<Chip> {
     let chip = |text: String, tone: Tone| Chip { text, tone };
     let mut chips = Vec::new();
-    for lock in &statement.locks {
+    for lock in statement.locks.iter().filter(|l| l.partition_of.is_none()) {
         chips.push(lock_chip(
             lock.mode,
             &lock.relation,
@@ -320,6 +321,20 @@ fn badges(statement: &AnalyzedStatement, sizes: &HashMap<String, String>) -> Vec
             chips.push(chip("new table".into(), Tone::Quiet));
         } else if let Some(size) = sizes.get(&lock.relation) {
             chips.push(chip(format!("({size})"), Tone::Size));
+        }
+        let partitions = statement
+            .locks
+            .iter()
+            .filter(|l| l.partition_of.as_deref() == Some(lock.relation.as_str()))
+            .count();
+        if partitions > 0 {
+            chips.push(chip(
+                format!(
+                    "+{}",
+                    crate::runner::text::count(partitions, "partition", "partitions")
+                ),
+                Tone::Quiet,
+            ));
         }
     }
     if !statement.held_before.is_empty() {

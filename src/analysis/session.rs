@@ -881,7 +881,8 @@ impl<'a> State<'a> {
 
         // An index statement also locks the index's table, when the index is known.
         for &(a, no_op) in &actions {
-            if lookup(a.shape).target != Target::Index {
+            // ALTER INDEX … RENAME locks the index alone.
+            if lookup(a.shape).target != Target::Index || a.shape == Shape::RenameIndex {
                 continue;
             }
             let Some(table) = self.schema.index_table(&a.relation).map(str::to_string) else {

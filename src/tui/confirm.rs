@@ -30,7 +30,7 @@ use super::keys;
 use super::layout::{CONFIRM_FOOTER, confirm_body_height, confirm_rect};
 use super::theme::{DIM, dialog, glyph, key_hint, severity_color, wrapped, wrapped_height};
 use super::visible;
-use crate::analysis::Severity;
+use crate::analysis::{Severity, Target};
 use crate::config::ConfirmPolicy;
 use crate::guard::GuardPlan;
 use crate::monitor::TableBlocker;
@@ -579,7 +579,12 @@ fn review(plan: &Plan, data: &Data, first: usize) -> Review {
             continue;
         };
         for statement in &analysis.statements {
-            for lock in statement.locks.iter().filter(|l| !l.new_relation) {
+            // Tables only: a lock on an index is taken with one on its table.
+            for lock in statement
+                .locks
+                .iter()
+                .filter(|l| !l.new_relation && l.target == Target::Table)
+            {
                 if !tables.contains(&lock.relation) {
                     tables.push(lock.relation.clone());
                 }

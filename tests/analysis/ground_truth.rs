@@ -218,6 +218,13 @@ const GROUPS: &[&[&str]] = &[
         "ALTER TABLE users RENAME CONSTRAINT users_pkey TO users_pk",
         "REINDEX INDEX users_pk",
     ],
+    // Renaming an index locks the index alone; a sequence owned by a column reads its table.
+    &["ALTER INDEX orders_amount RENAME TO orders_amount_idx"],
+    &[
+        "CREATE SEQUENCE order_numbers",
+        "ALTER SEQUENCE order_numbers OWNED BY orders.id",
+    ],
+    &["CREATE SEQUENCE public.order_codes OWNED BY public.orders.note"],
     // A partitioned table: most commands on it lock each partition too (p1, p3 and p3's own
     // partition p3a); ONLY, and the forms that stay on the table, do not.
     &["ALTER TABLE p ADD COLUMN c int"],

@@ -1509,6 +1509,36 @@ fn findings_hidden_by_ignore_comments_are_counted_in_the_preview_and_the_confirm
     );
 }
 
+/// An app whose pending migrations are analysed against `catalog`, as the dashboard analyses
+/// them against the database's.
+fn app_on_catalog(set: MigrationSet, status: Status, catalog: &lockstep::analysis::Catalog) -> App {
+    let mut app = App::new(set.clone(), "x".into(), true, false, false, now());
+    let mut effects = app.handle(Event::Status(Ok((set, status))), now());
+    while let Some(effect) = effects.pop() {
+        match effect {
+            Effect::Analyze {
+                generation,
+                pg_version,
+                pending,
+            } => {
+                let mut options = LintOptions::for_session(pg_version, false, false);
+                options.catalog = catalog.clone();
+                let files = analyze_pending(&app.data.set.clone(), &pending, &options);
+                effects.extend(app.handle(Event::Analyzed { generation, files }, now()));
+            }
+            Effect::Highlight { key, text } => effects.extend(app.handle(
+                Event::Highlighted {
+                    key,
+                    lines: highlight::highlight_sql(&text),
+                },
+                now(),
+            )),
+            _ => {}
+        }
+    }
+    app
+}
+
 /// The set of `ms` in `migrations/`, with the first `applied` of them applied.
 fn set_applied(ms: Vec<Migration>, applied: usize) -> (MigrationSet, Status) {
     let rows: Vec<AppliedRow> = ms[..applied].iter().map(|m| row(m, true, false)).collect();
@@ -1742,30 +1772,7 @@ fn the_preview_counts_the_partitions_a_statement_locks() {
             },
         );
     }
-    let mut app = App::new(set.clone(), "x".into(), true, false, false, now());
-    let mut effects = app.handle(Event::Status(Ok((set, status))), now());
-    while let Some(effect) = effects.pop() {
-        match effect {
-            Effect::Analyze {
-                generation,
-                pg_version,
-                pending,
-            } => {
-                let mut options = LintOptions::for_session(pg_version, false, false);
-                options.catalog = catalog.clone();
-                let files = analyze_pending(&app.data.set.clone(), &pending, &options);
-                effects.extend(app.handle(Event::Analyzed { generation, files }, now()));
-            }
-            Effect::Highlight { key, text } => effects.extend(app.handle(
-                Event::Highlighted {
-                    key,
-                    lines: highlight::highlight_sql(&text),
-                },
-                now(),
-            )),
-            _ => {}
-        }
-    }
+    let mut app = app_on_catalog(set, status, &catalog);
     render(&mut app, 160, 45);
     key(&mut app, KeyCode::Char('j'));
     assert_eq!(app.selected_version().unwrap().version, 2);
@@ -1776,4 +1783,37 @@ fn the_preview_counts_the_partitions_a_statement_locks() {
     assert!(screen.contains("ACCESS EXCLUSIVE on events"), "{screen}");
     assert!(screen.contains("+2 partitions"), "{screen}");
     assert!(!screen.contains("on events_2025"), "{screen}");
+}
+
+/// The confirmation looks for sessions that hold locks on the tables the plan locks: an index the
+/// plan renames or drops is not a table, and its table is named instead.
+#[test]
+fn the_blockers_check_names_tables_not_indexes() {
+    let ms = vec![
+        migration(
+            1,
+            "users",
+            "CREATE TABLE users (id int PRIMARY KEY, email text);\nCREATE INDEX users_email ON users (email);\n",
+            None,
+        ),
+        migration(
+            2,
+            "rename index",
+            "ALTER INDEX users_email RENAME TO users_email_idx;\nDROP INDEX users_email_idx;\n",
+            None,
+        ),
+    ];
+    let (set, status) = set_applied(ms, 1);
+    // The database knows the index and its table.
+    let mut catalog = lockstep::analysis::Catalog::empty_database();
+    catalog
+        .relations
+        .insert("users".into(), Relation::of(RelationKind::Table));
+    catalog.indexes.insert("users_email".into(), "users".into());
+    let mut app = app_on_catalog(set, status, &catalog);
+    key(&mut app, KeyCode::Char('A'));
+    let Overlay::Confirm(confirm) = &app.overlay else {
+        panic!("the confirmation is open")
+    };
+    assert_eq!(confirm.tables, ["users"]);
 }

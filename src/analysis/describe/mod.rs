@@ -780,6 +780,11 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
         K::CREATE_SCHEMA | K::CREATE_SEQUENCE | K::CREATE_TYPE | K::CREATE_EXTENSION => {
             d.kind = "CREATE";
             d.robustness = Some((child(node, K::IF_NOT_EXISTS).is_some(), 0));
+            sequence_owner(node, &mut d);
+        }
+        K::ALTER_SEQUENCE => {
+            d.kind = "ALTER SEQUENCE";
+            sequence_owner(node, &mut d);
         }
         K::DROP_SCHEMA
         | K::DROP_SEQUENCE
@@ -815,6 +820,18 @@ fn push(d: &mut Described, shape: Shape, relation: String, span: Range<usize>) {
         mode_override: None,
         on_created: false,
     });
+}
+
+/// `… SEQUENCE … OWNED BY t.c`: the server reads `t` (ACCESS SHARE) to find the column.
+fn sequence_owner(node: &SyntaxNode, d: &mut Described) {
+    let table = child(node, K::OPTION_OWNED_BY)
+        .and_then(|owned| child(&owned, K::QUALIFIED_COLUMN_NAME_REF))
+        .and_then(|column| child(&column, K::PATH_REF))
+        .and_then(|path| child(&path, K::PATH_REF))
+        .map(|table| name_text(&table));
+    if let Some(table) = table {
+        push(d, Shape::Select, table, span(node));
+    }
 }
 
 fn create_index(node: &SyntaxNode, d: &mut Described) {

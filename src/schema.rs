@@ -24,28 +24,30 @@ type ConstraintRow = (
     Option<String>,
 );
 
-/// A relation's name, `relkind`, estimated rows and partitioned table.
-type RelationRow = (String, String, f32, Option<String>);
+/// A relation's name, `relkind`, estimated rows, partitioned table and whether it is the default
+/// partition.
+type RelationRow = (String, String, f32, Option<String>, bool);
 
 /// Reads the user relations, columns, indexes, triggers, constraints and view dependencies.
 pub async fn read_catalog(conn: &mut PgConnection) -> Result<Catalog, sqlx::Error> {
     let user = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast' \
                 AND n.nspname !~ '^pg_temp_'";
     let mut catalog = Catalog::empty_database();
-    // A partition's partitioned table.
+    // A partition's partitioned table, and whether it is the default partition.
     let relations: Vec<RelationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {QUALIFIED}, c.relkind::text, c.reltuples, \
                 (SELECT CASE WHEN pn.nspname = 'public' THEN p.relname::text ELSE pn.nspname || '.' || p.relname END \
                  FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent \
                  JOIN pg_namespace pn ON pn.oid = p.relnamespace \
-                 WHERE c.relispartition AND i.inhrelid = c.oid) \
+                 WHERE c.relispartition AND i.inhrelid = c.oid), \
+                coalesce(c.relispartition AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT', false) \
          FROM pg_class c \
          JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.relkind IN ('r', 'p', 'v', 'm') AND {user}"
     )))
     .fetch_all(&mut *conn)
     .await?;
-    for (name, relkind, tuples, parent) in relations {
+    for (name, relkind, tuples, parent, default) in relations {
         let kind = match relkind.as_str() {
             "p" => RelationKind::PartitionedTable,
             "v" => RelationKind::View,
@@ -56,6 +58,7 @@ pub async fn read_catalog(conn: &mut PgConnection) -> Result<Catalog, sqlx::Erro
         // -1: never vacuumed or analysed, so unknown.
         relation.rows = (tuples >= 0.0).then_some(tuples as i64);
         relation.partition_of = parent;
+        relation.default_partition = default;
         catalog.relations.insert(name, relation);
     }
     let columns: Vec<(String, String, String, bool)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(

@@ -48,6 +48,9 @@ pub struct Relation {
     /// For a partition: its partitioned table.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub partition_of: Option<String>,
+    /// A partition that takes the rows no other partition's bounds hold (`DEFAULT`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub default_partition: bool,
 }
 
 impl Relation {
@@ -594,6 +597,14 @@ impl<'a> Schema<'a> {
         }
         out.sort_unstable();
         Some(out)
+    }
+
+    /// The default partition of a partitioned table, when it has one (as far as the model knows).
+    pub(crate) fn default_partition_of(&self, table: &str) -> Option<String> {
+        self.relation_names().into_iter().find_map(|name| {
+            let r = self.relation(name)?;
+            (r.default_partition && r.partition_of.as_deref() == Some(table)).then(|| name.clone())
+        })
     }
 
     /// The partitioned table `name` is a partition of, when known.

@@ -30,6 +30,13 @@ fn move_statement_fix(text: &str, span: &std::ops::Range<usize>) -> Fix {
 
 /// Whether a TimeZone value names a zone at UTC all year (the server then changes timestamp ↔
 /// timestamptz without a rewrite).
+/// Whether the statement detaches `table` from its partitioned table.
+fn detached(d: &Described, table: &str) -> bool {
+    d.effects
+        .iter()
+        .any(|e| matches!(e, Effect::PartitionOf { table: t, parent: None, .. } if t == table))
+}
+
 /// For a lock hazard on a partitioned table: the partitions the statement locks along
 /// (`; it also locks its 2 partitions ("a", "b")`).
 fn partitions_note(locks: &[LockFact], draft: &Draft) -> String {
@@ -924,6 +931,22 @@ impl<'a> State<'a> {
             if lookup(a.shape).target == Target::Index {
                 ctx.index_table = self.schema.index_table(&a.relation).map(str::to_string);
             }
+            if matches!(
+                a.shape,
+                Shape::PartitionParentOfNewTable
+                    | Shape::AttachPartitionParent
+                    | Shape::DetachPartition
+                    | Shape::DetachPartitionConcurrently
+            ) {
+                // DETACH names the partition too: its partitioned table's default counts.
+                let table = match self.schema.partition_parent(&a.relation) {
+                    Some(parent) if detached(d, &a.relation) => parent,
+                    _ => a.relation.as_str(),
+                };
+                ctx.default_partition = self
+                    .default_partition(d, table)
+                    .filter(|default| !self.is_new(default));
+            }
             if a.shape == Shape::DropTable {
                 ctx.referenced_tables = self.schema.referenced_by_keys_of(&a.relation);
                 ctx.partition_parent = self
@@ -931,6 +954,11 @@ impl<'a> State<'a> {
                     .partition_parent(&a.relation)
                     .filter(|parent| !self.is_new(parent))
                     .map(str::to_string);
+                ctx.default_partition = ctx
+                    .partition_parent
+                    .as_deref()
+                    .and_then(|parent| self.schema.default_partition_of(parent))
+                    .filter(|default| *default != a.relation);
             }
             let table = match lookup(a.shape).target {
                 Target::Index => ctx.index_table.as_deref(),
@@ -1261,6 +1289,16 @@ impl<'a> State<'a> {
         (analysed, out)
     }
 
+    /// The default partition of `table` that a new partition (CREATE TABLE … PARTITION OF,
+    /// ATTACH PARTITION) is checked against: not the one the statement itself makes default.
+    fn default_partition(&self, d: &Described, table: &str) -> Option<String> {
+        let default = self.schema.default_partition_of(table)?;
+        let made_here = d.effects.iter().any(
+            |e| matches!(e, Effect::PartitionOf { table: t, default: true, .. } if *t == default),
+        );
+        (!made_here).then_some(default)
+    }
+
     /// The locks a statement takes on partitions: a command on a partitioned table recurses to
     /// each of its partitions (unless written with `ONLY`), and dropping a partition locks its
     /// partitioned table.
@@ -1286,6 +1324,45 @@ impl<'a> State<'a> {
                     self.is_new(parent),
                 ));
             }
+            // A partition dropped or detached changes the default partition's bounds: it is
+            // locked too.
+            let leaving = match a.shape {
+                Shape::DropTable => self.schema.partition_parent(&a.relation),
+                Shape::DetachPartition if !detached(d, &a.relation) => Some(a.relation.as_str()),
+                _ => None,
+            };
+            if let Some(parent) = leaving
+                && let Some(default) = self.schema.default_partition_of(parent)
+                && default != a.relation
+            {
+                let mut fact = LockFact::on_table(
+                    default.clone(),
+                    LockMode::AccessExclusive,
+                    a.shape,
+                    "a partition leaving: the default partition's bounds change",
+                    (false, false),
+                    self.is_new(&default),
+                );
+                fact.partition_of = Some(parent.to_string());
+                found.push(fact);
+            }
+            // A new partition's bounds are checked against the default partition's rows.
+            if matches!(
+                a.shape,
+                Shape::PartitionParentOfNewTable | Shape::AttachPartitionParent
+            ) && let Some(default) = self.default_partition(d, &a.relation)
+            {
+                let mut fact = LockFact::on_table(
+                    default.clone(),
+                    LockMode::AccessExclusive,
+                    a.shape,
+                    "a new partition's bounds checked against the default partition",
+                    (true, false),
+                    self.is_new(&default),
+                );
+                fact.partition_of = Some(a.relation.clone());
+                found.push(fact);
+            }
             let table = match row.target {
                 Target::Table => a.relation.as_str(),
                 // Dropping a partitioned index drops the index of each partition.
@@ -1301,11 +1378,7 @@ impl<'a> State<'a> {
                 continue;
             }
             // DETACH recurses to the detached partition's own partitions, not to its siblings.
-            if a.shape == Shape::DetachPartition
-                && !d.effects.iter().any(
-                    |e| matches!(e, Effect::PartitionOf { table: t, parent: None } if *t == a.relation),
-                )
-            {
+            if a.shape == Shape::DetachPartition && !detached(d, &a.relation) {
                 continue;
             }
             // ENABLE/DISABLE TRIGGER recurses to the partitions' clones of the table's triggers:
@@ -1389,6 +1462,7 @@ impl<'a> State<'a> {
             partitions: None,
             leaf_partitions: Vec::new(),
             partition_parent: None,
+            default_partition: None,
         }
     }
 
@@ -1690,7 +1764,11 @@ impl<'a> State<'a> {
                 Effect::DropColumn { table, column } => {
                     self.schema.drop_column(table, column);
                 }
-                Effect::PartitionOf { table, parent } => {
+                Effect::PartitionOf {
+                    table,
+                    parent,
+                    default,
+                } => {
                     // A partition has its parent's columns (CREATE TABLE … PARTITION OF lists none).
                     let inherited = parent
                         .as_deref()
@@ -1698,6 +1776,7 @@ impl<'a> State<'a> {
                         .map(|p| (p.columns.clone(), p.not_null.clone()));
                     let relation = self.schema.relation_mut(table);
                     relation.partition_of = parent.clone();
+                    relation.default_partition = *default;
                     if let Some((columns, not_null)) = inherited {
                         for (column, ty) in columns {
                             relation.columns.entry(column).or_insert(ty);

@@ -940,3 +940,67 @@ fn a_partitioned_table_from_earlier_migrations_locks_its_partitions_and_gets_adv
     // After the drop and the detach, no partition is left to lock.
     assert_eq!(locked(&out[9], 1), expect(LockMode::AccessExclusive, &[]));
 }
+
+#[test]
+fn a_default_partition_is_locked_and_scanned_for_each_new_partition_and_bars_a_concurrent_detach() {
+    let out = history(&[
+        "CREATE TABLE m (id int, at date) PARTITION BY RANGE (at);\nCREATE TABLE m_default PARTITION OF m DEFAULT;\nCREATE TABLE m_2026 PARTITION OF m FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');",
+        "CREATE TABLE m_2027 PARTITION OF m FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');",
+        "CREATE TABLE m_2028 (id int, at date);\nALTER TABLE m ATTACH PARTITION m_2028 FOR VALUES FROM ('2028-01-01') TO ('2029-01-01');",
+        "-- no-transaction\nALTER TABLE m DETACH PARTITION m_2026 CONCURRENTLY;",
+        "ALTER TABLE m DETACH PARTITION m_2028;",
+        "DROP TABLE m_2027;",
+    ]);
+    // Made in the same migration, the default partition is new: nothing to scan.
+    assert!(rules(&out[0]).is_empty(), "{:?}", out[0].findings);
+    let default_lock = |a: &Analysis, s: usize| {
+        a.statements[s]
+            .locks
+            .iter()
+            .find(|l| l.relation == "m_default")
+            .map(|l| (l.mode, l.scan, l.partition_of.clone()))
+    };
+    let scanned = Some((LockMode::AccessExclusive, true, Some("m".to_string())));
+    assert_eq!(default_lock(&out[1], 0), scanned);
+    assert_eq!(
+        rules(&out[1]),
+        [
+            "default-partition-scan",
+            "create-partition-locks-parent",
+            "missing-statement-timeout"
+        ],
+        "{:?}",
+        out[1].findings
+    );
+    let scan = findings_of(&out[1], "default-partition-scan");
+    assert!(
+        scan[0].1.contains("CHECK constraint to \"m_default\""),
+        "{}",
+        scan[0].1
+    );
+    let create = findings_of(&out[1], "create-partition-locks-parent");
+    assert!(create[0].1.contains("ATTACH PARTITION"), "{}", create[0].1);
+    // ATTACH takes SHARE UPDATE EXCLUSIVE on the partitioned table, but scans the default too.
+    assert_eq!(default_lock(&out[2], 1), scanned);
+    assert!(rules(&out[2]).contains(&"default-partition-scan"));
+    assert!(!rules(&out[2]).contains(&"create-partition-locks-parent"));
+    // Beside a default partition, CONCURRENTLY is refused, and no advice or fix offers it.
+    assert!(
+        rules(&out[3]).contains(&"fails-on-partitioned-table"),
+        "{:?}",
+        out[3].findings
+    );
+    let detach = findings_of(&out[4], "require-concurrent-detach");
+    assert!(!detach.is_empty(), "{:?}", out[4].findings);
+    assert!(
+        detach
+            .iter()
+            .all(|(_, help, fix)| help.contains("refused") && !fix),
+        "{detach:?}"
+    );
+    let unscanned = Some((LockMode::AccessExclusive, false, Some("m".to_string())));
+    assert_eq!(default_lock(&out[4], 0), unscanned);
+    let drop = findings_of(&out[5], "drop-table");
+    assert!(drop[0].1.starts_with("SET lock_timeout"), "{}", drop[0].1);
+    assert_eq!(default_lock(&out[5], 0), unscanned);
+}

@@ -86,6 +86,7 @@ CREATE TABLE p (id int, k int) PARTITION BY LIST (k);
 CREATE TABLE p1 PARTITION OF p FOR VALUES IN (1);
 CREATE TABLE p3 PARTITION OF p FOR VALUES IN (3) PARTITION BY LIST (id);
 CREATE TABLE p3a PARTITION OF p3 FOR VALUES IN (1);
+CREATE TABLE pdef PARTITION OF p DEFAULT;
 CREATE INDEX p_k ON p (k);
 INSERT INTO p VALUES (1, 1), (1, 3);
 CREATE TABLE p2 (id int, k int);
@@ -248,6 +249,8 @@ const GROUPS: &[&[&str]] = &[
     &["LOCK TABLE p IN SHARE MODE"],
     &["DROP INDEX p_k"],
     &["ALTER TABLE p DETACH PARTITION p3"],
+    // A new partition is checked against the default partition's rows, under ACCESS EXCLUSIVE.
+    &["CREATE TABLE p4 PARTITION OF p FOR VALUES IN (4)"],
     // Dropping a partition locks its partitioned table; dropping that drops every partition.
     &["DROP TABLE p1"],
     &["DROP TABLE p"],
@@ -291,6 +294,8 @@ async fn predicted_locks_and_rewrites_match_the_server() {
     assert_eq!(catalog.relations["p1"].partition_of.as_deref(), Some("p"));
     assert_eq!(catalog.relations["p3a"].partition_of.as_deref(), Some("p3"));
     assert_eq!(catalog.relations["p2"].partition_of, None);
+    assert!(catalog.relations["pdef"].default_partition);
+    assert!(!catalog.relations["p1"].default_partition);
     assert!(catalog.relations["recent"].reads.contains("orders"));
     assert_eq!(
         catalog.constraints["kids_parent_fk"].references.as_deref(),
@@ -1077,11 +1082,14 @@ async fn statements_refused_on_a_partitioned_table_fail_exactly_where_lint_says(
         "CREATE INDEX CONCURRENTLY p_id_c ON p (id)",
         "ALTER TABLE p ADD CONSTRAINT p_parent_fk FOREIGN KEY (id) REFERENCES parents (id) NOT VALID",
         "DROP INDEX CONCURRENTLY p_k",
+        "ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY",
         // The advice: the index on the partitioned table alone, then each partition's, attached.
         "CREATE INDEX p_id_only ON ONLY p (id)",
         "CREATE INDEX CONCURRENTLY p1_id ON p1 (id)",
         "ALTER INDEX p_id_only ATTACH PARTITION p1_id",
         "CREATE INDEX CONCURRENTLY p3a_id ON p3a (id)",
+        "CREATE INDEX CONCURRENTLY pdef_id ON pdef (id)",
+        "ALTER INDEX p_id_only ATTACH PARTITION pdef_id",
         "CREATE INDEX CONCURRENTLY p2_id ON p2 (id)",
         "ALTER TABLE parents ADD CONSTRAINT parents_kid_fk FOREIGN KEY (id) REFERENCES parents (id) NOT VALID",
     ];
@@ -1124,7 +1132,7 @@ async fn statements_refused_on_a_partitioned_table_fail_exactly_where_lint_says(
     .fetch_one(&mut conn)
     .await
     .expect("the index exists");
-    assert!(!valid, "p3 is not attached yet");
+    assert!(!valid, "p3's index is not attached yet");
     sqlx::raw_sql("CREATE INDEX p3_id ON ONLY p3 (id); ALTER INDEX p3_id ATTACH PARTITION p3a_id; ALTER INDEX p_id_only ATTACH PARTITION p3_id")
         .execute(&mut conn)
         .await

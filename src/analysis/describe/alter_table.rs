@@ -179,6 +179,7 @@ pub(super) fn alter_table(node: &SyntaxNode, pg_version: u32, d: &mut Described)
                     d.effects.push(Effect::PartitionOf {
                         table: child_table.clone(),
                         parent: Some(table.clone()),
+                        default: child(&action, K::PARTITION_DEFAULT).is_some(),
                     });
                     d.actions.push(Action {
                         relation: child_table,
@@ -211,6 +212,7 @@ pub(super) fn alter_table(node: &SyntaxNode, pg_version: u32, d: &mut Described)
                         d.effects.push(Effect::PartitionOf {
                             table: part.clone(),
                             parent: None,
+                            default: false,
                         });
                     }
                     d.actions.push(Action {

@@ -288,6 +288,8 @@ pub(crate) enum Effect {
         table: String,
         /// Its partitioned table.
         parent: Option<String>,
+        /// It is the `DEFAULT` partition.
+        default: bool,
     },
     /// ALTER TABLE … DROP COLUMN.
     DropColumn {
@@ -1185,6 +1187,7 @@ fn create_table(node: &SyntaxNode, d: &mut Described) {
             Effect::PartitionOf {
                 table: name.clone(),
                 parent: Some(parent),
+                default: child(node, K::PARTITION_DEFAULT).is_some(),
             },
         );
     }

@@ -115,6 +115,9 @@ pub(crate) struct CheckCtx {
     pub leaf_partitions: Vec<String>,
     /// For DROP TABLE of a partition: its partitioned table, which the drop locks too.
     pub partition_parent: Option<String>,
+    /// For a new partition (CREATE TABLE … PARTITION OF, ATTACH PARTITION): the partitioned
+    /// table's default partition, which existed before and is checked for the new bounds' rows.
+    pub default_partition: Option<String>,
 }
 
 /// `an ACCESS EXCLUSIVE lock on "t" (blocks reads and writes)`, `a SHARE lock on "t" (blocks
@@ -526,6 +529,9 @@ pub(crate) fn check_action(a: &Action, f: ActionFacts, ctx: &CheckCtx) -> Vec<Dr
             .on(rel, mode)
             .help("add a new generated column and switch to it"),
         ),
+        (Shape::PartitionParentOfNewTable | Shape::AttachPartitionParent, _) => {
+            out.extend(super::partitioned::new_partition(a, mode, ctx));
+        }
         (Shape::DetachPartition, Detail::Concurrently { insert_at }) => {
             let can = at_least(ctx.pg_version, 14);
             let mut d = Draft::new(
@@ -534,7 +540,11 @@ pub(crate) fn check_action(a: &Action, f: ActionFacts, ctx: &CheckCtx) -> Vec<Dr
                 format!("DETACH PARTITION takes {locked}"),
             )
             .on(rel, mode);
-            if can {
+            if let Some(default) = &ctx.default_partition {
+                d = d.severity(Severity::Warning).help(format!(
+                    "DETACH … CONCURRENTLY is refused while \"{rel}\" has a default partition (\"{default}\"): run it in a quiet window, with SET lock_timeout before it and a retry"
+                ));
+            } else if can {
                 d = d
                     .help(format!(
                         "DETACH PARTITION … CONCURRENTLY (14+; no default partition) {}",
@@ -631,10 +641,10 @@ pub(crate) fn check_action(a: &Action, f: ActionFacts, ctx: &CheckCtx) -> Vec<Dr
             let (also, help) = match &ctx.partition_parent {
                 Some(parent) => (
                     format!("{also}, and the same lock on its partitioned table \"{parent}\": every query on \"{parent}\" waits for the drop"),
-                    if at_least(ctx.pg_version, 14) {
+                    if at_least(ctx.pg_version, 14) && ctx.default_partition.is_none() {
                         format!("DETACH PARTITION \"{rel}\" CONCURRENTLY from \"{parent}\" (14+, {}) first; the DROP then locks \"{rel}\" alone", ctx.runner.outside_transaction_home())
                     } else {
-                        format!("SET lock_timeout before it, so the lock on \"{parent}\" never waits behind a long transaction (DETACH … CONCURRENTLY needs 14+)")
+                        format!("SET lock_timeout before it, so the lock on \"{parent}\" never waits behind a long transaction (DETACH … CONCURRENTLY needs 14+ and no default partition)")
                     },
                 ),
                 None => (also, help.to_string()),

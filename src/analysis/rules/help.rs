@@ -125,6 +125,14 @@ pub fn safe_alternative(rule: &str) -> Option<&'static str> {
             "Deploy the code that stops reading the view first; drop it in a later migration, \
              without CASCADE (name each dependent view so nothing goes unseen)."
         }
+        "create-partition-locks-parent" => {
+            "Create the table on its own (LIKE the partitioned table), with a CHECK matching the \
+             bounds, then ATTACH PARTITION: SHARE UPDATE EXCLUSIVE on the partitioned table (12+)."
+        }
+        "default-partition-scan" => {
+            "Give the default partition a CHECK constraint excluding the new partition's bounds \
+             (NOT VALID, then VALIDATE), or keep it empty: the scan is then skipped."
+        }
         "fails-on-partitioned-table" => {
             "Index a partitioned table per partition: CREATE INDEX … ON ONLY the table, CREATE INDEX \
              CONCURRENTLY on each partition, ALTER INDEX … ATTACH PARTITION each. Before 18, add a \

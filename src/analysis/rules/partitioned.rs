@@ -1,11 +1,12 @@
 //! Partitioned tables: what PostgreSQL refuses on them (a concurrent index build, a NOT VALID
-//! foreign key before 18, a concurrent drop of their index), and the advice that replaces the
-//! usual one there. Each refusal was traced on a real server (the ground-truth tests).
+//! foreign key before 18, a concurrent drop of their index, a concurrent detach beside a default
+//! partition), what a new partition costs, and the advice that replaces the usual one there. Each refusal was traced on a real server (the ground-truth tests).
 
 use crate::analysis::describe::{Action, Detail};
+use crate::analysis::locks::LockMode;
 use crate::analysis::model::{Shape, at_least};
 
-use super::checks::{CheckCtx, Draft};
+use super::checks::{ALock, CheckCtx, Draft};
 
 /// The partitions named in advice and messages, the rest counted.
 pub(crate) const SHOWN: usize = 4;
@@ -72,6 +73,13 @@ pub(crate) fn refused(a: &Action, ctx: &CheckCtx) -> Option<Draft> {
             ),
             foreign_key_recipe(table, &ctx.leaf_partitions),
         ),
+        (Shape::DetachPartitionConcurrently, _) if ctx.default_partition.is_some() => (
+            format!(
+                "DETACH PARTITION … CONCURRENTLY fails while \"{table}\" has a default partition (\"{}\"): \"cannot detach partitions concurrently when a default partition exists\"",
+                ctx.default_partition.as_deref().unwrap_or_default()
+            ),
+            "DETACH PARTITION without CONCURRENTLY, in a quiet window, with SET lock_timeout before it and a retry (it takes ACCESS EXCLUSIVE on the partitioned table, the partition and the default partition)".to_string(),
+        ),
         (Shape::DropIndexConcurrently, _) => (
             format!(
                 "DROP INDEX CONCURRENTLY of \"{}\", an index of the partitioned table \"{table}\", fails (\"cannot drop partitioned index … concurrently\")",
@@ -82,4 +90,49 @@ pub(crate) fn refused(a: &Action, ctx: &CheckCtx) -> Option<Draft> {
         _ => return None,
     };
     Some(Draft::new("fails-on-partitioned-table", a.span.clone(), message).help(help))
+}
+
+/// A new partition of an existing partitioned table: CREATE TABLE … PARTITION OF locks the
+/// partitioned table ACCESS EXCLUSIVE where ATTACH PARTITION needs SHARE UPDATE EXCLUSIVE (12+),
+/// and either one locks and scans the default partition for rows the new bounds would hold.
+pub(crate) fn new_partition(a: &Action, mode: LockMode, ctx: &CheckCtx) -> Vec<Draft> {
+    let table = a.relation.as_str();
+    let mut out = Vec::new();
+    let statement = match a.shape {
+        Shape::PartitionParentOfNewTable => "CREATE TABLE … PARTITION OF",
+        _ => "ATTACH PARTITION",
+    };
+    if a.shape == Shape::PartitionParentOfNewTable && at_least(ctx.pg_version, 12) {
+        out.push(
+            Draft::new(
+                "create-partition-locks-parent",
+                a.span.clone(),
+                format!(
+                    "CREATE TABLE … PARTITION OF \"{table}\" takes {}: brief, but while it waits for the lock every later query on \"{table}\" queues behind it",
+                    ALock(mode, table)
+                ),
+            )
+            .on(table, mode)
+            .help(format!(
+                "create the table on its own (CREATE TABLE … (LIKE \"{table}\" INCLUDING DEFAULTS INCLUDING CONSTRAINTS)) with a CHECK matching the partition's bounds, then ALTER TABLE \"{table}\" ATTACH PARTITION … FOR VALUES …: SHARE UPDATE EXCLUSIVE on \"{table}\", reads and writes continue"
+            )),
+        );
+    }
+    if let Some(default) = &ctx.default_partition {
+        out.push(
+            Draft::new(
+                "default-partition-scan",
+                a.span.clone(),
+                format!(
+                    "{statement} takes {} and scans it, to check that none of its rows belong to the new partition: the rows \"{table}\" routes there are blocked for the whole scan",
+                    ALock(LockMode::AccessExclusive, default)
+                ),
+            )
+            .on(default, LockMode::AccessExclusive)
+            .help(format!(
+                "add a CHECK constraint to \"{default}\" that excludes the new partition's bounds (NOT VALID, then VALIDATE CONSTRAINT in another migration: SHARE UPDATE EXCLUSIVE), and PostgreSQL skips the scan; or keep \"{default}\" empty"
+            )),
+        );
+    }
+    out
 }

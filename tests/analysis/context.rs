@@ -990,8 +990,15 @@ fn a_default_partition_is_locked_and_scanned_for_each_new_partition_and_bars_a_c
         "{:?}",
         out[3].findings
     );
+    // One finding per DETACH, on the partitioned table (not one more for the partition).
+    assert_eq!(findings_of(&out[3], "fails-on-partitioned-table").len(), 1);
     let detach = findings_of(&out[4], "require-concurrent-detach");
-    assert!(!detach.is_empty(), "{:?}", out[4].findings);
+    assert_eq!(detach.len(), 1, "{:?}", out[4].findings);
+    assert!(
+        detach[0].0.ends_with("\"m\" (blocks reads and writes) and on the partition it detaches; it also locks its partition \"m_default\""),
+        "{}",
+        detach[0].0
+    );
     assert!(
         detach
             .iter()

@@ -201,9 +201,10 @@ pub(super) fn alter_table(node: &SyntaxNode, pg_version: u32, d: &mut Described)
                 let insert_at = child(&action, K::TABLE_NAME_REF)
                     .map(|n| span(&n).end)
                     .unwrap_or(action_span.end);
-                let detail = Detail::Concurrently { insert_at };
+                // Findings are the partitioned table's action's (one per DETACH); the
+                // partition's action carries its lock.
                 d.actions.push(Action {
-                    detail: detail.clone(),
+                    detail: Detail::Concurrently { insert_at },
                     ..simple(shape)
                 });
                 if let Some(part) = child(&action, K::TABLE_NAME_REF).map(|n| name_text(&n)) {
@@ -217,7 +218,6 @@ pub(super) fn alter_table(node: &SyntaxNode, pg_version: u32, d: &mut Described)
                     }
                     d.actions.push(Action {
                         relation: part,
-                        detail,
                         ..simple(shape)
                     });
                 }

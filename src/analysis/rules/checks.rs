@@ -537,7 +537,7 @@ pub(crate) fn check_action(a: &Action, f: ActionFacts, ctx: &CheckCtx) -> Vec<Dr
             let mut d = Draft::new(
                 "require-concurrent-detach",
                 span,
-                format!("DETACH PARTITION takes {locked}"),
+                format!("DETACH PARTITION takes {locked} and on the partition it detaches"),
             )
             .on(rel, mode);
             if let Some(default) = &ctx.default_partition {

@@ -73,13 +73,17 @@ pub(crate) fn refused(a: &Action, ctx: &CheckCtx) -> Option<Draft> {
             ),
             foreign_key_recipe(table, &ctx.leaf_partitions),
         ),
-        (Shape::DetachPartitionConcurrently, _) if ctx.default_partition.is_some() => (
+        (Shape::DetachPartitionConcurrently, Detail::Concurrently { .. })
+            if ctx.default_partition.is_some() =>
+        {
+            (
             format!(
                 "DETACH PARTITION … CONCURRENTLY fails while \"{table}\" has a default partition (\"{}\"): \"cannot detach partitions concurrently when a default partition exists\"",
                 ctx.default_partition.as_deref().unwrap_or_default()
             ),
             "DETACH PARTITION without CONCURRENTLY, in a quiet window, with SET lock_timeout before it and a retry (it takes ACCESS EXCLUSIVE on the partitioned table, the partition and the default partition)".to_string(),
-        ),
+        )
+        }
         (Shape::DropIndexConcurrently, _) => (
             format!(
                 "DROP INDEX CONCURRENTLY of \"{}\", an index of the partitioned table \"{table}\", fails (\"cannot drop partitioned index … concurrently\")",

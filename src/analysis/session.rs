@@ -28,8 +28,6 @@ fn move_statement_fix(text: &str, span: &std::ops::Range<usize>) -> Fix {
     }
 }
 
-/// Whether a TimeZone value names a zone at UTC all year (the server then changes timestamp ↔
-/// timestamptz without a rewrite).
 /// Whether the statement detaches `table` from its partitioned table.
 fn detached(d: &Described, table: &str) -> bool {
     d.effects
@@ -59,6 +57,8 @@ fn partitions_note(locks: &[LockFact], draft: &Draft) -> String {
     }
 }
 
+/// Whether a TimeZone value names a zone at UTC all year (the server then changes timestamp ↔
+/// timestamptz without a rewrite).
 fn is_utc(value: &str) -> bool {
     let v = value
         .trim()
@@ -931,22 +931,9 @@ impl<'a> State<'a> {
             if lookup(a.shape).target == Target::Index {
                 ctx.index_table = self.schema.index_table(&a.relation).map(str::to_string);
             }
-            if matches!(
-                a.shape,
-                Shape::PartitionParentOfNewTable
-                    | Shape::AttachPartitionParent
-                    | Shape::DetachPartition
-                    | Shape::DetachPartitionConcurrently
-            ) {
-                // DETACH names the partition too: its partitioned table's default counts.
-                let table = match self.schema.partition_parent(&a.relation) {
-                    Some(parent) if detached(d, &a.relation) => parent,
-                    _ => a.relation.as_str(),
-                };
-                ctx.default_partition = self
-                    .default_partition(d, table)
-                    .filter(|default| !self.is_new(default));
-            }
+            ctx.default_partition = self
+                .default_partition_met(d, a)
+                .filter(|default| !self.is_new(default));
             if a.shape == Shape::DropTable {
                 ctx.referenced_tables = self.schema.referenced_by_keys_of(&a.relation);
                 ctx.partition_parent = self
@@ -954,11 +941,6 @@ impl<'a> State<'a> {
                     .partition_parent(&a.relation)
                     .filter(|parent| !self.is_new(parent))
                     .map(str::to_string);
-                ctx.default_partition = ctx
-                    .partition_parent
-                    .as_deref()
-                    .and_then(|parent| self.schema.default_partition_of(parent))
-                    .filter(|default| *default != a.relation);
             }
             let table = match lookup(a.shape).target {
                 Target::Index => ctx.index_table.as_deref(),
@@ -1289,14 +1271,28 @@ impl<'a> State<'a> {
         (analysed, out)
     }
 
-    /// The default partition of `table` that a new partition (CREATE TABLE … PARTITION OF,
-    /// ATTACH PARTITION) is checked against: not the one the statement itself makes default.
-    fn default_partition(&self, d: &Described, table: &str) -> Option<String> {
+    /// The default partition an action meets: the one a new partition (CREATE TABLE …
+    /// PARTITION OF, ATTACH PARTITION) is checked against, or the one whose bounds change when a
+    /// partition is detached or dropped. Not the one the statement itself makes default, nor the
+    /// partition the action is on.
+    fn default_partition_met(&self, d: &Described, a: &Action) -> Option<String> {
+        let table = match a.shape {
+            Shape::PartitionParentOfNewTable | Shape::AttachPartitionParent => a.relation.as_str(),
+            // DETACH names the partition too: its partitioned table's default counts.
+            Shape::DetachPartition | Shape::DetachPartitionConcurrently => {
+                match self.schema.partition_parent(&a.relation) {
+                    Some(parent) if detached(d, &a.relation) => parent,
+                    _ => a.relation.as_str(),
+                }
+            }
+            Shape::DropTable => self.schema.partition_parent(&a.relation)?,
+            _ => return None,
+        };
         let default = self.schema.default_partition_of(table)?;
         let made_here = d.effects.iter().any(
             |e| matches!(e, Effect::PartitionOf { table: t, default: true, .. } if *t == default),
         );
-        (!made_here).then_some(default)
+        (!made_here && default != a.relation).then_some(default)
     }
 
     /// The locks a statement takes on partitions: a command on a partitioned table recurses to
@@ -1324,43 +1320,29 @@ impl<'a> State<'a> {
                     self.is_new(parent),
                 ));
             }
-            // A partition dropped or detached changes the default partition's bounds: it is
-            // locked too.
-            let leaving = match a.shape {
-                Shape::DropTable => self.schema.partition_parent(&a.relation),
-                Shape::DetachPartition if !detached(d, &a.relation) => Some(a.relation.as_str()),
-                _ => None,
-            };
-            if let Some(parent) = leaving
-                && let Some(default) = self.schema.default_partition_of(parent)
-                && default != a.relation
+            // The default partition: a new partition's bounds are checked against its rows (a
+            // scan); a partition leaving changes its bounds. (DETACH … CONCURRENTLY beside one is
+            // refused.)
+            if a.shape != Shape::DetachPartitionConcurrently
+                && let Some(default) = self.default_partition_met(d, a)
             {
+                let checked = matches!(
+                    a.shape,
+                    Shape::PartitionParentOfNewTable | Shape::AttachPartitionParent
+                );
                 let mut fact = LockFact::on_table(
                     default.clone(),
                     LockMode::AccessExclusive,
                     a.shape,
-                    "a partition leaving: the default partition's bounds change",
-                    (false, false),
+                    if checked {
+                        "a new partition's bounds checked against the default partition"
+                    } else {
+                        "a partition leaving: the default partition's bounds change"
+                    },
+                    (checked, false),
                     self.is_new(&default),
                 );
-                fact.partition_of = Some(parent.to_string());
-                found.push(fact);
-            }
-            // A new partition's bounds are checked against the default partition's rows.
-            if matches!(
-                a.shape,
-                Shape::PartitionParentOfNewTable | Shape::AttachPartitionParent
-            ) && let Some(default) = self.default_partition(d, &a.relation)
-            {
-                let mut fact = LockFact::on_table(
-                    default.clone(),
-                    LockMode::AccessExclusive,
-                    a.shape,
-                    "a new partition's bounds checked against the default partition",
-                    (true, false),
-                    self.is_new(&default),
-                );
-                fact.partition_of = Some(a.relation.clone());
+                fact.partition_of = self.schema.partition_parent(&default).map(str::to_string);
                 found.push(fact);
             }
             let table = match row.target {

@@ -257,8 +257,8 @@ pub struct LockFact {
     /// estimates them (`pg_class.reltuples`), when a database was read and has analysed it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rows: Option<i64>,
-    /// Locked as a partition of this partitioned table: the statement names the partitioned
-    /// table, and PostgreSQL takes the same lock on each of its partitions.
+    /// Locked as a partition of this partitioned table, which the statement names: a command
+    /// on it reaches each partition, and a new or leaving partition its default partition.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub partition_of: Option<String>,
 }

@@ -24,6 +24,11 @@ fn lockstep(dir: &std::path::Path) -> Command {
     cmd
 }
 
+/// `lockstep lint migrations` in `dir`.
+fn lint_migrations(dir: &std::path::Path) -> std::process::Output {
+    lockstep(dir).args(["lint", "migrations"]).output().unwrap()
+}
+
 fn json(output: &[u8]) -> serde_json::Value {
     serde_json::from_slice(output)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(output)))
@@ -513,10 +518,7 @@ fn goose_and_dbmate_files_are_their_up_sections_run_as_those_tools_run_them() {
         "{stdout}"
     );
     // Three files, though each UP and DOWN is an analysis of its own.
-    let out = lockstep(dbmate.path())
-        .args(["lint", "migrations"])
-        .output()
-        .unwrap();
+    let out = lint_migrations(dbmate.path());
     let human = String::from_utf8_lossy(&out.stdout);
     assert!(human.contains("3 file(s) checked"), "{human}");
     assert!(
@@ -708,10 +710,7 @@ fn prisma_migrations_are_linted_as_prisma_sends_them() {
 #[test]
 fn a_directory_without_migrations_is_named() {
     let dir = project(&[("notes.txt", "not a migration\n")]);
-    let out = lockstep(dir.path())
-        .args(["lint", "migrations"])
-        .output()
-        .unwrap();
+    let out = lint_migrations(dir.path());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("migrations holds no migrations lockstep can read"),
@@ -725,10 +724,7 @@ fn a_directory_without_migrations_is_named() {
         "package migrations\n",
     )
     .unwrap();
-    let out = lockstep(dir.path())
-        .args(["lint", "migrations"])
-        .output()
-        .unwrap();
+    let out = lint_migrations(dir.path());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("1 migration written in Go (00002_backfill.go) not reviewed")
@@ -1065,10 +1061,7 @@ fn unknown_rules_in_configuration_name_the_file_and_line() {
             let _ = std::fs::remove_file(dir.path().join(other));
         }
         std::fs::write(dir.path().join(file), text).unwrap();
-        let out = lockstep(dir.path())
-            .args(["lint", "migrations"])
-            .output()
-            .unwrap();
+        let out = lint_migrations(dir.path());
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_ne!(out.status.code(), Some(0), "{stderr}");
         assert!(stderr.contains(expected), "{stderr}");
@@ -1100,10 +1093,7 @@ fn squawk_configuration_is_read_when_there_is_no_lint_section() {
          [upload_to_github]\nfail_on_violations = true\n",
     )
     .unwrap();
-    let out = lockstep(dir.path())
-        .args(["lint", "migrations"])
-        .output()
-        .unwrap();
+    let out = lint_migrations(dir.path());
     let text = String::from_utf8_lossy(&out.stdout);
     let first = text.lines().next().unwrap();
     assert!(

@@ -111,6 +111,20 @@ fn five_with_downs(downs: [&str; 5]) -> Dir {
     ])
 }
 
+/// A base migration creating `users`, and the migration `name` (`2_…`) with its UP and DOWN.
+fn on_users(name: &str, up: &str, down: &str) -> Dir {
+    let (up_file, down_file) = (format!("{name}.up.sql"), format!("{name}.down.sql"));
+    Dir::with(&[
+        (
+            "1_base.up.sql",
+            "CREATE TABLE users (id bigint PRIMARY KEY);\n",
+        ),
+        ("1_base.down.sql", "DROP TABLE users;\n"),
+        (&up_file, up),
+        (&down_file, down),
+    ])
+}
+
 /// The rehearsal of `dir`'s pending migrations on a database where its first one is applied.
 async fn rehearsed_on_base(dir: &Dir) -> RehearsalReport {
     let db = configured_with_base(dir).await;
@@ -443,18 +457,11 @@ COMMIT;
 CREATE TABLE posts (id bigint PRIMARY KEY, user_id bigint);
 ALTER TABLE posts ADD CONSTRAINT posts_user_fk FOREIGN KEY (user_id) REFERENCES users (id);
 ";
-    let dir = Dir::with(&[
-        (
-            "1_base.up.sql",
-            "CREATE TABLE users (id bigint PRIMARY KEY);\n",
-        ),
-        ("1_base.down.sql", "DROP TABLE users;\n"),
-        ("2_commits_early.up.sql", up),
-        (
-            "2_commits_early.down.sql",
-            "DROP TABLE posts;\nALTER TABLE users DROP COLUMN nickname;\n",
-        ),
-    ]);
+    let dir = on_users(
+        "2_commits_early",
+        up,
+        "DROP TABLE posts;\nALTER TABLE users DROP COLUMN nickname;\n",
+    );
     let report = rehearsed_on_base(&dir).await;
     let rehearsed = &report.migrations[0];
     assert!(matches!(rehearsed.up.outcome, Outcome::Ok), "{rehearsed:?}");
@@ -512,18 +519,11 @@ SET TRANSACTION ISOLATION LEVEL REPEATABLE READ;
 ALTER TABLE users ADD COLUMN nickname text;
 COMMIT;
 ";
-    let dir = Dir::with(&[
-        (
-            "1_base.up.sql",
-            "CREATE TABLE users (id bigint PRIMARY KEY);\n",
-        ),
-        ("1_base.down.sql", "DROP TABLE users;\n"),
-        ("2_isolated.up.sql", up),
-        (
-            "2_isolated.down.sql",
-            "ALTER TABLE users DROP COLUMN nickname;\n",
-        ),
-    ]);
+    let dir = on_users(
+        "2_isolated",
+        up,
+        "ALTER TABLE users DROP COLUMN nickname;\n",
+    );
     let report = rehearsed_on_base(&dir).await;
     let rehearsed = &report.migrations[0];
     assert!(matches!(rehearsed.up.outcome, Outcome::Ok), "{rehearsed:?}");

@@ -115,8 +115,9 @@ pub(crate) struct CheckCtx {
     pub leaf_partitions: Vec<String>,
     /// For DROP TABLE of a partition: its partitioned table, which the drop locks too.
     pub partition_parent: Option<String>,
-    /// For a new partition (CREATE TABLE … PARTITION OF, ATTACH PARTITION): the partitioned
-    /// table's default partition, which existed before and is checked for the new bounds' rows.
+    /// The default partition (existing before the migration) the action meets: checked for a
+    /// new partition's rows (CREATE TABLE … PARTITION OF, ATTACH), or re-bounded when a partition
+    /// leaves (DETACH, DROP TABLE).
     pub default_partition: Option<String>,
 }
 

@@ -64,6 +64,19 @@ pub fn one_line(text: &str, max: usize) -> String {
     out
 }
 
+/// A migration's statement on one line as [`one_line`] shows it, its comments left out: on one
+/// line, a `-- …` comment would seem to swallow everything after it. (A text that is only
+/// comments is shown as it is. A live session's query keeps its comments, which often name the
+/// code that sent it.)
+pub fn sql_one_line(sql: &str, max: usize) -> String {
+    let bare = crate::sql::without_comments(sql);
+    if bare.trim().is_empty() {
+        one_line(sql, max)
+    } else {
+        one_line(&bare, max)
+    }
+}
+
 /// The first `shown` of `names`, comma-separated, and how many more there are: `a, b, c and 5
 /// more`.
 pub fn first_and_more<S: AsRef<str>>(names: &[S], shown: usize) -> String {
@@ -115,5 +128,10 @@ mod tests {
         // A marker counts as wide as it shows: `\u{202E}` is 8 columns.
         assert_eq!(one_line("ab\u{202e}cdefgh", 10), "ab…");
         assert_eq!(one_line("ab\u{202e}cdefgh", 11), "ab\u{202e}…");
+        assert_eq!(
+            sql_one_line("create table t ( -- why\n  a int, /* b */ c int\n)", 80),
+            "create table t ( a int, c int )"
+        );
+        assert_eq!(sql_one_line("-- only a comment", 80), "-- only a comment");
     }
 }

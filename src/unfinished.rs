@@ -10,7 +10,7 @@ use serde::Serialize;
 use sqlx::postgres::PgConnection;
 
 use crate::analysis::{ConcurrentIndex, OwnTransaction, segment};
-use crate::format::one_line;
+use crate::format::sql_one_line;
 use crate::history::{AppliedRow, Progress};
 use crate::runner::text::count;
 use crate::runner::{LockHolder, advisory_key, lock_holder};
@@ -152,7 +152,7 @@ impl Unfinished {
             unfinished.segments.push(SegmentOutcome {
                 statements: segment.statements.clone(),
                 line: first.start.line,
-                text: one_line(&first.text, 60),
+                text: sql_one_line(&first.text, 60),
                 alone: segment.alone,
                 outcome,
             });

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Local, Utc};
 
 use super::read::{Applied, MigrationRecord, Outcome, RunRecord, StatementRecord};
-use crate::format::{human_duration, one_line};
+use crate::format::{human_duration, one_line, sql_one_line};
 
 /// A time in the local time zone: `2024-05-01 12:00:03`.
 pub fn local_time(at: DateTime<Utc>) -> String {
@@ -221,7 +221,7 @@ pub fn statement_lines(statement: &StatementRecord, show_attempt: bool) -> Vec<S
         line,
         duration,
         rows,
-        one_line(&statement.first_line, 70)
+        sql_one_line(&statement.first_line, 70)
     )];
     if let Some(wait) = statement.lock_wait_ms {
         let mut text = format!(

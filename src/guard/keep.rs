@@ -522,7 +522,7 @@ struct Restore {
 
 impl Restore {
     fn new(keeper: &DataKeeper, step: &Step, statement: &Statement, dir: &Path) -> Restore {
-        let shown: String = crate::format::one_line(&statement.text, 200)
+        let shown: String = crate::format::sql_one_line(&statement.text, 200)
             .chars()
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();

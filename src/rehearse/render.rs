@@ -7,7 +7,7 @@ use super::events::{PhaseName, RehearsalEvent};
 use super::report::{
     MigrationRehearsal, Outcome, Phase, RehearsalReport, Source, StatementRehearsal, Verdict,
 };
-use crate::format::{human_duration, one_line};
+use crate::format::{human_duration, sql_one_line};
 use crate::text::visible::width;
 
 /// How a span should look.
@@ -166,7 +166,7 @@ fn phase_spans(name: &str, phase: &Phase, good: Option<&str>) -> Vec<Span> {
 
 /// Width of the statement column.
 const STATEMENT_COLUMNS: usize = 58;
-/// Width of the relation column of a lock row.
+/// Width of the relation column of a lock row, at least.
 const TARGET_COLUMNS: usize = 24;
 /// Width of the observed-lock column.
 const OBSERVED_COLUMNS: usize = 40;
@@ -291,8 +291,20 @@ fn statement_table(rehearsal: &MigrationRehearsal) -> Vec<Line> {
             ),
         )]);
     }
+    // The relation column fits the longest name (two spaces after it), so no name runs into
+    // the observed lock beside it.
+    let names = rehearsal.statements.iter().flat_map(|statement| {
+        let observed = statement.observed.iter().map(|o| width(&o.target));
+        observed.chain(
+            statement
+                .predicted
+                .iter()
+                .map(|p| width(&predicted_target(p))),
+        )
+    });
+    let target_columns = names.map(|w| w + 2).fold(TARGET_COLUMNS, usize::max);
     for statement in &rehearsal.statements {
-        out.extend(statement_lines(statement));
+        out.extend(statement_lines(statement, target_columns));
     }
     out
 }
@@ -351,7 +363,7 @@ pub fn outcome_lines(rehearsal: &MigrationRehearsal, phases: &[PhaseName]) -> Ve
                 if let Some(statement) = statement {
                     out.push(vec![span(
                         Tone::Dim,
-                        format!("      {}", one_line(statement, 100)),
+                        format!("      {}", sql_one_line(statement, 100)),
                     )]);
                 }
             }
@@ -375,7 +387,7 @@ pub fn data_loss_lines(rehearsal: &MigrationRehearsal) -> Vec<Line> {
         .collect()
 }
 
-fn statement_lines(statement: &StatementRehearsal) -> Vec<Line> {
+fn statement_lines(statement: &StatementRehearsal, target_columns: usize) -> Vec<Line> {
     let mut out = vec![vec![
         span(
             Tone::Dim,
@@ -384,7 +396,7 @@ fn statement_lines(statement: &StatementRehearsal) -> Vec<Line> {
         span(
             Tone::Plain,
             padded(
-                &one_line(&statement.text, STATEMENT_COLUMNS - 2),
+                &sql_one_line(&statement.text, STATEMENT_COLUMNS - 2),
                 STATEMENT_COLUMNS,
             ),
         ),
@@ -439,7 +451,7 @@ fn statement_lines(statement: &StatementRehearsal) -> Vec<Line> {
         };
         out.push(vec![
             span(Tone::Plain, format!("{:>16}", "")),
-            span(Tone::Plain, padded(&target, TARGET_COLUMNS)),
+            span(Tone::Plain, padded(&target, target_columns)),
             span(
                 if disagrees { Tone::Warn } else { Tone::Plain },
                 padded(&seen, OBSERVED_COLUMNS - 2) + "  ",
@@ -592,4 +604,78 @@ pub fn plain(lines: &[Line]) -> String {
         .map(|line| line.iter().map(|s| s.text.as_str()).collect::<String>())
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::LockMode;
+
+    #[test]
+    fn a_long_relation_name_keeps_apart_from_its_lock_and_comments_are_left_out() {
+        let long = "total_history_count_user";
+        let statement = StatementRehearsal {
+            index: 0,
+            line: 3,
+            text: "alter table total_history_count_user -- the counter\n  alter column user_id drop default"
+                .into(),
+            elapsed_ms: 0.4,
+            rows_affected: 0,
+            observed: vec![ObservedLock {
+                target: long.into(),
+                object: false,
+                mode: LockMode::AccessExclusive,
+                granted: true,
+            }],
+            predicted: vec![PredictedLock {
+                target: "history".into(),
+                object: false,
+                mode: LockMode::AccessExclusive,
+                rewrite: false,
+                per_row: false,
+            }],
+            rewritten: Vec::new(),
+            sampled: false,
+            disagreements: Vec::new(),
+        };
+        let ok = Phase {
+            outcome: Outcome::Ok,
+            elapsed_ms: 1.0,
+        };
+        let rehearsal = MigrationRehearsal {
+            version: 1,
+            description: "drop some defaults".into(),
+            in_transaction: true,
+            up_checksum: String::new(),
+            down_checksum: None,
+            up: ok.clone(),
+            statements: vec![statement],
+            down: ok.clone(),
+            up_again: ok,
+            data_loss: Vec::new(),
+        };
+        let shown = plain(&migration(&rehearsal, false));
+        let lines: Vec<&str> = shown.lines().collect();
+        let row = lines
+            .iter()
+            .find(|l| l.contains(&format!("{long}  observed ACCESS EXCLUSIVE")))
+            .unwrap_or_else(|| panic!("the long name stands apart in\n{}", lines.join("\n")));
+        let other = lines
+            .iter()
+            .find(|l| l.trim_start().starts_with("history "))
+            .expect("the predicted-only row");
+        assert_eq!(
+            row.find("observed"),
+            other.find("observed"),
+            "one column for every row:\n{}",
+            lines.join("\n")
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("alter table total_history_count_user alter column")),
+            "{}",
+            lines.join("\n")
+        );
+    }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::events::RunEvent;
 use super::plan::{Direction, Plan, Step};
 use super::tally::Stopped;
-use crate::format::{human_duration, one_line};
+use crate::format::{human_duration, sql_one_line};
 use crate::monitor::LockWait;
 use crate::monitor::render::wait_lines;
 
@@ -301,7 +301,7 @@ impl RunLog {
             }
             RunEvent::StatementFinished { index, elapsed, .. } => vec![LogLine::timed(
                 LogKind::Statement,
-                format!("  {:>3}  {}", index + 1, one_line(&self.statement, 200)),
+                format!("  {:>3}  {}", index + 1, sql_one_line(&self.statement, 200)),
                 *elapsed,
             )],
             RunEvent::MigrationFinished {
@@ -353,7 +353,7 @@ impl RunLog {
                 if failure.statement.is_some() {
                     out.push(LogLine::new(
                         LogKind::Error,
-                        format!("  failed: {}", one_line(&self.statement, 200)),
+                        format!("  failed: {}", sql_one_line(&self.statement, 200)),
                     ));
                 }
                 out.extend(lines_of(LogKind::Error, "  ", &format!("at {failure}")));

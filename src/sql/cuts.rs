@@ -91,9 +91,43 @@ pub fn may_control_transaction(statement: &str) -> bool {
     false
 }
 
+/// `text` with its comments (`-- …` to the line end, `/* … */`) each replaced by one space, found
+/// with the lexer (so a `--` inside a string or a dollar-quoted body stays). For showing a
+/// statement on one line, where a line comment would otherwise swallow all that follows it.
+pub fn without_comments(text: &str) -> std::borrow::Cow<'_, str> {
+    use squawk_lexer::TokenKind;
+    if !text.contains("--") && !text.contains("/*") {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut offset = 0;
+    for token in squawk_lexer::tokenize(text) {
+        let end = offset + token.len as usize;
+        match token.kind {
+            TokenKind::LineComment | TokenKind::BlockComment { .. } => out.push(' '),
+            _ => out.push_str(text.get(offset..end).unwrap_or("")),
+        }
+        offset = end;
+    }
+    out.into()
+}
+
 #[cfg(test)]
 mod control_tests {
-    use super::may_control_transaction;
+    use super::{may_control_transaction, without_comments};
+
+    #[test]
+    fn comments_become_spaces_and_strings_keep_theirs() {
+        assert_eq!(
+            without_comments("create table t ( -- why\n  a int /* b */, c text default '--x' )"),
+            "create table t (  \n  a int  , c text default '--x' )"
+        );
+        assert_eq!(
+            without_comments("do $$ begin -- kept\n end $$"),
+            "do $$ begin -- kept\n end $$"
+        );
+        assert_eq!(without_comments("select 1"), "select 1");
+    }
 
     #[test]
     fn the_first_word_says_whether_a_statement_may_control_the_transaction() {

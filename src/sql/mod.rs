@@ -6,7 +6,7 @@ mod line_index;
 mod sections;
 pub(crate) mod split;
 
-pub use cuts::{may_control_transaction, statement_cuts};
+pub use cuts::{may_control_transaction, statement_cuts, without_comments};
 pub use line_index::{LineCol, LineIndex};
 pub use sections::{SectionTool, Sections, blank_outside, sections};
 pub use split::{

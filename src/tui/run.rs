@@ -22,7 +22,7 @@ use super::rehearsal::{self, RehearsalEnd, Rehearsing};
 use super::slot::{self, SlotPane};
 use super::theme::{DIM, clock, pane_titled, wrapped, wrapped_height};
 use super::visible::{self, visible_line, visible_lines};
-use crate::format::{human_duration, one_line};
+use crate::format::{human_duration, one_line, sql_one_line};
 use crate::monitor::SessionLocks;
 use crate::rehearse::render;
 use crate::rehearse::{MigrationRehearsal, RehearsalEvent};
@@ -533,7 +533,7 @@ fn header_lines(running: &Running, now: Instant) -> Vec<Line<'static>> {
                     human_duration(now.saturating_duration_since(running.started))
                 )),
             ]),
-            Line::styled(one_line(&statement.text, 200), DIM),
+            Line::styled(sql_one_line(&statement.text, 200), DIM),
         ],
         (None, None, Some((attempt, retries))) => vec![Line::from(vec![
             Span::styled("⟳ ", Style::default().fg(Color::Yellow)),

@@ -100,6 +100,10 @@ pub async fn carry_out(
         cancel,
     } = around;
     let started = Instant::now();
+    let audit_schema = audit.as_ref().map_or_else(
+        || crate::audit::AuditSettings::default().schema,
+        |(settings, _)| settings.schema.clone(),
+    );
     let (events, tallied) = tallying(events);
     let (tap, sink) = match &audit {
         Some(_) => {
@@ -158,7 +162,15 @@ pub async fn carry_out(
             baseline.close().await;
             return None;
         }
-        Some(health::check(db, Some(baseline), health::IDLE_IN_TRANSACTION_ALERT).await)
+        Some(
+            health::check(
+                db,
+                Some(baseline),
+                health::IDLE_IN_TRANSACTION_ALERT,
+                &audit_schema,
+            )
+            .await,
+        )
     };
     let (audit_incomplete, health) = tokio::join!(finish, checked);
     Ok(Carried {

@@ -26,7 +26,7 @@ pub struct CheckArgs {
 pub(super) async fn run(project: &Project, dir: &Path, args: CheckArgs) -> Result<ExitCode> {
     let db = project.database(dir, args.json).await?;
     let idle_after = args.idle_after.unwrap_or(health::IDLE_IN_TRANSACTION_ALERT);
-    let report = health::check(&db, None, idle_after).await?;
+    let report = health::check(&db, None, idle_after, &project.config.audit.schema).await?;
     if args.json {
         println!("{}", crate::text::json::to_string(&report)?);
     } else {

@@ -204,11 +204,13 @@ impl Baseline {
 
 /// Runs the check, after a run when `since` is its baseline, else on demand. A session idle in
 /// a transaction is listed once it has been idle for `idle_after` (or, after a run, when its
-/// transaction began during the run).
+/// transaction began during the run). The tables of `audit_schema`, lockstep's own audit trail
+/// (written by the run itself), are left out of the statistics check.
 pub async fn check(
     db: &Database,
     mut since: Option<Baseline>,
     idle_after: Duration,
+    audit_schema: &str,
 ) -> Result<Report, DbError> {
     let mut conn = match since.as_mut().and_then(|b| b.conn.take()) {
         Some(conn) => match reopen(conn).await {
@@ -221,9 +223,10 @@ pub async fn check(
     let response = response_time(&mut conn).await?;
     let mut items = Vec::new();
 
-    let [invalid, constraints, sequences, stats, sessions] = read_all(&mut conn, since, idle_after)
-        .await
-        .map_err(query("reading the catalogue and the sessions"))?;
+    let [invalid, constraints, sequences, stats, sessions] =
+        read_all(&mut conn, since, idle_after, audit_schema)
+            .await
+            .map_err(query("reading the catalogue and the sessions"))?;
     let invalid: Vec<(String, String)> =
         rows_as(&invalid).map_err(query("reading invalid indexes"))?;
     items.extend(invalid.into_iter().map(|(index, table)| Item {
@@ -347,6 +350,7 @@ async fn read_all(
     conn: &mut PgConnection,
     since: Option<&Baseline>,
     idle_after: Duration,
+    audit_schema: &str,
 ) -> Result<[Vec<PgRow>; 5], sqlx::Error> {
     let since = since.map_or("NULL".to_string(), |b| {
         format!("'{}'", b.started.to_rfc3339())
@@ -355,7 +359,7 @@ async fn read_all(
         INVALID_INDEXES_SQL.to_string(),
         UNVALIDATED_SQL.to_string(),
         SEQUENCES_SQL.replace("{share}", &format!("{SEQUENCE_ALERT_SHARE:?}")),
-        STATISTICS_SQL.to_string(),
+        STATISTICS_SQL.replace("{audit}", &audit_schema.replace('\'', "''")),
         SESSIONS_SQL
             .replace("{idle}", &format!("{:?}", idle_after.as_secs_f64()))
             .replace("{since}", &since),
@@ -451,7 +455,8 @@ const SEQUENCES_SQL: &str = concat!(
 
 const STATISTICS_SQL: &str = "/* lockstep */ SELECT s.relid::regclass::text, c.relfilenode::int8, \
             s.n_live_tup, greatest(s.last_analyze, s.last_autoanalyze) \
-     FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid ORDER BY 1";
+     FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid \
+     WHERE s.schemaname <> '{audit}' ORDER BY 1";
 
 /// pid, user, application, state (`waiting` for a lock wait), transaction age, query.
 type SessionRow = (

@@ -334,11 +334,13 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
                     }
                     Effect::CheckHealth => {
                         let (db, tx) = (db.clone(), tx.clone());
+                        let schema = dashboard.audit.schema.clone();
                         tokio::spawn(async move {
                             let checked = crate::health::check(
                                 &db,
                                 None,
                                 crate::health::IDLE_IN_TRANSACTION_ALERT,
+                                &schema,
                             )
                             .await
                             .map_err(|e| with_causes(&e));

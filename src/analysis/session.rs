@@ -8,7 +8,7 @@ use super::catalog::{Catalog, ForeignKeyIndex, Relation, RelationKind, Schema};
 use super::coercion::{TypeChange, classify};
 use super::describe::{Action, ConstraintKind, Control, Described, Detail, DropKind, Effect};
 use super::locks::LockMode;
-use super::model::{Cost, Shape, Target, lookup};
+use super::model::{Cost, Shape, Target, at_least, lookup};
 use super::rules::{self, ALock, ActionFacts, CheckCtx, Draft, no_transaction_edit};
 use super::types::*;
 
@@ -674,6 +674,27 @@ impl<'a> State<'a> {
             }
         }
 
+        // Syntax this server refuses: the migration fails at this statement.
+        for newer in &d.newer_syntax {
+            if at_least(self.ctx.pg_version, newer.since) {
+                continue;
+            }
+            let mut draft = Draft::new(
+                "needs-newer-server",
+                newer.span.clone(),
+                format!(
+                    "{} needs PostgreSQL {}: PostgreSQL {} refuses it (a syntax error), and the \
+                     migration fails here",
+                    newer.what, newer.since, self.ctx.pg_version
+                ),
+            );
+            draft.safe_alternative = Some(format!(
+                "on PostgreSQL {}: {}",
+                self.ctx.pg_version, newer.instead
+            ));
+            out.push(draft);
+        }
+
         // Statements that cannot run in a transaction block.
         if let Some(what) = d.no_transaction_block
             && in_tx
@@ -920,6 +941,7 @@ impl<'a> State<'a> {
             ));
         }
         self.partition_locks(d, &actions, &mut locks);
+        self.view_locks(d, &actions, &mut locks);
 
         // Per-action rules.
         for &(a, no_op) in &actions {
@@ -1399,6 +1421,52 @@ impl<'a> State<'a> {
                 Some(existing) => existing.strengthen(&fact),
                 None => locks.push(fact),
             }
+        }
+    }
+
+    /// The relations a running query reads through views: the rewriter replaces a view by its
+    /// query, so reading a view takes ACCESS SHARE on every relation it reads, through nested
+    /// views too; a REFRESH runs its materialized view's query. (Not for a query that is only
+    /// stored, [`Described::keeps_query`].)
+    fn view_locks(&self, d: &Described, actions: &[(&Action, bool)], locks: &mut Vec<LockFact>) {
+        if d.keeps_query {
+            return;
+        }
+        let mut pending: Vec<&str> = Vec::new();
+        for &(a, _) in actions {
+            let expands = match a.shape {
+                Shape::Select => self.is_view(&a.relation),
+                Shape::RefreshMatview | Shape::RefreshMatviewConcurrently => true,
+                _ => false,
+            };
+            if expands && let Some(relation) = self.schema.relation(&a.relation) {
+                pending.extend(relation.reads.iter().map(String::as_str));
+            }
+        }
+        let mut seen: BTreeSet<&str> = BTreeSet::new();
+        while let Some(read) = pending.pop() {
+            if !seen.insert(read) {
+                continue;
+            }
+            if let Some(relation) = self.schema.relation(read)
+                && relation.is_view()
+            {
+                pending.extend(relation.reads.iter().map(String::as_str));
+            }
+            if locks
+                .iter()
+                .any(|l| l.relation == read && l.target == Target::Table)
+            {
+                continue;
+            }
+            locks.push(LockFact::on_table(
+                read.to_string(),
+                LockMode::AccessShare,
+                Shape::Select,
+                "a read through a view (the view's query runs)",
+                (false, false),
+                self.is_new(read),
+            ));
         }
     }
 

@@ -580,6 +580,8 @@ fn read_paths(paths: &[PathBuf]) -> Result<NamedFiles> {
     // Per directory of a named file: the latest named version in it (a list: most runs name
     // one directory's files).
     let mut latest: Vec<(&Path, Option<u128>)> = Vec::new();
+    // The named DOWN files, by directory and version: each runs after its own UP.
+    let mut downs: Vec<(&Path, u128)> = Vec::new();
     for (path, opened) in paths.iter().zip(opened) {
         let text = match opened {
             Ok(Named::Dir) => {
@@ -629,6 +631,11 @@ fn read_paths(paths: &[PathBuf]) -> Result<NamedFiles> {
         };
         let version = version_of(path);
         whole_history &= version.is_some();
+        if is_down_file(path)
+            && let Some(version) = version
+        {
+            downs.push((dir, version));
+        }
         match latest.iter_mut().find(|(d, _)| *d == dir) {
             Some((_, slot)) => *slot = (*slot).max(version),
             None => latest.push((dir, version)),
@@ -639,14 +646,19 @@ fn read_paths(paths: &[PathBuf]) -> Result<NamedFiles> {
     }
     let mut history: Vec<PathBuf> = Vec::new();
     for (dir, version) in &latest {
-        // The UP migrations before the named ones in their directory: the schema they meet.
+        // The UP migrations before the named ones in their directory: the schema they meet
+        // (a named DOWN's own UP included: it is what the DOWN undoes).
         let siblings = migrations_in(dir).unwrap_or_default();
         whole_history &= siblings.len() > 1;
+        let before = |p: &Path| match (version_of(p), version) {
+            (Some(a), Some(b)) => a < *b || downs.contains(&(*dir, a)),
+            _ => false,
+        };
         history.extend(
             siblings
                 .into_iter()
                 .filter(|p| !is_down_file(p))
-                .filter(|p| matches!((version_of(p), version), (Some(a), Some(b)) if a < *b)),
+                .filter(|p| before(p)),
         );
     }
     // A file named without a directory (`lint *.sql` inside it) is listed back as `./NAME`.

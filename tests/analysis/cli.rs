@@ -841,6 +841,42 @@ fn a_named_file_meets_the_migrations_before_it() {
     );
 }
 
+/// A DOWN file named alone runs after its own UP: it meets the schema the UP left.
+#[test]
+fn a_named_down_file_meets_the_schema_its_up_left() {
+    let dir = project(&[
+        (
+            "1_create.up.sql",
+            "CREATE TABLE widgets (id int NOT NULL);
+",
+        ),
+        (
+            "1_create.down.sql",
+            "DROP TABLE widgets;
+",
+        ),
+        (
+            "2_relax.up.sql",
+            "ALTER TABLE widgets ALTER COLUMN id DROP NOT NULL;
+",
+        ),
+        (
+            "2_relax.down.sql",
+            "ALTER TABLE widgets ALTER COLUMN id SET NOT NULL;
+",
+        ),
+    ]);
+    let out = lockstep(dir.path())
+        .args(["lint", "--format", "json", "migrations/2_relax.down.sql"])
+        .output()
+        .unwrap();
+    let doc = json(&out.stdout);
+    assert_eq!(paths_of(&doc), ["migrations/2_relax.down.sql"]);
+    // The UP dropped NOT NULL: setting it again scans the table.
+    let rules = rules_of(&doc);
+    assert!(rules.iter().any(|r| r == "set-not-null-scan"), "{rules:?}");
+}
+
 /// Files named without a directory (`lockstep lint *.sql` inside `migrations/`) are linted as
 /// when named with it: each meets the ones before it once (they were also read again as their own
 /// history, which lost the table of an index).

@@ -284,6 +284,70 @@ fn views_are_not_tables_and_cascade_names_what_it_drops() {
 }
 
 #[test]
+fn a_query_that_runs_reads_what_the_views_it_reads_read() {
+    let out = history(&[
+        "CREATE TABLE a (id int);\nCREATE TABLE b (id int);\nCREATE TABLE c (id int);\n\
+         CREATE VIEW inner_v AS SELECT a.id FROM a JOIN b USING (id);\n\
+         CREATE VIEW outer_v AS SELECT id FROM inner_v WHERE id > (SELECT count(*) FROM c);\n\
+         CREATE MATERIALIZED VIEW m AS SELECT id FROM inner_v;\nCREATE TABLE sink (id int);",
+        "INSERT INTO sink SELECT id FROM outer_v;\n\
+         CREATE VIEW stored AS SELECT id FROM outer_v;\n\
+         CREATE TABLE later AS SELECT id FROM outer_v WITH NO DATA;\n\
+         REFRESH MATERIALIZED VIEW m;\n\
+         COPY (SELECT id FROM inner_v) TO STDOUT;\n\
+         COPY sink FROM STDIN;\n\
+         COPY sink TO STDOUT;",
+    ]);
+    let locks = |i: usize| {
+        let mut locks = locks_of(&out[1].statements[i]);
+        locks.sort();
+        locks
+    };
+    use LockMode::{AccessExclusive, AccessShare, RowExclusive};
+    // The rewriter expands outer_v into inner_v and c, and inner_v into a and b.
+    assert_eq!(
+        locks(0),
+        [
+            ("a", AccessShare),
+            ("b", AccessShare),
+            ("c", AccessShare),
+            ("inner_v", AccessShare),
+            ("outer_v", AccessShare),
+            ("sink", RowExclusive),
+        ]
+    );
+    // A view and a table WITH NO DATA store the query: only the view named is read.
+    assert_eq!(locks(1), [("outer_v", AccessShare)]);
+    assert!(
+        locks(2)
+            .iter()
+            .all(|(r, _)| !["a", "b", "c", "inner_v"].contains(r)),
+        "{:?}",
+        locks(2)
+    );
+    // A refresh runs the materialized view's query.
+    assert_eq!(
+        locks(3),
+        [
+            ("a", AccessShare),
+            ("b", AccessShare),
+            ("inner_v", AccessShare),
+            ("m", AccessExclusive),
+        ]
+    );
+    assert_eq!(
+        locks(4),
+        [
+            ("a", AccessShare),
+            ("b", AccessShare),
+            ("inner_v", AccessShare)
+        ]
+    );
+    assert_eq!(locks(5), [("sink", RowExclusive)]);
+    assert_eq!(locks(6), [("sink", AccessShare)]);
+}
+
+#[test]
 fn drop_table_names_the_tables_its_keys_reference_and_what_cascade_drops() {
     let schema = "CREATE TABLE a (id int PRIMARY KEY);\n\
                   CREATE TABLE b (id int PRIMARY KEY, a_id int REFERENCES a (id));\n\

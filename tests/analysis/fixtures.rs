@@ -882,6 +882,53 @@ DROP TABLE logs_old;",
         &[],
         &["create-partition-locks-parent"],
     ),
+    // Syntax the target server refuses.
+    at(
+        14,
+        "MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DO NOTHING;",
+        &["needs-newer-server"],
+        &[],
+    ),
+    case(
+        "MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DO NOTHING;",
+        &[],
+        &["needs-newer-server"],
+    ),
+    at(
+        14,
+        "CREATE UNIQUE INDEX t_a ON t (a) NULLS NOT DISTINCT;",
+        &["needs-newer-server"],
+        &[],
+    ),
+    at(
+        14,
+        "CREATE TABLE t (a int, UNIQUE NULLS NOT DISTINCT (a));",
+        &["needs-newer-server"],
+        &[],
+    ),
+    case(
+        "ALTER TABLE t ADD CONSTRAINT t_a_not_null NOT NULL a;",
+        &["needs-newer-server", "set-not-null-scan"],
+        &[],
+    ),
+    at(
+        18,
+        "ALTER TABLE t ADD CONSTRAINT t_a_not_null NOT NULL a;",
+        &["set-not-null-scan"],
+        &["needs-newer-server"],
+    ),
+    at(
+        13,
+        "CREATE OR REPLACE TRIGGER tr AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION f();",
+        &["needs-newer-server"],
+        &[],
+    ),
+    at(
+        14,
+        "CREATE OR REPLACE TRIGGER tr AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION f();",
+        &[],
+        &["needs-newer-server"],
+    ),
     // diesel-guard's blocks: a paired one suppresses, an unpaired marker is reported.
     case(
         "-- safety-assured:start\nDROP TABLE t;\n-- safety-assured:end\n",

@@ -197,6 +197,13 @@ pub(super) fn alter_table(node: &SyntaxNode, pg_version: u32, d: &mut Described)
                 };
                 if concurrently {
                     d.no_transaction_block = Some("DETACH PARTITION CONCURRENTLY");
+                    d.newer(
+                        14,
+                        "DETACH PARTITION … CONCURRENTLY",
+                        "DETACH PARTITION with a short lock_timeout, retried until it gets its \
+                         ACCESS EXCLUSIVE lock",
+                        &action,
+                    );
                 }
                 let insert_at = child(&action, K::TABLE_NAME_REF)
                     .map(|n| span(&n).end)
@@ -549,6 +556,9 @@ fn add_constraint(
             }
         }
         K::UNIQUE_CONSTRAINT | K::PRIMARY_KEY_CONSTRAINT => {
+            if constraint.kind() == K::UNIQUE_CONSTRAINT {
+                super::nulls_not_distinct(constraint, d);
+            }
             kind = if constraint.kind() == K::PRIMARY_KEY_CONSTRAINT {
                 ConstraintKind::PrimaryKey(own_columns())
             } else {
@@ -574,8 +584,25 @@ fn add_constraint(
             kind = ConstraintKind::Other;
             Shape::AddExclude
         }
+        // `ADD [CONSTRAINT c] NOT NULL col` (PostgreSQL 18): SET NOT NULL, with a name.
         K::NOT_NULL_CONSTRAINT if !inline => {
             kind = ConstraintKind::Other;
+            d.newer(
+                18,
+                "ADD CONSTRAINT … NOT NULL column (a named NOT NULL constraint)",
+                "ALTER TABLE … ALTER COLUMN … SET NOT NULL (after a CHECK (column IS NOT NULL) NOT \
+                 VALID, validated, so it skips the scan)",
+                constraint,
+            );
+            let column = child(constraint, K::COLUMN_NAME_REF)
+                .map(|n| name_text(&n))
+                .unwrap_or_default();
+            d.effects.push(Effect::NotNull {
+                table: table.to_string(),
+                columns: vec![column.clone()],
+                on: true,
+            });
+            detail = Detail::Column { column };
             Shape::SetNotNull
         }
         _ => return,

@@ -393,6 +393,44 @@ pub(crate) struct Described {
     /// (`CREATE INDEX … ON ONLY p`, `ALTER TABLE ONLY p`, `TRUNCATE ONLY p`, `LOCK TABLE ONLY
     /// p`), or the table of a statement-level trigger.
     pub only: Vec<String>,
+    /// The statement stores its query instead of running it (`CREATE VIEW`, `CREATE RULE`, `…
+    /// WITH NO DATA`): a view it reads is not expanded into the relations that view reads, as
+    /// the rewriter does for a query that runs.
+    pub keeps_query: bool,
+    /// Syntax the server accepts only from some major version on.
+    pub newer_syntax: Vec<NewerSyntax>,
+}
+
+/// Syntax PostgreSQL accepts only from a major version on: an older server refuses the
+/// statement, and the migration fails there.
+#[derive(Debug, Clone)]
+pub(crate) struct NewerSyntax {
+    /// The first major version that accepts it.
+    pub since: u32,
+    /// What it is (`MERGE`, `NULLS NOT DISTINCT`).
+    pub what: &'static str,
+    /// What does the same on older servers.
+    pub instead: &'static str,
+    /// Where it is written.
+    pub span: std::ops::Range<usize>,
+}
+
+impl Described {
+    /// Notes syntax that needs PostgreSQL `since` or later.
+    pub(crate) fn newer(
+        &mut self,
+        since: u32,
+        what: &'static str,
+        instead: &'static str,
+        at: &SyntaxNode,
+    ) {
+        self.newer_syntax.push(NewerSyntax {
+            since,
+            what,
+            instead,
+            span: span(at),
+        });
+    }
 }
 
 /// The kind of a named constraint the analyser remembers.
@@ -425,6 +463,7 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
         K::CREATE_VIEW if child(node, K::OR_REPLACE).is_some() => {
             // The view may exist: replacing it locks it; it is not known to be new.
             d.kind = "CREATE OR REPLACE VIEW";
+            d.keeps_query = true;
             if let Some(view) = child_any(node, &[K::VIEW, K::PATH]).map(|n| name_text(&n)) {
                 push(&mut d, Shape::ReplaceView, view.clone(), span(node));
                 let reads = reads::relations_read(node);
@@ -446,6 +485,7 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
         }
         K::CREATE_RULE => {
             d.kind = "CREATE RULE";
+            d.keeps_query = true;
             if let Some(rel) = child(node, K::RULE_ON).and_then(|n| {
                 n.children()
                     .find(|c| {
@@ -461,6 +501,7 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
         }
         K::CREATE_TABLE_AS | K::SELECT_INTO | K::CREATE_MATERIALIZED_VIEW | K::CREATE_VIEW => {
             d.kind = "CREATE";
+            d.keeps_query = node.kind() == K::CREATE_VIEW || child(node, K::WITH_NO_DATA).is_some();
             let created = child_any(node, &[K::TABLE_NAME, K::VIEW, K::PATH])
                 .map(|n| name_text(&n))
                 .or_else(|| descendant(node, K::INTO_CLAUSE).and_then(|n| relation_in(&n)));
@@ -538,6 +579,14 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
         }
         K::CREATE_TRIGGER => {
             d.kind = "CREATE TRIGGER";
+            if child(node, K::OR_REPLACE).is_some() {
+                d.newer(
+                    14,
+                    "CREATE OR REPLACE TRIGGER",
+                    "DROP TRIGGER IF EXISTS, then CREATE TRIGGER, in the same transaction",
+                    node,
+                );
+            }
             if let Some(rel) = child(node, K::ON_RELATION).and_then(|n| relation_in(&n)) {
                 let name = child(node, K::TRIGGER).map(|n| name_text(&n));
                 let function = child(node, K::CALL_EXPR)
@@ -590,6 +639,7 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
                 }
             }
         }
+        K::COPY => copy(node, &mut d),
         K::REFRESH => {
             d.kind = "REFRESH MATERIALIZED VIEW";
             let shape = if has_token(node, K::CONCURRENTLY_KW) {
@@ -716,6 +766,14 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
         K::INSERT | K::UPDATE | K::DELETE | K::MERGE => {
             d.kind = "DML";
             d.is_dml = true;
+            if node.kind() == K::MERGE {
+                d.newer(
+                    15,
+                    "MERGE",
+                    "INSERT … ON CONFLICT, or an UPDATE then an INSERT of the rows not found",
+                    node,
+                );
+            }
             let target = reads::dml_target(node);
             if let Some(rel) = &target {
                 push(&mut d, Shape::Dml, rel.clone(), span(node));
@@ -824,6 +882,24 @@ fn push(d: &mut Described, shape: Shape, relation: String, span: Range<usize>) {
     });
 }
 
+/// `COPY t FROM …` writes `t` (ROW EXCLUSIVE), `COPY t TO …` reads it, `COPY (query) TO …` runs
+/// the query.
+fn copy(node: &SyntaxNode, d: &mut Described) {
+    d.kind = "COPY";
+    if let Some(query) = child(node, K::COPY_QUERY) {
+        reads::push_reads(&query, None, d);
+        d.bulk = true;
+    } else if let Some(table) = child(node, K::COPY_TABLE).and_then(|t| relation_in(&t)) {
+        if child(node, K::COPY_FROM).is_some() {
+            d.is_dml = true;
+            d.bulk = true;
+            push(d, Shape::Dml, table, span(node));
+        } else {
+            push(d, Shape::Select, table, span(node));
+        }
+    }
+}
+
 /// `… SEQUENCE … OWNED BY t.c`: the server reads `t` (ACCESS SHARE) to find the column.
 fn sequence_owner(node: &SyntaxNode, d: &mut Described) {
     let table = child(node, K::OPTION_OWNED_BY)
@@ -836,8 +912,25 @@ fn sequence_owner(node: &SyntaxNode, d: &mut Described) {
     }
 }
 
+/// `NULLS NOT DISTINCT` on a unique index or constraint (15+).
+pub(super) fn nulls_not_distinct(node: &SyntaxNode, d: &mut Described) {
+    let written = child(node, K::NULLS_NOT_DISTINCT).or_else(|| {
+        child(node, K::INDEX_PARAMETERS).and_then(|p| child(&p, K::NULLS_NOT_DISTINCT))
+    });
+    if let Some(at) = written {
+        d.newer(
+            15,
+            "NULLS NOT DISTINCT",
+            "a unique index on COALESCE(column, a value it never holds), or a second, partial \
+             unique index WHERE column IS NULL",
+            &at,
+        );
+    }
+}
+
 fn create_index(node: &SyntaxNode, d: &mut Described) {
     d.kind = "CREATE INDEX";
+    nulls_not_distinct(node, d);
     let concurrently = has_token(node, K::CONCURRENTLY_KW);
     let insert_at = token(node, K::INDEX_KW)
         .map(|t| token_span(&t).end)
@@ -959,6 +1052,13 @@ fn reindex(node: &SyntaxNode, d: &mut Described) {
             .is_some_and(|opts| squashed_text(&opts).contains("concurrently"));
     if concurrently {
         d.no_transaction_block = Some("REINDEX CONCURRENTLY");
+        d.newer(
+            12,
+            "REINDEX CONCURRENTLY",
+            "CREATE INDEX CONCURRENTLY a copy of the index, DROP INDEX CONCURRENTLY the old one, \
+             then rename the copy",
+            node,
+        );
     }
     if target.kind() != K::REINDEX_TARGET_INDEX && target.kind() != K::REINDEX_TARGET_TABLE {
         // REINDEX SCHEMA/DATABASE/SYSTEM cannot run in a transaction block.
@@ -1225,6 +1325,9 @@ fn table_constraint(
         Some(s) => format!("{s}{n}"),
         None => n,
     };
+    if constraint.kind() == K::UNIQUE_CONSTRAINT {
+        nulls_not_distinct(constraint, d);
+    }
     match constraint.kind() {
         K::PRIMARY_KEY_CONSTRAINT | K::UNIQUE_CONSTRAINT => {
             let index = written.unwrap_or_else(|| {

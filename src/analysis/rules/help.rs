@@ -139,6 +139,10 @@ pub fn safe_alternative(rule: &str) -> Option<&'static str> {
              foreign key NOT VALID and VALIDATE it on each partition, then add it to the table. Drop \
              its index with DROP INDEX and a lock_timeout."
         }
+        "needs-newer-server" => {
+            "Write it the way the target version accepts (the finding says how), or set the \
+             version production runs with --pg-version (or `pg-version` under `[lint]`)."
+        }
         "modified-applied-migration" => {
             "Restore the applied migration as it was and put the change in a new migration."
         }

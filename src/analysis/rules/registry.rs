@@ -432,6 +432,14 @@ pub const RULES: &[RuleInfo] = &[
         "PostgreSQL refuses this on a partitioned table: CREATE INDEX CONCURRENTLY, DROP INDEX CONCURRENTLY of its index, a NOT VALID foreign key before 18, DETACH … CONCURRENTLY beside a default partition",
     ),
     rule(
+        "needs-newer-server",
+        &[],
+        Error,
+        Robust,
+        &[],
+        "Syntax the target PostgreSQL version refuses (MERGE and NULLS NOT DISTINCT before 15, CREATE OR REPLACE TRIGGER and DETACH … CONCURRENTLY before 14, REINDEX CONCURRENTLY before 12, a named NOT NULL constraint before 18)",
+    ),
+    rule(
         "syntax-error",
         &[],
         Error,

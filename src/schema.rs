@@ -5,14 +5,15 @@
 
 use sqlx::PgConnection;
 
-use crate::analysis::{Catalog, KnownConstraint, Relation, RelationKind};
+use crate::analysis::{Catalog, KnownConstraint, RefAction, Relation, RelationKind};
 
 /// A name as the analysis spells it: `public` left out, other schemas kept (`auth.users`).
 const QUALIFIED: &str =
     "CASE WHEN n.nspname = 'public' THEN c.relname::text ELSE n.nspname || '.' || c.relname END";
 
 /// A constraint's name, table, referenced table, whether it is validated, its columns, a foreign
-/// key's referenced columns, whether it is the primary key, and a CHECK's definition.
+/// key's referenced columns, whether it is the primary key, a CHECK's definition, and a foreign
+/// key's `confdeltype` and `confupdtype` codes.
 type ConstraintRow = (
     String,
     String,
@@ -22,6 +23,7 @@ type ConstraintRow = (
     Vec<String>,
     bool,
     Option<String>,
+    String,
 );
 
 /// A relation's name, `relkind`, estimated rows, partitioned table and whether it is the default
@@ -113,16 +115,27 @@ pub async fn read_catalog(conn: &mut PgConnection) -> Result<Catalog, sqlx::Erro
                     ARRAY(SELECT a.attname::text FROM unnest(co.confkey) k \
                           JOIN pg_attribute a ON a.attrelid = co.confrelid AND a.attnum = k), \
                     co.contype = 'p', \
-                    CASE WHEN co.contype = 'c' THEN pg_get_constraintdef(co.oid) END \
+                    CASE WHEN co.contype = 'c' THEN pg_get_constraintdef(co.oid) END, \
+                    co.confdeltype::text || co.confupdtype::text \
              FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE co.contype IN ('c', 'f', 'p', 'u', 'x') AND {user}"
         )))
         .fetch_all(&mut *conn)
         .await?;
-    for (name, table, references, validated, columns, referenced_columns, primary_key, check) in
-        constraints
+    for (
+        name,
+        table,
+        references,
+        validated,
+        columns,
+        referenced_columns,
+        primary_key,
+        check,
+        actions,
+    ) in constraints
     {
+        let action = |at: usize| RefAction::from_catalog(actions.get(at..=at).unwrap_or(""));
         catalog.constraints.insert(
             name,
             KnownConstraint {
@@ -135,6 +148,8 @@ pub async fn read_catalog(conn: &mut PgConnection) -> Result<Catalog, sqlx::Erro
                     .as_deref()
                     .and_then(crate::analysis::not_null_proven_by),
                 validated,
+                on_delete: action(0),
+                on_update: action(1),
             },
         );
     }

@@ -44,6 +44,13 @@ pub enum Shape {
     /// The foreign-key check of a written row, on the referenced table (`SELECT … FOR KEY
     /// SHARE`): taken only when the statement writes a row.
     ForeignKeyCheck,
+    /// A DELETE, or an UPDATE of a key, on a referenced table: the check for rows of a
+    /// referencing table that still point at the key (`ON DELETE/UPDATE NO ACTION`, `RESTRICT`),
+    /// on the referencing table; taken only when a row is deleted or its key changed.
+    ReferencingRowsChecked,
+    /// The same, when the key's action changes the referencing rows (`CASCADE`, `SET NULL`,
+    /// `SET DEFAULT`): they are deleted or updated too.
+    ReferencingRowsWritten,
     /// `INSERT`, `UPDATE`, `DELETE`, `MERGE`, `COPY FROM`.
     Dml,
     /// `CREATE TABLE` (the new table).
@@ -364,6 +371,8 @@ pub const LOCK_MODEL: &[ShapeRow] = &[
     row(S::Select, "SELECT", AccessShare, Free, Table),
     row(S::SelectForUpdate, "SELECT FOR UPDATE", RowShare, Free, Table),
     row(S::ForeignKeyCheck, "FOREIGN KEY check of written rows (referenced table)", RowShare, Free, Table),
+    row(S::ReferencingRowsChecked, "FOREIGN KEY check of rows referencing deleted or changed keys (referencing table)", RowShare, Free, Table),
+    row(S::ReferencingRowsWritten, "ON DELETE/UPDATE CASCADE, SET NULL or SET DEFAULT (referencing table)", RowExclusive, Free, Table),
     row(S::Dml, "INSERT/UPDATE/DELETE", RowExclusive, Free, Table),
     row(S::CreateTable, "CREATE TABLE", AccessExclusive, Free, Table),
     row(S::PartitionParentOfNewTable, "CREATE TABLE … PARTITION OF", AccessExclusive, Free, Table),

@@ -189,6 +189,46 @@ impl<'a> State<'a> {
     }
 
     /// The referenced-table effects of known foreign keys touched by a statement.
+    /// What deleting rows of `table` (or, unless `deletes`, changing its `columns`) does to the
+    /// tables whose foreign keys reference it: each is searched for rows still pointing at them
+    /// (ROW SHARE), or has them deleted or changed by the key's `CASCADE`, `SET NULL` or `SET
+    /// DEFAULT` (ROW EXCLUSIVE); a cascading delete goes on to their own referencing tables.
+    fn referencing_effects(
+        &self,
+        table: &str,
+        deletes: bool,
+        columns: &[String],
+        seen: &mut BTreeSet<String>,
+        out: &mut Vec<(Shape, String)>,
+    ) {
+        for (name, referencing) in self.schema.keys_referencing(table) {
+            let Some(key) = self.schema.constraint(&name) else {
+                continue;
+            };
+            if !deletes && !key.referenced_columns.iter().any(|c| columns.contains(c)) {
+                continue;
+            }
+            let action = if deletes {
+                key.on_delete
+            } else {
+                key.on_update
+            };
+            let shape = if action.writes() {
+                Shape::ReferencingRowsWritten
+            } else {
+                Shape::ReferencingRowsChecked
+            };
+            match out.iter_mut().find(|(_, t)| *t == referencing) {
+                Some(found) if found.0 == Shape::ReferencingRowsChecked => found.0 = shape,
+                Some(_) => {}
+                None => out.push((shape, referencing.clone())),
+            }
+            if deletes && action == RefAction::Cascade && seen.insert(referencing.clone()) {
+                self.referencing_effects(&referencing, true, &[], seen, out);
+            }
+        }
+    }
+
     fn known_foreign_key_effects(
         &self,
         d: &Described,
@@ -212,6 +252,11 @@ impl<'a> State<'a> {
             }
         }
         for (a, _) in actions {
+            if a.shape == Shape::Dml && (d.deletes || d.updates) {
+                let columns = d.dml_columns.as_deref().unwrap_or_default();
+                let mut seen = BTreeSet::from([a.relation.clone()]);
+                self.referencing_effects(&a.relation, d.deletes, columns, &mut seen, &mut out);
+            }
             if cascade && matches!(a.shape, Shape::DropTable | Shape::DropView) {
                 // DROP … CASCADE drops the views built on it too.
                 for (dependent, kind) in self.schema.dependents(&a.relation) {
@@ -813,6 +858,7 @@ impl<'a> State<'a> {
                 duration: LikelyDuration::Brief,
                 rows: None,
                 partition_of: None,
+                conditional: a.conditional,
                 new_relation: f.new_relation
                     || a.shape == Shape::CreateTable
                     || (d.kind != "DO" && d.creates.contains(&a.relation)),
@@ -942,6 +988,42 @@ impl<'a> State<'a> {
         }
         self.partition_locks(d, &actions, &mut locks);
         self.view_locks(d, &actions, &mut locks);
+
+        // A DELETE reaches the rows that reference the deleted ones, through the keys' actions.
+        if d.deletes
+            && let Some(target) = actions.iter().find(|(a, _)| a.shape == Shape::Dml)
+            && !self.is_new(&target.0.relation)
+        {
+            let reached: Vec<&str> = locks
+                .iter()
+                .filter(|l| l.shape == Shape::ReferencingRowsWritten && !l.new_relation)
+                .map(|l| l.relation.as_str())
+                .collect();
+            if !reached.is_empty() {
+                let mut draft = Draft::new(
+                    "delete-cascades",
+                    span.clone(),
+                    format!(
+                        "this DELETE on \"{}\" also deletes or changes the rows that reference \
+                         the deleted ones in {} table{} ({}), through their foreign keys' ON \
+                         DELETE CASCADE, SET NULL or SET DEFAULT",
+                        target.0.relation,
+                        reached.len(),
+                        if reached.len() == 1 { "" } else { "s" },
+                        crate::format::first_and_more(&reached, 8),
+                    ),
+                );
+                // (The finding is about the rows reached, not about a lock.)
+                draft.table = Some(target.0.relation.clone());
+                draft.safe_alternative = Some(
+                    "count what each table would lose first (SELECT count(*) … WHERE the key IN \
+                     the rows to delete), and delete or detach those rows in statements of their \
+                     own, so the review sees each"
+                        .to_string(),
+                );
+                out.push(draft);
+            }
+        }
 
         // Per-action rules.
         for &(a, no_op) in &actions {
@@ -1948,11 +2030,15 @@ impl<'a> State<'a> {
                 primary_key: false,
                 proves_not_null: None,
                 validated,
+                on_delete: RefAction::NoAction,
+                on_update: RefAction::NoAction,
             };
             match kind {
-                ConstraintKind::ForeignKey(r, columns, referenced) => {
+                ConstraintKind::ForeignKey(r, columns, referenced, (on_delete, on_update)) => {
                     known.references = Some(r.clone());
                     known.columns = columns.clone();
+                    known.on_delete = *on_delete;
+                    known.on_update = *on_update;
                     // Naming no columns references the primary key.
                     known.referenced_columns = if referenced.is_empty() {
                         self.schema.primary_key_of(r).unwrap_or_default()

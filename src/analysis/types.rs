@@ -171,6 +171,54 @@ pub struct KnownConstraint {
     pub proves_not_null: Option<String>,
     /// Whether it is validated (added without NOT VALID, or VALIDATEd since).
     pub validated: bool,
+    /// A foreign key's action when a referenced row is deleted.
+    #[serde(skip_serializing_if = "RefAction::is_no_action")]
+    pub on_delete: RefAction,
+    /// A foreign key's action when a referenced key is changed.
+    #[serde(skip_serializing_if = "RefAction::is_no_action")]
+    pub on_update: RefAction,
+}
+
+/// What a foreign key does to the rows that reference a deleted or changed key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RefAction {
+    /// `NO ACTION` (the default): the statement fails if such rows remain at its end.
+    #[default]
+    NoAction,
+    /// `RESTRICT`: it fails at once.
+    Restrict,
+    /// `CASCADE`: they are deleted (or their key updated) too.
+    Cascade,
+    /// `SET NULL`.
+    SetNull,
+    /// `SET DEFAULT`.
+    SetDefault,
+}
+
+impl RefAction {
+    /// From `pg_constraint.confdeltype` / `confupdtype`.
+    pub fn from_catalog(code: &str) -> RefAction {
+        match code {
+            "r" => RefAction::Restrict,
+            "c" => RefAction::Cascade,
+            "n" => RefAction::SetNull,
+            "d" => RefAction::SetDefault,
+            _ => RefAction::NoAction,
+        }
+    }
+
+    /// Whether it changes the referencing rows (rather than only looking for them).
+    pub fn writes(self) -> bool {
+        matches!(
+            self,
+            RefAction::Cascade | RefAction::SetNull | RefAction::SetDefault
+        )
+    }
+
+    fn is_no_action(&self) -> bool {
+        *self == RefAction::NoAction
+    }
 }
 
 /// How serious a finding is. Only [`Severity::Error`] makes `lockstep lint` fail.
@@ -261,6 +309,10 @@ pub struct LockFact {
     /// on it reaches each partition, and a new or leaving partition its default partition.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub partition_of: Option<String>,
+    /// Taken (in this mode) only by a branch of a DO block (IF, CASE, a loop, an exception
+    /// handler): when the branch is not taken, neither is the lock.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub conditional: bool,
 }
 
 impl LockFact {
@@ -273,6 +325,9 @@ impl LockFact {
             self.command = other.command;
             self.blocks_reads = other.blocks_reads;
             self.blocks_writes = other.blocks_writes;
+            self.conditional = other.conditional;
+        } else if other.mode == self.mode {
+            self.conditional &= other.conditional;
         }
     }
 
@@ -300,6 +355,7 @@ impl LockFact {
             new_relation,
             rows: None,
             partition_of: None,
+            conditional: false,
         }
     }
 

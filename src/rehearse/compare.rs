@@ -45,6 +45,10 @@ pub struct PredictedLock {
     /// foreign-key check on a referenced table): with no row written, or NULL keys, it is not.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub per_row: bool,
+    /// Whether the mode is taken only in a branch of a DO block (IF, CASE, a loop): with the
+    /// branch not taken, it is not.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub conditional: bool,
 }
 
 /// How the server and the analysis disagree about one statement.
@@ -205,7 +209,10 @@ pub fn predicted_locks(
         if !object && !existed(&fact.relation) {
             continue;
         }
-        let per_row = fact.shape == Shape::ForeignKeyCheck;
+        let per_row = matches!(
+            fact.shape,
+            Shape::ForeignKeyCheck | Shape::ReferencingRowsChecked | Shape::ReferencingRowsWritten
+        );
         match out
             .iter_mut()
             .find(|p| p.object == object && p.target == fact.relation)
@@ -213,8 +220,10 @@ pub fn predicted_locks(
             Some(previous) => {
                 if fact.mode > previous.mode {
                     previous.per_row = per_row;
+                    previous.conditional = fact.conditional;
                 } else if fact.mode == previous.mode {
                     previous.per_row &= per_row;
+                    previous.conditional &= fact.conditional;
                 }
                 previous.mode = previous.mode.max(fact.mode);
                 previous.rewrite |= fact.rewrite;
@@ -225,6 +234,7 @@ pub fn predicted_locks(
                 mode: fact.mode,
                 rewrite: fact.rewrite,
                 per_row,
+                conditional: fact.conditional,
             }),
         }
     }
@@ -280,8 +290,9 @@ pub fn disagreements(
             )),
             _ if already || observation.sampled => {}
             // The check of a written row's key: none when no row is written (a copy holds no
-            // data to update) or every key written is NULL.
-            _ if prediction.per_row => {}
+            // data to update) or every key written is NULL. A DO block's branch not taken takes
+            // nothing.
+            _ if prediction.per_row || prediction.conditional => {}
             Some(mode) => out.push(Disagreement::new(
                 &prediction.target,
                 DisagreementKind::Weaker {
@@ -359,6 +370,7 @@ mod tests {
             mode,
             rewrite,
             per_row: false,
+            conditional: false,
         }
     }
 
@@ -492,5 +504,42 @@ mod tests {
             found(&[lock("networks", Share), flows]),
             vec!["the server took SHARE on `networks`, stronger than the predicted ROW SHARE"]
         );
+    }
+
+    /// A lock written in a branch of a DO block is taken only when the branch is: a copy where
+    /// the `IF NOT EXISTS …` finds the column already there takes nothing, and that is no
+    /// disagreement. A stronger lock than predicted still is.
+    #[test]
+    fn a_lock_in_a_branch_not_taken_is_not_held_against_the_server() {
+        use LockMode::*;
+        let branch = PredictedLock {
+            conditional: true,
+            ..predicted("users", AccessExclusive, false)
+        };
+        let found = |observed: &[TracedLock]| {
+            disagreements(
+                std::slice::from_ref(&branch),
+                &observed_locks(observed),
+                &Observation {
+                    rewritten: &[],
+                    sampled: false,
+                },
+                &mut BTreeMap::new(),
+            )
+            .len()
+        };
+        assert_eq!(found(&[]), 0);
+        assert_eq!(found(&[lock("users", AccessShare)]), 0);
+        assert_eq!(found(&[lock("users", AccessExclusive)]), 0);
+        let unconditional = disagreements(
+            &[predicted("users", AccessExclusive, false)],
+            &[],
+            &Observation {
+                rewritten: &[],
+                sampled: false,
+            },
+            &mut BTreeMap::new(),
+        );
+        assert_eq!(unconditional.len(), 1);
     }
 }

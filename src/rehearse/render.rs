@@ -633,6 +633,7 @@ mod tests {
                 mode: LockMode::AccessExclusive,
                 rewrite: false,
                 per_row: false,
+                conditional: false,
             }],
             rewritten: Vec::new(),
             sampled: false,

@@ -348,6 +348,69 @@ fn a_query_that_runs_reads_what_the_views_it_reads_read() {
 }
 
 #[test]
+fn a_delete_reaches_the_rows_that_reference_it_through_the_keys_actions() {
+    let out = history(&[
+        "CREATE TABLE teams (id int PRIMARY KEY, code text UNIQUE);\n\
+         CREATE TABLE members (id int PRIMARY KEY, team_id int REFERENCES teams ON DELETE CASCADE);\n\
+         CREATE TABLE badges (member_id int REFERENCES members ON DELETE SET NULL);\n\
+         CREATE TABLE notes (member_id int, FOREIGN KEY (member_id) REFERENCES members (id));\n\
+         CREATE TABLE codes (code text REFERENCES teams (code) ON UPDATE CASCADE);",
+        "DELETE FROM teams WHERE id = 1;\nDELETE FROM notes;\nUPDATE teams SET code = 'x';\nUPDATE teams SET id = 2;",
+    ]);
+    let locks = |i: usize| {
+        let mut locks = locks_of(&out[1].statements[i]);
+        locks.sort();
+        locks
+    };
+    use LockMode::{RowExclusive, RowShare};
+    // CASCADE deletes members, whose deletion sets badges' key to NULL and looks for notes.
+    assert_eq!(
+        locks(0),
+        [
+            ("badges", RowExclusive),
+            ("codes", RowShare),
+            ("members", RowExclusive),
+            ("notes", RowShare),
+            ("teams", RowExclusive),
+        ]
+    );
+    assert_eq!(locks(1), [("notes", RowExclusive)]);
+    // A key changed: only the keys on that column, with their ON UPDATE action.
+    assert_eq!(locks(2), [("codes", RowExclusive), ("teams", RowExclusive)]);
+    assert_eq!(locks(3), [("members", RowShare), ("teams", RowExclusive)]);
+    let cascades: Vec<&str> = out[1]
+        .findings
+        .iter()
+        .filter(|f| f.rule == "delete-cascades")
+        .map(|f| f.message.as_str())
+        .collect();
+    assert_eq!(cascades.len(), 1, "{cascades:?}");
+    assert!(
+        cascades[0].contains("in 2 tables (members, badges)"),
+        "{}",
+        cascades[0]
+    );
+}
+
+#[test]
+fn a_lock_in_a_branch_of_a_do_block_is_conditional() {
+    let out = history(&[
+        "CREATE TABLE a (id int);\nCREATE TABLE b (id int);\nCREATE TABLE c (id int);",
+        "DO $$\nBEGIN\n  UPDATE c SET id = id;\n  IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attname = 'x') THEN\n    ALTER TABLE a ADD COLUMN x int;\n  END IF;\n  FOR i IN 1..3 LOOP\n    INSERT INTO b VALUES (i);\n  END LOOP;\nEND\n$$;",
+    ]);
+    let conditional = |relation: &str| {
+        out[1].statements[0]
+            .locks
+            .iter()
+            .find(|l| l.relation == relation)
+            .map(|l| l.conditional)
+    };
+    assert_eq!(conditional("a"), Some(true));
+    assert_eq!(conditional("b"), Some(true));
+    assert_eq!(conditional("c"), Some(false));
+}
+
+#[test]
 fn drop_table_names_the_tables_its_keys_reference_and_what_cascade_drops() {
     let schema = "CREATE TABLE a (id int PRIMARY KEY);\n\
                   CREATE TABLE b (id int PRIMARY KEY, a_id int REFERENCES a (id));\n\

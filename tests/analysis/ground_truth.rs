@@ -102,6 +102,13 @@ CREATE TABLE stamped (id int);
 CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
 CREATE TRIGGER audited_stamp BEFORE UPDATE ON audited FOR EACH ROW EXECUTE FUNCTION stamp();
 CREATE TRIGGER stamped_stamp BEFORE UPDATE ON stamped FOR EACH ROW EXECUTE FUNCTION public.stamp();
+CREATE TABLE teams (id int PRIMARY KEY);
+CREATE TABLE members (id int PRIMARY KEY, team_id int REFERENCES teams ON DELETE CASCADE);
+CREATE TABLE badges (member_id int REFERENCES members ON DELETE SET NULL);
+CREATE TABLE member_notes (member_id int REFERENCES members);
+INSERT INTO teams VALUES (1), (2), (3);
+INSERT INTO members VALUES (1, 1), (2, 2);
+INSERT INTO badges VALUES (1);
 CREATE TABLE typed (c char(10), t timestamp(3), tz timestamptz(3), tm time, iv interval(3));
 INSERT INTO typed VALUES ('a', now(), now(), now(), '1 day');
 ";
@@ -199,6 +206,12 @@ const GROUPS: &[&[&str]] = &[
     // DROP TRIGGER IF EXISTS looks the trigger up before it locks the table: one that is not
     // there (or a table that is not) locks nothing.
     &["DROP TRIGGER IF EXISTS no_such_trigger ON stamped"],
+    // Deleting referenced rows, or changing a referenced key, reaches the referencing tables:
+    // ON DELETE CASCADE deletes members (ROW EXCLUSIVE), whose deletion sets badges' key to NULL
+    // (ROW EXCLUSIVE) and looks for member_notes still pointing at them (ROW SHARE); a key
+    // changed is looked for in members (NO ACTION, ROW SHARE).
+    &["DELETE FROM teams WHERE id = 1"],
+    &["UPDATE teams SET id = 30 WHERE id = 3"],
     // A query that runs reads through views: the rewriter expands `recent_users` into `users`
     // and `order_ids`, and `order_ids` into `orders`. A query stored (a view, WITH NO DATA) does not.
     &["SELECT count(*) FROM recent_users"],

@@ -49,6 +49,7 @@ pub(super) fn alter_table(node: &SyntaxNode, pg_version: u32, d: &mut Described)
             detail: Detail::None,
             mode_override: None,
             on_created: false,
+            conditional: false,
         };
         match action.kind() {
             K::ADD_COLUMN => add_column(&action, &table, pg_version, d),
@@ -423,6 +424,7 @@ fn add_column(action: &SyntaxNode, table: &str, pg_version: u32, d: &mut Describ
             },
             mode_override: None,
             on_created: false,
+            conditional: false,
         },
     );
     d.effects.push(Effect::AddColumn {
@@ -535,6 +537,7 @@ fn add_constraint(
                 referenced.clone(),
                 own_columns(),
                 super::referenced_columns(constraint),
+                super::ref_actions(constraint),
             );
             if let Detail::Constraint { referenced: r, .. } = &mut detail {
                 *r = Some(referenced.clone());
@@ -547,6 +550,7 @@ fn add_constraint(
                     detail: Detail::None,
                     mode_override: None,
                     on_created: false,
+                    conditional: false,
                 });
             }
             if not_valid {
@@ -609,7 +613,7 @@ fn add_constraint(
     };
     let bare = table.rsplit('.').next().unwrap_or(table);
     let name = name.or_else(|| match &kind {
-        ConstraintKind::ForeignKey(_, columns, _) if !columns.is_empty() => {
+        ConstraintKind::ForeignKey(_, columns, _, _) if !columns.is_empty() => {
             Some(object_name(bare, Some(&name_addition(columns)), "fkey"))
         }
         // (`… USING INDEX i` without a name takes the index's.)
@@ -656,6 +660,7 @@ fn add_constraint(
             detail,
             mode_override: None,
             on_created: false,
+            conditional: false,
         },
     );
 }
@@ -736,5 +741,6 @@ fn alter_column(action: &SyntaxNode, table: &str, d: &mut Described) {
         detail,
         mode_override: None,
         on_created: false,
+        conditional: false,
     });
 }

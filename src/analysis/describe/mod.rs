@@ -35,6 +35,9 @@ pub(crate) struct Action {
     pub mode_override: Option<LockMode>,
     /// Its relation was created by an earlier statement of the same DO block.
     pub on_created: bool,
+    /// Written in a branch of a DO block (IF, CASE, a loop, an exception handler): it runs only
+    /// when the branch is taken.
+    pub conditional: bool,
 }
 
 /// How a column default behaves.
@@ -399,6 +402,11 @@ pub(crate) struct Described {
     pub keeps_query: bool,
     /// Syntax the server accepts only from some major version on.
     pub newer_syntax: Vec<NewerSyntax>,
+    /// A DELETE: the rows of referencing tables that point at the deleted rows are looked for,
+    /// or (`ON DELETE CASCADE`, `SET NULL`, `SET DEFAULT`) changed.
+    pub deletes: bool,
+    /// An UPDATE (of [`Described::dml_columns`]): changing a referenced key does the same.
+    pub updates: bool,
 }
 
 /// Syntax PostgreSQL accepts only from a major version on: an older server refuses the
@@ -437,8 +445,14 @@ impl Described {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ConstraintKind {
     /// A foreign key to the table (`.0`), on these columns of its own table (`.1`), referencing
-    /// these columns of the other (`.2`; empty when not written: its primary key).
-    ForeignKey(String, Vec<String>, Vec<String>),
+    /// these columns of the other (`.2`; empty when not written: its primary key), with its
+    /// `ON DELETE` and `ON UPDATE` actions (`.3`).
+    ForeignKey(
+        String,
+        Vec<String>,
+        Vec<String>,
+        (crate::analysis::RefAction, crate::analysis::RefAction),
+    ),
     /// A primary key on these columns.
     PrimaryKey(Vec<String>),
     /// A CHECK proving `column IS NOT NULL`.
@@ -572,6 +586,7 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
                         detail: Detail::Truncate { cascade },
                         mode_override: None,
                         on_created: false,
+                        conditional: false,
                     });
                 }
             }
@@ -666,6 +681,7 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
                     detail: Detail::EnumValue { ordered },
                     mode_override: None,
                     on_created: false,
+                    conditional: false,
                 });
                 if add.kind() == K::ADD_VALUE && !super::model::at_least(pg_version, 12) {
                     d.no_transaction_block = Some("ALTER TYPE … ADD VALUE (before PostgreSQL 12)");
@@ -716,6 +732,7 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
                     detail: Detail::None,
                     mode_override: None,
                     on_created: false,
+                    conditional: false,
                 });
                 // A new domain has no columns yet: no lock worth reporting, but the rule fires.
             }
@@ -742,6 +759,7 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
                     },
                     mode_override: None,
                     on_created: false,
+                    conditional: false,
                 });
             }
         }
@@ -766,6 +784,8 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
         K::INSERT | K::UPDATE | K::DELETE | K::MERGE => {
             d.kind = "DML";
             d.is_dml = true;
+            d.deletes = node.kind() == K::DELETE;
+            d.updates = node.kind() == K::UPDATE;
             if node.kind() == K::MERGE {
                 d.newer(
                     15,
@@ -879,6 +899,7 @@ fn push(d: &mut Described, shape: Shape, relation: String, span: Range<usize>) {
         detail: Detail::None,
         mode_override: None,
         on_created: false,
+        conditional: false,
     });
 }
 
@@ -982,6 +1003,7 @@ fn create_index(node: &SyntaxNode, d: &mut Described) {
         detail: Detail::CreateIndex { insert_at },
         mode_override: None,
         on_created: false,
+        conditional: false,
     });
     if concurrently {
         d.no_transaction_block = Some("CREATE INDEX CONCURRENTLY");
@@ -1022,6 +1044,7 @@ fn drop_index(node: &SyntaxNode, d: &mut Described) {
             detail: Detail::Concurrently { insert_at },
             mode_override: None,
             on_created: false,
+            conditional: false,
         });
     }
     if concurrently {
@@ -1084,6 +1107,7 @@ fn reindex(node: &SyntaxNode, d: &mut Described) {
             detail: detail.clone(),
             mode_override: None,
             on_created: false,
+            conditional: false,
         })
     };
     match (concurrently, is_table) {
@@ -1154,6 +1178,7 @@ fn lock_table(node: &SyntaxNode, d: &mut Described) {
                     detail: Detail::None,
                     mode_override: Some(mode),
                     on_created: false,
+                    conditional: false,
                 });
             }
         }
@@ -1370,11 +1395,37 @@ fn table_constraint(
             d.constraints.push((
                 name,
                 table.to_string(),
-                ConstraintKind::ForeignKey(referenced, columns, referenced_columns(constraint)),
+                ConstraintKind::ForeignKey(
+                    referenced,
+                    columns,
+                    referenced_columns(constraint),
+                    ref_actions(constraint),
+                ),
             ));
         }
         _ => {}
     }
+}
+
+/// A foreign key's `ON DELETE` and `ON UPDATE` actions (`NO ACTION` when not written).
+pub(super) fn ref_actions(
+    constraint: &SyntaxNode,
+) -> (crate::analysis::RefAction, crate::analysis::RefAction) {
+    use crate::analysis::RefAction;
+    let action = |kind: SyntaxKind| {
+        child(constraint, kind)
+            .and_then(|clause| {
+                clause.children().find_map(|n| match n.kind() {
+                    K::CASCADE => Some(RefAction::Cascade),
+                    K::SET_NULL_COLUMNS => Some(RefAction::SetNull),
+                    K::SET_DEFAULT_COLUMNS => Some(RefAction::SetDefault),
+                    K::RESTRICT => Some(RefAction::Restrict),
+                    _ => None,
+                })
+            })
+            .unwrap_or_default()
+    };
+    (action(K::ON_DELETE_ACTION), action(K::ON_UPDATE_ACTION))
 }
 
 /// A table constraint's own columns: a foreign key's referencing columns, a key's indexed ones.
@@ -1430,11 +1481,27 @@ fn do_block(node: &SyntaxNode, pg_version: u32, d: &mut Described) {
     for inner in body.syntax().descendants() {
         match inner.kind() {
             K::PLPGSQL_EXEC_SQL_STMT => {
+                let conditional = inner.ancestors().any(|a| {
+                    matches!(
+                        a.kind(),
+                        K::PLPGSQL_IF_STMT
+                            | K::PLPGSQL_CASE_STMT
+                            | K::PLPGSQL_LOOP_STMT
+                            | K::PLPGSQL_WHILE_STMT
+                            | K::PLPGSQL_FOR_I_STMT
+                            | K::PLPGSQL_FOR_QUERY_STMT
+                            | K::PLPGSQL_FOR_CURSOR_STMT
+                            | K::PLPGSQL_FOR_DYN_STMT
+                            | K::PLPGSQL_FOR_EACH_STMT
+                            | K::PLPGSQL_EXCEPTION_HANDLER
+                    )
+                });
                 for statement in inner.children() {
                     let mut part = describe(&statement, pg_version);
                     for action in &mut part.actions {
                         action.span = at.clone();
                         action.on_created |= d.creates.contains(&action.relation);
+                        action.conditional = conditional;
                     }
                     d.actions.append(&mut part.actions);
                     d.effects.append(&mut part.effects);
@@ -1502,6 +1569,7 @@ fn alter_index(node: &SyntaxNode, d: &mut Described) {
             },
             mode_override: None,
             on_created: false,
+            conditional: false,
         });
     }
 }

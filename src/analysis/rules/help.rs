@@ -81,6 +81,10 @@ pub fn safe_alternative(rule: &str) -> Option<&'static str> {
             "Stop reading and writing the column in the code first; drop it in a later release."
         }
         "drop-table" => "Stop using the table in the code first; drop it in a later release.",
+        "delete-cascades" => {
+            "Count the rows each referencing table would lose, and delete or detach them in \
+             statements of their own before the DELETE, so each is reviewed."
+        }
         "copy-loses-writes" => {
             "LOCK TABLE … IN EXCLUSIVE MODE before the statement that copies the table: writes wait until COMMIT (reads continue), so the copy misses nothing."
         }

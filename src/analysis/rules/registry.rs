@@ -264,6 +264,14 @@ pub const RULES: &[RuleInfo] = &[
         "DROP TABLE breaks running code and locks every referenced table",
     ),
     rule(
+        "delete-cascades",
+        &[],
+        Warning,
+        Robust,
+        &[],
+        "A DELETE also deletes or changes rows of the tables whose foreign keys reference it (ON DELETE CASCADE, SET NULL, SET DEFAULT)",
+    ),
+    rule(
         "copy-loses-writes",
         &[],
         Error,

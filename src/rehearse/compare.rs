@@ -363,6 +363,23 @@ mod tests {
         }
     }
 
+    /// The disagreements' messages of one statement, traced alone (nothing held before, no
+    /// rewrite, not sampled).
+    fn against(predicted: &[PredictedLock], observed: &[TracedLock]) -> Vec<String> {
+        disagreements(
+            predicted,
+            &observed_locks(observed),
+            &Observation {
+                rewritten: &[],
+                sampled: false,
+            },
+            &mut BTreeMap::new(),
+        )
+        .into_iter()
+        .map(|d| d.message)
+        .collect()
+    }
+
     fn predicted(target: &str, mode: LockMode, rewrite: bool) -> PredictedLock {
         PredictedLock {
             target: target.into(),
@@ -481,18 +498,10 @@ mod tests {
             ..predicted("networks", RowShare, false)
         };
         let found = |observed: &[TracedLock]| {
-            disagreements(
+            against(
                 &[check.clone(), predicted("flows", RowExclusive, false)],
-                &observed_locks(observed),
-                &Observation {
-                    rewritten: &[],
-                    sampled: false,
-                },
-                &mut BTreeMap::new(),
+                observed,
             )
-            .into_iter()
-            .map(|d| d.message)
-            .collect::<Vec<_>>()
         };
         let flows = lock("flows", RowExclusive);
         assert_eq!(
@@ -516,30 +525,11 @@ mod tests {
             conditional: true,
             ..predicted("users", AccessExclusive, false)
         };
-        let found = |observed: &[TracedLock]| {
-            disagreements(
-                std::slice::from_ref(&branch),
-                &observed_locks(observed),
-                &Observation {
-                    rewritten: &[],
-                    sampled: false,
-                },
-                &mut BTreeMap::new(),
-            )
-            .len()
-        };
-        assert_eq!(found(&[]), 0);
-        assert_eq!(found(&[lock("users", AccessShare)]), 0);
-        assert_eq!(found(&[lock("users", AccessExclusive)]), 0);
-        let unconditional = disagreements(
-            &[predicted("users", AccessExclusive, false)],
-            &[],
-            &Observation {
-                rewritten: &[],
-                sampled: false,
-            },
-            &mut BTreeMap::new(),
-        );
+        let found = |observed: &[TracedLock]| against(std::slice::from_ref(&branch), observed);
+        assert!(found(&[]).is_empty());
+        assert!(found(&[lock("users", AccessShare)]).is_empty());
+        assert!(found(&[lock("users", AccessExclusive)]).is_empty());
+        let unconditional = against(&[predicted("users", AccessExclusive, false)], &[]);
         assert_eq!(unconditional.len(), 1);
     }
 }

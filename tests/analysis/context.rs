@@ -43,6 +43,13 @@ fn locks_of(statement: &lockstep::analysis::AnalyzedStatement) -> Vec<(&str, Loc
         .collect()
 }
 
+/// Statement `i`'s locks, sorted by relation.
+fn sorted_locks(analysis: &Analysis, i: usize) -> Vec<(&str, LockMode)> {
+    let mut locks = locks_of(&analysis.statements[i]);
+    locks.sort();
+    locks
+}
+
 fn rules(analysis: &Analysis) -> Vec<&'static str> {
     analysis.findings.iter().map(|f| f.rule).collect()
 }
@@ -298,11 +305,7 @@ fn a_query_that_runs_reads_what_the_views_it_reads_read() {
          COPY sink FROM STDIN;\n\
          COPY sink TO STDOUT;",
     ]);
-    let locks = |i: usize| {
-        let mut locks = locks_of(&out[1].statements[i]);
-        locks.sort();
-        locks
-    };
+    let locks = |i: usize| sorted_locks(&out[1], i);
     use LockMode::{AccessExclusive, AccessShare, RowExclusive};
     // The rewriter expands outer_v into inner_v and c, and inner_v into a and b.
     assert_eq!(
@@ -357,11 +360,7 @@ fn a_delete_reaches_the_rows_that_reference_it_through_the_keys_actions() {
          CREATE TABLE codes (code text REFERENCES teams (code) ON UPDATE CASCADE);",
         "DELETE FROM teams WHERE id = 1;\nDELETE FROM notes;\nUPDATE teams SET code = 'x';\nUPDATE teams SET id = 2;",
     ]);
-    let locks = |i: usize| {
-        let mut locks = locks_of(&out[1].statements[i]);
-        locks.sort();
-        locks
-    };
+    let locks = |i: usize| sorted_locks(&out[1], i);
     use LockMode::{RowExclusive, RowShare};
     // CASCADE deletes members, whose deletion sets badges' key to NULL and looks for notes.
     assert_eq!(

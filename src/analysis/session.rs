@@ -188,7 +188,6 @@ impl<'a> State<'a> {
         }
     }
 
-    /// The referenced-table effects of known foreign keys touched by a statement.
     /// What deleting rows of `table` (or, unless `deletes`, changing its `columns`) does to the
     /// tables whose foreign keys reference it: each is searched for rows still pointing at them
     /// (ROW SHARE), or has them deleted or changed by the key's `CASCADE`, `SET NULL` or `SET
@@ -229,6 +228,7 @@ impl<'a> State<'a> {
         }
     }
 
+    /// The referenced-table effects of known foreign keys touched by a statement.
     fn known_foreign_key_effects(
         &self,
         d: &Described,
@@ -894,19 +894,6 @@ impl<'a> State<'a> {
         for (shape, referenced) in self.known_foreign_key_effects(d, &actions) {
             let row = lookup(shape);
             let mode = row.lock_at(self.ctx.pg_version);
-            if let Some(existing) = locks
-                .iter_mut()
-                .find(|l| l.relation == referenced && l.target == Target::Table)
-            {
-                if mode > existing.mode {
-                    existing.mode = mode;
-                    existing.shape = shape;
-                    existing.command = row.command;
-                    existing.blocks_reads = mode.blocks_reads();
-                    existing.blocks_writes = mode.blocks_writes();
-                }
-                continue;
-            }
             let scan = row.cost_at(self.ctx.pg_version) == Cost::Scan;
             let new_relation = self.is_new(&referenced);
             let rows = if scan && !new_relation {
@@ -914,7 +901,7 @@ impl<'a> State<'a> {
             } else {
                 None
             };
-            locks.push(LockFact {
+            LockFact {
                 rows,
                 ..LockFact::on_table(
                     referenced,
@@ -924,7 +911,8 @@ impl<'a> State<'a> {
                     (scan, false),
                     new_relation,
                 )
-            });
+            }
+            .add_to(&mut locks);
         }
 
         // DROP FUNCTION … CASCADE: each trigger it drops along locks its table.
@@ -1496,13 +1484,7 @@ impl<'a> State<'a> {
             }
         }
         for fact in found {
-            match locks
-                .iter_mut()
-                .find(|l| l.relation == fact.relation && l.target == Target::Table)
-            {
-                Some(existing) => existing.strengthen(&fact),
-                None => locks.push(fact),
-            }
+            fact.add_to(locks);
         }
     }
 
@@ -1535,20 +1517,15 @@ impl<'a> State<'a> {
             {
                 pending.extend(relation.reads.iter().map(String::as_str));
             }
-            if locks
-                .iter()
-                .any(|l| l.relation == read && l.target == Target::Table)
-            {
-                continue;
-            }
-            locks.push(LockFact::on_table(
+            LockFact::on_table(
                 read.to_string(),
                 LockMode::AccessShare,
                 Shape::Select,
                 "a read through a view (the view's query runs)",
                 (false, false),
                 self.is_new(read),
-            ));
+            )
+            .add_to(locks);
         }
     }
 

@@ -331,6 +331,17 @@ impl LockFact {
         }
     }
 
+    /// Adds the lock to `locks`, or strengthens the one already there on its relation.
+    pub(crate) fn add_to(self, locks: &mut Vec<LockFact>) {
+        match locks
+            .iter_mut()
+            .find(|l| l.relation == self.relation && l.target == self.target)
+        {
+            Some(existing) => existing.strengthen(&self),
+            None => locks.push(self),
+        }
+    }
+
     /// A lock on a table (no rows known, locked in its own name), with what its mode blocks and
     /// how long its work likely holds it.
     pub(crate) fn on_table(

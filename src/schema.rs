@@ -5,7 +5,9 @@
 
 use sqlx::PgConnection;
 
-use crate::analysis::{Catalog, KnownConstraint, RefAction, Relation, RelationKind};
+use crate::analysis::{
+    Catalog, KnownConstraint, RefAction, Relation, RelationKind, Trigger, TriggerEvent,
+};
 
 /// A name as the analysis spells it: `public` left out, other schemas kept (`auth.users`).
 const QUALIFIED: &str =
@@ -25,6 +27,30 @@ type ConstraintRow = (
     Option<String>,
     String,
 );
+
+/// A trigger's table, name, function, `tgtype` and `UPDATE OF` columns.
+type TriggerRow = (String, String, String, i32, Vec<String>);
+
+/// A trigger from `pg_trigger.tgtype`'s bits (`TRIGGER_TYPE_ROW` 1, `INSERT` 4, `DELETE` 8,
+/// `UPDATE` 16, `TRUNCATE` 32, as in PostgreSQL's `pg_trigger.h`).
+fn trigger_of_catalog(function: String, tgtype: i32, update_of: Vec<String>) -> Trigger {
+    let events = [
+        (4, TriggerEvent::Insert),
+        (16, TriggerEvent::Update),
+        (8, TriggerEvent::Delete),
+        (32, TriggerEvent::Truncate),
+    ]
+    .into_iter()
+    .filter(|(bit, _)| tgtype & bit != 0)
+    .map(|(_, event)| event)
+    .collect();
+    Trigger {
+        function,
+        events,
+        update_of,
+        per_row: tgtype & 1 != 0,
+    }
+}
 
 /// A relation's name, `relkind`, estimated rows, partitioned table and whether it is the default
 /// partition.
@@ -89,9 +115,12 @@ pub async fn read_catalog(conn: &mut PgConnection) -> Result<Catalog, sqlx::Erro
     .fetch_all(&mut *conn)
     .await?;
     catalog.indexes.extend(indexes);
-    let triggers: Vec<(String, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let triggers: Vec<TriggerRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {QUALIFIED}, t.tgname::text, \
-                CASE WHEN pn.nspname = 'public' THEN p.proname::text ELSE pn.nspname || '.' || p.proname END \
+                CASE WHEN pn.nspname = 'public' THEN p.proname::text ELSE pn.nspname || '.' || p.proname END, \
+                t.tgtype::int4, \
+                ARRAY(SELECT a.attname::text FROM unnest(t.tgattr::int2[]) k \
+                      JOIN pg_attribute a ON a.attrelid = t.tgrelid AND a.attnum = k) \
          FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
          JOIN pg_namespace n ON n.oid = c.relnamespace \
          JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace pn ON pn.oid = p.pronamespace \
@@ -99,9 +128,38 @@ pub async fn read_catalog(conn: &mut PgConnection) -> Result<Catalog, sqlx::Erro
     )))
     .fetch_all(&mut *conn)
     .await?;
-    for (table, trigger, function) in triggers {
+    for (table, name, function, tgtype, update_of) in triggers {
         if let Some(relation) = catalog.relations.get_mut(&table) {
-            relation.triggers.insert(trigger, function);
+            relation
+                .triggers
+                .insert(name, trigger_of_catalog(function, tgtype, update_of));
+        }
+    }
+    // What the user's PL/pgSQL and SQL functions lock when they run (extensions' left out).
+    let functions: Vec<(String, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT CASE WHEN n.nspname = 'public' THEN p.proname::text ELSE n.nspname || '.' || p.proname END, \
+                l.lanname::text, p.prosrc \
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+         JOIN pg_language l ON l.oid = p.prolang \
+         WHERE l.lanname IN ('plpgsql', 'sql') AND {user} \
+           AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass \
+                           AND d.objid = p.oid AND d.deptype = 'e')"
+    )))
+    .fetch_all(&mut *conn)
+    .await?;
+    let version: i32 =
+        sqlx::query_scalar("SELECT current_setting('server_version_num')::int / 10000")
+            .fetch_one(&mut *conn)
+            .await?;
+    for (name, language, source) in functions {
+        if let Some(routine) =
+            crate::analysis::routine_of_source(&language, &source, version as u32)
+        {
+            // Overloads share a name: the one whose body locks the most stands for them.
+            let entry = catalog.functions.entry(name).or_default();
+            if routine.locks.len() > entry.locks.len() {
+                *entry = routine;
+            }
         }
     }
     let constraints: Vec<ConstraintRow> =

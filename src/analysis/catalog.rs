@@ -38,9 +38,9 @@ pub struct Relation {
     /// The columns known to be NOT NULL (a NOT NULL or PRIMARY KEY constraint, SET NOT NULL).
     #[serde(skip_serializing_if = "BTreeSet::is_empty")]
     pub not_null: BTreeSet<String>,
-    /// Its triggers, with the function each executes.
+    /// Its triggers, by name.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub triggers: BTreeMap<String, String>,
+    pub triggers: BTreeMap<String, Trigger>,
     /// For a view or materialized view: the relations its query reads.
     pub reads: BTreeSet<String>,
     /// Rows, when read from a database.
@@ -73,6 +73,77 @@ impl Relation {
     }
 }
 
+/// What a statement does to a table's rows, which fires the triggers written for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TriggerEvent {
+    /// INSERT, COPY … FROM, MERGE's INSERT.
+    Insert,
+    /// UPDATE, `ON CONFLICT DO UPDATE`, MERGE's UPDATE.
+    Update,
+    /// DELETE, MERGE's DELETE.
+    Delete,
+    /// TRUNCATE.
+    Truncate,
+}
+
+/// A trigger of the schema model.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Trigger {
+    /// The function it executes (folded, `public.` left out).
+    pub function: String,
+    /// The events it fires on.
+    pub events: Vec<TriggerEvent>,
+    /// `UPDATE OF` these columns only (empty: an update of any column).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub update_of: Vec<String>,
+    /// `FOR EACH ROW`: it fires once per row written, so not at all when no row is; a
+    /// statement-level trigger fires once per statement, rows or not.
+    pub per_row: bool,
+}
+
+impl RoutineLock {
+    /// The mode it takes on a server of `pg_version`.
+    pub fn mode_at(&self, pg_version: u32) -> super::LockMode {
+        self.mode
+            .unwrap_or_else(|| super::model::lookup(self.shape).lock_at(pg_version))
+    }
+}
+
+impl Trigger {
+    /// Whether a statement doing `event` (an UPDATE setting `columns`, when known) fires it.
+    pub fn fires_on(&self, event: TriggerEvent, columns: Option<&[String]>) -> bool {
+        self.events.contains(&event)
+            && (event != TriggerEvent::Update
+                || self.update_of.is_empty()
+                || columns.is_none_or(|set| set.iter().any(|c| self.update_of.contains(c))))
+    }
+}
+
+/// What a function's body locks each time it runs, as far as its text tells (a PL/pgSQL or SQL
+/// body; dynamic `EXECUTE` is not followed).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Routine {
+    /// The locks of its statements, in the order written.
+    pub locks: Vec<RoutineLock>,
+}
+
+/// One lock a function's body takes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoutineLock {
+    /// The relation (folded, `public.` left out).
+    pub relation: String,
+    /// The lock-model row of the statement that takes it.
+    pub shape: super::Shape,
+    /// The mode written (`LOCK TABLE … IN SHARE MODE`), when not the lock model's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<super::LockMode>,
+    /// That statement, on one line without comments (shortened).
+    pub statement: String,
+    /// Taken only in a branch (IF, CASE, a loop, an exception handler).
+    pub conditional: bool,
+}
+
 /// The schema model.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Catalog {
@@ -82,6 +153,10 @@ pub struct Catalog {
     pub indexes: BTreeMap<String, String>,
     /// Named constraints.
     pub constraints: BTreeMap<String, KnownConstraint>,
+    /// Functions (folded, `public.` left out; overloads share a name) with what their bodies
+    /// lock when they run: triggers' functions, whose locks a statement firing them takes.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub functions: BTreeMap<String, Routine>,
     /// Whether the model describes the whole schema (replayed from the first migration, or read
     /// from a database): then a relation or index it does not hold does not exist.
     pub complete: bool,
@@ -102,6 +177,7 @@ impl Catalog {
         replay(&mut self.relations, changes.relations);
         replay(&mut self.indexes, changes.indexes);
         replay(&mut self.constraints, changes.constraints);
+        replay(&mut self.functions, changes.functions);
         self.complete &= !changes.unseen;
     }
 }
@@ -125,6 +201,8 @@ pub struct SchemaChanges {
     pub indexes: BTreeMap<String, Option<String>>,
     /// Constraints added, changed or dropped.
     pub constraints: BTreeMap<String, Option<KnownConstraint>>,
+    /// Functions created, replaced or dropped.
+    pub functions: BTreeMap<String, Option<Routine>>,
     /// The file changed the schema in ways the model cannot follow (dynamic SQL): from here on the
     /// model may miss objects.
     pub unseen: bool,
@@ -347,6 +425,18 @@ impl<'a> Schema<'a> {
         )
     }
 
+    /// A function's body as known now.
+    pub(crate) fn function(&self, name: &str) -> Option<&Routine> {
+        match self.changes.functions.get(name) {
+            Some(changed) => changed.as_ref(),
+            None => self.base.functions.get(name),
+        }
+    }
+
+    pub(crate) fn set_function(&mut self, name: &str, routine: Option<Routine>) {
+        self.changes.functions.insert(name.to_string(), routine);
+    }
+
     /// The type of `table.column`, when known.
     pub(crate) fn column_type(&self, table: &str, column: &str) -> Option<&str> {
         self.relation(table)?
@@ -566,7 +656,7 @@ impl<'a> Schema<'a> {
                 let triggers: Vec<String> = relation
                     .triggers
                     .iter()
-                    .filter(|(_, f)| functions.contains(f))
+                    .filter(|(_, t)| functions.contains(&t.function))
                     .map(|(t, _)| t.clone())
                     .collect();
                 (!triggers.is_empty()).then(|| (table.clone(), triggers))

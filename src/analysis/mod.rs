@@ -32,8 +32,10 @@ mod session;
 mod syntax;
 mod types;
 
-pub use catalog::{Catalog, Relation, RelationKind, SchemaChanges};
-pub(crate) use describe::not_null_proven_by;
+pub use catalog::{
+    Catalog, Relation, RelationKind, Routine, RoutineLock, SchemaChanges, Trigger, TriggerEvent,
+};
+pub(crate) use describe::{not_null_proven_by, routine_of_source};
 pub use engine::analyze;
 pub use lint::{LintOptions, LintReport, LintedFile, lint_each, lint_files};
 pub use locks::LockMode;

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use super::catalog::{Catalog, ForeignKeyIndex, Relation, RelationKind, Schema};
+use super::catalog::{Catalog, ForeignKeyIndex, Relation, RelationKind, Schema, TriggerEvent};
 use super::coercion::{TypeChange, classify};
 use super::describe::{Action, ConstraintKind, Control, Described, Detail, DropKind, Effect};
 use super::locks::LockMode;
@@ -226,6 +226,152 @@ impl<'a> State<'a> {
                 self.referencing_effects(&referencing, true, &[], seen, out);
             }
         }
+    }
+
+    /// The functions a statement runs whose bodies the model knows: those of the triggers it
+    /// fires on the tables it writes, and those it calls (`SELECT f()`, `CALL p()`).
+    fn functions_run(&self, d: &Described, actions: &[(&Action, bool)]) -> Vec<Fired> {
+        let mut out: Vec<Fired> = Vec::new();
+        for &(a, no_op) in actions {
+            if no_op || !matches!(a.shape, Shape::Dml | Shape::Truncate) {
+                continue;
+            }
+            let Some(relation) = self.schema.relation(&a.relation) else {
+                continue;
+            };
+            for (name, trigger) in &relation.triggers {
+                let fires = d
+                    .fires
+                    .iter()
+                    .any(|e| trigger.fires_on(*e, d.dml_columns.as_deref()));
+                let Some(routine) = self.schema.function(&trigger.function) else {
+                    continue;
+                };
+                let by = Some((name.clone(), a.relation.clone()));
+                if fires && !out.iter().any(|f| f.trigger == by) {
+                    out.push(Fired {
+                        trigger: by,
+                        function: trigger.function.clone(),
+                        per_row: trigger.per_row,
+                        locks: routine.locks.clone(),
+                    });
+                }
+            }
+        }
+        for (function, per_row) in &d.calls {
+            if let Some(routine) = self.schema.function(function)
+                && !out
+                    .iter()
+                    .any(|f| f.trigger.is_none() && f.function == *function)
+            {
+                out.push(Fired {
+                    trigger: None,
+                    function: function.clone(),
+                    per_row: *per_row,
+                    locks: routine.locks.clone(),
+                });
+            }
+        }
+        out
+    }
+
+    /// `fires-trigger` / `function-locks`: a statement runs a function (a trigger's, on an
+    /// existing table, or one it calls) whose body blocks writes to an existing relation.
+    fn function_run_finding(
+        &self,
+        d: &Described,
+        span: &std::ops::Range<usize>,
+        fire: &Fired,
+    ) -> Option<Draft> {
+        if fire
+            .trigger
+            .as_ref()
+            .is_some_and(|(_, table)| self.is_new(table))
+        {
+            return None;
+        }
+        let blocking: Vec<(&crate::analysis::RoutineLock, LockMode)> = fire
+            .locks
+            .iter()
+            .filter(|l| !self.is_new(&l.relation))
+            .map(|l| (l, l.mode_at(self.ctx.pg_version)))
+            .filter(|(_, mode)| mode.blocks_writes())
+            .collect();
+        let mode = blocking.iter().map(|(_, mode)| *mode).max()?;
+        // Every relation it locks so, in the order the body locks them.
+        let mut relations: Vec<&str> = Vec::new();
+        for (l, m) in &blocking {
+            if *m == mode && !relations.contains(&l.relation.as_str()) {
+                relations.push(&l.relation);
+            }
+        }
+        let lock = blocking.iter().find(|(_, m)| *m == mode)?.0;
+        let others = blocking
+            .iter()
+            .filter(|(l, m)| *m == mode && l.statement != lock.statement)
+            .map(|(l, _)| l.statement.as_str())
+            .collect::<BTreeSet<_>>()
+            .len();
+        let runs = format!(
+            "runs `{statement}`{more}: {mode} lock on {relations} ({blocks}) until the \
+             transaction ends",
+            statement = lock.statement,
+            more = match others {
+                0 => String::new(),
+                1 => " and 1 more such statement".to_string(),
+                n => format!(" and {n} more such statements"),
+            },
+            relations = crate::format::quoted_and_more(&relations, 4),
+            blocks = mode.blocking_summary(),
+        );
+        let relations = crate::format::quoted_and_more(&relations, 4);
+        let Some((trigger, table)) = &fire.trigger else {
+            let verb = if d.kind == "CALL" {
+                "CALL"
+            } else {
+                "statement"
+            };
+            return Some(
+                Draft::new(
+                    "function-locks",
+                    span.clone(),
+                    format!("this {verb} calls {}(), which {runs}", fire.function),
+                )
+                .on(&lock.relation, mode)
+                .help(format!(
+                    "review the function's body with the migration: run it at a quiet time with \
+                     lock_timeout set, in a migration of its own, so {relations} is not held \
+                     locked behind the rest"
+                )),
+            );
+        };
+        let verb = match (d.kind, d.fires.as_slice()) {
+            ("COPY" | "TRUNCATE", _) => d.kind,
+            (_, [TriggerEvent::Insert, ..]) => "INSERT",
+            (_, [TriggerEvent::Update]) => "UPDATE",
+            (_, [TriggerEvent::Delete]) => "DELETE",
+            _ => "MERGE",
+        };
+        let message = format!(
+            "this {verb} on \"{table}\" fires the trigger \"{trigger}\"{level}, whose function \
+             {function}() {runs}{times}",
+            level = if fire.per_row { " (FOR EACH ROW)" } else { "" },
+            function = fire.function,
+            times = if fire.per_row {
+                ", and runs it again for every row written"
+            } else {
+                ""
+            },
+        );
+        Some(
+            Draft::new("fires-trigger", span.clone(), message)
+                .on(&lock.relation, mode)
+                .help(format!(
+                    "write the rows in small batches, each in a transaction of its own, so \
+                     {relations} stays locked briefly each time; or, at a quiet time, drop the \
+                     trigger for the backfill and do its work once afterwards"
+                )),
+        )
     }
 
     /// The referenced-table effects of known foreign keys touched by a statement.
@@ -859,6 +1005,7 @@ impl<'a> State<'a> {
                 rows: None,
                 partition_of: None,
                 conditional: a.conditional,
+                via: None,
                 new_relation: f.new_relation
                     || a.shape == Shape::CreateTable
                     || (d.kind != "DO" && d.creates.contains(&a.relation)),
@@ -976,6 +1123,35 @@ impl<'a> State<'a> {
         }
         self.partition_locks(d, &actions, &mut locks);
         self.view_locks(d, &actions, &mut locks);
+
+        // The functions the statement runs (its triggers', those it calls) lock what their
+        // bodies' statements lock.
+        for fire in &self.functions_run(d, &actions) {
+            for l in &fire.locks {
+                let row = lookup(l.shape);
+                let mode = l.mode_at(self.ctx.pg_version);
+                LockFact {
+                    target: row.target,
+                    conditional: fire.per_row || l.conditional,
+                    via: Some(match &fire.trigger {
+                        Some((trigger, table)) => format!("trigger \"{trigger}\" on \"{table}\""),
+                        None => format!("function {}()", fire.function),
+                    }),
+                    ..LockFact::on_table(
+                        l.relation.clone(),
+                        mode,
+                        l.shape,
+                        row.command,
+                        (row.cost_at(self.ctx.pg_version) == Cost::Scan, false),
+                        self.is_new(&l.relation),
+                    )
+                }
+                .add_to(&mut locks);
+            }
+            if let Some(draft) = self.function_run_finding(d, span, fire) {
+                out.push(draft);
+            }
+        }
 
         // A DELETE reaches the rows that reference the deleted ones, through the keys' actions.
         if d.deletes
@@ -1896,12 +2072,15 @@ impl<'a> State<'a> {
                 Effect::CreateTrigger {
                     table,
                     name,
-                    function,
+                    trigger,
                 } => {
                     self.schema
                         .relation_mut(table)
                         .triggers
-                        .insert(name.clone(), function.clone());
+                        .insert(name.clone(), trigger.clone());
+                }
+                Effect::DefineFunction { name, routine } => {
+                    self.schema.set_function(name, Some(routine.clone()));
                 }
                 Effect::DropTrigger { table, name, .. } => {
                     if self
@@ -1922,8 +2101,15 @@ impl<'a> State<'a> {
                             relation.triggers.remove(&trigger);
                         }
                     }
+                    for name in names {
+                        self.schema.set_function(name, None);
+                    }
                 }
-                Effect::DropFunctions { .. } => {}
+                Effect::DropFunctions { names, .. } => {
+                    for name in names {
+                        self.schema.set_function(name, None);
+                    }
+                }
                 Effect::NotNull { table, columns, on } => {
                     let not_null = &mut self.schema.relation_mut(table).not_null;
                     for column in columns {
@@ -2044,4 +2230,14 @@ impl<'a> State<'a> {
             }
         }
     }
+}
+
+/// A function a statement runs, with what its body locks.
+struct Fired {
+    /// The trigger that runs it and that trigger's table (`None`: the statement calls it).
+    trigger: Option<(String, String)>,
+    function: String,
+    /// Run once per row written (a row trigger) or per row selected: not at all without rows.
+    per_row: bool,
+    locks: Vec<crate::analysis::RoutineLock>,
 }

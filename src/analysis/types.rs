@@ -313,6 +313,10 @@ pub struct LockFact {
     /// handler): when the branch is not taken, neither is the lock.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub conditional: bool,
+    /// Taken by a function the statement runs, not by its own text: `trigger "t" on "x"` (the
+    /// function of a trigger it fires) or `function f()` (one it calls).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
 
 impl LockFact {
@@ -326,7 +330,11 @@ impl LockFact {
             self.blocks_reads = other.blocks_reads;
             self.blocks_writes = other.blocks_writes;
             self.conditional = other.conditional;
+            self.via.clone_from(&other.via);
         } else if other.mode == self.mode {
+            if self.conditional && !other.conditional {
+                self.via.clone_from(&other.via);
+            }
             self.conditional &= other.conditional;
         }
     }
@@ -367,6 +375,7 @@ impl LockFact {
             rows: None,
             partition_of: None,
             conditional: false,
+            via: None,
         }
     }
 

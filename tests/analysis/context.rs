@@ -392,6 +392,131 @@ fn a_delete_reaches_the_rows_that_reference_it_through_the_keys_actions() {
 }
 
 #[test]
+fn a_statement_takes_the_locks_of_the_trigger_functions_it_fires() {
+    let out = history(&[
+        "CREATE TABLE post (id int PRIMARY KEY, score int, title text);\n\
+         CREATE TABLE audit (post_id int);\n\
+         CREATE MATERIALIZED VIEW hot AS SELECT id, score FROM post;\n\
+         CREATE FUNCTION refresh_hot() RETURNS trigger LANGUAGE plpgsql AS $$\n\
+         BEGIN\n  REFRESH MATERIALIZED VIEW CONCURRENTLY hot;\n  IF NEW.score > 10 THEN\n    INSERT INTO audit VALUES (NEW.id);\n  END IF;\n  RETURN NEW;\nEND $$;\n\
+         CREATE TRIGGER post_hot AFTER INSERT OR UPDATE OF score ON post FOR EACH ROW EXECUTE FUNCTION refresh_hot();\n\
+         CREATE FUNCTION guard() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN LOCK TABLE audit IN SHARE MODE; RETURN NULL; END $$;\n\
+         CREATE TRIGGER post_guard AFTER DELETE ON post EXECUTE FUNCTION guard();",
+        "UPDATE post SET score = 0;\nUPDATE post SET title = 'x';\nINSERT INTO post (id) VALUES (1);\nDELETE FROM post WHERE id < 0;\nDROP FUNCTION guard() CASCADE;\nDELETE FROM post WHERE id < 0;",
+    ]);
+    let locks = |i: usize| sorted_locks(&out[1], i);
+    use LockMode::{Exclusive, RowExclusive, Share};
+    // UPDATE OF score fires post_hot: its function refreshes hot and (in a branch) writes audit.
+    assert_eq!(
+        locks(0),
+        [
+            ("audit", RowExclusive),
+            ("hot", Exclusive),
+            ("post", RowExclusive)
+        ]
+    );
+    let fact = |i: usize, relation: &str| {
+        out[1].statements[i]
+            .locks
+            .iter()
+            .find(|l| l.relation == relation)
+            .cloned()
+            .expect(relation)
+    };
+    // A row trigger fires only for rows written: its locks are conditional, and say whose.
+    assert!(fact(0, "hot").conditional);
+    assert_eq!(
+        fact(0, "hot").via.as_deref(),
+        Some("trigger \"post_hot\" on \"post\"")
+    );
+    assert!(!fact(0, "post").conditional && fact(0, "post").via.is_none());
+    // Another column: not fired. An INSERT fires it too.
+    assert_eq!(locks(1), [("post", RowExclusive)]);
+    assert_eq!(
+        locks(2),
+        [
+            ("audit", RowExclusive),
+            ("hot", Exclusive),
+            ("post", RowExclusive)
+        ]
+    );
+    // A statement-level trigger fires once, rows or not.
+    assert_eq!(locks(3), [("audit", Share), ("post", RowExclusive)]);
+    assert!(!fact(3, "audit").conditional);
+    // Its function dropped with its trigger: nothing fired any more.
+    assert_eq!(locks(5), [("post", RowExclusive)]);
+    let found: Vec<(usize, &str)> = out[1]
+        .findings
+        .iter()
+        .filter(|f| f.rule == "fires-trigger")
+        .map(|f| (f.start.line, f.message.as_str()))
+        .collect();
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert!(
+        found[0]
+            .1
+            .contains("fires the trigger \"post_hot\" (FOR EACH ROW)")
+            && found[0]
+                .1
+                .contains("REFRESH MATERIALIZED VIEW CONCURRENTLY hot")
+            && found[0].1.contains("EXCLUSIVE lock on \"hot\"")
+            && found[0].1.contains("for every row written"),
+        "{}",
+        found[0].1
+    );
+    assert!(
+        found[2].1.contains("SHARE lock on \"audit\"") && !found[2].1.contains("every row"),
+        "{}",
+        found[2].1
+    );
+}
+
+#[test]
+fn a_statement_takes_the_locks_of_the_functions_it_calls() {
+    let out = history(&[
+        "CREATE TABLE post (id int PRIMARY KEY);\nCREATE TABLE tags (id int);\n\
+         CREATE FUNCTION retag() RETURNS void LANGUAGE plpgsql AS $$ BEGIN ALTER TABLE tags ADD COLUMN n int; END $$;\n\
+         CREATE FUNCTION tag_count() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM tags';\n\
+         CREATE PROCEDURE purge() LANGUAGE sql AS $$ DELETE FROM tags $$;",
+        "SELECT retag();\nSELECT tag_count() FROM post;\nCALL purge();\nSELECT now();\nDROP FUNCTION retag();\nSELECT retag();",
+    ]);
+    let locks = |i: usize| sorted_locks(&out[1], i);
+    use LockMode::{AccessExclusive, AccessShare, RowExclusive};
+    assert_eq!(locks(0), [("tags", AccessExclusive)]);
+    assert_eq!(
+        out[1].statements[0].locks[0].via.as_deref(),
+        Some("function retag()")
+    );
+    // Called once per row of post: not at all when it has none.
+    assert_eq!(locks(1), [("post", AccessShare), ("tags", AccessShare)]);
+    let tags = |i: usize| {
+        out[1].statements[i]
+            .locks
+            .iter()
+            .find(|l| l.relation == "tags")
+            .cloned()
+            .expect("tags")
+    };
+    assert!(tags(1).conditional && !tags(0).conditional);
+    assert_eq!(locks(2), [("tags", RowExclusive)]);
+    assert!(locks(3).is_empty());
+    // Dropped: its body is no longer known.
+    assert!(locks(5).is_empty());
+    let found: Vec<&str> = out[1]
+        .findings
+        .iter()
+        .filter(|f| f.rule == "function-locks")
+        .map(|f| f.message.as_str())
+        .collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].contains("calls retag(), which runs `ALTER TABLE tags ADD COLUMN n int`: ACCESS EXCLUSIVE lock on \"tags\""),
+        "{}",
+        found[0]
+    );
+}
+
+#[test]
 fn a_lock_in_a_branch_of_a_do_block_is_conditional() {
     let out = history(&[
         "CREATE TABLE a (id int);\nCREATE TABLE b (id int);\nCREATE TABLE c (id int);",

@@ -987,6 +987,10 @@ fn every_registered_rule_has_a_firing_fixture() {
         .filter(|name| *name != "default-partition-scan")
         // Needs a referenced table from an earlier migration: `context::a_delete_reaches_…`.
         .filter(|name| *name != "delete-cascades")
+        // Needs a trigger on a table from an earlier migration: `context::a_statement_takes_…`.
+        .filter(|name| *name != "fires-trigger")
+        // Needs a function from an earlier migration: `context::a_statement_takes_…_it_calls`.
+        .filter(|name| *name != "function-locks")
         .collect();
     assert!(
         missing.is_empty(),

@@ -109,6 +109,22 @@ CREATE TABLE member_notes (member_id int REFERENCES members);
 INSERT INTO teams VALUES (1), (2), (3);
 INSERT INTO members VALUES (1, 1), (2, 2);
 INSERT INTO badges VALUES (1);
+CREATE TABLE scores (id int PRIMARY KEY, score int, note text);
+INSERT INTO scores SELECT g, g, 'n' FROM generate_series(1, 5) g;
+CREATE TABLE score_log (id int);
+CREATE MATERIALIZED VIEW top_scores AS SELECT id, score FROM scores;
+CREATE UNIQUE INDEX top_scores_id ON top_scores (id);
+CREATE FUNCTION refresh_top() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  REFRESH MATERIALIZED VIEW CONCURRENTLY top_scores;
+  INSERT INTO score_log VALUES (NEW.id);
+  RETURN NEW;
+END $$;
+CREATE TRIGGER scores_top AFTER UPDATE OF score ON scores FOR EACH ROW EXECUTE FUNCTION refresh_top();
+CREATE FUNCTION hold_log() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN LOCK TABLE score_log IN SHARE MODE; RETURN NULL; END $$;
+CREATE TRIGGER scores_purge AFTER DELETE ON scores FOR EACH STATEMENT EXECUTE FUNCTION hold_log();
+CREATE FUNCTION tidy_log() RETURNS void LANGUAGE plpgsql AS $$ BEGIN DELETE FROM score_log; ALTER TABLE score_log ADD COLUMN IF NOT EXISTS seen bool; END $$;
+CREATE FUNCTION count_log() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM score_log';
 CREATE TABLE typed (c char(10), t timestamp(3), tz timestamptz(3), tm time, iv interval(3));
 INSERT INTO typed VALUES ('a', now(), now(), now(), '1 day');
 ";
@@ -212,6 +228,17 @@ const GROUPS: &[&[&str]] = &[
     // changed is looked for in members (NO ACTION, ROW SHARE).
     &["DELETE FROM teams WHERE id = 1"],
     &["UPDATE teams SET id = 30 WHERE id = 3"],
+    // A statement runs the functions of the triggers it fires, which lock what they touch: the
+    // row trigger on UPDATE OF score refreshes top_scores (EXCLUSIVE) and writes score_log; an
+    // update of another column fires nothing; the statement-level trigger on DELETE fires with
+    // no row deleted (SHARE on score_log).
+    &["UPDATE scores SET score = score + 1 WHERE id = 1"],
+    &["UPDATE scores SET note = 'x' WHERE id = 2"],
+    &["DELETE FROM scores WHERE id = 99"],
+    // A function called runs its body: ACCESS EXCLUSIVE on score_log from its ALTER TABLE; an
+    // SQL function reads.
+    &["SELECT tidy_log()"],
+    &["SELECT count_log()"],
     // A query that runs reads through views: the rewriter expands `recent_users` into `users`
     // and `order_ids`, and `order_ids` into `orders`. A query stored (a view, WITH NO DATA) does not.
     &["SELECT count(*) FROM recent_users"],
@@ -333,6 +360,19 @@ async fn predicted_locks_and_rewrites_match_the_server() {
         catalog.constraints["kids_parent_fk"].references.as_deref(),
         Some("parents")
     );
+    // Triggers with their events and level, and what their functions lock (from `prosrc`).
+    let top = &catalog.relations["scores"].triggers["scores_top"];
+    assert_eq!(
+        (top.function.as_str(), top.per_row, top.update_of.clone()),
+        ("refresh_top", true, vec!["score".to_string()])
+    );
+    assert_eq!(top.events, [lockstep::analysis::TriggerEvent::Update]);
+    let refreshed: Vec<&str> = catalog.functions["refresh_top"]
+        .locks
+        .iter()
+        .map(|l| l.relation.as_str())
+        .collect();
+    assert_eq!(refreshed, ["top_scores", "score_log"]);
     for group in GROUPS {
         let statements: Vec<String> = group.iter().map(|s| s.to_string()).collect();
         let traced = trace(&mut conn, &statements, &TraceOptions::default())

@@ -1738,6 +1738,22 @@ fn a_file_with_its_own_begin_and_commit_is_not_shown_as_one_transaction() {
     assert!(text.contains("AS WRITTEN"), "{text}");
 }
 
+/// The screen at 160×45 with migration 2 selected and its preview open at its first finding (its
+/// lock badges shown), the pending migrations analysed against `catalog` as the database's.
+fn preview_of_second(
+    set: MigrationSet,
+    status: Status,
+    catalog: &lockstep::analysis::Catalog,
+) -> String {
+    let mut app = app_on_catalog(set, status, catalog);
+    render(&mut app, 160, 45);
+    key(&mut app, KeyCode::Char('j'));
+    assert_eq!(app.selected_version().unwrap().version, 2);
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char(']'));
+    render(&mut app, 160, 45).backend().to_string()
+}
+
 /// A statement on a partitioned table locks each partition: the preview says how many beside the
 /// table's badge, rather than a badge per partition.
 #[test]
@@ -1772,17 +1788,69 @@ fn the_preview_counts_the_partitions_a_statement_locks() {
             },
         );
     }
-    let mut app = app_on_catalog(set, status, &catalog);
-    render(&mut app, 160, 45);
-    key(&mut app, KeyCode::Char('j'));
-    assert_eq!(app.selected_version().unwrap().version, 2);
-    // Into the preview, its lock badges shown.
-    key(&mut app, KeyCode::Enter);
-    key(&mut app, KeyCode::Char(']'));
-    let screen = render(&mut app, 160, 45).backend().to_string();
+    let screen = preview_of_second(set, status, &catalog);
     assert!(screen.contains("ACCESS EXCLUSIVE on events"), "{screen}");
     assert!(screen.contains("+2 partitions"), "{screen}");
     assert!(!screen.contains("on events_2025"), "{screen}");
+}
+
+/// A statement that fires a trigger takes the locks of the trigger's function: the preview badges
+/// them with the trigger that takes them, and the finding says what the function runs.
+#[test]
+fn the_preview_names_the_trigger_whose_function_takes_a_lock() {
+    let ms = vec![
+        migration(
+            1,
+            "scores",
+            "CREATE TABLE scores (id int PRIMARY KEY, score int);
+\
+             CREATE MATERIALIZED VIEW top AS SELECT id, score FROM scores;
+\
+             CREATE FUNCTION refresh_top() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN REFRESH MATERIALIZED VIEW CONCURRENTLY top; RETURN NEW; END $$;
+\
+             CREATE TRIGGER scores_top AFTER UPDATE ON scores FOR EACH ROW EXECUTE FUNCTION refresh_top();
+",
+            None,
+        ),
+        migration(2, "rescore", "UPDATE scores SET score = 0;
+", None),
+    ];
+    let (set, status) = set_applied(ms, 1);
+    // The database's catalogue, as the dashboard reads it (`pg_trigger`, `pg_proc.prosrc`).
+    let mut catalog = lockstep::analysis::Catalog::empty_database();
+    let mut scores = Relation::of(RelationKind::Table);
+    scores.triggers.insert(
+        "scores_top".into(),
+        lockstep::analysis::Trigger {
+            function: "refresh_top".into(),
+            events: vec![lockstep::analysis::TriggerEvent::Update],
+            update_of: Vec::new(),
+            per_row: true,
+        },
+    );
+    catalog.relations.insert("scores".into(), scores);
+    catalog
+        .relations
+        .insert("top".into(), Relation::of(RelationKind::MaterializedView));
+    catalog.functions.insert(
+        "refresh_top".into(),
+        lockstep::analysis::Routine {
+            locks: vec![lockstep::analysis::RoutineLock {
+                relation: "top".into(),
+                shape: lockstep::analysis::Shape::RefreshMatviewConcurrently,
+                mode: None,
+                statement: "REFRESH MATERIALIZED VIEW CONCURRENTLY top".into(),
+                conditional: false,
+            }],
+        },
+    );
+    let screen = preview_of_second(set, status, &catalog);
+    assert!(screen.contains("EXCLUSIVE on top"), "{screen}");
+    assert!(
+        screen.contains("via trigger \"scores_top\" on \"scores\""),
+        "{screen}"
+    );
+    assert!(screen.contains("[fires-trigger]"), "{screen}");
 }
 
 /// The confirmation looks for sessions that hold locks on the tables the plan locks: an index the

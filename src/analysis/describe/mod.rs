@@ -14,7 +14,7 @@ use std::ops::Range;
 use squawk_syntax::ast::{self, AstNode};
 use squawk_syntax::{SyntaxKind, SyntaxNode};
 
-use super::catalog::RelationKind;
+use super::catalog::{RelationKind, TriggerEvent};
 use super::locks::LockMode;
 use super::model::Shape;
 use super::syntax::*;
@@ -252,14 +252,21 @@ pub(crate) enum Effect {
         /// NOT NULL (`true`) or nullable again (`false`).
         on: bool,
     },
-    /// CREATE TRIGGER on a table, calling a function.
+    /// CREATE TRIGGER on a table.
     CreateTrigger {
         /// Table.
         table: String,
         /// Trigger name.
         name: String,
-        /// The function it executes (folded, `public.` left out).
-        function: String,
+        /// What it executes, and when.
+        trigger: crate::analysis::Trigger,
+    },
+    /// CREATE [OR REPLACE] FUNCTION or PROCEDURE: what its body locks when it runs.
+    DefineFunction {
+        /// Its name (folded, `public.` left out).
+        name: String,
+        /// Its body's locks.
+        routine: crate::analysis::Routine,
     },
     /// CREATE INDEX without a name: the server chooses one ([`crate::analysis::naming`]).
     CreateUnnamedIndex {
@@ -407,6 +414,11 @@ pub(crate) struct Described {
     pub deletes: bool,
     /// An UPDATE (of [`Described::dml_columns`]): changing a referenced key does the same.
     pub updates: bool,
+    /// What it does to the rows of the table it writes, which fires that table's triggers.
+    pub fires: Vec<crate::analysis::TriggerEvent>,
+    /// The functions a SELECT or CALL calls (folded, `public.` left out), each with whether it
+    /// runs once per row of a FROM clause (not at all without rows).
+    pub calls: Vec<(String, bool)>,
 }
 
 /// Syntax PostgreSQL accepts only from a major version on: an older server refuses the
@@ -572,6 +584,7 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
         }
         K::TRUNCATE => {
             d.kind = "TRUNCATE";
+            d.fires = vec![TriggerEvent::Truncate];
             let cascade = child(node, K::CASCADE).is_some();
             if let Some(list) = child(node, K::TABLE_LIST) {
                 for rel in list.children() {
@@ -611,7 +624,7 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
                     d.effects.push(Effect::CreateTrigger {
                         table: rel.clone(),
                         name,
-                        function,
+                        trigger: trigger_of(node, function),
                     });
                 }
                 // A statement-level trigger (the default) stays on a partitioned table; a
@@ -786,6 +799,15 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
             d.is_dml = true;
             d.deletes = node.kind() == K::DELETE;
             d.updates = node.kind() == K::UPDATE;
+            d.fires = match node.kind() {
+                K::INSERT if has_descendant(node, &[K::CONFLICT_DO_UPDATE_SET]) => {
+                    vec![TriggerEvent::Insert, TriggerEvent::Update]
+                }
+                K::INSERT => vec![TriggerEvent::Insert],
+                K::UPDATE => vec![TriggerEvent::Update],
+                K::DELETE => vec![TriggerEvent::Delete],
+                _ => merge_events(node),
+            };
             if node.kind() == K::MERGE {
                 d.newer(
                     15,
@@ -828,8 +850,16 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
             d.bulk = node.kind() != K::INSERT || child(node, K::VALUES).is_none();
             set_config_calls(node, &mut d);
         }
+        K::CALL => {
+            d.kind = "CALL";
+            d.bulk = true;
+            if let Some(name) = child(node, K::PROCEDURE_NAME_REF).map(|n| name_text(&n)) {
+                d.calls.push((name, false));
+            }
+        }
         K::SELECT | K::COMPOUND_SELECT | K::PAREN_SELECT | K::VALUES => {
             d.kind = "SELECT";
+            d.calls = calls_in(node);
             reads::push_reads(node, None, &mut d);
             d.bulk = has_descendant(node, &[K::CALL_EXPR]);
             if reads::push_cte_writes(node, None, &mut d) {
@@ -844,6 +874,11 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
         K::CREATE_FUNCTION => {
             d.kind = "CREATE FUNCTION";
             reads::function_body(node, &mut d);
+            define_function(node, pg_version, &mut d);
+        }
+        K::CREATE_PROCEDURE => {
+            d.kind = "CREATE PROCEDURE";
+            define_function(node, pg_version, &mut d);
         }
         K::CREATE_DATABASE | K::DROP_DATABASE => {
             d.kind = "DATABASE";
@@ -913,6 +948,7 @@ fn copy(node: &SyntaxNode, d: &mut Described) {
     } else if let Some(table) = child(node, K::COPY_TABLE).and_then(|t| relation_in(&t)) {
         if child(node, K::COPY_FROM).is_some() {
             d.is_dml = true;
+            d.fires = vec![TriggerEvent::Insert];
             d.bulk = true;
             push(d, Shape::Dml, table, span(node));
         } else {
@@ -1478,68 +1514,277 @@ fn do_block(node: &SyntaxNode, pg_version: u32, d: &mut Described) {
         return;
     };
     let at = span(node);
-    for inner in body.syntax().descendants() {
-        match inner.kind() {
-            K::PLPGSQL_EXEC_SQL_STMT => {
-                let conditional = inner.ancestors().any(|a| {
-                    matches!(
-                        a.kind(),
-                        K::PLPGSQL_IF_STMT
-                            | K::PLPGSQL_CASE_STMT
-                            | K::PLPGSQL_LOOP_STMT
-                            | K::PLPGSQL_WHILE_STMT
-                            | K::PLPGSQL_FOR_I_STMT
-                            | K::PLPGSQL_FOR_QUERY_STMT
-                            | K::PLPGSQL_FOR_CURSOR_STMT
-                            | K::PLPGSQL_FOR_DYN_STMT
-                            | K::PLPGSQL_FOR_EACH_STMT
-                            | K::PLPGSQL_EXCEPTION_HANDLER
-                    )
-                });
-                for statement in inner.children() {
-                    let mut part = describe(&statement, pg_version);
-                    for action in &mut part.actions {
-                        action.span = at.clone();
-                        action.on_created |= d.creates.contains(&action.relation);
-                        action.conditional = conditional;
-                    }
-                    d.actions.append(&mut part.actions);
-                    d.effects.append(&mut part.effects);
-                    d.constraints.append(&mut part.constraints);
-                    d.creates.append(&mut part.creates);
-                    d.indexes.append(&mut part.indexes);
-                }
-            }
-            K::PLPGSQL_DYN_EXECUTE_STMT => d.effects.push(Effect::Unseen),
-            _ => {}
+    let body = PlpgsqlBody::of(&body.syntax());
+    for (statement, conditional) in &body.statements {
+        let mut part = describe(statement, pg_version);
+        for action in &mut part.actions {
+            action.span = at.clone();
+            action.on_created |= d.creates.contains(&action.relation);
+            action.conditional = *conditional;
         }
+        d.actions.append(&mut part.actions);
+        d.effects.append(&mut part.effects);
+        d.constraints.append(&mut part.constraints);
+        d.creates.append(&mut part.creates);
+        d.indexes.append(&mut part.indexes);
     }
-    // Queries the block evaluates itself (an IF's condition, PERFORM, FOR … IN SELECT, RETURN
-    // QUERY) read their tables under ACCESS SHARE; the system catalogues are left out.
-    let mut reads = std::collections::BTreeSet::new();
-    for inner in body.syntax().descendants() {
-        let evaluates = matches!(
-            inner.kind(),
-            K::PLPGSQL_EXPR
-                | K::PLPGSQL_PERFORM_STMT
-                | K::PLPGSQL_FOR_QUERY_STMT
-                | K::PLPGSQL_RETURN_QUERY_STMT
-                | K::PLPGSQL_OPEN_QUERY
-        );
-        if evaluates
-            && !inner
-                .ancestors()
-                .any(|a| a.kind() == K::PLPGSQL_EXEC_SQL_STMT)
-        {
-            reads.extend(reads::relations_read(&inner));
-        }
+    if body.dynamic {
+        d.effects.push(Effect::Unseen);
     }
-    reads.retain(|name| !is_system_catalog(name));
+    let reads: std::collections::BTreeSet<String> = body
+        .reads
+        .into_iter()
+        .map(|(relation, _)| relation)
+        .collect();
     let first = d.actions.len();
     reads::push_each_read(&reads, None, at, d);
     for action in &mut d.actions[first..] {
         action.on_created = d.creates.contains(&action.relation);
     }
+}
+
+/// What a PL/pgSQL body (a DO block's or a function's) runs.
+struct PlpgsqlBody {
+    /// Its SQL statements, each with whether it runs only in a branch (IF, CASE, a loop, an
+    /// exception handler).
+    statements: Vec<(SyntaxNode, bool)>,
+    /// The relations read by queries the body evaluates itself (an IF's condition, PERFORM,
+    /// FOR … IN SELECT, RETURN QUERY), with the query; system catalogues left out.
+    reads: Vec<(String, SyntaxNode)>,
+    /// It runs dynamic SQL (`EXECUTE`), which the analysis cannot follow.
+    dynamic: bool,
+}
+
+impl PlpgsqlBody {
+    fn of(body: &SyntaxNode) -> PlpgsqlBody {
+        let mut out = PlpgsqlBody {
+            statements: Vec::new(),
+            reads: Vec::new(),
+            dynamic: false,
+        };
+        for inner in body.descendants() {
+            match inner.kind() {
+                K::PLPGSQL_EXEC_SQL_STMT => {
+                    let conditional = inner.ancestors().any(|a| {
+                        matches!(
+                            a.kind(),
+                            K::PLPGSQL_IF_STMT
+                                | K::PLPGSQL_CASE_STMT
+                                | K::PLPGSQL_LOOP_STMT
+                                | K::PLPGSQL_WHILE_STMT
+                                | K::PLPGSQL_FOR_I_STMT
+                                | K::PLPGSQL_FOR_QUERY_STMT
+                                | K::PLPGSQL_FOR_CURSOR_STMT
+                                | K::PLPGSQL_FOR_DYN_STMT
+                                | K::PLPGSQL_FOR_EACH_STMT
+                                | K::PLPGSQL_EXCEPTION_HANDLER
+                        )
+                    });
+                    out.statements
+                        .extend(inner.children().map(|statement| (statement, conditional)));
+                }
+                K::PLPGSQL_DYN_EXECUTE_STMT => out.dynamic = true,
+                K::PLPGSQL_EXPR
+                | K::PLPGSQL_PERFORM_STMT
+                | K::PLPGSQL_FOR_QUERY_STMT
+                | K::PLPGSQL_RETURN_QUERY_STMT
+                | K::PLPGSQL_OPEN_QUERY
+                    if !inner
+                        .ancestors()
+                        .any(|a| a.kind() == K::PLPGSQL_EXEC_SQL_STMT) =>
+                {
+                    for relation in reads::relations_read(&inner) {
+                        if !is_system_catalog(&relation)
+                            && !out.reads.iter().any(|(r, _)| *r == relation)
+                        {
+                            out.reads.push((relation, inner.clone()));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+/// `CREATE FUNCTION` / `CREATE PROCEDURE` with a PL/pgSQL or SQL body: what the body locks each
+/// time it runs (for the statements that fire its triggers, or call it).
+fn define_function(node: &SyntaxNode, pg_version: u32, d: &mut Described) {
+    let Some(name) = child(node, K::FUNCTION_NAME)
+        .or_else(|| child(node, K::PROCEDURE_NAME))
+        .map(|n| name_text(&n))
+    else {
+        return;
+    };
+    let plpgsql = match (
+        ast::CreateFunction::cast(node.clone()),
+        ast::CreateProcedure::cast(node.clone()),
+    ) {
+        (Some(f), _) => f.plpgsql(),
+        (_, Some(p)) => p.plpgsql(),
+        _ => return,
+    };
+    let routine = match plpgsql {
+        Some(body) => routine_of_plpgsql(&body.syntax(), pg_version),
+        None => {
+            let mut routine = crate::analysis::Routine::default();
+            for statement in &reads::sql_body_statements(node) {
+                add_routine_locks(&mut routine, statement, false, pg_version);
+            }
+            routine
+        }
+    };
+    d.effects.push(Effect::DefineFunction { name, routine });
+}
+
+/// What a PL/pgSQL body (a function's, or `prosrc` read from a database) locks when it runs.
+pub(crate) fn routine_of_plpgsql(body: &SyntaxNode, pg_version: u32) -> crate::analysis::Routine {
+    let body = PlpgsqlBody::of(body);
+    let mut routine = crate::analysis::Routine::default();
+    for (statement, conditional) in &body.statements {
+        add_routine_locks(&mut routine, statement, *conditional, pg_version);
+    }
+    for (relation, query) in body.reads {
+        routine.locks.push(crate::analysis::RoutineLock {
+            relation,
+            shape: Shape::Select,
+            mode: None,
+            statement: crate::format::sql_one_line(&query.text().to_string(), ROUTINE_TEXT),
+            conditional: false,
+        });
+    }
+    routine
+}
+
+/// What a function whose body is `source` in `language` (`pg_proc.prosrc`, `pg_language.lanname`)
+/// locks when it runs: `None` for a language the analysis does not read (C, internal…).
+pub(crate) fn routine_of_source(
+    language: &str,
+    source: &str,
+    pg_version: u32,
+) -> Option<crate::analysis::Routine> {
+    match language {
+        "plpgsql" => {
+            // The body is parsed as a DO block's, under a dollar quote it does not contain.
+            let mut tag = String::from("lockstep");
+            while source.contains(&format!("${tag}$")) {
+                tag.push('_');
+            }
+            let text = format!("DO ${tag}${source}${tag}$");
+            let parse = squawk_syntax::SourceFile::parse(&text);
+            let body = parse
+                .syntax_node()
+                .descendants()
+                .find_map(ast::Do::cast)?
+                .plpgsql()?;
+            Some(routine_of_plpgsql(&body.syntax(), pg_version))
+        }
+        "sql" => {
+            let parse = squawk_syntax::SourceFile::parse(source);
+            let mut routine = crate::analysis::Routine::default();
+            for statement in parse.syntax_node().children() {
+                add_routine_locks(&mut routine, &statement, false, pg_version);
+            }
+            Some(routine)
+        }
+        _ => None,
+    }
+}
+
+/// How much of a function's statement a finding quotes.
+const ROUTINE_TEXT: usize = 80;
+
+/// Adds the locks one statement of a function body takes.
+fn add_routine_locks(
+    routine: &mut crate::analysis::Routine,
+    statement: &SyntaxNode,
+    conditional: bool,
+    pg_version: u32,
+) {
+    let part = describe(statement, pg_version);
+    if part.actions.is_empty() {
+        return;
+    }
+    let text = crate::format::sql_one_line(&statement.text().to_string(), ROUTINE_TEXT);
+    for action in part.actions {
+        if action.relation.is_empty() || part.creates.contains(&action.relation) {
+            continue;
+        }
+        routine.locks.push(crate::analysis::RoutineLock {
+            relation: action.relation,
+            shape: action.shape,
+            mode: action.mode_override,
+            statement: text.clone(),
+            conditional: conditional || action.conditional,
+        });
+    }
+}
+
+/// A CREATE TRIGGER's events, `UPDATE OF` columns and level.
+fn trigger_of(node: &SyntaxNode, function: String) -> crate::analysis::Trigger {
+    let mut trigger = crate::analysis::Trigger {
+        function,
+        per_row: child(node, K::FOR_EACH_ROW).is_some(),
+        ..Default::default()
+    };
+    if let Some(list) = child(node, K::TRIGGER_EVENT_LIST) {
+        for event in list.children() {
+            trigger.events.push(match event.kind() {
+                K::TRIGGER_EVENT_INSERT => TriggerEvent::Insert,
+                K::TRIGGER_EVENT_UPDATE => {
+                    trigger
+                        .update_of
+                        .extend(children(&event, K::COLUMN_NAME_REF).map(|c| name_text(&c)));
+                    TriggerEvent::Update
+                }
+                K::TRIGGER_EVENT_DELETE => TriggerEvent::Delete,
+                K::TRIGGER_EVENT_TRUNCATE => TriggerEvent::Truncate,
+                _ => continue,
+            });
+        }
+    }
+    trigger
+}
+
+/// The functions a query calls: once when it has no FROM clause or the call is the FROM item,
+/// else once per row (so not at all when there is none).
+fn calls_in(node: &SyntaxNode) -> Vec<(String, bool)> {
+    let has_from = has_descendant(node, &[K::FROM_CLAUSE]);
+    let mut out: Vec<(String, bool)> = Vec::new();
+    for call in node.descendants().filter(|n| n.kind() == K::CALL_EXPR) {
+        let Some(name) = call
+            .children()
+            .find(|c| c.kind() != K::ARG_LIST)
+            .map(|f| name_text(&f))
+        else {
+            continue;
+        };
+        let from_item = call
+            .parent()
+            .is_some_and(|p| p.kind() == K::FUNCTION_FROM_ITEM);
+        let per_row = has_from && !from_item;
+        match out.iter_mut().find(|(n, _)| *n == name) {
+            Some(known) => known.1 &= per_row,
+            None => out.push((name, per_row)),
+        }
+    }
+    out
+}
+
+/// The row events a MERGE's WHEN clauses do.
+fn merge_events(node: &SyntaxNode) -> Vec<TriggerEvent> {
+    let mut events = Vec::new();
+    for (kind, event) in [
+        (K::MERGE_INSERT, TriggerEvent::Insert),
+        (K::MERGE_UPDATE, TriggerEvent::Update),
+        (K::MERGE_DELETE, TriggerEvent::Delete),
+    ] {
+        if has_descendant(node, &[kind]) {
+            events.push(event);
+        }
+    }
+    events
 }
 
 /// `pg_class`, `pg_catalog.pg_constraint`, `information_schema.tables`: read by checks in DO

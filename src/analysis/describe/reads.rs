@@ -82,17 +82,10 @@ pub(super) fn push_each_read(
 /// and analyses each statement of it (with `check_function_bodies`, the default), which locks
 /// what the statement reads and the tables it writes.
 pub(super) fn function_body(node: &SyntaxNode, d: &mut Described) {
-    let Some(function) = ast::CreateFunction::cast(node.clone()) else {
+    if node.kind() != K::CREATE_FUNCTION {
         return;
-    };
-    let statements: Vec<SyntaxNode> = match function.sql_body() {
-        Some(body) => body.syntax().children().collect(),
-        // BEGIN ATOMIC: the statements are part of this tree.
-        None => match node.descendants().find(|n| n.kind() == K::ATOMIC_BODY) {
-            Some(atomic) => atomic.children().collect(),
-            None => children(node, K::RETURN_STMT).collect(),
-        },
-    };
+    }
+    let statements = sql_body_statements(node);
     let at = span(node);
     for statement in statements {
         let target = match statement.kind() {
@@ -108,6 +101,27 @@ pub(super) fn function_body(node: &SyntaxNode, d: &mut Described) {
                 push(d, Shape::Select, relation, at.clone());
             }
         }
+    }
+}
+
+/// The statements of a `CREATE FUNCTION` or `CREATE PROCEDURE` whose body is SQL: a quoted
+/// `LANGUAGE sql` body, `BEGIN ATOMIC … END`, or `RETURN expr` (none for another language).
+pub(super) fn sql_body_statements(node: &SyntaxNode) -> Vec<SyntaxNode> {
+    let quoted = match (
+        ast::CreateFunction::cast(node.clone()),
+        ast::CreateProcedure::cast(node.clone()),
+    ) {
+        (Some(f), _) => f.sql_body(),
+        (_, Some(p)) => p.sql_body(),
+        _ => return Vec::new(),
+    };
+    match quoted {
+        Some(body) => body.syntax().children().collect(),
+        // BEGIN ATOMIC: the statements are part of this tree.
+        None => match node.descendants().find(|n| n.kind() == K::ATOMIC_BODY) {
+            Some(atomic) => atomic.children().collect(),
+            None => children(node, K::RETURN_STMT).collect(),
+        },
     }
 }
 

@@ -105,6 +105,12 @@ pub fn safe_alternative(rule: &str) -> Option<&'static str> {
         "trigger-lock" => {
             "Run it at a quiet time with a short lock_timeout, in a migration of its own."
         }
+        "fires-trigger" => {
+            "Write the rows in small batches, each in its own transaction; or drop the trigger for the backfill and do its work once afterwards."
+        }
+        "function-locks" => {
+            "Review the function's body with the migration; run the call at a quiet time with lock_timeout set, in a migration of its own."
+        }
         "lock-table" => "Take the weakest mode that protects the work, with a short lock_timeout.",
         "unmatched-ignore-block" => {
             "Pair each `-- safety-assured:start` with a `-- safety-assured:end` after the statements it covers."

@@ -344,6 +344,22 @@ pub const RULES: &[RuleInfo] = &[
         "CREATE/DROP/ENABLE/DISABLE TRIGGER block writes (SHARE ROW EXCLUSIVE or ACCESS EXCLUSIVE)",
     ),
     rule(
+        "fires-trigger",
+        &[],
+        Warning,
+        Lock,
+        &[],
+        "A statement fires a trigger whose function blocks writes to a table or materialized view (REFRESH, LOCK, DDL), once per statement or once per row",
+    ),
+    rule(
+        "function-locks",
+        &[],
+        Warning,
+        Lock,
+        &[],
+        "A statement calls a function (SELECT f(), CALL p()) whose body blocks writes to a table or materialized view",
+    ),
+    rule(
         "lock-table",
         &[],
         Warning,

@@ -296,8 +296,8 @@ fn mark_lines(rows: &mut [PreviewRow], blank: &[bool], finding: &Finding) {
 }
 
 /// The lock badges of a statement: each lock's mode and table, what it blocks, scan or rewrite,
-/// the table's size (or "new table"), how many partitions it locks along, and the locks held
-/// since earlier statements.
+/// the table's size (or "new table"), the trigger or function that takes it, how many
+/// partitions it locks along, and the locks held since earlier statements.
 fn badges(statement: &AnalyzedStatement, sizes: &HashMap<String, String>) -> Vec<Chip> {
     let chip = |text: String, tone: Tone| Chip { text, tone };
     let mut chips = Vec::new();
@@ -321,6 +321,9 @@ fn badges(statement: &AnalyzedStatement, sizes: &HashMap<String, String>) -> Vec
             chips.push(chip("new table".into(), Tone::Quiet));
         } else if let Some(size) = sizes.get(&lock.relation) {
             chips.push(chip(format!("({size})"), Tone::Size));
+        }
+        if let Some(via) = &lock.via {
+            chips.push(chip(format!("via {via}"), Tone::Quiet));
         }
         let partitions = statement
             .locks

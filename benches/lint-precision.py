@@ -145,6 +145,7 @@ def score(name: str, oracle: Path, files: list[dict], with_timeouts: bool) -> di
 
     pairs = agree = 0
     wrong: Counter = Counter()
+    wrong_examples: dict[str, list[str]] = {}
     extra = 0
     extra_conditional = 0
     for k, r in stmts.items():
@@ -160,7 +161,9 @@ def score(name: str, oracle: Path, files: list[dict], with_timeouts: bool) -> di
             if guess.get(rel) == mode:
                 agree += 1
             else:
-                wrong[f"{r['kind'].split('[')[0]}: server {mode}, lockstep {guess.get(rel, 'none')}"] += 1
+                label = f"{r['kind'].split('[')[0]}: server {mode}, lockstep {guess.get(rel, 'none')}"
+                wrong[label] += 1
+                wrong_examples.setdefault(label, []).append(f"{k[0]}:{r['start_line']} {rel}: {r['text_head'][:80]}")
         # Predictions on a pre-existing relation the server did not lock (lockstep's own "new"
         # relations left out, and only relations the oracle saw as pre-existing somewhere).
         extras = [rel for rel in guess if rel not in seen and rel in KNOWN[name] and rel not in new_in[k]]
@@ -186,6 +189,7 @@ def score(name: str, oracle: Path, files: list[dict], with_timeouts: bool) -> di
         "mode_extra_predictions": extra,
         "mode_extra_conditional": extra_conditional,
         "mode_disagreements": dict(wrong.most_common(12)),
+        "mode_disagreement_examples": {label: wrong_examples[label][:3] for label, _ in wrong.most_common(12)},
     }
 
 
@@ -239,6 +243,10 @@ def main():
             for e in r["false_positive_examples"] + r["missed_examples"]:
                 print(f"  {e}")
             print(f"{r['corpus']}: mode disagreements {json.dumps(r['mode_disagreements'], indent=1)}")
+            for label, examples in r["mode_disagreement_examples"].items():
+                print(f"  {label}:")
+                for e in examples:
+                    print(f"    {e}")
     if a.json:
         a.json.write_text(json.dumps({"corpora": results, "total": tot}, indent=1))
 

@@ -126,6 +126,10 @@ impl Trigger {
 pub struct Routine {
     /// The locks of its statements, in the order written.
     pub locks: Vec<RoutineLock>,
+    /// The functions its statements call (`PERFORM f()`, `SELECT f()`, `CALL p()`), with
+    /// whether only in a branch or per row; their bodies' locks are taken in turn.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub calls: Vec<(String, bool)>,
 }
 
 /// One lock a function's body takes.
@@ -142,6 +146,17 @@ pub struct RoutineLock {
     pub statement: String,
     /// Taken only in a branch (IF, CASE, a loop, an exception handler).
     pub conditional: bool,
+    /// The row events the statement does on the relation (an INSERT, UPDATE or DELETE in the
+    /// body), which fire that relation's triggers in turn.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fires: Vec<TriggerEvent>,
+    /// The columns an UPDATE sets, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub columns: Option<Vec<String>>,
+    /// The function whose body holds the statement, when another function called it or a
+    /// trigger fired by the body ran it (set as the session follows the calls).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inner: Option<String>,
 }
 
 /// The schema model.

@@ -153,6 +153,8 @@ pub enum Shape {
     CreateTrigger,
     /// `DROP TRIGGER`.
     DropTrigger,
+    /// `ALTER TRIGGER … RENAME TO` / `[NO] DEPENDS ON EXTENSION`.
+    AlterTrigger,
     /// `VACUUM` (not FULL).
     Vacuum,
     /// `VACUUM FULL`.
@@ -238,6 +240,7 @@ pub(crate) fn partition_lock(
         | Shape::Truncate
         | Shape::CreateTrigger
         | Shape::DropTrigger
+        | Shape::AlterTrigger
         | Shape::LockTable
         | Shape::Analyze
         | Shape::Vacuum => Some(mode),
@@ -424,6 +427,7 @@ pub const LOCK_MODEL: &[ShapeRow] = &[
     row(S::Truncate, "TRUNCATE", AccessExclusive, Rewrite, Table),
     row(S::CreateTrigger, "CREATE TRIGGER", ShareRowExclusive, Free, Table),
     row(S::DropTrigger, "DROP TRIGGER", AccessExclusive, Free, Table),
+    row(S::AlterTrigger, "ALTER TRIGGER", AccessExclusive, Free, Table),
     row(S::Vacuum, "VACUUM", ShareUpdateExclusive, Scan, Table),
     row(S::VacuumFull, "VACUUM FULL", AccessExclusive, Rewrite, Table),
     row(S::Cluster, "CLUSTER", AccessExclusive, Rewrite, Table),

@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use super::catalog::{Catalog, ForeignKeyIndex, Relation, RelationKind, Schema, TriggerEvent};
+use super::catalog::{
+    Catalog, ForeignKeyIndex, Relation, RelationKind, Routine, RoutineLock, Schema, TriggerEvent,
+};
 use super::coercion::{TypeChange, classify};
 use super::describe::{Action, ConstraintKind, Control, Described, Detail, DropKind, Effect};
 use super::locks::LockMode;
@@ -253,7 +255,7 @@ impl<'a> State<'a> {
                         trigger: by,
                         function: trigger.function.clone(),
                         per_row: trigger.per_row,
-                        locks: routine.locks.clone(),
+                        locks: self.locks_run_by(&trigger.function, routine),
                     });
                 }
             }
@@ -268,8 +270,56 @@ impl<'a> State<'a> {
                     trigger: None,
                     function: function.clone(),
                     per_row: *per_row,
-                    locks: routine.locks.clone(),
+                    locks: self.locks_run_by(function, routine),
                 });
+            }
+        }
+        out
+    }
+
+    /// What `function` (whose body is `routine`) locks when it runs: its own statements' locks,
+    /// then those of the functions it calls and of the triggers its writes fire, and so on (to
+    /// [`CALL_DEPTH`], each function once); a lock reached through a call or trigger that may
+    /// not run is conditional, and names the function whose statement takes it.
+    fn locks_run_by(&self, function: &str, routine: &Routine) -> Vec<RoutineLock> {
+        let mut out = Vec::new();
+        let mut seen = BTreeSet::from([function.to_string()]);
+        let mut pending: Vec<(&Routine, Option<&str>, bool, usize)> =
+            vec![(routine, None, false, 0)];
+        while let Some((routine, inner, maybe, depth)) = pending.pop() {
+            out.extend(routine.locks.iter().map(|l| RoutineLock {
+                conditional: l.conditional || maybe,
+                inner: inner.map(str::to_string),
+                ..l.clone()
+            }));
+            if depth == CALL_DEPTH {
+                continue;
+            }
+            let mut next: Vec<(&str, bool)> = routine
+                .calls
+                .iter()
+                .map(|(f, maybe)| (f.as_str(), *maybe))
+                .collect();
+            for l in routine.locks.iter().filter(|l| !l.fires.is_empty()) {
+                let Some(relation) = self.schema.relation(&l.relation) else {
+                    continue;
+                };
+                for trigger in relation.triggers.values() {
+                    if l.fires
+                        .iter()
+                        .any(|e| trigger.fires_on(*e, l.columns.as_deref()))
+                    {
+                        next.push((&trigger.function, l.conditional || trigger.per_row));
+                    }
+                }
+            }
+            // In reverse, so the stack runs them in the order written.
+            for (name, may_not_run) in next.into_iter().rev() {
+                if let Some(called) = self.schema.function(name)
+                    && seen.insert(name.to_string())
+                {
+                    pending.push((called, Some(name), maybe || may_not_run, depth + 1));
+                }
             }
         }
         out
@@ -313,9 +363,13 @@ impl<'a> State<'a> {
             .collect::<BTreeSet<_>>()
             .len();
         let runs = format!(
-            "runs `{statement}`{more}: {mode} lock on {relations} ({blocks}) until the \
+            "runs `{statement}`{inner}{more}: {mode} lock on {relations} ({blocks}) until the \
              transaction ends",
             statement = lock.statement,
+            inner = match &lock.inner {
+                Some(function) => format!(" (in {function}(), which it runs)"),
+                None => String::new(),
+            },
             more = match others {
                 0 => String::new(),
                 1 => " and 1 more such statement".to_string(),
@@ -1127,26 +1181,37 @@ impl<'a> State<'a> {
         // The functions the statement runs (its triggers', those it calls) lock what their
         // bodies' statements lock.
         for fire in &self.functions_run(d, &actions) {
+            let via = match &fire.trigger {
+                Some((trigger, table)) => format!("trigger \"{trigger}\" on \"{table}\""),
+                None => format!("function {}()", fire.function),
+            };
             for l in &fire.locks {
                 let row = lookup(l.shape);
                 let mode = l.mode_at(self.ctx.pg_version);
+                let conditional = fire.per_row || l.conditional;
+                let cost = row.cost_at(self.ctx.pg_version);
                 LockFact {
                     target: row.target,
-                    conditional: fire.per_row || l.conditional,
-                    via: Some(match &fire.trigger {
-                        Some((trigger, table)) => format!("trigger \"{trigger}\" on \"{table}\""),
-                        None => format!("function {}()", fire.function),
-                    }),
+                    conditional,
+                    via: Some(via.clone()),
                     ..LockFact::on_table(
                         l.relation.clone(),
                         mode,
                         l.shape,
                         row.command,
-                        (row.cost_at(self.ctx.pg_version) == Cost::Scan, false),
+                        (cost == Cost::Scan, cost == Cost::Rewrite),
                         self.is_new(&l.relation),
                     )
                 }
                 .add_to(&mut locks);
+                for table in self.read_behind(std::iter::once((l.shape, l.relation.as_str()))) {
+                    LockFact {
+                        conditional,
+                        via: Some(via.clone()),
+                        ..self.read_through_view(table)
+                    }
+                    .add_to(&mut locks);
+                }
             }
             if let Some(draft) = self.function_run_finding(d, span, fire) {
                 out.push(draft);
@@ -1672,18 +1737,31 @@ impl<'a> State<'a> {
         if d.keeps_query {
             return;
         }
+        let read = actions.iter().map(|(a, _)| (a.shape, a.relation.as_str()));
+        for table in self.read_behind(read) {
+            self.read_through_view(table).add_to(locks);
+        }
+    }
+
+    /// The relations a query's views and a refresh's materialized views read when their queries
+    /// run (through nested views too), for statements of `shape` on `relation`.
+    fn read_behind<'s>(
+        &'s self,
+        statements: impl Iterator<Item = (Shape, &'s str)>,
+    ) -> Vec<&'s str> {
         let mut pending: Vec<&str> = Vec::new();
-        for &(a, _) in actions {
-            let expands = match a.shape {
-                Shape::Select => self.is_view(&a.relation),
+        for (shape, name) in statements {
+            let expands = match shape {
+                Shape::Select => self.is_view(name),
                 Shape::RefreshMatview | Shape::RefreshMatviewConcurrently => true,
                 _ => false,
             };
-            if expands && let Some(relation) = self.schema.relation(&a.relation) {
+            if expands && let Some(relation) = self.schema.relation(name) {
                 pending.extend(relation.reads.iter().map(String::as_str));
             }
         }
         let mut seen: BTreeSet<&str> = BTreeSet::new();
+        let mut out = Vec::new();
         while let Some(read) = pending.pop() {
             if !seen.insert(read) {
                 continue;
@@ -1693,16 +1771,21 @@ impl<'a> State<'a> {
             {
                 pending.extend(relation.reads.iter().map(String::as_str));
             }
-            LockFact::on_table(
-                read.to_string(),
-                LockMode::AccessShare,
-                Shape::Select,
-                "a read through a view (the view's query runs)",
-                (false, false),
-                self.is_new(read),
-            )
-            .add_to(locks);
+            out.push(read);
         }
+        out
+    }
+
+    /// The ACCESS SHARE lock a view's query takes on `table` when it runs.
+    fn read_through_view(&self, table: &str) -> LockFact {
+        LockFact::on_table(
+            table.to_string(),
+            LockMode::AccessShare,
+            Shape::Select,
+            "a read through a view (the view's query runs)",
+            (false, false),
+            self.is_new(table),
+        )
     }
 
     /// A lock hazard on a table the database says is empty (its row estimate is 0) weighs one
@@ -2091,6 +2174,18 @@ impl<'a> State<'a> {
                         self.schema.relation_mut(table).triggers.remove(name);
                     }
                 }
+                Effect::RenameTrigger { table, from, to } => {
+                    let trigger = self
+                        .schema
+                        .relation(table)
+                        .and_then(|r| r.triggers.get(from))
+                        .cloned();
+                    if let Some(trigger) = trigger {
+                        let triggers = &mut self.schema.relation_mut(table).triggers;
+                        triggers.remove(from);
+                        triggers.insert(to.clone(), trigger);
+                    }
+                }
                 Effect::DropFunctions {
                     names,
                     cascade: true,
@@ -2233,6 +2328,9 @@ impl<'a> State<'a> {
 }
 
 /// A function a statement runs, with what its body locks.
+/// How deep [`State::locks_run_by`] follows functions calling functions and firing triggers.
+const CALL_DEPTH: usize = 8;
+
 struct Fired {
     /// The trigger that runs it and that trigger's table (`None`: the statement calls it).
     trigger: Option<(String, String)>,

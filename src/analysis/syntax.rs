@@ -60,14 +60,27 @@ pub(crate) fn fold_ident(text: &str) -> String {
     out
 }
 
-/// Appends [`fold_ident`]`(text)` to `out`.
+/// Appends [`fold_ident`]`(text)` to `out`, cut as the server cuts an identifier longer than
+/// [`MAX_IDENTIFIER_BYTES`] (so `CREATE INDEX` of a 64-byte name and a later `DROP INDEX` of its
+/// 63-byte form name the same index).
 fn push_folded(out: &mut String, text: &str) {
+    let start = out.len();
     match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
         Some(inner) => out.push_str(&inner.replace("\"\"", "\"")),
         None if text.is_ascii() => out.extend(text.chars().map(|c| c.to_ascii_lowercase())),
         None => out.push_str(&text.to_lowercase()),
     }
+    if out.len() - start > MAX_IDENTIFIER_BYTES {
+        let mut end = start + MAX_IDENTIFIER_BYTES;
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+    }
 }
+
+/// PostgreSQL keeps the first `NAMEDATALEN - 1` bytes of an identifier (whole characters).
+const MAX_IDENTIFIER_BYTES: usize = 63;
 
 /// The dotted name a node spells (e.g. a `PATH_REF`), folded, with a leading `public.` removed so
 /// `public.t` and `t` compare equal.

@@ -50,6 +50,16 @@ fn sorted_locks(analysis: &Analysis, i: usize) -> Vec<(&str, LockMode)> {
     locks
 }
 
+/// Statement `i`'s lock on `relation`.
+fn lock_fact(analysis: &Analysis, i: usize, relation: &str) -> lockstep::analysis::LockFact {
+    analysis.statements[i]
+        .locks
+        .iter()
+        .find(|l| l.relation == relation)
+        .cloned()
+        .unwrap_or_else(|| panic!("statement {i} locks no {relation}"))
+}
+
 fn rules(analysis: &Analysis) -> Vec<&'static str> {
     analysis.findings.iter().map(|f| f.rule).collect()
 }
@@ -415,14 +425,7 @@ fn a_statement_takes_the_locks_of_the_trigger_functions_it_fires() {
             ("post", RowExclusive)
         ]
     );
-    let fact = |i: usize, relation: &str| {
-        out[1].statements[i]
-            .locks
-            .iter()
-            .find(|l| l.relation == relation)
-            .cloned()
-            .expect(relation)
-    };
+    let fact = |i: usize, relation: &str| lock_fact(&out[1], i, relation);
     // A row trigger fires only for rows written: its locks are conditional, and say whose.
     assert!(fact(0, "hot").conditional);
     assert_eq!(
@@ -478,7 +481,8 @@ fn a_statement_takes_the_locks_of_the_functions_it_calls() {
          CREATE FUNCTION retag() RETURNS void LANGUAGE plpgsql AS $$ BEGIN ALTER TABLE tags ADD COLUMN n int; END $$;\n\
          CREATE FUNCTION tag_count() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM tags';\n\
          CREATE PROCEDURE purge() LANGUAGE sql AS $$ DELETE FROM tags $$;",
-        "SELECT retag();\nSELECT tag_count() FROM post;\nCALL purge();\nSELECT now();\nDROP FUNCTION retag();\nSELECT retag();",
+        "SELECT retag();\nSELECT tag_count() FROM post;\nCALL purge();\nSELECT now();\nDROP FUNCTION retag();\nSELECT retag();\n\
+         UPDATE post SET id = tag_count();\nUPDATE post SET id = n FROM tag_count() n;",
     ]);
     let locks = |i: usize| sorted_locks(&out[1], i);
     use LockMode::{AccessExclusive, AccessShare, RowExclusive};
@@ -489,19 +493,16 @@ fn a_statement_takes_the_locks_of_the_functions_it_calls() {
     );
     // Called once per row of post: not at all when it has none.
     assert_eq!(locks(1), [("post", AccessShare), ("tags", AccessShare)]);
-    let tags = |i: usize| {
-        out[1].statements[i]
-            .locks
-            .iter()
-            .find(|l| l.relation == "tags")
-            .cloned()
-            .expect("tags")
-    };
+    let tags = |i: usize| lock_fact(&out[1], i, "tags");
     assert!(tags(1).conditional && !tags(0).conditional);
     assert_eq!(locks(2), [("tags", RowExclusive)]);
     assert!(locks(3).is_empty());
     // Dropped: its body is no longer known.
     assert!(locks(5).is_empty());
+    // An UPDATE's SET runs for each row it updates; a function in its FROM runs once.
+    assert_eq!(locks(6), [("post", RowExclusive), ("tags", AccessShare)]);
+    assert!(tags(6).conditional && !tags(7).conditional);
+    assert_eq!(locks(7), [("post", RowExclusive), ("tags", AccessShare)]);
     let found: Vec<&str> = out[1]
         .findings
         .iter()
@@ -513,6 +514,110 @@ fn a_statement_takes_the_locks_of_the_functions_it_calls() {
         found[0].contains("calls retag(), which runs `ALTER TABLE tags ADD COLUMN n int`: ACCESS EXCLUSIVE lock on \"tags\""),
         "{}",
         found[0]
+    );
+}
+
+#[test]
+fn functions_run_what_they_call_and_fire_in_turn_and_a_refresh_reads_its_query() {
+    let out = history(&[
+        "CREATE TABLE post (id int PRIMARY KEY, score int);\n\
+         CREATE TABLE stats (n int);\nCREATE TABLE ledger (n int);\n\
+         CREATE MATERIALIZED VIEW hot AS SELECT id FROM post JOIN stats ON true;\n\
+         CREATE FUNCTION refresh_hot() RETURNS void LANGUAGE plpgsql AS $$ BEGIN REFRESH MATERIALIZED VIEW hot; END $$;\n\
+         CREATE FUNCTION count_post() RETURNS trigger LANGUAGE plpgsql AS $$\n\
+         BEGIN\n  UPDATE stats SET n = n + 1;\n  PERFORM refresh_hot();\n  RETURN NULL;\nEND $$;\n\
+         CREATE TRIGGER post_count AFTER INSERT ON post EXECUTE FUNCTION count_post();\n\
+         CREATE FUNCTION log_stats() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN LOCK TABLE ledger IN EXCLUSIVE MODE; RETURN NEW; END $$;\n\
+         CREATE TRIGGER stats_log BEFORE UPDATE ON stats FOR EACH ROW EXECUTE FUNCTION log_stats();\n\
+         CREATE FUNCTION again() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO post VALUES (0, 0); RETURN NULL; END $$;\n\
+         CREATE TRIGGER ledger_again AFTER INSERT ON ledger EXECUTE FUNCTION again();",
+        "INSERT INTO post VALUES (1, 1);\nDO $$ BEGIN PERFORM refresh_hot(); END $$;\nINSERT INTO ledger VALUES (1);",
+    ]);
+    use LockMode::{AccessExclusive, Exclusive, RowExclusive};
+    // The statement-level trigger runs count_post(), which writes stats (firing stats_log for
+    // each row: EXCLUSIVE on ledger, conditional) and calls refresh_hot() (ACCESS EXCLUSIVE on
+    // hot, whose query reads post and stats).
+    assert_eq!(
+        sorted_locks(&out[1], 0),
+        [
+            ("hot", AccessExclusive),
+            ("ledger", Exclusive),
+            ("post", RowExclusive),
+            ("stats", RowExclusive)
+        ]
+    );
+    let fact = |i: usize, relation: &str| lock_fact(&out[1], i, relation);
+    assert!(!fact(0, "hot").conditional);
+    assert!(fact(0, "ledger").conditional, "stats_log fires per row");
+    assert_eq!(
+        fact(0, "ledger").via.as_deref(),
+        Some("trigger \"post_count\" on \"post\"")
+    );
+    // PERFORM in a DO block calls the function: the refresh, and the reads of its query.
+    assert_eq!(
+        sorted_locks(&out[1], 1),
+        [
+            ("hot", AccessExclusive),
+            ("post", LockMode::AccessShare),
+            ("stats", LockMode::AccessShare)
+        ]
+    );
+    assert_eq!(
+        fact(1, "post").via.as_deref(),
+        Some("function refresh_hot()")
+    );
+    // A cycle (ledger -> post -> stats -> ledger) is followed once.
+    assert_eq!(sorted_locks(&out[1], 2)[0], ("hot", AccessExclusive));
+    let found: Vec<&str> = out[1]
+        .findings
+        .iter()
+        .filter(|f| f.rule == "fires-trigger" && f.start.line == 1)
+        .map(|f| f.message.as_str())
+        .collect();
+    assert!(
+        found.iter().any(|m| m
+            .contains("runs `REFRESH MATERIALIZED VIEW hot` (in refresh_hot(), which it runs)")
+            && m.contains("ACCESS EXCLUSIVE lock on \"hot\"")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_renamed_trigger_locks_its_table_and_fires_under_its_new_name() {
+    let out = history(&[
+        "CREATE TABLE post (id int);\nCREATE TABLE audit (id int);\n\
+         CREATE FUNCTION guard() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN LOCK TABLE audit IN SHARE MODE; RETURN NULL; END $$;\n\
+         CREATE TRIGGER post_guard AFTER DELETE ON post EXECUTE FUNCTION guard();",
+        "ALTER TRIGGER post_guard ON post RENAME TO post_guard_v2;\n\
+         DROP TRIGGER IF EXISTS post_guard ON post;\nDELETE FROM post;\n\
+         DROP TRIGGER post_guard_v2 ON post;\nDELETE FROM post;",
+    ]);
+    use LockMode::{AccessExclusive, RowExclusive, Share};
+    assert_eq!(sorted_locks(&out[1], 0), [("post", AccessExclusive)]);
+    assert!(rules(&out[1]).contains(&"trigger-lock"));
+    // The old name is gone: IF EXISTS finds nothing and locks nothing.
+    assert!(sorted_locks(&out[1], 1).is_empty());
+    assert_eq!(
+        sorted_locks(&out[1], 2),
+        [("audit", Share), ("post", RowExclusive)]
+    );
+    assert_eq!(sorted_locks(&out[1], 4), [("post", RowExclusive)]);
+}
+
+#[test]
+fn an_identifier_longer_than_63_bytes_is_cut_as_the_server_cuts_it() {
+    let long = "idx_post_aggregates_featured_community_newest_comment_time_necro";
+    assert_eq!(long.len(), 64);
+    let out = history(&[
+        &format!("CREATE TABLE post (id int);\nCREATE INDEX {long} ON post (id);"),
+        &format!("DROP INDEX {};", &long[..63]),
+    ]);
+    assert_eq!(
+        sorted_locks(&out[1], 0),
+        [
+            (&long[..63], LockMode::AccessExclusive),
+            ("post", LockMode::AccessExclusive)
+        ]
     );
 }
 

@@ -125,6 +125,15 @@ CREATE FUNCTION hold_log() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN LOCK TAB
 CREATE TRIGGER scores_purge AFTER DELETE ON scores FOR EACH STATEMENT EXECUTE FUNCTION hold_log();
 CREATE FUNCTION tidy_log() RETURNS void LANGUAGE plpgsql AS $$ BEGIN DELETE FROM score_log; ALTER TABLE score_log ADD COLUMN IF NOT EXISTS seen bool; END $$;
 CREATE FUNCTION count_log() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM score_log';
+CREATE TABLE tallies (n int);
+INSERT INTO tallies VALUES (0);
+CREATE TABLE tally_log (n int);
+CREATE MATERIALIZED VIEW tally_view AS SELECT n FROM tallies JOIN tally_log USING (n);
+CREATE FUNCTION refresh_tally() RETURNS void LANGUAGE plpgsql AS $$ BEGIN REFRESH MATERIALIZED VIEW tally_view; END $$;
+CREATE FUNCTION log_tally() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO tally_log VALUES (NEW.n); RETURN NEW; END $$;
+CREATE TRIGGER tallies_log AFTER UPDATE ON tallies FOR EACH ROW EXECUTE FUNCTION log_tally();
+CREATE FUNCTION bump() RETURNS void LANGUAGE plpgsql AS $$ BEGIN UPDATE tallies SET n = n + 1; PERFORM refresh_tally(); END $$;
+CREATE INDEX idx_tallies_by_n_with_a_name_longer_than_postgresql_keeps_for_it ON tallies (n);
 CREATE TABLE typed (c char(10), t timestamp(3), tz timestamptz(3), tm time, iv interval(3));
 INSERT INTO typed VALUES ('a', now(), now(), now(), '1 day');
 ";
@@ -239,6 +248,13 @@ const GROUPS: &[&[&str]] = &[
     // SQL function reads.
     &["SELECT tidy_log()"],
     &["SELECT count_log()"],
+    // What a function runs runs in turn: bump() updates tallies (whose row trigger writes
+    // tally_log) and calls refresh_tally() (ACCESS EXCLUSIVE on tally_view, reading its query's
+    // tables). A trigger renamed locks its table; an index named with more than 63 bytes is
+    // the index of its first 63.
+    &["SELECT bump()"],
+    &["ALTER TRIGGER tallies_log ON tallies RENAME TO tallies_log_v2"],
+    &["DROP INDEX idx_tallies_by_n_with_a_name_longer_than_postgresql_keeps_for_it"],
     // A query that runs reads through views: the rewriter expands `recent_users` into `users`
     // and `order_ids`, and `order_ids` into `orders`. A query stored (a view, WITH NO DATA) does not.
     &["SELECT count(*) FROM recent_users"],
@@ -373,6 +389,10 @@ async fn predicted_locks_and_rewrites_match_the_server() {
         .map(|l| l.relation.as_str())
         .collect();
     assert_eq!(refreshed, ["top_scores", "score_log"]);
+    assert_eq!(
+        catalog.functions["bump"].calls,
+        [("refresh_tally".to_string(), false)]
+    );
     for group in GROUPS {
         let statements: Vec<String> = group.iter().map(|s| s.to_string()).collect();
         let traced = trace(&mut conn, &statements, &TraceOptions::default())

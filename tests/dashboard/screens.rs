@@ -1841,7 +1841,11 @@ fn the_preview_names_the_trigger_whose_function_takes_a_lock() {
                 mode: None,
                 statement: "REFRESH MATERIALIZED VIEW CONCURRENTLY top".into(),
                 conditional: false,
+                fires: Vec::new(),
+                columns: None,
+                inner: None,
             }],
+            calls: Vec::new(),
         },
     );
     let screen = preview_of_second(set, status, &catalog);

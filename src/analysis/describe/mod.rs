@@ -284,6 +284,15 @@ pub(crate) enum Effect {
         /// `IF EXISTS`.
         if_exists: bool,
     },
+    /// ALTER TRIGGER … RENAME TO.
+    RenameTrigger {
+        /// Table.
+        table: String,
+        /// The trigger's name.
+        from: String,
+        /// Its new name.
+        to: String,
+    },
     /// DROP FUNCTION: with CASCADE, the triggers that execute them go too.
     DropFunctions {
         /// The functions (folded, `public.` left out).
@@ -649,6 +658,23 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
             }
             d.robustness = Some((child(node, K::IF_EXISTS).is_some(), 0));
         }
+        K::ALTER_TRIGGER => {
+            d.kind = "ALTER TRIGGER";
+            if let Some(rel) = child(node, K::ON_RELATION).and_then(|n| relation_in(&n)) {
+                let from = child(node, K::TRIGGER_REF).map(|n| name_text(&n));
+                let to = child(node, K::TRIGGER_RENAME_TO)
+                    .and_then(|n| child(&n, K::TRIGGER))
+                    .map(|n| name_text(&n));
+                if let (Some(from), Some(to)) = (from, to) {
+                    d.effects.push(Effect::RenameTrigger {
+                        table: rel.clone(),
+                        from,
+                        to,
+                    });
+                }
+                push(&mut d, Shape::AlterTrigger, rel, span(node));
+            }
+        }
         K::VACUUM => vacuum(node, &mut d),
         K::CLUSTER => {
             d.kind = "CLUSTER";
@@ -848,6 +874,8 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
             };
             // INSERT … VALUES writes the rows it lists; the others may touch the whole table.
             d.bulk = node.kind() != K::INSERT || child(node, K::VALUES).is_none();
+            // An UPDATE's or DELETE's SET and WHERE run for each row of the table.
+            d.calls = calls_in(node, node.kind() != K::INSERT);
             set_config_calls(node, &mut d);
         }
         K::CALL => {
@@ -859,7 +887,7 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
         }
         K::SELECT | K::COMPOUND_SELECT | K::PAREN_SELECT | K::VALUES => {
             d.kind = "SELECT";
-            d.calls = calls_in(node);
+            d.calls = calls_in(node, false);
             reads::push_reads(node, None, &mut d);
             d.bulk = has_descendant(node, &[K::CALL_EXPR]);
             if reads::push_cte_writes(node, None, &mut d) {
@@ -1514,7 +1542,7 @@ fn do_block(node: &SyntaxNode, pg_version: u32, d: &mut Described) {
         return;
     };
     let at = span(node);
-    let body = PlpgsqlBody::of(&body.syntax());
+    let mut body = PlpgsqlBody::of(&body.syntax());
     for (statement, conditional) in &body.statements {
         let mut part = describe(statement, pg_version);
         for action in &mut part.actions {
@@ -1527,6 +1555,12 @@ fn do_block(node: &SyntaxNode, pg_version: u32, d: &mut Described) {
         d.constraints.append(&mut part.constraints);
         d.creates.append(&mut part.creates);
         d.indexes.append(&mut part.indexes);
+        for (function, per_row) in part.calls {
+            add_call(&mut d.calls, function, *conditional || per_row);
+        }
+    }
+    for (function, conditional) in body.calls.drain(..) {
+        add_call(&mut d.calls, function, conditional);
     }
     if body.dynamic {
         d.effects.push(Effect::Unseen);
@@ -1551,6 +1585,9 @@ struct PlpgsqlBody {
     /// The relations read by queries the body evaluates itself (an IF's condition, PERFORM,
     /// FOR … IN SELECT, RETURN QUERY), with the query; system catalogues left out.
     reads: Vec<(String, SyntaxNode)>,
+    /// The functions those queries call (`PERFORM f()`, `x := f()`), each with whether only in
+    /// a branch or per row; the calls of its SQL statements are in their descriptions.
+    calls: Vec<(String, bool)>,
     /// It runs dynamic SQL (`EXECUTE`), which the analysis cannot follow.
     dynamic: bool,
 }
@@ -1560,26 +1597,30 @@ impl PlpgsqlBody {
         let mut out = PlpgsqlBody {
             statements: Vec::new(),
             reads: Vec::new(),
+            calls: Vec::new(),
             dynamic: false,
+        };
+        let in_branch = |node: &SyntaxNode| {
+            node.ancestors().any(|a| {
+                matches!(
+                    a.kind(),
+                    K::PLPGSQL_IF_STMT
+                        | K::PLPGSQL_CASE_STMT
+                        | K::PLPGSQL_LOOP_STMT
+                        | K::PLPGSQL_WHILE_STMT
+                        | K::PLPGSQL_FOR_I_STMT
+                        | K::PLPGSQL_FOR_QUERY_STMT
+                        | K::PLPGSQL_FOR_CURSOR_STMT
+                        | K::PLPGSQL_FOR_DYN_STMT
+                        | K::PLPGSQL_FOR_EACH_STMT
+                        | K::PLPGSQL_EXCEPTION_HANDLER
+                )
+            })
         };
         for inner in body.descendants() {
             match inner.kind() {
                 K::PLPGSQL_EXEC_SQL_STMT => {
-                    let conditional = inner.ancestors().any(|a| {
-                        matches!(
-                            a.kind(),
-                            K::PLPGSQL_IF_STMT
-                                | K::PLPGSQL_CASE_STMT
-                                | K::PLPGSQL_LOOP_STMT
-                                | K::PLPGSQL_WHILE_STMT
-                                | K::PLPGSQL_FOR_I_STMT
-                                | K::PLPGSQL_FOR_QUERY_STMT
-                                | K::PLPGSQL_FOR_CURSOR_STMT
-                                | K::PLPGSQL_FOR_DYN_STMT
-                                | K::PLPGSQL_FOR_EACH_STMT
-                                | K::PLPGSQL_EXCEPTION_HANDLER
-                        )
-                    });
+                    let conditional = in_branch(&inner);
                     out.statements
                         .extend(inner.children().map(|statement| (statement, conditional)));
                 }
@@ -1599,6 +1640,10 @@ impl PlpgsqlBody {
                         {
                             out.reads.push((relation, inner.clone()));
                         }
+                    }
+                    let conditional = in_branch(&inner);
+                    for (function, per_row) in calls_in(&inner, false) {
+                        add_call(&mut out.calls, function, conditional || per_row);
                     }
                 }
                 _ => {}
@@ -1652,7 +1697,13 @@ pub(crate) fn routine_of_plpgsql(body: &SyntaxNode, pg_version: u32) -> crate::a
             mode: None,
             statement: crate::format::sql_one_line(&query.text().to_string(), ROUTINE_TEXT),
             conditional: false,
+            fires: Vec::new(),
+            columns: None,
+            inner: None,
         });
+    }
+    for (function, conditional) in body.calls {
+        add_call(&mut routine.calls, function, conditional);
     }
     routine
 }
@@ -1703,6 +1754,9 @@ fn add_routine_locks(
     pg_version: u32,
 ) {
     let part = describe(statement, pg_version);
+    for (function, per_row) in part.calls {
+        add_call(&mut routine.calls, function, conditional || per_row);
+    }
     if part.actions.is_empty() {
         return;
     }
@@ -1711,12 +1765,20 @@ fn add_routine_locks(
         if action.relation.is_empty() || part.creates.contains(&action.relation) {
             continue;
         }
+        let writes_rows = matches!(action.shape, Shape::Dml | Shape::Truncate);
         routine.locks.push(crate::analysis::RoutineLock {
             relation: action.relation,
             shape: action.shape,
             mode: action.mode_override,
             statement: text.clone(),
             conditional: conditional || action.conditional,
+            fires: if writes_rows {
+                part.fires.clone()
+            } else {
+                Vec::new()
+            },
+            columns: part.dml_columns.clone().filter(|_| writes_rows),
+            inner: None,
         });
     }
 }
@@ -1747,10 +1809,10 @@ fn trigger_of(node: &SyntaxNode, function: String) -> crate::analysis::Trigger {
     trigger
 }
 
-/// The functions a query calls: once when it has no FROM clause or the call is the FROM item,
-/// else once per row (so not at all when there is none).
-fn calls_in(node: &SyntaxNode) -> Vec<(String, bool)> {
-    let has_from = has_descendant(node, &[K::FROM_CLAUSE]);
+/// The functions a statement calls: once when it has no FROM clause (and `per_row` is false) or
+/// the call is a FROM item, else once per row (so not at all when there is none).
+fn calls_in(node: &SyntaxNode, per_row: bool) -> Vec<(String, bool)> {
+    let has_from = per_row || has_descendant(node, &[K::FROM_CLAUSE]);
     let mut out: Vec<(String, bool)> = Vec::new();
     for call in node.descendants().filter(|n| n.kind() == K::CALL_EXPR) {
         let Some(name) = call
@@ -1763,13 +1825,18 @@ fn calls_in(node: &SyntaxNode) -> Vec<(String, bool)> {
         let from_item = call
             .parent()
             .is_some_and(|p| p.kind() == K::FUNCTION_FROM_ITEM);
-        let per_row = has_from && !from_item;
-        match out.iter_mut().find(|(n, _)| *n == name) {
-            Some(known) => known.1 &= per_row,
-            None => out.push((name, per_row)),
-        }
+        add_call(&mut out, name, has_from && !from_item);
     }
     out
+}
+
+/// Adds a call of `function` to `calls`, `maybe` when it may not run (per row, in a branch): a
+/// function called twice runs surely if either call does.
+fn add_call(calls: &mut Vec<(String, bool)>, function: String, maybe: bool) {
+    match calls.iter_mut().find(|(f, _)| *f == function) {
+        Some(known) => known.1 &= maybe,
+        None => calls.push((function, maybe)),
+    }
 }
 
 /// The row events a MERGE's WHEN clauses do.

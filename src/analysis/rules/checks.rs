@@ -705,7 +705,10 @@ pub(crate) fn check_action(a: &Action, f: ActionFacts, ctx: &CheckCtx) -> Vec<Dr
             .on(rel, mode)
             .help("pg_repack (which can move tablespaces), or a new table filled online and swapped"),
         ),
-        (Shape::CreateTrigger | Shape::DropTrigger | Shape::ToggleTrigger, _) => out.push(
+        (
+            Shape::CreateTrigger | Shape::DropTrigger | Shape::AlterTrigger | Shape::ToggleTrigger,
+            _,
+        ) => out.push(
             Draft::new(
                 "trigger-lock",
                 span,

@@ -363,11 +363,11 @@ impl<'a> State<'a> {
             .collect::<BTreeSet<_>>()
             .len();
         let runs = format!(
-            "runs `{statement}`{inner}{more}: {mode} lock on {relations} ({blocks}) until the \
+            "{inner}runs `{statement}`{more}: {mode} lock on {relations} ({blocks}) until the \
              transaction ends",
             statement = lock.statement,
             inner = match &lock.inner {
-                Some(function) => format!(" (in {function}(), which it runs)"),
+                Some(function) => format!("runs {function}(), which "),
                 None => String::new(),
             },
             more = match others {
@@ -1406,7 +1406,10 @@ impl<'a> State<'a> {
                     span.clone(),
                     format!(
                         "{} {} \"{}\" under {} without statement_timeout: nothing bounds how long the lock is held",
-                        d.kind,
+                        match &work.via {
+                            Some(via) => format!("the {} that {via} runs", work.command),
+                            None => d.kind.to_string(),
+                        },
                         if work.rewrite { "rewrites" } else { "scans" },
                         work.relation,
                         ALock(work.mode, &work.relation)

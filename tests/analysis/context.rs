@@ -576,7 +576,7 @@ fn functions_run_what_they_call_and_fire_in_turn_and_a_refresh_reads_its_query()
         .collect();
     assert!(
         found.iter().any(|m| m
-            .contains("runs `REFRESH MATERIALIZED VIEW hot` (in refresh_hot(), which it runs)")
+            .contains("whose function count_post() runs refresh_hot(), which runs `REFRESH MATERIALIZED VIEW hot`")
             && m.contains("ACCESS EXCLUSIVE lock on \"hot\"")),
         "{found:?}"
     );

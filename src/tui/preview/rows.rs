@@ -466,12 +466,29 @@ fn observed_badges(traced: &StatementRehearsal) -> Vec<Chip> {
 }
 
 /// Lays `chips` out on rows of `width` columns (a chip is never split unless wider than a row).
+/// A lock's chips (its mode and table, then what it blocks, its size, whose trigger takes it…)
+/// start a new row when they do not all fit on this one, so none is read as the next lock's.
 fn wrap_chips(chips: Vec<Chip>, width: usize) -> Vec<Vec<Chip>> {
+    let len = |chip: &Chip| crate::text::visible::width(&chip.text) + 2;
+    let starts_group = |chip: &Chip| {
+        matches!(
+            chip.tone,
+            Tone::LockReads | Tone::LockWrites | Tone::Lock | Tone::Label
+        )
+    };
+    let group_len = |from: usize| {
+        let rest = &chips[from + 1..];
+        let end = rest.iter().position(starts_group).unwrap_or(rest.len());
+        chips[from..=from + end].iter().map(len).sum::<usize>()
+    };
+    let group_lens: Vec<Option<usize>> = (0..chips.len())
+        .map(|i| starts_group(&chips[i]).then(|| group_len(i)))
+        .collect();
     let mut rows: Vec<Vec<Chip>> = Vec::new();
     let mut used = 0;
-    for chip in chips {
-        let len = crate::text::visible::width(&chip.text) + 2;
-        if used > 0 && used + len > width {
+    for (chip, group) in chips.into_iter().zip(group_lens) {
+        let len = len(&chip);
+        if used > 0 && used + group.unwrap_or(len) > width {
             used = 0;
         }
         if used == 0 {
@@ -623,6 +640,37 @@ mod tests {
             rehearsal: None,
             down: false,
         })
+    }
+
+    #[test]
+    fn a_lock_and_the_chips_that_describe_it_wrap_together() {
+        let chip = |text: &str, tone: Tone| Chip {
+            text: text.into(),
+            tone,
+        };
+        let chips = vec![
+            chip("ROW EXCLUSIVE on stats", Tone::Lock),
+            chip("via trigger \"t\" on \"post\"", Tone::Quiet),
+            chip("EXCLUSIVE on hot", Tone::LockWrites),
+            chip("scan", Tone::Scan),
+            chip("via trigger \"t\" on \"post\"", Tone::Quiet),
+        ];
+        let texts = |rows: Vec<Vec<Chip>>| -> Vec<Vec<String>> {
+            rows.into_iter()
+                .map(|row| row.into_iter().map(|c| c.text).collect())
+                .collect()
+        };
+        // The second lock's three chips do not fit after the first lock's: they start a row,
+        // rather than leaving its mode on the first row and its trigger on the next.
+        assert_eq!(
+            texts(wrap_chips(chips.clone(), 70)),
+            [
+                vec!["ROW EXCLUSIVE on stats", "via trigger \"t\" on \"post\""],
+                vec!["EXCLUSIVE on hot", "scan", "via trigger \"t\" on \"post\""],
+            ]
+        );
+        // A lock's chips wider than a row wrap chip by chip.
+        assert_eq!(texts(wrap_chips(chips, 30)).len(), 4);
     }
 
     #[test]

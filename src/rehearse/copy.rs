@@ -242,6 +242,7 @@ pub async fn copy(
     scratch: &Scratch,
 ) -> Result<CopySummary, RehearseError> {
     let started = dump.as_ref().map_or_else(Instant::now, |d| d.started);
+    let restored = dump.is_some();
     let mut warnings = match dump {
         Some(dump) => restore(&dump, scratch).await?,
         None => Vec::new(),
@@ -253,6 +254,9 @@ pub async fn copy(
     } else {
         0
     };
+    if restored {
+        populate_materialized_views(source, &mut target, &mut warnings).await?;
+    }
     let _ = target.close().await;
     Ok(CopySummary {
         database: request.db.display_url(),
@@ -487,6 +491,56 @@ async fn copy_samples(
         ));
     }
     Ok(rows)
+}
+
+/// Refreshes in the scratch database each materialized view the configured database holds
+/// populated: a schema-only dump creates them `WITH NO DATA`, and on an unpopulated one a
+/// migration's `REFRESH … CONCURRENTLY`, or a query reading it, fails where it would not for
+/// real. A view that reads another is refreshed after it (rounds until no more succeed).
+async fn populate_materialized_views(
+    source: &mut SourceSession,
+    target: &mut PgConnection,
+    warnings: &mut Vec<String>,
+) -> Result<(), RehearseError> {
+    let mut pending: Vec<String> = sqlx::query_scalar(
+        "SELECT format('%I.%I', n.nspname, c.relname) \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind = 'm' AND c.relispopulated \
+           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
+                           AND d.objid = c.oid AND d.deptype = 'e') \
+         ORDER BY c.oid",
+    )
+    .fetch_all(&mut source.conn)
+    .await
+    .map_err(|error| {
+        RehearseError::Db(DbError::Query {
+            context: "listing the populated materialized views of the configured database".into(),
+            error,
+        })
+    })?;
+    while !pending.is_empty() {
+        let mut failed = Vec::new();
+        for view in &pending {
+            let refresh = format!("REFRESH MATERIALIZED VIEW {view}");
+            if let Err(error) = sqlx::raw_sql(AssertSqlSafe(refresh))
+                .execute(&mut *target)
+                .await
+            {
+                failed.push((view.clone(), error));
+            }
+        }
+        if failed.len() == pending.len() {
+            for (view, error) in failed {
+                warnings.push(format!(
+                    "materialized view {view} left unpopulated: {}",
+                    crate::db::describe(&error)
+                ));
+            }
+            break;
+        }
+        pending = failed.into_iter().map(|(view, _)| view).collect();
+    }
+    Ok(())
 }
 
 /// Streams `COPY … TO STDOUT` on `from` into `COPY … FROM STDIN` on `to`; the rows loaded.

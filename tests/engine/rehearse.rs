@@ -353,6 +353,48 @@ async fn a_failing_up_is_reported_with_its_statement() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn materialized_views_are_as_populated_on_the_copy_as_in_the_database() {
+    // A schema-only dump creates materialized views WITH NO DATA: a REFRESH CONCURRENTLY, or a
+    // read, would fail on the copy where it does not for real; one never populated still fails.
+    let dir = Dir::with(&[
+        (
+            "1_base.up.sql",
+            "CREATE TABLE t (id int PRIMARY KEY);\nINSERT INTO t SELECT generate_series(1, 10);\n\
+             CREATE MATERIALIZED VIEW mv AS SELECT id FROM t;\nCREATE UNIQUE INDEX mv_id ON mv (id);\n\
+             CREATE MATERIALIZED VIEW mv_of_mv AS SELECT count(*) AS n FROM mv;\n\
+             CREATE MATERIALIZED VIEW never AS SELECT id FROM t WITH NO DATA;\n",
+        ),
+        ("1_base.down.sql", "DROP TABLE t CASCADE;\n"),
+        (
+            "2_refresh.up.sql",
+            "REFRESH MATERIALIZED VIEW CONCURRENTLY mv;\nCREATE TABLE counted AS SELECT n FROM mv_of_mv;\n",
+        ),
+        ("2_refresh.down.sql", "DROP TABLE counted;\n"),
+        (
+            "3_read_never.up.sql",
+            "CREATE TABLE copied AS SELECT id FROM never;\n",
+        ),
+        ("3_read_never.down.sql", "DROP TABLE copied;\n"),
+    ]);
+    let report = rehearsed_on_base(&dir).await;
+    let refreshed = &report.migrations[0];
+    assert_eq!(
+        refreshed.verdict(false),
+        Verdict::RoundTrip,
+        "{}",
+        render::plain(&render::migration(refreshed, false))
+    );
+    let Outcome::Failed { failure, .. } = &report.migrations[1].up.outcome else {
+        panic!(
+            "reading an unpopulated view fails: {:?}",
+            report.migrations[1].up.outcome
+        );
+    };
+    assert_eq!(failure.sqlstate.as_deref(), Some("55000"), "{failure:?}");
+    assert!(failure.message.contains("never"), "{failure:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn observed_locks_are_the_tracers_ground_truth() {
     let base = "\
 CREATE TABLE users (id bigint PRIMARY KEY, email text);

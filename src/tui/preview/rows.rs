@@ -467,15 +467,12 @@ fn observed_badges(traced: &StatementRehearsal) -> Vec<Chip> {
 
 /// Lays `chips` out on rows of `width` columns (a chip is never split unless wider than a row).
 /// A lock's chips (its mode and table, then what it blocks, its size, whose trigger takes it…)
-/// start a new row when they do not all fit on this one, so none is read as the next lock's.
+/// start a new row when they do not all fit after another lock's, so none is read as the next
+/// lock's (a label before the first lock keeps it on its row).
 fn wrap_chips(chips: Vec<Chip>, width: usize) -> Vec<Vec<Chip>> {
     let len = |chip: &Chip| crate::text::visible::width(&chip.text) + 2;
-    let starts_group = |chip: &Chip| {
-        matches!(
-            chip.tone,
-            Tone::LockReads | Tone::LockWrites | Tone::Lock | Tone::Label
-        )
-    };
+    let starts_group =
+        |chip: &Chip| matches!(chip.tone, Tone::LockReads | Tone::LockWrites | Tone::Lock);
     let group_len = |from: usize| {
         let rest = &chips[from + 1..];
         let end = rest.iter().position(starts_group).unwrap_or(rest.len());
@@ -486,11 +483,19 @@ fn wrap_chips(chips: Vec<Chip>, width: usize) -> Vec<Vec<Chip>> {
         .collect();
     let mut rows: Vec<Vec<Chip>> = Vec::new();
     let mut used = 0;
+    // Whether the row holds a lock's chips (not only a label).
+    let mut row_has_lock = false;
     for (chip, group) in chips.into_iter().zip(group_lens) {
         let len = len(&chip);
-        if used > 0 && used + group.unwrap_or(len) > width {
+        let needs = match group {
+            Some(group) if row_has_lock => group,
+            _ => len,
+        };
+        if used > 0 && used + needs > width {
             used = 0;
+            row_has_lock = false;
         }
+        row_has_lock |= group.is_some();
         if used == 0 {
             rows.push(Vec::new());
         }

@@ -102,14 +102,6 @@ pub struct Trigger {
     pub per_row: bool,
 }
 
-impl RoutineLock {
-    /// The mode it takes on a server of `pg_version`.
-    pub fn mode_at(&self, pg_version: u32) -> super::LockMode {
-        self.mode
-            .unwrap_or_else(|| super::model::lookup(self.shape).lock_at(pg_version))
-    }
-}
-
 impl Trigger {
     /// Whether a statement doing `event` (an UPDATE setting `columns`, when known) fires it.
     pub fn fires_on(&self, event: TriggerEvent, columns: Option<&[String]>) -> bool {
@@ -157,6 +149,14 @@ pub struct RoutineLock {
     /// trigger fired by the body ran it (set as the session follows the calls).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inner: Option<String>,
+}
+
+impl RoutineLock {
+    /// The mode it takes on a server of `pg_version`.
+    pub fn mode_at(&self, pg_version: u32) -> super::LockMode {
+        self.mode
+            .unwrap_or_else(|| super::model::lookup(self.shape).lock_at(pg_version))
+    }
 }
 
 /// The schema model.

@@ -65,18 +65,10 @@ impl SourceSession {
         lock_timeout: Duration,
     ) -> Result<SourceSession, RehearseError> {
         let mut conn = connect_read_only(db, lock_timeout).await?;
-        let query = |context: &'static str| {
-            move |error| {
-                RehearseError::Db(DbError::Query {
-                    context: context.into(),
-                    error,
-                })
-            }
-        };
         sqlx::raw_sql("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .execute(&mut conn)
             .await
-            .map_err(query(
+            .map_err(query_error(
                 "opening a read-only transaction on the configured database",
             ))?;
         let (read_only, default_read_only, version): (String, String, String) = sqlx::query_as(
@@ -85,7 +77,7 @@ impl SourceSession {
         )
         .fetch_one(&mut conn)
         .await
-        .map_err(query(
+        .map_err(query_error(
             "reading the session settings of the configured database",
         ))?;
         if read_only != "on" || default_read_only != "on" {
@@ -96,7 +88,9 @@ impl SourceSession {
         let snapshot: String = sqlx::query_scalar("SELECT pg_export_snapshot()")
             .fetch_one(&mut conn)
             .await
-            .map_err(query("exporting the snapshot of the configured database"))?;
+            .map_err(query_error(
+                "exporting the snapshot of the configured database",
+            ))?;
         Ok(SourceSession {
             conn,
             snapshot,
@@ -114,12 +108,9 @@ impl SourceSession {
         }
         let catalog = catalog::snapshot(&mut self.conn, self.version_num, false)
             .await
-            .map_err(|error| {
-                RehearseError::Db(DbError::Query {
-                    context: "reading the catalogue of the configured database".into(),
-                    error,
-                })
-            })?;
+            .map_err(query_error(
+                "reading the catalogue of the configured database",
+            ))?;
         Ok(!holds_only_history(&catalog, table))
     }
 
@@ -400,14 +391,6 @@ async fn copy_samples(
     request: &CopyRequest<'_>,
     warnings: &mut Vec<String>,
 ) -> Result<u64, RehearseError> {
-    let query_err = |context: &'static str| {
-        move |error| {
-            RehearseError::Db(DbError::Query {
-                context: context.into(),
-                error,
-            })
-        }
-    };
     let generated = if source.version_num >= 120_000 {
         "AND a.attgenerated = ''"
     } else {
@@ -428,7 +411,7 @@ async fn copy_samples(
     .bind(request.table.name())
     .fetch_all(&mut source.conn)
     .await
-    .map_err(query_err("listing the tables of the configured database"))?;
+    .map_err(query_error("listing the tables of the configured database"))?;
     if sqlx::raw_sql("SET session_replication_role = replica")
         .execute(&mut *target)
         .await
@@ -472,7 +455,7 @@ async fn copy_samples(
     )
     .fetch_all(&mut source.conn)
     .await
-    .map_err(query_err(
+    .map_err(query_error(
         "reading the sequences of the configured database",
     ))?;
     let (names, values): (Vec<String>, Vec<i64>) = sequences.into_iter().unzip();
@@ -491,6 +474,16 @@ async fn copy_samples(
         ));
     }
     Ok(rows)
+}
+
+/// The error of a query that failed while doing `context`.
+fn query_error(context: &'static str) -> impl FnOnce(sqlx::Error) -> RehearseError {
+    move |error| {
+        RehearseError::Db(DbError::Query {
+            context: context.into(),
+            error,
+        })
+    }
 }
 
 /// Refreshes in the scratch database each materialized view the configured database holds
@@ -512,12 +505,9 @@ async fn populate_materialized_views(
     )
     .fetch_all(&mut source.conn)
     .await
-    .map_err(|error| {
-        RehearseError::Db(DbError::Query {
-            context: "listing the populated materialized views of the configured database".into(),
-            error,
-        })
-    })?;
+    .map_err(query_error(
+        "listing the populated materialized views of the configured database",
+    ))?;
     while !pending.is_empty() {
         let mut failed = Vec::new();
         for view in &pending {

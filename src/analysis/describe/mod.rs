@@ -901,12 +901,15 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
         K::DO => do_block(node, pg_version, &mut d),
         K::CREATE_FUNCTION => {
             d.kind = "CREATE FUNCTION";
-            reads::function_body(node, &mut d);
-            define_function(node, pg_version, &mut d);
+            // A quoted SQL body is parsed here, once, for both.
+            let statements = reads::sql_body_statements(node);
+            reads::function_body(node, &statements, &mut d);
+            define_function(node, &statements, pg_version, &mut d);
         }
         K::CREATE_PROCEDURE => {
             d.kind = "CREATE PROCEDURE";
-            define_function(node, pg_version, &mut d);
+            let statements = reads::sql_body_statements(node);
+            define_function(node, &statements, pg_version, &mut d);
         }
         K::CREATE_DATABASE | K::DROP_DATABASE => {
             d.kind = "DATABASE";
@@ -1653,9 +1656,14 @@ impl PlpgsqlBody {
     }
 }
 
-/// `CREATE FUNCTION` / `CREATE PROCEDURE` with a PL/pgSQL or SQL body: what the body locks each
-/// time it runs (for the statements that fire its triggers, or call it).
-fn define_function(node: &SyntaxNode, pg_version: u32, d: &mut Described) {
+/// `CREATE FUNCTION` / `CREATE PROCEDURE` with a PL/pgSQL body or an SQL one (`sql_statements`):
+/// what the body locks each time it runs (for the statements that fire its triggers, or call it).
+fn define_function(
+    node: &SyntaxNode,
+    sql_statements: &[SyntaxNode],
+    pg_version: u32,
+    d: &mut Described,
+) {
     let Some(name) = child(node, K::FUNCTION_NAME)
         .or_else(|| child(node, K::PROCEDURE_NAME))
         .map(|n| name_text(&n))
@@ -1674,7 +1682,7 @@ fn define_function(node: &SyntaxNode, pg_version: u32, d: &mut Described) {
         Some(body) => routine_of_plpgsql(&body.syntax(), pg_version),
         None => {
             let mut routine = crate::analysis::Routine::default();
-            for statement in &reads::sql_body_statements(node) {
+            for statement in sql_statements {
                 add_routine_locks(&mut routine, statement, false, pg_version);
             }
             routine

@@ -78,25 +78,22 @@ pub(super) fn push_each_read(
     }
 }
 
-/// The locks a `LANGUAGE sql` function body takes when the function is created: PostgreSQL parses
-/// and analyses each statement of it (with `check_function_bodies`, the default), which locks
-/// what the statement reads and the tables it writes.
-pub(super) fn function_body(node: &SyntaxNode, d: &mut Described) {
-    if node.kind() != K::CREATE_FUNCTION {
-        return;
-    }
-    let statements = sql_body_statements(node);
+/// The locks a `LANGUAGE sql` function body (its `statements`, from [`sql_body_statements`])
+/// takes when the function is created: PostgreSQL parses and analyses each statement of it (with
+/// `check_function_bodies`, the default), which locks what the statement reads and the tables it
+/// writes.
+pub(super) fn function_body(node: &SyntaxNode, statements: &[SyntaxNode], d: &mut Described) {
     let at = span(node);
     for statement in statements {
         let target = match statement.kind() {
-            K::INSERT | K::UPDATE | K::DELETE | K::MERGE => dml_target(&statement),
+            K::INSERT | K::UPDATE | K::DELETE | K::MERGE => dml_target(statement),
             K::SELECT | K::COMPOUND_SELECT | K::PAREN_SELECT | K::VALUES | K::RETURN_STMT => None,
             _ => continue,
         };
         if let Some(target) = &target {
             push(d, Shape::Dml, target.clone(), at.clone());
         }
-        for relation in relations_read(&statement) {
+        for relation in relations_read(statement) {
             if Some(&relation) != target.as_ref() {
                 push(d, Shape::Select, relation, at.clone());
             }

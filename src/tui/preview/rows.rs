@@ -473,14 +473,16 @@ fn wrap_chips(chips: Vec<Chip>, width: usize) -> Vec<Vec<Chip>> {
     let len = |chip: &Chip| crate::text::visible::width(&chip.text) + 2;
     let starts_group =
         |chip: &Chip| matches!(chip.tone, Tone::LockReads | Tone::LockWrites | Tone::Lock);
-    let group_len = |from: usize| {
-        let rest = &chips[from + 1..];
-        let end = rest.iter().position(starts_group).unwrap_or(rest.len());
-        chips[from..=from + end].iter().map(len).sum::<usize>()
-    };
-    let group_lens: Vec<Option<usize>> = (0..chips.len())
-        .map(|i| starts_group(&chips[i]).then(|| group_len(i)))
-        .collect();
+    // At each lock's chip, the width of its chips up to the next lock's (summed from the end).
+    let mut group_lens = vec![None; chips.len()];
+    let mut tail = 0;
+    for (i, chip) in chips.iter().enumerate().rev() {
+        tail += len(chip);
+        if starts_group(chip) {
+            group_lens[i] = Some(tail);
+            tail = 0;
+        }
+    }
     let mut rows: Vec<Vec<Chip>> = Vec::new();
     let mut used = 0;
     // Whether the row holds a lock's chips (not only a label).

@@ -51,6 +51,72 @@ pub struct PredictedLock {
     pub conditional: bool,
 }
 
+/// A lock the transaction holds because an earlier statement of it took it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Held {
+    /// The strongest mode taken so far.
+    pub mode: LockMode,
+    /// The statement that took that mode: its index in the file (from 0) and its first line.
+    pub since: (usize, usize),
+}
+
+/// A predicted lock the transaction already held when the statement ran (an earlier statement
+/// took it, or a stronger one): the server takes it no new, so the statement shows no such lock
+/// of its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeldLock {
+    /// The relation, or the object as the tracer names it (`type mood`).
+    pub target: String,
+    /// Whether it is an object lock (a type).
+    pub object: bool,
+    /// The mode held.
+    pub mode: LockMode,
+    /// The statement that took it: its index in the file, from 0.
+    pub since_statement: usize,
+    /// That statement's first line.
+    pub since_line: usize,
+}
+
+impl HeldLock {
+    /// `held ACCESS EXCLUSIVE since #2` (statements numbered from 1, as the report lists them).
+    pub fn since_statement_text(&self) -> String {
+        format!("held {} since #{}", self.mode, self.since_statement + 1)
+    }
+
+    /// `ACCESS EXCLUSIVE held since line 19`.
+    pub fn since_line_text(&self) -> String {
+        format!("{} held since line {}", self.mode, self.since_line)
+    }
+}
+
+/// The name `held` keys a prediction by: the relation, or `type mood` for an object lock.
+fn held_key(prediction: &PredictedLock) -> String {
+    if prediction.object {
+        format!("type {}", prediction.target)
+    } else {
+        prediction.target.clone()
+    }
+}
+
+/// The predictions of a statement that `held` (what earlier statements of its transaction took)
+/// already covers with the same or a stronger mode.
+pub fn held_before(predicted: &[PredictedLock], held: &BTreeMap<String, Held>) -> Vec<HeldLock> {
+    predicted
+        .iter()
+        .filter_map(|prediction| {
+            let key = held_key(prediction);
+            let held = held.get(&key).filter(|h| h.mode >= prediction.mode)?;
+            Some(HeldLock {
+                target: key,
+                object: prediction.object,
+                mode: held.mode,
+                since_statement: held.since.0,
+                since_line: held.since.1,
+            })
+        })
+        .collect()
+}
+
 /// How the server and the analysis disagree about one statement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
@@ -144,6 +210,9 @@ pub struct Observation<'a> {
     /// Whether the locks were sampled while the statement ran (outside a transaction), so a
     /// short lock may have gone unseen: only what was seen is held against the analysis.
     pub sampled: bool,
+    /// The statement: its index in the file (from 0) and its first line (what it takes is held
+    /// from then on).
+    pub statement: (usize, usize),
 }
 
 /// The strongest observed lock per relation (compared kinds), and object locks.
@@ -248,7 +317,7 @@ pub fn disagreements(
     predicted: &[PredictedLock],
     observed: &[ObservedLock],
     observation: &Observation<'_>,
-    held: &mut BTreeMap<String, LockMode>,
+    held: &mut BTreeMap<String, Held>,
 ) -> Vec<Disagreement> {
     let mut out = Vec::new();
     let seen = |target: &str, object: bool| {
@@ -264,8 +333,8 @@ pub fn disagreements(
             });
             // Held since an earlier statement of the transaction (a second ADD VALUE).
             let already = held
-                .get(&format!("type {}", prediction.target))
-                .is_some_and(|mode| *mode >= prediction.mode);
+                .get(&held_key(prediction))
+                .is_some_and(|h| h.mode >= prediction.mode);
             if !found && !already && !observation.sampled {
                 out.push(Disagreement::new(
                     &prediction.target,
@@ -278,7 +347,7 @@ pub fn disagreements(
         }
         let already = held
             .get(&prediction.target)
-            .is_some_and(|mode| *mode >= prediction.mode);
+            .is_some_and(|h| h.mode >= prediction.mode);
         match seen(&prediction.target, false).map(|o| o.mode) {
             Some(mode) if mode == prediction.mode => {}
             Some(mode) if mode > prediction.mode => out.push(Disagreement::new(
@@ -341,8 +410,14 @@ pub fn disagreements(
     }
     // Relations by name, objects as the tracer names them (`type mood`).
     for lock in observed {
-        let entry = held.entry(lock.target.clone()).or_insert(lock.mode);
-        *entry = (*entry).max(lock.mode);
+        let taken = Held {
+            mode: lock.mode,
+            since: observation.statement,
+        };
+        let entry = held.entry(lock.target.clone()).or_insert(taken);
+        if lock.mode > entry.mode {
+            *entry = taken;
+        }
     }
     out
 }
@@ -372,6 +447,7 @@ mod tests {
             &Observation {
                 rewritten: &[],
                 sampled: false,
+                statement: (0, 1),
             },
             &mut BTreeMap::new(),
         )
@@ -407,6 +483,7 @@ mod tests {
         let observation = Observation {
             rewritten: &rewritten,
             sampled: false,
+            statement: (0, 1),
         };
         let predictions = [
             predicted("a", Share, true),
@@ -436,10 +513,63 @@ mod tests {
             &Observation {
                 rewritten: &[],
                 sampled: false,
+                statement: (0, 1),
             },
             &mut held,
         );
         assert!(again.is_empty(), "{again:?}");
+    }
+
+    #[test]
+    fn a_lock_an_earlier_statement_took_is_named_with_that_statement() {
+        use LockMode::*;
+        let at = |statement| Observation {
+            rewritten: &[],
+            sampled: false,
+            statement,
+        };
+        let mut held = BTreeMap::new();
+        // Statement 2 (index 1, line 19) takes ACCESS EXCLUSIVE on `run`.
+        let first = disagreements(
+            &[predicted("run", AccessExclusive, false)],
+            &observed_locks(&[lock("run", AccessExclusive)]),
+            &at((1, 19)),
+            &mut held,
+        );
+        assert!(first.is_empty(), "{first:?}");
+        let later = [
+            predicted("run", ShareRowExclusive, false),
+            predicted("other", Share, false),
+        ];
+        let covered = held_before(&later, &held);
+        assert_eq!(
+            covered,
+            vec![HeldLock {
+                target: "run".into(),
+                object: false,
+                mode: AccessExclusive,
+                since_statement: 1,
+                since_line: 19,
+            }]
+        );
+        assert_eq!(
+            covered[0].since_statement_text(),
+            "held ACCESS EXCLUSIVE since #2"
+        );
+        assert_eq!(
+            covered[0].since_line_text(),
+            "ACCESS EXCLUSIVE held since line 19"
+        );
+        // A weaker lock taken later leaves the stronger one's statement; a stronger one moves it.
+        disagreements(
+            &[],
+            &observed_locks(&[lock("run", RowShare), lock("other", Share)]),
+            &at((15, 97)),
+            &mut held,
+        );
+        assert_eq!(held_before(&later, &held)[0].since_statement, 1);
+        assert_eq!(held_before(&later, &held)[1].since_line, 97);
+        assert!(held_before(&[predicted("other", Exclusive, false)], &held).is_empty());
     }
 
     #[test]
@@ -468,6 +598,7 @@ mod tests {
             &Observation {
                 rewritten: &[],
                 sampled: false,
+                statement: (0, 1),
             },
             &mut held,
         );
@@ -477,6 +608,7 @@ mod tests {
             &Observation {
                 rewritten: &[],
                 sampled: false,
+                statement: (0, 1),
             },
             &mut held,
         );

@@ -2,7 +2,7 @@
 //! tone each (the front end picks the colours, and shows hidden characters as markers). Columns
 //! are padded by visible width, markers included.
 
-use super::compare::{ObservedLock, PredictedLock};
+use super::compare::{HeldLock, ObservedLock, PredictedLock};
 use super::events::{PhaseName, RehearsalEvent};
 use super::report::{
     MigrationRehearsal, Outcome, Phase, RehearsalReport, Source, StatementRehearsal, Verdict,
@@ -434,18 +434,30 @@ fn statement_lines(statement: &StatementRehearsal, target_columns: usize) -> Vec
             .find(|p| p.object == object && predicted_target(p) == target);
         let rewritten = !object && statement.rewritten.contains(&target);
         let disagrees = disagrees_on(statement, &target, object);
+        let held = held_on(statement, &target, object);
         let seen = match observed {
             Some(lock) => observed_text(lock, rewritten, statement.sampled),
             None if rewritten => "observed rewrite".into(),
             // Sampling can miss a brief lock: say what was seen, not what was taken.
             None if statement.sampled => "none seen (sampled)".into(),
-            None => "observed no new lock".into(),
+            // Taken by an earlier statement: the server shows it no new.
+            None => held.map_or_else(
+                || "observed no new lock".into(),
+                HeldLock::since_statement_text,
+            ),
         };
         let expected = match predicted {
             Some(p) => format!(
-                "predicted {}{}",
+                "predicted {}{}{}",
                 p.mode,
-                if p.rewrite { ", rewrite" } else { "" }
+                if p.rewrite { ", rewrite" } else { "" },
+                // A weaker lock seen where the predicted one was held already.
+                match (observed, held) {
+                    (Some(o), Some(h)) if o.mode < p.mode => {
+                        format!(" ({})", h.since_statement_text())
+                    }
+                    _ => String::new(),
+                }
             ),
             None => "not predicted".into(),
         };
@@ -470,6 +482,19 @@ pub fn disagrees_on(statement: &StatementRehearsal, target: &str, object: bool) 
         .disagreements
         .iter()
         .any(|d| d.target == target || (object && target.ends_with(&d.target)))
+}
+
+/// The predicted lock on `target` (a relation, or `type mood` when `object`) that an earlier
+/// statement of the transaction had taken already.
+pub fn held_on<'a>(
+    statement: &'a StatementRehearsal,
+    target: &str,
+    object: bool,
+) -> Option<&'a HeldLock> {
+    statement
+        .held
+        .iter()
+        .find(|h| h.object == object && h.target == target)
 }
 
 /// A predicted lock's target as the tracer names it (`type mood` for the enum `mood`).
@@ -606,10 +631,94 @@ pub fn plain(lines: &[Line]) -> String {
         .join("\n")
 }
 
+/// A statement of a transaction whose earlier statement (#2, line 19) took ACCESS EXCLUSIVE on
+/// `run`, `attempt` and `worker_task`: the server shows it taking nothing new on `run`, a weaker
+/// lock on `attempt`, the predicted one on `worker_task`, and nothing on `worker`, which nothing
+/// holds. (For the CLI's and the dashboard's tests.)
+#[cfg(test)]
+pub(crate) fn held_lock_example() -> StatementRehearsal {
+    use crate::analysis::LockMode;
+    let lock = |target: &str, mode| ObservedLock {
+        target: target.into(),
+        object: false,
+        mode,
+        granted: true,
+    };
+    let prediction = |target: &str, mode| PredictedLock {
+        target: target.into(),
+        object: false,
+        mode,
+        rewrite: false,
+        per_row: false,
+        conditional: false,
+    };
+    let held = |target: &str| HeldLock {
+        target: target.into(),
+        object: false,
+        mode: LockMode::AccessExclusive,
+        since_statement: 1,
+        since_line: 19,
+    };
+    StatementRehearsal {
+        index: 2,
+        line: 22,
+        text: "ALTER TABLE run DROP CONSTRAINT run_worker_fkey".into(),
+        elapsed_ms: 0.7,
+        rows_affected: 0,
+        observed: vec![
+            lock("attempt", LockMode::RowShare),
+            lock("worker_task", LockMode::ShareRowExclusive),
+        ],
+        predicted: vec![
+            prediction("run", LockMode::AccessExclusive),
+            prediction("attempt", LockMode::ShareRowExclusive),
+            prediction("worker", LockMode::AccessExclusive),
+            prediction("worker_task", LockMode::ShareRowExclusive),
+        ],
+        rewritten: Vec::new(),
+        sampled: false,
+        disagreements: Vec::new(),
+        held: vec![held("run"), held("attempt"), held("worker_task")],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::analysis::LockMode;
+
+    #[test]
+    fn a_lock_held_since_an_earlier_statement_is_named_not_reported_missing() {
+        let statement = held_lock_example();
+        let shown = plain(&statement_lines(&statement, 14));
+        let row = |name: &str| {
+            shown
+                .lines()
+                .find(|l| l.split_whitespace().next() == Some(name))
+                .unwrap_or_else(|| panic!("no row for {name} in\n{shown}"))
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(
+            row("run"),
+            "run held ACCESS EXCLUSIVE since #2 predicted ACCESS EXCLUSIVE"
+        );
+        assert_eq!(
+            row("attempt"),
+            "attempt observed ROW SHARE predicted SHARE ROW EXCLUSIVE (held ACCESS EXCLUSIVE since #2)"
+        );
+        // The predicted mode seen: nothing to explain.
+        assert_eq!(
+            row("worker_task"),
+            "worker_task observed SHARE ROW EXCLUSIVE predicted SHARE ROW EXCLUSIVE"
+        );
+        // Not held: still reported as not taken.
+        assert_eq!(
+            row("worker"),
+            "worker observed no new lock predicted ACCESS EXCLUSIVE"
+        );
+    }
 
     #[test]
     fn a_long_relation_name_keeps_apart_from_its_lock_and_comments_are_left_out() {
@@ -638,6 +747,7 @@ mod tests {
             rewritten: Vec::new(),
             sampled: false,
             disagreements: Vec::new(),
+            held: Vec::new(),
         };
         let ok = Phase {
             outcome: Outcome::Ok,

@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use super::catalog::Difference;
-use super::compare::{Disagreement, ObservedLock, PredictedLock};
+use super::compare::{Disagreement, HeldLock, ObservedLock, PredictedLock};
 use crate::runner::Failure;
 
 /// Exit code when only disagreements with the static analysis were found.
@@ -178,6 +178,10 @@ pub struct StatementRehearsal {
     pub sampled: bool,
     /// Where the server and the analysis disagree.
     pub disagreements: Vec<Disagreement>,
+    /// The predicted locks an earlier statement of the transaction had taken already (the
+    /// server takes them no new: the statement shows none of its own, or a weaker one).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<HeldLock>,
 }
 
 /// Data a DOWN would lose.

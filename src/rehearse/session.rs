@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::RehearseError;
 use super::catalog::{self, Catalog};
-use super::compare::{Observation, disagreements, observed_locks, predicted_locks};
+use super::compare::{Observation, disagreements, held_before, observed_locks, predicted_locks};
 use super::events::{PhaseName, RehearsalEvent, RehearsalSink};
 use super::report::StatementRehearsal;
 use super::scratch::Scratch;
@@ -335,7 +335,7 @@ impl ScratchSession {
             // (and in REPEATABLE READ it would take the transaction's snapshot early).
             let takes_no_lock = step.control(statement.index) == Some(OwnTransaction::Begins)
                 || analysed.is_some_and(|a| matches!(a.kind, "BEGIN" | "SET" | "RESET"));
-            let (observed, predicted, rewritten, found) = if takes_no_lock {
+            let (observed, predicted, rewritten, found, held_already) = if takes_no_lock {
                 Default::default()
             } else {
                 let (locks, rewritten) = match watched {
@@ -350,6 +350,7 @@ impl ScratchSession {
                 let predicted = analysed
                     .map(|a| predicted_locks(a, |relation| tracer.existed(relation)))
                     .unwrap_or_default();
+                let held_already = held_before(&predicted, &held);
                 let found = match analysed {
                     Some(_) => disagreements(
                         &predicted,
@@ -357,12 +358,13 @@ impl ScratchSession {
                         &Observation {
                             rewritten: &rewritten,
                             sampled,
+                            statement: (statement.index, statement.start.line),
                         },
                         &mut held,
                     ),
                     None => Vec::new(),
                 };
-                (observed, predicted, rewritten, found)
+                (observed, predicted, rewritten, found, held_already)
             };
             statements.push(StatementRehearsal {
                 index: statement.index,
@@ -375,6 +377,7 @@ impl ScratchSession {
                 rewritten,
                 sampled,
                 disagreements: found,
+                held: held_already,
             });
         }
         if cancel.is_cancelled() {

@@ -94,6 +94,7 @@ fn traced(
         &Observation {
             rewritten: &rewritten,
             sampled: false,
+            statement: (statement.index, statement.start.line),
         },
         &mut BTreeMap::new(),
     );
@@ -108,6 +109,7 @@ fn traced(
         rewritten,
         sampled: false,
         disagreements,
+        held: Vec::new(),
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use assert_cmd::Command;
 use lockstep::db::Database;
 use lockstep::rehearse::catalog::{self, Catalog};
-use lockstep::rehearse::compare::observed_locks;
+use lockstep::rehearse::compare::{HeldLock, observed_locks};
 use lockstep::rehearse::render;
 use lockstep::rehearse::{
     Outcome, RehearsalEvent, RehearsalReport, RehearseError, RehearseOptions, Source, Verdict,
@@ -484,6 +484,50 @@ CREATE TYPE mood AS ENUM ('ok');
     );
     assert_eq!(rehearsed.statements[5].rows_affected, 4);
     conn.close().await.unwrap();
+}
+
+/// A lock an earlier statement of the migration's transaction took is not taken again, so the
+/// server shows the later statement taking none: the report names the statement that holds it,
+/// rather than "observed no new lock" beside the prediction (seen rehearsing trigger.dev's
+/// migrations, where it read as a disagreement the summary did not count).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_taken_by_an_earlier_statement_is_named_as_held() {
+    let dir = on_users(
+        "2_two_columns",
+        "ALTER TABLE users ADD COLUMN a int;\n\nALTER TABLE users ADD COLUMN b int;\n",
+        "ALTER TABLE users DROP COLUMN b;\nALTER TABLE users DROP COLUMN a;\n",
+    );
+    let report = rehearsed_on_base(&dir).await;
+    let rehearsed = &report.migrations[0];
+    let [first, second] = rehearsed.statements.as_slice() else {
+        panic!("two statements: {rehearsed:?}");
+    };
+    let modes = |s: &lockstep::rehearse::StatementRehearsal| -> Vec<String> {
+        s.observed
+            .iter()
+            .map(|o| format!("{} {}", o.mode, o.target))
+            .collect()
+    };
+    assert_eq!(modes(first), ["ACCESS EXCLUSIVE users"]);
+    assert!(first.held.is_empty(), "{:?}", first.held);
+    // The server's own record: nothing new on users in the second statement.
+    assert_eq!(modes(second), Vec::<String>::new());
+    assert_eq!(
+        second.held,
+        vec![HeldLock {
+            target: "users".into(),
+            object: false,
+            mode: lockstep::analysis::LockMode::AccessExclusive,
+            since_statement: 0,
+            since_line: 1,
+        }]
+    );
+    assert_eq!(disagreements(&report), Vec::<String>::new());
+    let shown = render::plain(&render::migration(rehearsed, false));
+    assert!(
+        shown.contains("held ACCESS EXCLUSIVE since #1") && !shown.contains("no new lock"),
+        "{shown}"
+    );
 }
 
 /// A file that runs its own `BEGIN … COMMIT` (Prisma's enum swaps do) runs as written: what

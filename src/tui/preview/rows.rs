@@ -431,6 +431,15 @@ fn observed_badges(traced: &StatementRehearsal) -> Vec<Chip> {
         if !lock.granted {
             chips.push(chip("waited".into(), Tone::Quiet));
         }
+        // A weaker lock than predicted, where an earlier statement holds the predicted one.
+        let weaker = traced.predicted.iter().any(|p| {
+            p.object == lock.object
+                && render::predicted_target(p) == lock.target
+                && lock.mode < p.mode
+        });
+        if weaker && let Some(held) = render::held_on(traced, &lock.target, lock.object) {
+            chips.push(chip(held.since_line_text(), Tone::Quiet));
+        }
         disagree(&mut chips, &lock.target, lock.object);
     }
     let seen = |target: &str, object: bool| {
@@ -448,9 +457,11 @@ fn observed_badges(traced: &StatementRehearsal) -> Vec<Chip> {
     for predicted in &traced.predicted {
         let target = render::predicted_target(predicted);
         if !seen(&target, predicted.object) {
-            let text = match traced.sampled {
-                true => format!("no lock seen on {target}"),
-                false => format!("no new lock on {target}"),
+            let held = render::held_on(traced, &target, predicted.object);
+            let text = match (traced.sampled, held) {
+                (true, _) => format!("no lock seen on {target}"),
+                (false, Some(held)) => format!("{target}: {}", held.since_line_text()),
+                (false, None) => format!("no new lock on {target}"),
             };
             chips.push(chip(text, Tone::Quiet));
             disagree(&mut chips, &target, predicted.object);
@@ -485,8 +496,9 @@ fn wrap_chips(chips: Vec<Chip>, width: usize) -> Vec<Vec<Chip>> {
     }
     let mut rows: Vec<Vec<Chip>> = Vec::new();
     let mut used = 0;
-    // Whether the row holds a lock's chips (not only a label).
-    let mut row_has_lock = false;
+    // Whether the row holds a lock's chips (not only a label), and whether a lock has begun
+    // (every chip from there on is some lock's, a wrapped lock's rest included).
+    let (mut row_has_lock, mut in_locks) = (false, false);
     for (chip, group) in chips.into_iter().zip(group_lens) {
         let len = len(&chip);
         let needs = match group {
@@ -497,7 +509,8 @@ fn wrap_chips(chips: Vec<Chip>, width: usize) -> Vec<Vec<Chip>> {
             used = 0;
             row_has_lock = false;
         }
-        row_has_lock |= group.is_some();
+        in_locks |= group.is_some();
+        row_has_lock |= in_locks;
         if used == 0 {
             rows.push(Vec::new());
         }
@@ -678,6 +691,62 @@ mod tests {
         );
         // A lock's chips wider than a row wrap chip by chip.
         assert_eq!(texts(wrap_chips(chips, 30)).len(), 4);
+        // The next lock does not start on the row where the wrapped lock's rest went (seen at
+        // 120x35: "blocks reads+writes  ACCESS EXCLUSIVE on TaskRun" read as one lock).
+        let wrapped = vec![
+            chip(
+                "ACCESS EXCLUSIVE on TaskRun_externalRef_key",
+                Tone::LockReads,
+            ),
+            chip("blocks reads+writes", Tone::Quiet),
+            chip("ACCESS EXCLUSIVE on TaskRun", Tone::LockReads),
+            chip("blocks reads+writes", Tone::Quiet),
+        ];
+        assert_eq!(
+            texts(wrap_chips(wrapped, 56)),
+            [
+                vec!["ACCESS EXCLUSIVE on TaskRun_externalRef_key"],
+                vec!["blocks reads+writes"],
+                vec!["ACCESS EXCLUSIVE on TaskRun", "blocks reads+writes"],
+            ]
+        );
+        // A label before the first lock still keeps that lock on its row.
+        let labelled = vec![
+            chip("predicted", Tone::Quiet),
+            chip("ACCESS EXCLUSIVE on TaskRun", Tone::LockReads),
+            chip("blocks reads+writes", Tone::Quiet),
+        ];
+        assert_eq!(texts(wrap_chips(labelled, 56)).len(), 2);
+        assert_eq!(
+            texts(wrap_chips(
+                vec![
+                    chip("predicted", Tone::Quiet),
+                    chip("ACCESS EXCLUSIVE on TaskRun", Tone::LockReads)
+                ],
+                56
+            )),
+            [vec!["predicted", "ACCESS EXCLUSIVE on TaskRun"]]
+        );
+    }
+
+    #[test]
+    fn a_rehearsed_lock_an_earlier_statement_holds_names_its_line() {
+        let traced = render::held_lock_example();
+        let texts: Vec<String> = observed_badges(&traced)
+            .into_iter()
+            .map(|c| c.text)
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                "ROW SHARE on attempt",
+                "ACCESS EXCLUSIVE held since line 19",
+                // The predicted mode itself: nothing to explain.
+                "SHARE ROW EXCLUSIVE on worker_task",
+                "run: ACCESS EXCLUSIVE held since line 19",
+                "no new lock on worker",
+            ]
+        );
     }
 
     #[test]

@@ -460,7 +460,8 @@ fn observed_badges(traced: &StatementRehearsal) -> Vec<Chip> {
             let held = render::held_on(traced, &target, predicted.object);
             let text = match (traced.sampled, held) {
                 (true, _) => format!("no lock seen on {target}"),
-                (false, Some(held)) => format!("{target}: {}", held.since_line_text()),
+                // (The mode held is the predicted one or stronger: the row above says which.)
+                (false, Some(held)) => format!("{target} held since line {}", held.since_line),
                 (false, None) => format!("no new lock on {target}"),
             };
             chips.push(chip(text, Tone::Quiet));
@@ -743,7 +744,7 @@ mod tests {
                 "ACCESS EXCLUSIVE held since line 19",
                 // The predicted mode itself: nothing to explain.
                 "SHARE ROW EXCLUSIVE on worker_task",
-                "run: ACCESS EXCLUSIVE held since line 19",
+                "run held since line 19",
                 "no new lock on worker",
             ]
         );

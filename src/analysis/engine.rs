@@ -518,6 +518,7 @@ fn merge(out: &mut Described, p: Described) {
     out.is_dml |= p.is_dml;
     out.bulk |= p.bulk;
     out.dml_columns = out.dml_columns.take().or(p.dml_columns);
+    out.body_writes.extend(p.body_writes);
 }
 
 #[cfg(test)]

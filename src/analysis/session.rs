@@ -255,6 +255,30 @@ impl<'a> State<'a> {
                         trigger: by,
                         function: trigger.function.clone(),
                         per_row: trigger.per_row,
+                        in_branch: false,
+                        verb: write_verb(d.kind, &d.fires),
+                        locks: self.locks_run_by(&trigger.function, routine),
+                    });
+                }
+            }
+        }
+        // A DO block's writes fire their tables' triggers as a function body's do.
+        for write in &d.body_writes {
+            for (name, trigger) in self.fired_by(write) {
+                let Some(routine) = self.schema.function(&trigger.function) else {
+                    continue;
+                };
+                let by = Some((name.clone(), write.relation.clone()));
+                if let Some(fired) = out.iter_mut().find(|f| f.trigger == by) {
+                    // Fired outside any branch by another write: surely run.
+                    fired.in_branch &= write.conditional;
+                } else {
+                    out.push(Fired {
+                        trigger: by,
+                        function: trigger.function.clone(),
+                        per_row: trigger.per_row,
+                        in_branch: write.conditional,
+                        verb: write_verb("DO", &write.fires),
                         locks: self.locks_run_by(&trigger.function, routine),
                     });
                 }
@@ -270,11 +294,83 @@ impl<'a> State<'a> {
                     trigger: None,
                     function: function.clone(),
                     per_row: *per_row,
+                    in_branch: false,
+                    verb: d.kind,
                     locks: self.locks_run_by(function, routine),
                 });
             }
         }
         out
+    }
+
+    /// What a DO block's writes do through foreign keys, as the same statements written at the
+    /// top would: a DELETE, or an UPDATE of a referenced key, reaches the referencing rows; the
+    /// keys of the rows written are checked. Each with whether it is only in a branch.
+    fn body_write_key_effects(&self, d: &Described) -> Vec<(Shape, String, bool)> {
+        let mut out: Vec<(Shape, String, bool)> = Vec::new();
+        for write in &d.body_writes {
+            let mut effects = Vec::new();
+            if let Some(written) = &write.columns {
+                self.key_checks(&write.relation, written, &mut effects);
+            }
+            let deletes = write.fires.contains(&TriggerEvent::Delete);
+            if deletes || write.fires == [TriggerEvent::Update] {
+                let columns = write.columns.as_deref().unwrap_or_default();
+                let mut seen = BTreeSet::from([write.relation.clone()]);
+                self.referencing_effects(
+                    &write.relation,
+                    deletes,
+                    columns,
+                    &mut seen,
+                    &mut effects,
+                );
+            }
+            out.extend(
+                effects
+                    .into_iter()
+                    .map(|(shape, table)| (shape, table, write.conditional)),
+            );
+        }
+        out
+    }
+
+    /// The foreign-key check of a row written to `table` (its columns `written`; empty: every
+    /// column): SELECT … FOR KEY SHARE on each referenced table (an UPDATE checks only the keys
+    /// on the columns it sets).
+    fn key_checks(&self, table: &str, written: &[String], out: &mut Vec<(Shape, String)>) {
+        let keys: Vec<&KnownConstraint> = if written.is_empty() {
+            self.schema.foreign_keys_of(table, None)
+        } else {
+            written
+                .iter()
+                .flat_map(|c| self.schema.foreign_keys_of(table, Some(c)))
+                .collect()
+        };
+        for c in keys {
+            if let Some(r) = &c.references
+                && r != table
+                && !out.iter().any(|(_, o)| o == r)
+            {
+                out.push((Shape::ForeignKeyCheck, r.clone()));
+            }
+        }
+    }
+
+    /// The triggers (with their names) that a body's write `l` fires on its table.
+    fn fired_by<'s>(
+        &'s self,
+        l: &'s RoutineLock,
+    ) -> impl Iterator<Item = (&'s String, &'s crate::analysis::Trigger)> {
+        self.schema
+            .relation(&l.relation)
+            .filter(|_| !l.fires.is_empty())
+            .into_iter()
+            .flat_map(|relation| &relation.triggers)
+            .filter(|(_, trigger)| {
+                l.fires
+                    .iter()
+                    .any(|e| trigger.fires_on(*e, l.columns.as_deref()))
+            })
     }
 
     /// What `function` (whose body is `routine`) locks when it runs: its own statements' locks,
@@ -300,17 +396,9 @@ impl<'a> State<'a> {
                 .iter()
                 .map(|(f, maybe)| (f.as_str(), *maybe))
                 .collect();
-            for l in routine.locks.iter().filter(|l| !l.fires.is_empty()) {
-                let Some(relation) = self.schema.relation(&l.relation) else {
-                    continue;
-                };
-                for trigger in relation.triggers.values() {
-                    if l.fires
-                        .iter()
-                        .any(|e| trigger.fires_on(*e, l.columns.as_deref()))
-                    {
-                        next.push((&trigger.function, l.conditional || trigger.per_row));
-                    }
+            for l in &routine.locks {
+                for (_, trigger) in self.fired_by(l) {
+                    next.push((&trigger.function, l.conditional || trigger.per_row));
                 }
             }
             // In reverse, so the stack runs them in the order written.
@@ -399,13 +487,7 @@ impl<'a> State<'a> {
                 )),
             );
         };
-        let verb = match (d.kind, d.fires.as_slice()) {
-            ("COPY" | "TRUNCATE", _) => d.kind,
-            (_, [TriggerEvent::Insert, ..]) => "INSERT",
-            (_, [TriggerEvent::Update]) => "UPDATE",
-            (_, [TriggerEvent::Delete]) => "DELETE",
-            _ => "MERGE",
-        };
+        let verb = fire.verb;
         let message = format!(
             "this {verb} on \"{table}\" fires the trigger \"{trigger}\"{level}, whose function \
              {function}() {runs}{times}",
@@ -496,25 +578,8 @@ impl<'a> State<'a> {
                     }
                 }
                 (Shape::Dml, _) if d.dml_columns.is_some() => {
-                    // The foreign-key check of a written row: SELECT … FOR KEY SHARE on the
-                    // referenced table (an UPDATE checks only when it sets a key column).
                     let written = d.dml_columns.as_deref().unwrap_or_default();
-                    let keys: Vec<&KnownConstraint> = if written.is_empty() {
-                        self.schema.foreign_keys_of(&a.relation, None)
-                    } else {
-                        written
-                            .iter()
-                            .flat_map(|c| self.schema.foreign_keys_of(&a.relation, Some(c)))
-                            .collect()
-                    };
-                    for c in keys {
-                        if let Some(r) = &c.references
-                            && *r != a.relation
-                            && !out.iter().any(|(_, o)| o == r)
-                        {
-                            out.push((Shape::ForeignKeyCheck, r.clone()));
-                        }
-                    }
+                    self.key_checks(&a.relation, written, &mut out);
                 }
                 (_, Detail::SetType { column, .. }) => {
                     // Each foreign key on the column, either way, is dropped and re-created: both
@@ -1092,7 +1157,11 @@ impl<'a> State<'a> {
 
         // Foreign keys seen earlier in the run: VALIDATE takes ROW SHARE on the referenced table;
         // dropping the key (DROP CONSTRAINT, DROP TABLE) takes ACCESS EXCLUSIVE on it.
-        for (shape, referenced) in self.known_foreign_key_effects(d, &actions) {
+        let key_effects = self.known_foreign_key_effects(d, &actions).into_iter();
+        let key_effects = key_effects
+            .map(|(shape, table)| (shape, table, false))
+            .chain(self.body_write_key_effects(d));
+        for (shape, referenced, conditional) in key_effects {
             let row = lookup(shape);
             let mode = row.lock_at(self.ctx.pg_version);
             let scan = row.cost_at(self.ctx.pg_version) == Cost::Scan;
@@ -1104,6 +1173,7 @@ impl<'a> State<'a> {
             };
             LockFact {
                 rows,
+                conditional,
                 ..LockFact::on_table(
                     referenced,
                     mode,
@@ -1188,7 +1258,7 @@ impl<'a> State<'a> {
             for l in &fire.locks {
                 let row = lookup(l.shape);
                 let mode = l.mode_at(self.ctx.pg_version);
-                let conditional = fire.per_row || l.conditional;
+                let conditional = fire.per_row || fire.in_branch || l.conditional;
                 let cost = row.cost_at(self.ctx.pg_version);
                 LockFact {
                     target: row.target,
@@ -1219,9 +1289,20 @@ impl<'a> State<'a> {
         }
 
         // A DELETE reaches the rows that reference the deleted ones, through the keys' actions.
-        if d.deletes
-            && let Some(target) = actions.iter().find(|(a, _)| a.shape == Shape::Dml)
-            && !self.is_new(&target.0.relation)
+        // (A DO block's: the table of its first DELETE.)
+        let deleted = if d.deletes {
+            actions
+                .iter()
+                .find(|(a, _)| a.shape == Shape::Dml)
+                .map(|(a, _)| a.relation.as_str())
+        } else {
+            d.body_writes
+                .iter()
+                .find(|w| w.fires.contains(&TriggerEvent::Delete))
+                .map(|w| w.relation.as_str())
+        };
+        if let Some(target) = deleted
+            && !self.is_new(target)
         {
             let reached: Vec<&str> = locks
                 .iter()
@@ -1233,17 +1314,22 @@ impl<'a> State<'a> {
                     "delete-cascades",
                     span.clone(),
                     format!(
-                        "this DELETE on \"{}\" also deletes or changes the rows that reference \
+                        "this {} on \"{}\" also deletes or changes the rows that reference \
                          the deleted ones in {} table{} ({}), through their foreign keys' ON \
                          DELETE CASCADE, SET NULL or SET DEFAULT",
-                        target.0.relation,
+                        if d.deletes {
+                            "DELETE"
+                        } else {
+                            "DO block's DELETE"
+                        },
+                        target,
                         reached.len(),
                         if reached.len() == 1 { "" } else { "s" },
                         crate::format::first_and_more(&reached, 8),
                     ),
                 );
                 // (The finding is about the rows reached, not about a lock.)
-                draft.table = Some(target.0.relation.clone());
+                draft.table = Some(target.to_string());
                 draft.safe_alternative = Some(
                     "count what each table would lose first (SELECT count(*) … WHERE the key IN \
                      the rows to delete), and delete or detach those rows in statements of their \
@@ -2340,5 +2426,27 @@ struct Fired {
     function: String,
     /// Run once per row written (a row trigger) or per row selected: not at all without rows.
     per_row: bool,
+    /// Run by a write in a branch of a DO block (IF, CASE, a loop): not at all when the branch
+    /// is not taken.
+    in_branch: bool,
+    /// The statement that runs it, as the finding names it (`UPDATE`, `DO block's DELETE`).
+    verb: &'static str,
     locks: Vec<crate::analysis::RoutineLock>,
+}
+
+/// How a finding names a statement of `kind` that writes rows with the events `fires` (a DO
+/// block by the write in its body).
+fn write_verb(kind: &'static str, fires: &[TriggerEvent]) -> &'static str {
+    match (kind, fires) {
+        ("COPY" | "TRUNCATE", _) => kind,
+        ("DO", [TriggerEvent::Insert, ..]) => "DO block's INSERT",
+        ("DO", [TriggerEvent::Update]) => "DO block's UPDATE",
+        ("DO", [TriggerEvent::Delete]) => "DO block's DELETE",
+        ("DO", [TriggerEvent::Truncate]) => "DO block's TRUNCATE",
+        ("DO", _) => "DO block's MERGE",
+        (_, [TriggerEvent::Insert, ..]) => "INSERT",
+        (_, [TriggerEvent::Update]) => "UPDATE",
+        (_, [TriggerEvent::Delete]) => "DELETE",
+        _ => "MERGE",
+    }
 }

@@ -368,7 +368,10 @@ fn a_delete_reaches_the_rows_that_reference_it_through_the_keys_actions() {
          CREATE TABLE badges (member_id int REFERENCES members ON DELETE SET NULL);\n\
          CREATE TABLE notes (member_id int, FOREIGN KEY (member_id) REFERENCES members (id));\n\
          CREATE TABLE codes (code text REFERENCES teams (code) ON UPDATE CASCADE);",
-        "DELETE FROM teams WHERE id = 1;\nDELETE FROM notes;\nUPDATE teams SET code = 'x';\nUPDATE teams SET id = 2;",
+        "DELETE FROM teams WHERE id = 1;\nDELETE FROM notes;\nUPDATE teams SET code = 'x';\nUPDATE teams SET id = 2;\n\
+         DO $$ BEGIN DELETE FROM teams WHERE id = 1; END $$;\n\
+         DO $$ BEGIN UPDATE teams SET code = 'x'; END $$;\n\
+         DO $$ BEGIN INSERT INTO members VALUES (1, 1); END $$;",
     ]);
     let locks = |i: usize| sorted_locks(&out[1], i);
     use LockMode::{RowExclusive, RowShare};
@@ -387,17 +390,70 @@ fn a_delete_reaches_the_rows_that_reference_it_through_the_keys_actions() {
     // A key changed: only the keys on that column, with their ON UPDATE action.
     assert_eq!(locks(2), [("codes", RowExclusive), ("teams", RowExclusive)]);
     assert_eq!(locks(3), [("members", RowShare), ("teams", RowExclusive)]);
+    // The same written in a DO block; a row it inserts is checked against the table its key
+    // references.
+    assert_eq!(locks(4), locks(0));
+    assert_eq!(locks(5), locks(2));
+    assert_eq!(locks(6), [("members", RowExclusive), ("teams", RowShare)]);
     let cascades: Vec<&str> = out[1]
         .findings
         .iter()
         .filter(|f| f.rule == "delete-cascades")
         .map(|f| f.message.as_str())
         .collect();
-    assert_eq!(cascades.len(), 1, "{cascades:?}");
+    assert_eq!(cascades.len(), 2, "{cascades:?}");
     assert!(
-        cascades[0].contains("in 2 tables (members, badges)"),
-        "{}",
-        cascades[0]
+        cascades[0].contains("in 2 tables (members, badges)")
+            && cascades[1].starts_with("this DO block's DELETE on \"teams\"")
+            && cascades[1].contains("in 2 tables (members, badges)"),
+        "{cascades:?}"
+    );
+}
+
+#[test]
+fn a_do_blocks_writes_fire_their_tables_triggers() {
+    let out = history(&[
+        "CREATE TABLE post (id int PRIMARY KEY, score int, title text);\n\
+         CREATE TABLE audit (post_id int);\n\
+         CREATE FUNCTION guard() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN LOCK TABLE audit IN SHARE MODE; RETURN NULL; END $$;\n\
+         CREATE TRIGGER post_guard AFTER DELETE ON post EXECUTE FUNCTION guard();\n\
+         CREATE TRIGGER post_touch AFTER UPDATE OF score ON post EXECUTE FUNCTION guard();",
+        "DO $$ BEGIN DELETE FROM post WHERE id < 0; END $$;\n\
+         DO $$ BEGIN IF now() < now() THEN DELETE FROM post; END IF; END $$;\n\
+         DO $$ BEGIN UPDATE post SET title = 'x'; END $$;\n\
+         DO $$ BEGIN IF now() < now() THEN DELETE FROM post; END IF; DELETE FROM post WHERE id < 0; END $$;\n\
+         DO $$ BEGIN UPDATE post SET score = 0; END $$;",
+    ]);
+    let locks = |i: usize| sorted_locks(&out[1], i);
+    let fact = |i: usize, relation: &str| lock_fact(&out[1], i, relation);
+    use LockMode::{RowExclusive, Share};
+    // A statement-level trigger fires once, rows or not: as for a DELETE written at the top.
+    assert_eq!(locks(0), [("audit", Share), ("post", RowExclusive)]);
+    assert!(!fact(0, "audit").conditional);
+    assert_eq!(
+        fact(0, "audit").via.as_deref(),
+        Some("trigger \"post_guard\" on \"post\"")
+    );
+    // In a branch: only if the branch runs.
+    assert_eq!(locks(1), [("audit", Share), ("post", RowExclusive)]);
+    assert!(fact(1, "audit").conditional);
+    // An UPDATE of another column fires no UPDATE OF trigger.
+    assert_eq!(locks(2), [("post", RowExclusive)]);
+    // Fired in a branch and outside one: surely.
+    assert!(!fact(3, "audit").conditional);
+    assert_eq!(locks(4), [("audit", Share), ("post", RowExclusive)]);
+    let found: Vec<&str> = out[1]
+        .findings
+        .iter()
+        .filter(|f| f.rule == "fires-trigger")
+        .map(|f| f.message.as_str())
+        .collect();
+    assert_eq!(found.len(), 4, "{found:?}");
+    assert!(
+        found[0].starts_with("this DO block's DELETE on \"post\" fires the trigger \"post_guard\"")
+            && found[3]
+                .starts_with("this DO block's UPDATE on \"post\" fires the trigger \"post_touch\""),
+        "{found:?}"
     );
 }
 

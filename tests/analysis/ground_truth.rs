@@ -237,6 +237,9 @@ const GROUPS: &[&[&str]] = &[
     // changed is looked for in members (NO ACTION, ROW SHARE).
     &["DELETE FROM teams WHERE id = 1"],
     &["UPDATE teams SET id = 30 WHERE id = 3"],
+    // The same written in a DO block, and the key check of a row it inserts (ROW SHARE on teams).
+    &["DO $$ BEGIN DELETE FROM teams WHERE id = 1; END $$"],
+    &["DO $$ BEGIN INSERT INTO members VALUES (5, 2); END $$"],
     // A statement runs the functions of the triggers it fires, which lock what they touch: the
     // row trigger on UPDATE OF score refreshes top_scores (EXCLUSIVE) and writes score_log; an
     // update of another column fires nothing; the statement-level trigger on DELETE fires with
@@ -244,6 +247,9 @@ const GROUPS: &[&[&str]] = &[
     &["UPDATE scores SET score = score + 1 WHERE id = 1"],
     &["UPDATE scores SET note = 'x' WHERE id = 2"],
     &["DELETE FROM scores WHERE id = 99"],
+    // A DO block's writes fire the same triggers.
+    &["DO $$ BEGIN UPDATE scores SET score = score + 1 WHERE id = 1; END $$"],
+    &["DO $$ BEGIN DELETE FROM scores WHERE id = 99; END $$"],
     // A function called runs its body: ACCESS EXCLUSIVE on score_log from its ALTER TABLE; an
     // SQL function reads.
     &["SELECT tidy_log()"],

@@ -428,6 +428,9 @@ pub(crate) struct Described {
     /// The functions a SELECT or CALL calls (folded, `public.` left out), each with whether it
     /// runs once per row of a FROM clause (not at all without rows).
     pub calls: Vec<(String, bool)>,
+    /// For a DO block: the rows its statements write, with the events that fire the written
+    /// tables' triggers (as a function body's writes are kept in its routine).
+    pub body_writes: Vec<crate::analysis::RoutineLock>,
 }
 
 /// Syntax PostgreSQL accepts only from a major version on: an older server refuses the
@@ -1548,6 +1551,13 @@ fn do_block(node: &SyntaxNode, pg_version: u32, d: &mut Described) {
     let mut body = PlpgsqlBody::of(&body.syntax());
     for (statement, conditional) in &body.statements {
         let mut part = describe(statement, pg_version);
+        if !part.fires.is_empty() {
+            d.body_writes.extend(
+                body_locks(&part, statement, *conditional)
+                    .into_iter()
+                    .filter(|l| !l.fires.is_empty()),
+            );
+        }
         for action in &mut part.actions {
             action.span = at.clone();
             action.on_created |= d.creates.contains(&action.relation);
@@ -1762,33 +1772,51 @@ fn add_routine_locks(
     pg_version: u32,
 ) {
     let part = describe(statement, pg_version);
-    for (function, per_row) in part.calls {
-        add_call(&mut routine.calls, function, conditional || per_row);
+    for (function, per_row) in &part.calls {
+        add_call(
+            &mut routine.calls,
+            function.clone(),
+            conditional || *per_row,
+        );
     }
+    routine
+        .locks
+        .extend(body_locks(&part, statement, conditional));
+}
+
+/// The locks `part`, the description of `statement` in a PL/pgSQL or SQL body, takes when the
+/// body runs (those on relations it creates left out), each with the row events that fire the
+/// written relation's triggers.
+fn body_locks(
+    part: &Described,
+    statement: &SyntaxNode,
+    conditional: bool,
+) -> Vec<crate::analysis::RoutineLock> {
     if part.actions.is_empty() {
-        return;
+        return Vec::new();
     }
     let text = crate::format::sql_one_line(&statement.text().to_string(), ROUTINE_TEXT);
-    for action in part.actions {
-        if action.relation.is_empty() || part.creates.contains(&action.relation) {
-            continue;
-        }
-        let writes_rows = matches!(action.shape, Shape::Dml | Shape::Truncate);
-        routine.locks.push(crate::analysis::RoutineLock {
-            relation: action.relation,
-            shape: action.shape,
-            mode: action.mode_override,
-            statement: text.clone(),
-            conditional: conditional || action.conditional,
-            fires: if writes_rows {
-                part.fires.clone()
-            } else {
-                Vec::new()
-            },
-            columns: part.dml_columns.clone().filter(|_| writes_rows),
-            inner: None,
-        });
-    }
+    part.actions
+        .iter()
+        .filter(|action| !action.relation.is_empty() && !part.creates.contains(&action.relation))
+        .map(|action| {
+            let writes_rows = matches!(action.shape, Shape::Dml | Shape::Truncate);
+            crate::analysis::RoutineLock {
+                relation: action.relation.clone(),
+                shape: action.shape,
+                mode: action.mode_override,
+                statement: text.clone(),
+                conditional: conditional || action.conditional,
+                fires: if writes_rows {
+                    part.fires.clone()
+                } else {
+                    Vec::new()
+                },
+                columns: part.dml_columns.clone().filter(|_| writes_rows),
+                inner: None,
+            }
+        })
+        .collect()
 }
 
 /// A CREATE TRIGGER's events, `UPDATE OF` columns and level.

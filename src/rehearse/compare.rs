@@ -89,23 +89,36 @@ impl HeldLock {
     }
 }
 
-/// The name `held` keys a prediction by: the relation, or `type mood` for an object lock.
-fn held_key(prediction: &PredictedLock) -> String {
-    if prediction.object {
-        format!("type {}", prediction.target)
-    } else {
-        prediction.target.clone()
+impl PredictedLock {
+    /// Its target as the tracer names it: the relation, or `type mood` for the enum `mood`.
+    pub fn traced_target(&self) -> String {
+        if self.object {
+            format!("type {}", self.target)
+        } else {
+            self.target.clone()
+        }
     }
 }
 
 /// The predictions of a statement that `held` (what earlier statements of its transaction took)
-/// already covers with the same or a stronger mode.
-pub fn held_before(predicted: &[PredictedLock], held: &BTreeMap<String, Held>) -> Vec<HeldLock> {
+/// already covers with the same or a stronger mode, where the statement itself was `observed`
+/// taking none, or a weaker one: what explains the server showing less than predicted.
+pub fn held_before(
+    predicted: &[PredictedLock],
+    observed: &[ObservedLock],
+    held: &BTreeMap<String, Held>,
+) -> Vec<HeldLock> {
     predicted
         .iter()
         .filter_map(|prediction| {
-            let key = held_key(prediction);
-            let held = held.get(&key).filter(|h| h.mode >= prediction.mode)?;
+            let key = prediction.traced_target();
+            let shows_less = observed
+                .iter()
+                .filter(|o| o.object == prediction.object && o.target == key)
+                .all(|o| o.mode < prediction.mode);
+            let held = held
+                .get(&key)
+                .filter(|h| shows_less && h.mode >= prediction.mode)?;
             Some(HeldLock {
                 target: key,
                 object: prediction.object,
@@ -333,7 +346,7 @@ pub fn disagreements(
             });
             // Held since an earlier statement of the transaction (a second ADD VALUE).
             let already = held
-                .get(&held_key(prediction))
+                .get(&prediction.traced_target())
                 .is_some_and(|h| h.mode >= prediction.mode);
             if !found && !already && !observation.sampled {
                 out.push(Disagreement::new(
@@ -541,7 +554,7 @@ mod tests {
             predicted("run", ShareRowExclusive, false),
             predicted("other", Share, false),
         ];
-        let covered = held_before(&later, &held);
+        let covered = held_before(&later, &[], &held);
         assert_eq!(
             covered,
             vec![HeldLock {
@@ -567,9 +580,13 @@ mod tests {
             &at((15, 97)),
             &mut held,
         );
-        assert_eq!(held_before(&later, &held)[0].since_statement, 1);
-        assert_eq!(held_before(&later, &held)[1].since_line, 97);
-        assert!(held_before(&[predicted("other", Exclusive, false)], &held).is_empty());
+        assert_eq!(held_before(&later, &[], &held)[0].since_statement, 1);
+        assert_eq!(held_before(&later, &[], &held)[1].since_line, 97);
+        assert!(held_before(&[predicted("other", Exclusive, false)], &[], &held).is_empty());
+        // Seen taking the predicted mode itself: nothing to explain; a weaker one: explained.
+        let seen = |mode| observed_locks(&[lock("run", mode)]);
+        assert!(held_before(&later[..1], &seen(ShareRowExclusive), &held).is_empty());
+        assert_eq!(held_before(&later[..1], &seen(RowShare), &held).len(), 1);
     }
 
     #[test]

@@ -350,7 +350,7 @@ impl ScratchSession {
                 let predicted = analysed
                     .map(|a| predicted_locks(a, |relation| tracer.existed(relation)))
                     .unwrap_or_default();
-                let held_already = held_before(&predicted, &held);
+                let held_already = held_before(&predicted, &observed, &held);
                 let found = match analysed {
                     Some(_) => disagreements(
                         &predicted,

@@ -432,12 +432,7 @@ fn observed_badges(traced: &StatementRehearsal) -> Vec<Chip> {
             chips.push(chip("waited".into(), Tone::Quiet));
         }
         // A weaker lock than predicted, where an earlier statement holds the predicted one.
-        let weaker = traced.predicted.iter().any(|p| {
-            p.object == lock.object
-                && render::predicted_target(p) == lock.target
-                && lock.mode < p.mode
-        });
-        if weaker && let Some(held) = render::held_on(traced, &lock.target, lock.object) {
+        if let Some(held) = render::held_on(traced, &lock.target, lock.object) {
             chips.push(chip(held.since_line_text(), Tone::Quiet));
         }
         disagree(&mut chips, &lock.target, lock.object);
@@ -455,7 +450,7 @@ fn observed_badges(traced: &StatementRehearsal) -> Vec<Chip> {
         }
     }
     for predicted in &traced.predicted {
-        let target = render::predicted_target(predicted);
+        let target = predicted.traced_target();
         if !seen(&target, predicted.object) {
             let held = render::held_on(traced, &target, predicted.object);
             let text = match (traced.sampled, held) {

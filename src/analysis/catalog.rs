@@ -230,96 +230,146 @@ pub(crate) struct Schema<'a> {
     base: &'a Catalog,
     /// The file's changes so far.
     pub(crate) changes: SchemaChanges,
-    /// The foreign keys of `base`: given (kept up to date from file to file by the caller), or
-    /// built when first asked for.
-    base_keys: BaseKeys<'a>,
-    /// The foreign keys among `changes`, built when first asked for.
-    change_keys: OnceCell<ForeignKeyIndex>,
+    /// The index of `base`: given (kept up to date from file to file by the caller), or built
+    /// when first asked for.
+    base_index: BaseIndex<'a>,
+    /// The index of the constraints among `changes`, built when first asked for.
+    change_keys: OnceCell<CatalogIndex>,
 }
 
 #[derive(Debug)]
-enum BaseKeys<'a> {
-    Given(&'a ForeignKeyIndex),
-    Lazy(OnceCell<ForeignKeyIndex>),
+enum BaseIndex<'a> {
+    Given(&'a CatalogIndex),
+    Lazy(OnceCell<Box<CatalogIndex>>),
 }
 
-/// Names of foreign-key constraints by their table and by table and column. A name may be stale
-/// (the constraint dropped or changed since): lookups check the constraint itself.
+/// Names of a catalogue's objects by the relations they belong to, so that what a statement does
+/// to one table reads that table's objects, not the whole schema (a history of hundreds of
+/// migrations holds thousands of constraints). A name may be stale (the object dropped or
+/// changed since): lookups check the object itself.
 #[derive(Debug, Default)]
-pub(crate) struct ForeignKeyIndex {
-    by_table: HashMap<String, BTreeSet<String>>,
-    by_column: HashMap<String, HashMap<String, BTreeSet<String>>>,
+pub(crate) struct CatalogIndex {
+    /// Foreign keys by their table.
+    keys_by_table: HashMap<String, BTreeSet<String>>,
+    /// Foreign keys by their table and column.
+    keys_by_column: HashMap<String, HashMap<String, BTreeSet<String>>>,
+    /// Every named constraint by its table, and by the table it references.
+    constraints: HashMap<String, BTreeSet<String>>,
+    /// Indexes by their table.
+    indexes: HashMap<String, BTreeSet<String>>,
+    /// Views and materialized views by the relations their queries read.
+    readers: HashMap<String, BTreeSet<String>>,
 }
 
-impl ForeignKeyIndex {
-    /// The foreign keys of a catalogue.
-    pub(crate) fn of(catalog: &Catalog) -> ForeignKeyIndex {
-        let mut index = ForeignKeyIndex::default();
+impl CatalogIndex {
+    /// The index of a catalogue.
+    pub(crate) fn of(catalog: &Catalog) -> CatalogIndex {
+        let mut index = CatalogIndex::default();
         for (name, c) in &catalog.constraints {
-            index.add(name, c);
+            index.add_constraint(name, c);
+        }
+        for (name, table) in &catalog.indexes {
+            insert_name(&mut index.indexes, table, name);
+        }
+        for (name, relation) in &catalog.relations {
+            index.add_relation(name, relation);
         }
         index
     }
 
-    /// The foreign keys a file's changes add or change.
-    fn of_changes(changes: &SchemaChanges) -> ForeignKeyIndex {
-        let mut index = ForeignKeyIndex::default();
+    /// The index of what a file's changes add or change.
+    fn of_changes(changes: &SchemaChanges) -> CatalogIndex {
+        let mut index = CatalogIndex::default();
         index.absorb(changes);
         index
     }
 
-    /// Adds the foreign keys a file's changes add or change (what they drop stays, stale).
+    /// Adds what a file's changes add or change (what they drop stays, stale).
     pub(crate) fn absorb(&mut self, changes: &SchemaChanges) {
         for (name, c) in &changes.constraints {
             if let Some(c) = c {
-                self.add(name, c);
+                self.add_constraint(name, c);
+            }
+        }
+        for (name, table) in &changes.indexes {
+            if let Some(table) = table {
+                insert_name(&mut self.indexes, table, name);
+            }
+        }
+        for (name, relation) in &changes.relations {
+            if let Some(relation) = relation {
+                self.add_relation(name, relation);
             }
         }
     }
 
-    fn add(&mut self, name: &str, c: &KnownConstraint) {
-        if c.references.is_none() {
+    fn add_constraint(&mut self, name: &str, c: &KnownConstraint) {
+        insert_name(&mut self.constraints, &c.table, name);
+        let Some(references) = &c.references else {
             return;
-        }
-        self.by_table
-            .entry(c.table.clone())
-            .or_default()
-            .insert(name.to_string());
-        let columns = self.by_column.entry(c.table.clone()).or_default();
+        };
+        insert_name(&mut self.constraints, references, name);
+        insert_name(&mut self.keys_by_table, &c.table, name);
+        let columns = self.keys_by_column.entry(c.table.clone()).or_default();
         for column in &c.columns {
-            columns
-                .entry(column.clone())
-                .or_default()
-                .insert(name.to_string());
+            insert_name(columns, column, name);
         }
     }
 
-    fn names(&self, table: &str, column: Option<&str>) -> Option<&BTreeSet<String>> {
+    fn add_relation(&mut self, name: &str, relation: &Relation) {
+        for read in &relation.reads {
+            insert_name(&mut self.readers, read, name);
+        }
+    }
+
+    fn key_names(&self, table: &str, column: Option<&str>) -> Option<&BTreeSet<String>> {
         match column {
-            Some(column) => self.by_column.get(table)?.get(column),
-            None => self.by_table.get(table),
+            Some(column) => self.keys_by_column.get(table)?.get(column),
+            None => self.keys_by_table.get(table),
         }
     }
 }
 
+/// Adds `name` to the names kept under `key`.
+fn insert_name(map: &mut HashMap<String, BTreeSet<String>>, key: &str, name: &str) {
+    if let Some(names) = map.get_mut(key) {
+        names.insert(name.to_string());
+    } else {
+        map.insert(key.to_string(), BTreeSet::from([name.to_string()]));
+    }
+}
+
+/// The names kept under `key`.
+fn names_under<'m>(
+    map: &'m HashMap<String, BTreeSet<String>>,
+    key: &str,
+) -> impl Iterator<Item = &'m String> {
+    map.get(key).into_iter().flatten()
+}
+
 impl<'a> Schema<'a> {
-    /// The model over `base`, whose foreign keys are `base_keys` when the caller keeps them.
-    pub(crate) fn new(base: &'a Catalog, base_keys: Option<&'a ForeignKeyIndex>) -> Schema<'a> {
+    /// The model over `base`, whose index is `base_index` when the caller keeps it.
+    pub(crate) fn new(base: &'a Catalog, base_index: Option<&'a CatalogIndex>) -> Schema<'a> {
         Schema {
             base,
             changes: SchemaChanges::default(),
-            base_keys: match base_keys {
-                Some(keys) => BaseKeys::Given(keys),
-                None => BaseKeys::Lazy(OnceCell::new()),
+            base_index: match base_index {
+                Some(index) => BaseIndex::Given(index),
+                None => BaseIndex::Lazy(OnceCell::new()),
             },
             change_keys: OnceCell::new(),
         }
     }
 
-    fn base_keys(&self) -> &ForeignKeyIndex {
-        match &self.base_keys {
-            BaseKeys::Given(keys) => keys,
-            BaseKeys::Lazy(cell) => cell.get_or_init(|| ForeignKeyIndex::of(self.base)),
+    fn change_keys(&self) -> &CatalogIndex {
+        self.change_keys
+            .get_or_init(|| CatalogIndex::of_changes(&self.changes))
+    }
+
+    fn base_index(&self) -> &CatalogIndex {
+        match &self.base_index {
+            BaseIndex::Given(index) => index,
+            BaseIndex::Lazy(cell) => cell.get_or_init(|| Box::new(CatalogIndex::of(self.base))),
         }
     }
 
@@ -330,14 +380,10 @@ impl<'a> Schema<'a> {
         column: Option<&str>,
     ) -> Vec<&KnownConstraint> {
         let mut names: Vec<&String> = self
-            .base_keys()
-            .names(table, column)
+            .base_index()
+            .key_names(table, column)
             .into_iter()
-            .chain(
-                self.change_keys
-                    .get_or_init(|| ForeignKeyIndex::of_changes(&self.changes))
-                    .names(table, column),
-            )
+            .chain(self.change_keys().key_names(table, column))
             .flatten()
             .collect();
         names.sort_unstable();
@@ -429,15 +475,18 @@ impl<'a> Schema<'a> {
         }
     }
 
-    /// Every constraint known now.
-    pub(crate) fn constraints(&self) -> impl Iterator<Item = &KnownConstraint> {
-        self.changes.constraints.values().flatten().chain(
-            self.base
-                .constraints
-                .iter()
-                .filter(|(name, _)| !self.changes.constraints.contains_key(*name))
-                .map(|(_, c)| c),
-        )
+    /// The constraints known now on `table` or referencing it, by name.
+    pub(crate) fn constraints_touching(
+        &self,
+        table: &str,
+    ) -> impl Iterator<Item = (&String, &KnownConstraint)> {
+        let names: BTreeSet<&String> = names_under(&self.base_index().constraints, table)
+            .chain(names_under(&self.change_keys().constraints, table))
+            .collect();
+        names.into_iter().filter_map(move |name| {
+            let c = self.constraint(name)?;
+            (c.table == table || c.references.as_deref() == Some(table)).then_some((name, c))
+        })
     }
 
     /// A function's body as known now.
@@ -486,27 +535,34 @@ impl<'a> Schema<'a> {
 
     pub(crate) fn set_constraint(&mut self, name: &str, constraint: Option<KnownConstraint>) {
         if let (Some(keys), Some(c)) = (self.change_keys.get_mut(), &constraint) {
-            keys.add(name, c);
+            keys.add_constraint(name, c);
         }
         self.changes
             .constraints
             .insert(name.to_string(), constraint);
     }
 
-    /// The constraints known now (by name, each once) that `keep` keeps, copied.
+    /// The constraints known now on `table` or referencing it (by name, each once) that `keep`
+    /// keeps, copied.
     fn constraints_where(
         &self,
+        table: &str,
         keep: impl Fn(&KnownConstraint) -> bool,
     ) -> Vec<(String, KnownConstraint)> {
-        self.base
-            .constraints
-            .keys()
-            .filter(|name| !self.changes.constraints.contains_key(*name))
-            .chain(self.changes.constraints.keys())
-            .filter_map(|name| {
-                let c = self.constraint(name)?;
-                keep(c).then(|| (name.clone(), c.clone()))
-            })
+        self.constraints_touching(table)
+            .filter(|(_, c)| keep(c))
+            .map(|(name, c)| (name.clone(), c.clone()))
+            .collect()
+    }
+
+    /// The indexes known now on `table`.
+    fn indexes_on(&self, table: &str) -> Vec<String> {
+        let mut names: BTreeSet<&String> = names_under(&self.base_index().indexes, table).collect();
+        names.extend(self.changes.indexes.keys());
+        names
+            .into_iter()
+            .filter(|index| self.index_table(index) == Some(table))
+            .cloned()
             .collect()
     }
 
@@ -519,8 +575,9 @@ impl<'a> Schema<'a> {
         if relation.not_null.remove(from) {
             relation.not_null.insert(to.to_string());
         }
-        let constraints =
-            self.constraints_where(|c| c.table == table && c.columns.iter().any(|k| k == from));
+        let constraints = self.constraints_where(table, |c| {
+            c.table == table && c.columns.iter().any(|k| k == from)
+        });
         for (name, mut c) in constraints {
             for column in &mut c.columns {
                 if column == from {
@@ -534,27 +591,10 @@ impl<'a> Schema<'a> {
     /// Renames a relation, moving its indexes and constraints along.
     pub(crate) fn rename_relation(&mut self, from: &str, to: &str) {
         let relation = self.relation(from).cloned().unwrap_or_default();
-        let indexes: Vec<String> = self
-            .base
-            .indexes
-            .iter()
-            .filter(|(_, t)| t.as_str() == from)
-            .map(|(i, _)| i.clone())
-            .chain(
-                self.changes
-                    .indexes
-                    .iter()
-                    .filter(|(_, t)| t.as_deref() == Some(from))
-                    .map(|(i, _)| i.clone()),
-            )
-            .collect();
-        for index in indexes {
-            if self.index_table(&index) == Some(from) {
-                self.set_index(&index, Some(to.to_string()));
-            }
+        for index in self.indexes_on(from) {
+            self.set_index(&index, Some(to.to_string()));
         }
-        let constraints =
-            self.constraints_where(|c| c.table == from || c.references.as_deref() == Some(from));
+        let constraints = self.constraints_where(from, |_| true);
         for (name, mut c) in constraints {
             if c.table == from {
                 c.table = to.to_string();
@@ -576,7 +616,7 @@ impl<'a> Schema<'a> {
     /// The tables whose foreign keys reference `column` of `table`.
     pub(crate) fn keys_referencing_column(&self, table: &str, column: &str) -> Vec<String> {
         let mut out: Vec<String> = self
-            .constraints_where(|c| {
+            .constraints_where(table, |c| {
                 c.references.as_deref() == Some(table)
                     && c.table != table
                     && c.referenced_columns.iter().any(|r| r == column)
@@ -591,15 +631,17 @@ impl<'a> Schema<'a> {
 
     /// The columns of a table's primary key, when known.
     pub(crate) fn primary_key_of(&self, table: &str) -> Option<Vec<String>> {
-        self.constraints()
-            .find(|c| c.primary_key && c.table == table)
-            .map(|c| c.columns.clone())
+        self.constraints_touching(table)
+            .find(|(_, c)| c.primary_key && c.table == table)
+            .map(|(_, c)| c.columns.clone())
     }
 
     /// The foreign keys of other tables that reference `table`, as (constraint, its table).
     pub(crate) fn keys_referencing(&self, table: &str) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = self
-            .constraints_where(|c| c.references.as_deref() == Some(table) && c.table != table)
+            .constraints_where(table, |c| {
+                c.references.as_deref() == Some(table) && c.table != table
+            })
             .into_iter()
             .map(|(name, c)| (name, c.table))
             .collect();
@@ -612,8 +654,9 @@ impl<'a> Schema<'a> {
         let relation = self.relation_mut(table);
         relation.columns.remove(column);
         relation.not_null.remove(column);
-        let constraints =
-            self.constraints_where(|c| c.table == table && c.columns.iter().any(|k| k == column));
+        let constraints = self.constraints_where(table, |c| {
+            c.table == table && c.columns.iter().any(|k| k == column)
+        });
         for (name, _) in constraints {
             self.set_constraint(&name, None);
         }
@@ -628,25 +671,10 @@ impl<'a> Schema<'a> {
                 self.drop_relation(&partition);
             }
         }
-        let indexes: Vec<String> = self
-            .base
-            .indexes
-            .iter()
-            .filter(|(_, t)| t.as_str() == name)
-            .map(|(i, _)| i.clone())
-            .chain(
-                self.changes
-                    .indexes
-                    .iter()
-                    .filter(|(_, t)| t.as_deref() == Some(name))
-                    .map(|(i, _)| i.clone()),
-            )
-            .collect();
-        for index in indexes {
+        for index in self.indexes_on(name) {
             self.set_index(&index, None);
         }
-        let constraints =
-            self.constraints_where(|c| c.table == name || c.references.as_deref() == Some(name));
+        let constraints = self.constraints_where(name, |_| true);
         for (constraint, _) in constraints {
             self.set_constraint(&constraint, None);
         }
@@ -723,7 +751,11 @@ impl<'a> Schema<'a> {
         let mut out: Vec<(String, RelationKind)> = Vec::new();
         let mut queue = vec![name.to_string()];
         while let Some(current) = queue.pop() {
-            for candidate in self.relation_names() {
+            // What reads it: known to the index, or changed by this file.
+            let mut candidates: BTreeSet<&String> =
+                names_under(&self.base_index().readers, &current).collect();
+            candidates.extend(self.changes.relations.keys());
+            for candidate in candidates {
                 let Some(relation) = self.relation(candidate) else {
                     continue;
                 };

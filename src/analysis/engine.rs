@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use squawk_syntax::{Parse, SourceFile, SyntaxNode};
 
-use super::catalog::{Catalog, ForeignKeyIndex, SchemaChanges};
+use super::catalog::{Catalog, CatalogIndex, SchemaChanges};
 use super::describe::{Control, Described, describe};
 use super::ignore::{Directives, apply_ignores, parse_directives};
 use super::rules::{self, Draft};
@@ -277,16 +277,16 @@ pub(crate) struct Prior {
     pub new_tables: BTreeSet<String>,
     /// The schema the next file meets.
     pub catalog: Catalog,
-    /// The foreign keys of `catalog`, kept with it (rebuilding them for every file would cost
-    /// the whole catalogue per file).
-    pub foreign_keys: ForeignKeyIndex,
+    /// The index of `catalog`, kept with it (rebuilding it for every file would cost the whole
+    /// catalogue per file).
+    pub index: CatalogIndex,
 }
 
 impl Prior {
     /// The state before the first file.
     pub(crate) fn new(new_tables: BTreeSet<String>, catalog: Catalog) -> Prior {
         Prior {
-            foreign_keys: ForeignKeyIndex::of(&catalog),
+            index: CatalogIndex::of(&catalog),
             new_tables,
             catalog,
         }
@@ -299,7 +299,7 @@ impl Prior {
             self.new_tables
                 .extend(analysis.tables_created.iter().cloned());
         }
-        self.foreign_keys.absorb(&changes);
+        self.index.absorb(&changes);
         self.catalog.apply(changes);
     }
 
@@ -317,13 +317,13 @@ impl Prior {
             ctx,
             &self.new_tables,
             &self.catalog,
-            Some(&self.foreign_keys),
+            Some(&self.index),
         )
     }
 }
 
-/// Runs the rules on a file that meets the schema `catalog` (whose foreign keys are
-/// `foreign_keys`, when known), after the earlier files of its run created `new_tables`; returns
+/// Runs the rules on a file that meets the schema `catalog` (whose index is `index`, when
+/// kept), after the earlier files of its run created `new_tables`; returns
 /// the analysis and what the file changed in the schema.
 fn run_after(
     prepared: Prepared,
@@ -331,7 +331,7 @@ fn run_after(
     ctx: &AnalysisContext,
     new_tables: &BTreeSet<String>,
     catalog: &Catalog,
-    foreign_keys: Option<&ForeignKeyIndex>,
+    index: Option<&CatalogIndex>,
 ) -> (Analysis, SchemaChanges) {
     let Prepared {
         mut statements,
@@ -341,7 +341,7 @@ fn run_after(
         lines,
         integrity,
     } = prepared;
-    let mut state = State::new(ctx, new_tables, catalog, foreign_keys);
+    let mut state = State::new(ctx, new_tables, catalog, index);
     state.lone_statement = described.iter().filter(|d| !d.actions.is_empty()).count() == 1;
     state.one_change = described.iter().filter(|d| !d.only_settings()).count() == 1;
     state.statement_count = described.len();

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::catalog::{
-    Catalog, ForeignKeyIndex, Relation, RelationKind, Routine, RoutineLock, Schema, TriggerEvent,
+    Catalog, CatalogIndex, Relation, RelationKind, Routine, RoutineLock, Schema, TriggerEvent,
 };
 use super::coercion::{TypeChange, classify};
 use super::describe::{Action, ConstraintKind, Control, Described, Detail, DropKind, Effect};
@@ -155,7 +155,7 @@ impl<'a> State<'a> {
         ctx: &'a AnalysisContext,
         base_new: &'a BTreeSet<String>,
         catalog: &'a Catalog,
-        foreign_keys: Option<&'a ForeignKeyIndex>,
+        index: Option<&'a CatalogIndex>,
     ) -> State<'a> {
         State {
             ctx,
@@ -172,7 +172,7 @@ impl<'a> State<'a> {
             base_new,
             new: BTreeSet::new(),
             created: BTreeSet::new(),
-            schema: Schema::new(catalog, foreign_keys),
+            schema: Schema::new(catalog, index),
             added_in_tx: BTreeSet::new(),
             window_reported: false,
             locked_views: BTreeSet::new(),
@@ -841,7 +841,7 @@ impl<'a> State<'a> {
             return false;
         };
         lookup(Shape::SetNotNullProven).cost_at(self.ctx.pg_version) == Cost::None
-            && self.schema.constraints().any(|c| {
+            && self.schema.constraints_touching(&a.relation).any(|(_, c)| {
                 c.table == a.relation
                     && c.validated
                     && c.proves_not_null.as_deref() == Some(column.as_str())

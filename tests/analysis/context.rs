@@ -818,6 +818,48 @@ fn a_dropped_column_takes_its_key_along_and_a_table_made_from_a_view_does_not_de
 }
 
 #[test]
+fn what_a_later_file_drops_is_found_where_the_earlier_files_moved_it() {
+    // The model's objects by table are kept from file to file: a key and an index follow their
+    // table's rename, and a new table under the old name has neither.
+    let out = history(&[
+        "CREATE TABLE a (id int PRIMARY KEY);\n\
+         CREATE TABLE c (id int, a_id int REFERENCES a (id));\n\
+         CREATE INDEX a_created ON a (id);",
+        "ALTER TABLE a RENAME TO b;\nCREATE TABLE a (id int);",
+        "DROP TABLE a;\nDROP INDEX a_created;",
+        "DROP TABLE b CASCADE;",
+    ]);
+    let drop_message = |a: &Analysis, table: &str| {
+        a.findings
+            .iter()
+            .find(|f| f.rule == "drop-table" && f.table.as_deref() == Some(table))
+            .map(|f| f.message.clone())
+            .unwrap_or_else(|| panic!("no drop-table on {table}: {:?}", a.findings))
+    };
+    let new_a = drop_message(&out[2], "a");
+    assert!(!new_a.contains("c_a_id_fkey"), "{new_a}");
+    assert!(!new_a.contains("fails"), "{new_a}");
+    assert_eq!(sorted_locks(&out[2], 0), [("a", LockMode::AccessExclusive)]);
+    assert_eq!(
+        sorted_locks(&out[2], 1),
+        [
+            ("a_created", LockMode::AccessExclusive),
+            ("b", LockMode::AccessExclusive)
+        ]
+    );
+    let b = drop_message(&out[3], "b");
+    assert!(
+        b.contains("CASCADE also drops the foreign key \"c_a_id_fkey\" of \"c\""),
+        "{b}"
+    );
+    assert!(
+        out[3].statements[0].locks.iter().any(|l| l.relation == "c"),
+        "{:?}",
+        out[3].statements[0].locks
+    );
+}
+
+#[test]
 fn the_lock_window_is_reported_once_per_transaction_naming_the_earlier_statement() {
     let out = history(&[
         USERS,

@@ -303,35 +303,52 @@ impl<'a> State<'a> {
         out
     }
 
-    /// What a DO block's writes do through foreign keys, as the same statements written at the
-    /// top would: a DELETE, or an UPDATE of a referenced key, reaches the referencing rows; the
-    /// keys of the rows written are checked. Each with whether it is only in a branch.
+    /// What a DO block's writes do through foreign keys (see [`State::write_key_effects`]),
+    /// each with whether it is only in a branch.
     fn body_write_key_effects(&self, d: &Described) -> Vec<(Shape, String, bool)> {
-        let mut out: Vec<(Shape, String, bool)> = Vec::new();
-        for write in &d.body_writes {
-            let mut effects = Vec::new();
-            if let Some(written) = &write.columns {
-                self.key_checks(&write.relation, written, &mut effects);
-            }
-            let deletes = write.fires.contains(&TriggerEvent::Delete);
-            if deletes || write.fires == [TriggerEvent::Update] {
-                let columns = write.columns.as_deref().unwrap_or_default();
-                let mut seen = BTreeSet::from([write.relation.clone()]);
-                self.referencing_effects(
-                    &write.relation,
-                    deletes,
-                    columns,
-                    &mut seen,
-                    &mut effects,
-                );
-            }
-            out.extend(
-                effects
+        d.body_writes
+            .iter()
+            .flat_map(|write| {
+                self.write_key_effects(write)
                     .into_iter()
-                    .map(|(shape, table)| (shape, table, write.conditional)),
-            );
+                    .map(|(shape, table)| (shape, table, write.conditional))
+            })
+            .collect()
+    }
+
+    /// What a write in a body (a DO block's, a function's) does through foreign keys, as the
+    /// same statement written at the top would: a DELETE, or an UPDATE of a referenced key,
+    /// reaches the referencing rows; the keys of the rows written are checked.
+    fn write_key_effects(&self, write: &RoutineLock) -> Vec<(Shape, String)> {
+        let mut effects = Vec::new();
+        if let Some(written) = &write.columns {
+            self.key_checks(&write.relation, written, &mut effects);
         }
-        out
+        let deletes = write.fires.contains(&TriggerEvent::Delete);
+        if deletes || write.fires == [TriggerEvent::Update] {
+            let columns = write.columns.as_deref().unwrap_or_default();
+            let mut seen = BTreeSet::from([write.relation.clone()]);
+            self.referencing_effects(&write.relation, deletes, columns, &mut seen, &mut effects);
+        }
+        effects
+    }
+
+    /// The lock a statement's foreign keys make it take on `table` (see
+    /// [`State::known_foreign_key_effects`]) as the lock-model row `shape` says.
+    fn key_effect_lock(&self, shape: Shape, table: String) -> LockFact {
+        let row = lookup(shape);
+        let mode = row.lock_at(self.ctx.pg_version);
+        let scan = row.cost_at(self.ctx.pg_version) == Cost::Scan;
+        let new_relation = self.is_new(&table);
+        let rows = if scan && !new_relation {
+            self.schema.relation(&table).and_then(|r| r.rows)
+        } else {
+            None
+        };
+        LockFact {
+            rows,
+            ..LockFact::on_table(table, mode, shape, row.command, (scan, false), new_relation)
+        }
     }
 
     /// The foreign-key check of a row written to `table` (its columns `written`; empty: every
@@ -1162,26 +1179,9 @@ impl<'a> State<'a> {
             .map(|(shape, table)| (shape, table, false))
             .chain(self.body_write_key_effects(d));
         for (shape, referenced, conditional) in key_effects {
-            let row = lookup(shape);
-            let mode = row.lock_at(self.ctx.pg_version);
-            let scan = row.cost_at(self.ctx.pg_version) == Cost::Scan;
-            let new_relation = self.is_new(&referenced);
-            let rows = if scan && !new_relation {
-                self.schema.relation(&referenced).and_then(|r| r.rows)
-            } else {
-                None
-            };
             LockFact {
-                rows,
                 conditional,
-                ..LockFact::on_table(
-                    referenced,
-                    mode,
-                    shape,
-                    row.command,
-                    (scan, false),
-                    new_relation,
-                )
+                ..self.key_effect_lock(shape, referenced)
             }
             .add_to(&mut locks);
         }
@@ -1250,11 +1250,9 @@ impl<'a> State<'a> {
 
         // The functions the statement runs (its triggers', those it calls) lock what their
         // bodies' statements lock.
-        for fire in &self.functions_run(d, &actions) {
-            let via = match &fire.trigger {
-                Some((trigger, table)) => format!("trigger \"{trigger}\" on \"{table}\""),
-                None => format!("function {}()", fire.function),
-            };
+        let fired = self.functions_run(d, &actions);
+        for fire in &fired {
+            let via = fire.via();
             for l in &fire.locks {
                 let row = lookup(l.shape);
                 let mode = l.mode_at(self.ctx.pg_version);
@@ -1282,6 +1280,14 @@ impl<'a> State<'a> {
                     }
                     .add_to(&mut locks);
                 }
+                for (shape, table) in self.write_key_effects(l) {
+                    LockFact {
+                        conditional,
+                        via: Some(via.clone()),
+                        ..self.key_effect_lock(shape, table)
+                    }
+                    .add_to(&mut locks);
+                }
             }
             if let Some(draft) = self.function_run_finding(d, span, fire) {
                 out.push(draft);
@@ -1289,19 +1295,30 @@ impl<'a> State<'a> {
         }
 
         // A DELETE reaches the rows that reference the deleted ones, through the keys' actions.
-        // (A DO block's: the table of its first DELETE.)
+        // (A DO block's: the table of its first DELETE; else that of the first DELETE of a
+        // function the statement runs.)
+        let is_delete = |w: &&RoutineLock| w.fires.contains(&TriggerEvent::Delete);
         let deleted = if d.deletes {
             actions
                 .iter()
                 .find(|(a, _)| a.shape == Shape::Dml)
-                .map(|(a, _)| a.relation.as_str())
+                .map(|(a, _)| {
+                    (
+                        a.relation.as_str(),
+                        format!("this DELETE on \"{}\"", a.relation),
+                    )
+                })
+        } else if let Some(w) = d.body_writes.iter().find(is_delete) {
+            let head = format!("this DO block's DELETE on \"{}\"", w.relation);
+            Some((w.relation.as_str(), head))
         } else {
-            d.body_writes
-                .iter()
-                .find(|w| w.fires.contains(&TriggerEvent::Delete))
-                .map(|w| w.relation.as_str())
+            fired.iter().find_map(|fire| {
+                let w = fire.locks.iter().find(is_delete)?;
+                let head = format!("the DELETE on \"{}\" that {} runs", w.relation, fire.via());
+                Some((w.relation.as_str(), head))
+            })
         };
-        if let Some(target) = deleted
+        if let Some((target, head)) = deleted
             && !self.is_new(target)
         {
             let reached: Vec<&str> = locks
@@ -1314,15 +1331,9 @@ impl<'a> State<'a> {
                     "delete-cascades",
                     span.clone(),
                     format!(
-                        "this {} on \"{}\" also deletes or changes the rows that reference \
-                         the deleted ones in {} table{} ({}), through their foreign keys' ON \
-                         DELETE CASCADE, SET NULL or SET DEFAULT",
-                        if d.deletes {
-                            "DELETE"
-                        } else {
-                            "DO block's DELETE"
-                        },
-                        target,
+                        "{head} also deletes or changes the rows that reference the deleted ones \
+                         in {} table{} ({}), through their foreign keys' ON DELETE CASCADE, SET \
+                         NULL or SET DEFAULT",
                         reached.len(),
                         if reached.len() == 1 { "" } else { "s" },
                         crate::format::first_and_more(&reached, 8),
@@ -2432,6 +2443,16 @@ struct Fired {
     /// The statement that runs it, as the finding names it (`UPDATE`, `DO block's DELETE`).
     verb: &'static str,
     locks: Vec<crate::analysis::RoutineLock>,
+}
+
+impl Fired {
+    /// What runs the function, as the `via` of the locks its body takes names it.
+    fn via(&self) -> String {
+        match &self.trigger {
+            Some((trigger, table)) => format!("trigger \"{trigger}\" on \"{table}\""),
+            None => format!("function {}()", self.function),
+        }
+    }
 }
 
 /// How a finding names a statement of `kind` that writes rows with the events `fires` (a DO

@@ -367,11 +367,18 @@ fn a_delete_reaches_the_rows_that_reference_it_through_the_keys_actions() {
          CREATE TABLE members (id int PRIMARY KEY, team_id int REFERENCES teams ON DELETE CASCADE);\n\
          CREATE TABLE badges (member_id int REFERENCES members ON DELETE SET NULL);\n\
          CREATE TABLE notes (member_id int, FOREIGN KEY (member_id) REFERENCES members (id));\n\
-         CREATE TABLE codes (code text REFERENCES teams (code) ON UPDATE CASCADE);",
+         CREATE TABLE codes (code text REFERENCES teams (code) ON UPDATE CASCADE);\n\
+         CREATE FUNCTION drop_team(t int) RETURNS void LANGUAGE plpgsql AS $$ BEGIN DELETE FROM teams WHERE id = t; END $$;\n\
+         CREATE FUNCTION recode() RETURNS void LANGUAGE sql AS 'UPDATE teams SET code = ''y''';\n\
+         CREATE FUNCTION enlist() RETURNS void LANGUAGE plpgsql AS $$ BEGIN IF now() > '2000-01-01' THEN INSERT INTO members VALUES (1, 1); END IF; END $$;\n\
+         CREATE TABLE team_log (team_id int);\n\
+         CREATE FUNCTION retire() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN DELETE FROM teams WHERE id = NEW.team_id; RETURN NEW; END $$;\n\
+         CREATE TRIGGER team_log_retire AFTER INSERT ON team_log FOR EACH ROW EXECUTE FUNCTION retire();",
         "DELETE FROM teams WHERE id = 1;\nDELETE FROM notes;\nUPDATE teams SET code = 'x';\nUPDATE teams SET id = 2;\n\
          DO $$ BEGIN DELETE FROM teams WHERE id = 1; END $$;\n\
          DO $$ BEGIN UPDATE teams SET code = 'x'; END $$;\n\
-         DO $$ BEGIN INSERT INTO members VALUES (1, 1); END $$;",
+         DO $$ BEGIN INSERT INTO members VALUES (1, 1); END $$;\n\
+         SELECT drop_team(1);\nSELECT recode();\nSELECT enlist();\nINSERT INTO team_log VALUES (1);",
     ]);
     let locks = |i: usize| sorted_locks(&out[1], i);
     use LockMode::{RowExclusive, RowShare};
@@ -395,17 +402,41 @@ fn a_delete_reaches_the_rows_that_reference_it_through_the_keys_actions() {
     assert_eq!(locks(4), locks(0));
     assert_eq!(locks(5), locks(2));
     assert_eq!(locks(6), [("members", RowExclusive), ("teams", RowShare)]);
+    // And in a function the statement calls, or a trigger's it fires: named as whose they are,
+    // conditional where the write is (a branch, a row trigger).
+    assert_eq!(locks(7), locks(0));
+    assert_eq!(locks(8), locks(2));
+    assert_eq!(locks(9), locks(6));
+    let members = lock_fact(&out[1], 7, "members");
+    assert_eq!(
+        (members.via.as_deref(), members.conditional),
+        (Some("function drop_team()"), false)
+    );
+    assert!(lock_fact(&out[1], 9, "teams").conditional);
+    let mut fired = locks(10);
+    fired.retain(|(table, _)| *table != "team_log");
+    assert_eq!(fired, locks(0));
+    let badges = lock_fact(&out[1], 10, "badges");
+    assert_eq!(
+        (badges.via.as_deref(), badges.conditional),
+        (Some("trigger \"team_log_retire\" on \"team_log\""), true)
+    );
     let cascades: Vec<&str> = out[1]
         .findings
         .iter()
         .filter(|f| f.rule == "delete-cascades")
         .map(|f| f.message.as_str())
         .collect();
-    assert_eq!(cascades.len(), 2, "{cascades:?}");
+    assert_eq!(cascades.len(), 4, "{cascades:?}");
     assert!(
-        cascades[0].contains("in 2 tables (members, badges)")
+        cascades
+            .iter()
+            .all(|c| c.contains("in 2 tables (members, badges)"))
             && cascades[1].starts_with("this DO block's DELETE on \"teams\"")
-            && cascades[1].contains("in 2 tables (members, badges)"),
+            && cascades[2].starts_with("the DELETE on \"teams\" that function drop_team() runs")
+            && cascades[3].starts_with(
+                "the DELETE on \"teams\" that trigger \"team_log_retire\" on \"team_log\" runs"
+            ),
         "{cascades:?}"
     );
 }

@@ -134,6 +134,12 @@ CREATE FUNCTION log_tally() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT 
 CREATE TRIGGER tallies_log AFTER UPDATE ON tallies FOR EACH ROW EXECUTE FUNCTION log_tally();
 CREATE FUNCTION bump() RETURNS void LANGUAGE plpgsql AS $$ BEGIN UPDATE tallies SET n = n + 1; PERFORM refresh_tally(); END $$;
 CREATE INDEX idx_tallies_by_n_with_a_name_longer_than_postgresql_keeps_for_it ON tallies (n);
+CREATE FUNCTION drop_team(t int) RETURNS void LANGUAGE plpgsql AS $$ BEGIN DELETE FROM teams WHERE id = t; END $$;
+CREATE FUNCTION renumber_team(t int) RETURNS void LANGUAGE sql AS 'UPDATE teams SET id = id + 100 WHERE id = t';
+CREATE FUNCTION join_team(m int, t int) RETURNS void LANGUAGE plpgsql AS $$ BEGIN INSERT INTO members VALUES (m, t); END $$;
+CREATE TABLE team_log (team_id int);
+CREATE FUNCTION retire_team() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN DELETE FROM teams WHERE id = NEW.team_id; RETURN NEW; END $$;
+CREATE TRIGGER team_log_retire AFTER INSERT ON team_log FOR EACH ROW EXECUTE FUNCTION retire_team();
 CREATE TABLE typed (c char(10), t timestamp(3), tz timestamptz(3), tm time, iv interval(3));
 INSERT INTO typed VALUES ('a', now(), now(), now(), '1 day');
 ";
@@ -250,6 +256,14 @@ const GROUPS: &[&[&str]] = &[
     // A DO block's writes fire the same triggers.
     &["DO $$ BEGIN UPDATE scores SET score = score + 1 WHERE id = 1; END $$"],
     &["DO $$ BEGIN DELETE FROM scores WHERE id = 99; END $$"],
+    // A function's writes do what the same statements do at the top: its DELETE reaches
+    // members, badges and member_notes through their keys, its UPDATE of a referenced key looks
+    // for members still pointing at it, its INSERT checks the row's key (ROW SHARE on teams),
+    // and the same from a trigger's function.
+    &["SELECT drop_team(1)"],
+    &["SELECT renumber_team(3)"],
+    &["SELECT join_team(6, 2)"],
+    &["INSERT INTO team_log VALUES (2)"],
     // A function called runs its body: ACCESS EXCLUSIVE on score_log from its ALTER TABLE; an
     // SQL function reads.
     &["SELECT tidy_log()"],

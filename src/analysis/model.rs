@@ -192,6 +192,10 @@ pub enum Shape {
     /// The other table of a foreign key on a column whose type change rewrites either table:
     /// the re-created key is re-checked, reading both tables.
     ForeignKeyRechecked,
+    /// `ALTER INDEX … ATTACH PARTITION`: on the partitioned index.
+    AttachIndexParent,
+    /// `ALTER INDEX … ATTACH PARTITION`: on the index attached.
+    AttachIndexChild,
 }
 
 /// The lock a command on a partitioned table also takes on each of its partitions, given the
@@ -445,6 +449,8 @@ pub const LOCK_MODEL: &[ShapeRow] = &[
     row(S::DropView, "DROP VIEW", AccessExclusive, Free, Table),
     row(S::ForeignKeyRecreated, "re-creating a FOREIGN KEY (other table)", AccessExclusive, Free, Table),
     row(S::ForeignKeyRechecked, "re-checking a FOREIGN KEY (other table)", AccessExclusive, Scan, Table),
+    row(S::AttachIndexParent, "ALTER INDEX … ATTACH PARTITION (partitioned index)", ShareUpdateExclusive, Free, Index),
+    row(S::AttachIndexChild, "ALTER INDEX … ATTACH PARTITION (attached index)", AccessExclusive, Free, Index),
 ];
 
 /// The lock-model row of a shape.
@@ -468,7 +474,7 @@ mod tests {
         for (i, row) in LOCK_MODEL.iter().enumerate() {
             assert_eq!(row.shape as usize, i, "{:?}", row.shape);
         }
-        assert_eq!(LOCK_MODEL.len(), Shape::ForeignKeyRechecked as usize + 1);
+        assert_eq!(LOCK_MODEL.len(), Shape::AttachIndexChild as usize + 1);
     }
 
     #[test]

@@ -1233,6 +1233,10 @@ impl<'a> State<'a> {
             // take the index's lock on the table, briefly.
             let (mode, scan) = match a.shape {
                 Shape::ReindexIndex => (LockMode::Share, true),
+                // Attaching an index reads both indexes' tables.
+                Shape::AttachIndexParent | Shape::AttachIndexChild => {
+                    (LockMode::AccessShare, false)
+                }
                 _ => (f.mode, false),
             };
             let new_relation = self.is_new(&table);
@@ -1840,6 +1844,22 @@ impl<'a> State<'a> {
         let read = actions.iter().map(|(a, _)| (a.shape, a.relation.as_str()));
         for table in self.read_behind(read) {
             self.read_through_view(table).add_to(locks);
+        }
+        // A locking clause on a view locks the rows it reads from the tables behind it.
+        let locked = actions
+            .iter()
+            .filter(|(a, _)| a.shape == Shape::SelectForUpdate && self.is_view(&a.relation))
+            .map(|(a, _)| (Shape::Select, a.relation.as_str()));
+        for table in self.read_behind(locked) {
+            LockFact::on_table(
+                table.to_string(),
+                LockMode::RowShare,
+                Shape::SelectForUpdate,
+                "a locking clause through a view (its query's rows are locked)",
+                (false, false),
+                self.is_new(table),
+            )
+            .add_to(locks);
         }
     }
 

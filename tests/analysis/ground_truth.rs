@@ -140,6 +140,11 @@ CREATE FUNCTION join_team(m int, t int) RETURNS void LANGUAGE plpgsql AS $$ BEGI
 CREATE TABLE team_log (team_id int);
 CREATE FUNCTION retire_team() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN DELETE FROM teams WHERE id = NEW.team_id; RETURN NEW; END $$;
 CREATE TRIGGER team_log_retire AFTER INSERT ON team_log FOR EACH ROW EXECUTE FUNCTION retire_team();
+CREATE TABLE rule_log (id int);
+CREATE TABLE q (id int, k int) PARTITION BY LIST (k);
+CREATE TABLE q1 PARTITION OF q FOR VALUES IN (1);
+CREATE INDEX q_k ON ONLY q (k);
+CREATE INDEX q1_k ON q1 (k);
 CREATE TABLE typed (c char(10), t timestamp(3), tz timestamptz(3), tm time, iv interval(3));
 INSERT INTO typed VALUES ('a', now(), now(), now(), '1 day');
 ";
@@ -264,6 +269,23 @@ const GROUPS: &[&[&str]] = &[
     &["SELECT renumber_team(3)"],
     &["SELECT join_team(6, 2)"],
     &["INSERT INTO team_log VALUES (2)"],
+    // A rule's actions are parsed when it is created: what they write is locked ROW EXCLUSIVE,
+    // what they read ACCESS SHARE (a view not expanded: the query is stored).
+    &[
+        "CREATE RULE log_copy AS ON INSERT TO rule_log DO ALSO INSERT INTO orders (id) VALUES (NEW.id)",
+    ],
+    &[
+        "CREATE RULE log_fan AS ON UPDATE TO rule_log DO INSTEAD (UPDATE orders SET amount = 0 WHERE id = NEW.id; DELETE FROM parents WHERE id = OLD.id)",
+    ],
+    &["CREATE RULE log_read AS ON INSERT TO rule_log DO ALSO SELECT id FROM recent"],
+    // Attaching an index to a partitioned index reads both tables (and locks both indexes).
+    &["ALTER INDEX q_k ATTACH PARTITION q1_k"],
+    // A locking clause takes ROW SHARE on what it locks, through views too; `OF` names which.
+    &["SELECT id FROM orders WHERE id = 1 FOR UPDATE"],
+    &["SELECT id FROM recent FOR SHARE"],
+    &["SELECT o.id FROM orders o JOIN users u ON u.id = o.user_id FOR UPDATE OF o"],
+    &["SELECT id FROM users WHERE id IN (SELECT user_id FROM orders FOR KEY SHARE)"],
+    &["WITH x AS (SELECT id FROM users) SELECT id FROM orders JOIN x USING (id) FOR UPDATE"],
     // A function called runs its body: ACCESS EXCLUSIVE on score_log from its ALTER TABLE; an
     // SQL function reads.
     &["SELECT tidy_log()"],

@@ -536,6 +536,14 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
             }) {
                 push(&mut d, Shape::CreateRule, rel, span(node));
             }
+            // The actions are parsed and analysed now, as a SQL function's body is.
+            if let Some(action) = child(node, K::RULE_DO) {
+                let statements: Vec<SyntaxNode> = match child(&action, K::RULE_STMT_LIST) {
+                    Some(list) => list.children().collect(),
+                    None => action.children().collect(),
+                };
+                reads::parsed_statements(node, &statements, &mut d);
+            }
         }
         K::CREATE_TABLE_AS | K::SELECT_INTO | K::CREATE_MATERIALIZED_VIEW | K::CREATE_VIEW => {
             d.kind = "CREATE";
@@ -892,6 +900,7 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
             d.kind = "SELECT";
             d.calls = calls_in(node, false);
             reads::push_reads(node, None, &mut d);
+            reads::push_row_locks(node, &mut d);
             d.bulk = has_descendant(node, &[K::CALL_EXPR]);
             if reads::push_cte_writes(node, None, &mut d) {
                 // `WITH x AS (DELETE …) SELECT …` changes rows as a DML statement does.
@@ -906,7 +915,7 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
             d.kind = "CREATE FUNCTION";
             // A quoted SQL body is parsed here, once, for both.
             let statements = reads::sql_body_statements(node);
-            reads::function_body(node, &statements, &mut d);
+            reads::parsed_statements(node, &statements, &mut d);
             define_function(node, &statements, pg_version, &mut d);
         }
         K::CREATE_PROCEDURE => {
@@ -1901,6 +1910,12 @@ fn alter_index(node: &SyntaxNode, d: &mut Described) {
     let Some(index) = child(node, K::INDEX_REF).map(|n| name_text(&n)) else {
         return;
     };
+    if let Some(attached) =
+        child(node, K::ATTACH_INDEX_PARTITION).and_then(|n| child(&n, K::INDEX_REF))
+    {
+        push(d, Shape::AttachIndexParent, index.clone(), span(node));
+        push(d, Shape::AttachIndexChild, name_text(&attached), span(node));
+    }
     if let Some(rename) = node.children().find(|n| n.kind() == K::INDEX_RENAME_TO) {
         d.effects.push(Effect::RenameIndex {
             from: index.clone(),

@@ -64,6 +64,49 @@ pub(super) fn push_cte_writes(node: &SyntaxNode, except: Option<&str>, d: &mut D
     found
 }
 
+/// Adds a ROW SHARE action for each relation a locking clause under `node` locks (`FOR UPDATE`,
+/// `FOR NO KEY UPDATE`, `FOR SHARE`, `FOR KEY SHARE`): those in the FROM items of the query it
+/// ends (sub-queries and views included, not the query's CTEs), or with `OF`, those it names (by
+/// name or alias).
+pub(super) fn push_row_locks(node: &SyntaxNode, d: &mut Described) {
+    // A cheap test first: most queries lock no rows.
+    if !has_descendant(node, &[K::LOCKING_CLAUSE]) {
+        return;
+    }
+    let ctes: BTreeSet<String> = node
+        .descendants()
+        .filter(|n| n.kind() == K::CTE_NAME)
+        .map(|n| name_text(&n))
+        .collect();
+    for query in node.descendants() {
+        let clauses: Vec<SyntaxNode> = children(&query, K::LOCKING_CLAUSE).collect();
+        let Some(from) = child(&query, K::FROM_CLAUSE).filter(|_| !clauses.is_empty()) else {
+            continue;
+        };
+        let every = clauses.iter().any(|c| child(c, K::LOCKING_OF).is_none());
+        let named: BTreeSet<String> = clauses
+            .iter()
+            .filter_map(|c| child(c, K::LOCKING_OF))
+            .flat_map(|of| of.children().map(|n| name_text(&n)).collect::<Vec<_>>())
+            .collect();
+        for item in from.descendants() {
+            if item.kind() != K::RELATION_FROM_ITEM {
+                continue;
+            }
+            let Some(name) = child(&item, K::RELATION_NAME_REF)
+                .map(|r| name_text(&r))
+                .filter(|name| !ctes.contains(name))
+            else {
+                continue;
+            };
+            let alias = descendant(&item, K::TABLE_ALIAS).map(|a| name_text(&a));
+            if every || named.contains(&name) || alias.is_some_and(|a| named.contains(&a)) {
+                push(d, Shape::SelectForUpdate, name, span(&query));
+            }
+        }
+    }
+}
+
 /// Adds an ACCESS SHARE action at `at` for each of `reads`, except `except`.
 pub(super) fn push_each_read(
     reads: &BTreeSet<String>,
@@ -78,11 +121,11 @@ pub(super) fn push_each_read(
     }
 }
 
-/// The locks a `LANGUAGE sql` function body (its `statements`, from [`sql_body_statements`])
-/// takes when the function is created: PostgreSQL parses and analyses each statement of it (with
-/// `check_function_bodies`, the default), which locks what the statement reads and the tables it
-/// writes.
-pub(super) fn function_body(node: &SyntaxNode, statements: &[SyntaxNode], d: &mut Described) {
+/// The locks that parsing and analysing `statements` takes (those of `node`): a `LANGUAGE sql`
+/// function body (from [`sql_body_statements`]) when the function is created (with
+/// `check_function_bodies`, the default), a rule's actions when the rule is. Each statement locks
+/// what it reads and the table it writes.
+pub(super) fn parsed_statements(node: &SyntaxNode, statements: &[SyntaxNode], d: &mut Described) {
     let at = span(node);
     for statement in statements {
         let target = match statement.kind() {

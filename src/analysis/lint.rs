@@ -34,6 +34,10 @@ pub struct LintOptions {
     pub catalog: Catalog,
     /// How the files relate to each other.
     pub chain: Chain,
+    /// Keep each statement's analysis (its locks, its text) in the report. Without, each file's
+    /// statements are let go once its findings are known: an output of findings only (`gcc`,
+    /// `github`) holds a whole history's findings, not megabytes of lock facts it never shows.
+    pub keep_statements: bool,
 }
 
 /// How the files of one lint relate to each other. Either way each file meets the schema the
@@ -91,6 +95,7 @@ impl Default for LintOptions {
             new_tables: BTreeSet::new(),
             catalog: Catalog::default(),
             chain: Chain::default(),
+            keep_statements: true,
         }
     }
 }
@@ -376,7 +381,7 @@ fn lint(files: &[(PathBuf, String)], opts: &LintOptions, chain: bool) -> LintRep
         {
             ctx.in_transaction = prepared.one_query_is_one_transaction();
         }
-        let (analysis, changes) = prior.run(prepared, texts[i], &ctx);
+        let (mut analysis, changes) = prior.run(prepared, texts[i], &ctx);
         if chain && !is_down {
             let same_run = match opts.chain {
                 Chain::History => false,
@@ -385,6 +390,9 @@ fn lint(files: &[(PathBuf, String)], opts: &LintOptions, chain: bool) -> LintRep
                 }
             };
             prior.absorb(&analysis, changes, same_run);
+        }
+        if !opts.keep_statements {
+            analysis.statements = Vec::new();
         }
         out.push(LintedFile {
             path: path.clone(),
@@ -656,6 +664,43 @@ mod tests {
         assert_eq!(names, by_name);
         // Not for sqlx's files, whose versions are numbers.
         assert_eq!(v("m/20250625_b.sql"), Some(20250625));
+    }
+
+    #[test]
+    fn without_statements_the_findings_and_the_chain_are_the_same() {
+        // The second file's findings depend on what the first created (pre-existing, indexed).
+        let files = vec![
+            (
+                PathBuf::from("1_a.sql"),
+                "CREATE TABLE t (id int, c int);\nCREATE INDEX t_c ON t (c);".to_string(),
+            ),
+            (
+                PathBuf::from("2_b.sql"),
+                "ALTER TABLE t ADD COLUMN d int NOT NULL;\nDROP INDEX t_c;".to_string(),
+            ),
+        ];
+        let opts = LintOptions {
+            catalog: Catalog::empty_database(),
+            chain: Chain::History,
+            ..LintOptions::default()
+        };
+        let whole = lint_files(&files, &opts);
+        let lean = lint_files(
+            &files,
+            &LintOptions {
+                keep_statements: false,
+                ..opts
+            },
+        );
+        assert!(whole.files[1].analysis.findings.len() >= 2);
+        assert!(!whole.files[1].analysis.statements.is_empty());
+        for (whole, lean) in whole.files.iter().zip(&lean.files) {
+            assert!(lean.analysis.statements.is_empty());
+            assert_eq!(
+                serde_json::to_string(&lean.analysis.findings).unwrap(),
+                serde_json::to_string(&whole.analysis.findings).unwrap()
+            );
+        }
     }
 
     /// The rules see every file in order whatever the threads, and the results are the same.

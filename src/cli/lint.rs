@@ -229,6 +229,9 @@ async fn lint(project: &Project, dir: &Path, args: &LintArgs) -> Result<ExitCode
             named.extend(created);
         }
     }
+    // These formats show findings only, not the statements' lock facts (the fixes above needed
+    // them).
+    options.keep_statements = !matches!(args.format, Format::Gcc | Format::Github);
     let mut report = lint_files(&files, &options);
     // The migrations before a named file were its history: not reported. (When every file is
     // named, as `lint DIR` and `lint DIR/*.sql` have it, there is nothing to look up.)

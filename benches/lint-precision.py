@@ -19,7 +19,8 @@ directory, the way a reviewer runs it; `--each` lints every file on its own inst
   table the server did not lock at all (in brackets: how many of those lockstep marks conditional,
   taken only when a row is written or a branch runs — a row trigger's, a DO block's IF).
 
-Findings are matched to oracle statements by file and line, as the oracle's score.py does.
+Findings are matched to oracle statements by file and position (line and column, so that several
+statements on one line are told apart), as the oracle's score.py does by line.
 """
 from __future__ import annotations
 
@@ -95,12 +96,19 @@ def score(name: str, oracle: Path, files: list[dict], with_timeouts: bool) -> di
     for v in by_file.values():
         v.sort(key=lambda r: (r["start_line"], r["start_col"]))
 
-    def at_line(mig: str, line: int):
+    def start(r):
+        return (r["start_line"], r["start_col"])
+
+    def at(mig: str, pos: tuple[int, int]):
+        """The oracle statement of `mig` holding the position (line, column), else the next one."""
         rs = by_file.get(mig, [])
         for r in rs:
-            if r["start_line"] <= line <= r["end_line"]:
+            if start(r) <= pos <= (r["end_line"], r["end_col"]):
                 return r
-        return next((r for r in rs if r["start_line"] > line), None)
+        return next((r for r in rs if start(r) > pos), None)
+
+    def position(p: dict) -> tuple[int, int]:
+        return (p["line"], p["column"])
 
     def dangerous(r):
         return any(l["mode"] in DANGEROUS and l["relkind"] in TABLES for l in r["locks"]) or any(
@@ -118,13 +126,13 @@ def score(name: str, oracle: Path, files: list[dict], with_timeouts: bool) -> di
             rule = finding["rule"]
             if finding["axis"] != "lock-hazard" or (rule in TIMEOUT_RULES and not with_timeouts):
                 continue
-            r = at_line(mig, finding["start"]["line"])
+            r = at(mig, position(finding["start"]))
             if r is not None:
                 flagged[(mig, r["stmt_index"])].add(rule)
         for s in f["statements"]:
             # the oracle statement that starts inside this one
             for r in by_file.get(mig, []):
-                if s["start"]["line"] <= r["start_line"] <= s["end"]["line"]:
+                if position(s["start"]) <= start(r) <= position(s["end"]):
                     for lock in s["locks"]:
                         if lock["target"] == "table":
                             predicted[(mig, r["stmt_index"])][lock["relation"]] = MODES[lock["mode"]]

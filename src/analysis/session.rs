@@ -1592,7 +1592,11 @@ impl<'a> State<'a> {
                         held.lock.mode,
                         held.lock.relation,
                         held.since_statement + 1,
-                        held.lock.command,
+                        // (A function's statement: named with what ran it.)
+                        match &held.lock.via {
+                            Some(via) => format!("{}, run by {via}", held.lock.command),
+                            None => held.lock.command.to_string(),
+                        },
                         if held.lock.mode.blocks_reads() {
                             "reads and writes"
                         } else {

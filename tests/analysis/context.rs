@@ -1168,6 +1168,54 @@ fn drop_function_cascade_locks_the_tables_of_the_triggers_it_drops() {
     assert!(without[1].statements[0].locks.is_empty());
 }
 
+#[test]
+fn a_dropped_procedure_or_routine_runs_nothing_any_more() {
+    let setup = "CREATE TABLE orders (id int, n int);\n\
+        CREATE PROCEDURE tidy() LANGUAGE plpgsql AS $$ BEGIN DELETE FROM orders WHERE n < 0; END $$;\n\
+        CREATE PROCEDURE public.sweep() LANGUAGE sql AS 'DELETE FROM orders';";
+    let runs = history(&[
+        setup,
+        "CALL tidy();\nCALL sweep();",
+        "DROP PROCEDURE IF EXISTS tidy();\nDROP ROUTINE public.sweep;\nCALL tidy();\nCALL sweep();",
+    ]);
+    // Called while they exist, each deletes from orders.
+    for i in 0..2 {
+        assert_eq!(
+            sorted_locks(&runs[1], i),
+            [("orders", LockMode::RowExclusive)]
+        );
+    }
+    // Dropped, they are gone from the model: a CALL runs nothing it knows of.
+    for i in 2..4 {
+        assert!(
+            runs[2].statements[i].locks.is_empty(),
+            "{:?}",
+            runs[2].statements[i].locks
+        );
+    }
+}
+
+#[test]
+fn the_lock_window_names_the_function_that_took_the_lock() {
+    let out = history(&[
+        "CREATE TABLE orders (id int);\nCREATE TABLE other (id int);\n\
+         CREATE PROCEDURE hold() LANGUAGE plpgsql AS $$ BEGIN LOCK TABLE orders IN SHARE MODE; END $$;",
+        "CALL hold();\nUPDATE other SET id = id + 1;",
+    ]);
+    let window = out[1]
+        .findings
+        .iter()
+        .find(|f| f.rule == "lock-held-across-statements")
+        .unwrap_or_else(|| panic!("{:?}", out[1].findings));
+    assert!(
+        window
+            .message
+            .contains("taken by statement 1 (LOCK TABLE, run by function hold())"),
+        "{}",
+        window.message
+    );
+}
+
 /// `DROP TRIGGER IF EXISTS` of a trigger the history never created (the idempotent
 /// drop-then-create of crates.io's migrations) locks nothing, as on the server
 /// (`ground_truth::predicted_locks_and_rewrites_match_the_server`); of one it created, the table

@@ -949,13 +949,23 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
         | K::DROP_TYPE
         | K::DROP_EXTENSION
         | K::DROP_DOMAIN
-        | K::DROP_FUNCTION => {
+        | K::DROP_FUNCTION
+        | K::DROP_PROCEDURE
+        | K::DROP_ROUTINE => {
             d.kind = "DROP";
             d.robustness = Some((child(node, K::IF_EXISTS).is_some(), 0));
-            if node.kind() == K::DROP_FUNCTION {
+            if matches!(
+                node.kind(),
+                K::DROP_FUNCTION | K::DROP_PROCEDURE | K::DROP_ROUTINE
+            ) {
                 let names = node
                     .descendants()
-                    .filter(|n| n.kind() == K::FUNCTION_NAME_REF)
+                    .filter(|n| {
+                        matches!(
+                            n.kind(),
+                            K::FUNCTION_NAME_REF | K::PROCEDURE_NAME_REF | K::ROUTINE_NAME_REF
+                        )
+                    })
                     .map(|n| name_text(&n))
                     .collect();
                 d.effects.push(Effect::DropFunctions {

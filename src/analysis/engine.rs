@@ -377,12 +377,17 @@ fn run_after(
         });
     }
     if let Some((index, span)) = state.open_explicit.clone() {
+        let opened = if state.open_by_chain {
+            "AND CHAIN begins a transaction no COMMIT ends"
+        } else {
+            "BEGIN without a matching COMMIT"
+        };
         drafts.push((
             Some(index),
             Draft::new(
                 "uncommitted-transaction",
                 span,
-                "BEGIN without a matching COMMIT: the transaction stays open to the end of the migration and its work is rolled back when the connection closes".to_string(),
+                format!("{opened}: the transaction stays open to the end of the migration and its work is rolled back when the connection closes"),
             ),
         ));
     }

@@ -38,6 +38,22 @@ pub enum OwnTransaction {
     Commits,
     /// `ROLLBACK` / `ABORT`: the file's transaction is undone.
     RollsBack,
+    /// `COMMIT AND CHAIN`: the file's transaction commits and another begins at once.
+    CommitsAndChains,
+    /// `ROLLBACK AND CHAIN`: the file's transaction is undone and another begins at once.
+    RollsBackAndChains,
+}
+
+impl OwnTransaction {
+    /// Whether a transaction of the file's is open after the statement.
+    pub fn leaves_open(self) -> bool {
+        matches!(
+            self,
+            OwnTransaction::Begins
+                | OwnTransaction::CommitsAndChains
+                | OwnTransaction::RollsBackAndChains
+        )
+    }
 }
 
 impl Segment {
@@ -171,9 +187,12 @@ pub fn segment(text: &str) -> Segmented {
 
 /// What `statement` does to the transaction block, if anything.
 fn own_transaction(statement: &Described) -> Option<OwnTransaction> {
+    let chains = statement.control.contains(&Control::Chain);
     statement.control.iter().find_map(|c| match c {
         Control::Begin => Some(OwnTransaction::Begins),
+        Control::Commit if chains => Some(OwnTransaction::CommitsAndChains),
         Control::Commit => Some(OwnTransaction::Commits),
+        Control::Rollback if chains => Some(OwnTransaction::RollsBackAndChains),
         Control::Rollback => Some(OwnTransaction::RollsBack),
         _ => None,
     })

@@ -97,8 +97,11 @@ pub(crate) struct State<'a> {
     ctx: &'a AnalysisContext,
     /// The runner's wrapping transaction is open.
     runner_tx: bool,
-    /// An explicit BEGIN is open (statement index and span).
+    /// An explicit BEGIN is open (statement index and span), or the transaction a COMMIT or
+    /// ROLLBACK … AND CHAIN began after one ([`State::open_by_chain`]).
     pub(crate) open_explicit: Option<(usize, std::ops::Range<usize>)>,
+    /// `open_explicit` is the transaction an `… AND CHAIN` began.
+    pub(crate) open_by_chain: bool,
     held: Vec<HeldLock>,
     /// `held` as statements share it (`None` once it changed).
     held_shared: Option<Arc<[HeldLock]>>,
@@ -161,6 +164,7 @@ impl<'a> State<'a> {
             ctx,
             runner_tx: ctx.in_transaction,
             open_explicit: None,
+            open_by_chain: false,
             held: Vec::new(),
             held_shared: None,
             session_lock: ctx.session_lock_timeout,
@@ -805,6 +809,7 @@ impl<'a> State<'a> {
     fn end_transaction(&mut self) {
         self.runner_tx = false;
         self.open_explicit = None;
+        self.open_by_chain = false;
         self.renamed_in_tx.clear();
         self.copies_at.clear();
         self.held.clear();
@@ -925,20 +930,29 @@ impl<'a> State<'a> {
                     }
                 }
                 Control::Commit | Control::Rollback => {
-                    if self.runner_tx && self.open_explicit.is_none() {
+                    let chained = d.control.contains(&Control::Chain);
+                    let runner_open = self.runner_tx && self.open_explicit.is_none();
+                    let explicit_open = self.open_explicit.is_some();
+                    if runner_open {
                         let sqlx = self.ctx.runner == Runner::Sqlx;
-                        let mut draft = Draft::new(
-                            "transaction-nesting",
-                            span.clone(),
-                            format!(
-                                "COMMIT/ROLLBACK inside the runner's transaction ends it early: the statements after it run outside any transaction, and a failure leaves the migration half applied{}",
-                                if sqlx {
-                                    " (sqlx then records nothing; lockstep records it as partially applied)"
-                                } else {
-                                    ""
-                                }
+                        let half_applied = if sqlx {
+                            " (sqlx then records nothing; lockstep records it as partially applied)"
+                        } else {
+                            ""
+                        };
+                        let message = match (control, chained) {
+                            (Control::Commit, true) => format!(
+                                "COMMIT AND CHAIN inside the runner's transaction commits the statements before it on their own and begins another transaction: a failure after it leaves the migration half applied{half_applied}"
                             ),
-                        );
+                            (_, true) => format!(
+                                "ROLLBACK AND CHAIN inside the runner's transaction undoes every statement before it and begins another transaction: {} then records the migration as applied without them",
+                                self.ctx.runner.name()
+                            ),
+                            _ => format!(
+                                "COMMIT/ROLLBACK inside the runner's transaction ends it early: the statements after it run outside any transaction, and a failure leaves the migration half applied{half_applied}"
+                            ),
+                        };
+                        let mut draft = Draft::new("transaction-nesting", span.clone(), message);
                         draft.safe_alternative = Some(format!(
                             "remove BEGIN/COMMIT ({} wraps the migration), or {} and manage the transaction yourself",
                             self.ctx.runner.name(),
@@ -949,7 +963,16 @@ impl<'a> State<'a> {
                         // BEGIN … COMMIT inside the runner's transaction: reported at the BEGIN.
                     }
                     self.end_transaction();
+                    // AND CHAIN: the next transaction begins at once, in the same hands.
+                    if chained && runner_open {
+                        self.runner_tx = true;
+                    } else if chained && explicit_open {
+                        self.open_explicit = Some((index, span.clone()));
+                        self.open_by_chain = true;
+                    }
                 }
+                // (Followed with its COMMIT or ROLLBACK.)
+                Control::Chain => {}
                 Control::Set {
                     param,
                     value,

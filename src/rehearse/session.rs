@@ -299,9 +299,16 @@ impl ScratchSession {
                             let mut kept = stayed(&completed, &segment_open);
                             // In a transaction the file opened itself: rolled back from its
                             // BEGIN on.
-                            let begin = (0..statement.index)
-                                .rev()
-                                .find(|&i| step.control(i) == Some(OwnTransaction::Begins));
+                            // (After COMMIT/ROLLBACK AND CHAIN: from the statement after it.)
+                            let begin =
+                                (0..statement.index)
+                                    .rev()
+                                    .find_map(|i| match step.control(i)? {
+                                        OwnTransaction::Begins => Some(i),
+                                        OwnTransaction::CommitsAndChains
+                                        | OwnTransaction::RollsBackAndChains => Some(i + 1),
+                                        _ => None,
+                                    });
                             if in_transaction && let Some(begin) = begin {
                                 kept.retain(|&i| i < begin);
                             }
@@ -412,7 +419,8 @@ impl ScratchSession {
     /// `COMMIT` (deferred constraints are checked here). The history rows are not written: the
     /// plan was made from the copied history, and nothing reads them after.
     async fn commit(&mut self, step: &Step) -> Result<(), sqlx::Error> {
-        if step.in_transaction {
+        // (Or the file's own transaction it leaves open, which the runner commits too.)
+        if step.in_transaction || step.leaves_transaction_open() {
             sqlx::raw_sql("COMMIT").execute(&mut self.conn).await?;
         }
         Ok(())

@@ -117,9 +117,14 @@ pub(super) async fn run_step(exec: &mut Exec<'_>, step: &Step) -> Result<Duratio
                 }
             }
             Op::Statement(index) => {
-                if step.control(index) == Some(OwnTransaction::Begins) {
+                match step.control(index) {
                     // The file's own transaction: a retry after a lock timeout starts here.
-                    transaction_start = at;
+                    Some(OwnTransaction::Begins) => transaction_start = at,
+                    // … or after a COMMIT/ROLLBACK AND CHAIN, which begins the next one.
+                    Some(OwnTransaction::CommitsAndChains | OwnTransaction::RollsBackAndChains) => {
+                        transaction_start = at + 1
+                    }
+                    _ => {}
                 }
                 run.statement(&step.statements[index]).await
             }
@@ -278,10 +283,16 @@ impl StepRun<'_> {
                     // The file's own transaction: its statements count once it commits.
                     Some(OwnTransaction::Begins) => self.open = true,
                     Some(OwnTransaction::Commits) if self.open => self.committed_now(),
-                    Some(OwnTransaction::RollsBack) if self.open => {
+                    Some(OwnTransaction::CommitsAndChains) if self.open => {
+                        self.committed_now();
+                        self.open = true;
+                    }
+                    Some(
+                        control @ (OwnTransaction::RollsBack | OwnTransaction::RollsBackAndChains),
+                    ) if self.open => {
                         // Undone as the file says: nothing of its transaction stays, and the
-                        // run goes on past it.
-                        self.open = false;
+                        // run goes on past it (in the next transaction, after AND CHAIN).
+                        self.open = control.leaves_open();
                         self.row_written = None;
                         self.committed = statement.index + 1;
                     }

@@ -95,10 +95,22 @@ impl Step {
         self.segments.iter().any(|s| s.control.is_some())
     }
 
+    /// Whether a transaction of the file's own is still open after its last statement (a BEGIN
+    /// without a COMMIT, a closing `… AND CHAIN`): it is committed at the end, as sqlx's own
+    /// COMMIT would.
+    pub fn leaves_transaction_open(&self) -> bool {
+        !self.in_transaction
+            && self
+                .segments
+                .iter()
+                .rev()
+                .find_map(|s| s.control)
+                .is_some_and(crate::analysis::OwnTransaction::leaves_open)
+    }
+
     /// For each statement, whether it runs inside a transaction block: the runner's (one for
     /// the file, or a segment's), or one the file opened itself.
     pub fn in_transaction_by_statement(&self) -> Vec<bool> {
-        use crate::analysis::OwnTransaction;
         let mut inside = vec![self.in_transaction; self.statements.len()];
         if self.in_transaction {
             return inside;
@@ -110,10 +122,8 @@ impl Step {
                     *slot = segment.is_transaction() || open;
                 }
             }
-            match segment.control {
-                Some(OwnTransaction::Begins) => open = true,
-                Some(OwnTransaction::Commits | OwnTransaction::RollsBack) => open = false,
-                None => {}
+            if let Some(control) = segment.control {
+                open = control.leaves_open();
             }
         }
         inside

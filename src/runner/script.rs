@@ -84,10 +84,13 @@ pub fn script(step: &Step) -> Vec<Op> {
     }
     let last = step.segments.len().saturating_sub(1);
     // A file that rolls back a transaction of its own could undo a row written in it.
-    let rolls_back = step
-        .segments
-        .iter()
-        .any(|s| s.control == Some(OwnTransaction::RollsBack));
+    let rolls_back = step.segments.iter().any(|s| {
+        matches!(
+            s.control,
+            Some(OwnTransaction::RollsBack | OwnTransaction::RollsBackAndChains)
+        )
+    });
+
     // Inside a transaction the file opened itself: its row is written once, right before the
     // file's COMMIT, so that it commits with the work it records (and a failure in between
     // leaves neither).
@@ -107,7 +110,12 @@ pub fn script(step: &Step) -> Vec<Op> {
                 inside = true;
                 continue;
             }
-            _ if inside && *control != Some(OwnTransaction::Commits) => {
+            _ if inside
+                && !matches!(
+                    control,
+                    Some(OwnTransaction::Commits | OwnTransaction::CommitsAndChains)
+                ) =>
+            {
                 ops.extend(statements.clone().map(Op::Statement));
                 if i == last {
                     // The file leaves its transaction open: committed at the end, as sqlx's
@@ -129,7 +137,8 @@ pub fn script(step: &Step) -> Vec<Op> {
         if inside {
             ops.push(Op::Row(row(written)));
             ops.extend(statements.clone().map(Op::Statement));
-            inside = false;
+            // COMMIT AND CHAIN: what follows runs in the file's next transaction.
+            inside = *control == Some(OwnTransaction::CommitsAndChains);
             written = true;
             continue;
         }
@@ -148,6 +157,10 @@ pub fn script(step: &Step) -> Vec<Op> {
             ops.push(Op::Commit);
         }
         written = true;
+    }
+    // (A transaction left open inside the file's own is committed above, with its row.)
+    if step.leaves_transaction_open() && ops.last() != Some(&Op::Commit) {
+        ops.push(Op::Commit);
     }
     ops
 }

@@ -1196,6 +1196,48 @@ fn a_dropped_procedure_or_routine_runs_nothing_any_more() {
 }
 
 #[test]
+fn and_chain_begins_the_next_transaction_at_once() {
+    let out = history(&[
+        "CREATE TABLE t (id int);",
+        // In sqlx's transaction: committed early, and the rest still in a transaction.
+        "ALTER TABLE t ADD COLUMN c int;\nCOMMIT AND CHAIN;\nALTER TABLE t ADD COLUMN d int;",
+        "ALTER TABLE t ADD COLUMN e int;\nROLLBACK AND CHAIN;\nALTER TABLE t ADD COLUMN f int;",
+        // In a transaction of the file's own: CONCURRENTLY after the chain is still inside one,
+        // and the chained transaction is never committed.
+        "-- no-transaction\nBEGIN;\nSELECT 1;\nCOMMIT AND CHAIN;\nCREATE INDEX CONCURRENTLY t_id ON t (id);",
+    ]);
+    let message = |a: &Analysis, rule: &str| {
+        a.findings
+            .iter()
+            .find(|f| f.rule == rule)
+            .map(|f| f.message.clone())
+            .unwrap_or_else(|| panic!("no {rule}: {:?}", a.findings))
+    };
+    assert!(
+        message(&out[1], "transaction-nesting").starts_with(
+            "COMMIT AND CHAIN inside the runner's transaction commits the statements before it on their own and begins another transaction"
+        )
+    );
+    assert!(out[1].statements[2].in_transaction);
+    assert!(message(&out[2], "transaction-nesting").starts_with(
+        "ROLLBACK AND CHAIN inside the runner's transaction undoes every statement before it"
+    ));
+    assert!(
+        out[3]
+            .findings
+            .iter()
+            .any(|f| f.rule == "not-in-transaction-block" && f.start.line == 5),
+        "{:?}",
+        out[3].findings
+    );
+    let open = message(&out[3], "uncommitted-transaction");
+    assert!(
+        open.starts_with("AND CHAIN begins a transaction no COMMIT ends"),
+        "{open}"
+    );
+}
+
+#[test]
 fn the_lock_window_names_the_function_that_took_the_lock() {
     let out = history(&[
         "CREATE TABLE orders (id int);\nCREATE TABLE other (id int);\n\

@@ -693,6 +693,60 @@ async fn a_file_wrapped_in_its_own_transaction_leaves_nothing_when_it_fails_and_
     assert_eq!(status(&db, &dir).await.versions[0].state, State::Applied);
 }
 
+/// `COMMIT AND CHAIN` commits and begins the next transaction at once; `ROLLBACK AND CHAIN`
+/// undoes and begins one. What runs after either is in a transaction the runner must commit:
+/// taken for "outside any transaction", the work after it and the finished row were rolled back
+/// when the connection closed, under a run that said "applied".
+#[tokio::test]
+async fn a_transaction_begun_by_and_chain_is_committed_with_its_row() {
+    let db = fresh_database().await;
+    let dir = Dir::with(&[
+        (
+            "1_chain.sql",
+            "BEGIN;\nCREATE TABLE a (id int);\nCOMMIT AND CHAIN;\nCREATE TABLE b (id int);\nCOMMIT;\n",
+        ),
+        (
+            "2_left_open.sql",
+            "BEGIN;\nCREATE TABLE c (id int);\nCOMMIT AND CHAIN;\nCREATE TABLE d (id int);\n",
+        ),
+        (
+            "3_undone.sql",
+            "BEGIN;\nCREATE TABLE e (id int);\nROLLBACK AND CHAIN;\nCREATE TABLE f (id int);\n",
+        ),
+        (
+            "4_ends_with_it.sql",
+            "-- no-transaction\nBEGIN;\nCREATE TABLE g (id int);\nCOMMIT AND CHAIN;\n",
+        ),
+        // Refused inside a transaction block: runs only if nothing was left open before it.
+        (
+            "5_after.sql",
+            "-- no-transaction\nCREATE INDEX CONCURRENTLY g_id ON g (id);\n",
+        ),
+    ]);
+    up(&db, &dir).await;
+    for (table, kept) in [
+        ("a", true),
+        ("b", true),
+        ("c", true),
+        ("d", true),
+        ("e", false),
+        ("f", true),
+        ("g", true),
+        ("g_id", true),
+    ] {
+        assert_eq!(exists(&db, table).await, kept, "{table}");
+    }
+    let rows = rows(&db).await;
+    assert_eq!(rows.len(), 5, "{rows:?}");
+    assert!(rows.iter().all(|r| r.success), "{rows:?}");
+    let status = status(&db, &dir).await;
+    assert!(
+        status.versions.iter().all(|v| v.state == State::Applied),
+        "{:?}",
+        status.versions
+    );
+}
+
 /// Killed inside the file's own transaction: the row was to be written in it, so the server's
 /// rollback leaves neither the work nor a row, and the migration is simply pending again.
 #[tokio::test]

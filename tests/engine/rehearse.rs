@@ -593,6 +593,42 @@ ALTER TABLE posts ADD CONSTRAINT posts_user_fk FOREIGN KEY (user_id) REFERENCES 
     );
 }
 
+/// A transaction a file leaves open (begun by `… AND CHAIN`, or a BEGIN without a COMMIT) is
+/// committed at its end, as `up` commits it: the next file does not run inside it (where
+/// CONCURRENTLY fails, and the previous file's locks read as its own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_a_file_leaves_open_is_committed_before_the_next_file() {
+    let dir = Dir::with(&[
+        (
+            "1_base.up.sql",
+            "CREATE TABLE users (id bigint PRIMARY KEY);\n",
+        ),
+        (
+            "2_chain.up.sql",
+            "BEGIN;\nCREATE TABLE e (id int);\nROLLBACK AND CHAIN;\nCREATE TABLE f (id int);\n",
+        ),
+        (
+            "3_open.up.sql",
+            "-- no-transaction\nBEGIN;\nCREATE TABLE g (id int);\n",
+        ),
+        (
+            "4_concurrently.up.sql",
+            "-- no-transaction\nCREATE INDEX CONCURRENTLY g_id ON g (id);\n",
+        ),
+    ]);
+    let report = rehearsed_on_base(&dir).await;
+    for rehearsed in &report.migrations {
+        assert!(
+            matches!(rehearsed.up.outcome, Outcome::Ok),
+            "{}: {:?}",
+            rehearsed.version,
+            rehearsed.up.outcome
+        );
+    }
+    assert_eq!(report.migrations.len(), 3);
+    assert_eq!(disagreements(&report), Vec::<String>::new());
+}
+
 /// A file that opens its own transaction may set its isolation level first (langfuse's backfill:
 /// `BEGIN; SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; …`), which must come before any query:
 /// the tracer reads no locks after BEGIN or SET, so the rehearsal runs the file as `up` does.

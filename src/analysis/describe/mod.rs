@@ -178,6 +178,8 @@ pub(crate) enum Control {
     Commit,
     /// ROLLBACK / ABORT.
     Rollback,
+    /// `… AND CHAIN` after a COMMIT or ROLLBACK: another transaction begins at once.
+    Chain,
     /// SET [LOCAL] param = value (value None for DEFAULT).
     Set {
         /// Parameter name, folded.
@@ -820,10 +822,16 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
         K::COMMIT_TRANSACTION | K::COMMIT_PREPARED | K::PREPARE_TRANSACTION => {
             d.kind = "COMMIT";
             d.control.push(Control::Commit);
+            if child(node, K::AND_CHAIN).is_some() {
+                d.control.push(Control::Chain);
+            }
         }
         K::ROLLBACK_TRANSACTION | K::ROLLBACK_PREPARED => {
             d.kind = "ROLLBACK";
             d.control.push(Control::Rollback);
+            if child(node, K::AND_CHAIN).is_some() {
+                d.control.push(Control::Chain);
+            }
         }
         K::SET => set(node, &mut d),
         K::RESET => {

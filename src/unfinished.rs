@@ -136,8 +136,17 @@ impl Unfinished {
                 Outcome::NotRun
             } else {
                 stopped = true;
-                // The file's own BEGIN: its transaction, row and all, was rolled back.
-                if segment.is_transaction() || segment.control == Some(OwnTransaction::Begins) {
+                // The file's own BEGIN, or a statement in the transaction a COMMIT/ROLLBACK AND
+                // CHAIN began: that transaction, row and all, was rolled back.
+                let chained = segmented.segments[..i]
+                    .iter()
+                    .rev()
+                    .find_map(|s| s.control)
+                    .is_some_and(OwnTransaction::leaves_open);
+                if segment.is_transaction()
+                    || segment.control == Some(OwnTransaction::Begins)
+                    || chained
+                {
                     Outcome::RolledBack
                 } else {
                     if let Some(index) =
@@ -342,6 +351,30 @@ mod tests {
             checksum: vec![],
             execution_time: progress.encode(),
         }
+    }
+
+    #[test]
+    fn what_ran_in_the_transaction_an_and_chain_began_was_rolled_back() {
+        let m = migration(
+            "BEGIN;\nCREATE TABLE x (id int);\nCOMMIT AND CHAIN;\nCREATE TABLE y (id int);\nSELECT 1/0;\n",
+        );
+        // Committed through the chain (statements 1–3); stopped in the chained transaction.
+        let u = Unfinished::build(&row(Progress::Applying { committed: 3 }), Some(&m));
+        let outcomes: Vec<Outcome> = u.segments.iter().map(|s| s.outcome).collect();
+        assert_eq!(
+            outcomes,
+            vec![
+                Outcome::Committed,
+                Outcome::Committed,
+                Outcome::Committed,
+                Outcome::RolledBack,
+                Outcome::NotRun
+            ]
+        );
+        // After a plain COMMIT, what runs next is outside any transaction: not known.
+        let m = migration("BEGIN;\nCREATE TABLE x (id int);\nCOMMIT;\nCREATE TABLE y (id int);\n");
+        let u = Unfinished::build(&row(Progress::Applying { committed: 3 }), Some(&m));
+        assert_eq!(u.segments[3].outcome, Outcome::Uncertain);
     }
 
     #[test]

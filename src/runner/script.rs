@@ -90,7 +90,6 @@ pub fn script(step: &Step) -> Vec<Op> {
             Some(OwnTransaction::RollsBack | OwnTransaction::RollsBackAndChains)
         )
     });
-
     // Inside a transaction the file opened itself: its row is written once, right before the
     // file's COMMIT, so that it commits with the work it records (and a failure in between
     // leaves neither).

@@ -1378,6 +1378,25 @@ impl<'a> State<'a> {
             }
         }
 
+        // What a DO block's EXECUTE runs is built at run time: nothing above saw it.
+        if d.runs_dynamic_sql {
+            out.push(
+                Draft::new(
+                    "dynamic-sql",
+                    span.clone(),
+                    "this DO block runs SQL it builds at run time (EXECUTE): lockstep cannot tell \
+                     which locks that SQL takes or what it changes, and the schema the migrations \
+                     after it meet may differ from the one it models"
+                        .to_string(),
+                )
+                .help(
+                    "write out the statements it would run (generate them once if there are \
+                     many), so the review sees each; else read what it builds, and the locks \
+                     each statement takes, by hand",
+                ),
+            );
+        }
+
         // Per-action rules.
         for &(a, no_op) in &actions {
             if no_op {

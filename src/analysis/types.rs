@@ -257,7 +257,8 @@ pub enum Axis {
     /// run in a transaction block, non-idempotent statements, syntax errors, bad ignore comments.
     Robustness,
     /// The text reads differently from how PostgreSQL parses it: hidden control, bidirectional
-    /// and invisible characters, identifiers that mix scripts ("Trojan Source").
+    /// and invisible characters, identifiers that mix scripts ("Trojan Source"); or what runs is
+    /// not in the text (SQL built at run time).
     ReviewIntegrity,
 }
 

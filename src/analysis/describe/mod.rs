@@ -433,6 +433,9 @@ pub(crate) struct Described {
     /// For a DO block: the rows its statements write, with the events that fire the written
     /// tables' triggers (as a function body's writes are kept in its routine).
     pub body_writes: Vec<crate::analysis::RoutineLock>,
+    /// A DO block that runs SQL it builds at run time (`EXECUTE`): what that SQL locks and
+    /// changes is not in the text.
+    pub runs_dynamic_sql: bool,
 }
 
 /// Syntax PostgreSQL accepts only from a major version on: an older server refuses the
@@ -1604,6 +1607,7 @@ fn do_block(node: &SyntaxNode, pg_version: u32, d: &mut Described) {
     }
     if body.dynamic {
         d.effects.push(Effect::Unseen);
+        d.runs_dynamic_sql = true;
     }
     let reads: std::collections::BTreeSet<String> = body
         .reads

@@ -98,6 +98,10 @@ pub fn safe_alternative(rule: &str) -> Option<&'static str> {
             "Drop BEGIN/COMMIT: the runner wraps the migration; or start the file with -- no-transaction."
         }
         "uncommitted-transaction" => "End every BEGIN with COMMIT in the same file.",
+        "dynamic-sql" => {
+            "Write out the statements the block would build (generated once, if there are many), \
+             so that each is reviewed."
+        }
         "prefer-robust-statements" => {
             "Use IF NOT EXISTS / IF EXISTS so a half-applied migration can run again."
         }

@@ -312,6 +312,14 @@ pub const RULES: &[RuleInfo] = &[
         "BEGIN/COMMIT inside a runner-wrapped migration, or a nested BEGIN",
     ),
     rule(
+        "dynamic-sql",
+        &[],
+        Warning,
+        Review,
+        &[],
+        "A DO block runs SQL it builds at run time (EXECUTE): its locks and changes are not in the text",
+    ),
+    rule(
         "uncommitted-transaction",
         &[49],
         Error,

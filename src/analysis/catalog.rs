@@ -234,7 +234,7 @@ pub(crate) struct Schema<'a> {
     /// when first asked for.
     base_index: BaseIndex<'a>,
     /// The index of the constraints among `changes`, built when first asked for.
-    change_keys: OnceCell<CatalogIndex>,
+    change_index: OnceCell<CatalogIndex>,
 }
 
 #[derive(Debug)]
@@ -357,12 +357,12 @@ impl<'a> Schema<'a> {
                 Some(index) => BaseIndex::Given(index),
                 None => BaseIndex::Lazy(OnceCell::new()),
             },
-            change_keys: OnceCell::new(),
+            change_index: OnceCell::new(),
         }
     }
 
-    fn change_keys(&self) -> &CatalogIndex {
-        self.change_keys
+    fn change_index(&self) -> &CatalogIndex {
+        self.change_index
             .get_or_init(|| CatalogIndex::of_changes(&self.changes))
     }
 
@@ -383,7 +383,7 @@ impl<'a> Schema<'a> {
             .base_index()
             .key_names(table, column)
             .into_iter()
-            .chain(self.change_keys().key_names(table, column))
+            .chain(self.change_index().key_names(table, column))
             .flatten()
             .collect();
         names.sort_unstable();
@@ -481,7 +481,7 @@ impl<'a> Schema<'a> {
         table: &str,
     ) -> impl Iterator<Item = (&String, &KnownConstraint)> {
         let names: BTreeSet<&String> = names_under(&self.base_index().constraints, table)
-            .chain(names_under(&self.change_keys().constraints, table))
+            .chain(names_under(&self.change_index().constraints, table))
             .collect();
         names.into_iter().filter_map(move |name| {
             let c = self.constraint(name)?;
@@ -534,7 +534,7 @@ impl<'a> Schema<'a> {
     }
 
     pub(crate) fn set_constraint(&mut self, name: &str, constraint: Option<KnownConstraint>) {
-        if let (Some(keys), Some(c)) = (self.change_keys.get_mut(), &constraint) {
+        if let (Some(keys), Some(c)) = (self.change_index.get_mut(), &constraint) {
             keys.add_constraint(name, c);
         }
         self.changes

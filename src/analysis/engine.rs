@@ -355,7 +355,7 @@ fn run_after(
         }
         if d.control
             .iter()
-            .any(|c| matches!(c, Control::Commit | Control::Rollback))
+            .any(|c| matches!(c, Control::Commit { .. } | Control::Rollback { .. }))
         {
             state.transaction_ends.push(stmt.index);
         }

@@ -187,13 +187,12 @@ pub fn segment(text: &str) -> Segmented {
 
 /// What `statement` does to the transaction block, if anything.
 fn own_transaction(statement: &Described) -> Option<OwnTransaction> {
-    let chains = statement.control.contains(&Control::Chain);
     statement.control.iter().find_map(|c| match c {
         Control::Begin => Some(OwnTransaction::Begins),
-        Control::Commit if chains => Some(OwnTransaction::CommitsAndChains),
-        Control::Commit => Some(OwnTransaction::Commits),
-        Control::Rollback if chains => Some(OwnTransaction::RollsBackAndChains),
-        Control::Rollback => Some(OwnTransaction::RollsBack),
+        Control::Commit { chain: true } => Some(OwnTransaction::CommitsAndChains),
+        Control::Commit { chain: false } => Some(OwnTransaction::Commits),
+        Control::Rollback { chain: true } => Some(OwnTransaction::RollsBackAndChains),
+        Control::Rollback { chain: false } => Some(OwnTransaction::RollsBack),
         _ => None,
     })
 }

@@ -929,8 +929,7 @@ impl<'a> State<'a> {
                         self.open_explicit = Some((index, span.clone()));
                     }
                 }
-                Control::Commit | Control::Rollback => {
-                    let chained = d.control.contains(&Control::Chain);
+                &(Control::Commit { chain: chained } | Control::Rollback { chain: chained }) => {
                     let runner_open = self.runner_tx && self.open_explicit.is_none();
                     let explicit_open = self.open_explicit.is_some();
                     if runner_open {
@@ -941,7 +940,7 @@ impl<'a> State<'a> {
                             ""
                         };
                         let message = match (control, chained) {
-                            (Control::Commit, true) => format!(
+                            (Control::Commit { .. }, true) => format!(
                                 "COMMIT AND CHAIN inside the runner's transaction commits the statements before it on their own and begins another transaction: a failure after it leaves the migration half applied{half_applied}"
                             ),
                             (_, true) => format!(
@@ -971,8 +970,6 @@ impl<'a> State<'a> {
                         self.open_by_chain = true;
                     }
                 }
-                // (Followed with its COMMIT or ROLLBACK.)
-                Control::Chain => {}
                 Control::Set {
                     param,
                     value,

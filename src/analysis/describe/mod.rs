@@ -143,9 +143,12 @@ pub(crate) enum Detail {
 impl Described {
     /// The statement begins or ends a transaction itself (`BEGIN`, `COMMIT`, `ROLLBACK`).
     pub(crate) fn controls_transaction(&self) -> bool {
-        self.control
-            .iter()
-            .any(|c| matches!(c, Control::Begin | Control::Commit | Control::Rollback))
+        self.control.iter().any(|c| {
+            matches!(
+                c,
+                Control::Begin | Control::Commit { .. } | Control::Rollback { .. }
+            )
+        })
     }
 
     /// The names it gives relations, in order: what it creates, and what it renames to.
@@ -174,12 +177,16 @@ impl Described {
 pub(crate) enum Control {
     /// BEGIN / START TRANSACTION.
     Begin,
-    /// COMMIT / END (and COMMIT PREPARED).
-    Commit,
-    /// ROLLBACK / ABORT.
-    Rollback,
-    /// `… AND CHAIN` after a COMMIT or ROLLBACK: another transaction begins at once.
-    Chain,
+    /// COMMIT / END (and COMMIT PREPARED); with `AND CHAIN`, another transaction begins at once.
+    Commit {
+        /// `AND CHAIN`.
+        chain: bool,
+    },
+    /// ROLLBACK / ABORT; with `AND CHAIN`, another transaction begins at once.
+    Rollback {
+        /// `AND CHAIN`.
+        chain: bool,
+    },
     /// SET [LOCAL] param = value (value None for DEFAULT).
     Set {
         /// Parameter name, folded.
@@ -824,17 +831,15 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
         }
         K::COMMIT_TRANSACTION | K::COMMIT_PREPARED | K::PREPARE_TRANSACTION => {
             d.kind = "COMMIT";
-            d.control.push(Control::Commit);
-            if child(node, K::AND_CHAIN).is_some() {
-                d.control.push(Control::Chain);
-            }
+            d.control.push(Control::Commit {
+                chain: child(node, K::AND_CHAIN).is_some(),
+            });
         }
         K::ROLLBACK_TRANSACTION | K::ROLLBACK_PREPARED => {
             d.kind = "ROLLBACK";
-            d.control.push(Control::Rollback);
-            if child(node, K::AND_CHAIN).is_some() {
-                d.control.push(Control::Chain);
-            }
+            d.control.push(Control::Rollback {
+                chain: child(node, K::AND_CHAIN).is_some(),
+            });
         }
         K::SET => set(node, &mut d),
         K::RESET => {

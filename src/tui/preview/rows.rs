@@ -478,6 +478,21 @@ fn observed_badges(traced: &StatementRehearsal) -> Vec<Chip> {
 /// lock's (a label before the first lock keeps it on its row).
 fn wrap_chips(chips: Vec<Chip>, width: usize) -> Vec<Vec<Chip>> {
     let len = |chip: &Chip| crate::text::visible::width(&chip.text) + 2;
+    // A chip wider than a row is cut at its spaces into chips of its tone, one per row (at 80x24,
+    // "+9 locks held since earlier statements" lost its end to the pane's border).
+    let chips: Vec<Chip> = chips
+        .into_iter()
+        .flat_map(|chip| {
+            if len(&chip) <= width {
+                return vec![chip];
+            }
+            let tone = chip.tone;
+            wrap(&chip.text, width.saturating_sub(2))
+                .into_iter()
+                .map(|text| Chip { text, tone })
+                .collect()
+        })
+        .collect();
     let starts_group =
         |chip: &Chip| matches!(chip.tone, Tone::LockReads | Tone::LockWrites | Tone::Lock);
     // At each lock's chip, the width of its chips up to the next lock's (summed from the end).
@@ -704,6 +719,20 @@ mod tests {
                 vec!["ACCESS EXCLUSIVE on TaskRun_externalRef_key"],
                 vec!["blocks reads+writes"],
                 vec!["ACCESS EXCLUSIVE on TaskRun", "blocks reads+writes"],
+            ]
+        );
+        // A chip wider than the row is cut at its spaces, nothing of it lost.
+        let held = vec![
+            chip("ROW EXCLUSIVE on t", Tone::Lock),
+            chip("+9 locks held since earlier statements", Tone::Quiet),
+        ];
+        let rows = texts(wrap_chips(held, 30));
+        assert_eq!(
+            rows,
+            [
+                vec!["ROW EXCLUSIVE on t"],
+                vec!["+9 locks held since earlier"],
+                vec!["statements"],
             ]
         );
         // A label before the first lock still keeps that lock on its row.

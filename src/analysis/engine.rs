@@ -376,6 +376,9 @@ fn run_after(
             ..analysed
         });
     }
+    for (statement, held) in analyzed.iter_mut().zip(state.take_held_before()) {
+        statement.held_before = held;
+    }
     if let Some((index, span)) = state.open_explicit.clone() {
         let opened = if state.open_by_chain {
             "AND CHAIN begins a transaction no COMMIT ends"

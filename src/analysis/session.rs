@@ -93,6 +93,14 @@ fn disables(value: Option<&str>) -> bool {
 }
 
 /// The analyser's state between statements of one file.
+/// Where a statement's held locks are: the first `len` locks of window `window` (the open
+/// transaction's while `window` is the number of windows closed).
+#[derive(Debug, Clone, Copy)]
+struct HeldRef {
+    window: usize,
+    len: usize,
+}
+
 pub(crate) struct State<'a> {
     ctx: &'a AnalysisContext,
     /// The runner's wrapping transaction is open.
@@ -102,9 +110,12 @@ pub(crate) struct State<'a> {
     pub(crate) open_explicit: Option<(usize, std::ops::Range<usize>)>,
     /// `open_explicit` is the transaction an `… AND CHAIN` began.
     pub(crate) open_by_chain: bool,
+    /// The lock window of the open transaction: the locks held so far, in the order taken.
     held: Vec<HeldLock>,
-    /// `held` as statements share it (`None` once it changed).
-    held_shared: Option<Arc<[HeldLock]>>,
+    /// The windows of the transactions that ended (each one that held any lock).
+    closed_windows: Vec<Vec<HeldLock>>,
+    /// What each statement analysed so far started under.
+    held_refs: Vec<HeldRef>,
     session_lock: bool,
     session_statement: bool,
     local_lock: Option<bool>,
@@ -166,7 +177,8 @@ impl<'a> State<'a> {
             open_explicit: None,
             open_by_chain: false,
             held: Vec::new(),
-            held_shared: None,
+            closed_windows: Vec::new(),
+            held_refs: Vec::new(),
             session_lock: ctx.session_lock_timeout,
             session_statement: ctx.session_statement_timeout,
             local_lock: None,
@@ -806,14 +818,43 @@ impl<'a> State<'a> {
         self.local_statement.unwrap_or(self.session_statement)
     }
 
+    /// Ends the open transaction's lock window.
+    fn close_window(&mut self) {
+        if !self.held.is_empty() {
+            self.closed_windows.push(std::mem::take(&mut self.held));
+        }
+    }
+
+    /// The locks held when the statement that started under `held` started.
+    fn held_before(&self, held: HeldRef) -> &[HeldLock] {
+        let window = self.closed_windows.get(held.window).unwrap_or(&self.held);
+        &window[..held.len.min(window.len())]
+    }
+
+    /// The locks held when each statement analysed so far started, in order, each a prefix of
+    /// its transaction's window (shared); ends the open transaction's window.
+    pub(crate) fn take_held_before(&mut self) -> Vec<HeldBefore> {
+        self.close_window();
+        let windows: Vec<Arc<[HeldLock]>> = std::mem::take(&mut self.closed_windows)
+            .into_iter()
+            .map(Arc::from)
+            .collect();
+        std::mem::take(&mut self.held_refs)
+            .into_iter()
+            .map(|held| match windows.get(held.window) {
+                Some(window) if held.len > 0 => HeldBefore::prefix(window.clone(), held.len),
+                _ => HeldBefore::default(),
+            })
+            .collect()
+    }
+
     fn end_transaction(&mut self) {
         self.runner_tx = false;
         self.open_explicit = None;
         self.open_by_chain = false;
         self.renamed_in_tx.clear();
         self.copies_at.clear();
-        self.held.clear();
-        self.held_shared = None;
+        self.close_window();
         self.local_lock = None;
         self.local_statement = None;
         self.local_utc = None;
@@ -900,10 +941,11 @@ impl<'a> State<'a> {
         let mut out: Vec<Draft> = Vec::new();
         let previous_end = std::mem::replace(&mut self.previous_end, span.end);
         let in_tx = self.in_tx();
-        let held_before = self
-            .held_shared
-            .get_or_insert_with(|| self.held.as_slice().into())
-            .clone();
+        let held_ref = HeldRef {
+            window: self.closed_windows.len(),
+            len: self.held.len(),
+        };
+        self.held_refs.push(held_ref);
         let runner_transaction = self.runner_tx && self.open_explicit.is_none();
 
         // Transaction control.
@@ -1590,6 +1632,12 @@ impl<'a> State<'a> {
                         (verb, l)
                     })
                 });
+            // (Looked for only when there is work: the held locks can be many.)
+            let held_before = if work.is_some() {
+                self.held_before(held_ref)
+            } else {
+                &[]
+            };
             let candidates: Vec<&HeldLock> = held_before
                 .iter()
                 .filter(|h| {
@@ -1616,7 +1664,6 @@ impl<'a> State<'a> {
                     .copied()
             });
             if let (Some((verb, worked)), Some(held)) = (work, held) {
-                self.window_reported = true;
                 let mut draft = Draft::new(
                     "lock-held-across-statements",
                     span.clone(),
@@ -1652,6 +1699,7 @@ impl<'a> State<'a> {
                     held.lock.relation
                 ));
                 out.push(draft);
+                self.window_reported = true;
             }
         }
 
@@ -1666,12 +1714,12 @@ impl<'a> State<'a> {
                 let same = |h: &&HeldLock| {
                     h.lock.target == Target::Table && self.known_name(&h.lock.relation) == known
                 };
-                let Some(read) = held_before.iter().filter(same).find(|h| {
+                let Some(read) = self.held_before(held_ref).iter().filter(same).find(|h| {
                     h.lock.shape == Shape::Select && self.copies_at.contains(&h.since_statement)
                 }) else {
                     continue;
                 };
-                let guarded = held_before.iter().filter(same).any(|h| {
+                let guarded = self.held_before(held_ref).iter().filter(same).any(|h| {
                     h.lock.mode.blocks_writes() && h.since_statement <= read.since_statement
                 });
                 if guarded {
@@ -1717,7 +1765,6 @@ impl<'a> State<'a> {
                         && h.lock.mode >= lock.mode
                 });
                 if !stronger_held {
-                    self.held_shared = None;
                     self.held.push(HeldLock {
                         since_statement: index,
                         lock: lock.clone(),
@@ -1729,8 +1776,7 @@ impl<'a> State<'a> {
             // BEGIN: nothing held yet.
             self.renamed_in_tx.clear();
             self.copies_at.clear();
-            self.held.clear();
-            self.held_shared = None;
+            self.close_window();
         }
 
         let analysed = AnalyzedStatement {
@@ -1741,7 +1787,7 @@ impl<'a> State<'a> {
             text: String::new(),
             kind: d.kind,
             locks,
-            held_before,
+            held_before: HeldBefore::default(),
             in_transaction: in_tx,
             lock_timeout: self.lock_timeout(),
             statement_timeout: self.statement_timeout(),

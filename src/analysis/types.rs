@@ -455,6 +455,47 @@ pub struct HeldLock {
     pub lock: LockFact,
 }
 
+/// The locks held when a statement starts: the first locks of its transaction's lock window (the
+/// locks its statements take on relations that existed before, in the order taken). A window only
+/// grows, so the statements of a transaction share it and memory stays linear in the statements.
+#[derive(Debug, Clone, Default)]
+pub struct HeldBefore {
+    window: Option<Arc<[HeldLock]>>,
+    len: usize,
+}
+
+impl HeldBefore {
+    /// The first `len` locks of `window`.
+    pub(crate) fn prefix(window: Arc<[HeldLock]>, len: usize) -> HeldBefore {
+        debug_assert!(len <= window.len());
+        let len = len.min(window.len());
+        HeldBefore {
+            window: (len > 0).then_some(window),
+            len,
+        }
+    }
+
+    /// The whole window these locks begin (locks later statements of the transaction take
+    /// included), shared by the transaction's statements; `None` when nothing is held.
+    pub fn window(&self) -> Option<&Arc<[HeldLock]>> {
+        self.window.as_ref()
+    }
+}
+
+impl std::ops::Deref for HeldBefore {
+    type Target = [HeldLock];
+
+    fn deref(&self) -> &[HeldLock] {
+        self.window.as_deref().map_or(&[], |w| &w[..self.len])
+    }
+}
+
+impl Serialize for HeldBefore {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        (**self).serialize(serializer)
+    }
+}
+
 /// One statement with its lock facts.
 #[derive(Debug, Clone, Serialize)]
 pub struct AnalyzedStatement {
@@ -473,8 +514,7 @@ pub struct AnalyzedStatement {
     /// The locks it takes.
     pub locks: Vec<LockFact>,
     /// Locks taken by earlier statements of the same transaction, still held (the lock window).
-    /// Statements that start under the same locks share the list.
-    pub held_before: Arc<[HeldLock]>,
+    pub held_before: HeldBefore,
     /// Whether it runs inside a transaction block.
     pub in_transaction: bool,
     /// Whether `lock_timeout` is in effect when it runs.

@@ -78,7 +78,8 @@ fn json_is_a_stable_document() {
     let mut streamed = Vec::new();
     render::write_json(&report, &mut streamed).unwrap();
     assert_eq!(String::from_utf8(streamed).unwrap(), render::json(&report));
-    assert_eq!(value["format"], 1);
+    assert_eq!(value["format"], render::JSON_FORMAT_VERSION);
+    assert_eq!(render::JSON_FORMAT_VERSION, 2);
     assert_eq!(value["summary"]["errors"], 1);
     let finding = &value["files"][0]["findings"]
         .as_array()

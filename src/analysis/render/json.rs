@@ -1,17 +1,16 @@
-//! A stable JSON document: `{ "format": 1, "files": [...], "summary": {...} }`.
+//! A stable JSON document: `{ "format": 2, "files": [...], "summary": {...} }`.
 
 use std::sync::Arc;
 
-use serde::ser::{SerializeSeq, SerializeStruct};
+use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 use crate::analysis::{AnalyzedStatement, Finding, HeldLock, LintReport};
 use crate::sql::SyntaxProblem;
 
 /// The version of the JSON layout; bumped on incompatible changes.
-pub const JSON_FORMAT_VERSION: u32 = 1;
+pub const JSON_FORMAT_VERSION: u32 = 2;
 
 #[derive(Serialize)]
 struct Document<'a> {
@@ -26,7 +25,10 @@ struct FileDoc<'a> {
     path: String,
     no_transaction: bool,
     is_down: bool,
-    statements: Statements<'a>,
+    statements: Vec<StatementJson<'a>>,
+    /// Per transaction whose statements run under locks taken by earlier ones: those locks, in
+    /// the order taken.
+    lock_windows: Vec<&'a [HeldLock]>,
     findings: &'a [Finding],
     suppressed: &'a [Finding],
     syntax_errors: &'a [SyntaxProblem],
@@ -54,20 +56,24 @@ fn document(report: &LintReport) -> Document<'_> {
         files: report
             .files
             .iter()
-            .map(|f| FileDoc {
-                path: f.path.display().to_string(),
-                no_transaction: f.no_transaction,
-                is_down: f.is_down,
-                statements: Statements(&f.analysis.statements),
-                findings: &f.analysis.findings,
-                suppressed: &f.analysis.suppressed,
-                syntax_errors: &f.analysis.syntax_errors,
-                tables_created: f
-                    .analysis
-                    .tables_created
-                    .iter()
-                    .map(String::as_str)
-                    .collect(),
+            .map(|f| {
+                let (statements, lock_windows) = statements(&f.analysis.statements);
+                FileDoc {
+                    path: f.path.display().to_string(),
+                    no_transaction: f.no_transaction,
+                    is_down: f.is_down,
+                    statements,
+                    lock_windows,
+                    findings: &f.analysis.findings,
+                    suppressed: &f.analysis.suppressed,
+                    syntax_errors: &f.analysis.syntax_errors,
+                    tables_created: f
+                        .analysis
+                        .tables_created
+                        .iter()
+                        .map(String::as_str)
+                        .collect(),
+                }
             })
             .collect(),
         summary: Summary {
@@ -96,69 +102,44 @@ pub fn write_json(report: &LintReport, out: impl std::io::Write) -> std::io::Res
     crate::text::json::to_writer(out, &document(report)).map_err(std::io::Error::from)
 }
 
-/// A file's statements as [`AnalyzedStatement`]'s derive writes them, each lock still held written
-/// once per file: a transaction's statements repeat the locks of the ones before them (most of
-/// the document's bytes), and the same lock is the same JSON.
-struct Statements<'a>(&'a [AnalyzedStatement]);
-
-impl Serialize for Statements<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut held = HeldJson::default();
-        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
-        for statement in self.0 {
-            held.update(&statement.held_before)
-                .map_err(serde::ser::Error::custom)?;
-            seq.serialize_element(&StatementJson {
-                statement,
-                held_before: &held.json,
-            })?;
-        }
-        seq.end()
-    }
-}
-
-/// The JSON of the locks held before the statements seen so far.
-#[derive(Default)]
-struct HeldJson<'a> {
-    locks: Option<&'a Arc<[HeldLock]>>,
-    json: Vec<Box<RawValue>>,
-}
-
-impl<'a> HeldJson<'a> {
-    /// Makes `json` that of `locks`, reusing what the previous list held (the list only grows
-    /// within a transaction, and statements under the same locks share the list).
-    fn update(&mut self, locks: &'a Arc<[HeldLock]>) -> serde_json::Result<()> {
-        if self
-            .locks
-            .is_some_and(|previous| Arc::ptr_eq(previous, locks))
-        {
-            return Ok(());
-        }
-        let before: &[HeldLock] = self.locks.map_or(&[], |l| l);
-        let mut previous = std::mem::take(&mut self.json).into_iter();
-        for (i, lock) in locks.iter().enumerate() {
-            let same = before.get(i) == Some(lock);
-            let json = match previous.next() {
-                Some(json) if same => json,
-                _ => {
-                    // Nothing after a difference is reused (the positions no longer match).
-                    previous = Vec::new().into_iter();
-                    RawValue::from_string(crate::text::json::to_string(lock)?)?
+/// A file's statements, each with the lock window it starts in: the statements of a transaction
+/// share one window (a list that only grows), written once in the file's `lock_windows`, so the
+/// document grows with the statements, not with their square.
+fn statements(statements: &[AnalyzedStatement]) -> (Vec<StatementJson<'_>>, Vec<&[HeldLock]>) {
+    let mut windows: Vec<&Arc<[HeldLock]>> = Vec::new();
+    let written = statements
+        .iter()
+        .map(|statement| {
+            let held_before = statement.held_before.window().map(|window| {
+                if !windows.last().is_some_and(|last| Arc::ptr_eq(last, window)) {
+                    windows.push(window);
                 }
-            };
-            self.json.push(json);
-        }
-        self.locks = Some(locks);
-        Ok(())
-    }
+                WindowPrefix {
+                    window: windows.len() - 1,
+                    locks: statement.held_before.len(),
+                }
+            });
+            StatementJson {
+                statement,
+                held_before,
+            }
+        })
+        .collect();
+    (written, windows.into_iter().map(|w| &w[..]).collect())
 }
 
-/// An [`AnalyzedStatement`] with its held locks' JSON written as it is: the same fields, in the
-/// same order, as its derive (`every_statement_field_is_written_as_the_derive_does` holds them
-/// together).
+/// The locks held before a statement: the first `locks` of the file's lock window `window`.
+#[derive(Serialize)]
+struct WindowPrefix {
+    window: usize,
+    locks: usize,
+}
+
+/// An [`AnalyzedStatement`] as its derive writes it, but for `held_before`: a [`WindowPrefix`]
+/// (`null` when nothing is held) instead of the list.
 struct StatementJson<'a> {
     statement: &'a AnalyzedStatement,
-    held_before: &'a [Box<RawValue>],
+    held_before: Option<WindowPrefix>,
 }
 
 impl Serialize for StatementJson<'_> {
@@ -172,7 +153,7 @@ impl Serialize for StatementJson<'_> {
         out.serialize_field("text", &s.text)?;
         out.serialize_field("kind", &s.kind)?;
         out.serialize_field("locks", &s.locks)?;
-        out.serialize_field("held_before", self.held_before)?;
+        out.serialize_field("held_before", &self.held_before)?;
         out.serialize_field("in_transaction", &s.in_transaction)?;
         out.serialize_field("lock_timeout", &s.lock_timeout)?;
         out.serialize_field("statement_timeout", &s.statement_timeout)?;
@@ -187,9 +168,9 @@ mod tests {
     use crate::analysis::{LintOptions, lint_files};
 
     #[test]
-    fn every_statement_field_is_written_as_the_derive_does() {
-        // Locks held across a transaction (growing, shared, cleared by COMMIT and taken again),
-        // a statement that cannot run in a transaction, hidden characters in the text.
+    fn each_statement_is_written_as_its_derive_with_its_held_locks_in_a_window() {
+        // Locks held across a transaction (growing, cleared by COMMIT and taken again), a
+        // statement that cannot run in a transaction, hidden characters in the text.
         let text = "CREATE INDEX a ON t (x);\nALTER TABLE t ADD COLUMN y int;\nSELECT 1;\n\
             SELECT 2;\nCOMMIT;\nBEGIN;\nALTER TABLE u ALTER COLUMN z TYPE bigint;\n\
             CREATE INDEX b ON u (z);\nCREATE INDEX CONCURRENTLY c ON v (w);\n\
@@ -203,8 +184,33 @@ mod tests {
                 .iter()
                 .any(|s| s.requires_no_transaction.is_some())
         );
-        let derived = crate::text::json::to_string(statements).unwrap();
-        let cached = crate::text::json::to_string(&Statements(statements)).unwrap();
-        assert_eq!(cached, derived);
+        let document = json_value(&report);
+        assert_eq!(document["format"], 2);
+        let file = &document["files"][0];
+        let windows = file["lock_windows"].as_array().unwrap();
+        assert_eq!(windows.len(), 2, "one window per transaction: {windows:?}");
+        for (statement, written) in statements
+            .iter()
+            .zip(file["statements"].as_array().unwrap())
+        {
+            let mut derived = serde_json::to_value(statement).unwrap();
+            let held: Vec<Value> = match &written["held_before"] {
+                Value::Null => Vec::new(),
+                prefix => {
+                    let window = windows[prefix["window"].as_u64().unwrap() as usize]
+                        .as_array()
+                        .unwrap();
+                    window[..prefix["locks"].as_u64().unwrap() as usize].to_vec()
+                }
+            };
+            assert_eq!(
+                Value::Array(held),
+                derived["held_before"],
+                "statement {}",
+                statement.index
+            );
+            derived["held_before"] = written["held_before"].clone();
+            assert_eq!(&derived, written);
+        }
     }
 }

@@ -113,7 +113,7 @@ impl Trigger {
 }
 
 /// What a function's body locks each time it runs, as far as its text tells (a PL/pgSQL or SQL
-/// body; dynamic `EXECUTE` is not followed).
+/// body; `EXECUTE` of a constant command is followed, of one built at run time is not).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Routine {
     /// The locks of its statements, in the order written.
@@ -122,6 +122,9 @@ pub struct Routine {
     /// whether only in a branch or per row; their bodies' locks are taken in turn.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub calls: Vec<(String, bool)>,
+    /// It runs SQL it builds at run time (`EXECUTE`): what that SQL locks is not among `locks`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dynamic: bool,
 }
 
 /// One lock a function's body takes.

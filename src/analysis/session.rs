@@ -273,7 +273,7 @@ impl<'a> State<'a> {
                         per_row: trigger.per_row,
                         in_branch: false,
                         verb: write_verb(d.kind, &d.fires),
-                        locks: self.locks_run_by(&trigger.function, routine),
+                        run: self.locks_run_by(&trigger.function, routine),
                     });
                 }
             }
@@ -295,7 +295,7 @@ impl<'a> State<'a> {
                         per_row: trigger.per_row,
                         in_branch: write.conditional,
                         verb: write_verb("DO", &write.fires),
-                        locks: self.locks_run_by(&trigger.function, routine),
+                        run: self.locks_run_by(&trigger.function, routine),
                     });
                 }
             }
@@ -312,7 +312,7 @@ impl<'a> State<'a> {
                     per_row: *per_row,
                     in_branch: false,
                     verb: d.kind,
-                    locks: self.locks_run_by(function, routine),
+                    run: self.locks_run_by(function, routine),
                 });
             }
         }
@@ -410,12 +410,16 @@ impl<'a> State<'a> {
     /// then those of the functions it calls and of the triggers its writes fire, and so on (to
     /// [`CALL_DEPTH`], each function once); a lock reached through a call or trigger that may
     /// not run is conditional, and names the function whose statement takes it.
-    fn locks_run_by(&self, function: &str, routine: &Routine) -> Vec<RoutineLock> {
+    fn locks_run_by(&self, function: &str, routine: &Routine) -> RunBy {
         let mut out = Vec::new();
+        let mut dynamic = None;
         let mut seen = BTreeSet::from([function.to_string()]);
         let mut pending: Vec<(&Routine, Option<&str>, bool, usize)> =
             vec![(routine, None, false, 0)];
         while let Some((routine, inner, maybe, depth)) = pending.pop() {
+            if routine.dynamic && dynamic.is_none() {
+                dynamic = Some(inner.unwrap_or(function).to_string());
+            }
             out.extend(routine.locks.iter().map(|l| RoutineLock {
                 conditional: l.conditional || maybe,
                 inner: inner.map(str::to_string),
@@ -443,7 +447,10 @@ impl<'a> State<'a> {
                 }
             }
         }
-        out
+        RunBy {
+            locks: out,
+            dynamic,
+        }
     }
 
     /// `fires-trigger` / `function-locks`: a statement runs a function (a trigger's, on an
@@ -462,6 +469,7 @@ impl<'a> State<'a> {
             return None;
         }
         let blocking: Vec<(&crate::analysis::RoutineLock, LockMode)> = fire
+            .run
             .locks
             .iter()
             .filter(|l| !self.is_new(&l.relation))
@@ -1319,7 +1327,7 @@ impl<'a> State<'a> {
         let fired = self.functions_run(d, &actions);
         for fire in &fired {
             let via = fire.via();
-            for l in &fire.locks {
+            for l in &fire.run.locks {
                 let row = lookup(l.shape);
                 let mode = l.mode_at(self.ctx.pg_version);
                 let conditional = fire.per_row || fire.in_branch || l.conditional;
@@ -1359,6 +1367,21 @@ impl<'a> State<'a> {
                 out.push(draft);
             }
         }
+        // So does a function's, which the statement runs.
+        if let Some((fire, function)) = fired
+            .iter()
+            .find_map(|fire| Some((fire, fire.run.dynamic.as_deref()?)))
+        {
+            let who = match &fire.trigger {
+                None if function == fire.function => format!("function {function}()"),
+                _ => format!("function {function}() (run by {})", fire.via()),
+            };
+            self.schema.changes.unseen = true;
+            out.push(dynamic_sql(
+                span,
+                &format!("this statement ({}) runs {who}, which runs", fire.verb),
+            ));
+        }
 
         // A DELETE reaches the rows that reference the deleted ones, through the keys' actions.
         // (A DO block's: the table of its first DELETE; else that of the first DELETE of a
@@ -1379,7 +1402,7 @@ impl<'a> State<'a> {
             Some((w.relation.as_str(), head))
         } else {
             fired.iter().find_map(|fire| {
-                let w = fire.locks.iter().find(is_delete)?;
+                let w = fire.run.locks.iter().find(is_delete)?;
                 let head = format!("the DELETE on \"{}\" that {} runs", w.relation, fire.via());
                 Some((w.relation.as_str(), head))
             })
@@ -1419,21 +1442,7 @@ impl<'a> State<'a> {
 
         // What a DO block's EXECUTE runs is built at run time: nothing above saw it.
         if d.runs_dynamic_sql {
-            out.push(
-                Draft::new(
-                    "dynamic-sql",
-                    span.clone(),
-                    "this DO block runs SQL it builds at run time (EXECUTE): lockstep cannot tell \
-                     which locks that SQL takes or what it changes, and the schema the migrations \
-                     after it meet may differ from the one it models"
-                        .to_string(),
-                )
-                .help(
-                    "write out the statements it would run (generate them once if there are \
-                     many), so the review sees each; else read what it builds, and the locks \
-                     each statement takes, by hand",
-                ),
-            );
+            out.push(dynamic_sql(span, "this DO block runs"));
         }
 
         // Per-action rules.
@@ -1506,6 +1515,13 @@ impl<'a> State<'a> {
                 ctx.added_in_same_transaction = in_tx && self.added_in_tx.contains(name);
             }
             let mut drafts = rules::check_action(a, f, &ctx);
+            if d.kind == "DO" {
+                // Its actions are its body's statements (or an EXECUTE's command): their offsets
+                // are in that text, not the file's, so no fix can edit the file from them.
+                for draft in &mut drafts {
+                    draft.fix = None;
+                }
+            }
             // A table renamed earlier in this transaction: production never saw its new name,
             // and the RENAME took the same lock already.
             let renamed_here = self.renamed_in_tx.contains_key(&a.relation)
@@ -1617,20 +1633,35 @@ impl<'a> State<'a> {
                 .find(|l| on_existing(l) && (l.scan || l.rewrite))
                 .map(|l| (if l.rewrite { "rewrites" } else { "scans" }, l))
                 .or_else(|| {
-                    locks.iter().find(|l| d.bulk && on_existing(l)).map(|l| {
-                        // (An INSERT … SELECT reads the table it copies from.)
-                        let verb = match (l.shape, d.kind) {
-                            (Shape::Dml, _) => "changes rows of",
-                            (
-                                Shape::Select | Shape::SelectForUpdate | Shape::ForeignKeyCheck,
-                                _,
-                            )
-                            | (_, "SELECT") => "reads",
-                            (_, "DML") => "changes rows of",
-                            _ => "runs code on",
-                        };
-                        (verb, l)
-                    })
+                    // Rows read or written (a DO block's or a function's DDL is not such work:
+                    // its scans and rewrites were looked for above).
+                    let row_work = |l: &&LockFact| {
+                        matches!(
+                            l.shape,
+                            Shape::Dml
+                                | Shape::Select
+                                | Shape::SelectForUpdate
+                                | Shape::ForeignKeyCheck
+                        )
+                    };
+                    locks
+                        .iter()
+                        .filter(row_work)
+                        .find(|l| d.bulk && on_existing(l))
+                        .map(|l| {
+                            // (An INSERT … SELECT reads the table it copies from.)
+                            let verb = match (l.shape, d.kind) {
+                                (Shape::Dml, _) => "changes rows of",
+                                (
+                                    Shape::Select | Shape::SelectForUpdate | Shape::ForeignKeyCheck,
+                                    _,
+                                )
+                                | (_, "SELECT") => "reads",
+                                (_, "DML") => "changes rows of",
+                                _ => "runs code on",
+                            };
+                            (verb, l)
+                        })
                 });
             // (Looked for only when there is work: the held locks can be many.)
             let held_before = if work.is_some() {
@@ -2551,7 +2582,15 @@ struct Fired {
     in_branch: bool,
     /// The statement that runs it, as the finding names it (`UPDATE`, `DO block's DELETE`).
     verb: &'static str,
-    locks: Vec<crate::analysis::RoutineLock>,
+    run: RunBy,
+}
+
+/// What running a function does, as far as the model follows it.
+struct RunBy {
+    /// The locks its body and the functions it runs in turn take.
+    locks: Vec<RoutineLock>,
+    /// The first of those functions (itself included) that runs SQL it builds at run time.
+    dynamic: Option<String>,
 }
 
 impl Fired {
@@ -2562,6 +2601,24 @@ impl Fired {
             None => format!("function {}()", self.function),
         }
     }
+}
+
+/// `dynamic-sql`: `runs` (`this DO block runs`) SQL built at run time, which the model cannot
+/// follow.
+fn dynamic_sql(span: &std::ops::Range<usize>, runs: &str) -> Draft {
+    Draft::new(
+        "dynamic-sql",
+        span.clone(),
+        format!(
+            "{runs} SQL it builds at run time (EXECUTE): lockstep cannot tell which locks that \
+             SQL takes or what it changes, and the schema the migrations after it meet may \
+             differ from the one it models"
+        ),
+    )
+    .help(
+        "write out the statements it would run (generate them once if there are many), so the \
+         review sees each; else read what it builds, and the locks each statement takes, by hand",
+    )
 }
 
 /// How a finding names a statement of `kind` that writes rows with the events `fires` (a DO

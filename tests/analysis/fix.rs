@@ -115,6 +115,25 @@ fn an_index_build_among_other_statements_moves_to_a_new_no_transaction_migration
 }
 
 #[test]
+fn a_do_blocks_statements_are_never_fixed() {
+    // The DROP INDEX and CREATE INDEX in the block (one written out, one an EXECUTE'd constant)
+    // are found, but their offsets are the body's: a fix from them once wrote ` CONCURRENTLY`
+    // into the `-- no-transaction` line of a new migration, again and again.
+    let block = "ALTER TABLE users DROP CONSTRAINT users_check;\n\
+                 DO $$ BEGIN DROP INDEX users_email; EXECUTE 'CREATE INDEX users_name ON users (name)'; END $$;\n";
+    let dir = project(&[("1_block.sql", block)]);
+    let out = fix(dir.path(), &["1_block.sql"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("[require-concurrent-index-drop]"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("[require-concurrent-index]"), "{stdout}");
+    assert_eq!(text(dir.path(), "1_block.sql"), block);
+    assert_eq!(names(dir.path()), ["1_block.sql"]);
+}
+
+#[test]
 fn a_validation_in_the_same_transaction_moves_to_a_migration_after() {
     let dir = project(&[
         (

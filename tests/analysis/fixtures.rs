@@ -716,6 +716,30 @@ DROP TABLE logs_old;",
         &[],
         &["dynamic-sql"],
     ),
+    // A function runs what it builds when a statement calls it, or a trigger fires it.
+    case(
+        "CREATE FUNCTION f(t text) RETURNS void LANGUAGE plpgsql AS $$ BEGIN EXECUTE 'TRUNCATE ' || t; END $$;\nSELECT f('users');",
+        &["dynamic-sql"],
+        &[],
+    ),
+    case(
+        "CREATE FUNCTION g() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN EXECUTE format('DELETE FROM %I', TG_ARGV[0]); RETURN NEW; END $$;\n\
+         CREATE TRIGGER tg AFTER INSERT ON users FOR EACH ROW EXECUTE FUNCTION g('logs');\n\
+         INSERT INTO users (email) VALUES ('a');",
+        &["dynamic-sql"],
+        &[],
+    ),
+    // A command written as a constant is followed like the block's own statements.
+    case(
+        "DO $$ BEGIN EXECUTE 'CREATE INDEX ON logs ' || '(version)'; END $$;",
+        &["require-concurrent-index"],
+        &["dynamic-sql"],
+    ),
+    case(
+        "CREATE FUNCTION h() RETURNS void LANGUAGE plpgsql AS $$ BEGIN EXECUTE 'LOCK TABLE users'; END $$;\nSELECT h();",
+        &["function-locks"],
+        &["dynamic-sql"],
+    ),
     // 48 / 49. transaction shape
     case(
         "BEGIN;\nALTER TABLE t ADD COLUMN c int;\nCOMMIT;",

@@ -333,6 +333,13 @@ const GROUPS: &[&[&str]] = &[
     ],
     // Renaming an index locks the index alone; a sequence owned by a column reads its table.
     &["ALTER INDEX orders_amount RENAME TO orders_amount_idx"],
+    // EXECUTE of a constant command locks what the command locks, in a DO block or a function.
+    &["DO $$ BEGIN EXECUTE 'DROP INDEX orders_amount'; END $$"],
+    &["DO $$ BEGIN EXECUTE 'ALTER TABLE users ' || 'ADD COLUMN c2 int'; END $$"],
+    &[
+        "CREATE FUNCTION lock_orders() RETURNS void LANGUAGE plpgsql AS $$ BEGIN EXECUTE 'LOCK TABLE orders IN SHARE MODE'; END $$",
+        "SELECT lock_orders()",
+    ],
     &[
         "CREATE SEQUENCE order_numbers",
         "ALTER SEQUENCE order_numbers OWNED BY orders.id",

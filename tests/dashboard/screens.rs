@@ -1845,7 +1845,7 @@ fn the_preview_names_the_trigger_whose_function_takes_a_lock() {
                 columns: None,
                 inner: None,
             }],
-            calls: Vec::new(),
+            ..Default::default()
         },
     );
     let screen = preview_of_second(set, status, &catalog);

@@ -3,6 +3,7 @@
 //! relations it creates.
 
 mod alter_table;
+mod execute;
 
 use crate::analysis::naming::{name_addition, object_name};
 
@@ -1673,7 +1674,14 @@ impl PlpgsqlBody {
                     out.statements
                         .extend(inner.children().map(|statement| (statement, conditional)));
                 }
-                K::PLPGSQL_DYN_EXECUTE_STMT => out.dynamic = true,
+                K::PLPGSQL_DYN_EXECUTE_STMT => match execute::constant_statements(&inner) {
+                    Some(statements) => {
+                        let conditional = in_branch(&inner);
+                        out.statements
+                            .extend(statements.into_iter().map(|s| (s, conditional)));
+                    }
+                    None => out.dynamic = true,
+                },
                 K::PLPGSQL_EXPR
                 | K::PLPGSQL_PERFORM_STMT
                 | K::PLPGSQL_FOR_QUERY_STMT
@@ -1759,6 +1767,7 @@ pub(crate) fn routine_of_plpgsql(body: &SyntaxNode, pg_version: u32) -> crate::a
     for (function, conditional) in body.calls {
         add_call(&mut routine.calls, function, conditional);
     }
+    routine.dynamic = body.dynamic;
     routine
 }
 

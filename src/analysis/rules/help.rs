@@ -99,8 +99,8 @@ pub fn safe_alternative(rule: &str) -> Option<&'static str> {
         }
         "uncommitted-transaction" => "End every BEGIN with COMMIT in the same file.",
         "dynamic-sql" => {
-            "Write out the statements the block would build (generated once, if there are many), \
-             so that each is reviewed."
+            "Write out the statements the block or function would build (generated once, if \
+             there are many), so that each is reviewed."
         }
         "prefer-robust-statements" => {
             "Use IF NOT EXISTS / IF EXISTS so a half-applied migration can run again."

@@ -317,7 +317,7 @@ pub const RULES: &[RuleInfo] = &[
         Warning,
         Review,
         &[],
-        "A DO block runs SQL it builds at run time (EXECUTE): its locks and changes are not in the text",
+        "A DO block, or a function a statement runs, builds SQL at run time (EXECUTE): its locks and changes are not in the text",
     ),
     rule(
         "uncommitted-transaction",

@@ -391,6 +391,16 @@ fn fix_files(
             futile.push((file.path.clone(), finding.rule, finding.span.start));
             continue;
         }
+        if !crate::source::fix::resolves(&fix, &files, options) {
+            anstream::eprintln!(
+                "not fixed {}:{}: [{}] the fix would not resolve the finding; fix it by hand",
+                super::output::show(&fix.path.display().to_string()),
+                finding.start.line,
+                fix.rule,
+            );
+            futile.push((file.path.clone(), finding.rule, finding.span.start));
+            continue;
+        }
         // diesel's and Prisma's folders, and goose's and dbmate's files (UP and DOWN together),
         // hold no sqlx migrations: no sqlx file goes beside them.
         let other_layout = folder.or_else(|| {

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::new::{DOWN_TEMPLATE, NewError, NewMigration, create_migration};
 use super::{MigrationSet, NO_TRANSACTION_MARKER};
-use crate::analysis::{Analysis, Finding, Fix};
+use crate::analysis::{Analysis, Finding, Fix, LintOptions, lint_files};
 
 /// A statement moved to a migration of its own, after the one it comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -184,6 +184,32 @@ pub fn write_fix(
     Ok(written)
 }
 
+/// Whether `fix`, found in `files` as `options` lint them, leaves fewer findings of its rule in the
+/// file it edits (linted again with the fix applied, in memory; a statement it moves to a new
+/// migration is that migration's to fix in turn). A fix that does not is not to be written: its
+/// edits would not do what it says, and a loop that applies fixes until none is left would apply
+/// it again and again.
+pub fn resolves(fix: &FixWrite, files: &[(PathBuf, String)], options: &LintOptions) -> bool {
+    let count = |report: &crate::analysis::LintReport| -> usize {
+        report
+            .files
+            .iter()
+            .filter(|f| f.path == fix.path)
+            .flat_map(|f| &f.analysis.findings)
+            .filter(|finding| finding.rule == fix.rule)
+            .count()
+    };
+    let before = count(&lint_files(files, options));
+    let trial: Vec<(PathBuf, String)> = files
+        .iter()
+        .map(|(path, text)| {
+            let text = if *path == fix.path { &fix.after } else { text };
+            (path.clone(), text.clone())
+        })
+        .collect();
+    count(&lint_files(&trial, options)) < before
+}
+
 /// One line of a fix's diff.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DiffLine {
@@ -263,6 +289,43 @@ fn new_description(from: &str, suffix: &str) -> String {
 mod tests {
     use super::*;
     use crate::analysis::{AnalysisContext, analyze};
+
+    #[test]
+    fn a_fix_resolves_only_when_its_finding_is_gone_after_it() {
+        let files = vec![
+            (
+                PathBuf::from("1_a.sql"),
+                "CREATE TABLE t (id int);\n".to_string(),
+            ),
+            (
+                PathBuf::from("2_b.sql"),
+                "CREATE INDEX i ON t (id);\n".to_string(),
+            ),
+        ];
+        let options = LintOptions {
+            chain: crate::analysis::lint::Chain::History,
+            ..Default::default()
+        };
+        let fix = |after: &str| FixWrite {
+            path: PathBuf::from("2_b.sql"),
+            before: files[1].1.clone(),
+            after: after.to_string(),
+            new_migration: None,
+            description: String::new(),
+            rule: "require-concurrent-index",
+        };
+        // An edit that lands in a comment changes the file and nothing else.
+        assert!(!resolves(
+            &fix("-- no-transaction CONCURRENTLY\nCREATE INDEX i ON t (id);\n"),
+            &files,
+            &options
+        ));
+        assert!(resolves(
+            &fix("-- no-transaction\nCREATE INDEX CONCURRENTLY i ON t (id);\n"),
+            &files,
+            &options
+        ));
+    }
 
     fn first_fix(text: &str, rule: &str) -> FixWrite {
         let analysis = analyze(

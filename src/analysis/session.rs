@@ -92,7 +92,6 @@ fn disables(value: Option<&str>) -> bool {
     }
 }
 
-/// The analyser's state between statements of one file.
 /// Where a statement's held locks are: the first `len` locks of window `window` (the open
 /// transaction's while `window` is the number of windows closed).
 #[derive(Debug, Clone, Copy)]
@@ -101,6 +100,7 @@ struct HeldRef {
     len: usize,
 }
 
+/// The analyser's state between statements of one file.
 pub(crate) struct State<'a> {
     ctx: &'a AnalysisContext,
     /// The runner's wrapping transaction is open.
@@ -1650,15 +1650,10 @@ impl<'a> State<'a> {
                         .find(|l| d.bulk && on_existing(l))
                         .map(|l| {
                             // (An INSERT … SELECT reads the table it copies from.)
-                            let verb = match (l.shape, d.kind) {
-                                (Shape::Dml, _) => "changes rows of",
-                                (
-                                    Shape::Select | Shape::SelectForUpdate | Shape::ForeignKeyCheck,
-                                    _,
-                                )
-                                | (_, "SELECT") => "reads",
-                                (_, "DML") => "changes rows of",
-                                _ => "runs code on",
+                            let verb = if l.shape == Shape::Dml {
+                                "changes rows of"
+                            } else {
+                                "reads"
                             };
                             (verb, l)
                         })

@@ -729,6 +729,11 @@ DROP TABLE logs_old;",
         &["dynamic-sql"],
         &[],
     ),
+    case(
+        "DO $$ DECLARE r record; BEGIN FOR r IN EXECUTE format('SELECT * FROM %I', 'users') LOOP NULL; END LOOP; END $$;",
+        &["dynamic-sql"],
+        &[],
+    ),
     // A command written as a constant is followed like the block's own statements.
     case(
         "DO $$ BEGIN EXECUTE 'CREATE INDEX ON logs ' || '(version)'; END $$;",

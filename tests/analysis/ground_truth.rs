@@ -341,6 +341,9 @@ const GROUPS: &[&[&str]] = &[
         "SELECT lock_orders()",
     ],
     &[
+        "DO $$ DECLARE r record; BEGIN FOR r IN EXECUTE 'SELECT id FROM users FOR UPDATE' LOOP NULL; END LOOP; END $$",
+    ],
+    &[
         "CREATE SEQUENCE order_numbers",
         "ALTER SEQUENCE order_numbers OWNED BY orders.id",
     ],

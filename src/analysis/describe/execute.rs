@@ -1,12 +1,13 @@
-//! `EXECUTE` in PL/pgSQL: the statements of a command string written as a constant
+//! `EXECUTE` in PL/pgSQL (and `FOR … IN EXECUTE`): the statements of a command string written as a constant
 //! (`EXECUTE 'DROP INDEX i'`, `'ALTER TABLE ' || 't …'`), which the analysis follows as it follows
 //! the body's own statements; anything built at run time (`format(…)`, a variable) it cannot.
 
 use squawk_syntax::ast::{self, AstNode, LitKind};
 use squawk_syntax::{SourceFile, SyntaxKind as K, SyntaxNode};
 
-/// The statements an `EXECUTE` (a `PLPGSQL_DYN_EXECUTE_STMT`) runs, when its command is a
-/// constant that parses without error; `None` when it is built at run time.
+/// The statements an `EXECUTE` (a `PLPGSQL_DYN_EXECUTE_STMT`, or the query of a
+/// `FOR … IN EXECUTE` loop) runs, when its command is a constant that parses without error;
+/// `None` when it is built at run time.
 pub(super) fn constant_statements(execute: &SyntaxNode) -> Option<Vec<SyntaxNode>> {
     let expr = execute.children().find(|c| c.kind() == K::PLPGSQL_EXPR)?;
     let mut targets = expr

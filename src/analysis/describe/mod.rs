@@ -1674,14 +1674,17 @@ impl PlpgsqlBody {
                     out.statements
                         .extend(inner.children().map(|statement| (statement, conditional)));
                 }
-                K::PLPGSQL_DYN_EXECUTE_STMT => match execute::constant_statements(&inner) {
-                    Some(statements) => {
-                        let conditional = in_branch(&inner);
-                        out.statements
-                            .extend(statements.into_iter().map(|s| (s, conditional)));
+                // (The query of `FOR … IN EXECUTE` runs whenever the loop is reached.)
+                K::PLPGSQL_DYN_EXECUTE_STMT | K::PLPGSQL_FOR_DYN_STMT => {
+                    match execute::constant_statements(&inner) {
+                        Some(statements) => {
+                            let conditional = inner.parent().is_some_and(|p| in_branch(&p));
+                            out.statements
+                                .extend(statements.into_iter().map(|s| (s, conditional)));
+                        }
+                        None => out.dynamic = true,
                     }
-                    None => out.dynamic = true,
-                },
+                }
                 K::PLPGSQL_EXPR
                 | K::PLPGSQL_PERFORM_STMT
                 | K::PLPGSQL_FOR_QUERY_STMT

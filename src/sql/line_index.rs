@@ -11,10 +11,15 @@ pub struct LineCol {
     pub column: usize,
 }
 
-/// The start offsets of every line of a text, for fast offset → line/column lookups.
+/// The start offsets of every line of a text, for fast offset → line/column lookups (each in
+/// logarithmic time, however long the line: a migration of thousands of statements on one line
+/// is looked up once per statement).
 #[derive(Debug, Clone)]
 pub struct LineIndex {
     starts: Vec<usize>,
+    /// Each multi-byte character: its offset, and the continuation bytes of the text up to its
+    /// end (empty for ASCII text).
+    wide: Vec<(usize, usize)>,
 }
 
 impl LineIndex {
@@ -22,7 +27,29 @@ impl LineIndex {
     pub fn new(text: &str) -> LineIndex {
         let mut starts = vec![0];
         starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        LineIndex { starts }
+        let mut wide = Vec::new();
+        if !text.is_ascii() {
+            let mut continuations = 0;
+            for (i, ch) in text.char_indices().filter(|(_, ch)| !ch.is_ascii()) {
+                continuations += ch.len_utf8() - 1;
+                wide.push((i, continuations));
+            }
+        }
+        LineIndex { starts, wide }
+    }
+
+    /// The continuation bytes (of multi-byte characters) before byte `offset`.
+    fn continuations_before(&self, offset: usize) -> usize {
+        let k = self.wide.partition_point(|&(at, _)| at < offset);
+        let Some(&(at, through)) = k.checked_sub(1).and_then(|k| self.wide.get(k)) else {
+            return 0;
+        };
+        let before = k
+            .checked_sub(2)
+            .and_then(|k| self.wide.get(k))
+            .map_or(0, |&(_, c)| c);
+        // (An offset inside that character counts only its continuation bytes before it.)
+        before + (through - before).min(offset - at - 1)
     }
 
     /// The line and column of a byte offset into the indexed `text`. Offsets past the end map to
@@ -31,15 +58,9 @@ impl LineIndex {
         let offset = offset.min(text.len());
         let line = self.starts.partition_point(|&s| s <= offset) - 1;
         let start = self.starts[line];
-        let column = text
-            .get(start..offset)
-            .map(|s| s.chars().count())
-            .unwrap_or_else(|| {
-                text[start..]
-                    .char_indices()
-                    .take_while(|(i, _)| start + i < offset)
-                    .count()
-            });
+        // Characters starting in start..offset: its bytes less their continuation bytes.
+        let column = (offset - start)
+            - (self.continuations_before(offset) - self.continuations_before(start));
         LineCol {
             line: line + 1,
             column: column + 1,
@@ -78,5 +99,33 @@ mod tests {
         assert_eq!(index.line_start(2), Some(10));
         assert_eq!(index.line_start(0), None);
         assert_eq!(index.line_count(), 3);
+    }
+
+    #[test]
+    fn columns_count_characters_at_every_offset_of_mixed_text() {
+        let text = "ab é\u{1F600}c\nд€x\n\nz\u{10FFFF}é";
+        let index = LineIndex::new(text);
+        for offset in 0..=text.len() + 2 {
+            let clipped = offset.min(text.len());
+            let before = &text.as_bytes()[..clipped];
+            let start = before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1);
+            // What it counted before: the characters starting before the offset on its line.
+            let column = text[start..]
+                .char_indices()
+                .take_while(|(i, _)| start + i < clipped)
+                .count();
+            let line = before.iter().filter(|&&b| b == b'\n').count();
+            assert_eq!(
+                index.line_col(text, offset),
+                LineCol {
+                    line: line + 1,
+                    column: column + 1
+                },
+                "offset {offset}"
+            );
+        }
     }
 }

@@ -391,7 +391,7 @@ fn fix_files(
             futile.push((file.path.clone(), finding.rule, finding.span.start));
             continue;
         }
-        if !crate::source::fix::resolves(&fix, &files, options) {
+        if !crate::source::fix::resolves(&fix, &report, &files, options) {
             anstream::eprintln!(
                 "not fixed {}:{}: [{}] the fix would not resolve the finding; fix it by hand",
                 super::output::show(&fix.path.display().to_string()),

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::new::{DOWN_TEMPLATE, NewError, NewMigration, create_migration};
 use super::{MigrationSet, NO_TRANSACTION_MARKER};
-use crate::analysis::{Analysis, Finding, Fix, LintOptions, lint_files};
+use crate::analysis::{Analysis, Finding, Fix, LintOptions, LintReport, lint_files};
 
 /// A statement moved to a migration of its own, after the one it comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -184,13 +184,18 @@ pub fn write_fix(
     Ok(written)
 }
 
-/// Whether `fix`, found in `files` as `options` lint them, leaves fewer findings of its rule in the
-/// file it edits (linted again with the fix applied, in memory; a statement it moves to a new
+/// Whether `fix`, found in `report` (of `files` as `options` lint them), leaves fewer findings of
+/// its rule in the file it edits (linted again with the fix applied, in memory; a statement it moves to a new
 /// migration is that migration's to fix in turn). A fix that does not is not to be written: its
 /// edits would not do what it says, and a loop that applies fixes until none is left would apply
 /// it again and again.
-pub fn resolves(fix: &FixWrite, files: &[(PathBuf, String)], options: &LintOptions) -> bool {
-    let count = |report: &crate::analysis::LintReport| -> usize {
+pub fn resolves(
+    fix: &FixWrite,
+    report: &LintReport,
+    files: &[(PathBuf, String)],
+    options: &LintOptions,
+) -> bool {
+    let count = |report: &LintReport| -> usize {
         report
             .files
             .iter()
@@ -199,7 +204,7 @@ pub fn resolves(fix: &FixWrite, files: &[(PathBuf, String)], options: &LintOptio
             .filter(|finding| finding.rule == fix.rule)
             .count()
     };
-    let before = count(&lint_files(files, options));
+    let before = count(report);
     let trial: Vec<(PathBuf, String)> = files
         .iter()
         .map(|(path, text)| {
@@ -314,14 +319,17 @@ mod tests {
             description: String::new(),
             rule: "require-concurrent-index",
         };
+        let report = lint_files(&files, &options);
         // An edit that lands in a comment changes the file and nothing else.
         assert!(!resolves(
             &fix("-- no-transaction CONCURRENTLY\nCREATE INDEX i ON t (id);\n"),
+            &report,
             &files,
             &options
         ));
         assert!(resolves(
             &fix("-- no-transaction\nCREATE INDEX CONCURRENTLY i ON t (id);\n"),
+            &report,
             &files,
             &options
         ));

@@ -5,15 +5,14 @@
 use squawk_syntax::ast::{self, AstNode, LitKind};
 use squawk_syntax::{SourceFile, SyntaxKind as K, SyntaxNode};
 
+use crate::analysis::syntax::child;
+
 /// The statements an `EXECUTE` (a `PLPGSQL_DYN_EXECUTE_STMT`, or the query of a
 /// `FOR … IN EXECUTE` loop) runs, when its command is a constant that parses without error;
 /// `None` when it is built at run time.
 pub(super) fn constant_statements(execute: &SyntaxNode) -> Option<Vec<SyntaxNode>> {
-    let expr = execute.children().find(|c| c.kind() == K::PLPGSQL_EXPR)?;
-    let mut targets = expr
-        .children()
-        .find(|c| c.kind() == K::TARGET_LIST)?
-        .children();
+    let expr = child(execute, K::PLPGSQL_EXPR)?;
+    let mut targets = child(&expr, K::TARGET_LIST)?.children();
     let target = targets.next()?;
     if targets.next().is_some() {
         return None;
@@ -44,7 +43,7 @@ fn constant_text(expr: &SyntaxNode) -> Option<String> {
         K::PAREN_EXPR => constant_text(&expr.children().next()?),
         K::BIN_EXPR => {
             let mut operands = expr.children().filter(|c| c.kind() != K::CUSTOM_OP);
-            let op = expr.children().find(|c| c.kind() == K::CUSTOM_OP)?;
+            let op = child(expr, K::CUSTOM_OP)?;
             if op.text() != "||" {
                 return None;
             }

@@ -1,15 +1,18 @@
 //! The preview's rows: who applied the migration and when (for an applied one), the file's
 //! problems, then the migration's rehearsal (its phases and
 //! what went wrong on this side), then its lines, each marked with the findings on it, and under
-//! each statement with findings its lock badges (once) and its findings, errors first, each with
-//! its message and the safe alternative or fix. A rehearsed statement of the UP file shows its
+//! each statement with findings, or that blocks reads or writes of a table that existed before
+//! (by its own lock or one held from an earlier statement), its lock badges (once) and its
+//! findings, errors first, each with its message and the safe alternative or fix. A rehearsed statement of the UP file shows its
 //! predicted badges over the locks the rehearsal observed, a disagreement highlighted and said.
 //! Built once per file, analysis, table sizes, rehearsal and width; each frame draws only the
 //! rows on screen.
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::analysis::{Analysis, AnalyzedStatement, Finding, LockMode, Severity};
+use crate::analysis::{
+    Analysis, AnalyzedStatement, Finding, HeldLock, LockFact, LockMode, Severity,
+};
 use crate::rehearse::StatementRehearsal;
 use crate::rehearse::render;
 use crate::tui::rehearsal::{self, Found};
@@ -96,7 +99,7 @@ pub enum PreviewRow {
         /// Ranges to underline.
         underlines: Vec<Underline>,
     },
-    /// Lock badges of a statement with findings (one row of them; they wrap).
+    /// Lock badges of a statement (one row of them; they wrap).
     Badges(Vec<Chip>),
     /// A row of the migration's rehearsal, in the engine's words and tones.
     Rehearsal(render::Line),
@@ -183,7 +186,11 @@ pub fn build_rows(input: &RowInput) -> Vec<PreviewRow> {
     let mut groups: BTreeMap<(usize, Option<usize>), Vec<usize>> = BTreeMap::new();
     let after_statement = |s: &AnalyzedStatement| s.end.line.saturating_sub(1).min(rows.len() - 1);
     for statement in &analysis.statements {
-        if traced(statement.index).is_some_and(|t| worth_showing(statement, t)) {
+        let shown = match traced(statement.index) {
+            Some(traced) => worth_showing(statement, traced),
+            None => blocks_existing(statement),
+        };
+        if shown {
             groups
                 .entry((after_statement(statement), Some(statement.index)))
                 .or_default();
@@ -245,7 +252,7 @@ pub fn build_rows(input: &RowInput) -> Vec<PreviewRow> {
                 )
             });
             if let Some(statement) = statement {
-                let predicted = badges(statement, input.sizes);
+                let predicted = badges(statement, analysis, input.sizes);
                 match traced(statement.index) {
                     Some(traced) => push_rehearsed(&mut out, predicted, traced, width),
                     None => {
@@ -295,10 +302,26 @@ fn mark_lines(rows: &mut [PreviewRow], blank: &[bool], finding: &Finding) {
     }
 }
 
+/// Whether a statement blocks reads or writes of a relation that existed before the migration,
+/// by a lock of its own or one its transaction holds from an earlier statement: its badges are
+/// shown under it even when it has no finding (the lock window is a badge, not a warning).
+fn blocks_existing(statement: &AnalyzedStatement) -> bool {
+    let blocks = |lock: &LockFact| lock.blocks_reads || lock.blocks_writes;
+    statement
+        .locks
+        .iter()
+        .any(|lock| !lock.new_relation && blocks(lock))
+        || statement.held_before.iter().any(|held| blocks(&held.lock))
+}
+
 /// The lock badges of a statement: each lock's mode and table, what it blocks, scan or rewrite,
 /// the table's size (or "new table"), the trigger or function that takes it, how many
 /// partitions it locks along, and the locks held since earlier statements.
-fn badges(statement: &AnalyzedStatement, sizes: &HashMap<String, String>) -> Vec<Chip> {
+fn badges(
+    statement: &AnalyzedStatement,
+    analysis: &Analysis,
+    sizes: &HashMap<String, String>,
+) -> Vec<Chip> {
     let chip = |text: String, tone: Tone| Chip { text, tone };
     let mut chips = Vec::new();
     for lock in statement.locks.iter().filter(|l| l.partition_of.is_none()) {
@@ -340,16 +363,73 @@ fn badges(statement: &AnalyzedStatement, sizes: &HashMap<String, String>) -> Vec
             ));
         }
     }
-    if !statement.held_before.is_empty() {
-        chips.push(chip(
+    chips.extend(
+        held_chips(statement, analysis)
+            .into_iter()
+            .map(|text| chip(text, Tone::Quiet)),
+    );
+    chips
+}
+
+/// How many held locks are named under a statement before the rest are counted.
+const HELD_NAMED: usize = 2;
+
+/// The locks a statement's transaction holds from earlier statements: the strongest on each
+/// relation that blocks reads or writes, named with the line that took it
+/// (`ACCESS EXCLUSIVE on users held since line 3`), the first [`HELD_NAMED`] of them; the rest
+/// counted.
+fn held_chips(statement: &AnalyzedStatement, analysis: &Analysis) -> Vec<String> {
+    let mut strongest: Vec<&HeldLock> = Vec::new();
+    let mut others = 0;
+    for held in statement.held_before.iter() {
+        // Shown by the statement's own badge when it takes as strong a lock on the relation.
+        let retaken = statement
+            .locks
+            .iter()
+            .any(|own| own.relation == held.lock.relation && own.mode >= held.lock.mode);
+        if retaken {
+            continue;
+        }
+        if !(held.lock.blocks_reads || held.lock.blocks_writes) {
+            others += 1;
+            continue;
+        }
+        match strongest
+            .iter_mut()
+            .find(|s| s.lock.relation == held.lock.relation)
+        {
+            Some(s) if held.lock.mode > s.lock.mode => *s = held,
+            Some(_) => others += 1,
+            None => strongest.push(held),
+        }
+    }
+    let line = |held: &HeldLock| {
+        analysis
+            .statements
+            .get(held.since_statement)
+            .map_or(0, |s| s.start.line)
+    };
+    let mut texts: Vec<String> = strongest
+        .iter()
+        .take(HELD_NAMED)
+        .map(|held| {
             format!(
-                "+{} held since earlier statements",
-                crate::runner::text::count(statement.held_before.len(), "lock", "locks")
-            ),
-            Tone::Quiet,
+                "{} on {} held since line {}",
+                held.lock.mode.sql_name(),
+                held.lock.relation,
+                line(held)
+            )
+        })
+        .collect();
+    let rest = others + strongest.len().saturating_sub(HELD_NAMED);
+    if rest > 0 {
+        let more = if texts.is_empty() { "" } else { "more " };
+        let noun = if rest == 1 { "lock" } else { "locks" };
+        texts.push(format!(
+            "+{rest} {more}{noun} held since earlier statements"
         ));
     }
-    chips
+    texts
 }
 
 /// A lock's badge: its mode and target, coloured by what it `blocks` (reads, writes).
@@ -774,6 +854,82 @@ mod tests {
         );
     }
 
+    /// The badge rows' texts, with the source line each follows.
+    fn badge_rows(rows: &[PreviewRow]) -> Vec<(usize, Vec<String>)> {
+        let mut line = 0;
+        let mut out: Vec<(usize, Vec<String>)> = Vec::new();
+        for row in rows {
+            match row {
+                PreviewRow::Code { line: l, .. } => line = *l,
+                PreviewRow::Badges(chips) => {
+                    let texts = chips.iter().map(|c| c.text.clone());
+                    match out.last_mut() {
+                        Some((l, all)) if *l == line => all.extend(texts),
+                        _ => out.push((line, texts.collect())),
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_lock_on_an_existing_table_and_the_lock_window_are_badges_without_a_finding() {
+        let text = "SET LOCAL lock_timeout = '2s';\n\
+                    ALTER TABLE users ADD COLUMN note text;\n\
+                    CREATE TABLE t (id bigint);\n\
+                    ALTER TABLE users ADD CONSTRAINT c CHECK (id > 0) NOT VALID;\n";
+        let analysis = analyze(
+            text,
+            &AnalysisContext {
+                in_transaction: true,
+                ..AnalysisContext::default()
+            },
+        );
+        assert!(
+            analysis
+                .findings
+                .iter()
+                .all(|f| f.statement_index != Some(1)
+                    && f.statement_index != Some(2)
+                    && f.statement_index != Some(3)),
+            "the ALTERs and the CREATE have no finding: {:?}",
+            analysis.findings
+        );
+        let own = ["ACCESS EXCLUSIVE on users", "blocks reads+writes"];
+        let held = "ACCESS EXCLUSIVE on users held since line 2";
+        assert_eq!(
+            badge_rows(&rows_of(text)),
+            [
+                // The first ALTER's own lock.
+                (1, own.map(String::from).to_vec()),
+                // The CREATE TABLE locks only its new table, in the window of the ALTER's lock.
+                (
+                    2,
+                    [
+                        "ACCESS EXCLUSIVE on t",
+                        "blocks reads+writes",
+                        "new table",
+                        held
+                    ]
+                    .map(String::from)
+                    .to_vec()
+                ),
+                // The second ALTER retakes the lock: its own badge says so, not a held one.
+                (3, own.map(String::from).to_vec()),
+            ]
+        );
+    }
+
+    #[test]
+    fn statements_on_new_tables_alone_get_no_badge() {
+        let badges = badge_rows(&rows_of(
+            "CREATE TABLE t (id bigint);\nINSERT INTO t VALUES (1);\n",
+        ));
+        assert!(badges.is_empty(), "{badges:?}");
+    }
+
     #[test]
     fn wraps_at_spaces_and_cuts_long_words() {
         assert_eq!(wrap("aaa bbb ccc", 7), vec!["aaa bbb", "ccc"]);
@@ -802,11 +958,17 @@ mod tests {
             "{rows:?}"
         );
         assert!(matches!(&rows[3], PreviewRow::Badges(_)), "{rows:?}");
-        let badges = rows
-            .iter()
-            .filter(|r| matches!(r, PreviewRow::Badges(_)))
-            .count();
-        assert_eq!(badges, 1, "one badge row for the statement: {rows:?}");
+        let badges = badge_rows(&rows);
+        assert_eq!(badges[0].0, 2, "{badges:?}");
+        assert_eq!(
+            badges[0]
+                .1
+                .iter()
+                .filter(|c| c.starts_with("SHARE on"))
+                .count(),
+            1,
+            "the statement's badges once: {badges:?}"
+        );
         let severities: Vec<&str> = rows
             .iter()
             .filter_map(|r| match r {
@@ -825,10 +987,11 @@ mod tests {
             _ => 2,
         });
         assert_eq!(severities, sorted, "errors first");
-        assert!(matches!(
-            rows.last(),
-            Some(PreviewRow::Code { line: 3, .. })
-        ));
+        // The SELECT has no finding; it runs while the index build's lock is still held.
+        assert_eq!(
+            badges.last(),
+            Some(&(3, vec!["SHARE on users held since line 1".to_string()]))
+        );
         assert_eq!(finding_rows(&rows), vec![0]);
     }
 }

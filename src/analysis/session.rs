@@ -2421,6 +2421,23 @@ impl<'a> State<'a> {
                         triggers.insert(to.clone(), trigger);
                     }
                 }
+                Effect::RenameFunction { from, to } => {
+                    // Triggers execute the function itself, whatever its name.
+                    for (table, triggers) in
+                        self.schema.triggers_calling(std::slice::from_ref(from))
+                    {
+                        let relation = self.schema.relation_mut(&table);
+                        for trigger in triggers {
+                            if let Some(trigger) = relation.triggers.get_mut(&trigger) {
+                                trigger.function = to.clone();
+                            }
+                        }
+                    }
+                    if let Some(routine) = self.schema.function(from).cloned() {
+                        self.schema.set_function(to, Some(routine));
+                    }
+                    self.schema.set_function(from, None);
+                }
                 Effect::DropFunctions {
                     names,
                     cascade: true,

@@ -1196,6 +1196,48 @@ fn a_dropped_procedure_or_routine_runs_nothing_any_more() {
 }
 
 #[test]
+fn a_renamed_function_is_called_by_its_new_name_and_its_triggers_follow_it() {
+    let setup = "CREATE TABLE orders (id int, n int);\n\
+        CREATE TABLE audit (id int);\n\
+        CREATE FUNCTION tidy() RETURNS void LANGUAGE plpgsql AS $$ BEGIN DELETE FROM orders WHERE n < 0; END $$;\n\
+        CREATE FUNCTION app.log() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO audit VALUES (NEW.id); RETURN NEW; END $$;\n\
+        CREATE TRIGGER logged AFTER INSERT ON orders FOR EACH ROW EXECUTE FUNCTION app.log();";
+    let runs = history(&[
+        setup,
+        "ALTER FUNCTION tidy() RENAME TO sweep;\n\
+         SELECT sweep();\n\
+         SELECT tidy();\n\
+         ALTER FUNCTION app.log() RENAME TO record;\n\
+         ALTER ROUTINE app.record SET SCHEMA public;\n\
+         INSERT INTO orders VALUES (1, 1);\n\
+         SELECT record();",
+    ]);
+    let run = &runs[1];
+    // The body follows the new name; the old name calls nothing known.
+    assert_eq!(sorted_locks(run, 1), [("orders", LockMode::RowExclusive)]);
+    assert!(
+        run.statements[2].locks.is_empty(),
+        "{:?}",
+        run.statements[2].locks
+    );
+    // Renamed in its schema, then moved to public: the trigger still runs it.
+    let insert: Vec<(&str, LockMode, Option<&str>)> = run.statements[5]
+        .locks
+        .iter()
+        .map(|l| (l.relation.as_str(), l.mode, l.via.as_deref()))
+        .collect();
+    assert!(
+        insert.contains(&(
+            "audit",
+            LockMode::RowExclusive,
+            Some("trigger \"logged\" on \"orders\"")
+        )),
+        "{insert:?}"
+    );
+    assert_eq!(sorted_locks(run, 6), [("audit", LockMode::RowExclusive)]);
+}
+
+#[test]
 fn and_chain_begins_the_next_transaction_at_once() {
     let out = history(&[
         "CREATE TABLE t (id int);",

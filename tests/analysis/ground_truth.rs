@@ -269,6 +269,15 @@ const GROUPS: &[&[&str]] = &[
     &["SELECT renumber_team(3)"],
     &["SELECT join_team(6, 2)"],
     &["INSERT INTO team_log VALUES (2)"],
+    // A renamed function runs its body under its new name; a trigger runs it whatever its name.
+    &[
+        "ALTER FUNCTION join_team(int, int) RENAME TO enrol",
+        "SELECT enrol(6, 2)",
+    ],
+    &[
+        "ALTER FUNCTION retire_team() RENAME TO retire",
+        "INSERT INTO team_log VALUES (2)",
+    ],
     // A rule's actions are parsed when it is created: what they write is locked ROW EXCLUSIVE,
     // what they read ACCESS SHARE (a view not expanded: the query is stored).
     &[

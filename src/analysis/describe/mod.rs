@@ -303,6 +303,14 @@ pub(crate) enum Effect {
         /// Its new name.
         to: String,
     },
+    /// ALTER FUNCTION (PROCEDURE, ROUTINE) … RENAME TO or SET SCHEMA: the body is called by
+    /// its new name, and the triggers that execute it follow it.
+    RenameFunction {
+        /// Its name (folded, `public.` left out).
+        from: String,
+        /// Its new name.
+        to: String,
+    },
     /// DROP FUNCTION: with CASCADE, the triggers that execute them go too.
     DropFunctions {
         /// The functions (folded, `public.` left out).
@@ -682,6 +690,12 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
             }
             d.robustness = Some((child(node, K::IF_EXISTS).is_some(), 0));
         }
+        K::ALTER_FUNCTION | K::ALTER_PROCEDURE | K::ALTER_ROUTINE => {
+            d.kind = "ALTER FUNCTION";
+            if let Some((from, to)) = function_renamed(node) {
+                d.effects.push(Effect::RenameFunction { from, to });
+            }
+        }
         K::ALTER_TRIGGER => {
             d.kind = "ALTER TRIGGER";
             if let Some(rel) = child(node, K::ON_RELATION).and_then(|n| relation_in(&n)) {
@@ -977,12 +991,7 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
             ) {
                 let names = node
                     .descendants()
-                    .filter(|n| {
-                        matches!(
-                            n.kind(),
-                            K::FUNCTION_NAME_REF | K::PROCEDURE_NAME_REF | K::ROUTINE_NAME_REF
-                        )
-                    })
+                    .filter(|n| ROUTINE_NAME_REFS.contains(&n.kind()))
                     .map(|n| name_text(&n))
                     .collect();
                 d.effects.push(Effect::DropFunctions {
@@ -994,6 +1003,48 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
         _ => {}
     }
     d
+}
+
+/// The nodes naming a function, procedure or routine a statement refers to.
+const ROUTINE_NAME_REFS: &[SyntaxKind] = &[
+    K::FUNCTION_NAME_REF,
+    K::PROCEDURE_NAME_REF,
+    K::ROUTINE_NAME_REF,
+];
+
+/// The old and new name of a function that `ALTER FUNCTION|PROCEDURE|ROUTINE … RENAME TO` or
+/// `… SET SCHEMA` gives a new name (folded, `public.` left out): a rename keeps the schema.
+fn function_renamed(node: &SyntaxNode) -> Option<(String, String)> {
+    let from = child_any(node, &[K::FUNCTION_SIG, K::PROCEDURE_SIG, K::ROUTINE_SIG])
+        .and_then(|sig| child_any(&sig, ROUTINE_NAME_REFS))
+        .map(|n| name_text(&n))?;
+    let (schema, base) = match from.rsplit_once('.') {
+        Some((schema, base)) => (Some(schema), base),
+        None => (None, from.as_str()),
+    };
+    let qualified = |schema: Option<&str>, base: &str| match schema {
+        Some(schema) if schema != "public" => format!("{schema}.{base}"),
+        _ => base.to_string(),
+    };
+    let to = if let Some(rename) = child_any(
+        node,
+        &[
+            K::FUNCTION_RENAME_TO,
+            K::PROCEDURE_RENAME_TO,
+            K::ROUTINE_RENAME_TO,
+        ],
+    ) {
+        let name = child_any(
+            &rename,
+            &[K::FUNCTION_NAME, K::PROCEDURE_NAME, K::ROUTINE_NAME],
+        )
+        .map(|n| name_text(&n))?;
+        qualified(schema, &name)
+    } else {
+        let schema = child(node, K::SET_SCHEMA).and_then(|n| child(&n, K::SCHEMA_REF))?;
+        qualified(Some(&name_text(&schema)), base)
+    };
+    (to != from).then_some((from, to))
 }
 
 fn push(d: &mut Described, shape: Shape, relation: String, span: Range<usize>) {

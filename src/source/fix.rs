@@ -186,7 +186,8 @@ pub fn write_fix(
 
 /// Whether `fix`, found in `report` (of `files` as `options` lint them), leaves fewer findings of
 /// its rule in the file it edits (linted again with the fix applied, in memory; a statement it moves to a new
-/// migration is that migration's to fix in turn). A fix that does not is not to be written: its
+/// migration is that migration's to fix in turn), and no more syntax errors there, and whether a
+/// statement it moves parses in its new migration. A fix that does not is not to be written: its
 /// edits would not do what it says, and a loop that applies fixes until none is left would apply
 /// it again and again.
 pub fn resolves(
@@ -195,16 +196,21 @@ pub fn resolves(
     files: &[(PathBuf, String)],
     options: &LintOptions,
 ) -> bool {
-    let count = |report: &LintReport| -> usize {
+    if let Some(moved) = &fix.new_migration
+        && !crate::sql::split_statements(&moved.body).1.is_empty()
+    {
+        return false;
+    }
+    let count = |report: &LintReport, rule: &str| -> usize {
         report
             .files
             .iter()
             .filter(|f| f.path == fix.path)
             .flat_map(|f| &f.analysis.findings)
-            .filter(|finding| finding.rule == fix.rule)
+            .filter(|finding| finding.rule == rule)
             .count()
     };
-    let before = count(report);
+    let (before, errors_before) = (count(report, fix.rule), count(report, SYNTAX_ERROR));
     let trial: Vec<(PathBuf, String)> = files
         .iter()
         .map(|(path, text)| {
@@ -212,8 +218,12 @@ pub fn resolves(
             (path.clone(), text.clone())
         })
         .collect();
-    count(&lint_files(&trial, options)) < before
+    let after = lint_files(&trial, options);
+    count(&after, fix.rule) < before && count(&after, SYNTAX_ERROR) <= errors_before
 }
+
+/// The rule of a syntax error's finding.
+const SYNTAX_ERROR: &str = "syntax-error";
 
 /// One line of a fix's diff.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -320,19 +330,33 @@ mod tests {
             rule: "require-concurrent-index",
         };
         let report = lint_files(&files, &options);
+        let resolved = |fix: FixWrite| resolves(&fix, &report, &files, &options);
         // An edit that lands in a comment changes the file and nothing else.
-        assert!(!resolves(
-            &fix("-- no-transaction CONCURRENTLY\nCREATE INDEX i ON t (id);\n"),
-            &report,
-            &files,
-            &options
-        ));
-        assert!(resolves(
-            &fix("-- no-transaction\nCREATE INDEX CONCURRENTLY i ON t (id);\n"),
-            &report,
-            &files,
-            &options
-        ));
+        assert!(!resolved(fix(
+            "-- no-transaction CONCURRENTLY\nCREATE INDEX i ON t (id);\n"
+        )));
+        assert!(resolved(fix(
+            "-- no-transaction\nCREATE INDEX CONCURRENTLY i ON t (id);\n"
+        )));
+        // An edit that removes the finding by breaking the statement is no fix.
+        assert!(!resolved(fix(
+            "-- no-transaction\nCREATE INDEX CONCURRENTLY i ON t (id;\n"
+        )));
+        // Nor is a move that lands a statement the parser refuses in the new migration.
+        let moved = |body: &str| FixWrite {
+            after: String::new(),
+            new_migration: Some(MovedStatement {
+                description: "part 2".into(),
+                body: body.to_string(),
+            }),
+            ..fix("")
+        };
+        assert!(resolved(moved(
+            "-- no-transaction\nCREATE INDEX CONCURRENTLY i ON t (id);\n"
+        )));
+        assert!(!resolved(moved(
+            "-- no-transaction\nCREATE INDEX CONCURRENTLY i ON t (id;\n"
+        )));
     }
 
     fn first_fix(text: &str, rule: &str) -> FixWrite {

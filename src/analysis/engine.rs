@@ -405,13 +405,12 @@ fn run_after(
     // PostgreSQL rejects a statement it cannot parse before taking any lock: what the rules read
     // into the parser's recovery (`DROP IF EXISTS COLUMN c` as a drop of a column named
     // "column") is not what would happen. Only review-integrity findings stay.
+    let within = |s: &Statement, p: &SyntaxProblem| {
+        s.span.start <= p.span.start && p.span.start < s.span.end.max(s.span.start + 1)
+    };
     let broken: BTreeSet<usize> = statements
         .iter()
-        .filter(|s| {
-            syntax_errors.iter().any(|p| {
-                s.span.start <= p.span.start && p.span.start < s.span.end.max(s.span.start + 1)
-            })
-        })
+        .filter(|s| syntax_errors.iter().any(|p| within(s, p)))
         .map(|s| s.index)
         .collect();
     drafts.retain(|(index, draft)| {
@@ -419,14 +418,32 @@ fn run_after(
             || crate::analysis::rules::lookup(draft.rule)
                 .is_some_and(|r| r.axis == crate::analysis::Axis::ReviewIntegrity)
     });
+    // A statement's first syntax error is the one to mend, as PostgreSQL reports only that one:
+    // the parser's recovery after it ("expected command, found …" at each following token) is
+    // counted, not listed.
+    let statement_of = |p: &SyntaxProblem| {
+        let at = statements.partition_point(|s| s.span.end.max(s.span.start + 1) <= p.span.start);
+        statements.get(at).filter(|s| within(s, p)).map(|s| s.index)
+    };
+    // (the error shown, how many follow it in its statement)
+    let mut shown: Vec<(&SyntaxProblem, usize)> = Vec::new();
+    let mut last_statement = None;
     for problem in &syntax_errors {
+        let statement = statement_of(problem);
+        match shown.last_mut() {
+            Some((_, more)) if statement.is_some() && statement == last_statement => *more += 1,
+            _ => shown.push((problem, 0)),
+        }
+        last_statement = statement;
+    }
+    for (problem, more) in shown {
+        let mut message = format!("syntax error: {}", problem.message);
+        if more > 0 {
+            message.push_str(&format!(" (and {more} more in this statement after it)"));
+        }
         drafts.push((
             None,
-            Draft::new(
-                "syntax-error",
-                problem.span.clone(),
-                format!("syntax error: {}", problem.message),
-            ),
+            Draft::new("syntax-error", problem.span.clone(), message),
         ));
     }
 

@@ -20,3 +20,13 @@ pub fn run(sql: &str) -> Analysis {
 pub fn rules(analysis: &Analysis) -> Vec<&'static str> {
     analysis.findings.iter().map(|f| f.rule).collect()
 }
+
+/// The line and message of each finding of `rule`, in order.
+pub fn found<'a>(analysis: &'a Analysis, rule: &str) -> Vec<(usize, &'a str)> {
+    analysis
+        .findings
+        .iter()
+        .filter(|f| f.rule == rule)
+        .map(|f| (f.start.line, f.message.as_str()))
+        .collect()
+}

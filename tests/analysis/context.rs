@@ -535,12 +535,7 @@ fn a_statement_takes_the_locks_of_the_trigger_functions_it_fires() {
     assert!(!fact(3, "audit").conditional);
     // Its function dropped with its trigger: nothing fired any more.
     assert_eq!(locks(5), [("post", RowExclusive)]);
-    let found: Vec<(usize, &str)> = out[1]
-        .findings
-        .iter()
-        .filter(|f| f.rule == "fires-trigger")
-        .map(|f| (f.start.line, f.message.as_str()))
-        .collect();
+    let found = super::common::found(&out[1], "fires-trigger");
     assert_eq!(found.len(), 3, "{found:?}");
     assert!(
         found[0]

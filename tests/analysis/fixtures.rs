@@ -1157,6 +1157,38 @@ fn syntax_errors_do_not_stop_the_analysis() {
 }
 
 #[test]
+fn a_statement_reports_its_first_syntax_error_and_counts_the_rest() {
+    // A template placeholder left in (supabase/auth's `{{ index .Options "Namespace" }}`): the
+    // parser's recovery finds an error at nearly every token after it.
+    let text = "ALTER TABLE {{index .Options \"Namespace\" }}.flow_state\n\
+                ADD COLUMN IF NOT EXISTS method text NOT NULL;\n\
+                CREATE INDEX ix ON users (email);\n\
+                ALTER TABLE t DROP CONSTRAINT t_pkey\n\
+                ALTER TABLE t ALTER COLUMN d TYPE timestamp;\n";
+    let analysis = super::common::run(text);
+    let errors = super::common::found(&analysis, "syntax-error");
+    // One per broken statement, where PostgreSQL would stop; all of them stay in syntax_errors.
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert_eq!(errors[0].0, 1);
+    assert!(
+        errors[0]
+            .1
+            .starts_with("syntax error: expected table relation name (and ")
+            && errors[0].1.ends_with(" more in this statement after it)"),
+        "{errors:?}"
+    );
+    // A missing semicolon runs the statement on into the next line.
+    assert_eq!(errors[1].0, 4, "{errors:?}");
+    assert!(
+        analysis.syntax_errors.len() > 10,
+        "{:?}",
+        analysis.syntax_errors
+    );
+    // The statement between them is analysed as usual.
+    assert!(rules(&analysis).contains(&"require-concurrent-index"));
+}
+
+#[test]
 fn version_specific_advice() {
     let pg14 = analyze("CREATE INDEX ix ON users (email);", &ctx(14, true));
     let f = pg14

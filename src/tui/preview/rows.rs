@@ -3,8 +3,9 @@
 //! what went wrong on this side), then its lines, each marked with the findings on it, and under
 //! each statement with findings, or that blocks reads or writes of a table that existed before
 //! (by its own lock or one held from an earlier statement), its lock badges (once) and its
-//! findings, errors first, each with its message and the safe alternative or fix. A rehearsed statement of the UP file shows its
-//! predicted badges over the locks the rehearsal observed, a disagreement highlighted and said.
+//! findings, errors first, each with its message and the safe alternative or fix. A rehearsed
+//! statement of the UP file shows its predicted badges over the locks the rehearsal observed, a
+//! disagreement highlighted and said.
 //! Built once per file, analysis, table sizes, rehearsal and width; each frame draws only the
 //! rows on screen.
 
@@ -374,24 +375,14 @@ fn badges(
 /// How many held locks are named under a statement before the rest are counted.
 const HELD_NAMED: usize = 2;
 
-/// The locks a statement's transaction holds from earlier statements: the strongest on each
-/// relation that blocks reads or writes, named with the line that took it
-/// (`ACCESS EXCLUSIVE on users held since line 3`), the first [`HELD_NAMED`] of them; the rest
-/// counted.
+/// The locks a statement's transaction holds from earlier statements that block reads or
+/// writes: the strongest on each table, named with the line that took it (`ACCESS EXCLUSIVE on
+/// users held since line 3`), the first [`HELD_NAMED`] of them, the rest counted. A table the
+/// statement itself locks as strongly is left to its own badge.
 fn held_chips(statement: &AnalyzedStatement, analysis: &Analysis) -> Vec<String> {
     let mut strongest: Vec<&HeldLock> = Vec::new();
-    let mut others = 0;
     for held in statement.held_before.iter() {
-        // Shown by the statement's own badge when it takes as strong a lock on the relation.
-        let retaken = statement
-            .locks
-            .iter()
-            .any(|own| own.relation == held.lock.relation && own.mode >= held.lock.mode);
-        if retaken {
-            continue;
-        }
         if !(held.lock.blocks_reads || held.lock.blocks_writes) {
-            others += 1;
             continue;
         }
         match strongest
@@ -399,10 +390,16 @@ fn held_chips(statement: &AnalyzedStatement, analysis: &Analysis) -> Vec<String>
             .find(|s| s.lock.relation == held.lock.relation)
         {
             Some(s) if held.lock.mode > s.lock.mode => *s = held,
-            Some(_) => others += 1,
+            Some(_) => {}
             None => strongest.push(held),
         }
     }
+    strongest.retain(|held| {
+        !statement
+            .locks
+            .iter()
+            .any(|own| own.relation == held.lock.relation && own.mode >= held.lock.mode)
+    });
     let line = |held: &HeldLock| {
         analysis
             .statements
@@ -421,12 +418,11 @@ fn held_chips(statement: &AnalyzedStatement, analysis: &Analysis) -> Vec<String>
             )
         })
         .collect();
-    let rest = others + strongest.len().saturating_sub(HELD_NAMED);
+    let rest = strongest.len().saturating_sub(HELD_NAMED);
     if rest > 0 {
-        let more = if texts.is_empty() { "" } else { "more " };
-        let noun = if rest == 1 { "lock" } else { "locks" };
+        let tables = if rest == 1 { "table" } else { "tables" };
         texts.push(format!(
-            "+{rest} {more}{noun} held since earlier statements"
+            "+{rest} more {tables} locked since earlier statements"
         ));
     }
     texts
@@ -918,6 +914,27 @@ mod tests {
                 ),
                 // The second ALTER retakes the lock: its own badge says so, not a held one.
                 (3, own.map(String::from).to_vec()),
+            ]
+        );
+    }
+
+    #[test]
+    fn held_locks_are_named_strongest_per_table_then_counted() {
+        let text = "INSERT INTO a VALUES (1);\n\
+                    LOCK TABLE a IN SHARE MODE;\n\
+                    LOCK TABLE b IN ACCESS EXCLUSIVE MODE;\n\
+                    LOCK TABLE c IN EXCLUSIVE MODE;\n\
+                    SELECT 1;\n";
+        let badges = badge_rows(&rows_of(text));
+        let last = badges.last().expect("the SELECT has badges");
+        assert_eq!(last.0, 4, "{badges:?}");
+        assert_eq!(
+            last.1,
+            [
+                // a's ROW EXCLUSIVE blocks nothing: its SHARE is the one named.
+                "SHARE on a held since line 2",
+                "ACCESS EXCLUSIVE on b held since line 3",
+                "+1 more table locked since earlier statements",
             ]
         );
     }

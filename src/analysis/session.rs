@@ -1695,11 +1695,7 @@ impl<'a> State<'a> {
                     span.clone(),
                     format!(
                         "this statement ({}) {verb} \"{}\" while the {} lock on \"{}\" taken by statement {} ({}) is still held (locks are held until COMMIT): {} of \"{}\" stay blocked for as long as it runs",
-                        if d.kind == "DML" {
-                            "INSERT/UPDATE/DELETE"
-                        } else {
-                            d.kind
-                        },
+                        d.kind,
                         worked.relation,
                         held.lock.mode,
                         held.lock.relation,
@@ -1780,7 +1776,10 @@ impl<'a> State<'a> {
         // Locks taken now are held until the transaction ends.
         let in_tx_after = self.in_tx();
         if in_tx && in_tx_after {
-            if matches!(d.kind, "DML" | "DO" | "CREATE TABLE" | "SELECT") {
+            if matches!(
+                d.kind,
+                "INSERT" | "UPDATE" | "DELETE" | "MERGE" | "DO" | "CREATE TABLE" | "SELECT"
+            ) {
                 self.copies_at.insert(index);
             }
             // Locks on relations created in this run are invisible to production: not tracked.

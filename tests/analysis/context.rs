@@ -903,6 +903,14 @@ fn the_lock_window_is_reported_once_per_transaction_naming_the_earlier_statement
         "{}",
         window[0].message
     );
+    assert!(
+        window[0]
+            .message
+            .starts_with("this statement (UPDATE) changes rows of \"users\""),
+        "{}",
+        window[0].message
+    );
+    assert_eq!(out[1].statements[1].kind, "UPDATE");
     // The badge stays: every later statement knows the lock is held.
     assert_eq!(out[1].statements[2].held_before.len(), 1);
 }

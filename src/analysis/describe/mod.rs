@@ -863,7 +863,12 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
             d.control.push(Control::Reset { param });
         }
         K::INSERT | K::UPDATE | K::DELETE | K::MERGE => {
-            d.kind = "DML";
+            d.kind = match node.kind() {
+                K::INSERT => "INSERT",
+                K::UPDATE => "UPDATE",
+                K::DELETE => "DELETE",
+                _ => "MERGE",
+            };
             d.is_dml = true;
             d.deletes = node.kind() == K::DELETE;
             d.updates = node.kind() == K::UPDATE;
@@ -935,7 +940,6 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
             d.bulk = has_descendant(node, &[K::CALL_EXPR]);
             if reads::push_cte_writes(node, None, &mut d) {
                 // `WITH x AS (DELETE …) SELECT …` changes rows as a DML statement does.
-                d.kind = "DML";
                 d.is_dml = true;
                 d.bulk = true;
             }

@@ -1238,6 +1238,10 @@ fn a_renamed_function_is_called_by_its_new_name_and_its_triggers_follow_it() {
         "{insert:?}"
     );
     assert_eq!(sorted_locks(run, 6), [("audit", LockMode::RowExclusive)]);
+    assert_eq!(
+        (run.statements[3].kind, run.statements[4].kind),
+        ("ALTER FUNCTION", "ALTER ROUTINE")
+    );
 }
 
 #[test]

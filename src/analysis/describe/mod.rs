@@ -691,7 +691,11 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
             d.robustness = Some((child(node, K::IF_EXISTS).is_some(), 0));
         }
         K::ALTER_FUNCTION | K::ALTER_PROCEDURE | K::ALTER_ROUTINE => {
-            d.kind = "ALTER FUNCTION";
+            d.kind = match node.kind() {
+                K::ALTER_FUNCTION => "ALTER FUNCTION",
+                K::ALTER_PROCEDURE => "ALTER PROCEDURE",
+                _ => "ALTER ROUTINE",
+            };
             if let Some((from, to)) = function_renamed(node) {
                 d.effects.push(Effect::RenameFunction { from, to });
             }

@@ -307,12 +307,16 @@ fn mark_lines(rows: &mut [PreviewRow], blank: &[bool], finding: &Finding) {
 /// by a lock of its own or one its transaction holds from an earlier statement: its badges are
 /// shown under it even when it has no finding (the lock window is a badge, not a warning).
 fn blocks_existing(statement: &AnalyzedStatement) -> bool {
-    let blocks = |lock: &LockFact| lock.blocks_reads || lock.blocks_writes;
     statement
         .locks
         .iter()
         .any(|lock| !lock.new_relation && blocks(lock))
         || statement.held_before.iter().any(|held| blocks(&held.lock))
+}
+
+/// Whether a lock blocks reads or writes of its table.
+fn blocks(lock: &LockFact) -> bool {
+    lock.blocks_reads || lock.blocks_writes
 }
 
 /// The lock badges of a statement: each lock's mode and table, what it blocks, scan or rewrite,
@@ -382,7 +386,7 @@ const HELD_NAMED: usize = 2;
 fn held_chips(statement: &AnalyzedStatement, analysis: &Analysis) -> Vec<String> {
     let mut strongest: Vec<&HeldLock> = Vec::new();
     for held in statement.held_before.iter() {
-        if !(held.lock.blocks_reads || held.lock.blocks_writes) {
+        if !blocks(&held.lock) {
             continue;
         }
         match strongest

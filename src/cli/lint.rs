@@ -391,12 +391,13 @@ fn fix_files(
             futile.push((file.path.clone(), finding.rule, finding.span.start));
             continue;
         }
-        if !crate::source::fix::resolves(&fix, &report, &files, options) {
+        if !crate::source::fix::resolves(&fix, &report, &files, options, lint_files) {
             anstream::eprintln!(
-                "not fixed {}:{}: [{}] the fix would not resolve the finding; fix it by hand",
+                "not fixed {}:{}: [{}] {}",
                 super::output::show(&fix.path.display().to_string()),
                 finding.start.line,
                 fix.rule,
+                crate::source::fix::UNRESOLVED,
             );
             futile.push((file.path.clone(), finding.rule, finding.span.start));
             continue;

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::new::{DOWN_TEMPLATE, NewError, NewMigration, create_migration};
 use super::{MigrationSet, NO_TRANSACTION_MARKER};
-use crate::analysis::{Analysis, Finding, Fix, LintOptions, LintReport, lint_files};
+use crate::analysis::{Analysis, Finding, Fix, LintOptions, LintReport};
 
 /// A statement moved to a migration of its own, after the one it comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -184,17 +184,22 @@ pub fn write_fix(
     Ok(written)
 }
 
-/// Whether `fix`, found in `report` (of `files` as `options` lint them), leaves fewer findings of
-/// its rule in the file it edits (linted again with the fix applied, in memory; a statement it moves to a new
-/// migration is that migration's to fix in turn), and no more syntax errors there, and whether a
-/// statement it moves parses in its new migration. A fix that does not is not to be written: its
-/// edits would not do what it says, and a loop that applies fixes until none is left would apply
-/// it again and again.
+/// How a set of files is linted: [`crate::analysis::lint_files`] (as one run) or
+/// [`crate::analysis::lint_each`] (each on its own).
+pub type LintFn = fn(&[(PathBuf, String)], &LintOptions) -> LintReport;
+
+/// Whether `fix`, found in `report` (of `files` as `lint` with `options` lints them), leaves fewer
+/// findings of its rule in the file it edits (linted again the same way with the fix applied, in
+/// memory; a statement it moves to a new migration is that migration's to fix in turn), and no
+/// more syntax errors there, and whether a statement it moves parses in its new migration. A fix
+/// that does not is not to be written: its edits would not do what it says, and a loop that
+/// applies fixes until none is left would apply it again and again.
 pub fn resolves(
     fix: &FixWrite,
     report: &LintReport,
     files: &[(PathBuf, String)],
     options: &LintOptions,
+    lint: LintFn,
 ) -> bool {
     if let Some(moved) = &fix.new_migration
         && !crate::sql::split_statements(&moved.body).1.is_empty()
@@ -218,9 +223,13 @@ pub fn resolves(
             (path.clone(), text.clone())
         })
         .collect();
-    let after = lint_files(&trial, options);
+    let after = lint(&trial, options);
     count(&after, fix.rule) < before && count(&after, SYNTAX_ERROR) <= errors_before
 }
+
+/// Why a fix that [`resolves`] refuses is not written (the CLI and the dashboard say it alike).
+pub const UNRESOLVED: &str =
+    "the fix would not resolve the finding, or would add a syntax error; fix it by hand";
 
 /// The rule of a syntax error's finding.
 const SYNTAX_ERROR: &str = "syntax-error";
@@ -303,7 +312,7 @@ fn new_description(from: &str, suffix: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::{AnalysisContext, analyze};
+    use crate::analysis::{AnalysisContext, analyze, lint_files};
 
     #[test]
     fn a_fix_resolves_only_when_its_finding_is_gone_after_it() {
@@ -330,7 +339,7 @@ mod tests {
             rule: "require-concurrent-index",
         };
         let report = lint_files(&files, &options);
-        let resolved = |fix: FixWrite| resolves(&fix, &report, &files, &options);
+        let resolved = |fix: FixWrite| resolves(&fix, &report, &files, &options, lint_files);
         // An edit that lands in a comment changes the file and nothing else.
         assert!(!resolved(fix(
             "-- no-transaction CONCURRENTLY\nCREATE INDEX i ON t (id);\n"

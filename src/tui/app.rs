@@ -19,7 +19,7 @@ use super::confirm::{ConfirmAction, PlanConfirm};
 use super::data::Data;
 use super::editor::{Editor, EditorOutcome};
 use super::filter::{Filter, FilterAction};
-use super::fix::{FixAction, FixDialog};
+use super::fix::{FixAction, FixCheck, FixDialog};
 use super::health::{HealthAction, HealthView};
 use super::help::Help;
 use super::history::HistoryPane;
@@ -380,6 +380,12 @@ impl App {
             Event::Saved(Err(error)) => {
                 if let Overlay::Editor(editor) = &mut self.overlay {
                     editor.error = Some(error);
+                }
+                Vec::new()
+            }
+            Event::FixChecked { fix, resolves } => {
+                if let Overlay::Fix(dialog) = &mut self.overlay {
+                    dialog.checked(&fix, resolves);
                 }
                 Vec::new()
             }
@@ -747,8 +753,20 @@ impl App {
             },
             Overlay::Fix(mut dialog) => match dialog.key(&key) {
                 FixAction::Open => {
+                    let still = (key.code == KeyCode::Char('y'))
+                        .then_some(dialog.check)
+                        .and_then(|check| match check {
+                            FixCheck::Checking => {
+                                Some("still checking the fix; y writes it once it is checked")
+                            }
+                            FixCheck::Refused => Some("this fix is not written: fix it by hand"),
+                            FixCheck::Resolves => None,
+                        });
                     self.overlay = Overlay::Fix(dialog);
-                    Vec::new()
+                    match still {
+                        Some(why) => self.say(why),
+                        None => Vec::new(),
+                    }
                 }
                 FixAction::Cancel => self.say("fix not applied"),
                 FixAction::Write => {
@@ -995,8 +1013,19 @@ impl App {
         }) else {
             return self.say("this finding has no fix");
         };
+        if fix.after == fix.before && fix.new_migration.is_none() {
+            return self.say("this finding's fix changes nothing in the file; fix it by hand");
+        }
+        let Some(status) = &self.data.status else {
+            return Vec::new();
+        };
+        let check = Effect::CheckFix {
+            fix: Box::new(fix.clone()),
+            pending: status.pending().map(|v| v.version).collect(),
+            pg_version: self.data.pg_version,
+        };
         self.overlay = Overlay::Fix(Box::new(FixDialog::new(fix, self.size)));
-        Vec::new()
+        vec![check]
     }
 }
 

@@ -113,6 +113,14 @@ pub enum Event {
     Saved(Result<Vec<std::path::PathBuf>, String>),
     /// A fix was written (what was written, or why not).
     Fixed(Result<String, String>),
+    /// Whether a fix, linted again with its edits, resolves its finding without a new syntax
+    /// error (the fix dialog writes only such a fix).
+    FixChecked {
+        /// The fix.
+        fix: Box<FixWrite>,
+        /// Whether it resolves its finding.
+        resolves: bool,
+    },
 }
 
 /// A side effect for the event loop.
@@ -207,6 +215,16 @@ pub enum Effect {
         up: String,
         /// The DOWN body.
         down: String,
+    },
+    /// Lint the file a fix edits again, with the fix, as the review lints it: does the fix
+    /// resolve its finding?
+    CheckFix {
+        /// The fix.
+        fix: Box<FixWrite>,
+        /// The pending versions (the review lints their UP files as one run).
+        pending: BTreeSet<i64>,
+        /// The server version to analyse for.
+        pg_version: u32,
     },
     /// Write a fix: the edited file, and the new migration it moves a statement to.
     WriteFix(Box<FixWrite>),

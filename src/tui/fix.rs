@@ -1,5 +1,6 @@
 //! The fix dialog (`f`): what a finding's fix changes, as a diff of the migration file, and the
-//! new migration it moves a statement to; `y` writes it, anything else closes it.
+//! new migration it moves a statement to; `y` writes it once a background lint of the file with
+//! the fix has found that it resolves its finding, anything else closes it.
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
@@ -12,7 +13,7 @@ use super::keys;
 use super::layout::large_dialog_rect;
 use super::theme::{DIM, dialog, key_hint, wrapped, wrapped_height};
 use super::visible;
-use crate::source::fix::{DiffLine, FixWrite, diff};
+use crate::source::fix::{DiffLine, FixWrite, UNRESOLVED, diff};
 
 /// Unchanged lines shown around each change.
 const CONTEXT: usize = 3;
@@ -28,22 +29,48 @@ pub enum FixAction {
     Write,
 }
 
+/// Whether the fix was found to resolve its finding (as `lockstep lint --fix` requires before
+/// it writes one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FixCheck {
+    /// The file is being linted again with the fix.
+    Checking,
+    /// Linted with the fix, the file has fewer findings of the rule and no new syntax error.
+    Resolves,
+    /// It does not: the fix is not written.
+    Refused,
+}
+
 /// The dialog's state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FixDialog {
     /// The fix.
     pub fix: FixWrite,
+    /// Whether it resolves its finding.
+    pub check: FixCheck,
     scroll: usize,
     size: (u16, u16),
 }
 
 impl FixDialog {
-    /// The dialog for `fix` on a screen of `size`.
+    /// The dialog for `fix` on a screen of `size`, while the fix is being checked.
     pub fn new(fix: FixWrite, size: (u16, u16)) -> FixDialog {
         FixDialog {
             fix,
+            check: FixCheck::Checking,
             scroll: 0,
             size,
+        }
+    }
+
+    /// The check of `fix` ended (a check of another fix is ignored).
+    pub fn checked(&mut self, fix: &FixWrite, resolves: bool) {
+        if *fix == self.fix {
+            self.check = if resolves {
+                FixCheck::Resolves
+            } else {
+                FixCheck::Refused
+            };
         }
     }
 
@@ -55,15 +82,16 @@ impl FixDialog {
     /// Handles a key.
     pub fn key(&mut self, key: &KeyEvent) -> FixAction {
         if let Some(nav) = keys::nav(key, true) {
-            let rect = large_dialog_rect(self.size);
-            let height = rect.height.saturating_sub(4) as usize;
-            let last =
-                wrapped_height(&self.body(), rect.width.saturating_sub(2)).saturating_sub(height);
+            let (_, body, _) = self.areas(self.size);
+            let height = body.height as usize;
+            let last = wrapped_height(&self.body(), body.width).saturating_sub(height);
             self.scroll = keys::moved(self.scroll, last, height, nav);
             return FixAction::Open;
         }
         match key.code {
-            KeyCode::Char('y') => FixAction::Write,
+            KeyCode::Char('y') if self.check == FixCheck::Resolves => FixAction::Write,
+            // Not written before it is known to resolve its finding; `y` is no reason to close.
+            KeyCode::Char('y') => FixAction::Open,
             _ => FixAction::Cancel,
         }
     }
@@ -113,30 +141,54 @@ impl FixDialog {
         lines
     }
 
-    /// Draws the dialog over `area`.
-    pub fn draw(&self, frame: &mut Frame, area: Rect) {
-        let rect = large_dialog_rect((area.width, area.height)).intersection(area);
-        frame.render_widget(Clear, rect);
-        let block = dialog(Line::raw(" Apply this fix? "), Color::Green);
-        let inner = block.inner(rect);
-        frame.render_widget(block, rect);
-        let [body, footer] =
-            Layout::vertical([Constraint::Min(1), Constraint::Length(2)]).areas(inner);
-        frame.render_widget(wrapped(self.body()).scroll((self.scroll as u16, 0)), body);
-        let mut keys = key_hint("y", "write it");
-        keys.push(Span::raw(" · "));
+    /// What the check found, and the keys: under the diff.
+    fn footer(&self) -> Vec<Line<'static>> {
+        let (verdict, style) = match self.check {
+            FixCheck::Checking => (
+                "Checking: linting the file again with the fix…".to_string(),
+                Style::default().fg(Color::Yellow),
+            ),
+            FixCheck::Resolves => (
+                "Checked: with the fix, the finding is resolved and no syntax error is added."
+                    .to_string(),
+                Style::default().fg(Color::Green),
+            ),
+            FixCheck::Refused => (
+                format!("Not written: {UNRESOLVED}."),
+                Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+            ),
+        };
+        let mut keys = Vec::new();
+        if self.check == FixCheck::Resolves {
+            keys.extend(key_hint("y", "write it"));
+            keys.push(Span::raw(" · "));
+        }
         keys.extend(key_hint("j/k PgDn/PgUp", "scroll"));
         keys.push(Span::raw(" · "));
         keys.extend(key_hint("any other key", "close without writing"));
+        vec![Line::styled(verdict, style), Line::from(keys)]
+    }
+
+    /// The dialog's rectangle on a screen of `size`, and the diff's and the footer's inside it.
+    fn areas(&self, size: (u16, u16)) -> (Rect, Rect, Rect) {
+        let rect = large_dialog_rect(size);
+        let inner = dialog(Line::raw(""), Color::Green).inner(rect);
+        let footer = wrapped_height(&self.footer(), inner.width) as u16;
+        let [body, footer] =
+            Layout::vertical([Constraint::Min(1), Constraint::Length(footer)]).areas(inner);
+        (rect, body, footer)
+    }
+
+    /// Draws the dialog over `area`.
+    pub fn draw(&self, frame: &mut Frame, area: Rect) {
+        let (rect, body, footer) = self.areas((area.width, area.height));
+        let rect = rect.intersection(area);
+        frame.render_widget(Clear, rect);
+        frame.render_widget(dialog(Line::raw(" Apply this fix? "), Color::Green), rect);
         frame.render_widget(
-            wrapped(vec![
-                Line::styled(
-                    "Only pending migrations are fixed in place: an applied one is checksum-locked.",
-                    DIM,
-                ),
-                Line::from(keys),
-            ]),
-            footer,
+            wrapped(self.body()).scroll((self.scroll as u16, 0)),
+            body.intersection(area),
         );
+        frame.render_widget(wrapped(self.footer()), footer.intersection(area));
     }
 }

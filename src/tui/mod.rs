@@ -106,6 +106,19 @@ fn lint_options(run: &RunOptions, chain: Chain, pg_version: u32) -> LintOptions 
     }
 }
 
+/// `options` with the database's own schema, which the pending migrations meet; without it (an
+/// unreachable database), `options` as they are: the replay of the files alone.
+async fn with_live_catalog(db: &Database, options: &LintOptions) -> LintOptions {
+    let mut options = options.clone();
+    if let Ok(mut conn) = db.connect("lockstep:analyze").await {
+        if let Ok(catalog) = crate::schema::read_catalog(&mut conn).await {
+            options.catalog = catalog;
+        }
+        let _ = sqlx::Connection::close(conn).await;
+    }
+    options
+}
+
 /// Whether a URL points at this machine.
 pub fn is_local(url: &str) -> bool {
     match url::Url::parse(url) {
@@ -257,15 +270,7 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
                         let db = db.clone();
                         let tx = tx.clone();
                         tokio::spawn(async move {
-                            // The pending migrations meet the database's own schema; without it
-                            // (an unreachable database) the replay of the files alone.
-                            let mut pending_options = options.clone();
-                            if let Ok(mut conn) = db.connect("lockstep:analyze").await {
-                                if let Ok(catalog) = crate::schema::read_catalog(&mut conn).await {
-                                    pending_options.catalog = catalog;
-                                }
-                                let _ = sqlx::Connection::close(conn).await;
-                            }
+                            let pending_options = with_live_catalog(&db, &options).await;
                             let _ = tokio::task::spawn_blocking(move || {
                                 // Pending first: they are what the user is about to run.
                                 let files = analyze_pending(&set, &pending, &pending_options);
@@ -389,6 +394,32 @@ pub async fn run(dashboard: Dashboard) -> Result<()> {
                             let saved =
                                 save_migration(&dir, &source_options, description, up, down);
                             let _ = tx.send(Event::Saved(saved));
+                        });
+                    }
+                    Effect::CheckFix {
+                        fix,
+                        pending,
+                        pg_version,
+                    } => {
+                        let set = app.data.set.clone();
+                        let options = lint_options(&dashboard.options, dashboard.chain, pg_version);
+                        let (db, tx) = (db.clone(), tx.clone());
+                        tokio::spawn(async move {
+                            let pending_options = with_live_catalog(&db, &options).await;
+                            let checked = fix.clone();
+                            let resolves = tokio::task::spawn_blocking(move || {
+                                crate::analysis::migrations::fix_resolves(
+                                    &set,
+                                    &pending,
+                                    &checked,
+                                    &pending_options,
+                                    &options,
+                                )
+                            })
+                            .await
+                            // A check that failed resolves nothing: the fix is not written.
+                            .unwrap_or(false);
+                            let _ = tx.send(Event::FixChecked { fix, resolves });
                         });
                     }
                     Effect::WriteFix(fix) => {

@@ -9,6 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossterm::event::KeyCode;
+use lockstep::analysis::LintOptions;
+use lockstep::analysis::migrations::fix_resolves;
 use lockstep::history::AppliedRow;
 use lockstep::monitor::{
     HeldLock, LockEdge, RelatedSession, Session, SessionLocks, TableBlocker, TableSize, WaitedLock,
@@ -16,7 +18,7 @@ use lockstep::monitor::{
 use lockstep::runner::{Direction, Failure, RunEvent};
 use lockstep::source::{MigrationSet, load};
 use lockstep::status::Status;
-use lockstep::tui::app::{App, Event, Overlay};
+use lockstep::tui::app::{App, Effect, Event, Overlay};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -267,17 +269,94 @@ fn findings_and_their_fix_at_every_size() {
             "{size:?}: the whole badge:\n{}",
             lines.join("\n")
         );
-        key(&mut app, KeyCode::Char('f'));
+        let effects = key(&mut app, KeyCode::Char('f'));
         assert!(
             matches!(app.overlay, Overlay::Fix(_)),
             "{size:?}: {:?}",
             app.message
         );
+        let Some(Effect::CheckFix {
+            fix,
+            pending,
+            pg_version,
+        }) = effects
+            .into_iter()
+            .find(|e| matches!(e, Effect::CheckFix { .. }))
+        else {
+            panic!("{size:?}: f asks for no check of the fix");
+        };
+        // Until the check is back, y writes nothing and the dialog says why.
+        let checking = render(&mut app, size.0, size.1);
+        assert!(
+            contains(&screen(&checking), "Checking: linting the file again"),
+            "{size:?}"
+        );
+        assert!(key(&mut app, KeyCode::Char('y')).is_empty(), "{size:?}");
+        assert!(matches!(app.overlay, Overlay::Fix(_)), "{size:?}");
+        // The check, as the event loop carries it out.
+        let options = LintOptions::for_session(pg_version, false, false);
+        let resolves = fix_resolves(&app.data.set, &pending, &fix, &options, &options);
+        assert!(resolves, "{size:?}: CONCURRENTLY resolves the finding");
+        feed(&mut app, Event::FixChecked { fix, resolves });
         let terminal = render(&mut app, size.0, size.1);
         snapshot(&format!("fix_{}x{}", size.0, size.1), &terminal);
         let lines = screen(&terminal);
         assert!(contains(&lines, "CONCURRENTLY"), "{}", lines.join("\n"));
+        assert!(contains(&lines, "y write it"), "{}", lines.join("\n"));
+        let written = key(&mut app, KeyCode::Char('y'));
+        assert!(
+            matches!(written.as_slice(), [Effect::WriteFix(_)]),
+            "{size:?}: {written:?}"
+        );
     }
+}
+
+/// A fix the check finds resolving nothing is not written: the dialog says so, and `y` keeps it
+/// open.
+#[test]
+fn a_fix_the_check_refuses_is_not_written() {
+    let mut app = demo_app();
+    render(&mut app, 100, 30);
+    on_the_index_build(&mut app);
+    let effects = key(&mut app, KeyCode::Char('f'));
+    let Some(Effect::CheckFix { fix, .. }) = effects
+        .into_iter()
+        .find(|e| matches!(e, Effect::CheckFix { .. }))
+    else {
+        panic!("f asks for no check of the fix");
+    };
+    // A check of another fix does not count for this one.
+    let mut other = fix.clone();
+    other.after.push_str("-- another\n");
+    feed(
+        &mut app,
+        Event::FixChecked {
+            fix: other,
+            resolves: true,
+        },
+    );
+    assert!(key(&mut app, KeyCode::Char('y')).is_empty());
+    feed(
+        &mut app,
+        Event::FixChecked {
+            fix,
+            resolves: false,
+        },
+    );
+    let terminal = render(&mut app, 100, 30);
+    let lines = screen(&terminal);
+    assert!(
+        contains(&lines, "Not written: the fix would not resolve the finding"),
+        "{}",
+        lines.join("\n")
+    );
+    assert!(!contains(&lines, "y write it"), "{}", lines.join("\n"));
+    assert!(key(&mut app, KeyCode::Char('y')).is_empty());
+    assert!(matches!(app.overlay, Overlay::Fix(_)));
+    assert_eq!(
+        app.message.as_deref(),
+        Some("this fix is not written: fix it by hand")
+    );
 }
 
 /// The confirmation of everything pending, with the reporting session as a blocker.

@@ -646,6 +646,8 @@ async fn a_confirmation_with_findings_and_a_blocker_then_f_fixes_and_it_runs() {
     let diff = screen.wait_for("Apply this fix?");
     assert!(diff.contains("+ -- no-transaction"), "{diff}");
     assert!(diff.contains("CONCURRENTLY"), "{diff}");
+    // Written once a lint of the file with the fix (on the database's schema) finds it resolved.
+    screen.wait_for("Checked: with the fix, the finding is resolved");
     screen.keys("y");
     screen.wait_for("fix written: 1_index_notes.up.sql");
     assert_eq!(

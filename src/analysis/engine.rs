@@ -345,6 +345,10 @@ fn run_after(
     state.lone_statement = described.iter().filter(|d| !d.actions.is_empty()).count() == 1;
     state.one_change = described.iter().filter(|d| !d.only_settings()).count() == 1;
     state.statement_count = described.len();
+    state.statement_lines = vec![0; statements.iter().map(|s| s.index + 1).max().unwrap_or(0)];
+    for stmt in statements.iter() {
+        state.statement_lines[stmt.index] = stmt.start.line;
+    }
     state.refusing_count = described
         .iter()
         .filter(|d| d.no_transaction_block.is_some())

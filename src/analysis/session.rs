@@ -145,6 +145,9 @@ pub(crate) struct State<'a> {
     pub(crate) one_change: bool,
     /// How many statements the file has.
     pub(crate) statement_count: usize,
+    /// The line each statement starts on, by index (0: not known): messages name an earlier
+    /// statement by its line, as a reviewer finds it.
+    pub(crate) statement_lines: Vec<usize>,
     /// How many of them cannot run in a transaction block.
     pub(crate) refusing_count: usize,
     /// A statement that cannot run in a transaction block next to others has been reported.
@@ -200,6 +203,7 @@ impl<'a> State<'a> {
             lone_statement: false,
             one_change: false,
             statement_count: 0,
+            statement_lines: Vec::new(),
             refusing_count: 0,
             not_alone_reported: false,
             previous_end: 0,
@@ -674,6 +678,15 @@ impl<'a> State<'a> {
     /// The statement that gives another relation the name `name` after statement `index` (of
     /// `d`) removes it, in the same transaction: this one (a DO block that does both), or a later
     /// one with no COMMIT or ROLLBACK between.
+    /// Where the statement of `index` is, for a message: `line 8` (`statement 3` when its line is
+    /// not known).
+    fn statement_at(&self, index: usize) -> String {
+        match self.statement_lines.get(index) {
+            Some(&line) if line > 0 => format!("line {line}"),
+            _ => format!("statement {}", index + 1),
+        }
+    }
+
     fn reclaimed(&self, index: usize, d: &Described, name: &str) -> Option<usize> {
         if d.named_relations().any(|n| n == name) {
             return Some(index);
@@ -1502,7 +1515,7 @@ impl<'a> State<'a> {
                     if at == index {
                         "later in this statement".to_string()
                     } else {
-                        format!("statement {}", at + 1)
+                        format!("the statement at {}", self.statement_at(at))
                     }
                 });
             }
@@ -1694,12 +1707,12 @@ impl<'a> State<'a> {
                     "lock-held-across-statements",
                     span.clone(),
                     format!(
-                        "this statement ({}) {verb} \"{}\" while the {} lock on \"{}\" taken by statement {} ({}) is still held (locks are held until COMMIT): {} of \"{}\" stay blocked for as long as it runs",
+                        "this statement ({}) {verb} \"{}\" while the {} lock on \"{}\" taken at {} ({}) is still held (locks are held until COMMIT): {} of \"{}\" stay blocked for as long as it runs",
                         d.kind,
                         worked.relation,
                         held.lock.mode,
                         held.lock.relation,
-                        held.since_statement + 1,
+                        self.statement_at(held.since_statement),
                         // (A function's statement: named with what ran it.)
                         match &held.lock.via {
                             Some(via) => format!("{}, run by {via}", held.lock.command),
@@ -1716,8 +1729,8 @@ impl<'a> State<'a> {
                 draft.table = Some(held.lock.relation.clone());
                 draft.lock = Some(held.lock.mode);
                 draft.safe_alternative = Some(format!(
-                    "run this work in its own migration (or before statement {}), so the lock on \"{}\" is held only briefly",
-                    held.since_statement + 1,
+                    "run this work in its own migration (or before {}), so the lock on \"{}\" is held only briefly",
+                    self.statement_at(held.since_statement),
                     held.lock.relation
                 ));
                 out.push(draft);
@@ -1747,20 +1760,20 @@ impl<'a> State<'a> {
                 if guarded {
                     continue;
                 }
-                let at = read.since_statement + 1;
+                let at = self.statement_at(read.since_statement);
                 out.push(
                     Draft::new(
                         "copy-loses-writes",
                         span.clone(),
                         format!(
-                            "DROP TABLE \"{rel}\" loses what other sessions write to \"{rel}\" after statement {at} copied from it: only {} is held in between",
+                            "DROP TABLE \"{rel}\" loses what other sessions write to \"{rel}\" after the statement at {at} copied from it: only {} is held in between",
                             ALock(read.lock.mode, &a.relation),
                             rel = a.relation
                         ),
                     )
                     .on(&a.relation, LockMode::AccessExclusive)
                     .help(format!(
-                        "LOCK TABLE \"{}\" IN EXCLUSIVE MODE before statement {at}: writes wait until COMMIT (reads continue), so the copy misses nothing",
+                        "LOCK TABLE \"{}\" IN EXCLUSIVE MODE before {at}: writes wait until COMMIT (reads continue), so the copy misses nothing",
                         a.relation
                     )),
                 );

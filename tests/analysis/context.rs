@@ -899,7 +899,8 @@ fn the_lock_window_is_reported_once_per_transaction_naming_the_earlier_statement
     assert_eq!(window.len(), 1, "{:?}", out[1].findings);
     assert_eq!(window[0].statement_index, Some(1));
     assert!(
-        window[0].message.contains("statement 1") && window[0].message.contains("ACCESS EXCLUSIVE"),
+        window[0].message.contains("taken at line 1 (ADD COLUMN)")
+            && window[0].message.contains("ACCESS EXCLUSIVE"),
         "{}",
         window[0].message
     );
@@ -1301,7 +1302,7 @@ fn the_lock_window_names_the_function_that_took_the_lock() {
     assert!(
         window
             .message
-            .contains("taken by statement 1 (LOCK TABLE, run by function hold())"),
+            .contains("taken at line 1 (LOCK TABLE, run by function hold())"),
         "{}",
         window.message
     );
@@ -1387,14 +1388,26 @@ fn a_table_swapped_in_one_transaction_keeps_its_name() {
     };
     let rebuild = &found[1];
     assert!(
-        message(rebuild, "drop-table").contains("statement 4 gives another table its name"),
+        message(rebuild, "drop-table")
+            .contains("the statement at line 4 gives another table its name"),
         "{}",
         message(rebuild, "drop-table")
     );
     let lost = message(rebuild, "copy-loses-writes");
     assert!(
-        lost.contains("after statement 2 copied from it") && lost.contains("ACCESS SHARE"),
+        lost.contains("after the statement at line 2 copied from it")
+            && lost.contains("ACCESS SHARE"),
         "{lost}"
+    );
+    let lost_help = rebuild
+        .findings
+        .iter()
+        .find(|f| f.rule == "copy-loses-writes")
+        .and_then(|f| f.safe_alternative.clone())
+        .unwrap_or_default();
+    assert!(
+        lost_help.contains("LOCK TABLE \"items\" IN EXCLUSIVE MODE before line 2"),
+        "{lost_help}"
     );
     let swap = &found[2];
     assert!(
@@ -1430,11 +1443,19 @@ fn the_lock_window_names_the_lock_on_the_table_the_work_is_on() {
         .findings
         .iter()
         .find(|f| f.rule == "lock-held-across-statements")
-        .map(|f| f.message.clone())
         .unwrap_or_else(|| panic!("no lock window in {:?}", rules(&found[1])));
     assert!(
-        window.contains("lock on \"b\" taken by statement 2"),
-        "{window}"
+        window
+            .message
+            .contains("lock on \"b\" taken at line 2 (ADD COLUMN)"),
+        "{}",
+        window.message
+    );
+    assert_eq!(
+        window.safe_alternative.as_deref(),
+        Some(
+            "run this work in its own migration (or before line 2), so the lock on \"b\" is held only briefly"
+        )
     );
 }
 

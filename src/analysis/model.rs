@@ -271,6 +271,18 @@ pub struct ShapeRow {
     pub target: Target,
 }
 
+impl Shape {
+    /// A foreign key's work for each row a DML statement writes (the check of its key on the
+    /// referenced table, the cascade or check on the referencing one): taken only when a row is
+    /// written.
+    pub fn per_written_row(self) -> bool {
+        matches!(
+            self,
+            Shape::ForeignKeyCheck | Shape::ReferencingRowsChecked | Shape::ReferencingRowsWritten
+        )
+    }
+}
+
 impl ShapeRow {
     /// The lock mode on a server of major version `pg_version` (see [`version_key`]).
     pub fn lock_at(&self, pg_version: u32) -> LockMode {

@@ -888,10 +888,14 @@ impl<'a> State<'a> {
         self.new.contains(relation) || self.base_new.contains(relation)
     }
 
-    /// Whether an action's relation is new (for an index: or its table).
+    /// Whether an action's relation is new (for an index: or its table; for CREATE OR REPLACE
+    /// VIEW: or not there before).
     fn action_on_new(&self, a: &Action) -> bool {
         a.on_created
             || self.is_new(&a.relation)
+            // CREATE OR REPLACE of a view known not to exist creates it.
+            || (a.shape == Shape::ReplaceView
+                && self.schema.relation_exists(&a.relation) == Some(false))
             || (lookup(a.shape).target == Target::Index
                 && self
                     .schema
@@ -1263,7 +1267,9 @@ impl<'a> State<'a> {
             .chain(self.body_write_key_effects(d));
         for (shape, referenced, conditional) in key_effects {
             LockFact {
-                conditional,
+                // A foreign key's work for the rows a DML statement writes: none when it writes
+                // none (or only NULL keys).
+                conditional: conditional || shape.per_written_row(),
                 ..self.key_effect_lock(shape, referenced)
             }
             .add_to(&mut locks);
@@ -1323,14 +1329,18 @@ impl<'a> State<'a> {
                 _ => (f.mode, false),
             };
             let new_relation = self.is_new(&table);
-            locks.push(LockFact::on_table(
-                table,
-                mode,
-                a.shape,
-                row.command,
-                (scan, false),
-                new_relation,
-            ));
+            locks.push(LockFact {
+                // (A DO block's branch: taken only when it runs, as the index's own lock.)
+                conditional: a.conditional,
+                ..LockFact::on_table(
+                    table,
+                    mode,
+                    a.shape,
+                    row.command,
+                    (scan, false),
+                    new_relation,
+                )
+            });
         }
         self.partition_locks(d, &actions, &mut locks);
         self.view_locks(d, &actions, &mut locks);
@@ -1369,7 +1379,7 @@ impl<'a> State<'a> {
                 }
                 for (shape, table) in self.write_key_effects(l) {
                     LockFact {
-                        conditional,
+                        conditional: conditional || shape.per_written_row(),
                         via: Some(via.clone()),
                         ..self.key_effect_lock(shape, table)
                     }

@@ -311,7 +311,8 @@ pub struct LockFact {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub partition_of: Option<String>,
     /// Taken (in this mode) only by a branch of a DO block (IF, CASE, a loop, an exception
-    /// handler): when the branch is not taken, neither is the lock.
+    /// handler), or only for each row written (a row trigger's, a foreign key's check or
+    /// cascade): when the branch is not taken or no row is written, neither is the lock.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub conditional: bool,
     /// Taken by a function the statement runs, not by its own text: `trigger "t" on "x"` (the

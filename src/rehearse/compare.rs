@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::analysis::{AnalyzedStatement, LockMode, Shape, Target};
+use crate::analysis::{AnalyzedStatement, LockMode, Target};
 use crate::trace::TracedLock;
 
 /// The relation kinds whose locks are compared: tables, partitioned tables, materialized views,
@@ -291,10 +291,7 @@ pub fn predicted_locks(
         if !object && !existed(&fact.relation) {
             continue;
         }
-        let per_row = matches!(
-            fact.shape,
-            Shape::ForeignKeyCheck | Shape::ReferencingRowsChecked | Shape::ReferencingRowsWritten
-        );
+        let per_row = fact.shape.per_written_row();
         match out
             .iter_mut()
             .find(|p| p.object == object && p.target == fact.relation)

@@ -320,8 +320,9 @@ fn blocks(lock: &LockFact) -> bool {
 }
 
 /// The lock badges of a statement: each lock's mode and table, what it blocks, scan or rewrite,
-/// the table's size (or "new table"), the trigger or function that takes it, how many
-/// partitions it locks along, and the locks held since earlier statements.
+/// the table's size (or "new table"), the trigger or function that takes it, whether it is
+/// taken only when rows are written or a branch runs, how many partitions it locks along, and
+/// the locks held since earlier statements.
 fn badges(
     statement: &AnalyzedStatement,
     analysis: &Analysis,
@@ -352,6 +353,14 @@ fn badges(
         }
         if let Some(via) = &lock.via {
             chips.push(chip(format!("via {via}"), Tone::Quiet));
+        }
+        if lock.conditional {
+            let when = if lock.shape.per_written_row() {
+                "if rows are written"
+            } else {
+                "conditional"
+            };
+            chips.push(chip(when.into(), Tone::Quiet));
         }
         let partitions = statement
             .locks

@@ -255,7 +255,11 @@ impl<'a> State<'a> {
     fn functions_run(&self, d: &Described, actions: &[(&Action, bool)]) -> Vec<Fired> {
         let mut out: Vec<Fired> = Vec::new();
         for &(a, no_op) in actions {
-            if no_op || !matches!(a.shape, Shape::Dml | Shape::Truncate) {
+            // (A WITH query's write fires with its own events: among the body's writes below.)
+            if no_op
+                || !matches!(a.shape, Shape::Dml | Shape::Truncate)
+                || matches!(a.detail, Detail::CteWrite)
+            {
                 continue;
             }
             let Some(relation) = self.schema.relation(&a.relation) else {
@@ -282,7 +286,8 @@ impl<'a> State<'a> {
                 }
             }
         }
-        // A DO block's writes fire their tables' triggers as a function body's do.
+        // A DO block's writes (a WITH query's) fire their tables' triggers as a function body's do.
+        let owner = if d.kind == "DO" { "DO" } else { "WITH" };
         for write in &d.body_writes {
             for (name, trigger) in self.fired_by(write) {
                 let Some(routine) = self.schema.function(&trigger.function) else {
@@ -298,7 +303,7 @@ impl<'a> State<'a> {
                         function: trigger.function.clone(),
                         per_row: trigger.per_row,
                         in_branch: write.conditional,
-                        verb: write_verb("DO", &write.fires),
+                        verb: write_verb(owner, &write.fires),
                         run: self.locks_run_by(&trigger.function, routine),
                     });
                 }
@@ -579,7 +584,8 @@ impl<'a> State<'a> {
             }
         }
         for (a, _) in actions {
-            if a.shape == Shape::Dml && (d.deletes || d.updates) {
+            let cte = matches!(a.detail, Detail::CteWrite);
+            if a.shape == Shape::Dml && !cte && (d.deletes || d.updates) {
                 let columns = d.dml_columns.as_deref().unwrap_or_default();
                 let mut seen = BTreeSet::from([a.relation.clone()]);
                 self.referencing_effects(&a.relation, d.deletes, columns, &mut seen, &mut out);
@@ -622,7 +628,7 @@ impl<'a> State<'a> {
                         out.push((Shape::DropForeignKeyReferenced, r));
                     }
                 }
-                (Shape::Dml, _) if d.dml_columns.is_some() => {
+                (Shape::Dml, _) if d.dml_columns.is_some() && !cte => {
                     let written = d.dml_columns.as_deref().unwrap_or_default();
                     self.key_checks(&a.relation, written, &mut out);
                 }
@@ -1421,7 +1427,14 @@ impl<'a> State<'a> {
                     )
                 })
         } else if let Some(w) = d.body_writes.iter().find(is_delete) {
-            let head = format!("this DO block's DELETE on \"{}\"", w.relation);
+            let head = if d.kind == "DO" {
+                format!("this DO block's DELETE on \"{}\"", w.relation)
+            } else {
+                format!(
+                    "the DELETE on \"{}\" in this statement's WITH query",
+                    w.relation
+                )
+            };
             Some((w.relation.as_str(), head))
         } else {
             fired.iter().find_map(|fire| {
@@ -2656,7 +2669,7 @@ fn dynamic_sql(span: &std::ops::Range<usize>, runs: &str) -> Draft {
 }
 
 /// How a finding names a statement of `kind` that writes rows with the events `fires` (a DO
-/// block by the write in its body).
+/// block by the write in its body, `WITH` a data-modifying WITH query).
 fn write_verb(kind: &'static str, fires: &[TriggerEvent]) -> &'static str {
     match (kind, fires) {
         ("COPY" | "TRUNCATE", _) => kind,
@@ -2665,6 +2678,10 @@ fn write_verb(kind: &'static str, fires: &[TriggerEvent]) -> &'static str {
         ("DO", [TriggerEvent::Delete]) => "DO block's DELETE",
         ("DO", [TriggerEvent::Truncate]) => "DO block's TRUNCATE",
         ("DO", _) => "DO block's MERGE",
+        ("WITH", [TriggerEvent::Insert, ..]) => "WITH query's INSERT",
+        ("WITH", [TriggerEvent::Update]) => "WITH query's UPDATE",
+        ("WITH", [TriggerEvent::Delete]) => "WITH query's DELETE",
+        ("WITH", _) => "WITH query's MERGE",
         (_, [TriggerEvent::Insert, ..]) => "INSERT",
         (_, [TriggerEvent::Update]) => "UPDATE",
         (_, [TriggerEvent::Delete]) => "DELETE",

@@ -1715,3 +1715,63 @@ fn an_index_dropped_in_a_branch_locks_its_table_only_if_the_branch_runs() {
     assert!(branch.conditional, "{branch:?}");
     assert!(!lock_fact(&out[1], 1, "factors").conditional);
 }
+
+/// The write of a data-modifying WITH query does what the same statement written at the top
+/// does: its row's keys are checked, a DELETE cascades, its table's triggers fire, each with its
+/// own events and columns, not the statement's (documenso's `add_organisations` inserts
+/// organisations in a WITH query: the server took ROW SHARE on "User", the owner's key).
+#[test]
+fn a_with_querys_write_checks_keys_cascades_and_fires_triggers() {
+    let out = history(&[
+        "CREATE TABLE users (id int PRIMARY KEY);\n\
+         CREATE TABLE orgs (id int PRIMARY KEY, owner int REFERENCES users (id));\n\
+         CREATE TABLE members (org int REFERENCES orgs (id) ON DELETE CASCADE);\n\
+         CREATE TABLE teams (id int, org int, owner int);\n\
+         CREATE TABLE audit (x int);\n\
+         CREATE FUNCTION log() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO audit VALUES (1); RETURN NULL; END $$;\n\
+         CREATE TRIGGER orgs_log AFTER INSERT ON orgs FOR EACH ROW EXECUTE FUNCTION log();",
+        "WITH o AS (INSERT INTO orgs (id, owner) SELECT id, id FROM users RETURNING id) UPDATE teams SET org = o.id FROM o;\n\
+         WITH gone AS (DELETE FROM orgs RETURNING id) SELECT count(*) FROM gone;\n\
+         WITH o AS (INSERT INTO orgs (id) VALUES (5) RETURNING id) UPDATE teams SET owner = 1;",
+    ]);
+    use LockMode::{RowExclusive, RowShare};
+    assert_eq!(
+        sorted_locks(&out[1], 0),
+        [
+            ("audit", RowExclusive),
+            ("orgs", RowExclusive),
+            ("teams", RowExclusive),
+            ("users", RowShare),
+        ]
+    );
+    let audit = lock_fact(&out[1], 0, "audit");
+    assert_eq!(
+        (audit.via.as_deref(), audit.conditional),
+        (Some("trigger \"orgs_log\" on \"orgs\""), true)
+    );
+    assert!(lock_fact(&out[1], 0, "users").conditional);
+    assert_eq!(
+        sorted_locks(&out[1], 1),
+        [("members", RowExclusive), ("orgs", RowExclusive)]
+    );
+    let cascade = out[1]
+        .findings
+        .iter()
+        .find(|f| f.rule == "delete-cascades")
+        .map(|f| f.message.clone())
+        .unwrap_or_else(|| panic!("{:?}", rules(&out[1])));
+    assert!(
+        cascade.starts_with("the DELETE on \"orgs\" in this statement's WITH query"),
+        "{cascade}"
+    );
+    // The INSERT leaves the owner NULL; the statement's own UPDATE sets teams' "owner", which
+    // is no key of "orgs".
+    assert_eq!(
+        sorted_locks(&out[1], 2),
+        [
+            ("audit", RowExclusive),
+            ("orgs", RowExclusive),
+            ("teams", RowExclusive)
+        ]
+    );
+}

@@ -269,6 +269,15 @@ const GROUPS: &[&[&str]] = &[
     &["SELECT renumber_team(3)"],
     &["SELECT join_team(6, 2)"],
     &["INSERT INTO team_log VALUES (2)"],
+    // A data-modifying WITH query does what the same statement written at the top does: its
+    // row's key is checked (ROW SHARE on teams), its DELETE reaches the referencing rows, its
+    // write fires its table's triggers, each with its own events and columns.
+    &["WITH m AS (INSERT INTO members VALUES (7, 3) RETURNING id) SELECT count(*) FROM m"],
+    &["WITH t AS (DELETE FROM teams WHERE id = 1 RETURNING id) SELECT count(*) FROM t"],
+    &["WITH l AS (INSERT INTO team_log VALUES (2) RETURNING 1) SELECT count(*) FROM l"],
+    &[
+        "WITH m AS (INSERT INTO members VALUES (8, 2) RETURNING team_id) UPDATE scores SET note = 'y' WHERE id IN (SELECT team_id FROM m)",
+    ],
     // A renamed function runs its body under its new name; a trigger runs it whatever its name.
     &[
         "ALTER FUNCTION join_team(int, int) RENAME TO enrol",

@@ -63,6 +63,9 @@ pub(crate) enum Detail {
         /// Where ` CONCURRENTLY` would be inserted.
         insert_at: usize,
     },
+    /// The write of a data-modifying WITH query (`WITH x AS (INSERT INTO t …) UPDATE …`): its
+    /// row events and columns are its [`Described::body_writes`] entry's, not the statement's.
+    CteWrite,
     /// DROP INDEX, REINDEX, DETACH PARTITION: where ` CONCURRENTLY` would go.
     Concurrently {
         /// Insert offset.
@@ -447,7 +450,8 @@ pub(crate) struct Described {
     /// runs once per row of a FROM clause (not at all without rows).
     pub calls: Vec<(String, bool)>,
     /// For a DO block: the rows its statements write, with the events that fire the written
-    /// tables' triggers (as a function body's writes are kept in its routine).
+    /// tables' triggers (as a function body's writes are kept in its routine); for another
+    /// statement, the writes of its data-modifying WITH queries.
     pub body_writes: Vec<crate::analysis::RoutineLock>,
     /// A DO block that runs SQL it builds at run time (`EXECUTE`): what that SQL locks and
     /// changes is not in the text.
@@ -876,15 +880,7 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
             d.is_dml = true;
             d.deletes = node.kind() == K::DELETE;
             d.updates = node.kind() == K::UPDATE;
-            d.fires = match node.kind() {
-                K::INSERT if has_descendant(node, &[K::CONFLICT_DO_UPDATE_SET]) => {
-                    vec![TriggerEvent::Insert, TriggerEvent::Update]
-                }
-                K::INSERT => vec![TriggerEvent::Insert],
-                K::UPDATE => vec![TriggerEvent::Update],
-                K::DELETE => vec![TriggerEvent::Delete],
-                _ => merge_events(node),
-            };
+            d.fires = dml_events(node);
             if node.kind() == K::MERGE {
                 d.newer(
                     15,
@@ -899,30 +895,7 @@ pub(crate) fn describe(node: &SyntaxNode, pg_version: u32) -> Described {
             }
             reads::push_reads(node, target.as_deref(), &mut d);
             reads::push_cte_writes(node, target.as_deref(), &mut d);
-            d.dml_columns = match node.kind() {
-                // The columns listed, or every column (a key left out is NULL: nothing to check).
-                K::INSERT => Some(
-                    child(node, K::COLUMN_TARGET_LIST)
-                        .map(|list| {
-                            children(&list, K::COLUMN_TARGET)
-                                .filter_map(|t| t.first_child().map(|c| name_text(&c)))
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                ),
-                K::UPDATE => Some(
-                    child(node, K::SET_CLAUSE)
-                        .map(|set| {
-                            set.descendants()
-                                .filter(|n| n.kind() == K::COLUMN_TARGET)
-                                .filter_map(|t| t.first_child().map(|c| name_text(&c)))
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                )
-                .filter(|columns: &Vec<String>| !columns.is_empty()),
-                _ => None,
-            };
+            d.dml_columns = dml_columns(node);
             // INSERT … VALUES writes the rows it lists; the others may touch the whole table.
             d.bulk = node.kind() != K::INSERT || child(node, K::VALUES).is_none();
             // An UPDATE's or DELETE's SET and WHERE run for each row of the table.
@@ -1634,6 +1607,48 @@ pub(crate) fn referenced_columns(constraint: &SyntaxNode) -> Vec<String> {
     out
 }
 
+/// The row events an INSERT, UPDATE, DELETE or MERGE fires triggers with.
+fn dml_events(node: &SyntaxNode) -> Vec<TriggerEvent> {
+    match node.kind() {
+        K::INSERT if has_descendant(node, &[K::CONFLICT_DO_UPDATE_SET]) => {
+            vec![TriggerEvent::Insert, TriggerEvent::Update]
+        }
+        K::INSERT => vec![TriggerEvent::Insert],
+        K::UPDATE => vec![TriggerEvent::Update],
+        K::DELETE => vec![TriggerEvent::Delete],
+        _ => merge_events(node),
+    }
+}
+
+/// The columns an INSERT writes (those listed, or every column: empty) or an UPDATE sets; for
+/// the other DML, none known.
+fn dml_columns(node: &SyntaxNode) -> Option<Vec<String>> {
+    match node.kind() {
+        // (A key column left out of an INSERT is NULL: nothing to check.)
+        K::INSERT => Some(
+            child(node, K::COLUMN_TARGET_LIST)
+                .map(|list| {
+                    children(&list, K::COLUMN_TARGET)
+                        .filter_map(|t| t.first_child().map(|c| name_text(&c)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        ),
+        K::UPDATE => Some(
+            child(node, K::SET_CLAUSE)
+                .map(|set| {
+                    set.descendants()
+                        .filter(|n| n.kind() == K::COLUMN_TARGET)
+                        .filter_map(|t| t.first_child().map(|c| name_text(&c)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        )
+        .filter(|columns: &Vec<String>| !columns.is_empty()),
+        _ => None,
+    }
+}
+
 /// A DO block: the statements of its PL/pgSQL body run now, so they lock what they would lock at
 /// the top level; dynamic SQL (`EXECUTE`) hides what it does from the schema model.
 fn do_block(node: &SyntaxNode, pg_version: u32, d: &mut Described) {
@@ -1646,7 +1661,7 @@ fn do_block(node: &SyntaxNode, pg_version: u32, d: &mut Described) {
     let mut body = PlpgsqlBody::of(&body.syntax());
     for (statement, conditional) in &body.statements {
         let mut part = describe(statement, pg_version);
-        if !part.fires.is_empty() {
+        if !part.fires.is_empty() || !part.body_writes.is_empty() {
             d.body_writes.extend(
                 body_locks(&part, statement, *conditional)
                     .into_iter()
@@ -1908,18 +1923,27 @@ fn body_locks(
         .filter(|action| !action.relation.is_empty() && !part.creates.contains(&action.relation))
         .map(|action| {
             let writes_rows = matches!(action.shape, Shape::Dml | Shape::Truncate);
+            // A WITH query's write: with its own events and columns.
+            let cte = matches!(action.detail, Detail::CteWrite)
+                .then(|| {
+                    part.body_writes
+                        .iter()
+                        .find(|w| w.relation == action.relation)
+                })
+                .flatten();
+            let (fires, columns) = match cte {
+                Some(write) => (write.fires.clone(), write.columns.clone()),
+                None if writes_rows => (part.fires.clone(), part.dml_columns.clone()),
+                None => (Vec::new(), None),
+            };
             crate::analysis::RoutineLock {
                 relation: action.relation.clone(),
                 shape: action.shape,
                 mode: action.mode_override,
                 statement: text.clone(),
                 conditional: conditional || action.conditional,
-                fires: if writes_rows {
-                    part.fires.clone()
-                } else {
-                    Vec::new()
-                },
-                columns: part.dml_columns.clone().filter(|_| writes_rows),
+                fires,
+                columns,
                 inner: None,
             }
         })

@@ -55,10 +55,25 @@ pub(super) fn push_cte_writes(node: &SyntaxNode, except: Option<&str>, d: &mut D
             continue;
         }
         found = true;
-        if let Some(target) = dml_target(&inner)
-            && Some(target.as_str()) != except
-        {
+        let Some(target) = dml_target(&inner) else {
+            continue;
+        };
+        // Its row events and columns: the triggers it fires, the keys it checks or cascades.
+        d.body_writes.push(crate::analysis::RoutineLock {
+            relation: target.clone(),
+            shape: Shape::Dml,
+            mode: None,
+            statement: crate::format::sql_one_line(&inner.text().to_string(), super::ROUTINE_TEXT),
+            conditional: false,
+            fires: super::dml_events(&inner),
+            columns: super::dml_columns(&inner),
+            inner: None,
+        });
+        if Some(target.as_str()) != except {
             push(d, Shape::Dml, target, span(&inner));
+            if let Some(action) = d.actions.last_mut() {
+                action.detail = super::Detail::CteWrite;
+            }
         }
     }
     found

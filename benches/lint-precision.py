@@ -19,6 +19,10 @@ directory, the way a reviewer runs it; `--each` lints every file on its own inst
   table the server did not lock at all (in brackets: how many of those lockstep marks conditional,
   taken only when a row is written or a branch runs — a row trigger's, a DO block's IF).
 
+Only the migrations before the first one the server refused are scored (the oracle's
+`NAME.meta.json` says which): from there on, its schema is not the one every earlier migration
+leaves, which lockstep analyses against.
+
 Findings are matched to oracle statements by file and position (line and column, so that several
 statements on one line are told apart), as the oracle's score.py does by line.
 """
@@ -83,12 +87,29 @@ def lint(lockstep: str, folder: Path, each: bool, pg: str, lock_timeout: str) ->
     return files
 
 
+def applied(oracle: Path) -> tuple[set[str] | None, str | None]:
+    """The migrations before the first one the server refused (`None`: all, or no meta file), and
+    that one. From the refused one on, the server's schema is not the one lockstep models (every
+    earlier migration applied): the refused one rolled back, and the later ones meet its absence."""
+    meta = oracle.with_suffix(".meta.json")
+    if not meta.exists():
+        return None, None
+    kept: set[str] = set()
+    for m in json.loads(meta.read_text()).get("migrations", []):
+        if m.get("error"):
+            return kept, m["migration"]
+        kept.add(m["migration"])
+    return None, None
+
+
 def score(name: str, oracle: Path, files: list[dict], with_timeouts: bool) -> dict:
     recs = [json.loads(line) for line in open(oracle)]
+    kept, refused = applied(oracle)
     stmts = {
         (r["migration"], r["stmt_index"]): r
         for r in recs
         if r["stmt_index"] > 0 and r.get("tx_mode") != "tx_control" and r.get("executed", True) and not r.get("error")
+        and (kept is None or r["migration"] in kept)
     }
     by_file: dict[str, list[dict]] = defaultdict(list)
     for r in stmts.values():
@@ -181,6 +202,7 @@ def score(name: str, oracle: Path, files: list[dict], with_timeouts: bool) -> di
         extra_conditional += sum(1 for rel in extras if rel in conditional_in[k])
     return {
         "corpus": name,
+        "refused": refused,
         "statements": len(stmts),
         "dangerous": len(dang),
         "flagged": len(hit),
@@ -244,6 +266,9 @@ def main():
             f"{pct(r['precision'])} | {pct(r['recall'])} | {r['mode_pairs']} | {r['mode_agree']} ({pct(r['mode_agreement'])}) | "
             f"{r['mode_extra_predictions']} ({r['mode_extra_conditional']}) |"
         )
+    for r in results:
+        if r["refused"]:
+            print(f"{r['corpus']}: scored up to {r['refused']}, the first migration the server refused (it and the later ones left out)")
     if a.details:
         for r in results:
             print(f"\n{r['corpus']}: false positives by rule {r['false_positive_rules']}")

@@ -14,6 +14,10 @@ directory, the way a reviewer runs it; `--each` lints every file on its own inst
 - precision: of the statements a lock-hazard finding points at, the share that are dangerous
   (lock-hazard = lockstep's `lock-hazard` axis; `--without-timeouts` leaves out the two timeout
   rules; lint runs with `--lock-timeout 0`, a session that sets none, unless told otherwise);
+- held lock confirmed: of the flagged statements that are not dangerous themselves, those flagged
+  only for a lock their transaction holds from an earlier statement (`lock-held-across-statements`,
+  `validate-in-same-transaction`) where the server did hold that lock, on that table, at least as
+  strong (the oracle's `tx_held_strong`); and the precision counting them as correct;
 - lock modes: of every (statement, pre-existing table) pair the server locked, read locks included,
   the share where lockstep's predicted mode is the same; and how many modes lockstep predicts on a
   table the server did not lock at all (in brackets: how many of those lockstep marks conditional,
@@ -38,6 +42,8 @@ from pathlib import Path
 DANGEROUS = {"ShareLock", "ShareRowExclusiveLock", "ExclusiveLock", "AccessExclusiveLock"}
 TABLES = {"r", "p", "m"}
 TIMEOUT_RULES = {"missing-lock-timeout", "missing-statement-timeout"}
+# Findings about a lock the transaction holds from an earlier statement, not the statement's own.
+HELD_RULES = {"lock-held-across-statements", "validate-in-same-transaction"}
 # lockstep's LockMode names (JSON) → pg_locks names
 MODES = {
     "AccessShare": "AccessShareLock",
@@ -138,6 +144,8 @@ def score(name: str, oracle: Path, files: list[dict], with_timeouts: bool) -> di
 
     dang = {k for k, r in stmts.items() if dangerous(r)}
     flagged: dict[tuple, set[str]] = defaultdict(set)
+    # What a finding about a lock held from an earlier statement names: (table, mode).
+    held_claims: dict[tuple, list] = defaultdict(list)
     predicted: dict[tuple, dict[str, str]] = defaultdict(dict)
     new_in: dict[tuple, set[str]] = defaultdict(set)
     conditional_in: dict[tuple, set[str]] = defaultdict(set)
@@ -150,6 +158,8 @@ def score(name: str, oracle: Path, files: list[dict], with_timeouts: bool) -> di
             r = at(mig, position(finding["start"]))
             if r is not None:
                 flagged[(mig, r["stmt_index"])].add(rule)
+                if rule in HELD_RULES:
+                    held_claims[(mig, r["stmt_index"])].append((finding.get("table"), finding.get("lock")))
         for s in f["statements"]:
             # the oracle statement that starts inside this one
             for r in by_file.get(mig, []):
@@ -164,9 +174,27 @@ def score(name: str, oracle: Path, files: list[dict], with_timeouts: bool) -> di
                     break
     hit = set(flagged)
     tp = hit & dang
+
+    def held_confirmed(k) -> bool:
+        """A statement flagged only for a lock its transaction holds from an earlier statement,
+        whose every such finding names a lock the server held there (the oracle's
+        `tx_held_strong`, a dangerous lock on a pre-existing table) at least as strong."""
+        if flagged[k] - HELD_RULES or not held_claims[k]:
+            return False
+        held = {}
+        for h in stmts[k].get("tx_held_strong", []):
+            rel = relation_name(h["relation"])
+            held[rel] = max(held.get(rel, h["mode"]), h["mode"], key=MODE_RANK.get)
+        return all(
+            table is not None and mode in MODES and relation_name(table) in held
+            and MODE_RANK[held[relation_name(table)]] >= MODE_RANK[MODES[mode]]
+            for table, mode in held_claims[k]
+        )
+
+    confirmed = {k for k in hit - dang if held_confirmed(k)}
     per_rule_fp: Counter = Counter()
     fp_examples: list[str] = []
-    for k in sorted(hit - dang):
+    for k in sorted(hit - dang - confirmed):
         per_rule_fp.update(flagged[k])
         fp_examples.append(f"{k[0]}:{stmts[k]['start_line']} {sorted(flagged[k])} {stmts[k]['text_head'][:80]}")
     missed_examples = [f"{k[0]}:{stmts[k]['start_line']} {stmts[k]['text_head'][:80]}" for k in sorted(dang - hit)]
@@ -208,6 +236,7 @@ def score(name: str, oracle: Path, files: list[dict], with_timeouts: bool) -> di
         "flagged": len(hit),
         "true_positives": len(tp),
         "precision": len(tp) / len(hit) if hit else None,
+        "held_confirmed": len(confirmed),
         "recall": len(tp) / len(dang) if dang else None,
         "false_positive_rules": dict(per_rule_fp.most_common()),
         "false_positive_examples": fp_examples[:20],
@@ -252,18 +281,20 @@ def main():
         }
         files = lint(a.lockstep, Path(folder), a.each, a.pg_version, a.lock_timeout)
         results.append(score(name, oracle, files, not a.without_timeouts))
-    tot = {k: sum(r[k] for r in results) for k in ("statements", "dangerous", "flagged", "true_positives", "mode_pairs", "mode_agree", "mode_extra_predictions", "mode_extra_conditional")}
+    tot = {k: sum(r[k] for r in results) for k in ("statements", "dangerous", "flagged", "true_positives", "held_confirmed", "mode_pairs", "mode_agree", "mode_extra_predictions", "mode_extra_conditional")}
     tot["corpus"] = "all"
     tot["precision"] = tot["true_positives"] / tot["flagged"] if tot["flagged"] else None
     tot["recall"] = tot["true_positives"] / tot["dangerous"] if tot["dangerous"] else None
+    for r in results + [tot]:
+        r["precision_held"] = (r["true_positives"] + r["held_confirmed"]) / r["flagged"] if r["flagged"] else None
     tot["mode_agreement"] = tot["mode_agree"] / tot["mode_pairs"] if tot["mode_pairs"] else None
     print(f"lockstep lint {'file by file' if a.each else 'per directory'} vs. the lock oracle")
-    print("| corpus | statements | dangerous | flagged | TP | precision | recall | lock pairs | modes agree | extra predictions (conditional) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| corpus | statements | dangerous | flagged | TP | precision | held lock confirmed | precision, held locks counted | recall | lock pairs | modes agree | extra predictions (conditional) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results + [tot]:
         print(
             f"| {r['corpus']} | {r['statements']} | {r['dangerous']} | {r['flagged']} | {r['true_positives']} | "
-            f"{pct(r['precision'])} | {pct(r['recall'])} | {r['mode_pairs']} | {r['mode_agree']} ({pct(r['mode_agreement'])}) | "
+            f"{pct(r['precision'])} | {r['held_confirmed']} | {pct(r['precision_held'])} | {pct(r['recall'])} | {r['mode_pairs']} | {r['mode_agree']} ({pct(r['mode_agreement'])}) | "
             f"{r['mode_extra_predictions']} ({r['mode_extra_conditional']}) |"
         )
     for r in results:

@@ -681,9 +681,6 @@ impl<'a> State<'a> {
             .unwrap_or(relation)
     }
 
-    /// The statement that gives another relation the name `name` after statement `index` (of
-    /// `d`) removes it, in the same transaction: this one (a DO block that does both), or a later
-    /// one with no COMMIT or ROLLBACK between.
     /// Where the statement of `index` is, for a message: `line 8` (`statement 3` when its line is
     /// not known).
     fn statement_at(&self, index: usize) -> String {
@@ -693,6 +690,9 @@ impl<'a> State<'a> {
         }
     }
 
+    /// The statement that gives another relation the name `name` after statement `index` (of
+    /// `d`) removes it, in the same transaction: this one (a DO block that does both), or a later
+    /// one with no COMMIT or ROLLBACK between.
     fn reclaimed(&self, index: usize, d: &Described, name: &str) -> Option<usize> {
         if d.named_relations().any(|n| n == name) {
             return Some(index);
@@ -1726,13 +1726,23 @@ impl<'a> State<'a> {
                     .copied()
             });
             if let (Some((verb, worked)), Some(held)) = (work, held) {
+                // The locked table renamed since (a copy back from a table renamed away).
+                let worked_name = if worked.relation != held.lock.relation
+                    && self.known_name(&worked.relation) == self.known_name(&held.lock.relation)
+                {
+                    format!(
+                        "\"{}\" (\"{}\" before its RENAME)",
+                        worked.relation, held.lock.relation
+                    )
+                } else {
+                    format!("\"{}\"", worked.relation)
+                };
                 let mut draft = Draft::new(
                     "lock-held-across-statements",
                     span.clone(),
                     format!(
-                        "this statement ({}) {verb} \"{}\" while the {} lock on \"{}\" taken at {} ({}) is still held (locks are held until COMMIT): {} of \"{}\" stay blocked for as long as it runs",
+                        "this statement ({}) {verb} {worked_name} while the {} lock on \"{}\" taken at {} ({}) is still held (locks are held until COMMIT): {} of \"{}\" stay blocked for as long as it runs",
                         d.kind,
-                        worked.relation,
                         held.lock.mode,
                         held.lock.relation,
                         self.statement_at(held.since_statement),

@@ -1775,3 +1775,30 @@ fn a_with_querys_write_checks_keys_cascades_and_fires_triggers() {
         ]
     );
 }
+
+/// A copy back from a table renamed away reads the table the lock was taken on, under its new
+/// name: the lock window says both names (authelia's `0002_WebAuthn` renames
+/// "totp_configurations" to a backup, creates it again and copies the backup into it).
+#[test]
+fn the_lock_window_names_a_table_renamed_since_the_lock_by_both_names() {
+    let out = history(&[
+        "CREATE TABLE totp (id int PRIMARY KEY, secret text);",
+        "ALTER TABLE totp DROP CONSTRAINT totp_pkey;\n\
+         ALTER TABLE totp RENAME TO totp_backup;\n\
+         CREATE TABLE totp (id serial PRIMARY KEY, secret text);\n\
+         INSERT INTO totp (id, secret) SELECT id, secret FROM totp_backup;",
+    ]);
+    let window = out[1]
+        .findings
+        .iter()
+        .find(|f| f.rule == "lock-held-across-statements")
+        .unwrap_or_else(|| panic!("{:?}", rules(&out[1])));
+    assert!(
+        window.message.starts_with(
+            "this statement (INSERT) reads \"totp_backup\" (\"totp\" before its RENAME) while the \
+             ACCESS EXCLUSIVE lock on \"totp\" taken at line 1 (DROP CONSTRAINT)"
+        ),
+        "{}",
+        window.message
+    );
+}

@@ -19,7 +19,7 @@ use super::confirm::{ConfirmAction, PlanConfirm};
 use super::data::Data;
 use super::editor::{Editor, EditorOutcome};
 use super::filter::{Filter, FilterAction};
-use super::fix::{FixAction, FixCheck, FixDialog};
+use super::fix::{FixAction, FixDialog};
 use super::health::{HealthAction, HealthView};
 use super::help::Help;
 use super::history::HistoryPane;
@@ -753,20 +753,12 @@ impl App {
             },
             Overlay::Fix(mut dialog) => match dialog.key(&key) {
                 FixAction::Open => {
-                    let still = (key.code == KeyCode::Char('y'))
-                        .then_some(dialog.check)
-                        .and_then(|check| match check {
-                            FixCheck::Checking => {
-                                Some("still checking the fix; y writes it once it is checked")
-                            }
-                            FixCheck::Refused => Some("this fix is not written: fix it by hand"),
-                            FixCheck::Resolves => None,
-                        });
                     self.overlay = Overlay::Fix(dialog);
-                    match still {
-                        Some(why) => self.say(why),
-                        None => Vec::new(),
-                    }
+                    Vec::new()
+                }
+                FixAction::NotYet(why) => {
+                    self.overlay = Overlay::Fix(dialog);
+                    self.say(why)
                 }
                 FixAction::Cancel => self.say("fix not applied"),
                 FixAction::Write => {

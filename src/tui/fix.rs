@@ -27,6 +27,8 @@ pub enum FixAction {
     Cancel,
     /// Write the fix.
     Write,
+    /// `y` before the check found that the fix resolves its finding: still open, and why.
+    NotYet(&'static str),
 }
 
 /// Whether the fix was found to resolve its finding (as `lockstep lint --fix` requires before
@@ -89,9 +91,14 @@ impl FixDialog {
             return FixAction::Open;
         }
         match key.code {
-            KeyCode::Char('y') if self.check == FixCheck::Resolves => FixAction::Write,
             // Not written before it is known to resolve its finding; `y` is no reason to close.
-            KeyCode::Char('y') => FixAction::Open,
+            KeyCode::Char('y') => match self.check {
+                FixCheck::Resolves => FixAction::Write,
+                FixCheck::Checking => {
+                    FixAction::NotYet("still checking the fix; y writes it once it is checked")
+                }
+                FixCheck::Refused => FixAction::NotYet("this fix is not written: fix it by hand"),
+            },
             _ => FixAction::Cancel,
         }
     }
